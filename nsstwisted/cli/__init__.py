@@ -1,0 +1,1 @@
+"""The operator commands: argument parsing and report formatting only."""

@@ -1,0 +1,1 @@
+"""The external security manager (filled in as modules land)."""

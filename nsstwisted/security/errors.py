@@ -1,0 +1,161 @@
+"""
+The errors of the security database.
+
+Every failure the security manager can report is one of these classes, so that
+callers (the daemons and the commands) can turn each into a defined answer: a
+message with a stable ID for the operator and an exit status for scripts.  The
+split between L{SecurityRequestError} and L{SecurityEnvironmentError} is the
+split the commands report as exit status 1 and 2: the first means "this request
+was wrong, nothing changed", the second "the database or its stash cannot be
+trusted or reached, fix that first".
+"""
+
+from __future__ import annotations
+
+
+class SecurityError(Exception):
+    """
+    Base class of every error raised by L{nsstwisted.security}.
+
+    @ivar messageId: a stable, documented message identifier (C{NSRnnnnE}) so
+        that operators and scripts can recognise the condition without parsing
+        prose.
+    @ivar exitStatus: the exit status a command reports for this error.
+    """
+
+    messageId = "NSR0000E"
+    exitStatus = 1
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f"{self.messageId} {self.text}"
+
+
+class SecurityRequestError(SecurityError):
+    """
+    The request was wrong and changed nothing; the database is fine.
+    """
+
+    messageId = "NSR0100E"
+    exitStatus = 1
+
+
+class SecurityEnvironmentError(SecurityError):
+    """
+    The database or the stash file cannot be used; no request can succeed
+    until an administrator repairs it.
+    """
+
+    messageId = "NSR0200E"
+    exitStatus = 2
+
+
+class NotFoundError(SecurityRequestError):
+    """
+    A named user, group, profile, certificate or key ring does not exist.
+    """
+
+    messageId = "NSR0101E"
+
+
+class AlreadyExistsError(SecurityRequestError):
+    """
+    A user, group, profile, certificate or key ring of that name exists.
+    """
+
+    messageId = "NSR0102E"
+
+
+class InvalidValueError(SecurityRequestError):
+    """
+    A value breaks a rule of the model (a user ID longer than 8 characters, an
+    unknown access level, a key size out of range, ...).
+    """
+
+    messageId = "NSR0103E"
+
+
+class CertificateFileError(SecurityRequestError):
+    """
+    A file given as a certificate (PEM, DER or PKCS#12) is not one, or its
+    password is wrong.
+    """
+
+    messageId = "NSR0104E"
+
+
+class CommandSyntaxError(SecurityRequestError):
+    """
+    A RACF command could not be parsed or names an unknown command or keyword.
+
+    @ivar command: the command verb, upper case, or C{""} if none was read.
+    @ivar keyword: the offending keyword, or C{None}.
+    @ivar line: the line of the job file where the command starts, or C{None}
+        when the command came from the command line.
+    """
+
+    messageId = "NSR0105E"
+
+    def __init__(
+        self,
+        text: str,
+        command: str = "",
+        keyword: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        super().__init__(text)
+        self.command = command
+        self.keyword = keyword
+        self.line = line
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line is not None else ""
+        what = self.command or "(no command)"
+        if self.keyword is not None:
+            what = f"{what} {self.keyword}"
+        return f"{self.messageId} {where}{what}: {self.text}"
+
+
+class PassTicketError(SecurityRequestError):
+    """
+    A PassTicket could not be generated or was not accepted.
+    """
+
+    messageId = "NSR0106E"
+
+
+class DatabaseCorruptError(SecurityEnvironmentError):
+    """
+    The database file is not a security database, or SQLite reports damage.
+    """
+
+    messageId = "NSR0201E"
+
+
+class DatabaseLockedError(SecurityEnvironmentError):
+    """
+    Another process holds the database locked beyond the busy timeout.
+    """
+
+    messageId = "NSR0202E"
+
+
+class StashError(SecurityEnvironmentError):
+    """
+    The stash file holding the master key is missing, has an unsafe mode, is
+    damaged, or belongs to another database.
+    """
+
+    messageId = "NSR0203E"
+
+
+class TamperedEntryError(SecurityEnvironmentError):
+    """
+    A sealed entry (a private key or a PassTicket key) failed its AES-GCM
+    authentication: it was altered on disk or sealed under another master key.
+    """
+
+    messageId = "NSR0204E"

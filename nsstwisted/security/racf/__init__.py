@@ -1,0 +1,1 @@
+"""The RACF command language."""
