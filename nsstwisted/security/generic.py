@@ -1,0 +1,205 @@
+"""
+RACF generic profile names: validation, matching and precedence.
+
+A resource is protected by the discrete profile of the same name if there is
+one; otherwise by the most specific generic profile that matches it.  The
+generic characters follow RACF's enhanced generic naming for general resource
+classes:
+
+  - C{%} matches exactly one character other than a period;
+  - C{*} as a whole qualifier matches exactly one qualifier, and at the end of
+    a qualifier (C{CD*}) it matches the rest of that qualifier, possibly
+    nothing;
+  - C{**} as a whole qualifier matches any number of qualifiers, none
+    included, so that C{EZB.NSS.**} protects C{EZB.NSS} as well.
+
+"Most specific" is decided the way RACF orders its in-storage profiles: the
+names are compared token by token from the left, and at the first difference a
+literal character beats C{%}, which beats C{*}, which beats C{**}, and any of
+them beats the end of the name.  Two profiles that differ first in two literal
+characters can only both match after a C{**} absorbed different numbers of
+qualifiers; the tie is broken by character order, so the choice is always
+deterministic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from nsstwisted.security.errors import InvalidValueError
+
+MAX_PROFILE_NAME_LENGTH = 246
+
+_DOUBLE = "**"
+
+# Ranks of the tokens for precedence; a higher rank is more specific.
+_RANK_END = -1
+_RANK_DOUBLE = 0
+_RANK_STAR = 1
+_RANK_PERCENT = 2
+_RANK_LITERAL = 3
+
+
+def is_generic(name: str) -> bool:
+    """
+    Whether a profile name is generic: it holds C{*} or C{%}.
+    """
+    return "*" in name or "%" in name
+
+
+def normalize_profile_name(name: str) -> str:
+    """
+    Return the upper-case profile name, or raise L{InvalidValueError} if RACF
+    would not accept it as a general resource profile name.
+
+    Generic characters are checked here, at definition time, so that a
+    matching rule never meets a name it cannot interpret.
+    """
+    upper = name.upper()
+    if not upper:
+        raise InvalidValueError("a profile name must not be empty")
+    if len(upper) > MAX_PROFILE_NAME_LENGTH:
+        raise InvalidValueError(
+            f"profile name is longer than {MAX_PROFILE_NAME_LENGTH} characters"
+        )
+    if any(c.isspace() or not c.isprintable() or c in "(),'" for c in upper):
+        raise InvalidValueError(
+            f"profile name {upper!r} holds a blank, quote, comma, parenthesis "
+            "or control character"
+        )
+    qualifiers = upper.split(".")
+    if qualifiers.count(_DOUBLE) > 1:
+        raise InvalidValueError(f"profile name {upper!r} holds ** more than once")
+    for qualifier in qualifiers:
+        if qualifier == _DOUBLE:
+            continue
+        if "**" in qualifier:
+            raise InvalidValueError(
+                f"profile name {upper!r}: ** must be a whole qualifier"
+            )
+        if "*" in qualifier[:-1]:
+            raise InvalidValueError(
+                f"profile name {upper!r}: * may stand only at the end of a qualifier"
+            )
+    return upper
+
+
+def _qualifier_pattern(qualifier: str) -> re.Pattern[str]:
+    if qualifier == "*":
+        return re.compile(r"[^.]+")
+    pieces = []
+    for position, char in enumerate(qualifier):
+        if char == "%":
+            pieces.append("[^.]")
+        elif char == "*" and position == len(qualifier) - 1:
+            pieces.append("[^.]*")
+        else:
+            pieces.append(re.escape(char))
+    return re.compile("".join(pieces))
+
+
+def _tokens(name: str) -> list[str]:
+    tokens: list[str] = []
+    position = 0
+    while position < len(name):
+        if name.startswith(_DOUBLE, position):
+            tokens.append(_DOUBLE)
+            position += 2
+        else:
+            tokens.append(name[position])
+            position += 1
+    return tokens
+
+
+def specificity(name: str) -> tuple[tuple[int, str], ...]:
+    """
+    A sort key for precedence: of two profiles that match one resource, the
+    one with the larger key is more specific and decides.
+    """
+    key: list[tuple[int, str]] = []
+    ranks = {_DOUBLE: _RANK_DOUBLE, "*": _RANK_STAR, "%": _RANK_PERCENT}
+    for token in _tokens(name):
+        rank = ranks.get(token)
+        key.append((_RANK_LITERAL, token) if rank is None else (rank, ""))
+    key.append((_RANK_END, ""))
+    return tuple(key)
+
+
+@dataclass(frozen=True)
+class GenericPattern:
+    """
+    A generic profile name compiled for repeated matching.
+
+    Compilation happens once, when the in-memory snapshot is built, so that an
+    authorization check costs only the matching itself.
+    """
+
+    name: str
+    _qualifiers: tuple[re.Pattern[str] | None, ...] = field(repr=False)
+
+    @classmethod
+    def compile(cls, name: str) -> GenericPattern:
+        return cls(
+            name,
+            tuple(
+                None if q == _DOUBLE else _qualifier_pattern(q) for q in name.split(".")
+            ),
+        )
+
+    def matches(self, resource: str) -> bool:
+        """
+        Whether this profile covers C{resource} (already upper case).
+        """
+        return self._match(0, resource.split("."), 0)
+
+    def _match(self, index: int, qualifiers: Sequence[str], consumed: int) -> bool:
+        if index == len(self._qualifiers):
+            return consumed == len(qualifiers)
+        pattern = self._qualifiers[index]
+        if pattern is None:
+            return any(
+                self._match(index + 1, qualifiers, next_consumed)
+                for next_consumed in range(consumed, len(qualifiers) + 1)
+            )
+        if consumed == len(qualifiers):
+            return False
+        return pattern.fullmatch(qualifiers[consumed]) is not None and self._match(
+            index + 1, qualifiers, consumed + 1
+        )
+
+
+def matches(profile: str, resource: str) -> bool:
+    """
+    Whether profile name C{profile} covers resource name C{resource}.
+    """
+    if not is_generic(profile):
+        return profile == resource
+    return GenericPattern.compile(profile).matches(resource)
+
+
+def order_generics(names: Iterable[str]) -> list[GenericPattern]:
+    """
+    Compile generic profile names, most specific first, so that the first one
+    that matches a resource is the one that decides.
+    """
+    return [
+        GenericPattern.compile(name)
+        for name in sorted(names, key=specificity, reverse=True)
+    ]
+
+
+def best_match(profiles: Iterable[str], resource: str) -> str | None:
+    """
+    The profile that protects C{resource}: the discrete profile of that name,
+    else the most specific matching generic profile, else C{None}.
+    """
+    names = list(profiles)
+    if resource in names:
+        return resource
+    generic = [name for name in names if is_generic(name)]
+    for pattern in order_generics(generic):
+        if pattern.matches(resource):
+            return pattern.name
+    return None

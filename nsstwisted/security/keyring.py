@@ -1,0 +1,599 @@
+"""
+Digital certificates and key rings, with private keys sealed at rest.
+
+A certificate belongs to an owner: a user (C{ID(user)}), C{CERTAUTH} (the
+certificate authorities) or C{SITE}.  Labels are unique per owner.  A key ring
+belongs to a user and lists certificates of any owner, each with a usage.
+
+Private keys are stored only as AES-GCM blobs sealed under the master key and
+bound to the certificate's fingerprint, so a blob copied onto another row fails
+to open.  No method returns a key: L{KeyRingStore.sign} is the only use.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import sqlite3
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from nsstwisted.security.certfiles import (
+    LoadedCertificate,
+    PrivateKey,
+    check_key_policy,
+)
+from nsstwisted.security.certgen import build_certificate, generate_private_key
+from nsstwisted.security.database import SecurityDatabase
+from nsstwisted.security.errors import (
+    AlreadyExistsError,
+    InvalidValueError,
+    NotFoundError,
+    TamperedEntryError,
+)
+from nsstwisted.security.labels import MAX_LABEL_LENGTH
+from nsstwisted.security.signing import SignatureScheme, scheme_for_key, sign
+from nsstwisted.security.stash import MasterKey
+from nsstwisted.security.users import normalize_id, require_user
+
+MAX_RING_NAME_LENGTH = 237
+DEFAULT_VALIDITY = timedelta(days=365)
+_KEY_CACHE_SIZE = 64
+
+
+class CertificateUsage(enum.Enum):
+    """
+    How a certificate serves in a key ring.
+    """
+
+    PERSONAL = "PERSONAL"
+    SITE = "SITE"
+    CERTAUTH = "CERTAUTH"
+
+    @classmethod
+    def parse(cls, value: str) -> CertificateUsage:
+        try:
+            return cls(value.upper())
+        except ValueError:
+            raise InvalidValueError(
+                f"usage {value!r} is not PERSONAL, SITE or CERTAUTH"
+            ) from None
+
+
+@dataclass(frozen=True)
+class CertificateOwner:
+    """
+    Who a certificate belongs to: C{ID(user)}, C{CERTAUTH} or C{SITE}.
+    """
+
+    userid: str | None = None
+    certauth: bool = False
+
+    @classmethod
+    def user(cls, userid: str) -> CertificateOwner:
+        return cls(userid=normalize_id(userid))
+
+    @classmethod
+    def authority(cls) -> CertificateOwner:
+        return cls(certauth=True)
+
+    @classmethod
+    def site(cls) -> CertificateOwner:
+        return cls()
+
+    @property
+    def key(self) -> str:
+        """
+        The owner as stored; the asterisks keep it apart from any user ID.
+        """
+        if self.userid is not None:
+            return self.userid
+        return "*CERTAUTH*" if self.certauth else "*SITE*"
+
+    @classmethod
+    def from_key(cls, key: str) -> CertificateOwner:
+        if key == "*CERTAUTH*":
+            return cls.authority()
+        if key == "*SITE*":
+            return cls.site()
+        return cls(userid=key)
+
+    @property
+    def default_usage(self) -> CertificateUsage:
+        if self.userid is not None:
+            return CertificateUsage.PERSONAL
+        return CertificateUsage.CERTAUTH if self.certauth else CertificateUsage.SITE
+
+    def __str__(self) -> str:
+        if self.userid is not None:
+            return f"ID({self.userid})"
+        return "CERTAUTH" if self.certauth else "SITE"
+
+
+@dataclass(frozen=True)
+class CertificateRecord:
+    """
+    A certificate in the database, public parts only.
+    """
+
+    owner: CertificateOwner
+    label: str
+    trusted: bool
+    hasPrivateKey: bool
+    der: bytes
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_der_x509_certificate(self.der)
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.der).hexdigest()
+
+
+@dataclass(frozen=True)
+class RingEntry:
+    """
+    A certificate connected to a key ring.
+    """
+
+    record: CertificateRecord
+    usage: CertificateUsage
+    isDefault: bool
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """
+    A key ring and its certificates, read in one go.
+    """
+
+    owner: str
+    name: str
+    entries: tuple[RingEntry, ...]
+
+    def entry(self, label: str) -> RingEntry:
+        for entry in self.entries:
+            if entry.record.label == label:
+                return entry
+        raise NotFoundError(f"no certificate labelled {label!r} in ring {self}")
+
+    def __str__(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+def parse_ring_name(value: str) -> tuple[str, str]:
+    """
+    Split C{owner/ring} (the seed's C{nssd/keyring}) into an upper-case user
+    ID and ring name.
+
+    Ring names are treated case-insensitively here, unlike RACF, so that the
+    seed's C{nssd/keyring} and C{NSSD/KEYRING} name one ring.
+    """
+    owner, slash, ring = value.partition("/")
+    if not slash:
+        raise InvalidValueError(f"key ring {value!r} must be written owner/ring")
+    return normalize_id(owner, "key ring owner"), normalize_ring(ring)
+
+
+def normalize_ring(ring: str) -> str:
+    upper = ring.upper()
+    if not upper or len(upper) > MAX_RING_NAME_LENGTH:
+        raise InvalidValueError(
+            f"a ring name must be 1 to {MAX_RING_NAME_LENGTH} characters"
+        )
+    if any(c.isspace() or not c.isprintable() or c in "/(),'" for c in upper):
+        raise InvalidValueError(f"ring name {ring!r} holds a character RACF refuses")
+    return upper
+
+
+def check_label(label: str) -> str:
+    """
+    Labels are kept exactly as written (they are case sensitive, as in
+    RACF), up to 32 printable characters.
+    """
+    if not label or len(label) > MAX_LABEL_LENGTH:
+        raise InvalidValueError(
+            f"a certificate label must be 1 to {MAX_LABEL_LENGTH} characters"
+        )
+    if any(not c.isprintable() for c in label):
+        raise InvalidValueError("a certificate label must not hold control characters")
+    return label
+
+
+def _key_aad(der: bytes) -> bytes:
+    return b"nsstwisted private key\x00" + hashlib.sha256(der).digest()
+
+
+_CERT_COLUMNS = "id, owner, label, trusted, sealed_key IS NOT NULL, der"
+
+
+def _record(row: tuple[Any, ...]) -> CertificateRecord:
+    return CertificateRecord(
+        owner=CertificateOwner.from_key(str(row[1])),
+        label=str(row[2]),
+        trusted=bool(row[3]),
+        hasPrivateKey=bool(row[4]),
+        der=bytes(row[5]),
+    )
+
+
+class KeyRingStore:
+    """
+    The certificates and key rings of one security database.
+    """
+
+    def __init__(self, database: SecurityDatabase) -> None:
+        self._database = database
+        self._keys: OrderedDict[bytes, PrivateKey] = OrderedDict()
+        self._keysLock = threading.Lock()
+
+    # Certificates
+
+    def add_certificate(
+        self,
+        owner: CertificateOwner,
+        label: str,
+        loaded: LoadedCertificate,
+        *,
+        trusted: bool = True,
+    ) -> CertificateRecord:
+        """
+        Add a certificate, and its private key if the file held one
+        (RACDCERT ADD).
+        """
+        check_label(label)
+        check_key_policy(loaded.certificate.public_key())
+        der = loaded.certificate.public_bytes(serialization.Encoding.DER)
+        sealed = None
+        if loaded.private_key is not None:
+            sealed = self._seal(self._database.master_key(), loaded.private_key, der)
+        with self._database.transaction() as cursor:
+            self._insert(cursor, owner, label, der, trusted, sealed)
+            return self._get(cursor, owner, label)
+
+    def generate_certificate(
+        self,
+        owner: CertificateOwner,
+        label: str,
+        subject: x509.Name,
+        *,
+        algorithm: str = "RSA",
+        size: int | None = None,
+        signWith: tuple[CertificateOwner, str] | None = None,
+        altNames: tuple[tuple[str, str], ...] = (),
+        notBefore: datetime | None = None,
+        notAfter: datetime | None = None,
+    ) -> CertificateRecord:
+        """
+        Make a key pair and a certificate for it (RACDCERT GENCERT), signed
+        by the certificate C{signWith} names, or self-signed.  CERTAUTH
+        certificates are made certificate authorities.
+        """
+        check_label(label)
+        start = notBefore or datetime.now(UTC).replace(microsecond=0)
+        end = notAfter or start + DEFAULT_VALIDITY
+        key = generate_private_key(algorithm, size)
+        master = self._database.master_key()
+        with self._database.transaction() as cursor:
+            if owner.userid is not None:
+                require_user(cursor, owner.userid)
+            if signWith is None:
+                issuerCertificate, issuerKey = None, key
+            else:
+                signer = self._get(cursor, *signWith)
+                if not signer.hasPrivateKey:
+                    raise InvalidValueError(
+                        f"certificate {signer.label!r} of {signer.owner} has no "
+                        "private key to sign with"
+                    )
+                issuerCertificate = signer.certificate
+                issuerKey = self._private_key(master, cursor, signer)
+            certificate = build_certificate(
+                subject=subject,
+                public_key=key.public_key(),
+                issuer_certificate=issuerCertificate,
+                issuer_key=issuerKey,
+                not_before=start,
+                not_after=end,
+                certificate_authority=owner.certauth,
+                alt_names=altNames,
+            )
+            der = certificate.public_bytes(serialization.Encoding.DER)
+            self._insert(cursor, owner, label, der, True, self._seal(master, key, der))
+            return self._get(cursor, owner, label)
+
+    def set_trust(self, owner: CertificateOwner, label: str, trusted: bool) -> None:
+        with self._database.transaction() as cursor:
+            record = self._get(cursor, owner, label)
+            cursor.execute(
+                "UPDATE certificates SET trusted = ? WHERE owner = ? AND label = ?",
+                (int(trusted), record.owner.key, record.label),
+            )
+
+    def delete_certificate(self, owner: CertificateOwner, label: str) -> None:
+        """
+        Delete a certificate; it leaves every ring it was connected to.
+        """
+        with self._database.transaction() as cursor:
+            self._get(cursor, owner, label)
+            cursor.execute(
+                "DELETE FROM certificates WHERE owner = ? AND label = ?",
+                (owner.key, label),
+            )
+
+    def get_certificate(self, owner: CertificateOwner, label: str) -> CertificateRecord:
+        with self._database.reading() as cursor:
+            return self._get(cursor, owner, label)
+
+    def list_certificates(self, owner: CertificateOwner) -> list[CertificateRecord]:
+        with self._database.reading() as cursor:
+            rows = cursor.execute(
+                f"SELECT {_CERT_COLUMNS} FROM certificates WHERE owner = ? "  # noqa: S608
+                "ORDER BY label",
+                (owner.key,),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    # Key rings
+
+    def add_ring(self, userid: str, ring: str) -> None:
+        userid, ring = normalize_id(userid), normalize_ring(ring)
+        with self._database.transaction() as cursor:
+            require_user(cursor, userid)
+            if self._ring_exists(cursor, userid, ring):
+                raise AlreadyExistsError(f"key ring {userid}/{ring} already exists")
+            cursor.execute(
+                "INSERT INTO rings (owner, name) VALUES (?, ?)", (userid, ring)
+            )
+
+    def delete_ring(self, userid: str, ring: str) -> None:
+        userid, ring = normalize_id(userid), normalize_ring(ring)
+        with self._database.transaction() as cursor:
+            self._require_ring(cursor, userid, ring)
+            cursor.execute(
+                "DELETE FROM rings WHERE owner = ? AND name = ?", (userid, ring)
+            )
+
+    def connect(
+        self,
+        userid: str,
+        ring: str,
+        owner: CertificateOwner,
+        label: str,
+        *,
+        usage: CertificateUsage | None = None,
+        default: bool = False,
+    ) -> None:
+        """
+        Connect a certificate to a ring (RACDCERT CONNECT).  A label may
+        appear once per ring, so that a ring entry is named by its label
+        alone; only a certificate with a private key can be the default.
+        """
+        userid, ring = normalize_id(userid), normalize_ring(ring)
+        usage = usage or owner.default_usage
+        with self._database.transaction() as cursor:
+            self._require_ring(cursor, userid, ring)
+            record = self._get(cursor, owner, label)
+            certificateId = self._certificate_id(cursor, owner, label)
+            clash = cursor.execute(
+                "SELECT c.id FROM ring_members m JOIN certificates c "
+                "ON c.id = m.certificate_id WHERE m.owner = ? AND m.ring = ? "
+                "AND c.label = ?",
+                (userid, ring, label),
+            ).fetchone()
+            if clash is not None and clash[0] != certificateId:
+                raise AlreadyExistsError(
+                    f"ring {userid}/{ring} already holds a certificate labelled "
+                    f"{label!r}"
+                )
+            if default:
+                if not record.hasPrivateKey:
+                    raise InvalidValueError(
+                        "only a certificate with a private key can be the default"
+                    )
+                cursor.execute(
+                    "UPDATE ring_members SET is_default = 0 WHERE owner = ? "
+                    "AND ring = ?",
+                    (userid, ring),
+                )
+            cursor.execute(
+                "INSERT INTO ring_members (owner, ring, certificate_id, usage, "
+                "is_default) VALUES (?, ?, ?, ?, ?) ON CONFLICT(owner, ring, "
+                "certificate_id) DO UPDATE SET usage = excluded.usage, "
+                "is_default = excluded.is_default",
+                (userid, ring, certificateId, usage.value, int(default)),
+            )
+
+    def remove(
+        self, userid: str, ring: str, owner: CertificateOwner, label: str
+    ) -> None:
+        """
+        Take a certificate off a ring (RACDCERT REMOVE); it stays defined.
+        """
+        userid, ring = normalize_id(userid), normalize_ring(ring)
+        with self._database.transaction() as cursor:
+            self._require_ring(cursor, userid, ring)
+            certificateId = self._certificate_id(cursor, owner, label)
+            removed = cursor.execute(
+                "DELETE FROM ring_members WHERE owner = ? AND ring = ? "
+                "AND certificate_id = ?",
+                (userid, ring, certificateId),
+            ).rowcount
+            if not removed:
+                raise NotFoundError(
+                    f"certificate {label!r} of {owner} is not on ring {userid}/{ring}"
+                )
+
+    def ring(self, userid: str, ring: str) -> KeyRing:
+        userid, ring = normalize_id(userid), normalize_ring(ring)
+        with self._database.reading() as cursor:
+            self._require_ring(cursor, userid, ring)
+            rows = cursor.execute(
+                "SELECT c.id, c.owner, c.label, c.trusted, c.sealed_key IS NOT NULL, "
+                "c.der, m.usage, m.is_default FROM ring_members m JOIN certificates c "
+                "ON c.id = m.certificate_id WHERE m.owner = ? AND m.ring = ? "
+                "ORDER BY c.label",
+                (userid, ring),
+            ).fetchall()
+        return KeyRing(
+            userid,
+            ring,
+            tuple(
+                RingEntry(_record(row[:6]), CertificateUsage(row[6]), bool(row[7]))
+                for row in rows
+            ),
+        )
+
+    def list_rings(self, userid: str) -> list[str]:
+        userid = normalize_id(userid)
+        with self._database.reading() as cursor:
+            return [
+                r
+                for (r,) in cursor.execute(
+                    "SELECT name FROM rings WHERE owner = ? ORDER BY name", (userid,)
+                )
+            ]
+
+    def sign(
+        self,
+        userid: str,
+        ring: str,
+        label: str,
+        data: bytes,
+        scheme: SignatureScheme | None = None,
+        *,
+        prehashed: bool = False,
+    ) -> bytes:
+        """
+        Sign C{data} (or, with C{prehashed}, a digest) with the private key of
+        the ring's certificate C{label}.
+
+        Only a trusted PERSONAL or SITE certificate signs: a CA certificate on
+        the ring is there to be listed, not to act for a client.
+        """
+        entry = self.ring(userid, ring).entry(label)
+        record = entry.record
+        if entry.usage is CertificateUsage.CERTAUTH:
+            raise InvalidValueError(f"certificate {label!r} is a CERTAUTH entry")
+        if not record.trusted:
+            raise InvalidValueError(f"certificate {label!r} is marked NOTRUST")
+        if not record.hasPrivateKey:
+            raise InvalidValueError(f"certificate {label!r} has no private key")
+        master = self._database.master_key()
+        with self._database.reading() as cursor:
+            key = self._private_key(master, cursor, record)
+        return sign(key, data, scheme or scheme_for_key(key), prehashed=prehashed)
+
+    # Internals
+
+    @staticmethod
+    def _seal(master: MasterKey, key: PrivateKey, der: bytes) -> bytes:
+        plain = key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        return master.seal(plain, _key_aad(der))
+
+    def _private_key(
+        self, master: MasterKey, cursor: sqlite3.Cursor, record: CertificateRecord
+    ) -> PrivateKey:
+        fingerprint = hashlib.sha256(record.der).digest()
+        with self._keysLock:
+            cached = self._keys.get(fingerprint)
+            if cached is not None:
+                self._keys.move_to_end(fingerprint)
+                return cached
+        row = cursor.execute(
+            "SELECT sealed_key FROM certificates WHERE fingerprint = ?", (fingerprint,)
+        ).fetchone()
+        if row is None or row[0] is None:
+            raise NotFoundError(f"certificate {record.label!r} has no private key")
+        plain = master.unseal(row[0], _key_aad(record.der))
+        key = serialization.load_der_private_key(plain, password=None)
+        if not isinstance(key, PrivateKey):
+            raise TamperedEntryError(
+                f"the private key of {record.label!r} is not RSA or ECDSA"
+            )
+        with self._keysLock:
+            self._keys[fingerprint] = key
+            while len(self._keys) > _KEY_CACHE_SIZE:
+                self._keys.popitem(last=False)
+        return key
+
+    def _insert(
+        self,
+        cursor: sqlite3.Cursor,
+        owner: CertificateOwner,
+        label: str,
+        der: bytes,
+        trusted: bool,
+        sealed: bytes | None,
+    ) -> None:
+        if owner.userid is not None:
+            require_user(cursor, owner.userid)
+        if cursor.execute(
+            "SELECT 1 FROM certificates WHERE owner = ? AND label = ?",
+            (owner.key, label),
+        ).fetchone():
+            raise AlreadyExistsError(f"{owner} already has a certificate {label!r}")
+        fingerprint = hashlib.sha256(der).digest()
+        existing = cursor.execute(
+            "SELECT owner, label FROM certificates WHERE fingerprint = ?",
+            (fingerprint,),
+        ).fetchone()
+        if existing is not None:
+            raise AlreadyExistsError(
+                "this certificate is already defined as "
+                f"{existing[1]!r} of {CertificateOwner.from_key(existing[0])}"
+            )
+        cursor.execute(
+            "INSERT INTO certificates (owner, label, der, fingerprint, trusted, "
+            "sealed_key) VALUES (?, ?, ?, ?, ?, ?)",
+            (owner.key, label, der, fingerprint, int(trusted), sealed),
+        )
+
+    @staticmethod
+    def _get(
+        cursor: sqlite3.Cursor, owner: CertificateOwner, label: str
+    ) -> CertificateRecord:
+        row = cursor.execute(
+            f"SELECT {_CERT_COLUMNS} FROM certificates "  # noqa: S608
+            "WHERE owner = ? AND label = ?",
+            (owner.key, label),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"{owner} has no certificate labelled {label!r}")
+        return _record(row)
+
+    @staticmethod
+    def _certificate_id(
+        cursor: sqlite3.Cursor, owner: CertificateOwner, label: str
+    ) -> int:
+        row = cursor.execute(
+            "SELECT id FROM certificates WHERE owner = ? AND label = ?",
+            (owner.key, label),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"{owner} has no certificate labelled {label!r}")
+        return int(row[0])
+
+    @staticmethod
+    def _ring_exists(cursor: sqlite3.Cursor, userid: str, ring: str) -> bool:
+        return (
+            cursor.execute(
+                "SELECT 1 FROM rings WHERE owner = ? AND name = ?", (userid, ring)
+            ).fetchone()
+            is not None
+        )
+
+    def _require_ring(self, cursor: sqlite3.Cursor, userid: str, ring: str) -> None:
+        if not self._ring_exists(cursor, userid, ring):
+            raise NotFoundError(f"key ring {userid}/{ring} does not exist")

@@ -1,0 +1,557 @@
+"""
+General resource profiles in the classes SERVAUTH and PTKTDATA, their access
+lists, the class options of SETROPTS, and the in-memory snapshot that answers
+authorization checks.
+
+Checks never touch the database: like a RACLISTed class, they are answered
+from a L{ProfileSnapshot} built once.  A daemon rebuilds it when told to
+(C{SETROPTS RACLIST(class) REFRESH} bumps L{ProfileStore.generation}, which a
+daemon can poll cheaply).
+"""
+
+from __future__ import annotations
+
+import enum
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from nsstwisted.security.database import SecurityDatabase
+from nsstwisted.security.errors import (
+    AlreadyExistsError,
+    InvalidValueError,
+    NotFoundError,
+)
+from nsstwisted.security.generic import (
+    GenericPattern,
+    is_generic,
+    normalize_profile_name,
+    order_generics,
+)
+from nsstwisted.security.users import id_is_defined, normalize_id, now
+
+_ACTIVE = "classact"
+_RACLIST = "raclist"
+_GENERIC = "generic"
+_GENERATION = "raclist_generation"
+
+# The access-list entry that applies to every defined user, as in RACF.
+ALL_USERS = "*"
+
+
+class ResourceClass(enum.Enum):
+    """
+    The general resource classes this security manager knows.
+    """
+
+    SERVAUTH = "SERVAUTH"
+    PTKTDATA = "PTKTDATA"
+
+    @classmethod
+    def parse(cls, value: str) -> ResourceClass:
+        try:
+            return cls(value.upper())
+        except ValueError:
+            raise InvalidValueError(
+                f"class {value!r} is not SERVAUTH or PTKTDATA"
+            ) from None
+
+
+class AccessLevel(enum.IntEnum):
+    """
+    RACF access authorities, in increasing order.
+    """
+
+    NONE = 0
+    READ = 1
+    UPDATE = 2
+    CONTROL = 3
+    ALTER = 4
+
+    @classmethod
+    def parse(cls, value: str) -> AccessLevel:
+        try:
+            return cls[value.upper()]
+        except KeyError:
+            raise InvalidValueError(
+                f"access {value!r} is not NONE, READ, UPDATE, CONTROL or ALTER"
+            ) from None
+
+
+class AuthorizationResult(enum.IntEnum):
+    """
+    SAF return codes: 0 allowed, 4 no decision (no profile protects the
+    resource or the class is inactive), 8 denied.  The NSS server treats 4 as
+    a denial, as the seed's DBG0032I line shows.
+    """
+
+    ALLOWED = 0
+    NOT_PROTECTED = 4
+    DENIED = 8
+
+
+@dataclass(frozen=True)
+class Decision:
+    """
+    The answer to one authorization check.
+
+    @ivar result: the SAF return code.
+    @ivar profile: the profile that decided, or C{None} if none protects the
+        resource.
+    @ivar granted: the access the user holds through that profile.
+    """
+
+    result: AuthorizationResult
+    profile: str | None
+    granted: AccessLevel
+
+    @property
+    def allowed(self) -> bool:
+        return self.result is AuthorizationResult.ALLOWED
+
+
+@dataclass(frozen=True)
+class ResourceProfile:
+    """
+    A profile as RLIST shows it.  A PassTicket key is reported only as
+    present or absent.
+    """
+
+    resourceClass: ResourceClass
+    name: str
+    generic: bool
+    uacc: AccessLevel
+    owner: str
+    data: str
+    hasPassTicketKey: bool
+    accessList: tuple[tuple[str, AccessLevel], ...]
+
+
+@dataclass(frozen=True)
+class ClassOptions:
+    """
+    The SETROPTS class options.
+    """
+
+    active: frozenset[ResourceClass]
+    raclisted: frozenset[ResourceClass]
+    generic: frozenset[ResourceClass]
+
+
+@dataclass(frozen=True)
+class _CompiledProfile:
+    uacc: AccessLevel
+    accessList: Mapping[str, AccessLevel]
+
+
+@dataclass(frozen=True)
+class _CompiledClass:
+    discrete: Mapping[str, _CompiledProfile]
+    generics: tuple[tuple[GenericPattern, _CompiledProfile], ...]
+
+
+@dataclass(frozen=True)
+class ProfileSnapshot:
+    """
+    An immutable copy of the profiles, access lists, group connections and
+    class options, built in one read, that answers checks without I/O.
+
+    Being immutable, it can be shared by any number of threads, and replacing
+    it is a single assignment.
+    """
+
+    generation: int
+    options: ClassOptions
+    _classes: Mapping[ResourceClass, _CompiledClass] = field(repr=False)
+    _groups: Mapping[str, frozenset[str]] = field(repr=False)
+    _users: frozenset[str] = field(repr=False)
+
+    def protecting_profile(
+        self, resourceClass: ResourceClass, resource: str
+    ) -> str | None:
+        """
+        The name of the profile that protects C{resource}, if any.
+        """
+        found = self._find(resourceClass, resource.upper())
+        return None if found is None else found[0]
+
+    def _find(
+        self, resourceClass: ResourceClass, resource: str
+    ) -> tuple[str, _CompiledProfile] | None:
+        compiled = self._classes.get(resourceClass)
+        if compiled is None:
+            return None
+        if resource in compiled.discrete:
+            return resource, compiled.discrete[resource]
+        if resourceClass in self.options.generic:
+            for pattern, profile in compiled.generics:
+                if pattern.matches(resource):
+                    return pattern.name, profile
+        return None
+
+    def authorize(
+        self,
+        userid: str,
+        resourceClass: ResourceClass,
+        resource: str,
+        level: AccessLevel,
+    ) -> Decision:
+        """
+        Decide whether C{userid} holds C{level} access to C{resource}.
+
+        The access comes, in RACF's order, from the user's own access-list
+        entry; else the highest entry of a group the user is connected to;
+        else the C{*} entry, for defined users; else the profile's UACC.
+        """
+        if resourceClass not in self.options.active:
+            return Decision(AuthorizationResult.NOT_PROTECTED, None, AccessLevel.NONE)
+        found = self._find(resourceClass, resource.upper())
+        if found is None:
+            return Decision(AuthorizationResult.NOT_PROTECTED, None, AccessLevel.NONE)
+        name, profile = found
+        granted = self._granted(userid.upper(), profile)
+        result = (
+            AuthorizationResult.ALLOWED
+            if granted >= level
+            else AuthorizationResult.DENIED
+        )
+        return Decision(result, name, granted)
+
+    def _granted(self, userid: str, profile: _CompiledProfile) -> AccessLevel:
+        acl = profile.accessList
+        if userid in acl:
+            return acl[userid]
+        groupLevels = [acl[g] for g in self._groups.get(userid, ()) if g in acl]
+        if groupLevels:
+            return max(groupLevels)
+        if userid in self._users and ALL_USERS in acl:
+            return acl[ALL_USERS]
+        return profile.uacc
+
+
+def _class_set(value: str) -> frozenset[ResourceClass]:
+    return frozenset(ResourceClass(v) for v in value.split() if v)
+
+
+def _class_text(classes: Iterable[ResourceClass]) -> str:
+    return " ".join(sorted(c.value for c in classes))
+
+
+class ProfileStore:
+    """
+    The general resource profiles of one security database.
+    """
+
+    def __init__(self, database: SecurityDatabase) -> None:
+        self._database = database
+
+    def define(
+        self,
+        resourceClass: ResourceClass,
+        name: str,
+        *,
+        uacc: AccessLevel = AccessLevel.NONE,
+        owner: str,
+        data: str = "",
+        passTicketKey: bytes | None = None,
+    ) -> None:
+        """
+        Define a profile (RDEFINE).  A PassTicket key is sealed under the
+        master key before it is stored, and only PTKTDATA profiles hold one.
+        """
+        name = normalize_profile_name(name)
+        owner = normalize_id(owner, "owner")
+        sealed = self._seal_key(resourceClass, name, passTicketKey)
+        with self._database.transaction() as cursor:
+            if self._row(cursor, resourceClass, name) is not None:
+                raise AlreadyExistsError(
+                    f"{resourceClass.value} profile {name} is already defined"
+                )
+            cursor.execute(
+                "INSERT INTO profiles (class, name, uacc, owner, data, sealed_key, "
+                "created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (resourceClass.value, name, uacc.name, owner, data, sealed, now()),
+            )
+
+    def alter(
+        self,
+        resourceClass: ResourceClass,
+        name: str,
+        *,
+        uacc: AccessLevel | None = None,
+        owner: str | None = None,
+        data: str | None = None,
+        passTicketKey: bytes | None = None,
+        removePassTicketKey: bool = False,
+    ) -> None:
+        """
+        Change a profile (RALTER).
+        """
+        name = normalize_profile_name(name)
+        owner = None if owner is None else normalize_id(owner, "owner")
+        sealed = self._seal_key(resourceClass, name, passTicketKey)
+        with self._database.transaction() as cursor:
+            if self._row(cursor, resourceClass, name) is None:
+                raise self._not_found(resourceClass, name)
+            key = (resourceClass.value, name)
+            if uacc is not None:
+                cursor.execute(
+                    "UPDATE profiles SET uacc = ? WHERE class = ? AND name = ?",
+                    (uacc.name, *key),
+                )
+            if owner is not None:
+                cursor.execute(
+                    "UPDATE profiles SET owner = ? WHERE class = ? AND name = ?",
+                    (owner, *key),
+                )
+            if data is not None:
+                cursor.execute(
+                    "UPDATE profiles SET data = ? WHERE class = ? AND name = ?",
+                    (data, *key),
+                )
+            if sealed is not None or removePassTicketKey:
+                cursor.execute(
+                    "UPDATE profiles SET sealed_key = ? WHERE class = ? AND name = ?",
+                    (sealed, *key),
+                )
+
+    def delete(self, resourceClass: ResourceClass, name: str) -> None:
+        name = normalize_profile_name(name)
+        with self._database.transaction() as cursor:
+            deleted = cursor.execute(
+                "DELETE FROM profiles WHERE class = ? AND name = ?",
+                (resourceClass.value, name),
+            ).rowcount
+            if not deleted:
+                raise self._not_found(resourceClass, name)
+
+    def permit(
+        self,
+        resourceClass: ResourceClass,
+        name: str,
+        ids: Iterable[str],
+        access: AccessLevel | None,
+    ) -> None:
+        """
+        Add or change access-list entries (PERMIT ... ACCESS), or with
+        C{access=None} remove them (PERMIT ... DELETE).  Every ID must be a
+        defined user or group, or C{*}.
+        """
+        name = normalize_profile_name(name)
+        names = [i if i == ALL_USERS else normalize_id(i, "ID") for i in ids]
+        if not names:
+            raise InvalidValueError("PERMIT needs at least one ID")
+        with self._database.transaction() as cursor:
+            if self._row(cursor, resourceClass, name) is None:
+                raise self._not_found(resourceClass, name)
+            for entry in names:
+                key = (resourceClass.value, name, entry)
+                if access is None:
+                    deleted = cursor.execute(
+                        "DELETE FROM access_list WHERE class = ? AND name = ? "
+                        "AND id = ?",
+                        key,
+                    ).rowcount
+                    if not deleted:
+                        raise NotFoundError(
+                            f"{entry} is not in the access list of {name}"
+                        )
+                    continue
+                if entry != ALL_USERS and not id_is_defined(cursor, entry):
+                    raise NotFoundError(f"{entry} is not a defined user or group")
+                cursor.execute(
+                    "INSERT INTO access_list (class, name, id, access) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT(class, name, id) "
+                    "DO UPDATE SET access = excluded.access",
+                    (*key, access.name),
+                )
+
+    def get(self, resourceClass: ResourceClass, name: str) -> ResourceProfile:
+        name = normalize_profile_name(name)
+        with self._database.reading() as cursor:
+            row = self._row(cursor, resourceClass, name)
+            if row is None:
+                raise self._not_found(resourceClass, name)
+            return self._profile(cursor, resourceClass, row)
+
+    def list(self, resourceClass: ResourceClass) -> list[ResourceProfile]:
+        with self._database.reading() as cursor:
+            rows = cursor.execute(
+                "SELECT name, uacc, owner, data, sealed_key FROM profiles "
+                "WHERE class = ? ORDER BY name",
+                (resourceClass.value,),
+            ).fetchall()
+            return [self._profile(cursor, resourceClass, row) for row in rows]
+
+    def pass_ticket_key(self, applname: str) -> bytes | None:
+        """
+        The unsealed PassTicket key of PTKTDATA profile C{applname}, or
+        C{None} if the class is inactive or no profile with a key exists.
+
+        This is the one place a PassTicket key leaves its seal, and only to
+        evaluate or generate a ticket inside this package.
+        """
+        name = normalize_profile_name(applname)
+        with self._database.reading() as cursor:
+            active = _class_set(self._database.setting(cursor, _ACTIVE, ""))
+            row = cursor.execute(
+                "SELECT sealed_key FROM profiles WHERE class = ? AND name = ?",
+                (ResourceClass.PTKTDATA.value, name),
+            ).fetchone()
+        if ResourceClass.PTKTDATA not in active or row is None or row[0] is None:
+            return None
+        return self._database.master_key().unseal(row[0], _key_aad(name))
+
+    def options(self) -> ClassOptions:
+        with self._database.reading() as cursor:
+            return self._options(cursor)
+
+    def set_options(
+        self,
+        *,
+        activate: Iterable[ResourceClass] = (),
+        deactivate: Iterable[ResourceClass] = (),
+        raclist: Iterable[ResourceClass] = (),
+        noRaclist: Iterable[ResourceClass] = (),
+        generic: Iterable[ResourceClass] = (),
+        noGeneric: Iterable[ResourceClass] = (),
+        refresh: bool = False,
+    ) -> None:
+        """
+        Apply SETROPTS class options; C{refresh} bumps the generation so that
+        running daemons rebuild their snapshots.
+        """
+        db = self._database
+        with db.transaction() as cursor:
+            current = self._options(cursor)
+            db.set_setting(
+                cursor,
+                _ACTIVE,
+                _class_text((current.active | set(activate)) - set(deactivate)),
+            )
+            db.set_setting(
+                cursor,
+                _RACLIST,
+                _class_text((current.raclisted | set(raclist)) - set(noRaclist)),
+            )
+            db.set_setting(
+                cursor,
+                _GENERIC,
+                _class_text((current.generic | set(generic)) - set(noGeneric)),
+            )
+            if refresh:
+                generation = int(db.setting(cursor, _GENERATION, "0"))
+                db.set_setting(cursor, _GENERATION, str(generation + 1))
+
+    def generation(self) -> int:
+        """
+        The refresh generation; a daemon whose snapshot is older rebuilds.
+        """
+        with self._database.reading() as cursor:
+            return int(self._database.setting(cursor, _GENERATION, "0"))
+
+    def snapshot(self) -> ProfileSnapshot:
+        """
+        Build the in-memory snapshot in one consistent read.
+        """
+        with self._database.reading() as cursor:
+            options = self._options(cursor)
+            generation = int(self._database.setting(cursor, _GENERATION, "0"))
+            acls: dict[tuple[str, str], dict[str, AccessLevel]] = {}
+            for cls, name, entry, access in cursor.execute(
+                "SELECT class, name, id, access FROM access_list"
+            ):
+                acls.setdefault((cls, name), {})[entry] = AccessLevel[access]
+            profiles: dict[ResourceClass, dict[str, _CompiledProfile]] = {
+                c: {} for c in ResourceClass
+            }
+            for cls, name, uacc in cursor.execute(
+                "SELECT class, name, uacc FROM profiles"
+            ):
+                profiles[ResourceClass(cls)][name] = _CompiledProfile(
+                    AccessLevel[uacc], acls.get((cls, name), {})
+                )
+            groups: dict[str, set[str]] = {}
+            for userid, groupid in cursor.execute(
+                "SELECT userid, groupid FROM connections"
+            ):
+                groups.setdefault(userid, set()).add(groupid)
+            users = frozenset(u for (u,) in cursor.execute("SELECT userid FROM users"))
+        classes = {}
+        for cls, byName in profiles.items():
+            generic = order_generics(n for n in byName if is_generic(n))
+            classes[cls] = _CompiledClass(
+                {n: p for n, p in byName.items() if not is_generic(n)},
+                tuple((pattern, byName[pattern.name]) for pattern in generic),
+            )
+        return ProfileSnapshot(
+            generation,
+            options,
+            classes,
+            {u: frozenset(g) for u, g in groups.items()},
+            users,
+        )
+
+    def _options(self, cursor: sqlite3.Cursor) -> ClassOptions:
+        db = self._database
+        return ClassOptions(
+            _class_set(db.setting(cursor, _ACTIVE, "")),
+            _class_set(db.setting(cursor, _RACLIST, "")),
+            _class_set(db.setting(cursor, _GENERIC, "")),
+        )
+
+    def _seal_key(
+        self, resourceClass: ResourceClass, name: str, key: bytes | None
+    ) -> bytes | None:
+        if key is None:
+            return None
+        if resourceClass is not ResourceClass.PTKTDATA:
+            raise InvalidValueError("only PTKTDATA profiles hold SSIGNON keys")
+        if is_generic(name):
+            raise InvalidValueError("a PassTicket key needs a discrete profile name")
+        return self._database.master_key().seal(key, _key_aad(name))
+
+    @staticmethod
+    def _row(
+        cursor: sqlite3.Cursor, resourceClass: ResourceClass, name: str
+    ) -> tuple[str, str, str, str, bytes | None] | None:
+        row = cursor.execute(
+            "SELECT name, uacc, owner, data, sealed_key FROM profiles "
+            "WHERE class = ? AND name = ?",
+            (resourceClass.value, name),
+        ).fetchone()
+        return None if row is None else tuple(row)
+
+    @staticmethod
+    def _profile(
+        cursor: sqlite3.Cursor, resourceClass: ResourceClass, row: tuple[object, ...]
+    ) -> ResourceProfile:
+        name = str(row[0])
+        acl = tuple(
+            (str(entry), AccessLevel[str(access)])
+            for entry, access in cursor.execute(
+                "SELECT id, access FROM access_list WHERE class = ? AND name = ? "
+                "ORDER BY id",
+                (resourceClass.value, name),
+            )
+        )
+        return ResourceProfile(
+            resourceClass=resourceClass,
+            name=name,
+            generic=is_generic(name),
+            uacc=AccessLevel[str(row[1])],
+            owner=str(row[2]),
+            data=str(row[3]),
+            hasPassTicketKey=row[4] is not None,
+            accessList=acl,
+        )
+
+    @staticmethod
+    def _not_found(resourceClass: ResourceClass, name: str) -> NotFoundError:
+        return NotFoundError(f"{resourceClass.value} profile {name} is not defined")
+
+
+def _key_aad(name: str) -> bytes:
+    # Binding the seal to the profile name stops a key being moved to
+    # another application's profile by editing the file.
+    return b"nsstwisted PTKTDATA key\x00" + name.encode("ascii", "replace")

@@ -1,0 +1,749 @@
+"""
+The RACF command interpreter: ADDUSER, RDEFINE, PERMIT, SETROPTS, RACDCERT and
+their companions, run against a L{SecurityDatabase}.
+
+Each command is atomic: the store methods it calls each run in one
+transaction, and every value is checked before the first of them runs, so a
+command that fails changes nothing.  A command returns the lines it reports
+(listings, warnings); errors are raised as L{SecurityError}s and carry the
+command and, from a job, the line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from nsstwisted.security.certfiles import load_certificate_file
+from nsstwisted.security.certgen import subject_name
+from nsstwisted.security.database import SecurityDatabase
+from nsstwisted.security.errors import (
+    CommandSyntaxError,
+    InvalidValueError,
+    SecurityRequestError,
+)
+from nsstwisted.security.generic import is_generic
+from nsstwisted.security.keyring import (
+    CertificateOwner,
+    CertificateRecord,
+    CertificateUsage,
+    KeyRingStore,
+)
+from nsstwisted.security.passticket import parse_key
+from nsstwisted.security.profiles import AccessLevel, ProfileStore, ResourceClass
+from nsstwisted.security.racf.lexer import RacfCommand
+from nsstwisted.security.racf.syntax import (
+    Arity,
+    ParsedOperands,
+    Syntax,
+    parse_command_operands,
+)
+from nsstwisted.security.users import UserRegistry
+
+A = Arity
+_OWNER_KEYWORDS = {"ID": A.ONE, "CERTAUTH": A.FLAG, "SITE": A.FLAG}
+
+SYNTAX: dict[str, Syntax] = {
+    "ADDUSER": Syntax(
+        1,
+        1,
+        {
+            "NAME": A.ONE,
+            "PASSWORD": A.ONE,
+            "NOPASSWORD": A.FLAG,
+            "DFLTGRP": A.ONE,
+            "OWNER": A.ONE,
+        },
+    ),
+    "ALTUSER": Syntax(
+        1,
+        1,
+        {
+            "NAME": A.ONE,
+            "PASSWORD": A.ONE,
+            "NOPASSWORD": A.FLAG,
+            "REVOKE": A.FLAG,
+            "RESUME": A.FLAG,
+            "DFLTGRP": A.ONE,
+        },
+    ),
+    "DELUSER": Syntax(1, 1),
+    "LISTUSER": Syntax(1, 0),
+    "ADDGROUP": Syntax(1, 1, {"SUPGROUP": A.ONE, "OWNER": A.ONE}),
+    "DELGROUP": Syntax(1, 1),
+    "LISTGRP": Syntax(1, 1),
+    "CONNECT": Syntax(1, 1, {"GROUP": A.ONE}),
+    "REMOVE": Syntax(1, 1, {"GROUP": A.ONE}),
+    "RDEFINE": Syntax(
+        2,
+        2,
+        {
+            "UACC": A.ONE,
+            "OWNER": A.ONE,
+            "DATA": A.ONE,
+            "SSIGNON": A.NESTED,
+        },
+        {"SSIGNON": Syntax(keywords={"KEYMASKED": A.ONE})},
+    ),
+    "RALTER": Syntax(
+        2,
+        2,
+        {
+            "UACC": A.ONE,
+            "OWNER": A.ONE,
+            "DATA": A.ONE,
+            "SSIGNON": A.NESTED,
+            "NOSSIGNON": A.FLAG,
+        },
+        {"SSIGNON": Syntax(keywords={"KEYMASKED": A.ONE})},
+    ),
+    "RDELETE": Syntax(2, 2),
+    "RLIST": Syntax(2, 2, {"ALL": A.FLAG, "AUTHUSER": A.FLAG}),
+    "PERMIT": Syntax(
+        1,
+        1,
+        {"CLASS": A.ONE, "ID": A.MANY, "ACCESS": A.ONE, "DELETE": A.FLAG},
+    ),
+    "SETROPTS": Syntax(
+        0,
+        0,
+        {
+            "CLASSACT": A.MANY,
+            "NOCLASSACT": A.MANY,
+            "RACLIST": A.MANY,
+            "NORACLIST": A.MANY,
+            "GENERIC": A.MANY,
+            "NOGENERIC": A.MANY,
+            "REFRESH": A.FLAG,
+            "PASSWORD": A.NESTED,
+            "LIST": A.FLAG,
+        },
+        {"PASSWORD": Syntax(keywords={"REVOKE": A.ONE, "NOREVOKE": A.FLAG})},
+    ),
+    "RACDCERT": Syntax(
+        0,
+        0,
+        {
+            **_OWNER_KEYWORDS,
+            "ADD": A.ONE,
+            "TRUST": A.FLAG,
+            "NOTRUST": A.FLAG,
+            "WITHLABEL": A.ONE,
+            "PASSWORD": A.ONE,
+            "GENCERT": A.FLAG,
+            "SUBJECTSDN": A.NESTED,
+            "SIZE": A.ONE,
+            "RSA": A.FLAG,
+            "NISTECC": A.FLAG,
+            "SIGNWITH": A.NESTED,
+            "NOTBEFORE": A.NESTED,
+            "NOTAFTER": A.NESTED,
+            "ALTNAME": A.NESTED,
+            "ADDRING": A.ONE,
+            "DELRING": A.ONE,
+            "CONNECT": A.NESTED,
+            "REMOVE": A.NESTED,
+            "LIST": A.OPTIONAL_NESTED,
+            "LISTRING": A.ONE,
+            "DELETE": A.NESTED,
+            "ALTER": A.NESTED,
+        },
+        {
+            "SUBJECTSDN": Syntax(
+                keywords={
+                    "CN": A.ONE,
+                    "T": A.ONE,
+                    "OU": A.MANY,
+                    "O": A.ONE,
+                    "L": A.ONE,
+                    "SP": A.ONE,
+                    "C": A.ONE,
+                }
+            ),
+            "SIGNWITH": Syntax(keywords={**_OWNER_KEYWORDS, "LABEL": A.ONE}),
+            "NOTBEFORE": Syntax(keywords={"DATE": A.ONE}),
+            "NOTAFTER": Syntax(keywords={"DATE": A.ONE}),
+            "ALTNAME": Syntax(keywords={"IP": A.ONE, "DOMAIN": A.ONE, "EMAIL": A.ONE}),
+            "CONNECT": Syntax(
+                keywords={
+                    **_OWNER_KEYWORDS,
+                    "LABEL": A.ONE,
+                    "RING": A.ONE,
+                    "USAGE": A.ONE,
+                    "DEFAULT": A.FLAG,
+                }
+            ),
+            "REMOVE": Syntax(
+                keywords={**_OWNER_KEYWORDS, "LABEL": A.ONE, "RING": A.ONE}
+            ),
+            "LIST": Syntax(keywords={"LABEL": A.ONE}),
+            "DELETE": Syntax(keywords={"LABEL": A.ONE}),
+            "ALTER": Syntax(keywords={"LABEL": A.ONE}),
+        },
+    ),
+}
+
+_RACDCERT_FUNCTIONS = (
+    "ADD",
+    "GENCERT",
+    "ADDRING",
+    "DELRING",
+    "CONNECT",
+    "REMOVE",
+    "LIST",
+    "LISTRING",
+    "DELETE",
+    "ALTER",
+)
+
+_RING_HEADING = "  Certificate Label Name             Cert Owner     USAGE      DEFAULT"
+_RING_RULE = "  " + "   ".join(["-" * 32, "-" * 12, "-" * 8, "-" * 7])
+
+# The owner when a RACF command names none; RACF would use the issuer.
+DEFAULT_OWNER = "IBMUSER"
+
+
+class RacfInterpreter:
+    """
+    Runs parsed RACF commands against one security database.
+
+    @param baseDirectory: where relative certificate file names in
+        C{RACDCERT ADD} are looked up (the job file's folder, for example).
+    """
+
+    def __init__(self, database: SecurityDatabase, baseDirectory: str = ".") -> None:
+        self._database = database
+        self._users = UserRegistry(database)
+        self._profiles = ProfileStore(database)
+        self._keyrings = KeyRingStore(database)
+        self._base = baseDirectory
+        self._handlers: dict[str, Callable[[ParsedOperands], list[str]]] = {
+            "ADDUSER": self._adduser,
+            "ALTUSER": self._altuser,
+            "DELUSER": self._deluser,
+            "LISTUSER": self._listuser,
+            "ADDGROUP": self._addgroup,
+            "DELGROUP": self._delgroup,
+            "LISTGRP": self._listgrp,
+            "CONNECT": self._connect,
+            "REMOVE": self._remove,
+            "RDEFINE": self._rdefine,
+            "RALTER": self._ralter,
+            "RDELETE": self._rdelete,
+            "RLIST": self._rlist,
+            "PERMIT": self._permit,
+            "SETROPTS": self._setropts,
+            "RACDCERT": self._racdcert,
+        }
+
+    def check(self, command: RacfCommand) -> ParsedOperands:
+        """
+        Check a command's verb and operands without running it, so that a
+        job with a syntax error anywhere can be refused before it starts.
+        """
+        syntax = SYNTAX.get(command.verb)
+        if syntax is None:
+            raise CommandSyntaxError(
+                "is not a supported RACF command", command.verb, None, command.line
+            )
+        return parse_command_operands(command, syntax)
+
+    def execute(self, command: RacfCommand) -> list[str]:
+        """
+        Run one command and return the lines it reports.
+        """
+        operands = self.check(command)
+        with self._database.transaction():
+            return self._handlers[command.verb](operands)
+
+    # Users and groups
+
+    def _adduser(self, ops: ParsedOperands) -> list[str]:
+        _contradiction(ops, "PASSWORD", "NOPASSWORD")
+        for userid in ops.positional[0]:
+            self._users.add_user(
+                userid,
+                name=ops.value("NAME") or "",
+                password=ops.value("PASSWORD"),
+                defaultGroup=ops.value("DFLTGRP"),
+                owner=ops.value("OWNER"),
+            )
+        return []
+
+    def _altuser(self, ops: ParsedOperands) -> list[str]:
+        for userid in ops.positional[0]:
+            self._users.alter_user(
+                userid,
+                name=ops.value("NAME"),
+                password=ops.value("PASSWORD"),
+                noPassword=ops.has("NOPASSWORD"),
+                revoke=ops.has("REVOKE"),
+                resume=ops.has("RESUME"),
+                defaultGroup=ops.value("DFLTGRP"),
+            )
+        return []
+
+    def _deluser(self, ops: ParsedOperands) -> list[str]:
+        for userid in ops.positional[0]:
+            self._users.delete_user(userid)
+        return []
+
+    def _listuser(self, ops: ParsedOperands) -> list[str]:
+        names = ops.positional[0] if ops.positional else ("*",)
+        if names == ("*",):
+            names = tuple(self._users.list_userids())
+        lines: list[str] = []
+        for userid in names:
+            user = self._users.get_user(userid)
+            attributes = "REVOKED" if user.revoked else "NONE"
+            lines += [
+                f"USER={user.userid}  NAME={user.name or 'UNKNOWN'}  "
+                f"OWNER={user.owner}  CREATED={user.created}",
+                f" DEFAULT-GROUP={user.defaultGroup or 'NONE'}  "
+                f"PASSWORD={'SET' if user.hasPassword else 'NONE'}  "
+                f"FAILED-LOGONS={user.failedLogons}",
+                f" ATTRIBUTES={attributes}",
+                f" LAST-ACCESS={user.lastLogon or 'UNKNOWN'}",
+                f" GROUPS={' '.join(user.groups) or 'NONE'}",
+                "",
+            ]
+        return lines
+
+    def _addgroup(self, ops: ParsedOperands) -> list[str]:
+        for groupid in ops.positional[0]:
+            self._users.add_group(
+                groupid, superior=ops.value("SUPGROUP"), owner=ops.value("OWNER")
+            )
+        return []
+
+    def _delgroup(self, ops: ParsedOperands) -> list[str]:
+        for groupid in ops.positional[0]:
+            self._users.delete_group(groupid)
+        return []
+
+    def _listgrp(self, ops: ParsedOperands) -> list[str]:
+        lines = []
+        for groupid in ops.positional[0]:
+            group = self._users.get_group(groupid)
+            lines += [
+                f"INFORMATION FOR GROUP {group.groupid}",
+                f"    SUPERIOR GROUP={group.superior or 'NONE'}  OWNER={group.owner}",
+                f"    USERS={' '.join(group.members) or 'NONE'}",
+            ]
+        return lines
+
+    def _connect(self, ops: ParsedOperands) -> list[str]:
+        group = _required(ops, "GROUP", "CONNECT")
+        for userid in ops.positional[0]:
+            self._users.connect(userid, group)
+        return []
+
+    def _remove(self, ops: ParsedOperands) -> list[str]:
+        group = _required(ops, "GROUP", "REMOVE")
+        for userid in ops.positional[0]:
+            self._users.remove(userid, group)
+        return []
+
+    # General resource profiles
+
+    def _resource_class(self, ops: ParsedOperands) -> ResourceClass:
+        (name,) = ops.positional[0][:1] or ("",)
+        return ResourceClass.parse(name)
+
+    def _rdefine(self, ops: ParsedOperands) -> list[str]:
+        resourceClass = self._resource_class(ops)
+        uacc = AccessLevel.parse(ops.value("UACC") or "NONE")
+        key = _passticket_key(ops)
+        warnings = []
+        for name in ops.positional[1]:
+            self._profiles.define(
+                resourceClass,
+                name,
+                uacc=uacc,
+                owner=ops.value("OWNER") or DEFAULT_OWNER,
+                data=ops.value("DATA") or "",
+                passTicketKey=key,
+            )
+            if (
+                is_generic(name)
+                and resourceClass not in self._profiles.options().generic
+            ):
+                warnings.append(
+                    f"NSR0301W GENERIC is not active for {resourceClass.value}: "
+                    f"profile {name.upper()} protects nothing until "
+                    f"SETROPTS GENERIC({resourceClass.value})"
+                )
+        return warnings
+
+    def _ralter(self, ops: ParsedOperands) -> list[str]:
+        resourceClass = self._resource_class(ops)
+        _contradiction(ops, "SSIGNON", "NOSSIGNON")
+        uacc = ops.value("UACC")
+        key = _passticket_key(ops)
+        for name in ops.positional[1]:
+            self._profiles.alter(
+                resourceClass,
+                name,
+                uacc=None if uacc is None else AccessLevel.parse(uacc),
+                owner=ops.value("OWNER"),
+                data=ops.value("DATA"),
+                passTicketKey=key,
+                removePassTicketKey=ops.has("NOSSIGNON"),
+            )
+        return []
+
+    def _rdelete(self, ops: ParsedOperands) -> list[str]:
+        resourceClass = self._resource_class(ops)
+        for name in ops.positional[1]:
+            self._profiles.delete(resourceClass, name)
+        return []
+
+    def _rlist(self, ops: ParsedOperands) -> list[str]:
+        resourceClass = self._resource_class(ops)
+        names = ops.positional[1]
+        if names == ("*",):
+            profiles = self._profiles.list(resourceClass)
+        else:
+            profiles = [self._profiles.get(resourceClass, n) for n in names]
+        lines: list[str] = []
+        for profile in profiles:
+            lines += [
+                "CLASS      NAME",
+                "-----      ----",
+                f"{resourceClass.value:<10} {profile.name}"
+                + (" (G)" if profile.generic else ""),
+                "",
+                "OWNER      UNIVERSAL ACCESS",
+                "-----      ----------------",
+                f"{profile.owner:<10} {profile.uacc.name}",
+                "",
+                f"INSTALLATION DATA  {profile.data or 'NONE'}",
+            ]
+            if resourceClass is ResourceClass.PTKTDATA:
+                lines.append(
+                    "SSIGNON KEY        "
+                    + ("KEYMASKED DATA DEFINED" if profile.hasPassTicketKey else "NONE")
+                )
+            if ops.has("ALL") or ops.has("AUTHUSER"):
+                lines += ["", "  USER      ACCESS", "  ----      ------"]
+                lines += [f"  {i:<9} {a.name}" for i, a in profile.accessList]
+                if not profile.accessList:
+                    lines.append("  NO ENTRIES IN STANDARD ACCESS LIST")
+            lines.append("")
+        return lines
+
+    def _permit(self, ops: ParsedOperands) -> list[str]:
+        resourceClass = ResourceClass.parse(_required(ops, "CLASS", "PERMIT"))
+        ids = ops.values("ID")
+        if not ids:
+            raise CommandSyntaxError("is required", "PERMIT", "ID")
+        _contradiction(ops, "ACCESS", "DELETE")
+        access = (
+            None
+            if ops.has("DELETE")
+            else AccessLevel.parse(ops.value("ACCESS") or "READ")
+        )
+        for name in ops.positional[0]:
+            self._profiles.permit(resourceClass, name, ids, access)
+        return []
+
+    def _setropts(self, ops: ParsedOperands) -> list[str]:
+        def classes(keyword: str) -> list[ResourceClass]:
+            return [ResourceClass.parse(c) for c in ops.values(keyword)]
+
+        revokeOps = ops.nested.get("PASSWORD")
+        limit = None
+        if revokeOps is not None:
+            _contradiction(revokeOps, "REVOKE", "NOREVOKE")
+            if revokeOps.has("NOREVOKE"):
+                limit = 0
+            elif revokeOps.has("REVOKE"):
+                limit = _integer(revokeOps.value("REVOKE"), "PASSWORD(REVOKE)")
+                if limit < 1:
+                    raise InvalidValueError("REVOKE(n) needs n from 1 to 255")
+            else:
+                raise CommandSyntaxError(
+                    "needs REVOKE(n) or NOREVOKE", "SETROPTS", "PASSWORD"
+                )
+        self._profiles.set_options(
+            activate=classes("CLASSACT"),
+            deactivate=classes("NOCLASSACT"),
+            raclist=classes("RACLIST"),
+            noRaclist=classes("NORACLIST"),
+            generic=classes("GENERIC"),
+            noGeneric=classes("NOGENERIC"),
+            refresh=ops.has("REFRESH"),
+        )
+        if limit is not None:
+            self._users.set_revoke_limit(limit)
+        if not ops.has("LIST"):
+            return []
+        options = self._profiles.options()
+        revoke = self._users.revoke_limit()
+
+        def names(cs: frozenset[ResourceClass]) -> str:
+            return " ".join(sorted(c.value for c in cs)) or "NONE"
+
+        return [
+            f"ACTIVE CLASSES = {names(options.active)}",
+            f"GENERIC PROFILE CLASSES = {names(options.generic)}",
+            f"RACLIST CLASSES = {names(options.raclisted)}",
+            f"RACLIST REFRESH GENERATION = {self._profiles.generation()}",
+            "PASSWORD PROCESSING OPTIONS:",
+            "  AFTER "
+            + (
+                f"{revoke} CONSECUTIVE UNSUCCESSFUL PASSWORD ATTEMPTS, "
+                "A USERID WILL BE REVOKED."
+                if revoke
+                else "NO REVOKE LIMIT"
+            ),
+        ]
+
+    # Digital certificates and key rings
+
+    def _racdcert(self, ops: ParsedOperands) -> list[str]:
+        functions = [f for f in _RACDCERT_FUNCTIONS if ops.has(f)]
+        if len(functions) != 1:
+            raise CommandSyntaxError(
+                "needs exactly one of " + ", ".join(_RACDCERT_FUNCTIONS),
+                "RACDCERT",
+                None if not functions else functions[1] if len(functions) > 1 else None,
+            )
+        function = functions[0]
+        owner = _owner(ops, "RACDCERT")
+        if function == "ADD":
+            return self._add_certificate(ops, owner)
+        if function == "GENCERT":
+            return self._gencert(ops, owner)
+        if function == "LIST":
+            return self._list_certificates(ops, owner)
+        if function in ("ADDRING", "DELRING", "LISTRING", "CONNECT", "REMOVE"):
+            return self._ring_function(function, ops, owner)
+        target = ops.nested[function]
+        label = _required(target, "LABEL", f"RACDCERT {function}")
+        if function == "DELETE":
+            self._keyrings.delete_certificate(owner, label)
+            return []
+        _contradiction(ops, "TRUST", "NOTRUST")
+        if not (ops.has("TRUST") or ops.has("NOTRUST")):
+            raise CommandSyntaxError("needs TRUST or NOTRUST", "RACDCERT", "ALTER")
+        self._keyrings.set_trust(owner, label, ops.has("TRUST"))
+        return []
+
+    def _add_certificate(
+        self, ops: ParsedOperands, owner: CertificateOwner
+    ) -> list[str]:
+        _contradiction(ops, "TRUST", "NOTRUST")
+        path = os.path.join(self._base, _required(ops, "ADD", "RACDCERT"))
+        password = ops.value("PASSWORD")
+        loaded = load_certificate_file(
+            path, None if password is None else password.encode("utf-8")
+        )
+        label = ops.value("WITHLABEL") or _default_label(loaded.certificate)
+        record = self._keyrings.add_certificate(
+            owner, label, loaded, trusted=not ops.has("NOTRUST")
+        )
+        return [_added(record)]
+
+    def _gencert(self, ops: ParsedOperands, owner: CertificateOwner) -> list[str]:
+        _contradiction(ops, "RSA", "NISTECC")
+        dn = ops.nested.get("SUBJECTSDN")
+        if dn is None:
+            raise CommandSyntaxError("is required", "RACDCERT GENCERT", "SUBJECTSDN")
+        parts = [(k, v) for k, values in dn.keywords.items() for v in values]
+        subject = subject_name(parts)
+        label = _required(ops, "WITHLABEL", "RACDCERT GENCERT")
+        size = ops.value("SIZE")
+        signWith = None
+        if "SIGNWITH" in ops.nested:
+            signer = ops.nested["SIGNWITH"]
+            signWith = (
+                _owner(signer, "SIGNWITH"),
+                _required(signer, "LABEL", "SIGNWITH"),
+            )
+        altNames: tuple[tuple[str, str], ...] = ()
+        if "ALTNAME" in ops.nested:
+            altNames = tuple(
+                (k, v)
+                for k, values in ops.nested["ALTNAME"].keywords.items()
+                for v in values
+            )
+        record = self._keyrings.generate_certificate(
+            owner,
+            label,
+            subject,
+            algorithm="NISTECC" if ops.has("NISTECC") else "RSA",
+            size=None if size is None else _integer(size, "SIZE"),
+            signWith=signWith,
+            altNames=altNames,
+            notBefore=_date(ops, "NOTBEFORE"),
+            notAfter=_date(ops, "NOTAFTER", endOfDay=True),
+        )
+        return [_added(record)]
+
+    def _list_certificates(
+        self, ops: ParsedOperands, owner: CertificateOwner
+    ) -> list[str]:
+        selection = ops.nested.get("LIST")
+        if selection is not None and selection.has("LABEL"):
+            label = _required(selection, "LABEL", "RACDCERT LIST")
+            records = [self._keyrings.get_certificate(owner, label)]
+        else:
+            records = self._keyrings.list_certificates(owner)
+        lines = [f"Digital certificate information for {owner}:", ""]
+        for record in records:
+            certificate = record.certificate
+            lines += [
+                f"  Label: {record.label}",
+                f"  Certificate ID: {record.fingerprint[:32].upper()}",
+                f"  Status: {'TRUST' if record.trusted else 'NOTRUST'}",
+                f"  Start Date: {certificate.not_valid_before_utc:%Y/%m/%d %H:%M:%S}",
+                f"  End Date:   {certificate.not_valid_after_utc:%Y/%m/%d %H:%M:%S}",
+                f"  Serial Number: >{certificate.serial_number:X}<",
+                f"  Issuer's Name: >{certificate.issuer.rfc4514_string()}<",
+                f"  Subject's Name: >{certificate.subject.rfc4514_string()}<",
+                f"  Private Key Type: {_key_type(record)}",
+                "  Ring Associations: (see LISTRING)",
+                "",
+            ]
+        if not records:
+            lines.append("  No certificates")
+        return lines
+
+    def _ring_function(
+        self, function: str, ops: ParsedOperands, owner: CertificateOwner
+    ) -> list[str]:
+        if owner.userid is None:
+            raise CommandSyntaxError(
+                "key rings belong to users: give ID(userid)", "RACDCERT", function
+            )
+        userid = owner.userid
+        if function == "ADDRING":
+            self._keyrings.add_ring(userid, _required(ops, "ADDRING", "RACDCERT"))
+            return []
+        if function == "DELRING":
+            self._keyrings.delete_ring(userid, _required(ops, "DELRING", "RACDCERT"))
+            return []
+        if function == "LISTRING":
+            name = _required(ops, "LISTRING", "RACDCERT")
+            rings = self._keyrings.list_rings(userid) if name == "*" else [name]
+            lines: list[str] = []
+            for ring in rings:
+                contents = self._keyrings.ring(userid, ring)
+                lines += [
+                    f"Digital ring information for user {userid}:",
+                    "",
+                    "  Ring:",
+                    f"       >{contents.name}<",
+                    _RING_HEADING,
+                    _RING_RULE,
+                ]
+                for entry in contents.entries:
+                    lines.append(
+                        f"  {entry.record.label:<32}   {entry.record.owner!s:<12}   "
+                        f"{entry.usage.value:<8}   {'YES' if entry.isDefault else 'NO'}"
+                    )
+                lines.append("")
+            return lines
+        target = ops.nested[function]
+        certOwner = _owner(target, function, default=owner)
+        label = _required(target, "LABEL", f"RACDCERT {function}")
+        ring = _required(target, "RING", f"RACDCERT {function}")
+        if function == "CONNECT":
+            usage = target.value("USAGE")
+            self._keyrings.connect(
+                userid,
+                ring,
+                certOwner,
+                label,
+                usage=None if usage is None else CertificateUsage.parse(usage),
+                default=target.has("DEFAULT"),
+            )
+        else:
+            self._keyrings.remove(userid, ring, certOwner, label)
+        return []
+
+
+def _contradiction(ops: ParsedOperands, first: str, second: str) -> None:
+    if ops.has(first) and ops.has(second):
+        raise InvalidValueError(f"{first} and {second} contradict each other")
+
+
+def _required(ops: ParsedOperands, keyword: str, where: str) -> str:
+    value = ops.value(keyword)
+    if value is None:
+        raise CommandSyntaxError("is required", where, keyword)
+    return value
+
+
+def _integer(value: str | None, keyword: str) -> int:
+    if value is None or not value.isdigit() or len(value) > 9:
+        raise InvalidValueError(f"{keyword} needs a number, not {value!r}")
+    return int(value)
+
+
+def _passticket_key(ops: ParsedOperands) -> bytes | None:
+    signon = ops.nested.get("SSIGNON")
+    if signon is None:
+        return None
+    hexKey = signon.value("KEYMASKED")
+    if hexKey is None:
+        raise CommandSyntaxError("needs KEYMASKED(key)", "SSIGNON", "KEYMASKED")
+    return parse_key(hexKey)
+
+
+def _owner(
+    ops: ParsedOperands, where: str, default: CertificateOwner | None = None
+) -> CertificateOwner:
+    given = [k for k in ("ID", "CERTAUTH", "SITE") if ops.has(k)]
+    if len(given) > 1:
+        raise CommandSyntaxError("give only one of ID, CERTAUTH and SITE", where)
+    if not given:
+        if default is not None:
+            return default
+        raise CommandSyntaxError("needs ID(userid), CERTAUTH or SITE", where)
+    if given[0] == "ID":
+        return CertificateOwner.user(_required(ops, "ID", where))
+    if given[0] == "CERTAUTH":
+        return CertificateOwner.authority()
+    return CertificateOwner.site()
+
+
+def _date(ops: ParsedOperands, keyword: str, endOfDay: bool = False) -> datetime | None:
+    nested = ops.nested.get(keyword)
+    if nested is None:
+        return None
+    text = _required(nested, "DATE", keyword)
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidValueError(
+            f"{keyword}(DATE) needs yyyy-mm-dd, not {text!r}"
+        ) from None
+    return day.replace(hour=23, minute=59, second=59) if endOfDay else day
+
+
+def _default_label(certificate: x509.Certificate) -> str:
+    # RACF makes up a label when none is given; ours is derived from the
+    # serial number so it is stable for the same certificate.
+    return f"LABEL{certificate.serial_number:X}"[:32]
+
+
+def _key_type(record: CertificateRecord) -> str:
+    if not record.hasPrivateKey:
+        return "NONE"
+    public = record.certificate.public_key()
+    return "ECDSA" if isinstance(public, ec.EllipticCurvePublicKey) else "RSA"
+
+
+def _added(record: CertificateRecord) -> str:
+    return f"NSR0302I certificate {record.label!r} of {record.owner} added" + (
+        " with its private key" if record.hasPrivateKey else ""
+    )
+
+
+__all__ = ["SYNTAX", "RacfInterpreter", "SecurityRequestError"]

@@ -1,0 +1,195 @@
+"""
+Tests for L{nsstwisted.security.database} and L{nsstwisted.security.location}:
+creation, modes, transactions, and the corrupt, foreign and locked files.
+"""
+
+import os
+import sqlite3
+import stat
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from nsstwisted.security.database import SecurityDatabase
+from nsstwisted.security.errors import (
+    AlreadyExistsError,
+    DatabaseCorruptError,
+    DatabaseLockedError,
+    StashError,
+)
+from nsstwisted.security.location import DEFAULT_DATABASE, database_path, stash_path
+from nsstwisted.security.users import UserRegistry
+from tests.fixtures import new_database
+
+
+class LocationTests(SynchronousTestCase):
+    def test_explicitWins(self) -> None:
+        self.assertEqual(database_path("/a.db", {"NSS_SECURITY_DB": "/b.db"}), "/a.db")
+
+    def test_environment(self) -> None:
+        self.assertEqual(database_path(None, {"NSS_SECURITY_DB": "/b.db"}), "/b.db")
+
+    def test_default(self) -> None:
+        self.assertEqual(database_path(None, {}), DEFAULT_DATABASE)
+
+    def test_stashBesideDatabase(self) -> None:
+        self.assertEqual(stash_path("/x/sec.db", None, {}), "/x/sec.sth")
+        self.assertEqual(stash_path("/x/sec", None, {}), "/x/sec.sth")
+
+    def test_stashOverrides(self) -> None:
+        self.assertEqual(
+            stash_path("/x/sec.db", "/k.sth", {"NSS_STASH": "/e"}), "/k.sth"
+        )
+        self.assertEqual(stash_path("/x/sec.db", None, {"NSS_STASH": "/e"}), "/e")
+
+
+class OpenTests(SynchronousTestCase):
+    def test_newFileIsPrivate(self) -> None:
+        database = new_database(self)
+        mode = stat.S_IMODE(os.stat(database.path).st_mode)
+        self.assertEqual(mode, 0o600)
+
+    def test_reopen(self) -> None:
+        database = new_database(self)
+        UserRegistry(database).add_user("alice")
+        database.close()
+        again = SecurityDatabase.open(database.path, database.stashPath)
+        self.addCleanup(again.close)
+        self.assertEqual(UserRegistry(again).list_userids(), ["ALICE"])
+
+    def test_missingWithoutCreate(self) -> None:
+        path = self.mktemp()
+        self.assertRaises(
+            DatabaseCorruptError,
+            SecurityDatabase.open,
+            path,
+            path + ".sth",
+            create=False,
+        )
+        self.assertFalse(os.path.exists(path))
+
+    def test_notADatabase(self) -> None:
+        path = self.mktemp()
+        with open(path, "wb") as f:
+            f.write(b"this is not SQLite at all" * 100)
+        error = self.assertRaises(
+            DatabaseCorruptError, SecurityDatabase.open, path, path + ".sth"
+        )
+        self.assertIn(path, str(error))
+
+    def test_foreignSqlite(self) -> None:
+        path = self.mktemp()
+        other = sqlite3.connect(path)
+        other.execute("CREATE TABLE t (x)")
+        other.commit()
+        other.close()
+        error = self.assertRaises(
+            DatabaseCorruptError, SecurityDatabase.open, path, path + ".sth"
+        )
+        self.assertIn("not a security database", str(error))
+
+    def test_damagedPages(self) -> None:
+        database = new_database(self)
+        users = UserRegistry(database)
+        for n in range(50):
+            users.add_user(f"U{n}", name="x" * 200)
+        database.close()
+        size = os.path.getsize(database.path)
+        with open(database.path, "r+b") as f:
+            f.seek(size // 2)
+            f.write(os.urandom(size // 2))
+
+        def use() -> None:
+            again = SecurityDatabase.open(database.path, database.stashPath)
+            try:
+                UserRegistry(again).list_userids()
+            finally:
+                again.close()
+
+        self.assertRaises(DatabaseCorruptError, use)
+
+    def test_locked(self) -> None:
+        database = new_database(self)
+        database.close()
+        quick = SecurityDatabase.open(
+            database.path, database.stashPath, busyTimeout=0.1
+        )
+        self.addCleanup(quick.close)
+        holder = sqlite3.connect(database.path, isolation_level=None)
+        self.addCleanup(holder.close)
+        holder.execute("BEGIN EXCLUSIVE")
+        error = self.assertRaises(
+            DatabaseLockedError, UserRegistry(quick).add_user, "bob"
+        )
+        self.assertIn("locked", str(error))
+        holder.execute("ROLLBACK")
+        UserRegistry(quick).add_user("bob")
+
+
+class TransactionTests(SynchronousTestCase):
+    def test_rollbackOnError(self) -> None:
+        database = new_database(self)
+
+        class Boom(Exception):
+            pass
+
+        def work() -> None:
+            with database.transaction() as cursor:
+                cursor.execute("INSERT INTO settings (name, value) VALUES ('a', 'b')")
+                raise Boom()
+
+        self.assertRaises(Boom, work)
+        with database.reading() as cursor:
+            self.assertIsNone(
+                cursor.execute("SELECT 1 FROM settings WHERE name='a'").fetchone()
+            )
+
+    def test_nestedJoinsOuter(self) -> None:
+        database = new_database(self)
+        users = UserRegistry(database)
+
+        def work() -> None:
+            with database.transaction():
+                users.add_user("one")
+                users.add_user("one")
+
+        self.assertRaises(AlreadyExistsError, work)
+        self.assertEqual(users.list_userids(), [])
+
+
+class MasterKeyTests(SynchronousTestCase):
+    def test_createdOnFirstUse(self) -> None:
+        database = new_database(self)
+        self.assertFalse(os.path.exists(database.stashPath))
+        database.master_key()
+        self.assertEqual(stat.S_IMODE(os.stat(database.stashPath).st_mode), 0o600)
+
+    def test_missingAfterUse(self) -> None:
+        database = new_database(self)
+        database.master_key()
+        database.close()
+        os.remove(database.stashPath)
+        again = SecurityDatabase.open(database.path, database.stashPath)
+        self.addCleanup(again.close)
+        error = self.assertRaises(StashError, again.master_key)
+        self.assertIn("does not exist", str(error))
+        self.assertFalse(os.path.exists(database.stashPath))
+
+    def test_wrongStash(self) -> None:
+        first = new_database(self)
+        first.master_key()
+        second = new_database(self)
+        second.master_key()
+        first.close()
+        again = SecurityDatabase.open(first.path, second.stashPath)
+        self.addCleanup(again.close)
+        error = self.assertRaises(StashError, again.master_key)
+        self.assertIn("does not belong", str(error))
+
+    def test_openStash(self) -> None:
+        database = new_database(self)
+        database.master_key()
+        database.close()
+        os.chmod(database.stashPath, 0o644)
+        again = SecurityDatabase.open(database.path, database.stashPath)
+        self.addCleanup(again.close)
+        self.assertRaises(StashError, again.master_key)

@@ -1,0 +1,247 @@
+"""
+Tests for L{nsstwisted.security.profiles}: profiles, access lists, class
+options, and the snapshot's authorization decisions.
+"""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from nsstwisted.security.errors import (
+    AlreadyExistsError,
+    InvalidValueError,
+    NotFoundError,
+)
+from nsstwisted.security.profiles import (
+    AccessLevel,
+    AuthorizationResult,
+    ProfileStore,
+    ResourceClass,
+)
+from nsstwisted.security.users import UserRegistry
+from tests.fixtures import new_database
+
+SERVAUTH = ResourceClass.SERVAUTH
+CERT = "EZB.NSS.SYS1.CLIENT1.IPSEC.CERT"
+
+
+class ProfileTestCase(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.database = new_database(self)
+        self.users = UserRegistry(self.database)
+        self.profiles = ProfileStore(self.database)
+        self.users.add_group("nssgrp")
+        self.users.add_group("other")
+        self.users.add_user("client1", defaultGroup="nssgrp")
+        self.users.add_user("client2")
+        self.users.add_user("admin")
+        self.profiles.set_options(activate=[SERVAUTH], generic=[SERVAUTH])
+
+    def check(self, userid: str, resource: str, level: AccessLevel = AccessLevel.READ):
+        return self.profiles.snapshot().authorize(userid, SERVAUTH, resource, level)
+
+
+class DefinitionTests(ProfileTestCase):
+    def test_defineAndGet(self) -> None:
+        self.profiles.define(SERVAUTH, CERT.lower(), owner="admin", data="cert svc")
+        profile = self.profiles.get(SERVAUTH, CERT)
+        self.assertEqual(profile.name, CERT)
+        self.assertEqual(profile.uacc, AccessLevel.NONE)
+        self.assertEqual(profile.owner, "ADMIN")
+        self.assertFalse(profile.generic)
+        self.assertEqual(profile.data, "cert svc")
+
+    def test_duplicate(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin")
+        self.assertRaises(
+            AlreadyExistsError, self.profiles.define, SERVAUTH, CERT, owner="admin"
+        )
+
+    def test_alterAndDelete(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin")
+        self.profiles.alter(SERVAUTH, CERT, uacc=AccessLevel.READ)
+        self.assertEqual(self.profiles.get(SERVAUTH, CERT).uacc, AccessLevel.READ)
+        self.profiles.delete(SERVAUTH, CERT)
+        self.assertRaises(NotFoundError, self.profiles.get, SERVAUTH, CERT)
+        self.assertRaises(NotFoundError, self.profiles.delete, SERVAUTH, CERT)
+
+    def test_keyOnlyInPtktdata(self) -> None:
+        self.assertRaises(
+            InvalidValueError,
+            self.profiles.define,
+            SERVAUTH,
+            CERT,
+            owner="admin",
+            passTicketKey=b"12345678",
+        )
+        self.assertRaises(
+            InvalidValueError,
+            self.profiles.define,
+            ResourceClass.PTKTDATA,
+            "NSS*",
+            owner="admin",
+            passTicketKey=b"12345678",
+        )
+
+    def test_keyIsSealed(self) -> None:
+        self.profiles.define(
+            ResourceClass.PTKTDATA,
+            "NSSD",
+            owner="admin",
+            passTicketKey=bytes.fromhex("E001193519561977"),
+        )
+        with self.database.reading() as cursor:
+            (sealed,) = cursor.execute("SELECT sealed_key FROM profiles").fetchone()
+        self.assertNotIn(bytes.fromhex("E001193519561977"), sealed)
+        self.assertTrue(
+            self.profiles.get(ResourceClass.PTKTDATA, "NSSD").hasPassTicketKey
+        )
+
+    def test_permitUnknownId(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin")
+        self.assertRaises(
+            NotFoundError,
+            self.profiles.permit,
+            SERVAUTH,
+            CERT,
+            ["client1", "nobody"],
+            AccessLevel.READ,
+        )
+        # Atomic: client1 was not added either.
+        self.assertEqual(self.profiles.get(SERVAUTH, CERT).accessList, ())
+
+    def test_permitDelete(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin")
+        self.profiles.permit(SERVAUTH, CERT, ["client1"], AccessLevel.READ)
+        self.profiles.permit(SERVAUTH, CERT, ["client1"], AccessLevel.UPDATE)
+        self.assertEqual(
+            self.profiles.get(SERVAUTH, CERT).accessList,
+            (("CLIENT1", AccessLevel.UPDATE),),
+        )
+        self.profiles.permit(SERVAUTH, CERT, ["client1"], None)
+        self.assertEqual(self.profiles.get(SERVAUTH, CERT).accessList, ())
+        self.assertRaises(
+            NotFoundError, self.profiles.permit, SERVAUTH, CERT, ["client1"], None
+        )
+
+    def test_parse(self) -> None:
+        self.assertEqual(AccessLevel.parse("read"), AccessLevel.READ)
+        self.assertRaises(InvalidValueError, AccessLevel.parse, "WRITE")
+        self.assertEqual(ResourceClass.parse("servauth"), SERVAUTH)
+        self.assertRaises(InvalidValueError, ResourceClass.parse, "FACILITY")
+
+
+class DecisionTests(ProfileTestCase):
+    def test_notProtected(self) -> None:
+        decision = self.check("client1", CERT)
+        self.assertEqual(decision.result, AuthorizationResult.NOT_PROTECTED)
+        self.assertIsNone(decision.profile)
+        self.assertFalse(decision.allowed)
+
+    def test_classInactive(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin", uacc=AccessLevel.ALTER)
+        self.profiles.set_options(deactivate=[SERVAUTH])
+        self.assertEqual(
+            self.check("client1", CERT).result, AuthorizationResult.NOT_PROTECTED
+        )
+
+    def test_uacc(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin", uacc=AccessLevel.READ)
+        self.assertTrue(self.check("client2", CERT).allowed)
+        decision = self.check("client2", CERT, AccessLevel.UPDATE)
+        self.assertEqual(decision.result, AuthorizationResult.DENIED)
+        self.assertEqual(decision.profile, CERT)
+        self.assertEqual(decision.granted, AccessLevel.READ)
+
+    def test_levels(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin")
+        self.profiles.permit(SERVAUTH, CERT, ["client1"], AccessLevel.CONTROL)
+        for level in AccessLevel:
+            self.assertEqual(
+                self.check("client1", CERT, level).allowed,
+                level <= AccessLevel.CONTROL,
+                level,
+            )
+
+    def test_userEntryBeatsGroup(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin")
+        self.profiles.permit(SERVAUTH, CERT, ["nssgrp"], AccessLevel.READ)
+        self.profiles.permit(SERVAUTH, CERT, ["client1"], AccessLevel.NONE)
+        self.assertFalse(self.check("client1", CERT).allowed)
+
+    def test_highestGroupWins(self) -> None:
+        self.users.connect("client1", "other")
+        self.profiles.define(SERVAUTH, CERT, owner="admin")
+        self.profiles.permit(SERVAUTH, CERT, ["nssgrp"], AccessLevel.READ)
+        self.profiles.permit(SERVAUTH, CERT, ["other"], AccessLevel.UPDATE)
+        self.assertEqual(self.check("client1", CERT).granted, AccessLevel.UPDATE)
+
+    def test_groupBeatsUacc(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin", uacc=AccessLevel.READ)
+        self.profiles.permit(SERVAUTH, CERT, ["nssgrp"], AccessLevel.NONE)
+        self.assertFalse(self.check("client1", CERT).allowed)
+        self.assertTrue(self.check("client2", CERT).allowed)
+
+    def test_starEntryForDefinedUsersOnly(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin")
+        self.profiles.permit(SERVAUTH, CERT, ["*"], AccessLevel.READ)
+        self.assertTrue(self.check("client2", CERT).allowed)
+        self.assertFalse(self.check("ghost", CERT).allowed)
+
+    def test_mostSpecificGenericDecides(self) -> None:
+        self.profiles.define(SERVAUTH, "EZB.NSS.**", owner="admin")
+        self.profiles.define(SERVAUTH, "EZB.NSS.SYS1.*.IPSEC.CERT", owner="admin")
+        self.profiles.permit(SERVAUTH, "EZB.NSS.**", ["client1"], AccessLevel.READ)
+        decision = self.check("client1", CERT)
+        self.assertEqual(decision.profile, "EZB.NSS.SYS1.*.IPSEC.CERT")
+        self.assertFalse(decision.allowed)
+        other = self.check("client1", "EZB.NSS.SYS1.CLIENT1.IPSEC.NETMGMT")
+        self.assertEqual(other.profile, "EZB.NSS.**")
+        self.assertTrue(other.allowed)
+
+    def test_discreteBeatsGeneric(self) -> None:
+        self.profiles.define(
+            SERVAUTH, "EZB.NSS.**", owner="admin", uacc=AccessLevel.READ
+        )
+        self.profiles.define(SERVAUTH, CERT, owner="admin")
+        self.assertEqual(self.check("client2", CERT).profile, CERT)
+        self.assertFalse(self.check("client2", CERT).allowed)
+
+    def test_genericInactive(self) -> None:
+        self.profiles.set_options(noGeneric=[SERVAUTH])
+        self.profiles.define(
+            SERVAUTH, "EZB.NSS.**", owner="admin", uacc=AccessLevel.READ
+        )
+        self.assertEqual(
+            self.check("client2", CERT).result, AuthorizationResult.NOT_PROTECTED
+        )
+
+    def test_snapshotIsFrozenUntilRefresh(self) -> None:
+        """
+        Checks come from the snapshot: a change is invisible to it until a
+        new snapshot is built, like a RACLISTed class before REFRESH.
+        """
+        self.profiles.define(SERVAUTH, CERT, owner="admin")
+        snapshot = self.profiles.snapshot()
+        self.profiles.permit(SERVAUTH, CERT, ["client1"], AccessLevel.READ)
+        self.assertFalse(
+            snapshot.authorize("client1", SERVAUTH, CERT, AccessLevel.READ).allowed
+        )
+        self.assertTrue(self.check("client1", CERT).allowed)
+
+    def test_snapshotMakesNoDatabaseCalls(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin", uacc=AccessLevel.READ)
+        snapshot = self.profiles.snapshot()
+        self.database.close()
+        self.assertTrue(
+            snapshot.authorize("client1", SERVAUTH, CERT, AccessLevel.READ).allowed
+        )
+
+    def test_refreshGeneration(self) -> None:
+        self.assertEqual(self.profiles.generation(), 0)
+        self.profiles.set_options(raclist=[SERVAUTH], refresh=True)
+        self.assertEqual(self.profiles.generation(), 1)
+        self.assertEqual(self.profiles.snapshot().generation, 1)
+        self.assertIn(SERVAUTH, self.profiles.options().raclisted)
+
+    def test_resourceCaseFolded(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin", uacc=AccessLevel.READ)
+        self.assertTrue(self.check("client1", CERT.lower()).allowed)
