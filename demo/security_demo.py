@@ -30,25 +30,33 @@ def main(path: str) -> None:
     users = UserRegistry(database)
 
     print("-- password logons for CLIENT1 (revocation after 3 failures)")
-    for password in ["wrong", "Cl1ent-One", "bad1", "bad2", "bad3", "Cl1ent-One"]:
+    right = "Cl1ent-One"  # the example job's password
+    for password in ["wrong", right, "bad1", "bad2", "bad3", right]:
         result = logon.with_password("CLIENT1", password)
         extra = " (this failure revoked the user)" if result.revokedNow else ""
-        print(f"   {'right' if password == 'Cl1ent-One' else 'wrong'} password:"
-              f" {result.outcome.value}{extra}")
+        print(
+            f"   {'right' if password == right else 'wrong'} password:"
+            f" {result.outcome.value}{extra}"
+        )
     users.alter_user("CLIENT1", resume=True)
-    print(f"   after ALTUSER CLIENT1 RESUME: "
-          f"{logon.with_password('CLIENT1', 'Cl1ent-One').outcome.value}")
+    print(
+        f"   after ALTUSER CLIENT1 RESUME: "
+        f"{logon.with_password('CLIENT1', right).outcome.value}"
+    )
 
     print("-- PassTicket logon for CLIENT2 (key from PTKTDATA profile NSSD)")
     ticket = generate_passticket(
         "CLIENT2", "NSSD", parse_key("E001193519561977"), int(time.time())
     )
-    print(f"   first use:  {logon.with_passticket('CLIENT2', 'NSSD', ticket).outcome.value}")
-    print(f"   second use: {logon.with_passticket('CLIENT2', 'NSSD', ticket).outcome.value}")
+    for use in ("first use: ", "second use:"):
+        outcome = logon.with_passticket("CLIENT2", "NSSD", ticket).outcome
+        print(f"   {use} {outcome.value}")
     old = generate_passticket(
         "CLIENT2", "NSSD", parse_key("E001193519561977"), int(time.time()) - 601
     )
-    print(f"   601 s old:  {logon.with_passticket('CLIENT2', 'NSSD', old).outcome.value}")
+    print(
+        f"   601 s old:  {logon.with_passticket('CLIENT2', 'NSSD', old).outcome.value}"
+    )
 
     print("-- SERVAUTH decisions from the in-memory snapshot")
     snapshot = ProfileStore(database).snapshot()
@@ -62,18 +70,27 @@ def main(path: str) -> None:
     ]
     for user, resource in checks:
         d = snapshot.authorize(user, ResourceClass.SERVAUTH, resource, AccessLevel.READ)
-        print(f"   {user:8} READ {resource:45} rc {d.result.value}"
-              f" ({'ALLOW' if d.allowed else 'DENY'}) profile {d.profile}")
+        print(
+            f"   {user:8} READ {resource:45} rc {d.result.value}"
+            f" ({'ALLOW' if d.allowed else 'DENY'}) profile {d.profile}"
+        )
 
     print("-- a signature made with CLIENT2's key on NSSD/NSSRING")
     keyrings = KeyRingStore(database)
     data = b"IKE_SA_INIT octets | nonce | prf(SK_pi, IDi')"
-    signature = keyrings.sign("NSSD", "NSSRING", "Client2 cert", data,
-                              SignatureScheme.ECDSA_SHA256)
+    signature = keyrings.sign(
+        "NSSD", "NSSRING", "Client2 cert", data, SignatureScheme.ECDSA_SHA256
+    )
     entry = keyrings.ring("NSSD", "NSSRING").entry("Client2 cert")
-    ok = verify(entry.record.certificate.public_key(), data, signature,
-                SignatureScheme.ECDSA_SHA256)
-    print(f"   {len(signature)}-byte ECDSA signature, verifies with the certificate: {ok}")
+    ok = verify(
+        entry.record.certificate.public_key(),
+        data,
+        signature,
+        SignatureScheme.ECDSA_SHA256,
+    )
+    print(
+        f"   {len(signature)}-byte ECDSA signature, verifies with the certificate: {ok}"
+    )
 
     print("-- a tampered key entry is refused")
     with database.transaction() as cursor:

@@ -3,6 +3,8 @@ Tests for L{nsstwisted.security.generic}: the generic naming rules and the
 precedence of profiles, as tables of cases.
 """
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from nsstwisted.security.errors import InvalidValueError
@@ -126,3 +128,64 @@ class NameRuleTests(SynchronousTestCase):
             "A\x00",
         ]:
             self.assertRaises(InvalidValueError, normalize_profile_name, bad)
+
+
+def _reference_matches(profile: str, resource: str) -> bool:
+    """
+    An independent reading of the rules: expand C{**} into zero to five
+    one-qualifier wildcards, then match qualifier by qualifier with C{fnmatch}
+    semantics restricted to one qualifier.
+    """
+    import re
+
+    qualifiers = profile.split(".")
+    expansions = [qualifiers]
+    if "**" in qualifiers:
+        at = qualifiers.index("**")
+        expansions = [
+            qualifiers[:at] + ["*"] * n + qualifiers[at + 1 :] for n in range(6)
+        ]
+    parts = resource.split(".")
+    for expansion in expansions:
+        if len(expansion) != len(parts):
+            continue
+        ok = True
+        for pattern, part in zip(expansion, parts, strict=True):
+            if pattern == "*":
+                ok = ok and part != ""
+                continue
+            regex = "".join(
+                "[^.]" if c == "%" else "[^.]*" if c == "*" else re.escape(c)
+                for c in pattern
+            )
+            ok = ok and re.fullmatch(regex, part) is not None
+        if ok:
+            return True
+    return False
+
+
+_QUALIFIER = st.text(alphabet="AB", min_size=1, max_size=2)
+_PATTERN_QUALIFIER = st.one_of(
+    _QUALIFIER,
+    st.sampled_from(["*", "%", "A%", "%B", "A*", "B*", "AB*"]),
+)
+
+
+@st.composite
+def _profile_names(draw: st.DrawFn) -> str:
+    qualifiers = draw(st.lists(_PATTERN_QUALIFIER, min_size=1, max_size=4))
+    if draw(st.booleans()):
+        qualifiers.insert(draw(st.integers(0, len(qualifiers))), "**")
+    return ".".join(qualifiers)
+
+
+class MatchPropertyTests(SynchronousTestCase):
+    @settings(max_examples=400, database=None)
+    @given(
+        _profile_names(),
+        st.lists(_QUALIFIER, min_size=1, max_size=5).map(".".join),
+    )
+    def test_agreesWithReference(self, profile: str, resource: str) -> None:
+        self.assertEqual(
+            matches(profile, resource), _reference_matches(profile, resource)
+        )

@@ -207,6 +207,17 @@ def check_label(label: str) -> str:
     return label
 
 
+_RING_QUERY = (
+    "SELECT c.id, c.owner, c.label, c.trusted, c.sealed_key IS NOT NULL, c.der, "
+    "m.usage, m.is_default FROM ring_members m JOIN certificates c "
+    "ON c.id = m.certificate_id WHERE m.owner = ? AND m.ring = ?"
+)
+
+
+def _ring_entry(row: tuple[Any, ...]) -> RingEntry:
+    return RingEntry(_record(row[:6]), CertificateUsage(row[6]), bool(row[7]))
+
+
 def _key_aad(der: bytes) -> bytes:
     return b"nsstwisted private key\x00" + hashlib.sha256(der).digest()
 
@@ -436,20 +447,9 @@ class KeyRingStore:
         with self._database.reading() as cursor:
             self._require_ring(cursor, userid, ring)
             rows = cursor.execute(
-                "SELECT c.id, c.owner, c.label, c.trusted, c.sealed_key IS NOT NULL, "
-                "c.der, m.usage, m.is_default FROM ring_members m JOIN certificates c "
-                "ON c.id = m.certificate_id WHERE m.owner = ? AND m.ring = ? "
-                "ORDER BY c.label",
-                (userid, ring),
+                _RING_QUERY + " ORDER BY c.label", (userid, ring)
             ).fetchall()
-        return KeyRing(
-            userid,
-            ring,
-            tuple(
-                RingEntry(_record(row[:6]), CertificateUsage(row[6]), bool(row[7]))
-                for row in rows
-            ),
-        )
+        return KeyRing(userid, ring, tuple(_ring_entry(row) for row in rows))
 
     def list_rings(self, userid: str) -> list[str]:
         userid = normalize_id(userid)
@@ -478,18 +478,32 @@ class KeyRingStore:
         Only a trusted PERSONAL or SITE certificate signs: a CA certificate on
         the ring is there to be listed, not to act for a client.
         """
-        entry = self.ring(userid, ring).entry(label)
-        record = entry.record
-        if entry.usage is CertificateUsage.CERTAUTH:
-            raise InvalidValueError(f"certificate {label!r} is a CERTAUTH entry")
-        if not record.trusted:
-            raise InvalidValueError(f"certificate {label!r} is marked NOTRUST")
-        if not record.hasPrivateKey:
-            raise InvalidValueError(f"certificate {label!r} has no private key")
+        userid, ring = normalize_id(userid), normalize_ring(ring)
         master = self._database.master_key()
         with self._database.reading() as cursor:
+            row = cursor.execute(
+                _RING_QUERY + " AND c.label = ?", (userid, ring, label)
+            ).fetchone()
+            if row is None:
+                self._require_ring(cursor, userid, ring)
+                raise NotFoundError(
+                    f"no certificate labelled {label!r} in ring {userid}/{ring}"
+                )
+            entry = _ring_entry(row)
+            record = entry.record
+            self._check_signer(entry)
             key = self._private_key(master, cursor, record)
         return sign(key, data, scheme or scheme_for_key(key), prehashed=prehashed)
+
+    @staticmethod
+    def _check_signer(entry: RingEntry) -> None:
+        label = entry.record.label
+        if entry.usage is CertificateUsage.CERTAUTH:
+            raise InvalidValueError(f"certificate {label!r} is a CERTAUTH entry")
+        if not entry.record.trusted:
+            raise InvalidValueError(f"certificate {label!r} is marked NOTRUST")
+        if not entry.record.hasPrivateKey:
+            raise InvalidValueError(f"certificate {label!r} has no private key")
 
     # Internals
 

@@ -35,6 +35,8 @@ _RACLIST = "raclist"
 _GENERIC = "generic"
 _GENERATION = "raclist_generation"
 
+_FOUND_CACHE_SIZE = 4096
+
 # The access-list entry that applies to every defined user, as in RACF.
 ALL_USERS = "*"
 
@@ -165,6 +167,11 @@ class ProfileSnapshot:
     _classes: Mapping[ResourceClass, _CompiledClass] = field(repr=False)
     _groups: Mapping[str, frozenset[str]] = field(repr=False)
     _users: frozenset[str] = field(repr=False)
+    # Which profile protects a resource never changes within a snapshot, so
+    # the answer is remembered; the bound keeps a prober from filling memory.
+    _found: dict[tuple[ResourceClass, str], tuple[str, _CompiledProfile] | None] = (
+        field(default_factory=dict, repr=False, compare=False)
+    )
 
     def protecting_profile(
         self, resourceClass: ResourceClass, resource: str
@@ -176,6 +183,18 @@ class ProfileSnapshot:
         return None if found is None else found[0]
 
     def _find(
+        self, resourceClass: ResourceClass, resource: str
+    ) -> tuple[str, _CompiledProfile] | None:
+        key = (resourceClass, resource)
+        if key in self._found:
+            return self._found[key]
+        found = self._search(resourceClass, resource)
+        if len(self._found) >= _FOUND_CACHE_SIZE:
+            self._found.clear()
+        self._found[key] = found
+        return found
+
+    def _search(
         self, resourceClass: ResourceClass, resource: str
     ) -> tuple[str, _CompiledProfile] | None:
         compiled = self._classes.get(resourceClass)
