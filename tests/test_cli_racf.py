@@ -5,12 +5,14 @@ numbers, and the documented example job on a fresh database.
 
 import io
 import os
+import sqlite3
+import time
 
 from twisted.trial.unittest import SynchronousTestCase
 
 from nsstwisted.cli.racf import run
 from nsstwisted.security.database import SecurityDatabase
-from nsstwisted.security.keyring import KeyRingStore
+from nsstwisted.security.keyring import CertificateOwner, KeyRingStore
 from nsstwisted.security.logon import Logon
 from nsstwisted.security.passticket import generate_passticket, parse_key
 from nsstwisted.security.profiles import AccessLevel, ProfileStore, ResourceClass
@@ -135,7 +137,7 @@ class RacfCommandLineTests(SynchronousTestCase):
             "CLIENT2",
             "NSSD",
             parse_key("E001193519561977"),
-            int(__import__("time").time()),
+            int(time.time()),
         )
         self.assertTrue(logon.with_passticket("CLIENT2", "NSSD", ticket).accepted)
         snapshot = ProfileStore(database).snapshot()
@@ -157,3 +159,41 @@ class RacfCommandLineTests(SynchronousTestCase):
             ["Client1 cert", "Client2 cert", "NSS CA"],
         )
         self.assertTrue(keyrings.sign("NSSD", "NSSRING", "Client2 cert", b"x"))
+
+    def test_lockedDatabase(self) -> None:
+        import nsstwisted.security.database as databaseModule
+
+        self.nss_racf("ADDUSER U1")
+        self.patch(databaseModule, "DEFAULT_BUSY_TIMEOUT", 0.1)
+        holder = sqlite3.connect(self.database, isolation_level=None)
+        self.addCleanup(holder.close)
+        holder.execute("BEGIN EXCLUSIVE")
+        status, _out, err = self.nss_racf("ADDUSER U2")
+        self.assertEqual(status, 2)
+        self.assertIn("NSR0202E", err)
+        holder.execute("ROLLBACK")
+        self.assertEqual(UserRegistry(self.open()).list_userids(), ["U1"])
+
+    def test_tamperedSigningKey(self) -> None:
+        self.nss_racf("ADDUSER U1")
+        self.nss_racf(
+            "RACDCERT CERTAUTH GENCERT SUBJECTSDN(CN('CA')) NISTECC WITHLABEL('CA')"
+        )
+        database = self.open()
+        with database.transaction() as cursor:
+            (blob,) = cursor.execute("SELECT sealed_key FROM certificates").fetchone()
+            cursor.execute(
+                "UPDATE certificates SET sealed_key = ?",
+                (blob[:20] + b"x" + blob[21:],),
+            )
+        database.close()
+        status, _out, err = self.nss_racf(
+            "RACDCERT ID(U1) GENCERT SUBJECTSDN(CN('u1')) NISTECC WITHLABEL('u1') "
+            "SIGNWITH(CERTAUTH LABEL('CA'))"
+        )
+        self.assertEqual(status, 2)
+        self.assertIn("NSR0204E", err)
+        self.assertEqual(
+            KeyRingStore(self.open()).list_certificates(CertificateOwner.user("U1")),
+            [],
+        )

@@ -149,7 +149,7 @@ class SecurityDatabase:
         stashPath: str,
         *,
         create: bool = True,
-        busyTimeout: float = DEFAULT_BUSY_TIMEOUT,
+        busyTimeout: float | None = None,
     ) -> SecurityDatabase:
         """
         Open (and with C{create}, initialise) a security database.
@@ -170,7 +170,7 @@ class SecurityDatabase:
         try:
             connection = sqlite3.connect(
                 path,
-                timeout=busyTimeout,
+                timeout=DEFAULT_BUSY_TIMEOUT if busyTimeout is None else busyTimeout,
                 isolation_level=None,
                 check_same_thread=False,
             )
