@@ -118,9 +118,16 @@ class RacfCommandLineTests(SynchronousTestCase):
 
     def test_passwordNotEchoed(self) -> None:
         self.nss_racf("ADDUSER U1")
-        status, out, err = self.nss_racf("ALTUSER U1 PASSWORD(Sup3rSecret) BOGUS")
-        self.assertEqual(status, 1)
-        self.assertNotIn("Sup3rSecret", out + err)
+        for command in [
+            "ALTUSER U1 PASSWORD(Sup3rSecret) BOGUS",
+            "ALTUSER U1 PASSWORD(Sup3r'Secret)",
+            "ALTUSER U1 'Sup3rSecret'",
+            "ALTUSER U1 PASSWORD('Sup3rSecret",
+            "ALTUSER U1 PASSWORD(Sup3rSecret Sup3rSecret)",
+        ]:
+            status, out, err = self.nss_racf(command)
+            self.assertEqual(status, 1, command)
+            self.assertNotIn("Sup3r", out + err)
 
     def test_exampleJob(self) -> None:
         """

@@ -80,6 +80,14 @@ class DefinitionTests(ProfileTestCase):
             owner="admin",
             passTicketKey=b"12345678",
         )
+        self.assertRaises(
+            InvalidValueError,
+            self.profiles.define,
+            ResourceClass.PTKTDATA,
+            "NSSD.GROUP1",
+            owner="admin",
+            passTicketKey=b"12345678",
+        )
 
     def test_keyIsSealed(self) -> None:
         self.profiles.define(

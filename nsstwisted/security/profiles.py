@@ -12,6 +12,7 @@ daemon can poll cheaply).
 from __future__ import annotations
 
 import enum
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ _GENERIC = "generic"
 _GENERATION = "raclist_generation"
 
 _FOUND_CACHE_SIZE = 4096
+_APPLICATION_NAME = re.compile(r"[A-Z0-9@#$]{1,8}")
 
 # The access-list entry that applies to every defined user, as in RACF.
 ALL_USERS = "*"
@@ -526,8 +528,11 @@ class ProfileStore:
             return None
         if resourceClass is not ResourceClass.PTKTDATA:
             raise InvalidValueError("only PTKTDATA profiles hold SSIGNON keys")
-        if is_generic(name):
-            raise InvalidValueError("a PassTicket key needs a discrete profile name")
+        if not _APPLICATION_NAME.fullmatch(name):
+            raise InvalidValueError(
+                "a PassTicket key belongs in a profile named after the "
+                "application: 1 to 8 of A-Z, 0-9, @, # and $"
+            )
         return self._database.master_key().seal(key, _key_aad(name))
 
     @staticmethod

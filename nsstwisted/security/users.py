@@ -7,6 +7,7 @@ list entry always means exactly one thing.
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -361,9 +362,12 @@ class UserRegistry:
         if row is None or row[0] is None:
             # Hash anyway, so that timing does not tell which users have no
             # password.
-            verify_password(password, _DUMMY_HASH)
+            verify_password(password, _timing_equaliser())
             return False
         return verify_password(password, row[0])
 
 
-_DUMMY_HASH = hash_password("nsstwisted timing equaliser")
+@functools.cache
+def _timing_equaliser() -> str:
+    # Made on first need, not at import: every command imports this module.
+    return hash_password("nsstwisted timing equaliser")

@@ -24,7 +24,6 @@ from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import (
     CommandSyntaxError,
     InvalidValueError,
-    SecurityRequestError,
 )
 from nsstwisted.security.generic import is_generic
 from nsstwisted.security.keyring import (
@@ -351,8 +350,10 @@ class RacfInterpreter:
     # General resource profiles
 
     def _resource_class(self, ops: ParsedOperands) -> ResourceClass:
-        (name,) = ops.positional[0][:1] or ("",)
-        return ResourceClass.parse(name)
+        names = ops.positional[0]
+        if len(names) != 1:
+            raise InvalidValueError("give one class, SERVAUTH or PTKTDATA")
+        return ResourceClass.parse(names[0])
 
     def _rdefine(self, ops: ParsedOperands) -> list[str]:
         resourceClass = self._resource_class(ops)
@@ -511,7 +512,7 @@ class RacfInterpreter:
             raise CommandSyntaxError(
                 "needs exactly one of " + ", ".join(_RACDCERT_FUNCTIONS),
                 "RACDCERT",
-                None if not functions else functions[1] if len(functions) > 1 else None,
+                functions[1] if len(functions) > 1 else None,
             )
         function = functions[0]
         owner = _owner(ops, "RACDCERT")
@@ -746,4 +747,4 @@ def _added(record: CertificateRecord) -> str:
     )
 
 
-__all__ = ["SYNTAX", "RacfInterpreter", "SecurityRequestError"]
+__all__ = ["SYNTAX", "RacfInterpreter"]

@@ -445,7 +445,7 @@ def _parse_logical(text: str, line: int | None) -> RacfCommand:
             word = match.group()
             pos = match.end()
             if pos < end and text[pos] == "'":
-                raise error(f"quote inside the word {word!r}", stack)
+                raise error("a quote inside a word", stack)
             if pos < end and text[pos] == "(":
                 stack.append(_Frame(word, current))
                 current = []

@@ -134,9 +134,8 @@ def parse_operands(
         )
     for operand in operands[index:]:
         if operand.quoted or operand.word == "":
-            raise CommandSyntaxError(
-                f"unexpected operand {operand.word!r}", verb, within, line
-            )
+            # The operand itself is not shown: it may be a password.
+            raise CommandSyntaxError("an operand is out of place", verb, within, line)
         keyword = resolve_keyword(operand.word, syntax, verb, line)
         if keyword in keywords or keyword in nested:
             raise CommandSyntaxError("is given twice", verb, keyword, line)
