@@ -1,0 +1,1 @@
+"""The brace-statement configuration language shared by nssd.conf, iked.conf and policy files."""

@@ -1,0 +1,1 @@
+"""The NSS server (nssd): configuration, services and the NSSDService."""
