@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -45,6 +45,21 @@ from nsstwisted.security.users import normalize_id, require_user
 MAX_RING_NAME_LENGTH = 237
 DEFAULT_VALIDITY = timedelta(days=365)
 _KEY_CACHE_SIZE = 64
+
+
+class TlsContext(Protocol):
+    """
+    The part of a pyOpenSSL C{Context} that takes an identity; named here so
+    that this package needs no pyOpenSSL import.
+    """
+
+    def use_certificate(self, cert: x509.Certificate) -> None: ...
+
+    def use_privatekey(self, pkey: Any) -> None: ...
+
+    def add_extra_chain_cert(self, certobj: x509.Certificate) -> None: ...
+
+    def check_privatekey(self) -> None: ...
 
 
 class CertificateUsage(enum.Enum):
@@ -494,6 +509,43 @@ class KeyRingStore:
             self._check_signer(entry)
             key = self._private_key(master, cursor, record)
         return sign(key, data, scheme or scheme_for_key(key), prehashed=prehashed)
+
+    def install_tls_identity(
+        self, userid: str, ring: str, label: str | None, context: TlsContext
+    ) -> CertificateRecord:
+        """
+        Give a TLS context the server identity of ring C{userid/ring}: the
+        certificate C{label}, or the ring's DEFAULT one, its private key, and
+        the CA certificates of the ring that issued it.
+
+        This is the one place a private key leaves the store, and it goes
+        straight into the TLS library's own key object, never to a caller:
+        a TLS server cannot sign its handshake through an interface.
+        """
+        contents = self.ring(userid, ring)
+        candidates = [
+            e
+            for e in contents.entries
+            if (e.record.label == label if label is not None else e.isDefault)
+        ]
+        if not candidates:
+            wanted = f"certificate {label!r}" if label else "DEFAULT certificate"
+            raise NotFoundError(f"ring {contents} has no {wanted}")
+        entry = candidates[0]
+        self._check_signer(entry)
+        master = self._database.master_key()
+        with self._database.reading() as cursor:
+            key = self._private_key(master, cursor, entry.record)
+        certificate = entry.record.certificate
+        context.use_certificate(certificate)
+        context.use_privatekey(key)
+        context.check_privatekey()
+        for other in contents.entries:
+            if other.usage is CertificateUsage.CERTAUTH and other is not entry:
+                authority = other.record.certificate
+                if authority.subject == certificate.issuer:
+                    context.add_extra_chain_cert(authority)
+        return entry.record
 
     @staticmethod
     def _check_signer(entry: RingEntry) -> None:
