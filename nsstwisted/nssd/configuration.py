@@ -1,0 +1,411 @@
+"""
+The NSS server's configuration file, nssd.conf: where it is, what it may say,
+and the checked, immutable L{NssdConfiguration} it becomes.
+
+The model is plain data with no security-database lookups: whether the key
+ring exists or holds a usable certificate is for the server to find out when
+it starts or refreshes, since only it knows which database is open.  What
+the model does promise is that every value it holds passed the checks below,
+so that a refresh either yields a whole new configuration or an error naming
+the file, line and keyword, and the running server keeps its old one.
+
+The file holds C{NssConfig} statements only.  Several are merged, the last
+value of a repeated keyword winning, as IBM documents for NSSD.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+import socket
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nsstwisted.config import (
+    ConfigurationError,
+    Setting,
+    Statement,
+    format_value,
+    parse_config,
+    read_config,
+)
+
+__all__ = [
+    "CONFIG_VARIABLE",
+    "DEFAULT_CONFIG_PATH",
+    "DEFAULT_NMI_SOCKET",
+    "DEFAULT_PORT",
+    "DEFAULT_RING_OWNER",
+    "NssdConfiguration",
+    "SyslogLevel",
+    "config_path",
+    "default_system_name",
+    "load_nssd_configuration",
+    "nssd_configuration_from_text",
+]
+
+DEFAULT_CONFIG_PATH = "/etc/security/nssd.conf"
+CONFIG_VARIABLE = "NSSD_FILE"
+DEFAULT_PORT = 4159
+DEFAULT_NMI_SOCKET = "/var/sock/nss"
+DEFAULT_RING_OWNER = "NSSD"
+"""
+The owner of a ring coded without one (C{KeyRing ringname}).  On z/OS that
+is the user ID NSSD runs under; here the server has no RACF identity of its
+own, so the conventional C{NSSD} stands in for it.
+"""
+
+MAX_SYSLOG_LEVEL = 15
+MAX_LABEL_LENGTH = 32
+MAX_RING_NAME_LENGTH = 237
+# sun_path is 108 bytes on Linux, one of which is the terminating NUL.
+MAX_SOCKET_PATH_BYTES = 107
+
+# The same rules as nsstwisted.security, restated here so that this module
+# stays stdlib-only: the configuration is read before any database is open.
+_USERID = re.compile(r"[A-Z@#$][A-Z0-9@#$]{0,7}")
+_SYSTEM_NAME = re.compile(r"[A-Z0-9@#$]{1,8}")
+_RING_FORBIDDEN = "/(),'"
+
+
+class SyslogLevel(enum.IntFlag):
+    """
+    The bits of C{SyslogLevel}.  2 and 8 are IBM's documented
+    C{NSS_SYSLOG_LEVEL_VERBOSE} and C{NSS_SYSLOG_LEVEL_CLIENTLIFECYCLE}; the
+    meanings of 1 and 4 are ours, after the names IBM's messages suggest.
+    """
+
+    MINIMUM = 1
+    VERBOSE = 2
+    CERTINFO = 4
+    LIFECYCLE = 8
+
+
+@dataclass(frozen=True, kw_only=True)
+class NssdConfiguration:
+    """
+    The NSS server's configuration in force.
+
+    Built by L{load_nssd_configuration}, which checks every value and fills
+    the defaults that depend on other values or on the host; constructing
+    one directly takes the values as given.
+
+    @ivar systemName: the MVS-style system name that SERVAUTH profile names
+        carry (C{EZB.NSS.sysname.clientname.IPSEC.CERT}).
+    @ivar port: the TCP port clients connect to; 0 (our extension, for tests)
+        lets the system choose, and the chosen port is logged (DBG0002I).
+    @ivar syslogLevel: a sum of L{SyslogLevel} bits.
+    @ivar keyRing: the (owner, ring) holding the client and CA certificates of
+        the certificate service; without one, the server decides whether it
+        offers that service.
+    @ivar securityDatabase: the security database path, or L{None} for the
+        usual search (C{NSS_SECURITY_DB}, then the default).
+    @ivar tlsKeyRing: the (owner, ring) holding the certificate the server
+        presents in TLS; the loader defaults it to C{keyRing}.
+    @ivar tlsLabel: the label of that certificate, or L{None} for the ring's
+        DEFAULT certificate.
+    @ivar nmiSocket: the AF_UNIX path of the network management interface.
+    """
+
+    systemName: str
+    port: int = DEFAULT_PORT
+    syslogLevel: int = 0
+    keyRing: tuple[str, str] | None = None
+    securityDatabase: str | None = None
+    tlsKeyRing: tuple[str, str] | None = None
+    tlsLabel: str | None = None
+    nmiSocket: str = DEFAULT_NMI_SOCKET
+
+    def describe(self) -> list[str]:
+        """
+        The configuration as lines of nssd.conf, one setting a line, for
+        C{nss-modify nssd display}: in the file's own syntax so that an
+        operator can paste them inside C{NssConfig { }} and get this
+        configuration back.  Unset optional values are shown as comments,
+        which say so and still paste harmlessly.
+        """
+        lines = [
+            f"Port {self.port}",
+            f"SyslogLevel {self.syslogLevel}",
+            _optional("KeyRing", _ring_text(self.keyRing)),
+            "Discipline IPSec Enable",
+            f"SystemName {format_value(self.systemName)}",
+            _optional("SecurityDatabase", self.securityDatabase),
+            _optional("TlsKeyRing", _ring_text(self.tlsKeyRing)),
+            _optional("TlsLabel", self.tlsLabel, "the ring's DEFAULT certificate"),
+            f"NmiSocket {format_value(self.nmiSocket)}",
+        ]
+        return lines
+
+
+def _ring_text(ring: tuple[str, str] | None) -> str | None:
+    return None if ring is None else f"{ring[0]}/{ring[1]}"
+
+
+def _optional(keyword: str, value: str | None, meaning: str = "not set") -> str:
+    if value is None:
+        return f"# {keyword} ({meaning})"
+    return f"{keyword} {format_value(value)}"
+
+
+def config_path(
+    explicit: str | None = None, environ: Mapping[str, str] | None = None
+) -> str:
+    """
+    The configuration file by the documented search order: C{--config},
+    else C{NSSD_FILE}, else L{DEFAULT_CONFIG_PATH}.  An empty value counts
+    as unset, as a shell's C{NSSD_FILE=} usually means.
+    """
+    if explicit:
+        return explicit
+    env = os.environ if environ is None else environ
+    return env.get(CONFIG_VARIABLE) or DEFAULT_CONFIG_PATH
+
+
+def default_system_name(hostname: str) -> str:
+    """
+    The system name to use when none is coded: the short host name, upper
+    case, cut to 8 characters, much as an MVS system name is usually the
+    host's own short name.  The result may still be invalid (C{web-01}); the
+    loader then asks for C{SystemName} rather than guessing a mapping that
+    would silently change profile names.
+    """
+    return hostname.split(".", 1)[0].upper()[:8]
+
+
+def load_nssd_configuration(
+    path: str, *, hostname: str | None = None
+) -> NssdConfiguration:
+    """
+    Read, parse and check nssd.conf.
+
+    @param hostname: the host name the default C{SystemName} comes from;
+        L{None} for C{socket.gethostname()}.
+    @raise ConfigurationError: the file cannot be read or is wrong; the
+        error names the file, line and keyword.
+    """
+    return _build(read_config(path), path, hostname)
+
+
+def nssd_configuration_from_text(
+    text: str, filename: str, *, hostname: str | None = None
+) -> NssdConfiguration:
+    """
+    As L{load_nssd_configuration}, from text already read; C{filename} is
+    only for errors.
+    """
+    return _build(parse_config(text, filename), filename, hostname)
+
+
+# --- checking ---------------------------------------------------------------
+
+_Check = Callable[[Setting, str], Any]
+
+
+def _error(setting: Setting, filename: str, message: str) -> ConfigurationError:
+    return ConfigurationError(message, filename, setting.line, setting.keyword)
+
+
+def _single(setting: Setting, filename: str) -> str:
+    if len(setting.values) != 1:
+        raise _error(setting, filename, "takes exactly one value")
+    return setting.values[0]
+
+
+def _number(low: int, high: int, meaning: str = "") -> _Check:
+    def check(setting: Setting, filename: str) -> int:
+        text = _single(setting, filename)
+        # ASCII digits only: int() would also take "+1", " 1", "1_0" and
+        # Arabic-Indic digits, none of which an operator means.
+        if text.isascii() and text.isdigit() and len(text) <= 10:
+            value = int(text)
+            if low <= value <= high:
+                return value
+        raise _error(
+            setting, filename, f"must be a number from {low} to {high}{meaning}"
+        )
+
+    return check
+
+
+def _ring_name(ring: str) -> str | None:
+    upper = ring.upper()
+    if not 1 <= len(upper) <= MAX_RING_NAME_LENGTH:
+        return None
+    if any(c.isspace() or not c.isprintable() or c in _RING_FORBIDDEN for c in upper):
+        return None
+    return upper
+
+
+def _ring(setting: Setting, filename: str) -> tuple[str, str]:
+    text = _single(setting, filename)
+    owner, slash, ring = text.partition("/")
+    if not slash:
+        owner, ring = DEFAULT_RING_OWNER, text
+    owner = owner.upper()
+    if not _USERID.fullmatch(owner):
+        raise _error(
+            setting,
+            filename,
+            f"the ring owner {owner!r} must be a user ID:"
+            " 1 to 8 of A-Z 0-9 @ # $, not starting with a digit",
+        )
+    name = _ring_name(ring)
+    if name is None:
+        raise _error(
+            setting,
+            filename,
+            f"the ring name {ring!r} must be 1 to {MAX_RING_NAME_LENGTH}"
+            " printable characters without blanks or / ( ) , '",
+        )
+    return owner, name
+
+
+def _system_name(setting: Setting, filename: str) -> str:
+    name = _single(setting, filename).upper()
+    if not _SYSTEM_NAME.fullmatch(name):
+        raise _error(setting, filename, "must be 1 to 8 of A-Z 0-9 @ # $")
+    return name
+
+
+def _path(limit: int | None = None) -> _Check:
+    def check(setting: Setting, filename: str) -> str:
+        path = _single(setting, filename)
+        # A daemon's working directory is not the operator's, so a relative
+        # path would name a different file than the one meant.
+        if not os.path.isabs(path):
+            raise _error(setting, filename, "must be an absolute path")
+        if limit is not None and len(path.encode("utf-8")) > limit:
+            raise _error(
+                setting,
+                filename,
+                f"must be at most {limit} bytes long (the AF_UNIX limit)",
+            )
+        return path
+
+    return check
+
+
+def _label(setting: Setting, filename: str) -> str:
+    label = _single(setting, filename)
+    if not 1 <= len(label) <= MAX_LABEL_LENGTH or not label.isprintable():
+        raise _error(
+            setting,
+            filename,
+            f"must be 1 to {MAX_LABEL_LENGTH} printable characters"
+            " (quote a label holding blanks)",
+        )
+    return label
+
+
+def _discipline(setting: Setting, filename: str) -> None:
+    if len(setting.values) != 2:
+        raise _error(setting, filename, "takes a discipline and Enable or Disable")
+    discipline, state = (value.lower() for value in setting.values)
+    if discipline not in ("ipsec", "xmlappliance") or state not in (
+        "enable",
+        "disable",
+    ):
+        raise _error(
+            setting,
+            filename,
+            "must be IPSec or XMLAppliance, then Enable or Disable",
+        )
+    # nsstwisted serves the IPSec discipline only: asking for exactly that
+    # (including turning XMLAppliance off) is fine, anything else is not.
+    if (discipline == "ipsec") != (state == "enable"):
+        raise _error(
+            setting,
+            filename,
+            f"{setting.values[0]} {setting.values[1]} is not supported:"
+            " nsstwisted serves the IPSec discipline only",
+        )
+
+
+# keyword (lower case) -> (field, check); a field of None is checked only.
+_KEYWORDS: dict[str, tuple[str | None, _Check]] = {
+    "port": ("port", _number(0, 65535)),
+    "sysloglevel": (
+        "syslogLevel",
+        _number(
+            0,
+            MAX_SYSLOG_LEVEL,
+            " (the sum of 1 minimum, 2 verbose, 4 certificate information,"
+            " 8 client lifecycle)",
+        ),
+    ),
+    "keyring": ("keyRing", _ring),
+    "discipline": (None, _discipline),
+    "systemname": ("systemName", _system_name),
+    "securitydatabase": ("securityDatabase", _path()),
+    "tlskeyring": ("tlsKeyRing", _ring),
+    "tlslabel": ("tlsLabel", _label),
+    "nmisocket": ("nmiSocket", _path(MAX_SOCKET_PATH_BYTES)),
+}
+
+
+def _settings(statements: Iterable[Statement], filename: str) -> list[Setting]:
+    settings: list[Setting] = []
+    seen = False
+    for statement in statements:
+        kind = statement.kind.lower()
+        if kind != "nssconfig":
+            why = (
+                "is not supported by nsstwisted"
+                if kind == "ipsecdisciplineconfig"
+                else "is not a statement of nssd.conf, which holds NssConfig"
+            )
+            raise ConfigurationError(
+                f"statement {why}", filename, statement.line, statement.kind
+            )
+        if statement.name is not None:
+            raise ConfigurationError(
+                f"takes no name, but {statement.name!r} is given",
+                filename,
+                statement.line,
+                statement.kind,
+            )
+        seen = True
+        settings.extend(statement.settings)
+    if not seen:
+        raise ConfigurationError("no NssConfig statement", filename)
+    return settings
+
+
+def _build(
+    statements: Iterable[Statement], filename: str, hostname: str | None
+) -> NssdConfiguration:
+    values: dict[str, Any] = {}
+    tlsLabel: Setting | None = None
+    for setting in _settings(statements, filename):
+        entry = _KEYWORDS.get(setting.keyword.lower())
+        if entry is None:
+            raise _error(setting, filename, "unknown keyword of NssConfig")
+        field, check = entry
+        value = check(setting, filename)
+        if field is not None:
+            values[field] = value
+        if field == "tlsLabel":
+            tlsLabel = setting
+    if "systemName" not in values:
+        host = socket.gethostname() if hostname is None else hostname
+        name = default_system_name(host)
+        if not _SYSTEM_NAME.fullmatch(name):
+            raise ConfigurationError(
+                f"not coded, and the host name {host!r} gives no valid system"
+                " name (1 to 8 of A-Z 0-9 @ # $): code SystemName",
+                filename,
+                None,
+                "SystemName",
+            )
+        values["systemName"] = name
+    values.setdefault("tlsKeyRing", values.get("keyRing"))
+    if tlsLabel is not None and values["tlsKeyRing"] is None:
+        raise _error(
+            tlsLabel,
+            filename,
+            "names a certificate, but neither TlsKeyRing nor KeyRing is coded",
+        )
+    return NssdConfiguration(**values)

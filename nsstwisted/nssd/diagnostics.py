@@ -1,0 +1,204 @@
+"""
+nssd's operator messages: stable C{DBGnnnnI} identifiers, gated by the
+SyslogLevel bit mask the way IBM's NSS server gates them.
+
+Every message goes through L{Diagnostics}, so that the catalogue in
+C{docs/messages.md} and the code cannot drift apart, and so that no call site
+can put a password, PassTicket or key into a log line: the methods take only
+names, codes and numbers.
+"""
+
+from __future__ import annotations
+
+from twisted.logger import Logger
+
+from nsstwisted.nssd.configuration import SyslogLevel
+from nsstwisted.security.profiles import Decision
+
+_TAGS = {
+    SyslogLevel.MINIMUM: "NSS_MINIMUM",
+    SyslogLevel.VERBOSE: "NSS_VERBOSE",
+    SyslogLevel.CERTINFO: "NSS_CERTINFO",
+    SyslogLevel.LIFECYCLE: "NSS_LIFECYCLE",
+}
+
+
+class Diagnostics:
+    """
+    Messages without a level bit (startup, shutdown, configuration errors)
+    are always written: an operator must see why a server did not start,
+    whatever the level.
+
+    Writes nssd's messages to a L{Logger} when the current level asks for
+    them.  The level can change at refresh without replacing this object.
+    """
+
+    def __init__(self, level: int, logger: Logger | None = None) -> None:
+        self.level = level
+        self._log = logger or Logger(namespace="nssd")
+
+    def _emit(self, messageId: str, bit: SyslogLevel | None, text: str) -> None:
+        if bit is None:
+            self._log.info("{message}", message=f"{messageId} {text}")
+        elif self.level & bit:
+            self._log.info("{message}", message=f"{messageId} {_TAGS[bit]} {text}")
+
+    # Always written
+
+    def started(self, version: str, systemName: str) -> None:
+        self._emit(
+            "DBG0001I", None, f"NSS server {version} starting on system {systemName}"
+        )
+
+    def listening(self, host: str, port: int) -> None:
+        self._emit("DBG0002I", None, f"NSS server listening on {host} port {port}")
+
+    def stopped(self) -> None:
+        self._emit("DBG0003I", None, "NSS server stopped")
+
+    def startup_failed(self, reason: str) -> None:
+        self._emit("DBG0010I", None, f"NSS server cannot start: {reason}")
+
+    def refreshed(self, changes: str) -> None:
+        self._emit("DBG0011I", None, f"configuration refreshed: {changes}")
+
+    def refresh_rejected(self, reason: str) -> None:
+        self._emit(
+            "DBG0012I", None, f"refresh rejected, configuration unchanged: {reason}"
+        )
+
+    def security_refreshed(self, generation: int) -> None:
+        self._emit(
+            "DBG0013I", None, f"security profiles reloaded (generation {generation})"
+        )
+
+    def nmi_listening(self, path: str) -> None:
+        self._emit("DBG0014I", None, f"management interface listening on {path}")
+
+    # NSS_VERBOSE
+
+    def servauth_check(self, userid: str, resource: str, decision: Decision) -> None:
+        verdict = "PERMIT" if decision.allowed else "DENY"
+        self._emit(
+            "DBG0032I",
+            SyslogLevel.VERBOSE,
+            f"ServauthCheck({userid:<8},{resource}) rc {decision.result.value} "
+            f"({verdict}) profile {decision.profile or 'NONE'}",
+        )
+
+    def socket_directory_failed(self, directory: str, errno: int, text: str) -> None:
+        self._emit(
+            "DBG0040I",
+            SyslogLevel.VERBOSE,
+            f"Cannot create socket directory {directory} - rc -1 errno {errno} {text}",
+        )
+
+    def bad_request(
+        self, connId: int, returnCode: str, reason: str, fatal: bool
+    ) -> None:
+        action = "the connection will be closed" if fatal else "the request is refused"
+        self._emit(
+            "DBG0033I",
+            SyslogLevel.VERBOSE,
+            f"NSS connID {connId} - bad message: {returnCode} {reason} - {action}",
+        )
+
+    # NSS_CERTINFO
+
+    def cert_not_authorized(
+        self, clientName: str, userid: str, profile: str, label: str, requestId: int
+    ) -> None:
+        self._emit(
+            "DBG0004I",
+            SyslogLevel.CERTINFO,
+            f"Client {clientName} connected as userid {userid} is not authorized "
+            f"to profile {profile} associated with matching certificate ( {label} ) "
+            f"for request {requestId:032X}",
+        )
+
+    def signed(self, clientName: str, label: str, scheme: str, requestId: int) -> None:
+        self._emit(
+            "DBG0005I",
+            SyslogLevel.CERTINFO,
+            f"Client {clientName} signature created with certificate ( {label} ) "
+            f"scheme {scheme} for request {requestId:032X}",
+        )
+
+    def verified(
+        self, clientName: str, subject: str, outcome: str, requestId: int
+    ) -> None:
+        self._emit(
+            "DBG0006I",
+            SyslogLevel.CERTINFO,
+            f"Client {clientName} verify for certificate {subject}: {outcome} "
+            f"for request {requestId:032X}",
+        )
+
+    def cert_not_found(self, clientName: str, wanted: str, requestId: int) -> None:
+        self._emit(
+            "DBG0007I",
+            SyslogLevel.CERTINFO,
+            f"Client {clientName} no certificate matches {wanted} "
+            f"for request {requestId:032X}",
+        )
+
+    # NSS_LIFECYCLE
+
+    def connected(self, connId: int, peer: str) -> None:
+        self._emit(
+            "DBG0100I",
+            SyslogLevel.LIFECYCLE,
+            f"NSS connID {connId} - connection from {peer}",
+        )
+
+    def logged_on(
+        self, connId: int, clientName: str, userid: str, services: str
+    ) -> None:
+        self._emit(
+            "DBG0101I",
+            SyslogLevel.LIFECYCLE,
+            f"NSS connID {connId} - client {clientName} logged on as userid {userid} "
+            f"- services {services}",
+        )
+
+    def logon_failed(
+        self, connId: int, clientName: str, userid: str, reason: str
+    ) -> None:
+        self._emit(
+            "DBG0102I",
+            SyslogLevel.LIFECYCLE,
+            f"NSS connID {connId} - client {clientName} logon as userid {userid} "
+            f"failed - {reason}",
+        )
+
+    def disconnected(self, connId: int, clientName: str, reason: str) -> None:
+        self._emit(
+            "DBG0103I",
+            SyslogLevel.LIFECYCLE,
+            f"NSS connID {connId} - client {clientName or '(none)'} disconnected "
+            f"- {reason}",
+        )
+
+    def not_secure(self, connId: int) -> None:
+        self._emit(
+            "DBG0104I",
+            SyslogLevel.LIFECYCLE,
+            f"NSS connID {connId} - the connection is not secure - "
+            "the connection will be closed",
+        )
+
+    def replaced(self, connId: int, clientName: str, newConnId: int) -> None:
+        self._emit(
+            "DBG0105I",
+            SyslogLevel.LIFECYCLE,
+            f"NSS connID {connId} - client {clientName} replaced by a new logon on "
+            f"connID {newConnId} - the connection will be closed",
+        )
+
+    def timed_out(self, connId: int, what: str) -> None:
+        self._emit(
+            "DBG0106I",
+            SyslogLevel.LIFECYCLE,
+            f"NSS connID {connId} - {what} took too long - "
+            "the connection will be closed",
+        )
