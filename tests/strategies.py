@@ -143,3 +143,204 @@ def jobs(draw: st.DrawFn) -> tuple[list[RacfCommand], str]:
     lines.extend(draw(st.lists(st.sampled_from(FILLER_LINES), max_size=2)))
     ending = draw(st.sampled_from(["\n", "\r\n"]))
     return expected, "".join(line + ending for line in lines)
+
+
+# --------------------------------------------------------------------------
+# The NSS protocol (nsstwisted.wire.nss).
+#
+# Every strategy here draws only values the codec accepts, so that a round
+# trip must succeed; the arbitrary-bytes tests do the rest.  Byte strings and
+# texts are kept short so that a stream of several frames stays small.
+
+from nsstwisted.wire.codes import ReasonCode, ReturnCode  # noqa: E402
+from nsstwisted.wire.nss import (  # noqa: E402
+    CaListReply,
+    CaListRequest,
+    Disconnect,
+    HeartbeatReply,
+    HeartbeatRequest,
+    Identity,
+    IdentityKind,
+    LogonReply,
+    LogonRequest,
+    MessageType,
+    NetMgmtReply,
+    NetMgmtRequest,
+    NssFrame,
+    NssMessage,
+    Refusal,
+    Services,
+    SignatureSchemeCode,
+    SignReply,
+    SignRequest,
+    VerifyReply,
+    VerifyRequest,
+)
+
+request_ids = st.integers(0, 2**32 - 1)
+
+
+def _text_of(alphabet: str, min_size: int, max_size: int) -> st.SearchStrategy[str]:
+    return st.text(st.sampled_from(alphabet), min_size=min_size, max_size=max_size)
+
+
+client_names = _text_of(string.ascii_letters + string.digits + "_-.@#$", 1, 24)
+userids = _text_of(string.ascii_letters + string.digits + "@#$", 1, 8)
+system_names = _text_of(string.ascii_letters + string.digits + "@#$_-", 1, 8)
+passtickets = _text_of("".join(chr(c) for c in range(0x21, 0x7F)), 8, 8)
+
+# Human text: any Unicode but control characters and lone surrogates.
+nss_texts = st.text(
+    st.characters(
+        codec="utf-8",
+        exclude_characters="".join(chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)]),
+    ),
+    max_size=20,
+)
+passwords = nss_texts.filter(bool)
+labels = nss_texts.filter(lambda t: 1 <= len(t) <= 32)
+nss_services = st.sampled_from([Services.CERT, Services.NETMGMT, Services(3)])
+api_versions = st.integers(1, 2**32 - 1)
+schemes = st.sampled_from(SignatureSchemeCode)
+small_bytes = st.binary(max_size=24)
+
+
+def der_sequence(content: bytes) -> bytes:
+    """
+    C{content} wrapped as one DER SEQUENCE, the shape certificate fields
+    must have.
+    """
+    size = len(content)
+    if size < 0x80:
+        length = bytes([size])
+    else:
+        octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
+        length = bytes([0x80 | len(octets)]) + octets
+    return b"\x30" + length + content
+
+
+certificates = st.binary(max_size=160).map(der_sequence)
+signatures = st.binary(min_size=1, max_size=24)
+
+_FQDN_LABELS = _text_of(string.ascii_letters + string.digits + "-", 1, 10)
+identities = st.one_of(
+    st.builds(Identity, st.just(IdentityKind.DN), labels),
+    st.builds(Identity, st.just(IdentityKind.IPADDR), st.ip_addresses().map(str)),
+    st.builds(
+        Identity,
+        st.just(IdentityKind.FQDN),
+        st.lists(_FQDN_LABELS, min_size=1, max_size=4).map(".".join),
+    ),
+    st.builds(
+        Identity,
+        st.just(IdentityKind.EMAIL),
+        st.tuples(_text_of(string.ascii_letters + ".+_", 1, 8), _FQDN_LABELS).map(
+            "@".join
+        ),
+    ),
+)
+
+
+@st.composite
+def _digest_or_data(
+    draw: st.DrawFn,
+) -> tuple[SignatureSchemeCode, bytes | None, bytes | None]:
+    scheme = draw(schemes)
+    if draw(st.booleans()):
+        size = scheme.digest_size
+        return scheme, draw(st.binary(min_size=size, max_size=size)), None
+    return scheme, None, draw(small_bytes)
+
+
+@st.composite
+def logon_requests(draw: st.DrawFn) -> LogonRequest:
+    password, ticket = draw(
+        st.one_of(
+            st.tuples(passwords, st.none()),
+            st.tuples(st.none(), passtickets),
+        )
+    )
+    return LogonRequest(
+        draw(client_names),
+        draw(userids),
+        password,
+        ticket,
+        draw(api_versions),
+        draw(nss_services),
+    )
+
+
+@st.composite
+def sign_requests(draw: st.DrawFn) -> SignRequest:
+    label, identity = draw(
+        st.one_of(st.tuples(labels, st.none()), st.tuples(st.none(), identities))
+    )
+    scheme, digest, data = draw(_digest_or_data())
+    return SignRequest(label, identity, scheme, digest, data)
+
+
+@st.composite
+def verify_requests(draw: st.DrawFn) -> VerifyRequest:
+    scheme, digest, data = draw(_digest_or_data())
+    return VerifyRequest(
+        draw(certificates),
+        tuple(draw(st.lists(certificates, max_size=3))),
+        scheme,
+        digest,
+        data,
+        draw(signatures),
+    )
+
+
+nmi_messages = st.binary(min_size=1, max_size=24)
+
+nss_requests: st.SearchStrategy[NssMessage] = st.one_of(
+    logon_requests(),
+    sign_requests(),
+    verify_requests(),
+    st.just(CaListRequest()),
+    st.builds(NetMgmtRequest, nmi_messages),
+    st.just(HeartbeatRequest()),
+)
+
+nss_replies: st.SearchStrategy[NssMessage] = st.one_of(
+    st.builds(LogonReply, nss_services, api_versions, system_names),
+    st.builds(SignReply, signatures, certificates),
+    st.just(VerifyReply()),
+    st.builds(CaListReply, st.lists(certificates, max_size=3).map(tuple)),
+    st.builds(NetMgmtReply, nmi_messages),
+    st.just(HeartbeatReply()),
+)
+
+nss_disconnects = st.builds(Disconnect, passwords | st.just(""))
+failure_codes = st.tuples(
+    st.sampled_from([c for c in ReturnCode if c is not ReturnCode.OK]),
+    st.sampled_from(ReasonCode),
+)
+refused_types = st.sampled_from(
+    [t for t in MessageType if t is not MessageType.DISCONNECT]
+)
+error_texts = st.none() | nss_texts
+
+
+@st.composite
+def nss_frames(draw: st.DrawFn) -> NssFrame:
+    """
+    Any valid frame: a request or a reply with return code OK, a refusal,
+    or a DISCONNECT with any codes (OK goes with NONE only).
+    """
+    requestId, text = draw(request_ids), draw(error_texts)
+    kind = draw(st.sampled_from(["request", "reply", "refusal", "disconnect"]))
+    if kind == "request":
+        return NssFrame(requestId, draw(nss_requests), text=text)
+    if kind == "reply":
+        return NssFrame(requestId, draw(nss_replies), text=text)
+    codes: tuple[ReturnCode, ReasonCode] = draw(failure_codes)
+    returnCode, reasonCode = codes
+    if kind == "refusal":
+        message: NssMessage = Refusal(draw(refused_types))
+    else:
+        message = draw(nss_disconnects)
+        if draw(st.booleans()):
+            returnCode, reasonCode = ReturnCode.OK, ReasonCode.NONE
+    return NssFrame(requestId, message, returnCode, reasonCode, text)

@@ -170,4 +170,3 @@ def validate_chain(
         if not usage.digital_signature:
             raise ChainError("certificate's key usage does not allow signatures")
     return list(verified.chain)
-

@@ -1,0 +1,276 @@
+"""
+The client side of one NSS connection: request IDs, replies matched to
+requests, heartbeats, and the network-management requests the server sends.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from nsstwisted.wire.codes import REASON_TEXT, ReasonCode, ReturnCode
+from nsstwisted.wire.nss import (
+    DecodeFailure,
+    Disconnect,
+    HeartbeatReply,
+    HeartbeatRequest,
+    NetMgmtReply,
+    NetMgmtRequest,
+    NssFrame,
+    NssMessage,
+    Refusal,
+)
+
+M = TypeVar("M")
+
+DEFAULT_HEARTBEAT_INTERVAL = 20.0
+DEFAULT_HEARTBEAT_TIMEOUT = 10.0
+DEFAULT_REQUEST_TIMEOUT = 60.0
+
+
+class NssRequestFailed(Exception):
+    """
+    The server refused a request, or the connection failed under it.
+
+    @ivar returnCode: the return code, by name.
+    @ivar reasonCode: the reason code, by name.
+    """
+
+    def __init__(
+        self, returnCode: ReturnCode, reasonCode: ReasonCode, text: str | None = None
+    ) -> None:
+        self.returnCode = returnCode
+        self.reasonCode = reasonCode
+        self.text = text or REASON_TEXT.get(reasonCode, "")
+        super().__init__(f"{returnCode.name} {reasonCode.name}: {self.text}")
+
+
+class ConnectionClosed(NssRequestFailed):
+    """
+    The connection closed before the reply came.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(ReturnCode.EIO, ReasonCode.NSSRsnShutdown, reason)
+
+
+@dataclass(frozen=True)
+class ClientTimeouts:
+    heartbeatInterval: float = DEFAULT_HEARTBEAT_INTERVAL
+    heartbeatTimeout: float = DEFAULT_HEARTBEAT_TIMEOUT
+    requestTimeout: float = DEFAULT_REQUEST_TIMEOUT
+
+
+DEFAULT_TIMEOUTS = ClientTimeouts()
+
+NetMgmtHandler = Callable[[bytes], Deferred[bytes]]
+
+
+class NssClientConnection:
+    """
+    The protocol handler of a client connection.
+
+    Heartbeats detect a dead server (a half-open TCP connection): if a
+    heartbeat gets no reply within C{heartbeatTimeout}, the connection is
+    closed, so a dead server is noticed within C{heartbeatInterval +
+    heartbeatTimeout} seconds of its last sign of life.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        link: Any,
+        clock: IReactorTime,
+        timeouts: ClientTimeouts = DEFAULT_TIMEOUTS,
+        netMgmt: NetMgmtHandler | None = None,
+    ) -> None:
+        self._link = link
+        self._clock = clock
+        self._timeouts = timeouts
+        self._netMgmt = netMgmt
+        self._ids = itertools.count(1)
+        self._pending: dict[int, tuple[Deferred[NssFrame], IDelayedCall]] = {}
+        self._heartbeat: LoopingCall | None = None
+        self._secured: Deferred[None] = Deferred()
+        self._closed: Deferred[str] = Deferred()
+        self.isClosed = False
+
+    # Handler interface
+
+    def connected(self) -> None:
+        pass
+
+    def secured(self) -> None:
+        self._secured.callback(None)
+
+    def whenSecured(self) -> Deferred[None]:
+        return self._secured
+
+    def whenClosed(self) -> Deferred[str]:
+        return self._closed
+
+    def frameReceived(self, frame: NssFrame) -> None:
+        message = frame.message
+        if isinstance(message, HeartbeatRequest):
+            self._link.sendFrame(NssFrame(frame.requestId, HeartbeatReply()))
+            return
+        if isinstance(message, Disconnect):
+            self.log.info(
+                "NSS server disconnected: {rc} {rsn} {reason}",
+                rc=frame.returnCode.name,
+                rsn=frame.reasonCode.name,
+                reason=message.reason,
+            )
+            self._link.close()
+            return
+        if isinstance(message, NetMgmtRequest):
+            self._serve_netmgmt(frame.requestId, message)
+            return
+        waiting = self._pending.pop(frame.requestId, None)
+        if waiting is None:
+            self.log.warn("reply to unknown request {id}", id=frame.requestId)
+            return
+        deferred, timer = waiting
+        timer.cancel()
+        if isinstance(message, Refusal) or frame.returnCode is not ReturnCode.OK:
+            deferred.errback(
+                NssRequestFailed(frame.returnCode, frame.reasonCode, frame.text)
+            )
+        else:
+            deferred.callback(frame)
+
+    def decodeFailed(self, failure: DecodeFailure) -> None:
+        self.log.warn("bad message from the NSS server: {text}", text=failure.text)
+        if failure.reply and failure.requestId in self._pending:
+            deferred, timer = self._pending.pop(failure.requestId)
+            timer.cancel()
+            deferred.errback(
+                NssRequestFailed(failure.returnCode, failure.reasonCode, failure.text)
+            )
+        response = failure.response()
+        if response is not None and not failure.fatal:
+            self._link.sendFrame(response)
+
+    def timedOut(self, what: str) -> None:
+        self.log.warn("NSS connection closed: {what} took too long", what=what)
+
+    def connectionLost(self, reason: str) -> None:
+        self.isClosed = True
+        if self._heartbeat is not None and self._heartbeat.running:
+            self._heartbeat.stop()
+        pending, self._pending = self._pending, {}
+        for deferred, timer in pending.values():
+            timer.cancel()
+            deferred.errback(ConnectionClosed(reason))
+        if not self._secured.called:
+            self._secured.errback(ConnectionClosed(reason))
+        self._closed.callback(reason)
+
+    # Requests
+
+    def request(self, message: NssMessage) -> Deferred[NssFrame]:
+        """
+        Send a request; the Deferred fires with the reply frame, or fails
+        with L{NssRequestFailed}.
+        """
+        if self.isClosed:
+            return fail(ConnectionClosed("the connection is closed"))
+        requestId = next(self._ids) & 0xFFFFFFFF
+        deferred: Deferred[NssFrame] = Deferred()
+        timer = self._clock.callLater(
+            self._timeouts.requestTimeout, self._request_timed_out, requestId
+        )
+        self._pending[requestId] = (deferred, timer)
+        self._link.sendFrame(NssFrame(requestId, message))
+        return deferred
+
+    def _request_timed_out(self, requestId: int) -> None:
+        waiting = self._pending.pop(requestId, None)
+        if waiting is not None:
+            waiting[0].errback(
+                NssRequestFailed(
+                    ReturnCode.ETIMEDOUT,
+                    ReasonCode.NSSRsnClientTimeout,
+                    "the NSS server did not answer in time",
+                )
+            )
+
+    def setupComplete(self) -> None:
+        """
+        Logged on: the connection's set-up deadline no longer applies.
+        """
+        self._link.setupComplete()
+
+    def abandon(self) -> None:
+        """
+        Close without a word (the server refused the logon and closes too).
+        """
+        self._link.close()
+
+    def startHeartbeats(self) -> None:
+        self._heartbeat = LoopingCall(self._beat)
+        self._heartbeat.clock = self._clock
+        self._heartbeat.start(self._timeouts.heartbeatInterval, now=False)
+
+    def _beat(self) -> Deferred[None]:
+        beat = self.request(HeartbeatRequest())
+        timer = self._clock.callLater(self._timeouts.heartbeatTimeout, self._dead)
+
+        def answered(result: object) -> None:
+            if timer.active():
+                timer.cancel()
+
+        return beat.addBoth(answered)
+
+    def _dead(self) -> None:
+        self.log.warn("NSS server did not answer a heartbeat: closing the connection")
+        self._link.close()
+
+    def close(self) -> Deferred[str]:
+        """
+        Say goodbye and close; the Deferred fires when the connection is gone.
+        """
+        if not self.isClosed:
+            self._link.sendFrame(NssFrame(0, Disconnect("client closing")))
+            self._link.close()
+        return self._closed if not self._closed.called else succeed("closed")
+
+    # Network management requests from the server
+
+    def _serve_netmgmt(self, requestId: int, request: NetMgmtRequest) -> None:
+        if self._netMgmt is None:
+            self._link.sendFrame(
+                NssFrame(
+                    requestId,
+                    Refusal(int(request.messageType)),
+                    ReturnCode.EOPNOTSUPP,
+                    ReasonCode.NSSRsnServiceNotGranted,
+                )
+            )
+            return
+
+        def answered(nmi: bytes) -> None:
+            if not self.isClosed:
+                self._link.sendFrame(NssFrame(requestId, NetMgmtReply(nmi)))
+
+        def failed(failure: Any) -> None:
+            self.log.failure("network management request failed", failure)
+            if not self.isClosed:
+                self._link.sendFrame(
+                    NssFrame(
+                        requestId,
+                        Refusal(int(request.messageType)),
+                        ReturnCode.EIO,
+                        ReasonCode.NSSRsnServerError,
+                    )
+                )
+
+        self._netMgmt(request.nmi).addCallbacks(answered, failed)

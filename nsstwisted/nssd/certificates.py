@@ -1,0 +1,226 @@
+"""
+The certificate service: sign for a client, verify a peer for it, and list
+the CA certificates it may use, each behind its SERVAUTH check.
+
+These methods block (the key ring is in SQLite, signing is CPU work), so the
+session runs them in the server's thread pool, never on the reactor thread.
+They answer with a reply message or raise L{RequestRefused}, which carries the
+return and reason codes the client will see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography import x509
+
+from nsstwisted.nssd.diagnostics import Diagnostics
+from nsstwisted.security.certservice import (
+    ChainError,
+    IdentityKind,
+    SignerIdentity,
+    certificate_authorities,
+    find_signer,
+    validate_chain,
+)
+from nsstwisted.security.errors import (
+    NotFoundError,
+    SecurityEnvironmentError,
+    SecurityRequestError,
+)
+from nsstwisted.security.keyring import KeyRing, KeyRingStore, RingEntry
+from nsstwisted.security.labels import map_label
+from nsstwisted.security.profiles import AccessLevel, ProfileSnapshot, ResourceClass
+from nsstwisted.security.signing import SignatureScheme, verify
+from nsstwisted.wire.codes import ReasonCode
+from nsstwisted.wire.nss import (
+    CaListReply,
+    SignReply,
+    SignRequest,
+    VerifyReply,
+    VerifyRequest,
+)
+
+
+class RequestRefused(Exception):
+    """
+    A request the server answers with an error: the codes go to the client,
+    the text to nobody but the log (it may name profiles the client should
+    not learn about).
+    """
+
+    def __init__(self, reasonCode: ReasonCode, text: str):
+        super().__init__(text)
+        self.reasonCode = reasonCode
+        self.text = text
+
+
+@dataclass(frozen=True)
+class Requester:
+    """
+    Who is asking: the logged-on client and its user ID.
+    """
+
+    clientName: str
+    userid: str
+    requestId: int
+
+
+class CertificateService:
+    """
+    @param ring: returns the current contents of the server's key ring (the
+        NssConfig KeyRing), or C{None} if none is configured.
+    @param snapshot: returns the current profile snapshot.
+    """
+
+    def __init__(
+        self,
+        keyrings: KeyRingStore,
+        ring: Callable[[], KeyRing | None],
+        snapshot: Callable[[], ProfileSnapshot],
+        systemName: Callable[[], str],
+        diagnostics: Diagnostics,
+    ) -> None:
+        self._keyrings = keyrings
+        self._ring = ring
+        self._snapshot = snapshot
+        self._systemName = systemName
+        self._diagnostics = diagnostics
+
+    def _current_ring(self) -> KeyRing:
+        ring = self._ring()
+        if ring is None:
+            raise RequestRefused(
+                ReasonCode.NSSRsnServiceNotGranted,
+                "no KeyRing is configured: the certificate service is off",
+            )
+        return ring
+
+    def _permitted(self, requester: Requester, resource: str) -> bool:
+        decision = self._snapshot().authorize(
+            requester.userid, ResourceClass.SERVAUTH, resource, AccessLevel.READ
+        )
+        self._diagnostics.servauth_check(requester.userid, resource, decision)
+        return decision.allowed
+
+    def _host_profile(self, entry: RingEntry) -> str:
+        return f"EZB.NSSCERT.{self._systemName()}.{map_label(entry.record.label)}.HOST"
+
+    def authorities(self, requester: Requester) -> list[RingEntry]:
+        """
+        The CERTAUTH entries of the ring this client may use.
+        """
+        system = self._systemName()
+        return [
+            entry
+            for entry in certificate_authorities(self._current_ring())
+            if self._permitted(
+                requester,
+                f"EZB.NSSCERT.{system}.{map_label(entry.record.label)}.CERTAUTH",
+            )
+        ]
+
+    def sign(self, requester: Requester, request: SignRequest) -> SignReply:
+        ring = self._current_ring()
+        identity = None
+        if request.identity is not None:
+            identity = SignerIdentity(
+                IdentityKind[request.identity.kind.name], request.identity.value
+            )
+        try:
+            entry = find_signer(ring, label=request.label, identity=identity)
+        except NotFoundError:
+            wanted = (
+                f"label {request.label}"
+                if request.label is not None
+                else f"identity {request.identity}"
+            )
+            self._diagnostics.cert_not_found(
+                requester.clientName, wanted, requester.requestId
+            )
+            raise RequestRefused(
+                ReasonCode.NSSRsnCertNotFound, f"no certificate for {wanted}"
+            ) from None
+        profile = self._host_profile(entry)
+        if not self._permitted(requester, profile):
+            self._diagnostics.cert_not_authorized(
+                requester.clientName,
+                requester.userid,
+                profile,
+                entry.record.label,
+                requester.requestId,
+            )
+            raise RequestRefused(
+                ReasonCode.NSSRsnCertAccessDenied,
+                f"not authorized to {profile}",
+            )
+        scheme = SignatureScheme[request.scheme.name]
+        prehashed = request.digest is not None
+        payload = request.digest if request.digest is not None else request.data
+        assert payload is not None
+        try:
+            signature = self._keyrings.sign(
+                ring.owner,
+                ring.name,
+                entry.record.label,
+                payload,
+                scheme,
+                prehashed=prehashed,
+            )
+        except SecurityEnvironmentError:
+            raise
+        except SecurityRequestError as e:
+            # The key exists and is usable (checked above), so what is left
+            # is a scheme that does not fit the key or a digest that does
+            # not fit the scheme.
+            raise RequestRefused(ReasonCode.NSSRsnSchemeMismatch, e.text) from None
+        self._diagnostics.signed(
+            requester.clientName, entry.record.label, scheme.name, requester.requestId
+        )
+        return SignReply(signature=signature, certificate=entry.record.der)
+
+    def verify(self, requester: Requester, request: VerifyRequest) -> VerifyReply:
+        try:
+            certificate = x509.load_der_x509_certificate(request.certificate)
+            chain = [x509.load_der_x509_certificate(c) for c in request.chain]
+            subject = certificate.subject.rfc4514_string()
+        except ValueError:
+            raise RequestRefused(
+                ReasonCode.NSSRsnBadFieldValue,
+                "a certificate in the request is not DER X.509",
+            ) from None
+        anchors = [e.record.certificate for e in self.authorities(requester)]
+        try:
+            validate_chain(certificate, chain, anchors)
+        except ChainError as e:
+            self._diagnostics.verified(
+                requester.clientName, subject, str(e), requester.requestId
+            )
+            raise RequestRefused(ReasonCode.NSSRsnChainInvalid, str(e)) from None
+        scheme = SignatureScheme[request.scheme.name]
+        prehashed = request.digest is not None
+        payload = request.digest if request.digest is not None else request.data
+        assert payload is not None
+        try:
+            good = verify(
+                certificate.public_key(),
+                payload,
+                request.signature,
+                scheme,
+                prehashed=prehashed,
+            )
+        except SecurityRequestError as e:
+            raise RequestRefused(ReasonCode.NSSRsnSchemeMismatch, e.text) from None
+        outcome = "signature valid" if good else "signature not valid"
+        self._diagnostics.verified(
+            requester.clientName, subject, outcome, requester.requestId
+        )
+        if not good:
+            raise RequestRefused(ReasonCode.NSSRsnVerifyFailed, "signature not valid")
+        return VerifyReply()
+
+    def ca_list(self, requester: Requester) -> CaListReply:
+        return CaListReply(
+            certificates=tuple(e.record.der for e in self.authorities(requester))
+        )

@@ -1,0 +1,295 @@
+"""
+The NSS server as a Twisted service: it opens the security database, builds
+the TLS identity, listens on the NSS port and serves sessions; it refreshes
+its configuration on SIGHUP and its security profiles when
+C{SETROPTS RACLIST(SERVAUTH) REFRESH} says they changed.
+
+Everything that can fail because of the configuration or the database is done
+in L{NSSDService.prepare}, before the reactor runs, so that a bad start exits
+non-zero with a message naming the problem.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Mapping
+from types import FrameType
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.endpoints import SSL4ServerEndpoint
+from twisted.internet.interfaces import IListeningPort, IReactorCore
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
+
+from nsstwisted import __version__
+from nsstwisted.config import ConfigurationError
+from nsstwisted.nssd.certificates import CertificateService
+from nsstwisted.nssd.configuration import (
+    NssdConfiguration,
+    load_nssd_configuration,
+)
+from nsstwisted.nssd.diagnostics import Diagnostics
+from nsstwisted.nssd.registry import ClientRegistry
+from nsstwisted.nssd.session import NssServerSession, ServerContext
+from nsstwisted.nssd.tls import ServerContextFactory, server_context
+from nsstwisted.protocols.nss import NssFactory, NssProtocol
+from nsstwisted.security.database import SecurityDatabase
+from nsstwisted.security.errors import SecurityError
+from nsstwisted.security.keyring import KeyRing, KeyRingStore
+from nsstwisted.security.location import database_path, stash_path
+from nsstwisted.security.logon import Logon
+from nsstwisted.security.profiles import ProfileSnapshot, ProfileStore
+from nsstwisted.wire.nss import Services
+
+# How often the server asks the database whether the profiles were refreshed.
+SECURITY_POLL_INTERVAL = 5.0
+
+
+class StartupError(Exception):
+    """
+    nssd cannot start; the text says why, naming file, line and keyword for
+    a configuration error.
+    """
+
+
+class NSSDService(Service):
+    """
+    The NSS server.
+
+    @ivar configuration: the configuration in use.
+    @ivar port: the listening port, once listening.
+    """
+
+    log = Logger(namespace="nssd")
+    name = "nssd"
+
+    def __init__(
+        self,
+        configPath: str,
+        configuration: NssdConfiguration,
+        database: SecurityDatabase,
+        reactor: Any,
+        *,
+        interface: str = "::",
+        threads: int | None = None,
+    ) -> None:
+        self.configPath = configPath
+        self.configuration = configuration
+        self.interface = interface
+        self._reactor = reactor
+        self._database = database
+        self.diagnostics = Diagnostics(configuration.syslogLevel)
+        self.keyrings = KeyRingStore(database)
+        self.profiles = ProfileStore(database)
+        self.registry = ClientRegistry()
+        self.pool = ThreadPool(
+            minthreads=0, maxthreads=threads or os.cpu_count() or 2, name="nssd"
+        )
+        self.snapshot: ProfileSnapshot = self.profiles.snapshot()
+        self.ring: KeyRing | None = self._load_ring(configuration)
+        context, _ = self._tls_context(configuration)
+        self.contextFactory = ServerContextFactory(context)
+        self.port: IListeningPort | None = None
+        self._ports: list[IListeningPort] = []
+        self._poller: LoopingCall | None = None
+        logon = Logon(database)
+        certificates = CertificateService(
+            self.keyrings,
+            lambda: self.ring,
+            lambda: self.snapshot,
+            lambda: self.configuration.systemName,
+            self.diagnostics,
+        )
+        self.context = ServerContext(
+            reactor=reactor,
+            pool=self.pool,
+            logon=logon,
+            certificates=certificates,
+            snapshot=lambda: self.snapshot,
+            systemName=lambda: self.configuration.systemName,
+            registry=self.registry,
+            diagnostics=self.diagnostics,
+            offeredServices=self._offered_services,
+        )
+
+    @classmethod
+    def prepare(
+        cls,
+        configPath: str,
+        reactor: Any,
+        *,
+        interface: str = "::",
+        environ: Mapping[str, str] | None = None,
+    ) -> NSSDService:
+        """
+        Read the configuration, open the database and build the TLS identity.
+
+        @raise StartupError: if any of it fails.
+        """
+        env = os.environ if environ is None else environ
+        try:
+            configuration = load_nssd_configuration(configPath)
+        except ConfigurationError as e:
+            raise StartupError(str(e)) from None
+        path = database_path(configuration.securityDatabase, env)
+        try:
+            database = SecurityDatabase.open(
+                path, stash_path(path, None, env), create=False
+            )
+        except SecurityError as e:
+            raise StartupError(str(e)) from None
+        try:
+            return cls(
+                configPath, configuration, database, reactor, interface=interface
+            )
+        except SecurityError as e:
+            database.close()
+            raise StartupError(str(e)) from None
+
+    def _offered_services(self) -> Services:
+        # Without a KeyRing the certificate service is off, as in IBM's NSS;
+        # network management is always offered.
+        if self.ring is None:
+            return Services.NETMGMT
+        return Services.CERT | Services.NETMGMT
+
+    def _load_ring(self, configuration: NssdConfiguration) -> KeyRing | None:
+        if configuration.keyRing is None:
+            return None
+        return self.keyrings.ring(*configuration.keyRing)
+
+    def _tls_context(self, configuration: NssdConfiguration) -> Any:
+        ring = configuration.tlsKeyRing or configuration.keyRing
+        if ring is None:
+            raise StartupError(
+                "no TlsKeyRing or KeyRing is configured: nssd has no TLS identity"
+            )
+        return server_context(self.keyrings, ring[0], ring[1], configuration.tlsLabel)
+
+    # Service
+
+    def startService(self) -> None:
+        Service.startService(self)
+        self.diagnostics.started(__version__, self.configuration.systemName)
+        self.pool.start()
+        self._listen(self.configuration.port).addErrback(self._listen_failed)
+        self._poller = LoopingCall(self._poll_security)
+        self._poller.clock = self._reactor
+        self._poller.start(SECURITY_POLL_INTERVAL, now=False)
+        signal.signal(signal.SIGHUP, self._sighup)
+
+    def stopService(self) -> Deferred[None] | None:
+        Service.stopService(self)
+        if self._poller is not None and self._poller.running:
+            self._poller.stop()
+        ports, self._ports, self.port = self._ports, [], None
+        self.diagnostics.stopped()
+        stopping = [p.stopListening() for p in ports]
+        self.pool.stop()
+        return stopping[0] if len(stopping) == 1 else None
+
+    def _factory(self) -> NssFactory:
+        def session(protocol: NssProtocol) -> NssServerSession:
+            return NssServerSession(self.context, protocol)
+
+        return NssFactory(session, self._reactor)
+
+    def _listen(self, portNumber: int) -> Deferred[IListeningPort]:
+        endpoint = SSL4ServerEndpoint(
+            self._reactor, portNumber, self.contextFactory, interface=self.interface
+        )
+        listening: Deferred[IListeningPort] = endpoint.listen(self._factory())
+
+        def listening_on(port: IListeningPort) -> IListeningPort:
+            self.port = port
+            self._ports.append(port)
+            address = port.getHost()
+            self.diagnostics.listening(address.host, address.port)  # type: ignore[attr-defined]
+            return port
+
+        return listening.addCallback(listening_on)
+
+    def _listen_failed(self, failure: Any) -> None:
+        self.diagnostics.startup_failed(failure.getErrorMessage())
+        reactor: IReactorCore = self._reactor
+        # twistd has no other way to report a failed start in its exit status.
+        reactor.addSystemEventTrigger("after", "shutdown", os._exit, 1)
+        reactor.stop()
+
+    # Refresh
+
+    def _sighup(self, signum: int, frame: FrameType | None) -> None:
+        self._reactor.callFromThread(self.refresh)
+
+    @inlineCallbacks
+    def refresh(self) -> Any:
+        """
+        Reread the configuration file and the security profiles.  Any error
+        rejects the whole refresh; the running configuration stays.
+
+        @return: a Deferred firing with a list of lines describing the
+            outcome, for C{nss-modify nssd refresh}.
+        """
+        try:
+            new = load_nssd_configuration(self.configPath)
+        except ConfigurationError as e:
+            self.diagnostics.refresh_rejected(str(e))
+            return [f"refresh rejected: {e}"]
+        old = self.configuration
+        try:
+            ring = yield self._in_pool(self._load_ring, new)
+            context, _ = yield self._in_pool(self._tls_context, new)
+            snapshot = yield self._in_pool(self.profiles.snapshot)
+        except (SecurityError, StartupError) as e:
+            self.diagnostics.refresh_rejected(str(e))
+            return [f"refresh rejected: {e}"]
+        changes = []
+        if new.port != old.port:
+            try:
+                newPort = yield self._listen(new.port)
+            except Exception as e:
+                self.diagnostics.refresh_rejected(
+                    f"cannot listen on port {new.port}: {e}"
+                )
+                return [f"refresh rejected: cannot listen on port {new.port}: {e}"]
+            changes.append(f"Port {old.port} -> {new.port}")
+            for port in self._old_ports(newPort):
+                yield port.stopListening()
+        self.configuration = new
+        self.diagnostics.level = new.syslogLevel
+        self.ring = ring
+        self.snapshot = snapshot
+        self.contextFactory.replace(context)
+        for line in new.describe():
+            if line not in old.describe():
+                changes.append(line)
+        text = "; ".join(changes) or "no changes"
+        self.diagnostics.refreshed(text)
+        return [f"refresh complete: {text}"]
+
+    def _old_ports(self, newPort: IListeningPort) -> list[IListeningPort]:
+        old = [p for p in self._ports if p is not newPort]
+        self._ports = [newPort]
+        return old
+
+    def _in_pool(self, work: Any, *args: Any) -> Deferred[Any]:
+        return self.context.in_pool(work, *args)
+
+    @inlineCallbacks
+    def _poll_security(self) -> Any:
+        try:
+            generation = yield self._in_pool(self.profiles.generation)
+            if generation == self.snapshot.generation:
+                return
+            snapshot = yield self._in_pool(self.profiles.snapshot)
+            ring = yield self._in_pool(self._load_ring, self.configuration)
+        except SecurityError as e:
+            self.log.error("{error}", error=str(e))
+            return
+        self.snapshot = snapshot
+        self.ring = ring
+        self.diagnostics.security_refreshed(generation)

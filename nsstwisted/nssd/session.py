@@ -1,0 +1,356 @@
+"""
+One NSS client connection, as the server sees it: logon, the services it was
+granted, and the requests it may make.
+
+The session is the protocol's handler: the protocol decodes frames and hands
+them here; the session answers through the link.  Everything that blocks
+(logon against the database, signing) runs in the server's thread pool; the
+session only decides and replies, so one slow signature never holds up
+another client.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import time
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.python.threadpool import ThreadPool
+
+from nsstwisted.nssd.certificates import CertificateService, Requester, RequestRefused
+from nsstwisted.nssd.diagnostics import Diagnostics
+from nsstwisted.nssd.registry import ClientRegistry
+from nsstwisted.security.errors import SecurityEnvironmentError
+from nsstwisted.security.logon import Logon, LogonOutcome, LogonResult
+from nsstwisted.security.profiles import AccessLevel, ProfileSnapshot, ResourceClass
+from nsstwisted.wire.codes import REASON_RETURN_CODE, ReasonCode, ReturnCode
+from nsstwisted.wire.nss import (
+    NSS_API_VERSION,
+    CaListReply,
+    CaListRequest,
+    DecodeFailure,
+    Disconnect,
+    HeartbeatReply,
+    HeartbeatRequest,
+    LogonReply,
+    LogonRequest,
+    NetMgmtReply,
+    NssFrame,
+    Refusal,
+    Services,
+    SignReply,
+    SignRequest,
+    VerifyReply,
+    VerifyRequest,
+)
+
+T = TypeVar("T")
+
+PASSTICKET_APPLICATION = "NSSD"
+
+_LOGON_REFUSALS = {
+    LogonOutcome.USER_NOT_DEFINED: ReasonCode.NSSRsnUserAuthentication,
+    LogonOutcome.PASSWORD_INVALID: ReasonCode.NSSRsnUserAuthentication,
+    LogonOutcome.PASSTICKET_NOT_SET_UP: ReasonCode.NSSRsnUserAuthentication,
+    LogonOutcome.USER_REVOKED: ReasonCode.NSSRsnUserRevoked,
+    LogonOutcome.PASSTICKET_INVALID: ReasonCode.NSSRsnPassTicketExpired,
+    LogonOutcome.PASSTICKET_REPLAYED: ReasonCode.NSSRsnPassTicketReplayed,
+}
+
+_SERVICE_PROFILES = {Services.CERT: "CERT", Services.NETMGMT: "NETMGMT"}
+
+_connIds = itertools.count(1)
+
+
+class Link(Protocol):
+    """
+    What a session needs of its connection.
+    """
+
+    def sendFrame(self, frame: NssFrame) -> None: ...
+
+    def close(self) -> None: ...
+
+    def setupComplete(self) -> None: ...
+
+    def peerDescription(self) -> str: ...
+
+
+class SessionState(enum.Enum):
+    CONNECTED = "connected"
+    SECURED = "awaiting logon"
+    LOGGING_ON = "logging on"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class ServerContext:
+    """
+    What every session shares: the security database's services, the
+    current configuration values, the registry and the thread pool.
+    """
+
+    def __init__(
+        self,
+        *,
+        reactor: IReactorTime,
+        pool: ThreadPool,
+        logon: Logon,
+        certificates: CertificateService,
+        snapshot: Callable[[], ProfileSnapshot],
+        systemName: Callable[[], str],
+        registry: ClientRegistry,
+        diagnostics: Diagnostics,
+        offeredServices: Callable[[], Services],
+    ) -> None:
+        self.reactor = reactor
+        self.pool = pool
+        self.logon = logon
+        self.certificates = certificates
+        self.snapshot = snapshot
+        self.systemName = systemName
+        self.registry = registry
+        self.diagnostics = diagnostics
+        self.offeredServices = offeredServices
+
+    def in_pool(self, work: Callable[..., T], *args: Any) -> Deferred[T]:
+        return deferToThreadPool(self.reactor, self.pool, work, *args)  # type: ignore[arg-type]
+
+
+class NssServerSession:
+    """
+    The server side of one NSS connection.
+    """
+
+    log = Logger()
+
+    def __init__(self, context: ServerContext, link: Link) -> None:
+        self._context = context
+        self._link = link
+        self.connId = next(_connIds)
+        self.state = SessionState.CONNECTED
+        self.clientName = ""
+        self.userid = ""
+        self.services = Services(0)
+        self.apiVersion = 0
+        self.peer = link.peerDescription()
+        self.connectedAt = time.time()
+        self.lastMessageAt = self.connectedAt
+        self._replaced = False
+
+    # Events from the protocol
+
+    def connected(self) -> None:
+        self._context.diagnostics.connected(self.connId, self.peer)
+
+    def secured(self) -> None:
+        if self.state is SessionState.CONNECTED:
+            self.state = SessionState.SECURED
+
+    def connectionLost(self, reason: str) -> None:
+        if self.state is SessionState.CONNECTED:
+            self._context.diagnostics.not_secure(self.connId)
+        elif not self._replaced:
+            self._context.diagnostics.disconnected(self.connId, self.clientName, reason)
+        self.state = SessionState.CLOSED
+        self._context.registry.unregister(self)
+
+    def decodeFailed(self, failure: DecodeFailure) -> None:
+        self._context.diagnostics.bad_request(
+            self.connId,
+            failure.returnCode.name,
+            failure.reasonCode.name,
+            failure.fatal,
+        )
+        response = failure.response()
+        if response is not None:
+            self._send(response)
+
+    def timedOut(self, what: str) -> None:
+        self._context.diagnostics.timed_out(self.connId, what)
+
+    def frameReceived(self, frame: NssFrame) -> None:
+        self.lastMessageAt = time.time()
+        message = frame.message
+        if isinstance(message, HeartbeatRequest):
+            self._send(NssFrame(frame.requestId, HeartbeatReply()))
+        elif isinstance(message, Disconnect):
+            self._link.close()
+        elif isinstance(message, LogonRequest):
+            self._logon(frame.requestId, message)
+        elif self.state is not SessionState.ACTIVE:
+            self._refuse(frame, ReasonCode.NSSRsnNotLoggedOn)
+        elif isinstance(message, SignRequest | VerifyRequest | CaListRequest):
+            self._certificate_request(frame)
+        elif isinstance(message, NetMgmtReply):
+            pass
+        else:
+            self._refuse(frame, ReasonCode.NMsRsnBadType)
+
+    # The registry's interface
+
+    def replace(self, newConnId: int) -> None:
+        self._replaced = True
+        self._context.diagnostics.replaced(self.connId, self.clientName, newConnId)
+        self._send(
+            NssFrame(
+                0,
+                Disconnect(reason="replaced by a new logon of the same client name"),
+                ReturnCode.EBUSY,
+                ReasonCode.NSSRsnReplacedByNewLogon,
+            )
+        )
+        self._link.close()
+
+    # Logon
+
+    def _logon(self, requestId: int, request: LogonRequest) -> None:
+        if self.state is SessionState.ACTIVE or self.state is SessionState.LOGGING_ON:
+            self._send(
+                refusal_frame(requestId, request, ReasonCode.NSSRsnAlreadyLoggedOn)
+            )
+            return
+        if request.apiVersion < 1:
+            self._send(refusal_frame(requestId, request, ReasonCode.NSSRsnApiVersion))
+            return
+        self.state = SessionState.LOGGING_ON
+        self.clientName = request.clientName
+        self.userid = request.userid.upper()
+        logon = self._context.logon
+        if request.passTicket is not None:
+            work = self._context.in_pool(
+                logon.with_passticket,
+                request.userid,
+                PASSTICKET_APPLICATION,
+                request.passTicket,
+            )
+        else:
+            assert request.password is not None
+            work = self._context.in_pool(
+                logon.with_password, request.userid, request.password
+            )
+        work.addCallback(self._logon_checked, requestId, request)
+        work.addErrback(self._internal_error, requestId, request)
+
+    def _logon_checked(
+        self, result: LogonResult, requestId: int, request: LogonRequest
+    ) -> None:
+        if self.state is SessionState.CLOSED:
+            return
+        diagnostics = self._context.diagnostics
+        if not result.accepted:
+            reason = _LOGON_REFUSALS[result.outcome]
+            diagnostics.logon_failed(
+                self.connId, self.clientName, self.userid, result.outcome.value
+            )
+            self._send(refusal_frame(requestId, request, reason))
+            # One logon attempt per connection: a guesser pays a TLS handshake
+            # per guess, and revocation does the rest.
+            self._link.close()
+            return
+        snapshot = self._context.snapshot()
+        system = self._context.systemName()
+        granted = Services(0)
+        offered = self._context.offeredServices()
+        for service, suffix in _SERVICE_PROFILES.items():
+            if service not in request.services or service not in offered:
+                continue
+            resource = f"EZB.NSS.{system}.{self.clientName.upper()}.IPSEC.{suffix}"
+            decision = snapshot.authorize(
+                self.userid, ResourceClass.SERVAUTH, resource, AccessLevel.READ
+            )
+            diagnostics.servauth_check(self.userid, resource, decision)
+            if decision.allowed:
+                granted |= service
+        if not granted:
+            diagnostics.logon_failed(
+                self.connId, self.clientName, self.userid, "no service permitted"
+            )
+            self._send(
+                refusal_frame(requestId, request, ReasonCode.NSSRsnServiceDenied)
+            )
+            self._link.close()
+            return
+        self.services = granted
+        self.apiVersion = min(request.apiVersion, NSS_API_VERSION)
+        self.state = SessionState.ACTIVE
+        self._link.setupComplete()
+        self._context.registry.register(self)
+        diagnostics.logged_on(
+            self.connId, self.clientName, self.userid, services_text(granted)
+        )
+        self._send(
+            NssFrame(
+                requestId,
+                LogonReply(
+                    servicesGranted=granted,
+                    apiVersion=self.apiVersion,
+                    serverSystemName=system,
+                ),
+            )
+        )
+
+    # Certificate service
+
+    def _certificate_request(self, frame: NssFrame) -> None:
+        if Services.CERT not in self.services:
+            self._refuse(frame, ReasonCode.NSSRsnServiceNotGranted)
+            return
+        requester = Requester(self.clientName, self.userid, frame.requestId)
+        certificates = self._context.certificates
+        message = frame.message
+        work: Deferred[SignReply | VerifyReply | CaListReply]
+        if isinstance(message, SignRequest):
+            work = self._context.in_pool(certificates.sign, requester, message)
+        elif isinstance(message, VerifyRequest):
+            work = self._context.in_pool(certificates.verify, requester, message)
+        else:
+            work = self._context.in_pool(certificates.ca_list, requester)
+        work.addCallback(lambda reply: self._send(NssFrame(frame.requestId, reply)))
+        work.addErrback(self._internal_error, frame.requestId, message)
+
+    # Replies
+
+    def _internal_error(self, failure: Failure, requestId: int, message: Any) -> None:
+        if isinstance(failure.value, RequestRefused):
+            self._send(refusal_frame(requestId, message, failure.value.reasonCode))
+            return
+        if isinstance(failure.value, SecurityEnvironmentError):
+            self.log.error("{error}", error=str(failure.value))
+        else:
+            self.log.failure("request {requestId} failed", failure, requestId=requestId)
+        self._send(refusal_frame(requestId, message, ReasonCode.NSSRsnServerError))
+        if self.state is SessionState.LOGGING_ON:
+            self._link.close()
+
+    def _refuse(self, frame: NssFrame, reasonCode: ReasonCode) -> None:
+        self._send(refusal_frame(frame.requestId, frame.message, reasonCode))
+
+    def _send(self, frame: NssFrame) -> None:
+        if self.state is not SessionState.CLOSED:
+            self._link.sendFrame(frame)
+
+
+def refusal_frame(requestId: int, request: Any, reasonCode: ReasonCode) -> NssFrame:
+    """
+    The error reply to C{request}, with the return code the protocol
+    specification pairs with C{reasonCode}.
+    """
+    return NssFrame(
+        requestId,
+        Refusal(int(request.messageType)),
+        REASON_RETURN_CODE[reasonCode],
+        reasonCode,
+    )
+
+
+def services_text(services: Services) -> str:
+    names = [name for flag, name in _SERVICE_PROFILES.items() if flag in services]
+    return ",".join(names) or "none"

@@ -1,0 +1,1 @@
+"""Thin Twisted protocols and factories over the wire codecs."""

@@ -1,0 +1,191 @@
+"""
+The NSS protocol over a Twisted transport: a thin adapter between bytes and
+L{nsstwisted.wire.nss} frames.  All decisions live in the handler (the server
+session, or the client); this module only frames, enforces the deadlines a
+stream needs, and reports the TLS handshake.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol as TypingProtocol
+
+from twisted.internet.interfaces import IDelayedCall, IHandshakeListener, IReactorTime
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from nsstwisted.wire.nss import (
+    MAX_MESSAGE_SIZE,
+    DecodeFailure,
+    NssDecoder,
+    NssFrame,
+    encode_frame,
+)
+
+# A frame that has started must be complete within this many seconds: a peer
+# that trickles one byte a second must not hold a connection for ever.
+DEFAULT_FRAME_DEADLINE = 30.0
+# The TLS handshake and the logon must be done within this many seconds.
+DEFAULT_SETUP_DEADLINE = 30.0
+
+
+class NssHandler(TypingProtocol):
+    """
+    What the protocol tells its handler.
+    """
+
+    def connected(self) -> None: ...
+
+    def secured(self) -> None: ...
+
+    def frameReceived(self, frame: NssFrame) -> None: ...
+
+    def decodeFailed(self, failure: DecodeFailure) -> None: ...
+
+    def timedOut(self, what: str) -> None: ...
+
+    def connectionLost(self, reason: str) -> None: ...
+
+
+class HandlerFactory(TypingProtocol):
+    def __call__(self, protocol: NssProtocol) -> NssHandler: ...
+
+
+@implementer(IHandshakeListener)
+class NssProtocol(Protocol):
+    """
+    Frames NSS messages on a stream.
+
+    @ivar handler: the object that gets frames and events, made by the
+        factory's handler factory when the connection is made.
+    """
+
+    handler: NssHandler
+
+    def __init__(
+        self,
+        handlerFactory: HandlerFactory,
+        clock: IReactorTime,
+        *,
+        maxMessageSize: int = MAX_MESSAGE_SIZE,
+        frameDeadline: float = DEFAULT_FRAME_DEADLINE,
+        setupDeadline: float = DEFAULT_SETUP_DEADLINE,
+    ) -> None:
+        self._handlerFactory = handlerFactory
+        self._clock = clock
+        self._decoder = NssDecoder(maxMessageSize)
+        self._frameDeadline = frameDeadline
+        self._setupDeadline = setupDeadline
+        self._frameTimer: IDelayedCall | None = None
+        self._setupTimer: IDelayedCall | None = None
+        self._closing = False
+
+    def connectionMade(self) -> None:
+        self.handler = self._handlerFactory(self)
+        self._setupTimer = self._clock.callLater(
+            self._setupDeadline, self._expired, "connection set-up"
+        )
+        self.handler.connected()
+
+    def handshakeCompleted(self) -> None:
+        self.handler.secured()
+
+    def setupComplete(self) -> None:
+        """
+        The handler says the connection is established (logged on): the
+        set-up deadline no longer applies.
+        """
+        self._cancel_setup()
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._closing:
+            return
+        for item in self._decoder.feed(data):
+            if isinstance(item, NssFrame):
+                self.handler.frameReceived(item)
+            else:
+                self.handler.decodeFailed(item)
+                if item.fatal:
+                    self.close()
+                    return
+            if self._closing:
+                return
+        self._watch_partial_frame()
+
+    def _watch_partial_frame(self) -> None:
+        if self._decoder.pending:
+            if self._frameTimer is None:
+                self._frameTimer = self._clock.callLater(
+                    self._frameDeadline, self._expired, "a partial message"
+                )
+        elif self._frameTimer is not None:
+            self._frameTimer.cancel()
+            self._frameTimer = None
+
+    def _expired(self, what: str) -> None:
+        if what == "a partial message":
+            self._frameTimer = None
+        else:
+            self._setupTimer = None
+        self.handler.timedOut(what)
+        self.close()
+
+    def sendFrame(self, frame: NssFrame) -> None:
+        if not self._closing and self.transport is not None:
+            self.transport.write(encode_frame(frame))
+
+    def close(self) -> None:
+        if not self._closing and self.transport is not None:
+            self._closing = True
+            self.transport.loseConnection()
+
+    def peerDescription(self) -> str:
+        peer = self.transport.getPeer() if self.transport is not None else None
+        host = getattr(peer, "host", None)
+        port = getattr(peer, "port", None)
+        return f"{host} port {port}" if host is not None else str(peer)
+
+    def _cancel_setup(self) -> None:
+        if self._setupTimer is not None:
+            self._setupTimer.cancel()
+            self._setupTimer = None
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._closing = True
+        self._cancel_setup()
+        if self._frameTimer is not None:
+            self._frameTimer.cancel()
+            self._frameTimer = None
+        self.handler.connectionLost(reason.getErrorMessage())
+
+
+class NssFactory(Factory):
+    """
+    Builds L{NssProtocol}s whose handlers come from C{handlerFactory}.
+    """
+
+    def __init__(
+        self,
+        handlerFactory: HandlerFactory,
+        clock: IReactorTime,
+        *,
+        maxMessageSize: int = MAX_MESSAGE_SIZE,
+        frameDeadline: float = DEFAULT_FRAME_DEADLINE,
+        setupDeadline: float = DEFAULT_SETUP_DEADLINE,
+    ) -> None:
+        self.handlerFactory = handlerFactory
+        self.clock = clock
+        self.maxMessageSize = maxMessageSize
+        self.frameDeadline = frameDeadline
+        self.setupDeadline = setupDeadline
+
+    def buildProtocol(self, addr: object) -> NssProtocol:
+        protocol = NssProtocol(
+            self.handlerFactory,
+            self.clock,
+            maxMessageSize=self.maxMessageSize,
+            frameDeadline=self.frameDeadline,
+            setupDeadline=self.setupDeadline,
+        )
+        protocol.factory = self
+        return protocol

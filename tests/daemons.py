@@ -1,0 +1,102 @@
+"""
+Fixtures that build a real security database and PKI with nss-racf and start
+the real daemons, in-process (the service) or as C{twistd -n} processes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+from twisted.internet import reactor
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.trial.unittest import TestCase
+
+from nsstwisted.cli.racf import run as nss_racf
+from nsstwisted.client import tls_endpoint
+from nsstwisted.nssd.service import NSSDService
+from nsstwisted.security.database import SecurityDatabase
+from nsstwisted.security.keyring import CertificateOwner, KeyRingStore
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLE_JOB = os.path.join(ROOT, "docs", "examples", "nss-setup.racf")
+CLIENT1_PASSWORD = "Cl1ent-One"
+PASSTICKET_KEY = "E001193519561977"
+
+
+@dataclass
+class SecuritySetup:
+    folder: str
+    database: str
+    stash: str
+    caPem: bytes
+
+
+def build_security(case: TestCase) -> SecuritySetup:
+    """
+    Run the documented example job on a fresh database in a new folder.
+    """
+    folder = os.path.abspath(case.mktemp())
+    os.makedirs(folder)
+    database = os.path.join(folder, "security.db")
+    err = io.StringIO()
+    status = nss_racf(
+        ["--database", database, "--file", EXAMPLE_JOB], io.StringIO(), err
+    )
+    if status != 0:
+        raise RuntimeError(f"example job failed: {err.getvalue()}")
+    stash = os.path.join(folder, "security.sth")
+    db = SecurityDatabase.open(database, stash)
+    try:
+        ca = KeyRingStore(db).get_certificate(CertificateOwner.authority(), "NSS CA")
+        caPem = ca.certificate.public_bytes(serialization.Encoding.PEM)
+    finally:
+        db.close()
+    return SecuritySetup(folder, database, stash, caPem)
+
+
+def write_nssd_config(setup: SecuritySetup, *extra: str, port: int = 0) -> str:
+    path = os.path.join(setup.folder, "nssd.conf")
+    lines = [
+        "NssConfig",
+        "{",
+        f"  Port {port}",
+        "  SyslogLevel 15",
+        "  KeyRing NSSD/NSSRING",
+        "  TlsKeyRing NSSD/TLSRING",
+        "  SystemName NSSSYS",
+        f'  SecurityDatabase "{setup.database}"',
+        f'  NmiSocket "{os.path.join(setup.folder, "sock", "nss")}"',
+        *extra,
+        "}",
+    ]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def start_nssd(case: TestCase, setup: SecuritySetup) -> NSSDService:
+    """
+    Start an in-process NSSDService on an ephemeral loopback port; it stops
+    when the test ends.
+    """
+    service = NSSDService.prepare(
+        write_nssd_config(setup), reactor, interface="127.0.0.1"
+    )
+    service.startService()
+    case.addCleanup(service.stopService)
+    return service
+
+
+def client_endpoint(setup: SecuritySetup, port: int) -> IStreamClientEndpoint:
+    return tls_endpoint(
+        TCP4ClientEndpoint(reactor, "127.0.0.1", port), "127.0.0.1", [setup.caPem]
+    )
+
+
+def python() -> str:
+    return sys.executable

@@ -1,0 +1,251 @@
+"""
+Real-socket tests of nssd: the service on an ephemeral loopback port, a real
+security database built by nss-racf's example job, real TLS, and the client
+API.
+"""
+
+from __future__ import annotations
+
+import time
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.python.failure import Failure
+from twisted.trial.unittest import TestCase
+
+from nsstwisted.client import (
+    NssRequestFailed,
+    PassTicketCredentials,
+    PasswordCredentials,
+    connect,
+)
+from nsstwisted.security.passticket import generate_passticket, parse_key
+from nsstwisted.security.signing import SignatureScheme, verify
+from nsstwisted.wire.codes import ReasonCode, ReturnCode
+from nsstwisted.wire.nss import Identity, IdentityKind, Services, SignatureSchemeCode
+from tests.daemons import (
+    CLIENT1_PASSWORD,
+    PASSTICKET_KEY,
+    build_security,
+    client_endpoint,
+    start_nssd,
+)
+
+BOTH = Services.CERT | Services.NETMGMT
+
+
+def ticket_for(userid: str) -> str:
+    return generate_passticket(
+        userid, "NSSD", parse_key(PASSTICKET_KEY), int(time.time())
+    )
+
+
+class NssdServiceTests(TestCase):
+    def setUp(self) -> None:
+        self.setup = build_security(self)
+        self.service = start_nssd(self, self.setup)
+        assert self.service.port is not None
+        self.portNumber = self.service.port.getHost().port  # type: ignore[attr-defined]
+
+    async def logon(
+        self, userid="CLIENT1", clientName="CLIENT1", password=None, services=BOTH
+    ):
+        credentials = (
+            PassTicketCredentials(userid, lambda: ticket_for(userid))
+            if password is None and userid == "CLIENT2"
+            else PasswordCredentials(userid, password or CLIENT1_PASSWORD)
+        )
+        session = await connect(
+            reactor,
+            client_endpoint(self.setup, self.portNumber),
+            clientName=clientName,
+            credentials=credentials,
+            services=services,
+        )
+        self.addCleanup(session.close)
+        return session
+
+    def test_passwordLogonAndSign(self) -> Deferred[None]:
+        async def go() -> None:
+            session = await self.logon()
+            self.assertEqual(session.servicesGranted, BOTH)
+            self.assertEqual(session.reply.serverSystemName, "NSSSYS")
+            reply = await session.sign(
+                label="Client1 cert",
+                data=b"AUTH payload",
+                scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
+            )
+            certificate = x509.load_der_x509_certificate(reply.certificate)
+            self.assertTrue(
+                verify(
+                    certificate.public_key(),
+                    b"AUTH payload",
+                    reply.signature,
+                    SignatureScheme.RSA_PKCS1_SHA256,
+                )
+            )
+
+        return ensureDeferred(go())
+
+    def test_passTicketLogonSignDigestByIdentity(self) -> Deferred[None]:
+        async def go() -> None:
+            session = await self.logon(userid="CLIENT2", clientName="CLIENT2")
+            digest = hashes.Hash(hashes.SHA256())
+            digest.update(b"octets")
+            reply = await session.sign(
+                identity=Identity(IdentityKind.FQDN, "client2.example"),
+                digest=digest.finalize(),
+                scheme=SignatureSchemeCode.ECDSA_SHA256,
+            )
+            certificate = x509.load_der_x509_certificate(reply.certificate)
+            self.assertTrue(
+                verify(
+                    certificate.public_key(),
+                    b"octets",
+                    reply.signature,
+                    SignatureScheme.ECDSA_SHA256,
+                )
+            )
+
+        return ensureDeferred(go())
+
+    def test_verifyAndCaList(self) -> Deferred[None]:
+        async def go() -> None:
+            one = await self.logon()
+            two = await self.logon(userid="CLIENT2", clientName="CLIENT2")
+            signed = await two.sign(
+                label="Client2 cert",
+                data=b"peer data",
+                scheme=SignatureSchemeCode.ECDSA_SHA256,
+            )
+            await one.verify(
+                certificate=signed.certificate,
+                data=b"peer data",
+                signature=signed.signature,
+                scheme=SignatureSchemeCode.ECDSA_SHA256,
+            )
+            failure = await self.assertFailure(
+                one.verify(
+                    certificate=signed.certificate,
+                    data=b"other data",
+                    signature=signed.signature,
+                    scheme=SignatureSchemeCode.ECDSA_SHA256,
+                ),
+                NssRequestFailed,
+            )
+            self.assertEqual(failure.reasonCode, ReasonCode.NSSRsnVerifyFailed)
+            cas = await one.caCertificates()
+            self.assertEqual(
+                [c.subject.rfc4514_string() for c in cas], ["CN=NSS Test CA,O=Example"]
+            )
+
+        return ensureDeferred(go())
+
+    def test_wrongPassword(self) -> Deferred[None]:
+        async def go() -> None:
+            failure = await self.assertFailure(
+                ensureDeferred(self.logon(password="wrong")), NssRequestFailed
+            )
+            self.assertEqual(failure.returnCode, ReturnCode.EACCES)
+            self.assertEqual(failure.reasonCode, ReasonCode.NSSRsnUserAuthentication)
+
+        return ensureDeferred(go())
+
+    def test_certificateAccessDenied(self) -> Deferred[None]:
+        async def go() -> None:
+            session = await self.logon()
+            failure = await self.assertFailure(
+                session.sign(
+                    label="Client2 cert",
+                    data=b"x",
+                    scheme=SignatureSchemeCode.ECDSA_SHA256,
+                ),
+                NssRequestFailed,
+            )
+            self.assertEqual(failure.reasonCode, ReasonCode.NSSRsnCertAccessDenied)
+            failure = await self.assertFailure(
+                session.sign(
+                    label="nothing", data=b"x", scheme=SignatureSchemeCode.ECDSA_SHA256
+                ),
+                NssRequestFailed,
+            )
+            self.assertEqual(failure.reasonCode, ReasonCode.NSSRsnCertNotFound)
+
+        return ensureDeferred(go())
+
+    def test_serviceDeniedBySaf(self) -> Deferred[None]:
+        """
+        CLIENT1 logs on under another client's name: SAF denies both
+        services (DBG0032I), so the logon is refused.
+        """
+
+        async def go() -> None:
+            failure = await self.assertFailure(
+                ensureDeferred(self.logon(clientName="CLIENT2")), NssRequestFailed
+            )
+            self.assertEqual(failure.returnCode, ReturnCode.EACCES)
+            self.assertEqual(failure.reasonCode, ReasonCode.NSSRsnServiceDenied)
+
+        return ensureDeferred(go())
+
+    def test_serviceNotGranted(self) -> Deferred[None]:
+        """
+        A client that asked only for network management may not sign.
+        """
+
+        async def go() -> None:
+            session = await self.logon(services=Services.NETMGMT)
+            self.assertEqual(session.servicesGranted, Services.NETMGMT)
+            failure = await self.assertFailure(
+                session.sign(
+                    label="Client1 cert",
+                    data=b"x",
+                    scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
+                ),
+                NssRequestFailed,
+            )
+            self.assertEqual(failure.reasonCode, ReasonCode.NSSRsnServiceNotGranted)
+
+        return ensureDeferred(go())
+
+    def test_newLogonReplacesOld(self) -> Deferred[None]:
+        async def go() -> None:
+            first = await self.logon()
+            second = await self.logon()
+            await first.whenClosed()
+            await second.sign(
+                label="Client1 cert",
+                data=b"x",
+                scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
+            )
+            self.assertEqual(len(self.service.registry), 1)
+
+        return ensureDeferred(go())
+
+    def test_plaintextClientIsClosed(self) -> Deferred[None]:
+        """
+        A client that speaks plaintext is closed, and others are served.
+        """
+        closed: Deferred[None] = Deferred()
+
+        class Plain(Protocol):
+            def connectionMade(self) -> None:
+                assert self.transport is not None
+                self.transport.write(b"NSSP" + b"\x00" * 60)
+
+            def connectionLost(self, reason: Failure = connectionDone) -> None:
+                closed.callback(None)
+
+        async def go() -> None:
+            await connectProtocol(
+                TCP4ClientEndpoint(reactor, "127.0.0.1", self.portNumber), Plain()
+            )
+            await closed
+            session = await self.logon()
+            await session.caCertificates()
+
+        return ensureDeferred(go())

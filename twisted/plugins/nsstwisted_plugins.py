@@ -1,0 +1,55 @@
+"""
+The twistd plugins of nsstwisted: C{twistd -n nssd}.
+
+Thin on purpose: the services live in L{nsstwisted.nssd}, so that other
+Twisted applications can embed them without twistd.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from twisted.application.service import IServiceMaker
+from twisted.plugin import IPlugin
+from twisted.python import usage
+from zope.interface import implementer
+
+
+class NssdOptions(usage.Options):
+    synopsis = "[--config FILE] [--interface ADDRESS]"
+    longdesc = (
+        "The NSS server.  The configuration file is --config, else $NSSD_FILE, "
+        "else /etc/security/nssd.conf."
+    )
+    optParameters: ClassVar[list[list[str | None]]] = [
+        ["config", "c", None, "The nssd configuration file."],
+        [
+            "interface",
+            "i",
+            "::",
+            "The address to listen on (default: every IPv6 and IPv4 address).",
+        ],
+    ]
+
+
+@implementer(IServiceMaker, IPlugin)
+class NssdServiceMaker:
+    tapname = "nssd"
+    description = "Network Security Services server (NSS): key ring, signatures, NMI"
+    options = NssdOptions
+
+    def makeService(self, options: NssdOptions) -> object:
+        from twisted.internet import reactor
+
+        from nsstwisted.nssd.configuration import config_path
+        from nsstwisted.nssd.service import NSSDService, StartupError
+
+        try:
+            return NSSDService.prepare(
+                config_path(options["config"]), reactor, interface=options["interface"]
+            )
+        except StartupError as e:
+            raise SystemExit(f"nssd: DBG0010I NSS server cannot start: {e}") from None
+
+
+nssd = NssdServiceMaker()
