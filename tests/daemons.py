@@ -9,6 +9,7 @@ import io
 import os
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from twisted.internet import reactor
@@ -79,13 +80,13 @@ def write_nssd_config(setup: SecuritySetup, *extra: str, port: int = 0) -> str:
     return path
 
 
-def start_nssd(case: TestCase, setup: SecuritySetup) -> NSSDService:
+def start_nssd(case: TestCase, setup: SecuritySetup, **options: Any) -> NSSDService:
     """
     Start an in-process NSSDService on an ephemeral loopback port; it stops
     when the test ends.
     """
     service = NSSDService.prepare(
-        write_nssd_config(setup), reactor, interface="127.0.0.1"
+        write_nssd_config(setup), reactor, interface="127.0.0.1", **options
     )
     service.startService()
     case.addCleanup(service.stopService)

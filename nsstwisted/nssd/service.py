@@ -36,7 +36,12 @@ from nsstwisted.nssd.diagnostics import Diagnostics
 from nsstwisted.nssd.registry import ClientRegistry
 from nsstwisted.nssd.session import NssServerSession, ServerContext
 from nsstwisted.nssd.tls import ServerContextFactory, server_context
-from nsstwisted.protocols.nss import NssFactory, NssProtocol
+from nsstwisted.protocols.nss import (
+    DEFAULT_FRAME_DEADLINE,
+    DEFAULT_SETUP_DEADLINE,
+    NssFactory,
+    NssProtocol,
+)
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import SecurityError
 from nsstwisted.security.keyring import KeyRing, KeyRingStore
@@ -76,8 +81,12 @@ class NSSDService(Service):
         *,
         interface: str = "::",
         threads: int | None = None,
+        frameDeadline: float = DEFAULT_FRAME_DEADLINE,
+        setupDeadline: float = DEFAULT_SETUP_DEADLINE,
     ) -> None:
         self.configPath = configPath
+        self.frameDeadline = frameDeadline
+        self.setupDeadline = setupDeadline
         self.configuration = configuration
         self.interface = interface
         self._reactor = reactor
@@ -124,6 +133,7 @@ class NSSDService(Service):
         *,
         interface: str = "::",
         environ: Mapping[str, str] | None = None,
+        **options: Any,
     ) -> NSSDService:
         """
         Read the configuration, open the database and build the TLS identity.
@@ -144,7 +154,12 @@ class NSSDService(Service):
             raise StartupError(str(e)) from None
         try:
             return cls(
-                configPath, configuration, database, reactor, interface=interface
+                configPath,
+                configuration,
+                database,
+                reactor,
+                interface=interface,
+                **options,
             )
         except SecurityError as e:
             database.close()
@@ -196,7 +211,12 @@ class NSSDService(Service):
         def session(protocol: NssProtocol) -> NssServerSession:
             return NssServerSession(self.context, protocol)
 
-        return NssFactory(session, self._reactor)
+        return NssFactory(
+            session,
+            self._reactor,
+            frameDeadline=self.frameDeadline,
+            setupDeadline=self.setupDeadline,
+        )
 
     def _listen(self, portNumber: int) -> Deferred[IListeningPort]:
         endpoint = SSL4ServerEndpoint(

@@ -1,0 +1,285 @@
+"""
+The real plugin: C{twistd -n nssd} as a separate process on an ephemeral
+loopback port, with a security database and PKI made by nss-racf.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, ensureDeferred, succeed
+from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.protocol import ProcessProtocol
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SkipTest, TestCase
+
+from nsstwisted.client import (
+    PassTicketCredentials,
+    PasswordCredentials,
+    connect,
+)
+from nsstwisted.security.passticket import generate_passticket, parse_key
+from nsstwisted.security.signing import SignatureScheme, verify
+from nsstwisted.wire.nss import Services, SignatureSchemeCode
+from tests.daemons import (
+    CLIENT1_PASSWORD,
+    PASSTICKET_KEY,
+    ROOT,
+    SecuritySetup,
+    build_security,
+    client_endpoint,
+    python,
+    write_nssd_config,
+)
+
+LISTENING = re.compile(rb"DBG0002I NSS server listening on \S+ port (\d+)")
+
+
+class DaemonProcess(ProcessProtocol):
+    def __init__(self) -> None:
+        self.output = b""
+        self.ended: Deferred[int] = Deferred()
+        self._watchers: list[tuple[re.Pattern[bytes], Deferred[re.Match[bytes]]]] = []
+
+    def outReceived(self, data: bytes) -> None:
+        self.output += data
+        for pattern, waiter in list(self._watchers):
+            found = pattern.search(self.output)
+            if found:
+                self._watchers.remove((pattern, waiter))
+                waiter.callback(found)
+
+    errReceived = outReceived
+
+    def processEnded(self, reason: Failure) -> None:
+        code = getattr(reason.value, "exitCode", None)
+        self.ended.callback(code if code is not None else -1)
+        for _, waiter in self._watchers:
+            waiter.errback(AssertionError(self.output.decode(errors="replace")))
+        self._watchers = []
+
+    def waitFor(self, pattern: bytes, after: int = 0) -> Deferred[re.Match[bytes]]:
+        compiled = re.compile(pattern)
+        found = compiled.search(self.output, after)
+        if found:
+            return succeed(found)
+        waiter: Deferred[re.Match[bytes]] = Deferred()
+        self._watchers.append((compiled, waiter))
+        return waiter
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def twistd_args(config: str) -> list[str]:
+    # What the twistd script runs, so that the interpreter is the tests' own.
+    return [
+        python(),
+        "-c",
+        "from twisted.scripts.twistd import run; run()",
+        "--pidfile=",
+        "--logfile=-",
+        "-n",
+        "nssd",
+        "--config",
+        config,
+        "--interface",
+        "127.0.0.1",
+    ]
+
+
+class TwistdNssdTests(TestCase):
+    timeout = 60
+
+    def start(self, setup: SecuritySetup, config: str) -> DaemonProcess:
+        process = DaemonProcess()
+        transport = reactor.spawnProcess(
+            process, python(), twistd_args(config), env=dict(os.environ), path=ROOT
+        )
+
+        def stop() -> Deferred[int]:
+            if not process.ended.called:
+                transport.signalProcess("TERM")
+            return process.ended
+
+        self.addCleanup(stop)
+        return process
+
+    def test_logonSignVerifyListRefresh(self) -> Deferred[None]:
+        setup = build_security(self)
+        config = write_nssd_config(setup)
+        process = self.start(setup, config)
+
+        async def go() -> None:
+            found = await process.waitFor(LISTENING.pattern)
+            port = int(found.group(1))
+            one = await connect(
+                reactor,
+                client_endpoint(setup, port),
+                clientName="CLIENT1",
+                credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
+                services=Services.CERT | Services.NETMGMT,
+            )
+            two = await connect(
+                reactor,
+                client_endpoint(setup, port),
+                clientName="CLIENT2",
+                credentials=PassTicketCredentials(
+                    "CLIENT2",
+                    lambda: generate_passticket(
+                        "CLIENT2", "NSSD", parse_key(PASSTICKET_KEY), int(time.time())
+                    ),
+                ),
+                services=Services.CERT,
+            )
+            data = b"IKE_SA_INIT | Nr | prf(SK_pi, IDi)"
+            signed = await one.sign(
+                label="Client1 cert",
+                data=data,
+                scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
+            )
+            certificate = x509.load_der_x509_certificate(signed.certificate)
+            self.assertTrue(
+                verify(
+                    certificate.public_key(),
+                    data,
+                    signed.signature,
+                    SignatureScheme.RSA_PKCS1_SHA256,
+                )
+            )
+            self.verify_with_openssl(certificate, data, signed.signature)
+            await two.verify(
+                certificate=signed.certificate,
+                data=data,
+                signature=signed.signature,
+                scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
+            )
+            cas = await two.caCertificates()
+            self.assertEqual(len(cas), 1)
+
+            # Refresh with a new port: the old connections stay, new ones
+            # use the new port, and the old port no longer listens.
+            newPort = free_port()
+            mark = len(process.output)
+            write_nssd_config(setup, port=newPort)
+            os.kill(process_pid(process), signal.SIGHUP)
+            await process.waitFor(rb"DBG0011I configuration refreshed", mark)
+            await one.sign(
+                label="Client1 cert",
+                data=b"x",
+                scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
+            )
+            three = await connect(
+                reactor,
+                client_endpoint(setup, newPort),
+                clientName="CLIENT1",
+                credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
+                services=Services.CERT,
+            )
+            await three.caCertificates()
+            await self.assertFailure(
+                ensureDeferred(
+                    connect(
+                        reactor,
+                        client_endpoint(setup, port),
+                        clientName="CLIENT2",
+                        credentials=PasswordCredentials("CLIENT2", "x"),
+                        services=Services.CERT,
+                    )
+                ),
+                ConnectionRefusedError,
+            )
+            # A bad refresh is rejected and changes nothing.
+            mark = len(process.output)
+            with open(config, "a") as f:
+                f.write("NssConfig { Bogus 1 }\n")
+            os.kill(process_pid(process), signal.SIGHUP)
+            await process.waitFor(rb"DBG0012I refresh rejected", mark)
+            await three.caCertificates()
+            for session in (two, three):
+                await session.close()
+            await one.whenClosed()
+
+        return ensureDeferred(go())
+
+    def verify_with_openssl(
+        self, certificate: x509.Certificate, data: bytes, signature: bytes
+    ) -> None:
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            return
+        folder = self.mktemp()
+        os.makedirs(folder)
+        paths = {
+            "key.pem": certificate.public_key().public_bytes(
+                serialization.Encoding.PEM,
+                serialization.PublicFormat.SubjectPublicKeyInfo,
+            ),
+            "data": data,
+            "sig": signature,
+        }
+        for name, content in paths.items():
+            with open(os.path.join(folder, name), "wb") as f:
+                f.write(content)
+        result = subprocess.run(
+            [
+                openssl,
+                "dgst",
+                "-sha256",
+                "-verify",
+                "key.pem",
+                "-signature",
+                "sig",
+                "data",
+            ],
+            cwd=folder,
+            capture_output=True,
+            check=False,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn(b"Verified OK", result.stdout)
+
+    def test_badConfigurationExitsNonZero(self) -> Deferred[None]:
+        setup = build_security(self)
+        config = write_nssd_config(setup, "  Bogus 1")
+        process = self.start(setup, config)
+
+        async def go() -> None:
+            code = await process.ended
+            self.assertNotEqual(code, 0)
+            self.assertIn(b"DBG0010I", process.output)
+            self.assertIn(b"nssd.conf:", process.output)
+            self.assertIn(b"Bogus", process.output)
+
+        return ensureDeferred(go())
+
+    def test_missingDatabaseExitsNonZero(self) -> Deferred[None]:
+        setup = build_security(self)
+        os.remove(setup.database)
+        process = self.start(setup, write_nssd_config(setup))
+
+        async def go() -> None:
+            code = await process.ended
+            self.assertNotEqual(code, 0)
+            self.assertIn(b"NSR0201E", process.output)
+
+        return ensureDeferred(go())
+
+
+def process_pid(process: DaemonProcess) -> int:
+    transport = process.transport
+    if transport is None or transport.pid is None:
+        raise SkipTest("the daemon is gone")
+    return int(transport.pid)
