@@ -361,3 +361,33 @@ class CertificateCommandTests(InterpreterTestCase):
             self.run_,
             "RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('Test CA') RING(R) USAGE(OWNER))",
         )
+
+
+class ExportTests(InterpreterTestCase):
+    def test_exportPemAndDer(self) -> None:
+        self.run_(
+            "RACDCERT CERTAUTH GENCERT SUBJECTSDN(CN('CA')) NISTECC WITHLABEL('CA')"
+        )
+        self.run_("RACDCERT CERTAUTH EXPORT(LABEL('CA')) DSN('ca.pem')")
+        self.run_("RACDCERT CERTAUTH EXPORT(LABEL('CA')) DSN('ca.der') FORMAT(CERTDER)")
+        with open(os.path.join(self.folder, "ca.pem"), "rb") as f:
+            pem = f.read()
+        with open(os.path.join(self.folder, "ca.der"), "rb") as f:
+            der = f.read()
+        self.assertTrue(pem.startswith(b"-----BEGIN CERTIFICATE-----"))
+        self.assertNotIn(b"PRIVATE", pem)
+        self.assertEqual(
+            der,
+            self.keyrings.get_certificate(CertificateOwner.authority(), "CA").der,
+        )
+
+    def test_noPrivateKeyFormats(self) -> None:
+        self.run_(
+            "RACDCERT CERTAUTH GENCERT SUBJECTSDN(CN('CA')) NISTECC WITHLABEL('CA')"
+        )
+        self.assertRaises(
+            InvalidValueError,
+            self.run_,
+            "RACDCERT CERTAUTH EXPORT(LABEL('CA')) DSN('ca.p12') FORMAT(PKCS12DER)",
+        )
+        self.assertFalse(os.path.exists(os.path.join(self.folder, "ca.p12")))

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from nsstwisted.security.certfiles import load_certificate_file
@@ -148,6 +149,9 @@ SYNTAX: dict[str, Syntax] = {
             "REMOVE": A.NESTED,
             "LIST": A.OPTIONAL_NESTED,
             "LISTRING": A.ONE,
+            "EXPORT": A.NESTED,
+            "DSN": A.ONE,
+            "FORMAT": A.ONE,
             "DELETE": A.NESTED,
             "ALTER": A.NESTED,
         },
@@ -180,6 +184,7 @@ SYNTAX: dict[str, Syntax] = {
                 keywords={**_OWNER_KEYWORDS, "LABEL": A.ONE, "RING": A.ONE}
             ),
             "LIST": Syntax(keywords={"LABEL": A.ONE}),
+            "EXPORT": Syntax(keywords={"LABEL": A.ONE}),
             "DELETE": Syntax(keywords={"LABEL": A.ONE}),
             "ALTER": Syntax(keywords={"LABEL": A.ONE}),
         },
@@ -194,6 +199,7 @@ _RACDCERT_FUNCTIONS = (
     "CONNECT",
     "REMOVE",
     "LIST",
+    "EXPORT",
     "LISTRING",
     "DELETE",
     "ALTER",
@@ -522,6 +528,8 @@ class RacfInterpreter:
             return self._gencert(ops, owner)
         if function == "LIST":
             return self._list_certificates(ops, owner)
+        if function == "EXPORT":
+            return self._export(ops, owner)
         if function in ("ADDRING", "DELRING", "LISTRING", "CONNECT", "REMOVE"):
             return self._ring_function(function, ops, owner)
         target = ops.nested[function]
@@ -614,6 +622,33 @@ class RacfInterpreter:
         if not records:
             lines.append("  No certificates")
         return lines
+
+    def _export(self, ops: ParsedOperands, owner: CertificateOwner) -> list[str]:
+        """
+        RACDCERT EXPORT: the certificate only, never its private key, in
+        FORMAT(CERTB64) (PEM, the default) or FORMAT(CERTDER).
+        """
+        label = _required(ops.nested["EXPORT"], "LABEL", "RACDCERT EXPORT")
+        path = os.path.join(self._base, _required(ops, "DSN", "RACDCERT EXPORT"))
+        form = (ops.value("FORMAT") or "CERTB64").upper()
+        if form not in ("CERTB64", "CERTDER"):
+            raise InvalidValueError(
+                f"FORMAT({form}) is not supported: only CERTB64 and CERTDER, "
+                "since private keys never leave the security database"
+            )
+        record = self._keyrings.get_certificate(owner, label)
+        encoding = (
+            serialization.Encoding.PEM
+            if form == "CERTB64"
+            else serialization.Encoding.DER
+        )
+        data = record.certificate.public_bytes(encoding)
+        try:
+            with open(path, "wb") as target:
+                target.write(data)
+        except OSError as e:
+            raise InvalidValueError(f"cannot write {path}: {e.strerror}") from None
+        return [f"NSR0303I certificate {label!r} of {owner} exported to {path}"]
 
     def _ring_function(
         self, function: str, ops: ParsedOperands, owner: CertificateOwner
