@@ -12,16 +12,21 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.endpoints import (
+    TCP4ClientEndpoint,
+    TCP6ClientEndpoint,
+    connectProtocol,
+)
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 
 from nsstwisted.client import (
     NssRequestFailed,
     PassTicketCredentials,
     PasswordCredentials,
     connect,
+    tls_endpoint,
 )
 from nsstwisted.security.passticket import generate_passticket, parse_key
 from nsstwisted.security.signing import SignatureScheme, verify
@@ -247,5 +252,43 @@ class NssdServiceTests(TestCase):
             await closed
             session = await self.logon()
             await session.caCertificates()
+
+        return ensureDeferred(go())
+
+
+class IPv6Tests(TestCase):
+    def test_ipv6Loopback(self) -> Deferred[None]:
+        """
+        nssd listens on IPv6 as well: here on ::1, the client checking the
+        server's name (localhost) in its certificate.
+        """
+        setup = build_security(self)
+        from nsstwisted.nssd.service import NSSDService
+        from tests.daemons import write_nssd_config
+
+        try:
+            service = NSSDService.prepare(
+                write_nssd_config(setup), reactor, interface="::1"
+            )
+            service.startService()
+        except Exception as e:  # pragma: no cover - hosts without IPv6
+            raise SkipTest(f"no IPv6 loopback: {e}") from None
+        self.addCleanup(service.stopService)
+        assert service.port is not None
+        port = service.port.getHost().port  # type: ignore[attr-defined]
+
+        async def go() -> None:
+            endpoint = tls_endpoint(
+                TCP6ClientEndpoint(reactor, "::1", port), "localhost", [setup.caPem]
+            )
+            session = await connect(
+                reactor,
+                endpoint,
+                clientName="CLIENT1",
+                credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
+                services=Services.CERT,
+            )
+            await session.caCertificates()
+            await session.close()
 
         return ensureDeferred(go())

@@ -22,6 +22,7 @@ from twisted.internet.endpoints import wrapClientTLS
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 from twisted.internet.ssl import (
     Certificate,
+    TLSVersion,
     optionsForClientTLS,
     trustRootFromCertificates,
 )
@@ -84,7 +85,9 @@ def tls_endpoint(
     """
     roots = [Certificate.loadPEM(pem) for pem in caCertificates]
     options = optionsForClientTLS(
-        serverName, trustRoot=trustRootFromCertificates(roots)
+        serverName,
+        trustRoot=trustRootFromCertificates(roots),
+        extraCertificateOptions={"raiseMinimumTo": TLSVersion.TLSv1_2},
     )
     return wrapClientTLS(options, endpoint)
 
