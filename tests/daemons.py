@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +33,16 @@ PASSTICKET_KEY = "E001193519561977"
 
 @dataclass
 class SecuritySetup:
+    """
+    @ivar sockets: a short folder for AF_UNIX sockets, whose paths may not
+        exceed 107 bytes (a test's own folder can be deeper than that).
+    """
+
     folder: str
     database: str
     stash: str
     caPem: bytes
+    sockets: str
 
 
 def build_security(case: TestCase) -> SecuritySetup:
@@ -57,7 +65,9 @@ def build_security(case: TestCase) -> SecuritySetup:
         caPem = ca.certificate.public_bytes(serialization.Encoding.PEM)
     finally:
         db.close()
-    return SecuritySetup(folder, database, stash, caPem)
+    sockets = tempfile.mkdtemp(prefix="nss-", dir="/tmp")
+    case.addCleanup(shutil.rmtree, sockets, True)
+    return SecuritySetup(folder, database, stash, caPem, sockets)
 
 
 def write_nssd_config(setup: SecuritySetup, *extra: str, port: int = 0) -> str:
@@ -71,7 +81,7 @@ def write_nssd_config(setup: SecuritySetup, *extra: str, port: int = 0) -> str:
         "  TlsKeyRing NSSD/TLSRING",
         "  SystemName NSSSYS",
         f'  SecurityDatabase "{setup.database}"',
-        f'  NmiSocket "{os.path.join(setup.folder, "sock", "nss")}"',
+        f'  NmiSocket "{os.path.join(setup.sockets, "sock", "nss")}"',
         *extra,
         "}",
     ]

@@ -344,3 +344,74 @@ def nss_frames(draw: st.DrawFn) -> NssFrame:
         if draw(st.booleans()):
             returnCode, reasonCode = ReturnCode.OK, ReasonCode.NONE
     return NssFrame(requestId, message, returnCode, reasonCode, text)
+
+
+# --------------------------------------------------------------------------
+# The NMI message family (nsstwisted.wire.nmi).
+#
+# As for the NSS protocol, every strategy draws only what the codec accepts.
+# Records of the IPsec request types are framed but not interpreted yet, so
+# they get arbitrary sections; the other types get text records.
+
+from nsstwisted.wire.nmi import (  # noqa: E402
+    DAEMON_REQUESTS,
+    IPSEC_REQUESTS,
+    NmiMessage,
+    NmiMessageType,
+    NmiRecord,
+    NmiSection,
+    init_message,
+    text_record,
+)
+
+nmi_correlators = st.integers(0, 2**32 - 1)
+nmi_targets = st.just("") | client_names
+nmi_lines = st.lists(nss_texts, max_size=4)
+nmi_text_records = nmi_lines.map(text_record)
+nmi_optional_text = st.lists(nmi_text_records, max_size=1).map(tuple)
+nmi_sections = st.builds(NmiSection, st.integers(0, 2**32 - 1), small_bytes)
+nmi_raw_records = st.builds(NmiRecord, st.lists(nmi_sections, max_size=3).map(tuple))
+nmi_record_lists = st.lists(nmi_raw_records, max_size=2).map(tuple)
+nmi_ipsec_types = st.sampled_from(sorted(IPSEC_REQUESTS))
+nmi_daemon_types = st.sampled_from(sorted(DAEMON_REQUESTS))
+nmi_request_types = nmi_ipsec_types | nmi_daemon_types
+
+
+@st.composite
+def nmi_valid_messages(draw: st.DrawFn) -> NmiMessage:
+    """
+    Any valid NMI message: INIT of any version, TERM with any codes, a
+    request, a successful reply, or an error reply.
+    """
+    kind = draw(st.sampled_from(["init", "term", "request", "reply", "error"]))
+    if kind == "init":
+        return init_message(draw(st.integers(1, 0xFFFF)))
+    if kind == "term":
+        codes: tuple[ReturnCode, ReasonCode] = draw(
+            st.just((ReturnCode.OK, ReasonCode.NONE)) | failure_codes
+        )
+        return NmiMessage(
+            NmiMessageType.TERM,
+            returnCode=codes[0],
+            reasonCode=codes[1],
+            records=draw(nmi_optional_text),
+        )
+    messageType = draw(nmi_request_types)
+    correlator, target = draw(nmi_correlators), draw(nmi_targets)
+    if kind == "error":
+        returnCode, reasonCode = draw(failure_codes)
+        return NmiMessage(
+            messageType,
+            correlator,
+            reply=True,
+            target=target,
+            returnCode=returnCode,
+            reasonCode=reasonCode,
+            records=draw(nmi_optional_text),
+        )
+    daemon = messageType in DAEMON_REQUESTS
+    if kind == "request":
+        records = () if daemon else draw(nmi_record_lists)
+        return NmiMessage(messageType, correlator, target=target, records=records)
+    records = (draw(nmi_text_records),) if daemon else draw(nmi_record_lists)
+    return NmiMessage(messageType, correlator, True, target, records=records)

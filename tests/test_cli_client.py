@@ -148,7 +148,7 @@ class NssClientTests(TestCase):
 
         return ensureDeferred(go())
 
-    def test_signByIdentityWithPassTicket(self) -> Deferred[None]:
+    def test_signByIdentity(self) -> Deferred[None]:
         """
         CLIENT2 logs on with a PassTicket made from the key file and signs
         with the certificate that certifies client2.example (ECDSA).
@@ -261,7 +261,7 @@ class NssClientTests(TestCase):
 
         return ensureDeferred(go())
 
-    def test_refusalNamesTheCodes(self) -> Deferred[None]:
+    def test_refusalNamed(self) -> Deferred[None]:
         """
         CLIENT1 may not sign with CLIENT2's certificate: exit 1, the return
         and reason code by name, and no signature file.
@@ -351,6 +351,13 @@ class NssClientTests(TestCase):
             self.assertIn(f"PassTicket key file {key} has mode 0640", err)
             self.assertNotIn(PASSTICKET_KEY, err)
 
+            status, _, err = await nss_client(
+                *self.connection(secret=["--password-file", self.path("absent")]),
+                "cacerts",
+            )
+            self.assertEqual(status, 2)
+            self.assertIn(f"cannot open the password file {self.path('absent')}", err)
+
             readOnly = write_secret(self.path("ro.pw"), CLIENT1_PASSWORD, 0o400)
             status, _, err = await nss_client(
                 *self.connection(secret=["--password-file", readOnly]), "cacerts"
@@ -415,7 +422,7 @@ class NssClientTests(TestCase):
 
         return ensureDeferred(go())
 
-    def test_badIdentityValueRefusedLocally(self) -> Deferred[None]:
+    def test_identityCheckedHere(self) -> Deferred[None]:
         async def go() -> None:
             status, _, err = await nss_client(
                 *self.connection(),
@@ -521,7 +528,7 @@ class UsageTests(TestCase):
         return self.assertUsage([*self.base, "frobnicate"], "Unknown command")
 
     def test_missingServer(self) -> Deferred[None]:
-        return self.assertUsage(self.base[2:] + ["cacerts"], "--server is required")
+        return self.assertUsage([*self.base[2:], "cacerts"], "--server is required")
 
     def test_bothSecrets(self) -> Deferred[None]:
         return self.assertUsage(
@@ -557,9 +564,9 @@ class UsageTests(TestCase):
         argv[1] = "127.0.0.1:0"
         return self.assertUsage(argv, "the port must be 1 to 65535")
 
-    def test_missingPasswordFile(self) -> Deferred[None]:
+    def test_missingCaFile(self) -> Deferred[None]:
         return self.assertUsage(
-            [*self.base, "cacerts"], "cannot open the password file", "pw"
+            [*self.base, "cacerts"], "cannot read the CA file", "ca.pem"
         )
 
     def test_missingInput(self) -> Deferred[None]:

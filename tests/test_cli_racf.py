@@ -191,7 +191,7 @@ class RacfCommandLineTests(SynchronousTestCase):
             (blob,) = cursor.execute("SELECT sealed_key FROM certificates").fetchone()
             cursor.execute(
                 "UPDATE certificates SET sealed_key = ?",
-                (blob[:20] + b"x" + blob[21:],),
+                (blob[:20] + bytes([blob[20] ^ 1]) + blob[21:],),
             )
         database.close()
         status, _out, err = self.nss_racf(

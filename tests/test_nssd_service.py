@@ -6,6 +6,9 @@ API.
 
 from __future__ import annotations
 
+import io
+import os
+import stat
 import time
 
 from cryptography import x509
@@ -21,6 +24,7 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
+from nsstwisted.cli.modify import run as modify
 from nsstwisted.client import (
     NssRequestFailed,
     PassTicketCredentials,
@@ -290,5 +294,55 @@ class IPv6Tests(TestCase):
             )
             await session.caCertificates()
             await session.close()
+
+        return ensureDeferred(go())
+
+
+class ManagementTests(TestCase):
+    """
+    nss-modify against the running service's management socket.
+    """
+
+    def setUp(self) -> None:
+        self.setup = build_security(self)
+        self.service = start_nssd(self, self.setup)
+        self.socket = self.service.configuration.nmiSocket
+
+    async def modify(self, *argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        status = await modify(
+            reactor, ["nssd", "--socket", self.socket, *argv], out, err
+        )
+        return status, out.getvalue(), err.getvalue()
+
+    def test_socketMode(self) -> None:
+        self.assertEqual(stat.S_IMODE(os.stat(self.socket).st_mode), 0o660)
+
+    def test_display(self) -> Deferred[None]:
+        async def go() -> None:
+            status, out, err = await self.modify("display")
+            self.assertEqual((status, err), (0, ""))
+            self.assertIn("SystemName NSSSYS", out)
+            self.assertIn("KeyRing NSSD/NSSRING", out)
+
+        return ensureDeferred(go())
+
+    def test_refresh(self) -> Deferred[None]:
+        async def go() -> None:
+            config = self.service.configPath
+            with open(config) as f:
+                text = f.read()
+            with open(config, "w") as f:
+                f.write(text.replace("SyslogLevel 15", "SyslogLevel 2"))
+            status, out, err = await self.modify("ref")
+            self.assertEqual((status, err), (0, ""))
+            self.assertIn("refresh complete", out)
+            self.assertIn("SyslogLevel 2", out)
+            self.assertEqual(self.service.diagnostics.level, 2)
+            with open(config, "a") as f:
+                f.write("NssConfig { Port banana }\n")
+            status, out, err = await self.modify("refresh")
+            self.assertIn("refresh rejected", out + err)
+            self.assertEqual(self.service.configuration.syslogLevel, 2)
 
         return ensureDeferred(go())

@@ -265,6 +265,35 @@ class TwistdNssdTests(TestCase):
 
         return ensureDeferred(go())
 
+    def test_socketDirectoryFails(self) -> Deferred[None]:
+        """
+        The seed's case: the management socket's directory cannot be made,
+        so nssd logs DBG0040I and shuts down.
+        """
+        setup = build_security(self)
+        blocker = os.path.join(setup.sockets, "not-a-directory")
+        with open(blocker, "w") as f:
+            f.write("a file where the socket directory should be\n")
+        config = write_nssd_config(setup)
+        with open(config) as f:
+            text = f.read().replace(
+                os.path.join(setup.sockets, "sock", "nss"),
+                os.path.join(blocker, "sock", "nss"),
+            )
+        with open(config, "w") as f:
+            f.write(text)
+        process = self.start(setup, config)
+
+        async def go() -> None:
+            code = await process.ended
+            self.assertNotEqual(code, 0)
+            self.assertIn(
+                b"DBG0040I NSS_VERBOSE Cannot create socket directory", process.output
+            )
+            self.assertIn(b"DBG0010I", process.output)
+
+        return ensureDeferred(go())
+
     def test_missingDatabaseExitsNonZero(self) -> Deferred[None]:
         setup = build_security(self)
         os.remove(setup.database)

@@ -18,7 +18,7 @@ from types import FrameType
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
 from twisted.internet.endpoints import SSL4ServerEndpoint
 from twisted.internet.interfaces import IListeningPort, IReactorCore
 from twisted.internet.task import LoopingCall
@@ -33,9 +33,11 @@ from nsstwisted.nssd.configuration import (
     load_nssd_configuration,
 )
 from nsstwisted.nssd.diagnostics import Diagnostics
+from nsstwisted.nssd.management import NssdManagement
 from nsstwisted.nssd.registry import ClientRegistry
 from nsstwisted.nssd.session import NssServerSession, ServerContext
 from nsstwisted.nssd.tls import ServerContextFactory, server_context
+from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
 from nsstwisted.protocols.nss import (
     DEFAULT_FRAME_DEADLINE,
     DEFAULT_SETUP_DEADLINE,
@@ -104,6 +106,10 @@ class NSSDService(Service):
         self.contextFactory = ServerContextFactory(context)
         self.port: IListeningPort | None = None
         self._ports: list[IListeningPort] = []
+        self.nmiPort: IListeningPort | None = None
+        self.nmiFactory = NmiServerFactory(
+            NssdManagement(lambda: self.configuration.describe(), self.refresh), reactor
+        )
         self._poller: LoopingCall | None = None
         logon = Logon(database)
         certificates = CertificateService(
@@ -191,6 +197,8 @@ class NSSDService(Service):
         Service.startService(self)
         self.diagnostics.started(__version__, self.configuration.systemName)
         self.pool.start()
+        if not self._listen_nmi(self.configuration.nmiSocket):
+            return
         self._listen(self.configuration.port).addErrback(self._listen_failed)
         self._poller = LoopingCall(self._poll_security)
         self._poller.clock = self._reactor
@@ -202,10 +210,18 @@ class NSSDService(Service):
         if self._poller is not None and self._poller.running:
             self._poller.stop()
         ports, self._ports, self.port = self._ports, [], None
+        nmiPort, self.nmiPort = self.nmiPort, None
         self.diagnostics.stopped()
-        stopping = [p.stopListening() for p in ports]
+        stopping: list[Deferred[Any]] = [
+            d for d in (p.stopListening() for p in ports) if d is not None
+        ]
+        if nmiPort is not None:
+            stopped = nmiPort.stopListening()
+            if stopped is not None:
+                stopping.append(stopped)
+            stopping.append(self.nmiFactory.terminateAll())
         self.pool.stop()
-        return stopping[0] if len(stopping) == 1 else None
+        return DeferredList(stopping).addCallback(lambda _: None)
 
     def _factory(self) -> NssFactory:
         def session(protocol: NssProtocol) -> NssServerSession:
@@ -233,8 +249,35 @@ class NSSDService(Service):
 
         return listening.addCallback(listening_on)
 
+    def _listen_nmi(self, path: str) -> bool:
+        """
+        Serve the management interface on C{path}, creating its directory
+        if need be.  If the directory cannot be made, say so (DBG0040I, as
+        IBM's server does) and shut down.
+        """
+        directory = os.path.dirname(path) or "."
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as e:
+            self.diagnostics.socket_directory_failed(
+                directory, e.errno or 0, e.strerror or str(e)
+            )
+            self._fail_startup(f"cannot create socket directory {directory}")
+            return False
+        listening = nmi_server_endpoint(self._reactor, path).listen(self.nmiFactory)
+
+        def served(port: IListeningPort) -> None:
+            self.nmiPort = port
+            self.diagnostics.nmi_listening(path)
+
+        listening.addCallbacks(served, self._listen_failed)
+        return True
+
     def _listen_failed(self, failure: Any) -> None:
-        self.diagnostics.startup_failed(failure.getErrorMessage())
+        self._fail_startup(failure.getErrorMessage())
+
+    def _fail_startup(self, reason: str) -> None:
+        self.diagnostics.startup_failed(reason)
         reactor: IReactorCore = self._reactor
         # twistd has no other way to report a failed start in its exit status.
         reactor.addSystemEventTrigger("after", "shutdown", os._exit, 1)

@@ -1,0 +1,509 @@
+"""
+What nssd costs per signature, against bare C{cryptography} signing.
+
+nssd exists to sign for its clients, so the price of the service around the
+RSA operation (TLS, framing, the logon state, the SERVAUTH checks, the key
+ring lookup and the thread pool) should stay small next to the operation
+itself.  This measures, in one run on one machine:
+
+  1. bare RSA-2048 PKCS#1 v1.5 SHA-256 signing of a digest with
+     C{cryptography}: one thread, then one thread per core, in signatures
+     per second, and the CPU seconds per signature of the one-thread run;
+  2. nssd as its own process (C{python -m twisted nssd}, the foreground
+     runner) over real TLS on loopback, with several clients each keeping
+     many SIGN requests in flight for a fixed time: signatures per second,
+     and nssd's CPU seconds per signature, read from C{/proc/PID/stat}
+     before and after the load so that the clients' own CPU is not counted.
+
+It prints each figure with its ratio to the bare one and the goals: nssd's
+CPU per signature at most 1.2 times bare single-thread signing, and its
+throughput at least 75% of the bare one-thread-per-core rate.  The clients
+run in this process and share the machine's cores with nssd, so on a small
+machine the throughput figure understates what nssd could do alone; the
+CPU-per-signature figure does not depend on that.
+
+The security database is built in a temporary folder by the documented
+example job (C{docs/examples/nss-setup.racf}) plus a profile that lets
+CLIENT1 log on under the client names BENCH1, BENCH2, ..., since one client
+name holds one session.  Run it from anywhere:
+C{python benchmarks/sign_throughput.py [--duration SECONDS]}; the working
+tree's code is used, not an installed copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Measure the working tree, as the nssd process (run from ROOT) does.
+sys.path.insert(0, ROOT)
+
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils  # noqa: E402
+from twisted.internet.defer import Deferred  # noqa: E402
+from twisted.internet.endpoints import TCP4ClientEndpoint  # noqa: E402
+from twisted.internet.task import react  # noqa: E402
+
+from nsstwisted.cli.racf import run as nss_racf  # noqa: E402
+from nsstwisted.client import (  # noqa: E402
+    NssSession,
+    PasswordCredentials,
+    connect,
+    tls_endpoint,
+)
+from nsstwisted.security.database import SecurityDatabase  # noqa: E402
+from nsstwisted.security.keyring import CertificateOwner, KeyRingStore  # noqa: E402
+from nsstwisted.wire.nss import Services, SignatureSchemeCode  # noqa: E402
+
+EXAMPLE_JOB = os.path.join(ROOT, "docs", "examples", "nss-setup.racf")
+PASSWORD = "Cl1ent-One"  # noqa: S105 (the example job's test user)
+LABEL = "Client1 cert"
+BENCH_JOB = """
+RDEFINE SERVAUTH EZB.NSS.NSSSYS.BENCH*.IPSEC.CERT UACC(NONE)
+PERMIT EZB.NSS.NSSSYS.BENCH*.IPSEC.CERT CLASS(SERVAUTH) ID(CLIENT1) ACCESS(READ)
+SETROPTS RACLIST(SERVAUTH) REFRESH
+"""
+LISTENING = re.compile(r"DBG0002I NSS server listening on \S+ port (\d+)")
+CPU_GOAL = 1.2
+THROUGHPUT_GOAL = 0.75
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+DIGEST = hashlib.sha256(b"IKE_AUTH octets").digest()
+
+
+# 1. Bare signing.
+
+
+@dataclass
+class Bare:
+    oneThread: float
+    perCore: float
+    threads: int
+    cpuPerSignature: float
+
+
+def _sign_with(key: rsa.RSAPrivateKey) -> Callable[[], bytes]:
+    algorithm = utils.Prehashed(hashes.SHA256())
+    pkcs1 = padding.PKCS1v15()
+    return lambda: key.sign(DIGEST, pkcs1, algorithm)
+
+
+def bare_signing(seconds: float) -> Bare:
+    """
+    Sign the digest nssd would be sent, the way nssd signs it (prehashed),
+    so that the two figures differ by the service alone.
+    """
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    sign = _sign_with(key)
+    sign()
+
+    count = 0
+    cpu = time.process_time()
+    start = time.perf_counter()
+    deadline = start + seconds
+    while time.perf_counter() < deadline:
+        for _ in range(20):
+            sign()
+        count += 20
+    elapsed = time.perf_counter() - start
+    cpuPerSignature = (time.process_time() - cpu) / count
+    oneThread = count / elapsed
+
+    threads = os.cpu_count() or 1
+    counts = [0] * threads
+    barrier = threading.Barrier(threads + 1)
+    stop = threading.Event()
+
+    def worker(index: int) -> None:
+        barrier.wait()
+        done = 0
+        while not stop.is_set():
+            for _ in range(20):
+                sign()
+            done += 20
+        counts[index] = done
+
+    workers = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for thread in workers:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for thread in workers:
+        thread.join()
+    perCore = sum(counts) / (time.perf_counter() - start)
+    return Bare(oneThread, perCore, threads, cpuPerSignature)
+
+
+# 2. nssd.
+
+
+def build_security(folder: str) -> tuple[str, bytes]:
+    """
+    The example job's database plus the BENCH client names; the database
+    path and the CA certificate (PEM) the clients trust.
+    """
+    database = os.path.join(folder, "security.db")
+    job = os.path.join(folder, "bench.racf")
+    with open(job, "w") as f:
+        f.write(BENCH_JOB)
+    for path in (EXAMPLE_JOB, job):
+        err = io.StringIO()
+        if nss_racf(["--database", database, "--file", path], io.StringIO(), err):
+            raise SystemExit(f"the RACF job {path} failed: {err.getvalue()}")
+    db = SecurityDatabase.open(database, os.path.join(folder, "security.sth"))
+    try:
+        ca = KeyRingStore(db).get_certificate(CertificateOwner.authority(), "NSS CA")
+        return database, ca.certificate.public_bytes(serialization.Encoding.PEM)
+    finally:
+        db.close()
+
+
+def write_config(folder: str, database: str, syslogLevel: int) -> str:
+    path = os.path.join(folder, "nssd.conf")
+    with open(path, "w") as f:
+        f.write(
+            "NssConfig\n{\n  Port 0\n"
+            f"  SyslogLevel {syslogLevel}\n"
+            "  KeyRing NSSD/NSSRING\n  TlsKeyRing NSSD/TLSRING\n"
+            "  SystemName NSSSYS\n"
+            f'  SecurityDatabase "{database}"\n'
+            f'  NmiSocket "{os.path.join(folder, "nmi")}"\n'
+            "}\n"
+        )
+    return path
+
+
+class NssdProcess:
+    """
+    nssd in the foreground in its own process, so that its CPU time is its
+    own; its log is drained by a thread so that a chatty SyslogLevel cannot
+    block it on a full pipe.
+    """
+
+    def __init__(self, config: str) -> None:
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "twisted",
+                "--log-format=text",
+                "--log-file=-",
+                "nssd",
+                "--config",
+                config,
+                "--interface",
+                "127.0.0.1",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._port: int | None = None
+        self._listening = threading.Event()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+            found = LISTENING.search(line)
+            if found and self._port is None:
+                self._port = int(found.group(1))
+                self._listening.set()
+        self._listening.set()
+
+    def port(self, timeout: float = 30.0) -> int:
+        self._listening.wait(timeout)
+        if self._port is None:
+            log = "\n".join(self.lines[-20:])
+            raise SystemExit(f"nssd did not say where it listens:\n{log}")
+        return self._port
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """
+        utime + stime of the whole nssd process (every thread), and of its
+        main thread alone, which runs the reactor: TLS, framing, decoding
+        and dispatch, the part a thread pool cannot spread over the cores.
+        """
+        pid = self.process.pid
+        return _cpu(f"/proc/{pid}/stat"), _cpu(f"/proc/{pid}/task/{pid}/stat")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _cpu(path: str) -> float:
+    with open(path) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of proc(5); the split starts at 3.
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+@dataclass
+class Load:
+    signatures: int
+    seconds: float
+    nssdCpu: float
+    reactorCpu: float
+    clientCpu: float
+    failures: int
+
+
+class Pipeline:
+    """
+    One client keeping C{depth} SIGN requests in flight: each reply sends
+    the next request at once.  Callbacks rather than coroutines, so that the
+    clients, which share the cores with nssd, spend as little as possible.
+    """
+
+    def __init__(self, session: NssSession, depth: int) -> None:
+        self.session = session
+        self.depth = depth
+        self.count = 0
+        self.failures = 0
+        self.running = True
+        self.inFlight = 0
+        self.drained: Deferred[None] = Deferred()
+
+    def start(self) -> None:
+        for _ in range(self.depth):
+            self._send()
+
+    def _send(self) -> None:
+        self.inFlight += 1
+        self.session.sign(
+            label=LABEL, digest=DIGEST, scheme=SignatureSchemeCode.RSA_PKCS1_SHA256
+        ).addCallbacks(self._signed, self._failed)
+
+    def _signed(self, reply: object) -> None:
+        self.count += 1
+        self._next()
+
+    def _failed(self, failure: Any) -> None:
+        self.failures += 1
+        if self.failures == 1:
+            print(f"  a SIGN failed: {failure.getErrorMessage()}", file=sys.stderr)
+        self._next()
+
+    def _next(self) -> None:
+        self.inFlight -= 1
+        if self.running:
+            self._send()
+        elif self.inFlight == 0 and not self.drained.called:
+            self.drained.callback(None)
+
+    def stop(self) -> Deferred[None]:
+        self.running = False
+        if self.inFlight == 0 and not self.drained.called:
+            self.drained.callback(None)
+        return self.drained
+
+
+def _sleep(reactor: Any, seconds: float) -> Deferred[None]:
+    waiting: Deferred[None] = Deferred()
+    reactor.callLater(seconds, waiting.callback, None)
+    return waiting
+
+
+def _client_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def nssd_load(
+    reactor: Any,
+    nssd: NssdProcess,
+    caPem: bytes,
+    clients: int,
+    depth: int,
+    warmup: float,
+    seconds: float,
+) -> Load:
+    port = nssd.port()
+    sessions = []
+    for number in range(1, clients + 1):
+        endpoint = tls_endpoint(
+            TCP4ClientEndpoint(reactor, "127.0.0.1", port), "127.0.0.1", [caPem]
+        )
+        sessions.append(
+            await connect(
+                reactor,
+                endpoint,
+                clientName=f"BENCH{number}",
+                credentials=PasswordCredentials("CLIENT1", PASSWORD),
+                services=Services.CERT,
+            )
+        )
+    pipelines = [Pipeline(session, depth) for session in sessions]
+    try:
+        for pipeline in pipelines:
+            pipeline.start()
+        # The first signatures load the key and fill the caches.
+        await _sleep(reactor, warmup)
+        before = sum(p.count for p in pipelines)
+        (nssdBefore, reactorBefore), clientBefore = nssd.cpu_seconds(), _client_cpu()
+        start = time.perf_counter()
+        await _sleep(reactor, seconds)
+        after = sum(p.count for p in pipelines)
+        (nssdAfter, reactorAfter), clientAfter = nssd.cpu_seconds(), _client_cpu()
+        elapsed = time.perf_counter() - start
+        for pipeline in pipelines:
+            await pipeline.stop()
+    finally:
+        for session in sessions:
+            await session.close()
+    return Load(
+        signatures=after - before,
+        seconds=elapsed,
+        nssdCpu=nssdAfter - nssdBefore,
+        reactorCpu=reactorAfter - reactorBefore,
+        clientCpu=clientAfter - clientBefore,
+        failures=sum(p.failures for p in pipelines),
+    )
+
+
+# Report.
+
+
+def report(bare: Bare, load: Load, clients: int, depth: int) -> None:
+    rate = load.signatures / load.seconds
+    perSignature = load.nssdCpu / max(load.signatures, 1)
+    clientPerSignature = load.clientCpu / max(load.signatures, 1)
+    throughputRatio = rate / bare.perCore
+    cpuRatio = perSignature / bare.cpuPerSignature
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    print()
+    print("Bare cryptography, RSA-2048 PKCS#1 v1.5 SHA-256 (prehashed digest):")
+    print(f"  1 thread            {bare.oneThread:9.0f} sign/s")
+    print(
+        f"  {bare.threads} threads (1/core) {bare.perCore:9.0f} sign/s"
+        f"  ({bare.perCore / bare.oneThread:.2f}x 1 thread)"
+    )
+    print(f"  CPU per signature   {bare.cpuPerSignature * 1e3:9.3f} ms (1 thread)")
+    print()
+    print(
+        f"nssd over TLS on loopback, {clients} clients x {depth} requests in "
+        f"flight, {load.seconds:.1f} s:"
+    )
+    print(
+        f"  throughput          {rate:9.0f} sign/s"
+        f"  = {throughputRatio:.2f} x bare {bare.threads}-thread rate"
+    )
+    print(
+        f"  nssd CPU/signature  {perSignature * 1e3:9.3f} ms"
+        f"  = {cpuRatio:.2f} x bare 1-thread CPU/signature"
+    )
+    reactorPerSignature = load.reactorCpu / max(load.signatures, 1)
+    print(
+        f"    of which reactor  {reactorPerSignature * 1e3:9.3f} ms"
+        f"  ({load.reactorCpu / load.seconds:.2f} cores; the rest is the"
+        " signing thread pool)"
+    )
+    print(
+        f"  nssd CPU use        {load.nssdCpu / load.seconds:9.2f} cores"
+        f"  (client CPU/signature {clientPerSignature * 1e3:.3f} ms,"
+        f" {load.clientCpu / load.seconds:.2f} cores)"
+    )
+    if load.failures:
+        print(f"  FAILED requests     {load.failures}")
+    print()
+    print("Goals:")
+    print(
+        f"  nssd CPU per signature <= {CPU_GOAL}x bare: {cpuRatio:.2f}x,"
+        f" {verdict(cpuRatio <= CPU_GOAL)}"
+    )
+    print(
+        f"  throughput >= {THROUGHPUT_GOAL:.0%} of bare per-core rate:"
+        f" {throughputRatio:.0%}, {verdict(throughputRatio >= THROUGHPUT_GOAL)}"
+    )
+    print()
+    print(
+        f"Note: the clients run in this process on the same {os.cpu_count()} "
+        f"cores as nssd ({load.clientCpu / load.seconds:.2f} cores of client "
+        "work here), so the throughput figure understates what nssd alone "
+        "could reach; the CPU-per-signature figure is nssd's own."
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bare-seconds", type=float, default=3.0)
+    parser.add_argument("--duration", type=float, default=15.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--depth", type=int, default=32)
+    parser.add_argument(
+        "--syslog-level",
+        type=int,
+        default=1,
+        help="nssd's SyslogLevel (2 and 4 log every SIGN)",
+    )
+    args = parser.parse_args()
+
+    print(f"{os.cpu_count()} cores; measuring bare signing ...", flush=True)
+    bare = bare_signing(args.bare_seconds)
+    folder = tempfile.mkdtemp(prefix="nssbench-")
+    nssd: NssdProcess | None = None
+    try:
+        print("building the security database ...", flush=True)
+        database, caPem = build_security(folder)
+        config = write_config(folder, database, args.syslog_level)
+        nssd = NssdProcess(config)
+        print(f"nssd pid {nssd.process.pid} on port {nssd.port()}; loading ...")
+        started = nssd
+
+        async def load(reactor: Any) -> None:
+            result = await nssd_load(
+                reactor,
+                started,
+                caPem,
+                args.clients,
+                args.depth,
+                args.warmup,
+                args.duration,
+            )
+            report(bare, result, args.clients, args.depth)
+
+        try:
+            react(lambda reactor: Deferred.fromCoroutine(load(reactor)))
+        except SystemExit as done:
+            if done.code:
+                print("\n".join(started.lines[-20:]), file=sys.stderr)
+                raise
+    finally:
+        if nssd is not None:
+            nssd.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

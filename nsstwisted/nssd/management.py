@@ -1,0 +1,104 @@
+"""
+What nssd answers on its network management interface (C{/var/sock/nss}).
+
+For now that is the operator's C{nss-modify nssd display} and C{nss-modify
+nssd refresh}, the counterparts of z/OS C{MODIFY NSSD,DISPLAY} and C{MODIFY
+NSSD,REFRESH}.  The IPsec requests that nssd routes to its NSS clients are
+refused with C{EOPNOTSUPP} until the network management router exists;
+C{NMsec_GET_STACKINFO} and C{NMsec_GET_IKENSINFO} will stay refused, as
+IBM's NSS server refuses them (they are iked's own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred, succeed
+from twisted.python.failure import Failure
+
+from nsstwisted.wire.codes import ReasonCode, ReturnCode
+from nsstwisted.wire.nmi import (
+    IPSEC_REQUESTS,
+    NmiMessage,
+    NmiMessageType,
+    NmiRecord,
+    printable_line,
+    text_record,
+)
+
+__all__ = ["NssdManagement"]
+
+_IKED_ONLY = frozenset({NmiMessageType.GET_STACKINFO, NmiMessageType.GET_IKENSINFO})
+
+
+class NssdManagement:
+    """
+    nssd's NMI handler (see L{nsstwisted.protocols.nmi.NmiHandler}).
+
+    It takes two callables rather than the service itself, so that it can
+    be tested without a server and the service keeps its refresh logic.
+    """
+
+    def __init__(
+        self,
+        describe: Callable[[], list[str]],
+        refresh: Callable[[], Deferred[list[str]]],
+    ) -> None:
+        """
+        @param describe: the configuration in force, as lines.
+        @param refresh: reread the configuration; fires with lines saying
+            what changed, or why the refresh was rejected.
+        """
+        self._describe = describe
+        self._refresh = refresh
+        # Two operators refreshing at once must not interleave two rereads
+        # of the same file; the second waits and then rereads again.
+        self._refreshing = DeferredLock()
+
+    def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+        kind = request.messageType
+        if kind == NmiMessageType.DAEMON_DISPLAY:
+            return succeed(request.answer([_lines(self._describe())]))
+        if kind == NmiMessageType.DAEMON_REFRESH:
+            refreshing: Deferred[list[str]] = self._refreshing.run(
+                maybeDeferred, self._refresh
+            )
+
+            def refreshed(lines: list[str]) -> NmiMessage:
+                return request.answer([_lines(lines)])
+
+            def failed(reason: Failure) -> NmiMessage:
+                return request.refuse(
+                    ReturnCode.EIO,
+                    ReasonCode.NSSRsnServerError,
+                    f"refresh failed: {reason.getErrorMessage()}",
+                )
+
+            return refreshing.addCallbacks(refreshed, failed)
+        if kind in _IKED_ONLY:
+            return succeed(
+                request.refuse(
+                    ReturnCode.EOPNOTSUPP,
+                    ReasonCode.NONE,
+                    f"{NmiMessageType(kind).ibmName} is served by iked, not nssd",
+                )
+            )
+        if kind in IPSEC_REQUESTS:
+            return succeed(
+                request.refuse(
+                    ReturnCode.EOPNOTSUPP,
+                    ReasonCode.NONE,
+                    f"nssd does not route {NmiMessageType(kind).ibmName} yet",
+                )
+            )
+        return succeed(
+            request.refuse(
+                ReturnCode.EINVAL,
+                ReasonCode.NMsRsnBadType,
+                f"nssd does not serve message type {int(kind)}",
+            )
+        )
+
+
+def _lines(lines: list[str]) -> NmiRecord:
+    return text_record(printable_line(line) for line in lines)

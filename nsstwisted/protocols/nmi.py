@@ -1,0 +1,583 @@
+"""
+The NMI over a Twisted stream (an AF_UNIX socket): a thin adapter between
+bytes and L{nsstwisted.wire.nmi} messages.
+
+The server side frames, greets with INIT, says goodbye with TERM, limits the
+number of connections, and hands every request to a handler object, which
+decides everything else.  The client side waits for INIT and matches
+replies to requests by correlator.  C{docs/nmi.md} is the specification.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+from typing import Protocol as TypingProtocol
+
+from twisted.internet.defer import Deferred, fail, gatherResults, maybeDeferred
+from twisted.internet.endpoints import UNIXServerEndpoint
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from nsstwisted.wire.codes import REASON_TEXT, ReasonCode, ReturnCode
+from nsstwisted.wire.nmi import (
+    MAX_MESSAGE_SIZE,
+    NMI_VERSION,
+    SOCKET_MODE,
+    UNSOLICITED,
+    NmiDecodeFailure,
+    NmiDecoder,
+    NmiMessage,
+    NmiMessageType,
+    NmiRecord,
+    encode_message,
+    init_message,
+    term_message,
+)
+
+__all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_OUTSTANDING",
+    "DEFAULT_MESSAGE_DEADLINE",
+    "NmiClientFactory",
+    "NmiClientProtocol",
+    "NmiConnectionLost",
+    "NmiError",
+    "NmiHandler",
+    "NmiRequestFailed",
+    "NmiServerFactory",
+    "NmiServerObserver",
+    "NmiServerProtocol",
+    "NmiTerminated",
+    "nmi_server_endpoint",
+]
+
+DEFAULT_MAX_CONNECTIONS = 10
+"""How many management clients a server serves at once."""
+
+DEFAULT_MAX_OUTSTANDING = 16
+"""How many requests of one connection a server works on at once."""
+
+DEFAULT_MESSAGE_DEADLINE = 30.0
+"""
+Seconds a started message has to arrive in full: a local program that
+writes half a header and stops must not hold one of the few connection
+slots for ever.
+"""
+
+
+class NmiHandler(TypingProtocol):
+    """
+    What a server does with requests: everything but framing.
+    """
+
+    def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+        """
+        Carry out C{request} (never an INIT, a TERM or a reply).
+
+        @return: a Deferred firing with the reply, made with
+            C{request.answer(...)} or C{request.refuse(...)}.  The protocol
+            stamps it with the request's type, correlator and target, so a
+            handler cannot answer the wrong request.  A failure is answered
+            with C{EIO} C{NSSRsnServerError}.
+        """
+
+
+class NmiServerObserver:
+    """
+    The events of an NMI server that an operator may want to read about.
+
+    The protocol has no messages of its own: the daemon passes a subclass
+    that writes its C{DBGnnnnI} or C{EZDnnnnI} messages, so that the
+    message catalogue stays with the daemon.  The methods here do nothing,
+    except L{handlerFailed}, which logs the traceback: an exception must
+    never vanish.
+    """
+
+    log = Logger(namespace="nsstwisted.nmi")
+
+    def connected(self, connId: int) -> None:
+        """A client connected and was sent INIT."""
+
+    def refused(self, connId: int, limit: int) -> None:
+        """A client was sent TERM at once: C{limit} connections are open."""
+
+    def badMessage(self, connId: int, failure: NmiDecodeFailure) -> None:
+        """A client sent a message that could not be accepted."""
+
+    def handlerFailed(self, connId: int, request: NmiMessage, reason: Failure) -> None:
+        """The handler failed a request, or its reply could not be encoded."""
+        self.log.failure(
+            "NMI connection {connId}: {request} failed",
+            reason,
+            connId=connId,
+            request=_name(request.messageType),
+        )
+
+    def disconnected(self, connId: int) -> None:
+        """A connection closed, whoever closed it."""
+
+
+def _name(messageType: int) -> str:
+    try:
+        return NmiMessageType(messageType).ibmName
+    except ValueError:
+        return f"message type {messageType}"
+
+
+class NmiServerProtocol(Protocol):
+    """
+    One management client's connection to the server.
+
+    @ivar connId: a number for logs, unique within the factory.
+    """
+
+    factory: NmiServerFactory
+
+    def __init__(self, factory: NmiServerFactory, connId: int) -> None:
+        self.factory = factory
+        self.connId = connId
+        self._decoder = NmiDecoder(factory.maxMessageSize)
+        self._outstanding = 0
+        self._closing = False
+        self._admitted = False
+        self._deadline: IDelayedCall | None = None
+        self._lost: list[Deferred[None]] | None = []
+
+    def connectionMade(self) -> None:
+        if not self.factory._admit(self):
+            self.factory.observer.refused(self.connId, self.factory.maxConnections)
+            self.terminate(
+                ReturnCode.EBUSY,
+                ReasonCode.NSSRsnTooManyRequests,
+                "too many management connections "
+                f"(at most {self.factory.maxConnections})",
+            )
+            return
+        self._admitted = True
+        self._send(init_message(self.factory.version))
+        self.factory.observer.connected(self.connId)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._closing:
+            return
+        for item in self._decoder.feed(data):
+            if isinstance(item, NmiDecodeFailure):
+                self.factory.observer.badMessage(self.connId, item)
+                if item.fatal:
+                    self.terminate(item.returnCode, item.reasonCode, item.text)
+                    return
+                response = item.response()
+                if response is not None:
+                    self._send(response)
+            else:
+                self._request(item)
+            if self._closing:
+                return
+        self._watchPartialMessage()
+
+    def _watchPartialMessage(self) -> None:
+        if self._decoder.pending:
+            if self._deadline is None:
+                self._deadline = self.factory.clock.callLater(
+                    self.factory.messageDeadline, self._expired
+                )
+        elif self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self) -> None:
+        self._deadline = None
+        self.terminate(
+            ReturnCode.EINVAL,
+            ReasonCode.NMsRsnMsgSize,
+            f"a message stayed incomplete for {self.factory.messageDeadline:g} s",
+        )
+
+    def _request(self, message: NmiMessage) -> None:
+        if message.reply or message.messageType in UNSOLICITED:
+            # Replies, INIT and TERM are never answered, and a client has
+            # no business sending them: note it and go on.
+            self.factory.observer.badMessage(
+                self.connId,
+                NmiDecodeFailure(
+                    message.correlator,
+                    message.messageType,
+                    ReturnCode.EINVAL,
+                    ReasonCode.NMsRsnBadType,
+                    False,
+                    f"a client sent {_name(message.messageType)}"
+                    + (" as a reply" if message.reply else ""),
+                    reply=message.reply,
+                ),
+            )
+            return
+        if self._outstanding >= self.factory.maxOutstanding:
+            self._send(
+                message.refuse(
+                    ReturnCode.EBUSY,
+                    ReasonCode.NSSRsnTooManyRequests,
+                    f"at most {self.factory.maxOutstanding} requests at once",
+                )
+            )
+            return
+        self._outstanding += 1
+        working = maybeDeferred(self.factory.handler.handle, message)
+        working.addBoth(self._finished)
+        working.addCallbacks(
+            self._answer,
+            self._failed,
+            callbackArgs=(message,),
+            errbackArgs=(message,),
+        )
+
+    def _finished(self, result: Any) -> Any:
+        self._outstanding -= 1
+        return result
+
+    def _answer(self, reply: NmiMessage, request: NmiMessage) -> None:
+        try:
+            reply = replace(
+                reply,
+                messageType=request.messageType,
+                correlator=request.correlator,
+                reply=True,
+                target=request.target,
+                version=request.version,
+            )
+            data = encode_message(reply, self.factory.maxMessageSize)
+        except Exception:
+            # A reply that cannot be sent is the handler's failure.
+            self._failed(Failure(), request)
+            return
+        self._write(data)
+
+    def _failed(self, reason: Failure, request: NmiMessage) -> None:
+        self.factory.observer.handlerFailed(self.connId, request, reason)
+        self._send(
+            request.refuse(
+                ReturnCode.EIO,
+                ReasonCode.NSSRsnServerError,
+                f"{_name(request.messageType)} failed: {reason.getErrorMessage()}",
+            )
+        )
+
+    def _send(self, message: NmiMessage) -> None:
+        try:
+            data = encode_message(message, self.factory.maxMessageSize)
+        except ValueError:
+            # Only the explanation can make an error reply or a TERM too
+            # large for a small maximum; the codes must go out regardless.
+            data = encode_message(replace(message, records=()))
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        if not self._closing and self.transport is not None:
+            self.transport.write(data)
+
+    def terminate(
+        self,
+        returnCode: ReturnCode = ReturnCode.OK,
+        reasonCode: ReasonCode = ReasonCode.NONE,
+        text: str | None = None,
+    ) -> None:
+        """
+        Send TERM with the reason and close the connection once it is
+        written.  Does nothing if the connection is closing already.
+        """
+        if self._closing or self.transport is None:
+            return
+        self._send(term_message(returnCode, reasonCode, text))
+        self._closing = True
+        self.transport.loseConnection()
+
+    def whenLost(self) -> Deferred[None]:
+        """A Deferred that fires when the connection has closed."""
+        lost: Deferred[None] = Deferred()
+        if self._lost is None:
+            lost.callback(None)
+        else:
+            self._lost.append(lost)
+        return lost
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._closing = True
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        if self._admitted:
+            self.factory._forget(self)
+            self.factory.observer.disconnected(self.connId)
+        lost, self._lost = self._lost or [], None
+        for waiting in lost:
+            waiting.callback(None)
+
+
+class NmiServerFactory(Factory[NmiServerProtocol]):
+    """
+    Builds the server's L{NmiServerProtocol}s, counts them, and ends them
+    at shutdown.
+
+    @ivar maxConnections: how many clients are served at once; one more is
+        sent TERM C{EBUSY} C{NSSRsnTooManyRequests} and closed.
+    """
+
+    def __init__(
+        self,
+        handler: NmiHandler,
+        clock: IReactorTime,
+        *,
+        maxConnections: int = DEFAULT_MAX_CONNECTIONS,
+        maxOutstanding: int = DEFAULT_MAX_OUTSTANDING,
+        maxMessageSize: int = MAX_MESSAGE_SIZE,
+        messageDeadline: float = DEFAULT_MESSAGE_DEADLINE,
+        version: int = NMI_VERSION,
+        observer: NmiServerObserver | None = None,
+    ) -> None:
+        """
+        @param version: the highest interface version announced in INIT.
+        """
+        if maxConnections < 1 or maxOutstanding < 1:
+            raise ValueError("the connection and request limits must be 1 or more")
+        self.handler = handler
+        self.clock = clock
+        self.maxConnections = maxConnections
+        self.maxOutstanding = maxOutstanding
+        self.maxMessageSize = maxMessageSize
+        self.messageDeadline = messageDeadline
+        self.version = version
+        self.observer = observer or NmiServerObserver()
+        self.connections: set[NmiServerProtocol] = set()
+        self._ids = itertools.count(1)
+
+    def buildProtocol(self, addr: object) -> NmiServerProtocol:
+        return NmiServerProtocol(self, next(self._ids))
+
+    def _admit(self, protocol: NmiServerProtocol) -> bool:
+        if len(self.connections) >= self.maxConnections:
+            return False
+        self.connections.add(protocol)
+        return True
+
+    def _forget(self, protocol: NmiServerProtocol) -> None:
+        self.connections.discard(protocol)
+
+    def terminateAll(
+        self,
+        returnCode: ReturnCode = ReturnCode.EBUSY,
+        reasonCode: ReasonCode = ReasonCode.NSSRsnShutdown,
+        text: str | None = "the server is shutting down",
+    ) -> Deferred[None]:
+        """
+        Send every open connection TERM and close it, as IBM's daemons do
+        when they stop.  Stop listening first, or new clients will come.
+
+        @return: a Deferred that fires when every connection has closed.
+        """
+        waiting = []
+        for protocol in list(self.connections):
+            waiting.append(protocol.whenLost())
+            protocol.terminate(returnCode, reasonCode, text)
+        done: Deferred[Any] = gatherResults(waiting)
+        return done.addCallback(lambda _: None)
+
+
+def nmi_server_endpoint(reactor: Any, path: str) -> UNIXServerEndpoint:
+    """
+    The endpoint a daemon serves the NMI on: the socket file gets mode
+    L{SOCKET_MODE} (owner and group), and a socket file left behind by a
+    daemon that died is removed, which Twisted does when it holds the
+    C{path.lock} lock file.
+
+    The directory must exist; creating it (and reporting when it cannot)
+    is the daemon's business.
+    """
+    return UNIXServerEndpoint(reactor, os.fsdecode(path), mode=SOCKET_MODE, wantPID=1)
+
+
+# The client side.
+
+
+class NmiError(Exception):
+    """
+    A request failed: the server refused it, ended the connection, or the
+    connection broke.
+
+    @ivar returnCode: the return code.
+    @ivar reasonCode: the reason code.
+    @ivar lines: the server's explanation, if it sent one.
+    """
+
+    def __init__(
+        self,
+        returnCode: ReturnCode,
+        reasonCode: ReasonCode,
+        lines: Iterable[str] = (),
+    ) -> None:
+        self.returnCode = returnCode
+        self.reasonCode = reasonCode
+        self.lines = tuple(lines)
+        text = "; ".join(self.lines) or REASON_TEXT.get(reasonCode, "")
+        super().__init__(f"{returnCode.name} {reasonCode.name}: {text}")
+
+
+class NmiRequestFailed(NmiError):
+    """
+    The server answered a request with an error reply, or its reply could
+    not be decoded.
+    """
+
+
+class NmiTerminated(NmiError):
+    """
+    The server sent TERM, which ends the connection.
+    """
+
+
+class NmiConnectionLost(NmiError):
+    """
+    The connection closed without a TERM (the server died, say).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(ReturnCode.EIO, ReasonCode.NONE, [reason])
+
+
+class NmiClientProtocol(Protocol):
+    """
+    A management client's side of one NMI connection.
+
+    @ivar ready: fires with the server's highest interface version when
+        INIT arrives; fails with L{NmiTerminated} if TERM comes first, or
+        L{NmiConnectionLost}.  Send requests only after it fired.
+    @ivar terminated: fires with the server's TERM, if one came, or
+        L{None} when the connection closes without one.
+    """
+
+    def __init__(self, maxMessageSize: int = MAX_MESSAGE_SIZE) -> None:
+        self.maxMessageSize = maxMessageSize
+        self.ready: Deferred[int] = Deferred()
+        self.terminated: Deferred[NmiMessage | None] = Deferred()
+        self.serverVersion: int | None = None
+        self._decoder = NmiDecoder(maxMessageSize)
+        self._pending: dict[int, Deferred[NmiMessage]] = {}
+        self._next = 0
+        self._term: NmiMessage | None = None
+        self._closed = False
+
+    def request(
+        self,
+        messageType: NmiMessageType,
+        target: str = "",
+        records: Iterable[NmiRecord] = (),
+    ) -> Deferred[NmiMessage]:
+        """
+        Send a request.
+
+        @return: a Deferred firing with the successful reply, or failing
+            with an L{NmiError}.  Cancelling it forgets the request (a late
+            reply is dropped).
+        """
+        if self.serverVersion is None or self._closed or self.transport is None:
+            return fail(ValueError("no INIT received, or the connection is closed"))
+        correlator = self._correlator()
+        message = NmiMessage(
+            messageType, correlator, target=target, records=tuple(records)
+        )
+        try:
+            data = encode_message(message, self.maxMessageSize)
+        except ValueError:
+            return fail()
+
+        def forget(d: Deferred[NmiMessage]) -> None:
+            self._pending.pop(correlator, None)
+
+        waiting: Deferred[NmiMessage] = Deferred(forget)
+        self._pending[correlator] = waiting
+        self.transport.write(data)
+        return waiting
+
+    def _correlator(self) -> int:
+        # Numbers wrap at 2**32 and skip those still outstanding.
+        while True:
+            self._next = (self._next + 1) & 0xFFFFFFFF
+            if self._next not in self._pending:
+                return self._next
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._closed:
+            return
+        for item in self._decoder.feed(data):
+            if isinstance(item, NmiDecodeFailure):
+                self._badMessage(item)
+            elif item.messageType == NmiMessageType.INIT:
+                if self.serverVersion is None:
+                    self.serverVersion = item.version
+                    self.ready.callback(item.version)
+            elif item.messageType == NmiMessageType.TERM:
+                self._term = item
+                self._fail_all(
+                    NmiTerminated(item.returnCode, item.reasonCode, item.lines())
+                )
+                self.close()
+            elif item.reply:
+                waiting = self._pending.pop(item.correlator, None)
+                if waiting is None:
+                    continue  # a reply to a request given up on
+                if item.ok:
+                    waiting.callback(item)
+                else:
+                    waiting.errback(
+                        NmiRequestFailed(item.returnCode, item.reasonCode, item.lines())
+                    )
+            # A server sends no requests; one is dropped.
+            if self._closed:
+                return
+
+    def _badMessage(self, failure: NmiDecodeFailure) -> None:
+        error = NmiRequestFailed(failure.returnCode, failure.reasonCode, [failure.text])
+        if failure.fatal:
+            self._fail_all(error)
+            self.close()
+        elif failure.reply and failure.correlator is not None:
+            waiting = self._pending.pop(failure.correlator, None)
+            if waiting is not None:
+                waiting.errback(error)
+
+    def _fail_all(self, error: NmiError) -> None:
+        if not self.ready.called:
+            self.ready.errback(error)
+        pending, self._pending = self._pending, {}
+        for waiting in pending.values():
+            waiting.errback(error)
+
+    def close(self) -> None:
+        """Close the connection; outstanding requests fail."""
+        if not self._closed and self.transport is not None:
+            self._closed = True
+            self.transport.loseConnection()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._closed = True
+        self._fail_all(NmiConnectionLost(reason.getErrorMessage()))
+        if not self.terminated.called:
+            self.terminated.callback(self._term)
+
+
+class NmiClientFactory(Factory[NmiClientProtocol]):
+    """
+    Builds L{NmiClientProtocol}s, for C{UNIXClientEndpoint.connect}.
+    """
+
+    def __init__(self, maxMessageSize: int = MAX_MESSAGE_SIZE) -> None:
+        self.maxMessageSize = maxMessageSize
+
+    def buildProtocol(self, addr: object) -> NmiClientProtocol:
+        protocol = NmiClientProtocol(self.maxMessageSize)
+        protocol.factory = self
+        return protocol

@@ -1,0 +1,637 @@
+"""
+Tests for L{nsstwisted.protocols.nmi}: the server's greeting, goodbye,
+limits and reply matching over L{StringTransport}, and the client against
+the server over L{iosim}.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.test.iosim import IOPump, connectedServerAndClient
+from twisted.trial.unittest import SynchronousTestCase
+
+from nsstwisted.nssd.management import NssdManagement
+from nsstwisted.protocols.nmi import (
+    DEFAULT_MAX_CONNECTIONS,
+    NmiClientFactory,
+    NmiClientProtocol,
+    NmiConnectionLost,
+    NmiRequestFailed,
+    NmiServerFactory,
+    NmiServerObserver,
+    NmiServerProtocol,
+    NmiTerminated,
+    nmi_server_endpoint,
+)
+from nsstwisted.wire.codes import ReasonCode, ReturnCode
+from nsstwisted.wire.nmi import (
+    SOCKET_MODE,
+    NmiDecodeFailure,
+    NmiDecoder,
+    NmiMessage,
+    NmiMessageType,
+    encode_message,
+    init_message,
+    term_message,
+    text_record,
+)
+from tests.test_wire_nmi import NON_FATAL, rawMessage
+
+DOCS = Path(__file__).parent.parent / "docs" / "nmi.md"
+T = NmiMessageType
+R = ReasonCode
+
+
+class RecordingHandler:
+    """
+    A handler whose answers the test gives, in any order.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[NmiMessage] = []
+        self.waiting: list[Deferred[NmiMessage]] = []
+
+    def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+        self.requests.append(request)
+        waiting: Deferred[NmiMessage] = Deferred()
+        self.waiting.append(waiting)
+        return waiting
+
+
+class EchoHandler:
+    """
+    A handler that answers every request at once with its type's name.
+    """
+
+    def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+        name = T(request.messageType).ibmName
+        return succeed(request.answer([text_record([name])]))
+
+
+class RecordingObserver(NmiServerObserver):
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int]] = []
+
+    def connected(self, connId: int) -> None:
+        self.events.append(("connected", connId))
+
+    def refused(self, connId: int, limit: int) -> None:
+        self.events.append(("refused", connId))
+
+    def badMessage(self, connId: int, failure: NmiDecodeFailure) -> None:
+        self.events.append(("bad", connId))
+
+    def disconnected(self, connId: int) -> None:
+        self.events.append(("disconnected", connId))
+
+
+def request(
+    messageType: NmiMessageType = T.DAEMON_DISPLAY,
+    correlator: int = 1,
+    target: str = "",
+) -> bytes:
+    return encode_message(NmiMessage(messageType, correlator, target=target))
+
+
+class ServerHarness:
+    """
+    A server factory and its connections over string transports.
+    """
+
+    def __init__(self, handler: object, **kwargs: object) -> None:
+        self.clock = Clock()
+        self.observer = RecordingObserver()
+        self.factory = NmiServerFactory(
+            handler,  # type: ignore[arg-type]
+            self.clock,
+            observer=self.observer,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def connect(self) -> tuple[NmiServerProtocol, StringTransport, NmiDecoder]:
+        protocol = self.factory.buildProtocol(None)
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        return protocol, transport, NmiDecoder()
+
+
+def received(
+    transport: StringTransport, decoder: NmiDecoder
+) -> list[NmiMessage | NmiDecodeFailure]:
+    """What the server wrote since the last call, decoded."""
+    data = transport.value()
+    transport.clear()
+    return decoder.feed(data)
+
+
+class ServerTests(SynchronousTestCase):
+    """
+    L{NmiServerProtocol} and L{NmiServerFactory} over string transports.
+    """
+
+    def test_initOnConnect(self) -> None:
+        server = ServerHarness(EchoHandler(), version=3)
+        protocol, transport, decoder = server.connect()
+        self.assertEqual(received(transport, decoder), [init_message(3)])
+        self.assertEqual(server.observer.events, [("connected", protocol.connId)])
+
+    def test_repliesMatchedByCorrelator(self) -> None:
+        """
+        Replies may come in any order; each carries its request's
+        correlator, type and target, whatever the handler put there.
+        """
+        handler = RecordingHandler()
+        server = ServerHarness(handler)
+        protocol, transport, decoder = server.connect()
+        received(transport, decoder)
+        protocol.dataReceived(
+            request(T.DAEMON_DISPLAY, 10) + request(T.DAEMON_REFRESH, 11, "CLIENT1")
+        )
+        self.assertEqual([r.correlator for r in handler.requests], [10, 11])
+        handler.waiting[1].callback(
+            NmiMessage(T.DAEMON_DISPLAY, 999, records=(text_record(["second"]),))
+        )
+        handler.waiting[0].callback(
+            handler.requests[0].answer([text_record(["first"])])
+        )
+        replies = received(transport, decoder)
+        self.assertEqual(
+            replies,
+            [
+                NmiMessage(
+                    T.DAEMON_REFRESH,
+                    11,
+                    True,
+                    "CLIENT1",
+                    records=(text_record(["second"]),),
+                ),
+                NmiMessage(
+                    T.DAEMON_DISPLAY, 10, True, records=(text_record(["first"]),)
+                ),
+            ],
+        )
+
+    def test_nonFatalFailureKeepsConnection(self) -> None:
+        server = ServerHarness(EchoHandler())
+        protocol, transport, decoder = server.connect()
+        received(transport, decoder)
+        protocol.dataReceived(
+            rawMessage(version=2, correlator=5) + request(correlator=6)
+        )
+        refusal, reply = received(transport, decoder)
+        assert isinstance(refusal, NmiMessage)
+        self.assertEqual(
+            (refusal.correlator, refusal.returnCode, refusal.reasonCode),
+            (5, ReturnCode.EINVAL, R.NMsRsnBadVersion),
+        )
+        assert isinstance(reply, NmiMessage)
+        self.assertEqual(
+            (reply.correlator, reply.lines()), (6, ("NMsec_DAEMON_DISPLAY",))
+        )
+        self.assertFalse(transport.disconnecting)
+        self.assertIn(("bad", protocol.connId), server.observer.events)
+
+    def test_fatalFailureTerminates(self) -> None:
+        server = ServerHarness(EchoHandler())
+        protocol, transport, decoder = server.connect()
+        received(transport, decoder)
+        protocol.dataReceived(b"GET / HTTP/1.0\r\n\r\n")
+        (term,) = received(transport, decoder)
+        assert isinstance(term, NmiMessage)
+        self.assertEqual(
+            (term.messageType, term.returnCode, term.reasonCode),
+            (T.TERM, ReturnCode.EINVAL, R.NMsRsnBadIdent),
+        )
+        self.assertTrue(transport.disconnecting)
+        protocol.dataReceived(request())
+        self.assertEqual(transport.value(), b"")
+
+    def test_fatalAfterGoodRequest(self) -> None:
+        """
+        Requests before a fatal failure in the same read are still
+        answered; nothing after it is.
+        """
+        server = ServerHarness(EchoHandler())
+        protocol, transport, decoder = server.connect()
+        received(transport, decoder)
+        protocol.dataReceived(
+            request(correlator=1) + rawMessage(total=1 << 30) + request()
+        )
+        reply, term = received(transport, decoder)
+        assert isinstance(reply, NmiMessage) and isinstance(term, NmiMessage)
+        self.assertEqual(reply.correlator, 1)
+        self.assertEqual(term.reasonCode, R.NMsRsnExcessiveSize)
+
+    def test_tooManyConnections(self) -> None:
+        """
+        The eleventh connection gets TERM instead of INIT and is closed;
+        once one of the ten goes, a new one is served again.
+        """
+        server = ServerHarness(EchoHandler())
+        connections = [server.connect() for _ in range(DEFAULT_MAX_CONNECTIONS)]
+        for _, transport, decoder in connections:
+            self.assertEqual(received(transport, decoder), [init_message()])
+        protocol, transport, decoder = server.connect()
+        (term,) = received(transport, decoder)
+        assert isinstance(term, NmiMessage)
+        self.assertEqual(
+            (term.messageType, term.returnCode, term.reasonCode),
+            (T.TERM, ReturnCode.EBUSY, R.NSSRsnTooManyRequests),
+        )
+        self.assertIn("at most 10", term.lines()[0])
+        self.assertTrue(transport.disconnecting)
+        self.assertIn(("refused", protocol.connId), server.observer.events)
+        protocol.connectionLost()
+        self.assertEqual(len(server.factory.connections), 10)
+        connections[0][0].connectionLost()
+        self.assertIn(
+            ("disconnected", connections[0][0].connId), server.observer.events
+        )
+        _, transport, decoder = server.connect()
+        self.assertEqual(received(transport, decoder), [init_message()])
+
+    def test_limitIsParameter(self) -> None:
+        server = ServerHarness(EchoHandler(), maxConnections=1)
+        server.connect()
+        _, transport, decoder = server.connect()
+        (term,) = received(transport, decoder)
+        assert isinstance(term, NmiMessage)
+        self.assertEqual(term.messageType, T.TERM)
+        self.assertRaises(
+            ValueError, NmiServerFactory, EchoHandler(), Clock(), maxConnections=0
+        )
+
+    def test_shutdownTerminatesAll(self) -> None:
+        server = ServerHarness(RecordingHandler())
+        connections = [server.connect() for _ in range(3)]
+        connections[0][0].dataReceived(request())
+        done = server.factory.terminateAll()
+        for _protocol, transport, decoder in connections:
+            messages = received(transport, decoder)
+            term = messages[-1]
+            assert isinstance(term, NmiMessage)
+            self.assertEqual(
+                (term.messageType, term.returnCode, term.reasonCode),
+                (T.TERM, ReturnCode.EBUSY, R.NSSRsnShutdown),
+            )
+            self.assertTrue(transport.disconnecting)
+        self.assertNoResult(done)
+        for protocol, _, _ in connections:
+            protocol.connectionLost()
+        self.successResultOf(done)
+        self.assertEqual(server.factory.connections, set())
+        # A late answer to a request of a closed connection goes nowhere.
+        server.factory.handler.waiting[0].callback(  # type: ignore[attr-defined]
+            server.factory.handler.requests[0].answer([text_record([])])  # type: ignore[attr-defined]
+        )
+        self.assertEqual(connections[0][1].value(), b"")
+        self.successResultOf(server.factory.terminateAll())
+        self.successResultOf(connections[0][0].whenLost())
+
+    def test_handlerFailure(self) -> None:
+        class Failing:
+            def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+                return fail(RuntimeError("disk on fire"))
+
+        server = ServerHarness(Failing())
+        protocol, transport, decoder = server.connect()
+        received(transport, decoder)
+        protocol.dataReceived(request(correlator=3))
+        (reply,) = received(transport, decoder)
+        assert isinstance(reply, NmiMessage)
+        self.assertEqual(
+            (reply.correlator, reply.returnCode, reply.reasonCode),
+            (3, ReturnCode.EIO, R.NSSRsnServerError),
+        )
+        self.assertIn("disk on fire", reply.lines()[0])
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_handlerRaises(self) -> None:
+        class Raising:
+            def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+                raise KeyError("x")
+
+        server = ServerHarness(Raising())
+        protocol, transport, decoder = server.connect()
+        received(transport, decoder)
+        protocol.dataReceived(request())
+        (reply,) = received(transport, decoder)
+        assert isinstance(reply, NmiMessage)
+        self.assertEqual(reply.reasonCode, R.NSSRsnServerError)
+        self.assertEqual(len(self.flushLoggedErrors(KeyError)), 1)
+
+    def test_unsendableReply(self) -> None:
+        """
+        A reply that breaks the rules (no text record in a display reply,
+        or not a message at all) is the handler's failure.
+        """
+        handler = RecordingHandler()
+        server = ServerHarness(handler)
+        protocol, transport, decoder = server.connect()
+        received(transport, decoder)
+        protocol.dataReceived(request(correlator=1) + request(correlator=2))
+        handler.waiting[0].callback(handler.requests[0].answer())
+        handler.waiting[1].callback("not a message")  # type: ignore[arg-type]
+        replies = received(transport, decoder)
+        self.assertEqual(
+            [(r.correlator, r.reasonCode) for r in replies],
+            [(1, R.NSSRsnServerError), (2, R.NSSRsnServerError)],
+        )
+        self.assertEqual(len(self.flushLoggedErrors(ValueError, TypeError)), 2)
+
+    def test_serverMessagesFromClientIgnored(self) -> None:
+        """
+        Replies, INIT and TERM are never answered, whoever sends them.
+        """
+        handler = RecordingHandler()
+        server = ServerHarness(handler)
+        protocol, transport, decoder = server.connect()
+        received(transport, decoder)
+        protocol.dataReceived(
+            encode_message(NmiMessage(T.GET_SUMMARY, 1).answer())
+            + encode_message(init_message())
+            + encode_message(term_message())
+            + request(correlator=2)
+        )
+        self.assertEqual(transport.value(), b"")
+        self.assertEqual([r.correlator for r in handler.requests], [2])
+        self.assertEqual(server.observer.events.count(("bad", protocol.connId)), 3)
+
+    def test_outstandingLimit(self) -> None:
+        handler = RecordingHandler()
+        server = ServerHarness(handler, maxOutstanding=2)
+        protocol, transport, decoder = server.connect()
+        received(transport, decoder)
+        protocol.dataReceived(b"".join(request(correlator=n) for n in (1, 2, 3)))
+        (busy,) = received(transport, decoder)
+        assert isinstance(busy, NmiMessage)
+        self.assertEqual(
+            (busy.correlator, busy.returnCode, busy.reasonCode),
+            (3, ReturnCode.EBUSY, R.NSSRsnTooManyRequests),
+        )
+        handler.waiting[0].callback(handler.requests[0].answer([text_record([])]))
+        protocol.dataReceived(request(correlator=4))
+        self.assertEqual([r.correlator for r in handler.requests], [1, 2, 4])
+
+    def test_partialMessageDeadline(self) -> None:
+        server = ServerHarness(EchoHandler(), messageDeadline=5.0)
+        protocol, transport, decoder = server.connect()
+        received(transport, decoder)
+        data = request()
+        protocol.dataReceived(data[:10])
+        server.clock.advance(4)
+        protocol.dataReceived(data[10:])
+        self.assertEqual(len(received(transport, decoder)), 1)
+        server.clock.advance(10)
+        self.assertFalse(transport.disconnecting)
+        protocol.dataReceived(data[:10])
+        server.clock.advance(5)
+        (term,) = received(transport, decoder)
+        assert isinstance(term, NmiMessage)
+        self.assertEqual((term.messageType, term.reasonCode), (T.TERM, R.NMsRsnMsgSize))
+        self.assertTrue(transport.disconnecting)
+        protocol.connectionLost()
+        self.assertEqual(server.clock.getDelayedCalls(), [])
+
+    def test_connectionLostCancelsDeadline(self) -> None:
+        server = ServerHarness(EchoHandler())
+        protocol, _, _ = server.connect()
+        protocol.dataReceived(request()[:3])
+        protocol.connectionLost()
+        self.assertEqual(server.clock.getDelayedCalls(), [])
+
+    def test_smallMaximumDropsText(self) -> None:
+        """
+        A TERM whose text would exceed a tiny maximum goes out without it.
+        """
+        server = ServerHarness(EchoHandler(), maxMessageSize=64)
+        protocol, transport, decoder = server.connect()
+        protocol.dataReceived(b"bad")
+        messages = received(transport, decoder)
+        self.assertEqual(
+            messages[-1], term_message(ReturnCode.EINVAL, R.NMsRsnBadIdent)
+        )
+
+    def test_endpoint(self) -> None:
+        endpoint = nmi_server_endpoint(object(), "/var/sock/nss")
+        self.assertEqual(endpoint._address, "/var/sock/nss")
+        self.assertEqual(endpoint._mode, SOCKET_MODE)
+        self.assertTrue(endpoint._wantPID)
+
+
+def connectedPair(
+    handler: object, **kwargs: object
+) -> tuple[NmiClientProtocol, NmiServerProtocol, IOPump, NmiServerFactory]:
+    factory = NmiServerFactory(handler, Clock(), **kwargs)  # type: ignore[arg-type]
+    client, server, pump = connectedServerAndClient(
+        lambda: factory.buildProtocol(None),
+        lambda: NmiClientFactory().buildProtocol(None),
+        greet=False,
+    )
+    pump.flush()
+    return client, server, pump, factory
+
+
+class ClientTests(SynchronousTestCase):
+    """
+    L{NmiClientProtocol} against the server over L{iosim}.
+    """
+
+    def test_readyAndRequest(self) -> None:
+        client, _, pump, _ = connectedPair(EchoHandler())
+        self.assertEqual(self.successResultOf(client.ready), 1)
+        first = client.request(T.DAEMON_DISPLAY)
+        second = client.request(T.DAEMON_REFRESH, target="C1")
+        pump.flush()
+        self.assertEqual(self.successResultOf(first).lines(), ("NMsec_DAEMON_DISPLAY",))
+        reply = self.successResultOf(second)
+        self.assertEqual(
+            (reply.lines(), reply.target), (("NMsec_DAEMON_REFRESH",), "C1")
+        )
+
+    def test_repliesOutOfOrder(self) -> None:
+        handler = RecordingHandler()
+        client, _, pump, _ = connectedPair(handler)
+        first = client.request(T.DAEMON_DISPLAY)
+        second = client.request(T.DAEMON_DISPLAY)
+        pump.flush()
+        for waiting, text in zip(reversed(handler.waiting), ["b", "a"], strict=True):
+            waiting.callback(NmiMessage(T.DAEMON_DISPLAY).answer([text_record([text])]))
+        pump.flush()
+        self.assertEqual(self.successResultOf(first).lines(), ("a",))
+        self.assertEqual(self.successResultOf(second).lines(), ("b",))
+
+    def test_errorReply(self) -> None:
+        management = NssdManagement(lambda: [], lambda: succeed([]))
+        client, _, pump, _ = connectedPair(management)
+        answer = client.request(T.GET_STACKINFO)
+        pump.flush()
+        error = self.failureResultOf(answer, NmiRequestFailed).value
+        self.assertEqual(
+            (error.returnCode, error.reasonCode), (ReturnCode.EOPNOTSUPP, R.NONE)
+        )
+        self.assertIn("iked", error.lines[0])
+        self.assertIn("EOPNOTSUPP NONE", str(error))
+
+    def test_refusedConnection(self) -> None:
+        """
+        A client beyond the limit sees its ready Deferred fail with the
+        TERM's codes.
+        """
+        factory = NmiServerFactory(EchoHandler(), Clock(), maxConnections=1)
+        first, _, firstPump = connectedServerAndClient(
+            lambda: factory.buildProtocol(None), NmiClientProtocol, greet=False
+        )
+        firstPump.flush()
+        client, _, pump = connectedServerAndClient(
+            lambda: factory.buildProtocol(None), NmiClientProtocol, greet=False
+        )
+        pump.flush()
+        error = self.failureResultOf(client.ready, NmiTerminated).value
+        self.assertEqual(
+            (error.returnCode, error.reasonCode),
+            (ReturnCode.EBUSY, R.NSSRsnTooManyRequests),
+        )
+        term = self.successResultOf(client.terminated)
+        assert term is not None
+        self.assertEqual(term.messageType, T.TERM)
+        self.successResultOf(first.ready)
+
+    def test_termFailsOutstanding(self) -> None:
+        client, _, pump, factory = connectedPair(RecordingHandler())
+        answer = client.request(T.DAEMON_REFRESH)
+        pump.flush()
+        done = factory.terminateAll()
+        pump.flush()
+        error = self.failureResultOf(answer, NmiTerminated).value
+        self.assertEqual(error.reasonCode, R.NSSRsnShutdown)
+        self.successResultOf(done)
+        self.assertIsNotNone(self.successResultOf(client.terminated))
+
+    def test_connectionLostFailsOutstanding(self) -> None:
+        client, server, pump, _ = connectedPair(RecordingHandler())
+        answer = client.request(T.DAEMON_REFRESH)
+        pump.flush()
+        server.transport.loseConnection()  # type: ignore[union-attr]
+        pump.flush()
+        self.failureResultOf(answer, NmiConnectionLost)
+        self.assertIsNone(self.successResultOf(client.terminated))
+
+    def test_lostBeforeInit(self) -> None:
+        client = NmiClientProtocol()
+        client.makeConnection(StringTransport())
+        client.connectionLost()
+        self.failureResultOf(client.ready, NmiConnectionLost)
+
+    def test_requestBeforeInit(self) -> None:
+        client = NmiClientProtocol()
+        client.makeConnection(StringTransport())
+        self.failureResultOf(client.request(T.DAEMON_DISPLAY), ValueError)
+
+    def test_unencodableRequest(self) -> None:
+        client = NmiClientProtocol()
+        client.makeConnection(StringTransport())
+        client.dataReceived(encode_message(init_message()))
+        self.failureResultOf(
+            client.request(T.DAEMON_DISPLAY, target="not valid"), ValueError
+        )
+
+    def test_cancelForgets(self) -> None:
+        handler = RecordingHandler()
+        client, _, pump, _ = connectedPair(handler)
+        answer = client.request(T.DAEMON_DISPLAY)
+        pump.flush()
+        answer.cancel()
+        self.failureResultOf(answer)
+        handler.waiting[0].callback(handler.requests[0].answer([text_record([])]))
+        pump.flush()  # the late reply is dropped without error
+
+    def test_correlatorsSkipOutstanding(self) -> None:
+        client = NmiClientProtocol()
+        transport = StringTransport()
+        client.makeConnection(transport)
+        client.dataReceived(encode_message(init_message()))
+        client._next = 0xFFFFFFFE
+        client.request(T.DAEMON_DISPLAY)
+        client._next = 0xFFFFFFFD
+        client.request(T.DAEMON_DISPLAY)
+        client.request(T.DAEMON_DISPLAY)
+        messages = NmiDecoder().feed(transport.value())
+        self.assertEqual(
+            [m.correlator for m in messages],
+            [0xFFFFFFFF, 0xFFFFFFFE, 0],
+        )
+
+    def test_badReplyFailsItsRequest(self) -> None:
+        client = NmiClientProtocol()
+        transport = StringTransport()
+        client.makeConnection(transport)
+        client.dataReceived(encode_message(init_message()))
+        first = client.request(T.DAEMON_DISPLAY)
+        second = client.request(T.DAEMON_DISPLAY)
+        client.dataReceived(rawMessage(flags=1, correlator=1))
+        error = self.failureResultOf(first, NmiRequestFailed).value
+        self.assertEqual(error.reasonCode, R.NSSRsnMissingField)
+        self.assertNoResult(second)
+        client.dataReceived(b"junk")
+        self.failureResultOf(second, NmiRequestFailed)
+        self.assertTrue(transport.disconnecting)
+
+    def test_strayMessagesIgnored(self) -> None:
+        """
+        A second INIT, a request from the server and a reply nobody waits
+        for change nothing.
+        """
+        client = NmiClientProtocol()
+        transport = StringTransport()
+        client.makeConnection(transport)
+        client.dataReceived(encode_message(init_message(2)))
+        client.dataReceived(
+            encode_message(init_message(5))
+            + request()
+            + encode_message(NmiMessage(T.DAEMON_DISPLAY, 77).answer([text_record([])]))
+        )
+        self.assertEqual(client.serverVersion, 2)
+        self.assertFalse(transport.disconnecting)
+
+
+def documentedCodes(heading: str) -> set[str]:
+    """The code names in the table under C{heading} in the specification."""
+    text = DOCS.read_text(encoding="utf-8")
+    section = text.split(heading, 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| \d+ \| `(\w+)` \|", section, re.MULTILINE))
+
+
+class DocumentedCodesTests(SynchronousTestCase):
+    """
+    Every code the specification lists for the NMI can occur, and every
+    code the NMI produces is listed.
+    """
+
+    def test_reasonCodes(self) -> None:
+        seen = {reason.name for _, reason in NON_FATAL.values()}
+        seen |= {
+            R.NONE.name,  # EOPNOTSUPP from NssdManagement, and OK
+            R.NMsRsnBadIdent.name,
+            R.NMsRsnExcessiveSize.name,
+            R.NSSRsnServerError.name,  # test_handlerFailure
+            R.NSSRsnShutdown.name,  # test_shutdownTerminatesAll
+            R.NSSRsnTooManyRequests.name,  # test_tooManyConnections
+        }
+        self.assertEqual(documentedCodes("### 9.2 Reason codes"), seen)
+
+    def test_returnCodes(self) -> None:
+        seen = {"OK", "EBUSY", "EINVAL", "EIO", "EOPNOTSUPP"}
+        # ENXIO arrives with nssd's routing; it is documented for it now.
+        self.assertEqual(documentedCodes("### 9.1 Return codes"), seen | {"ENXIO"})
+
+    def test_documentedCodesExist(self) -> None:
+        for name in documentedCodes("### 9.2 Reason codes"):
+            self.assertIn(name, R.__members__)
+        for name in documentedCodes("### 9.1 Return codes"):
+            self.assertIn(name, ReturnCode.__members__)
