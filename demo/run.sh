@@ -4,7 +4,12 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+nssd_pid=
+cleanup() {
+    if [ -n "$nssd_pid" ]; then kill "$nssd_pid" 2>/dev/null || true; wait "$nssd_pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
 export NSS_SECURITY_DB="$work/security.db"
 
 say() { printf '\n=== %s\n' "$*"; }
@@ -34,3 +39,67 @@ nss-passticket --userid CLIENT2 --applname NSSD --key E001193519561977 --time 18
 
 say "The library: logons, decisions, signatures, tampering"
 python "$here/security_demo.py" "$NSS_SECURITY_DB"
+
+say "Start the NSS server: twistd -n nssd on an ephemeral loopback port"
+cat > "$work/nssd.conf" <<CONF
+# The seed's statement, with our extensions for a throwaway set-up.
+NssConfig
+{
+  Port 0                 # 0: let the system choose (the demo reads DBG0002I)
+  SyslogLevel 15         # minimum, verbose, certificate info, client lifecycle
+  KeyRing nssd/nssring
+  TlsKeyRing NSSD/TLSRING
+  SystemName NSSSYS
+  SecurityDatabase "$work/security.db"
+  NmiSocket "$work/sock/nss"
+}
+CONF
+cat "$work/nssd.conf"
+twistd --pidfile= --logfile="$work/nssd.log" -n nssd --config "$work/nssd.conf" \
+    --interface 127.0.0.1 &
+nssd_pid=$!
+for _ in $(seq 100); do
+    grep -q DBG0002I "$work/nssd.log" 2>/dev/null && break
+    sleep 0.2
+done
+port=$(sed -n 's/.*DBG0002I NSS server listening on .* port \([0-9]*\).*/\1/p' "$work/nssd.log")
+echo "nssd is listening on 127.0.0.1 port $port"
+
+nss-racf "RACDCERT CERTAUTH EXPORT(LABEL('NSS CA')) DSN('$work/ca.pem')"
+umask 077
+printf '%s' 'Cl1ent-One' > "$work/client1.pw"
+printf '%s\n' 'E001193519561977' > "$work/client2.key"
+printf 'IKE_SA_INIT octets | Nr | prf(SK_pi, IDi)' > "$work/auth.dat"
+client1=(nss-client --server "127.0.0.1:$port" --ca-file "$work/ca.pem"
+         --client-name CLIENT1 --userid CLIENT1 --password-file "$work/client1.pw")
+client2=(nss-client --server "127.0.0.1:$port" --ca-file "$work/ca.pem"
+         --client-name CLIENT2 --userid CLIENT2 --passticket-key-file "$work/client2.key")
+
+say "CLIENT1 (password logon) has nssd sign a SHA-256 digest with its RSA key"
+"${client1[@]}" sign --label 'Client1 cert' --hash sha256 --in "$work/auth.dat" \
+    --out "$work/auth1.sig" --cert-out "$work/client1.pem"
+if command -v openssl >/dev/null; then
+    openssl x509 -in "$work/client1.pem" -pubkey -noout > "$work/client1.pub"
+    printf 'openssl: '
+    openssl dgst -sha256 -verify "$work/client1.pub" -signature "$work/auth1.sig" "$work/auth.dat"
+fi
+
+say "CLIENT2 (PassTicket logon) signs as identity fqdn:client2.example with ECDSA"
+"${client2[@]}" sign --identity fqdn:client2.example --hash sha256 --scheme ecdsa \
+    --in "$work/auth.dat" --out "$work/auth2.sig" --cert-out "$work/client2.pem"
+say "CLIENT1 has nssd verify CLIENT2's signature (chain to the CA, then the signature)"
+"${client1[@]}" verify --cert "$work/client2.pem" --hash sha256 --scheme ecdsa \
+    --in "$work/auth.dat" --signature "$work/auth2.sig"
+
+say "Refused: CLIENT1 asks for a signature with CLIENT2's certificate"
+"${client1[@]}" sign --label 'Client2 cert' --hash sha256 --scheme ecdsa \
+    --in "$work/auth.dat" --out "$work/refused.sig" || echo "exit status $?"
+
+say "The CA certificates CLIENT2 may use (for IKE CERTREQ)"
+"${client2[@]}" cacerts | head -3
+
+say "nss-modify nssd display (MODIFY NSSD,DISPLAY)"
+nss-modify nssd --socket "$work/sock/nss" display
+
+say "nssd's log (DBG messages)"
+sed -n 's/^[^[]*\[nssd[^]]*\] //p' "$work/nssd.log" | grep '^DBG' | cut -c1-150

@@ -3,6 +3,7 @@ The library side of the demonstration: what nssd will ask of the security
 database, asked directly.
 """
 
+import shutil
 import sys
 import time
 
@@ -92,7 +93,12 @@ def main(path: str) -> None:
         f"   {len(signature)}-byte ECDSA signature, verifies with the certificate: {ok}"
     )
 
-    print("-- a tampered key entry is refused")
+    database.close()
+    print("-- a tampered key entry is refused (in a copy of the database)")
+    copy = path + ".tampered"
+    shutil.copyfile(path, copy)
+    database = SecurityDatabase.open(copy, stash_path(path), create=False)
+    keyrings = KeyRingStore(database)
     with database.transaction() as cursor:
         (blob,) = cursor.execute(
             "SELECT sealed_key FROM certificates WHERE label = 'Client1 cert'"
