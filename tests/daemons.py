@@ -17,7 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from twisted.internet import reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.logger import ILogObserver, formatEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
+from zope.interface import implementer
 
 from nsstwisted.cli.racf import run as nss_racf
 from nsstwisted.client import tls_endpoint
@@ -101,6 +103,24 @@ def start_nssd(case: TestCase, setup: SecuritySetup, **options: Any) -> NSSDServ
     service.startService()
     case.addCleanup(service.stopService)
     return service
+
+
+def capture_messages(case: TestCase) -> list[str]:
+    """
+    Collect the text of every log event while the test runs, so that tests
+    can check that a denial produced its DBG message.
+    """
+    messages: list[str] = []
+
+    @implementer(ILogObserver)
+    def observe(event: dict[str, Any]) -> None:
+        text = formatEvent(event)
+        if text:
+            messages.append(text)
+
+    globalLogPublisher.addObserver(observe)
+    case.addCleanup(globalLogPublisher.removeObserver, observe)
+    return messages
 
 
 def client_endpoint(setup: SecuritySetup, port: int) -> IStreamClientEndpoint:

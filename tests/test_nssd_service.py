@@ -40,6 +40,7 @@ from tests.daemons import (
     CLIENT1_PASSWORD,
     PASSTICKET_KEY,
     build_security,
+    capture_messages,
     client_endpoint,
     start_nssd,
 )
@@ -55,10 +56,15 @@ def ticket_for(userid: str) -> str:
 
 class NssdServiceTests(TestCase):
     def setUp(self) -> None:
+        self.messages = capture_messages(self)
         self.setup = build_security(self)
         self.service = start_nssd(self, self.setup)
         assert self.service.port is not None
         self.portNumber = self.service.port.getHost().port  # type: ignore[attr-defined]
+
+    def assertLogged(self, text: str) -> None:
+        if not any(text in m for m in self.messages):
+            self.fail(f"{text!r} was not logged; the log:\n" + "\n".join(self.messages))
 
     async def logon(
         self, userid="CLIENT1", clientName="CLIENT1", password=None, services=BOTH
@@ -176,6 +182,11 @@ class NssdServiceTests(TestCase):
                 NssRequestFailed,
             )
             self.assertEqual(failure.reasonCode, ReasonCode.NSSRsnCertAccessDenied)
+            self.assertLogged(
+                "DBG0004I NSS_CERTINFO Client CLIENT1 connected as userid CLIENT1 is "
+                "not authorized to profile EZB.NSSCERT.NSSSYS.CLIENT2$CERT.HOST "
+                "associated with matching certificate ( Client2 cert )"
+            )
             failure = await self.assertFailure(
                 session.sign(
                     label="nothing", data=b"x", scheme=SignatureSchemeCode.ECDSA_SHA256
@@ -198,6 +209,10 @@ class NssdServiceTests(TestCase):
             )
             self.assertEqual(failure.returnCode, ReturnCode.EACCES)
             self.assertEqual(failure.reasonCode, ReasonCode.NSSRsnServiceDenied)
+            self.assertLogged(
+                "DBG0032I NSS_VERBOSE ServauthCheck(CLIENT1 ,"
+                "EZB.NSS.NSSSYS.CLIENT2.IPSEC.CERT) rc 8 (DENY)"
+            )
 
         return ensureDeferred(go())
 
@@ -254,6 +269,10 @@ class NssdServiceTests(TestCase):
                 TCP4ClientEndpoint(reactor, "127.0.0.1", self.portNumber), Plain()
             )
             await closed
+            self.assertLogged(
+                "the connection is not secure - the connection will be closed"
+            )
+            self.assertLogged("DBG0104I NSS_LIFECYCLE NSS connID")
             session = await self.logon()
             await session.caCertificates()
 
@@ -346,3 +365,33 @@ class ManagementTests(TestCase):
             self.assertEqual(self.service.configuration.syslogLevel, 2)
 
         return ensureDeferred(go())
+
+
+class ClientRequestTests(TestCase):
+    def test_unencodableRequestFails(self) -> Deferred[object]:
+        """
+        A request the codec cannot encode fails its Deferred and leaves no
+        pending entry or timer behind.
+        """
+        from twisted.internet.task import Clock
+
+        from nsstwisted.client.connection import NssClientConnection
+        from nsstwisted.wire.nss import NssFrame, SignRequest, encode_frame
+
+        class Link:
+            def sendFrame(self, frame: NssFrame) -> None:
+                encode_frame(frame)
+
+        clock = Clock()
+        connection = NssClientConnection(Link(), clock)
+        request = SignRequest(
+            label="x" * 300,
+            identity=None,
+            scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
+            digest=None,
+            data=b"x",
+        )
+        d: Deferred[object] = connection.request(request)  # type: ignore[assignment]
+        self.assertFailure(d, ValueError)
+        self.assertEqual(clock.getDelayedCalls(), [])
+        return d

@@ -433,7 +433,7 @@ def read_secret(path: str, what: str) -> str:
         file and never its contents.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, os.O_RDONLY)
     except OSError as e:
         raise CommandFailed(f"cannot open the {what} {path}: {e.strerror}") from None
     with os.fdopen(fd, "rb") as f:

@@ -189,7 +189,14 @@ class NssClientConnection:
             self._timeouts.requestTimeout, self._request_timed_out, requestId
         )
         self._pending[requestId] = (deferred, timer)
-        self._link.sendFrame(NssFrame(requestId, message))
+        try:
+            self._link.sendFrame(NssFrame(requestId, message))
+        except ValueError as e:
+            # The request cannot be encoded (a label too long, say): fail it
+            # like any other, and leave nothing behind.
+            del self._pending[requestId]
+            timer.cancel()
+            return fail(e)
         return deferred
 
     def _request_timed_out(self, requestId: int) -> None:

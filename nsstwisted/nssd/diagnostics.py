@@ -38,10 +38,14 @@ class Diagnostics:
         self._log = logger or Logger(namespace="nssd")
 
     def _emit(self, messageId: str, bit: SyslogLevel | None, text: str) -> None:
+        # The key is not "message": legacy log observers own that one and
+        # would overwrite it.
         if bit is None:
-            self._log.info("{message}", message=f"{messageId} {text}")
+            self._log.info("{nssMessage}", nssMessage=f"{messageId} {text}")
         elif self.level & bit:
-            self._log.info("{message}", message=f"{messageId} {_TAGS[bit]} {text}")
+            self._log.info(
+                "{nssMessage}", nssMessage=f"{messageId} {_TAGS[bit]} {text}"
+            )
 
     # Always written
 
