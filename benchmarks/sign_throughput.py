@@ -201,10 +201,16 @@ class NssdProcess:
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "twisted",
-                "--log-format=text",
-                "--log-file=-",
+                "-c",
+                "from twisted.scripts.twistd import run; run()",
+                "--pidfile=",
+                "--logfile=-",
+                *(
+                    [f"--profile={os.environ['NSSD_PROFILE']}", "--profiler=cprofile"]
+                    if os.environ.get("NSSD_PROFILE")
+                    else []
+                ),
+                "-n",
                 "nssd",
                 "--config",
                 config,

@@ -279,3 +279,18 @@ class SigningTests(KeyRingTestCase):
         public = [n for n in dir(self.store) if not n.startswith("_")]
         self.assertNotIn("private_key", " ".join(public))
         self.assertNotIn("export", " ".join(public))
+
+
+class SignEntryTests(KeyRingTestCase):
+    def test_signEntry(self) -> None:
+        ring = self.store.ring("nssd", "nssring")
+        signature = self.store.sign_entry(
+            ring.entry("Client 1"), b"data", SignatureScheme.ECDSA_SHA256
+        )
+        public = ring.entry("Client 1").record.certificate.public_key()
+        self.assertTrue(
+            verify(public, b"data", signature, SignatureScheme.ECDSA_SHA256)
+        )
+        self.assertRaises(
+            InvalidValueError, self.store.sign_entry, ring.entry("NSS CA"), b"data"
+        )

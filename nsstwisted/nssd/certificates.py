@@ -160,13 +160,8 @@ class CertificateService:
         payload = request.digest if request.digest is not None else request.data
         assert payload is not None
         try:
-            signature = self._keyrings.sign(
-                ring.owner,
-                ring.name,
-                entry.record.label,
-                payload,
-                scheme,
-                prehashed=prehashed,
+            signature = self._keyrings.sign_entry(
+                entry, payload, scheme, prehashed=prehashed
             )
         except SecurityEnvironmentError:
             raise

@@ -13,6 +13,7 @@ to open.  No method returns a key: L{KeyRingStore.sign} is the only use.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import sqlite3
 import threading
@@ -143,13 +144,22 @@ class CertificateRecord:
     hasPrivateKey: bool
     der: bytes
 
-    @property
+    # Cached: a record in a server's ring snapshot is asked for these on
+    # every request, and the DER never changes.
+    @functools.cached_property
     def certificate(self) -> x509.Certificate:
         return x509.load_der_x509_certificate(self.der)
 
+    @functools.cached_property
+    def digest(self) -> bytes:
+        """
+        The SHA-256 of the DER: the certificate's identity in the database.
+        """
+        return hashlib.sha256(self.der).digest()
+
     @property
     def fingerprint(self) -> str:
-        return hashlib.sha256(self.der).hexdigest()
+        return self.digest.hex()
 
 
 @dataclass(frozen=True)
@@ -505,9 +515,33 @@ class KeyRingStore:
                     f"no certificate labelled {label!r} in ring {userid}/{ring}"
                 )
             entry = _ring_entry(row)
-            record = entry.record
             self._check_signer(entry)
-            key = self._private_key(master, cursor, record)
+            key = self._private_key(master, cursor, entry.record)
+        return sign(key, data, scheme or scheme_for_key(key), prehashed=prehashed)
+
+    def sign_entry(
+        self,
+        entry: RingEntry,
+        data: bytes,
+        scheme: SignatureScheme | None = None,
+        *,
+        prehashed: bool = False,
+    ) -> bytes:
+        """
+        Sign with a ring entry the caller already holds (a server's snapshot
+        of its ring), without asking the database again once the key is
+        loaded: the hot path of the certificate service.
+
+        The entry is trusted to be what the ring held when it was read; a
+        server rereads its ring when it refreshes.
+        """
+        self._check_signer(entry)
+        with self._keysLock:
+            key = self._keys.get(entry.record.digest)
+        if key is None:
+            master = self._database.master_key()
+            with self._database.reading() as cursor:
+                key = self._private_key(master, cursor, entry.record)
         return sign(key, data, scheme or scheme_for_key(key), prehashed=prehashed)
 
     def install_tls_identity(
@@ -571,7 +605,7 @@ class KeyRingStore:
     def _private_key(
         self, master: MasterKey, cursor: sqlite3.Cursor, record: CertificateRecord
     ) -> PrivateKey:
-        fingerprint = hashlib.sha256(record.der).digest()
+        fingerprint = record.digest
         with self._keysLock:
             cached = self._keys.get(fingerprint)
             if cached is not None:

@@ -235,22 +235,34 @@ class TlvLayout:
 
         @raise FieldOverrun: a field's header or value runs past C{end}.
         """
-        reader = Reader(data, offset, end)
-        while not reader.at_end():
-            start = reader.offset
-            if reader.remaining < self.headerSize:
+        # Plain slicing rather than a Reader: this loop runs for every field
+        # of every message a server receives.
+        view = memoryview(data)
+        stop = len(view) if end is None else end
+        if not 0 <= offset <= stop <= len(view):
+            raise ValueError("the window lies outside the data")
+        typeSize, headerSize = self.typeSize, self.headerSize
+        position = offset
+        while position < stop:
+            if stop - position < headerSize:
                 raise FieldOverrun(
-                    f"a field header at offset {start} needs {self.headerSize} "
-                    f"bytes, {reader.remaining} left"
+                    f"a field header at offset {position} needs {headerSize} "
+                    f"bytes, {stop - position} left"
                 )
-            fieldType = reader.uint(self.typeSize)
-            length = reader.uint(self.lengthSize)
-            if length > reader.remaining:
+            fieldType = int.from_bytes(view[position : position + typeSize], "big")
+            length = int.from_bytes(
+                view[position + typeSize : position + headerSize], "big"
+            )
+            valueStart = position + headerSize
+            if length > stop - valueStart:
                 raise FieldOverrun(
-                    f"field {fieldType} at offset {start} claims {length} bytes, "
-                    f"{reader.remaining} left"
+                    f"field {fieldType} at offset {position} claims {length} bytes, "
+                    f"{stop - valueStart} left"
                 )
-            yield Tlv(fieldType, reader.take(length), start)
+            yield Tlv(
+                fieldType, bytes(view[valueStart : valueStart + length]), position
+            )
+            position = valueStart + length
 
 
 class ValueCodec(Protocol[T]):

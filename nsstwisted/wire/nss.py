@@ -676,9 +676,25 @@ class _Schema:
     exclusive: tuple[tuple[str, str], ...] = ()
     check: Callable[[Mapping[str, Any]], str | None] | None = None
     byField: dict[int, _Slot] = field(init=False, repr=False, compare=False)
+    exclusiveNames: tuple[tuple[str, str, list[str]], ...] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "byField", {s.fieldType: s for s in self.slots})
+        # Worked out once: decoding consults them for every message.
+        object.__setattr__(
+            self,
+            "exclusiveNames",
+            tuple(
+                (
+                    first,
+                    second,
+                    [s.fieldType.name for s in self.slots if s.attr in (first, second)],
+                )
+                for first, second in self.exclusive
+            ),
+        )
 
 
 _R, _O, _N = _Occurs.REQUIRED, _Occurs.OPTIONAL, _Occurs.REPEATED
@@ -893,26 +909,32 @@ def _decode_fields(schema: _Schema, frame: bytes) -> tuple[dict[str, Any], str |
     text: list[str] = []
     try:
         for tlv in _LAYOUT.iterate(frame, HEADER_LENGTH):
-            name = _name(tlv.fieldType)
+            # Names are for error texts only, so they are made only then.
             if tlv.fieldType == FieldType.ERROR_TEXT:
                 if text:
-                    raise _Refused(ReasonCode.NSSRsnDuplicateField, f"{name} repeated")
+                    raise _Refused(
+                        ReasonCode.NSSRsnDuplicateField,
+                        f"{_name(tlv.fieldType)} repeated",
+                    )
                 codec: ValueCodec[Any] = _VALUES[FieldType.ERROR_TEXT]
                 text.append(codec.decode(tlv.value))
                 continue
             slot = schema.byField.get(tlv.fieldType)
             if slot is None:
+                name = _name(tlv.fieldType)
                 raise _Refused(
                     ReasonCode.NSSRsnBadField,
                     f"field {name} at offset {tlv.offset} is not allowed in {where}",
                 )
             seen = values.setdefault(tlv.fieldType, [])
             if slot.occurs is not _Occurs.REPEATED and seen:
+                name = _name(tlv.fieldType)
                 raise _Refused(
                     ReasonCode.NSSRsnDuplicateField,
                     f"field {name} at offset {tlv.offset} repeated in {where}",
                 )
             if slot.limit is not None and len(seen) >= slot.limit:
+                name = _name(tlv.fieldType)
                 raise _Refused(
                     ReasonCode.NSSRsnDuplicateField,
                     f"more than {slot.limit} {name} fields in {where}",
@@ -920,6 +942,7 @@ def _decode_fields(schema: _Schema, frame: bytes) -> tuple[dict[str, Any], str |
             try:
                 seen.append(_VALUES[slot.fieldType].decode(tlv.value))
             except FieldDecodeError as e:
+                name = _name(tlv.fieldType)
                 raise _Refused(
                     ReasonCode.NSSRsnBadFieldValue,
                     f"field {name} at offset {tlv.offset}: {e.detail}",
@@ -945,14 +968,7 @@ def _decode_fields(schema: _Schema, frame: bytes) -> tuple[dict[str, Any], str |
             )
         else:
             arguments[slot.attr] = slot.absent
-    pairs = [
-        (
-            first,
-            second,
-            [s.fieldType.name for s in schema.slots if s.attr in (first, second)],
-        )
-        for first, second in schema.exclusive
-    ]
+    pairs = schema.exclusiveNames
     for first, second, names in pairs:
         if arguments[first] is None and arguments[second] is None:
             raise _Refused(
