@@ -10,6 +10,8 @@ names, codes and numbers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from twisted.logger import Logger
 
 from nsstwisted.nssd.configuration import SyslogLevel
@@ -37,15 +39,18 @@ class Diagnostics:
         self.level = level
         self._log = logger or Logger(namespace="nssd")
 
-    def _emit(self, messageId: str, bit: SyslogLevel | None, text: str) -> None:
+    def _emit(
+        self, messageId: str, bit: SyslogLevel | None, text: str | Callable[[], str]
+    ) -> None:
         # The key is not "message": legacy log observers own that one and
         # would overwrite it.
-        if bit is None:
-            self._log.info("{nssMessage}", nssMessage=f"{messageId} {text}")
-        elif self.level & bit:
-            self._log.info(
-                "{nssMessage}", nssMessage=f"{messageId} {_TAGS[bit]} {text}"
-            )
+        # A hot-path message passes a function, so that nothing is
+        # formatted unless the level asks for it.
+        if bit is not None and not self.level & bit:
+            return
+        body = text() if callable(text) else text
+        tag = "" if bit is None else f" {_TAGS[bit]}"
+        self._log.info("{nssMessage}", nssMessage=f"{messageId}{tag} {body}")
 
     # Always written
 
@@ -82,12 +87,14 @@ class Diagnostics:
     # NSS_VERBOSE
 
     def servauth_check(self, userid: str, resource: str, decision: Decision) -> None:
-        verdict = "PERMIT" if decision.allowed else "DENY"
         self._emit(
             "DBG0032I",
             SyslogLevel.VERBOSE,
-            f"ServauthCheck({userid:<8},{resource}) rc {decision.result.value} "
-            f"({verdict}) profile {decision.profile or 'NONE'}",
+            lambda: (
+                f"ServauthCheck({userid:<8},{resource}) rc "
+                f"{decision.result.value} ({'PERMIT' if decision.allowed else 'DENY'}) "
+                f"profile {decision.profile or 'NONE'}"
+            ),
         )
 
     def socket_directory_failed(self, directory: str, errno: int, text: str) -> None:
@@ -124,8 +131,10 @@ class Diagnostics:
         self._emit(
             "DBG0005I",
             SyslogLevel.CERTINFO,
-            f"Client {clientName} signature created with certificate ( {label} ) "
-            f"scheme {scheme} for request {requestId:032X}",
+            lambda: (
+                f"Client {clientName} signature created with certificate "
+                f"( {label} ) scheme {scheme} for request {requestId:032X}"
+            ),
         )
 
     def verified(
