@@ -361,7 +361,9 @@ class ManagementTests(TestCase):
             with open(config, "a") as f:
                 f.write("NssConfig { Port banana }\n")
             status, out, err = await self.modify("refresh")
+            self.assertEqual(status, 1)
             self.assertIn("refresh rejected", out + err)
+            self.assertIn("Port", out + err)
             self.assertEqual(self.service.configuration.syslogLevel, 2)
 
         return ensureDeferred(go())

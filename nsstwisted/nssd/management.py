@@ -31,6 +31,13 @@ __all__ = ["NssdManagement"]
 _IKED_ONLY = frozenset({NmiMessageType.GET_STACKINFO, NmiMessageType.GET_IKENSINFO})
 
 
+class RefreshRejected(Exception):
+    """
+    The configuration file (or what it names) was not acceptable; the
+    running configuration stays.  The text says why.
+    """
+
+
 class NssdManagement:
     """
     nssd's NMI handler (see L{nsstwisted.protocols.nmi.NmiHandler}).
@@ -68,6 +75,13 @@ class NssdManagement:
                 return request.answer([_lines(lines)])
 
             def failed(reason: Failure) -> NmiMessage:
+                if reason.check(RefreshRejected):
+                    return request.refuse(
+                        ReturnCode.EINVAL,
+                        ReasonCode.NONE,
+                        f"refresh rejected, configuration unchanged: "
+                        f"{reason.getErrorMessage()}",
+                    )
                 return request.refuse(
                     ReturnCode.EIO,
                     ReasonCode.NSSRsnServerError,

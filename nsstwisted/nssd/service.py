@@ -33,7 +33,7 @@ from nsstwisted.nssd.configuration import (
     load_nssd_configuration,
 )
 from nsstwisted.nssd.diagnostics import Diagnostics
-from nsstwisted.nssd.management import NssdManagement
+from nsstwisted.nssd.management import NssdManagement, RefreshRejected
 from nsstwisted.nssd.registry import ClientRegistry
 from nsstwisted.nssd.session import NssServerSession, ServerContext
 from nsstwisted.nssd.tls import ServerContextFactory, server_context
@@ -286,7 +286,11 @@ class NSSDService(Service):
     # Refresh
 
     def _sighup(self, signum: int, frame: FrameType | None) -> None:
-        self._reactor.callFromThread(self.refresh)
+        def refresh() -> None:
+            # A rejected refresh was logged (DBG0012I); nobody else to tell.
+            self.refresh().addErrback(lambda f: f.trap(RefreshRejected))
+
+        self._reactor.callFromThread(refresh)
 
     @inlineCallbacks
     def refresh(self) -> Any:
@@ -295,13 +299,14 @@ class NSSDService(Service):
         rejects the whole refresh; the running configuration stays.
 
         @return: a Deferred firing with a list of lines describing the
-            outcome, for C{nss-modify nssd refresh}.
+            outcome, for C{nss-modify nssd refresh}, or failing with
+            L{RefreshRejected}.
         """
         try:
             new = load_nssd_configuration(self.configPath)
         except ConfigurationError as e:
             self.diagnostics.refresh_rejected(str(e))
-            return [f"refresh rejected: {e}"]
+            raise RefreshRejected(str(e)) from None
         old = self.configuration
         try:
             ring = yield self._in_pool(self._load_ring, new)
@@ -309,7 +314,7 @@ class NSSDService(Service):
             snapshot = yield self._in_pool(self.profiles.snapshot)
         except (SecurityError, StartupError) as e:
             self.diagnostics.refresh_rejected(str(e))
-            return [f"refresh rejected: {e}"]
+            raise RefreshRejected(str(e)) from None
         changes = []
         if new.port != old.port:
             try:
@@ -318,7 +323,9 @@ class NSSDService(Service):
                 self.diagnostics.refresh_rejected(
                     f"cannot listen on port {new.port}: {e}"
                 )
-                return [f"refresh rejected: cannot listen on port {new.port}: {e}"]
+                raise RefreshRejected(
+                    f"cannot listen on port {new.port}: {e}"
+                ) from None
             changes.append(f"Port {old.port} -> {new.port}")
             for port in self._old_ports(newPort):
                 yield port.stopListening()
