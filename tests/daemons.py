@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
+import socket
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -15,9 +17,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import ILogObserver, formatEvent, globalLogPublisher
+from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 from zope.interface import implementer
 
@@ -72,8 +77,10 @@ def build_security(case: TestCase) -> SecuritySetup:
     return SecuritySetup(folder, database, stash, caPem, sockets)
 
 
-def write_nssd_config(setup: SecuritySetup, *extra: str, port: int = 0) -> str:
-    path = os.path.join(setup.folder, "nssd.conf")
+def write_nssd_config(
+    setup: SecuritySetup, *extra: str, port: int = 0, name: str = "nssd"
+) -> str:
+    path = os.path.join(setup.folder, f"{name}.conf")
     lines = [
         "NssConfig",
         "{",
@@ -83,7 +90,7 @@ def write_nssd_config(setup: SecuritySetup, *extra: str, port: int = 0) -> str:
         "  TlsKeyRing NSSD/TLSRING",
         "  SystemName NSSSYS",
         f'  SecurityDatabase "{setup.database}"',
-        f'  NmiSocket "{os.path.join(setup.sockets, "sock", "nss")}"',
+        f'  NmiSocket "{os.path.join(setup.sockets, name, "nss")}"',
         *extra,
         "}",
     ]
@@ -131,3 +138,61 @@ def client_endpoint(setup: SecuritySetup, port: int) -> IStreamClientEndpoint:
 
 def python() -> str:
     return sys.executable
+
+
+LISTENING = re.compile(rb"DBG0002I NSS server listening on \S+ port (\d+)")
+
+
+class DaemonProcess(ProcessProtocol):
+    def __init__(self) -> None:
+        self.output = b""
+        self.ended: Deferred[int] = Deferred()
+        self._watchers: list[tuple[re.Pattern[bytes], Deferred[re.Match[bytes]]]] = []
+
+    def outReceived(self, data: bytes) -> None:
+        self.output += data
+        for pattern, waiter in list(self._watchers):
+            found = pattern.search(self.output)
+            if found:
+                self._watchers.remove((pattern, waiter))
+                waiter.callback(found)
+
+    errReceived = outReceived
+
+    def processEnded(self, reason: Failure) -> None:
+        code = getattr(reason.value, "exitCode", None)
+        self.ended.callback(code if code is not None else -1)
+        for _, waiter in self._watchers:
+            waiter.errback(AssertionError(self.output.decode(errors="replace")))
+        self._watchers = []
+
+    def waitFor(self, pattern: bytes, after: int = 0) -> Deferred[re.Match[bytes]]:
+        compiled = re.compile(pattern)
+        found = compiled.search(self.output, after)
+        if found:
+            return succeed(found)
+        waiter: Deferred[re.Match[bytes]] = Deferred()
+        self._watchers.append((compiled, waiter))
+        return waiter
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def twistd_args(config: str, daemon: str = "nssd") -> list[str]:
+    # What the twistd script runs, so that the interpreter is the tests' own.
+    return [
+        python(),
+        "-c",
+        "from twisted.scripts.twistd import run; run()",
+        "--pidfile=",
+        "--logfile=-",
+        "-n",
+        daemon,
+        "--config",
+        config,
+        *(["--interface", "127.0.0.1"] if daemon == "nssd" else []),
+    ]

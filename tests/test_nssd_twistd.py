@@ -6,20 +6,16 @@ loopback port, with a security database and PKI made by nss-racf.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, ensureDeferred, succeed
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.error import ConnectionRefusedError
-from twisted.internet.protocol import ProcessProtocol
-from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
 from nsstwisted.client import (
@@ -32,72 +28,18 @@ from nsstwisted.security.signing import SignatureScheme, verify
 from nsstwisted.wire.nss import Services, SignatureSchemeCode
 from tests.daemons import (
     CLIENT1_PASSWORD,
+    LISTENING,
     PASSTICKET_KEY,
     ROOT,
+    DaemonProcess,
     SecuritySetup,
     build_security,
     client_endpoint,
+    free_port,
     python,
+    twistd_args,
     write_nssd_config,
 )
-
-LISTENING = re.compile(rb"DBG0002I NSS server listening on \S+ port (\d+)")
-
-
-class DaemonProcess(ProcessProtocol):
-    def __init__(self) -> None:
-        self.output = b""
-        self.ended: Deferred[int] = Deferred()
-        self._watchers: list[tuple[re.Pattern[bytes], Deferred[re.Match[bytes]]]] = []
-
-    def outReceived(self, data: bytes) -> None:
-        self.output += data
-        for pattern, waiter in list(self._watchers):
-            found = pattern.search(self.output)
-            if found:
-                self._watchers.remove((pattern, waiter))
-                waiter.callback(found)
-
-    errReceived = outReceived
-
-    def processEnded(self, reason: Failure) -> None:
-        code = getattr(reason.value, "exitCode", None)
-        self.ended.callback(code if code is not None else -1)
-        for _, waiter in self._watchers:
-            waiter.errback(AssertionError(self.output.decode(errors="replace")))
-        self._watchers = []
-
-    def waitFor(self, pattern: bytes, after: int = 0) -> Deferred[re.Match[bytes]]:
-        compiled = re.compile(pattern)
-        found = compiled.search(self.output, after)
-        if found:
-            return succeed(found)
-        waiter: Deferred[re.Match[bytes]] = Deferred()
-        self._watchers.append((compiled, waiter))
-        return waiter
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def twistd_args(config: str) -> list[str]:
-    # What the twistd script runs, so that the interpreter is the tests' own.
-    return [
-        python(),
-        "-c",
-        "from twisted.scripts.twistd import run; run()",
-        "--pidfile=",
-        "--logfile=-",
-        "-n",
-        "nssd",
-        "--config",
-        config,
-        "--interface",
-        "127.0.0.1",
-    ]
 
 
 class TwistdNssdTests(TestCase):
@@ -277,8 +219,8 @@ class TwistdNssdTests(TestCase):
         config = write_nssd_config(setup)
         with open(config) as f:
             text = f.read().replace(
-                os.path.join(setup.sockets, "sock", "nss"),
-                os.path.join(blocker, "sock", "nss"),
+                os.path.join(setup.sockets, "nssd", "nss"),
+                os.path.join(blocker, "nssd", "nss"),
             )
         with open(config, "w") as f:
             f.write(text)

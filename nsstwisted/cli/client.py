@@ -51,6 +51,7 @@ from nsstwisted.client import (
     NssSession,
     PassTicketCredentials,
     PasswordCredentials,
+    TlsFailed,
     connect,
     tls_endpoint,
 )
@@ -772,9 +773,11 @@ async def run(
     except CommandFailed as failed:
         stderr.write(f"{PROGRAM}: {failed.text}\n")
         return failed.status
+    except TlsFailed as insecure:
+        # An untrusted or misnamed server certificate, or no TLS at all.
+        stderr.write(f"{PROGRAM}: cannot connect to {where}: {insecure.text}\n")
+        return EXIT_USAGE
     except ConnectionClosed as closed:
-        # Before the logon this is most often the TLS handshake failing
-        # (an untrusted or misnamed server certificate).
         state = "lost the connection to" if loggedOn else "cannot connect to"
         stderr.write(f"{PROGRAM}: {state} {where}: {closed.text}\n")
         return EXIT_USAGE

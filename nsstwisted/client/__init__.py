@@ -15,6 +15,7 @@ from nsstwisted.client.connection import (
     ClientTimeouts,
     ConnectionClosed,
     NssRequestFailed,
+    TlsFailed,
 )
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "NssSession",
     "PassTicketCredentials",
     "PasswordCredentials",
+    "TlsFailed",
     "connect",
     "tls_endpoint",
 ]

@@ -30,9 +30,11 @@ from twisted.internet.ssl import (
 from nsstwisted.client.connection import (
     DEFAULT_TIMEOUTS,
     ClientTimeouts,
+    ConnectionClosed,
     NetMgmtHandler,
     NssClientConnection,
     NssRequestFailed,
+    TlsFailed,
 )
 from nsstwisted.protocols.nss import NssFactory, NssProtocol
 from nsstwisted.wire.nss import (
@@ -164,6 +166,18 @@ class NssSession:
     def whenClosed(self) -> Deferred[str]:
         return self._connection.whenClosed()
 
+    def addresses(self) -> tuple[tuple[str, int], tuple[str, int]]:
+        """
+        The local and the server's address and port, for displays.
+        """
+        return self._connection.addresses()
+
+    def lastMessageAt(self) -> float:
+        """
+        When the last message went to the server (seconds since the epoch).
+        """
+        return self._connection.lastSentAt
+
     def close(self) -> Deferred[str]:
         return self._connection.close()
 
@@ -177,11 +191,16 @@ async def connect(
     services: Services,
     timeouts: ClientTimeouts = DEFAULT_TIMEOUTS,
     netMgmt: NetMgmtHandler | None = None,
+    peerCheck: Callable[[x509.Certificate], None] | None = None,
 ) -> NssSession:
     """
     Connect through C{endpoint} (TLS: see L{tls_endpoint}), log on, and start
     heartbeats.
 
+    @param peerCheck: called with the server's certificate once TLS is up, for
+        identity checks that service_identity does not make (an X.500 name);
+        whatever it raises fails the connection as not secure.
+    @raise TlsFailed: the connection could not be secured.
     @raise NssRequestFailed: the logon was refused; its codes say why.
     """
     connections: list[NssClientConnection] = []
@@ -191,9 +210,22 @@ async def connect(
         connections.append(connection)
         return connection
 
-    await endpoint.connect(NssFactory(handler, reactor))
+    protocol: Any = await endpoint.connect(NssFactory(handler, reactor))
     connection = connections[0]
-    await connection.whenSecured()
+    try:
+        await connection.whenSecured()
+    except ConnectionClosed as e:
+        raise TlsFailed(e.text) from None
+    except BaseException:
+        # Cancelled (the caller's time limit) while the handshake hung.
+        connection.abandon()
+        raise
+    if peerCheck is not None:
+        try:
+            peerCheck(x509.load_der_x509_certificate(_peer_certificate(protocol)))
+        except Exception as e:
+            connection.abandon()
+            raise TlsFailed(str(e)) from None
     if isinstance(credentials, PasswordCredentials):
         password, ticket = credentials.password, None
     else:
@@ -209,13 +241,22 @@ async def connect(
                 services=services,
             )
         )
-    except NssRequestFailed:
+    except BaseException:
         connection.abandon()
         raise
     connection.setupComplete()
     connection.startHeartbeats()
     assert isinstance(frame.message, LogonReply)
     return NssSession(connection, frame.message)
+
+
+def _peer_certificate(protocol: Any) -> bytes:
+    from OpenSSL import crypto
+
+    certificate = protocol.transport.getPeerCertificate()
+    if certificate is None:
+        raise TlsFailed("the server presented no certificate")
+    return bytes(crypto.dump_certificate(crypto.FILETYPE_ASN1, certificate))
 
 
 __all__ = [

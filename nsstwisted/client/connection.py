@@ -6,6 +6,7 @@ requests, heartbeats, and the network-management requests the server sends.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -43,6 +44,9 @@ class NssRequestFailed(Exception):
     @ivar reasonCode: the reason code, by name.
     """
 
+    #: False when the failure came before the connection was secured.
+    secured = True
+
     def __init__(
         self, returnCode: ReturnCode, reasonCode: ReasonCode, text: str | None = None
     ) -> None:
@@ -59,6 +63,19 @@ class ConnectionClosed(NssRequestFailed):
 
     def __init__(self, reason: str) -> None:
         super().__init__(ReturnCode.EIO, ReasonCode.NSSRsnShutdown, reason)
+
+
+class TlsFailed(NssRequestFailed):
+    """
+    The connection could not be secured: the TLS handshake failed, or the
+    server's certificate is not the one expected.  The server never saw a
+    request.
+    """
+
+    secured = False
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(ReturnCode.EACCES, ReasonCode.NONE, reason)
 
 
 @dataclass(frozen=True)
@@ -100,6 +117,7 @@ class NssClientConnection:
         self._pending: dict[int, tuple[Deferred[NssFrame], IDelayedCall]] = {}
         self._heartbeat: LoopingCall | None = None
         self._secured: Deferred[None] = Deferred()
+        self.lastSentAt = 0.0
         self._closed: Deferred[str] = Deferred()
         self.isClosed = False
 
@@ -191,6 +209,7 @@ class NssClientConnection:
         self._pending[requestId] = (deferred, timer)
         try:
             self._link.sendFrame(NssFrame(requestId, message))
+            self.lastSentAt = time.time()
         except ValueError as e:
             # The request cannot be encoded (a label too long, say): fail it
             # like any other, and leave nothing behind.
@@ -221,6 +240,14 @@ class NssClientConnection:
         Close without a word (the server refused the logon and closes too).
         """
         self._link.close()
+
+    def addresses(self) -> tuple[tuple[str, int], tuple[str, int]]:
+        transport = self._link.transport
+        local, peer = transport.getHost(), transport.getPeer()
+        return (
+            (getattr(local, "host", ""), getattr(local, "port", 0)),
+            (getattr(peer, "host", ""), getattr(peer, "port", 0)),
+        )
 
     def startHeartbeats(self) -> None:
         self._heartbeat = LoopingCall(self._beat)
