@@ -77,6 +77,16 @@ def build_security(case: TestCase) -> SecuritySetup:
     return SecuritySetup(folder, database, stash, caPem, sockets)
 
 
+def racf(setup: SecuritySetup, *commands: str) -> None:
+    """
+    Run RACF commands against the test's security database.
+    """
+    for command in commands:
+        err = io.StringIO()
+        if nss_racf(["--database", setup.database, command], io.StringIO(), err):
+            raise RuntimeError(f"{command}: {err.getvalue()}")
+
+
 def write_nssd_config(
     setup: SecuritySetup, *extra: str, port: int = 0, name: str = "nssd"
 ) -> str:

@@ -1,5 +1,5 @@
 """
-The twistd plugins of nsstwisted: C{twistd -n nssd}.
+The twistd plugins of nsstwisted: C{twistd -n nssd} and C{twistd -n iked}.
 
 Thin on purpose: the services live in L{nsstwisted.nssd}, so that other
 Twisted applications can embed them without twistd.
@@ -53,3 +53,35 @@ class NssdServiceMaker:
 
 
 nssd = NssdServiceMaker()
+
+
+class IkedOptions(usage.Options):
+    synopsis = "[--config FILE]"
+    longdesc = (
+        "The IKE daemon.  The configuration file is --config, else $IKED_FILE, "
+        "else /etc/security/iked.conf."
+    )
+    optParameters: ClassVar[list[list[str | None]]] = [
+        ["config", "c", None, "The iked configuration file."],
+    ]
+
+
+@implementer(IServiceMaker, IPlugin)
+class IkedServiceMaker:
+    tapname = "iked"
+    description = "IKE daemon: per-stack NSS clients with failover, local NMI"
+    options = IkedOptions
+
+    def makeService(self, options: IkedOptions) -> object:
+        from twisted.internet import reactor
+
+        from nsstwisted.iked.configuration import config_path
+        from nsstwisted.iked.service import IKEDService, StartupError
+
+        try:
+            return IKEDService.prepare(config_path(options["config"]), reactor)
+        except StartupError as e:
+            raise SystemExit(f"iked: EZD1104I IKE daemon cannot start: {e}") from None
+
+
+iked = IkedServiceMaker()

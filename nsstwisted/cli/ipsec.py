@@ -1,0 +1,594 @@
+"""
+C{nss-ipsec}: the z/OS UNIX C{ipsec} command, over the NMI.
+
+The command keeps IBM's option syntax so that an operator's habits (and
+scripts that read the reports) carry over: one I{primary} option names
+what to look at (C{-w} the stacks' NSS clients, C{-k} IKE tunnels, ...),
+its value names the function (C{display}, C{refresh}, ...), and the
+primary options are case-sensitive while function keywords are not and may
+be cut to three letters (C{-w DIS}).  Reports keep IBM's layout: three
+heading lines, C{Name: value} detail lines in one column, a line of
+asterisks after each entry, and C{N entries selected}.
+
+Only C{-w display} is implemented; the table of primaries already holds
+the others (and C{-z}, C{-p}), so that adding one is adding its request
+and its report, and until then naming one is a usage error that says so.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, NoReturn, TextIO
+
+from twisted.internet import task
+from twisted.internet.defer import TimeoutError
+from twisted.internet.endpoints import UNIXClientEndpoint
+from twisted.internet.error import ConnectError
+from twisted.python import usage
+
+from nsstwisted import __version__
+from nsstwisted.protocols.nmi import (
+    NmiClientFactory,
+    NmiClientProtocol,
+    NmiConnectionLost,
+    NmiError,
+    NmiTerminated,
+)
+from nsstwisted.wire.fields import FieldDecodeError
+from nsstwisted.wire.ikensinfo import IkeNssInfo, decode_ikensinfo_reply
+from nsstwisted.wire.nmi import IKED_SOCKET, NSSD_SOCKET, NmiMessage, NmiMessageType
+
+__all__ = [
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "EXIT_USAGE",
+    "PRIMARIES",
+    "RELEASE",
+    "SOCKETS",
+    "IpsecOptions",
+    "Primary",
+    "detail_lines",
+    "heading_lines",
+    "keyword",
+    "main",
+    "run",
+    "stack_nss_json",
+    "stack_nss_report",
+]
+
+PROGRAM = "nss-ipsec"
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+
+DEFAULT_TIMEOUT = 30.0
+MAX_TIMEOUT = 86400.0
+
+RELEASE = "CS V2R5"
+"""
+The release the heading names.  Scripts written for z/OS look for
+C{CS VxRy ipsec}; V2R5 is the release whose NSS this project follows.
+"""
+
+NOT_APPLICABLE = "n/a"
+SEPARATOR = "*****"
+TIME_FORMAT = "%Y/%m/%d %H:%M:%S"
+
+
+@dataclass(frozen=True)
+class Primary:
+    """
+    One primary option of the C{ipsec} command.
+
+    @ivar letter: the option letter; case-sensitive, as IBM's.
+    @ivar longName: the long option, ours (IBM has none).
+    @ivar heading: what the report's C{Primary:} heading shows.
+    @ivar functions: the function keywords, the first the usual one.
+    @ivar daemon: which daemon answers it when no C{-z} is given: nssd for
+        C{-x}, which is about nssd's own clients, iked otherwise.
+    """
+
+    letter: str
+    longName: str
+    heading: str
+    functions: tuple[str, ...]
+    daemon: str = "iked"
+
+
+PRIMARIES = (
+    Primary("f", "filter", "Filter", ("display", "default", "reload")),
+    Primary("k", "ike-tunnel", "IKE tunnel", ("display", "deactivate", "refresh")),
+    Primary(
+        "y",
+        "dynamic-tunnel",
+        "Dynamic tunnel",
+        ("display", "activate", "deactivate", "refresh"),
+    ),
+    Primary(
+        "m", "manual-tunnel", "Manual tunnel", ("display", "activate", "deactivate")
+    ),
+    Primary("i", "interface", "Interface", ("display",)),
+    Primary("o", "port-translation", "NATT Port Trans", ("display",)),
+    Primary("x", "nss-server", "NSS Server", ("display",), daemon="nssd"),
+    Primary("w", "stack-nss", "Stack NSS", ("display",)),
+)
+"""IBM's primary options that the network management issue names."""
+
+SOCKETS = {"nssd": NSSD_SOCKET, "iked": IKED_SOCKET}
+
+# Primaries that speak of many stacks or clients at once, which IBM does
+# not let -z or -p narrow.
+_UNTARGETED = frozenset({"w", "x"})
+
+
+class _Finished(Exception):
+    """
+    Raised instead of L{usage.Options}' own C{sys.exit} for C{--help} and
+    C{--version}, so that L{run} writes where it was told to.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+def keyword(text: str, choices: Sequence[str], what: str) -> str:
+    """
+    The keyword that C{text} names: the whole word or its first three
+    letters or more, in any case, as IBM's C{ipsec} takes its values.
+
+    @param what: the option, for the message.
+    @raise usage.UsageError: C{text} names none of C{choices}.
+    """
+    folded = text.lower()
+    for choice in choices:
+        if len(folded) >= 3 and choice.startswith(folded):
+            return choice
+    names = ", ".join(f"{c} ({c[:3]})" for c in choices)
+    raise usage.UsageError(f"unknown {what} function {text!r}: {names}")
+
+
+class IpsecOptions(usage.Options):
+    """
+    The command line of C{nss-ipsec}.
+
+    After parsing, C{self.primary} is the L{Primary} given and
+    C{self.function} its function, in full.
+    """
+
+    synopsis = (
+        f"Usage: {PROGRAM} -w display [--socket PATH] [--timeout SECONDS] [--json]"
+    )
+    longdesc = (
+        "Display IP security information, like the z/OS UNIX ipsec command.  "
+        "Exactly one primary option is given, with its function (display, or "
+        "its first three letters in any case).  Implemented: -w display, the "
+        "NSS client of each stack of the local iked.  The socket is --socket, "
+        f"else {IKED_SOCKET} (iked), or {NSSD_SOCKET} (nssd) for -x and -z."
+    )
+    optFlags: ClassVar[list[list[Any]]] = [
+        ["json", None, "Print the report's data as JSON."],
+    ]
+    optParameters: ClassVar[list[list[Any]]] = [
+        *(
+            [
+                p.longName,
+                p.letter,
+                None,
+                f"{p.heading}: {'|'.join(p.functions)}.",
+            ]
+            for p in PRIMARIES
+        ),
+        ["client", "z", None, "The NSS client to ask, through nssd (not yet)."],
+        ["stack", "p", None, "The local stack to ask (not yet)."],
+        ["socket", None, None, "The daemon's NMI socket (default: its usual path)."],
+        [
+            "timeout",
+            None,
+            DEFAULT_TIMEOUT,
+            "Seconds to wait for the daemon's greeting, and then for its answer.",
+            float,
+        ],
+    ]
+
+    primary: Primary
+    function: str
+
+    def opt_help(self) -> None:
+        """
+        Display this help and exit.
+        """
+        raise _Finished(str(self))
+
+    def opt_version(self) -> None:
+        """
+        Display the version and exit.
+        """
+        raise _Finished(f"{PROGRAM} (nsstwisted) {__version__}\n")
+
+    def postOptions(self) -> None:
+        given = [p for p in PRIMARIES if self[p.longName] is not None]
+        if not given:
+            letters = [f"-{p.letter}" for p in PRIMARIES]
+            raise usage.UsageError(
+                "a primary option is needed: "
+                f"{', '.join(letters[:-1])} or {letters[-1]}"
+            )
+        if len(given) > 1:
+            raise usage.UsageError(
+                "one primary option at a time, not "
+                + " and ".join(f"-{p.letter}" for p in given)
+            )
+        primary = given[0]
+        function = keyword(
+            self[primary.longName], primary.functions, f"-{primary.letter}"
+        )
+        if (primary.letter, function) not in _REPORTS:
+            raise usage.UsageError(
+                f"-{primary.letter} {function} ({primary.heading}) is not "
+                "implemented yet"
+            )
+        if self["client"] is not None and self["stack"] is not None:
+            raise usage.UsageError("-z and -p exclude each other")
+        for letter, name in (("z", "client"), ("p", "stack")):
+            if self[name] is not None and primary.letter in _UNTARGETED:
+                raise usage.UsageError(
+                    f"-{letter} cannot be used with -{primary.letter}, which "
+                    "reports on all of them"
+                )
+        if not 0 < self["timeout"] <= MAX_TIMEOUT:
+            raise usage.UsageError(
+                f"--timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds"
+            )
+        self.primary = primary
+        self.function = function
+
+    @property
+    def daemon(self) -> str:
+        """The daemon that answers: nssd for C{-x} and C{-z}, else iked."""
+        if self["client"] is not None:
+            return "nssd"
+        return self.primary.daemon
+
+
+# Report formatting.
+
+
+def heading_lines(
+    *,
+    targetLabel: str,
+    targetName: str,
+    primary: str,
+    function: str,
+    source: str,
+    scope: str,
+    totAvail: int,
+    when: time.struct_time,
+    reportFormat: str = "Detail",
+) -> list[str]:
+    """
+    The three heading lines every C{ipsec} display report starts with.
+
+    IBM pads its heading labels to one width so that the second and third
+    lines form columns; the widths here hold the longest values IBM shows
+    (C{NATT Port Trans}, C{display (cascade)}).
+
+    @param targetLabel: C{Stack Name}, or C{NSS Client Name} for C{-z},
+        C{-x} and C{-w}.
+    @param when: the local time the report was made.
+    """
+    return [
+        f"{RELEASE} ipsec {targetLabel}: {targetName}  {time.asctime(when)}",
+        f"{'Primary:':<10}{primary:<16}{'Function:':<10}{function:<20}"
+        f"{'Format:':<10}{reportFormat}",
+        f"{'Source:':<10}{source:<16}{'Scope:':<10}{scope:<20}"
+        f"{'TotAvail:':<10}{totAvail}",
+    ]
+
+
+def detail_lines(pairs: Sequence[tuple[str, str]]) -> list[str]:
+    """
+    C{Name: value} lines with every value in one column, one blank after
+    the longest label.
+    """
+    width = max((len(name) for name, _ in pairs), default=0) + 2
+    return [f"{name + ':':<{width}}{value}" for name, value in pairs]
+
+
+def _entries_selected(count: int) -> str:
+    return f"{count} entries selected"
+
+
+def _yes_no(value: bool) -> str:
+    return "Yes" if value else "No"
+
+
+def _number(value: int) -> str:
+    return str(value) if value else NOT_APPLICABLE
+
+
+def _text(value: str) -> str:
+    return value or NOT_APPLICABLE
+
+
+def _stack_nss_values(
+    info: IkeNssInfo, when: Callable[[int], str | None]
+) -> list[tuple[str, Any]]:
+    """
+    The fields of one stack as typed values, C{None} for n/a: shared by
+    the report and the JSON, so that both show the same data.
+    """
+
+    def enabled(selected: bool, value: bool) -> bool | None:
+        return value if selected else None
+
+    state = info.connectionState
+    return [
+        ("StackName", info.stackName),
+        ("ClientName", info.clientName or None),
+        ("ClientAPIVersion", info.clientApiVersion or None),
+        ("ServerAPIVersion", info.serverApiVersion or None),
+        ("NSServicesSupported", info.configured),
+        ("RemoteManagementSelected", info.remoteMgmtSelected),
+        (
+            "RemoteManagementEnabled",
+            enabled(info.remoteMgmtSelected, info.remoteMgmtEnabled),
+        ),
+        ("CertificateServicesSelected", info.certSelected),
+        ("CertificateServicesEnabled", enabled(info.certSelected, info.certEnabled)),
+        ("NSClientIPAddress", info.clientAddress or None),
+        ("NSClientPort", info.clientPort or None),
+        ("NSServerIPAddress", info.serverAddress or None),
+        ("NSServerPort", info.serverPort or None),
+        ("NSServerSystemName", info.serverSystemName or None),
+        ("UserID", info.userid or None),
+        ("ConnectionState", None if not info.configured else state.text),
+        ("TimeConnectedToNSServer", when(info.timeConnected)),
+        ("TimeOfLastMessageToNSServer", when(info.timeLastMessage)),
+    ]
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return NOT_APPLICABLE
+    if isinstance(value, bool):
+        return _yes_no(value)
+    return str(value)
+
+
+def stack_nss_report(
+    systemName: str,
+    infos: Sequence[IkeNssInfo],
+    now: float,
+    localtime: Callable[[float], time.struct_time] = time.localtime,
+) -> list[str]:
+    """
+    The lines of C{ipsec -w display}, after the seed's sample: the heading,
+    C{SystemName}, a blank line, each stack's block followed by asterisks,
+    a blank line and the count.  With no stack at all, one blank line
+    separates C{SystemName} from the count.
+
+    @param now: when the report is made, for the heading.
+    @param localtime: turns seconds since the epoch into the local time
+        that the heading and the times show, as IBM's do.
+    """
+
+    def when(seconds: int) -> str | None:
+        return time.strftime(TIME_FORMAT, localtime(seconds)) if seconds else None
+
+    lines = heading_lines(
+        targetLabel="NSS Client Name",
+        targetName=NOT_APPLICABLE,
+        primary="Stack NSS",
+        function="Display",
+        source="IKED",
+        scope=NOT_APPLICABLE,
+        totAvail=len(infos),
+        when=localtime(now),
+    )
+    lines += [f"SystemName: {systemName}", ""]
+    for info in infos:
+        values = _stack_nss_values(info, when)
+        lines += detail_lines([(name, _shown(value)) for name, value in values])
+        lines.append(SEPARATOR)
+    if infos:
+        lines.append("")
+    lines.append(_entries_selected(len(infos)))
+    return lines
+
+
+def stack_nss_json(systemName: str, infos: Sequence[IkeNssInfo]) -> dict[str, Any]:
+    """
+    The data of C{ipsec -w display} for programs: the report's names as
+    keys, C{null} for n/a, booleans for Yes and No, numbers for ports and
+    versions, and times in ISO 8601 UTC (the report shows local time).
+    """
+
+    def when(seconds: int) -> str | None:
+        if not seconds:
+            return None
+        moment = datetime.fromtimestamp(seconds, UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    return {
+        "Primary": "Stack NSS",
+        "Function": "Display",
+        "Source": "IKED",
+        "SystemName": systemName,
+        "TotAvail": len(infos),
+        "Entries": [dict(_stack_nss_values(info, when)) for info in infos],
+    }
+
+
+# Talking to the daemon.
+
+
+@dataclass
+class _Context:
+    """What a report needs to ask and to print."""
+
+    reactor: Any
+    options: IpsecOptions
+    stdout: TextIO
+    stderr: TextIO
+    now: Callable[[], float]
+    localtime: Callable[[float], time.struct_time]
+
+    @property
+    def path(self) -> str:
+        socket: str | None = self.options["socket"]
+        return socket or SOCKETS[self.options.daemon]
+
+    def problem(self, text: str) -> None:
+        self.stderr.write(f"{PROGRAM}: {text}\n")
+
+
+def _codes(error: NmiError) -> str:
+    text = f"{error.returnCode.name} ({error.returnCode.value}) "
+    text += f"{error.reasonCode.name} ({error.reasonCode.value})"
+    if error.lines:
+        text += ": " + "; ".join(error.lines)
+    return text
+
+
+async def _ask(
+    context: _Context, messageType: NmiMessageType, target: str = ""
+) -> NmiMessage | int:
+    """
+    Send one request and wait for its successful reply.
+
+    @return: the reply, or the exit status after the problem was reported:
+        2 when no daemon answered on the socket, 1 when the daemon refused
+        or failed the request, or went away during it.
+    """
+    daemon, path = context.options.daemon, context.path
+    timeout: float = context.options["timeout"]
+    reactor = context.reactor
+    endpoint = UNIXClientEndpoint(reactor, path, timeout=max(1, round(timeout)))
+    try:
+        protocol: NmiClientProtocol = await endpoint.connect(NmiClientFactory())
+    except ConnectError as error:
+        reason = error.args[0] if error.args else str(error)
+        context.problem(f"cannot connect to {daemon} at {path}: {reason}")
+        return EXIT_USAGE
+    name = messageType.ibmName
+    try:
+        try:
+            await protocol.ready.addTimeout(timeout, reactor)
+        except TimeoutError:
+            context.problem(
+                f"{daemon} at {path} did not send INIT within {timeout:g} seconds"
+            )
+            return EXIT_USAGE
+        except NmiTerminated as error:
+            context.problem(f"{daemon} at {path} ended the connection: {_codes(error)}")
+            return EXIT_REFUSED
+        except NmiConnectionLost as error:
+            context.problem(
+                f"{daemon} at {path} closed the connection before INIT: {error}"
+            )
+            return EXIT_USAGE
+        try:
+            reply: NmiMessage = await protocol.request(messageType, target).addTimeout(
+                timeout, reactor
+            )
+        except TimeoutError:
+            context.problem(
+                f"{daemon} did not answer {name} within {timeout:g} seconds"
+            )
+            return EXIT_REFUSED
+        except NmiTerminated as error:
+            context.problem(f"{daemon} ended the connection: {_codes(error)}")
+            return EXIT_REFUSED
+        except NmiConnectionLost as error:
+            context.problem(f"{daemon} closed the connection during {name}: {error}")
+            return EXIT_REFUSED
+        except NmiError as error:
+            context.problem(f"{daemon} refused {name}: {_codes(error)}")
+            return EXIT_REFUSED
+        return reply
+    finally:
+        protocol.close()
+        # Wait for the close, so that nothing of ours outlives the call.
+        await protocol.terminated
+
+
+async def _stack_nss_display(context: _Context) -> int:
+    reply = await _ask(context, NmiMessageType.GET_IKENSINFO)
+    if isinstance(reply, int):
+        return reply
+    try:
+        systemName, infos = decode_ikensinfo_reply(reply)
+    except FieldDecodeError as error:
+        context.problem(
+            f"{context.options.daemon} sent a "
+            f"{NmiMessageType.GET_IKENSINFO.ibmName} reply that cannot be read: "
+            f"{error.detail}"
+        )
+        return EXIT_REFUSED
+    if context.options["json"]:
+        data = stack_nss_json(systemName, infos)
+        context.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        lines = stack_nss_report(systemName, infos, context.now(), context.localtime)
+        context.stdout.write("".join(f"{line}\n" for line in lines))
+    return EXIT_OK
+
+
+_REPORTS: dict[tuple[str, str], Callable[[_Context], Awaitable[int]]] = {
+    ("w", "display"): _stack_nss_display,
+}
+"""What each implemented (primary, function) does."""
+
+
+async def run(
+    reactor: Any,
+    argv: list[str],
+    stdout: TextIO,
+    stderr: TextIO,
+    *,
+    now: Callable[[], float] = time.time,
+    localtime: Callable[[float], time.struct_time] = time.localtime,
+) -> int:
+    """
+    Run the command and return its exit status instead of exiting, so that
+    tests and other commands can call it.
+
+    @param reactor: provides C{IReactorUNIX} and C{IReactorTime}.
+    @param argv: the arguments, without the program name.
+    @param now: the clock the heading's date comes from.
+    @param localtime: the time zone of the report's dates.
+    @return: 0 when the report was printed, 1 when the daemon refused or
+        failed the request (or went away, or answered nonsense), 2 for a
+        usage error or when no daemon answered on the socket.
+    """
+    # Twisted's usage module carries no annotations.
+    options = IpsecOptions()  # type: ignore[no-untyped-call]
+    try:
+        options.parseOptions(argv)  # type: ignore[no-untyped-call]
+    except _Finished as finished:
+        stdout.write(finished.text)
+        return EXIT_OK
+    except usage.UsageError as error:
+        stderr.write(f"{PROGRAM}: {error} (see {PROGRAM} --help)\n")
+        return EXIT_USAGE
+    context = _Context(reactor, options, stdout, stderr, now, localtime)
+    return await _REPORTS[options.primary.letter, options.function](context)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """
+    The console-script entry point: run the command and exit with its status.
+    """
+    arguments = sys.argv[1:] if argv is None else argv
+
+    async def command(reactor: Any) -> None:
+        raise SystemExit(await run(reactor, arguments, sys.stdout, sys.stderr))
+
+    task.react(command)

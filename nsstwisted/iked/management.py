@@ -1,0 +1,146 @@
+"""
+What iked answers on its local IPSec NMI (C{/var/sock/ipsecmgmt}).
+
+For now: C{nss-modify iked display|refresh} (z/OS C{MODIFY IKED,DISPLAY}
+and C{REFRESH}) and C{NMsec_GET_IKENSINFO}, the data of C{ipsec -w}.  The
+other IPsec requests are refused with C{EOPNOTSUPP} until the stack model
+exists; C{NMsec_GET_CLIENTINFO} stays refused, as it is the NSS server's.
+
+This mirrors L{nsstwisted.nssd.management} without importing it: nssd and
+iked never import each other, so the small L{RefreshRejected} is defined
+here again, with the same meaning and the same answer on the wire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred, succeed
+from twisted.python.failure import Failure
+
+from nsstwisted.wire.codes import ReasonCode, ReturnCode
+from nsstwisted.wire.ikensinfo import IkeNssInfo, encode_ikensinfo_reply
+from nsstwisted.wire.nmi import (
+    IPSEC_REQUESTS,
+    NmiMessage,
+    NmiMessageType,
+    NmiRecord,
+    printable_line,
+    text_record,
+)
+
+__all__ = ["IkedManagement", "RefreshRejected"]
+
+_NSSD_ONLY = frozenset({NmiMessageType.GET_CLIENTINFO})
+
+
+class RefreshRejected(Exception):
+    """
+    The configuration file (or a file it names) was not acceptable; the
+    running configuration stays.  The text says why.
+    """
+
+
+class IkedManagement:
+    """
+    iked's NMI handler (see L{nsstwisted.protocols.nmi.NmiHandler}).
+
+    It takes callables rather than the service, so that it can be tested
+    without one and the service keeps its refresh and connection logic.
+    """
+
+    def __init__(
+        self,
+        describe: Callable[[], list[str]],
+        refresh: Callable[[], Deferred[list[str]]],
+        nssInfo: Callable[[], tuple[str, list[IkeNssInfo]]],
+    ) -> None:
+        """
+        @param describe: the configuration in force, as lines.
+        @param refresh: reread the configuration; fires with lines saying
+            what changed, or fails with L{RefreshRejected} when the new
+            configuration is refused and the old one stays.
+        @param nssInfo: the system name and every stack's NSS client, in
+            the order the report should list them.
+        """
+        self._describe = describe
+        self._refresh = refresh
+        self._nssInfo = nssInfo
+        # Two operators refreshing at once must not interleave two rereads
+        # of the same file; the second waits and then rereads again.
+        self._refreshing = DeferredLock()
+
+    def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+        kind = request.messageType
+        if kind == NmiMessageType.DAEMON_DISPLAY:
+            return succeed(request.answer([_lines(self._describe())]))
+        if kind == NmiMessageType.DAEMON_REFRESH:
+            return self._refreshNow(request)
+        if kind == NmiMessageType.GET_IKENSINFO:
+            # A failure here (a bad IkeNssInfo, say) is the protocol's to
+            # answer: EIO NSSRsnServerError, with the traceback logged.
+            return maybeDeferred(self._ikensInfo, request)
+        if kind in _NSSD_ONLY:
+            return succeed(
+                request.refuse(
+                    ReturnCode.EOPNOTSUPP,
+                    ReasonCode.NONE,
+                    f"{NmiMessageType(kind).ibmName} is served by nssd, not iked",
+                )
+            )
+        if kind in IPSEC_REQUESTS:
+            return succeed(
+                request.refuse(
+                    ReturnCode.EOPNOTSUPP,
+                    ReasonCode.NONE,
+                    f"iked does not serve {NmiMessageType(kind).ibmName} yet",
+                )
+            )
+        return succeed(
+            request.refuse(
+                ReturnCode.EINVAL,
+                ReasonCode.NMsRsnBadType,
+                f"iked does not serve message type {int(kind)}",
+            )
+        )
+
+    def _ikensInfo(self, request: NmiMessage) -> NmiMessage:
+        if request.records:
+            # IBM's GET requests may carry filter records; a list of at
+            # most eight stacks needs none, and a filter ignored would be
+            # a report that lies about what it selected.
+            return request.refuse(
+                ReturnCode.EINVAL,
+                ReasonCode.NSSRsnBadField,
+                f"{NmiMessageType.GET_IKENSINFO.ibmName} takes no records",
+            )
+        systemName, infos = self._nssInfo()
+        return encode_ikensinfo_reply(request, systemName, infos)
+
+    def _refreshNow(self, request: NmiMessage) -> Deferred[NmiMessage]:
+        refreshing: Deferred[list[str]] = self._refreshing.run(
+            maybeDeferred, self._refresh
+        )
+
+        def refreshed(lines: list[str]) -> NmiMessage:
+            return request.answer([_lines(lines)])
+
+        def failed(reason: Failure) -> NmiMessage:
+            if reason.check(RefreshRejected):
+                return request.refuse(
+                    ReturnCode.EINVAL,
+                    ReasonCode.NONE,
+                    "refresh rejected, configuration unchanged: "
+                    f"{reason.getErrorMessage()}",
+                )
+            return request.refuse(
+                ReturnCode.EIO,
+                ReasonCode.NSSRsnServerError,
+                f"refresh failed: {reason.getErrorMessage()}",
+            )
+
+        return refreshing.addCallbacks(refreshed, failed)
+
+
+def _lines(lines: list[str]) -> NmiRecord:
+    return text_record(printable_line(line) for line in lines)

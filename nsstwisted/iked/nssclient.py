@@ -1,0 +1,491 @@
+"""
+One stack's connection to the NSS server, with primary/backup failover.
+
+The policy is IBM's: try the primary, and retry it every NssWaitLimit seconds
+up to NssWaitRetries times; then switch to the backup and do the same; when
+both have failed, alternate between them, one attempt each, NssWaitLimit
+seconds apart, until one answers.  A connection that is lost switches to the
+other server at once.  Nothing ever loops without waiting: a wrong password
+is retried at the same pace as an unreachable server.
+
+Heartbeats find a dead server behind a half-open TCP connection within
+L{heartbeat_bound} seconds.
+
+Requests (sign, verify, CA list) fail with a message when the connection
+breaks under them; they are not retried here, because the IKE exchange that
+asked retransmits and asks again, which reaches whichever server is then
+connected.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
+from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.internet.ssl import (
+    Certificate,
+    CertificateOptions,
+    TLSVersion,
+    trustRootFromCertificates,
+)
+from twisted.internet.task import deferLater
+from twisted.logger import Logger
+
+from nsstwisted.client import (
+    ClientTimeouts,
+    NssRequestFailed,
+    NssSession,
+    PassTicketCredentials,
+    PasswordCredentials,
+    connect,
+    tls_endpoint,
+)
+from nsstwisted.config import ConfigurationError
+from nsstwisted.iked.configuration import (
+    AuthBy,
+    NssServerAddress,
+    NssStackConfig,
+    read_stack_secret,
+)
+from nsstwisted.iked.messages import CONNECT_REQUEST, IkedMessages
+from nsstwisted.security.passticket import generate_passticket, parse_key
+from nsstwisted.wire.codes import ReasonCode
+from nsstwisted.wire.nss import Services
+
+PASSTICKET_APPLICATION = "NSSD"
+
+
+class ConnectionState(enum.Enum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    STOPPED = "stopped"
+
+
+def heartbeat_timeouts(waitLimit: int) -> ClientTimeouts:
+    """
+    Heartbeat every min(20, NssWaitLimit) seconds and give each one
+    min(10, NssWaitLimit) seconds to be answered.
+    """
+    return ClientTimeouts(
+        heartbeatInterval=float(max(1, min(20, waitLimit))),
+        heartbeatTimeout=float(max(1, min(10, waitLimit))),
+        requestTimeout=float(max(1, waitLimit)),
+    )
+
+
+def heartbeat_bound(waitLimit: int) -> float:
+    """
+    The longest a dead server goes unnoticed.
+    """
+    timeouts = heartbeat_timeouts(waitLimit)
+    return timeouts.heartbeatInterval + timeouts.heartbeatTimeout
+
+
+@dataclass(frozen=True)
+class ConnectionStatus:
+    """
+    What C{ipsec -w} shows of a stack's connection.
+    """
+
+    state: ConnectionState
+    server: NssServerAddress | None
+    clientAddress: str
+    clientPort: int
+    serverAddress: str
+    serverPort: int
+    serverSystemName: str
+    serverApiVersion: int
+    servicesGranted: Services
+    connectedAt: float
+    lastMessageAt: float
+
+
+class _PeerMismatch(Exception):
+    pass
+
+
+class StackNssConnection:
+    """
+    Keeps one stack connected to nssd.
+
+    @param servers: the primary and backup, in that order (either may be
+        missing).
+    @param caCertificates: PEM certificates that vouch for nssd.
+    @param endpointFor: makes the TCP endpoint for a server (tests and
+        embedding applications can replace it).
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        reactor: Any,
+        stack: NssStackConfig,
+        servers: Sequence[NssServerAddress | None],
+        *,
+        waitLimit: int,
+        retries: int,
+        caCertificates: Sequence[bytes],
+        messages: IkedMessages,
+        endpointFor: Callable[[NssServerAddress], IStreamClientEndpoint] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._reactor = reactor
+        self.stack = stack
+        self._servers = [s for s in servers if s is not None]
+        if not self._servers:
+            raise ValueError("an NSS stack needs a primary or a backup server")
+        self._waitLimit = waitLimit
+        self._retries = retries
+        self._caCertificates = list(caCertificates)
+        self._messages = messages
+        self._endpointFor = endpointFor or self._tcp_endpoint
+        self._clock = clock
+        self._correlators = itertools.count(1)
+        self.state = ConnectionState.DISCONNECTED
+        self.session: NssSession | None = None
+        self._current = 0
+        self._running: Deferred[None] | None = None
+        self._stopping = False
+        self._status = self._empty_status(None)
+        self._waiter: Deferred[Any] | None = None
+        self._connectedWaiters: list[Deferred[NssSession]] = []
+
+    # Control
+
+    def start(self) -> None:
+        self._stopping = False
+        self._running = ensureDeferred(self._run())
+        self._running.addErrback(
+            lambda f: self.log.failure("NSS connection manager failed", f)
+        )
+
+    async def stop(self) -> None:
+        """
+        Close the connection and stop reconnecting.
+        """
+        self._stopping = True
+        if self._waiter is not None:
+            self._waiter.cancel()
+        session = self.session
+        if session is not None:
+            await session.close()
+        if self._running is not None:
+            self._running.cancel()
+            try:
+                await self._running
+            except CancelledError:
+                pass
+        self.state = ConnectionState.STOPPED
+
+    def update_servers(
+        self,
+        servers: Sequence[NssServerAddress | None],
+        *,
+        waitLimit: int,
+        retries: int,
+        caCertificates: Sequence[bytes],
+    ) -> None:
+        """
+        New IkeConfig values from a refresh: they apply to the next
+        connection attempt, and an established connection stays.
+        """
+        chosen = [s for s in servers if s is not None]
+        if not chosen:
+            return
+        current = self._servers[self._current] if self._servers else None
+        self._servers = chosen
+        self._current = chosen.index(current) if current in chosen else 0
+        self._waitLimit = waitLimit
+        self._retries = retries
+        self._caCertificates = list(caCertificates)
+
+    def status(self) -> ConnectionStatus:
+        return self._status
+
+    def whenConnected(self) -> Deferred[NssSession]:
+        """
+        Fires with the session as soon as one is up (at once if it is).
+        """
+        if self.session is not None:
+            return Deferred.fromCoroutine(_value(self.session))
+        waiter: Deferred[NssSession] = Deferred()
+        self._connectedWaiters.append(waiter)
+        return waiter
+
+    # The policy
+
+    async def _run(self) -> None:
+        failures = [0] * len(self._servers)
+        alternating = False
+        while not self._stopping:
+            if len(failures) != len(self._servers):
+                # A refresh changed the servers: start the count afresh.
+                failures = [0] * len(self._servers)
+                alternating = False
+            server = self._servers[self._current]
+            connected = await self._attempt(server)
+            if self._stopping:
+                return
+            if connected:
+                failures = [0] * len(self._servers)
+                alternating = False
+                reason = await self._serve()
+                if self._stopping:
+                    return
+                self._messages.connection_lost(
+                    self.stack.stackName, server.host, reason
+                )
+                self._switch(server, wait=0.0)
+                continue
+            failures[self._current] += 1
+            if len(self._servers) == 1:
+                wait = float(self._waitLimit)
+                self._messages.retrying(
+                    self.stack.stackName, server.host, failures[self._current] + 1, wait
+                )
+            elif alternating or failures[self._current] >= self._retries:
+                if all(f >= self._retries for f in failures):
+                    alternating = True
+                wait = float(self._waitLimit)
+                self._switch(server, wait)
+            else:
+                wait = float(self._waitLimit)
+                self._messages.retrying(
+                    self.stack.stackName, server.host, failures[self._current] + 1, wait
+                )
+            await self._sleep(wait)
+
+    def _switch(self, old: NssServerAddress, wait: float) -> None:
+        if len(self._servers) < 2:
+            return
+        self._current = (self._current + 1) % len(self._servers)
+        self._messages.switching(
+            self.stack.stackName, old.host, self._servers[self._current].host, wait
+        )
+
+    async def _sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        self._waiter = deferLater(self._reactor, seconds, lambda: None)
+        try:
+            await self._waiter
+        except CancelledError:
+            pass
+        finally:
+            self._waiter = None
+
+    async def _attempt(self, server: NssServerAddress) -> bool:
+        """
+        One connection and logon attempt, bounded by NssWaitLimit.
+        """
+        self.state = ConnectionState.CONNECTING
+        self._status = self._empty_status(server, ConnectionState.CONNECTING)
+        correlator = next(self._correlators)
+        stackName = self.stack.stackName
+        try:
+            credentials = self._credentials()
+        except ConfigurationError as e:
+            self._messages.unreachable(stackName, server.host, str(e))
+            return False
+        attempt = ensureDeferred(
+            connect(
+                self._reactor,
+                self._tls_endpoint(server),
+                clientName=self.stack.clientName,
+                credentials=credentials,
+                services=self.stack.services,
+                timeouts=heartbeat_timeouts(self._waitLimit),
+                peerCheck=self._peer_check(server),
+            )
+        )
+        self._waiter = attempt
+        attempt.addTimeout(self._waitLimit, self._reactor)
+        try:
+            session: NssSession = await attempt
+        except NssRequestFailed as e:
+            if e.secured:
+                self._messages.request_failed(
+                    CONNECT_REQUEST, correlator, stackName, e.returnCode, e.reasonCode
+                )
+                if e.reasonCode is ReasonCode.NSSRsnServiceDenied:
+                    self._services_unavailable(Services(0))
+            else:
+                self._messages.not_secure(stackName, server.host, e.text)
+            return False
+        except CancelledError:
+            if not self._stopping:
+                self._messages.unreachable(
+                    stackName,
+                    server.host,
+                    f"no answer within {self._waitLimit} seconds",
+                )
+            return False
+        except Exception as e:
+            self._messages.unreachable(stackName, server.host, _describe(e))
+            return False
+        finally:
+            self._waiter = None
+        if self._stopping:
+            await session.close()
+            return False
+        self.session = session
+        self.state = ConnectionState.CONNECTED
+        self._status = self._connected_status(server, session)
+        self._messages.connected(
+            stackName,
+            server.host,
+            self._status.serverAddress,
+            self._status.serverPort,
+            self.stack.clientName,
+        )
+        self._services_unavailable(session.servicesGranted)
+        waiters, self._connectedWaiters = self._connectedWaiters, []
+        for waiter in waiters:
+            waiter.callback(session)
+        return True
+
+    def _services_unavailable(self, granted: Services) -> None:
+        selected = self.stack.services
+        if Services.CERT in selected and Services.CERT not in granted:
+            self._messages.certificate_service_unavailable(self.stack.stackName)
+        if Services.NETMGMT in selected and Services.NETMGMT not in granted:
+            self._messages.remote_management_unavailable(self.stack.stackName)
+
+    async def _serve(self) -> str:
+        session = self.session
+        assert session is not None
+        reason = await session.whenClosed()
+        self.session = None
+        self.state = ConnectionState.DISCONNECTED
+        self._status = self._empty_status(self._status.server)
+        return reason
+
+    # Building blocks
+
+    def _credentials(self) -> PasswordCredentials | PassTicketCredentials:
+        secret = read_stack_secret(self.stack)
+        if self.stack.authBy is AuthBy.PASSWORD:
+            return PasswordCredentials(self.stack.userid, secret)
+        key = parse_key(secret)
+        userid = self.stack.userid
+        # A fresh ticket for every logon: one-time use is enforced by nssd.
+        return PassTicketCredentials(
+            userid,
+            lambda: generate_passticket(
+                userid, PASSTICKET_APPLICATION, key, int(self._clock())
+            ),
+        )
+
+    def _tcp_endpoint(self, server: NssServerAddress) -> IStreamClientEndpoint:
+        return HostnameEndpoint(self._reactor, server.host, server.port)
+
+    def _tls_endpoint(self, server: NssServerAddress) -> IStreamClientEndpoint:
+        tcp = self._endpointFor(server)
+        kind = server.identityKind
+        if kind in (None, "Fqdn", "IpAddr"):
+            name = (
+                server.identity if kind is not None and server.identity else server.host
+            )
+            return tls_endpoint(tcp, name, self._caCertificates)
+        # X500dn and UserAtFqdn are checked on the peer certificate after the
+        # handshake; the chain is still checked against the CA file.
+        roots = [Certificate.loadPEM(pem) for pem in self._caCertificates]
+        options = CertificateOptions(
+            trustRoot=trustRootFromCertificates(roots),
+            raiseMinimumTo=TLSVersion.TLSv1_2,
+        )
+        return wrapClientTLS(options, tcp)
+
+    def _peer_check(
+        self, server: NssServerAddress
+    ) -> Callable[[x509.Certificate], None] | None:
+        kind, wanted = server.identityKind, server.identity
+        if kind == "X500dn" and wanted:
+            name = x509.Name.from_rfc4514_string(wanted)
+
+            def same_subject(certificate: x509.Certificate) -> None:
+                if certificate.subject != name:
+                    raise _PeerMismatch(
+                        f"server certificate subject "
+                        f"{certificate.subject.rfc4514_string()} is not {wanted}"
+                    )
+
+            return same_subject
+        if kind == "UserAtFqdn" and wanted:
+
+            def has_email(certificate: x509.Certificate) -> None:
+                try:
+                    names = certificate.extensions.get_extension_for_class(
+                        x509.SubjectAlternativeName
+                    ).value.get_values_for_type(x509.RFC822Name)
+                except x509.ExtensionNotFound:
+                    names = []
+                if wanted.lower() not in (n.lower() for n in names):
+                    raise _PeerMismatch(f"server certificate does not name {wanted}")
+
+            return has_email
+        return None
+
+    def _empty_status(
+        self,
+        server: NssServerAddress | None,
+        state: ConnectionState = ConnectionState.DISCONNECTED,
+    ) -> ConnectionStatus:
+        return ConnectionStatus(
+            state=state,
+            server=server,
+            clientAddress="",
+            clientPort=0,
+            serverAddress="",
+            serverPort=0,
+            serverSystemName="",
+            serverApiVersion=0,
+            servicesGranted=Services(0),
+            connectedAt=0.0,
+            lastMessageAt=0.0,
+        )
+
+    def _connected_status(
+        self, server: NssServerAddress, session: NssSession
+    ) -> ConnectionStatus:
+        local, peer = session.addresses()
+        now = self._clock()
+        return ConnectionStatus(
+            state=ConnectionState.CONNECTED,
+            server=server,
+            clientAddress=local[0],
+            clientPort=local[1],
+            serverAddress=peer[0],
+            serverPort=peer[1],
+            serverSystemName=session.reply.serverSystemName,
+            serverApiVersion=session.reply.apiVersion,
+            servicesGranted=session.servicesGranted,
+            connectedAt=now,
+            lastMessageAt=now,
+        )
+
+    def lastMessageAt(self) -> float:
+        session = self.session
+        return session.lastMessageAt() if session is not None else 0.0
+
+
+async def _value(value: Any) -> Any:
+    return value
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    if isinstance(error, socket.gaierror):
+        return f"cannot resolve the host name: {text}"
+    return text

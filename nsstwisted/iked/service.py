@@ -1,0 +1,292 @@
+"""
+The IKE daemon as a Twisted service.  For now it is the NSS client side of
+iked: one L{StackNssConnection} per stack with an NssStackConfig, the local
+management socket (C{nss-ipsec -w}, C{nss-modify iked}), and refresh.
+
+Refresh follows IBM: a removed NssStackConfig closes that stack's
+connection; an added one opens one; a changed one disconnects and
+reconnects; an unchanged one keeps its connection untouched.  A changed
+NetworkSecurityServer, NssWaitLimit or CaFile applies to the next connection
+attempt; established connections stay.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Mapping
+from types import FrameType
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
+
+from nsstwisted.config import ConfigurationError
+from nsstwisted.iked.configuration import (
+    IkedConfiguration,
+    NssStackConfig,
+    load_iked_configuration,
+)
+from nsstwisted.iked.management import IkedManagement, RefreshRejected
+from nsstwisted.iked.messages import IkedMessages
+from nsstwisted.iked.nssclient import ConnectionState, StackNssConnection
+from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
+from nsstwisted.wire.ikensinfo import IkeNssConnectionState, IkeNssInfo
+from nsstwisted.wire.nss import NSS_API_VERSION, Services
+
+_STATES = {
+    ConnectionState.CONNECTING: IkeNssConnectionState.CONNECTING,
+    ConnectionState.CONNECTED: IkeNssConnectionState.CONNECTED,
+    ConnectionState.DISCONNECTED: IkeNssConnectionState.DISCONNECTED,
+    ConnectionState.STOPPED: IkeNssConnectionState.DISCONNECTED,
+}
+
+
+class StartupError(Exception):
+    """
+    iked cannot start; the text names the problem.
+    """
+
+
+def read_ca_file(path: str | None, needed: bool) -> list[bytes]:
+    """
+    The PEM certificates of C{CaFile}, one entry each.
+    """
+    if path is None:
+        if needed:
+            raise StartupError(
+                "IkeConfig CaFile is required: it holds the CA certificates "
+                "that check the NSS server's TLS certificate"
+            )
+        return []
+    try:
+        with open(path, "rb") as f:
+            data = f.read(1024 * 1024)
+    except OSError as e:
+        raise StartupError(f"CaFile {path}: {e.strerror}") from None
+    marker = b"-----END CERTIFICATE-----"
+    pems = [
+        part + marker + b"\n" for part in data.split(marker) if b"-----BEGIN" in part
+    ]
+    if not pems:
+        raise StartupError(f"CaFile {path} holds no PEM certificate")
+    return [pem[pem.index(b"-----BEGIN") :] for pem in pems]
+
+
+class IKEDService(Service):
+    """
+    @ivar connections: the NSS connection of each NSS-enabled stack, by name.
+    """
+
+    log = Logger(namespace="iked")
+    name = "iked"
+
+    def __init__(
+        self,
+        configPath: str,
+        configuration: IkedConfiguration,
+        reactor: Any,
+        *,
+        endpointFor: Any = None,
+    ) -> None:
+        self.configPath = configPath
+        self.configuration = configuration
+        self._reactor = reactor
+        self._endpointFor = endpointFor
+        self.messages = IkedMessages()
+        self._caCertificates = read_ca_file(
+            configuration.caFile, bool(configuration.nssStacks)
+        )
+        self.connections: dict[str, StackNssConnection] = {}
+        self.nmiPort: IListeningPort | None = None
+        self.nmiFactory = NmiServerFactory(
+            IkedManagement(
+                lambda: self.configuration.describe(), self.refresh, self.nss_info
+            ),
+            reactor,
+        )
+
+    @classmethod
+    def prepare(
+        cls,
+        configPath: str,
+        reactor: Any,
+        *,
+        environ: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> IKEDService:
+        try:
+            configuration = load_iked_configuration(configPath)
+        except ConfigurationError as e:
+            raise StartupError(str(e)) from None
+        return cls(configPath, configuration, reactor, **options)
+
+    def _connection(self, stack: NssStackConfig) -> StackNssConnection:
+        configuration = self.configuration
+        return StackNssConnection(
+            self._reactor,
+            stack,
+            [configuration.primary, configuration.backup],
+            waitLimit=configuration.nssWaitLimit,
+            retries=configuration.nssWaitRetries,
+            caCertificates=self._caCertificates,
+            messages=self.messages,
+            endpointFor=self._endpointFor,
+        )
+
+    # Service
+
+    def startService(self) -> None:
+        Service.startService(self)
+        self.log.info(
+            "{ikedMessage}",
+            ikedMessage=f"EZD1100I IKE daemon starting on system "
+            f"{self.configuration.systemName} with "
+            f"{len(self.configuration.stack_names())} stacks",
+        )
+        self._listen_nmi(self.configuration.nmiSocket)
+        for name, stack in self.configuration.nssStacks.items():
+            connection = self._connection(stack)
+            self.connections[name] = connection
+            connection.start()
+        signal.signal(signal.SIGHUP, self._sighup)
+
+    def stopService(self) -> Deferred[None]:
+        Service.stopService(self)
+        stopping: list[Deferred[Any]] = [
+            ensureDeferred(c.stop()) for c in self.connections.values()
+        ]
+        self.connections = {}
+        port, self.nmiPort = self.nmiPort, None
+        if port is not None:
+            stopped = port.stopListening()
+            if stopped is not None:
+                stopping.append(stopped)
+            stopping.append(self.nmiFactory.terminateAll())
+        return DeferredList(stopping).addCallback(lambda _: None)
+
+    def _listen_nmi(self, path: str) -> None:
+        directory = os.path.dirname(path) or "."
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as e:
+            self.log.error(
+                "{ikedMessage}",
+                ikedMessage=f"EZD1101I cannot create socket directory {directory}: "
+                f"{e.strerror}; the management interface is not available",
+            )
+            return
+
+        def served(port: IListeningPort) -> None:
+            self.nmiPort = port
+
+        def failed(failure: Any) -> None:
+            self.log.error(
+                "{ikedMessage}",
+                ikedMessage=f"EZD1101I cannot serve the management interface on "
+                f"{path}: {failure.getErrorMessage()}",
+            )
+
+        nmi_server_endpoint(self._reactor, path).listen(self.nmiFactory).addCallbacks(
+            served, failed
+        )
+
+    # Refresh
+
+    def _sighup(self, signum: int, frame: FrameType | None) -> None:
+        def refresh() -> None:
+            self.refresh().addErrback(lambda f: f.trap(RefreshRejected))
+
+        self._reactor.callFromThread(refresh)
+
+    def refresh(self) -> Deferred[list[str]]:
+        """
+        Reread the configuration and apply it per stack.
+        """
+        return Deferred.fromCoroutine(self._refresh())
+
+    async def _refresh(self) -> list[str]:
+        try:
+            new = load_iked_configuration(self.configPath)
+            caCertificates = read_ca_file(new.caFile, bool(new.nssStacks))
+        except (ConfigurationError, StartupError) as e:
+            self.log.info(
+                "{ikedMessage}",
+                ikedMessage=f"EZD1102I refresh rejected, configuration unchanged: {e}",
+            )
+            raise RefreshRejected(str(e)) from None
+        old = self.configuration
+        self.configuration = new
+        self._caCertificates = caCertificates
+        changes = []
+        for name in list(self.connections):
+            if name not in new.nssStacks:
+                await self.connections.pop(name).stop()
+                changes.append(f"stack {name} removed")
+        for name, stack in new.nssStacks.items():
+            existing = self.connections.get(name)
+            if existing is not None and old.nssStacks.get(name) == stack:
+                existing.update_servers(
+                    [new.primary, new.backup],
+                    waitLimit=new.nssWaitLimit,
+                    retries=new.nssWaitRetries,
+                    caCertificates=caCertificates,
+                )
+                continue
+            if existing is not None:
+                await existing.stop()
+                changes.append(f"stack {name} changed")
+            else:
+                changes.append(f"stack {name} added")
+            connection = self._connection(stack)
+            self.connections[name] = connection
+            connection.start()
+        text = "; ".join(changes) or "no stack changed"
+        self.log.info(
+            "{ikedMessage}", ikedMessage=f"EZD1103I configuration refreshed: {text}"
+        )
+        return [f"refresh complete: {text}"]
+
+    # What ipsec -w shows
+
+    def nss_info(self) -> tuple[str, list[IkeNssInfo]]:
+        configuration = self.configuration
+        infos = []
+        for name in configuration.stack_names():
+            stack = configuration.nssStacks.get(name)
+            connection = self.connections.get(name)
+            if stack is None or connection is None:
+                infos.append(IkeNssInfo.not_configured(name))
+                continue
+            status = connection.status()
+            granted = status.servicesGranted
+            connected = status.state is ConnectionState.CONNECTED
+            infos.append(
+                IkeNssInfo(
+                    stackName=name,
+                    clientName=stack.clientName,
+                    configured=True,
+                    remoteMgmtSelected=Services.NETMGMT in stack.services,
+                    remoteMgmtEnabled=Services.NETMGMT in granted,
+                    certSelected=Services.CERT in stack.services,
+                    certEnabled=Services.CERT in granted,
+                    clientApiVersion=NSS_API_VERSION,
+                    serverApiVersion=status.serverApiVersion,
+                    clientAddress=status.clientAddress,
+                    clientPort=status.clientPort,
+                    serverAddress=status.serverAddress,
+                    serverPort=status.serverPort,
+                    serverSystemName=status.serverSystemName,
+                    userid=stack.userid,
+                    connectionState=_STATES[status.state],
+                    timeConnected=int(status.connectedAt),
+                    timeLastMessage=int(
+                        connection.lastMessageAt() or status.connectedAt
+                    )
+                    if connected
+                    else 0,
+                )
+            )
+        return configuration.systemName, infos

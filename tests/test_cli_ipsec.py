@@ -1,0 +1,642 @@
+"""
+Tests for C{nss-ipsec} (L{nsstwisted.cli.ipsec}): the option syntax, the
+C{-w display} report line by line against the seed's layout, its JSON,
+and the whole command against a real AF_UNIX socket served by
+L{IkedManagement}.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IListeningPort
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from nsstwisted.cli import ipsec
+from nsstwisted.iked.management import IkedManagement
+from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
+from nsstwisted.wire.codes import ReasonCode, ReturnCode
+from nsstwisted.wire.ikensinfo import IkeNssConnectionState, IkeNssInfo
+from nsstwisted.wire.nmi import (
+    IKED_SOCKET,
+    NSSD_SOCKET,
+    NmiMessage,
+    NmiRecord,
+    NmiSection,
+)
+from tests.test_wire_ikensinfo import CONNECTED_AT, client
+
+DOCS = Path(__file__).parent.parent / "docs" / "commands.md"
+
+# The seed's three stacks: TCPCS is not an NSS client, TCPCS3 and TCPCS4
+# are connected to the NSS server on MVS052.
+STACKS = [
+    IkeNssInfo.not_configured("TCPCS"),
+    client("TCPCS3"),
+    client(
+        "TCPCS4",
+        clientName="client4",
+        clientAddress="10.10.10.2",
+        clientPort=50104,
+        userid="USER1",
+    ),
+]
+# The seed's report was made 56 seconds after the stacks connected.
+NOW = CONNECTED_AT + 56
+
+BLOCK_TCPCS = """\
+StackName:                   TCPCS
+ClientName:                  n/a
+ClientAPIVersion:            n/a
+ServerAPIVersion:            n/a
+NSServicesSupported:         No
+RemoteManagementSelected:    No
+RemoteManagementEnabled:     n/a
+CertificateServicesSelected: No
+CertificateServicesEnabled:  n/a
+NSClientIPAddress:           n/a
+NSClientPort:                n/a
+NSServerIPAddress:           n/a
+NSServerPort:                n/a
+NSServerSystemName:          n/a
+UserID:                      n/a
+ConnectionState:             n/a
+TimeConnectedToNSServer:     n/a
+TimeOfLastMessageToNSServer: n/a
+"""
+
+BLOCK_TCPCS3 = """\
+StackName:                   TCPCS3
+ClientName:                  client3
+ClientAPIVersion:            1
+ServerAPIVersion:            1
+NSServicesSupported:         Yes
+RemoteManagementSelected:    Yes
+RemoteManagementEnabled:     Yes
+CertificateServicesSelected: Yes
+CertificateServicesEnabled:  Yes
+NSClientIPAddress:           10.10.10.1
+NSClientPort:                50105
+NSServerIPAddress:           10.10.10.3
+NSServerPort:                4159
+NSServerSystemName:          MVS052
+UserID:                      USER3
+ConnectionState:             connected
+TimeConnectedToNSServer:     2006/11/17 11:19:09
+TimeOfLastMessageToNSServer: 2006/11/17 11:19:09
+"""
+
+BLOCK_TCPCS4 = """\
+StackName:                   TCPCS4
+ClientName:                  client4
+ClientAPIVersion:            1
+ServerAPIVersion:            1
+NSServicesSupported:         Yes
+RemoteManagementSelected:    Yes
+RemoteManagementEnabled:     Yes
+CertificateServicesSelected: Yes
+CertificateServicesEnabled:  Yes
+NSClientIPAddress:           10.10.10.2
+NSClientPort:                50104
+NSServerIPAddress:           10.10.10.3
+NSServerPort:                4159
+NSServerSystemName:          MVS052
+UserID:                      USER1
+ConnectionState:             connected
+TimeConnectedToNSServer:     2006/11/17 11:19:09
+TimeOfLastMessageToNSServer: 2006/11/17 11:19:09
+"""
+
+HEADING = """\
+CS V2R5 ipsec NSS Client Name: n/a  Fri Nov 17 11:20:05 2006
+Primary:  Stack NSS       Function: Display             Format:   Detail
+Source:   IKED            Scope:    n/a                 TotAvail: 3
+SystemName: MVS052
+
+"""
+
+REPORT = (
+    HEADING
+    + BLOCK_TCPCS
+    + "*****\n"
+    + BLOCK_TCPCS3
+    + "*****\n"
+    + BLOCK_TCPCS4
+    + "*****\n"
+    + "\n"
+    + "3 entries selected\n"
+)
+
+
+def entry_json(block: str) -> dict[str, Any]:
+    """
+    What the JSON of a stack holds, read from its report block: the same
+    data with n/a as null, Yes/No as booleans, numbers as numbers and
+    times in UTC ISO 8601 (the blocks above are in UTC).
+    """
+    entry: dict[str, Any] = {}
+    for line in block.splitlines():
+        name, value = line.split(":", 1)
+        text = value.strip()
+        converted: Any = text
+        if text == "n/a":
+            converted = None
+        elif text in ("Yes", "No"):
+            converted = text == "Yes"
+        elif text.isdigit() and name != "StackName":
+            converted = int(text)
+        elif name.startswith("Time"):
+            converted = text.replace("/", "-").replace(" ", "T") + "Z"
+        entry[name] = converted
+    return entry
+
+
+class ReportTests(SynchronousTestCase):
+    """
+    The C{-w display} report has the seed's layout, line by line.
+    """
+
+    def test_seed(self) -> None:
+        lines = ipsec.stack_nss_report("MVS052", STACKS, NOW, time.gmtime)
+        expected = REPORT.splitlines()
+        for number, (got, wanted) in enumerate(zip(lines, expected, strict=False), 1):
+            self.assertEqual(got, wanted, f"line {number}")
+        self.assertEqual(len(lines), len(expected))
+
+    def test_structure(self) -> None:
+        """
+        The seed's shape, independently of the field values: three heading
+        lines, SystemName, a blank line, 18 lines and asterisks per stack,
+        a blank line, the count.
+        """
+        lines = ipsec.stack_nss_report("MVS052", STACKS, NOW, time.gmtime)
+        self.assertTrue(lines[0].startswith("CS V2R5 ipsec NSS Client Name: n/a  "))
+        self.assertTrue(lines[1].startswith("Primary:  Stack NSS "))
+        self.assertTrue(lines[2].startswith("Source:   IKED "))
+        self.assertEqual(lines[3:5], ["SystemName: MVS052", ""])
+        self.assertEqual(len(lines), 5 + 3 * 19 + 2)
+        for index in range(3):
+            self.assertEqual(lines[5 + 19 * index + 18], "*****")
+        self.assertEqual(lines[-2:], ["", "3 entries selected"])
+        # One column for every value: the longest label, its colon, a blank.
+        for line in lines[5:-2]:
+            if line != "*****":
+                self.assertLessEqual(line.index(":"), 27, line)
+                self.assertEqual(line[line.index(":") + 1 : 29].strip(), "", line)
+                self.assertNotEqual(line[29], " ", line)
+
+    def test_otherStates(self) -> None:
+        """
+        A client that is not connected yet: Enabled is No for a service it
+        selected (not granted yet), n/a for one it did not; what only a
+        connection tells is n/a.
+        """
+        info = IkeNssInfo(
+            stackName="TCPCS5",
+            clientName="MVS052_TCPCS5",
+            configured=True,
+            certSelected=True,
+            clientApiVersion=1,
+            userid="IKED",
+            connectionState=IkeNssConnectionState.CONNECTING,
+        )
+        lines = ipsec.stack_nss_report("MVS052", [info], NOW, time.gmtime)
+        self.assertEqual(
+            lines[5:],
+            [
+                "StackName:                   TCPCS5",
+                "ClientName:                  MVS052_TCPCS5",
+                "ClientAPIVersion:            1",
+                "ServerAPIVersion:            n/a",
+                "NSServicesSupported:         Yes",
+                "RemoteManagementSelected:    No",
+                "RemoteManagementEnabled:     n/a",
+                "CertificateServicesSelected: Yes",
+                "CertificateServicesEnabled:  No",
+                "NSClientIPAddress:           n/a",
+                "NSClientPort:                n/a",
+                "NSServerIPAddress:           n/a",
+                "NSServerPort:                n/a",
+                "NSServerSystemName:          n/a",
+                "UserID:                      IKED",
+                "ConnectionState:             connecting",
+                "TimeConnectedToNSServer:     n/a",
+                "TimeOfLastMessageToNSServer: n/a",
+                "*****",
+                "",
+                "1 entries selected",
+            ],
+        )
+        lines = ipsec.stack_nss_report(
+            "MVS052",
+            [
+                IkeNssInfo(
+                    "TCPCS5",
+                    "c5",
+                    True,
+                    connectionState=IkeNssConnectionState.DISCONNECTED,
+                )
+            ],
+            NOW,
+            time.gmtime,
+        )
+        self.assertIn("ConnectionState:             disconnected", lines)
+
+    def test_noStacks(self) -> None:
+        lines = ipsec.stack_nss_report("MVS052", [], NOW, time.gmtime)
+        self.assertEqual(lines[2][-11:], "TotAvail: 0")
+        self.assertEqual(lines[3:], ["SystemName: MVS052", "", "0 entries selected"])
+
+    def test_localTime(self) -> None:
+        """
+        Times are shown in the zone the caller gives, local by default, as
+        IBM shows them.
+        """
+
+        def plusOneHour(seconds: float) -> time.struct_time:
+            return time.gmtime(seconds + 3600)
+
+        lines = ipsec.stack_nss_report("MVS052", STACKS[1:2], NOW, plusOneHour)
+        self.assertTrue(lines[0].endswith("  Fri Nov 17 12:20:05 2006"))
+        self.assertIn("TimeConnectedToNSServer:     2006/11/17 12:19:09", lines)
+
+    def test_asctimeDay(self) -> None:
+        """
+        The heading's date is C's asctime: a one-digit day is padded with a
+        blank, as z/OS prints it.
+        """
+        lines = ipsec.stack_nss_report("S", [], 1165395600, time.gmtime)
+        self.assertTrue(lines[0].endswith("  Wed Dec  6 09:00:00 2006"), lines[0])
+
+    def test_heading(self) -> None:
+        """
+        The heading's columns hold IBM's longest values, for the primaries
+        to come.
+        """
+        lines = ipsec.heading_lines(
+            targetLabel="Stack Name",
+            targetName="TCPCS4",
+            primary="NATT Port Trans",
+            function="Display (cascade)",
+            source="Stack Policy",
+            scope="Current",
+            totAvail=164,
+            when=time.gmtime(0),
+            reportFormat="Short",
+        )
+        self.assertEqual(
+            lines,
+            [
+                "CS V2R5 ipsec Stack Name: TCPCS4  Thu Jan  1 00:00:00 1970",
+                "Primary:  NATT Port Trans Function: Display (cascade)   "
+                "Format:   Short",
+                "Source:   Stack Policy    Scope:    Current             TotAvail: 164",
+            ],
+        )
+
+    def test_detailLines(self) -> None:
+        self.assertEqual(
+            ipsec.detail_lines([("A", "1"), ("Longer", "two")]),
+            ["A:      1", "Longer: two"],
+        )
+        self.assertEqual(ipsec.detail_lines([]), [])
+
+
+class JsonTests(SynchronousTestCase):
+    def test_seed(self) -> None:
+        data = ipsec.stack_nss_json("MVS052", STACKS)
+        self.assertEqual(
+            data,
+            {
+                "Primary": "Stack NSS",
+                "Function": "Display",
+                "Source": "IKED",
+                "SystemName": "MVS052",
+                "TotAvail": 3,
+                "Entries": [
+                    entry_json(BLOCK_TCPCS),
+                    entry_json(BLOCK_TCPCS3),
+                    entry_json(BLOCK_TCPCS4),
+                ],
+            },
+        )
+        # Key order follows the report.
+        self.assertEqual(
+            list(data["Entries"][0]),
+            [line.split(":")[0] for line in BLOCK_TCPCS.splitlines()],
+        )
+        self.assertEqual(
+            data["Entries"][1]["TimeConnectedToNSServer"], "2006-11-17T11:19:09Z"
+        )
+        self.assertIs(data["Entries"][0]["RemoteManagementEnabled"], None)
+        self.assertEqual(json.loads(json.dumps(data)), data)
+
+
+class UsageTests(SynchronousTestCase):
+    """
+    IBM's option rules, and usage errors that exit 2 without touching the
+    reactor.
+    """
+
+    def nssIpsec(self, *argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        coroutine = ipsec.run(object(), list(argv), out, err)
+        status = self.successResultOf(Deferred.fromCoroutine(coroutine))
+        return status, out.getvalue(), err.getvalue()
+
+    def options(self, *argv: str) -> ipsec.IpsecOptions:
+        options = ipsec.IpsecOptions()
+        options.parseOptions(list(argv))
+        return options
+
+    def test_errors(self) -> None:
+        for argv, text in [
+            ((), "a primary option is needed: -f, -k, -y, -m, -i, -o, -x or -w"),
+            (("-w",), "option -w requires argument"),
+            (("-w", "display", "-k", "display"), "one primary option at a time"),
+            (("-w", "di"), "unknown -w function 'di': display (dis)"),
+            (("-w", "show"), "unknown -w function 'show'"),
+            (("-w", "refresh"), "unknown -w function 'refresh'"),
+            (("-W", "display"), "-W"),
+            (("-w", "display", "now"), "Wrong number of arguments"),
+            (("-w", "display", "-z", "client3"), "-z cannot be used with -w"),
+            (("-w", "display", "-p", "TCPCS"), "-p cannot be used with -w"),
+            (("-w", "display", "--timeout", "0"), "--timeout"),
+            (("-w", "display", "--timeout", "nan"), "--timeout"),
+            (("-w", "display", "--bogus"), "bogus"),
+            (("-f", "display", "-z", "c", "-p", "s"), "-f display (Filter) is not"),
+            (("-k", "ref"), "-k refresh (IKE tunnel) is not implemented yet"),
+            (("-k", "activate"), "unknown -k function 'activate'"),
+        ]:
+            status, out, err = self.nssIpsec(*argv)
+            self.assertEqual((status, out), (2, ""), argv)
+            self.assertIn(text, err, argv)
+            self.assertTrue(err.startswith("nss-ipsec: "), err)
+            self.assertTrue(err.endswith("(see nss-ipsec --help)\n"), err)
+
+    def test_unimplementedPrimaries(self) -> None:
+        """
+        Every primary the network management issue names is known, with
+        its functions, and says it is not implemented yet rather than
+        that it does not exist.
+        """
+        for primary in ipsec.PRIMARIES:
+            for function in primary.functions:
+                if (primary.letter, function) == ("w", "display"):
+                    continue
+                status, _, err = self.nssIpsec(f"-{primary.letter}", function[:3])
+                self.assertEqual(status, 2)
+                self.assertIn(
+                    f"-{primary.letter} {function} ({primary.heading}) is not "
+                    "implemented yet",
+                    err,
+                )
+        self.assertEqual("".join(p.letter for p in ipsec.PRIMARIES), "fkymioxw")
+
+    def test_abbreviations(self) -> None:
+        """
+        Function keywords in any case, cut to three letters or more.
+        """
+        for word in ("display", "dis", "DIS", "Displ", "DISPLAY"):
+            options = self.options("-w", word)
+            self.assertEqual(
+                (options.primary.letter, options.function), ("w", "display")
+            )
+        self.assertEqual(
+            ipsec.keyword("DEA", ("display", "deactivate"), "-k"), "deactivate"
+        )
+
+    def test_longOptions(self) -> None:
+        options = self.options("--stack-nss", "dis", "--json", "--socket", "/s")
+        self.assertEqual(options.function, "display")
+        self.assertTrue(options["json"])
+        self.assertEqual(options["socket"], "/s")
+
+    def test_daemon(self) -> None:
+        """
+        -x and -z go to nssd, everything else to iked.
+        """
+        self.assertEqual(self.options("-w", "dis").daemon, "iked")
+        self.assertEqual(ipsec.SOCKETS, {"iked": IKED_SOCKET, "nssd": NSSD_SOCKET})
+        self.assertEqual(
+            {p.letter for p in ipsec.PRIMARIES if p.daemon == "nssd"}, {"x"}
+        )
+
+    def test_help(self) -> None:
+        status, out, err = self.nssIpsec("--help")
+        self.assertEqual((status, err), (0, ""))
+        self.assertIn("Usage: nss-ipsec -w display", out)
+        self.assertIn("--stack-nss", out)
+
+    def test_version(self) -> None:
+        status, out, _ = self.nssIpsec("--version")
+        self.assertEqual(status, 0)
+        self.assertTrue(out.startswith("nss-ipsec (nsstwisted) "))
+
+
+class Refusing:
+    """A handler that refuses everything with EOPNOTSUPP."""
+
+    def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+        return succeed(
+            request.refuse(ReturnCode.EOPNOTSUPP, ReasonCode.NONE, "not here")
+        )
+
+
+class Garbled:
+    """A handler that answers GET_IKENSINFO with a record of nonsense."""
+
+    def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+        return succeed(request.answer([NmiRecord((NmiSection(1, b"MVS052  "),))] * 2))
+
+
+class SocketTests(TestCase):
+    """
+    C{nss-ipsec} end to end over a real AF_UNIX socket.
+    """
+
+    def setUp(self) -> None:
+        # AF_UNIX paths are limited to 107 bytes: trial's temporary
+        # directory can be deeper than that.
+        folder = tempfile.mkdtemp(dir="/tmp")
+        self.addCleanup(shutil.rmtree, folder, True)
+        self.path = os.path.join(folder, "ipsecmgmt")
+        self.stacks = list(STACKS)
+
+    def nssInfo(self) -> tuple[str, list[IkeNssInfo]]:
+        return "MVS052", self.stacks
+
+    async def serve(self, handler: Any = None) -> NmiServerFactory:
+        if handler is None:
+            handler = IkedManagement(
+                lambda: ["IkeConfig"], lambda: succeed([]), self.nssInfo
+            )
+        factory = NmiServerFactory(handler, reactor)
+        port: IListeningPort = await nmi_server_endpoint(reactor, self.path).listen(
+            factory
+        )
+
+        async def stop() -> None:
+            stopping = port.stopListening()
+            if stopping is not None:
+                await stopping
+            await factory.terminateAll()
+
+        self.addCleanup(lambda: Deferred.fromCoroutine(stop()))
+        return factory
+
+    async def nssIpsec(self, *argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        status = await ipsec.run(
+            reactor, list(argv), out, err, now=lambda: NOW, localtime=time.gmtime
+        )
+        return status, out.getvalue(), err.getvalue()
+
+    async def test_display(self) -> None:
+        await self.serve()
+        status, out, err = await self.nssIpsec("-w", "display", "--socket", self.path)
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(out, REPORT)
+
+    async def test_displayAbbreviated(self) -> None:
+        await self.serve()
+        status, out, _ = await self.nssIpsec("--socket", self.path, "-w", "DIS")
+        self.assertEqual((status, out), (0, REPORT))
+
+    async def test_json(self) -> None:
+        await self.serve()
+        status, out, err = await self.nssIpsec(
+            "-w", "dis", "--json", "--socket", self.path
+        )
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(json.loads(out), ipsec.stack_nss_json("MVS052", STACKS))
+        self.assertTrue(out.endswith("}\n"))
+
+    async def test_stateNow(self) -> None:
+        """
+        Each run shows iked's data of the moment.
+        """
+        await self.serve()
+        self.stacks = self.stacks[:1]
+        status, out, _ = await self.nssIpsec("-w", "display", "--socket", self.path)
+        self.assertEqual(status, 0)
+        self.assertTrue(out.endswith("*****\n\n1 entries selected\n"))
+
+    async def test_refused(self) -> None:
+        await self.serve(Refusing())
+        status, out, err = await self.nssIpsec("-w", "display", "--socket", self.path)
+        self.assertEqual((status, out), (1, ""))
+        self.assertEqual(
+            err,
+            "nss-ipsec: iked refused NMsec_GET_IKENSINFO: EOPNOTSUPP (1112) "
+            "NONE (0): not here\n",
+        )
+
+    async def test_daemonFails(self) -> None:
+        """
+        Data iked cannot encode is iked's failure: EIO, exit 1.
+        """
+        self.stacks = [IkeNssInfo("A"), IkeNssInfo("a")]
+        await self.serve()
+        status, _, err = await self.nssIpsec("-w", "display", "--socket", self.path)
+        self.assertEqual(status, 1)
+        self.assertIn(
+            "iked refused NMsec_GET_IKENSINFO: EIO (122) NSSRsnServerError (50)", err
+        )
+        self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
+
+    async def test_unreadableReply(self) -> None:
+        await self.serve(Garbled())
+        status, out, err = await self.nssIpsec("-w", "display", "--socket", self.path)
+        self.assertEqual((status, out), (1, ""))
+        self.assertEqual(
+            err,
+            "nss-ipsec: iked sent a NMsec_GET_IKENSINFO reply that cannot be "
+            "read: stack record 1 holds 1 entry of 184 bytes, not 1 in 8 bytes\n",
+        )
+
+    async def test_missingSocket(self) -> None:
+        status, out, err = await self.nssIpsec("-w", "display", "--socket", self.path)
+        self.assertEqual((status, out), (2, ""))
+        self.assertEqual(
+            err,
+            f"nss-ipsec: cannot connect to iked at {self.path}: "
+            "No such file or directory\n",
+        )
+
+    async def test_defaultSocket(self) -> None:
+        """
+        Without --socket, iked's usual path.
+        """
+        if os.path.exists(IKED_SOCKET):
+            self.skipTest(f"{IKED_SOCKET} exists here")
+        status, _, err = await self.nssIpsec("-w", "display")
+        self.assertEqual(status, 2)
+        self.assertIn(f"cannot connect to iked at {IKED_SOCKET}", err)
+
+    async def test_noReply(self) -> None:
+        class Silent:
+            def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+                return Deferred()
+
+        await self.serve(Silent())
+        status, _, err = await self.nssIpsec(
+            "-w", "display", "--socket", self.path, "--timeout", "0.2"
+        )
+        self.assertEqual(status, 1)
+        self.assertEqual(
+            err,
+            "nss-ipsec: iked did not answer NMsec_GET_IKENSINFO within 0.2 seconds\n",
+        )
+
+    async def test_shutdown(self) -> None:
+        """
+        An iked that stops while it works on the request: exit 1, with
+        the TERM's codes.
+        """
+
+        class Silent:
+            def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+                return Deferred()
+
+        factory = await self.serve(Silent())
+        reactor.callLater(0.1, factory.terminateAll)
+        status, _, err = await self.nssIpsec("-w", "display", "--socket", self.path)
+        self.assertEqual(status, 1)
+        self.assertIn("iked ended the connection: EBUSY (114) NSSRsnShutdown (51)", err)
+
+
+class DocumentationTests(SynchronousTestCase):
+    """
+    C{docs/commands.md} shows what the command prints.
+    """
+
+    def test_examples(self) -> None:
+        text = DOCS.read_text(encoding="utf-8")
+        report = ipsec.stack_nss_report("MVS052", STACKS[:2], NOW, time.gmtime)
+        self.assertIn("```text\n" + "\n".join(report) + "\n```", text)
+        data = ipsec.stack_nss_json("MVS052", STACKS[1:2])
+        self.assertIn("```json\n" + json.dumps(data, indent=2) + "\n```", text)
+
+    def test_synopsis(self) -> None:
+        text = DOCS.read_text(encoding="utf-8")
+        synopsis = ipsec.IpsecOptions.synopsis.removeprefix("Usage: ")
+        self.assertIn(f"```text\n{synopsis}\n```", text)
+
+    def test_primaries(self) -> None:
+        text = DOCS.read_text(encoding="utf-8")
+        for primary in ipsec.PRIMARIES:
+            self.assertIn(
+                f"| `-{primary.letter}` | `--{primary.longName}` | "
+                f"{primary.heading} | {', '.join(primary.functions)} |",
+                text,
+            )

@@ -1,0 +1,339 @@
+"""
+iked as an NSS client against real nssd servers: failover between two nssd
+processes, refresh per stack, PassTicket logon, and the EZD messages of the
+seed's common errors.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.task import deferLater
+from twisted.trial.unittest import TestCase
+
+from nsstwisted.iked.nssclient import ConnectionState
+from nsstwisted.iked.service import IKEDService
+from tests.daemons import (
+    CLIENT1_PASSWORD,
+    LISTENING,
+    PASSTICKET_KEY,
+    DaemonProcess,
+    SecuritySetup,
+    build_security,
+    capture_messages,
+    free_port,
+    python,
+    racf,
+    start_nssd,
+    twistd_args,
+    write_nssd_config,
+)
+
+STACKS = """
+NssStackConfig STACKA
+{
+  ClientName CLIENT1
+  ServiceType Cert
+  ServiceType RemoteMgmt
+  UserID CLIENT1
+  AuthBy Password
+  PasswordFile "{folder}/client1.pw"
+}
+NssStackConfig STACKB
+{
+  ClientName CLIENT2
+  ServiceType Cert
+  UserID CLIENT2
+  AuthBy PassTicket
+  PassTicketKeyFile "{folder}/client2.key"
+}
+TcpipStack PLAIN { }
+"""
+
+
+def write_secrets(setup: SecuritySetup) -> None:
+    for name, content in [
+        ("client1.pw", CLIENT1_PASSWORD),
+        ("client2.key", PASSTICKET_KEY + "\n"),
+        ("wrong.pw", "not the password"),
+    ]:
+        path = os.path.join(setup.folder, name)
+        with open(path, "w") as f:
+            f.write(content)
+        os.chmod(path, 0o600)
+    with open(os.path.join(setup.folder, "ca.pem"), "wb") as f:
+        f.write(setup.caPem)
+
+
+def write_iked_config(
+    setup: SecuritySetup,
+    primary: int | None,
+    backup: int | None,
+    stacks: str = STACKS,
+    waitLimit: int = 1,
+    retries: int = 2,
+) -> str:
+    lines = ["IkeConfig", "{", "  SystemName IKESYS"]
+    if primary is not None:
+        lines.append(f"  NetworkSecurityServer 127.0.0.1 Port {primary}")
+    if backup is not None:
+        lines.append(f"  NetworkSecurityServerBackup 127.0.0.1 Port {backup}")
+    lines += [
+        f"  NssWaitLimit {waitLimit}",
+        f"  NssWaitRetries {retries}",
+        f'  CaFile "{setup.folder}/ca.pem"',
+        f'  NmiSocket "{setup.sockets}/iked/ipsecmgmt"',
+        "}",
+        stacks.replace("{folder}", setup.folder),
+    ]
+    path = os.path.join(setup.folder, "iked.conf")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+async def eventually(
+    check: Callable[[], bool], timeout: float = 15.0, what: str = "condition"
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await deferLater(reactor, 0.05, lambda: None)
+
+
+class IkedTestCase(TestCase):
+    timeout = 90
+
+    def setUp(self) -> None:
+        self.messages = capture_messages(self)
+        self.setup = build_security(self)
+        write_secrets(self.setup)
+
+    def start_iked(self, config: str) -> IKEDService:
+        service = IKEDService.prepare(config, reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        return service
+
+    def server_port(self, service: IKEDService, stack: str) -> int:
+        connection = service.connections.get(stack)
+        if connection is None:
+            return 0
+        status = connection.status()
+        return status.serverPort if status.state is ConnectionState.CONNECTED else 0
+
+    def logged(self, text: str) -> bool:
+        return any(text in m for m in self.messages)
+
+
+class FailoverTests(IkedTestCase):
+    def start_nssd_process(self, name: str, port: int) -> DaemonProcess:
+        config = write_nssd_config(self.setup, port=port, name=name)
+        process = DaemonProcess()
+        transport = reactor.spawnProcess(
+            process, python(), twistd_args(config), env=dict(os.environ)
+        )
+
+        def stop() -> Deferred[int]:
+            if not process.ended.called:
+                transport.signalProcess("KILL")
+            return process.ended
+
+        self.addCleanup(stop)
+        return process
+
+    def test_failover(self) -> Deferred[None]:
+        primaryPort, backupPort = free_port(), free_port()
+        primary = self.start_nssd_process("primary", primaryPort)
+        backup = self.start_nssd_process("backup", backupPort)
+
+        async def go() -> None:
+            await primary.waitFor(LISTENING.pattern)
+            await backup.waitFor(LISTENING.pattern)
+            service = self.start_iked(
+                write_iked_config(self.setup, primaryPort, backupPort)
+            )
+            stacks = ["STACKA", "STACKB"]
+
+            def on(port: int) -> Callable[[], bool]:
+                return lambda: all(self.server_port(service, s) == port for s in stacks)
+
+            await eventually(on(primaryPort), what="both stacks on the primary")
+            self.assertTrue(self.logged("EZD1138I Stack STACKB is connected"))
+
+            # Kill the primary: the stacks move to the backup.
+            started = time.monotonic()
+            primary.transport.signalProcess("KILL")  # type: ignore[union-attr]
+            await primary.ended
+            await eventually(on(backupPort), what="both stacks on the backup")
+            self.assertLess(time.monotonic() - started, 10)
+            self.assertTrue(self.logged("EZD1140I Stack STACKA lost its connection"))
+
+            # Bring the primary back and kill the backup: back to the primary.
+            primary2 = self.start_nssd_process("primary", primaryPort)
+            await primary2.waitFor(LISTENING.pattern)
+            backup.transport.signalProcess("KILL")  # type: ignore[union-attr]
+            await backup.ended
+            await eventually(on(primaryPort), what="both stacks back on the primary")
+
+            # Both down: the stacks alternate between the two servers.
+            mark = len(self.messages)
+            primary2.transport.signalProcess("KILL")  # type: ignore[union-attr]
+            await primary2.ended
+            await eventually(
+                lambda: (
+                    sum(
+                        "EZD1142I Stack STACKA switches" in m
+                        for m in self.messages[mark:]
+                    )
+                    >= 3
+                ),
+                timeout=30,
+                what="alternating attempts",
+            )
+            switches = [
+                m for m in self.messages[mark:] if "EZD1142I Stack STACKA switches" in m
+            ]
+            self.assertTrue(any("to 127.0.0.1" in m for m in switches))
+            self.assertEqual(
+                service.connections["STACKA"].state.name
+                in ("CONNECTING", "DISCONNECTED"),
+                True,
+            )
+
+        return ensureDeferred(go())
+
+
+class StackTests(IkedTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        racf(
+            self.setup,
+            "RDEFINE SERVAUTH EZB.NSS.NSSSYS.CLIENT1B.IPSEC.CERT UACC(NONE)",
+            "PERMIT EZB.NSS.NSSSYS.CLIENT1B.IPSEC.CERT CLASS(SERVAUTH) ID(CLIENT1)",
+        )
+        self.nssd = start_nssd(self, self.setup)
+        assert self.nssd.port is not None
+        self.port = self.nssd.port.getHost().port  # type: ignore[attr-defined]
+
+    def test_passTicketAndPassword(self) -> Deferred[None]:
+        service = self.start_iked(write_iked_config(self.setup, self.port, None))
+
+        async def go() -> None:
+            await eventually(
+                lambda: (
+                    self.server_port(service, "STACKA") == self.port
+                    and self.server_port(service, "STACKB") == self.port
+                ),
+                what="both stacks connected",
+            )
+            session = await service.connections["STACKB"].whenConnected()
+            cas = await session.caCertificates()
+            self.assertEqual(len(cas), 1)
+            self.assertEqual(len(self.nssd.registry), 2)
+
+        return ensureDeferred(go())
+
+    def test_wrongPassword(self) -> Deferred[None]:
+        stacks = STACKS.replace("client1.pw", "wrong.pw")
+        self.start_iked(
+            write_iked_config(self.setup, self.port, None, stacks, retries=5)
+        )
+
+        async def go() -> None:
+            await eventually(
+                lambda: self.logged(
+                    "EZD1139I Request type NSS_ConnectClientReqToSrv with correlator ID"
+                ),
+                what="EZD1139I",
+            )
+            self.assertTrue(
+                self.logged(
+                    "for stack STACKA failed - return code EACCES reason code "
+                    "NSSRsnUserAuthentication"
+                )
+            )
+            # Retried at the configured pace, not in a hot loop.
+            attempts = sum("EZD1139I" in m and "STACKA" in m for m in self.messages)
+            self.assertLessEqual(attempts, 2)
+
+        return ensureDeferred(go())
+
+    def test_safDenial(self) -> Deferred[None]:
+        stacks = STACKS.replace("ClientName CLIENT1", "ClientName CLIENT2X")
+        self.start_iked(write_iked_config(self.setup, self.port, None, stacks))
+
+        async def go() -> None:
+            await eventually(
+                lambda: (
+                    self.logged("EZD1145I The network security certificate service")
+                    and self.logged("EZD1147I The network security remote management")
+                ),
+                what="EZD1145I and EZD1147I",
+            )
+            self.assertTrue(self.logged("reason code NSSRsnServiceDenied"))
+
+        return ensureDeferred(go())
+
+    def test_refresh(self) -> Deferred[None]:
+        config = write_iked_config(self.setup, self.port, None)
+        service = self.start_iked(config)
+
+        async def go() -> None:
+            await eventually(
+                lambda: (
+                    self.server_port(service, "STACKA") == self.port
+                    and self.server_port(service, "STACKB") == self.port
+                ),
+                what="both stacks connected",
+            )
+            sessionA = service.connections["STACKA"].session
+            sessionB = service.connections["STACKB"].session
+            # Change STACKB, remove nothing, add STACKC: A stays untouched.
+            stacks = (
+                STACKS.replace(
+                    "  ServiceType Cert\n  UserID CLIENT2",
+                    "  ServiceType Cert\n  ServiceType RemoteMgmt\n  UserID CLIENT2",
+                )
+                + "NssStackConfig STACKC\n{\n  ClientName CLIENT1B\n"
+                "  ServiceType Cert\n"
+                '  UserID CLIENT1\n  PasswordFile "{folder}/client1.pw"\n}\n'
+            )
+            write_iked_config(self.setup, self.port, None, stacks)
+            lines = await service.refresh()
+            self.assertIn("stack STACKB changed", lines[0])
+            self.assertIn("stack STACKC added", lines[0])
+            self.assertIs(service.connections["STACKA"].session, sessionA)
+            await eventually(
+                lambda: (
+                    self.server_port(service, "STACKB") == self.port
+                    and service.connections["STACKB"].session is not sessionB
+                ),
+                what="STACKB reconnected",
+            )
+            # Remove STACKB: its connection closes.
+            connectionB = service.connections["STACKB"]
+            write_iked_config(
+                self.setup,
+                self.port,
+                None,
+                stacks.split("NssStackConfig STACKB")[0] + "TcpipStack PLAIN { }\n",
+            )
+            lines = await service.refresh()
+            self.assertIn("stack STACKB removed", lines[0])
+            self.assertNotIn("STACKB", service.connections)
+            self.assertEqual(connectionB.state, ConnectionState.STOPPED)
+            self.assertIs(service.connections["STACKA"].session, sessionA)
+            # A bad file is rejected and changes nothing.
+            with open(config, "a") as f:
+                f.write("IkeConfig { NssWaitLimit banana }\n")
+            failure = await self.assertFailure(service.refresh(), Exception)
+            self.assertIn("NssWaitLimit", str(failure))
+            self.assertIs(service.connections["STACKA"].session, sessionA)
+
+        return ensureDeferred(go())
