@@ -606,6 +606,8 @@ class DistinguishedNameTests(Files):
             "CN=#ff",
             "CN=a=b\\",
             "3.5.4.3=x",
+            "CN=a+2.5.4.3=a",
+            "C=Ué",
             "1.40=x",
         ):
             self.assertFalse(self.accepted(dn), dn)

@@ -7,6 +7,7 @@ seed's common errors.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Callable
 
@@ -208,6 +209,42 @@ class FailoverTests(IkedTestCase):
 
         return ensureDeferred(go())
 
+    def test_halfOpenServerDetected(self) -> Deferred[None]:
+        """
+        A frozen primary (SIGSTOP: its TCP connections stay open, nothing
+        answers) is found dead by heartbeats within their documented bound,
+        and the stacks move to the backup.
+        """
+        from nsstwisted.iked.nssclient import heartbeat_bound
+
+        primaryPort, backupPort = free_port(), free_port()
+        primary = self.start_nssd_process("primary", primaryPort)
+        backup = self.start_nssd_process("backup", backupPort)
+
+        async def go() -> None:
+            await primary.waitFor(LISTENING.pattern)
+            await backup.waitFor(LISTENING.pattern)
+            service = self.start_iked(
+                write_iked_config(self.setup, primaryPort, backupPort)
+            )
+            await eventually(
+                lambda: self.server_port(service, "STACKA") == primaryPort,
+                what="STACKA on the primary",
+            )
+            pid = primary.transport.pid  # type: ignore[union-attr]
+            os.kill(pid, signal.SIGSTOP)
+            self.addCleanup(os.kill, pid, signal.SIGCONT)
+            started = time.monotonic()
+            await eventually(
+                lambda: self.server_port(service, "STACKA") == backupPort,
+                timeout=20,
+                what="STACKA on the backup",
+            )
+            # Heartbeat bound, plus one wait and one attempt at most.
+            self.assertLess(time.monotonic() - started, heartbeat_bound(1) + 1 + 3)
+
+        return ensureDeferred(go())
+
 
 class StackTests(IkedTestCase):
     def setUp(self) -> None:
@@ -335,5 +372,116 @@ class StackTests(IkedTestCase):
             failure = await self.assertFailure(service.refresh(), Exception)
             self.assertIn("NssWaitLimit", str(failure))
             self.assertIs(service.connections["STACKA"].session, sessionA)
+
+        return ensureDeferred(go())
+
+
+class BadServerTests(IkedTestCase):
+    def test_identityMismatch(self) -> Deferred[None]:
+        nssd = start_nssd(self, self.setup)
+        assert nssd.port is not None
+        port = nssd.port.getHost().port  # type: ignore[attr-defined]
+        config = write_iked_config(self.setup, port, None)
+        with open(config) as f:
+            text = f.read().replace(
+                f"127.0.0.1 Port {port}",
+                f"127.0.0.1 Port {port} Identity Fqdn nss.example",
+            )
+        with open(config, "w") as f:
+            f.write(text)
+        self.start_iked(config)
+
+        async def go() -> None:
+            await eventually(
+                lambda: self.logged(
+                    "EZD1149I The connection to network security server"
+                ),
+                what="EZD1149I",
+            )
+            self.assertEqual(len(nssd.registry), 0)
+
+        return ensureDeferred(go())
+
+    def test_silentServer(self) -> Deferred[None]:
+        """
+        A server that accepts TCP and then says nothing: the attempt ends
+        after NssWaitLimit, and is retried at that pace.
+        """
+        from twisted.internet.endpoints import TCP4ServerEndpoint
+        from twisted.internet.protocol import Factory, Protocol
+
+        async def go() -> None:
+            listening = await TCP4ServerEndpoint(
+                reactor, 0, interface="127.0.0.1"
+            ).listen(Factory.forProtocol(Protocol))
+            self.addCleanup(listening.stopListening)
+            port = listening.getHost().port
+            self.start_iked(write_iked_config(self.setup, port, None))
+            await eventually(
+                lambda: self.logged("no answer within 1 seconds"),
+                what="the attempt to time out",
+            )
+
+        return ensureDeferred(go())
+
+    def test_unreachable(self) -> Deferred[None]:
+        self.start_iked(write_iked_config(self.setup, free_port(), None))
+
+        async def go() -> None:
+            await eventually(
+                lambda: self.logged("EZD1141I Stack STACKA cannot reach"),
+                what="EZD1141I",
+            )
+
+        return ensureDeferred(go())
+
+
+class IpsecReportTests(IkedTestCase):
+    def test_ipsecW(self) -> Deferred[None]:
+        """
+        nss-ipsec -w display against a running iked: the connected stacks and
+        the plain one, in the report's layout.
+        """
+        import io
+
+        from nsstwisted.cli.ipsec import run as ipsec
+
+        nssd = start_nssd(self, self.setup)
+        assert nssd.port is not None
+        port = nssd.port.getHost().port  # type: ignore[attr-defined]
+        service = self.start_iked(write_iked_config(self.setup, port, None))
+
+        async def go() -> None:
+            await eventually(
+                lambda: (
+                    self.server_port(service, "STACKA") == port
+                    and self.server_port(service, "STACKB") == port
+                ),
+                what="both stacks connected",
+            )
+            out, err = io.StringIO(), io.StringIO()
+            status = await ipsec(
+                reactor,
+                ["-w", "display", "--socket", service.configuration.nmiSocket],
+                out,
+                err,
+            )
+            self.assertEqual((status, err.getvalue()), (0, ""))
+            lines = out.getvalue().splitlines()
+            self.assertTrue(lines[0].startswith("CS V2R5 ipsec"))
+            self.assertIn("Primary:", lines[1])
+            self.assertIn("TotAvail: 3", lines[2])
+            self.assertEqual(lines[-1], "3 entries selected")
+            text = out.getvalue()
+            self.assertIn("SystemName: IKESYS", text)
+            for expected in [
+                "StackName:",
+                "ClientName:",
+                "ConnectionState:",
+                "NSServerSystemName:",
+            ]:
+                self.assertEqual(text.count(expected), 3, expected)
+            self.assertEqual(text.count("connected\n"), 2)
+            self.assertIn("CLIENT2", text)
 
         return ensureDeferred(go())

@@ -397,3 +397,36 @@ class ClientRequestTests(TestCase):
         self.assertFailure(d, ValueError)
         self.assertEqual(clock.getDelayedCalls(), [])
         return d
+
+    def test_heartbeatDetectsDeadServer(self) -> None:
+        """
+        A heartbeat unanswered within its time limit drops the connection,
+        within interval + timeout of the last answer.
+        """
+        from twisted.internet.task import Clock
+
+        from nsstwisted.client.connection import ClientTimeouts, NssClientConnection
+        from nsstwisted.wire.nss import NssFrame
+
+        class Link:
+            def __init__(self) -> None:
+                self.sent: list[NssFrame] = []
+                self.aborted = False
+
+            def sendFrame(self, frame: NssFrame) -> None:
+                self.sent.append(frame)
+
+            def abort(self) -> None:
+                self.aborted = True
+
+        clock = Clock()
+        link = Link()
+        connection = NssClientConnection(
+            link, clock, ClientTimeouts(heartbeatInterval=2, heartbeatTimeout=1)
+        )
+        connection.startHeartbeats()
+        clock.advance(2)
+        self.assertEqual(len(link.sent), 1)
+        self.assertFalse(link.aborted)
+        clock.advance(1)
+        self.assertTrue(link.aborted)

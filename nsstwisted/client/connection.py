@@ -262,11 +262,20 @@ class NssClientConnection:
             if timer.active():
                 timer.cancel()
 
-        return beat.addBoth(answered)
+        def unanswered(failure: object) -> None:
+            # The request's own time limit may come first; either way the
+            # server did not answer.
+            if timer.active():
+                timer.cancel()
+                if not self.isClosed:
+                    self._dead()
+
+        return beat.addCallbacks(answered, unanswered)
 
     def _dead(self) -> None:
-        self.log.warn("NSS server did not answer a heartbeat: closing the connection")
-        self._link.close()
+        self.log.warn("NSS server did not answer a heartbeat: dropping the connection")
+        # A dead server will not take part in TLS's closing handshake.
+        self._link.abort()
 
     def close(self) -> Deferred[str]:
         """

@@ -691,12 +691,20 @@ def _is_host_name(text: str) -> bool:
 
 # RFC 4514, as the NSS client reads it (cryptography's from_rfc4514_string):
 # attribute types by short name or dotted OID, no blanks around separators.
-_DN_TYPES = {"CN", "L", "ST", "O", "OU", "C", "STREET", "DC", "UID"}
-# Limits in UTF-8 bytes that the client's parser enforces.
+_DN_TYPES = {
+    "CN": "2.5.4.3",
+    "L": "2.5.4.7",
+    "ST": "2.5.4.8",
+    "O": "2.5.4.10",
+    "OU": "2.5.4.11",
+    "C": "2.5.4.6",
+    "STREET": "2.5.4.9",
+    "DC": "0.9.2342.19200300.100.1.25",
+    "UID": "0.9.2342.19200300.100.1.1",
+}
+# Limits in UTF-8 bytes that the client's parser enforces, by OID.
 _DN_SIZES = {
-    "CN": (1, 64),
     "2.5.4.3": (1, 64),
-    "C": (2, 2),
     "2.5.4.6": (2, 2),
     "1.3.6.1.4.1.311.60.2.1.3": (2, 2),
 }
@@ -739,12 +747,14 @@ def _is_dn(text: str) -> bool:
     if not text or len(text.encode("utf-8")) > MAX_DN_BYTES:
         return False
     index, length = 0, len(text)
+    rdn: set[tuple[str, str]] = set()
     while True:
         kind = _DN_TYPE.match(text, index)
         if kind is None:
             return False
         name = kind.group()
-        if not (_valid_oid(name) if name[0].isdigit() else name in _DN_TYPES):
+        oid = name if name[0].isdigit() else _DN_TYPES.get(name)
+        if oid is None or not _valid_oid(oid):
             return False
         index = kind.end()
         if index >= length or text[index] != "=":
@@ -756,13 +766,19 @@ def _is_dn(text: str) -> bool:
         if raw is None:
             return False
         value = _dn_value(raw.group())
-        low, high = _DN_SIZES.get(name, (1, MAX_DN_BYTES))
+        low, high = _DN_SIZES.get(oid, (1, MAX_DN_BYTES))
         if value is None or not low <= len(value.encode("utf-8")) <= high:
             return False
+        # A multi-valued RDN may not hold the same attribute twice.
+        if (oid, value) in rdn:
+            return False
+        rdn.add((oid, value))
         index = raw.end()
         if index == length:
             return True
-        if text[index] not in ",+":
+        if text[index] == ",":
+            rdn = set()
+        elif text[index] != "+":
             return False
         index += 1
 

@@ -28,7 +28,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
-from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
+from twisted.internet.defer import (
+    CancelledError,
+    Deferred,
+    TimeoutError,
+    ensureDeferred,
+)
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.ssl import (
@@ -323,7 +328,7 @@ class StackNssConnection:
             else:
                 self._messages.not_secure(stackName, server.host, e.text)
             return False
-        except CancelledError:
+        except (CancelledError, TimeoutError):
             if not self._stopping:
                 self._messages.unreachable(
                     stackName,

@@ -128,7 +128,9 @@ class NssProtocol(Protocol):
         else:
             self._setupTimer = None
         self.handler.timedOut(what)
-        self.close()
+        # Abort, not close: a peer that has stopped answering will not
+        # answer TLS's closing handshake either.
+        self.abort()
 
     def sendFrame(self, frame: NssFrame) -> None:
         if not self._closing and self.transport is not None:
@@ -138,6 +140,14 @@ class NssProtocol(Protocol):
         if not self._closing and self.transport is not None:
             self._closing = True
             self.transport.loseConnection()
+
+    def abort(self) -> None:
+        """
+        Drop the connection at once, without TLS's goodbye.
+        """
+        if self.transport is not None:
+            self._closing = True
+            self.transport.abortConnection()  # type: ignore[attr-defined]
 
     def peerDescription(self) -> str:
         peer = self.transport.getPeer() if self.transport is not None else None
