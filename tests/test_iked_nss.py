@@ -363,6 +363,7 @@ class StackTests(IkedTestCase):
             )
             lines = await service.refresh()
             self.assertIn("stack STACKB removed", lines[0])
+            self.assertTrue(self.logged("EZD1144I Stack STACKB disconnected"))
             self.assertNotIn("STACKB", service.connections)
             self.assertEqual(connectionB.state, ConnectionState.STOPPED)
             self.assertIs(service.connections["STACKA"].session, sessionA)
@@ -483,5 +484,77 @@ class IpsecReportTests(IkedTestCase):
                 self.assertEqual(text.count(expected), 3, expected)
             self.assertEqual(text.count("connected\n"), 2)
             self.assertIn("CLIENT2", text)
+
+        return ensureDeferred(go())
+
+
+class TwistdIkedTests(IkedTestCase):
+    """
+    The real plugin: C{twistd -n iked}.
+    """
+
+    def spawn(self, config: str) -> DaemonProcess:
+        process = DaemonProcess()
+        transport = reactor.spawnProcess(
+            process, python(), twistd_args(config, "iked"), env=dict(os.environ)
+        )
+
+        def stop() -> Deferred[int]:
+            if not process.ended.called:
+                transport.signalProcess("TERM")
+            return process.ended
+
+        self.addCleanup(stop)
+        return process
+
+    def test_twistdIked(self) -> Deferred[None]:
+        import io
+
+        from nsstwisted.cli.ipsec import run as ipsec
+        from nsstwisted.cli.modify import run as modify
+
+        nssd = start_nssd(self, self.setup)
+        assert nssd.port is not None
+        port = nssd.port.getHost().port  # type: ignore[attr-defined]
+        config = write_iked_config(self.setup, port, None)
+        process = self.spawn(config)
+        socketPath = f"{self.setup.sockets}/iked/ipsecmgmt"
+
+        async def go() -> None:
+            await process.waitFor(rb"EZD1138I Stack STACKA is connected")
+            await process.waitFor(rb"EZD1138I Stack STACKB is connected")
+            out, err = io.StringIO(), io.StringIO()
+            status = await ipsec(
+                reactor, ["-w", "dis", "--socket", socketPath], out, err
+            )
+            self.assertEqual((status, err.getvalue()), (0, ""))
+            self.assertIn("3 entries selected", out.getvalue())
+            out, err = io.StringIO(), io.StringIO()
+            status = await modify(
+                reactor, ["iked", "--socket", socketPath, "display"], out, err
+            )
+            self.assertEqual((status, err.getvalue()), (0, ""))
+            self.assertIn("NssStackConfig STACKA", out.getvalue())
+            mark = len(process.output)
+            os.kill(process.transport.pid, signal.SIGHUP)  # type: ignore[union-attr]
+            await process.waitFor(rb"EZD1103I configuration refreshed", mark)
+            process.transport.signalProcess("TERM")  # type: ignore[union-attr]
+            await process.ended
+            # twistd ends by re-raising SIGTERM once its services have stopped.
+            self.assertIn(b"EZD1144I Stack STACKA disconnected", process.output)
+            self.assertIn(b"Main loop terminated", process.output)
+
+        return ensureDeferred(go())
+
+    def test_badConfiguration(self) -> Deferred[None]:
+        config = write_iked_config(self.setup, 4159, None)
+        with open(config, "a") as f:
+            f.write("IkeConfig { NssWaitRetries many }\n")
+        process = self.spawn(config)
+
+        async def go() -> None:
+            self.assertNotEqual(await process.ended, 0)
+            self.assertIn(b"EZD1104I", process.output)
+            self.assertIn(b"NssWaitRetries", process.output)
 
         return ensureDeferred(go())

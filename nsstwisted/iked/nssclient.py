@@ -184,7 +184,11 @@ class StackNssConnection:
             self._waiter.cancel()
         session = self.session
         if session is not None:
+            server = self._status.server
             await session.close()
+            self._messages.disconnected(
+                self.stack.stackName, server.host if server else "(none)"
+            )
         if self._running is not None:
             self._running.cancel()
             try:
