@@ -5,8 +5,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 nssd_pid=
+iked_pid=
 cleanup() {
-    if [ -n "$nssd_pid" ]; then kill "$nssd_pid" 2>/dev/null || true; wait "$nssd_pid" 2>/dev/null || true; fi
+    for pid in $iked_pid $nssd_pid; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -100,6 +104,50 @@ say "The CA certificates CLIENT2 may use (for IKE CERTREQ)"
 
 say "nss-modify nssd display (MODIFY NSSD,DISPLAY)"
 nss-modify nssd --socket "$work/sock/nss" display
+
+say "Start iked (twistd -n iked): two stacks are NSS clients, one is not"
+cat > "$work/iked.conf" <<CONF
+IkeConfig
+{
+  NetworkSecurityServer 127.0.0.1 Port $port
+  NssWaitLimit 5
+  NssWaitRetries 3
+  SystemName IKESYS
+  CaFile "$work/ca.pem"
+  NmiSocket "$work/sock/ipsecmgmt"
+}
+NssStackConfig TCPIPA
+{
+  ClientName CLIENT1
+  ServiceType Cert
+  ServiceType RemoteMgmt
+  UserID CLIENT1
+  AuthBy Password
+  PasswordFile "$work/client1.pw"
+}
+NssStackConfig TCPIPB
+{
+  ClientName CLIENT2
+  ServiceType Cert
+  UserID CLIENT2
+  AuthBy PassTicket
+  PassTicketKeyFile "$work/client2.key"
+}
+TcpipStack TCPIP { }
+CONF
+cat "$work/iked.conf"
+twistd --pidfile= --logfile="$work/iked.log" -n iked --config "$work/iked.conf" &
+iked_pid=$!
+for _ in $(seq 100); do
+    [ "$(grep -c EZD1138I "$work/iked.log" 2>/dev/null)" = 2 ] && break
+    sleep 0.2
+done
+
+say "nss-ipsec -w display (ipsec -w): iked's stacks as NSS clients"
+nss-ipsec -w display --socket "$work/sock/ipsecmgmt"
+
+say "iked's log (EZD messages)"
+sed -n 's/^[^[]*\[[^]]*\] //p' "$work/iked.log" | grep '^EZD' | cut -c1-150
 
 say "nssd's log (DBG messages)"
 sed -n 's/^[^[]*\[nssd[^]]*\] //p' "$work/nssd.log" | grep '^DBG' | cut -c1-150
