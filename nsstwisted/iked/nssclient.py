@@ -144,6 +144,8 @@ class StackNssConnection:
         messages: IkedMessages,
         endpointFor: Callable[[NssServerAddress], IStreamClientEndpoint] | None = None,
         clock: Callable[[], float] = time.time,
+        netMgmt: Callable[[bytes], Deferred[bytes]] | None = None,
+        systemName: str | None = None,
     ) -> None:
         self._reactor = reactor
         self.stack = stack
@@ -156,6 +158,8 @@ class StackNssConnection:
         self._messages = messages
         self._endpointFor = endpointFor or self._tcp_endpoint
         self._clock = clock
+        self._netMgmt = netMgmt
+        self._systemName = systemName
         self._correlators = itertools.count(1)
         self.state = ConnectionState.DISCONNECTED
         self.session: NssSession | None = None
@@ -316,6 +320,7 @@ class StackNssConnection:
                 services=self.stack.services,
                 timeouts=heartbeat_timeouts(self._waitLimit),
                 peerCheck=self._peer_check(server),
+                netMgmt=self._netMgmt,
             )
         )
         self._waiter = attempt

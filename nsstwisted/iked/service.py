@@ -15,11 +15,18 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Mapping
+from dataclasses import replace
 from types import FrameType
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
+from twisted.internet.defer import (
+    Deferred,
+    DeferredList,
+    ensureDeferred,
+    maybeDeferred,
+    succeed,
+)
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
@@ -34,6 +41,12 @@ from nsstwisted.iked.messages import IkedMessages
 from nsstwisted.iked.nssclient import ConnectionState, StackNssConnection
 from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
 from nsstwisted.wire.ikensinfo import IkeNssConnectionState, IkeNssInfo
+from nsstwisted.wire.nmi import (
+    NmiDecodeFailure,
+    NmiMessage,
+    decode_message,
+    encode_message,
+)
 from nsstwisted.wire.nss import NSS_API_VERSION, Services
 
 _STATES = {
@@ -101,12 +114,10 @@ class IKEDService(Service):
         )
         self.connections: dict[str, StackNssConnection] = {}
         self.nmiPort: IListeningPort | None = None
-        self.nmiFactory = NmiServerFactory(
-            IkedManagement(
-                lambda: self.configuration.describe(), self.refresh, self.nss_info
-            ),
-            reactor,
+        self.management = IkedManagement(
+            lambda: self.configuration.describe(), self.refresh, self.nss_info
         )
+        self.nmiFactory = NmiServerFactory(self.management, reactor)
 
     @classmethod
     def prepare(
@@ -134,6 +145,8 @@ class IKEDService(Service):
             caCertificates=self._caCertificates,
             messages=self.messages,
             endpointFor=self._endpointFor,
+            netMgmt=lambda nmi: self.serve_routed(stack.stackName, nmi),
+            systemName=configuration.systemName,
         )
 
     # Service
@@ -248,6 +261,39 @@ class IKEDService(Service):
             "{ikedMessage}", ikedMessage=f"EZD1103I configuration refreshed: {text}"
         )
         return [f"refresh complete: {text}"]
+
+    # Requests nssd routes to a stack
+
+    def serve_routed(self, stackName: str, nmi: bytes) -> Deferred[bytes]:
+        """
+        Answer an NMI request that came from nssd over stack C{stackName}'s
+        NSS connection, as the local management socket would answer it.
+        """
+        request = decode_message(nmi)
+        if isinstance(request, NmiDecodeFailure):
+            # Not a TERM (which means nothing inside NETMGMT): an error reply.
+            reply = NmiMessage(
+                messageType=request.messageType or 0,
+                correlator=request.correlator or 0,
+                reply=True,
+                returnCode=request.returnCode,
+                reasonCode=request.reasonCode,
+            )
+            return succeed(encode_message(reply))
+
+        def stamped(reply: NmiMessage) -> bytes:
+            return encode_message(
+                replace(
+                    reply,
+                    messageType=request.messageType,
+                    correlator=request.correlator,
+                    reply=True,
+                    target=request.target,
+                    version=request.version,
+                )
+            )
+
+        return maybeDeferred(self.management.handle, request).addCallback(stamped)
 
     # What ipsec -w shows
 

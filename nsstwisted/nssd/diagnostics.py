@@ -114,6 +114,14 @@ class Diagnostics:
             f"NSS connID {connId} - bad message: {returnCode} {reason} - {action}",
         )
 
+    def unsolicited_reply(self, connId: int, requestId: int) -> None:
+        self._emit(
+            "DBG0034I",
+            SyslogLevel.VERBOSE,
+            f"NSS connID {connId} - a reply to request {requestId:032X}, which "
+            "is not outstanding, is ignored",
+        )
+
     # NSS_CERTINFO
 
     def cert_not_authorized(

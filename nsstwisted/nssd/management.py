@@ -12,10 +12,12 @@ IBM's NSS server refuses them (they are iked's own).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred, succeed
 from twisted.python.failure import Failure
 
+from nsstwisted.protocols.nmi import NmiCaller
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.nmi import (
     IPSEC_REQUESTS,
@@ -50,6 +52,7 @@ class NssdManagement:
         self,
         describe: Callable[[], list[str]],
         refresh: Callable[[], Deferred[list[str]]],
+        router: Any = None,
     ) -> None:
         """
         @param describe: the configuration in force, as lines.
@@ -58,9 +61,21 @@ class NssdManagement:
         """
         self._describe = describe
         self._refresh = refresh
+        self._router = router
         # Two operators refreshing at once must not interleave two rereads
         # of the same file; the second waits and then rereads again.
         self._refreshing = DeferredLock()
+
+    def handle_from(
+        self, request: NmiMessage, caller: NmiCaller | None
+    ) -> Deferred[NmiMessage]:
+        """
+        The network management service's requests go to the router, which
+        authorizes them by the caller; the rest are the daemon's own.
+        """
+        if self._router is not None and self._router.handles(request.messageType):
+            return self._router.handle(request, caller)  # type: ignore[no-any-return]
+        return self.handle(request)
 
     def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
         kind = request.messageType

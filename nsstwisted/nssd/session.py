@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
@@ -41,7 +41,9 @@ from nsstwisted.wire.nss import (
     HeartbeatRequest,
     LogonReply,
     LogonRequest,
+    MessageType,
     NetMgmtReply,
+    NetMgmtRequest,
     NssFrame,
     Refusal,
     Services,
@@ -143,7 +145,12 @@ class NssServerSession:
         self.peer = link.peerDescription()
         self.connectedAt = time.time()
         self.lastMessageAt = self.connectedAt
+        self.requestedServices = Services(0)
+        self.systemName = ""
+        self.stackName = ""
         self._replaced = False
+        self._netIds = itertools.count(1)
+        self._netPending: dict[int, Deferred[bytes]] = {}
 
     # Events from the protocol
 
@@ -161,6 +168,11 @@ class NssServerSession:
             self._context.diagnostics.disconnected(self.connId, self.clientName, reason)
         self.state = SessionState.CLOSED
         self._context.registry.unregister(self)
+        pending, self._netPending = self._netPending, {}
+        for waiting in pending.values():
+            waiting.errback(
+                NetMgmtFailed(ReturnCode.ENXIO, ReasonCode.NSSRsnClientNotConnected)
+            )
 
     def decodeFailed(self, failure: DecodeFailure) -> None:
         self._context.diagnostics.bad_request(
@@ -189,10 +201,45 @@ class NssServerSession:
             self._refuse(frame, ReasonCode.NSSRsnNotLoggedOn)
         elif isinstance(message, SignRequest | VerifyRequest | CaListRequest):
             self._certificate_request(frame)
-        elif isinstance(message, NetMgmtReply):
-            pass
+        elif isinstance(message, NetMgmtReply) or (
+            isinstance(message, Refusal) and message.messageType == MessageType.NETMGMT
+        ):
+            self._netmgmt_answered(frame)
         else:
             self._refuse(frame, ReasonCode.NMsRsnBadType)
+
+    # Network management: requests nssd routes to this client
+
+    def request_netmgmt(self, nmi: bytes) -> Deferred[bytes]:
+        """
+        Send a routed NMI request to this client; the Deferred fires with the
+        client's NMI reply, or fails with L{NetMgmtFailed}.  Cancelling it
+        (the router's time limit) forgets the request, so a late reply is
+        dropped as one nobody asked for.
+        """
+        if self.state is not SessionState.ACTIVE:
+            return fail(
+                NetMgmtFailed(ReturnCode.ENXIO, ReasonCode.NSSRsnClientNotConnected)
+            )
+        requestId = next(self._netIds) & 0xFFFFFFFF
+
+        def forget(waiting: Deferred[bytes]) -> None:
+            self._netPending.pop(requestId, None)
+
+        waiting: Deferred[bytes] = Deferred(forget)
+        self._netPending[requestId] = waiting
+        self._send(NssFrame(requestId, NetMgmtRequest(nmi)))
+        return waiting
+
+    def _netmgmt_answered(self, frame: NssFrame) -> None:
+        waiting = self._netPending.pop(frame.requestId, None)
+        if waiting is None:
+            self._context.diagnostics.unsolicited_reply(self.connId, frame.requestId)
+            return
+        if isinstance(frame.message, NetMgmtReply):
+            waiting.callback(frame.message.nmi)
+        else:
+            waiting.errback(NetMgmtFailed(frame.returnCode, frame.reasonCode))
 
     # The registry's interface
 
@@ -279,6 +326,9 @@ class NssServerSession:
             self._link.close()
             return
         self.services = granted
+        self.requestedServices = request.services
+        self.systemName = getattr(request, "systemName", None) or ""
+        self.stackName = getattr(request, "stackName", None) or ""
         self.apiVersion = min(request.apiVersion, NSS_API_VERSION)
         self.state = SessionState.ACTIVE
         self._link.setupComplete()
@@ -336,6 +386,17 @@ class NssServerSession:
     def _send(self, frame: NssFrame) -> None:
         if self.state is not SessionState.CLOSED:
             self._link.sendFrame(frame)
+
+
+class NetMgmtFailed(Exception):
+    """
+    A routed request did not get an NMI reply from the client.
+    """
+
+    def __init__(self, returnCode: ReturnCode, reasonCode: ReasonCode) -> None:
+        super().__init__(f"{returnCode.name} {reasonCode.name}")
+        self.returnCode = returnCode
+        self.reasonCode = reasonCode
 
 
 def refusal_frame(requestId: int, request: Any, reasonCode: ReasonCode) -> NssFrame:

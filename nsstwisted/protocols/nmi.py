@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
+import struct
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 from typing import Protocol as TypingProtocol
 
@@ -88,6 +90,47 @@ class NmiHandler(TypingProtocol):
         """
 
 
+@dataclass(frozen=True)
+class NmiCaller:
+    """
+    Who is at the other end of a management connection, from the socket's
+    peer credentials (SO_PEERCRED): the kernel's word, not the client's.
+    """
+
+    pid: int
+    uid: int
+    gid: int
+
+
+class IdentifiedNmiHandler(TypingProtocol):
+    """
+    A handler that authorizes each request by its caller: the protocol calls
+    C{handle_from} instead of C{handle} when the handler has it.
+    """
+
+    def handle_from(
+        self, request: NmiMessage, caller: NmiCaller | None
+    ) -> Deferred[NmiMessage]: ...
+
+
+def peer_credentials(transport: Any) -> NmiCaller | None:
+    """
+    The peer credentials of an AF_UNIX connection, or C{None} where the
+    transport has no socket (tests) or the platform has no SO_PEERCRED.
+    """
+    getHandle = getattr(transport, "getHandle", None)
+    if getHandle is None or not hasattr(socket, "SO_PEERCRED"):
+        return None
+    try:
+        raw = getHandle().getsockopt(
+            socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
+        )
+    except (OSError, AttributeError):
+        return None
+    pid, uid, gid = struct.unpack("3i", raw)
+    return NmiCaller(pid, uid, gid)
+
+
 class NmiServerObserver:
     """
     The events of an NMI server that an operator may want to read about.
@@ -148,6 +191,7 @@ class NmiServerProtocol(Protocol):
         self._admitted = False
         self._deadline: IDelayedCall | None = None
         self._lost: list[Deferred[None]] | None = []
+        self.caller: NmiCaller | None = None
 
     def connectionMade(self) -> None:
         if not self.factory._admit(self):
@@ -160,6 +204,7 @@ class NmiServerProtocol(Protocol):
             )
             return
         self._admitted = True
+        self.caller = peer_credentials(self.transport)
         self._send(init_message(self.factory.version))
         self.factory.observer.connected(self.connId)
 
@@ -227,7 +272,11 @@ class NmiServerProtocol(Protocol):
             )
             return
         self._outstanding += 1
-        working = maybeDeferred(self.factory.handler.handle, message)
+        handler: Any = self.factory.handler
+        if hasattr(handler, "handle_from"):
+            working = maybeDeferred(handler.handle_from, message, self.caller)
+        else:
+            working = maybeDeferred(handler.handle, message)
         working.addBoth(self._finished)
         working.addCallbacks(
             self._answer,
