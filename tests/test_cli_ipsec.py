@@ -1,12 +1,14 @@
 """
 Tests for C{nss-ipsec} (L{nsstwisted.cli.ipsec}): the option syntax, the
-C{-w display} report line by line against the seed's layout, its JSON,
-and the whole command against a real AF_UNIX socket served by
-L{IkedManagement}.
+C{-w display} and C{-x display} reports line by line against the seed's
+layouts, their JSON, and the whole command against real AF_UNIX sockets
+served by L{IkedManagement} (C{-w}) and by a small GET_CLIENTINFO handler
+built on L{answer_clientinfo} (C{-x}), as nssd's will be.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -17,22 +19,29 @@ from pathlib import Path
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IListeningPort
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from nsstwisted.cli import ipsec
 from nsstwisted.iked.management import IkedManagement
 from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
+from nsstwisted.wire.clientinfo import (
+    NssClientInfo,
+    NssClientState,
+    answer_clientinfo,
+)
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.ikensinfo import IkeNssConnectionState, IkeNssInfo
 from nsstwisted.wire.nmi import (
     IKED_SOCKET,
     NSSD_SOCKET,
     NmiMessage,
+    NmiMessageType,
     NmiRecord,
     NmiSection,
 )
+from tests import test_wire_clientinfo
 from tests.test_wire_ikensinfo import CONNECTED_AT, client
 
 DOCS = Path(__file__).parent.parent / "docs" / "commands.md"
@@ -137,6 +146,112 @@ REPORT = (
 )
 
 
+# The seed's ipsec -x sample: client4 on MVS052, connected at 12:37:08, the
+# report made at 12:40:02.  The second client logged on without saying its
+# stack or system (a client older than CLIENT_STACK_NAME), over IPv4, and
+# asked for the certificate service alone.
+X_CONNECTED_AT = test_wire_clientinfo.CONNECTED_AT
+X_NOW = X_CONNECTED_AT + 174
+CLIENT4 = test_wire_clientinfo.client()
+CLIENT5 = NssClientInfo(
+    clientName="MVS053_TCPCS5",
+    userid="USER5",
+    clientAddress="10.10.10.5",
+    clientPort=1031,
+    serverAddress="10.10.10.99",
+    serverPort=4159,
+    certSelected=True,
+    certEnabled=True,
+    timeConnected=X_CONNECTED_AT + 100,
+    timeLastMessageFromClient=X_CONNECTED_AT + 160,
+)
+CLIENTS = [CLIENT4, CLIENT5]
+
+X_HEADING = """\
+CS V2R5 ipsec NSS Client Name: n/a  Mon Nov 27 12:40:02 2006
+Primary:  NSS Server      Function: Display             Format:   Detail
+Source:   Server          Scope:    n/a                 TotAvail: {count}
+SystemName: MVS052
+
+"""
+
+BLOCK_CLIENT4 = """\
+ClientName:                  client4
+StackName:                   TCPCS4
+SystemName:                  MVS052
+ClientIPAddress:             ::ffff:10.10.10.1
+ClientPort:                  50003
+ServerIPAddress:             ::ffff:10.10.10.99
+ServerPort:                  4159
+UserID:                      USER1
+RemoteManagementSelected:    Yes
+RemoteManagementEnabled:     Yes
+CertificateServicesSelected: Yes
+CertificateServicesEnabled:  Yes
+ConnectState:                connected
+TimeConnected:               2006/11/27 12:37:08
+TimeOfLastMessageFromClient: 2006/11/27 12:37:08
+"""
+
+BLOCK_CLIENT5 = """\
+ClientName:                  MVS053_TCPCS5
+StackName:                   n/a
+SystemName:                  n/a
+ClientIPAddress:             10.10.10.5
+ClientPort:                  1031
+ServerIPAddress:             10.10.10.99
+ServerPort:                  4159
+UserID:                      USER5
+RemoteManagementSelected:    No
+RemoteManagementEnabled:     No
+CertificateServicesSelected: Yes
+CertificateServicesEnabled:  Yes
+ConnectState:                connected
+TimeConnected:               2006/11/27 12:38:48
+TimeOfLastMessageFromClient: 2006/11/27 12:39:48
+"""
+
+X_REPORT_ONE = (
+    X_HEADING.format(count=1)
+    + BLOCK_CLIENT4
+    + "*****\n"
+    + "\n"
+    + "1 entries selected\n"
+)
+
+X_REPORT = (
+    X_HEADING.format(count=2)
+    + BLOCK_CLIENT4
+    + "*****\n"
+    + BLOCK_CLIENT5
+    + "*****\n"
+    + "\n"
+    + "2 entries selected\n"
+)
+
+SEED_DATE = ["Mon", "Nov", "27", "12:40:02", "2006"]
+
+# The seed's sample as it stands, spacing aside: IBM's labels and values in
+# IBM's order, which the report must keep.
+SEED_X_BLOCK = [
+    ("ClientName", "client4"),
+    ("StackName", "TCPCS4"),
+    ("SystemName", "MVS052"),
+    ("ClientIPAddress", "::ffff:10.10.10.1"),
+    ("ClientPort", "50003"),
+    ("ServerIPAddress", "::ffff:10.10.10.99"),
+    ("ServerPort", "4159"),
+    ("UserID", "USER1"),
+    ("RemoteManagementSelected", "Yes"),
+    ("RemoteManagementEnabled", "Yes"),
+    ("CertificateServicesSelected", "Yes"),
+    ("CertificateServicesEnabled", "Yes"),
+    ("ConnectState", "connected"),
+    ("TimeConnected", "2006/11/27 12:37:08"),
+    ("TimeOfLastMessageFromClient", "2006/11/27 12:37:08"),
+]
+
+
 def entry_json(block: str) -> dict[str, Any]:
     """
     What the JSON of a stack holds, read from its report block: the same
@@ -152,7 +267,7 @@ def entry_json(block: str) -> dict[str, Any]:
             converted = None
         elif text in ("Yes", "No"):
             converted = text == "Yes"
-        elif text.isdigit() and name != "StackName":
+        elif text.isdigit() and name not in ("StackName", "ClientName"):
             converted = int(text)
         elif name.startswith("Time"):
             converted = text.replace("/", "-").replace(" ", "T") + "Z"
@@ -311,7 +426,145 @@ class ReportTests(SynchronousTestCase):
         self.assertEqual(ipsec.detail_lines([]), [])
 
 
+class NssServerReportTests(SynchronousTestCase):
+    """
+    The C{-x display} report has the seed's layout, line by line.
+    """
+
+    def assertLines(self, lines: list[str], expected: str) -> None:
+        wanted = expected.splitlines()
+        for number, (got, line) in enumerate(zip(lines, wanted, strict=False), 1):
+            self.assertEqual(got, line, f"line {number}")
+        self.assertEqual(len(lines), len(wanted))
+
+    def test_seed(self) -> None:
+        lines = ipsec.nss_server_report("MVS052", [CLIENT4], X_NOW, time.gmtime)
+        self.assertLines(lines, X_REPORT_ONE)
+
+    def test_twoClients(self) -> None:
+        lines = ipsec.nss_server_report("MVS052", CLIENTS, X_NOW, time.gmtime)
+        self.assertLines(lines, X_REPORT)
+
+    def test_seedContent(self) -> None:
+        """
+        The seed's heading content and its block's labels and values, in
+        its order; only the spacing is ours (IBM's column layout, as C{-w}).
+        """
+        lines = ipsec.nss_server_report("MVS052", [CLIENT4], X_NOW, time.gmtime)
+        self.assertEqual(
+            lines[0].split(),
+            ["CS", "V2R5", "ipsec", "NSS", "Client", "Name:", "n/a", *SEED_DATE],
+        )
+        self.assertEqual(
+            lines[1].split(),
+            ["Primary:", "NSS", "Server", "Function:", "Display", "Format:", "Detail"],
+        )
+        self.assertEqual(
+            lines[2].split(),
+            ["Source:", "Server", "Scope:", "n/a", "TotAvail:", "1"],
+        )
+        self.assertEqual(lines[3:5], ["SystemName: MVS052", ""])
+        block = [line.split(":", 1) for line in lines[5:20]]
+        self.assertEqual([(name, value.strip()) for name, value in block], SEED_X_BLOCK)
+        self.assertEqual(lines[20:], ["*****", "", "1 entries selected"])
+
+    def test_alignment(self) -> None:
+        """
+        The same column as C{-w}: every value starts one blank after the
+        longest label, in column 30.
+        """
+        lines = ipsec.nss_server_report("MVS052", CLIENTS, X_NOW, time.gmtime)
+        wide = ipsec.stack_nss_report("MVS052", STACKS, NOW, time.gmtime)
+        self.assertEqual(wide[5].index("TCPCS"), 29)
+        for line in lines[5:-2]:
+            if line != "*****":
+                self.assertLessEqual(line.index(":"), 27, line)
+                self.assertEqual(line[line.index(":") + 1 : 29].strip(), "", line)
+                self.assertNotEqual(line[29], " ", line)
+
+    def test_enabledNotSelected(self) -> None:
+        """
+        Unlike C{-w}, a service not selected is C{No} enabled, not n/a, as
+        the seed describes C{ipsec -x}.
+        """
+        lines = ipsec.nss_server_report("MVS052", [CLIENT5], X_NOW, time.gmtime)
+        self.assertIn("RemoteManagementSelected:    No", lines)
+        self.assertIn("RemoteManagementEnabled:     No", lines)
+        info = dataclasses.replace(CLIENT4, certEnabled=False)
+        lines = ipsec.nss_server_report("MVS052", [info], X_NOW, time.gmtime)
+        self.assertIn("CertificateServicesSelected: Yes", lines)
+        self.assertIn("CertificateServicesEnabled:  No", lines)
+
+    def test_unknowns(self) -> None:
+        """
+        Whatever nssd does not know is n/a: the stack and system a client
+        did not name, ends and times not known.
+        """
+        info = NssClientInfo(
+            "c1",
+            "U",
+            remoteMgmtSelected=True,
+            connectState=NssClientState.DISCONNECTING,
+        )
+        lines = ipsec.nss_server_report("MVS052", [info], X_NOW, time.gmtime)
+        self.assertEqual(
+            lines[5:20],
+            [
+                "ClientName:                  c1",
+                "StackName:                   n/a",
+                "SystemName:                  n/a",
+                "ClientIPAddress:             n/a",
+                "ClientPort:                  n/a",
+                "ServerIPAddress:             n/a",
+                "ServerPort:                  n/a",
+                "UserID:                      U",
+                "RemoteManagementSelected:    Yes",
+                "RemoteManagementEnabled:     No",
+                "CertificateServicesSelected: No",
+                "CertificateServicesEnabled:  No",
+                "ConnectState:                disconnecting",
+                "TimeConnected:               n/a",
+                "TimeOfLastMessageFromClient: n/a",
+            ],
+        )
+
+    def test_noClients(self) -> None:
+        lines = ipsec.nss_server_report("MVS052", [], X_NOW, time.gmtime)
+        self.assertEqual(lines[2][-11:], "TotAvail: 0")
+        self.assertEqual(lines[3:], ["SystemName: MVS052", "", "0 entries selected"])
+
+    def test_localTime(self) -> None:
+        def plusOneHour(seconds: float) -> time.struct_time:
+            return time.gmtime(seconds + 3600)
+
+        lines = ipsec.nss_server_report("MVS052", [CLIENT4], X_NOW, plusOneHour)
+        self.assertTrue(lines[0].endswith("  Mon Nov 27 13:40:02 2006"))
+        self.assertIn("TimeConnected:               2006/11/27 13:37:08", lines)
+
+
 class JsonTests(SynchronousTestCase):
+    def test_nssServer(self) -> None:
+        data = ipsec.nss_server_json("MVS052", CLIENTS)
+        self.assertEqual(
+            data,
+            {
+                "Primary": "NSS Server",
+                "Function": "Display",
+                "Source": "Server",
+                "SystemName": "MVS052",
+                "TotAvail": 2,
+                "Entries": [entry_json(BLOCK_CLIENT4), entry_json(BLOCK_CLIENT5)],
+            },
+        )
+        self.assertEqual(
+            list(data["Entries"][0]),
+            [line.split(":")[0] for line in BLOCK_CLIENT4.splitlines()],
+        )
+        self.assertEqual(data["Entries"][1]["StackName"], None)
+        self.assertIs(data["Entries"][1]["RemoteManagementEnabled"], False)
+        self.assertEqual(data["Entries"][0]["ClientPort"], 50003)
+        self.assertEqual(json.loads(json.dumps(data)), data)
+
     def test_seed(self) -> None:
         data = ipsec.stack_nss_json("MVS052", STACKS)
         self.assertEqual(
@@ -370,6 +623,10 @@ class UsageTests(SynchronousTestCase):
             (("-w", "display", "now"), "Wrong number of arguments"),
             (("-w", "display", "-z", "client3"), "-z cannot be used with -w"),
             (("-w", "display", "-p", "TCPCS"), "-p cannot be used with -w"),
+            (("-x", "display", "-z", "client4"), "-z cannot be used with -x"),
+            (("-x", "display", "-p", "TCPCS"), "-p cannot be used with -x"),
+            (("-x", "refresh"), "unknown -x function 'refresh'"),
+            (("-x", "display", "-w", "display"), "one primary option at a time"),
             (("-w", "display", "--timeout", "0"), "--timeout"),
             (("-w", "display", "--timeout", "nan"), "--timeout"),
             (("-w", "display", "--bogus"), "bogus"),
@@ -391,7 +648,7 @@ class UsageTests(SynchronousTestCase):
         """
         for primary in ipsec.PRIMARIES:
             for function in primary.functions:
-                if (primary.letter, function) == ("w", "display"):
+                if (primary.letter, function) in (("w", "display"), ("x", "display")):
                     continue
                 status, _, err = self.nssIpsec(f"-{primary.letter}", function[:3])
                 self.assertEqual(status, 2)
@@ -407,10 +664,11 @@ class UsageTests(SynchronousTestCase):
         Function keywords in any case, cut to three letters or more.
         """
         for word in ("display", "dis", "DIS", "Displ", "DISPLAY"):
-            options = self.options("-w", word)
-            self.assertEqual(
-                (options.primary.letter, options.function), ("w", "display")
-            )
+            for letter in ("w", "x"):
+                options = self.options(f"-{letter}", word)
+                self.assertEqual(
+                    (options.primary.letter, options.function), (letter, "display")
+                )
         self.assertEqual(
             ipsec.keyword("DEA", ("display", "deactivate"), "-k"), "deactivate"
         )
@@ -426,6 +684,8 @@ class UsageTests(SynchronousTestCase):
         -x and -z go to nssd, everything else to iked.
         """
         self.assertEqual(self.options("-w", "dis").daemon, "iked")
+        self.assertEqual(self.options("-x", "dis").daemon, "nssd")
+        self.assertEqual(self.options("--nss-server", "dis").daemon, "nssd")
         self.assertEqual(ipsec.SOCKETS, {"iked": IKED_SOCKET, "nssd": NSSD_SOCKET})
         self.assertEqual(
             {p.letter for p in ipsec.PRIMARIES if p.daemon == "nssd"}, {"x"}
@@ -434,8 +694,9 @@ class UsageTests(SynchronousTestCase):
     def test_help(self) -> None:
         status, out, err = self.nssIpsec("--help")
         self.assertEqual((status, err), (0, ""))
-        self.assertIn("Usage: nss-ipsec -w display", out)
+        self.assertIn("Usage: nss-ipsec -w|-x display", out)
         self.assertIn("--stack-nss", out)
+        self.assertIn("--nss-server", out)
 
     def test_version(self) -> None:
         status, out, _ = self.nssIpsec("--version")
@@ -459,17 +720,41 @@ class Garbled:
         return succeed(request.answer([NmiRecord((NmiSection(1, b"MVS052  "),))] * 2))
 
 
+def socket_path(case: TestCase, name: str) -> str:
+    """
+    A socket path in a folder of its own, removed after the test.  AF_UNIX
+    paths are limited to 107 bytes: trial's temporary directory can be
+    deeper than that.
+    """
+    folder = tempfile.mkdtemp(dir="/tmp")
+    case.addCleanup(shutil.rmtree, folder, True)
+    return os.path.join(folder, name)
+
+
+async def serve_nmi(case: TestCase, path: str, handler: Any) -> NmiServerFactory:
+    """
+    Serve the NMI with C{handler} on C{path} until the test ends.
+    """
+    factory = NmiServerFactory(handler, reactor)
+    port: IListeningPort = await nmi_server_endpoint(reactor, path).listen(factory)
+
+    async def stop() -> None:
+        stopping = port.stopListening()
+        if stopping is not None:
+            await stopping
+        await factory.terminateAll()
+
+    case.addCleanup(lambda: Deferred.fromCoroutine(stop()))
+    return factory
+
+
 class SocketTests(TestCase):
     """
     C{nss-ipsec} end to end over a real AF_UNIX socket.
     """
 
     def setUp(self) -> None:
-        # AF_UNIX paths are limited to 107 bytes: trial's temporary
-        # directory can be deeper than that.
-        folder = tempfile.mkdtemp(dir="/tmp")
-        self.addCleanup(shutil.rmtree, folder, True)
-        self.path = os.path.join(folder, "ipsecmgmt")
+        self.path = socket_path(self, "ipsecmgmt")
         self.stacks = list(STACKS)
 
     def nssInfo(self) -> tuple[str, list[IkeNssInfo]]:
@@ -480,19 +765,7 @@ class SocketTests(TestCase):
             handler = IkedManagement(
                 lambda: ["IkeConfig"], lambda: succeed([]), self.nssInfo
             )
-        factory = NmiServerFactory(handler, reactor)
-        port: IListeningPort = await nmi_server_endpoint(reactor, self.path).listen(
-            factory
-        )
-
-        async def stop() -> None:
-            stopping = port.stopListening()
-            if stopping is not None:
-                await stopping
-            await factory.terminateAll()
-
-        self.addCleanup(lambda: Deferred.fromCoroutine(stop()))
-        return factory
+        return await serve_nmi(self, self.path, handler)
 
     async def nssIpsec(self, *argv: str) -> tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()
@@ -615,6 +888,153 @@ class SocketTests(TestCase):
         self.assertIn("iked ended the connection: EBUSY (114) NSSRsnShutdown (51)", err)
 
 
+class ClientInfoServer:
+    """
+    An NMI handler that answers GET_CLIENTINFO as nssd's will: through
+    L{answer_clientinfo}, with the clients of the moment.  It keeps the
+    requests, so that a test can see what C{nss-ipsec} asked.
+    """
+
+    def __init__(self, clients: list[NssClientInfo]) -> None:
+        self.clients = clients
+        self.requests: list[NmiMessage] = []
+
+    def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+        self.requests.append(request)
+        if request.messageType != NmiMessageType.GET_CLIENTINFO:
+            return succeed(request.refuse(ReturnCode.EOPNOTSUPP))
+        # maybeDeferred, as nssd must: data it cannot encode is its bug,
+        # which the protocol answers EIO NSSRsnServerError.
+        return maybeDeferred(answer_clientinfo, request, "MVS052", self.clients)
+
+
+class GarbledClientInfo:
+    """A handler that answers with a system record where a client goes."""
+
+    def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+        return succeed(request.answer([NmiRecord((NmiSection(1, b"MVS052  "),))] * 2))
+
+
+class NssServerSocketTests(TestCase):
+    """
+    C{nss-ipsec -x} end to end over a real AF_UNIX socket, against a
+    GET_CLIENTINFO handler built on the codec nssd will use.
+    """
+
+    def setUp(self) -> None:
+        self.path = socket_path(self, "nss")
+        self.server = ClientInfoServer(list(CLIENTS))
+
+    async def serve(self, handler: Any = None) -> NmiServerFactory:
+        return await serve_nmi(self, self.path, handler or self.server)
+
+    async def nssIpsec(self, *argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        status = await ipsec.run(
+            reactor, list(argv), out, err, now=lambda: X_NOW, localtime=time.gmtime
+        )
+        return status, out.getvalue(), err.getvalue()
+
+    async def test_display(self) -> None:
+        await self.serve()
+        status, out, err = await self.nssIpsec("-x", "display", "--socket", self.path)
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(out, X_REPORT)
+
+    async def test_request(self) -> None:
+        """
+        C{-x} asks for every client: a blank target and no filter record,
+        which selects the IPSec clients, as IBM's command asks.
+        """
+        await self.serve()
+        status, _, _ = await self.nssIpsec("--nss-server", "DIS", "--socket", self.path)
+        self.assertEqual(status, 0)
+        [request] = self.server.requests
+        self.assertEqual(
+            (request.messageType, request.target, request.records, request.reply),
+            (NmiMessageType.GET_CLIENTINFO, "", (), False),
+        )
+
+    async def test_oneClient(self) -> None:
+        self.server.clients = [CLIENT4]
+        await self.serve()
+        status, out, _ = await self.nssIpsec("-x", "dis", "--socket", self.path)
+        self.assertEqual((status, out), (0, X_REPORT_ONE))
+
+    async def test_noClients(self) -> None:
+        self.server.clients = []
+        await self.serve()
+        status, out, _ = await self.nssIpsec("-x", "display", "--socket", self.path)
+        self.assertEqual(status, 0)
+        self.assertTrue(
+            out.endswith("TotAvail: 0\nSystemName: MVS052\n\n0 entries selected\n")
+        )
+
+    async def test_json(self) -> None:
+        await self.serve()
+        status, out, err = await self.nssIpsec(
+            "-x", "display", "--json", "--socket", self.path
+        )
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(json.loads(out), ipsec.nss_server_json("MVS052", CLIENTS))
+        self.assertTrue(out.endswith("}\n"))
+
+    async def test_refused(self) -> None:
+        await self.serve(Refusing())
+        status, out, err = await self.nssIpsec("-x", "display", "--socket", self.path)
+        self.assertEqual((status, out), (1, ""))
+        self.assertEqual(
+            err,
+            "nss-ipsec: nssd refused NMsec_GET_CLIENTINFO: EOPNOTSUPP (1112) "
+            "NONE (0): not here\n",
+        )
+
+    async def test_daemonFails(self) -> None:
+        """
+        Data nssd cannot encode is nssd's failure: EIO, exit 1.
+        """
+        self.server.clients = [
+            CLIENT4,
+            dataclasses.replace(CLIENT4, clientName="CLIENT4"),
+        ]
+        await self.serve()
+        status, _, err = await self.nssIpsec("-x", "display", "--socket", self.path)
+        self.assertEqual(status, 1)
+        self.assertIn(
+            "nssd refused NMsec_GET_CLIENTINFO: EIO (122) NSSRsnServerError (50)", err
+        )
+        self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
+
+    async def test_unreadableReply(self) -> None:
+        await self.serve(GarbledClientInfo())
+        status, out, err = await self.nssIpsec("-x", "display", "--socket", self.path)
+        self.assertEqual((status, out), (1, ""))
+        self.assertEqual(
+            err,
+            "nss-ipsec: nssd sent a NMsec_GET_CLIENTINFO reply that cannot be "
+            "read: client record 1 holds 1 entry of 176 bytes, not 1 in 8 bytes\n",
+        )
+
+    async def test_missingSocket(self) -> None:
+        status, out, err = await self.nssIpsec("-x", "display", "--socket", self.path)
+        self.assertEqual((status, out), (2, ""))
+        self.assertEqual(
+            err,
+            f"nss-ipsec: cannot connect to nssd at {self.path}: "
+            "No such file or directory\n",
+        )
+
+    async def test_defaultSocket(self) -> None:
+        """
+        Without --socket, nssd's usual path, not iked's.
+        """
+        if os.path.exists(NSSD_SOCKET):
+            self.skipTest(f"{NSSD_SOCKET} exists here")
+        status, _, err = await self.nssIpsec("-x", "display")
+        self.assertEqual(status, 2)
+        self.assertIn(f"cannot connect to nssd at {NSSD_SOCKET}", err)
+
+
 class DocumentationTests(SynchronousTestCase):
     """
     C{docs/commands.md} shows what the command prints.
@@ -625,6 +1045,13 @@ class DocumentationTests(SynchronousTestCase):
         report = ipsec.stack_nss_report("MVS052", STACKS[:2], NOW, time.gmtime)
         self.assertIn("```text\n" + "\n".join(report) + "\n```", text)
         data = ipsec.stack_nss_json("MVS052", STACKS[1:2])
+        self.assertIn("```json\n" + json.dumps(data, indent=2) + "\n```", text)
+
+    def test_nssServerExamples(self) -> None:
+        text = DOCS.read_text(encoding="utf-8")
+        report = ipsec.nss_server_report("MVS052", CLIENTS, X_NOW, time.gmtime)
+        self.assertIn("```text\n" + "\n".join(report) + "\n```", text)
+        data = ipsec.nss_server_json("MVS052", CLIENTS[1:])
         self.assertIn("```json\n" + json.dumps(data, indent=2) + "\n```", text)
 
     def test_synopsis(self) -> None:

@@ -9,6 +9,7 @@ the encoder, so C{docs/protocol.md} cannot drift from the code.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -29,6 +30,8 @@ from nsstwisted.wire.nss import (
     MAX_CHAIN_LENGTH,
     MAX_MESSAGE_SIZE,
     MAX_TEXT_BYTES,
+    STACK_NAME_PATTERN,
+    SYSTEM_NAME_PATTERN,
     CaListReply,
     CaListRequest,
     DecodeFailure,
@@ -54,7 +57,7 @@ from nsstwisted.wire.nss import (
     VerifyRequest,
     encode_frame,
 )
-from tests.strategies import der_sequence, nss_frames
+from tests.strategies import der_sequence, logon_requests, nss_frames
 
 DOCS = Path(__file__).parent.parent / "docs" / "protocol.md"
 
@@ -443,6 +446,142 @@ class LogonTests(FrameTestCase):
         self.assertRoundTrip(
             NssFrame(1, LogonRequest("X" * 24, "ABCDEFGH", "p", None, 1, Services.CERT))
         )
+
+    def test_clientSystemAndStack(self) -> None:
+        """
+        The optional system and stack names of C{ipsec -x} travel after the
+        other fields, in the order of the field table.
+        """
+        frame = NssFrame(
+            1,
+            LogonRequest(
+                "MVS052_TCPCS4",
+                "USER1",
+                None,
+                "M7Q2K9ZD",
+                1,
+                Services.CERT,
+                systemName="MVS052",
+                stackName="TCPCS4",
+            ),
+        )
+        self.assertRoundTrip(frame)
+        data = encode_frame(frame)
+        self.assertTrue(
+            data.endswith(
+                field(F.CLIENT_SYSTEM_NAME, b"MVS052")
+                + field(F.CLIENT_STACK_NAME, b"TCPCS4")
+            )
+        )
+        for systemName, stackName in [("MVS052", None), (None, "TCPCS4")]:
+            self.assertRoundTrip(
+                NssFrame(
+                    1,
+                    LogonRequest(
+                        "C", "U", "pw", None, 1, Services.CERT, systemName, stackName
+                    ),
+                )
+            )
+
+    def test_withoutSystemAndStack(self) -> None:
+        """
+        A LOGON of a client that predates the two fields decodes as before,
+        with both C{None}; and the encoder sends neither when neither is
+        given, so that such a client's bytes do not change.
+        """
+        frame = self.decodeOne(rawFrame(1, *LOGON_FIELDS))
+        assert isinstance(frame, NssFrame)
+        message = frame.message
+        assert isinstance(message, LogonRequest)
+        self.assertEqual((message.systemName, message.stackName), (None, None))
+        self.assertEqual(encode_frame(frame), rawFrame(1, *LOGON_FIELDS))
+
+    def test_systemAndStackValues(self) -> None:
+        """
+        The system name follows C{SYSTEM_NAME}'s rule, the stack name the
+        NMI's; an empty or bad value is refused, on the wire and when
+        encoding (C{""} is not "absent", C{None} is).
+        """
+        for fieldType, bad in [
+            (F.CLIENT_SYSTEM_NAME, b""),
+            (F.CLIENT_SYSTEM_NAME, b"MVS05200X"),
+            (F.CLIENT_SYSTEM_NAME, b"MVS.052"),
+            (F.CLIENT_SYSTEM_NAME, b"MVS 052"),
+            (F.CLIENT_STACK_NAME, b""),
+            (F.CLIENT_STACK_NAME, b"TCPCS1234"),
+            (F.CLIENT_STACK_NAME, b"TCP/CS"),
+            (F.CLIENT_STACK_NAME, "TÉ".encode()),
+        ]:
+            self.assertFailure(
+                rawFrame(1, *LOGON_FIELDS, field(fieldType, bad)),
+                ReasonCode.NSSRsnBadFieldValue,
+            )
+        for good in ("MVS052", "mvs_1-#$", "@"):
+            self.assertTrue(SYSTEM_NAME_PATTERN.fullmatch(good))
+        for good in ("TCPCS4", "tcp.ip-1", "#"):
+            self.assertTrue(STACK_NAME_PATTERN.fullmatch(good))
+        for systemName, stackName in [("", None), (None, ""), ("TOOLONG99", None)]:
+            with self.assertRaises(ValueError) as caught:
+                encode_frame(
+                    NssFrame(
+                        1,
+                        LogonRequest(
+                            "C",
+                            "U",
+                            "pw",
+                            None,
+                            1,
+                            Services.CERT,
+                            systemName,
+                            stackName,
+                        ),
+                    )
+                )
+            name = "systemName" if systemName is not None else "stackName"
+            self.assertIn(f"LogonRequest.{name}", str(caught.exception))
+
+    def test_systemAndStackOnce(self) -> None:
+        for fieldType, value in [
+            (F.CLIENT_SYSTEM_NAME, b"MVS052"),
+            (F.CLIENT_STACK_NAME, b"TCPCS4"),
+        ]:
+            once = field(fieldType, value)
+            self.assertFailure(
+                rawFrame(1, *LOGON_FIELDS, once, once),
+                ReasonCode.NSSRsnDuplicateField,
+            )
+
+    def test_systemAndStackOnlyInLogonRequest(self) -> None:
+        """
+        The server says its own system name with C{SYSTEM_NAME}; the client's
+        fields belong to the request alone.
+        """
+        reply = [
+            field(F.SERVICES, u32(1)),
+            field(F.API_VERSION, u32(1)),
+            field(F.SYSTEM_NAME, b"MVS052"),
+        ]
+        for fieldType in (F.CLIENT_SYSTEM_NAME, F.CLIENT_STACK_NAME):
+            self.assertFailure(
+                rawFrame(1, *reply, field(fieldType, b"X"), flags=FLAG_REPLY),
+                ReasonCode.NSSRsnBadField,
+            )
+            self.assertFailure(
+                rawFrame(6, field(fieldType, b"X")), ReasonCode.NSSRsnBadField
+            )
+
+    @given(
+        logon_requests(),
+        st.none() | st.from_regex(SYSTEM_NAME_PATTERN, fullmatch=True),
+        st.none() | st.from_regex(STACK_NAME_PATTERN, fullmatch=True),
+    )
+    def test_systemAndStackRoundTrip(
+        self, logon: LogonRequest, systemName: str | None, stackName: str | None
+    ) -> None:
+        frame = NssFrame(
+            1, dataclasses.replace(logon, systemName=systemName, stackName=stackName)
+        )
+        self.assertRoundTrip(frame)
 
     def test_passwordLimits(self) -> None:
         self.assertRoundTrip(

@@ -10,9 +10,10 @@ be cut to three letters (C{-w DIS}).  Reports keep IBM's layout: three
 heading lines, C{Name: value} detail lines in one column, a line of
 asterisks after each entry, and C{N entries selected}.
 
-Only C{-w display} is implemented; the table of primaries already holds
-the others (and C{-z}, C{-p}), so that adding one is adding its request
-and its report, and until then naming one is a usage error that says so.
+C{-w display} (iked's stacks) and C{-x display} (nssd's clients) are
+implemented; the table of primaries already holds the others (and C{-z},
+C{-p}), so that adding one is adding its request and its report, and until
+then naming one is a usage error that says so.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from nsstwisted.protocols.nmi import (
     NmiError,
     NmiTerminated,
 )
+from nsstwisted.wire.clientinfo import NssClientInfo, decode_clientinfo_reply
 from nsstwisted.wire.fields import FieldDecodeError
 from nsstwisted.wire.ikensinfo import IkeNssInfo, decode_ikensinfo_reply
 from nsstwisted.wire.nmi import IKED_SOCKET, NSSD_SOCKET, NmiMessage, NmiMessageType
@@ -56,6 +58,8 @@ __all__ = [
     "heading_lines",
     "keyword",
     "main",
+    "nss_server_json",
+    "nss_server_report",
     "run",
     "stack_nss_json",
     "stack_nss_report",
@@ -163,13 +167,14 @@ class IpsecOptions(usage.Options):
     """
 
     synopsis = (
-        f"Usage: {PROGRAM} -w display [--socket PATH] [--timeout SECONDS] [--json]"
+        f"Usage: {PROGRAM} -w|-x display [--socket PATH] [--timeout SECONDS] [--json]"
     )
     longdesc = (
         "Display IP security information, like the z/OS UNIX ipsec command.  "
         "Exactly one primary option is given, with its function (display, or "
         "its first three letters in any case).  Implemented: -w display, the "
-        "NSS client of each stack of the local iked.  The socket is --socket, "
+        "NSS client of each stack of the local iked; -x display, the NSS "
+        "clients connected to the local nssd.  The socket is --socket, "
         f"else {IKED_SOCKET} (iked), or {NSSD_SOCKET} (nssd) for -x and -z."
     )
     optFlags: ClassVar[list[list[Any]]] = [
@@ -362,6 +367,78 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+def _local_times(
+    localtime: Callable[[float], time.struct_time],
+) -> Callable[[int], str | None]:
+    """The report's times: local, C{None} (n/a) for 0."""
+
+    def when(seconds: int) -> str | None:
+        return time.strftime(TIME_FORMAT, localtime(seconds)) if seconds else None
+
+    return when
+
+
+def _utc_time(seconds: int) -> str | None:
+    """The JSON's times: ISO 8601 UTC, C{None} for 0."""
+    if not seconds:
+        return None
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _listing(
+    *,
+    primary: str,
+    source: str,
+    systemName: str,
+    entries: Sequence[Sequence[tuple[str, Any]]],
+    now: float,
+    localtime: Callable[[float], time.struct_time],
+) -> list[str]:
+    """
+    The lines of a report on many stacks or clients (C{-w}, C{-x}), after
+    the seed's samples: the heading, C{SystemName}, a blank line, each
+    entry's block followed by asterisks, a blank line and the count.  With
+    no entry at all, one blank line separates C{SystemName} from the count.
+    """
+    lines = heading_lines(
+        targetLabel="NSS Client Name",
+        targetName=NOT_APPLICABLE,
+        primary=primary,
+        function="Display",
+        source=source,
+        scope=NOT_APPLICABLE,
+        totAvail=len(entries),
+        when=localtime(now),
+    )
+    lines += [f"SystemName: {systemName}", ""]
+    for values in entries:
+        lines += detail_lines([(name, _shown(value)) for name, value in values])
+        lines.append(SEPARATOR)
+    if entries:
+        lines.append("")
+    lines.append(_entries_selected(len(entries)))
+    return lines
+
+
+def _listing_json(
+    *,
+    primary: str,
+    source: str,
+    systemName: str,
+    entries: Sequence[Sequence[tuple[str, Any]]],
+) -> dict[str, Any]:
+    """The JSON of a report made by L{_listing}: the same data, typed."""
+    return {
+        "Primary": primary,
+        "Function": "Display",
+        "Source": source,
+        "SystemName": systemName,
+        "TotAvail": len(entries),
+        "Entries": [dict(values) for values in entries],
+    }
+
+
 def stack_nss_report(
     systemName: str,
     infos: Sequence[IkeNssInfo],
@@ -378,29 +455,15 @@ def stack_nss_report(
     @param localtime: turns seconds since the epoch into the local time
         that the heading and the times show, as IBM's do.
     """
-
-    def when(seconds: int) -> str | None:
-        return time.strftime(TIME_FORMAT, localtime(seconds)) if seconds else None
-
-    lines = heading_lines(
-        targetLabel="NSS Client Name",
-        targetName=NOT_APPLICABLE,
+    when = _local_times(localtime)
+    return _listing(
         primary="Stack NSS",
-        function="Display",
         source="IKED",
-        scope=NOT_APPLICABLE,
-        totAvail=len(infos),
-        when=localtime(now),
+        systemName=systemName,
+        entries=[_stack_nss_values(info, when) for info in infos],
+        now=now,
+        localtime=localtime,
     )
-    lines += [f"SystemName: {systemName}", ""]
-    for info in infos:
-        values = _stack_nss_values(info, when)
-        lines += detail_lines([(name, _shown(value)) for name, value in values])
-        lines.append(SEPARATOR)
-    if infos:
-        lines.append("")
-    lines.append(_entries_selected(len(infos)))
-    return lines
 
 
 def stack_nss_json(systemName: str, infos: Sequence[IkeNssInfo]) -> dict[str, Any]:
@@ -409,21 +472,83 @@ def stack_nss_json(systemName: str, infos: Sequence[IkeNssInfo]) -> dict[str, An
     keys, C{null} for n/a, booleans for Yes and No, numbers for ports and
     versions, and times in ISO 8601 UTC (the report shows local time).
     """
+    return _listing_json(
+        primary="Stack NSS",
+        source="IKED",
+        systemName=systemName,
+        entries=[_stack_nss_values(info, _utc_time) for info in infos],
+    )
 
-    def when(seconds: int) -> str | None:
-        if not seconds:
-            return None
-        moment = datetime.fromtimestamp(seconds, UTC)
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    return {
-        "Primary": "Stack NSS",
-        "Function": "Display",
-        "Source": "IKED",
-        "SystemName": systemName,
-        "TotAvail": len(infos),
-        "Entries": [dict(_stack_nss_values(info, when)) for info in infos],
-    }
+def _nss_server_values(
+    info: NssClientInfo, when: Callable[[int], str | None]
+) -> list[tuple[str, Any]]:
+    """
+    The fields of one client as typed values, C{None} for n/a, in the
+    order of the seed's C{ipsec -x} sample.
+
+    Unlike C{-w}, an C{...Enabled} line is C{No}, not n/a, for a service
+    that was not selected: the seed says that C{Enabled} is C{Yes} when the
+    client selected the service and SAF permits it, and C{No} otherwise.
+    """
+    return [
+        ("ClientName", info.clientName),
+        ("StackName", info.stackName or None),
+        ("SystemName", info.systemName or None),
+        ("ClientIPAddress", info.clientAddress or None),
+        ("ClientPort", info.clientPort or None),
+        ("ServerIPAddress", info.serverAddress or None),
+        ("ServerPort", info.serverPort or None),
+        ("UserID", info.userid),
+        ("RemoteManagementSelected", info.remoteMgmtSelected),
+        ("RemoteManagementEnabled", info.remoteMgmtEnabled),
+        ("CertificateServicesSelected", info.certSelected),
+        ("CertificateServicesEnabled", info.certEnabled),
+        ("ConnectState", info.connectState.text),
+        ("TimeConnected", when(info.timeConnected)),
+        ("TimeOfLastMessageFromClient", when(info.timeLastMessageFromClient)),
+    ]
+
+
+def nss_server_report(
+    systemName: str,
+    infos: Sequence[NssClientInfo],
+    now: float,
+    localtime: Callable[[float], time.struct_time] = time.localtime,
+) -> list[str]:
+    """
+    The lines of C{ipsec -x display}, after the seed's sample: the heading
+    (C{Primary: NSS Server}, C{Source: Server}), nssd's C{SystemName}, a
+    blank line, each client's block followed by asterisks, a blank line
+    and the count; the same layout as L{stack_nss_report}.
+
+    @param now: when the report is made, for the heading.
+    @param localtime: turns seconds since the epoch into the local time
+        that the heading and the times show, as IBM's do.
+    """
+    when = _local_times(localtime)
+    return _listing(
+        primary="NSS Server",
+        source="Server",
+        systemName=systemName,
+        entries=[_nss_server_values(info, when) for info in infos],
+        now=now,
+        localtime=localtime,
+    )
+
+
+def nss_server_json(systemName: str, infos: Sequence[NssClientInfo]) -> dict[str, Any]:
+    """
+    The data of C{ipsec -x display} for programs, typed as
+    L{stack_nss_json}'s: C{null} for n/a, booleans, numbers for ports,
+    times in ISO 8601 UTC.
+    """
+    return _listing_json(
+        primary="NSS Server",
+        source="Server",
+        systemName=systemName,
+        entries=[_nss_server_values(info, _utc_time) for info in infos],
+    )
 
 
 # Talking to the daemon.
@@ -519,6 +644,24 @@ async def _ask(
         await protocol.terminated
 
 
+def _unreadable(
+    context: _Context, messageType: NmiMessageType, error: FieldDecodeError
+) -> int:
+    context.problem(
+        f"{context.options.daemon} sent a {messageType.ibmName} reply that "
+        f"cannot be read: {error.detail}"
+    )
+    return EXIT_REFUSED
+
+
+def _print(context: _Context, data: dict[str, Any], lines: list[str]) -> int:
+    if context.options["json"]:
+        context.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        context.stdout.write("".join(f"{line}\n" for line in lines))
+    return EXIT_OK
+
+
 async def _stack_nss_display(context: _Context) -> int:
     reply = await _ask(context, NmiMessageType.GET_IKENSINFO)
     if isinstance(reply, int):
@@ -526,23 +669,34 @@ async def _stack_nss_display(context: _Context) -> int:
     try:
         systemName, infos = decode_ikensinfo_reply(reply)
     except FieldDecodeError as error:
-        context.problem(
-            f"{context.options.daemon} sent a "
-            f"{NmiMessageType.GET_IKENSINFO.ibmName} reply that cannot be read: "
-            f"{error.detail}"
-        )
-        return EXIT_REFUSED
-    if context.options["json"]:
-        data = stack_nss_json(systemName, infos)
-        context.stdout.write(json.dumps(data, indent=2) + "\n")
-    else:
-        lines = stack_nss_report(systemName, infos, context.now(), context.localtime)
-        context.stdout.write("".join(f"{line}\n" for line in lines))
-    return EXIT_OK
+        return _unreadable(context, NmiMessageType.GET_IKENSINFO, error)
+    return _print(
+        context,
+        stack_nss_json(systemName, infos),
+        stack_nss_report(systemName, infos, context.now(), context.localtime),
+    )
+
+
+async def _nss_server_display(context: _Context) -> int:
+    # A blank target and no filter record: every connected IPSec client,
+    # as IBM's ipsec -x asks.
+    reply = await _ask(context, NmiMessageType.GET_CLIENTINFO)
+    if isinstance(reply, int):
+        return reply
+    try:
+        systemName, infos = decode_clientinfo_reply(reply)
+    except FieldDecodeError as error:
+        return _unreadable(context, NmiMessageType.GET_CLIENTINFO, error)
+    return _print(
+        context,
+        nss_server_json(systemName, infos),
+        nss_server_report(systemName, infos, context.now(), context.localtime),
+    )
 
 
 _REPORTS: dict[tuple[str, str], Callable[[_Context], Awaitable[int]]] = {
     ("w", "display"): _stack_nss_display,
+    ("x", "display"): _nss_server_display,
 }
 """What each implemented (primary, function) does."""
 

@@ -192,6 +192,8 @@ async def connect(
     timeouts: ClientTimeouts = DEFAULT_TIMEOUTS,
     netMgmt: NetMgmtHandler | None = None,
     peerCheck: Callable[[x509.Certificate], None] | None = None,
+    systemName: str | None = None,
+    stackName: str | None = None,
 ) -> NssSession:
     """
     Connect through C{endpoint} (TLS: see L{tls_endpoint}), log on, and start
@@ -239,6 +241,8 @@ async def connect(
                 passTicket=ticket,
                 apiVersion=NSS_API_VERSION,
                 services=services,
+                systemName=systemName,
+                stackName=stackName,
             )
         )
     except BaseException:

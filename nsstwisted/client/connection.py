@@ -237,9 +237,10 @@ class NssClientConnection:
 
     def abandon(self) -> None:
         """
-        Close without a word (the server refused the logon and closes too).
+        Drop the connection without a word: the logon was refused, timed out
+        or cancelled, and nothing more is to be said on it.
         """
-        self._link.close()
+        self._link.abort()
 
     def addresses(self) -> tuple[tuple[str, int], tuple[str, int]]:
         transport = self._link.transport

@@ -321,6 +321,8 @@ class StackNssConnection:
                 timeouts=heartbeat_timeouts(self._waitLimit),
                 peerCheck=self._peer_check(server),
                 netMgmt=self._netMgmt,
+                systemName=self._systemName,
+                stackName=self.stack.stackName,
             )
         )
         self._waiter = attempt

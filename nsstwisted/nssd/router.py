@@ -66,11 +66,9 @@ def is_control(messageType: int) -> bool:
     """
     Control requests change a client's state; the others only read it.
     """
-    try:
-        name = NmiMessageType(messageType).name
-    except ValueError:
+    if messageType not in IPSEC_REQUESTS:
         return False
-    return not name.startswith("GET_")
+    return not NmiMessageType(messageType).name.startswith("GET_")
 
 
 class NetworkManagementRouter:

@@ -35,6 +35,7 @@ from nsstwisted.nssd.configuration import (
 from nsstwisted.nssd.diagnostics import Diagnostics
 from nsstwisted.nssd.management import NssdManagement, RefreshRejected
 from nsstwisted.nssd.registry import ClientRegistry
+from nsstwisted.nssd.router import NetworkManagementRouter
 from nsstwisted.nssd.session import NssServerSession, ServerContext
 from nsstwisted.nssd.tls import ServerContextFactory, server_context
 from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
@@ -50,6 +51,8 @@ from nsstwisted.security.keyring import KeyRing, KeyRingStore
 from nsstwisted.security.location import database_path, stash_path
 from nsstwisted.security.logon import Logon
 from nsstwisted.security.profiles import ProfileSnapshot, ProfileStore
+from nsstwisted.wire.clientinfo import answer_clientinfo
+from nsstwisted.wire.nmi import NmiMessage
 from nsstwisted.wire.nss import Services
 
 # How often the server asks the database whether the profiles were refreshed.
@@ -107,8 +110,19 @@ class NSSDService(Service):
         self.port: IListeningPort | None = None
         self._ports: list[IListeningPort] = []
         self.nmiPort: IListeningPort | None = None
+        self.router = NetworkManagementRouter(
+            self.registry,
+            lambda: self.snapshot,
+            lambda: self.configuration.systemName,
+            self.diagnostics,
+            reactor,
+            self._client_info,
+        )
         self.nmiFactory = NmiServerFactory(
-            NssdManagement(lambda: self.configuration.describe(), self.refresh), reactor
+            NssdManagement(
+                lambda: self.configuration.describe(), self.refresh, self.router
+            ),
+            reactor,
         )
         self._poller: LoopingCall | None = None
         logon = Logon(database)
@@ -170,6 +184,13 @@ class NSSDService(Service):
         except SecurityError as e:
             database.close()
             raise StartupError(str(e)) from None
+
+    def _client_info(self, request: NmiMessage) -> NmiMessage:
+        return answer_clientinfo(
+            request,
+            self.configuration.systemName,
+            [session.clientInfo() for session in self.registry],  # type: ignore[attr-defined]
+        )
 
     def _offered_services(self) -> Services:
         # Without a KeyRing the certificate service is off, as in IBM's NSS;

@@ -30,6 +30,7 @@ from nsstwisted.nssd.registry import ClientRegistry
 from nsstwisted.security.errors import SecurityEnvironmentError
 from nsstwisted.security.logon import Logon, LogonOutcome, LogonResult
 from nsstwisted.security.profiles import AccessLevel, ProfileSnapshot, ResourceClass
+from nsstwisted.wire.clientinfo import NssClientInfo, NssClientState
 from nsstwisted.wire.codes import REASON_RETURN_CODE, ReasonCode, ReturnCode
 from nsstwisted.wire.nss import (
     NSS_API_VERSION,
@@ -81,6 +82,8 @@ class Link(Protocol):
     def close(self) -> None: ...
 
     def setupComplete(self) -> None: ...
+
+    def addresses(self) -> tuple[tuple[str, int], tuple[str, int]]: ...
 
     def peerDescription(self) -> str: ...
 
@@ -146,6 +149,7 @@ class NssServerSession:
         self.connectedAt = time.time()
         self.lastMessageAt = self.connectedAt
         self.requestedServices = Services(0)
+        self.loggedOnAt = 0.0
         self.systemName = ""
         self.stackName = ""
         self._replaced = False
@@ -207,6 +211,29 @@ class NssServerSession:
             self._netmgmt_answered(frame)
         else:
             self._refuse(frame, ReasonCode.NMsRsnBadType)
+
+    def clientInfo(self) -> NssClientInfo:
+        """
+        What C{ipsec -x} shows of this client.
+        """
+        local, peer = self._link.addresses()
+        return NssClientInfo(
+            clientName=self.clientName,
+            userid=self.userid,
+            stackName=self.stackName,
+            systemName=self.systemName,
+            clientAddress=peer[0],
+            clientPort=peer[1],
+            serverAddress=local[0],
+            serverPort=local[1],
+            certSelected=Services.CERT in self.requestedServices,
+            certEnabled=Services.CERT in self.services,
+            remoteMgmtSelected=Services.NETMGMT in self.requestedServices,
+            remoteMgmtEnabled=Services.NETMGMT in self.services,
+            connectState=NssClientState.CONNECTED,
+            timeConnected=int(self.loggedOnAt),
+            timeLastMessageFromClient=int(self.lastMessageAt),
+        )
 
     # Network management: requests nssd routes to this client
 
@@ -327,8 +354,9 @@ class NssServerSession:
             return
         self.services = granted
         self.requestedServices = request.services
-        self.systemName = getattr(request, "systemName", None) or ""
-        self.stackName = getattr(request, "stackName", None) or ""
+        self.systemName = request.systemName or ""
+        self.stackName = request.stackName or ""
+        self.loggedOnAt = time.time()
         self.apiVersion = min(request.apiVersion, NSS_API_VERSION)
         self.state = SessionState.ACTIVE
         self._link.setupComplete()

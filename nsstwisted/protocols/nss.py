@@ -149,6 +149,18 @@ class NssProtocol(Protocol):
             self._closing = True
             self.transport.abortConnection()  # type: ignore[attr-defined]
 
+    def addresses(self) -> tuple[tuple[str, int], tuple[str, int]]:
+        """
+        The local and the peer's address and port.
+        """
+        if self.transport is None:
+            return ("", 0), ("", 0)
+        local, peer = self.transport.getHost(), self.transport.getPeer()
+        return (
+            (_host(getattr(local, "host", "")), getattr(local, "port", 0)),
+            (_host(getattr(peer, "host", "")), getattr(peer, "port", 0)),
+        )
+
     def peerDescription(self) -> str:
         peer = self.transport.getPeer() if self.transport is not None else None
         host = getattr(peer, "host", None)
@@ -167,6 +179,12 @@ class NssProtocol(Protocol):
             self._frameTimer.cancel()
             self._frameTimer = None
         self.handler.connectionLost(reason.getErrorMessage())
+
+
+def _host(address: str) -> str:
+    # IPv4 peers of a dual-stack listener appear as ::ffff:a.b.c.d, as IBM's
+    # own report shows them; keep them so.
+    return address
 
 
 class NssFactory(Factory):

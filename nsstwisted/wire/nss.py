@@ -60,6 +60,7 @@ __all__ = [
     "NSS_PORT",
     "PASSTICKET_PATTERN",
     "SERVER_REQUESTS",
+    "STACK_NAME_PATTERN",
     "SYSTEM_NAME_PATTERN",
     "USERID_PATTERN",
     "VERSION",
@@ -178,6 +179,8 @@ class FieldType(enum.IntEnum):
     CHAIN_CERTIFICATE = 16
     NMI_MESSAGE = 17
     DISCONNECT_REASON = 18
+    CLIENT_SYSTEM_NAME = 19
+    CLIENT_STACK_NAME = 20
 
 
 class Services(enum.IntFlag):
@@ -254,6 +257,14 @@ class LogonRequest:
     The client's first request: who it is, how it proves it, what it wants.
 
     Exactly one of C{password} and C{passTicket} is given.
+
+    @ivar systemName: the system the client runs on (iked's C{SystemName}),
+        or C{None} to leave it unsaid.  Only C{ipsec -x} shows it: the
+        server cannot learn it any other way, since the client name is a
+        free name and only I{by convention} C{sysname_stackname}.
+    @ivar stackName: the TCP/IP stack the client serves, or C{None}; for
+        C{ipsec -x} too.  Both are optional, and last with defaults, so
+        that a client (or code) that predates them logs on unchanged.
     """
 
     messageType: ClassVar[MessageType] = MessageType.LOGON
@@ -265,6 +276,8 @@ class LogonRequest:
     passTicket: str | None
     apiVersion: int
     services: Services
+    systemName: str | None = None
+    stackName: str | None = None
 
 
 @dataclass(frozen=True)
@@ -602,6 +615,10 @@ CLIENT_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.@#$-]{1,24}")
 USERID_PATTERN = re.compile(r"[A-Za-z0-9@#$]{1,8}")
 PASSTICKET_PATTERN = re.compile(r"[\x21-\x7e]{8}")
 SYSTEM_NAME_PATTERN = re.compile(r"[A-Za-z0-9@#$_-]{1,8}")
+# What a TCP/IP job name may hold on z/OS, plus the characters of a client
+# name, since the default client name is SYSNAME_STACKNAME.  The NMI's
+# stack name fields (nsstwisted.wire.ikensinfo) use the same rule.
+STACK_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.@#$-]{1,8}")
 
 _CERTIFICATE = BoundedBytes(2, MAX_CERTIFICATE_SIZE, _der_problem)
 
@@ -624,6 +641,12 @@ _VALUES: dict[FieldType, ValueCodec[Any]] = {
     FieldType.CHAIN_CERTIFICATE: _CERTIFICATE,
     FieldType.NMI_MESSAGE: BoundedBytes(1),
     FieldType.DISCONNECT_REASON: BoundedText(maxBytes=MAX_TEXT_BYTES),
+    FieldType.CLIENT_SYSTEM_NAME: BoundedText(
+        encoding="ascii", pattern=SYSTEM_NAME_PATTERN
+    ),
+    FieldType.CLIENT_STACK_NAME: BoundedText(
+        encoding="ascii", pattern=STACK_NAME_PATTERN
+    ),
 }
 
 
@@ -710,6 +733,8 @@ _SCHEMAS: tuple[_Schema, ...] = (
             _Slot("passTicket", F.PASSTICKET, _O),
             _Slot("apiVersion", F.API_VERSION, _R),
             _Slot("services", F.SERVICES, _R),
+            _Slot("systemName", F.CLIENT_SYSTEM_NAME, _O),
+            _Slot("stackName", F.CLIENT_STACK_NAME, _O),
         ),
         exclusive=(("password", "passTicket"),),
     ),
