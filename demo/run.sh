@@ -146,6 +146,14 @@ done
 say "nss-ipsec -w display (ipsec -w): iked's stacks as NSS clients"
 nss-ipsec -w display --socket "$work/sock/ipsecmgmt"
 
+say "nss-ipsec -x display (ipsec -x): nssd's clients, for an operator permitted by SAF"
+me=$(id -un | tr '[:lower:]' '[:upper:]')
+printf 'ADDUSER %s\nPERMIT EZB.NETMGMT.NSSSYS.NSSSYS.NSS.DISPLAY CLASS(SERVAUTH) ID(%s)\nSETROPTS RACLIST(SERVAUTH) REFRESH\n' \
+    "$me" "$me" > "$work/operator.racf"
+nss-racf --file "$work/operator.racf"
+nss-modify nssd --socket "$work/sock/nss" refresh
+nss-ipsec -x display --socket "$work/sock/nss"
+
 say "iked's log (EZD messages)"
 sed -n 's/^[^[]*\[[^]]*\] //p' "$work/iked.log" | grep '^EZD' | cut -c1-150
 
