@@ -32,6 +32,21 @@ from nsstwisted.wire.clientinfo import (
     answer_clientinfo,
 )
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
+from nsstwisted.wire.filters import (
+    FILTER_SET_REQUESTS,
+    FilterAction,
+    FilterDirection,
+    FilterLogging,
+    FilterRecordInfo,
+    FilterReport,
+    FilterScope,
+    FilterSet,
+    FilterSettings,
+    TunnelControl,
+    TunnelStatus,
+    answer_filter_set,
+    encode_filter_reply,
+)
 from nsstwisted.wire.ikensinfo import IkeNssConnectionState, IkeNssInfo
 from nsstwisted.wire.nmi import (
     IKED_SOCKET,
@@ -630,7 +645,14 @@ class UsageTests(SynchronousTestCase):
             (("-w", "display", "--timeout", "0"), "--timeout"),
             (("-w", "display", "--timeout", "nan"), "--timeout"),
             (("-w", "display", "--bogus"), "bogus"),
-            (("-f", "display", "-z", "c", "-p", "s"), "-f display (Filter) is not"),
+            (("-f", "display", "-z", "c", "-p", "s"), "-z and -p exclude each other"),
+            (("-f", "default", "-c", "policy"), "-c goes with -f display only"),
+            (("-w", "display", "-c", "policy"), "-c goes with -f display only"),
+            (("-f", "display", "-c", "po"), "unknown -c value 'po'"),
+            (("-f", "display", "-c", "all"), "unknown -c value 'all'"),
+            (("-f", "display", "-z", "a b"), "-z 'a b' is not a valid name"),
+            (("-f", "display", "-p", "TOOLONGNAME"), "-p 'TOOLONGNAME' is not"),
+            (("-f", "show"), "unknown -f function 'show'"),
             (("-k", "ref"), "-k refresh (IKE tunnel) is not implemented yet"),
             (("-k", "activate"), "unknown -k function 'activate'"),
         ]:
@@ -648,7 +670,10 @@ class UsageTests(SynchronousTestCase):
         """
         for primary in ipsec.PRIMARIES:
             for function in primary.functions:
-                if (primary.letter, function) in (("w", "display"), ("x", "display")):
+                if primary.letter == "f" or (primary.letter, function) in (
+                    ("w", "display"),
+                    ("x", "display"),
+                ):
                     continue
                 status, _, err = self.nssIpsec(f"-{primary.letter}", function[:3])
                 self.assertEqual(status, 2)
@@ -694,7 +719,8 @@ class UsageTests(SynchronousTestCase):
     def test_help(self) -> None:
         status, out, err = self.nssIpsec("--help")
         self.assertEqual((status, err), (0, ""))
-        self.assertIn("Usage: nss-ipsec -w|-x display", out)
+        self.assertIn("Usage: nss-ipsec -w|-x display | -f display|default|reload", out)
+        self.assertIn("--filter-set", out)
         self.assertIn("--stack-nss", out)
         self.assertIn("--nss-server", out)
 
@@ -1067,3 +1093,556 @@ class DocumentationTests(SynchronousTestCase):
                 f"{primary.heading} | {', '.join(primary.functions)} |",
                 text,
             )
+
+
+# -f: a stack's IP filter rules and its filter set switch.
+
+PERMIT_SSH = FilterRecordInfo(
+    "PermitSSH",
+    FilterSet.POLICY,
+    action=FilterAction.PERMIT,
+    direction=FilterDirection.INBOUND,
+    logging=FilterLogging.PERMIT,
+    protocol=6,
+    scope=FilterScope.LOCAL,
+    sourceAddress="10.1.1.0",
+    sourcePrefix=24,
+    destinationAddress="10.1.1.5",
+    destinationPrefix=32,
+    sourcePorts=(1024, 65535),
+    destinationPorts=(22, 22),
+)
+DENY_ALL_POLICY = FilterRecordInfo("DenyAll", FilterSet.POLICY)
+DENY_ALL_DEFAULT = FilterRecordInfo(
+    "SYSDEFAULTDENYRULE", FilterSet.DEFAULT, logging=FilterLogging.ALL
+)
+
+F_HEADING = """\
+CS V2R5 ipsec {label}: {name}  Fri Nov 17 11:20:05 2006
+Primary:  Filter          Function: Display             Format:   Detail
+Source:   {source:<16}Scope:    {scope:<20}TotAvail: {count}
+Logging:  On              Predecap: Off                 DVIPSec:  No
+NatKeepAlive: 20          FIPS140:  No
+
+"""
+
+BLOCK_PERMIT_SSH = """\
+FilterName:           PermitSSH
+FilterNameExtension:  n/a
+GroupName:            n/a
+LocalStartActionName: n/a
+VpnActionName:        n/a
+TunnelID:             n/a
+Type:                 Generic
+DefensiveType:        n/a
+State:                Active
+Action:               Permit
+Scope:                Local
+Direction:            Inbound
+OnDemand:             n/a
+SecurityClass:        n/a
+Logging:              Permit
+Protocol:             TCP(6)
+SourceAddress:        10.1.1.0
+SourceAddressPrefix:  24
+SourcePort:           1024
+SourcePortRange:      65535
+DestAddress:          10.1.1.5
+DestAddressPrefix:    32
+DestPort:             22
+DestPortRange:        n/a
+"""
+
+BLOCK_DENY_ALL = """\
+FilterName:           DenyAll
+FilterNameExtension:  n/a
+GroupName:            n/a
+LocalStartActionName: n/a
+VpnActionName:        n/a
+TunnelID:             n/a
+Type:                 Generic
+DefensiveType:        n/a
+State:                Active
+Action:               Deny
+Scope:                Either
+Direction:            BiDirectional
+OnDemand:             n/a
+SecurityClass:        n/a
+Logging:              None
+Protocol:             All
+SourceAddress:        0.0.0.0
+SourceAddressPrefix:  0
+SourcePort:           All
+SourcePortRange:      n/a
+DestAddress:          0.0.0.0
+DestAddressPrefix:    0
+DestPort:             All
+DestPortRange:        n/a
+"""
+
+F_REPORT = (
+    F_HEADING.format(
+        label="Stack Name",
+        name="TCPCS3",
+        source="Stack Policy",
+        scope="Current",
+        count=2,
+    )
+    + BLOCK_PERMIT_SSH
+    + "*****\n"
+    + BLOCK_DENY_ALL
+    + "*****\n"
+    + "\n"
+    + "2 entries selected\n"
+)
+
+F_REPORT_Z = F_REPORT.replace(
+    "ipsec Stack Name: TCPCS3", "ipsec NSS Client Name: client3", 1
+)
+
+
+def policy_report() -> FilterReport:
+    return FilterReport(
+        "TCPCS3", FilterSet.POLICY, FilterSettings(), [PERMIT_SSH, DENY_ALL_POLICY]
+    )
+
+
+class FilterReportTests(SynchronousTestCase):
+    """
+    The C{-f display} report, line by line, and the C{-f default|reload}
+    output.
+    """
+
+    def assertLines(self, lines: list[str], expected: str) -> None:
+        wanted = expected.splitlines()
+        for number, (got, line) in enumerate(zip(lines, wanted, strict=False), 1):
+            self.assertEqual(got, line, f"line {number}")
+        self.assertEqual(len(lines), len(wanted))
+
+    def test_local(self) -> None:
+        lines = ipsec.filter_report(policy_report(), NOW, localtime=time.gmtime)
+        self.assertLines(lines, F_REPORT)
+
+    def test_client(self) -> None:
+        """
+        Through nssd the heading names the NSS client, as IBM's does.
+        """
+        lines = ipsec.filter_report(
+            policy_report(), NOW, clientName="client3", localtime=time.gmtime
+        )
+        self.assertLines(lines, F_REPORT_Z)
+
+    def test_headingContent(self) -> None:
+        lines = ipsec.filter_report(policy_report(), NOW, localtime=time.gmtime)
+        self.assertEqual(
+            lines[1].split(),
+            ["Primary:", "Filter", "Function:", "Display", "Format:", "Detail"],
+        )
+        self.assertEqual(
+            lines[2].split(),
+            ["Source:", "Stack", "Policy", "Scope:", "Current", "TotAvail:", "2"],
+        )
+        self.assertEqual(
+            lines[3].split(),
+            ["Logging:", "On", "Predecap:", "Off", "DVIPSec:", "No"],
+        )
+        self.assertEqual(lines[4].split(), ["NatKeepAlive:", "20", "FIPS140:", "No"])
+
+    def test_profile(self) -> None:
+        """
+        The default set's rules: C{Source: Stack Profile}, the scope -c
+        gave, and the stack's settings as it sent them.
+        """
+        report = FilterReport(
+            "TCPCS3",
+            FilterSet.POLICY,
+            FilterSettings(
+                logging=False, predecap=True, dvipsec=True, fips140=True, natKeepAlive=0
+            ),
+            [DENY_ALL_DEFAULT],
+        )
+        lines = ipsec.filter_report(report, NOW, scope="profile", localtime=time.gmtime)
+        self.assertEqual(
+            lines[2:5],
+            [
+                "Source:   Stack Profile   Scope:    Profile             TotAvail: 1",
+                "Logging:  Off             Predecap: On                  DVIPSec:  Yes",
+                "NatKeepAlive: 0           FIPS140:  Yes",
+            ],
+        )
+        self.assertIn("FilterName:           SYSDEFAULTDENYRULE", lines)
+        self.assertIn("Logging:              All", lines)
+        current = dataclasses.replace(report, currentSet=FilterSet.DEFAULT)
+        lines = ipsec.filter_report(current, NOW, localtime=time.gmtime)
+        self.assertTrue(
+            lines[2].startswith("Source:   Stack Profile   Scope:    Current")
+        )
+
+    def test_noRules(self) -> None:
+        report = FilterReport("TCPCS3", FilterSet.POLICY, FilterSettings(), [])
+        lines = ipsec.filter_report(report, NOW, scope="policy", localtime=time.gmtime)
+        self.assertEqual(lines[2][-11:], "TotAvail: 0")
+        self.assertEqual(lines[5:], ["", "0 entries selected"])
+
+    def test_values(self) -> None:
+        """
+        Protocols by name where IBM names them, else by number; a port
+        range shows its high end; IPv6 addresses as they are.
+        """
+        info = FilterRecordInfo(
+            "r6",
+            FilterSet.POLICY,
+            protocol=17,
+            sourceAddress="2001:db8::",
+            sourcePrefix=32,
+            destinationAddress="::",
+            sourcePorts=(0, 1023),
+            destinationPorts=(500, 500),
+        )
+        report = FilterReport("S", FilterSet.POLICY, FilterSettings(), [info])
+        lines = ipsec.filter_report(report, NOW, localtime=time.gmtime)
+        for line in [
+            "Protocol:             UDP(17)",
+            "SourceAddress:        2001:db8::",
+            "SourceAddressPrefix:  32",
+            "SourcePort:           0",
+            "SourcePortRange:      1023",
+            "DestAddress:          ::",
+            "DestPort:             500",
+            "DestPortRange:        n/a",
+        ]:
+            self.assertIn(line, lines)
+        other = dataclasses.replace(info, protocol=47)
+        report = FilterReport("S", FilterSet.POLICY, FilterSettings(), [other])
+        lines = ipsec.filter_report(report, NOW, localtime=time.gmtime)
+        self.assertIn("Protocol:             47", lines)
+
+    def test_json(self) -> None:
+        data = ipsec.filter_json(policy_report())
+        self.assertEqual(
+            {k: v for k, v in data.items() if k != "Entries"},
+            {
+                "Primary": "Filter",
+                "Function": "Display",
+                "StackName": "TCPCS3",
+                "Source": "Stack Policy",
+                "Scope": "Current",
+                "CurrentSet": "Policy",
+                "Logging": True,
+                "Predecap": False,
+                "DVIPSec": False,
+                "NatKeepAlive": 20,
+                "FIPS140": False,
+                "TotAvail": 2,
+            },
+        )
+        first = data["Entries"][0]
+        self.assertEqual(
+            list(first), [line.split(":")[0] for line in BLOCK_PERMIT_SSH.splitlines()]
+        )
+        self.assertEqual(
+            (first["Protocol"], first["SourcePort"], first["SourcePortRange"]),
+            (6, 1024, 65535),
+        )
+        self.assertEqual(
+            (first["GroupName"], first["DestPortRange"], first["Action"]),
+            (None, None, "Permit"),
+        )
+        self.assertEqual(data["Entries"][1]["SourcePort"], 0)
+        self.assertEqual(json.loads(json.dumps(data)), data)
+
+    def test_control(self) -> None:
+        self.assertEqual(
+            ipsec.filter_control_report(
+                [TunnelControl("TCPCS3", "", TunnelStatus.STATEUPDATED)]
+            ),
+            ["Stack Name  Status", "TCPCS3      State updated"],
+        )
+        self.assertEqual(
+            ipsec.filter_control_report(
+                [TunnelControl("TCPCSLONG", "", TunnelStatus.STATEALREADYSET)]
+            ),
+            ["Stack Name  Status", "TCPCSLONG   State already set"],
+        )
+        self.assertEqual(
+            ipsec.filter_control_json(
+                "reload", [TunnelControl("TCPCS3", "", TunnelStatus.STATEUPDATED)]
+            ),
+            {
+                "Primary": "Filter",
+                "Function": "Reload",
+                "Entries": [{"StackName": "TCPCS3", "Status": "State updated"}],
+            },
+        )
+
+
+class FilterOptionTests(SynchronousTestCase):
+    def options(self, *argv: str) -> ipsec.IpsecOptions:
+        options = ipsec.IpsecOptions()
+        options.parseOptions(list(argv))
+        return options
+
+    def test_scopes(self) -> None:
+        for argv, scope in [
+            (("-f", "dis"), "current"),
+            (("-f", "dis", "-c", "CUR"), "current"),
+            (("-f", "dis", "-c", "policy"), "policy"),
+            (("-f", "dis", "-c", "Pro"), "profile"),
+            (("-f", "dis", "-c", "profile"), "profile"),
+            (("-f", "dis", "-c", "def"), "profile"),
+            (("--filter", "display", "--filter-set", "default"), "profile"),
+        ]:
+            self.assertEqual(self.options(*argv).filterScope, scope, argv)
+
+    def test_functions(self) -> None:
+        for word, function in [
+            ("DEF", "default"),
+            ("rel", "reload"),
+            ("Dis", "display"),
+        ]:
+            self.assertEqual(self.options("-f", word).function, function)
+
+    def test_targets(self) -> None:
+        options = self.options("-f", "dis", "-z", "client3")
+        self.assertEqual((options.daemon, options.target), ("nssd", "client3"))
+        options = self.options("-f", "dis", "-p", "TCPCS3")
+        self.assertEqual((options.daemon, options.target), ("iked", "TCPCS3"))
+        options = self.options("-f", "reload")
+        self.assertEqual((options.daemon, options.target), ("iked", ""))
+
+
+class FilterStack:
+    """
+    An NMI handler that serves the filter requests as iked's stack model
+    will, on the codec: one stack whose current set can be switched, and
+    which answers through nssd under its client name, or locally under its
+    stack name or a blank target.  It keeps the requests.
+    """
+
+    def __init__(self, names: tuple[str, ...] = ("", "TCPCS3")) -> None:
+        self.names = names
+        self.currentSet = FilterSet.POLICY
+        self.requests: list[NmiMessage] = []
+
+    def rules(self, filterSet: FilterSet) -> list[FilterRecordInfo]:
+        if filterSet == FilterSet.POLICY:
+            return [PERMIT_SSH, DENY_ALL_POLICY]
+        return [DENY_ALL_DEFAULT]
+
+    def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+        self.requests.append(request)
+        if request.target not in self.names:
+            return succeed(request.refuse(ReturnCode.ENXIO, ReasonCode.NONE, "no"))
+        T = NmiMessageType
+        if request.messageType in FILTER_SET_REQUESTS:
+            wanted = (
+                FilterSet.DEFAULT
+                if request.messageType == T.SET_IPFLTDEFAULT
+                else FilterSet.POLICY
+            )
+            changed = wanted != self.currentSet
+            self.currentSet = wanted
+            return succeed(answer_filter_set(request, "TCPCS3", changed))
+        shown = {
+            T.GET_IPFLTCURR: self.currentSet,
+            T.GET_IPFLTDEFAULT: FilterSet.DEFAULT,
+            T.GET_IPFLTPOLICY: FilterSet.POLICY,
+        }.get(NmiMessageType(request.messageType))
+        if shown is None:
+            return succeed(request.refuse(ReturnCode.EOPNOTSUPP))
+        return maybeDeferred(
+            encode_filter_reply, request, "TCPCS3", self.currentSet, self.rules(shown)
+        )
+
+
+class FilterSocketTests(TestCase):
+    """
+    C{nss-ipsec -f} end to end over a real AF_UNIX socket, against a
+    handler built on the codec iked will use: locally (iked's socket,
+    C{-p}) and through nssd (nssd's socket, C{-z}, the client's name as
+    the target).
+    """
+
+    def setUp(self) -> None:
+        self.path = socket_path(self, "ipsecmgmt")
+        self.stack = FilterStack()
+
+    async def serve(self, handler: Any = None) -> NmiServerFactory:
+        return await serve_nmi(self, self.path, handler or self.stack)
+
+    async def nssIpsec(self, *argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        status = await ipsec.run(
+            reactor,
+            [*argv, "--socket", self.path],
+            out,
+            err,
+            now=lambda: NOW,
+            localtime=time.gmtime,
+        )
+        return status, out.getvalue(), err.getvalue()
+
+    async def test_displayLocal(self) -> None:
+        await self.serve()
+        status, out, err = await self.nssIpsec("-f", "display", "-p", "TCPCS3")
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(out, F_REPORT)
+        [request] = self.stack.requests
+        self.assertEqual(
+            (request.messageType, request.target, request.records),
+            (NmiMessageType.GET_IPFLTCURR, "TCPCS3", ()),
+        )
+
+    async def test_displayDefaultStack(self) -> None:
+        """
+        Without -p or -z, a blank target: iked's first stack.
+        """
+        await self.serve()
+        status, out, _ = await self.nssIpsec("-f", "dis")
+        self.assertEqual((status, out), (0, F_REPORT))
+        self.assertEqual(self.stack.requests[0].target, "")
+
+    async def test_displayThroughNssd(self) -> None:
+        self.stack = FilterStack(("client3",))
+        await self.serve()
+        status, out, err = await self.nssIpsec("-f", "display", "-z", "client3")
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(out, F_REPORT_Z)
+        self.assertEqual(self.stack.requests[0].target, "client3")
+
+    async def test_scopes(self) -> None:
+        await self.serve()
+        for scope, messageType, source in [
+            ("policy", NmiMessageType.GET_IPFLTPOLICY, "Stack Policy"),
+            ("profile", NmiMessageType.GET_IPFLTDEFAULT, "Stack Profile"),
+            ("default", NmiMessageType.GET_IPFLTDEFAULT, "Stack Profile"),
+            ("current", NmiMessageType.GET_IPFLTCURR, "Stack Policy"),
+        ]:
+            status, out, _ = await self.nssIpsec("-f", "dis", "-c", scope)
+            self.assertEqual(status, 0, scope)
+            self.assertEqual(self.stack.requests[-1].messageType, messageType)
+            self.assertIn(f"Source:   {source:<16}", out)
+
+    async def test_switchAndBack(self) -> None:
+        """
+        C{-f default} switches the stack to its default set, which
+        C{-f display} then shows; a second C{-f default} finds it set
+        already; C{-f reload} switches back.
+        """
+        self.stack = FilterStack(("client3",))
+        await self.serve()
+        status, out, err = await self.nssIpsec("-z", "client3", "-f", "default")
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(out, "Stack Name  Status\nTCPCS3      State updated\n")
+        self.assertEqual(
+            self.stack.requests[-1].messageType, NmiMessageType.SET_IPFLTDEFAULT
+        )
+        status, out, _ = await self.nssIpsec("-f", "display", "-z", "client3")
+        self.assertEqual(status, 0)
+        self.assertIn("Source:   Stack Profile   Scope:    Current ", out)
+        self.assertIn("FilterName:           SYSDEFAULTDENYRULE", out)
+        self.assertTrue(out.endswith("*****\n\n1 entries selected\n"))
+        status, out, _ = await self.nssIpsec("-z", "client3", "-f", "DEF")
+        self.assertEqual(
+            (status, out), (0, "Stack Name  Status\nTCPCS3      State already set\n")
+        )
+        status, out, _ = await self.nssIpsec("-z", "client3", "-f", "reload")
+        self.assertEqual(
+            (status, out), (0, "Stack Name  Status\nTCPCS3      State updated\n")
+        )
+        self.assertEqual(
+            self.stack.requests[-1].messageType, NmiMessageType.SET_IPFLTPOLICY
+        )
+        status, out, _ = await self.nssIpsec("-f", "display", "-z", "client3")
+        self.assertEqual(out, F_REPORT_Z)
+
+    async def test_switchNotFound(self) -> None:
+        """
+        A stack without such a set answers NOTFOUND: the table says so,
+        and the exit status is 1.
+        """
+
+        class NoPolicy:
+            def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+                return succeed(
+                    answer_filter_set(request, "TCPCS3", TunnelStatus.NOTFOUND)
+                )
+
+        await self.serve(NoPolicy())
+        status, out, err = await self.nssIpsec("-f", "reload")
+        self.assertEqual(
+            (status, out, err), (1, "Stack Name  Status\nTCPCS3      Not found\n", "")
+        )
+
+    async def test_switchJson(self) -> None:
+        await self.serve()
+        status, out, _ = await self.nssIpsec("-f", "default", "-p", "TCPCS3", "--json")
+        self.assertEqual(status, 0)
+        self.assertEqual(
+            json.loads(out),
+            {
+                "Primary": "Filter",
+                "Function": "Default",
+                "Entries": [{"StackName": "TCPCS3", "Status": "State updated"}],
+            },
+        )
+
+    async def test_displayJson(self) -> None:
+        await self.serve()
+        status, out, _ = await self.nssIpsec("-f", "display", "--json")
+        self.assertEqual(status, 0)
+        self.assertEqual(json.loads(out), ipsec.filter_json(policy_report()))
+
+    async def test_notConnected(self) -> None:
+        """
+        A refusal (nssd's ENXIO for a client that is not connected) is
+        exit 1 with the codes.
+        """
+        await self.serve()
+        status, out, err = await self.nssIpsec("-f", "display", "-z", "client9")
+        self.assertEqual((status, out), (1, ""))
+        self.assertEqual(
+            err,
+            "nss-ipsec: nssd refused NMsec_GET_IPFLTCURR: ENXIO (138) NONE (0): no\n",
+        )
+        status, _, err = await self.nssIpsec("-f", "reload", "-z", "client9")
+        self.assertEqual(status, 1)
+        self.assertIn("nssd refused NMsec_SET_IPFLTPOLICY: ENXIO", err)
+
+    async def test_unreadable(self) -> None:
+        class Garbage:
+            def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+                return succeed(request.answer([NmiRecord((NmiSection(1, b"x"),))]))
+
+        await self.serve(Garbage())
+        status, out, err = await self.nssIpsec("-f", "display")
+        self.assertEqual((status, out), (1, ""))
+        self.assertIn(
+            "iked sent a NMsec_GET_IPFLTCURR reply that cannot be read: the stack "
+            "record holds 1 entry of 16 bytes",
+            err,
+        )
+        status, out, err = await self.nssIpsec("-f", "default")
+        self.assertEqual((status, out), (1, ""))
+        self.assertIn("NMsec_SET_IPFLTDEFAULT reply that cannot be read", err)
+
+    async def test_missingSocket(self) -> None:
+        status, _, err = await self.nssIpsec("-f", "display", "-z", "client3")
+        self.assertEqual(status, 2)
+        self.assertIn(f"cannot connect to nssd at {self.path}", err)
+
+
+class FilterDocumentationTests(SynchronousTestCase):
+    def test_example(self) -> None:
+        text = DOCS.read_text(encoding="utf-8")
+        lines = ipsec.filter_report(policy_report(), NOW, localtime=time.gmtime)
+        self.assertIn("```text\n" + "\n".join(lines) + "\n```", text)
+        control = ipsec.filter_control_report(
+            [TunnelControl("TCPCS3", "", TunnelStatus.STATEUPDATED)]
+        )
+        self.assertIn(
+            "```text\n$ nss-ipsec -z client3 -f default\n"
+            + "\n".join(control)
+            + "\n```",
+            text,
+        )

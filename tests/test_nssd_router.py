@@ -212,3 +212,125 @@ class ClientListTests(RoutingTestCase):
             self.assertEqual(failure.returnCode, ReturnCode.EACCES)
 
         return ensureDeferred(go())
+
+
+POLICY = """
+IpFilterRule NssTraffic
+{
+  IpSourceAddr    All4
+  IpDestAddr      All4
+  IpService
+  {
+    SourcePortRange 4159
+    DestinationPortRange 1024 65535
+    Protocol        tcp
+    Direction       bidirectional InboundConnect
+  }
+  IpGenericFilterActionRef permit-nolog
+}
+IpGenericFilterAction permit-nolog
+{
+  IpFilterAction    permit
+  IpFilterLogging   no
+}
+"""
+
+
+class FilterSetTests(IkedTestCase):
+    """
+    C{nss-ipsec -z CLIENT -f default} really switches that client's filter
+    set, as C{-f display} shows through nssd and locally, and C{-f reload}
+    switches it back.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        racf(
+            self.setup,
+            f"ADDUSER {ME}",
+            f"PERMIT EZB.NETMGMT.NSSSYS.*.IPSEC.DISPLAY CLASS(SERVAUTH) ID({ME})",
+            f"PERMIT EZB.NETMGMT.NSSSYS.*.IPSEC.CONTROL CLASS(SERVAUTH) ID({ME})",
+        )
+        self.nssd = start_nssd(self, self.setup)
+        assert self.nssd.port is not None
+        self.port = self.nssd.port.getHost().port  # type: ignore[attr-defined]
+        policy = os.path.join(self.setup.folder, "stacka.policy")
+        with open(policy, "w") as f:
+            f.write(POLICY)
+        from tests.test_iked_nss import STACKS
+
+        stacks = STACKS.replace(
+            "  AuthBy Password\n", f'  AuthBy Password\n  PolicyFile "{policy}"\n', 1
+        )
+        self.iked = self.start_iked(
+            write_iked_config(self.setup, self.port, None, stacks)
+        )
+
+    async def ipsec(self, *argv: str) -> tuple[int, str]:
+        import io
+
+        from nsstwisted.cli.ipsec import run
+
+        out, err = io.StringIO(), io.StringIO()
+        status = await run(reactor, list(argv), out, err)
+        return status, out.getvalue() + err.getvalue()
+
+    def test_switchThroughNssd(self) -> Deferred[None]:
+        nssdSocket = self.nssd.configuration.nmiSocket
+        ikedSocket = self.iked.configuration.nmiSocket
+
+        async def go() -> None:
+            await eventually(
+                lambda: self.server_port(self.iked, "STACKA") == self.port,
+                what="STACKA connected",
+            )
+            status, text = await self.ipsec(
+                "-z", "CLIENT1", "-f", "display", "--socket", nssdSocket
+            )
+            self.assertEqual(status, 0, text)
+            self.assertIn("NssTraffic", text)
+            self.assertIn("Stack Policy", text)
+
+            status, text = await self.ipsec(
+                "-z", "CLIENT1", "-f", "default", "--socket", nssdSocket
+            )
+            self.assertEqual(status, 0, text)
+            self.assertIn("State updated", text)
+            status, text = await self.ipsec(
+                "-p", "STACKA", "-f", "display", "--socket", ikedSocket
+            )
+            self.assertEqual(status, 0, text)
+            self.assertIn("SYSDEFAULTDENYRULE", text)
+            self.assertNotIn("NssTraffic", text)
+            status, text = await self.ipsec(
+                "-z", "CLIENT1", "-f", "dis", "--socket", nssdSocket
+            )
+            self.assertIn("SYSDEFAULTDENYRULE", text)
+
+            status, text = await self.ipsec(
+                "-z", "CLIENT1", "-f", "default", "--socket", nssdSocket
+            )
+            self.assertIn("State already set", text)
+            status, text = await self.ipsec(
+                "-z", "CLIENT1", "-f", "reload", "--socket", nssdSocket
+            )
+            self.assertEqual(status, 0, text)
+            self.assertIn("State updated", text)
+            status, text = await self.ipsec(
+                "-p", "STACKA", "-f", "display", "--socket", ikedSocket
+            )
+            self.assertIn("NssTraffic", text)
+
+            # CLIENT2 is not enabled for remote management: EOPNOTSUPP.
+            status, text = await self.ipsec(
+                "-z", "CLIENT2", "-f", "display", "--socket", nssdSocket
+            )
+            self.assertEqual(status, 1, text)
+            self.assertIn("EOPNOTSUPP", text)
+            status, text = await self.ipsec(
+                "-z", "NOBODY", "-f", "display", "--socket", nssdSocket
+            )
+            self.assertEqual(status, 1, text)
+            self.assertIn("ENXIO", text)
+
+        return ensureDeferred(go())

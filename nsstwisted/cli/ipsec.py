@@ -10,9 +10,11 @@ be cut to three letters (C{-w DIS}).  Reports keep IBM's layout: three
 heading lines, C{Name: value} detail lines in one column, a line of
 asterisks after each entry, and C{N entries selected}.
 
-C{-w display} (iked's stacks) and C{-x display} (nssd's clients) are
-implemented; the table of primaries already holds the others (and C{-z},
-C{-p}), so that adding one is adding its request and its report, and until
+C{-w display} (iked's stacks), C{-x display} (nssd's clients) and
+C{-f display|default|reload} (a stack's IP filter rules, and the switch
+between its default and policy filter sets, locally with C{-p} or through
+nssd with C{-z}) are implemented; the table of primaries already holds the
+others, so that adding one is adding its request and its report, and until
 then naming one is a usage error that says so.
 """
 
@@ -42,8 +44,18 @@ from nsstwisted.protocols.nmi import (
 )
 from nsstwisted.wire.clientinfo import NssClientInfo, decode_clientinfo_reply
 from nsstwisted.wire.fields import FieldDecodeError
+from nsstwisted.wire.filters import (
+    FilterRecordInfo,
+    FilterReport,
+    FilterSet,
+    TunnelControl,
+    TunnelStatus,
+    decode_control_reply,
+    decode_filter_report,
+)
 from nsstwisted.wire.ikensinfo import IkeNssInfo, decode_ikensinfo_reply
 from nsstwisted.wire.nmi import IKED_SOCKET, NSSD_SOCKET, NmiMessage, NmiMessageType
+from nsstwisted.wire.nss import CLIENT_NAME_PATTERN, STACK_NAME_PATTERN
 
 __all__ = [
     "EXIT_OK",
@@ -55,6 +67,10 @@ __all__ = [
     "IpsecOptions",
     "Primary",
     "detail_lines",
+    "filter_control_json",
+    "filter_control_report",
+    "filter_json",
+    "filter_report",
     "heading_lines",
     "keyword",
     "main",
@@ -130,6 +146,26 @@ SOCKETS = {"nssd": NSSD_SOCKET, "iked": IKED_SOCKET}
 # not let -z or -p narrow.
 _UNTARGETED = frozenset({"w", "x"})
 
+FILTER_SCOPES = ("current", "policy", "profile", "default")
+"""
+The values of C{-c} with C{-f display}: IBM's C{current}, C{policy} and
+C{profile} (the TCP/IP profile's rules, the default filter set), and
+C{default}, ours, another name for C{profile}.
+"""
+
+_FILTER_REQUESTS = {
+    "current": NmiMessageType.GET_IPFLTCURR,
+    "policy": NmiMessageType.GET_IPFLTPOLICY,
+    "profile": NmiMessageType.GET_IPFLTDEFAULT,
+}
+
+_SWITCHED = frozenset({TunnelStatus.STATEUPDATED, TunnelStatus.STATEALREADYSET})
+
+_FILTER_SWITCHES = {
+    "default": NmiMessageType.SET_IPFLTDEFAULT,
+    "reload": NmiMessageType.SET_IPFLTPOLICY,
+}
+
 
 class _Finished(Exception):
     """
@@ -142,12 +178,15 @@ class _Finished(Exception):
         self.text = text
 
 
-def keyword(text: str, choices: Sequence[str], what: str) -> str:
+def keyword(
+    text: str, choices: Sequence[str], what: str, kind: str = "function"
+) -> str:
     """
     The keyword that C{text} names: the whole word or its first three
     letters or more, in any case, as IBM's C{ipsec} takes its values.
 
     @param what: the option, for the message.
+    @param kind: what the option's values are, for the message.
     @raise usage.UsageError: C{text} names none of C{choices}.
     """
     folded = text.lower()
@@ -155,7 +194,7 @@ def keyword(text: str, choices: Sequence[str], what: str) -> str:
         if len(folded) >= 3 and choice.startswith(folded):
             return choice
     names = ", ".join(f"{c} ({c[:3]})" for c in choices)
-    raise usage.UsageError(f"unknown {what} function {text!r}: {names}")
+    raise usage.UsageError(f"unknown {what} {kind} {text!r}: {names}")
 
 
 class IpsecOptions(usage.Options):
@@ -167,15 +206,21 @@ class IpsecOptions(usage.Options):
     """
 
     synopsis = (
-        f"Usage: {PROGRAM} -w|-x display [--socket PATH] [--timeout SECONDS] [--json]"
+        f"Usage: {PROGRAM} -w|-x display | -f display|default|reload "
+        "[-c current|policy|profile] [-z CLIENT | -p STACK] "
+        "[--socket PATH] [--timeout SECONDS] [--json]"
     )
     longdesc = (
         "Display IP security information, like the z/OS UNIX ipsec command.  "
         "Exactly one primary option is given, with its function (display, or "
         "its first three letters in any case).  Implemented: -w display, the "
         "NSS client of each stack of the local iked; -x display, the NSS "
-        "clients connected to the local nssd.  The socket is --socket, "
-        f"else {IKED_SOCKET} (iked), or {NSSD_SOCKET} (nssd) for -x and -z."
+        "clients connected to the local nssd; -f display, a stack's IP filter "
+        "rules (-c current, policy or profile), and -f default|reload, which "
+        "switch the stack to its default or its policy filter set, for a "
+        "local stack (-p) or an NSS client through nssd (-z).  The socket is "
+        f"--socket, else {IKED_SOCKET} (iked), or {NSSD_SOCKET} (nssd) for -x "
+        "and -z."
     )
     optFlags: ClassVar[list[list[Any]]] = [
         ["json", None, "Print the report's data as JSON."],
@@ -190,8 +235,15 @@ class IpsecOptions(usage.Options):
             ]
             for p in PRIMARIES
         ),
-        ["client", "z", None, "The NSS client to ask, through nssd (not yet)."],
-        ["stack", "p", None, "The local stack to ask (not yet)."],
+        ["client", "z", None, "The NSS client to ask, through nssd (with -f)."],
+        ["stack", "p", None, "The local stack to ask (with -f)."],
+        [
+            "filter-set",
+            "c",
+            None,
+            "With -f display: current (the default), policy, or profile "
+            "(also: default), the rules to show.",
+        ],
         ["socket", None, None, "The daemon's NMI socket (default: its usual path)."],
         [
             "timeout",
@@ -204,6 +256,8 @@ class IpsecOptions(usage.Options):
 
     primary: Primary
     function: str
+    filterScope: str
+    """C{current}, C{policy} or C{profile}: what C{-f display} shows."""
 
     def opt_help(self) -> None:
         """
@@ -247,6 +301,18 @@ class IpsecOptions(usage.Options):
                     f"-{letter} cannot be used with -{primary.letter}, which "
                     "reports on all of them"
                 )
+        for letter, name, pattern in (
+            ("z", "client", CLIENT_NAME_PATTERN),
+            ("p", "stack", STACK_NAME_PATTERN),
+        ):
+            if self[name] is not None and not pattern.fullmatch(self[name]):
+                raise usage.UsageError(f"-{letter} {self[name]!r} is not a valid name")
+        self.filterScope = "current"
+        if self["filter-set"] is not None:
+            if (primary.letter, function) != ("f", "display"):
+                raise usage.UsageError("-c goes with -f display only")
+            scope = keyword(self["filter-set"], FILTER_SCOPES, "-c", "value")
+            self.filterScope = "profile" if scope == "default" else scope
         if not 0 < self["timeout"] <= MAX_TIMEOUT:
             raise usage.UsageError(
                 f"--timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds"
@@ -260,6 +326,14 @@ class IpsecOptions(usage.Options):
         if self["client"] is not None:
             return "nssd"
         return self.primary.daemon
+
+    @property
+    def target(self) -> str:
+        """
+        NMsMTarget: the client of C{-z}, else the stack of C{-p}, else
+        blank (iked's first stack).
+        """
+        return str(self["client"] or self["stack"] or "")
 
 
 # Report formatting.
@@ -551,6 +625,184 @@ def nss_server_json(systemName: str, infos: Sequence[NssClientInfo]) -> dict[str
     )
 
 
+# The filter report.
+
+_PROTOCOLS = {1: "ICMP", 6: "TCP", 17: "UDP", 50: "ESP", 51: "AH", 58: "ICMPv6"}
+
+_SCOPES = {"current": "Current", "policy": "Policy", "profile": "Profile"}
+
+
+def _filter_values(rule: FilterRecordInfo) -> list[tuple[str, Any]]:
+    """
+    The lines of one rule as typed values, C{None} for n/a: shared by the
+    report and the JSON.  IBM's labels and order as far as the reference
+    gives them; what iked does not model (groups, tunnels, security
+    classes, ...) is n/a.
+    """
+    values: list[tuple[str, Any]] = [
+        ("FilterName", rule.filterName),
+        ("FilterNameExtension", None),
+        ("GroupName", None),
+        ("LocalStartActionName", None),
+        ("VpnActionName", None),
+        ("TunnelID", None),
+        ("Type", rule.filterType.text),
+        ("DefensiveType", None),
+        ("State", rule.state.text),
+        ("Action", rule.action.text),
+        ("Scope", rule.scope.text),
+        ("Direction", rule.direction.text),
+        ("OnDemand", None),
+        ("SecurityClass", None),
+        ("Logging", rule.logging.text),
+        ("Protocol", rule.protocol),
+    ]
+    for label, address, prefix, (low, high) in [
+        ("Source", rule.sourceAddress, rule.sourcePrefix, rule.sourcePorts),
+        (
+            "Dest",
+            rule.destinationAddress,
+            rule.destinationPrefix,
+            rule.destinationPorts,
+        ),
+    ]:
+        values += [
+            (f"{label}Address", address),
+            (f"{label}AddressPrefix", prefix),
+            (f"{label}Port", low),
+            (f"{label}PortRange", high if high != low else None),
+        ]
+    return values
+
+
+def _shown_set(report: FilterReport, scope: str) -> FilterSet:
+    """The set whose rules a report of C{-c scope} shows."""
+    if scope == "policy":
+        return FilterSet.POLICY
+    if scope == "profile":
+        return FilterSet.DEFAULT
+    return report.currentSet
+
+
+def _filter_shown(name: str, value: Any, ports: dict[str, Any]) -> str:
+    if name == "Protocol":
+        if value == 0:
+            return "All"
+        known = _PROTOCOLS.get(value)
+        return f"{known}({value})" if known else str(value)
+    if name in ("SourcePort", "DestPort") and value == 0 and ports[name] is None:
+        return "All"
+    return _shown(value)
+
+
+def filter_report(
+    report: FilterReport,
+    now: float,
+    *,
+    scope: str = "current",
+    clientName: str | None = None,
+    localtime: Callable[[float], time.struct_time] = time.localtime,
+) -> list[str]:
+    """
+    The lines of C{ipsec -f display}: IBM's three heading lines (with the
+    stack's name, or the client's for C{-z}), the filter heading's
+    C{Logging}/C{Predecap}/C{DVIPSec} and C{NatKeepAlive}/C{FIPS140} lines,
+    a blank line, each rule's block followed by asterisks, a blank line
+    and the count.  With no rule, one blank line precedes the count.
+
+    @param scope: C{current}, C{policy} or C{profile}, as C{-c} said.
+    @param clientName: the client of C{-z}, which the heading names
+        instead of the stack.
+    """
+    shownSet = _shown_set(report, scope)
+    if clientName is None:
+        label, name = "Stack Name", report.stackName
+    else:
+        label, name = "NSS Client Name", clientName
+    settings = report.settings
+    lines = heading_lines(
+        targetLabel=label,
+        targetName=name,
+        primary="Filter",
+        function="Display",
+        source=shownSet.source,
+        scope=_SCOPES[scope],
+        totAvail=len(report.rules),
+        when=localtime(now),
+    )
+    lines += [
+        f"{'Logging:':<10}{'On' if settings.logging else 'Off':<16}"
+        f"{'Predecap:':<10}{'On' if settings.predecap else 'Off':<20}"
+        f"{'DVIPSec:':<10}{_yes_no(settings.dvipsec)}",
+        f"{f'NatKeepAlive: {settings.natKeepAlive}':<26}"
+        f"{'FIPS140:':<10}{_yes_no(settings.fips140)}",
+        "",
+    ]
+    for rule in report.rules:
+        values = _filter_values(rule)
+        byName = dict(values)
+        ranges = {
+            "SourcePort": byName["SourcePortRange"],
+            "DestPort": byName["DestPortRange"],
+        }
+        lines += detail_lines(
+            [(label, _filter_shown(label, value, ranges)) for label, value in values]
+        )
+        lines.append(SEPARATOR)
+    if report.rules:
+        lines.append("")
+    lines.append(_entries_selected(len(report.rules)))
+    return lines
+
+
+def filter_json(report: FilterReport, scope: str = "current") -> dict[str, Any]:
+    """
+    The data of C{ipsec -f display} for programs: the report's names as
+    keys, C{null} for n/a, numbers for the protocol (0 = all), prefixes
+    and ports (C{SourcePort} 0 with C{SourcePortRange} null = all).
+    """
+    shownSet = _shown_set(report, scope)
+    settings = report.settings
+    return {
+        "Primary": "Filter",
+        "Function": "Display",
+        "StackName": report.stackName,
+        "Source": shownSet.source,
+        "Scope": _SCOPES[scope],
+        "CurrentSet": "Policy" if report.currentSet == FilterSet.POLICY else "Default",
+        "Logging": settings.logging,
+        "Predecap": settings.predecap,
+        "DVIPSec": settings.dvipsec,
+        "NatKeepAlive": settings.natKeepAlive,
+        "FIPS140": settings.fips140,
+        "TotAvail": len(report.rules),
+        "Entries": [dict(_filter_values(rule)) for rule in report.rules],
+    }
+
+
+def filter_control_report(controls: Sequence[TunnelControl]) -> list[str]:
+    """
+    The output of C{ipsec -f default} and C{-f reload}: IBM's small table
+    of control output (C{Tunnel ID  Status}), here with the stack that
+    switched and what happened (C{State updated}, C{State already set}).
+    """
+    width = max([len("Stack Name"), *(len(c.name) for c in controls)]) + 2
+    return [f"{'Stack Name':<{width}}Status"] + [
+        f"{c.name:<{width}}{c.status.text}" for c in controls
+    ]
+
+
+def filter_control_json(
+    function: str, controls: Sequence[TunnelControl]
+) -> dict[str, Any]:
+    """The data of C{ipsec -f default|reload} for programs."""
+    return {
+        "Primary": "Filter",
+        "Function": function.capitalize(),
+        "Entries": [{"StackName": c.name, "Status": c.status.text} for c in controls],
+    }
+
+
 # Talking to the daemon.
 
 
@@ -694,9 +946,58 @@ async def _nss_server_display(context: _Context) -> int:
     )
 
 
+async def _filter_display(context: _Context) -> int:
+    options = context.options
+    scope = options.filterScope
+    messageType = _FILTER_REQUESTS[scope]
+    reply = await _ask(context, messageType, options.target)
+    if isinstance(reply, int):
+        return reply
+    try:
+        report = decode_filter_report(reply)
+    except FieldDecodeError as error:
+        return _unreadable(context, messageType, error)
+    return _print(
+        context,
+        filter_json(report, scope),
+        filter_report(
+            report,
+            context.now(),
+            scope=scope,
+            clientName=options["client"],
+            localtime=context.localtime,
+        ),
+    )
+
+
+async def _filter_switch(context: _Context) -> int:
+    options = context.options
+    messageType = _FILTER_SWITCHES[options.function]
+    reply = await _ask(context, messageType, options.target)
+    if isinstance(reply, int):
+        return reply
+    try:
+        controls = decode_control_reply(reply)
+    except FieldDecodeError as error:
+        return _unreadable(context, messageType, error)
+    _print(
+        context,
+        filter_control_json(options.function, controls),
+        filter_control_report(controls),
+    )
+    # The table is printed either way; a stack that has no such set (a
+    # reload without a policy) did not switch, which a script must see.
+    if any(c.status not in _SWITCHED for c in controls):
+        return EXIT_REFUSED
+    return EXIT_OK
+
+
 _REPORTS: dict[tuple[str, str], Callable[[_Context], Awaitable[int]]] = {
     ("w", "display"): _stack_nss_display,
     ("x", "display"): _nss_server_display,
+    ("f", "display"): _filter_display,
+    ("f", "default"): _filter_switch,
+    ("f", "reload"): _filter_switch,
 }
 """What each implemented (primary, function) does."""
 

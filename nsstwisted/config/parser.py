@@ -30,8 +30,13 @@ The rules, chosen so that a file has exactly one reading:
   - Blanks are spaces and tabs; CRLF line ends are accepted; every other
     control character is an error, even in a comment, because it is far more
     likely a damaged file than a wish.
-  - Nested statements are not supported: a C{{} inside a statement is an
-    error, which is also how a missing C{}} shows itself.
+  - Nested statements are refused unless the caller asks for them (policy
+    files nest an C{IpService {...}} inside an C{IpFilterRule}): then a
+    setting whose line ends in C{{}, or which is followed by a line that
+    starts with C{{}, opens a statement of that kind, its one value being the
+    name, up to the depth the caller allows.  Beyond that depth, or in a
+    file that allows none, a C{{} inside a statement is an error, which is
+    also how a missing C{}} shows itself.
 
 Every error is a L{ConfigurationError} naming the file, the line and, where
 known, the statement or keyword being read.
@@ -138,12 +143,15 @@ class Statement:
     @ivar name: the name between the kind and C{{}, if any.
     @ivar settings: the settings in file order.
     @ivar line: the 1-based line of the kind, for errors.
+    @ivar statements: the statements nested inside it, in file order; only
+        a file parsed with C{nesting} above 0 has any.
     """
 
     kind: str
     name: str | None
     settings: tuple[Setting, ...]
     line: int
+    statements: tuple[Statement, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -233,10 +241,13 @@ def _quoted(line: str, index: int, number: int) -> tuple[str, int]:
 
 
 class _Parser:
-    def __init__(self, text: str, filename: str) -> None:
+    def __init__(self, text: str, filename: str, nesting: int = 0) -> None:
         self._tokens = _tokens(text)
         self._filename = filename
+        self._nesting = nesting
         self._context: str | None = None
+        # The top-level statement being read, which an unclosed brace names.
+        self._outer: _Token | None = None
 
     def _error(self, message: str, line: int) -> ConfigurationError:
         return ConfigurationError(message, self._filename, line, self._context)
@@ -271,6 +282,7 @@ class _Parser:
                     "a statement must begin with a keyword, not a quoted string",
                     token.line,
                 )
+            self._outer = token
             result.append(self._statement(token))
 
     def _statement(self, kind: _Token) -> Statement:
@@ -300,19 +312,31 @@ class _Parser:
                 "a statement takes at most one name before its '{'", kind.line
             )
         name = header[0].text if header else None
-        return Statement(kind.text, name, self._body(kind), kind.line)
+        settings, statements = self._body(kind, 0)
+        return Statement(kind.text, name, settings, kind.line, statements)
 
-    def _body(self, kind: _Token) -> tuple[Setting, ...]:
+    def _body(
+        self, kind: _Token, depth: int
+    ) -> tuple[tuple[Setting, ...], tuple[Statement, ...]]:
         settings: list[Setting] = []
+        statements: list[Statement] = []
+        # The setting just read, if its line ended without a brace: a '{'
+        # starting the next line makes it a nested statement's header.
+        last: Setting | None = None
         while True:
             self._context = kind.text
             token = self._next_significant()
             if token.kind == "close":
-                return tuple(settings)
+                return tuple(settings), tuple(statements)
             if token.kind == "end":
-                raise self._error("statement not closed: '}' missing", kind.line)
+                raise self._unclosed()
             if token.kind == "open":
-                raise self._error(self._nested(kind), token.line)
+                if last is None or depth >= self._nesting:
+                    raise self._error(self._nested(kind), token.line)
+                settings.pop()
+                statements.append(self._inner(last, depth))
+                last = None
+                continue
             if token.kind == "string":
                 raise self._error(
                     "a setting must begin with a keyword, not a quoted string",
@@ -324,14 +348,42 @@ class _Parser:
             while value.kind in ("word", "string"):
                 values.append(value.text)
                 value = self._next()
+            setting = Setting(token.text, tuple(values), token.line)
             if value.kind == "open":
-                raise self._error(self._nested(kind), value.line)
+                if depth >= self._nesting:
+                    raise self._error(self._nested(kind), value.line)
+                statements.append(self._inner(setting, depth))
+                last = None
+                continue
             if value.kind == "end":
-                self._context = kind.text
-                raise self._error("statement not closed: '}' missing", kind.line)
-            settings.append(Setting(token.text, tuple(values), token.line))
+                raise self._unclosed()
+            settings.append(setting)
+            last = setting if value.kind == "newline" else None
             if value.kind == "close":
-                return tuple(settings)
+                return tuple(settings), tuple(statements)
+
+    def _inner(self, header: Setting, depth: int) -> Statement:
+        """
+        Read a nested statement whose C{{} was just read, C{header} being
+        its kind and name.
+        """
+        self._context = header.keyword
+        if len(header.values) > 1:
+            raise self._error(
+                "a statement takes at most one name before its '{'", header.line
+            )
+        kind = _Token("word", header.keyword, header.line)
+        settings, statements = self._body(kind, depth + 1)
+        name = header.values[0] if header.values else None
+        return Statement(header.keyword, name, settings, header.line, statements)
+
+    def _unclosed(self) -> ConfigurationError:
+        # The brace that is missing belongs to the outermost open statement
+        # as far as anyone can tell: nested ones closed it by mistake.
+        outer = self._outer
+        assert outer is not None
+        self._context = outer.text
+        return self._error("statement not closed: '}' missing", outer.line)
 
     @staticmethod
     def _nested(kind: _Token) -> str:
@@ -341,20 +393,23 @@ class _Parser:
         )
 
 
-def parse_config(text: str, filename: str) -> list[Statement]:
+def parse_config(text: str, filename: str, *, nesting: int = 0) -> list[Statement]:
     """
     Parse configuration text into its statements, in file order.
 
     @param filename: the name to put in errors; nothing is read from it.
+    @param nesting: how deep statements may nest inside statements: 0 (the
+        default, for nssd.conf and iked.conf) refuses any, 1 allows
+        C{IpService {...}} inside C{IpFilterRule {...}}.
     @raise ConfigurationError: the text breaks the syntax.
     """
-    return _Parser(text, filename).statements()
+    return _Parser(text, filename, nesting).statements()
 
 
-def read_config(path: str) -> list[Statement]:
+def read_config(path: str, *, nesting: int = 0) -> list[Statement]:
     """
     Read and parse a configuration file, which must be UTF-8 and at most
-    L{MAX_CONFIG_SIZE} bytes.
+    L{MAX_CONFIG_SIZE} bytes; C{nesting} is as for L{parse_config}.
 
     @raise ConfigurationError: the file cannot be read or parsed; the error
         names C{path} as given, which is the name the operator knows.
@@ -374,7 +429,7 @@ def read_config(path: str) -> list[Statement]:
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         raise ConfigurationError("the file is not valid UTF-8", path, line) from None
-    return parse_config(text, path)
+    return parse_config(text, path, nesting=nesting)
 
 
 def format_value(value: str) -> str:

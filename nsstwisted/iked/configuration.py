@@ -42,6 +42,7 @@ from nsstwisted.config import (
     parse_config,
     read_config,
 )
+from nsstwisted.iked.policy import StackPolicy, load_stack_policy
 from nsstwisted.wire.fields import has_control_character
 from nsstwisted.wire.nss import CLIENT_NAME_PATTERN, NSS_PORT, Services
 
@@ -205,8 +206,13 @@ class NssStackConfig:
     secretFile: str
     namespace: str | None = None
 
-    def describe(self) -> list[str]:
-        """The C{NssStackConfig} statement, in the file's syntax."""
+    def describe(self, policyFile: str | None = None) -> list[str]:
+        """
+        The C{NssStackConfig} statement, in the file's syntax, with the
+        stack's C{PolicyFile} if it has one: the policy file is the stack's
+        (L{StackDeclaration}), not its NSS connection's, so that a new
+        policy does not reconnect the stack.
+        """
         lines = [f"ClientName {format_value(self.clientName)}"]
         lines += [
             f"ServiceType {name}"
@@ -219,6 +225,8 @@ class NssStackConfig:
             f"{self.authBy.fileKeyword} {format_value(self.secretFile)}",
             _optional("Namespace", self.namespace, "the host's own stack"),
         ]
+        if policyFile is not None:
+            lines.append(f"PolicyFile {format_value(policyFile)}")
         return _block(f"NssStackConfig {format_value(self.stackName)}", lines)
 
 
@@ -230,17 +238,26 @@ class StackDeclaration:
 
     @ivar stackName: the stack, upper case.
     @ivar namespace: its Linux network namespace; L{None} for the host's own.
+    @ivar policyFile: the absolute path of its IP filter policy file
+        (C{PolicyFile}, nsstwisted's keyword); L{None} when the stack has
+        only the default filter rules.
+    @ivar policy: that file, checked when the configuration was loaded; a
+        declaration built by hand has none unless given one.  It takes part
+        in equality, so that a refresh that changes a policy file's content
+        changes the configuration.
     """
 
     stackName: str
     namespace: str | None = None
+    policyFile: str | None = None
+    policy: StackPolicy | None = field(default=None, repr=False)
 
     def describe(self) -> list[str]:
         """The C{TcpipStack} statement, in the file's syntax."""
-        return _block(
-            f"TcpipStack {format_value(self.stackName)}",
-            [_optional("Namespace", self.namespace, "the host's own stack")],
-        )
+        lines = [_optional("Namespace", self.namespace, "the host's own stack")]
+        if self.policyFile is not None:
+            lines.append(f"PolicyFile {format_value(self.policyFile)}")
+        return _block(f"TcpipStack {format_value(self.stackName)}", lines)
 
 
 class _StackMap(Mapping[str, NssStackConfig]):
@@ -327,6 +344,35 @@ class IkedConfiguration:
         """Every stack, NSS client or not, in file order."""
         return [stack.stackName for stack in self.stacks]
 
+    def stack(self, stackName: str) -> StackDeclaration:
+        """
+        The declaration of a stack, NSS client or not.
+
+        @raise KeyError: iked does not serve C{stackName}.
+        """
+        for stack in self.stacks:
+            if stack.stackName == stackName:
+                return stack
+        raise KeyError(stackName)
+
+    def policy_file(self, stackName: str) -> str | None:
+        """
+        The stack's C{PolicyFile}, coded in its C{NssStackConfig} or its
+        C{TcpipStack}; L{None} if it has none.
+
+        @raise KeyError: iked does not serve C{stackName}.
+        """
+        return self.stack(stackName).policyFile
+
+    def stack_policy(self, stackName: str) -> StackPolicy | None:
+        """
+        The stack's policy file as loaded with the configuration, whose
+        C{filters} are the stack's policy set; L{None} if it has none.
+
+        @raise KeyError: iked does not serve C{stackName}.
+        """
+        return self.stack(stackName).policy
+
     def describe(self) -> list[str]:
         """
         The configuration as iked.conf, for C{nss-modify iked display}: an
@@ -359,7 +405,7 @@ class IkedConfiguration:
         lines = _block("IkeConfig", ike)
         for stack in self.stacks:
             nss = self.nssStacks.get(stack.stackName)
-            lines += stack.describe() if nss is None else nss.describe()
+            lines += stack.describe() if nss is None else nss.describe(stack.policyFile)
         return lines
 
 
@@ -1003,6 +1049,7 @@ class _NssDraft:
     authBy: AuthBy
     secret: Setting
     namespace: Setting | None
+    policyFile: Setting | None = None
 
 
 def _nss_stack(statement: Statement, filename: str) -> _NssDraft:
@@ -1012,6 +1059,7 @@ def _nss_stack(statement: Statement, filename: str) -> _NssDraft:
     userid: str | None = None
     authBy, authBySetting = AuthBy.PASSWORD, None
     namespace: Setting | None = None
+    policyFile: Setting | None = None
     files: dict[str, Setting] = {}
     for setting in statement.settings:
         keyword = setting.keyword.lower()
@@ -1029,6 +1077,9 @@ def _nss_stack(statement: Statement, filename: str) -> _NssDraft:
         elif keyword == "namespace":
             _namespace(setting, filename)
             namespace = setting
+        elif keyword == "policyfile":
+            _path()(setting, filename)
+            policyFile = setting
         else:
             raise _error(setting, filename, "unknown keyword of NssStackConfig")
     wanted = authBy.fileKeyword
@@ -1069,6 +1120,7 @@ def _nss_stack(statement: Statement, filename: str) -> _NssDraft:
         authBy,
         secret,
         namespace,
+        policyFile,
     )
 
 
@@ -1078,19 +1130,35 @@ _auth_by = _choice(
 )
 
 
-def _tcpip_stack(statement: Statement, filename: str) -> tuple[str, Setting | None]:
+@dataclass(frozen=True)
+class _PlainDraft:
+    """A TcpipStack statement, checked, before the file is complete."""
+
+    statement: Statement
+    namespace: Setting | None
+    policyFile: Setting | None
+
+
+def _tcpip_stack(statement: Statement, filename: str) -> tuple[str, _PlainDraft]:
     name = _stack_name(statement, filename)
     namespace: Setting | None = None
+    policyFile: Setting | None = None
     for setting in statement.settings:
-        if setting.keyword.lower() != "namespace":
+        keyword = setting.keyword.lower()
+        if keyword == "namespace":
+            _namespace(setting, filename)
+            namespace = setting
+        elif keyword == "policyfile":
+            _path()(setting, filename)
+            policyFile = setting
+        else:
             raise _error(
                 setting,
                 filename,
-                "unknown keyword of TcpipStack, which takes Namespace only",
+                "unknown keyword of TcpipStack, which takes Namespace only,"
+                " besides PolicyFile",
             )
-        _namespace(setting, filename)
-        namespace = setting
-    return name, namespace
+    return name, _PlainDraft(statement, namespace, policyFile)
 
 
 _STATEMENTS = ("ikeconfig", "nssstackconfig", "tcpipstack")
@@ -1102,7 +1170,7 @@ def _build(
     ike: dict[str, Any] = {}
     order: list[str] = []
     nss: dict[str, _NssDraft] = {}
-    plain: dict[str, tuple[Statement, Setting | None]] = {}
+    plain: dict[str, _PlainDraft] = {}
     for statement in statements:
         kind = statement.kind.lower()
         if kind not in _STATEMENTS:
@@ -1122,7 +1190,7 @@ def _build(
             nss[name] = draft
         else:
             name, declared = _tcpip_stack(statement, filename)
-            plain[name] = (statement, declared)
+            plain[name] = declared
         if name not in order:
             if len(order) == MAX_STACKS:
                 raise _statement_error(
@@ -1142,8 +1210,25 @@ def _build(
     nssStacks: dict[str, NssStackConfig] = {}
     clients: dict[str, str] = {}
     for name in order:
-        namespace = _stack_namespace(nss.get(name), plain.get(name), filename)
-        stacks.append(StackDeclaration(name, namespace))
+        stackDraft, plainDraft = nss.get(name), plain.get(name)
+        namespace = _stack_value(
+            None if stackDraft is None else stackDraft.namespace,
+            None if plainDraft is None else plainDraft.namespace,
+            filename,
+            "the namespace",
+        )
+        policySetting = _stack_setting(
+            None if stackDraft is None else stackDraft.policyFile,
+            None if plainDraft is None else plainDraft.policyFile,
+            filename,
+            "the policy file",
+        )
+        policyFile: str | None = None
+        policy: StackPolicy | None = None
+        if policySetting is not None:
+            policyFile = policySetting.values[0]
+            policy = _stack_policy(policySetting, filename)
+        stacks.append(StackDeclaration(name, namespace, policyFile, policy))
         client = nss.get(name)
         if client is None:
             continue
@@ -1189,23 +1274,14 @@ def _default_system_name(filename: str, hostname: str | None) -> str:
     return name
 
 
-def _stack_namespace(
-    draft: _NssDraft | None,
-    plain: tuple[Statement, Setting | None] | None,
-    filename: str,
-) -> str | None:
+def _stack_setting(
+    nss: Setting | None, plain: Setting | None, filename: str, what: str
+) -> Setting | None:
     """
-    A stack's namespace, from its NssStackConfig or its TcpipStack; both
-    may name it, but not differently.
+    A stack's setting that its NssStackConfig or its TcpipStack may code:
+    both may, but not differently.  The first one in the file is returned.
     """
-    settings = [
-        setting
-        for setting in (
-            None if draft is None else draft.namespace,
-            None if plain is None else plain[1],
-        )
-        if setting is not None
-    ]
+    settings = [setting for setting in (nss, plain) if setting is not None]
     if not settings:
         return None
     settings.sort(key=lambda setting: setting.line)
@@ -1214,10 +1290,32 @@ def _stack_namespace(
         raise _error(
             last,
             filename,
-            f"{last.values[0]!r} differs from the namespace {first.values[0]!r}"
+            f"{last.values[0]!r} differs from {what} {first.values[0]!r}"
             f" of line {first.line} for the same stack",
         )
-    return first.values[0]
+    return first
+
+
+def _stack_value(
+    nss: Setting | None, plain: Setting | None, filename: str, what: str
+) -> str | None:
+    setting = _stack_setting(nss, plain, filename, what)
+    return None if setting is None else setting.values[0]
+
+
+def _stack_policy(setting: Setting, filename: str) -> StackPolicy:
+    """
+    Load a stack's policy file.  An error inside it names the policy file,
+    its line and keyword; a file that cannot be read at all is an error of
+    the C{PolicyFile} line of iked.conf, which is where the fix goes.
+    """
+    path = setting.values[0]
+    try:
+        return load_stack_policy(path)
+    except ConfigurationError as e:
+        if e.line is None:
+            raise _error(setting, filename, f"{path}: {e.message}") from None
+        raise
 
 
 def _check_servers(draft: _NssDraft, ike: Mapping[str, Any], filename: str) -> None:

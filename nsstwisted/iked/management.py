@@ -18,7 +18,10 @@ from collections.abc import Callable
 from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred, succeed
 from twisted.python.failure import Failure
 
+from nsstwisted.iked.filterreport import answer_filter_request
+from nsstwisted.iked.filters import StackFilters
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
+from nsstwisted.wire.filters import FILTER_REQUESTS, FILTER_SET_REQUESTS
 from nsstwisted.wire.ikensinfo import IkeNssInfo, encode_ikensinfo_reply
 from nsstwisted.wire.nmi import (
     IPSEC_REQUESTS,
@@ -54,6 +57,7 @@ class IkedManagement:
         describe: Callable[[], list[str]],
         refresh: Callable[[], Deferred[list[str]]],
         nssInfo: Callable[[], tuple[str, list[IkeNssInfo]]],
+        stackFilters: Callable[[str], tuple[str, StackFilters] | None] | None = None,
     ) -> None:
         """
         @param describe: the configuration in force, as lines.
@@ -66,12 +70,24 @@ class IkedManagement:
         self._describe = describe
         self._refresh = refresh
         self._nssInfo = nssInfo
+        self._stackFilters = stackFilters
         # Two operators refreshing at once must not interleave two rereads
         # of the same file; the second waits and then rereads again.
         self._refreshing = DeferredLock()
 
-    def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+    def handle(
+        self, request: NmiMessage, stackName: str | None = None
+    ) -> Deferred[NmiMessage]:
+        """
+        @param stackName: the stack a routed request came in for (through
+            nssd, the target names the NSS client, not the stack); locally,
+            the target names the stack, and a blank target means the first.
+        """
         kind = request.messageType
+        if self._stackFilters is not None and (
+            kind in FILTER_REQUESTS or kind in FILTER_SET_REQUESTS
+        ):
+            return maybeDeferred(self._filters, request, stackName)
         if kind == NmiMessageType.DAEMON_DISPLAY:
             return succeed(request.answer([_lines(self._describe())]))
         if kind == NmiMessageType.DAEMON_REFRESH:
@@ -103,6 +119,19 @@ class IkedManagement:
                 f"iked does not serve message type {int(kind)}",
             )
         )
+
+    def _filters(self, request: NmiMessage, stackName: str | None) -> NmiMessage:
+        assert self._stackFilters is not None
+        wanted = stackName or request.target.strip()
+        found = self._stackFilters(wanted)
+        if found is None:
+            return request.refuse(
+                ReturnCode.ENXIO,
+                ReasonCode.NONE,
+                f"iked has no stack {wanted or '(first)'}",
+            )
+        name, filters = found
+        return answer_filter_request(request, name, filters)
 
     def _ikensInfo(self, request: NmiMessage) -> NmiMessage:
         if request.records:

@@ -36,6 +36,7 @@ from nsstwisted.iked.configuration import (
     NssStackConfig,
     load_iked_configuration,
 )
+from nsstwisted.iked.filters import StackFilters
 from nsstwisted.iked.management import IkedManagement, RefreshRejected
 from nsstwisted.iked.messages import IkedMessages
 from nsstwisted.iked.nssclient import ConnectionState, StackNssConnection
@@ -114,10 +115,46 @@ class IKEDService(Service):
         )
         self.connections: dict[str, StackNssConnection] = {}
         self.nmiPort: IListeningPort | None = None
+        self.filters: dict[str, StackFilters] = {}
+        self._load_filters(configuration)
         self.management = IkedManagement(
-            lambda: self.configuration.describe(), self.refresh, self.nss_info
+            lambda: self.configuration.describe(),
+            self.refresh,
+            self.nss_info,
+            self.stack_filters,
         )
         self.nmiFactory = NmiServerFactory(self.management, reactor)
+
+    def _load_filters(self, configuration: IkedConfiguration) -> None:
+        """
+        Each stack's filter model: new stacks start on their policy (or the
+        default rules without one); existing stacks get the new policy and
+        keep the set an operator chose.
+        """
+        filters = {}
+        for name in configuration.stack_names():
+            policy = configuration.stack_policy(name)
+            rules = None if policy is None else policy.filters
+            existing = self.filters.get(name)
+            if existing is None:
+                filters[name] = StackFilters(rules)
+            else:
+                existing.replace_policy(rules)
+                filters[name] = existing
+        self.filters = filters
+
+    def stack_filters(self, name: str) -> tuple[str, StackFilters] | None:
+        """
+        The filter model of stack C{name} (any case), or of the first stack
+        when C{name} is blank.
+        """
+        names = self.configuration.stack_names()
+        if not name:
+            return (names[0], self.filters[names[0]]) if names else None
+        for stack in names:
+            if stack.upper() == name.upper():
+                return stack, self.filters[stack]
+        return None
 
     @classmethod
     def prepare(
@@ -233,6 +270,7 @@ class IKEDService(Service):
         old = self.configuration
         self.configuration = new
         self._caCertificates = caCertificates
+        self._load_filters(new)
         changes = []
         for name in list(self.connections):
             if name not in new.nssStacks:
@@ -293,7 +331,9 @@ class IKEDService(Service):
                 )
             )
 
-        return maybeDeferred(self.management.handle, request).addCallback(stamped)
+        return maybeDeferred(self.management.handle, request, stackName).addCallback(
+            stamped
+        )
 
     # What ipsec -w shows
 
