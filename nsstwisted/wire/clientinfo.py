@@ -25,12 +25,17 @@ operator's program should see, and nssd's handler needs nothing else.
 from __future__ import annotations
 
 import enum
-import ipaddress
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
+from nsstwisted.wire.entries import (
+    address_problem,
+    check_unsigned,
+    first_duplicate,
+    single_entry,
+)
 from nsstwisted.wire.fields import FieldDecodeError, FieldValueError, FixedText
 from nsstwisted.wire.nmi import NmiMessage, NmiMessageType, NmiRecord, NmiSection
 from nsstwisted.wire.nss import (
@@ -149,23 +154,6 @@ _KNOWN_FLAGS = int(
 )
 
 
-def _address_problem(text: str) -> str | None:
-    if not text:
-        return None
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return f"{text!r} is not an IPv4 or IPv6 address"
-    return None
-
-
-def _integer(value: object, size: int, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} {value!r} is not an integer")
-    if not 0 <= value < 1 << (8 * size):
-        raise ValueError(f"{name} {value} does not fit in {size} unsigned bytes")
-
-
 @dataclass(frozen=True)
 class NssClientInfo:
     """
@@ -243,7 +231,7 @@ class NssClientInfo:
             if not getattr(self, name):
                 raise ValueError(f"{name} is empty")
         for name in ("clientAddress", "serverAddress"):
-            problem = _address_problem(getattr(self, name))
+            problem = address_problem(getattr(self, name))
             if problem:
                 raise ValueError(f"{name}: {problem}")
         for name in (
@@ -260,7 +248,7 @@ class NssClientInfo:
             ("timeConnected", 8),
             ("timeLastMessageFromClient", 8),
         ]:
-            _integer(getattr(self, name), size, name)
+            check_unsigned(getattr(self, name), size, name)
         for name, kind in [
             ("connectState", NssClientState),
             ("discipline", NssDiscipline),
@@ -406,31 +394,6 @@ def decode_clientinfo(data: bytes) -> NssClientInfo:
         raise FieldValueError(str(e)) from None
 
 
-def _single_entry(record: NmiRecord, size: int, what: str) -> bytes:
-    if len(record.sections) != 1:
-        raise FieldValueError(f"{what} has 1 section, not {len(record.sections)}")
-    section = record.sections[0]
-    if section.entries != 1 or len(section.data) != size:
-        raise FieldValueError(
-            f"{what} holds 1 entry of {size} bytes, not {section.entries} "
-            f"in {len(section.data)} bytes"
-        )
-    return section.data
-
-
-def _unique(names: Iterable[str]) -> str | None:
-    seen: set[str] = set()
-    for name in names:
-        # Client names reach SERVAUTH profile names, which are upper case,
-        # so two spellings of one name are one client (nssd's registry
-        # folds them the same way).
-        folded = name.upper()
-        if folded in seen:
-            return name
-        seen.add(folded)
-    return None
-
-
 def clientinfo_records(
     systemName: str, infos: Iterable[NssClientInfo]
 ) -> tuple[NmiRecord, ...]:
@@ -451,7 +414,7 @@ def clientinfo_records(
         raise ValueError("the system name is empty")
     infos = list(infos)
     entries = [encode_clientinfo(info) for info in infos]
-    twice = _unique(info.clientName for info in infos)
+    twice = first_duplicate(info.clientName for info in infos)
     if twice is not None:
         raise ValueError(f"client {twice} is listed twice")
     return (
@@ -471,7 +434,7 @@ def clientinfo_from_records(
     """
     if not records:
         raise FieldValueError("the system record is missing")
-    raw = _single_entry(records[0], SYSTEM_SECTION_SIZE, "the system record")
+    raw = single_entry(records[0], SYSTEM_SECTION_SIZE, "the system record")
     try:
         systemName = _SYSTEM_NAME.decode(raw)
     except FieldDecodeError as e:
@@ -481,12 +444,12 @@ def clientinfo_from_records(
     infos = []
     for index, record in enumerate(records[1:], 1):
         where = f"client record {index}"
-        entry = _single_entry(record, CLIENTINFO_SIZE, where)
+        entry = single_entry(record, CLIENTINFO_SIZE, where)
         try:
             infos.append(decode_clientinfo(entry))
         except FieldDecodeError as e:
             raise FieldValueError(f"{where}: {e.detail}") from None
-    twice = _unique(info.clientName for info in infos)
+    twice = first_duplicate(info.clientName for info in infos)
     if twice is not None:
         raise FieldValueError(f"client {twice} is listed twice")
     return systemName, infos
@@ -570,7 +533,7 @@ def decode_clientinfo_filter(request: NmiMessage) -> frozenset[NssDiscipline]:
     for index, record in enumerate(request.records, 1):
         where = f"filter record {index}"
         try:
-            raw = _single_entry(record, FILTER_SIZE, where)
+            raw = single_entry(record, FILTER_SIZE, where)
         except FieldValueError as e:
             raise _BadFilter(ReasonCode.NSSRsnBadField, e.detail) from None
         value, reserved = _FILTER.unpack(raw)

@@ -31,6 +31,7 @@ import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from nsstwisted.wire.entries import check_unsigned, single_entry
 from nsstwisted.wire.fields import FieldDecodeError, FieldValueError, FixedText
 from nsstwisted.wire.nmi import NmiMessage, NmiMessageType, NmiRecord, NmiSection
 from nsstwisted.wire.nss import STACK_NAME_PATTERN
@@ -258,13 +259,6 @@ FLAG_FIPS140 = 0x08
 _KNOWN_FLAGS = FLAG_LOGGING | FLAG_PREDECAP | FLAG_DVIPSEC | FLAG_FIPS140
 
 
-def _integer(value: object, size: int, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} {value!r} is not an integer")
-    if not 0 <= value < 1 << (8 * size):
-        raise ValueError(f"{name} {value} does not fit in {size} unsigned bytes")
-
-
 def _kind(value: object, kind: type[enum.IntEnum], name: str) -> None:
     if not isinstance(value, kind):
         raise ValueError(f"{name} {value!r} is not a {kind.__name__}")
@@ -341,7 +335,7 @@ class FilterRecordInfo:
             ("scope", FilterScope),
         ]:
             _kind(getattr(self, name), kind, name)
-        _integer(self.protocol, 1, "protocol")
+        check_unsigned(self.protocol, 1, "protocol")
         families = []
         for end in ("source", "destination"):
             address = getattr(self, f"{end}Address")
@@ -354,7 +348,7 @@ class FilterRecordInfo:
                 ) from None
             families.append(parsed.version)
             prefix = getattr(self, f"{end}Prefix")
-            _integer(prefix, 1, f"{end}Prefix")
+            check_unsigned(prefix, 1, f"{end}Prefix")
             if prefix > parsed.max_prefixlen:
                 raise ValueError(
                     f"{end}Prefix {prefix} is longer than an IPv{parsed.version} "
@@ -364,7 +358,7 @@ class FilterRecordInfo:
             if not isinstance(ports, tuple) or len(ports) != 2:
                 raise ValueError(f"{end}Ports {ports!r} is not a (low, high) pair")
             for port in ports:
-                _integer(port, 2, f"{end}Ports")
+                check_unsigned(port, 2, f"{end}Ports")
             if ports[0] > ports[1]:
                 raise ValueError(f"{end}Ports {ports[0]}-{ports[1]} is backwards")
         if families[0] != families[1]:
@@ -490,7 +484,7 @@ class FilterSettings:
         for name in ("logging", "predecap", "dvipsec", "fips140"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} {getattr(self, name)!r} is not a bool")
-        _integer(self.natKeepAlive, 2, "natKeepAlive")
+        check_unsigned(self.natKeepAlive, 2, "natKeepAlive")
 
     @property
     def flags(self) -> int:
@@ -518,18 +512,6 @@ class FilterReport:
     currentSet: FilterSet
     settings: FilterSettings
     rules: list[FilterRecordInfo]
-
-
-def _single_entry(record: NmiRecord, size: int, what: str) -> bytes:
-    if len(record.sections) != 1:
-        raise FieldValueError(f"{what} has 1 section, not {len(record.sections)}")
-    section = record.sections[0]
-    if section.entries != 1 or len(section.data) != size:
-        raise FieldValueError(
-            f"{what} holds 1 entry of {size} bytes, not {section.entries} "
-            f"in {len(section.data)} bytes"
-        )
-    return section.data
 
 
 def _wanted_set(messageType: int, currentSet: FilterSet) -> FilterSet:
@@ -602,7 +584,7 @@ def filter_from_records(
     """
     if not records:
         raise FieldValueError("the stack record is missing")
-    raw = _single_entry(records[0], STACK_SECTION_SIZE, "the stack record")
+    raw = single_entry(records[0], STACK_SECTION_SIZE, "the stack record")
     name, flags, current, reserved, keepAlive = _STACK.unpack(raw)
     try:
         stackName = _STACK_NAME.decode(name)
@@ -629,7 +611,7 @@ def filter_from_records(
     rules = []
     for index, record in enumerate(records[1:], 1):
         where = f"filter record {index}"
-        entry = _single_entry(record, FILTER_SIZE, where)
+        entry = single_entry(record, FILTER_SIZE, where)
         try:
             rule = decode_filter(entry)
         except FieldDecodeError as e:
@@ -834,7 +816,7 @@ def control_from_records(
     controls = []
     for index, record in enumerate(records, 1):
         where = f"NMsecTunnel record {index}"
-        entry = _single_entry(record, TUNNEL_SIZE, where)
+        entry = single_entry(record, TUNNEL_SIZE, where)
         try:
             controls.append(_decode_tunnel(entry))
         except FieldDecodeError as e:

@@ -25,12 +25,17 @@ the bad value is made, not when an operator asks for the report.
 from __future__ import annotations
 
 import enum
-import ipaddress
 import re
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 
+from nsstwisted.wire.entries import (
+    address_problem,
+    check_unsigned,
+    first_duplicate,
+    single_entry,
+)
 from nsstwisted.wire.fields import FieldDecodeError, FieldValueError, FixedText
 from nsstwisted.wire.nmi import NmiMessage, NmiMessageType, NmiRecord, NmiSection
 from nsstwisted.wire.nss import (
@@ -140,23 +145,6 @@ _KNOWN_FLAGS = int(
 )
 
 
-def _address_problem(text: str) -> str | None:
-    if not text:
-        return None
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return f"{text!r} is not an IPv4 or IPv6 address"
-    return None
-
-
-def _integer(value: object, size: int, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} {value!r} is not an integer")
-    if not 0 <= value < 1 << (8 * size):
-        raise ValueError(f"{name} {value} does not fit in {size} unsigned bytes")
-
-
 @dataclass(frozen=True)
 class IkeNssInfo:
     """
@@ -239,7 +227,7 @@ class IkeNssInfo:
         if not self.stackName:
             raise ValueError("stackName is empty")
         for name in ("clientAddress", "serverAddress"):
-            problem = _address_problem(getattr(self, name))
+            problem = address_problem(getattr(self, name))
             if problem:
                 raise ValueError(f"{name}: {problem}")
         for name in (
@@ -259,7 +247,7 @@ class IkeNssInfo:
             ("timeConnected", 8),
             ("timeLastMessage", 8),
         ]:
-            _integer(getattr(self, name), size, name)
+            check_unsigned(getattr(self, name), size, name)
         if not isinstance(self.connectionState, IkeNssConnectionState):
             raise ValueError(
                 f"connectionState {self.connectionState!r} is not an "
@@ -416,28 +404,6 @@ def decode_ikensinfo(data: bytes) -> IkeNssInfo:
         raise FieldValueError(str(e)) from None
 
 
-def _single_entry(record: NmiRecord, size: int, what: str) -> bytes:
-    if len(record.sections) != 1:
-        raise FieldValueError(f"{what} has 1 section, not {len(record.sections)}")
-    section = record.sections[0]
-    if section.entries != 1 or len(section.data) != size:
-        raise FieldValueError(
-            f"{what} holds 1 entry of {size} bytes, not {section.entries} "
-            f"in {len(section.data)} bytes"
-        )
-    return section.data
-
-
-def _unique(names: Iterable[str]) -> str | None:
-    seen: set[str] = set()
-    for name in names:
-        folded = name.upper()
-        if folded in seen:
-            return name
-        seen.add(folded)
-    return None
-
-
 def ikensinfo_records(
     systemName: str, infos: Iterable[IkeNssInfo]
 ) -> tuple[NmiRecord, ...]:
@@ -457,7 +423,7 @@ def ikensinfo_records(
         raise ValueError("the system name is empty")
     infos = list(infos)
     entries = [encode_ikensinfo(info) for info in infos]
-    twice = _unique(info.stackName for info in infos)
+    twice = first_duplicate(info.stackName for info in infos)
     if twice is not None:
         raise ValueError(f"stack {twice} is listed twice")
     return (
@@ -476,7 +442,7 @@ def ikensinfo_from_records(
     """
     if not records:
         raise FieldValueError("the system record is missing")
-    raw = _single_entry(records[0], SYSTEM_SECTION_SIZE, "the system record")
+    raw = single_entry(records[0], SYSTEM_SECTION_SIZE, "the system record")
     try:
         systemName = _SYSTEM_NAME.decode(raw)
     except FieldDecodeError as e:
@@ -486,12 +452,12 @@ def ikensinfo_from_records(
     infos = []
     for index, record in enumerate(records[1:], 1):
         where = f"stack record {index}"
-        entry = _single_entry(record, IKENSINFO_SIZE, where)
+        entry = single_entry(record, IKENSINFO_SIZE, where)
         try:
             infos.append(decode_ikensinfo(entry))
         except FieldDecodeError as e:
             raise FieldValueError(f"{where}: {e.detail}") from None
-    twice = _unique(info.stackName for info in infos)
+    twice = first_duplicate(info.stackName for info in infos)
     if twice is not None:
         raise FieldValueError(f"stack {twice} is listed twice")
     return systemName, infos
