@@ -253,13 +253,20 @@ class StackNssConnection:
             if connected:
                 failures = [0] * len(self._servers)
                 alternating = False
+                since = time.monotonic()
                 reason = await self._serve()
                 if self._stopping:
                     return
                 self._messages.connection_lost(
                     self.stack.stackName, server.host, reason
                 )
-                self._switch(server, wait=0.0)
+                # Switch at once after a connection that lived; one that was
+                # dropped at once (another logon under the same client name,
+                # say) waits, so that two such clients cannot ping-pong.
+                brief = time.monotonic() - since < self._waitLimit
+                wait = float(self._waitLimit) if brief else 0.0
+                self._switch(server, wait)
+                await self._sleep(wait)
                 continue
             failures[self._current] += 1
             if len(self._servers) == 1:
