@@ -317,6 +317,28 @@ class StackTests(IkedTestCase):
 
         return ensureDeferred(go())
 
+    def test_noPingPong(self) -> Deferred[None]:
+        """
+        Two ikeds with the same client name take the name from each other;
+        each waits NssWaitLimit before coming back, so they do not loop.
+        """
+        first = write_iked_config(self.setup, self.port, None)
+        os.rename(first, first + ".1")
+        second = write_iked_config(self.setup, self.port, None)
+        with open(second) as f:
+            text = f.read().replace("/iked/ipsecmgmt", "/iked2/ipsecmgmt")
+        with open(second, "w") as f:
+            f.write(text)
+        self.start_iked(first + ".1")
+        self.start_iked(second)
+
+        async def go() -> None:
+            await deferLater(reactor, 3.0, lambda: None)
+            logons = sum("EZD1138I Stack STACKA" in m for m in self.messages)
+            self.assertLessEqual(logons, 8)
+
+        return ensureDeferred(go())
+
     def test_refresh(self) -> Deferred[None]:
         config = write_iked_config(self.setup, self.port, None)
         service = self.start_iked(config)
