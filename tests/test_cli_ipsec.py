@@ -25,6 +25,8 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from nsstwisted.cli import ipsec
 from nsstwisted.iked.management import IkedManagement
+from nsstwisted.iked.tunnelreport import answer_tunnel_request
+from nsstwisted.iked.tunnels import SaState, StackTunnels
 from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
 from nsstwisted.wire.clientinfo import (
     NssClientInfo,
@@ -45,6 +47,7 @@ from nsstwisted.wire.filters import (
     TunnelControl,
     TunnelStatus,
     answer_filter_set,
+    decode_control_request,
     encode_filter_reply,
 )
 from nsstwisted.wire.ikensinfo import IkeNssConnectionState, IkeNssInfo
@@ -56,8 +59,11 @@ from nsstwisted.wire.nmi import (
     NmiRecord,
     NmiSection,
 )
+from nsstwisted.wire.tunnels import TunnelReport, decode_tunnel_report
 from tests import test_wire_clientinfo
 from tests.test_wire_ikensinfo import CONNECTED_AT, client
+
+T = NmiMessageType
 
 DOCS = Path(__file__).parent.parent / "docs" / "commands.md"
 
@@ -653,8 +659,18 @@ class UsageTests(SynchronousTestCase):
             (("-f", "display", "-z", "a b"), "-z 'a b' is not a valid name"),
             (("-f", "display", "-p", "TOOLONGNAME"), "-p 'TOOLONGNAME' is not"),
             (("-f", "show"), "unknown -f function 'show'"),
-            (("-k", "ref"), "-k refresh (IKE tunnel) is not implemented yet"),
+            (("-i", "dis"), "-i display (Interface) is not implemented yet"),
             (("-k", "activate"), "unknown -k function 'activate'"),
+            (("-k", "ref"), "-k refresh needs the tunnel ID (-a) or the name (-n)"),
+            (("-m", "act", "-z", "c"), "-m activate needs the tunnel ID (-a)"),
+            (("-f", "dis", "-a", "K1"), "-a goes with -k, -y and -m only"),
+            (("-w", "dis", "-n", "Rule"), "-n goes with -k, -y and -m only"),
+            (("-k", "ref", "-a", "K 1"), "-a 'K 1' is not a valid name"),
+            (("-k", "ref", "-n", "x" * 49), "is not a valid name"),
+            (("-k", "ref", "-a", "K1", "-e"), "-e goes with -k display only"),
+            (("-y", "dis", "-e"), "-e goes with -k display only"),
+            (("-k", "dis", "-b"), "-b goes with -y display only"),
+            (("-y", "ref", "-a", "Y1", "-b"), "-b goes with -y display only"),
         ]:
             status, out, err = self.nssIpsec(*argv)
             self.assertEqual((status, out), (2, ""), argv)
@@ -670,7 +686,7 @@ class UsageTests(SynchronousTestCase):
         """
         for primary in ipsec.PRIMARIES:
             for function in primary.functions:
-                if primary.letter == "f" or (primary.letter, function) in (
+                if primary.letter in "fkym" or (primary.letter, function) in (
                     ("w", "display"),
                     ("x", "display"),
                 ):
@@ -1642,6 +1658,472 @@ class FilterDocumentationTests(SynchronousTestCase):
         )
         self.assertIn(
             "```text\n$ nss-ipsec -z client3 -f default\n"
+            + "\n".join(control)
+            + "\n```",
+            text,
+        )
+
+
+# The tunnel primaries: -k, -y and -m.
+
+
+def tunnel_stack() -> StackTunnels:
+    """
+    A stack with one IKE tunnel K1, its dynamic tunnel Y1, a dynamic
+    tunnel Y2 still being negotiated, and a manual tunnel M1 not active.
+    """
+    tunnels = StackTunnels()
+    tunnels.add_ike(
+        "KeyExRule1",
+        "10.1.1.1",
+        "10.1.1.2",
+        activated=CONNECTED_AT,
+        lifetime=28800,
+    )
+    tunnels.add_dynamic(
+        "LocalDyn1",
+        "DynAction1",
+        ikeTunnelId="K1",
+        localAddress="10.1.1.1",
+        remoteAddress="10.1.1.2",
+        activated=CONNECTED_AT + 1,
+        lifetime=3600,
+    )
+    tunnels.add_dynamic("LocalDyn2", "DynAction2", state=SaState.PENDING)
+    tunnels.add_manual("ManAction1", localAddress="10.1.1.1", remoteAddress="10.1.1.9")
+    return tunnels
+
+
+K_REPORT = """\
+CS V2R5 ipsec Stack Name: TCPCS3  Fri Nov 17 11:20:05 2006
+Primary:  IKE tunnel      Function: Display             Format:   Detail
+Source:   IKED            Scope:    Current             TotAvail: 1
+
+TunnelID:            K1
+KeyExchangeRuleName: KeyExRule1
+IKEVersion:          2.0
+State:               Active
+Role:                Initiator
+LocalEndPoint:       10.1.1.1
+RemoteEndPoint:      10.1.1.2
+LocalNATDetected:    No
+RemoteNATDetected:   No
+ActivationTime:      2006/11/17 11:19:09
+Lifetime:            28800
+*****
+
+1 entries selected
+"""
+
+Y1_BLOCK = """\
+TunnelID:          Y1
+ParentIKETunnelID: K1
+LocalDynVpnRule:   LocalDyn1
+VpnActionName:     DynAction1
+Type:              Dynamic {kind}
+State:             Active
+LocalEndPoint:     10.1.1.1
+RemoteEndPoint:    10.1.1.2
+FIPS140:           No
+ActivationTime:    2006/11/17 11:19:10
+Lifetime:          3600
+"""
+
+K_CASCADE = K_REPORT.replace("Display             ", "Display (cascade)   ").replace(
+    "Lifetime:            28800\n",
+    "Lifetime:            28800\n"
+    + "".join(f"  {line}\n" for line in Y1_BLOCK.format(kind="IKE").splitlines())
+    + "  *****\n",
+)
+
+Y_REPORT = f"""\
+CS V2R5 ipsec Stack Name: TCPCS3  Fri Nov 17 11:20:05 2006
+Primary:  Dynamic tunnel  Function: Display             Format:   Detail
+Source:   Stack           Scope:    Current             TotAvail: 1
+
+{Y1_BLOCK.format(kind="Stack")}*****
+
+1 entries selected
+"""
+
+M_REPORT = """\
+CS V2R5 ipsec NSS Client Name: client3  Fri Nov 17 11:20:05 2006
+Primary:  Manual tunnel   Function: Display             Format:   Detail
+Source:   Stack           Scope:    Current             TotAvail: 1
+
+TunnelID:       M1
+VpnActionName:  ManAction1
+Type:           Manual
+State:          Inactive
+LocalEndPoint:  10.1.1.1
+RemoteEndPoint: 10.1.1.9
+FIPS140:        No
+ActivationTime: n/a
+*****
+
+1 entries selected
+"""
+
+EMPTY_K = """\
+CS V2R5 ipsec Stack Name: TCPCS  Fri Nov 17 11:20:05 2006
+Primary:  IKE tunnel      Function: Display             Format:   Detail
+Source:   IKED            Scope:    Current             TotAvail: 0
+
+0 entries selected
+"""
+
+
+class TunnelStack:
+    """
+    An NMI handler that serves the tunnel requests as iked will, through
+    L{answer_tunnel_request} on a L{StackTunnels}: locally under its stack
+    name or a blank target, through nssd under its client name.  It keeps
+    the requests.
+    """
+
+    def __init__(self, names: tuple[str, ...] = ("", "TCPCS3", "client3")) -> None:
+        self.names = names
+        self.tunnels = tunnel_stack()
+        self.requests: list[NmiMessage] = []
+
+    def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+        self.requests.append(request)
+        if request.target not in self.names:
+            return succeed(request.refuse(ReturnCode.ENXIO, ReasonCode.NONE, "no"))
+        return maybeDeferred(answer_tunnel_request, request, "TCPCS3", self.tunnels)
+
+
+def tunnel_report(kind: NmiMessageType, tunnels: StackTunnels) -> TunnelReport:
+    return decode_tunnel_report(
+        answer_tunnel_request(NmiMessage(kind, 1), "TCPCS3", tunnels)
+    )
+
+
+class TunnelReportTests(SynchronousTestCase):
+    def report(self, kind: NmiMessageType, **options: Any) -> str:
+        lines = ipsec.tunnel_report(
+            tunnel_report(kind, tunnel_stack()), NOW, localtime=time.gmtime, **options
+        )
+        return "".join(f"{line}\n" for line in lines)
+
+    def test_ike(self) -> None:
+        self.assertEqual(self.report(T.GET_IKETUN, primary="k"), K_REPORT)
+
+    def test_cascade(self) -> None:
+        self.assertEqual(
+            self.report(T.GET_IKETUNCASCADE, primary="k", cascade=True), K_CASCADE
+        )
+
+    def test_dynamic(self) -> None:
+        self.assertEqual(self.report(T.GET_IPTUNDYNSTACK, primary="y"), Y_REPORT)
+        fromIked = self.report(T.GET_IPTUNDYNIKE, primary="y", fromIked=True)
+        self.assertIn("Source:   IKED            Scope:    Current", fromIked)
+        self.assertIn("TotAvail: 2\n", fromIked)
+        self.assertIn("State:             Pending\n", fromIked)
+
+    def test_manual(self) -> None:
+        self.assertEqual(
+            self.report(T.GET_IPTUNMANUAL, primary="m", clientName="client3"),
+            M_REPORT,
+        )
+
+    def test_empty(self) -> None:
+        lines = ipsec.tunnel_report(
+            TunnelReport("TCPCS", [], []), NOW, primary="k", localtime=time.gmtime
+        )
+        self.assertEqual("".join(f"{line}\n" for line in lines), EMPTY_K)
+
+    def test_selection(self) -> None:
+        """
+        C{-a} selects by ID in any case, C{-n} by name exactly (for C{-y},
+        the LocalDynVpnRule or the IpDynVpnAction); TotAvail stays the
+        total.
+        """
+        cases: list[tuple[dict[str, Any], list[str]]] = [
+            ({"tunnelId": "y2"}, ["Y2"]),
+            ({"name": "LocalDyn1"}, ["Y1"]),
+            ({"name": "DynAction2"}, ["Y2"]),
+            ({"name": "localdyn1"}, []),
+            ({"name": "LocalDyn1", "tunnelId": "Y2"}, []),
+        ]
+        for options, ids in cases:
+            data = ipsec.tunnel_json(
+                tunnel_report(T.GET_IPTUNDYNIKE, tunnel_stack()),
+                primary="y",
+                fromIked=True,
+                **options,
+            )
+            self.assertEqual([e["TunnelID"] for e in data["Entries"]], ids, options)
+            self.assertEqual(data["TotAvail"], 2)
+        text = self.report(T.GET_IKETUN, primary="k", tunnelId="K9")
+        self.assertTrue(text.endswith("TotAvail: 1\n\n0 entries selected\n"), text)
+
+    def test_json(self) -> None:
+        data = ipsec.tunnel_json(
+            tunnel_report(T.GET_IKETUNCASCADE, tunnel_stack()),
+            primary="k",
+            cascade=True,
+        )
+        self.assertEqual(
+            {k: v for k, v in data.items() if k != "Entries"},
+            {
+                "Primary": "IKE tunnel",
+                "Function": "Display (cascade)",
+                "StackName": "TCPCS3",
+                "Source": "IKED",
+                "TotAvail": 1,
+            },
+        )
+        [entry] = data["Entries"]
+        self.assertEqual(entry["ActivationTime"], "2006-11-17T11:19:09Z")
+        self.assertEqual(entry["Lifetime"], 28800)
+        self.assertIs(entry["LocalNATDetected"], False)
+        self.assertEqual(
+            [d["TunnelID"] for d in entry["DynamicTunnels"]],
+            ["Y1"],
+        )
+        manual = ipsec.tunnel_json(
+            tunnel_report(T.GET_IPTUNMANUAL, tunnel_stack()), primary="m"
+        )
+        self.assertIsNone(manual["Entries"][0]["ActivationTime"])
+        self.assertNotIn("DynamicTunnels", manual["Entries"][0])
+
+    def test_control(self) -> None:
+        controls = [
+            TunnelControl("KeyExRule1", "K1", TunnelStatus.STATEUPDATED),
+            TunnelControl("Nope", "", TunnelStatus.NOTFOUND),
+        ]
+        self.assertEqual(
+            ipsec.tunnel_control_report(controls),
+            ["Tunnel ID  Status", "K1         State updated", "Nope       Not found"],
+        )
+        self.assertEqual(
+            ipsec.tunnel_control_json("k", "refresh", controls),
+            {
+                "Primary": "IKE tunnel",
+                "Function": "Refresh",
+                "Entries": [
+                    {"TunnelID": "K1", "Name": "KeyExRule1", "Status": "State updated"},
+                    {"TunnelID": None, "Name": "Nope", "Status": "Not found"},
+                ],
+            },
+        )
+
+
+class TunnelOptionTests(SynchronousTestCase):
+    def options(self, *argv: str) -> ipsec.IpsecOptions:
+        options = ipsec.IpsecOptions()
+        options.parseOptions(list(argv))
+        return options
+
+    def test_functions(self) -> None:
+        for argv, function in [
+            (("-k", "DEA", "-a", "K1"), "deactivate"),
+            (("-k", "ref", "-n", "KeyExRule1"), "refresh"),
+            (("-y", "act", "-n", "LocalDyn1"), "activate"),
+            (("-y", "Refresh", "-a", "Y1"), "refresh"),
+            (("-m", "deact", "-a", "M1"), "deactivate"),
+            (("--manual-tunnel", "dis"), "display"),
+            (("-k", "dis", "-e"), "display"),
+            (("-y", "dis", "-b", "--tunnel-id", "Y1"), "display"),
+        ]:
+            self.assertEqual(self.options(*argv).function, function, argv)
+
+    def test_targets(self) -> None:
+        options = self.options("-k", "dis", "-z", "client3")
+        self.assertEqual((options.daemon, options.target), ("nssd", "client3"))
+        options = self.options("-m", "act", "-a", "M1", "-p", "TCPCS3")
+        self.assertEqual((options.daemon, options.target), ("iked", "TCPCS3"))
+
+
+class TunnelSocketTests(TestCase):
+    """
+    C{nss-ipsec -k}, C{-y} and C{-m} end to end over a real AF_UNIX
+    socket, against L{answer_tunnel_request} on a stack's tunnel tables:
+    locally (C{-p}, or no target) and through nssd (C{-z}).
+    """
+
+    def setUp(self) -> None:
+        self.path = socket_path(self, "ipsecmgmt")
+        self.stack = TunnelStack()
+
+    async def serve(self, handler: Any = None) -> NmiServerFactory:
+        return await serve_nmi(self, self.path, handler or self.stack)
+
+    async def nssIpsec(self, *argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        status = await ipsec.run(
+            reactor,
+            [*argv, "--socket", self.path],
+            out,
+            err,
+            now=lambda: NOW,
+            localtime=time.gmtime,
+        )
+        return status, out.getvalue(), err.getvalue()
+
+    async def test_displays(self) -> None:
+        await self.serve()
+        for argv, kind, report in [
+            (("-k", "display", "-p", "TCPCS3"), T.GET_IKETUN, K_REPORT),
+            (("-k", "dis", "-e"), T.GET_IKETUNCASCADE, K_CASCADE),
+            (("-y", "DIS"), T.GET_IPTUNDYNSTACK, Y_REPORT),
+            (("-m", "display", "-z", "client3"), T.GET_IPTUNMANUAL, M_REPORT),
+        ]:
+            status, out, err = await self.nssIpsec(*argv)
+            self.assertEqual((status, err), (0, ""), argv)
+            self.assertEqual(out, report, argv)
+            request = self.stack.requests[-1]
+            self.assertEqual((request.messageType, request.records), (kind, ()))
+        status, out, _ = await self.nssIpsec("-y", "dis", "-b", "-a", "y2")
+        self.assertEqual(status, 0)
+        self.assertEqual(self.stack.requests[-1].messageType, T.GET_IPTUNDYNIKE)
+        self.assertIn("TunnelID:          Y2\n", out)
+        self.assertTrue(out.endswith("*****\n\n1 entries selected\n"))
+
+    async def test_empty(self) -> None:
+        """
+        Until the IKEv2 engine fills them, a stack's tables are empty.
+        """
+        self.stack.tunnels = StackTunnels()
+        await self.serve()
+        status, out, _ = await self.nssIpsec("-k", "display", "--json")
+        self.assertEqual(status, 0)
+        self.assertEqual(json.loads(out)["Entries"], [])
+
+    async def test_refreshAndDeactivate(self) -> None:
+        """
+        The control functions name the tunnel by ID (C{-a}) or name
+        (C{-n}) in one NMsecTunnel record, and print IBM's table; the
+        tables change as the bookkeeping says.
+        """
+        await self.serve()
+        status, out, err = await self.nssIpsec("-k", "refresh", "-a", "K1")
+        self.assertEqual(
+            (status, out, err), (0, "Tunnel ID  Status\nK1         State updated\n", "")
+        )
+        request = self.stack.requests[-1]
+        self.assertEqual(request.messageType, T.REFRESH_IKETUN)
+        self.assertEqual(decode_control_request(request), [TunnelControl("", "K1")])
+        status, out, _ = await self.nssIpsec(
+            "-z", "client3", "-k", "deactivate", "-n", "KeyExRule1"
+        )
+        self.assertEqual(
+            (status, out), (0, "Tunnel ID  Status\nK1         State updated\n")
+        )
+        self.assertEqual(self.stack.tunnels.lookup("K1").state, SaState.INACTIVE)  # type: ignore[union-attr]
+        status, out, _ = await self.nssIpsec("-k", "dea", "-a", "k1")
+        self.assertEqual(
+            (status, out), (0, "Tunnel ID  Status\nK1         State already set\n")
+        )
+
+    async def test_dynamicAndManual(self) -> None:
+        await self.serve()
+        for argv, kind, row in [
+            (
+                ("-y", "activate", "-n", "LocalDyn2"),
+                T.ACTIVATE_IPTUNDYN,
+                "Y2         State updated",
+            ),
+            (
+                ("-y", "refresh", "-a", "Y2"),
+                T.REFRESH_IPTUNDYN,
+                "Y2         State updated",
+            ),
+            (
+                ("-y", "deactivate", "-a", "Y1"),
+                T.DEACTIVATE_IPTUNDYN,
+                "Y1         State updated",
+            ),
+            (
+                ("-m", "activate", "-n", "ManAction1"),
+                T.ACTIVATE_IPTUNMANUAL,
+                "M1         State updated",
+            ),
+            (
+                ("-m", "act", "-a", "M1"),
+                T.ACTIVATE_IPTUNMANUAL,
+                "M1         State already set",
+            ),
+            (
+                ("-m", "deactivate", "-a", "M1", "-p", "TCPCS3"),
+                T.DEACTIVATE_IPTUNMANUAL,
+                "M1         State updated",
+            ),
+        ]:
+            status, out, err = await self.nssIpsec(*argv)
+            self.assertEqual((status, err), (0, ""), argv)
+            self.assertEqual(out, f"Tunnel ID  Status\n{row}\n", argv)
+            self.assertEqual(self.stack.requests[-1].messageType, kind)
+        status, out, _ = await self.nssIpsec("-m", "display")
+        self.assertIn("State:          Inactive\n", out)
+
+    async def test_notFound(self) -> None:
+        """
+        A selection that matches nothing is printed as Not found, and the
+        exit status is 1.
+        """
+        await self.serve()
+        status, out, err = await self.nssIpsec("-k", "refresh", "-a", "K9")
+        self.assertEqual(
+            (status, out, err), (1, "Tunnel ID  Status\nK9         Not found\n", "")
+        )
+        status, out, _ = await self.nssIpsec("-m", "act", "-n", "Nope", "--json")
+        self.assertEqual(status, 1)
+        self.assertEqual(
+            json.loads(out),
+            {
+                "Primary": "Manual tunnel",
+                "Function": "Activate",
+                "Entries": [{"TunnelID": None, "Name": "Nope", "Status": "Not found"}],
+            },
+        )
+
+    async def test_refused(self) -> None:
+        await self.serve()
+        status, out, err = await self.nssIpsec("-k", "display", "-z", "client9")
+        self.assertEqual((status, out), (1, ""))
+        self.assertIn("nssd refused NMsec_GET_IKETUN: ENXIO (138)", err)
+        status, _, err = await self.nssIpsec("-y", "ref", "-a", "Y1", "-z", "client9")
+        self.assertEqual(status, 1)
+        self.assertIn("nssd refused NMsec_REFRESH_IPTUNDYN: ENXIO", err)
+
+    async def test_unreadable(self) -> None:
+        class Garbage:
+            def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+                return succeed(request.answer([NmiRecord((NmiSection(1, b"x"),))]))
+
+        await self.serve(Garbage())
+        status, out, err = await self.nssIpsec("-m", "display")
+        self.assertEqual((status, out), (1, ""))
+        self.assertIn(
+            "iked sent a NMsec_GET_IPTUNMANUAL reply that cannot be read", err
+        )
+        status, out, err = await self.nssIpsec("-y", "act", "-a", "Y1")
+        self.assertEqual((status, out), (1, ""))
+        self.assertIn("NMsec_ACTIVATE_IPTUNDYN reply that cannot be read", err)
+
+    async def test_missingSocket(self) -> None:
+        status, _, err = await self.nssIpsec("-k", "display", "-z", "client3")
+        self.assertEqual(status, 2)
+        self.assertIn(f"cannot connect to nssd at {self.path}", err)
+
+
+class TunnelDocumentationTests(SynchronousTestCase):
+    def test_examples(self) -> None:
+        text = DOCS.read_text(encoding="utf-8")
+        for report in [K_CASCADE, Y_REPORT, M_REPORT]:
+            self.assertIn(f"```text\n{report}```", text)
+        self.assertIn(
+            "```text\n$ nss-ipsec -k refresh -a K1\nTunnel ID  Status\n"
+            "K1         State updated\n```",
+            text,
+        )
+        control = ipsec.tunnel_control_report(
+            [TunnelControl("ManAction9", "", TunnelStatus.NOTFOUND)]
+        )
+        self.assertIn(
+            "```text\n$ nss-ipsec -m activate -n ManAction9\n"
             + "\n".join(control)
             + "\n```",
             text,

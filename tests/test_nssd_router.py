@@ -83,18 +83,16 @@ class RoutingTestCase(IkedTestCase):
 class RoutingTests(RoutingTestCase):
     def test_routedToIked(self) -> Deferred[None]:
         """
-        A display request for CLIENT1 reaches STACKA's iked, whose answer
-        (for now: the IPsec stack model is not built yet) comes back.
+        A GET_SUMMARY for CLIENT1 reaches STACKA's iked over its NSS
+        connection, and STACKA's answer comes back.
         """
 
         async def go() -> None:
             await self.connected()
             protocol = await self.operator()
-            failure = await self.refused(
-                protocol, NmiMessageType.GET_SUMMARY, "CLIENT1"
-            )
-            self.assertEqual(failure.returnCode, ReturnCode.EOPNOTSUPP)
-            self.assertIn("not", " ".join(failure.lines))
+            reply = await protocol.request(NmiMessageType.GET_SUMMARY, "CLIENT1")
+            self.assertEqual(reply.returnCode, ReturnCode.OK)
+            self.assertEqual(reply.records[0].sections[0].data.rstrip(), b"STACKA")
             self.assertTrue(
                 self.logged("EZB.NETMGMT.NSSSYS.CLIENT1.IPSEC.DISPLAY) rc 0")
             )
@@ -320,6 +318,24 @@ class FilterSetTests(IkedTestCase):
                 "-p", "STACKA", "-f", "display", "--socket", ikedSocket
             )
             self.assertIn("NssTraffic", text)
+
+            # The tunnel tables are empty until the IKEv2 issue fills them.
+            status, text = await self.ipsec(
+                "-z", "CLIENT1", "-k", "display", "--socket", nssdSocket
+            )
+            self.assertEqual(status, 0, text)
+            self.assertIn("0 entries selected", text)
+            status, text = await self.ipsec(
+                "-z",
+                "CLIENT1",
+                "-y",
+                "activate",
+                "-n",
+                "NORULE",
+                "--socket",
+                nssdSocket,
+            )
+            self.assertEqual(status, 1, text)
 
             # CLIENT2 is not enabled for remote management: EOPNOTSUPP.
             status, text = await self.ipsec(

@@ -10,12 +10,15 @@ be cut to three letters (C{-w DIS}).  Reports keep IBM's layout: three
 heading lines, C{Name: value} detail lines in one column, a line of
 asterisks after each entry, and C{N entries selected}.
 
-C{-w display} (iked's stacks), C{-x display} (nssd's clients) and
+C{-w display} (iked's stacks), C{-x display} (nssd's clients),
 C{-f display|default|reload} (a stack's IP filter rules, and the switch
-between its default and policy filter sets, locally with C{-p} or through
-nssd with C{-z}) are implemented; the table of primaries already holds the
-others, so that adding one is adding its request and its report, and until
-then naming one is a usage error that says so.
+between its default and policy filter sets), C{-k display|deactivate|refresh}
+(IKE tunnels), C{-y display|activate|deactivate|refresh} (dynamic tunnels)
+and C{-m display|activate|deactivate} (manual tunnels), the last four
+locally with C{-p} or through nssd with C{-z}, are implemented; the table
+of primaries already holds the others, so that adding one is adding its
+request and its report, and until then naming one is a usage error that
+says so.
 """
 
 from __future__ import annotations
@@ -45,17 +48,31 @@ from nsstwisted.protocols.nmi import (
 from nsstwisted.wire.clientinfo import NssClientInfo, decode_clientinfo_reply
 from nsstwisted.wire.fields import FieldDecodeError
 from nsstwisted.wire.filters import (
+    NAME_PATTERN,
     FilterRecordInfo,
     FilterReport,
     FilterSet,
     TunnelControl,
     TunnelStatus,
+    control_records,
     decode_control_reply,
     decode_filter_report,
 )
 from nsstwisted.wire.ikensinfo import IkeNssInfo, decode_ikensinfo_reply
-from nsstwisted.wire.nmi import IKED_SOCKET, NSSD_SOCKET, NmiMessage, NmiMessageType
+from nsstwisted.wire.nmi import (
+    IKED_SOCKET,
+    NSSD_SOCKET,
+    NmiMessage,
+    NmiMessageType,
+    NmiRecord,
+)
 from nsstwisted.wire.nss import CLIENT_NAME_PATTERN, STACK_NAME_PATTERN
+from nsstwisted.wire.tunnels import (
+    IkeTunnelInfo,
+    IpTunnelInfo,
+    TunnelReport,
+    decode_tunnel_report,
+)
 
 __all__ = [
     "EXIT_OK",
@@ -79,6 +96,10 @@ __all__ = [
     "run",
     "stack_nss_json",
     "stack_nss_report",
+    "tunnel_control_json",
+    "tunnel_control_report",
+    "tunnel_json",
+    "tunnel_report",
 ]
 
 PROGRAM = "nss-ipsec"
@@ -142,6 +163,8 @@ PRIMARIES = (
 
 SOCKETS = {"nssd": NSSD_SOCKET, "iked": IKED_SOCKET}
 
+_PRIMARY_HEADINGS = {p.letter: p.heading for p in PRIMARIES}
+
 # Primaries that speak of many stacks or clients at once, which IBM does
 # not let -z or -p narrow.
 _UNTARGETED = frozenset({"w", "x"})
@@ -165,6 +188,24 @@ _FILTER_SWITCHES = {
     "default": NmiMessageType.SET_IPFLTDEFAULT,
     "reload": NmiMessageType.SET_IPFLTPOLICY,
 }
+
+
+_T = NmiMessageType
+
+_TUNNEL_CONTROLS = {
+    ("k", "deactivate"): _T.DEACTIVATE_IKETUN,
+    ("k", "refresh"): _T.REFRESH_IKETUN,
+    ("y", "activate"): _T.ACTIVATE_IPTUNDYN,
+    ("y", "deactivate"): _T.DEACTIVATE_IPTUNDYN,
+    ("y", "refresh"): _T.REFRESH_IPTUNDYN,
+    ("m", "activate"): _T.ACTIVATE_IPTUNMANUAL,
+    ("m", "deactivate"): _T.DEACTIVATE_IPTUNMANUAL,
+}
+"""The control request of each tunnel (primary, function)."""
+
+del _T
+
+_TUNNEL_PRIMARIES = frozenset({"k", "y", "m"})
 
 
 class _Finished(Exception):
@@ -207,7 +248,10 @@ class IpsecOptions(usage.Options):
 
     synopsis = (
         f"Usage: {PROGRAM} -w|-x display | -f display|default|reload "
-        "[-c current|policy|profile] [-z CLIENT | -p STACK] "
+        "[-c current|policy|profile] | -k display|deactivate|refresh [-e] | "
+        "-y display|activate|deactivate|refresh [-b] | "
+        "-m display|activate|deactivate [-a TUNNELID] [-n NAME] "
+        "[-z CLIENT | -p STACK] "
         "[--socket PATH] [--timeout SECONDS] [--json]"
     )
     longdesc = (
@@ -217,13 +261,24 @@ class IpsecOptions(usage.Options):
         "NSS client of each stack of the local iked; -x display, the NSS "
         "clients connected to the local nssd; -f display, a stack's IP filter "
         "rules (-c current, policy or profile), and -f default|reload, which "
-        "switch the stack to its default or its policy filter set, for a "
+        "switch the stack to its default or its policy filter set; -k, -y and "
+        "-m display, activate, deactivate or refresh a stack's IKE, dynamic "
+        "and manual tunnels, selected by tunnel ID (-a) or name (-n): the "
+        "KeyExchangeRule (-k), LocalDynVpnRule (-y; display also takes the "
+        "IpDynVpnAction) or IpManVpnAction (-m).  All of these work for a "
         "local stack (-p) or an NSS client through nssd (-z).  The socket is "
         f"--socket, else {IKED_SOCKET} (iked), or {NSSD_SOCKET} (nssd) for -x "
         "and -z."
     )
     optFlags: ClassVar[list[list[Any]]] = [
         ["json", None, "Print the report's data as JSON."],
+        ["cascade", "e", "With -k display: show each IKE tunnel's dynamic tunnels."],
+        [
+            "iked",
+            "b",
+            "With -y display: the dynamic tunnels as IKED knows them, "
+            "including those being negotiated, instead of the stack's.",
+        ],
     ]
     optParameters: ClassVar[list[list[Any]]] = [
         *(
@@ -243,6 +298,19 @@ class IpsecOptions(usage.Options):
             None,
             "With -f display: current (the default), policy, or profile "
             "(also: default), the rules to show.",
+        ],
+        [
+            "tunnel-id",
+            "a",
+            None,
+            "With -k, -y, -m: the tunnel ID (K1, Y2, M3) to display or act on.",
+        ],
+        [
+            "name",
+            "n",
+            None,
+            "With -k, -y, -m: the KeyExchangeRule, LocalDynVpnRule or "
+            "IpManVpnAction name to display or act on (case-sensitive).",
         ],
         ["socket", None, None, "The daemon's NMI socket (default: its usual path)."],
         [
@@ -313,12 +381,34 @@ class IpsecOptions(usage.Options):
                 raise usage.UsageError("-c goes with -f display only")
             scope = keyword(self["filter-set"], FILTER_SCOPES, "-c", "value")
             self.filterScope = "profile" if scope == "default" else scope
+        self._checkTunnelOptions(primary, function)
         if not 0 < self["timeout"] <= MAX_TIMEOUT:
             raise usage.UsageError(
                 f"--timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds"
             )
         self.primary = primary
         self.function = function
+
+    def _checkTunnelOptions(self, primary: Primary, function: str) -> None:
+        for letter, name in (("a", "tunnel-id"), ("n", "name")):
+            value = self[name]
+            if value is None:
+                continue
+            if primary.letter not in _TUNNEL_PRIMARIES:
+                raise usage.UsageError(f"-{letter} goes with -k, -y and -m only")
+            if not NAME_PATTERN.fullmatch(value):
+                raise usage.UsageError(f"-{letter} {value!r} is not a valid name")
+        if (primary.letter, function) in _TUNNEL_CONTROLS and (
+            self["tunnel-id"] is None and self["name"] is None
+        ):
+            raise usage.UsageError(
+                f"-{primary.letter} {function} needs the tunnel ID (-a) or the "
+                "name (-n) of what to act on"
+            )
+        if self["cascade"] and (primary.letter, function) != ("k", "display"):
+            raise usage.UsageError("-e goes with -k display only")
+        if self["iked"] and (primary.letter, function) != ("y", "display"):
+            raise usage.UsageError("-b goes with -y display only")
 
     @property
     def daemon(self) -> str:
@@ -803,6 +893,225 @@ def filter_control_json(
     }
 
 
+# The tunnel reports.
+
+_TUNNEL_SOURCES = {"k": "IKED", "y": "Stack", "m": "Stack"}
+
+
+def _ike_values(
+    tunnel: IkeTunnelInfo, when: Callable[[int], str | None]
+) -> list[tuple[str, Any]]:
+    """
+    The lines of one IKE tunnel as typed values, C{None} for n/a: shared
+    by the report and the JSON.
+    """
+    return [
+        ("TunnelID", tunnel.tunnelId),
+        ("KeyExchangeRuleName", tunnel.keyExchangeRule),
+        ("IKEVersion", f"{tunnel.ikeVersion}.0"),
+        ("State", tunnel.state.text),
+        ("Role", tunnel.role.text),
+        ("LocalEndPoint", tunnel.localAddress),
+        ("RemoteEndPoint", tunnel.remoteAddress),
+        ("LocalNATDetected", tunnel.localNat),
+        ("RemoteNATDetected", tunnel.remoteNat),
+        ("ActivationTime", when(tunnel.activated)),
+        ("Lifetime", tunnel.lifetime or None),
+    ]
+
+
+def _ip_values(
+    tunnel: IpTunnelInfo, when: Callable[[int], str | None]
+) -> list[tuple[str, Any]]:
+    """The lines of one dynamic or manual tunnel as typed values."""
+    values: list[tuple[str, Any]] = [("TunnelID", tunnel.tunnelId)]
+    if tunnel.tunnelType.name != "MANUAL":
+        values += [
+            ("ParentIKETunnelID", tunnel.ikeTunnelId or None),
+            ("LocalDynVpnRule", tunnel.rule or None),
+        ]
+    values += [
+        ("VpnActionName", tunnel.vpnAction),
+        ("Type", tunnel.tunnelType.text),
+        ("State", tunnel.state.text),
+        ("LocalEndPoint", tunnel.localAddress or None),
+        ("RemoteEndPoint", tunnel.remoteAddress or None),
+        ("FIPS140", tunnel.fips140),
+        ("ActivationTime", when(tunnel.activated)),
+    ]
+    if tunnel.tunnelType.name != "MANUAL":
+        values.append(("Lifetime", tunnel.lifetime or None))
+    return values
+
+
+def _selected(
+    report: TunnelReport, primary: str, tunnelId: str | None, name: str | None
+) -> tuple[int, list[IkeTunnelInfo | IpTunnelInfo]]:
+    """
+    The total available and the tunnels that C{-a} and C{-n} select: the
+    ID in any case, the name exactly (for C{-y}, the LocalDynVpnRule or the
+    IpDynVpnAction).
+    """
+    tunnels: list[IkeTunnelInfo | IpTunnelInfo]
+    tunnels = list(report.ikeTunnels) if primary == "k" else list(report.ipTunnels)
+
+    def names(tunnel: IkeTunnelInfo | IpTunnelInfo) -> tuple[str, ...]:
+        if isinstance(tunnel, IkeTunnelInfo):
+            return (tunnel.keyExchangeRule,)
+        return (tunnel.rule, tunnel.vpnAction)
+
+    chosen = [
+        t
+        for t in tunnels
+        if (tunnelId is None or t.tunnelId.upper() == tunnelId.upper())
+        and (name is None or name in names(t))
+    ]
+    return len(tunnels), chosen
+
+
+def _tunnel_blocks(
+    report: TunnelReport,
+    chosen: Sequence[IkeTunnelInfo | IpTunnelInfo],
+    cascade: bool,
+    when: Callable[[int], str | None],
+) -> list[tuple[list[tuple[str, Any]], list[list[tuple[str, Any]]]]]:
+    """Each chosen tunnel's values, with its dynamic tunnels' in a cascade."""
+    blocks: list[tuple[list[tuple[str, Any]], list[list[tuple[str, Any]]]]] = []
+    for tunnel in chosen:
+        if isinstance(tunnel, IkeTunnelInfo):
+            under = [
+                _ip_values(t, when)
+                for t in report.ipTunnels
+                if cascade and t.ikeTunnelId == tunnel.tunnelId
+            ]
+            blocks.append((_ike_values(tunnel, when), under))
+        else:
+            blocks.append((_ip_values(tunnel, when), []))
+    return blocks
+
+
+def tunnel_report(
+    report: TunnelReport,
+    now: float,
+    *,
+    primary: str,
+    cascade: bool = False,
+    fromIked: bool = False,
+    tunnelId: str | None = None,
+    name: str | None = None,
+    clientName: str | None = None,
+    localtime: Callable[[float], time.struct_time] = time.localtime,
+) -> list[str]:
+    """
+    The lines of C{ipsec -k display}, C{-y display} and C{-m display}:
+    IBM's three heading lines (with the stack's name, or the client's for
+    C{-z}), a blank line, each tunnel's block followed by asterisks, a
+    blank line and the count.  With no tunnel, one blank line precedes the
+    count.  In a cascade (C{-k display -e}), each IKE tunnel's dynamic
+    tunnels follow its lines, indented by two blanks, each ended by
+    indented asterisks.
+
+    @param primary: C{k}, C{y} or C{m}.
+    @param fromIked: C{-y display -b}: the source is IKED.
+    @param tunnelId: C{-a}, which selects one tunnel.
+    @param name: C{-n}, which selects the tunnels of a rule or action.
+    """
+    total, chosen = _selected(report, primary, tunnelId, name)
+    when = _local_times(localtime)
+    if clientName is None:
+        label, target = "Stack Name", report.stackName
+    else:
+        label, target = "NSS Client Name", clientName
+    lines = heading_lines(
+        targetLabel=label,
+        targetName=target,
+        primary=_PRIMARY_HEADINGS[primary],
+        function="Display (cascade)" if cascade else "Display",
+        source="IKED" if fromIked else _TUNNEL_SOURCES[primary],
+        scope="Current",
+        totAvail=total,
+        when=localtime(now),
+    )
+    lines.append("")
+    for values, under in _tunnel_blocks(report, chosen, cascade, when):
+        lines += detail_lines([(n, _shown(v)) for n, v in values])
+        for dynamic in under:
+            lines += [
+                f"  {line}"
+                for line in detail_lines([(n, _shown(v)) for n, v in dynamic])
+            ]
+            lines.append(f"  {SEPARATOR}")
+        lines.append(SEPARATOR)
+    if chosen:
+        lines.append("")
+    lines.append(_entries_selected(len(chosen)))
+    return lines
+
+
+def tunnel_json(
+    report: TunnelReport,
+    *,
+    primary: str,
+    cascade: bool = False,
+    fromIked: bool = False,
+    tunnelId: str | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """
+    The data of C{ipsec -k|-y|-m display} for programs: the report's
+    names as keys, C{null} for n/a, booleans, numbers for lifetimes,
+    times in ISO 8601 UTC; in a cascade each IKE tunnel has
+    C{DynamicTunnels}.
+    """
+    total, chosen = _selected(report, primary, tunnelId, name)
+    entries = []
+    for values, under in _tunnel_blocks(report, chosen, cascade, _utc_time):
+        entry = dict(values)
+        if cascade:
+            entry["DynamicTunnels"] = [dict(d) for d in under]
+        entries.append(entry)
+    return {
+        "Primary": _PRIMARY_HEADINGS[primary],
+        "Function": "Display (cascade)" if cascade else "Display",
+        "StackName": report.stackName,
+        "Source": "IKED" if fromIked else _TUNNEL_SOURCES[primary],
+        "TotAvail": total,
+        "Entries": entries,
+    }
+
+
+def tunnel_control_report(controls: Sequence[TunnelControl]) -> list[str]:
+    """
+    The output of the tunnel control functions: IBM's small table
+    (C{Tunnel ID  Status}), one line per tunnel acted on, with what
+    happened.  A selection that matched nothing shows the ID or the name
+    asked for, and C{Not found}.
+    """
+    shown = [c.tunnelId or c.name for c in controls]
+    width = max([len("Tunnel ID"), *(len(s) for s in shown)]) + 2
+    return [f"{'Tunnel ID':<{width}}Status"] + [
+        f"{s:<{width}}{c.status.text}" for s, c in zip(shown, controls, strict=True)
+    ]
+
+
+def tunnel_control_json(
+    primary: str, function: str, controls: Sequence[TunnelControl]
+) -> dict[str, Any]:
+    """The data of the tunnel control functions for programs."""
+    return {
+        "Primary": _PRIMARY_HEADINGS[primary],
+        "Function": function.capitalize(),
+        "Entries": [
+            {
+                "TunnelID": c.tunnelId or None,
+                "Name": c.name or None,
+                "Status": c.status.text,
+            }
+            for c in controls
+        ],
+    }
+
+
 # Talking to the daemon.
 
 
@@ -835,7 +1144,10 @@ def _codes(error: NmiError) -> str:
 
 
 async def _ask(
-    context: _Context, messageType: NmiMessageType, target: str = ""
+    context: _Context,
+    messageType: NmiMessageType,
+    target: str = "",
+    records: Sequence[NmiRecord] = (),
 ) -> NmiMessage | int:
     """
     Send one request and wait for its successful reply.
@@ -872,9 +1184,9 @@ async def _ask(
             )
             return EXIT_USAGE
         try:
-            reply: NmiMessage = await protocol.request(messageType, target).addTimeout(
-                timeout, reactor
-            )
+            reply: NmiMessage = await protocol.request(
+                messageType, target, records
+            ).addTimeout(timeout, reactor)
         except TimeoutError:
             context.problem(
                 f"{daemon} did not answer {name} within {timeout:g} seconds"
@@ -992,12 +1304,86 @@ async def _filter_switch(context: _Context) -> int:
     return EXIT_OK
 
 
+_TUNNEL_DISPLAYS = {
+    "k": NmiMessageType.GET_IKETUN,
+    "y": NmiMessageType.GET_IPTUNDYNSTACK,
+    "m": NmiMessageType.GET_IPTUNMANUAL,
+}
+
+
+async def _tunnel_display(context: _Context) -> int:
+    options = context.options
+    letter = options.primary.letter
+    messageType = _TUNNEL_DISPLAYS[letter]
+    if options["cascade"]:
+        messageType = NmiMessageType.GET_IKETUNCASCADE
+    if options["iked"]:
+        messageType = NmiMessageType.GET_IPTUNDYNIKE
+    reply = await _ask(context, messageType, options.target)
+    if isinstance(reply, int):
+        return reply
+    try:
+        report = decode_tunnel_report(reply)
+    except FieldDecodeError as error:
+        return _unreadable(context, messageType, error)
+    selection = {
+        "primary": letter,
+        "cascade": bool(options["cascade"]),
+        "fromIked": bool(options["iked"]),
+        "tunnelId": options["tunnel-id"],
+        "name": options["name"],
+    }
+    return _print(
+        context,
+        tunnel_json(report, **selection),
+        tunnel_report(
+            report,
+            context.now(),
+            clientName=options["client"],
+            localtime=context.localtime,
+            **selection,
+        ),
+    )
+
+
+async def _tunnel_control(context: _Context) -> int:
+    options = context.options
+    letter, function = options.primary.letter, options.function
+    messageType = _TUNNEL_CONTROLS[letter, function]
+    records = control_records(
+        messageType,
+        False,
+        [TunnelControl(options["name"] or "", options["tunnel-id"] or "")],
+    )
+    reply = await _ask(context, messageType, options.target, records)
+    if isinstance(reply, int):
+        return reply
+    try:
+        controls = decode_control_reply(reply)
+    except FieldDecodeError as error:
+        return _unreadable(context, messageType, error)
+    _print(
+        context,
+        tunnel_control_json(letter, function, controls),
+        tunnel_control_report(controls),
+    )
+    # As for -f: the table is printed either way, and a tunnel not found
+    # (or not acted on) is exit 1.
+    if not controls or any(c.status not in _SWITCHED for c in controls):
+        return EXIT_REFUSED
+    return EXIT_OK
+
+
 _REPORTS: dict[tuple[str, str], Callable[[_Context], Awaitable[int]]] = {
     ("w", "display"): _stack_nss_display,
     ("x", "display"): _nss_server_display,
     ("f", "display"): _filter_display,
     ("f", "default"): _filter_switch,
     ("f", "reload"): _filter_switch,
+    ("k", "display"): _tunnel_display,
+    ("y", "display"): _tunnel_display,
+    ("m", "display"): _tunnel_display,
+    **dict.fromkeys(_TUNNEL_CONTROLS, _tunnel_control),
 }
 """What each implemented (primary, function) does."""
 

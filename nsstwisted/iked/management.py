@@ -16,10 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred, succeed
+from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from nsstwisted.iked.filterreport import answer_filter_request
-from nsstwisted.iked.filters import StackFilters
+from nsstwisted.iked.stack import StackModel
+from nsstwisted.iked.stackreport import STACK_REQUESTS, answer_stack_request
+from nsstwisted.iked.tunnelreport import TUNNEL_REQUESTS, answer_tunnel_request
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.filters import FILTER_REQUESTS, FILTER_SET_REQUESTS
 from nsstwisted.wire.ikensinfo import IkeNssInfo, encode_ikensinfo_reply
@@ -57,7 +60,7 @@ class IkedManagement:
         describe: Callable[[], list[str]],
         refresh: Callable[[], Deferred[list[str]]],
         nssInfo: Callable[[], tuple[str, list[IkeNssInfo]]],
-        stackFilters: Callable[[str], tuple[str, StackFilters] | None] | None = None,
+        stackModel: Callable[[str], StackModel | None] | None = None,
     ) -> None:
         """
         @param describe: the configuration in force, as lines.
@@ -70,7 +73,7 @@ class IkedManagement:
         self._describe = describe
         self._refresh = refresh
         self._nssInfo = nssInfo
-        self._stackFilters = stackFilters
+        self._stackModel = stackModel
         # Two operators refreshing at once must not interleave two rereads
         # of the same file; the second waits and then rereads again.
         self._refreshing = DeferredLock()
@@ -84,10 +87,13 @@ class IkedManagement:
             the target names the stack, and a blank target means the first.
         """
         kind = request.messageType
-        if self._stackFilters is not None and (
-            kind in FILTER_REQUESTS or kind in FILTER_SET_REQUESTS
+        if self._stackModel is not None and (
+            kind in FILTER_REQUESTS
+            or kind in FILTER_SET_REQUESTS
+            or kind in STACK_REQUESTS
+            or kind in TUNNEL_REQUESTS
         ):
-            return maybeDeferred(self._filters, request, stackName)
+            return self._stack_request(request, stackName)
         if kind == NmiMessageType.DAEMON_DISPLAY:
             return succeed(request.answer([_lines(self._describe())]))
         if kind == NmiMessageType.DAEMON_REFRESH:
@@ -120,18 +126,37 @@ class IkedManagement:
             )
         )
 
-    def _filters(self, request: NmiMessage, stackName: str | None) -> NmiMessage:
-        assert self._stackFilters is not None
+    def _stack_request(
+        self, request: NmiMessage, stackName: str | None
+    ) -> Deferred[NmiMessage]:
+        assert self._stackModel is not None
         wanted = stackName or request.target.strip()
-        found = self._stackFilters(wanted)
-        if found is None:
-            return request.refuse(
-                ReturnCode.ENXIO,
-                ReasonCode.NONE,
-                f"iked has no stack {wanted or '(first)'}",
+        model = self._stackModel(wanted)
+        if model is None:
+            return succeed(
+                request.refuse(
+                    ReturnCode.ENXIO,
+                    ReasonCode.NONE,
+                    f"iked has no stack {wanted or '(first)'}",
+                )
             )
-        name, filters = found
-        return answer_filter_request(request, name, filters)
+        kind = request.messageType
+        if kind == NmiMessageType.GET_IPINTERFACES:
+            # Reading interfaces runs the ip command: not on the reactor.
+            return deferToThread(model.interfaces).addCallback(
+                lambda found: answer_stack_request(
+                    request, model.name, model.statistics, found
+                )
+            )
+        if kind in STACK_REQUESTS:
+            return maybeDeferred(
+                answer_stack_request, request, model.name, model.statistics
+            )
+        if kind in TUNNEL_REQUESTS:
+            return maybeDeferred(
+                answer_tunnel_request, request, model.name, model.tunnels
+            )
+        return maybeDeferred(answer_filter_request, request, model.name, model.filters)
 
     def _ikensInfo(self, request: NmiMessage) -> NmiMessage:
         if request.records:

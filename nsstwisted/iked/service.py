@@ -37,9 +37,13 @@ from nsstwisted.iked.configuration import (
     load_iked_configuration,
 )
 from nsstwisted.iked.filters import StackFilters
+from nsstwisted.iked.interfaces import InterfaceReader
 from nsstwisted.iked.management import IkedManagement, RefreshRejected
 from nsstwisted.iked.messages import IkedMessages
 from nsstwisted.iked.nssclient import ConnectionState, StackNssConnection
+from nsstwisted.iked.stack import StackModel
+from nsstwisted.iked.statistics import StackStatistics
+from nsstwisted.iked.tunnels import StackTunnels
 from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
 from nsstwisted.wire.ikensinfo import IkeNssConnectionState, IkeNssInfo
 from nsstwisted.wire.nmi import (
@@ -115,45 +119,47 @@ class IKEDService(Service):
         )
         self.connections: dict[str, StackNssConnection] = {}
         self.nmiPort: IListeningPort | None = None
-        self.filters: dict[str, StackFilters] = {}
-        self._load_filters(configuration)
+        self.stacks: dict[str, StackModel] = {}
+        self._load_stacks(configuration)
         self.management = IkedManagement(
             lambda: self.configuration.describe(),
             self.refresh,
             self.nss_info,
-            self.stack_filters,
+            self.stack_model,
         )
         self.nmiFactory = NmiServerFactory(self.management, reactor)
 
-    def _load_filters(self, configuration: IkedConfiguration) -> None:
+    def _load_stacks(self, configuration: IkedConfiguration) -> None:
         """
-        Each stack's filter model: new stacks start on their policy (or the
-        default rules without one); existing stacks get the new policy and
-        keep the set an operator chose.
+        Each stack's model: a new stack starts on its policy (or the default
+        rules without one); an existing stack gets the new policy and keeps
+        the filter set an operator chose, and its statistics.
         """
-        filters = {}
+        stacks = {}
         for name in configuration.stack_names():
             policy = configuration.stack_policy(name)
             rules = None if policy is None else policy.filters
-            existing = self.filters.get(name)
+            reader = InterfaceReader(configuration.stack(name).namespace)
+            existing = self.stacks.get(name)
             if existing is None:
-                filters[name] = StackFilters(rules)
+                stacks[name] = StackModel(
+                    name, StackFilters(rules), StackStatistics(), reader, StackTunnels()
+                )
             else:
-                existing.replace_policy(rules)
-                filters[name] = existing
-        self.filters = filters
+                existing.filters.replace_policy(rules)
+                existing.interfaces = reader
+                stacks[name] = existing
+        self.stacks = stacks
 
-    def stack_filters(self, name: str) -> tuple[str, StackFilters] | None:
+    def stack_model(self, name: str) -> StackModel | None:
         """
-        The filter model of stack C{name} (any case), or of the first stack
-        when C{name} is blank.
+        Stack C{name} (any case), or the first stack when C{name} is blank.
         """
-        names = self.configuration.stack_names()
         if not name:
-            return (names[0], self.filters[names[0]]) if names else None
-        for stack in names:
+            return next(iter(self.stacks.values()), None)
+        for stack, model in self.stacks.items():
             if stack.upper() == name.upper():
-                return stack, self.filters[stack]
+                return model
         return None
 
     @classmethod
@@ -270,7 +276,7 @@ class IKEDService(Service):
         old = self.configuration
         self.configuration = new
         self._caCertificates = caCertificates
-        self._load_filters(new)
+        self._load_stacks(new)
         changes = []
         for name in list(self.connections):
             if name not in new.nssStacks:

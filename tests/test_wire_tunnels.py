@@ -1,0 +1,413 @@
+"""
+Tests for L{nsstwisted.wire.tunnels}: the NMsecIKETunnel and NMsecIPTunnel
+records of the tunnel display requests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+from twisted.trial.unittest import SynchronousTestCase
+
+from nsstwisted.wire.fields import FieldDecodeError
+from nsstwisted.wire.filters import TunnelControl, TunnelStatus, encode_control_reply
+from nsstwisted.wire.nmi import (
+    NmiMessage,
+    NmiMessageType,
+    NmiRecord,
+    NmiSection,
+    decode_message,
+    encode_message,
+)
+from nsstwisted.wire.tunnels import (
+    IKE_TUNNEL_SIZE,
+    IP_TUNNEL_SIZE,
+    TUNNEL_DISPLAY_REQUESTS,
+    IkeRole,
+    IkeTunnelInfo,
+    IpTunnelInfo,
+    IpTunnelType,
+    SaState,
+    decode_ike_tunnel,
+    decode_ip_tunnel,
+    decode_tunnel_report,
+    encode_ike_tunnel,
+    encode_ip_tunnel,
+    encode_tunnel_reply,
+    tunnel_from_records,
+    tunnel_records,
+)
+
+T = NmiMessageType
+
+DOCS = Path(__file__).parent.parent / "docs" / "nmi.md"
+
+K1 = IkeTunnelInfo(
+    "K1",
+    "KeyExRule1",
+    "10.1.1.1",
+    "10.1.1.2",
+    activated=1_700_000_000,
+    lifetime=28800,
+)
+Y1 = IpTunnelInfo(
+    "Y1",
+    "DynAction1",
+    IpTunnelType.IKE,
+    rule="LocalDyn1",
+    ikeTunnelId="K1",
+    localAddress="10.1.1.1",
+    remoteAddress="10.1.1.2",
+    lifetime=3600,
+)
+M1 = IpTunnelInfo("M1", "ManAction1", IpTunnelType.MANUAL, state=SaState.INACTIVE)
+
+names = st.from_regex(r"[\x21-\x7e]{1,48}", fullmatch=True)
+optionalNames = st.one_of(st.just(""), names)
+ipv4 = st.ip_addresses(v=4).map(str)
+ipv6 = st.ip_addresses(v=6).map(str)
+addressPairs = st.one_of(st.tuples(ipv4, ipv4), st.tuples(ipv6, ipv6))
+
+ikeTunnels = st.builds(
+    lambda tid, rule, pair, state, version, role, lnat, rnat, act, life: IkeTunnelInfo(
+        tid,
+        rule,
+        pair[0],
+        pair[1],
+        state=state,
+        ikeVersion=version,
+        role=role,
+        localNat=lnat,
+        remoteNat=rnat,
+        activated=act,
+        lifetime=life,
+    ),
+    names,
+    names,
+    addressPairs,
+    st.sampled_from(SaState),
+    st.sampled_from([1, 2]),
+    st.sampled_from(IkeRole),
+    st.booleans(),
+    st.booleans(),
+    st.integers(0, 2**64 - 1),
+    st.integers(0, 2**32 - 1),
+)
+
+
+@st.composite
+def ipTunnels(draw: st.DrawFn, kind: IpTunnelType | None = None) -> IpTunnelInfo:
+    tunnelType = kind or draw(st.sampled_from(IpTunnelType))
+    manual = tunnelType == IpTunnelType.MANUAL
+    pair = draw(st.one_of(st.just(("", "")), addressPairs))
+    return IpTunnelInfo(
+        draw(names),
+        draw(names),
+        tunnelType,
+        state=draw(st.sampled_from(SaState)),
+        rule="" if manual else draw(optionalNames),
+        ikeTunnelId="" if manual else draw(optionalNames),
+        localAddress=pair[0],
+        remoteAddress=pair[1],
+        activated=draw(st.integers(0, 2**64 - 1)),
+        lifetime=draw(st.integers(0, 2**32 - 1)),
+        fips140=draw(st.booleans()),
+    )
+
+
+def request(kind: NmiMessageType) -> NmiMessage:
+    return NmiMessage(kind, 7, target="TCPCS3")
+
+
+class EntryTests(SynchronousTestCase):
+    @given(ikeTunnels)
+    def test_ikeRoundTrip(self, info: IkeTunnelInfo) -> None:
+        data = encode_ike_tunnel(info)
+        self.assertEqual(len(data), IKE_TUNNEL_SIZE)
+        self.assertEqual(decode_ike_tunnel(data), info)
+
+    @given(ipTunnels())
+    def test_ipRoundTrip(self, info: IpTunnelInfo) -> None:
+        data = encode_ip_tunnel(info)
+        self.assertEqual(len(data), IP_TUNNEL_SIZE)
+        self.assertEqual(decode_ip_tunnel(data), info)
+
+    def test_ibmOffsets(self) -> None:
+        """
+        IBM's part of NMsecIPTunnel: ID at 0, VPN action at 48, flags at
+        96, type at 100, state at 101.
+        """
+        data = encode_ip_tunnel(
+            dataclasses.replace(Y1, localAddress="::1", remoteAddress="::2")
+        )
+        self.assertEqual(data[0:2], b"Y1")
+        self.assertEqual(data[48:58], b"DynAction1")
+        self.assertEqual(data[96:100], b"\x00\x00\x00\x01")
+        self.assertEqual(data[100:102], bytes([3, 4]))
+        ike = encode_ike_tunnel(dataclasses.replace(K1, remoteNat=True))
+        self.assertEqual(ike[192:196], b"\x00\x00\x00\x08")
+
+    @given(st.binary(min_size=IKE_TUNNEL_SIZE, max_size=IKE_TUNNEL_SIZE))
+    def test_ikeTotal(self, data: bytes) -> None:
+        """
+        The decoder raises nothing but FieldDecodeError, and what it
+        accepts encodes back to the same bytes.
+        """
+        try:
+            info = decode_ike_tunnel(data)
+        except FieldDecodeError:
+            return
+        self.assertEqual(encode_ike_tunnel(info), data)
+
+    @given(st.binary(min_size=IP_TUNNEL_SIZE, max_size=IP_TUNNEL_SIZE))
+    def test_ipTotal(self, data: bytes) -> None:
+        try:
+            info = decode_ip_tunnel(data)
+        except FieldDecodeError:
+            return
+        self.assertEqual(encode_ip_tunnel(info), data)
+
+    def test_badEntries(self) -> None:
+        good = bytearray(encode_ike_tunnel(K1))
+        for offset, value, text in [
+            (192, 0x10, "NMsIKETunFlags: bits 0x10"),
+            (195, 0x01, "IPv6 bit contradicts"),
+            (196, 0, "NMsIKETunState: 0 is not a SaState"),
+            (197, 3, "ikeVersion 3"),
+            (198, 9, "NMsIKETunRole"),
+            (199, 1, "reserved"),
+            (0, 0x20, "NMsIKETunID"),
+        ]:
+            data = bytearray(good)
+            data[offset] = value
+            with self.assertRaises(FieldDecodeError) as caught:
+                decode_ike_tunnel(bytes(data))
+            self.assertIn(text, caught.exception.detail, offset)
+        self.assertRaises(FieldDecodeError, decode_ike_tunnel, bytes(10))
+        ip = bytearray(encode_ip_tunnel(M1))
+        for offset, value, text in [
+            (99, 0x04, "NMsIPTunFlags: bits 0x4"),
+            (99, 0x01, "IPv6 bit contradicts"),
+            (100, 7, "NMsIPTunType"),
+            (101, 0, "NMsIPTunState"),
+            (102, 1, "reserved"),
+            (104, ord("R"), "a manual tunnel has no rule"),
+        ]:
+            data = bytearray(ip)
+            data[offset] = value
+            with self.assertRaises(FieldDecodeError) as caught:
+                decode_ip_tunnel(bytes(data))
+            self.assertIn(text, caught.exception.detail, offset)
+        self.assertRaises(FieldDecodeError, decode_ip_tunnel, bytes(10))
+
+    def test_badValues(self) -> None:
+        for make in [
+            lambda: IkeTunnelInfo("", "R", "10.0.0.1", "10.0.0.2"),
+            lambda: IkeTunnelInfo("K1", "", "10.0.0.1", "10.0.0.2"),
+            lambda: IkeTunnelInfo("K1", "R", "", "10.0.0.2"),
+            lambda: IkeTunnelInfo("K1", "R", "10.0.0.1", "::2"),
+            lambda: IkeTunnelInfo("K1", "R", "10.0.0.1", "nowhere"),
+            lambda: IkeTunnelInfo("K 1", "R", "10.0.0.1", "10.0.0.2"),
+            lambda: IkeTunnelInfo("K1", "R", "10.0.0.1", "10.0.0.2", ikeVersion=3),
+            lambda: IkeTunnelInfo("K1", "R", "10.0.0.1", "10.0.0.2", lifetime=-1),
+            lambda: IkeTunnelInfo("K1", "R", "10.0.0.1", "10.0.0.2", state=4),  # type: ignore[arg-type]
+            lambda: IpTunnelInfo("M1", "A", IpTunnelType.MANUAL, rule="R"),
+            lambda: IpTunnelInfo("Y1", "A", 3),  # type: ignore[arg-type]
+            lambda: IpTunnelInfo("Y1", "", IpTunnelType.IKE),
+            lambda: IpTunnelInfo("Y1", "A", IpTunnelType.IKE, localAddress="1.2.3"),
+            lambda: IpTunnelInfo("Y1", "A", IpTunnelType.IKE, fips140=1),  # type: ignore[arg-type]
+        ]:
+            self.assertRaises(ValueError, make)
+        self.assertRaises(ValueError, encode_ike_tunnel, Y1)
+        self.assertRaises(ValueError, encode_ip_tunnel, K1)
+
+
+class ReplyTests(SynchronousTestCase):
+    def roundTrip(self, message: NmiMessage) -> NmiMessage:
+        decoded = decode_message(encode_message(message))
+        assert isinstance(decoded, NmiMessage)
+        return decoded
+
+    def test_iketun(self) -> None:
+        reply = self.roundTrip(
+            encode_tunnel_reply(request(T.GET_IKETUN), "TCPCS3", [K1])
+        )
+        report = decode_tunnel_report(reply)
+        self.assertEqual(
+            (report.stackName, report.ikeTunnels, report.ipTunnels),
+            ("TCPCS3", [K1], []),
+        )
+        self.assertEqual(len(reply.records), 2)
+        self.assertEqual(reply.records[0].sections, (NmiSection(1, b"TCPCS3  "),))
+
+    def test_cascade(self) -> None:
+        k2 = dataclasses.replace(K1, tunnelId="K2")
+        y2 = dataclasses.replace(Y1, tunnelId="Y2")
+        y3 = dataclasses.replace(Y1, tunnelId="Y3", ikeTunnelId="K2")
+        reply = self.roundTrip(
+            encode_tunnel_reply(
+                request(T.GET_IKETUNCASCADE), "TCPCS3", [K1, k2], [y3, Y1, y2]
+            )
+        )
+        self.assertEqual([len(r.sections) for r in reply.records], [1, 2, 2])
+        self.assertEqual(reply.records[1].sections[1].entries, 2)
+        report = decode_tunnel_report(reply)
+        self.assertEqual(report.ikeTunnels, [K1, k2])
+        self.assertEqual(report.ipTunnels, [Y1, y2, y3])
+
+    def test_emptyCascade(self) -> None:
+        reply = encode_tunnel_reply(request(T.GET_IKETUNCASCADE), "TCPCS3", [K1])
+        self.assertEqual(reply.records[1].sections[1], NmiSection(0, b""))
+        self.assertEqual(decode_tunnel_report(self.roundTrip(reply)).ipTunnels, [])
+
+    def test_ipTunnels(self) -> None:
+        stack = dataclasses.replace(Y1, tunnelType=IpTunnelType.STACK)
+        for kind, tunnels in [
+            (T.GET_IPTUNDYNIKE, [Y1]),
+            (T.GET_IPTUNDYNSTACK, [stack]),
+            (T.GET_IPTUNMANUAL, [M1]),
+            (T.GET_IPTUNMANUAL, []),
+        ]:
+            reply = self.roundTrip(
+                encode_tunnel_reply(request(kind), "TCPCS3", ipTunnels=tunnels)
+            )
+            self.assertEqual(decode_tunnel_report(reply).ipTunnels, tunnels)
+
+    @given(
+        st.sampled_from(sorted(TUNNEL_DISPLAY_REQUESTS)),
+        st.lists(ikeTunnels, max_size=3, unique_by=lambda t: t.tunnelId),
+        st.data(),
+    )
+    def test_roundTrip(
+        self, kind: NmiMessageType, ikes: list[IkeTunnelInfo], data: st.DataObject
+    ) -> None:
+        wanted = {
+            T.GET_IPTUNDYNIKE: IpTunnelType.IKE,
+            T.GET_IPTUNDYNSTACK: IpTunnelType.STACK,
+            T.GET_IPTUNMANUAL: IpTunnelType.MANUAL,
+            T.GET_IKETUNCASCADE: IpTunnelType.IKE,
+        }.get(kind)
+        ips: list[IpTunnelInfo] = []
+        if kind == T.GET_IKETUNCASCADE and ikes:
+            parents = [t.tunnelId for t in ikes]
+            for tunnel in data.draw(st.lists(ipTunnels(IpTunnelType.IKE), max_size=3)):
+                ips.append(
+                    dataclasses.replace(
+                        tunnel, ikeTunnelId=data.draw(st.sampled_from(parents))
+                    )
+                )
+            ips.sort(key=lambda t: parents.index(t.ikeTunnelId))
+        elif wanted is not None and kind != T.GET_IKETUNCASCADE:
+            ikes = []
+            ips = data.draw(st.lists(ipTunnels(wanted), max_size=3))
+        if kind not in (T.GET_IKETUN, T.GET_IKETUNCASCADE):
+            ikes = []
+        records = tunnel_records(kind, "TCPCS3", ikes, ips)
+        report = tunnel_from_records(kind, records)
+        self.assertEqual((report.ikeTunnels, report.ipTunnels), (ikes, ips))
+
+    def test_refusedData(self) -> None:
+        y_orphan = dataclasses.replace(Y1, ikeTunnelId="K9")
+        for kind, ikes, ips, text in [
+            (T.GET_IKETUN, [K1], [Y1], "lists no dynamic tunnels"),
+            (T.GET_IPTUNMANUAL, [], [Y1], "not the MANUAL"),
+            (T.GET_IPTUNDYNIKE, [K1], [], "lists no IKE tunnels"),
+            (T.GET_IKETUNCASCADE, [K1], [y_orphan], "does not list"),
+            (T.GET_IKETUNCASCADE, [K1, K1], [], "each IKE tunnel once"),
+            (T.GET_IPFLTCURR, [], [], "not a tunnel display request"),
+        ]:
+            with self.assertRaises(ValueError) as caught:
+                tunnel_records(kind, "TCPCS3", ikes, ips)
+            self.assertIn(text, str(caught.exception))
+        self.assertRaises(ValueError, tunnel_records, T.GET_IKETUN, "", [])
+        self.assertRaises(ValueError, tunnel_records, T.GET_IKETUN, "TOOLONGNAME", [])
+        answered = request(T.GET_IKETUN).answer()
+        self.assertRaises(ValueError, encode_tunnel_reply, answered, "TCPCS3")
+        self.assertRaises(ValueError, decode_tunnel_report, request(T.GET_IKETUN))
+
+    def test_refusedRecords(self) -> None:
+        stack = NmiRecord((NmiSection(1, b"TCPCS3  "),))
+        ike = NmiRecord((NmiSection(1, encode_ike_tunnel(K1)),))
+        y1 = encode_ip_tunnel(Y1)
+        for kind, records, text in [
+            (T.GET_IKETUN, [], "the stack record is missing"),
+            (T.GET_IKETUN, [NmiRecord((NmiSection(1, b" " * 8),))], "blank"),
+            (T.GET_IKETUN, [NmiRecord((NmiSection(1, b"TCPCS3"),))], "8 bytes"),
+            (T.GET_IKETUN, [stack, ike, ike], "listed twice"),
+            (T.GET_IKETUNCASCADE, [stack, ike], "has 2 sections, not 1"),
+            (
+                T.GET_IKETUNCASCADE,
+                [stack, NmiRecord((ike.sections[0], NmiSection(2, y1)))],
+                "2 entries of 312 bytes",
+            ),
+            (
+                T.GET_IKETUNCASCADE,
+                [
+                    stack,
+                    NmiRecord(
+                        (
+                            NmiSection(
+                                1,
+                                encode_ike_tunnel(
+                                    dataclasses.replace(K1, tunnelId="K2")
+                                ),
+                            ),
+                            NmiSection(1, y1),
+                        )
+                    ),
+                ],
+                "is under K2, but names 'K1'",
+            ),
+            (
+                T.GET_IPTUNMANUAL,
+                [stack, NmiRecord((NmiSection(1, y1),))],
+                "not the MANUAL",
+            ),
+            (
+                T.GET_IPTUNMANUAL,
+                [stack, ike],
+                "tunnel record 1: tunnel record 1 holds 1 entry of 312",
+            ),
+            (T.GET_IPFLTCURR, [stack], "not a tunnel display request"),
+        ]:
+            with self.assertRaises(FieldDecodeError) as caught:
+                tunnel_from_records(kind, records)
+            self.assertIn(text, caught.exception.detail, text)
+
+    def test_reservedStruct(self) -> None:
+        """The layouts' sizes are what the documentation says."""
+        self.assertEqual(struct.calcsize(">48s48s48s48sIBBBBQI4s"), IKE_TUNNEL_SIZE)
+        self.assertEqual(IP_TUNNEL_SIZE, 0x138)
+
+
+class DocumentationTests(SynchronousTestCase):
+    """
+    C{docs/nmi.md} shows what the codec makes.
+    """
+
+    def test_refreshExample(self) -> None:
+        reply = encode_control_reply(
+            NmiMessage(T.REFRESH_IKETUN, 10, target="client3"),
+            [TunnelControl("KeyExRule1", "K1", TunnelStatus.STATEUPDATED)],
+        )
+        data = encode_message(reply)
+        dump = "\n".join(
+            f"{offset:04x}  " + " ".join(f"{b:02x}" for b in data[offset : offset + 16])
+            for offset in range(0, len(data), 16)
+        )
+        self.assertIn(f"```text\n{dump}\n```", DOCS.read_text(encoding="utf-8"))
+
+    def test_tables(self) -> None:
+        text = DOCS.read_text(encoding="utf-8")
+        section = text[text.index("## 16.") :]
+        for state in SaState:
+            self.assertIn(f"| {int(state)} | ", section)
+            self.assertIn(f"| `{state.text}` |", section)
+        self.assertIn(f"### 16.2 NMsecIKETunnel ({IKE_TUNNEL_SIZE} bytes)", section)
+        self.assertIn(f"### 16.3 NMsecIPTunnel ({IP_TUNNEL_SIZE} bytes)", section)
+        for kind in range(40, 47):
+            self.assertIn(f"| {kind} | `{NmiMessageType(kind).ibmName}` |", section)
