@@ -106,6 +106,27 @@ say "nss-modify nssd display (MODIFY NSSD,DISPLAY)"
 nss-modify nssd --socket "$work/sock/nss" display
 
 say "Start iked (twistd -n iked): two stacks are NSS clients, one is not"
+cat > "$work/tcpipa.policy" <<'POLICY'
+# Policy Agent subset (docs/policy.md): let NSS traffic through.
+IpFilterRule NssTraffic
+{
+  IpSourceAddr    All4
+  IpDestAddr      All4
+  IpService
+  {
+    SourcePortRange 4159
+    DestinationPortRange 1024 65535
+    Protocol        tcp
+    Direction       bidirectional InboundConnect
+  }
+  IpGenericFilterActionRef permit-nolog
+}
+IpGenericFilterAction permit-nolog
+{
+  IpFilterAction    permit
+  IpFilterLogging   no
+}
+POLICY
 cat > "$work/iked.conf" <<CONF
 IkeConfig
 {
@@ -124,6 +145,7 @@ NssStackConfig TCPIPA
   UserID CLIENT1
   AuthBy Password
   PasswordFile "$work/client1.pw"
+  PolicyFile "$work/tcpipa.policy"
 }
 NssStackConfig TCPIPB
 {
@@ -148,11 +170,24 @@ nss-ipsec -w display --socket "$work/sock/ipsecmgmt"
 
 say "nss-ipsec -x display (ipsec -x): nssd's clients, for an operator permitted by SAF"
 me=$(id -un | tr '[:lower:]' '[:upper:]')
-printf 'ADDUSER %s\nPERMIT EZB.NETMGMT.NSSSYS.NSSSYS.NSS.DISPLAY CLASS(SERVAUTH) ID(%s)\nSETROPTS RACLIST(SERVAUTH) REFRESH\n' \
-    "$me" "$me" > "$work/operator.racf"
+cat > "$work/operator.racf" <<RACF
+ADDUSER $me
+PERMIT EZB.NETMGMT.NSSSYS.NSSSYS.NSS.DISPLAY CLASS(SERVAUTH) ID($me)
+PERMIT EZB.NETMGMT.NSSSYS.*.IPSEC.DISPLAY CLASS(SERVAUTH) ID($me)
+PERMIT EZB.NETMGMT.NSSSYS.*.IPSEC.CONTROL CLASS(SERVAUTH) ID($me)
+SETROPTS RACLIST(SERVAUTH) REFRESH
+RACF
 nss-racf --file "$work/operator.racf"
 nss-modify nssd --socket "$work/sock/nss" refresh
 nss-ipsec -x display --socket "$work/sock/nss"
+
+say "nss-ipsec -z CLIENT1 -f ...: steer iked's stack TCPIPA through nssd"
+nss-ipsec -z CLIENT1 -f display --socket "$work/sock/nss" | sed -n '1,3p;/^FilterName/p;/entries selected/p'
+nss-ipsec -z CLIENT1 -f default --socket "$work/sock/nss"
+echo "-- locally on iked (-p TCPIPA):"
+nss-ipsec -p TCPIPA -f display --socket "$work/sock/ipsecmgmt" | sed -n '3p;/^FilterName/p;/entries selected/p'
+nss-ipsec -z CLIENT1 -f reload --socket "$work/sock/nss"
+nss-ipsec -z CLIENT1 -k display --socket "$work/sock/nss" | tail -1
 
 say "iked's log (EZD messages)"
 sed -n 's/^[^[]*\[[^]]*\] //p' "$work/iked.log" | grep '^EZD' | cut -c1-150
