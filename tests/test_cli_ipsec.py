@@ -1,17 +1,21 @@
 """
 Tests for C{nss-ipsec} (L{nsstwisted.cli.ipsec}): the option syntax, the
-C{-w display} and C{-x display} reports line by line against the seed's
-layouts, their JSON, and the whole command against real AF_UNIX sockets
-served by L{IkedManagement} (C{-w}) and by a small GET_CLIENTINFO handler
-built on L{answer_clientinfo} (C{-x}), as nssd's will be.
+C{-w display}, C{-x display} and C{-y display -z} reports line by line
+against the seed's samples, the other reports (C{-f}, C{-k}, C{-y}, C{-m},
+C{-i}, C{-o}), their JSON, and the whole command against real AF_UNIX
+sockets served by L{IkedManagement} (C{-w}), by a small GET_CLIENTINFO
+handler built on L{answer_clientinfo} (C{-x}), and by handlers built on
+iked's answers for the stack's filters, tunnels and interfaces.
 """
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -25,6 +29,8 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from nsstwisted.cli import ipsec
 from nsstwisted.iked.management import IkedManagement
+from nsstwisted.iked.stackreport import answer_stack_request
+from nsstwisted.iked.statistics import StackStatistics
 from nsstwisted.iked.tunnelreport import answer_tunnel_request
 from nsstwisted.iked.tunnels import SaState, StackTunnels
 from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
@@ -58,8 +64,21 @@ from nsstwisted.wire.nmi import (
     NmiMessageType,
     NmiRecord,
     NmiSection,
+    decode_message,
+    encode_message,
 )
-from nsstwisted.wire.tunnels import TunnelReport, decode_tunnel_report
+from nsstwisted.wire.stackinfo import (
+    InterfaceInfo,
+    PortTranslationInfo,
+    encode_porttran_reply,
+)
+from nsstwisted.wire.tunnels import (
+    IpTunnelInfo,
+    IpTunnelType,
+    TunnelReport,
+    decode_tunnel_report,
+    encode_tunnel_reply,
+)
 from tests import test_wire_clientinfo
 from tests.test_wire_ikensinfo import CONNECTED_AT, client
 
@@ -659,7 +678,9 @@ class UsageTests(SynchronousTestCase):
             (("-f", "display", "-z", "a b"), "-z 'a b' is not a valid name"),
             (("-f", "display", "-p", "TOOLONGNAME"), "-p 'TOOLONGNAME' is not"),
             (("-f", "show"), "unknown -f function 'show'"),
-            (("-i", "dis"), "-i display (Interface) is not implemented yet"),
+            (("-i", "show"), "unknown -i function 'show'"),
+            (("-o", "dis", "-a", "Y1"), "-a goes with -k, -y and -m only"),
+            (("-i", "dis", "-c", "policy"), "-c goes with -f display only"),
             (("-k", "activate"), "unknown -k function 'activate'"),
             (("-k", "ref"), "-k refresh needs the tunnel ID (-a) or the name (-n)"),
             (("-m", "act", "-z", "c"), "-m activate needs the tunnel ID (-a)"),
@@ -681,24 +702,19 @@ class UsageTests(SynchronousTestCase):
     def test_unimplementedPrimaries(self) -> None:
         """
         Every primary the network management issue names is known, with
-        its functions, and says it is not implemented yet rather than
-        that it does not exist.
+        its functions, and all are implemented; one that were not would
+        say so rather than that it does not exist.
         """
         for primary in ipsec.PRIMARIES:
             for function in primary.functions:
-                if primary.letter in "fkym" or (primary.letter, function) in (
-                    ("w", "display"),
-                    ("x", "display"),
-                ):
-                    continue
-                status, _, err = self.nssIpsec(f"-{primary.letter}", function[:3])
-                self.assertEqual(status, 2)
-                self.assertIn(
-                    f"-{primary.letter} {function} ({primary.heading}) is not "
-                    "implemented yet",
-                    err,
-                )
+                self.assertIn((primary.letter, function), ipsec._REPORTS)
         self.assertEqual("".join(p.letter for p in ipsec.PRIMARIES), "fkymioxw")
+        reports = dict(ipsec._REPORTS)
+        del reports["o", "display"]
+        self.patch(ipsec, "_REPORTS", reports)
+        status, _, err = self.nssIpsec("-o", "dis")
+        self.assertEqual(status, 2)
+        self.assertIn("-o display (NATT Port Trans) is not implemented yet", err)
 
     def test_abbreviations(self) -> None:
         """
@@ -1716,23 +1732,59 @@ Lifetime:            28800
 """
 
 Y1_BLOCK = """\
-TunnelID:          Y1
-ParentIKETunnelID: K1
-LocalDynVpnRule:   LocalDyn1
-VpnActionName:     DynAction1
-Type:              Dynamic {kind}
-State:             Active
-LocalEndPoint:     10.1.1.1
-RemoteEndPoint:    10.1.1.2
-FIPS140:           No
-ActivationTime:    2006/11/17 11:19:10
-Lifetime:          3600
+TunnelID:               Y1
+ParentIKETunnelID:      K1
+VpnActionName:          DynAction1
+LocalDynVpnRule:        LocalDyn1
+State:                  Active
+HowToEncap:             n/a
+LocalEndPoint:          10.1.1.1
+RemoteEndPoint:         10.1.1.2
+LocalAddressBase:       n/a
+LocalAddressPrefix:     n/a
+LocalAddressRange:      n/a
+RemoteAddressBase:      n/a
+RemoteAddressPrefix:    n/a
+RemoteAddressRange:     n/a
+HowToAuth:              n/a
+AuthAlgorithm:          n/a
+AuthInboundSpi:         n/a
+AuthOutboundSpi:        n/a
+HowToEncrypt:           n/a
+EncryptInboundSpi:      n/a
+EncryptOutboundSpi:     n/a
+Protocol:               n/a
+LocalPort:              n/a
+RemotePort:             n/a
+OutboundPackets:        n/a
+OutboundBytes:          n/a
+InboundPackets:         n/a
+InboundBytes:           n/a
+Lifesize:               n/a
+LifesizeRefresh:        n/a
+CurrentByteCount:       n/a
+LifetimeRefresh:        n/a
+LifetimeExpires:        2006/11/17 12:19:10
+CurrentTime:            2006/11/17 11:20:05
+VPNLifeExpires:         n/a
+NAT Traversal Topology:
+  UdpEncapMode:         No
+  LclNATDetected:       No
+  RmtNATDetected:       No
+  RmtNAPTDetected:      No
+  RmtIsGw:              n/a
+  RmtIsZOS:             n/a
+  zOSCanInitP2SA:       n/a
+  RmtUdpEncapPort:      n/a
+  SrcNATtoARcvd:        n/a
+  DstNATtoARcvd:        n/a
+FIPS140:                No
 """
 
 K_CASCADE = K_REPORT.replace("Display             ", "Display (cascade)   ").replace(
     "Lifetime:            28800\n",
     "Lifetime:            28800\n"
-    + "".join(f"  {line}\n" for line in Y1_BLOCK.format(kind="IKE").splitlines())
+    + "".join(f"  {line}\n" for line in Y1_BLOCK.splitlines())
     + "  *****\n",
 )
 
@@ -1741,7 +1793,7 @@ CS V2R5 ipsec Stack Name: TCPCS3  Fri Nov 17 11:20:05 2006
 Primary:  Dynamic tunnel  Function: Display             Format:   Detail
 Source:   Stack           Scope:    Current             TotAvail: 1
 
-{Y1_BLOCK.format(kind="Stack")}*****
+{Y1_BLOCK}*****
 
 1 entries selected
 """
@@ -1819,7 +1871,7 @@ class TunnelReportTests(SynchronousTestCase):
         fromIked = self.report(T.GET_IPTUNDYNIKE, primary="y", fromIked=True)
         self.assertIn("Source:   IKED            Scope:    Current", fromIked)
         self.assertIn("TotAvail: 2\n", fromIked)
-        self.assertIn("State:             Pending\n", fromIked)
+        self.assertIn("State:                  Pending\n", fromIked)
 
     def test_manual(self) -> None:
         self.assertEqual(
@@ -1910,6 +1962,227 @@ class TunnelReportTests(SynchronousTestCase):
         )
 
 
+# The seed's ipsec -z sample: "ipsec -y display -z client4", its two slides
+# (the first detail lines, then the continuation) as they stand, spacing
+# aside.  One dynamic tunnel Y2 under K1, active since 12:44:19 with a
+# lifetime of two hours; the report was made at 12:44:35.
+SEED_Z_SAMPLE = """\
+CS VLR9 ipsec NS Client Name: client4 Mon Nov 27 12:44:35 2006
+Primary: Dynamic tunnel Function: Display Format: Detail
+Source: Stack Scope: Current TotAvail: 1
+
+TunnelID: Y2
+ParentIKETunnelID: K1
+VpnActionName: Dvpn
+LocalDynVpnRule: mvs052_192
+State: Active
+HowToEncap: Tunnel
+LocalEndPoint: 10.10.10.1
+RemoteEndPoint: 10.10.10.2
+LocalAddressBase: 10.10.10.1
+LocalAddressPrefix: n/a
+LocalAddressRange: n/a
+RemoteAddressBase: 10.10.10.2
+RemoteAddressPrefix: n/a
+RemoteAddressRange: n/a
+HowToAuth: AH
+AuthAlgorithm: Hmac_Sha
+AuthInboundSpi: 2401615039
+AuthOutboundSpi: 1971620597
+HowToEncrypt: 3DES
+EncryptInboundSpi: 4088723240
+EncryptOutboundSpi: 445063417
+Protocol:                ALL(0)
+LocalPort:               0
+RemotePort:              0
+OutboundPackets:         0
+OutboundBytes:           0
+InboundPackets:          0
+InboundBytes:            0
+Lifesize:                0K
+LifesizeRefresh:         0K
+CurrentByteCount:        0b
+LifetimeRefresh:         2006/11/27 14:09:19
+LifetimeExpires:         2006/11/27 14:44:19
+CurrentTime:              2006/11/27 12:44:35
+VPNLifeExpires:          2007/03/07 12:44:19
+NAT Traversal Topology:
+  UdpEncapMode:          No
+  LclNATDetected:        No
+  RmtNATDetected:        No
+  RmtNAPTDetected:       No
+  RmtIsGw:                n/a
+  RmtIsZOS:               n/a
+  zOSCanInitP2SA:         n/a
+  RmtUdpEncapPort:        n/a
+  SrcNATtoARcvd:          n/a
+  DstNATtoARcvd:          n/a
+*****
+1 entries selected
+"""
+
+SEED_Z_ACTIVATED = calendar.timegm((2006, 11, 27, 12, 44, 19, 0, 0, 0))
+SEED_Z_NOW = SEED_Z_ACTIVATED + 16
+
+# The sample's values that the NMsecIPTunnel record (docs/nmi.md, section
+# 16.3) does not carry, and which the report therefore shows as n/a:
+# encapsulation, traffic selectors, algorithms and SPIs, the protocol and
+# ports, the counters, the refresh times and the VPN's life.
+SEED_Z_NOT_CARRIED = frozenset(
+    {
+        "HowToEncap",
+        "LocalAddressBase",
+        "RemoteAddressBase",
+        "HowToAuth",
+        "AuthAlgorithm",
+        "AuthInboundSpi",
+        "AuthOutboundSpi",
+        "HowToEncrypt",
+        "EncryptInboundSpi",
+        "EncryptOutboundSpi",
+        "Protocol",
+        "LocalPort",
+        "RemotePort",
+        "OutboundPackets",
+        "OutboundBytes",
+        "InboundPackets",
+        "InboundBytes",
+        "Lifesize",
+        "LifesizeRefresh",
+        "CurrentByteCount",
+        "LifetimeRefresh",
+        "VPNLifeExpires",
+    }
+)
+
+
+def name_values(lines: list[str]) -> list[tuple[str, str]]:
+    """
+    The detail lines as (name, value), the name with its indentation and
+    the value without its padding.
+    """
+    pairs = []
+    for line in lines:
+        name, value = line.split(":", 1)
+        pairs.append((name, value.strip()))
+    return pairs
+
+
+def heading_fields(line: str) -> list[tuple[str, str]]:
+    """A heading line's C{Label: value} fields, spacing aside."""
+    return [
+        (label, value.strip())
+        for label, value in re.findall(r"(\w+):\s+(.*?)(?=\s+\w+:|$)", line)
+    ]
+
+
+class SeedDynamicTunnelTests(SynchronousTestCase):
+    """
+    C{nss-ipsec -y display -z client4} against the seed's C{ipsec -z}
+    sample, line by line: the reply of the NMI carries the sample's
+    tunnel, and the report has the sample's lines in its order and with
+    its names, the values in our one column.
+    """
+
+    def reply(self) -> TunnelReport:
+        request = NmiMessage(T.GET_IPTUNDYNSTACK, 7, target="client4")
+        tunnel = IpTunnelInfo(
+            "Y2",
+            "Dvpn",
+            IpTunnelType.STACK,
+            state=SaState.ACTIVE,
+            rule="mvs052_192",
+            ikeTunnelId="K1",
+            localAddress="10.10.10.1",
+            remoteAddress="10.10.10.2",
+            activated=SEED_Z_ACTIVATED,
+            lifetime=7200,
+        )
+        reply = encode_tunnel_reply(request, "TCPCS4", ipTunnels=[tunnel])
+        # Through the bytes of the wire, as nssd passes the reply on.
+        decoded = decode_message(encode_message(reply))
+        assert isinstance(decoded, NmiMessage)
+        return decode_tunnel_report(decoded)
+
+    def report(self) -> list[str]:
+        return ipsec.tunnel_report(
+            self.reply(),
+            SEED_Z_NOW,
+            primary="y",
+            clientName="client4",
+            localtime=time.gmtime,
+        )
+
+    def test_heading(self) -> None:
+        """
+        The heading has the sample's fields; the release and the label of
+        the first line are ours (C{CS V2R5}, C{NSS Client Name}), and so
+        is the spacing.
+        """
+        sample = SEED_Z_SAMPLE.splitlines()
+        ours = self.report()
+        self.assertEqual(
+            ours[0], "CS V2R5 ipsec NSS Client Name: client4  Mon Nov 27 12:44:35 2006"
+        )
+        self.assertEqual(sample[0].split()[-5:], ours[0].split()[-5:])
+        self.assertEqual(sample[0].split()[4:7], ours[0].split()[4:7])
+        for line in (1, 2):
+            self.assertEqual(heading_fields(ours[line]), heading_fields(sample[line]))
+        self.assertEqual(
+            heading_fields(ours[1]),
+            [("Primary", "Dynamic tunnel"), ("Function", "Display"),
+             ("Format", "Detail")],
+        )  # fmt: skip
+        self.assertEqual(ours[3], "")
+
+    def test_lines(self) -> None:
+        """
+        The detail lines are the sample's, in its order and with its
+        names; where the record carries no value, the line says n/a; the
+        only line the sample lacks is C{FIPS140}, the last.
+        """
+        sample = SEED_Z_SAMPLE.splitlines()
+        ours = self.report()
+        sampleBlock = sample[4 : sample.index("*****")]
+        oursBlock = ours[4 : ours.index("*****")]
+        self.assertEqual(oursBlock[-1], "FIPS140:                No")
+        expected = [
+            (name, "n/a" if name in SEED_Z_NOT_CARRIED else value)
+            for name, value in name_values(sampleBlock)
+        ]
+        self.assertEqual(name_values(oursBlock[:-1]), expected)
+        # Where the record carries the value, it is the sample's.
+        carried = [
+            pair
+            for pair in name_values(sampleBlock)
+            if pair[0] not in SEED_Z_NOT_CARRIED
+        ]
+        self.assertEqual(len(carried), 24)
+        self.assertTrue(set(carried) <= set(name_values(oursBlock)))
+        # One value column, the NAT block's lines indented by two blanks.
+        columns = {
+            len(line) - len(line.split(":", 1)[1].lstrip())
+            for line in oursBlock
+            if not line.endswith(":")
+        }
+        self.assertEqual(len(columns), 1)
+        self.assertIn("NAT Traversal Topology:", oursBlock)
+        self.assertEqual(
+            ours[ours.index("*****") :], ["*****", "", "1 entries selected"]
+        )
+        self.assertEqual(sample[-2:], ["*****", "1 entries selected"])
+
+    def test_json(self) -> None:
+        """The JSON has the same data: the NAT block is an object."""
+        data = ipsec.tunnel_json(self.reply(), primary="y", now=SEED_Z_NOW)
+        [entry] = data["Entries"]
+        self.assertEqual(entry["LifetimeExpires"], "2006-11-27T14:44:19Z")
+        self.assertEqual(entry["CurrentTime"], "2006-11-27T12:44:35Z")
+        self.assertIsNone(entry["AuthInboundSpi"])
+        self.assertEqual(entry["NAT Traversal Topology"]["UdpEncapMode"], False)
+        self.assertIsNone(entry["NAT Traversal Topology"]["RmtIsGw"])
+
+
 class TunnelOptionTests(SynchronousTestCase):
     def options(self, *argv: str) -> ipsec.IpsecOptions:
         options = ipsec.IpsecOptions()
@@ -1978,7 +2251,7 @@ class TunnelSocketTests(TestCase):
         status, out, _ = await self.nssIpsec("-y", "dis", "-b", "-a", "y2")
         self.assertEqual(status, 0)
         self.assertEqual(self.stack.requests[-1].messageType, T.GET_IPTUNDYNIKE)
-        self.assertIn("TunnelID:          Y2\n", out)
+        self.assertIn("TunnelID:               Y2\n", out)
         self.assertTrue(out.endswith("*****\n\n1 entries selected\n"))
 
     async def test_empty(self) -> None:
@@ -2128,3 +2401,277 @@ class TunnelDocumentationTests(SynchronousTestCase):
             + "\n```",
             text,
         )
+
+
+# -i and -o: a stack's interfaces and its NAT traversal port translations.
+
+INTERFACES = [
+    InterfaceInfo("lo", "127.0.0.1", 8, index=1),
+    InterfaceInfo("eth0", "10.1.1.1", 24, index=2),
+    InterfaceInfo("eth0", "fe80::1", 64, securityClass=7, dvipa=True),
+]
+
+TRANSLATIONS = [
+    PortTranslationInfo("192.0.2.7", 4500, 4501, 17, CONNECTED_AT, "Y1"),
+    PortTranslationInfo("192.0.2.7", 4500, 4502, 6),
+]
+
+I_REPORT = """\
+CS V2R5 ipsec Stack Name: TCPCS3  Fri Nov 17 11:20:05 2006
+Primary:  Interface       Function: Display             Format:   Detail
+Source:   Stack           Scope:    Current             TotAvail: 3
+
+InterfaceName:    lo
+InterfaceAddress: 127.0.0.1
+AddressPrefix:    8
+SecurityClass:    0
+DVIPA:            No
+InterfaceIndex:   1
+*****
+InterfaceName:    eth0
+InterfaceAddress: 10.1.1.1
+AddressPrefix:    24
+SecurityClass:    0
+DVIPA:            No
+InterfaceIndex:   2
+*****
+InterfaceName:    eth0
+InterfaceAddress: fe80::1
+AddressPrefix:    64
+SecurityClass:    7
+DVIPA:            Yes
+InterfaceIndex:   n/a
+*****
+
+3 entries selected
+"""
+
+O_REPORT = """\
+CS V2R5 ipsec NSS Client Name: client3  Fri Nov 17 11:20:05 2006
+Primary:  NATT Port Trans Function: Display             Format:   Detail
+Source:   Stack           Scope:    Current             TotAvail: 2
+
+RemoteAddress:  192.0.2.7
+RemotePort:     4500
+TranslatedPort: 4501
+Protocol:       UDP(17)
+TimeCreated:    2006/11/17 11:19:09
+TunnelID:       Y1
+*****
+RemoteAddress:  192.0.2.7
+RemotePort:     4500
+TranslatedPort: 4502
+Protocol:       TCP(6)
+TimeCreated:    n/a
+TunnelID:       n/a
+*****
+
+2 entries selected
+"""
+
+O_EMPTY = """\
+CS V2R5 ipsec Stack Name: TCPCS3  Fri Nov 17 11:20:05 2006
+Primary:  NATT Port Trans Function: Display             Format:   Detail
+Source:   Stack           Scope:    Current             TotAvail: 0
+
+0 entries selected
+"""
+
+
+class StackInfoStack:
+    """
+    An NMI handler that answers GET_IPINTERFACES and GET_PORTTRAN as iked
+    does, through L{answer_stack_request}: locally under its stack name or
+    a blank target, through nssd under its client name.  It keeps the
+    requests.  With C{translations}, GET_PORTTRAN lists them (iked has
+    none until NAT traversal exists).
+    """
+
+    def __init__(self, translations: list[PortTranslationInfo] | None = None) -> None:
+        self.names = ("", "TCPCS3", "client3")
+        self.translations = translations
+        self.requests: list[NmiMessage] = []
+
+    def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+        self.requests.append(request)
+        if request.target not in self.names:
+            return succeed(request.refuse(ReturnCode.ENXIO, ReasonCode.NONE, "no"))
+        if request.messageType == T.GET_PORTTRAN and self.translations:
+            return succeed(encode_porttran_reply(request, "TCPCS3", self.translations))
+        return maybeDeferred(
+            answer_stack_request, request, "TCPCS3", StackStatistics(), INTERFACES
+        )
+
+
+class StackInfoReportTests(SynchronousTestCase):
+    def test_interfaces(self) -> None:
+        lines = ipsec.interface_report("TCPCS3", INTERFACES, NOW, localtime=time.gmtime)
+        self.assertEqual("".join(f"{line}\n" for line in lines), I_REPORT)
+
+    def test_portTranslations(self) -> None:
+        lines = ipsec.port_translation_report(
+            "TCPCS3", TRANSLATIONS, NOW, clientName="client3", localtime=time.gmtime
+        )
+        self.assertEqual("".join(f"{line}\n" for line in lines), O_REPORT)
+        lines = ipsec.port_translation_report("TCPCS3", [], NOW, localtime=time.gmtime)
+        self.assertEqual("".join(f"{line}\n" for line in lines), O_EMPTY)
+
+    def test_json(self) -> None:
+        data = ipsec.interface_json("TCPCS3", INTERFACES)
+        self.assertEqual(
+            {k: v for k, v in data.items() if k != "Entries"},
+            {
+                "Primary": "Interface",
+                "Function": "Display",
+                "StackName": "TCPCS3",
+                "Source": "Stack",
+                "TotAvail": 3,
+            },
+        )
+        self.assertEqual(
+            data["Entries"][2],
+            {
+                "InterfaceName": "eth0",
+                "InterfaceAddress": "fe80::1",
+                "AddressPrefix": 64,
+                "SecurityClass": 7,
+                "DVIPA": True,
+                "InterfaceIndex": None,
+            },
+        )
+        data = ipsec.port_translation_json("TCPCS3", TRANSLATIONS)
+        self.assertEqual(data["Primary"], "NATT Port Trans")
+        self.assertEqual(
+            data["Entries"],
+            [
+                {
+                    "RemoteAddress": "192.0.2.7",
+                    "RemotePort": 4500,
+                    "TranslatedPort": 4501,
+                    "Protocol": "UDP(17)",
+                    "TimeCreated": "2006-11-17T11:19:09Z",
+                    "TunnelID": "Y1",
+                },
+                {
+                    "RemoteAddress": "192.0.2.7",
+                    "RemotePort": 4500,
+                    "TranslatedPort": 4502,
+                    "Protocol": "TCP(6)",
+                    "TimeCreated": None,
+                    "TunnelID": None,
+                },
+            ],
+        )
+
+
+class StackInfoSocketTests(TestCase):
+    """
+    C{nss-ipsec -i display} and C{-o display} end to end over a real
+    AF_UNIX socket, against L{answer_stack_request}: locally (C{-p}, or
+    no target) and through nssd (C{-z}).
+    """
+
+    def setUp(self) -> None:
+        self.path = socket_path(self, "ipsecmgmt")
+
+    async def serve(self, handler: Any) -> NmiServerFactory:
+        return await serve_nmi(self, self.path, handler)
+
+    async def nssIpsec(self, *argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        status = await ipsec.run(
+            reactor,
+            [*argv, "--socket", self.path],
+            out,
+            err,
+            now=lambda: NOW,
+            localtime=time.gmtime,
+        )
+        return status, out.getvalue(), err.getvalue()
+
+    async def test_interfaces(self) -> None:
+        stack = StackInfoStack()
+        await self.serve(stack)
+        for argv, target in [
+            (("-i", "display", "-p", "TCPCS3"), "TCPCS3"),
+            (("-i", "DIS"), ""),
+            (("--interface", "display"), ""),
+        ]:
+            status, out, err = await self.nssIpsec(*argv)
+            self.assertEqual((status, out, err), (0, I_REPORT, ""), argv)
+            request = stack.requests[-1]
+            self.assertEqual(
+                (request.messageType, request.target, request.records),
+                (T.GET_IPINTERFACES, target, ()),
+            )
+        status, out, err = await self.nssIpsec("-i", "dis", "-z", "client3")
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(
+            out,
+            I_REPORT.replace("Stack Name: TCPCS3", "NSS Client Name: client3"),
+        )
+        self.assertEqual(stack.requests[-1].target, "client3")
+
+    async def test_portTranslations(self) -> None:
+        """
+        iked has no port translations yet: an empty table; a stack that
+        has some lists them.
+        """
+        await self.serve(StackInfoStack())
+        status, out, err = await self.nssIpsec("-o", "display")
+        self.assertEqual((status, out, err), (0, O_EMPTY, ""))
+
+    async def test_portTranslationsThroughNssd(self) -> None:
+        stack = StackInfoStack(TRANSLATIONS)
+        await self.serve(stack)
+        status, out, err = await self.nssIpsec("-o", "dis", "-z", "client3")
+        self.assertEqual((status, out, err), (0, O_REPORT, ""))
+        request = stack.requests[-1]
+        self.assertEqual(
+            (request.messageType, request.target), (T.GET_PORTTRAN, "client3")
+        )
+
+    async def test_json(self) -> None:
+        await self.serve(StackInfoStack(TRANSLATIONS))
+        status, out, err = await self.nssIpsec("-i", "display", "--json")
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(
+            json.loads(out),
+            json.loads(json.dumps(ipsec.interface_json("TCPCS3", INTERFACES))),
+        )
+        status, out, err = await self.nssIpsec("-o", "display", "--json")
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(
+            json.loads(out),
+            json.loads(json.dumps(ipsec.port_translation_json("TCPCS3", TRANSLATIONS))),
+        )
+
+    async def test_refused(self) -> None:
+        await self.serve(StackInfoStack())
+        for primary, name in (("-i", "IPINTERFACES"), ("-o", "PORTTRAN")):
+            status, out, err = await self.nssIpsec(primary, "dis", "-z", "client9")
+            self.assertEqual((status, out), (1, ""))
+            self.assertIn(f"nssd refused NMsec_GET_{name}: ENXIO", err)
+
+    async def test_unreadable(self) -> None:
+        class Garbage:
+            def handle(self, request: NmiMessage) -> Deferred[NmiMessage]:
+                return succeed(request.answer([NmiRecord((NmiSection(1, b"x"),))]))
+
+        await self.serve(Garbage())
+        for primary, name in (("-i", "IPINTERFACES"), ("-o", "PORTTRAN")):
+            status, out, err = await self.nssIpsec(primary, "display")
+            self.assertEqual((status, out), (1, ""))
+            self.assertIn(f"NMsec_GET_{name} reply that cannot be read", err)
+
+    async def test_missingSocket(self) -> None:
+        status, out, err = await self.nssIpsec("-i", "display")
+        self.assertEqual((status, out), (2, ""))
+        self.assertIn("cannot connect to iked", err)
+
+
+class StackInfoDocumentationTests(SynchronousTestCase):
+    def test_examples(self) -> None:
+        text = DOCS.read_text(encoding="utf-8")
+        for report in [I_REPORT, O_REPORT]:
+            self.assertIn(f"```text\n{report}```", text)

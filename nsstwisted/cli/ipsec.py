@@ -14,11 +14,12 @@ C{-w display} (iked's stacks), C{-x display} (nssd's clients),
 C{-f display|default|reload} (a stack's IP filter rules, and the switch
 between its default and policy filter sets), C{-k display|deactivate|refresh}
 (IKE tunnels), C{-y display|activate|deactivate|refresh} (dynamic tunnels)
-and C{-m display|activate|deactivate} (manual tunnels), the last four
-locally with C{-p} or through nssd with C{-z}, are implemented; the table
-of primaries already holds the others, so that adding one is adding its
-request and its report, and until then naming one is a usage error that
-says so.
+C{-m display|activate|deactivate} (manual tunnels), C{-i display} (a
+stack's interfaces) and C{-o display} (its NAT traversal port
+translations), the last six locally with C{-p} or through nssd with C{-z},
+are implemented: every primary of the table.  Adding one is adding its
+request and its report; until then naming one is a usage error that says
+so.
 """
 
 from __future__ import annotations
@@ -67,9 +68,17 @@ from nsstwisted.wire.nmi import (
     NmiRecord,
 )
 from nsstwisted.wire.nss import CLIENT_NAME_PATTERN, STACK_NAME_PATTERN
+from nsstwisted.wire.stackinfo import (
+    PROTOCOLS,
+    InterfaceInfo,
+    PortTranslationInfo,
+    decode_interfaces_reply,
+    decode_porttran_reply,
+)
 from nsstwisted.wire.tunnels import (
     IkeTunnelInfo,
     IpTunnelInfo,
+    IpTunnelType,
     TunnelReport,
     decode_tunnel_report,
 )
@@ -89,10 +98,14 @@ __all__ = [
     "filter_json",
     "filter_report",
     "heading_lines",
+    "interface_json",
+    "interface_report",
     "keyword",
     "main",
     "nss_server_json",
     "nss_server_report",
+    "port_translation_json",
+    "port_translation_report",
     "run",
     "stack_nss_json",
     "stack_nss_report",
@@ -250,8 +263,8 @@ class IpsecOptions(usage.Options):
         f"Usage: {PROGRAM} -w|-x display | -f display|default|reload "
         "[-c current|policy|profile] | -k display|deactivate|refresh [-e] | "
         "-y display|activate|deactivate|refresh [-b] | "
-        "-m display|activate|deactivate [-a TUNNELID] [-n NAME] "
-        "[-z CLIENT | -p STACK] "
+        "-m display|activate|deactivate [-a TUNNELID] [-n NAME] | "
+        "-i display | -o display [-z CLIENT | -p STACK] "
         "[--socket PATH] [--timeout SECONDS] [--json]"
     )
     longdesc = (
@@ -265,7 +278,9 @@ class IpsecOptions(usage.Options):
         "-m display, activate, deactivate or refresh a stack's IKE, dynamic "
         "and manual tunnels, selected by tunnel ID (-a) or name (-n): the "
         "KeyExchangeRule (-k), LocalDynVpnRule (-y; display also takes the "
-        "IpDynVpnAction) or IpManVpnAction (-m).  All of these work for a "
+        "IpDynVpnAction) or IpManVpnAction (-m); -i display, a stack's "
+        "interface addresses; -o display, its NAT traversal port "
+        "translations.  All of these work for a "
         "local stack (-p) or an NSS client through nssd (-z).  The socket is "
         f"--socket, else {IKED_SOCKET} (iked), or {NSSD_SOCKET} (nssd) for -x "
         "and -z."
@@ -920,28 +935,114 @@ def _ike_values(
     ]
 
 
+_NAT_TOPOLOGY = "NAT Traversal Topology"
+"""The label of the dynamic tunnel's indented NAT traversal block."""
+
+
 def _ip_values(
-    tunnel: IpTunnelInfo, when: Callable[[int], str | None]
+    tunnel: IpTunnelInfo, when: Callable[[int], str | None], now: int = 0
 ) -> list[tuple[str, Any]]:
-    """The lines of one dynamic or manual tunnel as typed values."""
-    values: list[tuple[str, Any]] = [("TunnelID", tunnel.tunnelId)]
-    if tunnel.tunnelType.name != "MANUAL":
-        values += [
-            ("ParentIKETunnelID", tunnel.ikeTunnelId or None),
-            ("LocalDynVpnRule", tunnel.rule or None),
+    """
+    The lines of one dynamic or manual tunnel as typed values, C{None} for
+    n/a.
+
+    A dynamic tunnel has the lines of the seed's C{ipsec -y display}
+    sample, in its order and with its names, and then C{FIPS140}; what the
+    NMsecIPTunnel record does not carry (encapsulation, traffic selectors,
+    algorithms, SPIs, counters, refresh times, the VPN's life, most of the
+    NAT traversal block) is n/a, and the NAT lines that say whether NAT
+    was seen are C{No}, since iked does no NAT traversal.
+    C{LifetimeExpires} is the activation time plus the lifetime, and
+    C{CurrentTime} the time of the report (C{now}).
+    """
+    if tunnel.tunnelType == IpTunnelType.MANUAL:
+        return [
+            ("TunnelID", tunnel.tunnelId),
+            ("VpnActionName", tunnel.vpnAction),
+            ("Type", tunnel.tunnelType.text),
+            ("State", tunnel.state.text),
+            ("LocalEndPoint", tunnel.localAddress or None),
+            ("RemoteEndPoint", tunnel.remoteAddress or None),
+            ("FIPS140", tunnel.fips140),
+            ("ActivationTime", when(tunnel.activated)),
         ]
-    values += [
+    expires = 0
+    if tunnel.activated and tunnel.lifetime:
+        expires = tunnel.activated + tunnel.lifetime
+    unknown = [
+        "HowToEncap",
+        "LocalAddressBase",
+        "LocalAddressPrefix",
+        "LocalAddressRange",
+        "RemoteAddressBase",
+        "RemoteAddressPrefix",
+        "RemoteAddressRange",
+        "HowToAuth",
+        "AuthAlgorithm",
+        "AuthInboundSpi",
+        "AuthOutboundSpi",
+        "HowToEncrypt",
+        "EncryptInboundSpi",
+        "EncryptOutboundSpi",
+        "Protocol",
+        "LocalPort",
+        "RemotePort",
+        "OutboundPackets",
+        "OutboundBytes",
+        "InboundPackets",
+        "InboundBytes",
+        "Lifesize",
+        "LifesizeRefresh",
+        "CurrentByteCount",
+        "LifetimeRefresh",
+    ]
+    values: list[tuple[str, Any]] = [
+        ("TunnelID", tunnel.tunnelId),
+        ("ParentIKETunnelID", tunnel.ikeTunnelId or None),
         ("VpnActionName", tunnel.vpnAction),
-        ("Type", tunnel.tunnelType.text),
+        ("LocalDynVpnRule", tunnel.rule or None),
         ("State", tunnel.state.text),
+        (unknown[0], None),
         ("LocalEndPoint", tunnel.localAddress or None),
         ("RemoteEndPoint", tunnel.remoteAddress or None),
+        *((name, None) for name in unknown[1:]),
+        ("LifetimeExpires", when(expires)),
+        ("CurrentTime", when(now)),
+        ("VPNLifeExpires", None),
+        (
+            _NAT_TOPOLOGY,
+            {
+                "UdpEncapMode": False,
+                "LclNATDetected": False,
+                "RmtNATDetected": False,
+                "RmtNAPTDetected": False,
+                "RmtIsGw": None,
+                "RmtIsZOS": None,
+                "zOSCanInitP2SA": None,
+                "RmtUdpEncapPort": None,
+                "SrcNATtoARcvd": None,
+                "DstNATtoARcvd": None,
+            },
+        ),
         ("FIPS140", tunnel.fips140),
-        ("ActivationTime", when(tunnel.activated)),
     ]
-    if tunnel.tunnelType.name != "MANUAL":
-        values.append(("Lifetime", tunnel.lifetime or None))
     return values
+
+
+def _block_lines(values: Sequence[tuple[str, Any]]) -> list[str]:
+    """
+    The C{Name: value} lines of a block whose values may hold an indented
+    sub-block (a C{dict}, as the NAT traversal block): its label alone,
+    then its lines indented by two blanks, every value in one column.
+    """
+    pairs: list[tuple[str, str]] = []
+    for name, value in values:
+        if isinstance(value, dict):
+            pairs.append((name, ""))
+            pairs += [(f"  {n}", _shown(v)) for n, v in value.items()]
+        else:
+            pairs.append((name, _shown(value)))
+    return [line.rstrip() for line in detail_lines(pairs)]
 
 
 def _selected(
@@ -974,19 +1075,24 @@ def _tunnel_blocks(
     chosen: Sequence[IkeTunnelInfo | IpTunnelInfo],
     cascade: bool,
     when: Callable[[int], str | None],
+    now: int = 0,
 ) -> list[tuple[list[tuple[str, Any]], list[list[tuple[str, Any]]]]]:
-    """Each chosen tunnel's values, with its dynamic tunnels' in a cascade."""
+    """
+    Each chosen tunnel's values, with its dynamic tunnels' in a cascade.
+
+    @param now: the time of the report, for C{CurrentTime}.
+    """
     blocks: list[tuple[list[tuple[str, Any]], list[list[tuple[str, Any]]]]] = []
     for tunnel in chosen:
         if isinstance(tunnel, IkeTunnelInfo):
             under = [
-                _ip_values(t, when)
+                _ip_values(t, when, now)
                 for t in report.ipTunnels
                 if cascade and t.ikeTunnelId == tunnel.tunnelId
             ]
             blocks.append((_ike_values(tunnel, when), under))
         else:
-            blocks.append((_ip_values(tunnel, when), []))
+            blocks.append((_ip_values(tunnel, when, now), []))
     return blocks
 
 
@@ -1033,13 +1139,10 @@ def tunnel_report(
         when=localtime(now),
     )
     lines.append("")
-    for values, under in _tunnel_blocks(report, chosen, cascade, when):
-        lines += detail_lines([(n, _shown(v)) for n, v in values])
+    for values, under in _tunnel_blocks(report, chosen, cascade, when, int(now)):
+        lines += _block_lines(values)
         for dynamic in under:
-            lines += [
-                f"  {line}"
-                for line in detail_lines([(n, _shown(v)) for n, v in dynamic])
-            ]
+            lines += [f"  {line}" for line in _block_lines(dynamic)]
             lines.append(f"  {SEPARATOR}")
         lines.append(SEPARATOR)
     if chosen:
@@ -1056,16 +1159,20 @@ def tunnel_json(
     fromIked: bool = False,
     tunnelId: str | None = None,
     name: str | None = None,
+    now: float = 0,
 ) -> dict[str, Any]:
     """
     The data of C{ipsec -k|-y|-m display} for programs: the report's
     names as keys, C{null} for n/a, booleans, numbers for lifetimes,
-    times in ISO 8601 UTC; in a cascade each IKE tunnel has
-    C{DynamicTunnels}.
+    times in ISO 8601 UTC; a dynamic tunnel's NAT traversal block is an
+    object; in a cascade each IKE tunnel has C{DynamicTunnels}.
+
+    @param now: the time of the report, a dynamic tunnel's C{CurrentTime}
+        (0: null).
     """
     total, chosen = _selected(report, primary, tunnelId, name)
     entries = []
-    for values, under in _tunnel_blocks(report, chosen, cascade, _utc_time):
+    for values, under in _tunnel_blocks(report, chosen, cascade, _utc_time, int(now)):
         entry = dict(values)
         if cascade:
             entry["DynamicTunnels"] = [dict(d) for d in under]
@@ -1110,6 +1217,164 @@ def tunnel_control_json(
             for c in controls
         ],
     }
+
+
+# The stack reports: -i (interfaces) and -o (NAT traversal port
+# translations).
+
+
+def _interface_values(info: InterfaceInfo) -> list[tuple[str, Any]]:
+    """One interface address as typed values, C{None} for n/a."""
+    return [
+        ("InterfaceName", info.interfaceName),
+        ("InterfaceAddress", info.address),
+        ("AddressPrefix", info.prefix),
+        ("SecurityClass", info.securityClass),
+        ("DVIPA", info.dvipa),
+        ("InterfaceIndex", info.index or None),
+    ]
+
+
+def _porttran_values(
+    info: PortTranslationInfo, when: Callable[[int], str | None]
+) -> list[tuple[str, Any]]:
+    """One port translation as typed values, C{None} for n/a."""
+    return [
+        ("RemoteAddress", info.remoteAddress),
+        ("RemotePort", info.remotePort),
+        ("TranslatedPort", info.translatedPort),
+        ("Protocol", f"{PROTOCOLS[info.protocol]}({info.protocol})"),
+        ("TimeCreated", when(info.timeCreated)),
+        ("TunnelID", info.tunnelId or None),
+    ]
+
+
+def _stack_listing(
+    *,
+    primary: str,
+    stackName: str,
+    clientName: str | None,
+    entries: Sequence[Sequence[tuple[str, Any]]],
+    now: float,
+    localtime: Callable[[float], time.struct_time],
+) -> list[str]:
+    """
+    The lines of C{-i display} and C{-o display}, laid out as the tunnel
+    reports: the heading (the stack, or the client for C{-z}; C{Source:
+    Stack}, C{Scope: Current}), a blank line, each entry's block followed
+    by asterisks, a blank line and the count.  With no entry, one blank
+    line precedes the count.
+    """
+    if clientName is None:
+        label, target = "Stack Name", stackName
+    else:
+        label, target = "NSS Client Name", clientName
+    lines = heading_lines(
+        targetLabel=label,
+        targetName=target,
+        primary=primary,
+        function="Display",
+        source="Stack",
+        scope="Current",
+        totAvail=len(entries),
+        when=localtime(now),
+    )
+    lines.append("")
+    for values in entries:
+        lines += detail_lines([(name, _shown(value)) for name, value in values])
+        lines.append(SEPARATOR)
+    if entries:
+        lines.append("")
+    lines.append(_entries_selected(len(entries)))
+    return lines
+
+
+def _stack_listing_json(
+    primary: str, stackName: str, entries: Sequence[Sequence[tuple[str, Any]]]
+) -> dict[str, Any]:
+    return {
+        "Primary": primary,
+        "Function": "Display",
+        "StackName": stackName,
+        "Source": "Stack",
+        "TotAvail": len(entries),
+        "Entries": [dict(values) for values in entries],
+    }
+
+
+def interface_report(
+    stackName: str,
+    interfaces: Sequence[InterfaceInfo],
+    now: float,
+    *,
+    clientName: str | None = None,
+    localtime: Callable[[float], time.struct_time] = time.localtime,
+) -> list[str]:
+    """
+    The lines of C{ipsec -i display}: one block per interface address
+    (name, address, prefix, security class, DVIPA, index).
+
+    @param clientName: the client of C{-z}, which the heading names
+        instead of the stack.
+    """
+    return _stack_listing(
+        primary="Interface",
+        stackName=stackName,
+        clientName=clientName,
+        entries=[_interface_values(info) for info in interfaces],
+        now=now,
+        localtime=localtime,
+    )
+
+
+def interface_json(
+    stackName: str, interfaces: Sequence[InterfaceInfo]
+) -> dict[str, Any]:
+    """
+    The data of C{ipsec -i display} for programs: numbers for the prefix,
+    the security class and the index (C{null} when not known), a boolean
+    for C{DVIPA}.
+    """
+    return _stack_listing_json(
+        "Interface", stackName, [_interface_values(info) for info in interfaces]
+    )
+
+
+def port_translation_report(
+    stackName: str,
+    translations: Sequence[PortTranslationInfo],
+    now: float,
+    *,
+    clientName: str | None = None,
+    localtime: Callable[[float], time.struct_time] = time.localtime,
+) -> list[str]:
+    """
+    The lines of C{ipsec -o display}: one block per NAT traversal port
+    translation, with the time it was made in local time.
+    """
+    when = _local_times(localtime)
+    return _stack_listing(
+        primary="NATT Port Trans",
+        stackName=stackName,
+        clientName=clientName,
+        entries=[_porttran_values(info, when) for info in translations],
+        now=now,
+        localtime=localtime,
+    )
+
+
+def port_translation_json(
+    stackName: str, translations: Sequence[PortTranslationInfo]
+) -> dict[str, Any]:
+    """
+    The data of C{ipsec -o display} for programs: numbers for the ports,
+    C{TimeCreated} in ISO 8601 UTC, C{null} for n/a.
+    """
+    return _stack_listing_json(
+        "NATT Port Trans",
+        stackName,
+        [_porttran_values(info, _utc_time) for info in translations],
+    )
 
 
 # Talking to the daemon.
@@ -1335,7 +1600,7 @@ async def _tunnel_display(context: _Context) -> int:
     }
     return _print(
         context,
-        tunnel_json(report, **selection),
+        tunnel_json(report, now=context.now(), **selection),
         tunnel_report(
             report,
             context.now(),
@@ -1374,6 +1639,52 @@ async def _tunnel_control(context: _Context) -> int:
     return EXIT_OK
 
 
+async def _interface_display(context: _Context) -> int:
+    options = context.options
+    messageType = NmiMessageType.GET_IPINTERFACES
+    reply = await _ask(context, messageType, options.target)
+    if isinstance(reply, int):
+        return reply
+    try:
+        stackName, interfaces = decode_interfaces_reply(reply)
+    except FieldDecodeError as error:
+        return _unreadable(context, messageType, error)
+    return _print(
+        context,
+        interface_json(stackName, interfaces),
+        interface_report(
+            stackName,
+            interfaces,
+            context.now(),
+            clientName=options["client"],
+            localtime=context.localtime,
+        ),
+    )
+
+
+async def _port_translation_display(context: _Context) -> int:
+    options = context.options
+    messageType = NmiMessageType.GET_PORTTRAN
+    reply = await _ask(context, messageType, options.target)
+    if isinstance(reply, int):
+        return reply
+    try:
+        stackName, translations = decode_porttran_reply(reply)
+    except FieldDecodeError as error:
+        return _unreadable(context, messageType, error)
+    return _print(
+        context,
+        port_translation_json(stackName, translations),
+        port_translation_report(
+            stackName,
+            translations,
+            context.now(),
+            clientName=options["client"],
+            localtime=context.localtime,
+        ),
+    )
+
+
 _REPORTS: dict[tuple[str, str], Callable[[_Context], Awaitable[int]]] = {
     ("w", "display"): _stack_nss_display,
     ("x", "display"): _nss_server_display,
@@ -1383,6 +1694,8 @@ _REPORTS: dict[tuple[str, str], Callable[[_Context], Awaitable[int]]] = {
     ("k", "display"): _tunnel_display,
     ("y", "display"): _tunnel_display,
     ("m", "display"): _tunnel_display,
+    ("i", "display"): _interface_display,
+    ("o", "display"): _port_translation_display,
     **dict.fromkeys(_TUNNEL_CONTROLS, _tunnel_control),
 }
 """What each implemented (primary, function) does."""
