@@ -27,7 +27,7 @@ from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IListeningPort
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from nsstwisted.cli import ipsec
+from nsstwisted.cli import ipsec, ipsecreports
 from nsstwisted.iked.management import IkedManagement
 from nsstwisted.iked.stackreport import answer_stack_request
 from nsstwisted.iked.statistics import StackStatistics
@@ -321,7 +321,7 @@ class ReportTests(SynchronousTestCase):
     """
 
     def test_seed(self) -> None:
-        lines = ipsec.stack_nss_report("MVS052", STACKS, NOW, time.gmtime)
+        lines = ipsecreports.stack_nss_report("MVS052", STACKS, NOW, time.gmtime)
         expected = REPORT.splitlines()
         for number, (got, wanted) in enumerate(zip(lines, expected, strict=False), 1):
             self.assertEqual(got, wanted, f"line {number}")
@@ -333,7 +333,7 @@ class ReportTests(SynchronousTestCase):
         lines, SystemName, a blank line, 18 lines and asterisks per stack,
         a blank line, the count.
         """
-        lines = ipsec.stack_nss_report("MVS052", STACKS, NOW, time.gmtime)
+        lines = ipsecreports.stack_nss_report("MVS052", STACKS, NOW, time.gmtime)
         self.assertTrue(lines[0].startswith("CS V2R5 ipsec NSS Client Name: n/a  "))
         self.assertTrue(lines[1].startswith("Primary:  Stack NSS "))
         self.assertTrue(lines[2].startswith("Source:   IKED "))
@@ -364,7 +364,7 @@ class ReportTests(SynchronousTestCase):
             userid="IKED",
             connectionState=IkeNssConnectionState.CONNECTING,
         )
-        lines = ipsec.stack_nss_report("MVS052", [info], NOW, time.gmtime)
+        lines = ipsecreports.stack_nss_report("MVS052", [info], NOW, time.gmtime)
         self.assertEqual(
             lines[5:],
             [
@@ -391,7 +391,7 @@ class ReportTests(SynchronousTestCase):
                 "1 entries selected",
             ],
         )
-        lines = ipsec.stack_nss_report(
+        lines = ipsecreports.stack_nss_report(
             "MVS052",
             [
                 IkeNssInfo(
@@ -407,7 +407,7 @@ class ReportTests(SynchronousTestCase):
         self.assertIn("ConnectionState:             disconnected", lines)
 
     def test_noStacks(self) -> None:
-        lines = ipsec.stack_nss_report("MVS052", [], NOW, time.gmtime)
+        lines = ipsecreports.stack_nss_report("MVS052", [], NOW, time.gmtime)
         self.assertEqual(lines[2][-11:], "TotAvail: 0")
         self.assertEqual(lines[3:], ["SystemName: MVS052", "", "0 entries selected"])
 
@@ -420,7 +420,7 @@ class ReportTests(SynchronousTestCase):
         def plusOneHour(seconds: float) -> time.struct_time:
             return time.gmtime(seconds + 3600)
 
-        lines = ipsec.stack_nss_report("MVS052", STACKS[1:2], NOW, plusOneHour)
+        lines = ipsecreports.stack_nss_report("MVS052", STACKS[1:2], NOW, plusOneHour)
         self.assertTrue(lines[0].endswith("  Fri Nov 17 12:20:05 2006"))
         self.assertIn("TimeConnectedToNSServer:     2006/11/17 12:19:09", lines)
 
@@ -429,7 +429,7 @@ class ReportTests(SynchronousTestCase):
         The heading's date is C's asctime: a one-digit day is padded with a
         blank, as z/OS prints it.
         """
-        lines = ipsec.stack_nss_report("S", [], 1165395600, time.gmtime)
+        lines = ipsecreports.stack_nss_report("S", [], 1165395600, time.gmtime)
         self.assertTrue(lines[0].endswith("  Wed Dec  6 09:00:00 2006"), lines[0])
 
     def test_heading(self) -> None:
@@ -437,7 +437,7 @@ class ReportTests(SynchronousTestCase):
         The heading's columns hold IBM's longest values, for the primaries
         to come.
         """
-        lines = ipsec.heading_lines(
+        lines = ipsecreports.heading_lines(
             targetLabel="Stack Name",
             targetName="TCPCS4",
             primary="NATT Port Trans",
@@ -460,10 +460,10 @@ class ReportTests(SynchronousTestCase):
 
     def test_detailLines(self) -> None:
         self.assertEqual(
-            ipsec.detail_lines([("A", "1"), ("Longer", "two")]),
+            ipsecreports.detail_lines([("A", "1"), ("Longer", "two")]),
             ["A:      1", "Longer: two"],
         )
-        self.assertEqual(ipsec.detail_lines([]), [])
+        self.assertEqual(ipsecreports.detail_lines([]), [])
 
 
 class NssServerReportTests(SynchronousTestCase):
@@ -478,11 +478,11 @@ class NssServerReportTests(SynchronousTestCase):
         self.assertEqual(len(lines), len(wanted))
 
     def test_seed(self) -> None:
-        lines = ipsec.nss_server_report("MVS052", [CLIENT4], X_NOW, time.gmtime)
+        lines = ipsecreports.nss_server_report("MVS052", [CLIENT4], X_NOW, time.gmtime)
         self.assertLines(lines, X_REPORT_ONE)
 
     def test_twoClients(self) -> None:
-        lines = ipsec.nss_server_report("MVS052", CLIENTS, X_NOW, time.gmtime)
+        lines = ipsecreports.nss_server_report("MVS052", CLIENTS, X_NOW, time.gmtime)
         self.assertLines(lines, X_REPORT)
 
     def test_seedContent(self) -> None:
@@ -490,7 +490,7 @@ class NssServerReportTests(SynchronousTestCase):
         The seed's heading content and its block's labels and values, in
         its order; only the spacing is ours (IBM's column layout, as C{-w}).
         """
-        lines = ipsec.nss_server_report("MVS052", [CLIENT4], X_NOW, time.gmtime)
+        lines = ipsecreports.nss_server_report("MVS052", [CLIENT4], X_NOW, time.gmtime)
         self.assertEqual(
             lines[0].split(),
             ["CS", "V2R5", "ipsec", "NSS", "Client", "Name:", "n/a", *SEED_DATE],
@@ -513,8 +513,8 @@ class NssServerReportTests(SynchronousTestCase):
         The same column as C{-w}: every value starts one blank after the
         longest label, in column 30.
         """
-        lines = ipsec.nss_server_report("MVS052", CLIENTS, X_NOW, time.gmtime)
-        wide = ipsec.stack_nss_report("MVS052", STACKS, NOW, time.gmtime)
+        lines = ipsecreports.nss_server_report("MVS052", CLIENTS, X_NOW, time.gmtime)
+        wide = ipsecreports.stack_nss_report("MVS052", STACKS, NOW, time.gmtime)
         self.assertEqual(wide[5].index("TCPCS"), 29)
         for line in lines[5:-2]:
             if line != "*****":
@@ -527,11 +527,11 @@ class NssServerReportTests(SynchronousTestCase):
         Unlike C{-w}, a service not selected is C{No} enabled, not n/a, as
         the seed describes C{ipsec -x}.
         """
-        lines = ipsec.nss_server_report("MVS052", [CLIENT5], X_NOW, time.gmtime)
+        lines = ipsecreports.nss_server_report("MVS052", [CLIENT5], X_NOW, time.gmtime)
         self.assertIn("RemoteManagementSelected:    No", lines)
         self.assertIn("RemoteManagementEnabled:     No", lines)
         info = dataclasses.replace(CLIENT4, certEnabled=False)
-        lines = ipsec.nss_server_report("MVS052", [info], X_NOW, time.gmtime)
+        lines = ipsecreports.nss_server_report("MVS052", [info], X_NOW, time.gmtime)
         self.assertIn("CertificateServicesSelected: Yes", lines)
         self.assertIn("CertificateServicesEnabled:  No", lines)
 
@@ -546,7 +546,7 @@ class NssServerReportTests(SynchronousTestCase):
             remoteMgmtSelected=True,
             connectState=NssClientState.DISCONNECTING,
         )
-        lines = ipsec.nss_server_report("MVS052", [info], X_NOW, time.gmtime)
+        lines = ipsecreports.nss_server_report("MVS052", [info], X_NOW, time.gmtime)
         self.assertEqual(
             lines[5:20],
             [
@@ -569,7 +569,7 @@ class NssServerReportTests(SynchronousTestCase):
         )
 
     def test_noClients(self) -> None:
-        lines = ipsec.nss_server_report("MVS052", [], X_NOW, time.gmtime)
+        lines = ipsecreports.nss_server_report("MVS052", [], X_NOW, time.gmtime)
         self.assertEqual(lines[2][-11:], "TotAvail: 0")
         self.assertEqual(lines[3:], ["SystemName: MVS052", "", "0 entries selected"])
 
@@ -577,14 +577,14 @@ class NssServerReportTests(SynchronousTestCase):
         def plusOneHour(seconds: float) -> time.struct_time:
             return time.gmtime(seconds + 3600)
 
-        lines = ipsec.nss_server_report("MVS052", [CLIENT4], X_NOW, plusOneHour)
+        lines = ipsecreports.nss_server_report("MVS052", [CLIENT4], X_NOW, plusOneHour)
         self.assertTrue(lines[0].endswith("  Mon Nov 27 13:40:02 2006"))
         self.assertIn("TimeConnected:               2006/11/27 13:37:08", lines)
 
 
 class JsonTests(SynchronousTestCase):
     def test_nssServer(self) -> None:
-        data = ipsec.nss_server_json("MVS052", CLIENTS)
+        data = ipsecreports.nss_server_json("MVS052", CLIENTS)
         self.assertEqual(
             data,
             {
@@ -606,7 +606,7 @@ class JsonTests(SynchronousTestCase):
         self.assertEqual(json.loads(json.dumps(data)), data)
 
     def test_seed(self) -> None:
-        data = ipsec.stack_nss_json("MVS052", STACKS)
+        data = ipsecreports.stack_nss_json("MVS052", STACKS)
         self.assertEqual(
             data,
             {
@@ -705,10 +705,10 @@ class UsageTests(SynchronousTestCase):
         its functions, and all are implemented; one that were not would
         say so rather than that it does not exist.
         """
-        for primary in ipsec.PRIMARIES:
+        for primary in ipsecreports.PRIMARIES:
             for function in primary.functions:
                 self.assertIn((primary.letter, function), ipsec._REPORTS)
-        self.assertEqual("".join(p.letter for p in ipsec.PRIMARIES), "fkymioxw")
+        self.assertEqual("".join(p.letter for p in ipsecreports.PRIMARIES), "fkymioxw")
         reports = dict(ipsec._REPORTS)
         del reports["o", "display"]
         self.patch(ipsec, "_REPORTS", reports)
@@ -745,7 +745,7 @@ class UsageTests(SynchronousTestCase):
         self.assertEqual(self.options("--nss-server", "dis").daemon, "nssd")
         self.assertEqual(ipsec.SOCKETS, {"iked": IKED_SOCKET, "nssd": NSSD_SOCKET})
         self.assertEqual(
-            {p.letter for p in ipsec.PRIMARIES if p.daemon == "nssd"}, {"x"}
+            {p.letter for p in ipsecreports.PRIMARIES if p.daemon == "nssd"}, {"x"}
         )
 
     def test_help(self) -> None:
@@ -849,7 +849,7 @@ class SocketTests(TestCase):
             "-w", "dis", "--json", "--socket", self.path
         )
         self.assertEqual((status, err), (0, ""))
-        self.assertEqual(json.loads(out), ipsec.stack_nss_json("MVS052", STACKS))
+        self.assertEqual(json.loads(out), ipsecreports.stack_nss_json("MVS052", STACKS))
         self.assertTrue(out.endswith("}\n"))
 
     async def test_stateNow(self) -> None:
@@ -1034,7 +1034,9 @@ class NssServerSocketTests(TestCase):
             "-x", "display", "--json", "--socket", self.path
         )
         self.assertEqual((status, err), (0, ""))
-        self.assertEqual(json.loads(out), ipsec.nss_server_json("MVS052", CLIENTS))
+        self.assertEqual(
+            json.loads(out), ipsecreports.nss_server_json("MVS052", CLIENTS)
+        )
         self.assertTrue(out.endswith("}\n"))
 
     async def test_refused(self) -> None:
@@ -1100,16 +1102,16 @@ class DocumentationTests(SynchronousTestCase):
 
     def test_examples(self) -> None:
         text = DOCS.read_text(encoding="utf-8")
-        report = ipsec.stack_nss_report("MVS052", STACKS[:2], NOW, time.gmtime)
+        report = ipsecreports.stack_nss_report("MVS052", STACKS[:2], NOW, time.gmtime)
         self.assertIn("```text\n" + "\n".join(report) + "\n```", text)
-        data = ipsec.stack_nss_json("MVS052", STACKS[1:2])
+        data = ipsecreports.stack_nss_json("MVS052", STACKS[1:2])
         self.assertIn("```json\n" + json.dumps(data, indent=2) + "\n```", text)
 
     def test_nssServerExamples(self) -> None:
         text = DOCS.read_text(encoding="utf-8")
-        report = ipsec.nss_server_report("MVS052", CLIENTS, X_NOW, time.gmtime)
+        report = ipsecreports.nss_server_report("MVS052", CLIENTS, X_NOW, time.gmtime)
         self.assertIn("```text\n" + "\n".join(report) + "\n```", text)
-        data = ipsec.nss_server_json("MVS052", CLIENTS[1:])
+        data = ipsecreports.nss_server_json("MVS052", CLIENTS[1:])
         self.assertIn("```json\n" + json.dumps(data, indent=2) + "\n```", text)
 
     def test_synopsis(self) -> None:
@@ -1119,7 +1121,7 @@ class DocumentationTests(SynchronousTestCase):
 
     def test_primaries(self) -> None:
         text = DOCS.read_text(encoding="utf-8")
-        for primary in ipsec.PRIMARIES:
+        for primary in ipsecreports.PRIMARIES:
             self.assertIn(
                 f"| `-{primary.letter}` | `--{primary.longName}` | "
                 f"{primary.heading} | {', '.join(primary.functions)} |",
@@ -1252,20 +1254,20 @@ class FilterReportTests(SynchronousTestCase):
         self.assertEqual(len(lines), len(wanted))
 
     def test_local(self) -> None:
-        lines = ipsec.filter_report(policy_report(), NOW, localtime=time.gmtime)
+        lines = ipsecreports.filter_report(policy_report(), NOW, localtime=time.gmtime)
         self.assertLines(lines, F_REPORT)
 
     def test_client(self) -> None:
         """
         Through nssd the heading names the NSS client, as IBM's does.
         """
-        lines = ipsec.filter_report(
+        lines = ipsecreports.filter_report(
             policy_report(), NOW, clientName="client3", localtime=time.gmtime
         )
         self.assertLines(lines, F_REPORT_Z)
 
     def test_headingContent(self) -> None:
-        lines = ipsec.filter_report(policy_report(), NOW, localtime=time.gmtime)
+        lines = ipsecreports.filter_report(policy_report(), NOW, localtime=time.gmtime)
         self.assertEqual(
             lines[1].split(),
             ["Primary:", "Filter", "Function:", "Display", "Format:", "Detail"],
@@ -1293,7 +1295,9 @@ class FilterReportTests(SynchronousTestCase):
             ),
             [DENY_ALL_DEFAULT],
         )
-        lines = ipsec.filter_report(report, NOW, scope="profile", localtime=time.gmtime)
+        lines = ipsecreports.filter_report(
+            report, NOW, scope="profile", localtime=time.gmtime
+        )
         self.assertEqual(
             lines[2:5],
             [
@@ -1305,14 +1309,16 @@ class FilterReportTests(SynchronousTestCase):
         self.assertIn("FilterName:           SYSDEFAULTDENYRULE", lines)
         self.assertIn("Logging:              All", lines)
         current = dataclasses.replace(report, currentSet=FilterSet.DEFAULT)
-        lines = ipsec.filter_report(current, NOW, localtime=time.gmtime)
+        lines = ipsecreports.filter_report(current, NOW, localtime=time.gmtime)
         self.assertTrue(
             lines[2].startswith("Source:   Stack Profile   Scope:    Current")
         )
 
     def test_noRules(self) -> None:
         report = FilterReport("TCPCS3", FilterSet.POLICY, FilterSettings(), [])
-        lines = ipsec.filter_report(report, NOW, scope="policy", localtime=time.gmtime)
+        lines = ipsecreports.filter_report(
+            report, NOW, scope="policy", localtime=time.gmtime
+        )
         self.assertEqual(lines[2][-11:], "TotAvail: 0")
         self.assertEqual(lines[5:], ["", "0 entries selected"])
 
@@ -1332,7 +1338,7 @@ class FilterReportTests(SynchronousTestCase):
             destinationPorts=(500, 500),
         )
         report = FilterReport("S", FilterSet.POLICY, FilterSettings(), [info])
-        lines = ipsec.filter_report(report, NOW, localtime=time.gmtime)
+        lines = ipsecreports.filter_report(report, NOW, localtime=time.gmtime)
         for line in [
             "Protocol:             UDP(17)",
             "SourceAddress:        2001:db8::",
@@ -1346,11 +1352,11 @@ class FilterReportTests(SynchronousTestCase):
             self.assertIn(line, lines)
         other = dataclasses.replace(info, protocol=47)
         report = FilterReport("S", FilterSet.POLICY, FilterSettings(), [other])
-        lines = ipsec.filter_report(report, NOW, localtime=time.gmtime)
+        lines = ipsecreports.filter_report(report, NOW, localtime=time.gmtime)
         self.assertIn("Protocol:             47", lines)
 
     def test_json(self) -> None:
-        data = ipsec.filter_json(policy_report())
+        data = ipsecreports.filter_json(policy_report())
         self.assertEqual(
             {k: v for k, v in data.items() if k != "Entries"},
             {
@@ -1385,19 +1391,19 @@ class FilterReportTests(SynchronousTestCase):
 
     def test_control(self) -> None:
         self.assertEqual(
-            ipsec.filter_control_report(
+            ipsecreports.filter_control_report(
                 [TunnelControl("TCPCS3", "", TunnelStatus.STATEUPDATED)]
             ),
             ["Stack Name  Status", "TCPCS3      State updated"],
         )
         self.assertEqual(
-            ipsec.filter_control_report(
+            ipsecreports.filter_control_report(
                 [TunnelControl("TCPCSLONG", "", TunnelStatus.STATEALREADYSET)]
             ),
             ["Stack Name  Status", "TCPCSLONG   State already set"],
         )
         self.assertEqual(
-            ipsec.filter_control_json(
+            ipsecreports.filter_control_json(
                 "reload", [TunnelControl("TCPCS3", "", TunnelStatus.STATEUPDATED)]
             ),
             {
@@ -1623,7 +1629,7 @@ class FilterSocketTests(TestCase):
         await self.serve()
         status, out, _ = await self.nssIpsec("-f", "display", "--json")
         self.assertEqual(status, 0)
-        self.assertEqual(json.loads(out), ipsec.filter_json(policy_report()))
+        self.assertEqual(json.loads(out), ipsecreports.filter_json(policy_report()))
 
     async def test_notConnected(self) -> None:
         """
@@ -1667,9 +1673,9 @@ class FilterSocketTests(TestCase):
 class FilterDocumentationTests(SynchronousTestCase):
     def test_example(self) -> None:
         text = DOCS.read_text(encoding="utf-8")
-        lines = ipsec.filter_report(policy_report(), NOW, localtime=time.gmtime)
+        lines = ipsecreports.filter_report(policy_report(), NOW, localtime=time.gmtime)
         self.assertIn("```text\n" + "\n".join(lines) + "\n```", text)
-        control = ipsec.filter_control_report(
+        control = ipsecreports.filter_control_report(
             [TunnelControl("TCPCS3", "", TunnelStatus.STATEUPDATED)]
         )
         self.assertIn(
@@ -1853,7 +1859,7 @@ def tunnel_report(kind: NmiMessageType, tunnels: StackTunnels) -> TunnelReport:
 
 class TunnelReportTests(SynchronousTestCase):
     def report(self, kind: NmiMessageType, **options: Any) -> str:
-        lines = ipsec.tunnel_report(
+        lines = ipsecreports.tunnel_report(
             tunnel_report(kind, tunnel_stack()), NOW, localtime=time.gmtime, **options
         )
         return "".join(f"{line}\n" for line in lines)
@@ -1880,7 +1886,7 @@ class TunnelReportTests(SynchronousTestCase):
         )
 
     def test_empty(self) -> None:
-        lines = ipsec.tunnel_report(
+        lines = ipsecreports.tunnel_report(
             TunnelReport("TCPCS", [], []), NOW, primary="k", localtime=time.gmtime
         )
         self.assertEqual("".join(f"{line}\n" for line in lines), EMPTY_K)
@@ -1899,7 +1905,7 @@ class TunnelReportTests(SynchronousTestCase):
             ({"name": "LocalDyn1", "tunnelId": "Y2"}, []),
         ]
         for options, ids in cases:
-            data = ipsec.tunnel_json(
+            data = ipsecreports.tunnel_json(
                 tunnel_report(T.GET_IPTUNDYNIKE, tunnel_stack()),
                 primary="y",
                 fromIked=True,
@@ -1911,7 +1917,7 @@ class TunnelReportTests(SynchronousTestCase):
         self.assertTrue(text.endswith("TotAvail: 1\n\n0 entries selected\n"), text)
 
     def test_json(self) -> None:
-        data = ipsec.tunnel_json(
+        data = ipsecreports.tunnel_json(
             tunnel_report(T.GET_IKETUNCASCADE, tunnel_stack()),
             primary="k",
             cascade=True,
@@ -1934,7 +1940,7 @@ class TunnelReportTests(SynchronousTestCase):
             [d["TunnelID"] for d in entry["DynamicTunnels"]],
             ["Y1"],
         )
-        manual = ipsec.tunnel_json(
+        manual = ipsecreports.tunnel_json(
             tunnel_report(T.GET_IPTUNMANUAL, tunnel_stack()), primary="m"
         )
         self.assertIsNone(manual["Entries"][0]["ActivationTime"])
@@ -1946,11 +1952,11 @@ class TunnelReportTests(SynchronousTestCase):
             TunnelControl("Nope", "", TunnelStatus.NOTFOUND),
         ]
         self.assertEqual(
-            ipsec.tunnel_control_report(controls),
+            ipsecreports.tunnel_control_report(controls),
             ["Tunnel ID  Status", "K1         State updated", "Nope       Not found"],
         )
         self.assertEqual(
-            ipsec.tunnel_control_json("k", "refresh", controls),
+            ipsecreports.tunnel_control_json("k", "refresh", controls),
             {
                 "Primary": "IKE tunnel",
                 "Function": "Refresh",
@@ -2105,7 +2111,7 @@ class SeedDynamicTunnelTests(SynchronousTestCase):
         return decode_tunnel_report(decoded)
 
     def report(self) -> list[str]:
-        return ipsec.tunnel_report(
+        return ipsecreports.tunnel_report(
             self.reply(),
             SEED_Z_NOW,
             primary="y",
@@ -2174,7 +2180,7 @@ class SeedDynamicTunnelTests(SynchronousTestCase):
 
     def test_json(self) -> None:
         """The JSON has the same data: the NAT block is an object."""
-        data = ipsec.tunnel_json(self.reply(), primary="y", now=SEED_Z_NOW)
+        data = ipsecreports.tunnel_json(self.reply(), primary="y", now=SEED_Z_NOW)
         [entry] = data["Entries"]
         self.assertEqual(entry["LifetimeExpires"], "2006-11-27T14:44:19Z")
         self.assertEqual(entry["CurrentTime"], "2006-11-27T12:44:35Z")
@@ -2392,7 +2398,7 @@ class TunnelDocumentationTests(SynchronousTestCase):
             "K1         State updated\n```",
             text,
         )
-        control = ipsec.tunnel_control_report(
+        control = ipsecreports.tunnel_control_report(
             [TunnelControl("ManAction9", "", TunnelStatus.NOTFOUND)]
         )
         self.assertIn(
@@ -2505,19 +2511,23 @@ class StackInfoStack:
 
 class StackInfoReportTests(SynchronousTestCase):
     def test_interfaces(self) -> None:
-        lines = ipsec.interface_report("TCPCS3", INTERFACES, NOW, localtime=time.gmtime)
+        lines = ipsecreports.interface_report(
+            "TCPCS3", INTERFACES, NOW, localtime=time.gmtime
+        )
         self.assertEqual("".join(f"{line}\n" for line in lines), I_REPORT)
 
     def test_portTranslations(self) -> None:
-        lines = ipsec.port_translation_report(
+        lines = ipsecreports.port_translation_report(
             "TCPCS3", TRANSLATIONS, NOW, clientName="client3", localtime=time.gmtime
         )
         self.assertEqual("".join(f"{line}\n" for line in lines), O_REPORT)
-        lines = ipsec.port_translation_report("TCPCS3", [], NOW, localtime=time.gmtime)
+        lines = ipsecreports.port_translation_report(
+            "TCPCS3", [], NOW, localtime=time.gmtime
+        )
         self.assertEqual("".join(f"{line}\n" for line in lines), O_EMPTY)
 
     def test_json(self) -> None:
-        data = ipsec.interface_json("TCPCS3", INTERFACES)
+        data = ipsecreports.interface_json("TCPCS3", INTERFACES)
         self.assertEqual(
             {k: v for k, v in data.items() if k != "Entries"},
             {
@@ -2539,7 +2549,7 @@ class StackInfoReportTests(SynchronousTestCase):
                 "InterfaceIndex": None,
             },
         )
-        data = ipsec.port_translation_json("TCPCS3", TRANSLATIONS)
+        data = ipsecreports.port_translation_json("TCPCS3", TRANSLATIONS)
         self.assertEqual(data["Primary"], "NATT Port Trans")
         self.assertEqual(
             data["Entries"],
@@ -2637,13 +2647,15 @@ class StackInfoSocketTests(TestCase):
         self.assertEqual((status, err), (0, ""))
         self.assertEqual(
             json.loads(out),
-            json.loads(json.dumps(ipsec.interface_json("TCPCS3", INTERFACES))),
+            json.loads(json.dumps(ipsecreports.interface_json("TCPCS3", INTERFACES))),
         )
         status, out, err = await self.nssIpsec("-o", "display", "--json")
         self.assertEqual((status, err), (0, ""))
         self.assertEqual(
             json.loads(out),
-            json.loads(json.dumps(ipsec.port_translation_json("TCPCS3", TRANSLATIONS))),
+            json.loads(
+                json.dumps(ipsecreports.port_translation_json("TCPCS3", TRANSLATIONS))
+            ),
         )
 
     async def test_refused(self) -> None:
