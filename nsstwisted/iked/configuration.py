@@ -42,6 +42,15 @@ from nsstwisted.config import (
     parse_config,
     read_config,
 )
+from nsstwisted.config.values import (
+    SYSTEM_NAME,
+    default_system_name,
+)
+from nsstwisted.config.values import absolute_path as _path
+from nsstwisted.config.values import label_value as _label
+from nsstwisted.config.values import setting_error as _error
+from nsstwisted.config.values import single_value as _single
+from nsstwisted.config.values import system_name_value as _system_name
 from nsstwisted.iked.policy import StackPolicy, load_stack_policy
 from nsstwisted.wire.fields import has_control_character
 from nsstwisted.wire.nss import CLIENT_NAME_PATTERN, NSS_PORT, Services
@@ -97,7 +106,6 @@ NSS_WAIT_LIMIT_RANGE = (1, 3600)
 NSS_WAIT_RETRIES_RANGE = (1, 100)
 SYSLOG_LEVEL_RANGE = (0, 1023)
 
-MAX_LABEL_LENGTH = 32
 MAX_RING_NAME_LENGTH = 237
 # sun_path is 108 bytes on Linux, one of which is the terminating NUL.
 MAX_SOCKET_PATH_BYTES = 107
@@ -113,7 +121,6 @@ MAX_NAMESPACE_LENGTH = 255
 # The same rules as nsstwisted.nssd.configuration, restated because the two
 # daemons never import each other.
 _USERID = re.compile(r"[A-Z@#$][A-Z0-9@#$]{0,7}")
-_SYSTEM_NAME = re.compile(r"[A-Z0-9@#$]{1,8}")
 # A TCP/IP stack is named by its MVS job name: no leading digit.
 _STACK_NAME = re.compile(r"[A-Z@#$][A-Z0-9@#$]{0,7}")
 _RING_FORBIDDEN = "/(),'"
@@ -439,16 +446,6 @@ def config_path(
     return env.get(CONFIG_VARIABLE) or DEFAULT_CONFIG_PATH
 
 
-def default_system_name(hostname: str) -> str:
-    """
-    The system name to use when none is coded: the short host name, upper
-    case, cut to 8 characters, as nssd does, so that a host running both
-    daemons gets the same name from both.  The result may be invalid; the
-    loader then asks for C{SystemName}.
-    """
-    return hostname.split(".", 1)[0].upper()[:8]
-
-
 def load_iked_configuration(
     path: str, *, hostname: str | None = None
 ) -> IkedConfiguration:
@@ -553,20 +550,10 @@ def _read_secret(path: str, authBy: AuthBy) -> tuple[str | None, str]:
 _Check = Callable[[Setting, str], Any]
 
 
-def _error(setting: Setting, filename: str, message: str) -> ConfigurationError:
-    return ConfigurationError(message, filename, setting.line, setting.keyword)
-
-
 def _statement_error(
     statement: Statement, filename: str, message: str
 ) -> ConfigurationError:
     return ConfigurationError(message, filename, statement.line, statement.kind)
-
-
-def _single(setting: Setting, filename: str) -> str:
-    if len(setting.values) != 1:
-        raise _error(setting, filename, "takes exactly one value")
-    return setting.values[0]
 
 
 def _none(setting: Setting, filename: str) -> None:
@@ -649,18 +636,6 @@ def _smf119(setting: Setting, filename: str) -> None:
             )
 
 
-def _label(setting: Setting, filename: str) -> str:
-    label = _single(setting, filename)
-    if not 1 <= len(label) <= MAX_LABEL_LENGTH or not label.isprintable():
-        raise _error(
-            setting,
-            filename,
-            f"must be 1 to {MAX_LABEL_LENGTH} printable characters"
-            " (quote a label holding blanks)",
-        )
-    return label
-
-
 def _ring(setting: Setting, filename: str) -> tuple[str, str]:
     text = _single(setting, filename)
     owner, slash, ring = text.partition("/")
@@ -689,31 +664,6 @@ def _ring(setting: Setting, filename: str) -> tuple[str, str]:
 
 def _no_key_ring(setting: Setting, filename: str) -> None:
     _none(setting, filename)
-
-
-def _system_name(setting: Setting, filename: str) -> str:
-    name = _single(setting, filename).upper()
-    if not _SYSTEM_NAME.fullmatch(name):
-        raise _error(setting, filename, "must be 1 to 8 of A-Z 0-9 @ # $")
-    return name
-
-
-def _path(limit: int | None = None) -> _Check:
-    def check(setting: Setting, filename: str) -> str:
-        path = _single(setting, filename)
-        # A daemon's working directory is not the operator's, so a relative
-        # path would name a different file than the one meant.
-        if not os.path.isabs(path):
-            raise _error(setting, filename, "must be an absolute path")
-        if limit is not None and len(path.encode("utf-8")) > limit:
-            raise _error(
-                setting,
-                filename,
-                f"must be at most {limit} bytes long (the AF_UNIX limit)",
-            )
-        return path
-
-    return check
 
 
 def _is_ip(text: str) -> bool:
@@ -1263,7 +1213,7 @@ def _build(
 def _default_system_name(filename: str, hostname: str | None) -> str:
     host = socket.gethostname() if hostname is None else hostname
     name = default_system_name(host)
-    if not _SYSTEM_NAME.fullmatch(name):
+    if not SYSTEM_NAME.fullmatch(name):
         raise ConfigurationError(
             f"not coded, and the host name {host!r} gives no valid system"
             " name (1 to 8 of A-Z 0-9 @ # $): code SystemName in IkeConfig",

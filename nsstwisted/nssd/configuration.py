@@ -31,6 +31,15 @@ from nsstwisted.config import (
     parse_config,
     read_config,
 )
+from nsstwisted.config.values import (
+    SYSTEM_NAME,
+    default_system_name,
+)
+from nsstwisted.config.values import absolute_path as _path
+from nsstwisted.config.values import label_value as _label
+from nsstwisted.config.values import setting_error as _error
+from nsstwisted.config.values import single_value as _single
+from nsstwisted.config.values import system_name_value as _system_name
 
 __all__ = [
     "CONFIG_VARIABLE",
@@ -58,7 +67,6 @@ own, so the conventional C{NSSD} stands in for it.
 """
 
 MAX_SYSLOG_LEVEL = 15
-MAX_LABEL_LENGTH = 32
 MAX_RING_NAME_LENGTH = 237
 # sun_path is 108 bytes on Linux, one of which is the terminating NUL.
 MAX_SOCKET_PATH_BYTES = 107
@@ -66,7 +74,6 @@ MAX_SOCKET_PATH_BYTES = 107
 # The same rules as nsstwisted.security, restated here so that this module
 # stays stdlib-only: the configuration is read before any database is open.
 _USERID = re.compile(r"[A-Z@#$][A-Z0-9@#$]{0,7}")
-_SYSTEM_NAME = re.compile(r"[A-Z0-9@#$]{1,8}")
 _RING_FORBIDDEN = "/(),'"
 
 
@@ -164,17 +171,6 @@ def config_path(
     return env.get(CONFIG_VARIABLE) or DEFAULT_CONFIG_PATH
 
 
-def default_system_name(hostname: str) -> str:
-    """
-    The system name to use when none is coded: the short host name, upper
-    case, cut to 8 characters, much as an MVS system name is usually the
-    host's own short name.  The result may still be invalid (C{web-01}); the
-    loader then asks for C{SystemName} rather than guessing a mapping that
-    would silently change profile names.
-    """
-    return hostname.split(".", 1)[0].upper()[:8]
-
-
 def load_nssd_configuration(
     path: str, *, hostname: str | None = None
 ) -> NssdConfiguration:
@@ -202,16 +198,6 @@ def nssd_configuration_from_text(
 # --- checking ---------------------------------------------------------------
 
 _Check = Callable[[Setting, str], Any]
-
-
-def _error(setting: Setting, filename: str, message: str) -> ConfigurationError:
-    return ConfigurationError(message, filename, setting.line, setting.keyword)
-
-
-def _single(setting: Setting, filename: str) -> str:
-    if len(setting.values) != 1:
-        raise _error(setting, filename, "takes exactly one value")
-    return setting.values[0]
 
 
 def _number(low: int, high: int, meaning: str = "") -> _Check:
@@ -261,43 +247,6 @@ def _ring(setting: Setting, filename: str) -> tuple[str, str]:
             " printable characters without blanks or / ( ) , '",
         )
     return owner, name
-
-
-def _system_name(setting: Setting, filename: str) -> str:
-    name = _single(setting, filename).upper()
-    if not _SYSTEM_NAME.fullmatch(name):
-        raise _error(setting, filename, "must be 1 to 8 of A-Z 0-9 @ # $")
-    return name
-
-
-def _path(limit: int | None = None) -> _Check:
-    def check(setting: Setting, filename: str) -> str:
-        path = _single(setting, filename)
-        # A daemon's working directory is not the operator's, so a relative
-        # path would name a different file than the one meant.
-        if not os.path.isabs(path):
-            raise _error(setting, filename, "must be an absolute path")
-        if limit is not None and len(path.encode("utf-8")) > limit:
-            raise _error(
-                setting,
-                filename,
-                f"must be at most {limit} bytes long (the AF_UNIX limit)",
-            )
-        return path
-
-    return check
-
-
-def _label(setting: Setting, filename: str) -> str:
-    label = _single(setting, filename)
-    if not 1 <= len(label) <= MAX_LABEL_LENGTH or not label.isprintable():
-        raise _error(
-            setting,
-            filename,
-            f"must be 1 to {MAX_LABEL_LENGTH} printable characters"
-            " (quote a label holding blanks)",
-        )
-    return label
 
 
 def _discipline(setting: Setting, filename: str) -> None:
@@ -392,7 +341,7 @@ def _build(
     if "systemName" not in values:
         host = socket.gethostname() if hostname is None else hostname
         name = default_system_name(host)
-        if not _SYSTEM_NAME.fullmatch(name):
+        if not SYSTEM_NAME.fullmatch(name):
             raise ConfigurationError(
                 f"not coded, and the host name {host!r} gives no valid system"
                 " name (1 to 8 of A-Z 0-9 @ # $): code SystemName",
