@@ -1,9 +1,12 @@
 """
-Hypothesis strategies for the RACF command language.
+The Hypothesis strategies of the test suite, one section per codec or
+parser: the RACF command language, the NSS protocol, the NMI records, the
+configuration and policy languages.
 
-The alphabets are small and biased towards the characters the lexer treats
-specially (separators, quotes, C{/} and C{*} of comments, the C{-} and C{+}
-of continuation) so that few examples reach the interesting cases; sizes are
+For the RACF command language, the alphabets are small and biased towards
+the characters the lexer treats specially (separators, quotes, C{/} and
+C{*} of comments, the C{-} and C{+} of continuation) so that few examples
+reach the interesting cases; sizes are
 kept small so the property tests stay fast.  Nothing here uses randomness of
 its own: every choice is drawn from Hypothesis, so failures shrink and replay.
 """
@@ -415,3 +418,618 @@ def nmi_valid_messages(draw: st.DrawFn) -> NmiMessage:
         return NmiMessage(messageType, correlator, target=target, records=records)
     records = (draw(nmi_text_records),) if daemon else draw(nmi_record_lists)
     return NmiMessage(messageType, correlator, True, target, records=records)
+
+
+# ----------------------------------------------------------------------------
+# Configuration parser (tests/test_config_parser.py)
+# ----------------------------------------------------------------------------
+
+from nsstwisted.config import Setting, Statement  # noqa: E402
+
+# Text biased towards what the parser treats specially.
+config_special_text = st.text(
+    st.sampled_from(list(' \t\n\r{}"#\\\x00\x85\u2028\ufeffAz09/é')), max_size=60
+)
+
+config_words = st.text(
+    string.ascii_letters + string.digits + "@#$/._-", min_size=1
+).filter(lambda w: not w.startswith("#"))
+config_values = st.text(
+    st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=12
+)
+
+
+@st.composite
+def config_statements(draw: st.DrawFn) -> Statement:
+    settings_ = draw(
+        st.lists(
+            st.builds(
+                Setting,
+                keyword=config_words,
+                values=st.lists(config_values, max_size=4).map(tuple),
+                line=st.just(0),
+            ),
+            max_size=4,
+        )
+    )
+    name = draw(st.none() | config_values)
+    return Statement(draw(config_words), name, tuple(settings_), 0)
+
+
+# ----------------------------------------------------------------------------
+# Generic profile names (tests/test_generic.py)
+# ----------------------------------------------------------------------------
+
+generic_qualifiers = st.text(alphabet="AB", min_size=1, max_size=2)
+generic_pattern_qualifiers = st.one_of(
+    generic_qualifiers,
+    st.sampled_from(["*", "%", "A%", "%B", "A*", "B*", "AB*"]),
+)
+
+
+@st.composite
+def generic_profile_names(draw: st.DrawFn) -> str:
+    qualifiers = draw(st.lists(generic_pattern_qualifiers, min_size=1, max_size=4))
+    if draw(st.booleans()):
+        qualifiers.insert(draw(st.integers(0, len(qualifiers))), "**")
+    return ".".join(qualifiers)
+
+
+# ----------------------------------------------------------------------------
+# IKE daemon configuration (tests/test_iked_configuration.py)
+# ----------------------------------------------------------------------------
+
+from nsstwisted.iked.configuration import NssServerAddress  # noqa: E402
+
+iked_upper_names = st.text(
+    string.ascii_uppercase + string.digits + "@#$", min_size=1, max_size=8
+)
+iked_stack_names = st.builds(
+    lambda first, rest: first + rest,
+    st.sampled_from(string.ascii_uppercase + "@#$"),
+    st.text(string.ascii_uppercase + string.digits + "@#$", max_size=7),
+)
+iked_rings = st.tuples(
+    iked_stack_names,
+    st.text(
+        st.characters(
+            min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="/(),'"
+        ),
+        min_size=1,
+        max_size=12,
+    ).map(str.upper),
+)
+iked_paths = st.text(
+    st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=20
+).map(lambda p: "/" + p)
+iked_host_names = st.from_regex(
+    r"[a-z][a-z0-9-]{0,8}[a-z](\.[a-z]{2,5}){0,2}", fullmatch=True
+)
+iked_addresses = st.ip_addresses().map(str)
+iked_identities = st.one_of(
+    st.tuples(st.just("IpAddr"), iked_addresses),
+    st.tuples(st.just("Fqdn"), iked_host_names),
+    st.tuples(
+        st.just("UserAtFqdn"),
+        st.builds("{}@{}".format, iked_host_names, iked_host_names),
+    ),
+    st.tuples(
+        st.just("X500dn"),
+        st.sampled_from(["CN=nssd", "CN=NSS Server,O=Example,C=US", 'CN=a\\"b+UID=x']),
+    ),
+)
+iked_client_names = st.from_regex(r"[A-Za-z0-9_.@#$-]{1,20}", fullmatch=True)
+iked_namespaces = st.none() | st.from_regex(
+    r"[a-z0-9_-][a-z0-9_.-]{0,10}", fullmatch=True
+)
+
+
+@st.composite
+def iked_servers(draw: st.DrawFn) -> NssServerAddress:
+    kind, identity = draw(st.none() | iked_identities) or (None, None)
+    return NssServerAddress(
+        draw(iked_host_names | iked_addresses),
+        draw(st.integers(1, 65535)),
+        kind,
+        identity,
+    )
+
+
+# ----------------------------------------------------------------------------
+# IKE stack policy (tests/test_iked_policy.py)
+# ----------------------------------------------------------------------------
+
+policy_words = st.sampled_from(
+    [
+        "IpFilterRule",
+        "IpService",
+        "IpGenericFilterAction",
+        "IpServiceRef",
+        "IpGenericFilterActionRef",
+        "IpSourceAddr",
+        "IpDestAddr",
+        "Protocol",
+        "SourcePortRange",
+        "DestinationPortRange",
+        "Direction",
+        "Routing",
+        "IpFilterAction",
+        "IpFilterLogging",
+        "All",
+        "All4",
+        "All6",
+        "tcp",
+        "udp",
+        "icmp",
+        "0",
+        "7",
+        "65535",
+        "65536",
+        "Inbound",
+        "Outbound",
+        "BiDirectional",
+        "InboundConnect",
+        "Local",
+        "Routed",
+        "permit",
+        "deny",
+        "yes",
+        "no",
+        "a",
+        "b",
+        "10.0.0.0/8",
+        "::1",
+        "{",
+        "}",
+        "\n",
+        "#",
+        '"',
+    ]
+)
+
+
+# ----------------------------------------------------------------------------
+# Network security server configuration (tests/test_nssd_configuration.py)
+# ----------------------------------------------------------------------------
+
+from nsstwisted.nssd.configuration import NssdConfiguration  # noqa: E402
+
+nssd_upper_names = st.text(
+    string.ascii_uppercase + string.digits + "@#$", min_size=1, max_size=8
+)
+nssd_user_ids = st.builds(
+    lambda first, rest: first + rest,
+    st.sampled_from(string.ascii_uppercase + "@#$"),
+    st.text(string.ascii_uppercase + string.digits + "@#$", max_size=7),
+)
+nssd_ring_names = st.text(
+    st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="/(),'"),
+    min_size=1,
+    max_size=20,
+).map(str.upper)
+nssd_rings = st.tuples(nssd_user_ids, nssd_ring_names)
+nssd_paths = st.text(
+    st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=30
+).map(lambda p: "/" + p)
+nssd_labels = st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=32
+)
+
+
+@st.composite
+def nssd_configurations(draw: st.DrawFn) -> NssdConfiguration:
+    keyRing = draw(st.none() | nssd_rings)
+    tlsKeyRing = draw(st.none() | nssd_rings) or keyRing
+    return NssdConfiguration(
+        systemName=draw(nssd_upper_names),
+        port=draw(st.integers(1, 65535)),
+        syslogLevel=draw(st.integers(0, 15)),
+        keyRing=keyRing,
+        securityDatabase=draw(st.none() | nssd_paths),
+        tlsKeyRing=tlsKeyRing,
+        tlsLabel=draw(st.none() | nssd_labels) if tlsKeyRing else None,
+        nmiSocket=draw(nssd_paths.filter(lambda p: len(p.encode()) <= 107)),
+    )
+
+
+# ----------------------------------------------------------------------------
+# NMI client information (tests/test_wire_clientinfo.py)
+# ----------------------------------------------------------------------------
+
+import re  # noqa: E402
+
+from nsstwisted.wire.clientinfo import (  # noqa: E402
+    CLIENTINFO_SIZE,
+    NssClientInfo,
+    NssClientState,
+    NssDiscipline,
+    encode_clientinfo,
+)
+from nsstwisted.wire.nss import (  # noqa: E402
+    CLIENT_NAME_PATTERN,
+    STACK_NAME_PATTERN,
+    SYSTEM_NAME_PATTERN,
+    USERID_PATTERN,
+)
+
+
+def pattern_texts(pattern: re.Pattern[str]) -> st.SearchStrategy[str]:
+    return st.from_regex(pattern, fullmatch=True)
+
+
+clientinfo_client_names = pattern_texts(CLIENT_NAME_PATTERN)
+clientinfo_system_names = pattern_texts(SYSTEM_NAME_PATTERN)
+clientinfo_addresses = st.ip_addresses().map(str) | st.sampled_from(
+    ["::ffff:10.10.10.1", "fe80::1%eth0", "2001:db8::1"]
+)
+clientinfo_ends = st.just(("", 0)) | st.tuples(
+    clientinfo_addresses, st.integers(1, 0xFFFF)
+)
+
+
+@st.composite
+def clientinfo_services(draw: st.DrawFn) -> dict[str, bool]:
+    """At least one service selected; each enabled only if selected."""
+    certSelected, rmSelected = draw(
+        st.sampled_from([(True, False), (False, True), (True, True)])
+    )
+    return dict(
+        certSelected=certSelected,
+        certEnabled=certSelected and draw(st.booleans()),
+        remoteMgmtSelected=rmSelected,
+        remoteMgmtEnabled=rmSelected and draw(st.booleans()),
+    )
+
+
+@st.composite
+def nss_client_infos(draw: st.DrawFn, clientName: str | None = None) -> NssClientInfo:
+    """Any valid client."""
+    name = draw(clientinfo_client_names) if clientName is None else clientName
+    clientEnd, serverEnd = draw(clientinfo_ends), draw(clientinfo_ends)
+    return NssClientInfo(
+        clientName=name,
+        userid=draw(pattern_texts(USERID_PATTERN)),
+        stackName=draw(st.just("") | pattern_texts(STACK_NAME_PATTERN)),
+        systemName=draw(st.just("") | clientinfo_system_names),
+        clientAddress=clientEnd[0],
+        clientPort=clientEnd[1],
+        serverAddress=serverEnd[0],
+        serverPort=serverEnd[1],
+        connectState=draw(st.sampled_from(NssClientState)),
+        timeConnected=draw(st.integers(0, 2**64 - 1)),
+        timeLastMessageFromClient=draw(st.integers(0, 2**64 - 1)),
+        discipline=draw(st.sampled_from(NssDiscipline)),
+        **draw(clientinfo_services()),
+    )
+
+
+@st.composite
+def nss_client_lists(draw: st.DrawFn) -> list[NssClientInfo]:
+    """Up to eight clients whose names differ, in any case."""
+    names = draw(
+        st.lists(
+            clientinfo_client_names, max_size=8, unique_by=lambda name: name.upper()
+        )
+    )
+    return [draw(nss_client_infos(name)) for name in names]
+
+
+clientinfo_sections = st.builds(
+    NmiSection, st.integers(0, 3), st.binary(max_size=CLIENTINFO_SIZE + 2)
+)
+clientinfo_raw_records = st.builds(
+    NmiRecord, st.lists(clientinfo_sections, max_size=2).map(tuple)
+)
+
+
+@st.composite
+def clientinfo_damaged(draw: st.DrawFn) -> bytes:
+    """A valid entry with a few bytes changed: nearly right, mostly wrong."""
+    data = bytearray(encode_clientinfo(draw(nss_client_infos())))
+    for _ in range(draw(st.integers(1, 3))):
+        data[draw(st.integers(0, CLIENTINFO_SIZE - 1))] = draw(st.integers(0, 255))
+    return bytes(data)
+
+
+# ----------------------------------------------------------------------------
+# NMI IKE-to-NSS information (tests/test_wire_ikensinfo.py)
+# ----------------------------------------------------------------------------
+
+from nsstwisted.wire.ikensinfo import (  # noqa: E402
+    IKENSINFO_SIZE,
+    IkeNssConnectionState,
+    IkeNssInfo,
+    encode_ikensinfo,
+)
+
+ikensinfo_stack_names = pattern_texts(STACK_NAME_PATTERN)
+ikensinfo_system_names = pattern_texts(SYSTEM_NAME_PATTERN)
+ikensinfo_addresses = st.ip_addresses().map(str) | st.sampled_from(
+    ["::ffff:10.10.10.1", "fe80::1%eth0", "2001:db8::1"]
+)
+ikensinfo_ends = st.just(("", 0)) | st.tuples(
+    ikensinfo_addresses, st.integers(1, 0xFFFF)
+)
+
+
+@st.composite
+def ike_nss_infos(draw: st.DrawFn, stackName: str | None = None) -> IkeNssInfo:
+    """
+    Any valid stack: not an NSS client, or a client in any state.
+    """
+    name = draw(ikensinfo_stack_names) if stackName is None else stackName
+    if not draw(st.booleans()):
+        return IkeNssInfo.not_configured(name)
+    certSelected, rmSelected = draw(st.booleans()), draw(st.booleans())
+    clientEnd, serverEnd = draw(ikensinfo_ends), draw(ikensinfo_ends)
+    return IkeNssInfo(
+        stackName=name,
+        clientName=draw(pattern_texts(CLIENT_NAME_PATTERN)),
+        configured=True,
+        remoteMgmtSelected=rmSelected,
+        remoteMgmtEnabled=rmSelected and draw(st.booleans()),
+        certSelected=certSelected,
+        certEnabled=certSelected and draw(st.booleans()),
+        clientApiVersion=draw(st.integers(0, 0xFFFFFFFF)),
+        serverApiVersion=draw(st.integers(0, 0xFFFFFFFF)),
+        clientAddress=clientEnd[0],
+        clientPort=clientEnd[1],
+        serverAddress=serverEnd[0],
+        serverPort=serverEnd[1],
+        serverSystemName=draw(st.just("") | ikensinfo_system_names),
+        userid=draw(st.just("") | pattern_texts(USERID_PATTERN)),
+        connectionState=draw(
+            st.sampled_from(
+                [
+                    IkeNssConnectionState.CONNECTING,
+                    IkeNssConnectionState.CONNECTED,
+                    IkeNssConnectionState.DISCONNECTED,
+                ]
+            )
+        ),
+        timeConnected=draw(st.integers(0, 2**64 - 1)),
+        timeLastMessage=draw(st.integers(0, 2**64 - 1)),
+    )
+
+
+@st.composite
+def ike_nss_lists(draw: st.DrawFn) -> list[IkeNssInfo]:
+    """Up to eight stacks whose names differ, in any case."""
+    names = draw(
+        st.lists(ikensinfo_stack_names, max_size=8, unique_by=lambda name: name.upper())
+    )
+    return [draw(ike_nss_infos(name)) for name in names]
+
+
+ikensinfo_sections = st.builds(
+    NmiSection, st.integers(0, 3), st.binary(max_size=IKENSINFO_SIZE + 2)
+)
+ikensinfo_raw_records = st.builds(
+    NmiRecord, st.lists(ikensinfo_sections, max_size=2).map(tuple)
+)
+
+
+@st.composite
+def ikensinfo_damaged(draw: st.DrawFn) -> bytes:
+    """A valid entry with a few bytes changed: nearly right, mostly wrong."""
+    data = bytearray(encode_ikensinfo(draw(ike_nss_infos())))
+    for _ in range(draw(st.integers(1, 3))):
+        data[draw(st.integers(0, IKENSINFO_SIZE - 1))] = draw(st.integers(0, 255))
+    return bytes(data)
+
+
+# ----------------------------------------------------------------------------
+# NMI IP filters (tests/test_wire_filters.py)
+# ----------------------------------------------------------------------------
+
+from nsstwisted.wire.filters import (  # noqa: E402
+    FILTER_SIZE,
+    NAME_PATTERN,
+    FilterAction,
+    FilterDirection,
+    FilterLogging,
+    FilterRecordInfo,
+    FilterScope,
+    FilterSet,
+    FilterSettings,
+    FilterState,
+    FilterType,
+)
+
+filter_names = st.from_regex(NAME_PATTERN, fullmatch=True)
+
+
+@st.composite
+def filter_ends(draw: st.DrawFn, version: int) -> tuple[str, int]:
+    if version == 4:
+        address = draw(st.ip_addresses(v=4))
+        return str(address), draw(st.integers(0, 32))
+    address6 = draw(st.ip_addresses(v=6))
+    return str(address6), draw(st.integers(0, 128))
+
+
+filter_ports = st.tuples(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF)).map(
+    lambda pair: (min(pair), max(pair))
+)
+
+
+@st.composite
+def filter_infos(
+    draw: st.DrawFn, filterSet: FilterSet | None = None
+) -> FilterRecordInfo:
+    """Any valid rule."""
+    version = draw(st.sampled_from([4, 6]))
+    source, destination = draw(filter_ends(version)), draw(filter_ends(version))
+    return FilterRecordInfo(
+        filterName=draw(filter_names),
+        filterSet=draw(st.sampled_from(FilterSet)) if filterSet is None else filterSet,
+        filterType=draw(st.sampled_from(FilterType)),
+        state=draw(st.sampled_from(FilterState)),
+        action=draw(st.sampled_from(FilterAction)),
+        direction=draw(st.sampled_from(FilterDirection)),
+        logging=draw(st.sampled_from(FilterLogging)),
+        protocol=draw(st.integers(0, 255)),
+        scope=draw(st.sampled_from(FilterScope)),
+        sourceAddress=source[0],
+        sourcePrefix=source[1],
+        destinationAddress=destination[0],
+        destinationPrefix=destination[1],
+        sourcePorts=draw(filter_ports),
+        destinationPorts=draw(filter_ports),
+    )
+
+
+filter_sections = st.builds(
+    NmiSection, st.integers(0, 2), st.binary(max_size=FILTER_SIZE + 2)
+)
+filter_raw_records = st.builds(
+    NmiRecord, st.lists(filter_sections, max_size=2).map(tuple)
+)
+
+filter_settings = st.builds(
+    FilterSettings,
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.integers(0, 0xFFFF),
+)
+
+
+# ----------------------------------------------------------------------------
+# NMI stack information (tests/test_wire_stackinfo.py)
+# ----------------------------------------------------------------------------
+
+from nsstwisted.wire.stackinfo import (  # noqa: E402
+    INTERFACE_NAME_PATTERN,
+    STATISTICS_FIELDS,
+    STATISTICS_SIZE,
+    InterfaceInfo,
+    PortTranslationInfo,
+    StatisticsInfo,
+)
+
+stackinfo_gauges = st.integers(0, (1 << 32) - 1)
+stackinfo_counters = st.integers(0, (1 << 64) - 1)
+
+
+@st.composite
+def stackinfo_statistics(draw: st.DrawFn) -> StatisticsInfo:
+    """Any counters."""
+    values = {}
+    for field in STATISTICS_FIELDS:
+        big = field.endswith(("Success", "Failure", "Retransmit"))
+        values[field] = draw(stackinfo_counters if big else stackinfo_gauges)
+    return StatisticsInfo(**values)
+
+
+@st.composite
+def stackinfo_addresses(draw: st.DrawFn) -> tuple[str, int]:
+    if draw(st.booleans()):
+        return str(draw(st.ip_addresses(v=4))), draw(st.integers(0, 32))
+    return str(draw(st.ip_addresses(v=6))), draw(st.integers(0, 128))
+
+
+@st.composite
+def stackinfo_interfaces(draw: st.DrawFn) -> InterfaceInfo:
+    """Any interface address."""
+    address, prefix = draw(stackinfo_addresses())
+    return InterfaceInfo(
+        draw(st.from_regex(INTERFACE_NAME_PATTERN, fullmatch=True)),
+        address,
+        prefix,
+        draw(st.integers(0, 255)),
+        draw(st.booleans()),
+        draw(st.integers(0, (1 << 32) - 1)),
+    )
+
+
+@st.composite
+def stackinfo_translations(draw: st.DrawFn) -> PortTranslationInfo:
+    """Any port translation."""
+    return PortTranslationInfo(
+        str(draw(st.ip_addresses())),
+        draw(st.integers(1, 0xFFFF)),
+        draw(st.integers(1, 0xFFFF)),
+        draw(st.sampled_from([6, 17])),
+        draw(st.integers(0, (1 << 64) - 1)),
+        draw(st.just("") | st.from_regex(NAME_PATTERN, fullmatch=True)),
+    )
+
+
+stackinfo_stack_names = st.from_regex(STACK_NAME_PATTERN, fullmatch=True)
+
+stackinfo_sections = st.builds(
+    NmiSection, st.integers(0, 2), st.binary(max_size=STATISTICS_SIZE + 2)
+)
+stackinfo_raw_records = st.builds(
+    NmiRecord, st.lists(stackinfo_sections, max_size=2).map(tuple)
+)
+
+
+# ----------------------------------------------------------------------------
+# NMI tunnel reports (tests/test_wire_tunnels.py)
+# ----------------------------------------------------------------------------
+
+from nsstwisted.wire.tunnels import (  # noqa: E402
+    IkeRole,
+    IkeTunnelInfo,
+    IpTunnelInfo,
+    IpTunnelType,
+    SaState,
+)
+
+tunnel_names = st.from_regex(r"[\x21-\x7e]{1,48}", fullmatch=True)
+tunnel_optional_names = st.one_of(st.just(""), tunnel_names)
+tunnel_ipv4_addresses = st.ip_addresses(v=4).map(str)
+tunnel_ipv6_addresses = st.ip_addresses(v=6).map(str)
+tunnel_address_pairs = st.one_of(
+    st.tuples(tunnel_ipv4_addresses, tunnel_ipv4_addresses),
+    st.tuples(tunnel_ipv6_addresses, tunnel_ipv6_addresses),
+)
+
+ike_tunnels = st.builds(
+    lambda tid, rule, pair, state, version, role, lnat, rnat, act, life: IkeTunnelInfo(
+        tid,
+        rule,
+        pair[0],
+        pair[1],
+        state=state,
+        ikeVersion=version,
+        role=role,
+        localNat=lnat,
+        remoteNat=rnat,
+        activated=act,
+        lifetime=life,
+    ),
+    tunnel_names,
+    tunnel_names,
+    tunnel_address_pairs,
+    st.sampled_from(SaState),
+    st.sampled_from([1, 2]),
+    st.sampled_from(IkeRole),
+    st.booleans(),
+    st.booleans(),
+    st.integers(0, 2**64 - 1),
+    st.integers(0, 2**32 - 1),
+)
+
+
+@st.composite
+def ip_tunnels(draw: st.DrawFn, kind: IpTunnelType | None = None) -> IpTunnelInfo:
+    tunnelType = kind or draw(st.sampled_from(IpTunnelType))
+    manual = tunnelType == IpTunnelType.MANUAL
+    pair = draw(st.one_of(st.just(("", "")), tunnel_address_pairs))
+    return IpTunnelInfo(
+        draw(tunnel_names),
+        draw(tunnel_names),
+        tunnelType,
+        state=draw(st.sampled_from(SaState)),
+        rule="" if manual else draw(tunnel_optional_names),
+        ikeTunnelId="" if manual else draw(tunnel_optional_names),
+        localAddress=pair[0],
+        remoteAddress=pair[1],
+        activated=draw(st.integers(0, 2**64 - 1)),
+        lifetime=draw(st.integers(0, 2**32 - 1)),
+        fips140=draw(st.booleans()),
+    )

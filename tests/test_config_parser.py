@@ -6,7 +6,6 @@ for each rule and error, and by property for robustness and round trips.
 from __future__ import annotations
 
 import os
-import string
 from dataclasses import replace
 
 from hypothesis import given, settings
@@ -22,6 +21,7 @@ from nsstwisted.config import (
     parse_config,
     read_config,
 )
+from tests.strategies import config_special_text, config_statements, config_values
 
 fast = settings(max_examples=200, deadline=None, database=None)
 cheap = settings(max_examples=1000, deadline=None, database=None)
@@ -391,35 +391,6 @@ class FormatValueTests(SynchronousTestCase):
 
 # --- properties ---------------------------------------------------------------
 
-# Text biased towards what the parser treats specially.
-special_text = st.text(
-    st.sampled_from(list(' \t\n\r{}"#\\\x00\x85\u2028\ufeffAz09/é')), max_size=60
-)
-
-words = st.text(string.ascii_letters + string.digits + "@#$/._-", min_size=1).filter(
-    lambda w: not w.startswith("#")
-)
-values = st.text(
-    st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=12
-)
-
-
-@st.composite
-def statements(draw: st.DrawFn) -> Statement:
-    settings_ = draw(
-        st.lists(
-            st.builds(
-                Setting,
-                keyword=words,
-                values=st.lists(values, max_size=4).map(tuple),
-                line=st.just(0),
-            ),
-            max_size=4,
-        )
-    )
-    name = draw(st.none() | values)
-    return Statement(draw(words), name, tuple(settings_), 0)
-
 
 def render(statement: Statement, brace_on_own_line: bool, one_line: bool) -> str:
     head = statement.kind
@@ -450,7 +421,7 @@ class PropertyTests(SynchronousTestCase):
     """
 
     @cheap
-    @given(st.text() | special_text)
+    @given(st.text() | config_special_text)
     def test_arbitrary_text(self, text: str) -> None:
         """
         Any text parses or raises L{ConfigurationError}, nothing else.
@@ -465,7 +436,7 @@ class PropertyTests(SynchronousTestCase):
 
     @fast
     @given(
-        st.lists(statements(), max_size=3),
+        st.lists(config_statements(), max_size=3),
         st.booleans(),
         st.booleans(),
     )
@@ -480,7 +451,7 @@ class PropertyTests(SynchronousTestCase):
         self.assertEqual([without_lines(s) for s in result], parsed)
 
     @fast
-    @given(values)
+    @given(config_values)
     def test_format_value(self, value: str) -> None:
         """
         Any value without control characters survives formatting.

@@ -14,6 +14,7 @@ from nsstwisted.security.generic import (
     matches,
     normalize_profile_name,
 )
+from tests.strategies import generic_profile_names, generic_qualifiers
 
 # (profile, resource, matches?)
 MATCH_CASES = [
@@ -164,26 +165,11 @@ def _reference_matches(profile: str, resource: str) -> bool:
     return False
 
 
-_QUALIFIER = st.text(alphabet="AB", min_size=1, max_size=2)
-_PATTERN_QUALIFIER = st.one_of(
-    _QUALIFIER,
-    st.sampled_from(["*", "%", "A%", "%B", "A*", "B*", "AB*"]),
-)
-
-
-@st.composite
-def _profile_names(draw: st.DrawFn) -> str:
-    qualifiers = draw(st.lists(_PATTERN_QUALIFIER, min_size=1, max_size=4))
-    if draw(st.booleans()):
-        qualifiers.insert(draw(st.integers(0, len(qualifiers))), "**")
-    return ".".join(qualifiers)
-
-
 class MatchPropertyTests(SynchronousTestCase):
     @settings(max_examples=400, database=None)
     @given(
-        _profile_names(),
-        st.lists(_QUALIFIER, min_size=1, max_size=5).map(".".join),
+        generic_profile_names(),
+        st.lists(generic_qualifiers, min_size=1, max_size=5).map(".".join),
     )
     def test_agreesWithReference(self, profile: str, resource: str) -> None:
         self.assertEqual(

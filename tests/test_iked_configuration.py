@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import string
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,6 +34,15 @@ from nsstwisted.iked.configuration import (
     read_stack_secret,
 )
 from nsstwisted.wire.nss import Services
+from tests.strategies import (
+    iked_client_names,
+    iked_namespaces,
+    iked_paths,
+    iked_rings,
+    iked_servers,
+    iked_stack_names,
+    iked_upper_names,
+)
 
 fast = settings(max_examples=100, deadline=None, database=None)
 cheap = settings(max_examples=500, deadline=None, database=None)
@@ -1227,51 +1235,6 @@ class ConfigPathTests(SynchronousTestCase):
 
 # --- describe and equality ------------------------------------------------------
 
-upper_names = st.text(
-    string.ascii_uppercase + string.digits + "@#$", min_size=1, max_size=8
-)
-stack_names = st.builds(
-    lambda first, rest: first + rest,
-    st.sampled_from(string.ascii_uppercase + "@#$"),
-    st.text(string.ascii_uppercase + string.digits + "@#$", max_size=7),
-)
-rings = st.tuples(
-    stack_names,
-    st.text(
-        st.characters(
-            min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="/(),'"
-        ),
-        min_size=1,
-        max_size=12,
-    ).map(str.upper),
-)
-paths = st.text(
-    st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=20
-).map(lambda p: "/" + p)
-host_names = st.from_regex(
-    r"[a-z][a-z0-9-]{0,8}[a-z](\.[a-z]{2,5}){0,2}", fullmatch=True
-)
-addresses = st.ip_addresses().map(str)
-identities = st.one_of(
-    st.tuples(st.just("IpAddr"), addresses),
-    st.tuples(st.just("Fqdn"), host_names),
-    st.tuples(st.just("UserAtFqdn"), st.builds("{}@{}".format, host_names, host_names)),
-    st.tuples(
-        st.just("X500dn"),
-        st.sampled_from(["CN=nssd", "CN=NSS Server,O=Example,C=US", 'CN=a\\"b+UID=x']),
-    ),
-)
-client_names = st.from_regex(r"[A-Za-z0-9_.@#$-]{1,20}", fullmatch=True)
-namespaces = st.none() | st.from_regex(r"[a-z0-9_-][a-z0-9_.-]{0,10}", fullmatch=True)
-
-
-@st.composite
-def servers(draw: st.DrawFn) -> NssServerAddress:
-    kind, identity = draw(st.none() | identities) or (None, None)
-    return NssServerAddress(
-        draw(host_names | addresses), draw(st.integers(1, 65535)), kind, identity
-    )
-
 
 class DescribeTests(Files):
     """
@@ -1359,9 +1322,9 @@ class DescribeTests(Files):
         whatever the host.
         """
         draw = data.draw
-        names = draw(st.lists(stack_names, max_size=MAX_STACKS, unique=True))
+        names = draw(st.lists(iked_stack_names, max_size=MAX_STACKS, unique=True))
         nssNames = [name for name in names if draw(st.booleans())]
-        systemName = draw(upper_names)
+        systemName = draw(iked_upper_names)
         nssStacks = {}
         for number, name in enumerate(nssNames):
             authBy = draw(st.sampled_from(AuthBy))
@@ -1369,7 +1332,7 @@ class DescribeTests(Files):
                 stackName=name,
                 clientName=draw(
                     st.sampled_from(
-                        [f"{systemName}_{name}", draw(client_names) + str(number)]
+                        [f"{systemName}_{name}", draw(iked_client_names) + str(number)]
                     )
                 ),
                 services=draw(
@@ -1381,16 +1344,18 @@ class DescribeTests(Files):
                         ]
                     )
                 ),
-                userid=draw(stack_names),
+                userid=draw(iked_stack_names),
                 authBy=authBy,
                 secretFile=self.password if authBy is AuthBy.PASSWORD else self.key,
-                namespace=draw(namespaces),
+                namespace=draw(iked_namespaces),
             )
         clientNames = [stack.clientName.upper() for stack in nssStacks.values()]
         assume(len(set(clientNames)) == len(clientNames))
-        primary = draw(st.none() | servers())
+        primary = draw(st.none() | iked_servers())
         backup = draw(
-            servers() if nssStacks and primary is None else st.none() | servers()
+            iked_servers()
+            if nssStacks and primary is None
+            else st.none() | iked_servers()
         )
         config = IkedConfiguration(
             systemName=systemName,
@@ -1398,16 +1363,16 @@ class DescribeTests(Files):
             backup=backup,
             nssWaitLimit=draw(st.integers(1, 3600)),
             nssWaitRetries=draw(st.integers(1, 100)),
-            keyRing=draw(st.none() | rings),
-            caFile=self.ca if nssStacks else draw(st.none() | paths),
-            nmiSocket=draw(paths.filter(lambda p: len(p.encode()) <= 107)),
+            keyRing=draw(st.none() | iked_rings),
+            caFile=self.ca if nssStacks else draw(st.none() | iked_paths),
+            nmiSocket=draw(iked_paths.filter(lambda p: len(p.encode()) <= 107)),
             ikeSyslogLevel=draw(st.integers(0, 1023)),
             stacks=tuple(
                 StackDeclaration(
                     name,
                     nssStacks[name].namespace
                     if name in nssStacks
-                    else draw(namespaces),
+                    else draw(iked_namespaces),
                 )
                 for name in names
             ),

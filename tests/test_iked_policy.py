@@ -39,6 +39,7 @@ from nsstwisted.iked.policy import (
     load_stack_policy,
     stack_policy_from_text,
 )
+from tests.strategies import policy_words
 
 fast = settings(max_examples=200, deadline=None, database=None)
 cheap = settings(max_examples=1000, deadline=None, database=None)
@@ -728,55 +729,6 @@ class ErrorTests(SynchronousTestCase):
         self.assertIn("larger than", error.message)
 
 
-words = st.sampled_from(
-    [
-        "IpFilterRule",
-        "IpService",
-        "IpGenericFilterAction",
-        "IpServiceRef",
-        "IpGenericFilterActionRef",
-        "IpSourceAddr",
-        "IpDestAddr",
-        "Protocol",
-        "SourcePortRange",
-        "DestinationPortRange",
-        "Direction",
-        "Routing",
-        "IpFilterAction",
-        "IpFilterLogging",
-        "All",
-        "All4",
-        "All6",
-        "tcp",
-        "udp",
-        "icmp",
-        "0",
-        "7",
-        "65535",
-        "65536",
-        "Inbound",
-        "Outbound",
-        "BiDirectional",
-        "InboundConnect",
-        "Local",
-        "Routed",
-        "permit",
-        "deny",
-        "yes",
-        "no",
-        "a",
-        "b",
-        "10.0.0.0/8",
-        "::1",
-        "{",
-        "}",
-        "\n",
-        "#",
-        '"',
-    ]
-)
-
-
 class RobustnessTests(SynchronousTestCase):
     """
     Whatever the text, the parser gives a policy or a L{ConfigurationError},
@@ -799,7 +751,7 @@ class RobustnessTests(SynchronousTestCase):
         self.check(text)
 
     @cheap
-    @given(st.lists(words, max_size=60).map(" ".join))
+    @given(st.lists(policy_words, max_size=60).map(" ".join))
     def test_policy_words(self, text: str) -> None:
         self.check(text)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import socket
-import string
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,6 +22,7 @@ from nsstwisted.nssd.configuration import (
     load_nssd_configuration,
     nssd_configuration_from_text,
 )
+from tests.strategies import nssd_configurations
 
 fast = settings(max_examples=200, deadline=None, database=None)
 cheap = settings(max_examples=1000, deadline=None, database=None)
@@ -353,43 +353,6 @@ class ConfigPathTests(SynchronousTestCase):
 
 # --- describe -----------------------------------------------------------------
 
-upper_names = st.text(
-    string.ascii_uppercase + string.digits + "@#$", min_size=1, max_size=8
-)
-user_ids = st.builds(
-    lambda first, rest: first + rest,
-    st.sampled_from(string.ascii_uppercase + "@#$"),
-    st.text(string.ascii_uppercase + string.digits + "@#$", max_size=7),
-)
-ring_names = st.text(
-    st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="/(),'"),
-    min_size=1,
-    max_size=20,
-).map(str.upper)
-rings = st.tuples(user_ids, ring_names)
-paths = st.text(
-    st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=30
-).map(lambda p: "/" + p)
-labels = st.text(
-    st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=32
-)
-
-
-@st.composite
-def configurations(draw: st.DrawFn) -> NssdConfiguration:
-    keyRing = draw(st.none() | rings)
-    tlsKeyRing = draw(st.none() | rings) or keyRing
-    return NssdConfiguration(
-        systemName=draw(upper_names),
-        port=draw(st.integers(1, 65535)),
-        syslogLevel=draw(st.integers(0, 15)),
-        keyRing=keyRing,
-        securityDatabase=draw(st.none() | paths),
-        tlsKeyRing=tlsKeyRing,
-        tlsLabel=draw(st.none() | labels) if tlsKeyRing else None,
-        nmiSocket=draw(paths.filter(lambda p: len(p.encode()) <= 107)),
-    )
-
 
 class DescribeTests(SynchronousTestCase):
     """
@@ -420,7 +383,7 @@ class DescribeTests(SynchronousTestCase):
         self.assertIn('NmiSocket "/a b"', lines)
 
     @fast
-    @given(configurations())
+    @given(nssd_configurations())
     def test_round_trip(self, config: NssdConfiguration) -> None:
         """
         The described lines inside C{NssConfig { }} give an equal

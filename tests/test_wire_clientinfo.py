@@ -49,10 +49,14 @@ from nsstwisted.wire.nmi import (
     encode_message,
 )
 from nsstwisted.wire.nss import (
-    CLIENT_NAME_PATTERN,
     STACK_NAME_PATTERN,
-    SYSTEM_NAME_PATTERN,
-    USERID_PATTERN,
+)
+from tests.strategies import (
+    clientinfo_damaged,
+    clientinfo_raw_records,
+    clientinfo_system_names,
+    nss_client_infos,
+    nss_client_lists,
 )
 
 DOCS = Path(__file__).parent.parent / "docs" / "nmi.md"
@@ -89,81 +93,6 @@ def client(clientName: str = "client4", **changes: Any) -> NssClientInfo:
     return NssClientInfo(**values)
 
 
-# Strategies.
-
-
-def _names(pattern: re.Pattern[str]) -> st.SearchStrategy[str]:
-    return st.from_regex(pattern, fullmatch=True)
-
-
-client_names = _names(CLIENT_NAME_PATTERN)
-system_names = _names(SYSTEM_NAME_PATTERN)
-_addresses = st.ip_addresses().map(str) | st.sampled_from(
-    ["::ffff:10.10.10.1", "fe80::1%eth0", "2001:db8::1"]
-)
-_ends = st.just(("", 0)) | st.tuples(_addresses, st.integers(1, 0xFFFF))
-
-
-@st.composite
-def _services(draw: st.DrawFn) -> dict[str, bool]:
-    """At least one service selected; each enabled only if selected."""
-    certSelected, rmSelected = draw(
-        st.sampled_from([(True, False), (False, True), (True, True)])
-    )
-    return dict(
-        certSelected=certSelected,
-        certEnabled=certSelected and draw(st.booleans()),
-        remoteMgmtSelected=rmSelected,
-        remoteMgmtEnabled=rmSelected and draw(st.booleans()),
-    )
-
-
-@st.composite
-def nss_client_infos(draw: st.DrawFn, clientName: str | None = None) -> NssClientInfo:
-    """Any valid client."""
-    name = draw(client_names) if clientName is None else clientName
-    clientEnd, serverEnd = draw(_ends), draw(_ends)
-    return NssClientInfo(
-        clientName=name,
-        userid=draw(_names(USERID_PATTERN)),
-        stackName=draw(st.just("") | _names(STACK_NAME_PATTERN)),
-        systemName=draw(st.just("") | system_names),
-        clientAddress=clientEnd[0],
-        clientPort=clientEnd[1],
-        serverAddress=serverEnd[0],
-        serverPort=serverEnd[1],
-        connectState=draw(st.sampled_from(S)),
-        timeConnected=draw(st.integers(0, 2**64 - 1)),
-        timeLastMessageFromClient=draw(st.integers(0, 2**64 - 1)),
-        discipline=draw(st.sampled_from(D)),
-        **draw(_services()),
-    )
-
-
-@st.composite
-def nss_client_lists(draw: st.DrawFn) -> list[NssClientInfo]:
-    """Up to eight clients whose names differ, in any case."""
-    names = draw(
-        st.lists(client_names, max_size=8, unique_by=lambda name: name.upper())
-    )
-    return [draw(nss_client_infos(name)) for name in names]
-
-
-_sections = st.builds(
-    NmiSection, st.integers(0, 3), st.binary(max_size=CLIENTINFO_SIZE + 2)
-)
-_records = st.builds(NmiRecord, st.lists(_sections, max_size=2).map(tuple))
-
-
-@st.composite
-def _damaged(draw: st.DrawFn) -> bytes:
-    """A valid entry with a few bytes changed: nearly right, mostly wrong."""
-    data = bytearray(encode_clientinfo(draw(nss_client_infos())))
-    for _ in range(draw(st.integers(1, 3))):
-        data[draw(st.integers(0, CLIENTINFO_SIZE - 1))] = draw(st.integers(0, 255))
-    return bytes(data)
-
-
 class RoundTripTests(SynchronousTestCase):
     """
     What the encoder makes, the decoder reads back unchanged.
@@ -175,7 +104,7 @@ class RoundTripTests(SynchronousTestCase):
         self.assertEqual(len(data), CLIENTINFO_SIZE)
         self.assertEqual(decode_clientinfo(data), info)
 
-    @given(system_names, nss_client_lists())
+    @given(clientinfo_system_names, nss_client_lists())
     def test_reply(self, systemName: str, infos: list[NssClientInfo]) -> None:
         """
         Through the NMI codec and its bytes, as the socket carries it.
@@ -507,7 +436,7 @@ class DecodeFailureTests(SynchronousTestCase):
         except FieldDecodeError:
             pass
 
-    @given(_damaged())
+    @given(clientinfo_damaged())
     def test_damaged(self, data: bytes) -> None:
         """
         What still decodes after damage encodes back to the same bytes:
@@ -603,7 +532,7 @@ class RecordFailureTests(SynchronousTestCase):
             self.assertRaises(ValueError, answer_clientinfo, message, "S", [])
             self.assertRaises(ValueError, decode_clientinfo_filter, message)
 
-    @given(st.lists(_records, max_size=4))
+    @given(st.lists(clientinfo_raw_records, max_size=4))
     def test_anyRecords(self, records: list[NmiRecord]) -> None:
         try:
             clientinfo_from_records(records)
@@ -684,7 +613,7 @@ class FilterTests(SynchronousTestCase):
                 text,
             )
 
-    @given(st.lists(_records, max_size=3))
+    @given(st.lists(clientinfo_raw_records, max_size=3))
     def test_anyRecords(self, records: list[NmiRecord]) -> None:
         """
         Whatever a request carries, the answer is a reply nssd can send.

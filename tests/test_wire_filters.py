@@ -21,7 +21,6 @@ from nsstwisted.wire.filters import (
     FILTER_REQUESTS,
     FILTER_SET_REQUESTS,
     FILTER_SIZE,
-    NAME_PATTERN,
     STACK_SECTION_SIZE,
     TUNNEL_SIZE,
     FilterAction,
@@ -57,6 +56,7 @@ from nsstwisted.wire.nmi import (
     encode_message,
 )
 from nsstwisted.wire.nss import STACK_NAME_PATTERN
+from tests.strategies import filter_infos, filter_raw_records, filter_settings
 
 DOCS = Path(__file__).parent.parent / "docs" / "nmi.md"
 T = NmiMessageType
@@ -94,66 +94,6 @@ def through_bytes(message: NmiMessage) -> NmiMessage:
     return decoded
 
 
-# Strategies.
-
-_names = st.from_regex(NAME_PATTERN, fullmatch=True)
-
-
-@st.composite
-def _ends(draw: st.DrawFn, version: int) -> tuple[str, int]:
-    if version == 4:
-        address = draw(st.ip_addresses(v=4))
-        return str(address), draw(st.integers(0, 32))
-    address6 = draw(st.ip_addresses(v=6))
-    return str(address6), draw(st.integers(0, 128))
-
-
-_ports = st.tuples(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF)).map(
-    lambda pair: (min(pair), max(pair))
-)
-
-
-@st.composite
-def filter_infos(
-    draw: st.DrawFn, filterSet: FilterSet | None = None
-) -> FilterRecordInfo:
-    """Any valid rule."""
-    version = draw(st.sampled_from([4, 6]))
-    source, destination = draw(_ends(version)), draw(_ends(version))
-    return FilterRecordInfo(
-        filterName=draw(_names),
-        filterSet=draw(st.sampled_from(FilterSet)) if filterSet is None else filterSet,
-        filterType=draw(st.sampled_from(FilterType)),
-        state=draw(st.sampled_from(FilterState)),
-        action=draw(st.sampled_from(FilterAction)),
-        direction=draw(st.sampled_from(FilterDirection)),
-        logging=draw(st.sampled_from(FilterLogging)),
-        protocol=draw(st.integers(0, 255)),
-        scope=draw(st.sampled_from(FilterScope)),
-        sourceAddress=source[0],
-        sourcePrefix=source[1],
-        destinationAddress=destination[0],
-        destinationPrefix=destination[1],
-        sourcePorts=draw(_ports),
-        destinationPorts=draw(_ports),
-    )
-
-
-_sections = st.builds(
-    NmiSection, st.integers(0, 2), st.binary(max_size=FILTER_SIZE + 2)
-)
-_records = st.builds(NmiRecord, st.lists(_sections, max_size=2).map(tuple))
-
-settings = st.builds(
-    FilterSettings,
-    st.booleans(),
-    st.booleans(),
-    st.booleans(),
-    st.booleans(),
-    st.integers(0, 0xFFFF),
-)
-
-
 class FilterRoundTripTests(SynchronousTestCase):
     """
     What the encoder makes, the decoder reads back unchanged.
@@ -169,7 +109,7 @@ class FilterRoundTripTests(SynchronousTestCase):
         st.sampled_from(sorted(FILTER_REQUESTS)),
         st.from_regex(STACK_NAME_PATTERN, fullmatch=True),
         st.sampled_from(FilterSet),
-        settings,
+        filter_settings,
         st.data(),
     )
     def test_reply(
@@ -412,7 +352,7 @@ class FilterDecodeTests(SynchronousTestCase):
             self.records(stack, wrong[1])
         self.assertIn("belongs to the DEFAULT set", caught.exception.detail)
 
-    @given(st.lists(_records, max_size=3))
+    @given(st.lists(filter_raw_records, max_size=3))
     def test_anyRecords(self, records: list[NmiRecord]) -> None:
         try:
             self.records(*records)

@@ -21,7 +21,6 @@ from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.fields import FieldDecodeError
 from nsstwisted.wire.ikensinfo import (
     IKENSINFO_SIZE,
-    STACK_NAME_PATTERN,
     SYSTEM_SECTION_SIZE,
     IkeNssConnectionState,
     IkeNssFlags,
@@ -41,10 +40,12 @@ from nsstwisted.wire.nmi import (
     decode_message,
     encode_message,
 )
-from nsstwisted.wire.nss import (
-    CLIENT_NAME_PATTERN,
-    SYSTEM_NAME_PATTERN,
-    USERID_PATTERN,
+from tests.strategies import (
+    ike_nss_infos,
+    ike_nss_lists,
+    ikensinfo_damaged,
+    ikensinfo_raw_records,
+    ikensinfo_system_names,
 )
 
 DOCS = Path(__file__).parent.parent / "docs" / "nmi.md"
@@ -83,77 +84,6 @@ def client(stackName: str = "TCPCS3", **changes: Any) -> IkeNssInfo:
     return IkeNssInfo(**values)
 
 
-# Strategies.
-
-
-def _names(pattern: re.Pattern[str]) -> st.SearchStrategy[str]:
-    return st.from_regex(pattern, fullmatch=True)
-
-
-stack_names = _names(STACK_NAME_PATTERN)
-system_names = _names(SYSTEM_NAME_PATTERN)
-_addresses = st.ip_addresses().map(str) | st.sampled_from(
-    ["::ffff:10.10.10.1", "fe80::1%eth0", "2001:db8::1"]
-)
-_ends = st.just(("", 0)) | st.tuples(_addresses, st.integers(1, 0xFFFF))
-
-
-@st.composite
-def ike_nss_infos(draw: st.DrawFn, stackName: str | None = None) -> IkeNssInfo:
-    """
-    Any valid stack: not an NSS client, or a client in any state.
-    """
-    name = draw(stack_names) if stackName is None else stackName
-    if not draw(st.booleans()):
-        return IkeNssInfo.not_configured(name)
-    certSelected, rmSelected = draw(st.booleans()), draw(st.booleans())
-    clientEnd, serverEnd = draw(_ends), draw(_ends)
-    return IkeNssInfo(
-        stackName=name,
-        clientName=draw(_names(CLIENT_NAME_PATTERN)),
-        configured=True,
-        remoteMgmtSelected=rmSelected,
-        remoteMgmtEnabled=rmSelected and draw(st.booleans()),
-        certSelected=certSelected,
-        certEnabled=certSelected and draw(st.booleans()),
-        clientApiVersion=draw(st.integers(0, 0xFFFFFFFF)),
-        serverApiVersion=draw(st.integers(0, 0xFFFFFFFF)),
-        clientAddress=clientEnd[0],
-        clientPort=clientEnd[1],
-        serverAddress=serverEnd[0],
-        serverPort=serverEnd[1],
-        serverSystemName=draw(st.just("") | system_names),
-        userid=draw(st.just("") | _names(USERID_PATTERN)),
-        connectionState=draw(
-            st.sampled_from([S.CONNECTING, S.CONNECTED, S.DISCONNECTED])
-        ),
-        timeConnected=draw(st.integers(0, 2**64 - 1)),
-        timeLastMessage=draw(st.integers(0, 2**64 - 1)),
-    )
-
-
-@st.composite
-def ike_nss_lists(draw: st.DrawFn) -> list[IkeNssInfo]:
-    """Up to eight stacks whose names differ, in any case."""
-    names = draw(st.lists(stack_names, max_size=8, unique_by=lambda name: name.upper()))
-    return [draw(ike_nss_infos(name)) for name in names]
-
-
-_sections = st.builds(
-    NmiSection, st.integers(0, 3), st.binary(max_size=IKENSINFO_SIZE + 2)
-)
-_records = st.builds(NmiRecord, st.lists(_sections, max_size=2).map(tuple))
-
-
-@st.composite
-def _damaged(draw: st.DrawFn) -> bytes:
-    """A valid entry with a few bytes changed: nearly right, mostly wrong."""
-    data = bytearray(encode_ikensinfo(draw(ike_nss_infos())))
-    for _ in range(draw(st.integers(1, 3))):
-        data[draw(st.integers(0, IKENSINFO_SIZE - 1))] = draw(st.integers(0, 255))
-    return bytes(data)
-
-
 class RoundTripTests(SynchronousTestCase):
     """
     What the encoder makes, the decoder reads back unchanged.
@@ -165,7 +95,7 @@ class RoundTripTests(SynchronousTestCase):
         self.assertEqual(len(data), IKENSINFO_SIZE)
         self.assertEqual(decode_ikensinfo(data), info)
 
-    @given(system_names, ike_nss_lists())
+    @given(ikensinfo_system_names, ike_nss_lists())
     def test_reply(self, systemName: str, infos: list[IkeNssInfo]) -> None:
         """
         Through the NMI codec and its bytes, as the socket carries it.
@@ -464,7 +394,7 @@ class DecodeFailureTests(SynchronousTestCase):
         except FieldDecodeError:
             pass
 
-    @given(_damaged())
+    @given(ikensinfo_damaged())
     def test_damaged(self, data: bytes) -> None:
         try:
             info = decode_ikensinfo(data)
@@ -552,7 +482,7 @@ class RecordFailureTests(SynchronousTestCase):
         for message in [reply, NmiMessage(NmiMessageType.GET_SUMMARY, 1)]:
             self.assertRaises(ValueError, encode_ikensinfo_reply, message, "S", [])
 
-    @given(st.lists(_records, max_size=4))
+    @given(st.lists(ikensinfo_raw_records, max_size=4))
     def test_anyRecords(self, records: list[NmiRecord]) -> None:
         try:
             ikensinfo_from_records(records)

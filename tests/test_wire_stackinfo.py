@@ -17,7 +17,6 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from nsstwisted.wire.codes import ReturnCode
 from nsstwisted.wire.fields import FieldDecodeError
-from nsstwisted.wire.filters import NAME_PATTERN
 from nsstwisted.wire.nmi import (
     NmiMessage,
     NmiMessageType,
@@ -26,9 +25,7 @@ from nsstwisted.wire.nmi import (
     decode_message,
     encode_message,
 )
-from nsstwisted.wire.nss import STACK_NAME_PATTERN
 from nsstwisted.wire.stackinfo import (
-    INTERFACE_NAME_PATTERN,
     INTERFACE_SIZE,
     PORTTRAN_SIZE,
     STATISTICS_FIELDS,
@@ -49,6 +46,13 @@ from nsstwisted.wire.stackinfo import (
     encode_statistics,
     encode_summary_reply,
 )
+from tests.strategies import (
+    stackinfo_interfaces,
+    stackinfo_raw_records,
+    stackinfo_stack_names,
+    stackinfo_statistics,
+    stackinfo_translations,
+)
 
 DOCS = Path(__file__).parent.parent / "docs" / "nmi.md"
 T = NmiMessageType
@@ -67,83 +71,30 @@ def one(entry: bytes) -> NmiRecord:
 STACK = one(b"TCPCS3  ")
 
 
-# Strategies.
-
-_gauge = st.integers(0, (1 << 32) - 1)
-_counter = st.integers(0, (1 << 64) - 1)
-
-
-@st.composite
-def statistics(draw: st.DrawFn) -> StatisticsInfo:
-    """Any counters."""
-    values = {}
-    for field in STATISTICS_FIELDS:
-        big = field.endswith(("Success", "Failure", "Retransmit"))
-        values[field] = draw(_counter if big else _gauge)
-    return StatisticsInfo(**values)
-
-
-@st.composite
-def _address(draw: st.DrawFn) -> tuple[str, int]:
-    if draw(st.booleans()):
-        return str(draw(st.ip_addresses(v=4))), draw(st.integers(0, 32))
-    return str(draw(st.ip_addresses(v=6))), draw(st.integers(0, 128))
-
-
-@st.composite
-def interfaces(draw: st.DrawFn) -> InterfaceInfo:
-    """Any interface address."""
-    address, prefix = draw(_address())
-    return InterfaceInfo(
-        draw(st.from_regex(INTERFACE_NAME_PATTERN, fullmatch=True)),
-        address,
-        prefix,
-        draw(st.integers(0, 255)),
-        draw(st.booleans()),
-        draw(st.integers(0, (1 << 32) - 1)),
-    )
-
-
-@st.composite
-def translations(draw: st.DrawFn) -> PortTranslationInfo:
-    """Any port translation."""
-    return PortTranslationInfo(
-        str(draw(st.ip_addresses())),
-        draw(st.integers(1, 0xFFFF)),
-        draw(st.integers(1, 0xFFFF)),
-        draw(st.sampled_from([6, 17])),
-        draw(st.integers(0, (1 << 64) - 1)),
-        draw(st.just("") | st.from_regex(NAME_PATTERN, fullmatch=True)),
-    )
-
-
-_stackNames = st.from_regex(STACK_NAME_PATTERN, fullmatch=True)
-
-
 class RoundTripTests(SynchronousTestCase):
     """
     What the encoder makes, the decoder reads back unchanged.
     """
 
-    @given(statistics())
+    @given(stackinfo_statistics())
     def test_statistics(self, info: StatisticsInfo) -> None:
         data = encode_statistics(info)
         self.assertEqual(len(data), STATISTICS_SIZE)
         self.assertEqual(decode_statistics(data), info)
 
-    @given(interfaces())
+    @given(stackinfo_interfaces())
     def test_interface(self, info: InterfaceInfo) -> None:
         data = encode_interface(info)
         self.assertEqual(len(data), INTERFACE_SIZE)
         self.assertEqual(decode_interface(data), info)
 
-    @given(translations())
+    @given(stackinfo_translations())
     def test_porttran(self, info: PortTranslationInfo) -> None:
         data = encode_porttran(info)
         self.assertEqual(len(data), PORTTRAN_SIZE)
         self.assertEqual(decode_porttran(data), info)
 
-    @given(_stackNames, statistics())
+    @given(stackinfo_stack_names, stackinfo_statistics())
     def test_summaryReply(self, stackName: str, info: StatisticsInfo) -> None:
         request = NmiMessage(T.GET_SUMMARY, 4, target="client3")
         reply = through_bytes(encode_summary_reply(request, stackName, info))
@@ -151,7 +102,8 @@ class RoundTripTests(SynchronousTestCase):
         self.assertEqual(decode_summary_reply(reply), (stackName, info))
 
     @given(
-        _stackNames, st.lists(interfaces(), max_size=6, unique_by=lambda i: i.address)
+        stackinfo_stack_names,
+        st.lists(stackinfo_interfaces(), max_size=6, unique_by=lambda i: i.address),
     )
     def test_interfacesReply(self, stackName: str, infos: list[InterfaceInfo]) -> None:
         request = NmiMessage(T.GET_IPINTERFACES, 5)
@@ -159,9 +111,9 @@ class RoundTripTests(SynchronousTestCase):
         self.assertEqual(decode_interfaces_reply(reply), (stackName, infos))
 
     @given(
-        _stackNames,
+        stackinfo_stack_names,
         st.lists(
-            translations(),
+            stackinfo_translations(),
             max_size=6,
             unique_by=lambda t: (t.translatedPort, t.protocol),
         ),
@@ -172,12 +124,6 @@ class RoundTripTests(SynchronousTestCase):
         request = NmiMessage(T.GET_PORTTRAN, 6)
         reply = through_bytes(encode_porttran_reply(request, stackName, infos))
         self.assertEqual(decode_porttran_reply(reply), (stackName, infos))
-
-
-_sections = st.builds(
-    NmiSection, st.integers(0, 2), st.binary(max_size=STATISTICS_SIZE + 2)
-)
-_records = st.builds(NmiRecord, st.lists(_sections, max_size=2).map(tuple))
 
 
 class TotalityTests(SynchronousTestCase):
@@ -212,7 +158,7 @@ class TotalityTests(SynchronousTestCase):
                 (T.GET_PORTTRAN, decode_porttran_reply),
             ]
         ),
-        st.lists(_records, max_size=4),
+        st.lists(stackinfo_raw_records, max_size=4),
     )
     def test_replies(
         self, pair: tuple[NmiMessageType, Any], records: list[NmiRecord]

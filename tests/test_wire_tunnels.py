@@ -27,7 +27,6 @@ from nsstwisted.wire.tunnels import (
     IKE_TUNNEL_SIZE,
     IP_TUNNEL_SIZE,
     TUNNEL_DISPLAY_REQUESTS,
-    IkeRole,
     IkeTunnelInfo,
     IpTunnelInfo,
     IpTunnelType,
@@ -41,6 +40,7 @@ from nsstwisted.wire.tunnels import (
     tunnel_from_records,
     tunnel_records,
 )
+from tests.strategies import ike_tunnels, ip_tunnels
 
 T = NmiMessageType
 
@@ -66,71 +66,19 @@ Y1 = IpTunnelInfo(
 )
 M1 = IpTunnelInfo("M1", "ManAction1", IpTunnelType.MANUAL, state=SaState.INACTIVE)
 
-names = st.from_regex(r"[\x21-\x7e]{1,48}", fullmatch=True)
-optionalNames = st.one_of(st.just(""), names)
-ipv4 = st.ip_addresses(v=4).map(str)
-ipv6 = st.ip_addresses(v=6).map(str)
-addressPairs = st.one_of(st.tuples(ipv4, ipv4), st.tuples(ipv6, ipv6))
-
-ikeTunnels = st.builds(
-    lambda tid, rule, pair, state, version, role, lnat, rnat, act, life: IkeTunnelInfo(
-        tid,
-        rule,
-        pair[0],
-        pair[1],
-        state=state,
-        ikeVersion=version,
-        role=role,
-        localNat=lnat,
-        remoteNat=rnat,
-        activated=act,
-        lifetime=life,
-    ),
-    names,
-    names,
-    addressPairs,
-    st.sampled_from(SaState),
-    st.sampled_from([1, 2]),
-    st.sampled_from(IkeRole),
-    st.booleans(),
-    st.booleans(),
-    st.integers(0, 2**64 - 1),
-    st.integers(0, 2**32 - 1),
-)
-
-
-@st.composite
-def ipTunnels(draw: st.DrawFn, kind: IpTunnelType | None = None) -> IpTunnelInfo:
-    tunnelType = kind or draw(st.sampled_from(IpTunnelType))
-    manual = tunnelType == IpTunnelType.MANUAL
-    pair = draw(st.one_of(st.just(("", "")), addressPairs))
-    return IpTunnelInfo(
-        draw(names),
-        draw(names),
-        tunnelType,
-        state=draw(st.sampled_from(SaState)),
-        rule="" if manual else draw(optionalNames),
-        ikeTunnelId="" if manual else draw(optionalNames),
-        localAddress=pair[0],
-        remoteAddress=pair[1],
-        activated=draw(st.integers(0, 2**64 - 1)),
-        lifetime=draw(st.integers(0, 2**32 - 1)),
-        fips140=draw(st.booleans()),
-    )
-
 
 def request(kind: NmiMessageType) -> NmiMessage:
     return NmiMessage(kind, 7, target="TCPCS3")
 
 
 class EntryTests(SynchronousTestCase):
-    @given(ikeTunnels)
+    @given(ike_tunnels)
     def test_ikeRoundTrip(self, info: IkeTunnelInfo) -> None:
         data = encode_ike_tunnel(info)
         self.assertEqual(len(data), IKE_TUNNEL_SIZE)
         self.assertEqual(decode_ike_tunnel(data), info)
 
-    @given(ipTunnels())
+    @given(ip_tunnels())
     def test_ipRoundTrip(self, info: IpTunnelInfo) -> None:
         data = encode_ip_tunnel(info)
         self.assertEqual(len(data), IP_TUNNEL_SIZE)
@@ -279,7 +227,7 @@ class ReplyTests(SynchronousTestCase):
 
     @given(
         st.sampled_from(sorted(TUNNEL_DISPLAY_REQUESTS)),
-        st.lists(ikeTunnels, max_size=3, unique_by=lambda t: t.tunnelId),
+        st.lists(ike_tunnels, max_size=3, unique_by=lambda t: t.tunnelId),
         st.data(),
     )
     def test_roundTrip(
@@ -294,7 +242,7 @@ class ReplyTests(SynchronousTestCase):
         ips: list[IpTunnelInfo] = []
         if kind == T.GET_IKETUNCASCADE and ikes:
             parents = [t.tunnelId for t in ikes]
-            for tunnel in data.draw(st.lists(ipTunnels(IpTunnelType.IKE), max_size=3)):
+            for tunnel in data.draw(st.lists(ip_tunnels(IpTunnelType.IKE), max_size=3)):
                 ips.append(
                     dataclasses.replace(
                         tunnel, ikeTunnelId=data.draw(st.sampled_from(parents))
@@ -303,7 +251,7 @@ class ReplyTests(SynchronousTestCase):
             ips.sort(key=lambda t: parents.index(t.ikeTunnelId))
         elif wanted is not None and kind != T.GET_IKETUNCASCADE:
             ikes = []
-            ips = data.draw(st.lists(ipTunnels(wanted), max_size=3))
+            ips = data.draw(st.lists(ip_tunnels(wanted), max_size=3))
         if kind not in (T.GET_IKETUN, T.GET_IKETUNCASCADE):
             ikes = []
         records = tunnel_records(kind, "TCPCS3", ikes, ips)
