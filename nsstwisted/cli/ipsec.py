@@ -642,50 +642,52 @@ async def _tunnel_control(context: _Context) -> int:
     return EXIT_OK
 
 
-async def _interface_display(context: _Context) -> int:
-    options = context.options
-    messageType = NmiMessageType.GET_IPINTERFACES
-    reply = await _ask(context, messageType, options.target)
-    if isinstance(reply, int):
-        return reply
-    try:
-        stackName, interfaces = decode_interfaces_reply(reply)
-    except FieldDecodeError as error:
-        return _unreadable(context, messageType, error)
-    return _print(
-        context,
-        interface_json(stackName, interfaces),
-        interface_report(
-            stackName,
-            interfaces,
-            context.now(),
-            clientName=options["client"],
-            localtime=context.localtime,
-        ),
-    )
+def _stack_display(
+    messageType: NmiMessageType,
+    decode: Callable[[NmiMessage], tuple[str, Sequence[Any]]],
+    asJson: Callable[[str, Sequence[Any]], Any],
+    report: Callable[..., list[str]],
+) -> Callable[[_Context], Awaitable[int]]:
+    """
+    A display of one of a stack's tables (C{-i}, C{-o}): ask, decode, print.
+    """
+
+    async def display(context: _Context) -> int:
+        options = context.options
+        reply = await _ask(context, messageType, options.target)
+        if isinstance(reply, int):
+            return reply
+        try:
+            stackName, entries = decode(reply)
+        except FieldDecodeError as error:
+            return _unreadable(context, messageType, error)
+        return _print(
+            context,
+            asJson(stackName, entries),
+            report(
+                stackName,
+                entries,
+                context.now(),
+                clientName=options["client"],
+                localtime=context.localtime,
+            ),
+        )
+
+    return display
 
 
-async def _port_translation_display(context: _Context) -> int:
-    options = context.options
-    messageType = NmiMessageType.GET_PORTTRAN
-    reply = await _ask(context, messageType, options.target)
-    if isinstance(reply, int):
-        return reply
-    try:
-        stackName, translations = decode_porttran_reply(reply)
-    except FieldDecodeError as error:
-        return _unreadable(context, messageType, error)
-    return _print(
-        context,
-        port_translation_json(stackName, translations),
-        port_translation_report(
-            stackName,
-            translations,
-            context.now(),
-            clientName=options["client"],
-            localtime=context.localtime,
-        ),
-    )
+_interface_display = _stack_display(
+    NmiMessageType.GET_IPINTERFACES,
+    decode_interfaces_reply,
+    interface_json,
+    interface_report,
+)
+_port_translation_display = _stack_display(
+    NmiMessageType.GET_PORTTRAN,
+    decode_porttran_reply,
+    port_translation_json,
+    port_translation_report,
+)
 
 
 _REPORTS: dict[tuple[str, str], Callable[[_Context], Awaitable[int]]] = {
