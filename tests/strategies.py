@@ -1033,3 +1033,175 @@ def ip_tunnels(draw: st.DrawFn, kind: IpTunnelType | None = None) -> IpTunnelInf
         lifetime=draw(st.integers(0, 2**32 - 1)),
         fips140=draw(st.booleans()),
     )
+
+
+# ----------------------------------------------------------------------------
+# IKEv2 payloads and messages (tests/test_ike_payloads.py,
+# tests/test_ike_message.py)
+# ----------------------------------------------------------------------------
+
+from nsstwisted.ike.constants import PayloadType  # noqa: E402
+from nsstwisted.ike.message import IkeMessage  # noqa: E402
+from nsstwisted.ike.payloads import (  # noqa: E402
+    AuthPayload,
+    CertPayload,
+    CertReqPayload,
+    DeletePayload,
+    EncryptedPayload,
+    IdPayload,
+    KePayload,
+    NoncePayload,
+    NotifyPayload,
+    Payload,
+    Proposal,
+    SaPayload,
+    TrafficSelector,
+    Transform,
+    TsPayload,
+    UnknownPayload,
+    VendorIdPayload,
+)
+
+ike_octets = st.integers(0, 255)
+ike_shorts = st.integers(0, 65535)
+ike_data = st.binary(max_size=40)
+
+# A Transform that decodes as it was built: unknown attributes are not kept,
+# so only the decoder sets unknownAttributes.
+ike_transforms = st.builds(
+    Transform,
+    transformType=ike_octets,
+    transformId=ike_shorts,
+    keyLength=st.one_of(st.none(), ike_shorts),
+)
+
+ike_proposals = st.builds(
+    Proposal,
+    number=ike_octets,
+    protocol=ike_octets,
+    spi=st.sampled_from([b"", b"\x01\x02\x03\x04", b"\x00" * 7 + b"\x09"]),
+    transforms=st.lists(ike_transforms, max_size=5).map(tuple),
+)
+
+ike_sa_payloads = st.builds(
+    SaPayload, st.lists(ike_proposals, min_size=1, max_size=3).map(tuple)
+)
+ike_ke_payloads = st.builds(KePayload, ike_shorts, st.binary(max_size=64))
+ike_nonce_payloads = st.builds(NoncePayload, st.binary(min_size=16, max_size=256))
+ike_notify_payloads = st.builds(
+    NotifyPayload,
+    ike_octets,
+    ike_shorts,
+    st.sampled_from([b"", b"\xc0\x00\x00\x01", b"\x01" * 8]),
+    ike_data,
+)
+ike_id_payloads = st.builds(
+    IdPayload,
+    st.sampled_from([PayloadType.IDi, PayloadType.IDr]),
+    ike_octets,
+    ike_data,
+)
+ike_cert_payloads = st.builds(CertPayload, ike_octets, ike_data)
+ike_certreq_payloads = st.builds(
+    CertReqPayload,
+    ike_octets,
+    st.lists(st.binary(min_size=20, max_size=20), max_size=3).map(b"".join),
+)
+ike_auth_payloads = st.builds(AuthPayload, ike_octets, ike_data)
+
+
+@st.composite
+def ike_traffic_selectors(draw: st.DrawFn) -> TrafficSelector:
+    """An IPv4 or IPv6 range selector, its ends in either order."""
+    addresses = draw(st.sampled_from([st.ip_addresses(v=4), st.ip_addresses(v=6)]))
+    start = draw(addresses)
+    end = draw(addresses)
+    return TrafficSelector(
+        7 if start.version == 4 else 8,
+        draw(ike_octets),
+        draw(ike_shorts),
+        draw(ike_shorts),
+        start.packed,
+        end.packed,
+    )
+
+
+ike_ts_payloads = st.builds(
+    TsPayload,
+    st.sampled_from([PayloadType.TSi, PayloadType.TSr]),
+    st.lists(ike_traffic_selectors(), max_size=4).map(tuple),
+)
+
+
+@st.composite
+def ike_delete_payloads(draw: st.DrawFn) -> DeletePayload:
+    """A Delete payload whose SPIs all have its SPI size."""
+    spiSize = draw(st.sampled_from([0, 4, 8]))
+    spis = draw(st.lists(st.binary(min_size=spiSize, max_size=spiSize), max_size=4))
+    return DeletePayload(draw(ike_octets), spiSize, tuple(spis))
+
+
+ike_vendor_id_payloads = st.builds(VendorIdPayload, ike_data)
+
+# Types nsstwisted does not implement: unassigned ones, CP and EAP.
+ike_unknown_types = st.one_of(
+    st.integers(1, 32),
+    st.sampled_from([PayloadType.CP, PayloadType.EAP]),
+    st.integers(49, 52),
+    st.integers(54, 255),
+)
+ike_unknown_payloads = st.builds(
+    UnknownPayload, ike_unknown_types, st.just(False), ike_data
+)
+
+ike_payloads: st.SearchStrategy[Payload] = st.one_of(
+    ike_sa_payloads,
+    ike_ke_payloads,
+    ike_nonce_payloads,
+    ike_notify_payloads,
+    ike_id_payloads,
+    ike_cert_payloads,
+    ike_certreq_payloads,
+    ike_auth_payloads,
+    ike_ts_payloads,
+    ike_delete_payloads(),
+    ike_vendor_id_payloads,
+    ike_unknown_payloads,
+)
+
+ike_encrypted_payloads = st.builds(EncryptedPayload, ike_octets, ike_data)
+
+
+@st.composite
+def ike_payload_chains(draw: st.DrawFn, encrypted: bool = True) -> list[Payload]:
+    """
+    Plaintext payloads, and (unless C{encrypted} is false) sometimes an SK
+    payload at the end, where the chain allows one.
+    """
+    chain: list[Payload] = draw(st.lists(ike_payloads, max_size=6))
+    if encrypted and draw(st.booleans()):
+        chain.append(draw(ike_encrypted_payloads))
+    return chain
+
+
+ike_spis = st.binary(min_size=8, max_size=8)
+ike_initiator_spis = ike_spis.filter(lambda spi: spi != bytes(8))
+
+
+@st.composite
+def ike_messages(draw: st.DrawFn, encrypted: bool = True) -> IkeMessage:
+    """
+    A message with any exchange, flags and Message ID.
+
+    @param encrypted: whether the payloads may end in an SK payload; false
+        for messages whose payloads go inside one.
+    """
+    return IkeMessage(
+        draw(ike_initiator_spis),
+        draw(ike_spis),
+        draw(ike_octets),
+        draw(st.integers(0, 2**32 - 1)),
+        draw(st.booleans()),
+        draw(st.booleans()),
+        tuple(draw(ike_payload_chains(encrypted))),
+    )
