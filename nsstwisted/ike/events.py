@@ -1,0 +1,147 @@
+"""
+What the engine asks its adapter to do (actions) and what it tells it
+happened (events).  Every engine call returns a list of these, in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from nsstwisted.ike.auth import SignatureScheme
+
+if TYPE_CHECKING:
+    from nsstwisted.ike.sa import ChildSa, IkeSa
+
+__all__ = [
+    "Action",
+    "ChildSaDeleted",
+    "ChildSaEstablished",
+    "Endpoint",
+    "IkeSaDeleted",
+    "IkeSaEstablished",
+    "IkeSaRekeyed",
+    "MessageDropped",
+    "NegotiationFailed",
+    "PeerCheckNeeded",
+    "SendDatagram",
+    "SignatureNeeded",
+]
+
+Endpoint = tuple[str, int]
+"""An address (text) and a UDP port."""
+
+
+@dataclass(frozen=True)
+class SendDatagram:
+    """
+    Send an IKE message.  C{message} has no non-ESP marker: the adapter
+    frames it for the ports (L{nsstwisted.ike.ports.frame}).
+    """
+
+    message: bytes
+    local: Endpoint
+    remote: Endpoint
+    raw: bool = False
+    """A NAT-T keepalive: sent as it is, never framed."""
+
+
+@dataclass(frozen=True)
+class SignatureNeeded:
+    """Ask the stack's signer for a signature over C{octets}."""
+
+    requestId: int
+    sa: IkeSa
+    octets: bytes
+    peerHashes: frozenset[int] | None
+
+
+@dataclass(frozen=True)
+class PeerCheckNeeded:
+    """Ask the stack's verifier about the peer's certificate and AUTH."""
+
+    requestId: int
+    sa: IkeSa
+    certificates: tuple[bytes, ...]
+    scheme: SignatureScheme
+    octets: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class IkeSaEstablished:
+    sa: IkeSa
+
+
+@dataclass(frozen=True)
+class IkeSaRekeyed:
+    old: IkeSa
+    new: IkeSa
+
+
+@dataclass(frozen=True)
+class IkeSaDeleted:
+    """
+    @ivar reason: why, for the operator: C{"deleted by the peer"},
+        C{"peer not responding"}, an authentication failure, ...
+    """
+
+    sa: IkeSa
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChildSaEstablished:
+    """
+    @ivar replaces: the CHILD_SA this one rekeys, if any.
+    """
+
+    child: ChildSa
+    replaces: ChildSa | None = None
+
+
+@dataclass(frozen=True)
+class ChildSaDeleted:
+    child: ChildSa
+    reason: str
+
+
+@dataclass(frozen=True)
+class NegotiationFailed:
+    """
+    A negotiation that did not come to be, or a CHILD_SA that could not
+    be made while its IKE SA stays.
+
+    @ivar peer: the KeyExchangeRule name, or the peer's address when no
+        rule matched.
+    """
+
+    peer: str
+    reason: str
+    sa: IkeSa | None = None
+
+
+@dataclass(frozen=True)
+class MessageDropped:
+    """
+    A datagram the engine ignored (bad ICV, wrong message ID, unknown SPI,
+    malformed): RFC 7296 asks for silence toward the sender, so this is
+    the only trace.
+    """
+
+    remote: Endpoint
+    reason: str
+
+
+Action = (
+    SendDatagram
+    | SignatureNeeded
+    | PeerCheckNeeded
+    | IkeSaEstablished
+    | IkeSaRekeyed
+    | IkeSaDeleted
+    | ChildSaEstablished
+    | ChildSaDeleted
+    | NegotiationFailed
+    | MessageDropped
+)

@@ -1,0 +1,86 @@
+"""
+What the engine needs from outside that may take time: a signature made
+with a key it never sees (L{ISigner}) and a verdict on the peer's
+certificate and signature (L{IPeerVerifier}).
+
+The engine itself never calls these: it asks for them with
+L{nsstwisted.ike.events.SignatureNeeded} and
+L{nsstwisted.ike.events.PeerCheckNeeded} actions and is told the outcome,
+so that it stays free of I/O.  The adapter that drives the engine calls
+the providers, which return whatever the adapter can wait on (a Twisted
+C{Deferred} in iked).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zope.interface import Attribute, Interface
+
+from nsstwisted.ike.auth import SignatureScheme
+from nsstwisted.ike.constants import AuthMethod
+
+__all__ = ["IPeerVerifier", "ISigner", "Signed"]
+
+
+@dataclass(frozen=True)
+class Signed:
+    """
+    A signature over an IKE AUTH octet string, and how it was made.
+
+    @ivar certificates: DER certificates, the signer's own first, to send
+        as CERT payloads.
+    """
+
+    method: AuthMethod
+    scheme: SignatureScheme
+    signature: bytes
+    certificates: tuple[bytes, ...]
+
+
+class ISigner(Interface):
+    """
+    Makes this side's AUTH signatures.  An NSS signer sends nssd the
+    digest of the octets, never asks for the key; a local signer uses a
+    key ring on this host.
+    """
+
+    description = Attribute("A short text for logs: where the key lives.")
+
+    def sign(octets: bytes, peerHashes: frozenset[int] | None) -> object:
+        """
+        Sign C{octets} with a scheme the peer accepts (C{peerHashes} is
+        its SIGNATURE_HASH_ALGORITHMS, L{None} if it sent none).
+
+        @return: something the adapter waits on that gives a L{Signed}.
+        """
+
+
+class IPeerVerifier(Interface):
+    """Decides whether the peer's certificate and AUTH signature hold."""
+
+    description = Attribute("A short text for logs: who verifies.")
+
+    def verify(
+        certificates: tuple[bytes, ...],
+        scheme: SignatureScheme,
+        octets: bytes,
+        signature: bytes,
+    ) -> object:
+        """
+        Check that C{certificates[0]} validates to a trusted CA (through
+        the rest as intermediates) and that C{signature} over C{octets}
+        verifies with its key under C{scheme}.
+
+        @return: something the adapter waits on that fails if either does
+            not hold.
+        """
+
+    def authorities() -> object:
+        """
+        The SHA-1 hashes of the trusted CAs' SubjectPublicKeyInfo, for
+        CERTREQ.
+
+        @return: something the adapter waits on that gives a tuple of
+            20-octet hashes.
+        """
