@@ -14,6 +14,7 @@ C{Deferred} in iked).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from zope.interface import Attribute, Interface
 
@@ -47,7 +48,7 @@ class ISigner(Interface):
 
     description = Attribute("A short text for logs: where the key lives.")
 
-    def sign(octets: bytes, peerHashes: frozenset[int] | None) -> object:
+    def sign(octets: bytes, peerHashes: frozenset[int] | None) -> Any:
         """
         Sign C{octets} with a scheme the peer accepts (C{peerHashes} is
         its SIGNATURE_HASH_ALGORITHMS, L{None} if it sent none).
@@ -66,7 +67,7 @@ class IPeerVerifier(Interface):
         scheme: SignatureScheme,
         octets: bytes,
         signature: bytes,
-    ) -> object:
+    ) -> Any:
         """
         Check that C{certificates[0]} validates to a trusted CA (through
         the rest as intermediates) and that C{signature} over C{octets}
@@ -76,7 +77,7 @@ class IPeerVerifier(Interface):
             not hold.
         """
 
-    def authorities() -> object:
+    def authorities() -> Any:
         """
         The SHA-1 hashes of the trusted CAs' SubjectPublicKeyInfo, for
         CERTREQ.
