@@ -45,6 +45,14 @@ order, numbered from 1 (IBM's FilterNameExtension).  The addresses and
 ports are written for the rule's first direction: outbound for
 C{BiDirectional}, whose inbound filter swaps source and destination.
 
+The same file may also define IKE peers and the dynamic VPNs they
+negotiate (C{KeyExchangeRule}, C{KeyExchangeAction}, C{KeyExchangeOffer},
+C{LocalSecurityEndpoint}, C{RemoteSecurityEndpoint}, C{LocalDynVpnRule},
+C{IpDynVpnAction}, C{IpDataOffer}): L{nsstwisted.iked.ikepolicy} checks
+those, and L{StackPolicy.peers} holds what they give.  The two halves do
+not refer to each other: nsstwisted does not enforce filters, so no
+filter rule needs to route traffic to a VPN.
+
 Anything else (other statements, C{IpFilterPolicy}, address ranges and
 sets, C{IpSec} actions) is an error, never silently ignored: a filter
 policy that means less than it says is worse than none.
@@ -60,6 +68,7 @@ from typing import TypeVar
 
 from nsstwisted.config import ConfigurationError, Setting, Statement, parse_config
 from nsstwisted.config.parser import MAX_CONFIG_SIZE
+from nsstwisted.ike.policy import PeerPolicy
 from nsstwisted.iked.filters import (
     Address,
     FilterAction,
@@ -70,6 +79,7 @@ from nsstwisted.iked.filters import (
     PortRange,
     TcpQualifier,
 )
+from nsstwisted.iked.ikepolicy import IKE_STATEMENTS, peer_policies
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -200,14 +210,18 @@ class StackPolicy:
     """
     A stack's policy file, checked: its rules in file order and the
     filters they give, which L{nsstwisted.iked.filters.StackFilters} takes
-    as the stack's policy set.
+    as the stack's policy set, and the IKE peers it defines for the
+    engine.
 
     @ivar filename: the file, as the configuration names it.
+    @ivar peers: one per C{KeyExchangeRule}, in file order, each with the
+        CHILD_SAs of the C{LocalDynVpnRule}s it negotiates.
     """
 
     filename: str
     rules: tuple[IpFilterRule, ...]
     filters: tuple[FilterRule, ...]
+    peers: tuple[PeerPolicy, ...] = ()
 
 
 def load_stack_policy(path: str) -> StackPolicy:
@@ -264,14 +278,19 @@ class _Builder:
         services: dict[str, IpService] = {}
         actions: dict[str, IpGenericFilterAction] = {}
         rules: list[Statement] = []
+        ike: list[Statement] = []
         names: dict[tuple[str, str], int] = {}
         for statement in statements:
             kind = statement.kind.lower()
-            if kind not in _STATEMENTS:
+            if kind not in _STATEMENTS and kind not in IKE_STATEMENTS:
                 raise self.statement_error(
                     statement,
                     "is not in nsstwisted's policy subset, which holds"
-                    " IpFilterRule, IpService and IpGenericFilterAction",
+                    " IpFilterRule, IpService and IpGenericFilterAction for"
+                    " filters, and KeyExchangeRule, KeyExchangeAction,"
+                    " KeyExchangeOffer, LocalSecurityEndpoint,"
+                    " RemoteSecurityEndpoint, LocalDynVpnRule, IpDynVpnAction"
+                    " and IpDataOffer for IKE",
                 )
             name = self.name(statement)
             earlier = names.get((kind, name))
@@ -282,7 +301,9 @@ class _Builder:
                     f" of line {earlier}",
                 )
             names[(kind, name)] = statement.line
-            if kind == "ipservice":
+            if kind in IKE_STATEMENTS:
+                ike.append(statement)
+            elif kind == "ipservice":
                 services[name] = self.service(statement, name)
             elif kind == "ipgenericfilteraction":
                 actions[name] = self.action(statement, name)
@@ -290,7 +311,8 @@ class _Builder:
                 rules.append(statement)
         checked = tuple(self.rule(rule, services, actions) for rule in rules)
         filters = tuple(f for rule in checked for f in rule.filters())
-        return StackPolicy(self.filename, checked, filters)
+        peers = peer_policies(ike, self)
+        return StackPolicy(self.filename, checked, filters, peers)
 
     def name(self, statement: Statement, required: bool = True) -> str:
         name = statement.name
