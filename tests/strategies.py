@@ -971,12 +971,18 @@ stackinfo_raw_records = st.builds(
 # NMI tunnel reports (tests/test_wire_tunnels.py)
 # ----------------------------------------------------------------------------
 
+from typing import Any  # noqa: E402
+
 from nsstwisted.wire.tunnels import (  # noqa: E402
+    IDENTITY_SIZE,
+    EncapMode,
     IkeRole,
     IkeTunnelInfo,
+    IpsecProtocol,
     IpTunnelInfo,
     IpTunnelType,
     SaState,
+    TunnelSelector,
 )
 
 tunnel_names = st.from_regex(r"[\x21-\x7e]{1,48}", fullmatch=True)
@@ -987,6 +993,51 @@ tunnel_address_pairs = st.one_of(
     st.tuples(tunnel_ipv4_addresses, tunnel_ipv4_addresses),
     st.tuples(tunnel_ipv6_addresses, tunnel_ipv6_addresses),
 )
+
+
+def tunnel_unsigned(size: int) -> st.SearchStrategy[int]:
+    """Any value of an unsigned field of C{size} bytes, 0 often."""
+    return st.one_of(st.just(0), st.integers(0, 2 ** (8 * size) - 1))
+
+
+# Identities: any text but control characters (which the record refuses),
+# without trailing blanks, that fits the field in UTF-8.
+tunnel_identities = (
+    st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1)
+    .map(lambda text: text.rstrip(" "))
+    .filter(lambda text: bool(text) and len(text.encode()) <= IDENTITY_SIZE)
+)
+
+
+@st.composite
+def tunnel_identity(draw: st.DrawFn) -> tuple[int, str]:
+    """An identity's type and text: both or neither."""
+    idType = draw(tunnel_unsigned(1))
+    return idType, draw(tunnel_identities) if idType else ""
+
+
+@st.composite
+def ike_tunnel_extras(draw: st.DrawFn) -> dict[str, Any]:
+    """The IKEv2 fields of an IKE tunnel, as L{IkeTunnelInfo} keywords."""
+    localIdType, localId = draw(tunnel_identity())
+    remoteIdType, remoteId = draw(tunnel_identity())
+    extras: dict[str, Any] = {
+        "keyExchangeAction": draw(tunnel_optional_names),
+        "localIdType": localIdType,
+        "localId": localId,
+        "remoteIdType": remoteIdType,
+        "remoteId": remoteId,
+    }
+    for size, names in [
+        (8, ["localSpi", "remoteSpi", "refresh", "expires"]),
+        (4, ["dynamicTunnels"]),
+        (2, ["localPort", "remotePort", "encryption", "keyLength"]),
+        (2, ["integrity", "prf", "dhGroup"]),
+        (1, ["localAuthMethod", "remoteAuthMethod"]),
+    ]:
+        extras.update({name: draw(tunnel_unsigned(size)) for name in names})
+    return extras
+
 
 ike_tunnels = st.builds(
     lambda tid, rule, pair, state, version, role, lnat, rnat, act, life: IkeTunnelInfo(
@@ -1012,7 +1063,25 @@ ike_tunnels = st.builds(
     st.booleans(),
     st.integers(0, 2**64 - 1),
     st.integers(0, 2**32 - 1),
-)
+).flatmap(lambda tunnel: ike_tunnel_extras().map(lambda x: replace(tunnel, **x)))
+
+
+@st.composite
+def tunnel_selectors(draw: st.DrawFn) -> TunnelSelector | None:
+    """A traffic selector of one family (a range, a network or a host), or None."""
+    if draw(st.booleans()):
+        return None
+    first, last = sorted(
+        draw(
+            st.one_of(
+                st.tuples(st.ip_addresses(v=4), st.ip_addresses(v=4)),
+                st.tuples(st.ip_addresses(v=6), st.ip_addresses(v=6)),
+            )
+        ),
+        key=int,
+    )
+    low, high = sorted(draw(st.tuples(tunnel_unsigned(2), tunnel_unsigned(2))))
+    return TunnelSelector(str(first), str(last), draw(tunnel_unsigned(1)), low, high)
 
 
 @st.composite
@@ -1032,7 +1101,34 @@ def ip_tunnels(draw: st.DrawFn, kind: IpTunnelType | None = None) -> IpTunnelInf
         activated=draw(st.integers(0, 2**64 - 1)),
         lifetime=draw(st.integers(0, 2**32 - 1)),
         fips140=draw(st.booleans()),
+        **draw(ip_tunnel_extras()),
     )
+
+
+@st.composite
+def ip_tunnel_extras(draw: st.DrawFn) -> dict[str, Any]:
+    """The SA fields of a tunnel, as L{IpTunnelInfo} keywords."""
+    protocol = draw(st.one_of(st.none(), st.sampled_from(IpsecProtocol)))
+    udp = draw(st.booleans())
+    extras: dict[str, Any] = {
+        "protocol": protocol,
+        "mode": draw(st.one_of(st.none(), st.sampled_from(EncapMode))),
+        "localSelector": draw(tunnel_selectors()),
+        "remoteSelector": draw(tunnel_selectors()),
+        "udpEncapsulation": udp,
+        "localNat": draw(st.booleans()),
+        "remoteNat": draw(st.booleans()),
+    }
+    spis = ["inboundSpi", "outboundSpi"] if protocol is not None else []
+    ports = ["localUdpPort", "remoteUdpPort"] if udp else []
+    for size, names in [
+        (4, spis),
+        (8, ["refresh", "expires", "outboundPackets", "outboundBytes"]),
+        (8, ["inboundPackets", "inboundBytes"]),
+        (2, ["encryption", "keyLength", "integrity", "pfsGroup", *ports]),
+    ]:
+        extras.update({name: draw(tunnel_unsigned(size)) for name in names})
+    return extras
 
 
 # ----------------------------------------------------------------------------

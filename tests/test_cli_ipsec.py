@@ -28,11 +28,25 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from nsstwisted.cli import ipsec, ipsecreports
+from nsstwisted.ike.constants import (
+    AuthMethod,
+    DhGroupId,
+    EncrId,
+    IdType,
+    IntegId,
+    PrfId,
+)
 from nsstwisted.iked.management import IkedManagement
 from nsstwisted.iked.stackreport import answer_stack_request
 from nsstwisted.iked.statistics import StackStatistics
 from nsstwisted.iked.tunnelreport import answer_tunnel_request
-from nsstwisted.iked.tunnels import SaState, StackTunnels
+from nsstwisted.iked.tunnels import (
+    EncapMode,
+    IpsecProtocol,
+    SaState,
+    StackTunnels,
+    TunnelSelector,
+)
 from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
 from nsstwisted.wire.clientinfo import (
     NssClientInfo,
@@ -73,6 +87,8 @@ from nsstwisted.wire.stackinfo import (
     encode_porttran_reply,
 )
 from nsstwisted.wire.tunnels import (
+    IkeRole,
+    IkeTunnelInfo,
     IpTunnelInfo,
     IpTunnelType,
     TunnelReport,
@@ -1693,23 +1709,61 @@ def tunnel_stack() -> StackTunnels:
     """
     A stack with one IKE tunnel K1, its dynamic tunnel Y1, a dynamic
     tunnel Y2 still being negotiated, and a manual tunnel M1 not active.
+
+    K1 and Y1 are what strongSwan negotiates with iked as the initiator,
+    the peer behind a NAT: an IKE SA of AES-CBC-128, HMAC-SHA2-256-128,
+    PRF HMAC-SHA2-256 and Curve25519, iked signing with RSA and the peer
+    with an RFC 7427 digital signature, on port 4500 after NAT detection;
+    and the CHILD_SA of IKE_AUTH, ESP with AES-GCM-16-128 in tunnel mode
+    between 10.1.0.0/24 here and 10.2.0.0/24 there, encapsulated in UDP,
+    with iked's SPI c1234567 and the peer's cabcdef0.
     """
     tunnels = StackTunnels()
     tunnels.add_ike(
         "KeyExRule1",
         "10.1.1.1",
-        "10.1.1.2",
+        "192.0.2.7",
+        remoteNat=True,
         activated=CONNECTED_AT,
         lifetime=28800,
+        keyExchangeAction="KeyExAction1",
+        localSpi=bytes.fromhex("8a3f2c1d4e5b6a79"),
+        remoteSpi=bytes.fromhex("f1e2d3c4b5a69788"),
+        localPort=4500,
+        remotePort=4500,
+        encryption=EncrId.AES_CBC,
+        keyLength=128,
+        integrity=IntegId.HMAC_SHA2_256_128,
+        prf=PrfId.HMAC_SHA2_256,
+        dhGroup=DhGroupId.CURVE_25519,
+        localAuthMethod=AuthMethod.RSA_SIGNATURE,
+        remoteAuthMethod=AuthMethod.DIGITAL_SIGNATURE,
+        localIdType=IdType.DER_ASN1_DN,
+        localId="CN=TCPCS3, O=Example",
+        remoteIdType=IdType.FQDN,
+        remoteId="moon.example.com",
+        refresh=CONNECTED_AT + 25200,
     )
     tunnels.add_dynamic(
         "LocalDyn1",
         "DynAction1",
         ikeTunnelId="K1",
         localAddress="10.1.1.1",
-        remoteAddress="10.1.1.2",
+        remoteAddress="192.0.2.7",
         activated=CONNECTED_AT + 1,
         lifetime=3600,
+        inboundSpi=bytes.fromhex("c1234567"),
+        outboundSpi=bytes.fromhex("cabcdef0"),
+        protocol=IpsecProtocol.ESP,
+        mode=EncapMode.TUNNEL,
+        encryption=EncrId.AES_GCM_16,
+        keyLength=128,
+        localSelector=TunnelSelector.of_network("10.1.0.0/24"),
+        remoteSelector=TunnelSelector.of_network("10.2.0.0/24"),
+        udpEncapsulation=True,
+        localUdpPort=4500,
+        remoteUdpPort=4500,
+        refresh=CONNECTED_AT + 1 + 3240,
     )
     tunnels.add_dynamic("LocalDyn2", "DynAction2", state=SaState.PENDING)
     tunnels.add_manual("ManAction1", localAddress="10.1.1.1", remoteAddress="10.1.1.9")
@@ -1721,17 +1775,44 @@ CS V2R5 ipsec Stack Name: TCPCS3  Fri Nov 17 11:20:05 2006
 Primary:  IKE tunnel      Function: Display             Format:   Detail
 Source:   IKED            Scope:    Current             TotAvail: 1
 
-TunnelID:            K1
-KeyExchangeRuleName: KeyExRule1
-IKEVersion:          2.0
-State:               Active
-Role:                Initiator
-LocalEndPoint:       10.1.1.1
-RemoteEndPoint:      10.1.1.2
-LocalNATDetected:    No
-RemoteNATDetected:   No
-ActivationTime:      2006/11/17 11:19:09
-Lifetime:            28800
+TunnelID:                   K1
+IKEVersion:                 2.0
+KeyExchangeRuleName:        KeyExRule1
+KeyExchangeActionName:      KeyExAction1
+LocalEndPoint:              10.1.1.1
+LocalPort:                  4500
+LocalIDType:                ID_DER_ASN1_DN
+LocalID:                    CN=TCPCS3, O=Example
+RemoteEndPoint:             192.0.2.7
+RemotePort:                 4500
+RemoteIDType:               ID_FQDN
+RemoteID:                   moon.example.com
+State:                      Active
+AuthenticationAlgorithm:    HMAC-SHA2-256-128
+EncryptionAlgorithm:        AES-CBC
+KeyLength:                  128
+PseudoRandomFunction:       HMAC-SHA2-256
+DiffieHellmanGroup:         Group31
+LocalAuthenticationMethod:  RSA-Signature
+RemoteAuthenticationMethod: Digital-Signature
+InitiatorSPI:               8a3f2c1d4e5b6a79
+ResponderSPI:               f1e2d3c4b5a69788
+ActivationTime:             2006/11/17 11:19:09
+Lifetime:                   28800
+LifetimeRefresh:            2006/11/17 18:19:09
+LifetimeExpires:            2006/11/17 19:19:09
+CurrentTime:                2006/11/17 11:20:05
+Role:                       Initiator
+NAT Traversal Topology:
+  UdpEncapMode:             Yes
+  LclNATDetected:           No
+  RmtNATDetected:           Yes
+  RmtNAPTDetected:          n/a
+  RmtIsGw:                  n/a
+  RmtIsZOS:                 n/a
+  zOSCanInitP1SA:           n/a
+  RmtUdpEncapPort:          4500
+NumDynamicTunnels:          1
 *****
 
 1 entries selected
@@ -1743,53 +1824,55 @@ ParentIKETunnelID:      K1
 VpnActionName:          DynAction1
 LocalDynVpnRule:        LocalDyn1
 State:                  Active
-HowToEncap:             n/a
+HowToEncap:             Tunnel
 LocalEndPoint:          10.1.1.1
-RemoteEndPoint:         10.1.1.2
-LocalAddressBase:       n/a
-LocalAddressPrefix:     n/a
+RemoteEndPoint:         192.0.2.7
+LocalAddressBase:       10.1.0.0
+LocalAddressPrefix:     24
 LocalAddressRange:      n/a
-RemoteAddressBase:      n/a
-RemoteAddressPrefix:    n/a
+RemoteAddressBase:      10.2.0.0
+RemoteAddressPrefix:    24
 RemoteAddressRange:     n/a
-HowToAuth:              n/a
-AuthAlgorithm:          n/a
-AuthInboundSpi:         n/a
-AuthOutboundSpi:        n/a
-HowToEncrypt:           n/a
-EncryptInboundSpi:      n/a
-EncryptOutboundSpi:     n/a
-Protocol:               n/a
-LocalPort:              n/a
-RemotePort:             n/a
-OutboundPackets:        n/a
-OutboundBytes:          n/a
-InboundPackets:         n/a
-InboundBytes:           n/a
-Lifesize:               n/a
-LifesizeRefresh:        n/a
-CurrentByteCount:       n/a
-LifetimeRefresh:        n/a
+HowToAuth:              ESP
+AuthAlgorithm:          None
+AuthInboundSpi:         3240314215
+AuthOutboundSpi:        3401375472
+HowToEncrypt:           AES-GCM-16/128
+EncryptInboundSpi:      3240314215
+EncryptOutboundSpi:     3401375472
+Protocol:               ALL(0)
+LocalPort:              0
+RemotePort:             0
+OutboundPackets:        0
+OutboundBytes:          0
+InboundPackets:         0
+InboundBytes:           0
+Lifesize:               0K
+LifesizeRefresh:        0K
+CurrentByteCount:       0b
+LifetimeRefresh:        2006/11/17 12:13:10
 LifetimeExpires:        2006/11/17 12:19:10
 CurrentTime:            2006/11/17 11:20:05
 VPNLifeExpires:         n/a
 NAT Traversal Topology:
-  UdpEncapMode:         No
+  UdpEncapMode:         Yes
   LclNATDetected:       No
-  RmtNATDetected:       No
-  RmtNAPTDetected:      No
+  RmtNATDetected:       Yes
+  RmtNAPTDetected:      n/a
   RmtIsGw:              n/a
   RmtIsZOS:             n/a
   zOSCanInitP2SA:       n/a
-  RmtUdpEncapPort:      n/a
+  RmtUdpEncapPort:      4500
   SrcNATtoARcvd:        n/a
   DstNATtoARcvd:        n/a
 FIPS140:                No
+PFSGroup:               None
+LclUdpEncapPort:        4500
 """
 
 K_CASCADE = K_REPORT.replace("Display             ", "Display (cascade)   ").replace(
-    "Lifetime:            28800\n",
-    "Lifetime:            28800\n"
+    "NumDynamicTunnels:          1\n",
+    "NumDynamicTunnels:          1\n"
     + "".join(f"  {line}\n" for line in Y1_BLOCK.splitlines())
     + "  *****\n",
 )
@@ -1934,17 +2017,263 @@ class TunnelReportTests(SynchronousTestCase):
         )
         [entry] = data["Entries"]
         self.assertEqual(entry["ActivationTime"], "2006-11-17T11:19:09Z")
+        self.assertEqual(entry["LifetimeRefresh"], "2006-11-17T18:19:09Z")
+        self.assertEqual(entry["CurrentTime"], None)
         self.assertEqual(entry["Lifetime"], 28800)
-        self.assertIs(entry["LocalNATDetected"], False)
+        self.assertEqual(entry["KeyLength"], 128)
+        self.assertEqual(entry["LocalPort"], 4500)
+        self.assertEqual(entry["InitiatorSPI"], "8a3f2c1d4e5b6a79")
+        self.assertEqual(entry["LocalID"], "CN=TCPCS3, O=Example")
+        self.assertEqual(entry["NumDynamicTunnels"], 1)
         self.assertEqual(
-            [d["TunnelID"] for d in entry["DynamicTunnels"]],
-            ["Y1"],
+            entry["NAT Traversal Topology"],
+            {
+                "UdpEncapMode": True,
+                "LclNATDetected": False,
+                "RmtNATDetected": True,
+                "RmtNAPTDetected": None,
+                "RmtIsGw": None,
+                "RmtIsZOS": None,
+                "zOSCanInitP1SA": None,
+                "RmtUdpEncapPort": 4500,
+            },
         )
+        [dynamic] = entry["DynamicTunnels"]
+        self.assertEqual(dynamic["TunnelID"], "Y1")
+        self.assertEqual(
+            {k: dynamic[k] for k in ("AuthInboundSpi", "EncryptOutboundSpi")},
+            {"AuthInboundSpi": 0xC1234567, "EncryptOutboundSpi": 0xCABCDEF0},
+        )
+        self.assertEqual(dynamic["HowToEncrypt"], "AES-GCM-16/128")
+        self.assertEqual(dynamic["LocalAddressPrefix"], 24)
+        self.assertEqual(
+            [dynamic[k] for k in ("Protocol", "Lifesize", "CurrentByteCount")],
+            [0, 0, 0],
+        )
+        self.assertEqual(dynamic["NAT Traversal Topology"]["RmtUdpEncapPort"], 4500)
+        self.assertEqual(dynamic["LclUdpEncapPort"], 4500)
         manual = ipsecreports.tunnel_json(
             tunnel_report(T.GET_IPTUNMANUAL, tunnel_stack()), primary="m"
         )
         self.assertIsNone(manual["Entries"][0]["ActivationTime"])
         self.assertNotIn("DynamicTunnels", manual["Entries"][0])
+
+    def values(self, tunnel: IkeTunnelInfo | IpTunnelInfo) -> dict[str, str]:
+        """One tunnel's report lines as {name: value}, for -k or -y."""
+        if isinstance(tunnel, IkeTunnelInfo):
+            report = TunnelReport("TCPCS3", [tunnel], [])
+            primary = "k"
+        else:
+            report = TunnelReport("TCPCS3", [], [tunnel])
+            primary = "y"
+        lines = ipsecreports.tunnel_report(
+            report, NOW, primary=primary, localtime=time.gmtime
+        )
+        return dict(name_values(lines[4 : lines.index("*****")]))
+
+    def test_ikeNotNegotiated(self) -> None:
+        """
+        An IKE tunnel still negotiating has no transforms, SPIs or
+        identities yet: n/a, and NAT traversal off.
+        """
+        shown = self.values(
+            IkeTunnelInfo(
+                "K2", "KeyExRule1", "10.1.1.1", "10.1.1.2", state=SaState.IN_PROGRESS
+            )
+        )
+        self.assertEqual(shown["State"], "In progress")
+        for name in [
+            "KeyExchangeActionName",
+            "LocalPort",
+            "LocalIDType",
+            "LocalID",
+            "AuthenticationAlgorithm",
+            "EncryptionAlgorithm",
+            "KeyLength",
+            "PseudoRandomFunction",
+            "DiffieHellmanGroup",
+            "LocalAuthenticationMethod",
+            "InitiatorSPI",
+            "ResponderSPI",
+            "LifetimeRefresh",
+            "LifetimeExpires",
+            "  RmtUdpEncapPort",
+        ]:
+            self.assertEqual(shown[name], "n/a", name)
+        self.assertEqual(shown["  UdpEncapMode"], "No")
+        self.assertEqual(shown["  RmtNAPTDetected"], "No")
+        self.assertEqual(shown["NumDynamicTunnels"], "0")
+
+    def test_ikeResponder(self) -> None:
+        """
+        A responder's own SPI is the responder's; an AEAD cipher has no
+        integrity algorithm; numbers the report does not know are shown;
+        a record's expiry wins over activation plus lifetime.
+        """
+        shown = self.values(
+            IkeTunnelInfo(
+                "K2",
+                "KeyExRule1",
+                "fe80::1",
+                "fe80::2",
+                role=IkeRole.RESPONDER,
+                localSpi=0x1122334455667788,
+                remoteSpi=0xAA,
+                encryption=EncrId.AES_GCM_16,
+                keyLength=256,
+                prf=99,
+                dhGroup=19,
+                localAuthMethod=AuthMethod.SHARED_KEY,
+                remoteAuthMethod=200,
+                localIdType=IdType.IPV6_ADDR,
+                localId="fe80::1",
+                remoteIdType=77,
+                remoteId="\u00e9t\u00e9.example",
+                activated=CONNECTED_AT,
+                lifetime=60,
+                expires=CONNECTED_AT + 3600,
+                localNat=True,
+            )
+        )
+        self.assertEqual(shown["InitiatorSPI"], "00000000000000aa")
+        self.assertEqual(shown["ResponderSPI"], "1122334455667788")
+        self.assertEqual(shown["AuthenticationAlgorithm"], "None")
+        self.assertEqual(shown["EncryptionAlgorithm"], "AES-GCM-16")
+        self.assertEqual(shown["KeyLength"], "256")
+        self.assertEqual(shown["PseudoRandomFunction"], "Unknown(99)")
+        self.assertEqual(shown["DiffieHellmanGroup"], "Group19")
+        self.assertEqual(shown["LocalAuthenticationMethod"], "Shared-Key")
+        self.assertEqual(shown["RemoteAuthenticationMethod"], "Unknown(200)")
+        self.assertEqual(shown["LocalIDType"], "ID_IPV6_ADDR")
+        self.assertEqual(shown["RemoteIDType"], "Unknown(77)")
+        self.assertEqual(shown["RemoteID"], "\u00e9t\u00e9.example")
+        self.assertEqual(shown["LifetimeExpires"], "2006/11/17 12:19:09")
+        self.assertEqual(shown["Role"], "Responder")
+        self.assertEqual(shown["  UdpEncapMode"], "Yes")
+        self.assertEqual(shown["  LclNATDetected"], "Yes")
+        self.assertEqual(shown["  RmtNAPTDetected"], "No")
+        self.assertEqual(shown["  RmtUdpEncapPort"], "n/a")
+
+    def test_dynamicSelectors(self) -> None:
+        """
+        IBM's three address lines of a selector: base and prefix for a
+        network, base and range end for another range, the base alone
+        for one host; ports 0 for all, one port, or a range; the
+        protocol of both selectors, or of each when they differ.
+        """
+        tunnel = IpTunnelInfo(
+            "Y9",
+            "DynAction1",
+            IpTunnelType.IKE,
+            localSelector=TunnelSelector("10.1.0.4", "10.1.0.11", 6, 1024, 65535),
+            remoteSelector=TunnelSelector("192.0.2.7", "192.0.2.7", 6, 22, 22),
+        )
+        shown = self.values(tunnel)
+        self.assertEqual(
+            [shown[f"Local{n}"] for n in ("AddressBase", "AddressPrefix")],
+            ["10.1.0.4", "n/a"],
+        )
+        self.assertEqual(shown["LocalAddressRange"], "10.1.0.11")
+        self.assertEqual(
+            [
+                shown["RemoteAddressBase"],
+                shown["RemoteAddressPrefix"],
+                shown["RemoteAddressRange"],
+            ],
+            ["192.0.2.7", "n/a", "n/a"],
+        )
+        self.assertEqual(
+            [shown["Protocol"], shown["LocalPort"], shown["RemotePort"]],
+            ["TCP(6)", "1024-65535", "22"],
+        )
+        udp = dataclasses.replace(
+            tunnel, remoteSelector=TunnelSelector.of_network("10.2.0.0/16", 17)
+        )
+        self.assertEqual(self.values(udp)["Protocol"], "TCP(6)/UDP(17)")
+        self.assertEqual(self.values(udp)["RemoteAddressPrefix"], "16")
+        data = ipsecreports.tunnel_json(TunnelReport("TCPCS3", [], [udp]), primary="y")
+        [entry] = data["Entries"]
+        self.assertEqual(entry["Protocol"], "TCP(6)/UDP(17)")
+        self.assertEqual(entry["LocalPort"], "1024-65535")
+        self.assertEqual(entry["RemotePort"], 0)
+        self.assertEqual(entry["RemoteAddressPrefix"], 16)
+        other = dataclasses.replace(
+            tunnel, localSelector=TunnelSelector("10.1.0.4", "10.1.0.4", 132)
+        )
+        self.assertEqual(self.values(other)["Protocol"], "132/TCP(6)")
+
+    def test_dynamicAh(self) -> None:
+        """
+        An AH SA authenticates only: IBM's DoNotEncrypt, no encryption
+        SPIs; counters once there are SAs, the byte count of both
+        directions with IBM's C{b}.
+        """
+        shown = self.values(
+            IpTunnelInfo(
+                "Y9",
+                "DynAction1",
+                IpTunnelType.STACK,
+                inboundSpi=0x100,
+                outboundSpi=0x200,
+                protocol=IpsecProtocol.AH,
+                mode=EncapMode.TRANSPORT,
+                integrity=IntegId.HMAC_SHA2_512_256,
+                pfsGroup=DhGroupId.MODP_2048,
+                outboundPackets=3,
+                outboundBytes=300,
+                inboundPackets=2,
+                inboundBytes=250,
+            )
+        )
+        self.assertEqual(
+            [shown[n] for n in ("HowToEncap", "HowToAuth", "AuthAlgorithm")],
+            ["Transport", "AH", "HMAC-SHA2-512-256"],
+        )
+        self.assertEqual(
+            [shown[n] for n in ("AuthInboundSpi", "AuthOutboundSpi")], ["256", "512"]
+        )
+        self.assertEqual(shown["HowToEncrypt"], "DoNotEncrypt")
+        self.assertEqual(
+            [shown[n] for n in ("EncryptInboundSpi", "EncryptOutboundSpi")],
+            ["n/a", "n/a"],
+        )
+        self.assertEqual(
+            [shown[n] for n in ("OutboundPackets", "OutboundBytes")], ["3", "300"]
+        )
+        self.assertEqual(
+            [shown[n] for n in ("InboundPackets", "InboundBytes")], ["2", "250"]
+        )
+        self.assertEqual(shown["CurrentByteCount"], "550b")
+        self.assertEqual(shown["Lifesize"], "0K")
+        self.assertEqual(shown["PFSGroup"], "Group14")
+        self.assertEqual(shown["Protocol"], "n/a")
+        self.assertEqual(shown["LocalAddressBase"], "n/a")
+        self.assertEqual(shown["  UdpEncapMode"], "No")
+        self.assertEqual(shown["LclUdpEncapPort"], "n/a")
+
+    def test_dynamicPending(self) -> None:
+        """
+        A tunnel without SAs yet (C{-y display -b} shows it) says n/a for
+        everything of an SA.
+        """
+        data = ipsecreports.tunnel_json(
+            tunnel_report(T.GET_IPTUNDYNIKE, tunnel_stack()), primary="y", now=NOW
+        )
+        entry = data["Entries"][1]
+        self.assertEqual((entry["TunnelID"], entry["State"]), ("Y2", "Pending"))
+        known = {k for k, v in entry.items() if v is not None}
+        self.assertEqual(
+            known,
+            {
+                "TunnelID",
+                "VpnActionName",
+                "LocalDynVpnRule",
+                "State",
+                "CurrentTime",
+                "NAT Traversal Topology",
+                "FIPS140",
+            },
+        )
 
     def test_control(self) -> None:
         controls = [
@@ -2030,36 +2359,25 @@ NAT Traversal Topology:
 SEED_Z_ACTIVATED = calendar.timegm((2006, 11, 27, 12, 44, 19, 0, 0, 0))
 SEED_Z_NOW = SEED_Z_ACTIVATED + 16
 
-# The sample's values that the NMsecIPTunnel record (docs/nmi.md, section
-# 16.3) does not carry, and which the report therefore shows as n/a:
-# encapsulation, traffic selectors, algorithms and SPIs, the protocol and
-# ports, the counters, the refresh times and the VPN's life.
-SEED_Z_NOT_CARRIED = frozenset(
-    {
-        "HowToEncap",
-        "LocalAddressBase",
-        "RemoteAddressBase",
-        "HowToAuth",
-        "AuthAlgorithm",
-        "AuthInboundSpi",
-        "AuthOutboundSpi",
-        "HowToEncrypt",
-        "EncryptInboundSpi",
-        "EncryptOutboundSpi",
-        "Protocol",
-        "LocalPort",
-        "RemotePort",
-        "OutboundPackets",
-        "OutboundBytes",
-        "InboundPackets",
-        "InboundBytes",
-        "Lifesize",
-        "LifesizeRefresh",
-        "CurrentByteCount",
-        "LifetimeRefresh",
-        "VPNLifeExpires",
-    }
-)
+# Where our report of the sample's tunnel differs from the sample, and
+# what it shows instead.  The sample's tunnel is an AH and ESP bundle
+# (HowToAuth AH with the AH SPIs, 3DES with the ESP SPIs); iked makes ESP
+# SAs only, which authenticate and encrypt under one SPI, so the tunnel's
+# nearest NMsecIPTunnel (docs/nmi.md, section 16.3) is ESP with 3DES and
+# HMAC-SHA1-96, whose Auth... SPIs are the ESP SPIs.  iked has no VpnLife.
+SEED_Z_DIFFERENT = {
+    "HowToAuth": "ESP",
+    "AuthInboundSpi": "4088723240",
+    "AuthOutboundSpi": "445063417",
+    "VPNLifeExpires": "n/a",
+}
+
+# The lines of ours that the sample lacks, at the end of the block.
+SEED_Z_OURS = [
+    ("FIPS140", "No"),
+    ("PFSGroup", "None"),
+    ("LclUdpEncapPort", "n/a"),
+]
 
 
 def name_values(lines: list[str]) -> list[tuple[str, str]]:
@@ -2103,6 +2421,15 @@ class SeedDynamicTunnelTests(SynchronousTestCase):
             remoteAddress="10.10.10.2",
             activated=SEED_Z_ACTIVATED,
             lifetime=7200,
+            inboundSpi=4088723240,
+            outboundSpi=445063417,
+            protocol=IpsecProtocol.ESP,
+            mode=EncapMode.TUNNEL,
+            encryption=3,
+            integrity=IntegId.HMAC_SHA1_96,
+            localSelector=TunnelSelector.of_network("10.10.10.1"),
+            remoteSelector=TunnelSelector.of_network("10.10.10.2"),
+            refresh=SEED_Z_ACTIVATED + 5100,
         )
         reply = encode_tunnel_reply(request, "TCPCS4", ipTunnels=[tunnel])
         # Through the bytes of the wire, as nssd passes the reply on.
@@ -2144,27 +2471,29 @@ class SeedDynamicTunnelTests(SynchronousTestCase):
     def test_lines(self) -> None:
         """
         The detail lines are the sample's, in its order and with its
-        names; where the record carries no value, the line says n/a; the
-        only line the sample lacks is C{FIPS140}, the last.
+        names, and so are their values but where iked's ESP-only tunnel
+        differs from the sample's AH and ESP bundle, and the VPN's life
+        that iked does not have; the lines the sample lacks are ours, the
+        last three.
         """
         sample = SEED_Z_SAMPLE.splitlines()
         ours = self.report()
         sampleBlock = sample[4 : sample.index("*****")]
         oursBlock = ours[4 : ours.index("*****")]
-        self.assertEqual(oursBlock[-1], "FIPS140:                No")
+        self.assertEqual(name_values(oursBlock[-3:]), SEED_Z_OURS)
         expected = [
-            (name, "n/a" if name in SEED_Z_NOT_CARRIED else value)
+            (name, SEED_Z_DIFFERENT.get(name.strip(), value))
             for name, value in name_values(sampleBlock)
         ]
-        self.assertEqual(name_values(oursBlock[:-1]), expected)
-        # Where the record carries the value, it is the sample's.
-        carried = [
+        self.assertEqual(name_values(oursBlock[:-3]), expected)
+        # Every other value is the sample's.
+        same = [
             pair
             for pair in name_values(sampleBlock)
-            if pair[0] not in SEED_Z_NOT_CARRIED
+            if pair[0].strip() not in SEED_Z_DIFFERENT
         ]
-        self.assertEqual(len(carried), 24)
-        self.assertTrue(set(carried) <= set(name_values(oursBlock)))
+        self.assertEqual(len(same), 42)
+        self.assertTrue(set(same) <= set(name_values(oursBlock)))
         # One value column, the NAT block's lines indented by two blanks.
         columns = {
             len(line) - len(line.split(":", 1)[1].lstrip())
@@ -2183,8 +2512,15 @@ class SeedDynamicTunnelTests(SynchronousTestCase):
         data = ipsecreports.tunnel_json(self.reply(), primary="y", now=SEED_Z_NOW)
         [entry] = data["Entries"]
         self.assertEqual(entry["LifetimeExpires"], "2006-11-27T14:44:19Z")
+        self.assertEqual(entry["LifetimeRefresh"], "2006-11-27T14:09:19Z")
         self.assertEqual(entry["CurrentTime"], "2006-11-27T12:44:35Z")
-        self.assertIsNone(entry["AuthInboundSpi"])
+        self.assertEqual(entry["EncryptInboundSpi"], 4088723240)
+        self.assertEqual(entry["AuthAlgorithm"], "Hmac_Sha")
+        self.assertEqual(entry["HowToEncrypt"], "3DES")
+        self.assertEqual(entry["LocalAddressBase"], "10.10.10.1")
+        self.assertIsNone(entry["LocalAddressPrefix"])
+        self.assertEqual(entry["CurrentByteCount"], 0)
+        self.assertIsNone(entry["VPNLifeExpires"])
         self.assertEqual(entry["NAT Traversal Topology"]["UdpEncapMode"], False)
         self.assertIsNone(entry["NAT Traversal Topology"]["RmtIsGw"])
 

@@ -1259,6 +1259,7 @@ class DescribeTests(Files):
                 "  NssWaitRetries 2",
                 f"  CaFile {self.ca}",
                 "  NmiSocket /var/sock/ipsecmgmt",
+                "  SaInstaller record",
                 "}",
                 "NssStackConfig TCPIP",
                 "{",

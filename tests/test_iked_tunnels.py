@@ -8,18 +8,24 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from nsstwisted.ike.constants import DhGroupId, EncrId, IdType, IntegId, PrfId
 from nsstwisted.iked.tunnelreport import (
     TUNNEL_CONTROL_REQUESTS,
     TUNNEL_REQUESTS,
     answer_tunnel_request,
+    dynamic_record,
+    ike_record,
 )
 from nsstwisted.iked.tunnels import (
     DynamicTunnel,
+    EncapMode,
     IkeTunnel,
+    IpsecProtocol,
     SaState,
     StackTunnels,
     TunnelHooks,
     TunnelOutcome,
+    TunnelSelector,
 )
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.filters import (
@@ -36,7 +42,11 @@ from nsstwisted.wire.nmi import (
     decode_message,
     encode_message,
 )
-from nsstwisted.wire.tunnels import IpTunnelType, decode_tunnel_report
+from nsstwisted.wire.tunnels import (
+    IDENTITY_SIZE,
+    IpTunnelType,
+    decode_tunnel_report,
+)
 
 T = NmiMessageType
 S = TunnelStatus
@@ -311,4 +321,140 @@ class AnswerTests(SynchronousTestCase):
             request(T.GET_IKETUN).answer(),
             "TCPCS3",
             tunnels,
+        )
+
+
+class RecordTests(SynchronousTestCase):
+    """
+    The model's tunnels as the wire carries them: what the engine fills
+    in (SPIs as the octets it holds, the engine's IANA enumerations)
+    arrives as the record's numbers, and what the tables know (how many
+    dynamic tunnels an IKE tunnel has, whether its IKE tunnel saw NAT)
+    is added.
+    """
+
+    def negotiated(self) -> StackTunnels:
+        tunnels = StackTunnels()
+        tunnels.add_ike(
+            "KeyExRule1",
+            "10.1.1.1",
+            "192.0.2.7",
+            localNat=True,
+            localSpi=bytes.fromhex("0102030405060708"),
+            remoteSpi=bytes.fromhex("a1a2a3a4a5a6a7a8"),
+            encryption=EncrId.AES_CBC,
+            keyLength=256,
+            integrity=IntegId.HMAC_SHA2_384_192,
+            prf=PrfId.HMAC_SHA2_384,
+            dhGroup=DhGroupId.ECP_384,
+            localIdType=IdType.FQDN,
+            localId="zos.example.com",
+        )
+        tunnels.add_ike("KeyExRule2", "10.1.1.1", "192.0.2.8")
+        for rule in ("LocalDyn1", "LocalDyn2"):
+            tunnels.add_dynamic(
+                rule,
+                "DynAction1",
+                ikeTunnelId="K1",
+                inboundSpi=b"\xc1\x23\x45\x67",
+                outboundSpi=b"\xca\xbc\xde\xf0",
+                protocol=IpsecProtocol.ESP,
+                mode=EncapMode.TUNNEL,
+                encryption=EncrId.AES_GCM_16,
+                keyLength=128,
+                pfsGroup=DhGroupId.CURVE_25519,
+                localSelector=TunnelSelector.of_network("10.1.0.0/24"),
+                udpEncapsulation=True,
+                localUdpPort=4500,
+                remoteUdpPort=4500,
+            )
+        tunnels.add_dynamic("LocalDyn3", "DynAction3", ikeTunnelId="K9")
+        return tunnels
+
+    def test_ikeRecord(self) -> None:
+        [k1, k2] = decode_tunnel_report(
+            wire(
+                answer_tunnel_request(
+                    request(T.GET_IKETUN), "TCPCS3", self.negotiated()
+                )
+            )
+        ).ikeTunnels
+        self.assertEqual(
+            (k1.localSpi, k1.remoteSpi), (0x0102030405060708, 0xA1A2A3A4A5A6A7A8)
+        )
+        self.assertEqual(
+            (k1.encryption, k1.keyLength, k1.integrity, k1.prf, k1.dhGroup),
+            (12, 256, 13, 6, 20),
+        )
+        self.assertEqual((k1.localIdType, k1.localId), (2, "zos.example.com"))
+        self.assertEqual((k1.remoteIdType, k1.remoteId), (0, ""))
+        self.assertEqual((k1.dynamicTunnels, k2.dynamicTunnels), (2, 0))
+        self.assertEqual((k2.localSpi, k2.encryption), (0, 0))
+
+    def test_dynamicRecord(self) -> None:
+        """
+        A dynamic tunnel takes NAT from its IKE tunnel, in every display
+        that lists it; one whose IKE tunnel is gone has none.
+        """
+        tunnels = self.negotiated()
+        for kind in (T.GET_IPTUNDYNIKE, T.GET_IKETUNCASCADE):
+            report = decode_tunnel_report(
+                wire(answer_tunnel_request(request(kind), "TCPCS3", tunnels))
+            )
+            y1 = report.ipTunnels[0]
+            self.assertEqual((y1.inboundSpi, y1.outboundSpi), (0xC1234567, 0xCABCDEF0))
+            self.assertEqual(
+                (y1.protocol, y1.mode), (IpsecProtocol.ESP, EncapMode.TUNNEL)
+            )
+            self.assertEqual((y1.encryption, y1.keyLength, y1.pfsGroup), (20, 128, 31))
+            self.assertEqual(y1.localSelector, TunnelSelector.of_network("10.1.0.0/24"))
+            self.assertIsNone(y1.remoteSelector)
+            self.assertEqual(
+                (y1.udpEncapsulation, y1.localUdpPort, y1.remoteUdpPort),
+                (True, 4500, 4500),
+            )
+            self.assertEqual((y1.localNat, y1.remoteNat), (True, False))
+        orphan = dynamic_record(tunnels.dynamic_tunnels()[2], IpTunnelType.IKE)
+        self.assertEqual((orphan.localNat, orphan.inboundSpi), (False, 0))
+
+    def test_badSpi(self) -> None:
+        """An SPI of the wrong size is the engine's bug, and is refused."""
+        ike = IkeTunnel("K1", "R", "10.0.0.1", "10.0.0.2", localSpi=b"\x01" * 4)
+        self.assertRaises(ValueError, ike_record, ike)
+        dynamic = DynamicTunnel(
+            "Y1", "L", "A", protocol=IpsecProtocol.ESP, inboundSpi=b"\x01" * 8
+        )
+        self.assertRaises(ValueError, dynamic_record, dynamic, IpTunnelType.IKE)
+
+    def test_identities(self) -> None:
+        """
+        An identity the record cannot hold as it is: control characters
+        become C{?}, and a long one is cut to fit with an ellipsis, on a
+        character boundary.
+        """
+        long = "CN=" + "\u00e9" * 200
+        ike = IkeTunnel(
+            "K1",
+            "R",
+            "10.0.0.1",
+            "10.0.0.2",
+            localIdType=IdType.DER_ASN1_DN,
+            localId=long,
+            remoteIdType=IdType.FQDN,
+            remoteId="moon\n.example.com\x85 ",
+        )
+        record = ike_record(ike)
+        self.assertEqual(record.remoteId, "moon?.example.com?")
+        self.assertTrue(record.localId.endswith("\u00e9..."))
+        self.assertTrue(long.startswith(record.localId[:-3]))
+        self.assertLessEqual(len(record.localId.encode()), IDENTITY_SIZE)
+        self.assertGreater(len(record.localId.encode()), IDENTITY_SIZE - 4)
+        fits = "x" * IDENTITY_SIZE
+        self.assertEqual(
+            ike_record(
+                IkeTunnel(
+                    "K1", "R", "10.0.0.1", "10.0.0.2", localIdType=2, localId=fits
+                )
+            ).localId,
+            fits,
         )

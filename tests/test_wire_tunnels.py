@@ -6,6 +6,7 @@ records of the tunnel display requests.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import struct
 from pathlib import Path
 
@@ -24,13 +25,18 @@ from nsstwisted.wire.nmi import (
     encode_message,
 )
 from nsstwisted.wire.tunnels import (
+    IDENTITY_SIZE,
     IKE_TUNNEL_SIZE,
     IP_TUNNEL_SIZE,
     TUNNEL_DISPLAY_REQUESTS,
+    EncapMode,
+    IkeRole,
     IkeTunnelInfo,
+    IpsecProtocol,
     IpTunnelInfo,
     IpTunnelType,
     SaState,
+    TunnelSelector,
     decode_ike_tunnel,
     decode_ip_tunnel,
     decode_tunnel_report,
@@ -40,7 +46,7 @@ from nsstwisted.wire.tunnels import (
     tunnel_from_records,
     tunnel_records,
 )
-from tests.strategies import ike_tunnels, ip_tunnels
+from tests.strategies import ike_tunnels, ip_tunnels, tunnel_selectors
 
 T = NmiMessageType
 
@@ -65,6 +71,67 @@ Y1 = IpTunnelInfo(
     lifetime=3600,
 )
 M1 = IpTunnelInfo("M1", "ManAction1", IpTunnelType.MANUAL, state=SaState.INACTIVE)
+
+# The worked examples of docs/nmi.md: what iked reports of an IKE SA and
+# its CHILD_SA as strongSwan negotiates them with iked's initiator, the
+# peer behind a NAT.  IKE: AES-CBC-128, HMAC-SHA2-256-128, PRF
+# HMAC-SHA2-256, Curve25519, our RSA signature and the peer's RFC 7427
+# digital signature, both on port 4500 after NAT detection.  ESP:
+# AES-GCM-16-128 in tunnel mode, 10.1.0.0/24 here and 10.2.0.0/24 there,
+# encapsulated in UDP, no PFS (the CHILD_SA of IKE_AUTH).
+ACTIVATED = 1163762349  # 2006-11-17 11:19:09 UTC
+EXAMPLE_K1 = IkeTunnelInfo(
+    "K1",
+    "KeyExRule1",
+    "10.1.1.1",
+    "192.0.2.7",
+    role=IkeRole.INITIATOR,
+    remoteNat=True,
+    activated=ACTIVATED,
+    lifetime=28800,
+    keyExchangeAction="KeyExAction1",
+    localSpi=0x8A3F2C1D4E5B6A79,
+    remoteSpi=0xF1E2D3C4B5A69788,
+    localPort=4500,
+    remotePort=4500,
+    encryption=12,
+    keyLength=128,
+    integrity=12,
+    prf=5,
+    dhGroup=31,
+    localAuthMethod=1,
+    remoteAuthMethod=14,
+    localIdType=9,
+    localId="CN=TCPCS3, O=Example",
+    remoteIdType=2,
+    remoteId="moon.example.com",
+    refresh=ACTIVATED + 25200,
+    dynamicTunnels=1,
+)
+EXAMPLE_Y1 = IpTunnelInfo(
+    "Y1",
+    "DynAction1",
+    IpTunnelType.IKE,
+    rule="LocalDyn1",
+    ikeTunnelId="K1",
+    localAddress="10.1.1.1",
+    remoteAddress="192.0.2.7",
+    activated=ACTIVATED + 1,
+    lifetime=3600,
+    inboundSpi=0xC1234567,
+    outboundSpi=0xCABCDEF0,
+    protocol=IpsecProtocol.ESP,
+    mode=EncapMode.TUNNEL,
+    encryption=20,
+    keyLength=128,
+    localSelector=TunnelSelector.of_network("10.1.0.0/24"),
+    remoteSelector=TunnelSelector.of_network("10.2.0.0/24"),
+    udpEncapsulation=True,
+    localUdpPort=4500,
+    remoteUdpPort=4500,
+    remoteNat=True,
+    refresh=ACTIVATED + 1 + 3240,
+)
 
 
 def request(kind: NmiMessageType) -> NmiMessage:
@@ -120,7 +187,11 @@ class EntryTests(SynchronousTestCase):
         self.assertEqual(encode_ip_tunnel(info), data)
 
     def test_badEntries(self) -> None:
-        good = bytearray(encode_ike_tunnel(K1))
+        good = bytearray(
+            encode_ike_tunnel(
+                dataclasses.replace(K1, localIdType=9, localId="CN=K1", remoteId="")
+            )
+        )
         for offset, value, text in [
             (192, 0x10, "NMsIKETunFlags: bits 0x10"),
             (195, 0x01, "IPv6 bit contradicts"),
@@ -129,6 +200,12 @@ class EntryTests(SynchronousTestCase):
             (198, 9, "NMsIKETunRole"),
             (199, 1, "reserved"),
             (0, 0x20, "NMsIKETunID"),
+            (0x13E, 1, "reserved"),
+            (0x13C, 0, "localIdType and localId are given together"),
+            (0x240, ord("x"), "remoteIdType and remoteId are given together"),
+            (0x140, 0xFF, "NMsIKETunLocalID: not valid utf-8"),
+            (0x140, 0x07, "NMsIKETunLocalID: holds a control character"),
+            (0xD9, ord("x"), "NMsIKETunKeyExchangeAction"),
         ]:
             data = bytearray(good)
             data[offset] = value
@@ -144,6 +221,15 @@ class EntryTests(SynchronousTestCase):
             (101, 0, "NMsIPTunState"),
             (102, 1, "reserved"),
             (104, ord("R"), "a manual tunnel has no rule"),
+            (0x17B, 1, "reserved"),
+            (0x18A, 1, "reserved"),
+            (0x17A, 0x08, "NMsIPTunFlags2: bits 0x8"),
+            (0x178, 6, "NMsIPTunProtocol: 6 is not a IpsecProtocol"),
+            (0x179, 3, "NMsIPTunMode: 3 is not a EncapMode"),
+            (0x13B, 1, "an SPI is given without a protocol"),
+            (0x17D, 1, "UDP encapsulation ports without UDP encapsulation"),
+            (0x180, 6, "NMsIPTunLocalSel: a blank selector has protocol"),
+            (0x1F0, ord("1"), "NMsIPTunRemoteSel: TunnelSelector: startAddress"),
         ]:
             data = bytearray(ip)
             data[offset] = value
@@ -151,6 +237,19 @@ class EntryTests(SynchronousTestCase):
                 decode_ip_tunnel(bytes(data))
             self.assertIn(text, caught.exception.detail, offset)
         self.assertRaises(FieldDecodeError, decode_ip_tunnel, bytes(10))
+        # The selectors of a good dynamic tunnel.
+        ip = bytearray(encode_ip_tunnel(EXAMPLE_Y1))
+        for offset, patch, text in [
+            (0x190, b":", "NMsIPTunLocalSel: TunnelSelector: startAddress"),
+            (0x1C3, b"0", "NMsIPTunLocalSel: TunnelSelector: endAddress is below"),
+            (0x1F0, b"::1     ", "NMsIPTunRemoteSel: TunnelSelector: startAddress and"),
+            (0x182, b"\x01\x00\x00\xff", "NMsIPTunLocalSel: TunnelSelector: endPort"),
+        ]:
+            data = bytearray(ip)
+            data[offset : offset + len(patch)] = patch
+            with self.assertRaises(FieldDecodeError) as caught:
+                decode_ip_tunnel(bytes(data))
+            self.assertIn(text, caught.exception.detail, offset)
 
     def test_badValues(self) -> None:
         for make in [
@@ -168,10 +267,75 @@ class EntryTests(SynchronousTestCase):
             lambda: IpTunnelInfo("Y1", "", IpTunnelType.IKE),
             lambda: IpTunnelInfo("Y1", "A", IpTunnelType.IKE, localAddress="1.2.3"),
             lambda: IpTunnelInfo("Y1", "A", IpTunnelType.IKE, fips140=1),  # type: ignore[arg-type]
+            lambda: dataclasses.replace(K1, localSpi=2**64),
+            lambda: dataclasses.replace(K1, keyExchangeAction="Key Ex"),
+            lambda: dataclasses.replace(K1, localIdType=256, localId="x"),
+            lambda: dataclasses.replace(K1, remoteIdType=2),
+            lambda: dataclasses.replace(K1, remoteId="moon"),
+            lambda: dataclasses.replace(K1, localIdType=2, localId="é" * 129),
+            lambda: dataclasses.replace(K1, localIdType=2, localId="a\nb"),
+            lambda: dataclasses.replace(K1, dhGroup=-1),
+            lambda: dataclasses.replace(K1, dynamicTunnels=2**32),
+            lambda: dataclasses.replace(Y1, inboundSpi=1),
+            lambda: dataclasses.replace(Y1, protocol=50),  # type: ignore[arg-type]
+            lambda: dataclasses.replace(Y1, mode=EncapMode.TUNNEL.text),  # type: ignore[arg-type]
+            lambda: dataclasses.replace(Y1, localUdpPort=4500),
+            lambda: dataclasses.replace(Y1, udpEncapsulation=1),  # type: ignore[arg-type]
+            lambda: dataclasses.replace(Y1, localSelector="10.0.0.0/8"),  # type: ignore[arg-type]
+            lambda: dataclasses.replace(EXAMPLE_Y1, outboundSpi=2**32),
+            lambda: dataclasses.replace(EXAMPLE_Y1, inboundBytes=2**64),
         ]:
             self.assertRaises(ValueError, make)
         self.assertRaises(ValueError, encode_ike_tunnel, Y1)
         self.assertRaises(ValueError, encode_ip_tunnel, K1)
+
+
+class SelectorTests(SynchronousTestCase):
+    def test_ofNetwork(self) -> None:
+        selector = TunnelSelector.of_network("10.2.0.0/24", 6, 443, 443)
+        self.assertEqual(
+            selector, TunnelSelector("10.2.0.0", "10.2.0.255", 6, 443, 443)
+        )
+        self.assertEqual(selector.prefix, 24)
+        self.assertEqual(TunnelSelector.of_network("2001:db8::/32").prefix, 32)
+        self.assertEqual(
+            TunnelSelector.of_network("192.0.2.7"),
+            TunnelSelector("192.0.2.7", "192.0.2.7"),
+        )
+
+    def test_prefix(self) -> None:
+        """The prefix length of a range that is one network, else None."""
+        for first, last, prefix in [
+            ("10.0.0.1", "10.0.0.1", 32),
+            ("0.0.0.0", "255.255.255.255", 0),  # noqa: S104
+            ("10.0.0.0", "10.0.0.7", 29),
+            ("10.0.0.4", "10.0.0.11", None),
+            ("10.0.0.1", "10.0.0.2", None),
+            ("10.0.0.0", "10.0.0.2", None),
+            ("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 0),
+            ("fe80::", "fe80::ffff", 112),
+        ]:
+            self.assertEqual(TunnelSelector(first, last).prefix, prefix, first)
+
+    @given(tunnel_selectors())
+    def test_prefixIsTheNetwork(self, selector: TunnelSelector | None) -> None:
+        if selector is None or selector.prefix is None:
+            return
+        network = ipaddress.ip_network(f"{selector.startAddress}/{selector.prefix}")
+        self.assertEqual(str(network.broadcast_address), selector.endAddress)
+
+    def test_bad(self) -> None:
+        for make in [
+            lambda: TunnelSelector("", "10.0.0.1"),
+            lambda: TunnelSelector("10.0.0.1", "nowhere"),
+            lambda: TunnelSelector("10.0.0.1", "::1"),
+            lambda: TunnelSelector("10.0.0.2", "10.0.0.1"),
+            lambda: TunnelSelector("10.0.0.1", "10.0.0.1", 256),
+            lambda: TunnelSelector("10.0.0.1", "10.0.0.1", 6, 80, 79),
+            lambda: TunnelSelector("10.0.0.1", "10.0.0.1", 6, 0, 65536),
+            lambda: TunnelSelector("10.0.0.1", "10.0.0.1", True),
+        ]:
+            self.assertRaises(ValueError, make)
 
 
 class ReplyTests(SynchronousTestCase):
@@ -290,7 +454,7 @@ class ReplyTests(SynchronousTestCase):
             (
                 T.GET_IKETUNCASCADE,
                 [stack, NmiRecord((ike.sections[0], NmiSection(2, y1)))],
-                "2 entries of 312 bytes",
+                f"2 entries of {IP_TUNNEL_SIZE} bytes",
             ),
             (
                 T.GET_IKETUNCASCADE,
@@ -318,7 +482,7 @@ class ReplyTests(SynchronousTestCase):
             (
                 T.GET_IPTUNMANUAL,
                 [stack, ike],
-                "tunnel record 1: tunnel record 1 holds 1 entry of 312",
+                f"tunnel record 1: tunnel record 1 holds 1 entry of {IP_TUNNEL_SIZE}",
             ),
             (T.GET_IPFLTCURR, [stack], "not a tunnel display request"),
         ]:
@@ -328,8 +492,32 @@ class ReplyTests(SynchronousTestCase):
 
     def test_reservedStruct(self) -> None:
         """The layouts' sizes are what the documentation says."""
-        self.assertEqual(struct.calcsize(">48s48s48s48sIBBBBQI4s"), IKE_TUNNEL_SIZE)
-        self.assertEqual(IP_TUNNEL_SIZE, 0x138)
+        self.assertEqual(
+            struct.calcsize(">48s48s48s48sIBBBBQI4s48sQQQQIHHHHHHHBBBB2s256s256s"),
+            IKE_TUNNEL_SIZE,
+        )
+        self.assertEqual(IKE_TUNNEL_SIZE, 0x340)
+        self.assertEqual(IP_TUNNEL_SIZE, 0x250)
+        self.assertEqual(IDENTITY_SIZE, 256)
+
+    def test_firstLayoutKept(self) -> None:
+        """
+        The fields of the first layouts keep their offsets: the new ones
+        follow them.
+        """
+        ike = encode_ike_tunnel(EXAMPLE_K1)
+        self.assertEqual(ike[0xC8:0xD0], ACTIVATED.to_bytes(8, "big"))
+        self.assertEqual(ike[0xD0:0xD4], (28800).to_bytes(4, "big"))
+        self.assertEqual(ike[0xD8:0xE4], b"KeyExAction1")
+        self.assertEqual(ike[0x108:0x110], bytes.fromhex("8a3f2c1d4e5b6a79"))
+        self.assertEqual(ike[0x140:0x154], b"CN=TCPCS3, O=Example")
+        self.assertEqual(ike[0x240:0x250], b"moon.example.com")
+        ip = encode_ip_tunnel(EXAMPLE_Y1)
+        self.assertEqual(ip[0x128:0x130], (ACTIVATED + 1).to_bytes(8, "big"))
+        self.assertEqual(ip[0x138:0x140], bytes.fromhex("c1234567cabcdef0"))
+        self.assertEqual(ip[0x178:0x17B], bytes([50, 1, 0x05]))
+        self.assertEqual(ip[0x190:0x198], b"10.1.0.0")
+        self.assertEqual(ip[0x1F0:0x1F8], b"10.2.0.0")
 
 
 class DocumentationTests(SynchronousTestCase):
@@ -349,6 +537,35 @@ class DocumentationTests(SynchronousTestCase):
         )
         self.assertIn(f"```text\n{dump}\n```", DOCS.read_text(encoding="utf-8"))
 
+    def dump(self, message: NmiMessage) -> str:
+        data = encode_message(message)
+        return "\n".join(
+            f"{offset:04x}  " + " ".join(f"{b:02x}" for b in data[offset : offset + 16])
+            for offset in range(0, len(data), 16)
+        )
+
+    def test_ikeTunnelExample(self) -> None:
+        """The GET_IKETUN reply of section 16.7, and what it decodes to."""
+        reply = encode_tunnel_reply(
+            NmiMessage(T.GET_IKETUN, 12, target="client3"), "TCPCS3", [EXAMPLE_K1]
+        )
+        self.assertIn(
+            f"```text\n{self.dump(reply)}\n```", DOCS.read_text(encoding="utf-8")
+        )
+        self.assertEqual(decode_tunnel_report(reply).ikeTunnels, [EXAMPLE_K1])
+
+    def test_dynamicTunnelExample(self) -> None:
+        """The GET_IPTUNDYNIKE reply of section 16.8."""
+        reply = encode_tunnel_reply(
+            NmiMessage(T.GET_IPTUNDYNIKE, 13, target="client3"),
+            "TCPCS3",
+            ipTunnels=[EXAMPLE_Y1],
+        )
+        self.assertIn(
+            f"```text\n{self.dump(reply)}\n```", DOCS.read_text(encoding="utf-8")
+        )
+        self.assertEqual(decode_tunnel_report(reply).ipTunnels, [EXAMPLE_Y1])
+
     def test_tables(self) -> None:
         text = DOCS.read_text(encoding="utf-8")
         section = text[text.index("## 16.") :]
@@ -359,3 +576,7 @@ class DocumentationTests(SynchronousTestCase):
         self.assertIn(f"### 16.3 NMsecIPTunnel ({IP_TUNNEL_SIZE} bytes)", section)
         for kind in range(40, 47):
             self.assertIn(f"| {kind} | `{NmiMessageType(kind).ibmName}` |", section)
+        for protocol in IpsecProtocol:
+            self.assertIn(f"{int(protocol)} {protocol.text}", section)
+        for mode in EncapMode:
+            self.assertIn(f"{int(mode)} {mode.text}", section)

@@ -332,6 +332,7 @@ class IkedConfiguration:
     caFile: str | None = None
     nmiSocket: str = DEFAULT_NMI_SOCKET
     ikeSyslogLevel: int = DEFAULT_IKE_SYSLOG_LEVEL
+    saInstaller: str = "record"
     stacks: tuple[StackDeclaration, ...] = ()
     nssStacks: Mapping[str, NssStackConfig] = field(default_factory=_StackMap)
 
@@ -408,6 +409,7 @@ class IkedConfiguration:
             f"NssWaitRetries {self.nssWaitRetries}",
             _optional("CaFile", self.caFile),
             f"NmiSocket {format_value(self.nmiSocket)}",
+            f"SaInstaller {self.saInstaller}",
         ]
         lines = _block("IkeConfig", ike)
         for stack in self.stacks:
@@ -592,6 +594,7 @@ def _choice(choices: Mapping[str, Any], spelling: str) -> _Check:
 
 
 _yes_no = _choice({"yes": True, "no": False}, "yes or no")
+_sa_installer = _choice({"record": "record", "xfrm": "xfrm"}, "Record or Xfrm")
 
 
 def _fips140(setting: Setting, filename: str) -> None:
@@ -962,6 +965,7 @@ _IKE_KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "systemname": ("systemName", _system_name),
     "nmisocket": ("nmiSocket", _path(MAX_SOCKET_PATH_BYTES)),
     "cafile": ("caFile", _path()),
+    "sainstaller": ("saInstaller", _sa_installer),
 }
 
 

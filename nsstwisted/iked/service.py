@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import FrameType
 from typing import Any
@@ -31,12 +31,16 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
 from nsstwisted.config import ConfigurationError
+from nsstwisted.ike.policy import PeerPolicy
 from nsstwisted.iked.configuration import (
     IkedConfiguration,
     NssStackConfig,
     load_iked_configuration,
 )
 from nsstwisted.iked.filters import StackFilters
+from nsstwisted.iked.ikesigners import NssSigner, NssVerifier
+from nsstwisted.iked.ikestack import StackIke
+from nsstwisted.iked.installer import installer_for
 from nsstwisted.iked.interfaces import InterfaceReader
 from nsstwisted.iked.management import IkedManagement, RefreshRejected
 from nsstwisted.iked.messages import IkedMessages
@@ -120,6 +124,7 @@ class IKEDService(Service):
         self.connections: dict[str, StackNssConnection] = {}
         self.nmiPort: IListeningPort | None = None
         self.stacks: dict[str, StackModel] = {}
+        self.ike: dict[str, StackIke] = {}
         self._load_stacks(configuration)
         self.management = IkedManagement(
             lambda: self.configuration.describe(),
@@ -207,13 +212,60 @@ class IKEDService(Service):
             connection = self._connection(stack)
             self.connections[name] = connection
             connection.start()
+        self._start_ike()
         signal.signal(signal.SIGHUP, self._sighup)
+
+    def _start_ike(self) -> None:
+        """
+        Start (or, on a refresh, update) the IKE side of every stack whose
+        policy defines peers.  An NSS stack with the certificate service
+        signs and verifies through nssd; a stack without it cannot sign
+        and says so (nsstwisted keeps no private keys in iked).
+        """
+        configuration = self.configuration
+        for name in configuration.stack_names():
+            policy = configuration.stack_policy(name)
+            peers = () if policy is None else policy.peers
+            existing = self.ike.get(name)
+            if existing is not None:
+                existing.update_peers(peers)
+                continue
+            if not peers:
+                continue
+            nss = configuration.nssStacks.get(name)
+            connection = self.connections.get(name)
+            if nss is None or connection is None or Services.CERT not in nss.services:
+                self.log.error(
+                    "{ikedMessage}",
+                    ikedMessage=f"EZD1159I Stack {name} has IKE peers but no NSS "
+                    "certificate service (ServiceType Cert) to sign with: its IKE "
+                    "peers are not served",
+                )
+                continue
+            signer = NssSigner(connection)
+            ike = StackIke(
+                self._reactor,
+                name,
+                peers,
+                _signer_for(signer),
+                NssVerifier(connection),
+                installer_for(
+                    configuration.saInstaller,
+                    self._reactor,
+                    configuration.stack(name).namespace,
+                ),
+                self.stacks[name],
+            )
+            self.ike[name] = ike
+            ike.start()
 
     def stopService(self) -> Deferred[None]:
         Service.stopService(self)
         stopping: list[Deferred[Any]] = [
             ensureDeferred(c.stop()) for c in self.connections.values()
         ]
+        stopping += [ike.stop() for ike in self.ike.values()]
+        self.ike = {}
         self.connections = {}
         port, self.nmiPort = self.nmiPort, None
         if port is not None:
@@ -300,6 +352,15 @@ class IKEDService(Service):
             connection = self._connection(stack)
             self.connections[name] = connection
             connection.start()
+        for name in list(self.ike):
+            replaced = f"stack {name} changed" in changes
+            if (
+                replaced
+                or name not in new.stack_names()
+                or name not in self.connections
+            ):
+                await self.ike.pop(name).stop()
+        self._start_ike()
         text = "; ".join(changes) or "no stack changed"
         self.log.info(
             "{ikedMessage}", ikedMessage=f"EZD1103I configuration refreshed: {text}"
@@ -382,3 +443,12 @@ class IKEDService(Service):
                 )
             )
         return configuration.systemName, infos
+
+
+def _signer_for(signer: NssSigner) -> Callable[[PeerPolicy], Any]:
+    """Each peer's AUTH is signed with the certificate of its local identity."""
+
+    def bound(peer: PeerPolicy) -> Any:
+        return signer.sign_for(peer.localIdentity)
+
+    return bound

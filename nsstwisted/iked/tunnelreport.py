@@ -12,6 +12,7 @@ record that matched nothing.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 from nsstwisted.iked.tunnels import (
@@ -23,9 +24,10 @@ from nsstwisted.iked.tunnels import (
 )
 from nsstwisted.wire import filters as control
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
-from nsstwisted.wire.fields import FieldDecodeError
+from nsstwisted.wire.fields import FieldDecodeError, has_control_character
 from nsstwisted.wire.nmi import NmiMessage, NmiMessageType
 from nsstwisted.wire.tunnels import (
+    IDENTITY_SIZE,
     TUNNEL_DISPLAY_REQUESTS,
     IkeTunnelInfo,
     IpTunnelInfo,
@@ -64,8 +66,40 @@ TUNNEL_REQUESTS = TUNNEL_DISPLAY_REQUESTS | TUNNEL_CONTROL_REQUESTS
 """Every request L{answer_tunnel_request} answers."""
 
 
-def ike_record(tunnel: IkeTunnel) -> IkeTunnelInfo:
-    """One IKE tunnel as the wire carries it."""
+def _spi(value: bytes, size: int, name: str) -> int:
+    """An SPI as the record's number; C{b""} (none yet) is 0."""
+    if not isinstance(value, bytes) or len(value) not in (0, size):
+        raise ValueError(f"{name} {value!r} is not {size} octets")
+    return int.from_bytes(value, "big")
+
+
+_ELLIPSIS = "..."
+
+
+def _identity(text: str) -> str:
+    """
+    An identity as the record can carry it: control characters (which
+    the record refuses, so that a peer's DN cannot fake a report line)
+    shown as C{?}, and what does not fit L{IDENTITY_SIZE} bytes shortened
+    with an ellipsis, as IBM shortens a long ID in its report.
+    """
+    shown = "".join("?" if has_control_character(c) else c for c in text).rstrip(" ")
+    raw = shown.encode("utf-8")
+    if len(raw) <= IDENTITY_SIZE:
+        return shown
+    room = IDENTITY_SIZE - len(_ELLIPSIS)
+    return raw[:room].decode("utf-8", "ignore").rstrip(" ") + _ELLIPSIS
+
+
+def ike_record(tunnel: IkeTunnel, dynamicTunnels: int = 0) -> IkeTunnelInfo:
+    """
+    One IKE tunnel as the wire carries it.
+
+    @param dynamicTunnels: how many dynamic tunnels name it, which the
+        stack's tables know and the tunnel does not.
+    @raise ValueError: an SPI is not 8 octets, or a value does not fit
+        its field (an engine bug, better seen than reported wrongly).
+    """
     return IkeTunnelInfo(
         tunnel.tunnelId,
         tunnel.keyExchangeRule,
@@ -78,11 +112,39 @@ def ike_record(tunnel: IkeTunnel) -> IkeTunnelInfo:
         remoteNat=tunnel.remoteNat,
         activated=tunnel.activated,
         lifetime=tunnel.lifetime,
+        keyExchangeAction=tunnel.keyExchangeAction,
+        localSpi=_spi(tunnel.localSpi, 8, "localSpi"),
+        remoteSpi=_spi(tunnel.remoteSpi, 8, "remoteSpi"),
+        localPort=tunnel.localPort,
+        remotePort=tunnel.remotePort,
+        encryption=int(tunnel.encryption),
+        keyLength=tunnel.keyLength,
+        integrity=int(tunnel.integrity),
+        prf=int(tunnel.prf),
+        dhGroup=int(tunnel.dhGroup),
+        localAuthMethod=int(tunnel.localAuthMethod),
+        remoteAuthMethod=int(tunnel.remoteAuthMethod),
+        localIdType=int(tunnel.localIdType),
+        localId=_identity(tunnel.localId),
+        remoteIdType=int(tunnel.remoteIdType),
+        remoteId=_identity(tunnel.remoteId),
+        refresh=tunnel.refresh,
+        expires=tunnel.expires,
+        dynamicTunnels=dynamicTunnels,
     )
 
 
-def dynamic_record(tunnel: DynamicTunnel, kind: IpTunnelType) -> IpTunnelInfo:
-    """One dynamic tunnel, as IKE or the stack knows it."""
+def dynamic_record(
+    tunnel: DynamicTunnel, kind: IpTunnelType, ike: IkeTunnel | None = None
+) -> IpTunnelInfo:
+    """
+    One dynamic tunnel, as IKE or the stack knows it.
+
+    @param ike: its IKE tunnel, which says whether NAT was seen; None
+        when the tables no longer hold it.
+    @raise ValueError: an SPI is not 4 octets, or a value does not fit
+        its field.
+    """
     return IpTunnelInfo(
         tunnel.tunnelId,
         tunnel.vpnAction,
@@ -94,6 +156,27 @@ def dynamic_record(tunnel: DynamicTunnel, kind: IpTunnelType) -> IpTunnelInfo:
         remoteAddress=tunnel.remoteAddress,
         activated=tunnel.activated,
         lifetime=tunnel.lifetime,
+        inboundSpi=_spi(tunnel.inboundSpi, 4, "inboundSpi"),
+        outboundSpi=_spi(tunnel.outboundSpi, 4, "outboundSpi"),
+        protocol=tunnel.protocol,
+        mode=tunnel.mode,
+        encryption=int(tunnel.encryption),
+        keyLength=tunnel.keyLength,
+        integrity=int(tunnel.integrity),
+        pfsGroup=int(tunnel.pfsGroup),
+        localSelector=tunnel.localSelector,
+        remoteSelector=tunnel.remoteSelector,
+        udpEncapsulation=tunnel.udpEncapsulation,
+        localUdpPort=tunnel.localUdpPort,
+        remoteUdpPort=tunnel.remoteUdpPort,
+        localNat=ike is not None and ike.localNat,
+        remoteNat=ike is not None and ike.remoteNat,
+        outboundPackets=tunnel.outboundPackets,
+        outboundBytes=tunnel.outboundBytes,
+        inboundPackets=tunnel.inboundPackets,
+        inboundBytes=tunnel.inboundBytes,
+        refresh=tunnel.refresh,
+        expires=tunnel.expires,
     )
 
 
@@ -112,28 +195,27 @@ def manual_record(tunnel: ManualTunnel) -> IpTunnelInfo:
 
 def _display(request: NmiMessage, stackName: str, tunnels: StackTunnels) -> NmiMessage:
     kind = request.messageType
-    if kind == _T.GET_IKETUN:
-        return encode_tunnel_reply(
-            request, stackName, [ike_record(t) for t in tunnels.ike_tunnels()]
-        )
-    if kind == _T.GET_IKETUNCASCADE:
-        ikes = tunnels.ike_tunnels()
-        parents = {t.tunnelId for t in ikes}
+    ikes = tunnels.ike_tunnels()
+    dynamics = tunnels.dynamic_tunnels()
+    parents = {t.tunnelId: t for t in ikes}
+    counts = Counter(t.ikeTunnelId for t in dynamics)
+
+    def dynamic(tunnel: DynamicTunnel, kind: IpTunnelType) -> IpTunnelInfo:
+        return dynamic_record(tunnel, kind, parents.get(tunnel.ikeTunnelId))
+
+    if kind in (_T.GET_IKETUN, _T.GET_IKETUNCASCADE):
+        records = [ike_record(t, counts[t.tunnelId]) for t in ikes]
+        if kind == _T.GET_IKETUN:
+            return encode_tunnel_reply(request, stackName, records)
         under = [
-            dynamic_record(t, IpTunnelType.IKE)
-            for t in tunnels.dynamic_tunnels()
-            if t.ikeTunnelId in parents
+            dynamic(t, IpTunnelType.IKE) for t in dynamics if t.ikeTunnelId in parents
         ]
-        return encode_tunnel_reply(
-            request, stackName, [ike_record(t) for t in ikes], under
-        )
+        return encode_tunnel_reply(request, stackName, records, under)
     if kind == _T.GET_IPTUNDYNIKE:
         return encode_tunnel_reply(
             request,
             stackName,
-            ipTunnels=[
-                dynamic_record(t, IpTunnelType.IKE) for t in tunnels.dynamic_tunnels()
-            ],
+            ipTunnels=[dynamic(t, IpTunnelType.IKE) for t in dynamics],
         )
     if kind == _T.GET_IPTUNDYNSTACK:
         # The stack knows only the tunnels whose SAs it was given: the
@@ -142,8 +224,8 @@ def _display(request: NmiMessage, stackName: str, tunnels: StackTunnels) -> NmiM
             request,
             stackName,
             ipTunnels=[
-                dynamic_record(t, IpTunnelType.STACK)
-                for t in tunnels.dynamic_tunnels()
+                dynamic(t, IpTunnelType.STACK)
+                for t in dynamics
                 if t.state == SaState.ACTIVE
             ],
         )

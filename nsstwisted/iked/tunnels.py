@@ -35,16 +35,26 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from nsstwisted.wire.filters import TunnelStatus
-from nsstwisted.wire.tunnels import IkeRole, SaState
+from nsstwisted.wire.tunnels import (
+    EncapMode,
+    IkeRole,
+    IpsecProtocol,
+    SaState,
+    TunnelSelector,
+)
 
 __all__ = [
     "DynamicTunnel",
+    "EncapMode",
+    "IkeRole",
     "IkeTunnel",
+    "IpsecProtocol",
     "ManualTunnel",
     "SaState",
     "StackTunnels",
     "TunnelHooks",
     "TunnelOutcome",
+    "TunnelSelector",
     "bookkeeping",
 ]
 
@@ -54,8 +64,32 @@ class IkeTunnel:
     """
     One IKE tunnel (IKE SA) of a stack.
 
-    @ivar activated: seconds since the epoch; 0 = not yet.
+    The engine fills what it has negotiated; every field after C{state}
+    has a default meaning "not known yet", so that a tunnel can be listed
+    from its first message on.  Transforms, authentication methods and ID
+    types are IANA's numbers (the engine's L{nsstwisted.ike.constants}
+    enumerations are such numbers); 0 = not negotiated, and C{integrity} 0
+    with an encryption means none, as with AES-GCM.  Times are seconds
+    since the epoch, 0 = n/a.
+
+    @ivar activated: when it became active.
     @ivar lifetime: seconds; 0 = n/a.
+    @ivar keyExchangeAction: the KeyExchangeAction it was negotiated under.
+    @ivar localSpi: our IKE SPI, the 8 octets of the IKE header; C{b""}
+        until there is one.
+    @ivar remoteSpi: the peer's, likewise (an initiator has none until
+        the IKE_SA_INIT response).
+    @ivar localPort: the UDP port we speak IKE on (500, 4500 after NAT
+        detection); 0 = n/a.
+    @ivar keyLength: the encryption key's bits (the Key Length attribute).
+    @ivar localAuthMethod: how we authenticated (the AUTH payload's
+        method); C{remoteAuthMethod}, how the peer did.
+    @ivar localIdType: the ID type of C{localId}, 0 while there is none.
+    @ivar localId: our identity as text: the address, FQDN or e-mail
+        address, the DN in RFC 4514 form, a KEY_ID in hex.  What does not
+        fit the record's 256 bytes is shortened there.
+    @ivar refresh: when the engine will rekey it.
+    @ivar expires: when it ends; 0 = C{activated} + C{lifetime}.
     """
 
     tunnelId: str
@@ -69,6 +103,24 @@ class IkeTunnel:
     remoteNat: bool = False
     activated: int = 0
     lifetime: int = 0
+    keyExchangeAction: str = ""
+    localSpi: bytes = b""
+    remoteSpi: bytes = b""
+    localPort: int = 0
+    remotePort: int = 0
+    encryption: int = 0
+    keyLength: int = 0
+    integrity: int = 0
+    prf: int = 0
+    dhGroup: int = 0
+    localAuthMethod: int = 0
+    remoteAuthMethod: int = 0
+    localIdType: int = 0
+    localId: str = ""
+    remoteIdType: int = 0
+    remoteId: str = ""
+    refresh: int = 0
+    expires: int = 0
 
     @property
     def name(self) -> str:
@@ -81,9 +133,32 @@ class DynamicTunnel:
     """
     One dynamic tunnel (IPsec SA pair negotiated by IKE) of a stack.
 
+    The SA fields describe its newest SA pair and have defaults meaning
+    "no SA yet", as for a tunnel still C{PENDING}.  Transforms are IANA's
+    numbers, as for L{IkeTunnel}; times are seconds since the epoch, 0 =
+    n/a.  Whether NAT was seen is the IKE tunnel's to say, and the report
+    takes it from there.
+
     @ivar localDynVpnRule: the LocalDynVpnRule it was activated from;
         empty when the peer started it.
     @ivar ikeTunnelId: the IKE tunnel that negotiated it.
+    @ivar inboundSpi: the SPI of the inbound SA (ours, which the peer
+        sends with), 4 octets; C{b""} while there is none.
+    @ivar outboundSpi: the SPI of the outbound SA (the peer's).
+    @ivar protocol: ESP (all iked negotiates) or AH; None = n/a.
+    @ivar mode: tunnel or transport; None = n/a.
+    @ivar keyLength: the encryption key's bits.
+    @ivar integrity: 0 = none, as with AES-GCM.
+    @ivar pfsGroup: the DH group of the CREATE_CHILD_SA exchange that made
+        the SA; 0 = none (never one for the SA of IKE_AUTH).
+    @ivar localSelector: the traffic selector of our side (the first, when
+        IKEv2 narrowed to several); None = n/a.
+    @ivar udpEncapsulation: ESP in UDP (RFC 3948); C{localUdpPort} and
+        C{remoteUdpPort} are its ports, 0 without it.
+    @ivar outboundPackets: counters of the SA pair; 0 until the engine
+        counts.
+    @ivar refresh: when the engine will rekey it.
+    @ivar expires: when it ends; 0 = C{activated} + C{lifetime}.
     """
 
     tunnelId: str
@@ -95,6 +170,25 @@ class DynamicTunnel:
     state: SaState = SaState.ACTIVE
     activated: int = 0
     lifetime: int = 0
+    inboundSpi: bytes = b""
+    outboundSpi: bytes = b""
+    protocol: IpsecProtocol | None = None
+    mode: EncapMode | None = None
+    encryption: int = 0
+    keyLength: int = 0
+    integrity: int = 0
+    pfsGroup: int = 0
+    localSelector: TunnelSelector | None = None
+    remoteSelector: TunnelSelector | None = None
+    udpEncapsulation: bool = False
+    localUdpPort: int = 0
+    remoteUdpPort: int = 0
+    outboundPackets: int = 0
+    outboundBytes: int = 0
+    inboundPackets: int = 0
+    inboundBytes: int = 0
+    refresh: int = 0
+    expires: int = 0
 
     @property
     def name(self) -> str:
@@ -177,6 +271,11 @@ class TunnelHooks:
     refreshDynamic: Action = _refresh
     activateManual: Action = _activate
     deactivateManual: Action = _deactivate
+    activateRule: Callable[[str], TunnelStatus] | None = None
+    """
+    Start a dynamic tunnel for a LocalDynVpnRule that has none yet
+    (C{ipsec -y activate} by rule name); the IKE engine provides it.
+    """
 
 
 @dataclass
@@ -327,9 +426,15 @@ class StackTunnels:
         C{tunnelId}.  A rule without a tunnel yet is NOTFOUND until the IKE
         engine can start one.
         """
-        return self._control(
-            list(self._dynamic.values()), self.hooks.activateDynamic, name, tunnelId
-        )
+        tunnels: list[Tunnel] = list(self._dynamic.values())
+        if (
+            name
+            and not tunnelId
+            and self.hooks.activateRule is not None
+            and not self._matching(tunnels, name, tunnelId)
+        ):
+            return [TunnelOutcome(name, "", self.hooks.activateRule(name))]
+        return self._control(tunnels, self.hooks.activateDynamic, name, tunnelId)
 
     def deactivate_dynamic(
         self, name: str = "", tunnelId: str = ""

@@ -10,7 +10,18 @@ with C{NMsec_IPTUN_MANUAL} 1, C{NMsec_IPTUN_STACK} 2, C{NMsec_IPTUN_IKE} 3
 and C{NMsec_SASTATE_INACTIVE} 1) and only the first flag bits of its
 NMsecIKETunnel.  Those are kept; the rest of both layouts is ours, made
 like L{nsstwisted.wire.filters}: one field for each value the reports
-need.  Text is blank-padded ASCII and integers are big-endian.
+need.  Text is blank-padded ASCII (identities: UTF-8) and integers are
+big-endian.
+
+The records carry what an IKEv2 SA really has: SPIs, the negotiated
+transforms, identities, traffic selectors, UDP encapsulation, counters
+and refresh times.  Algorithms, authentication methods and identity types
+travel as their IANA "IKEv2 Parameters" numbers, so that this codec (which
+imports nothing but the standard library) need not know them all and a
+newer peer's transform still round-trips; the report names them.  IBM's
+layouts carry no version, so the ones that added these fields are new
+layouts of new sizes rather than versions of the old ones (docs/nmi.md
+section 16).
 
 The control requests of the tunnels (40 to 46) carry NMsecTunnel records;
 their codec is L{nsstwisted.wire.filters}' (L{TunnelControl},
@@ -28,6 +39,7 @@ import ipaddress
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from nsstwisted.wire.entries import address_problem, check_unsigned, single_entry
 from nsstwisted.wire.fields import FieldDecodeError, FieldValueError, FixedText
@@ -36,16 +48,20 @@ from nsstwisted.wire.nmi import NmiMessage, NmiMessageType, NmiRecord, NmiSectio
 from nsstwisted.wire.nss import STACK_NAME_PATTERN
 
 __all__ = [
+    "IDENTITY_SIZE",
     "IKE_TUNNEL_SIZE",
     "IP_TUNNEL_SIZE",
     "TUNNEL_DISPLAY_REQUESTS",
     "TUNNEL_STACK_SIZE",
+    "EncapMode",
     "IkeRole",
     "IkeTunnelInfo",
     "IpTunnelInfo",
     "IpTunnelType",
+    "IpsecProtocol",
     "SaState",
     "TunnelReport",
+    "TunnelSelector",
     "decode_ike_tunnel",
     "decode_ip_tunnel",
     "decode_tunnel_report",
@@ -56,14 +72,20 @@ __all__ = [
     "tunnel_records",
 ]
 
-IKE_TUNNEL_SIZE = 216
+IKE_TUNNEL_SIZE = 832
 """The bytes of one NMsecIKETunnel entry."""
 
-IP_TUNNEL_SIZE = 312
+IP_TUNNEL_SIZE = 592
 """The bytes of one NMsecIPTunnel entry."""
 
 TUNNEL_STACK_SIZE = 8
 """The bytes of the stack record's one entry: the stack name."""
+
+IDENTITY_SIZE = 256
+"""
+The bytes of an IKE identity's text (UTF-8).  A distinguished name can be
+longer; iked shortens what does not fit (L{nsstwisted.iked.tunnelreport}).
+"""
 
 _T = NmiMessageType
 
@@ -91,7 +113,13 @@ class _Texted(enum.IntEnum):
 class SaState(_Texted):
     """
     A tunnel's state.  1 is IBM's C{NMsec_SASTATE_INACTIVE}; the other
-    values are ours.  0 is not a state.
+    values are ours, with the names IBM's reports show.  0 is not a state.
+
+    An IKE negotiation goes C{PENDING} (waiting for something it needs,
+    such as the IKE tunnel a dynamic tunnel rides on), C{IN_PROGRESS},
+    then C{ACTIVE}; a rekeyed SA that is kept until it is deleted is
+    C{EXPIRED}, and a negotiation that stopped without an SA (refused,
+    timed out) is C{INCOMPLETE} until the engine removes it.
     """
 
     INACTIVE = 1
@@ -99,6 +127,7 @@ class SaState(_Texted):
     IN_PROGRESS = 3
     ACTIVE = 4
     EXPIRED = 5
+    INCOMPLETE = 6
 
 
 class IpTunnelType(_Texted):
@@ -116,6 +145,26 @@ class IkeRole(_Texted):
     RESPONDER = 2
 
 
+class IpsecProtocol(_Texted):
+    """
+    The protocol of a tunnel's SAs: its IP protocol number, so that the
+    byte says the same as a packet capture.  0 in the record = not known
+    yet.
+    """
+
+    ESP = 50
+    AH = 51
+
+
+class EncapMode(_Texted):
+    """Tunnel or transport mode (IBM's HowToEncap).  0 = not known yet."""
+
+    TUNNEL = 1
+    TRANSPORT = 2
+
+
+_E = TypeVar("_E", bound=_Texted)
+
 _TEXTS: dict[tuple[type, int], str] = {
     (type(member), int(member)): text
     for member, text in [
@@ -124,27 +173,46 @@ _TEXTS: dict[tuple[type, int], str] = {
         (SaState.IN_PROGRESS, "In progress"),
         (SaState.ACTIVE, "Active"),
         (SaState.EXPIRED, "Expired"),
+        (SaState.INCOMPLETE, "Incomplete"),
         (IpTunnelType.MANUAL, "Manual"),
         (IpTunnelType.STACK, "Dynamic Stack"),
         (IpTunnelType.IKE, "Dynamic IKE"),
         (IkeRole.INITIATOR, "Initiator"),
         (IkeRole.RESPONDER, "Responder"),
+        (IpsecProtocol.ESP, "ESP"),
+        (IpsecProtocol.AH, "AH"),
+        (EncapMode.TUNNEL, "Tunnel"),
+        (EncapMode.TRANSPORT, "Transport"),
     ]
 }
 
 _NAME = FixedText(48, "ascii", NAME_PATTERN)
 _STACK_NAME = FixedText(8, "ascii", STACK_NAME_PATTERN)
 _ADDRESS = FixedText(ADDRESS_SIZE, "ascii")
+_IDENTITY = FixedText(IDENTITY_SIZE, "utf-8")
 
 # Tunnel ID, KeyExchangeRule, local address, remote address, flags, state,
-# IKE version, role, reserved, activated, lifetime, reserved.
-_IKE = struct.Struct(">48s48s48s48sIBBBBQI4s")
+# IKE version, role, reserved, activated, lifetime, reserved (the first
+# layout's 216 bytes, unchanged); then KeyExchangeAction, local SPI, remote
+# SPI, refresh, expires, dynamic tunnels, local port, remote port,
+# encryption, key length, integrity, PRF, DH group, local and remote
+# authentication method, local and remote identity type, reserved, local
+# identity, remote identity.
+_IKE = struct.Struct(">48s48s48s48sIBBBBQI4s48sQQQQIHHHHHHHBBBB2s256s256s")
 assert _IKE.size == IKE_TUNNEL_SIZE
 
 # Tunnel ID, VPN action, flags, type, state, reserved (IBM's part), then
 # rule, IKE tunnel ID, local address, remote address, activated, lifetime,
-# reserved.
-_IP = struct.Struct(">48s48sIBB2s48s48s48s48sQI4s")
+# reserved (the first layout's 312 bytes, unchanged); then inbound and
+# outbound SPI, refresh, expires, outbound packets and bytes, inbound
+# packets and bytes, encryption, key length, integrity, PFS group,
+# protocol, mode, our flags, reserved, local and remote UDP encapsulation
+# port, the selectors' protocols (local, remote), their port ranges (local
+# start and end, remote start and end), reserved, and their address
+# ranges (local start and end, remote start and end).
+_IP = struct.Struct(
+    ">48s48sIBB2s48s48s48s48sQI4sIIQQQQQQHHHHBBBBHHBBHHHH6s48s48s48s48s"
+)
 assert _IP.size == IP_TUNNEL_SIZE
 
 IKE_FLAG_IPV6 = 0x01
@@ -155,6 +223,13 @@ _IKE_FLAGS = IKE_FLAG_IPV6 | IKE_FLAG_LOCAL_NAT | IKE_FLAG_REMOTE_NAT
 IP_FLAG_IPV6 = 0x01
 IP_FLAG_FIPS140 = 0x02
 _IP_FLAGS = IP_FLAG_IPV6 | IP_FLAG_FIPS140
+
+# NMsIPTunFlags2: ours, apart from IBM's flag word, whose free bits are
+# IBM's to give.
+IP_FLAG2_UDP_ENCAP = 0x01
+IP_FLAG2_LOCAL_NAT = 0x02
+IP_FLAG2_REMOTE_NAT = 0x04
+_IP_FLAGS2 = IP_FLAG2_UDP_ENCAP | IP_FLAG2_LOCAL_NAT | IP_FLAG2_REMOTE_NAT
 
 
 def _text(value: object, codec: FixedText, name: str, required: bool) -> None:
@@ -171,6 +246,11 @@ def _text(value: object, codec: FixedText, name: str, required: bool) -> None:
 def _kind(value: object, kind: type[enum.IntEnum], name: str) -> None:
     if not isinstance(value, kind):
         raise ValueError(f"{name} {value!r} is not a {kind.__name__}")
+
+
+def _optional_kind(value: object, kind: type[enum.IntEnum], name: str) -> None:
+    if value is not None:
+        _kind(value, kind, name)
 
 
 def _addresses(local: object, remote: object, required: bool) -> bool:
@@ -194,19 +274,131 @@ def _bool(value: object, name: str) -> None:
         raise ValueError(f"{name} {value!r} is not a bool")
 
 
+def _unsigned(values: Iterable[tuple[str, object]], size: int) -> None:
+    for name, value in values:
+        check_unsigned(value, size, name)
+
+
+def _identity(idType: object, value: object, name: str) -> None:
+    """An identity: a type (1 byte) and its text, both or neither given."""
+    check_unsigned(idType, 1, f"{name}Type")
+    _text(value, _IDENTITY, name, False)
+    if bool(idType) != bool(value):
+        raise ValueError(f"{name}Type and {name} are given together or not at all")
+
+
+@dataclass(frozen=True)
+class TunnelSelector:
+    """
+    One side's traffic selector of a dynamic tunnel, as IKEv2 negotiates
+    it (RFC 7296 section 3.13.1): an address range, an IP protocol and a
+    port range.  IBM's report shows an address base with a prefix or a
+    range end; the record keeps the range, which says both.
+
+    @ivar startAddress: the first address of the range.
+    @ivar endAddress: the last, of the same family, not below the first;
+        the same address for one host.
+    @ivar protocol: the IP protocol; 0 = all.
+    @ivar startPort: the first port; with C{endPort} 65535, 0 = all.
+    @ivar endPort: the last port, not below the first.
+    """
+
+    startAddress: str
+    endAddress: str
+    protocol: int = 0
+    startPort: int = 0
+    endPort: int = 65535
+
+    def __post_init__(self) -> None:
+        try:
+            for name, value in (
+                ("startAddress", self.startAddress),
+                ("endAddress", self.endAddress),
+            ):
+                _text(value, _ADDRESS, name, True)
+                assert isinstance(value, str)
+                problem = address_problem(value)
+                if problem:
+                    raise ValueError(f"{name}: {problem}")
+            start = ipaddress.ip_address(self.startAddress)
+            end = ipaddress.ip_address(self.endAddress)
+            if start.version != end.version:
+                raise ValueError("startAddress and endAddress differ in family")
+            if int(end) < int(start):
+                raise ValueError("endAddress is below startAddress")
+            check_unsigned(self.protocol, 1, "protocol")
+            _unsigned((("startPort", self.startPort), ("endPort", self.endPort)), 2)
+            if self.endPort < self.startPort:
+                raise ValueError("endPort is below startPort")
+        except ValueError as e:
+            raise ValueError(f"TunnelSelector: {e}") from None
+
+    @classmethod
+    def of_network(
+        cls, network: str, protocol: int = 0, startPort: int = 0, endPort: int = 65535
+    ) -> TunnelSelector:
+        """
+        The selector of a network (C{10.2.0.0/24}) or one address.
+
+        @raise ValueError: C{network} is not a network.
+        """
+        net = ipaddress.ip_network(network)
+        return cls(
+            str(net.network_address),
+            str(net.broadcast_address),
+            protocol,
+            startPort,
+            endPort,
+        )
+
+    @property
+    def prefix(self) -> int | None:
+        """
+        The prefix length when the range is exactly one network (a single
+        address is one of C{/32} or C{/128}), else None.
+        """
+        start = int(ipaddress.ip_address(self.startAddress))
+        end = int(ipaddress.ip_address(self.endAddress))
+        size = end - start + 1
+        # One network: a power of two addresses, starting on a multiple of it.
+        if size & (size - 1) or start % size:
+            return None
+        bits = 32 if ipaddress.ip_address(self.startAddress).version == 4 else 128
+        return bits - (size.bit_length() - 1)
+
+
 @dataclass(frozen=True)
 class IkeTunnelInfo:
     """
     One IKE tunnel (IKE SA), as C{ipsec -k display} shows it.
+
+    The numbers of the negotiated transforms are IANA's (IKEv2 Transform
+    Type 1 to 4 IDs, IKEv2 Authentication Method, IKEv2 Identification
+    Payload ID Type); 0 means not negotiated yet, and an C{integrity} of 0
+    with an encryption negotiated means none, as with AES-GCM.  Times are
+    seconds since the epoch, 0 = n/a.
 
     @ivar tunnelId: C{K1}, C{K2}, ...; never empty.
     @ivar keyExchangeRule: the KeyExchangeRule it came from; never empty.
     @ivar localAddress: the local endpoint, IPv4 or IPv6; never empty.
     @ivar remoteAddress: the remote endpoint, of the same family.
     @ivar ikeVersion: 1 or 2.
-    @ivar activated: when the tunnel became active, seconds since the
-        epoch; 0 = not yet.
+    @ivar activated: when the tunnel became active; 0 = not yet.
     @ivar lifetime: its lifetime in seconds; 0 = n/a.
+    @ivar keyExchangeAction: the KeyExchangeAction; empty = n/a.
+    @ivar localSpi: our IKE SPI (8 octets as a number); 0 = none yet.
+    @ivar remoteSpi: the peer's; 0 = none yet (an initiator's first
+        message has none).
+    @ivar localPort: our UDP port (500, or 4500 once NAT was seen);
+        0 = n/a.
+    @ivar keyLength: the encryption key's bits; 0 = n/a.
+    @ivar localIdType: the ID type of C{localId}; 0 exactly when
+        C{localId} is empty.
+    @ivar localId: our identity as text (a DN in RFC 4514 form, an
+        address, an FQDN, ...; a KEY_ID in hex).
+    @ivar refresh: when iked will rekey it.
+    @ivar expires: when it ends; 0 = C{activated} + C{lifetime}.
+    @ivar dynamicTunnels: how many dynamic tunnels name it.
     """
 
     tunnelId: str
@@ -220,6 +412,25 @@ class IkeTunnelInfo:
     remoteNat: bool = False
     activated: int = 0
     lifetime: int = 0
+    keyExchangeAction: str = ""
+    localSpi: int = 0
+    remoteSpi: int = 0
+    localPort: int = 0
+    remotePort: int = 0
+    encryption: int = 0
+    keyLength: int = 0
+    integrity: int = 0
+    prf: int = 0
+    dhGroup: int = 0
+    localAuthMethod: int = 0
+    remoteAuthMethod: int = 0
+    localIdType: int = 0
+    localId: str = ""
+    remoteIdType: int = 0
+    remoteId: str = ""
+    refresh: int = 0
+    expires: int = 0
+    dynamicTunnels: int = 0
 
     def __post_init__(self) -> None:
         try:
@@ -232,8 +443,45 @@ class IkeTunnelInfo:
                 raise ValueError(f"ikeVersion {self.ikeVersion!r} is not 1 or 2")
             _bool(self.localNat, "localNat")
             _bool(self.remoteNat, "remoteNat")
-            check_unsigned(self.activated, 8, "activated")
-            check_unsigned(self.lifetime, 4, "lifetime")
+            _text(self.keyExchangeAction, _NAME, "keyExchangeAction", False)
+            _unsigned(
+                [
+                    ("activated", self.activated),
+                    ("localSpi", self.localSpi),
+                    ("remoteSpi", self.remoteSpi),
+                    ("refresh", self.refresh),
+                    ("expires", self.expires),
+                ],
+                8,
+            )
+            _unsigned(
+                [
+                    ("lifetime", self.lifetime),
+                    ("dynamicTunnels", self.dynamicTunnels),
+                ],
+                4,
+            )
+            _unsigned(
+                [
+                    ("localPort", self.localPort),
+                    ("remotePort", self.remotePort),
+                    ("encryption", self.encryption),
+                    ("keyLength", self.keyLength),
+                    ("integrity", self.integrity),
+                    ("prf", self.prf),
+                    ("dhGroup", self.dhGroup),
+                ],
+                2,
+            )
+            _unsigned(
+                [
+                    ("localAuthMethod", self.localAuthMethod),
+                    ("remoteAuthMethod", self.remoteAuthMethod),
+                ],
+                1,
+            )
+            _identity(self.localIdType, self.localId, "localId")
+            _identity(self.remoteIdType, self.remoteId, "remoteId")
         except ValueError as e:
             raise ValueError(f"IkeTunnelInfo {self.tunnelId!r}: {e}") from None
 
@@ -249,6 +497,10 @@ class IpTunnelInfo:
     One manual or dynamic tunnel, as C{ipsec -y display} and
     C{ipsec -m display} show it.
 
+    Transform numbers are IANA's, as for L{IkeTunnelInfo}; times are
+    seconds since the epoch, 0 = n/a.  The SPIs, the counters and the
+    transforms are those of the tunnel's newest SA pair.
+
     @ivar tunnelId: C{Y1}, ... for dynamic tunnels, C{M1}, ... for manual
         ones; never empty.
     @ivar vpnAction: the IpDynVpnAction (dynamic) or IpManVpnAction
@@ -261,6 +513,19 @@ class IpTunnelInfo:
         empty for a manual tunnel.
     @ivar localAddress: the local endpoint; empty = n/a.
     @ivar remoteAddress: the remote endpoint; empty = n/a.
+    @ivar inboundSpi: the SPI the peer sends with (4 octets as a number);
+        0 = no SA yet.  A nonzero SPI needs a C{protocol}.
+    @ivar protocol: ESP or AH; None = not known yet.
+    @ivar integrity: 0 = none (AES-GCM authenticates by itself).
+    @ivar pfsGroup: the DH group of the exchange that made the SA; 0 =
+        none (the SA of IKE_AUTH never has one).
+    @ivar localSelector: the traffic the tunnel protects on our side;
+        None = n/a.
+    @ivar udpEncapsulation: ESP in UDP (RFC 3948), as after NAT is seen;
+        C{localUdpPort} and C{remoteUdpPort} are its ports, and 0 without.
+    @ivar localNat: NAT was seen in front of us (from the IKE tunnel).
+    @ivar refresh: when iked will rekey it.
+    @ivar expires: when it ends; 0 = C{activated} + C{lifetime}.
     """
 
     tunnelId: str
@@ -274,6 +539,27 @@ class IpTunnelInfo:
     activated: int = 0
     lifetime: int = 0
     fips140: bool = False
+    inboundSpi: int = 0
+    outboundSpi: int = 0
+    protocol: IpsecProtocol | None = None
+    mode: EncapMode | None = None
+    encryption: int = 0
+    keyLength: int = 0
+    integrity: int = 0
+    pfsGroup: int = 0
+    localSelector: TunnelSelector | None = None
+    remoteSelector: TunnelSelector | None = None
+    udpEncapsulation: bool = False
+    localUdpPort: int = 0
+    remoteUdpPort: int = 0
+    localNat: bool = False
+    remoteNat: bool = False
+    outboundPackets: int = 0
+    outboundBytes: int = 0
+    inboundPackets: int = 0
+    inboundBytes: int = 0
+    refresh: int = 0
+    expires: int = 0
 
     def __post_init__(self) -> None:
         try:
@@ -288,9 +574,56 @@ class IpTunnelInfo:
             ):
                 raise ValueError("a manual tunnel has no rule and no IKE tunnel")
             _addresses(self.localAddress, self.remoteAddress, False)
-            check_unsigned(self.activated, 8, "activated")
-            check_unsigned(self.lifetime, 4, "lifetime")
             _bool(self.fips140, "fips140")
+            _unsigned(
+                [
+                    ("activated", self.activated),
+                    ("refresh", self.refresh),
+                    ("expires", self.expires),
+                    ("outboundPackets", self.outboundPackets),
+                    ("outboundBytes", self.outboundBytes),
+                    ("inboundPackets", self.inboundPackets),
+                    ("inboundBytes", self.inboundBytes),
+                ],
+                8,
+            )
+            _unsigned(
+                [
+                    ("lifetime", self.lifetime),
+                    ("inboundSpi", self.inboundSpi),
+                    ("outboundSpi", self.outboundSpi),
+                ],
+                4,
+            )
+            _unsigned(
+                [
+                    ("encryption", self.encryption),
+                    ("keyLength", self.keyLength),
+                    ("integrity", self.integrity),
+                    ("pfsGroup", self.pfsGroup),
+                    ("localUdpPort", self.localUdpPort),
+                    ("remoteUdpPort", self.remoteUdpPort),
+                ],
+                2,
+            )
+            _optional_kind(self.protocol, IpsecProtocol, "protocol")
+            _optional_kind(self.mode, EncapMode, "mode")
+            if (self.inboundSpi or self.outboundSpi) and self.protocol is None:
+                raise ValueError("an SPI is given without a protocol")
+            for name, selector in (
+                ("localSelector", self.localSelector),
+                ("remoteSelector", self.remoteSelector),
+            ):
+                if selector is not None and not isinstance(selector, TunnelSelector):
+                    raise ValueError(f"{name} {selector!r} is not a TunnelSelector")
+            for name, flag in (
+                ("udpEncapsulation", self.udpEncapsulation),
+                ("localNat", self.localNat),
+                ("remoteNat", self.remoteNat),
+            ):
+                _bool(flag, name)
+            if not self.udpEncapsulation and (self.localUdpPort or self.remoteUdpPort):
+                raise ValueError("UDP encapsulation ports without UDP encapsulation")
         except ValueError as e:
             raise ValueError(f"IpTunnelInfo {self.tunnelId!r}: {e}") from None
 
@@ -325,6 +658,26 @@ def encode_ike_tunnel(info: IkeTunnelInfo) -> bytes:
         info.activated,
         info.lifetime,
         bytes(4),
+        _NAME.encode(info.keyExchangeAction),
+        info.localSpi,
+        info.remoteSpi,
+        info.refresh,
+        info.expires,
+        info.dynamicTunnels,
+        info.localPort,
+        info.remotePort,
+        info.encryption,
+        info.keyLength,
+        info.integrity,
+        info.prf,
+        info.dhGroup,
+        info.localAuthMethod,
+        info.remoteAuthMethod,
+        info.localIdType,
+        info.remoteIdType,
+        bytes(2),
+        _IDENTITY.encode(info.localId),
+        _IDENTITY.encode(info.remoteId),
     )
 
 
@@ -338,11 +691,15 @@ def _texts(fields: Sequence[tuple[str, FixedText, bytes]]) -> list[str]:
     return texts
 
 
-def _enum(kind: type[_Texted], raw: int, name: str) -> _Texted:
+def _enum(kind: type[_E], raw: int, name: str) -> _E:
     try:
         return kind(raw)
     except ValueError:
         raise FieldValueError(f"{name}: {raw} is not a {kind.__name__}") from None
+
+
+def _optional_enum(kind: type[_E], raw: int, name: str) -> _E | None:
+    return None if raw == 0 else _enum(kind, raw, name)
 
 
 def decode_ike_tunnel(data: bytes) -> IkeTunnelInfo:
@@ -357,16 +714,22 @@ def decode_ike_tunnel(data: bytes) -> IkeTunnelInfo:
             f"an NMsecIKETunnel entry is {IKE_TUNNEL_SIZE} bytes, not {len(data)}"
         )
     (tid, rule, local, remote, flags, state, version, role, reserved, activated,
-     lifetime, reserved2) = _IKE.unpack(data)  # fmt: skip
+     lifetime, reserved2, action, localSpi, remoteSpi, refresh, expires,
+     dynamicTunnels, localPort, remotePort, encryption, keyLength, integrity,
+     prf, dhGroup, localAuth, remoteAuth, localIdType, remoteIdType, reserved3,
+     localId, remoteId) = _IKE.unpack(data)  # fmt: skip
     texts = _texts(
         [
             ("NMsIKETunID", _NAME, tid),
             ("NMsIKETunKeyExchangeRule", _NAME, rule),
             ("NMsIKETunLocalAddr", _ADDRESS, local),
             ("NMsIKETunRemoteAddr", _ADDRESS, remote),
+            ("NMsIKETunKeyExchangeAction", _NAME, action),
+            ("NMsIKETunLocalID", _IDENTITY, localId),
+            ("NMsIKETunRemoteID", _IDENTITY, remoteId),
         ]
     )
-    if reserved or reserved2 != bytes(4):
+    if reserved or reserved2 != bytes(4) or reserved3 != bytes(2):
         raise FieldValueError("NMsecIKETunnel: reserved bytes not zero")
     if flags & ~_IKE_FLAGS:
         raise FieldValueError(
@@ -385,12 +748,46 @@ def decode_ike_tunnel(data: bytes) -> IkeTunnelInfo:
             remoteNat=bool(flags & IKE_FLAG_REMOTE_NAT),
             activated=activated,
             lifetime=lifetime,
+            keyExchangeAction=texts[4],
+            localSpi=localSpi,
+            remoteSpi=remoteSpi,
+            localPort=localPort,
+            remotePort=remotePort,
+            encryption=encryption,
+            keyLength=keyLength,
+            integrity=integrity,
+            prf=prf,
+            dhGroup=dhGroup,
+            localAuthMethod=localAuth,
+            remoteAuthMethod=remoteAuth,
+            localIdType=localIdType,
+            localId=texts[5],
+            remoteIdType=remoteIdType,
+            remoteId=texts[6],
+            refresh=refresh,
+            expires=expires,
+            dynamicTunnels=dynamicTunnels,
         )
     except ValueError as e:
         raise FieldValueError(str(e)) from None
     if info.ipv6 != bool(flags & IKE_FLAG_IPV6):
         raise FieldValueError("NMsIKETunFlags: the IPv6 bit contradicts the addresses")
     return info
+
+
+def _selector_fields(
+    selector: TunnelSelector | None,
+) -> tuple[int, int, int, bytes, bytes]:
+    """A selector's protocol, ports and addresses; zeros and blanks for None."""
+    if selector is None:
+        return 0, 0, 0, _ADDRESS.encode(""), _ADDRESS.encode("")
+    return (
+        selector.protocol,
+        selector.startPort,
+        selector.endPort,
+        _ADDRESS.encode(selector.startAddress),
+        _ADDRESS.encode(selector.endAddress),
+    )
 
 
 def encode_ip_tunnel(info: IpTunnelInfo) -> bytes:
@@ -403,6 +800,11 @@ def encode_ip_tunnel(info: IpTunnelInfo) -> bytes:
         raise ValueError(f"{info!r} is not an IpTunnelInfo")
     flags = IP_FLAG_IPV6 if info.ipv6 else 0
     flags |= IP_FLAG_FIPS140 if info.fips140 else 0
+    flags2 = IP_FLAG2_UDP_ENCAP if info.udpEncapsulation else 0
+    flags2 |= IP_FLAG2_LOCAL_NAT if info.localNat else 0
+    flags2 |= IP_FLAG2_REMOTE_NAT if info.remoteNat else 0
+    lProto, lStart, lEnd, lFirst, lLast = _selector_fields(info.localSelector)
+    rProto, rStart, rEnd, rFirst, rLast = _selector_fields(info.remoteSelector)
     return _IP.pack(
         _NAME.encode(info.tunnelId),
         _NAME.encode(info.vpnAction),
@@ -417,7 +819,52 @@ def encode_ip_tunnel(info: IpTunnelInfo) -> bytes:
         info.activated,
         info.lifetime,
         bytes(4),
+        info.inboundSpi,
+        info.outboundSpi,
+        info.refresh,
+        info.expires,
+        info.outboundPackets,
+        info.outboundBytes,
+        info.inboundPackets,
+        info.inboundBytes,
+        info.encryption,
+        info.keyLength,
+        info.integrity,
+        info.pfsGroup,
+        0 if info.protocol is None else int(info.protocol),
+        0 if info.mode is None else int(info.mode),
+        flags2,
+        0,
+        info.localUdpPort,
+        info.remoteUdpPort,
+        lProto,
+        rProto,
+        lStart,
+        lEnd,
+        rStart,
+        rEnd,
+        bytes(6),
+        lFirst,
+        lLast,
+        rFirst,
+        rLast,
     )
+
+
+def _selector(
+    side: str, protocol: int, startPort: int, endPort: int, first: str, last: str
+) -> TunnelSelector | None:
+    """A selector from its fields: None when both addresses are blank."""
+    if not first and not last:
+        if protocol or startPort or endPort:
+            raise FieldValueError(
+                f"NMsIPTun{side}Sel: a blank selector has protocol and ports 0"
+            )
+        return None
+    try:
+        return TunnelSelector(first, last, protocol, startPort, endPort)
+    except ValueError as e:
+        raise FieldValueError(f"NMsIPTun{side}Sel: {e}") from None
 
 
 def decode_ip_tunnel(data: bytes) -> IpTunnelInfo:
@@ -432,7 +879,11 @@ def decode_ip_tunnel(data: bytes) -> IpTunnelInfo:
             f"an NMsecIPTunnel entry is {IP_TUNNEL_SIZE} bytes, not {len(data)}"
         )
     (tid, action, flags, kind, state, reserved, rule, parent, local, remote,
-     activated, lifetime, reserved2) = _IP.unpack(data)  # fmt: skip
+     activated, lifetime, reserved2, inboundSpi, outboundSpi, refresh, expires,
+     outPackets, outBytes, inPackets, inBytes, encryption, keyLength, integrity,
+     pfsGroup, protocol, mode, flags2, reserved3, localUdpPort, remoteUdpPort,
+     lProto, rProto, lStart, lEnd, rStart, rEnd, reserved4, lFirst, lLast,
+     rFirst, rLast) = _IP.unpack(data)  # fmt: skip
     texts = _texts(
         [
             ("NMsIPTunID", _NAME, tid),
@@ -441,14 +892,29 @@ def decode_ip_tunnel(data: bytes) -> IpTunnelInfo:
             ("NMsIPTunIKETunID", _NAME, parent),
             ("NMsIPTunLocalAddr", _ADDRESS, local),
             ("NMsIPTunRemoteAddr", _ADDRESS, remote),
+            ("NMsIPTunLocalSelStart", _ADDRESS, lFirst),
+            ("NMsIPTunLocalSelEnd", _ADDRESS, lLast),
+            ("NMsIPTunRemoteSelStart", _ADDRESS, rFirst),
+            ("NMsIPTunRemoteSelEnd", _ADDRESS, rLast),
         ]
     )
-    if reserved != bytes(2) or reserved2 != bytes(4):
+    if (
+        reserved != bytes(2)
+        or reserved2 != bytes(4)
+        or reserved3
+        or reserved4 != bytes(6)
+    ):
         raise FieldValueError("NMsecIPTunnel: reserved bytes not zero")
     if flags & ~_IP_FLAGS:
         raise FieldValueError(
             f"NMsIPTunFlags: bits {flags & ~_IP_FLAGS:#x} are not defined"
         )
+    if flags2 & ~_IP_FLAGS2:
+        raise FieldValueError(
+            f"NMsIPTunFlags2: bits {flags2 & ~_IP_FLAGS2:#x} are not defined"
+        )
+    localSelector = _selector("Local", lProto, lStart, lEnd, texts[6], texts[7])
+    remoteSelector = _selector("Remote", rProto, rStart, rEnd, texts[8], texts[9])
     try:
         info = IpTunnelInfo(
             texts[0],
@@ -462,6 +928,27 @@ def decode_ip_tunnel(data: bytes) -> IpTunnelInfo:
             activated=activated,
             lifetime=lifetime,
             fips140=bool(flags & IP_FLAG_FIPS140),
+            inboundSpi=inboundSpi,
+            outboundSpi=outboundSpi,
+            protocol=_optional_enum(IpsecProtocol, protocol, "NMsIPTunProtocol"),
+            mode=_optional_enum(EncapMode, mode, "NMsIPTunMode"),
+            encryption=encryption,
+            keyLength=keyLength,
+            integrity=integrity,
+            pfsGroup=pfsGroup,
+            localSelector=localSelector,
+            remoteSelector=remoteSelector,
+            udpEncapsulation=bool(flags2 & IP_FLAG2_UDP_ENCAP),
+            localUdpPort=localUdpPort,
+            remoteUdpPort=remoteUdpPort,
+            localNat=bool(flags2 & IP_FLAG2_LOCAL_NAT),
+            remoteNat=bool(flags2 & IP_FLAG2_REMOTE_NAT),
+            outboundPackets=outPackets,
+            outboundBytes=outBytes,
+            inboundPackets=inPackets,
+            inboundBytes=inBytes,
+            refresh=refresh,
+            expires=expires,
         )
     except ValueError as e:
         raise FieldValueError(str(e)) from None

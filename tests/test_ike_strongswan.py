@@ -1,0 +1,318 @@
+"""
+iked against a real strongSwan (charon 5.9.8 from Debian), with its AUTH
+signatures made by a real nssd: everything in one network namespace on
+127.0.0.1, charon on ports 4600/4601, iked on 5500.
+
+iked's certificate is the example job's C{Client1 cert} (RSA-2048,
+client1.example), generated inside the security database: its private
+key exists nowhere but in nssd's key ring.  strongSwan's certificate comes
+from a CA of its own, which the test adds to nssd's ring as a CERTAUTH
+certificate, so that nssd (not iked) decides whether to trust it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pwd
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.trial.unittest import TestCase
+
+from nsstwisted.cli.ipsec import run as ipsec
+from tests.daemons import (
+    LISTENING,
+    DaemonProcess,
+    build_security,
+    python,
+    racf,
+    twistd_args,
+    write_nssd_config,
+)
+from tests.strongswan import (
+    Charon,
+    Child,
+    Connection,
+    NetworkNamespace,
+    TestPki,
+    child_sas,
+    strongswan_available,
+)
+
+ME = pwd.getpwuid(os.getuid()).pw_name.upper()
+CHARON_PORT = 4600
+IKED_PORT = 5500
+
+POLICY = """\
+KeyExchangeRule strongswan-peer
+{{
+  LocalSecurityEndpoint
+  {{
+    Identity   Fqdn client1.example
+    Location   127.0.0.1
+    IkePort    {iked}
+  }}
+  RemoteSecurityEndpoint
+  {{
+    Identity   Fqdn strongswan.iked.test
+    Location   127.0.0.1
+    IkePort    {charon}
+  }}
+  KeyExchangeActionRef  ike-cert
+}}
+KeyExchangeAction ike-cert
+{{
+  HowToInitiate   IKEv2
+  HowToRespond    IKEv2
+  HowToAuthPeers  DsSignature
+  KeyExchangeOffer
+  {{
+    HowToEncrypt          AES_CBC KeyLength 128
+    HowToAuthMsgs         HMAC_SHA2_256_128
+    PseudoRandomFunction  HMAC_SHA2_256
+    DHGroup               Group31
+    RefreshLifetimeProposed 480
+  }}
+}}
+LocalDynVpnRule host-host
+{{
+  IpSourceAddr        10.2.0.0/24
+  IpDestAddr          10.1.0.0/24
+  KeyExchangeRuleRef  strongswan-peer
+  IpDynVpnActionRef   esp-gcm
+}}
+IpDynVpnAction esp-gcm
+{{
+  HowToEncap  Tunnel
+  IpDataOffer
+  {{
+    HowToEncrypt  AES_GCM_16 KeyLength 128
+    RefreshLifetimeProposed 240
+  }}
+}}
+"""
+
+
+def _decimal(spi: str) -> str:
+    """strongSwan prints ESP SPIs in hex; IBM's report, in decimal."""
+    return str(int(spi, 16))
+
+
+def _installed(sas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        child
+        for sa in sas
+        if sa.get("state") == "ESTABLISHED"
+        for child in child_sas(sa)
+        if child.get("state") == "INSTALLED"
+    ]
+
+
+class StrongSwanTests(TestCase):
+    timeout = 240
+    skip = strongswan_available()
+
+    async def _start(self) -> None:
+        self.namespace = NetworkNamespace("iked")
+        self.addCleanup(self.namespace.delete)
+        self.setup = setup = build_security(self)
+        pki = TestPki()
+        caPath = os.path.join(setup.folder, "peer-ca.pem")
+        with open(caPath, "wb") as f:
+            f.write(TestPki.cert_pem(pki.ca_cert))
+        racf(
+            setup,
+            f"RACDCERT CERTAUTH ADD('{caPath}') WITHLABEL('Peer CA') TRUST",
+            "RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('Peer CA') RING(NSSRING) "
+            "USAGE(CERTAUTH))",
+            f"ADDUSER {ME}",
+            f"PERMIT EZB.NETMGMT.NSSSYS.*.IPSEC.DISPLAY CLASS(SERVAUTH) ID({ME})",
+            f"PERMIT EZB.NETMGMT.NSSSYS.*.IPSEC.CONTROL CLASS(SERVAUTH) ID({ME})",
+        )
+        # nssd, in the namespace
+        nssdConfig = write_nssd_config(setup)
+        self.nssd = self._spawn(twistd_args(nssdConfig, "nssd"))
+        match = await self.nssd.waitFor(LISTENING.pattern)
+        nssdPort = int(match.group(1))
+        # iked, in the namespace, as CLIENT1
+        with open(os.path.join(setup.folder, "ca.pem"), "wb") as f:
+            f.write(setup.caPem)
+        password = os.path.join(setup.folder, "client1.pw")
+        with open(password, "w") as f:
+            f.write("Cl1ent-One\n")
+        os.chmod(password, 0o600)
+        policy = os.path.join(setup.folder, "tcpipa.policy")
+        with open(policy, "w") as f:
+            f.write(POLICY.format(iked=IKED_PORT, charon=CHARON_PORT))
+        self.ikedSocket = f"{setup.sockets}/iked/ipsecmgmt"
+        ikedConfig = os.path.join(setup.folder, "iked.conf")
+        with open(ikedConfig, "w") as f:
+            f.write(
+                "IkeConfig\n{\n  SystemName NSSSYS\n"
+                f"  NetworkSecurityServer 127.0.0.1 Port {nssdPort}\n"
+                "  NssWaitLimit 2\n"
+                f'  CaFile "{setup.folder}/ca.pem"\n'
+                f'  NmiSocket "{self.ikedSocket}"\n'
+                "}\n"
+                "NssStackConfig TCPIPA\n{\n  ClientName CLIENT1\n"
+                "  ServiceType Cert\n  ServiceType RemoteMgmt\n"
+                "  UserID CLIENT1\n  AuthBy Password\n"
+                f'  PasswordFile "{password}"\n'
+                f'  PolicyFile "{policy}"\n'
+                "}\n"
+            )
+        self.iked = self._spawn(twistd_args(ikedConfig, "iked"))
+        await self.iked.waitFor(rb"EZD1138I Stack TCPIPA is connected")
+        # charon
+        self.charon = Charon(
+            self.mktemp(), self.namespace, CHARON_PORT, CHARON_PORT + 1
+        )
+        self.addCleanup(self.charon.stop)
+        from cryptography import x509
+
+        self.charon.add_ca(x509.load_pem_x509_certificate(setup.caPem), "nss-ca")
+        certificate = self.charon.add_identity(
+            "strongswan", *pki.issue("strongswan.iked.test")
+        )
+        self.charon.connections.append(
+            Connection(
+                "iked",
+                remote_port=IKED_PORT,
+                local_id="strongswan.iked.test",
+                remote_id="client1.example",
+                local_certs=[certificate],
+                proposals="aes128-sha256-x25519",
+                children=[Child("host-host", esp_proposals="aes128gcm16")],
+            )
+        )
+        await self.charon.start()
+        await self.charon.load()
+
+    def _spawn(self, args: list[str]) -> DaemonProcess:
+        process = DaemonProcess()
+        transport = reactor.spawnProcess(
+            process,
+            "/usr/sbin/ip",
+            ["ip", "netns", "exec", self.namespace.name, python(), *args[1:]],
+            env=dict(os.environ),
+        )
+
+        def stop() -> Deferred[int]:
+            if not process.ended.called:
+                transport.signalProcess("TERM")
+            return process.ended
+
+        self.addCleanup(stop)
+        return process
+
+    async def _ipsec(self, *argv: str, through: str | None = None) -> str:
+        out, err = io.StringIO(), io.StringIO()
+        if through is None:
+            args = [*argv, "--socket", self.ikedSocket]
+        else:
+            nssSocket = os.path.join(self.setup.sockets, "nssd", "nss")
+            args = [*argv, "-z", through, "--socket", nssSocket]
+        status = await ipsec(reactor, args, out, err)
+        self.assertEqual((status, err.getvalue()), (0, ""), out.getvalue())
+        return out.getvalue()
+
+    async def _charon_children(self, count: int = 1) -> list[dict[str, Any]]:
+        sas = await self.charon.wait_for_sas(
+            lambda sas: len(_installed(sas)) == count,
+            f"{count} INSTALLED CHILD_SA",
+            timeout=20,
+        )
+        return _installed(sas)
+
+    def test_strongswan_initiates(self) -> Deferred[None]:
+        """
+        strongSwan initiates; iked answers with an nssd signature and has
+        nssd check strongSwan's certificate; both show the same SAs; then
+        rekeys and deletes in both directions.
+        """
+
+        async def go() -> None:
+            await self._start()
+            await self.charon.initiate(child="host-host")
+            (child,) = await self._charon_children()
+            (sa,) = await self.charon.list_sas()
+            self.assertEqual(sa["state"], "ESTABLISHED")
+            self.assertEqual(sa["remote-id"], "client1.example")
+            shown = await self._ipsec("-y", "display")
+            self.assertIn(_decimal(child["spi-in"]), shown)
+            self.assertIn(_decimal(child["spi-out"]), shown)
+            ikeShown = await self._ipsec("-k", "display", through="CLIENT1")
+            self.assertIn(sa["initiator-spi"], ikeShown.lower())
+            # strongSwan rekeys the CHILD_SA, then the IKE SA
+            await self.charon.rekey(child="host-host")
+            sas = await self.charon.wait_for_sas(
+                lambda sas: any(
+                    c["spi-in"] != child["spi-in"] for c in _installed(sas)
+                ),
+                "a rekeyed CHILD_SA",
+            )
+            (newChild,) = _installed(sas)
+            await self.charon.rekey(ike="iked")
+            await self.charon.wait_for_sas(
+                lambda sas: (
+                    len(sas) == 1
+                    and sas[0]["initiator-spi"] != sa["initiator-spi"]
+                    and sas[0]["state"] == "ESTABLISHED"
+                ),
+                "a rekeyed IKE SA",
+            )
+            shown = await self._ipsec("-y", "display")
+            self.assertIn(_decimal(newChild["spi-in"]), shown)
+            # iked rekeys and deletes: -y refresh, -k refresh, -y deactivate
+            await self._ipsec("-y", "refresh", "-a", "Y1")
+            sas = await self.charon.wait_for_sas(
+                lambda sas: any(
+                    c["spi-in"] != newChild["spi-in"] for c in _installed(sas)
+                ),
+                "a CHILD_SA rekeyed by iked",
+            )
+            (before,) = sas
+            await self._ipsec("-k", "refresh", "-a", "K1")
+            await self.charon.wait_for_sas(
+                lambda sas: (
+                    len(sas) == 1
+                    and sas[0]["responder-spi"] != before["responder-spi"]
+                    and sas[0]["state"] == "ESTABLISHED"
+                ),
+                "an IKE SA rekeyed by iked",
+            )
+            await self._ipsec("-y", "deactivate", "-a", "Y1")
+            await self.charon.wait_for_sas(
+                lambda sas: not _installed(sas), "the CHILD_SA deleted by iked"
+            )
+            await self._ipsec("-k", "deactivate", "-a", "K1")
+            await self.charon.wait_for_sas(lambda sas: not sas, "no IKE SA")
+            self.assertNotIn(b"Traceback", self.iked.output)
+
+        return ensureDeferred(go())
+
+    def test_iked_initiates(self) -> Deferred[None]:
+        """
+        iked initiates (C{ipsec -y activate}); strongSwan deletes.
+        """
+
+        async def go() -> None:
+            await self._start()
+            await self._ipsec("-y", "activate", "-n", "host-host", through="CLIENT1")
+            (child,) = await self._charon_children()
+            (sa,) = await self.charon.list_sas()
+            self.assertEqual(sa["state"], "ESTABLISHED")
+            self.assertNotEqual(sa.get("initiator"), "yes")  # charon responded
+            shown = await self._ipsec("-y", "display", through="CLIENT1")
+            self.assertIn(_decimal(child["spi-in"]), shown)
+            await self.charon.terminate(child="host-host")
+            await self.charon.wait_for_sas(
+                lambda sas: not _installed(sas), "the CHILD_SA deleted"
+            )
+            await self.charon.terminate(ike="iked")
+            await self.charon.wait_for_sas(lambda sas: not sas, "no IKE SA")
+            self.assertNotIn(b"Traceback", self.iked.output)
+
+        return ensureDeferred(go())
