@@ -316,3 +316,82 @@ class StrongSwanTests(TestCase):
             self.assertNotIn(b"Traceback", self.iked.output)
 
         return ensureDeferred(go())
+
+    def test_no_private_key_on_the_iked_side(self) -> Deferred[None]:
+        """
+        After iked authenticated with CLIENT1's certificate, CLIENT1's
+        private key is nowhere on iked's side: not in its memory (a prime
+        of the RSA key, searched in every readable mapping of the iked
+        process), and not in any file of its configuration folder.
+        """
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        from nsstwisted.security import SecurityDatabase
+        from nsstwisted.security.keyring import CertificateOwner, KeyRingStore
+
+        async def go() -> None:
+            await self._start()
+            await self.charon.initiate(child="host-host")
+            await self._charon_children()
+            db = SecurityDatabase.open(self.setup.database, self.setup.stash)
+            try:
+                store = KeyRingStore(db)
+                record = store.get_certificate(
+                    CertificateOwner.user("CLIENT1"), "Client1 cert"
+                )
+                with db.reading() as cursor:
+                    key = store._private_key(db.master_key(), cursor, record)
+            finally:
+                db.close()
+            assert isinstance(key, rsa.RSAPrivateKey)
+            numbers = key.private_numbers()
+            secrets = [
+                numbers.p.to_bytes(128, "big"),
+                numbers.p.to_bytes(128, "little"),
+                numbers.d.to_bytes(256, "big")[:64],
+            ]
+            pid = self.iked.transport.pid  # type: ignore[union-attr]
+            # The process is ip netns exec's child: find the python below it.
+            children = open(f"/proc/{pid}/task/{pid}/children").read().split()
+            target = int(children[0]) if children else pid
+            found = _search_memory(target, secrets)
+            self.assertEqual(found, [], "a piece of CLIENT1's key is in iked's memory")
+            # The same search finds the key in nssd, which holds it: the
+            # method works.
+            nssdPid = self.nssd.transport.pid  # type: ignore[union-attr]
+            nssdChildren = (
+                open(f"/proc/{nssdPid}/task/{nssdPid}/children").read().split()
+            )
+            nssdTarget = int(nssdChildren[0]) if nssdChildren else nssdPid
+            self.assertNotEqual(_search_memory(nssdTarget, secrets), [])
+            for name in os.listdir(self.setup.folder):
+                path = os.path.join(self.setup.folder, name)
+                if name.endswith((".db", ".sth")) or not os.path.isfile(path):
+                    continue  # nssd's security database and stash
+                with open(path, "rb") as f:
+                    data = f.read()
+                self.assertNotIn(b"PRIVATE KEY", data, path)
+
+        return ensureDeferred(go())
+
+
+def _search_memory(pid: int, needles: list[bytes]) -> list[str]:
+    """Where in process C{pid}'s memory any of C{needles} occurs."""
+    found = []
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            fields = line.split()
+            if "r" not in fields[1]:
+                continue
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            if end - start > 512 * 1024 * 1024:
+                continue
+            try:
+                mem.seek(start)
+                chunk = mem.read(end - start)
+            except (OSError, ValueError, OverflowError):
+                continue
+            for needle in needles:
+                if needle in chunk:
+                    found.append(f"{fields[0]} {fields[-1] if len(fields) > 5 else ''}")
+    return found
