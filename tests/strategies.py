@@ -1003,7 +1003,7 @@ def tunnel_unsigned(size: int) -> st.SearchStrategy[int]:
 # Identities: any text but control characters (which the record refuses),
 # without trailing blanks, that fits the field in UTF-8.
 tunnel_identities = (
-    st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1)
+    st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1)
     .map(lambda text: text.rstrip(" "))
     .filter(lambda text: bool(text) and len(text.encode()) <= IDENTITY_SIZE)
 )

@@ -1069,11 +1069,15 @@ def tunnel_json(
 ) -> dict[str, Any]:
     """
     The data of C{ipsec -k|-y|-m display} for programs: the report's
-    names as keys, C{null} for n/a, booleans, numbers for lifetimes,
-    times in ISO 8601 UTC; a dynamic tunnel's NAT traversal block is an
-    object; in a cascade each IKE tunnel has C{DynamicTunnels}.
+    names as keys, C{null} for n/a, booleans, numbers where the report
+    shows a number (lifetimes, key lengths, ports, prefixes, a dynamic
+    tunnel's SPIs and counters, and C{Protocol}, C{Lifesize} and
+    C{CurrentByteCount} without IBM's C{ALL(0)}, C{K} and C{b}), the IKE
+    SPIs as the report's hex, times in ISO 8601 UTC; a tunnel's NAT
+    traversal block is an object; in a cascade each IKE tunnel has
+    C{DynamicTunnels}.
 
-    @param now: the time of the report, a dynamic tunnel's C{CurrentTime}
+    @param now: the time of the report, a tunnel's C{CurrentTime}
         (0: null).
     """
     total, chosen = _selected(report, primary, tunnelId, name)
