@@ -44,6 +44,7 @@ from tests.strongswan import (
 ME = pwd.getpwuid(os.getuid()).pw_name.upper()
 CHARON_PORT = 4600
 IKED_PORT = 5500
+LOCAL_PORT = 5502
 
 POLICY = """\
 KeyExchangeRule strongswan-peer
@@ -114,7 +115,7 @@ class StrongSwanTests(TestCase):
     timeout = 240
     skip = strongswan_available()
 
-    async def _start(self) -> None:
+    async def _start(self, localStack: bool = False) -> None:
         self.namespace = NetworkNamespace("iked")
         self.addCleanup(self.namespace.delete)
         self.setup = setup = build_security(self)
@@ -130,6 +131,16 @@ class StrongSwanTests(TestCase):
             f"ADDUSER {ME}",
             f"PERMIT EZB.NETMGMT.NSSSYS.*.IPSEC.DISPLAY CLASS(SERVAUTH) ID({ME})",
             f"PERMIT EZB.NETMGMT.NSSSYS.*.IPSEC.CONTROL CLASS(SERVAUTH) ID({ME})",
+            # iked's own ring, for stacks that are not NSS clients
+            "ADDUSER IKED NOPASSWORD",
+            "RACDCERT ID(IKED) GENCERT SUBJECTSDN(CN('iked.local')) SIZE(2048) "
+            "WITHLABEL('IKED cert') SIGNWITH(CERTAUTH LABEL('NSS CA')) "
+            "ALTNAME(DOMAIN('iked.local'))",
+            "RACDCERT ID(IKED) ADDRING(KEYRING)",
+            "RACDCERT ID(IKED) CONNECT(ID(IKED) LABEL('IKED cert') RING(KEYRING) "
+            "USAGE(PERSONAL))",
+            "RACDCERT ID(IKED) CONNECT(CERTAUTH LABEL('Peer CA') RING(KEYRING) "
+            "USAGE(CERTAUTH))",
         )
         # nssd, in the namespace
         nssdConfig = write_nssd_config(setup)
@@ -151,6 +162,7 @@ class StrongSwanTests(TestCase):
         with open(ikedConfig, "w") as f:
             f.write(
                 "IkeConfig\n{\n  SystemName NSSSYS\n"
+                f'  SecurityDatabase "{setup.database}"\n'
                 f"  NetworkSecurityServer 127.0.0.1 Port {nssdPort}\n"
                 "  NssWaitLimit 2\n"
                 f'  CaFile "{setup.folder}/ca.pem"\n'
@@ -163,6 +175,17 @@ class StrongSwanTests(TestCase):
                 f'  PolicyFile "{policy}"\n'
                 "}\n"
             )
+            if localStack:
+                localPolicy = os.path.join(setup.folder, "tcpipb.policy")
+                with open(localPolicy, "w") as policyFile:
+                    policyFile.write(
+                        POLICY.format(iked=LOCAL_PORT, charon=CHARON_PORT)
+                        .replace("client1.example", "iked.local")
+                        .replace("strongswan-peer", "local-peer")
+                        .replace("host-host", "local-host")
+                        .replace("10.2.0.0/24", "10.3.0.0/24")
+                    )
+                f.write(f'TcpipStack TCPIPB\n{{\n  PolicyFile "{localPolicy}"\n}}\n')
         self.iked = self._spawn(twistd_args(ikedConfig, "iked"))
         await self.iked.waitFor(rb"EZD1138I Stack TCPIPA is connected")
         # charon
@@ -187,6 +210,25 @@ class StrongSwanTests(TestCase):
                 children=[Child("host-host", esp_proposals="aes128gcm16")],
             )
         )
+        if localStack:
+            self.namespace.add_address("10.3.0.1/24")
+            self.charon.connections.append(
+                Connection(
+                    "iked-local",
+                    remote_port=LOCAL_PORT,
+                    local_id="strongswan.iked.test",
+                    remote_id="iked.local",
+                    local_certs=[certificate],
+                    proposals="aes128-sha256-x25519",
+                    children=[
+                        Child(
+                            "local-host",
+                            remote_ts="10.3.0.0/24",
+                            esp_proposals="aes128gcm16",
+                        )
+                    ],
+                )
+            )
         await self.charon.start()
         await self.charon.load()
 
@@ -371,6 +413,30 @@ class StrongSwanTests(TestCase):
                 with open(path, "rb") as f:
                     data = f.read()
                 self.assertNotIn(b"PRIVATE KEY", data, path)
+
+        return ensureDeferred(go())
+
+    def test_local_key_ring_stack(self) -> Deferred[None]:
+        """
+        A stack that is not an NSS client (TCPIPB) signs with iked's own key
+        ring (IKED/KEYRING in its SecurityDatabase) and checks strongSwan
+        against that ring's CA, beside the NSS stack.
+        """
+
+        async def go() -> None:
+            await self._start(localStack=True)
+            await self.charon.initiate(child="local-host")
+            await self.charon.initiate(child="host-host")
+            await self._charon_children(2)
+            sas = await self.charon.list_sas()
+            self.assertEqual(
+                sorted(sa["remote-id"] for sa in sas),
+                ["client1.example", "iked.local"],
+            )
+            shown = await self._ipsec("-k", "display", "-p", "TCPIPB")
+            self.assertIn("iked.local", shown)
+            self.assertIn("local-peer", shown)
+            self.assertNotIn(b"Traceback", self.iked.output)
 
         return ensureDeferred(go())
 

@@ -1260,6 +1260,7 @@ class DescribeTests(Files):
                 f"  CaFile {self.ca}",
                 "  NmiSocket /var/sock/ipsecmgmt",
                 "  SaInstaller record",
+                "  # SecurityDatabase (the usual search)",
                 "}",
                 "NssStackConfig TCPIP",
                 "{",

@@ -333,6 +333,7 @@ class IkedConfiguration:
     nmiSocket: str = DEFAULT_NMI_SOCKET
     ikeSyslogLevel: int = DEFAULT_IKE_SYSLOG_LEVEL
     saInstaller: str = "record"
+    securityDatabase: str | None = None
     stacks: tuple[StackDeclaration, ...] = ()
     nssStacks: Mapping[str, NssStackConfig] = field(default_factory=_StackMap)
 
@@ -410,6 +411,7 @@ class IkedConfiguration:
             _optional("CaFile", self.caFile),
             f"NmiSocket {format_value(self.nmiSocket)}",
             f"SaInstaller {self.saInstaller}",
+            _optional("SecurityDatabase", self.securityDatabase, "the usual search"),
         ]
         lines = _block("IkeConfig", ike)
         for stack in self.stacks:
@@ -966,6 +968,7 @@ _IKE_KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "nmisocket": ("nmiSocket", _path(MAX_SOCKET_PATH_BYTES)),
     "cafile": ("caFile", _path()),
     "sainstaller": ("saInstaller", _sa_installer),
+    "securitydatabase": ("securityDatabase", _path()),
 }
 
 

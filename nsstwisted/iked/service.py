@@ -31,6 +31,7 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
 from nsstwisted.config import ConfigurationError
+from nsstwisted.ike.interfaces import IPeerVerifier
 from nsstwisted.ike.policy import PeerPolicy
 from nsstwisted.iked.configuration import (
     IkedConfiguration,
@@ -42,6 +43,7 @@ from nsstwisted.iked.ikesigners import NssSigner, NssVerifier
 from nsstwisted.iked.ikestack import StackIke
 from nsstwisted.iked.installer import installer_for
 from nsstwisted.iked.interfaces import InterfaceReader
+from nsstwisted.iked.localring import LocalKeyRing, LocalRingSigner, LocalRingVerifier
 from nsstwisted.iked.management import IkedManagement, RefreshRejected
 from nsstwisted.iked.messages import IkedMessages
 from nsstwisted.iked.nssclient import ConnectionState, StackNssConnection
@@ -49,6 +51,8 @@ from nsstwisted.iked.stack import StackModel
 from nsstwisted.iked.statistics import StackStatistics
 from nsstwisted.iked.tunnels import StackTunnels
 from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
+from nsstwisted.security.errors import NotFoundError, SecurityError
+from nsstwisted.security.location import database_path, stash_path
 from nsstwisted.wire.ikensinfo import IkeNssConnectionState, IkeNssInfo
 from nsstwisted.wire.nmi import (
     NmiDecodeFailure,
@@ -125,6 +129,7 @@ class IKEDService(Service):
         self.nmiPort: IListeningPort | None = None
         self.stacks: dict[str, StackModel] = {}
         self.ike: dict[str, StackIke] = {}
+        self.localRing: LocalKeyRing | None = None
         self._load_stacks(configuration)
         self.management = IkedManagement(
             lambda: self.configuration.describe(),
@@ -219,8 +224,8 @@ class IKEDService(Service):
         """
         Start (or, on a refresh, update) the IKE side of every stack whose
         policy defines peers.  An NSS stack with the certificate service
-        signs and verifies through nssd; a stack without it cannot sign
-        and says so (nsstwisted keeps no private keys in iked).
+        signs and verifies through nssd; any other stack uses iked's local
+        key ring (IkeConfig C{KeyRing} in C{SecurityDatabase}).
         """
         configuration = self.configuration
         for name in configuration.stack_names():
@@ -232,23 +237,16 @@ class IKEDService(Service):
                 continue
             if not peers:
                 continue
-            nss = configuration.nssStacks.get(name)
-            connection = self.connections.get(name)
-            if nss is None or connection is None or Services.CERT not in nss.services:
-                self.log.error(
-                    "{ikedMessage}",
-                    ikedMessage=f"EZD1159I Stack {name} has IKE peers but no NSS "
-                    "certificate service (ServiceType Cert) to sign with: its IKE "
-                    "peers are not served",
-                )
+            credentials = self._credentials(name)
+            if credentials is None:
                 continue
-            signer = NssSigner(connection)
+            signerFor, verifier = credentials
             ike = StackIke(
                 self._reactor,
                 name,
                 peers,
-                _signer_for(signer),
-                NssVerifier(connection),
+                signerFor,
+                verifier,
                 installer_for(
                     configuration.saInstaller,
                     self._reactor,
@@ -259,6 +257,62 @@ class IKEDService(Service):
             self.ike[name] = ike
             ike.start()
 
+    def _credentials(
+        self, name: str
+    ) -> tuple[Callable[[PeerPolicy], Any], IPeerVerifier] | None:
+        """
+        The signer and verifier of stack C{name}, or None (logged) when it
+        has none.
+        """
+        configuration = self.configuration
+        nss = configuration.nssStacks.get(name)
+        connection = self.connections.get(name)
+        if nss is not None and connection is not None and Services.CERT in nss.services:
+            return _signer_for(NssSigner(connection)), NssVerifier(connection)
+        ring = self._local_ring()
+        if ring is None:
+            self.log.error(
+                "{ikedMessage}",
+                ikedMessage=f"EZD1159I Stack {name} has IKE peers but neither the "
+                "NSS certificate service (ServiceType Cert) nor a local key ring "
+                "to sign with: its IKE peers are not served",
+            )
+            return None
+        reactor = self._reactor
+
+        def signerFor(peer: PeerPolicy) -> Any:
+            return LocalRingSigner(reactor, ring, peer.localIdentity)
+
+        return signerFor, LocalRingVerifier(reactor, ring)
+
+    def _local_ring(self) -> LocalKeyRing | None:
+        """
+        iked's own key ring, opened once (None with C{NoKeyRing}, or when
+        the database cannot be used: EZD1160I says why).
+        """
+        configuration = self.configuration
+        if configuration.keyRing is None:
+            return None
+        owner, ringName = configuration.keyRing
+        ring = self.localRing
+        if ring is not None and (ring.owner, ring.ring) == (owner, ringName):
+            return ring
+        path = database_path(configuration.securityDatabase)
+        try:
+            ring = LocalKeyRing.open(path, stash_path(path), owner, ringName)
+            ring.read()
+        except (SecurityError, NotFoundError) as error:
+            self.log.error(
+                "{ikedMessage}",
+                ikedMessage=f"EZD1160I The local key ring {owner}/{ringName} in "
+                f"{path} cannot be used: {error}",
+            )
+            return None
+        if self.localRing is not None:
+            self.localRing.close()
+        self.localRing = ring
+        return ring
+
     def stopService(self) -> Deferred[None]:
         Service.stopService(self)
         stopping: list[Deferred[Any]] = [
@@ -266,6 +320,9 @@ class IKEDService(Service):
         ]
         stopping += [ike.stop() for ike in self.ike.values()]
         self.ike = {}
+        if self.localRing is not None:
+            self.localRing.close()
+            self.localRing = None
         self.connections = {}
         port, self.nmiPort = self.nmiPort, None
         if port is not None:
