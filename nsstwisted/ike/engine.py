@@ -67,6 +67,7 @@ from nsstwisted.ike.events import (
     MessageDropped,
     NegotiationFailed,
     PeerCheckNeeded,
+    Retransmitted,
     SendDatagram,
     SignatureNeeded,
 )
@@ -489,7 +490,14 @@ class IkeEngine:
             self._respond(
                 sa, exchange, messageId, [_error_notify(error.notify, error.data)]
             )
-            self._emit(NegotiationFailed(sa.policy.name, str(error), sa))
+            kind = "child" if exchange == ExchangeType.CREATE_CHILD_SA else "ike"
+            if exchange == ExchangeType.INFORMATIONAL:
+                kind = "notice"
+            self._emit(
+                NegotiationFailed(
+                    sa.policy.name, str(error), sa, kind=kind, local=False
+                )
+            )
             if sa.state == IkeState.AUTHENTICATING:
                 self._remove(sa, str(error))
 
@@ -1087,6 +1095,8 @@ class IkeEngine:
                     sa.policy.name,
                     f"CHILD_SA {child.policy.name} refused: {_name(error, NotifyType)}",
                     sa,
+                    kind="child",
+                    local=True,
                 )
             )
             return
@@ -1103,7 +1113,11 @@ class IkeEngine:
         except IkeError as error:
             self._emit(
                 NegotiationFailed(
-                    sa.policy.name, f"CHILD_SA {child.policy.name}: {error}", sa
+                    sa.policy.name,
+                    f"CHILD_SA {child.policy.name}: {error}",
+                    sa,
+                    kind="child",
+                    local=True,
                 )
             )
             self._delete_child_quietly(sa, child)
@@ -1235,7 +1249,13 @@ class IkeEngine:
             )
         except IkeError as error:
             self._emit(
-                NegotiationFailed(sa.policy.name, f"CHILD_SA refused: {error}", sa)
+                NegotiationFailed(
+                    sa.policy.name,
+                    f"CHILD_SA refused: {error}",
+                    sa,
+                    kind="child",
+                    local=False,
+                )
             )
             return [_error_notify(error.notify)], None
 
@@ -1390,7 +1410,15 @@ class IkeEngine:
         self, sa: IkeSa, child: ChildSa, replaces: ChildSa | None, reason: str
     ) -> None:
         name = child.policy.name if child.policy else "?"
-        self._emit(NegotiationFailed(sa.policy.name, f"CHILD_SA {name}: {reason}", sa))
+        self._emit(
+            NegotiationFailed(
+                sa.policy.name,
+                f"CHILD_SA {name}: {reason}",
+                sa,
+                kind="child",
+                local=True,
+            )
+        )
         if child in sa.children and child.state == ChildState.CREATING:
             sa.children.remove(child)
         if replaces is not None and replaces.state == ChildState.REKEYING:
@@ -1612,6 +1640,7 @@ class IkeEngine:
                         sa.policy.name,
                         f"IKE SA rekey refused: {_name(error, NotifyType)}",
                         sa,
+                        local=True,
                     )
                 )
                 sa.rekeyAt = self._now + 60 if sa.policy.lifetime else None
@@ -1675,7 +1704,10 @@ class IkeEngine:
         if error is not None:
             self._emit(
                 NegotiationFailed(
-                    sa.policy.name, f"the peer reports {_name(error, NotifyType)}", sa
+                    sa.policy.name,
+                    f"the peer reports {_name(error, NotifyType)}",
+                    sa,
+                    kind="notice",
                 )
             )
             if error == NotifyType.AUTHENTICATION_FAILED:
@@ -1835,6 +1867,9 @@ class IkeEngine:
                 )
                 outstanding.attempts += 1
                 self._send(sa, outstanding.message)
+                self._emit(
+                    Retransmitted(sa, IkeHeader.decode(outstanding.message).exchange)
+                )
             if (
                 sa.state in (IkeState.CONNECTING, IkeState.AUTHENTICATING)
                 and sa.establishedAt + settings.halfOpenTimeout <= now

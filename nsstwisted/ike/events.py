@@ -24,6 +24,7 @@ __all__ = [
     "MessageDropped",
     "NegotiationFailed",
     "PeerCheckNeeded",
+    "Retransmitted",
     "SendDatagram",
     "SignatureNeeded",
 ]
@@ -119,6 +120,19 @@ class NegotiationFailed:
     peer: str
     reason: str
     sa: IkeSa | None = None
+    kind: str = "ike"
+    """C{"ike"} (an IKE SA), C{"child"} (a CHILD_SA) or C{"notice"} (the
+    peer reported an error; nothing of ours failed)."""
+    local: bool | None = None
+    """We started what failed; None: as the IKE SA's role says."""
+
+
+@dataclass(frozen=True)
+class Retransmitted:
+    """We sent a request again (for the statistics)."""
+
+    sa: IkeSa
+    exchange: int
 
 
 @dataclass(frozen=True)
@@ -144,4 +158,5 @@ Action = (
     | ChildSaDeleted
     | NegotiationFailed
     | MessageDropped
+    | Retransmitted
 )

@@ -19,7 +19,7 @@ from twisted.internet.interfaces import IDelayedCall, IListeningPort
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from nsstwisted.ike.constants import IKE_PORT
+from nsstwisted.ike.constants import IKE_PORT, ExchangeType
 from nsstwisted.ike.engine import EngineSettings, IkeEngine
 from nsstwisted.ike.events import (
     Action,
@@ -32,6 +32,7 @@ from nsstwisted.ike.events import (
     MessageDropped,
     NegotiationFailed,
     PeerCheckNeeded,
+    Retransmitted,
     SendDatagram,
     SignatureNeeded,
 )
@@ -41,6 +42,7 @@ from nsstwisted.ike.policy import PeerPolicy, Selector
 from nsstwisted.ike.sa import ChildSa, ChildState, IkeSa, IkeState
 from nsstwisted.iked.installer import ISaInstaller
 from nsstwisted.iked.stack import StackModel
+from nsstwisted.iked.statistics import Counter, Gauge
 from nsstwisted.iked.tunnelfill import child_values, ike_values
 from nsstwisted.iked.tunnels import DynamicTunnel, IkeTunnel, TunnelHooks
 from nsstwisted.protocols.ike import IkeDatagramProtocol
@@ -220,7 +222,14 @@ class StackIke:
             self._child_up(action.child, action.replaces)
         elif isinstance(action, ChildSaDeleted):
             self._child_down(action.child, action.reason)
+        elif isinstance(action, Retransmitted):
+            self.model.statistics.count(
+                Counter.P2_RETRANSMIT
+                if action.exchange == ExchangeType.CREATE_CHILD_SA
+                else Counter.P1_RETRANSMIT
+            )
         elif isinstance(action, NegotiationFailed):
+            self._count_failure(action)
             self._say(
                 f"EZD1155I Stack {self.stackName} negotiation with {action.peer} "
                 f"failed: {action.reason}"
@@ -231,6 +240,18 @@ class StackIke:
                 ikedMessage=f"EZD1156I Stack {self.stackName} ignored a message from "
                 f"{action.remote[0]} port {action.remote[1]}: {action.reason}",
             )
+
+    def _count_failure(self, failure: NegotiationFailed) -> None:
+        if failure.kind == "notice":
+            return
+        local = failure.local
+        if local is None:
+            local = failure.sa is not None and failure.sa.originalInitiator
+        if failure.kind == "child":
+            counter = Counter.P2_LOCAL_FAILURE if local else Counter.P2_REMOTE_FAILURE
+        else:
+            counter = Counter.P1_LOCAL_FAILURE if local else Counter.P1_REMOTE_FAILURE
+        self.model.statistics.count(counter)
 
     def _say(self, text: str) -> None:
         self.log.info("{ikedMessage}", ikedMessage=text)
@@ -267,6 +288,13 @@ class StackIke:
         )
         sa.tunnelId = tunnel.tunnelId
         self._ikeTunnels[tunnel.tunnelId] = sa
+        statistics = self.model.statistics
+        statistics.count(
+            Counter.P1_LOCAL_SUCCESS
+            if sa.originalInitiator
+            else Counter.P1_REMOTE_SUCCESS
+        )
+        statistics.adjust(Gauge.P1_ACTIVE, 1)
         self._say(
             f"EZD1150I Stack {self.stackName} IKE SA {tunnel.tunnelId} with "
             f"{sa.remote[0]} established ({sa.policy.name}, "
@@ -291,6 +319,7 @@ class StackIke:
             return  # replaced by a rekey: the tunnel lives on
         del self._ikeTunnels[sa.tunnelId]
         self.model.tunnels.remove(sa.tunnelId)
+        self.model.statistics.adjust(Gauge.P1_ACTIVE, -1)
         self._say(
             f"EZD1151I Stack {self.stackName} IKE SA {sa.tunnelId} with "
             f"{sa.remote[0]} deleted: {reason}"
@@ -310,6 +339,12 @@ class StackIke:
             tunnel = self.model.tunnels.add_dynamic(name, action, **values)
             child.tunnelId = tunnel.tunnelId
         self._childTunnels[child.tunnelId] = child
+        statistics = self.model.statistics
+        statistics.count(
+            Counter.P2_LOCAL_SUCCESS if child.initiator else Counter.P2_REMOTE_SUCCESS
+        )
+        if replaces is None:
+            statistics.adjust(Gauge.P2_ACTIVE, 1)
         self._install(child)
         self._say(
             f"EZD1153I Stack {self.stackName} CHILD SA {child.tunnelId} "
@@ -323,6 +358,7 @@ class StackIke:
             return  # replaced by its rekey
         del self._childTunnels[child.tunnelId]
         self.model.tunnels.remove(child.tunnelId)
+        self.model.statistics.adjust(Gauge.P2_ACTIVE, -1)
         self._say(
             f"EZD1154I Stack {self.stackName} CHILD SA {child.tunnelId} "
             f"({child.name}) deleted: {reason}"

@@ -1,11 +1,12 @@
 """
 A stack's IKE statistics: the counters behind C{NMsec_GET_SUMMARY}.
 
-L{StackStatistics} is sans-IO.  The IKE engine tells it what happened (a
-phase 1 negotiation started, succeeded, failed, was retransmitted, an SA
-expired) and it keeps the numbers; L{StackStatistics.snapshot} gives them
-as the wire's L{StatisticsInfo}.  Until the IKEv2 engine exists nothing
-increments them, so every stack reports zeros.
+L{StackStatistics} is sans-IO.  The stack's IKE side
+(L{nsstwisted.iked.ikestack}) tells it what happened (an IKE SA or CHILD_SA
+established, failed, was retransmitted, went away) and it keeps the
+numbers; L{StackStatistics.snapshot} gives them as the wire's
+L{StatisticsInfo}.  The in-progress and expired gauges stay 0: the engine
+keeps no expired SAs, and half-open ones are not counted.
 
 IBM's cumulative counters last for iked's life, even across stack
 restarts: iked keeps one L{StackStatistics} per stack name and does not
