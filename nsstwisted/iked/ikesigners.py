@@ -22,7 +22,7 @@ from zope.interface import implementer
 
 from nsstwisted.client.connection import NssRequestFailed
 from nsstwisted.ike.auth import SignatureScheme, choose_signature
-from nsstwisted.ike.constants import AuthMethod, HashAlgorithmId, IdType
+from nsstwisted.ike.constants import AuthMethod, HashAlgorithmId, IdType, NotifyType
 from nsstwisted.ike.errors import IkeError
 from nsstwisted.ike.interfaces import IPeerVerifier, ISigner, Signed
 from nsstwisted.ike.localauth import LocalCredentials, LocalTrust, authority_hash
@@ -79,7 +79,10 @@ def _rsa_first_choices(
         if h in peerHashes
     ]
     if not hashes:
-        raise IkeError("the peer accepts no hash we sign with", notify=24)
+        raise IkeError(
+            "the peer accepts no hash we sign with",
+            notify=NotifyType.AUTHENTICATION_FAILED,
+        )
     name = {2: "256", 3: "384", 4: "512"}[int(hashes[0])]
     return [
         (AuthMethod.DIGITAL_SIGNATURE, SignatureScheme[f"RSA_PKCS1_SHA{name}"]),
@@ -131,7 +134,9 @@ class NssSigner:
             certificate = x509.load_der_x509_certificate(reply.certificate)
             self._certificates[identity] = certificate
             return Signed(method, scheme, reply.signature, (reply.certificate,))
-        raise IkeError(f"nssd did not sign: {failure}", notify=24)
+        raise IkeError(
+            f"nssd did not sign: {failure}", notify=NotifyType.AUTHENTICATION_FAILED
+        )
 
 
 @implementer(ISigner)
@@ -173,7 +178,10 @@ class NssVerifier:
                     signature=signature,
                 )
             except NssRequestFailed as error:
-                raise IkeError(f"nssd rejected it: {error}", notify=24) from None
+                raise IkeError(
+                    f"nssd rejected it: {error}",
+                    notify=NotifyType.AUTHENTICATION_FAILED,
+                ) from None
 
         return ensureDeferred(check())
 

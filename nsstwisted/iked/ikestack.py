@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IDelayedCall, IListeningPort
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -119,8 +119,6 @@ class StackIke:
         stopping = [port.stopListening() for port in self._ports.values()]
         self._ports.clear()
         self._protocols.clear()
-        from twisted.internet.defer import DeferredList
-
         return DeferredList([d for d in stopping if d is not None]).addCallback(
             lambda _: None
         )
