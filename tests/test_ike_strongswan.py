@@ -1,7 +1,9 @@
 """
 iked against a real strongSwan (charon 5.9.8 from Debian), with its AUTH
-signatures made by a real nssd: everything in one network namespace on
-127.0.0.1, charon on ports 4600/4601, iked on 5500.
+signatures made by a real nssd.  nssd and iked run in the host's namespace;
+the stacks name the test's network namespace (C{Namespace}), where iked
+makes their IKE sockets and charon runs: all on 127.0.0.1 there, charon on
+ports 4600/4601, iked's NSS stack on 5500 and its local-ring stack on 5502.
 
 iked's certificate is the example job's C{Client1 cert} (RSA-2048,
 client1.example), generated inside the security database: its private
@@ -173,6 +175,7 @@ class StrongSwanTests(TestCase):
                 "  UserID CLIENT1\n  AuthBy Password\n"
                 f'  PasswordFile "{password}"\n'
                 f'  PolicyFile "{policy}"\n'
+                f"  Namespace {self.namespace.name}\n"
                 "}\n"
             )
             if localStack:
@@ -185,7 +188,10 @@ class StrongSwanTests(TestCase):
                         .replace("host-host", "local-host")
                         .replace("10.2.0.0/24", "10.3.0.0/24")
                     )
-                f.write(f'TcpipStack TCPIPB\n{{\n  PolicyFile "{localPolicy}"\n}}\n')
+                f.write(
+                    f'TcpipStack TCPIPB\n{{\n  PolicyFile "{localPolicy}"\n'
+                    f"  Namespace {self.namespace.name}\n}}\n"
+                )
         self.iked = self._spawn(twistd_args(ikedConfig, "iked"))
         await self.iked.waitFor(rb"EZD1138I Stack TCPIPA is connected")
         # charon
@@ -233,13 +239,12 @@ class StrongSwanTests(TestCase):
         await self.charon.load()
 
     def _spawn(self, args: list[str]) -> DaemonProcess:
+        """
+        A daemon in the host's namespace: nssd on its loopback, iked with
+        its stacks' IKE sockets in the test's namespace (C{Namespace}).
+        """
         process = DaemonProcess()
-        transport = reactor.spawnProcess(
-            process,
-            "/usr/sbin/ip",
-            ["ip", "netns", "exec", self.namespace.name, python(), *args[1:]],
-            env=dict(os.environ),
-        )
+        transport = reactor.spawnProcess(process, python(), args, env=dict(os.environ))
 
         def stop() -> Deferred[int]:
             if not process.ended.called:
@@ -393,19 +398,12 @@ class StrongSwanTests(TestCase):
                 numbers.d.to_bytes(256, "big")[:64],
             ]
             pid = self.iked.transport.pid  # type: ignore[union-attr]
-            # The process is ip netns exec's child: find the python below it.
-            children = open(f"/proc/{pid}/task/{pid}/children").read().split()
-            target = int(children[0]) if children else pid
-            found = _search_memory(target, secrets)
+            found = _search_memory(pid, secrets)
             self.assertEqual(found, [], "a piece of CLIENT1's key is in iked's memory")
             # The same search finds the key in nssd, which holds it: the
             # method works.
             nssdPid = self.nssd.transport.pid  # type: ignore[union-attr]
-            nssdChildren = (
-                open(f"/proc/{nssdPid}/task/{nssdPid}/children").read().split()
-            )
-            nssdTarget = int(nssdChildren[0]) if nssdChildren else nssdPid
-            self.assertNotEqual(_search_memory(nssdTarget, secrets), [])
+            self.assertNotEqual(_search_memory(nssdPid, secrets), [])
             for name in os.listdir(self.setup.folder):
                 path = os.path.join(self.setup.folder, name)
                 if name.endswith((".db", ".sth")) or not os.path.isfile(path):

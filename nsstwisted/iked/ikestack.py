@@ -41,6 +41,7 @@ from nsstwisted.ike.interfaces import IPeerVerifier
 from nsstwisted.ike.policy import PeerPolicy, Selector
 from nsstwisted.ike.sa import ChildSa, ChildState, IkeSa, IkeState
 from nsstwisted.iked.installer import ISaInstaller
+from nsstwisted.iked.netns import udp_socket
 from nsstwisted.iked.stack import StackModel
 from nsstwisted.iked.statistics import Counter, Gauge
 from nsstwisted.iked.tunnelfill import child_values, ike_values
@@ -72,8 +73,14 @@ class StackIke:
         installer: ISaInstaller,
         model: StackModel,
         settings: EngineSettings | None = None,
+        namespace: str | None = None,
     ) -> None:
+        """
+        @param namespace: the stack's network namespace, where its IKE
+            sockets are made (L{None}: iked's own).
+        """
         self._reactor = reactor
+        self.namespace = namespace
         self.stackName = stackName
         self.engine = IkeEngine(peers, settings)
         self._signerFor = signerFor
@@ -141,14 +148,20 @@ class StackIke:
         for endpoint in wanted - set(self._ports):
             protocol = IkeDatagramProtocol(endpoint, self._received)
             try:
-                port = self._reactor.listenUDP(
-                    endpoint[1], protocol, interface=endpoint[0]
-                )
-            except Exception as error:  # CannotListenError and friends
+                sock = udp_socket(self.namespace, endpoint[0], endpoint[1])
+                try:
+                    port = self._reactor.adoptDatagramPort(
+                        sock.fileno(), sock.family, protocol
+                    )
+                finally:
+                    sock.close()  # the reactor holds its own duplicate
+            except OSError as error:
                 self.log.error(
                     "{ikedMessage}",
                     ikedMessage=f"EZD1157I Stack {self.stackName} cannot listen for "
-                    f"IKE on {endpoint[0]} port {endpoint[1]}: {error}",
+                    f"IKE on {endpoint[0]} port {endpoint[1]}"
+                    f"{'' if self.namespace is None else ' in ' + self.namespace}"
+                    f": {error}",
                 )
                 continue
             self._ports[endpoint] = port

@@ -253,6 +253,7 @@ class IKEDService(Service):
                     configuration.stack(name).namespace,
                 ),
                 self.stacks[name],
+                namespace=configuration.stack(name).namespace,
             )
             self.ike[name] = ike
             ike.start()
