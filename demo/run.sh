@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # The main job: a demonstration on a throwaway security database and PKI.
-# It grows with each issue; for now it shows the security database.
+# It grows with each issue: the security database, nssd, iked and its
+# stacks, nss-ipsec, and IKEv2 with a strongSwan peer (as root).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 nssd_pid=
 iked_pid=
+charon_pid=
+ike_ns=
 cleanup() {
-    for pid in $iked_pid $nssd_pid; do
+    for pid in $charon_pid $iked_pid $nssd_pid; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
+    if [ -n "$ike_ns" ]; then
+        ip netns del "$ike_ns" 2>/dev/null || true
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -105,6 +111,21 @@ say "The CA certificates CLIENT2 may use (for IKE CERTREQ)"
 say "nss-modify nssd display (MODIFY NSSD,DISPLAY)"
 nss-modify nssd --socket "$work/sock/nss" display
 
+# The IKEv2 part needs a network namespace (root), a TUN device (strongSwan's
+# userspace ESP, since the kernel may have no ESP) and strongSwan itself.
+if [ "$(id -u)" = 0 ] && [ -e /dev/net/tun ] && bash "$here/../.ci/install-strongswan"; then
+    say "IKEv2: a strongSwan peer in network namespace nsst-demo-$$, with a CA of its own"
+    ike_ns="nsst-demo-$$"
+    ip netns add "$ike_ns"
+    ip -n "$ike_ns" link set lo up
+    ip -n "$ike_ns" addr add 10.1.0.1/24 dev lo
+    ip -n "$ike_ns" addr add 10.2.0.1/24 dev lo
+    python "$here/ike_peer.py" "$work" "$work/ca.pem"
+    nss-racf "RACDCERT CERTAUTH ADD('$work/peer-ca.pem') WITHLABEL('Peer CA') TRUST"
+    nss-racf "RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('Peer CA') RING(NSSRING) USAGE(CERTAUTH))"
+    nss-modify nssd --socket "$work/sock/nss" refresh
+fi
+
 say "Start iked (twistd -n iked): two stacks are NSS clients, one is not"
 cat > "$work/tcpipa.policy" <<'POLICY'
 # Policy Agent subset (docs/policy.md): let NSS traffic through.
@@ -127,6 +148,54 @@ IpGenericFilterAction permit-nolog
   IpFilterLogging   no
 }
 POLICY
+if [ -n "$ike_ns" ]; then
+    cat >> "$work/tcpipa.policy" <<'POLICY'
+# IKEv2 (docs/policy.md): strongSwan at port 4600, this stack at 5500, in
+# the stack's namespace; iked's AUTH is signed by nssd (Client1 cert).
+KeyExchangeRule strongswan-peer
+{
+  LocalSecurityEndpoint
+  {
+    Identity Fqdn client1.example
+    Location 127.0.0.1
+    IkePort  5500
+  }
+  RemoteSecurityEndpoint
+  {
+    Identity Fqdn strongswan.example
+    Location 127.0.0.1
+    IkePort  4600
+  }
+  KeyExchangeActionRef ike-cert
+}
+KeyExchangeAction ike-cert
+{
+  HowToAuthPeers DsSignature
+  KeyExchangeOffer
+  {
+    HowToEncrypt         AES_CBC KeyLength 128
+    HowToAuthMsgs        HMAC_SHA2_256_128
+    PseudoRandomFunction HMAC_SHA2_256
+    DHGroup              Group31
+  }
+}
+LocalDynVpnRule host-host
+{
+  IpSourceAddr       10.2.0.0/24
+  IpDestAddr         10.1.0.0/24
+  KeyExchangeRuleRef strongswan-peer
+  IpDynVpnActionRef  esp-gcm
+}
+IpDynVpnAction esp-gcm
+{
+  IpDataOffer
+  {
+    HowToEncap   Tunnel
+    HowToEncrypt AES_GCM_16 KeyLength 128
+  }
+}
+POLICY
+fi
 cat > "$work/iked.conf" <<CONF
 IkeConfig
 {
@@ -146,6 +215,7 @@ NssStackConfig TCPIPA
   AuthBy Password
   PasswordFile "$work/client1.pw"
   PolicyFile "$work/tcpipa.policy"
+  ${ike_ns:+Namespace $ike_ns}
 }
 NssStackConfig TCPIPB
 {
@@ -188,6 +258,37 @@ echo "-- locally on iked (-p TCPIPA):"
 nss-ipsec -p TCPIPA -f display --socket "$work/sock/ipsecmgmt" | sed -n '3p;/^FilterName/p;/entries selected/p'
 nss-ipsec -z CLIENT1 -f reload --socket "$work/sock/nss"
 nss-ipsec -z CLIENT1 -k display --socket "$work/sock/nss" | tail -1
+
+if [ -n "$ike_ns" ]; then
+    say "IKEv2: start charon in $ike_ns; it initiates, iked answers with nssd's signature"
+    export STRONGSWAN_CONF="$work/strongswan/strongswan.conf"
+    ip netns exec "$ike_ns" unshare -m --propagation private sh -c \
+        "mount -t tmpfs tmpfs /run && exec /usr/lib/ipsec/charon" >/dev/null 2>&1 &
+    charon_pid=$!
+    for _ in $(seq 100); do
+        swanctl --stats >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    swanctl --load-all --file "$work/strongswan/swanctl/swanctl.conf" 2>&1 \
+        | grep -v '^loaded\|^no \|^building CRED' || true
+    swanctl --initiate --child host-host | tail -1
+    say "swanctl --list-sas (strongSwan's view)"
+    swanctl --list-sas
+    say "nss-ipsec -z CLIENT1 -k display (iked's view, through nssd)"
+    nss-ipsec -z CLIENT1 -k display --socket "$work/sock/nss"
+    say "nss-ipsec -p TCPIPA -y display (locally; ESP SPIs in decimal, as IBM shows them)"
+    nss-ipsec -p TCPIPA -y display --socket "$work/sock/ipsecmgmt" | sed -n '4,10p;/Spi:/p;/HowToEncrypt/p'
+    say "nss-ipsec -z CLIENT1 -y refresh -a Y1: iked rekeys the CHILD SA"
+    nss-ipsec -z CLIENT1 -y refresh -a Y1 --socket "$work/sock/nss"
+    sleep 1
+    swanctl --list-sas | grep -E 'INSTALLED|in  |out '
+    say "nss-ipsec -z CLIENT1 -k deactivate -a K1: iked deletes the IKE SA"
+    nss-ipsec -z CLIENT1 -k deactivate -a K1 --socket "$work/sock/nss"
+    sleep 1
+    echo "strongSwan's IKE SAs now: $(swanctl --list-sas --raw | grep -c 'list-sa event' || true)"
+else
+    say "IKEv2 with strongSwan: skipped (needs root, /dev/net/tun and strongSwan)"
+fi
 
 say "iked's log (EZD messages)"
 sed -n 's/^[^[]*\[[^]]*\] //p' "$work/iked.log" | grep '^EZD' | cut -c1-150
