@@ -399,6 +399,34 @@ class CreateChildTests(SynchronousTestCase):
         (peer,) = _sa(wire.right).live_children()
         self.assertEqual(new.outbound_keys(), peer.inbound_keys())
 
+    def test_child_invalid_ke_retry(self) -> None:
+        """
+        CREATE_CHILD_SA with a KE of a group the responder does not want:
+        INVALID_KE_PAYLOAD, and one retry with the group it names.
+        """
+        ours = (
+            EspProposal(EncrId.AES_GCM_16, 128, IntegId.NONE, DhGroupId.ECP_256),
+            EspProposal(EncrId.AES_GCM_16, 128, IntegId.NONE, DhGroupId.CURVE_25519),
+        )
+        theirs = (ours[1],)
+        wire = _standard()
+        for side, proposals in ((wire.left, ours), (wire.right, theirs)):
+            for child in _sa(side).live_children():
+                object.__setattr__(child.policy, "proposals", proposals)
+        (old,) = _sa(wire.left).live_children()
+        wire.handle(wire.left, wire.left.engine.rekey_child_sa(old, wire.now))
+        wire.run()
+        (new,) = _sa(wire.left).live_children()
+        self.assertEqual(new.dhGroup, DhGroupId.CURVE_25519)
+        (peer,) = _sa(wire.right).live_children()
+        self.assertEqual(new.outbound_keys(), peer.inbound_keys())
+        creates = [
+            d
+            for d in wire.left.sent
+            if IkeHeader.decode(d.message).exchange == ExchangeType.CREATE_CHILD_SA
+        ]
+        self.assertEqual(len(creates), 2)
+
     def _rekey_ike(self, rekeyer: str) -> None:
         wire = _standard()
         side = getattr(wire, rekeyer)

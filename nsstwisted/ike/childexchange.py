@@ -82,6 +82,25 @@ __all__ = ["ChildExchanges"]
 class ChildExchanges(EngineBase):
     """CREATE_CHILD_SA and the deletes that finish a rekey."""
 
+    @staticmethod
+    def _retry_with_group(
+        payloads: list[Payload], state: dict[str, Any], offered: set[int]
+    ) -> bool:
+        """
+        Whether an answer is INVALID_KE_PAYLOAD naming a group we offer,
+        the first time: then C{state["group"]} is that group, for one
+        retry (RFC 7296 section 1.3).
+        """
+        invalidKe = find_notify(payloads, NotifyType.INVALID_KE_PAYLOAD)
+        if invalidKe is None or "retried" in state:
+            return False
+        wanted = int.from_bytes(invalidKe.data[:2], "big")
+        if wanted not in offered:
+            return False
+        state["retried"] = True
+        state["group"] = wanted
+        return True
+
     def _child_answer(
         self,
         sa: IkeSa,
@@ -238,14 +257,11 @@ class ChildExchanges(EngineBase):
             return payloads
 
         def answered(payloads: list[Payload]) -> None:
-            invalidKe = find_notify(payloads, NotifyType.INVALID_KE_PAYLOAD)
-            if invalidKe is not None and "retried" not in state:
-                wanted = int.from_bytes(invalidKe.data[:2], "big")
-                if wanted in {int(p.dh) for p in policy.proposals}:
-                    state["retried"] = True
-                    state["group"] = wanted
-                    self._request(sa, ExchangeType.CREATE_CHILD_SA, build, answered)
-                    return
+            if self._retry_with_group(
+                payloads, state, {int(p.dh) for p in policy.proposals}
+            ):
+                self._request(sa, ExchangeType.CREATE_CHILD_SA, build, answered)
+                return
             error = first_error(payloads)
             if error is not None:
                 self._child_failed(
@@ -493,14 +509,9 @@ class ChildExchanges(EngineBase):
             ]
 
         def answered(payloads: list[Payload]) -> None:
-            invalidKe = find_notify(payloads, NotifyType.INVALID_KE_PAYLOAD)
-            if invalidKe is not None and "retried" not in state:
-                wanted = int.from_bytes(invalidKe.data[:2], "big")
-                if wanted in {int(p.dh) for p in proposals}:
-                    state["retried"] = True
-                    state["group"] = wanted
-                    self._request(sa, ExchangeType.CREATE_CHILD_SA, build, answered)
-                    return
+            if self._retry_with_group(payloads, state, {int(p.dh) for p in proposals}):
+                self._request(sa, ExchangeType.CREATE_CHILD_SA, build, answered)
+                return
             error = first_error(payloads)
             if error is not None:
                 self._emit(
