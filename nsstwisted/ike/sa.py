@@ -181,12 +181,6 @@ class IkeSa:
             if c.state not in (ChildState.DELETED, ChildState.CREATING)
         ]
 
-    def child_by_inbound(self, spi: bytes) -> ChildSa | None:
-        for child in self.children:
-            if child.spiIn == spi and child.state != ChildState.DELETED:
-                return child
-        return None
-
     def child_by_outbound(self, spi: bytes) -> ChildSa | None:
         for child in self.children:
             if child.spiOut == spi and child.state != ChildState.DELETED:

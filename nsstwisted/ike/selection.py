@@ -12,7 +12,6 @@ peer's proposals are tried in its order.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -313,19 +312,3 @@ def within(
         if not any(_intersect(ts, o) == ts for o in offered):
             return False
     return bool(answered)
-
-
-def describe_selector(ts: TrafficSelector) -> str:
-    """A selector as a network (or range), protocol and ports, for displays."""
-    start, end = ts.start, ts.end
-    try:
-        networks = list(ipaddress.summarize_address_range(start, end))
-    except (TypeError, ValueError):
-        networks = []
-    where = str(networks[0]) if len(networks) == 1 else f"{start}-{end}"
-    text = where
-    if ts.protocol:
-        text += f" proto {ts.protocol}"
-    if (ts.startPort, ts.endPort) != (0, 65535):
-        text += f" ports {ts.startPort}-{ts.endPort}"
-    return text

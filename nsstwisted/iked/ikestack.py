@@ -131,10 +131,14 @@ class StackIke:
         )
 
     def update_peers(self, peers: Sequence[PeerPolicy]) -> None:
-        """A refresh: new policy; existing SAs stay until rekeyed or deleted."""
+        """
+        A refresh: new policy (existing SAs stay until rekeyed or deleted)
+        and the CA list for CERTREQ asked for again.
+        """
         self.engine.update_peers(peers)
         if self.running:
             self._listen()
+            self._fetch_authorities()
 
     def _now(self) -> float:
         return float(self._reactor.seconds())
@@ -168,6 +172,11 @@ class StackIke:
             self._protocols[endpoint] = protocol
 
     def _fetch_authorities(self) -> None:
+        """Ask for the CA list; on failure once more every 10 s, never twice at once."""
+        if self._authoritiesCall is not None and self._authoritiesCall.active():
+            self._authoritiesCall.cancel()
+        self._authoritiesCall = None
+
         def got(hashes: tuple[bytes, ...]) -> None:
             self.engine.set_authorities(hashes)
 
@@ -179,10 +188,6 @@ class StackIke:
 
         d = self.verifier.authorities()
         d.addCallbacks(got, failed)
-
-    def refresh_authorities(self) -> None:
-        """Ask for the CA list again (the NSS connection came back)."""
-        self._fetch_authorities()
 
     # -- the engine's actions -------------------------------------------------
 

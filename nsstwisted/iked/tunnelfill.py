@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nsstwisted.ike.constants import PayloadType
-from nsstwisted.ike.identity import describe_id, id_payload
+from nsstwisted.ike.identity import describe_id
 from nsstwisted.ike.policy import TunnelMode
 from nsstwisted.ike.sa import ChildSa, IkeSa
 from nsstwisted.wire.tunnels import (
@@ -28,7 +27,6 @@ def ike_values(sa: IkeSa, wallClock: float) -> dict[str, Any]:
     suite = sa.suite
     lifetime = sa.policy.lifetime
     now = int(wallClock)
-    ours = id_payload(sa.policy.localIdentity, PayloadType.IDi)
     values: dict[str, Any] = {
         "state": SaState.ACTIVE,
         "role": IkeRole.INITIATOR if sa.originalInitiator else IkeRole.RESPONDER,
@@ -43,7 +41,7 @@ def ike_values(sa: IkeSa, wallClock: float) -> dict[str, Any]:
         "remotePort": sa.remote[1],
         "localAuthMethod": int(sa.authMethod),
         "remoteAuthMethod": int(sa.authMethod),
-        "localIdType": ours.idType,
+        "localIdType": int(sa.policy.localIdentity.idType),
         "localId": sa.policy.localIdentity.value,
         "refresh": now + lifetime if lifetime else 0,
         "expires": 0,
