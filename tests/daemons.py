@@ -27,7 +27,7 @@ from twisted.trial.unittest import TestCase
 from zope.interface import implementer
 
 from nsstwisted.cli.racf import run as nss_racf
-from nsstwisted.client import tls_endpoint
+from nsstwisted.client import ServerIdentity, tls_endpoint
 from nsstwisted.nssd.service import NSSDService
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.keyring import CertificateOwner, KeyRingStore
@@ -88,7 +88,11 @@ def racf(setup: SecuritySetup, *commands: str) -> None:
 
 
 def write_nssd_config(
-    setup: SecuritySetup, *extra: str, port: int = 0, name: str = "nssd"
+    setup: SecuritySetup,
+    *extra: str,
+    port: int = 0,
+    name: str = "nssd",
+    tlsRing: str = "NSSD/TLSRING",
 ) -> str:
     path = os.path.join(setup.folder, f"{name}.conf")
     lines = [
@@ -97,7 +101,7 @@ def write_nssd_config(
         f"  Port {port}",
         "  SyslogLevel 15",
         "  KeyRing NSSD/NSSRING",
-        "  TlsKeyRing NSSD/TLSRING",
+        f"  TlsKeyRing {tlsRing}",
         "  SystemName NSSSYS",
         f'  SecurityDatabase "{setup.database}"',
         f'  NmiSocket "{os.path.join(setup.sockets, name, "nss")}"',
@@ -109,13 +113,21 @@ def write_nssd_config(
     return path
 
 
-def start_nssd(case: TestCase, setup: SecuritySetup, **options: Any) -> NSSDService:
+def start_nssd(
+    case: TestCase,
+    setup: SecuritySetup,
+    tlsRing: str = "NSSD/TLSRING",
+    **options: Any,
+) -> NSSDService:
     """
     Start an in-process NSSDService on an ephemeral loopback port; it stops
     when the test ends.
     """
     service = NSSDService.prepare(
-        write_nssd_config(setup), reactor, interface="127.0.0.1", **options
+        write_nssd_config(setup, tlsRing=tlsRing),
+        reactor,
+        interface="127.0.0.1",
+        **options,
     )
     service.startService()
     case.addCleanup(service.stopService)
@@ -140,10 +152,12 @@ def capture_messages(case: TestCase) -> list[str]:
     return messages
 
 
+#: What the example job's nssd TLS certificate proves on loopback.
+LOOPBACK = ServerIdentity("IpAddr", "127.0.0.1")
+
+
 def client_endpoint(setup: SecuritySetup, port: int) -> IStreamClientEndpoint:
-    return tls_endpoint(
-        TCP4ClientEndpoint(reactor, "127.0.0.1", port), "127.0.0.1", [setup.caPem]
-    )
+    return tls_endpoint(TCP4ClientEndpoint(reactor, "127.0.0.1", port), [setup.caPem])
 
 
 def python() -> str:

@@ -18,6 +18,8 @@ from twisted.trial.unittest import TestCase
 
 from nsstwisted.iked.nssclient import ConnectionState
 from nsstwisted.iked.service import IKEDService
+from nsstwisted.wire.codes import ReasonCode, ReturnCode
+from nsstwisted.wire.nss import NssFrame, Refusal
 from tests.daemons import (
     CLIENT1_PASSWORD,
     LISTENING,
@@ -424,6 +426,128 @@ class BadServerTests(IkedTestCase):
             self.assertEqual(len(nssd.registry), 0)
 
         return ensureDeferred(go())
+
+    def test_serverWithoutAltName(self) -> Deferred[None]:
+        """
+        An nssd whose TLS certificate chains to the CA file but names no
+        server (RACDCERT GENCERT without ALTNAME) never sees the stacks'
+        logons: iked says why with EZD1149I (issue 22, item 1).
+        """
+        racf(
+            self.setup,
+            "RACDCERT ID(NSSD) GENCERT SUBJECTSDN(CN('127.0.0.1') O('Example'))"
+            " NISTECC SIZE(256) WITHLABEL('Rogue TLS')"
+            " SIGNWITH(CERTAUTH LABEL('NSS CA'))",
+            "RACDCERT ID(NSSD) ADDRING(ROGUE)",
+            "RACDCERT ID(NSSD) CONNECT(ID(NSSD) LABEL('Rogue TLS') RING(ROGUE)"
+            " DEFAULT)",
+        )
+        nssd = start_nssd(self, self.setup, tlsRing="NSSD/ROGUE")
+        assert nssd.port is not None
+        port = nssd.port.getHost().port  # type: ignore[attr-defined]
+        self.start_iked(write_iked_config(self.setup, port, None))
+
+        async def go() -> None:
+            await eventually(
+                lambda: self.logged("has no subjectAltName"), what="EZD1149I"
+            )
+            self.assertTrue(self.logged("EZD1149I"))
+            self.assertEqual(len(nssd.registry), 0)
+            self.assertFalse(
+                [m for m in self.messages if "DBG0101I" in m or "DBG0102I" in m]
+            )
+
+        return ensureDeferred(go())
+
+    def test_managementNotAskedFor(self) -> Deferred[None]:
+        """
+        A server that routes a network management request to a stack that
+        asked only for the certificate service (and claims to have granted
+        more) is refused: a stack serves only what it asked for.
+        """
+        answers: list[NssFrame] = []
+        port = self.hostile_server(answers)
+        stacks = STACKS.replace("  ServiceType RemoteMgmt\n", "")
+        self.start_iked(write_iked_config(self.setup, port, None, stacks))
+
+        async def go() -> None:
+            await eventually(lambda: len(answers) >= 2, what="both stacks answered")
+            for frame in answers:
+                self.assertIsInstance(frame.message, Refusal)
+                self.assertEqual(frame.returnCode, ReturnCode.EOPNOTSUPP)
+                self.assertEqual(frame.reasonCode, ReasonCode.NSSRsnServiceNotGranted)
+
+        return ensureDeferred(go())
+
+    def hostile_server(self, answers: list[NssFrame]) -> int:
+        """
+        An NSS server with nssd's own TLS identity that accepts any logon,
+        grants every service, and at once asks the client for GET_IKENSINFO.
+        """
+        from nsstwisted.nssd.tls import ServerContextFactory, server_context
+        from nsstwisted.protocols.nss import NssFactory, NssProtocol
+        from nsstwisted.security.database import SecurityDatabase
+        from nsstwisted.security.keyring import KeyRingStore
+        from nsstwisted.wire.nmi import NmiMessage, NmiMessageType, encode_message
+        from nsstwisted.wire.nss import (
+            LogonReply,
+            LogonRequest,
+            NetMgmtRequest,
+            Services,
+        )
+
+        database = SecurityDatabase.open(self.setup.database, self.setup.stash)
+        self.addCleanup(database.close)
+        context, _ = server_context(KeyRingStore(database), "NSSD", "TLSRING", None)
+        request = encode_message(
+            NmiMessage(messageType=NmiMessageType.GET_IKENSINFO, correlator=7)
+        )
+
+        class Hostile:
+            def __init__(self, protocol: NssProtocol) -> None:
+                self.protocol = protocol
+
+            def connected(self) -> None:
+                pass
+
+            def secured(self) -> None:
+                pass
+
+            def frameReceived(self, frame: NssFrame) -> None:
+                if isinstance(frame.message, LogonRequest):
+                    self.protocol.setupComplete()
+                    self.protocol.sendFrame(
+                        NssFrame(
+                            frame.requestId,
+                            LogonReply(
+                                servicesGranted=Services.CERT | Services.NETMGMT,
+                                apiVersion=1,
+                                serverSystemName="ROGUE",
+                            ),
+                        )
+                    )
+                    self.protocol.sendFrame(NssFrame(99, NetMgmtRequest(request)))
+                elif frame.requestId == 99:
+                    answers.append(frame)
+
+            def decodeFailed(self, failure: object) -> None:
+                pass
+
+            def timedOut(self, what: str) -> None:
+                pass
+
+            def connectionLost(self, reason: str) -> None:
+                pass
+
+        listening = reactor.listenSSL(  # type: ignore[attr-defined]
+            0,
+            NssFactory(Hostile, reactor),
+            ServerContextFactory(context),
+            interface="127.0.0.1",
+        )
+        self.addCleanup(listening.stopListening)
+        port: int = listening.getHost().port
+        return port
 
     def test_silentServer(self) -> Deferred[None]:
         """

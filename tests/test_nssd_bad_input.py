@@ -37,6 +37,7 @@ from nsstwisted.wire.nss import (
 )
 from tests.daemons import (
     CLIENT1_PASSWORD,
+    LOOPBACK,
     build_security,
     client_endpoint,
     start_nssd,
@@ -116,6 +117,7 @@ class BadInputTests(TestCase):
         session = await connect(
             reactor,
             client_endpoint(self.setup, self.portNumber),
+            serverIdentity=LOOPBACK,
             clientName="CLIENT1",
             credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
             services=Services.CERT,
@@ -229,6 +231,7 @@ class BadInputTests(TestCase):
                 session = await connect(
                     reactor,
                     client_endpoint(self.setup, self.portNumber),
+                    serverIdentity=LOOPBACK,
                     clientName="CLIENT1",
                     credentials=PasswordCredentials("CLIENT1", password),
                     services=Services.CERT,

@@ -35,6 +35,7 @@ from nsstwisted.wire.nss import (
 )
 from tests.daemons import (
     CLIENT1_PASSWORD,
+    LOOPBACK,
     build_security,
     capture_messages,
     client_endpoint,
@@ -71,6 +72,7 @@ class MisbehaviourTests(TestCase):
         session = await connect(
             reactor,
             client_endpoint(self.setup, self.port),
+            serverIdentity=LOOPBACK,
             clientName="CLIENT1",
             credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
             services=Services.CERT | Services.NETMGMT,

@@ -29,6 +29,7 @@ from nsstwisted.client import (
     NssRequestFailed,
     PassTicketCredentials,
     PasswordCredentials,
+    ServerIdentity,
     connect,
     tls_endpoint,
 )
@@ -38,6 +39,7 @@ from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.nss import Identity, IdentityKind, Services, SignatureSchemeCode
 from tests.daemons import (
     CLIENT1_PASSWORD,
+    LOOPBACK,
     PASSTICKET_KEY,
     build_security,
     capture_messages,
@@ -77,6 +79,7 @@ class NssdServiceTests(TestCase):
         session = await connect(
             reactor,
             client_endpoint(self.setup, self.portNumber),
+            serverIdentity=LOOPBACK,
             clientName=clientName,
             credentials=credentials,
             services=services,
@@ -302,11 +305,12 @@ class IPv6Tests(TestCase):
 
         async def go() -> None:
             endpoint = tls_endpoint(
-                TCP6ClientEndpoint(reactor, "::1", port), "localhost", [setup.caPem]
+                TCP6ClientEndpoint(reactor, "::1", port), [setup.caPem]
             )
             session = await connect(
                 reactor,
                 endpoint,
+                serverIdentity=ServerIdentity("Fqdn", "localhost"),
                 clientName="CLIENT1",
                 credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
                 services=Services.CERT,

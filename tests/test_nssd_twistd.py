@@ -29,6 +29,7 @@ from nsstwisted.wire.nss import Services, SignatureSchemeCode
 from tests.daemons import (
     CLIENT1_PASSWORD,
     LISTENING,
+    LOOPBACK,
     PASSTICKET_KEY,
     ROOT,
     DaemonProcess,
@@ -70,6 +71,7 @@ class TwistdNssdTests(TestCase):
             one = await connect(
                 reactor,
                 client_endpoint(setup, port),
+                serverIdentity=LOOPBACK,
                 clientName="CLIENT1",
                 credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
                 services=Services.CERT | Services.NETMGMT,
@@ -77,6 +79,7 @@ class TwistdNssdTests(TestCase):
             two = await connect(
                 reactor,
                 client_endpoint(setup, port),
+                serverIdentity=LOOPBACK,
                 clientName="CLIENT2",
                 credentials=PassTicketCredentials(
                     "CLIENT2",
@@ -126,6 +129,7 @@ class TwistdNssdTests(TestCase):
             three = await connect(
                 reactor,
                 client_endpoint(setup, newPort),
+                serverIdentity=LOOPBACK,
                 clientName="CLIENT1",
                 credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
                 services=Services.CERT,
@@ -136,6 +140,7 @@ class TwistdNssdTests(TestCase):
                     connect(
                         reactor,
                         client_endpoint(setup, port),
+                        serverIdentity=LOOPBACK,
                         clientName="CLIENT2",
                         credentials=PasswordCredentials("CLIENT2", "x"),
                         services=Services.CERT,

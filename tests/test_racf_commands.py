@@ -257,6 +257,35 @@ class CertificateCommandTests(InterpreterTestCase):
         self.assertEqual(certificate.not_valid_after_utc.day, 31)
         self.assertEqual(certificate.public_key().key_size, 2048)  # type: ignore[union-attr]
 
+    def test_gencertWithoutAltNameWarns(self) -> None:
+        """
+        An end-entity certificate without ALTNAME, or with an address as a
+        DOMAIN, is made, with a warning that NSS clients will not accept it
+        as nssd's TLS certificate; a CA certificate needs no ALTNAME.
+        """
+        lines = self.run_(
+            "RACDCERT ID(NSSD) GENCERT SUBJECTSDN(CN('nssd')) NISTECC"
+            " WITHLABEL('tls1') SIGNWITH(CERTAUTH LABEL('Test CA'))"
+        )
+        self.assertTrue(any(line.startswith("NSR0320W") for line in lines), lines)
+        lines = self.run_(
+            "RACDCERT ID(NSSD) GENCERT SUBJECTSDN(CN('nssd')) NISTECC"
+            " WITHLABEL('tls2') SIGNWITH(CERTAUTH LABEL('Test CA'))"
+            " ALTNAME(DOMAIN('10.1.2.3'))"
+        )
+        self.assertTrue(any("ALTNAME(IP(10.1.2.3))" in line for line in lines))
+        self.assertTrue(any(line.startswith("NSR0321W") for line in lines), lines)
+        lines = self.run_(
+            "RACDCERT ID(NSSD) GENCERT SUBJECTSDN(CN('nssd')) NISTECC"
+            " WITHLABEL('tls3') SIGNWITH(CERTAUTH LABEL('Test CA'))"
+            " ALTNAME(DOMAIN('nssd.example') IP(10.1.2.3))"
+        )
+        self.assertFalse([line for line in lines if "W " in line[:9]], lines)
+        lines = self.run_(
+            "RACDCERT CERTAUTH GENCERT SUBJECTSDN(CN('CA2')) NISTECC WITHLABEL('CA2')"
+        )
+        self.assertFalse([line for line in lines if line.startswith("NSR032")])
+
     def test_gencertNeedsSubject(self) -> None:
         self.assertRaises(
             CommandSyntaxError, self.run_, "RACDCERT ID(CLIENT1) GENCERT WITHLABEL('x')"

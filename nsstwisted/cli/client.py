@@ -51,6 +51,7 @@ from nsstwisted.client import (
     NssSession,
     PassTicketCredentials,
     PasswordCredentials,
+    ServerIdentity,
     TlsFailed,
     connect,
     tls_endpoint,
@@ -754,12 +755,13 @@ async def run(
         timeout = options["timeout"]
         endpoint = tls_endpoint(
             HostnameEndpoint(reactor, host, port, timeout=timeout),
-            options["server-name"],
             cas,
+            options["server-name"],
         )
         session = await connect(
             reactor,
             endpoint,
+            serverIdentity=ServerIdentity.of_host(options["server-name"]),
             clientName=options["client-name"],
             credentials=credentials,
             services=Services.CERT,

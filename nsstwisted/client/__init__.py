@@ -17,6 +17,10 @@ from nsstwisted.client.connection import (
     NssRequestFailed,
     TlsFailed,
 )
+from nsstwisted.client.serveridentity import (
+    ServerIdentity,
+    ServerIdentityMismatch,
+)
 
 __all__ = [
     "ClientTimeouts",
@@ -26,6 +30,8 @@ __all__ = [
     "NssSession",
     "PassTicketCredentials",
     "PasswordCredentials",
+    "ServerIdentity",
+    "ServerIdentityMismatch",
     "TlsFailed",
     "connect",
     "tls_endpoint",

@@ -3,7 +3,9 @@ The public embedding API: connect to nssd, log on, and ask for signatures,
 verifications and CA certificates.
 
     session = await Deferred.fromCoroutine(connect(
-        reactor, endpoint, clientName="SYS1_TCPIP",
+        reactor, tls_endpoint(tcpEndpoint, [caPem]),
+        serverIdentity=ServerIdentity.of_host("nss.example"),
+        clientName="SYS1_TCPIP",
         credentials=PasswordCredentials("CLIENT1", password),
         services=Services.CERT))
     reply = await session.sign(label="Client1 cert", data=b"...",
@@ -17,15 +19,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from OpenSSL import SSL
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import wrapClientTLS
-from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
+from twisted.internet.interfaces import (
+    IOpenSSLClientConnectionCreator,
+    IReactorTime,
+    IStreamClientEndpoint,
+)
 from twisted.internet.ssl import (
     Certificate,
+    CertificateOptions,
     TLSVersion,
-    optionsForClientTLS,
     trustRootFromCertificates,
 )
+from zope.interface import implementer
 
 from nsstwisted.client.connection import (
     DEFAULT_TIMEOUTS,
@@ -36,6 +44,7 @@ from nsstwisted.client.connection import (
     NssRequestFailed,
     TlsFailed,
 )
+from nsstwisted.client.serveridentity import ServerIdentity
 from nsstwisted.protocols.nss import NssFactory, NssProtocol
 from nsstwisted.wire.nss import (
     NSS_API_VERSION,
@@ -77,21 +86,50 @@ Credentials = PasswordCredentials | PassTicketCredentials
 
 def tls_endpoint(
     endpoint: IStreamClientEndpoint,
-    serverName: str,
     caCertificates: Sequence[bytes],
+    serverName: str | None = None,
 ) -> IStreamClientEndpoint:
     """
-    Wrap a TCP endpoint in TLS that trusts only C{caCertificates} (PEM) and
-    checks with service_identity that the server is C{serverName} (a DNS
-    name or an IP address).
+    Wrap a TCP endpoint in TLS (1.2 or later) that trusts only
+    C{caCertificates} (PEM) to vouch for the server.
+
+    Whose certificate it is, is checked by L{connect} against the
+    L{ServerIdentity} it is given, before the logon is sent: the chain alone
+    proves only that the trusted CA issued it.
+
+    @param serverName: the DNS name to send as SNI, when the server is
+        reached by name (an address is never sent, as RFC 6066 says).
     """
     roots = [Certificate.loadPEM(pem) for pem in caCertificates]
-    options = optionsForClientTLS(
-        serverName,
+    if not roots:
+        raise ValueError("TLS to nssd needs at least one trusted CA certificate")
+    options = CertificateOptions(
         trustRoot=trustRootFromCertificates(roots),
-        extraCertificateOptions={"raiseMinimumTo": TLSVersion.TLSv1_2},
+        raiseMinimumTo=TLSVersion.TLSv1_2,
     )
-    return wrapClientTLS(options, endpoint)
+    return wrapClientTLS(_ChainVerified(options, serverName), endpoint)
+
+
+@implementer(IOpenSSLClientConnectionCreator)
+class _ChainVerified:
+    """
+    TLS connections whose server chain OpenSSL verifies against the trusted
+    CAs (a failure ends the handshake), with SNI; the name check is
+    L{connect}'s, made in our own code, not in a verify callback.
+    """
+
+    def __init__(self, options: CertificateOptions, serverName: str | None) -> None:
+        self._options = options
+        self._sni: bytes | None = None
+        if serverName and ServerIdentity.of_host(serverName).kind == "Fqdn":
+            self._sni = serverName.encode("idna")
+
+    def clientConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
+        connection = SSL.Connection(self._options.getContext(), None)
+        connection.set_app_data(tlsProtocol)
+        if self._sni is not None:
+            connection.set_tlsext_host_name(self._sni)
+        return connection
 
 
 class NssSession:
@@ -190,8 +228,8 @@ async def connect(
     credentials: Credentials,
     services: Services,
     timeouts: ClientTimeouts = DEFAULT_TIMEOUTS,
+    serverIdentity: ServerIdentity,
     netMgmt: NetMgmtHandler | None = None,
-    peerCheck: Callable[[x509.Certificate], None] | None = None,
     systemName: str | None = None,
     stackName: str | None = None,
 ) -> NssSession:
@@ -199,9 +237,10 @@ async def connect(
     Connect through C{endpoint} (TLS: see L{tls_endpoint}), log on, and start
     heartbeats.
 
-    @param peerCheck: called with the server's certificate once TLS is up, for
-        identity checks that service_identity does not make (an X.500 name);
-        whatever it raises fails the connection as not secure.
+    @param serverIdentity: what the server's certificate must prove (see
+        L{ServerIdentity}); it is checked once TLS is up and before the
+        logon's first byte, and anything that goes wrong in the check fails
+        the connection as not secure.
     @raise TlsFailed: the connection could not be secured.
     @raise NssRequestFailed: the logon was refused; its codes say why.
     """
@@ -222,12 +261,15 @@ async def connect(
         # Cancelled (the caller's time limit) while the handshake hung.
         connection.abandon()
         raise
-    if peerCheck is not None:
-        try:
-            peerCheck(x509.load_der_x509_certificate(_peer_certificate(protocol)))
-        except Exception as e:
-            connection.abandon()
-            raise TlsFailed(str(e)) from None
+    try:
+        serverIdentity.check(
+            x509.load_der_x509_certificate(_peer_certificate(protocol))
+        )
+    except Exception as e:
+        # Fail closed: whatever the check raised, nothing more is said on
+        # this connection, least of all the credentials.
+        connection.abandon()
+        raise TlsFailed(str(e) or type(e).__name__) from None
     if isinstance(credentials, PasswordCredentials):
         password, ticket = credentials.password, None
     else:
@@ -248,9 +290,10 @@ async def connect(
     except BaseException:
         connection.abandon()
         raise
+    assert isinstance(frame.message, LogonReply)
+    connection.loggedOn(services & frame.message.servicesGranted)
     connection.setupComplete()
     connection.startHeartbeats()
-    assert isinstance(frame.message, LogonReply)
     return NssSession(connection, frame.message)
 
 
@@ -270,6 +313,7 @@ __all__ = [
     "NssSession",
     "PassTicketCredentials",
     "PasswordCredentials",
+    "ServerIdentity",
     "connect",
     "tls_endpoint",
 ]

@@ -27,6 +27,7 @@ from nsstwisted.wire.nss import (
     NssFrame,
     NssMessage,
     Refusal,
+    Services,
 )
 
 M = TypeVar("M")
@@ -120,6 +121,9 @@ class NssClientConnection:
         self.lastSentAt = 0.0
         self._closed: Deferred[str] = Deferred()
         self.isClosed = False
+        #: The services asked for at logon and granted; nothing else is
+        #: served, whatever the server sends.
+        self.services = Services(0)
 
     # Handler interface
 
@@ -289,8 +293,22 @@ class NssClientConnection:
 
     # Network management requests from the server
 
+    def loggedOn(self, services: Services) -> None:
+        """
+        The logon was accepted for C{services} (what was asked for and
+        granted): from now on the server's network management requests are
+        served if, and only if, that includes the network management service.
+        """
+        self.services = services
+
     def _serve_netmgmt(self, requestId: int, request: NetMgmtRequest) -> None:
-        if self._netMgmt is None:
+        if self._netMgmt is None or Services.NETMGMT not in self.services:
+            # A client that did not ask for remote management (or is not
+            # logged on yet) answers no management request, whoever routes it.
+            self.log.warn(
+                "refused a network management request from the NSS server:"
+                " this client did not ask for the network management service"
+            )
             self._link.sendFrame(
                 NssFrame(
                     requestId,

@@ -27,21 +27,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography import x509
 from twisted.internet.defer import (
     CancelledError,
     Deferred,
     TimeoutError,
     ensureDeferred,
 )
-from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.interfaces import IStreamClientEndpoint
-from twisted.internet.ssl import (
-    Certificate,
-    CertificateOptions,
-    TLSVersion,
-    trustRootFromCertificates,
-)
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
@@ -51,9 +44,11 @@ from nsstwisted.client import (
     NssSession,
     PassTicketCredentials,
     PasswordCredentials,
+    ServerIdentity,
     connect,
     tls_endpoint,
 )
+from nsstwisted.client.serveridentity import IDENTITY_KINDS
 from nsstwisted.config import ConfigurationError
 from nsstwisted.iked.configuration import (
     AuthBy,
@@ -115,8 +110,17 @@ class ConnectionStatus:
     lastMessageAt: float
 
 
-class _PeerMismatch(Exception):
-    pass
+def server_identity(server: NssServerAddress) -> ServerIdentity:
+    """
+    What nssd's certificate must prove: the C{Identity} coded on
+    C{NetworkSecurityServer}, else the host it is reached at.
+    """
+    if server.identityKind is not None and server.identity is not None:
+        kind = server.identityKind
+        if kind not in IDENTITY_KINDS:
+            raise ValueError(f"unknown Identity kind {kind!r}")
+        return ServerIdentity(kind, server.identity)
+    return ServerIdentity.of_host(server.host)
 
 
 class StackNssConnection:
@@ -326,7 +330,7 @@ class StackNssConnection:
                 credentials=credentials,
                 services=self.stack.services,
                 timeouts=heartbeat_timeouts(self._waitLimit),
-                peerCheck=self._peer_check(server),
+                serverIdentity=server_identity(server),
                 netMgmt=self._netMgmt,
                 systemName=self._systemName,
                 stackName=self.stack.stackName,
@@ -414,51 +418,9 @@ class StackNssConnection:
         return HostnameEndpoint(self._reactor, server.host, server.port)
 
     def _tls_endpoint(self, server: NssServerAddress) -> IStreamClientEndpoint:
-        tcp = self._endpointFor(server)
-        kind = server.identityKind
-        if kind in (None, "Fqdn", "IpAddr"):
-            name = (
-                server.identity if kind is not None and server.identity else server.host
-            )
-            return tls_endpoint(tcp, name, self._caCertificates)
-        # X500dn and UserAtFqdn are checked on the peer certificate after the
-        # handshake; the chain is still checked against the CA file.
-        roots = [Certificate.loadPEM(pem) for pem in self._caCertificates]
-        options = CertificateOptions(
-            trustRoot=trustRootFromCertificates(roots),
-            raiseMinimumTo=TLSVersion.TLSv1_2,
+        return tls_endpoint(
+            self._endpointFor(server), self._caCertificates, server.host
         )
-        return wrapClientTLS(options, tcp)
-
-    def _peer_check(
-        self, server: NssServerAddress
-    ) -> Callable[[x509.Certificate], None] | None:
-        kind, wanted = server.identityKind, server.identity
-        if kind == "X500dn" and wanted:
-            name = x509.Name.from_rfc4514_string(wanted)
-
-            def same_subject(certificate: x509.Certificate) -> None:
-                if certificate.subject != name:
-                    raise _PeerMismatch(
-                        f"server certificate subject "
-                        f"{certificate.subject.rfc4514_string()} is not {wanted}"
-                    )
-
-            return same_subject
-        if kind == "UserAtFqdn" and wanted:
-
-            def has_email(certificate: x509.Certificate) -> None:
-                try:
-                    names = certificate.extensions.get_extension_for_class(
-                        x509.SubjectAlternativeName
-                    ).value.get_values_for_type(x509.RFC822Name)
-                except x509.ExtensionNotFound:
-                    names = []
-                if wanted.lower() not in (n.lower() for n in names):
-                    raise _PeerMismatch(f"server certificate does not name {wanted}")
-
-            return has_email
-        return None
 
     def _empty_status(
         self,

@@ -11,6 +11,7 @@ command and, from a job, the line.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -592,7 +593,7 @@ class RacfInterpreter:
             notBefore=_date(ops, "NOTBEFORE"),
             notAfter=_date(ops, "NOTAFTER", endOfDay=True),
         )
-        return [_added(record)]
+        return [_added(record), *_altname_warnings(owner, label, altNames)]
 
     def _list_certificates(
         self, ops: ParsedOperands, owner: CertificateOwner
@@ -774,6 +775,39 @@ def _key_type(record: CertificateRecord) -> str:
         return "NONE"
     public = record.certificate.public_key()
     return "ECDSA" if isinstance(public, ec.EllipticCurvePublicKey) else "RSA"
+
+
+def _altname_warnings(
+    owner: CertificateOwner, label: str, altNames: tuple[tuple[str, str], ...]
+) -> list[str]:
+    """
+    Say when a new end-entity certificate cannot serve as a TLS server's
+    (nssd's) certificate: NSS clients accept a server only by a
+    subjectAltName that names it, never by its common name.
+    """
+    if owner.certauth:
+        return []
+    if not altNames:
+        return [
+            f"NSR0320W certificate {label!r} of {owner} has no ALTNAME: NSS"
+            " clients refuse it as nssd's TLS certificate; add"
+            " ALTNAME(DOMAIN('host')) or ALTNAME(IP(address)) if nssd is to"
+            " present it"
+        ]
+    warnings = []
+    for kind, value in altNames:
+        if kind.upper() != "DOMAIN":
+            continue
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            continue
+        warnings.append(
+            f"NSR0321W certificate {label!r} of {owner} has the address"
+            f" {value} as ALTNAME DOMAIN: it names no host and proves no"
+            f" address; write ALTNAME(IP({value})) instead"
+        )
+    return warnings
 
 
 def _added(record: CertificateRecord) -> str:
