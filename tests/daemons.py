@@ -12,6 +12,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from nsstwisted.client import ServerIdentity, tls_endpoint
 from nsstwisted.nssd.service import NSSDService
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.keyring import CertificateOwner, KeyRingStore
+from nsstwisted.security.passticket import generate_passticket, parse_key
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE_JOB = os.path.join(ROOT, "docs", "examples", "nss-setup.racf")
@@ -150,6 +152,16 @@ def capture_messages(case: TestCase) -> list[str]:
     globalLogPublisher.addObserver(observe)
     case.addCleanup(globalLogPublisher.removeObserver, observe)
     return messages
+
+
+def ticket_for(userid: str) -> str:
+    """
+    A fresh PassTicket of application NSSD for C{userid}, with the example
+    job's key.
+    """
+    return generate_passticket(
+        userid, "NSSD", parse_key(PASSTICKET_KEY), int(time.time())
+    )
 
 
 #: What the example job's nssd TLS certificate proves on loopback.

@@ -18,6 +18,8 @@ from twisted.trial.unittest import TestCase
 
 from nsstwisted.iked.nssclient import ConnectionState
 from nsstwisted.iked.service import IKEDService
+from nsstwisted.security.database import SecurityDatabase
+from nsstwisted.security.users import UserRegistry
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.nss import NssFrame, Refusal
 from tests.daemons import (
@@ -279,29 +281,46 @@ class StackTests(IkedTestCase):
         return ensureDeferred(go())
 
     def test_wrongPassword(self) -> Deferred[None]:
+        """
+        A wrong PasswordFile is tried once: the stack stops with EZD1161I,
+        which says what to fix, instead of revoking its own user in three
+        retries; a refresh after the fix connects (issue 22, item 3).
+        """
         stacks = STACKS.replace("client1.pw", "wrong.pw")
-        self.start_iked(
-            write_iked_config(self.setup, self.port, None, stacks, retries=5)
-        )
+        config = write_iked_config(self.setup, self.port, None, stacks, retries=5)
+        service = self.start_iked(config)
 
         async def go() -> None:
-            await eventually(
-                lambda: self.logged(
-                    "EZD1139I Request type NSS_ConnectClientReqToSrv with correlator ID"
-                ),
-                what="EZD1139I",
-            )
+            await eventually(lambda: self.logged("EZD1161I"), what="EZD1161I")
             self.assertTrue(
                 self.logged(
                     "for stack STACKA failed - return code EACCES reason code "
                     "NSSRsnUserAuthentication"
                 )
             )
-            # Retried at the configured pace, not in a hot loop.
+            self.assertTrue(self.logged("correct UserID and the PasswordFile"))
+            connection = service.connections["STACKA"]
+            self.assertEqual(connection.state, ConnectionState.REFUSED)
+            # Three more waits would have revoked CLIENT1: nothing is retried.
+            await deferLater(reactor, 3.5, lambda: None)
             attempts = sum("EZD1139I" in m and "STACKA" in m for m in self.messages)
-            self.assertLessEqual(attempts, 2)
+            self.assertEqual(attempts, 1)
+            self.assertEqual(self.users().get_user("CLIENT1").failedLogons, 1)
+            # The operator fixes the file and refreshes.
+            with open(os.path.join(self.setup.folder, "wrong.pw"), "w") as f:
+                f.write(CLIENT1_PASSWORD)
+            await service.refresh()
+            await eventually(
+                lambda: self.server_port(service, "STACKA") == self.port,
+                what="STACKA connected after the refresh",
+            )
 
         return ensureDeferred(go())
+
+    def users(self) -> UserRegistry:
+        database = SecurityDatabase.open(self.setup.database, self.setup.stash)
+        self.addCleanup(database.close)
+        return UserRegistry(database)
 
     def test_safDenial(self) -> Deferred[None]:
         stacks = STACKS.replace("ClientName CLIENT1", "ClientName CLIENT2X")

@@ -42,11 +42,61 @@ class PasswordLogonTests(SynchronousTestCase):
         )
 
     def test_noPasswordSet(self) -> None:
+        """
+        A protected user (NOPASSWORD) cannot log on with a password, and no
+        number of attempts revokes it: an outsider cannot lock out the
+        clients that log on with PassTickets (issue 22, item 3).
+        """
         self.users.add_user("nopw")
+        for _ in range(5):
+            self.assertEqual(
+                self.logon.with_password("nopw", "x").outcome,
+                LogonOutcome.PROTECTED_USER,
+            )
+        profile = self.users.get_user("nopw")
+        self.assertFalse(profile.revoked)
+        self.assertEqual(profile.failedLogons, 0)
+
+    def test_revokedToldOnlyWithRightPassword(self) -> None:
+        """
+        A revoked user is told so only when it presents the right password;
+        a wrong one gets the answer an unknown user gets, and counts nothing.
+        """
+        self.users.set_revoke_limit(1)
+        self.logon.with_password("client1", "wrong")
         self.assertEqual(
-            self.logon.with_password("nopw", "x").outcome,
+            self.logon.with_password("client1", "wrong").outcome,
             LogonOutcome.PASSWORD_INVALID,
         )
+        self.assertEqual(self.users.get_user("client1").failedLogons, 1)
+        self.assertEqual(
+            self.logon.with_password("client1", "right").outcome,
+            LogonOutcome.USER_REVOKED,
+        )
+
+    def test_sameWorkForUnknownUsers(self) -> None:
+        """
+        Every password logon derives one scrypt key, whether the user ID is
+        defined, unknown, malformed or protected, so that time does not tell
+        which user IDs exist (issue 22, item 6).
+        """
+        from nsstwisted.security import passwords
+
+        self.users.add_user("nopw")
+        real = passwords._derive
+        calls: list[int] = []
+
+        def counted(*args: object) -> bytes:
+            calls.append(1)
+            return real(*args)  # type: ignore[arg-type]
+
+        self.patch(passwords, "_derive", counted)
+        # The equaliser's own hash is made once, on first need.
+        self.logon.with_password("nobody", "x")
+        for userid in ["client1", "nobody", "not a valid id", "nopw"]:
+            calls.clear()
+            self.logon.with_password(userid, "guess")
+            self.assertEqual(len(calls), 1, userid)
 
     def test_revokedAfterThree(self) -> None:
         outcomes = [self.logon.with_password("client1", "wrong") for _ in range(3)]
@@ -127,9 +177,45 @@ class PassTicketLogonTests(SynchronousTestCase):
         )
 
     def test_failuresRevoke(self) -> None:
+        """
+        Wrong PassTickets count toward REVOKE for a user who has a password,
+        and not for a protected one.
+        """
+        self.users.add_user("client3", password="right")
+        for _ in range(3):
+            self.logon.with_passticket("client3", "NSSD", "AAAAAAAA")
+        self.assertTrue(self.users.get_user("client3").revoked)
         for _ in range(3):
             self.logon.with_passticket("client1", "NSSD", "AAAAAAAA")
-        self.assertTrue(self.users.get_user("client1").revoked)
+        self.assertFalse(self.users.get_user("client1").revoked)
+        self.assertTrue(
+            self.logon.with_passticket("client1", "NSSD", self.ticket(NOW)).accepted
+        )
+
+    def test_unknownUser(self) -> None:
+        """
+        A ticket for an unknown user costs a whole window's evaluation, as
+        one for a defined user does.
+        """
+        from nsstwisted.security import passticket
+
+        real = passticket._Generator
+        generators: list[int] = []
+
+        def counted(*args: object) -> object:
+            generators.append(1)
+            return real(*args)  # type: ignore[arg-type]
+
+        self.patch(passticket, "_Generator", counted)
+        for userid in ["nobody", "client1", "not valid"]:
+            generators.clear()
+            result = self.logon.with_passticket(userid, "NSSD", "AAAAAAAA")
+            self.assertFalse(result.accepted)
+            self.assertEqual(len(generators), 1, userid)
+        self.assertEqual(
+            self.logon.with_passticket("nobody", "NSSD", "AAAAAAAA").outcome,
+            LogonOutcome.USER_NOT_DEFINED,
+        )
 
     def test_classInactive(self) -> None:
         self.profiles.set_options(deactivate=[ResourceClass.PTKTDATA])

@@ -18,7 +18,12 @@ from twisted.internet.task import LoopingCall, deferLater
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from nsstwisted.client import NssRequestFailed, PasswordCredentials, connect
+from nsstwisted.client import (
+    NssRequestFailed,
+    PassTicketCredentials,
+    PasswordCredentials,
+    connect,
+)
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.nss import (
     NSS_API_VERSION,
@@ -41,6 +46,7 @@ from tests.daemons import (
     build_security,
     client_endpoint,
     start_nssd,
+    ticket_for,
 )
 
 HEADER = struct.Struct(">4sHHHHIIIII")
@@ -243,13 +249,75 @@ class BadInputTests(TestCase):
 
         async def go() -> None:
             outcomes = [await attempt(f"wrong{n}") for n in range(5)]
-            self.assertEqual(
-                outcomes,
-                [ReasonCode.NSSRsnUserAuthentication] * 3
-                + [ReasonCode.NSSRsnUserRevoked] * 2,
-            )
+            # Revoked on the third; a guesser is not told so, only the holder
+            # of the password is.
+            self.assertEqual(outcomes, [ReasonCode.NSSRsnUserAuthentication] * 5)
             self.assertEqual(
                 await attempt(CLIENT1_PASSWORD), ReasonCode.NSSRsnUserRevoked
+            )
+
+        return ensureDeferred(go())
+
+    async def refusal(self, userid: str, credentials: Any) -> ReasonCode:
+        try:
+            session = await connect(
+                reactor,
+                client_endpoint(self.setup, self.portNumber),
+                serverIdentity=LOOPBACK,
+                clientName=userid,
+                credentials=credentials,
+                services=Services.CERT,
+            )
+        except NssRequestFailed as e:
+            return e.reasonCode
+        await session.close()
+        return ReasonCode.NONE
+
+    def test_protectedUserNotRevokedByOutsiders(self) -> Deferred[None]:
+        """
+        Password logons of a protected user (CLIENT2, NOPASSWORD) are refused
+        and do not count toward REVOKE: CLIENT2 still logs on with a
+        PassTicket afterwards (issue 22, item 3).
+        """
+
+        async def go() -> None:
+            for n in range(5):
+                reason = await self.refusal(
+                    "CLIENT2", PasswordCredentials("CLIENT2", f"guess{n}")
+                )
+                self.assertEqual(reason, ReasonCode.NSSRsnUserAuthentication)
+            reason = await self.refusal(
+                "CLIENT2",
+                PassTicketCredentials("CLIENT2", lambda: ticket_for("CLIENT2")),
+            )
+            self.assertEqual(reason, ReasonCode.NONE)
+
+        return ensureDeferred(go())
+
+    def test_answersDoNotTellWhichUsersExist(self) -> Deferred[None]:
+        """
+        A wrong PassTicket, and a wrong password, get the same answer for a
+        defined user as for an unknown one (issue 22, item 6).
+        """
+
+        async def go() -> None:
+            answers = {}
+            for userid in ["CLIENT1", "CLIENT2", "NOBODY"]:
+                answers[userid] = (
+                    await self.refusal(
+                        userid, PassTicketCredentials(userid, lambda: "AAAAAAAA")
+                    ),
+                    await self.refusal(userid, PasswordCredentials(userid, "guess")),
+                )
+            self.assertEqual(
+                set(answers.values()),
+                {
+                    (
+                        ReasonCode.NSSRsnPassTicketExpired,
+                        ReasonCode.NSSRsnUserAuthentication,
+                    )
+                },
+                answers,
             )
 
         return ensureDeferred(go())

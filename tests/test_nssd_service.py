@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import os
 import stat
-import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -33,27 +32,20 @@ from nsstwisted.client import (
     connect,
     tls_endpoint,
 )
-from nsstwisted.security.passticket import generate_passticket, parse_key
 from nsstwisted.security.signing import SignatureScheme, verify
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.nss import Identity, IdentityKind, Services, SignatureSchemeCode
 from tests.daemons import (
     CLIENT1_PASSWORD,
     LOOPBACK,
-    PASSTICKET_KEY,
     build_security,
     capture_messages,
     client_endpoint,
     start_nssd,
+    ticket_for,
 )
 
 BOTH = Services.CERT | Services.NETMGMT
-
-
-def ticket_for(userid: str) -> str:
-    return generate_passticket(
-        userid, "NSSD", parse_key(PASSTICKET_KEY), int(time.time())
-    )
 
 
 class NssdServiceTests(TestCase):

@@ -52,7 +52,17 @@ class NameTests(SynchronousTestCase):
         self.assertEqual(normalize_id("#a$1@"), "#A$1@")
 
     def test_invalid(self) -> None:
-        for bad in ["", "NINECHARS", "1ABC", "A B", "A.B", "\u00e9"]:
+        # A dotless i (U+0131) and a long s (U+017F) upper-case to ASCII.
+        for bad in [
+            "",
+            "NINECHARS",
+            "1ABC",
+            "A B",
+            "A.B",
+            "\u00e9",
+            "cl\u0131ent1",
+            "\u017f",
+        ]:
             self.assertRaises(InvalidValueError, normalize_id, bad)
 
 

@@ -99,6 +99,15 @@ class IkedMessages:
             f"in {waitSeconds:g} seconds (attempt {attempt})"
         )
 
+    def logon_refused(
+        self, stack: str, server: str, userid: str, reason: ReasonCode, remedy: str
+    ) -> None:
+        self._emit(
+            f"EZD1161I Stack {stack} stops connecting to network security servers:"
+            f" server {server} refused the logon of user ID {userid}"
+            f" ({reason.name}) - {remedy}; then refresh iked"
+        )
+
     def disconnected(self, stack: str, server: str) -> None:
         self._emit(
             f"EZD1144I Stack {stack} disconnected from network security server {server}"

@@ -5,8 +5,10 @@ The policy is IBM's: try the primary, and retry it every NssWaitLimit seconds
 up to NssWaitRetries times; then switch to the backup and do the same; when
 both have failed, alternate between them, one attempt each, NssWaitLimit
 seconds apart, until one answers.  A connection that is lost switches to the
-other server at once.  Nothing ever loops without waiting: a wrong password
-is retried at the same pace as an unreachable server.
+other server at once.  Nothing ever loops without waiting.  A logon that
+nssd refuses for a reason no retry cures (a wrong secret, a revoked user) is
+not retried at all until the operator refreshes iked: each retry would count
+toward REVOKE and lock the stack's own user out.
 
 Heartbeats find a dead server behind a half-open TCP connection within
 L{heartbeat_bound} seconds.
@@ -68,7 +70,28 @@ class ConnectionState(enum.Enum):
     CONNECTING = "connecting"
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
+    #: The logon was refused for a reason that retrying cannot cure; the
+    #: stack waits for the operator's refresh.
+    REFUSED = "logon refused"
     STOPPED = "stopped"
+
+
+#: Logon refusals that no retry cures, and what the operator must fix.  A
+#: stack that retried them would only count failures toward REVOKE.
+DEFINITIVE_REFUSALS = {
+    ReasonCode.NSSRsnUserAuthentication: (
+        "the user ID or its secret is wrong: correct UserID and the PasswordFile"
+        " or PassTicketKeyFile"
+    ),
+    ReasonCode.NSSRsnUserRevoked: (
+        "the user ID is revoked: ALTUSER userid RESUME on the NSS server, after"
+        " correcting the stack's secret if that was the cause"
+    ),
+    ReasonCode.NSSRsnPassTicketExpired: (
+        "no PassTicket was accepted: correct the PassTicketKeyFile (the key of"
+        " application NSSD) or the clock of this system or of the NSS server"
+    ),
+}
 
 
 def heartbeat_timeouts(waitLimit: int) -> ClientTimeouts:
@@ -170,6 +193,7 @@ class StackNssConnection:
         self._current = 0
         self._running: Deferred[None] | None = None
         self._stopping = False
+        self._refused: str | None = None
         self._status = self._empty_status(None)
         self._waiter: Deferred[Any] | None = None
         self._connectedWaiters: list[Deferred[NssSession]] = []
@@ -178,6 +202,7 @@ class StackNssConnection:
 
     def start(self) -> None:
         self._stopping = False
+        self._refused = None
         self._running = ensureDeferred(self._run())
         self._running.addErrback(
             lambda f: self.log.failure("NSS connection manager failed", f)
@@ -226,6 +251,11 @@ class StackNssConnection:
         self._waitLimit = waitLimit
         self._retries = retries
         self._caCertificates = list(caCertificates)
+        if self.state is ConnectionState.REFUSED:
+            # The operator says the cause is fixed: try again, from the
+            # primary.
+            self._current = 0
+            self.start()
 
     def status(self) -> ConnectionStatus:
         return self._status
@@ -253,6 +283,10 @@ class StackNssConnection:
             server = self._servers[self._current]
             connected = await self._attempt(server)
             if self._stopping:
+                return
+            if self._refused is not None:
+                self.state = ConnectionState.REFUSED
+                self._status = self._empty_status(server, ConnectionState.REFUSED)
                 return
             if connected:
                 failures = [0] * len(self._servers)
@@ -347,6 +381,12 @@ class StackNssConnection:
                 )
                 if e.reasonCode is ReasonCode.NSSRsnServiceDenied:
                     self._services_unavailable(Services(0))
+                remedy = DEFINITIVE_REFUSALS.get(e.reasonCode)
+                if remedy is not None:
+                    self._refused = remedy
+                    self._messages.logon_refused(
+                        stackName, server.host, self.stack.userid, e.reasonCode, remedy
+                    )
             else:
                 self._messages.not_secure(stackName, server.host, e.text)
             return False

@@ -66,6 +66,7 @@ _STATES = {
     ConnectionState.CONNECTING: IkeNssConnectionState.CONNECTING,
     ConnectionState.CONNECTED: IkeNssConnectionState.CONNECTED,
     ConnectionState.DISCONNECTED: IkeNssConnectionState.DISCONNECTED,
+    ConnectionState.REFUSED: IkeNssConnectionState.DISCONNECTED,
     ConnectionState.STOPPED: IkeNssConnectionState.DISCONNECTED,
 }
 

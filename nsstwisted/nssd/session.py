@@ -58,14 +58,27 @@ T = TypeVar("T")
 
 PASSTICKET_APPLICATION = "NSSD"
 
-_LOGON_REFUSALS = {
-    LogonOutcome.USER_NOT_DEFINED: ReasonCode.NSSRsnUserAuthentication,
-    LogonOutcome.PASSWORD_INVALID: ReasonCode.NSSRsnUserAuthentication,
-    LogonOutcome.PASSTICKET_NOT_SET_UP: ReasonCode.NSSRsnUserAuthentication,
-    LogonOutcome.USER_REVOKED: ReasonCode.NSSRsnUserRevoked,
-    LogonOutcome.PASSTICKET_INVALID: ReasonCode.NSSRsnPassTicketExpired,
-    LogonOutcome.PASSTICKET_REPLAYED: ReasonCode.NSSRsnPassTicketReplayed,
-}
+
+def logon_refusal(outcome: LogonOutcome, byPassTicket: bool) -> ReasonCode:
+    """
+    What a refused client is told.  It depends on the kind of credentials
+    it presented and on nothing it could not know already: an unknown user
+    ID gets the answer a defined one with a wrong secret gets (a PassTicket
+    logon C{NSSRsnPassTicketExpired}, a password logon
+    C{NSSRsnUserAuthentication}), and revocation is told only to whoever
+    presented valid credentials (see L{Logon}).
+    """
+    if outcome is LogonOutcome.USER_REVOKED:
+        return ReasonCode.NSSRsnUserRevoked
+    if outcome is LogonOutcome.PASSTICKET_REPLAYED:
+        return ReasonCode.NSSRsnPassTicketReplayed
+    if byPassTicket and outcome in (
+        LogonOutcome.USER_NOT_DEFINED,
+        LogonOutcome.PASSTICKET_INVALID,
+    ):
+        return ReasonCode.NSSRsnPassTicketExpired
+    return ReasonCode.NSSRsnUserAuthentication
+
 
 _SERVICE_PROFILES = {Services.CERT: "CERT", Services.NETMGMT: "NETMGMT"}
 
@@ -320,7 +333,7 @@ class NssServerSession:
             return
         diagnostics = self._context.diagnostics
         if not result.accepted:
-            reason = _LOGON_REFUSALS[result.outcome]
+            reason = logon_refusal(result.outcome, request.passTicket is not None)
             diagnostics.logon_failed(
                 self.connId, self.clientName, self.userid, result.outcome.value
             )

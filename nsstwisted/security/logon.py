@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import enum
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from nsstwisted.security.database import SecurityDatabase
@@ -20,9 +19,11 @@ from nsstwisted.security.passticket import (
     PassTicketRejected,
     PassTicketRejection,
 )
+from nsstwisted.security.passwords import verify_password
 from nsstwisted.security.profiles import ProfileStore
 from nsstwisted.security.users import (
     UserRegistry,
+    equalise_password_check,
     normalize_id,
     now,
     revoke_limit,
@@ -31,13 +32,17 @@ from nsstwisted.security.users import (
 
 class LogonOutcome(enum.Enum):
     """
-    Every answer a logon can get.
+    Every answer a logon can get.  The outcome is the true reason, for the
+    server's own log; what the client is told is less (see
+    L{LogonResult.accepted} and the NSS server's mapping), so that no answer
+    says whether a user ID exists.
     """
 
     ACCEPTED = "accepted"
     USER_NOT_DEFINED = "user not defined"
     USER_REVOKED = "user revoked"
     PASSWORD_INVALID = "password not valid"  # noqa: S105
+    PROTECTED_USER = "password logon of a protected user (NOPASSWORD)"
     PASSTICKET_INVALID = "PassTicket not valid"
     PASSTICKET_REPLAYED = "PassTicket already used"
     PASSTICKET_NOT_SET_UP = "no PTKTDATA key for the application"
@@ -59,9 +64,30 @@ class LogonResult:
         return self.outcome is LogonOutcome.ACCEPTED
 
 
+# A user ID that no profile can have (RACF IDs hold at most 8 characters),
+# whose PassTicket is computed when the presented ID is not even well formed,
+# so that such a logon costs what any other does.
+_NO_SUCH_USER = "NOSUCHID"
+
+
 class Logon:
     """
-    Verifies credentials against one security database.
+    Verifies credentials against one security database, as RACROUTE
+    REQUEST=VERIFY does, with two rules that keep outsiders from learning or
+    breaking anything:
+
+        - Every logon does the same work, whether the user ID exists, has a
+          password, is revoked or is not even well formed: a password logon
+          always costs one scrypt verification, a PassTicket logon one
+          evaluation of the whole window.  Time does not tell which user IDs
+          exist.
+        - Only a failed password or PassTicket of a user who could have
+          passed counts toward REVOKE.  A protected user (C{NOPASSWORD})
+          cannot log on with a password at all, and no attempt of any kind
+          counts against it, as RACF protects such users "from being revoked
+          through unsuccessful attempts"; a revoked user's failures do not
+          count either, and it learns that it is revoked only by presenting
+          valid credentials.
 
     One instance should serve a whole process, because the PassTicket
     evaluator it holds remembers used tickets to refuse replays.
@@ -79,10 +105,23 @@ class Logon:
         try:
             userid = normalize_id(userid)
         except InvalidValueError:
-            return LogonResult(LogonOutcome.USER_NOT_DEFINED, userid.upper())
-        return self._verify(
-            userid, lambda cursor: self._users.check_password(cursor, userid, password)
-        )
+            equalise_password_check(password)
+            return LogonResult(LogonOutcome.USER_NOT_DEFINED, userid.upper()[:8])
+        with self._database.transaction() as cursor:
+            row = cursor.execute(
+                "SELECT revoked, failed_logons, password_hash FROM users"
+                " WHERE userid = ?",
+                (userid,),
+            ).fetchone()
+            if row is None:
+                equalise_password_check(password)
+                return LogonResult(LogonOutcome.USER_NOT_DEFINED, userid)
+            revoked, failures, stored = row
+            if stored is None:
+                equalise_password_check(password)
+                return LogonResult(LogonOutcome.PROTECTED_USER, userid)
+            valid = verify_password(password, stored)
+            return self._conclude(cursor, userid, bool(revoked), failures, valid)
 
     def with_passticket(self, userid: str, applname: str, ticket: str) -> LogonResult:
         """
@@ -90,59 +129,86 @@ class Logon:
         server), whose key is in the PTKTDATA profile of that name.
         """
         try:
-            userid = normalize_id(userid)
-        except InvalidValueError:
-            return LogonResult(LogonOutcome.USER_NOT_DEFINED, userid.upper())
-        try:
             key = self._profiles.pass_ticket_key(applname)
         except InvalidValueError:
             key = None
+        try:
+            userid = normalize_id(userid)
+        except InvalidValueError:
+            if key is not None:
+                self._evaluate(_NO_SUCH_USER, applname, key, ticket)
+            return LogonResult(LogonOutcome.USER_NOT_DEFINED, userid.upper()[:8])
         if key is None:
             return LogonResult(LogonOutcome.PASSTICKET_NOT_SET_UP, userid)
-        rejection: list[PassTicketRejection] = []
-
-        def check(cursor: sqlite3.Cursor) -> bool:
-            try:
-                self._evaluator.evaluate(userid, applname.upper(), key, ticket)
-            except PassTicketRejected as e:
-                rejection.append(e.reason)
-                return False
-            return True
-
-        result = self._verify(userid, check)
-        if rejection and result.outcome is LogonOutcome.PASSWORD_INVALID:
-            outcome = (
-                LogonOutcome.PASSTICKET_REPLAYED
-                if rejection[0] is PassTicketRejection.REPLAYED
-                else LogonOutcome.PASSTICKET_INVALID
-            )
-            return LogonResult(outcome, userid, result.revokedNow)
-        return result
-
-    def _verify(
-        self, userid: str, check: Callable[[sqlite3.Cursor], bool]
-    ) -> LogonResult:
-        database = self._database
-        with database.transaction() as cursor:
+        with self._database.transaction() as cursor:
             row = cursor.execute(
-                "SELECT revoked, failed_logons FROM users WHERE userid = ?", (userid,)
+                "SELECT revoked, failed_logons, password_hash FROM users"
+                " WHERE userid = ?",
+                (userid,),
             ).fetchone()
+            rejection = self._evaluate(userid, applname, key, ticket)
             if row is None:
                 return LogonResult(LogonOutcome.USER_NOT_DEFINED, userid)
-            if row[0]:
-                return LogonResult(LogonOutcome.USER_REVOKED, userid)
-            if check(cursor):
-                cursor.execute(
-                    "UPDATE users SET failed_logons = 0, last_logon = ? "
-                    "WHERE userid = ?",
-                    (now(), userid),
-                )
-                return LogonResult(LogonOutcome.ACCEPTED, userid)
-            failures = row[1] + 1
-            limit = revoke_limit(database, cursor)
-            revokeNow = limit > 0 and failures >= limit
-            cursor.execute(
-                "UPDATE users SET failed_logons = ?, revoked = ? WHERE userid = ?",
-                (failures, int(revokeNow), userid),
+            revoked, failures, stored = row
+            if rejection is PassTicketRejection.REPLAYED:
+                return LogonResult(LogonOutcome.PASSTICKET_REPLAYED, userid)
+            result = self._conclude(
+                cursor,
+                userid,
+                bool(revoked),
+                failures,
+                rejection is None,
+                counted=stored is not None,
             )
-            return LogonResult(LogonOutcome.PASSWORD_INVALID, userid, revokeNow)
+        if result.outcome is LogonOutcome.PASSWORD_INVALID:
+            return LogonResult(
+                LogonOutcome.PASSTICKET_INVALID, userid, result.revokedNow
+            )
+        return result
+
+    def _evaluate(
+        self, userid: str, applname: str, key: bytes, ticket: str
+    ) -> PassTicketRejection | None:
+        try:
+            self._evaluator.evaluate(userid, applname.upper(), key, ticket)
+        except PassTicketRejected as e:
+            return e.reason
+        return None
+
+    def _conclude(
+        self,
+        cursor: sqlite3.Cursor,
+        userid: str,
+        revoked: bool,
+        failures: int,
+        valid: bool,
+        *,
+        counted: bool = True,
+    ) -> LogonResult:
+        """
+        The outcome of checked credentials, and what it does to the user's
+        failure count.
+
+        @param counted: whether a failure counts toward REVOKE (not for a
+            protected user).
+        """
+        if revoked:
+            # Told only to whoever holds valid credentials; nothing counts.
+            outcome = LogonOutcome.USER_REVOKED if valid else None
+            return LogonResult(outcome or LogonOutcome.PASSWORD_INVALID, userid)
+        if valid:
+            cursor.execute(
+                "UPDATE users SET failed_logons = 0, last_logon = ? WHERE userid = ?",
+                (now(), userid),
+            )
+            return LogonResult(LogonOutcome.ACCEPTED, userid)
+        if not counted:
+            return LogonResult(LogonOutcome.PASSWORD_INVALID, userid)
+        failures += 1
+        limit = revoke_limit(self._database, cursor)
+        revokeNow = limit > 0 and failures >= limit
+        cursor.execute(
+            "UPDATE users SET failed_logons = ?, revoked = ? WHERE userid = ?",
+            (failures, int(revokeNow), userid),
+        )
+        return LogonResult(LogonOutcome.PASSWORD_INVALID, userid, revokeNow)

@@ -26,6 +26,9 @@ MAX_REVOKE_LIMIT = 255
 REVOKE_SETTING = "password_revoke"
 
 _NAME = re.compile(r"[A-Z@#$][A-Z0-9@#$]{0,7}")
+_ASCII_UPPER = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
 
 
 def normalize_id(value: str, what: str = "user ID") -> str:
@@ -33,7 +36,9 @@ def normalize_id(value: str, what: str = "user ID") -> str:
     Upper-case a user ID or group name and check RACF's rules: 1 to 8
     characters, letters, digits and C{@ # $}, not starting with a digit.
     """
-    upper = value.upper()
+    # Raise ASCII letters only: str.upper() would turn a dotless i into I,
+    # and so let "clıent1" name CLIENT1.
+    upper = value.translate(_ASCII_UPPER)
     if not _NAME.fullmatch(upper):
         raise InvalidValueError(
             f"{what} {value!r} must be 1 to 8 letters, digits, @, # or $, "
@@ -349,22 +354,13 @@ class UserRegistry:
         with self._database.reading() as cursor:
             return revoke_limit(self._database, cursor)
 
-    def check_password(
-        self, cursor: sqlite3.Cursor, userid: str, password: str
-    ) -> bool:
-        """
-        Verify a password inside an open transaction (see
-        L{nsstwisted.security.logon}).
-        """
-        row = cursor.execute(
-            "SELECT password_hash FROM users WHERE userid = ?", (userid,)
-        ).fetchone()
-        if row is None or row[0] is None:
-            # Hash anyway, so that timing does not tell which users have no
-            # password.
-            verify_password(password, _timing_equaliser())
-            return False
-        return verify_password(password, row[0])
+
+def equalise_password_check(password: str) -> None:
+    """
+    Spend what checking C{password} against a stored hash costs, for a user
+    who has none (unknown, or protected): timing must not tell them apart.
+    """
+    verify_password(password, _timing_equaliser())
 
 
 @functools.cache
