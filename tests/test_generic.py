@@ -13,6 +13,7 @@ from nsstwisted.security.generic import (
     is_generic,
     matches,
     normalize_profile_name,
+    upper_ascii,
 )
 from tests.strategies import generic_profile_names, generic_qualifiers
 
@@ -127,8 +128,20 @@ class NameRuleTests(SynchronousTestCase):
             "A(B)",
             "X" * 247,
             "A\x00",
+            "STRA\u00dfE",
+            "\ufb01",
+            "A\u00a0B",
         ]:
             self.assertRaises(InvalidValueError, normalize_profile_name, bad)
+
+    def test_onlyAsciiRaised(self) -> None:
+        """
+        The one case rule for names: a-z become A-Z and nothing else
+        changes, not even the letters whose Unicode upper case is ASCII.
+        """
+        self.assertEqual(upper_ascii("ezb.nss.a-z_09@#$"), "EZB.NSS.A-Z_09@#$")
+        for text in ("\u00df", "\ufb01", "\u0131", "\u017f", "\u00e9"):
+            self.assertEqual(upper_ascii(text), text)
 
 
 def _reference_matches(profile: str, resource: str) -> bool:

@@ -9,9 +9,11 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from nsstwisted.security.certfiles import load_certificate_file
 from nsstwisted.security.certgen import subject_name
+from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import (
     AlreadyExistsError,
     InvalidValueError,
+    LabelCollisionError,
     NotFoundError,
     TamperedEntryError,
 )
@@ -27,6 +29,17 @@ from tests.fixtures import new_database
 
 CA = CertificateOwner.authority()
 CLIENT = CertificateOwner.user("CLIENT1")
+
+
+def relabel(database: SecurityDatabase, label: str, newLabel: str) -> None:
+    """
+    Rename a certificate behind the store's back, as a database written
+    before colliding labels were refused may hold it.
+    """
+    with database.transaction() as cursor:
+        cursor.execute(
+            "UPDATE certificates SET label = ? WHERE label = ?", (newLabel, label)
+        )
 
 
 class KeyRingTestCase(SynchronousTestCase):
@@ -85,6 +98,101 @@ class CertificateTests(KeyRingTestCase):
             "Client 1",
             subject_name([("CN", "again")]),
             algorithm="NISTECC",
+        )
+
+    def assertCollision(self, owner: CertificateOwner, label: str) -> str:
+        """
+        GENCERT of C{label} for C{owner} is refused and adds nothing.
+        """
+        before = self.store.list_certificates(owner)
+        error = self.assertRaises(
+            LabelCollisionError,
+            self.store.generate_certificate,
+            owner,
+            label,
+            subject_name([("CN", "other")]),
+            algorithm="NISTECC",
+        )
+        self.assertEqual(self.store.list_certificates(owner), before)
+        return str(error)
+
+    def test_sameLabelOfAnotherOwner(self) -> None:
+        """
+        Labels are unique per owner in RACF, but one label of two owners
+        would name one profile: it is refused, across owners.
+        """
+        text = self.assertCollision(CertificateOwner.site(), "Client 1")
+        self.assertTrue(text.startswith("NSR0310E "), text)
+        self.assertIn("CLIENT$1", text)
+        self.assertIn("'Client 1' of ID(CLIENT1)", text)
+
+    def test_labelMappingToAnotherLabelsName(self) -> None:
+        """
+        A label differing only in case, or in a character that maps to C{$},
+        names the same profile as C{Client 1}: refused, for its own owner
+        as for any other.
+        """
+        self.store.generate_certificate(
+            CertificateOwner.site(),
+            "site",
+            subject_name([("CN", "s")]),
+            algorithm="NISTECC",
+        )
+        self.assertCollision(CLIENT, "CLIENT 1")
+        self.assertCollision(CertificateOwner.site(), "client*1")
+        self.assertCollision(CertificateOwner.site(), "Client\u00e91")
+
+    def test_addFromFileRefusesCollision(self) -> None:
+        """
+        RACDCERT ADD is checked as GENCERT is, and adds nothing.
+        """
+        record = KeyRingStore(new_database(self)).generate_certificate(
+            CertificateOwner.site(),
+            "elsewhere",
+            subject_name([("CN", "elsewhere")]),
+            algorithm="NISTECC",
+        )
+        path = self.mktemp()
+        with open(path, "wb") as f:
+            f.write(record.der)
+        self.assertRaises(
+            LabelCollisionError,
+            self.store.add_certificate,
+            CertificateOwner.authority(),
+            "nss CA",
+            load_certificate_file(path),
+        )
+        self.assertEqual(len(self.store.list_certificates(CA)), 1)
+
+    def test_distinctMappedLabels(self) -> None:
+        """
+        C{Straße} maps to C{STRA$E}, not to C{STRASSE}: both labels may be.
+        """
+        for label in ("Strasse", "Stra\u00dfe"):
+            self.store.generate_certificate(
+                CertificateOwner.site(),
+                label,
+                subject_name([("CN", label)]),
+                algorithm="NISTECC",
+            )
+        self.assertCollision(CertificateOwner.site(), "STRA$E")
+
+    def test_ringLabelCollisions(self) -> None:
+        """
+        A ring read from a database that holds colliding labels names them.
+        """
+        self.assertEqual(dict(self.store.ring("nssd", "nssring").label_collisions), {})
+        self.store.generate_certificate(
+            CertificateOwner.site(),
+            "Legacy",
+            subject_name([("CN", "s")]),
+            algorithm="NISTECC",
+        )
+        relabel(self.database, "Legacy", "CLIENT 1")
+        self.store.connect("nssd", "nssring", CertificateOwner.site(), "CLIENT 1")
+        self.assertEqual(
+            dict(self.store.ring("nssd", "nssring").label_collisions),
+            {"CLIENT$1": ("CLIENT 1", "Client 1")},
         )
 
     def test_labelTooLong(self) -> None:
@@ -163,12 +271,17 @@ class CertificateTests(KeyRingTestCase):
         self.assertEqual(self.store.list_rings("nssd"), [])
 
     def test_sameLabelTwiceInRing(self) -> None:
+        """
+        A database written before mapped labels were kept unique may hold
+        one label under two owners; the ring still takes only one of them.
+        """
         self.store.generate_certificate(
             CertificateOwner.site(),
-            "Client 1",
+            "Legacy",
             subject_name([("CN", "site")]),
             algorithm="NISTECC",
         )
+        relabel(self.database, "Legacy", "Client 1")
         self.assertRaises(
             AlreadyExistsError,
             self.store.connect,

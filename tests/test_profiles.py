@@ -253,3 +253,49 @@ class DecisionTests(ProfileTestCase):
     def test_resourceCaseFolded(self) -> None:
         self.profiles.define(SERVAUTH, CERT, owner="admin", uacc=AccessLevel.READ)
         self.assertTrue(self.check("client1", CERT.lower()).allowed)
+
+    def test_onlyAsciiLettersAreRaised(self) -> None:
+        """
+        Letters outside ASCII are not raised the Unicode way onto the ASCII
+        name of a profile: C{straße} is not C{STRASSE}, the ligature C{ﬁ} is
+        not C{FI}, the dotless i (U+0131) is not C{I}, the long s (U+017F) is not
+        C{S},
+        so none of these resources is protected by CLIENT1's profiles.
+        """
+        for name in ("STRASSE", "FIREWALL", "CLIENT", "SITE"):
+            resource = f"EZB.NSSCERT.SYS1.{name}.HOST"
+            self.profiles.define(SERVAUTH, resource, owner="admin")
+            self.profiles.permit(SERVAUTH, resource, ["client1"], AccessLevel.READ)
+        for name in ("stra\u00dfe", "\ufb01rewall", "cl\u0131ent", "\u017fite"):
+            resource = f"EZB.NSSCERT.SYS1.{name}.HOST"
+            decision = self.check("client1", resource)
+            self.assertEqual(
+                decision.result, AuthorizationResult.NOT_PROTECTED, resource
+            )
+        self.assertTrue(self.check("client1", "EZB.NSSCERT.SYS1.strasse.HOST").allowed)
+
+    def test_userIdNotRaisedOntoAnother(self) -> None:
+        """
+        A user ID is raised like a resource: C{client1} spelt with a dotless i
+        (U+0131) is not CLIENT1 and holds none of its access.
+        """
+        self.profiles.define(SERVAUTH, CERT, owner="admin")
+        self.profiles.permit(SERVAUTH, CERT, ["client1"], AccessLevel.READ)
+        self.assertTrue(self.check("client1", CERT).allowed)
+        self.assertFalse(self.check("cl\u0131ent1", CERT).allowed)
+
+    def test_nonAsciiProfileNameRefused(self) -> None:
+        """
+        A profile name is stored as it will be compared; one holding a
+        character outside ASCII could protect no resource the NSS server
+        builds, so it is refused rather than raised onto an ASCII name.
+        """
+        error = self.assertRaises(
+            InvalidValueError,
+            self.profiles.define,
+            SERVAUTH,
+            "EZB.NSSCERT.SYS1.STRA\u00dfE.HOST",
+            owner="admin",
+        )
+        self.assertIn("outside ASCII", str(error))
+        self.assertEqual(self.profiles.list(SERVAUTH), [])

@@ -18,6 +18,7 @@ from nsstwisted.security.errors import (
     CertificateFileError,
     CommandSyntaxError,
     InvalidValueError,
+    LabelCollisionError,
     NotFoundError,
 )
 from nsstwisted.security.keyring import CertificateOwner, KeyRingStore
@@ -285,6 +286,47 @@ class CertificateCommandTests(InterpreterTestCase):
             "RACDCERT CERTAUTH GENCERT SUBJECTSDN(CN('CA2')) NISTECC WITHLABEL('CA2')"
         )
         self.assertFalse([line for line in lines if line.startswith("NSR032")])
+
+    def test_gencertReportsMappedLabel(self) -> None:
+        """
+        A label that is not its own profile name is reported with the name
+        to define (NSR0311I); one that is, is not.
+        """
+        lines = self.run_(
+            "RACDCERT ID(CLIENT1) GENCERT SUBJECTSDN(CN('s')) NISTECC "
+            "WITHLABEL('Stra\u00dfe 1') ALTNAME(DOMAIN('s.example'))"
+        )
+        self.assertEqual(
+            lines[1:],
+            [
+                "NSR0311I label 'Stra\u00dfe 1' is STRA$E$1 in SERVAUTH profile "
+                "names: EZB.NSSCERT.sysname.STRA$E$1.HOST or .CERTAUTH"
+            ],
+        )
+        lines = self.run_(
+            "RACDCERT ID(CLIENT1) GENCERT SUBJECTSDN(CN('t')) NISTECC "
+            "WITHLABEL('PLAIN') ALTNAME(DOMAIN('t.example'))"
+        )
+        self.assertEqual(len(lines), 1)
+        self.assertTrue(lines[0].startswith("NSR0302I "), lines)
+
+    def test_gencertCollidingLabel(self) -> None:
+        """
+        CLIENT1 may not have a certificate labelled C{TEST CA}: it would
+        share C{EZB.NSSCERT.sysname.TEST$CA.*} with the CA's C{Test CA}.
+        Nothing is added.
+        """
+        error = self.assertRaises(
+            LabelCollisionError,
+            self.run_,
+            "RACDCERT ID(CLIENT1) GENCERT SUBJECTSDN(CN('x')) NISTECC "
+            "WITHLABEL('TEST CA')",
+        )
+        self.assertTrue(str(error).startswith("NSR0310E "))
+        self.assertIn("'Test CA' of CERTAUTH", str(error))
+        self.assertEqual(
+            self.keyrings.list_certificates(CertificateOwner.user("CLIENT1")), []
+        )
 
     def test_gencertNeedsSubject(self) -> None:
         self.assertRaises(

@@ -104,21 +104,20 @@ class CertificateService:
         self._diagnostics.servauth_check(requester.userid, resource, decision)
         return decision.allowed
 
-    def _host_profile(self, entry: RingEntry) -> str:
-        return f"EZB.NSSCERT.{self._systemName()}.{map_label(entry.record.label)}.HOST"
-
     def authorities(self, requester: Requester) -> list[RingEntry]:
         """
         The CERTAUTH entries of the ring this client may use.
+
+        An entry whose mapped label another entry of the ring shares is left
+        out: its profile would govern the other certificate as well.
         """
         system = self._systemName()
+        ring = self._current_ring()
         return [
             entry
-            for entry in certificate_authorities(self._current_ring())
-            if self._permitted(
-                requester,
-                f"EZB.NSSCERT.{system}.{map_label(entry.record.label)}.CERTAUTH",
-            )
+            for entry in certificate_authorities(ring)
+            if (mapped := map_label(entry.record.label)) not in ring.label_collisions
+            and self._permitted(requester, f"EZB.NSSCERT.{system}.{mapped}.CERTAUTH")
         ]
 
     def sign(self, requester: Requester, request: SignRequest) -> SignReply:
@@ -142,7 +141,21 @@ class CertificateService:
             raise RequestRefused(
                 ReasonCode.NSSRsnCertNotFound, f"no certificate for {wanted}"
             ) from None
-        profile = self._host_profile(entry)
+        mapped = map_label(entry.record.label)
+        profile = f"EZB.NSSCERT.{self._systemName()}.{mapped}.HOST"
+        if mapped in ring.label_collisions:
+            # Fail closed: whichever certificate the client is permitted to,
+            # the profile cannot tell this one from the other.
+            self._diagnostics.cert_label_shared(
+                requester.clientName,
+                entry.record.label,
+                profile,
+                requester.requestId,
+            )
+            raise RequestRefused(
+                ReasonCode.NSSRsnCertAccessDenied,
+                f"{profile} governs more than one certificate of the ring",
+            )
         if not self._permitted(requester, profile):
             self._diagnostics.cert_not_authorized(
                 requester.clientName,

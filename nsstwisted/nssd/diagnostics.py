@@ -84,6 +84,20 @@ class Diagnostics:
     def nmi_listening(self, path: str) -> None:
         self._emit("DBG0014I", None, f"management interface listening on {path}")
 
+    def labels_collide(
+        self, ring: str, systemName: str, mapped: str, labels: tuple[str, ...]
+    ) -> None:
+        # Always written: the ring needs an administrator, and certificates
+        # clients expect to sign with are out of service until then.
+        self._emit(
+            "DBG0130I",
+            None,
+            f"key ring {ring}: the certificates "
+            + " ".join(f"( {label} )" for label in labels)
+            + f" map to one name in profiles EZB.NSSCERT.{systemName}.{mapped}.HOST "
+            "and .CERTAUTH; none of them is used",
+        )
+
     # NSS_VERBOSE
 
     def servauth_check(self, userid: str, resource: str, decision: Decision) -> None:
@@ -152,6 +166,17 @@ class Diagnostics:
             "DBG0006I",
             SyslogLevel.CERTINFO,
             f"Client {clientName} verify for certificate {subject}: {outcome} "
+            f"for request {requestId:032X}",
+        )
+
+    def cert_label_shared(
+        self, clientName: str, label: str, profile: str, requestId: int
+    ) -> None:
+        self._emit(
+            "DBG0131I",
+            SyslogLevel.CERTINFO,
+            f"Client {clientName} may not use certificate ( {label} ): its profile "
+            f"name {profile} also names another certificate of the ring "
             f"for request {requestId:032X}",
         )
 

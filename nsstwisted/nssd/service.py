@@ -204,6 +204,19 @@ class NSSDService(Service):
             return None
         return self.keyrings.ring(*configuration.keyRing)
 
+    def _report_collisions(self, ring: KeyRing | None) -> None:
+        """
+        Name the ring's certificates whose labels map to one profile name
+        (DBG0130I); the certificate service uses none of them.  Each load
+        says so again, until an administrator relabels or removes them.
+        """
+        if ring is None:
+            return
+        for mapped, labels in sorted(ring.label_collisions.items()):
+            self.diagnostics.labels_collide(
+                str(ring), self.configuration.systemName, mapped, labels
+            )
+
     def _tls_context(self, configuration: NssdConfiguration) -> Any:
         ring = configuration.tlsKeyRing or configuration.keyRing
         if ring is None:
@@ -217,6 +230,7 @@ class NSSDService(Service):
     def startService(self) -> None:
         Service.startService(self)
         self.diagnostics.started(__version__, self.configuration.systemName)
+        self._report_collisions(self.ring)
         self.pool.start()
         if not self._listen_nmi(self.configuration.nmiSocket):
             return
@@ -353,6 +367,7 @@ class NSSDService(Service):
         self.configuration = new
         self.diagnostics.level = new.syslogLevel
         self.ring = ring
+        self._report_collisions(ring)
         self.snapshot = snapshot
         self.contextFactory.replace(context)
         for line in new.describe():
@@ -384,3 +399,4 @@ class NSSDService(Service):
         self.snapshot = snapshot
         self.ring = ring
         self.diagnostics.security_refreshed(generation)
+        self._report_collisions(ring)

@@ -69,6 +69,16 @@ class AlreadyExistsError(SecurityRequestError):
     messageId = "NSR0102E"
 
 
+class LabelCollisionError(AlreadyExistsError):
+    """
+    A certificate label maps to the same SERVAUTH profile name as another
+    certificate's label, of any owner: one profile would govern both
+    certificates, so a client permitted to use one could sign with the other.
+    """
+
+    messageId = "NSR0310E"
+
+
 class InvalidValueError(SecurityRequestError):
     """
     A value breaks a rule of the model (a user ID longer than 8 characters, an

@@ -25,6 +25,7 @@ deterministic.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -33,6 +34,13 @@ from nsstwisted.security.errors import InvalidValueError
 MAX_PROFILE_NAME_LENGTH = 246
 
 _DOUBLE = "**"
+
+# What a profile name may hold: printable ASCII but blank, quote, comma and
+# parentheses, which end a name in a RACF command.  RACF names are EBCDIC;
+# keeping them to ASCII keeps every name typeable and every comparison exact.
+NAME_CHARACTERS = frozenset(chr(c) for c in range(0x21, 0x7F)) - frozenset("(),'")
+
+_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 
 # Ranks of the tokens for precedence; a higher rank is more specific.
 _RANK_END = -1
@@ -49,25 +57,41 @@ def is_generic(name: str) -> bool:
     return "*" in name or "%" in name
 
 
+def upper_ascii(name: str) -> str:
+    """
+    Raise the ASCII letters of a profile, resource or user name, and only
+    those: the one case rule for every name that is compared.
+
+    Python's own C{upper} would make new names of other letters (C{ß} becomes
+    C{SS}, the ligature C{ﬁ} becomes C{FI}, the dotless i, U+0131, becomes
+    C{I}), so a resource nobody defined a profile for could be raised onto a
+    profile that permits somebody else.
+    """
+    return name.translate(_ASCII_UPPER)
+
+
 def normalize_profile_name(name: str) -> str:
     """
     Return the upper-case profile name, or raise L{InvalidValueError} if RACF
     would not accept it as a general resource profile name.
 
     Generic characters are checked here, at definition time, so that a
-    matching rule never meets a name it cannot interpret.
+    matching rule never meets a name it cannot interpret.  Characters outside
+    ASCII are refused: no resource name the NSS server builds holds one (a
+    certificate label's are mapped to C{$}), so such a profile could protect
+    nothing, or would have to be raised onto an ASCII name it does not show.
     """
-    upper = name.upper()
+    upper = upper_ascii(name)
     if not upper:
         raise InvalidValueError("a profile name must not be empty")
     if len(upper) > MAX_PROFILE_NAME_LENGTH:
         raise InvalidValueError(
             f"profile name is longer than {MAX_PROFILE_NAME_LENGTH} characters"
         )
-    if any(c.isspace() or not c.isprintable() or c in "(),'" for c in upper):
+    if any(c not in NAME_CHARACTERS for c in upper):
         raise InvalidValueError(
-            f"profile name {upper!r} holds a blank, quote, comma, parenthesis "
-            "or control character"
+            f"profile name {upper!r} holds a blank, quote, comma, parenthesis, "
+            "control character or a character outside ASCII"
         )
     qualifiers = upper.split(".")
     if qualifiers.count(_DOUBLE) > 1:

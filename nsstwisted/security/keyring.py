@@ -2,7 +2,8 @@
 Digital certificates and key rings, with private keys sealed at rest.
 
 A certificate belongs to an owner: a user (C{ID(user)}), C{CERTAUTH} (the
-certificate authorities) or C{SITE}.  Labels are unique per owner.  A key ring
+certificate authorities) or C{SITE}.  Labels are unique per owner, and their
+mapped SERVAUTH names (L{map_label}) across the whole database.  A key ring
 belongs to a user and lists certificates of any owner, each with a usage.
 
 Private keys are stored only as AES-GCM blobs sealed under the master key and
@@ -18,6 +19,7 @@ import hashlib
 import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -35,10 +37,11 @@ from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import (
     AlreadyExistsError,
     InvalidValueError,
+    LabelCollisionError,
     NotFoundError,
     TamperedEntryError,
 )
-from nsstwisted.security.labels import MAX_LABEL_LENGTH
+from nsstwisted.security.labels import MAX_LABEL_LENGTH, colliding_labels, map_label
 from nsstwisted.security.signing import SignatureScheme, scheme_for_key, sign
 from nsstwisted.security.stash import MasterKey
 from nsstwisted.security.users import normalize_id, require_user
@@ -183,6 +186,18 @@ class KeyRing:
     name: str
     entries: tuple[RingEntry, ...]
 
+    @functools.cached_property
+    def label_collisions(self) -> Mapping[str, tuple[str, ...]]:
+        """
+        The mapped label names (L{map_label}) that more than one entry of
+        this ring has, each with those entries' labels.
+
+        RACDCERT refuses such labels, but a database written before it did
+        may hold them; one SERVAUTH profile would govern both certificates,
+        so a server uses neither.
+        """
+        return colliding_labels(e.record.label for e in self.entries)
+
     def entry(self, label: str) -> RingEntry:
         for entry in self.entries:
             if entry.record.label == label:
@@ -221,7 +236,9 @@ def normalize_ring(ring: str) -> str:
 def check_label(label: str) -> str:
     """
     Labels are kept exactly as written (they are case sensitive, as in
-    RACF), up to 32 printable characters.
+    RACF), up to 32 printable characters; what they map to in profile names
+    is L{map_label}'s business, and whether that clashes is checked when the
+    label is stored.
     """
     if not label or len(label) > MAX_LABEL_LENGTH:
         raise InvalidValueError(
@@ -644,6 +661,7 @@ class KeyRingStore:
             (owner.key, label),
         ).fetchone():
             raise AlreadyExistsError(f"{owner} already has a certificate {label!r}")
+        self._refuse_collision(cursor, label)
         fingerprint = hashlib.sha256(der).digest()
         existing = cursor.execute(
             "SELECT owner, label FROM certificates WHERE fingerprint = ?",
@@ -659,6 +677,31 @@ class KeyRingStore:
             "sealed_key) VALUES (?, ?, ?, ?, ?, ?)",
             (owner.key, label, der, fingerprint, int(trusted), sealed),
         )
+
+    @staticmethod
+    def _refuse_collision(cursor: sqlite3.Cursor, label: str) -> None:
+        """
+        Refuse a label whose SERVAUTH profile name is another certificate's.
+
+        The scope is the whole database, every owner: profile names are
+        global to a system, and any certificate can later be connected to
+        the ring a server uses, so a collision checked per owner or per ring
+        would let CLIENT2's certificate be governed by CLIENT1's profile.
+        Labels are few and this runs only when one is created, so they are
+        mapped here rather than stored mapped.
+        """
+        mapped = map_label(label)
+        for otherOwner, otherLabel in cursor.execute(
+            "SELECT owner, label FROM certificates ORDER BY owner, label"
+        ):
+            if map_label(otherLabel) == mapped:
+                raise LabelCollisionError(
+                    f"label {label!r} is {mapped} in SERVAUTH profile names "
+                    f"(EZB.NSSCERT.sysname.{mapped}.HOST), as label "
+                    f"{otherLabel!r} of {CertificateOwner.from_key(otherOwner)} "
+                    "is: one profile would govern both certificates; choose "
+                    "another label"
+                )
 
     @staticmethod
     def _get(

@@ -28,6 +28,7 @@ from nsstwisted.security.generic import (
     is_generic,
     normalize_profile_name,
     order_generics,
+    upper_ascii,
 )
 from nsstwisted.security.users import id_is_defined, normalize_id, now
 
@@ -181,7 +182,7 @@ class ProfileSnapshot:
         """
         The name of the profile that protects C{resource}, if any.
         """
-        found = self._find(resourceClass, resource.upper())
+        found = self._find(resourceClass, upper_ascii(resource))
         return None if found is None else found[0]
 
     def _find(
@@ -223,14 +224,19 @@ class ProfileSnapshot:
         The access comes, in RACF's order, from the user's own access-list
         entry; else the highest entry of a group the user is connected to;
         else the C{*} entry, for defined users; else the profile's UACC.
+
+        The resource and the user ID are raised by L{upper_ascii} alone, the
+        rule profile names were stored by: a resource holding a letter
+        outside ASCII then matches no discrete profile, rather than one that
+        Unicode case mapping would make of it (C{STRAßE} is not C{STRASSE}).
         """
         if resourceClass not in self.options.active:
             return Decision(AuthorizationResult.NOT_PROTECTED, None, AccessLevel.NONE)
-        found = self._find(resourceClass, resource.upper())
+        found = self._find(resourceClass, upper_ascii(resource))
         if found is None:
             return Decision(AuthorizationResult.NOT_PROTECTED, None, AccessLevel.NONE)
         name, profile = found
-        granted = self._granted(userid.upper(), profile)
+        granted = self._granted(upper_ascii(userid), profile)
         result = (
             AuthorizationResult.ALLOWED
             if granted >= level

@@ -19,6 +19,7 @@ from nsstwisted.security.errors import (
     InvalidValueError,
     NotFoundError,
 )
+from nsstwisted.security.generic import upper_ascii
 from nsstwisted.security.passwords import hash_password, verify_password
 
 DEFAULT_REVOKE_LIMIT = 3
@@ -26,9 +27,7 @@ MAX_REVOKE_LIMIT = 255
 REVOKE_SETTING = "password_revoke"
 
 _NAME = re.compile(r"[A-Z@#$][A-Z0-9@#$]{0,7}")
-_ASCII_UPPER = str.maketrans(
-    "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def normalize_id(value: str, what: str = "user ID") -> str:
@@ -36,9 +35,9 @@ def normalize_id(value: str, what: str = "user ID") -> str:
     Upper-case a user ID or group name and check RACF's rules: 1 to 8
     characters, letters, digits and C{@ # $}, not starting with a digit.
     """
-    # Raise ASCII letters only: str.upper() would turn a dotless i into I,
-    # and so let "clıent1" name CLIENT1.
-    upper = value.translate(_ASCII_UPPER)
+    # ASCII letters only (see upper_ascii): str.upper() would raise a
+    # dotless i to I, and let a name nobody defined stand for CLIENT1.
+    upper = upper_ascii(value)
     if not _NAME.fullmatch(upper):
         raise InvalidValueError(
             f"{what} {value!r} must be 1 to 8 letters, digits, @, # or $, "

@@ -34,6 +34,7 @@ from nsstwisted.security.keyring import (
     CertificateUsage,
     KeyRingStore,
 )
+from nsstwisted.security.labels import map_label
 from nsstwisted.security.passticket import parse_key
 from nsstwisted.security.profiles import AccessLevel, ProfileStore, ResourceClass
 from nsstwisted.security.racf.lexer import RacfCommand
@@ -557,7 +558,7 @@ class RacfInterpreter:
         record = self._keyrings.add_certificate(
             owner, label, loaded, trusted=not ops.has("NOTRUST")
         )
-        return [_added(record)]
+        return [_added(record), *_mapping(record.label)]
 
     def _gencert(self, ops: ParsedOperands, owner: CertificateOwner) -> list[str]:
         _contradiction(ops, "RSA", "NISTECC")
@@ -593,7 +594,11 @@ class RacfInterpreter:
             notBefore=_date(ops, "NOTBEFORE"),
             notAfter=_date(ops, "NOTAFTER", endOfDay=True),
         )
-        return [_added(record), *_altname_warnings(owner, label, altNames)]
+        return [
+            _added(record),
+            *_mapping(record.label),
+            *_altname_warnings(owner, label, altNames),
+        ]
 
     def _list_certificates(
         self, ops: ParsedOperands, owner: CertificateOwner
@@ -814,6 +819,19 @@ def _added(record: CertificateRecord) -> str:
     return f"NSR0302I certificate {record.label!r} of {record.owner} added" + (
         " with its private key" if record.hasPrivateKey else ""
     )
+
+
+def _mapping(label: str) -> list[str]:
+    # The administrator defines the certificate's profiles by this name, and
+    # cannot be expected to work out what a blank or an accented letter
+    # becomes.
+    mapped = map_label(label)
+    if mapped == label:
+        return []
+    return [
+        f"NSR0311I label {label!r} is {mapped} in SERVAUTH profile names: "
+        f"EZB.NSSCERT.sysname.{mapped}.HOST or .CERTAUTH"
+    ]
 
 
 __all__ = ["SYNTAX", "RacfInterpreter"]
