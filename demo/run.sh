@@ -45,7 +45,9 @@ nss-racf --file "$work/bad.racf" || echo "exit status $?"
 nss-racf "LISTUSER NEWUSER" || echo "exit status $?"
 
 say "nss-passticket for CLIENT2 at application NSSD, fixed time 1800000000"
-nss-passticket --userid CLIENT2 --applname NSSD --key E001193519561977 --time 1800000000
+# The key on standard input (printf is a shell builtin: no process shows it).
+printf '%s\n' E001193519561977 |
+    nss-passticket --userid CLIENT2 --applname NSSD --key-file - --time 1800000000
 
 say "The library: logons, decisions, signatures, tampering"
 python "$here/security_demo.py" "$NSS_SECURITY_DB"

@@ -348,7 +348,7 @@ class NssClientTests(TestCase):
                 "cacerts",
             )
             self.assertEqual(status, 2)
-            self.assertIn(f"PassTicket key file {key} has mode 0640", err)
+            self.assertIn(f"NSR0307E the PassTicket key file {key} has mode 0640", err)
             self.assertNotIn(PASSTICKET_KEY, err)
 
             status, _, err = await nss_client(

@@ -17,6 +17,7 @@ from nsstwisted.security.logon import Logon
 from nsstwisted.security.passticket import generate_passticket, parse_key
 from nsstwisted.security.profiles import AccessLevel, ProfileStore, ResourceClass
 from nsstwisted.security.users import UserRegistry
+from tests.terminal import run_on_terminal, run_tool, tool_argv
 
 EXAMPLE_JOB = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -37,10 +38,11 @@ class RacfCommandLineTests(SynchronousTestCase):
         status = run(["--database", self.database, *argv], out, err, io.StringIO(stdin))
         return status, out.getvalue(), err.getvalue()
 
-    def job(self, text: str) -> str:
+    def job(self, text: str, mode: int = 0o600) -> str:
         path = os.path.join(self.folder, "job.racf")
         with open(path, "w") as f:
             f.write(text)
+        os.chmod(path, mode)
         return path
 
     def open(self) -> SecurityDatabase:
@@ -135,7 +137,10 @@ class RacfCommandLineTests(SynchronousTestCase):
         database: logons, decisions and signatures all come out as the
         documentation says.
         """
-        status, _out, err = self.nss_racf("--file", EXAMPLE_JOB)
+        # An owner-only copy: the checkout's file may be open to others, which
+        # draws NSR0305W (tested below) since the job holds passwords.
+        with open(EXAMPLE_JOB, encoding="utf-8") as f:
+            status, _out, err = self.nss_racf("--file", self.job(f.read()))
         self.assertEqual((status, err), (0, ""))
         database = self.open()
         logon = Logon(database)
@@ -204,3 +209,222 @@ class RacfCommandLineTests(SynchronousTestCase):
             KeyRingStore(self.open()).list_certificates(CertificateOwner.user("U1")),
             [],
         )
+
+
+PASSWORD = "S3cret-pw1"
+KEY_HEX = "E001193519561977"
+
+
+class SecretsOffTheCommandLineTests(SynchronousTestCase):
+    """
+    A secret in nss-racf's arguments can be read by every local user in
+    C{/proc/PID/cmdline} while the command runs.  It is warned about (and
+    still obeyed, for existing scripts); a job file, standard input or a
+    prompt keep it off the command line instead.  The commands run as real
+    processes, as an operator runs them.
+    """
+
+    def setUp(self) -> None:
+        self.folder = os.path.abspath(self.mktemp())
+        os.makedirs(self.folder)
+        self.database = os.path.join(self.folder, "security.db")
+        # PassTicket keys are used only while the class is active.
+        self.assertEqual(self.nss_racf("SETROPTS CLASSACT(PTKTDATA)")[0], 0)
+
+    def nss_racf(self, *argv: str, stdin: str = "") -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        status = run(["--database", self.database, *argv], out, err, io.StringIO(stdin))
+        return status, out.getvalue(), err.getvalue()
+
+    def logon(self, userid: str, password: str) -> bool:
+        database = SecurityDatabase.open(self.database, self.database[:-3] + ".sth")
+        try:
+            return Logon(database).with_password(userid, password).accepted
+        finally:
+            database.close()
+
+    def ticketAccepted(self, key: str) -> bool:
+        database = SecurityDatabase.open(self.database, self.database[:-3] + ".sth")
+        try:
+            ticket = generate_passticket("U1", "NSSD", parse_key(key), int(time.time()))
+            return Logon(database).with_passticket("U1", "NSSD", ticket).accepted
+        finally:
+            database.close()
+
+    def test_passwordInArgumentsWarnedAndObeyed(self) -> None:
+        done = run_tool(
+            "nsstwisted.cli.racf",
+            "--database",
+            self.database,
+            f"ADDUSER U1 PASSWORD({PASSWORD})",
+        )
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn(
+            "nss-racf: NSR0304W ADDUSER PASSWORD was given on the", done.stderr
+        )
+        self.assertIn("write PASSWORD without a value", done.stderr)
+        self.assertIn("--file", done.stderr)
+        self.assertNotIn(PASSWORD, done.stdout + done.stderr)
+        self.assertTrue(self.logon("U1", PASSWORD))
+
+    def test_everySecretKeywordWarned(self) -> None:
+        """
+        Abbreviated keywords, the nested PassTicket key and the PKCS#12
+        password are secrets too; the warning names the keyword and comes
+        even when the command then fails.
+        """
+        self.nss_racf("ADDUSER U1")
+        for command, keyword, status in [
+            ("ALTUSER U1 PASSW(Sup3rSecret)", "ALTUSER PASSWORD", 0),
+            (
+                "RDEFINE PTKTDATA NSSD SSIGNON(KEYMASKED(E001193519561977))",
+                "RDEFINE SSIGNON(KEYMASKED)",
+                0,
+            ),
+            (
+                "RALTER PTKTDATA NSSD SSIGNON(KEYM(E001193519561977))",
+                "RALTER SSIGNON(KEYMASKED)",
+                0,
+            ),
+            (
+                "RACDCERT ID(U1) ADD('missing.p12') PASSWORD(Sup3rSecret)",
+                "RACDCERT PASSWORD",
+                1,
+            ),
+        ]:
+            result, out, err = self.nss_racf(command)
+            self.assertEqual(result, status, err)
+            self.assertIn(f"NSR0304W {keyword} was given", err)
+            self.assertNotIn("Sup3r", out + err)
+            self.assertNotIn("E0011935", out + err)
+
+    def test_noWarningWithoutSecret(self) -> None:
+        for command in [
+            "SETROPTS PASSWORD(REVOKE(3))",
+            "ADDUSER U1 NOPASSWORD",
+            "ADDUSER PASSW",
+            "RDEFINE PTKTDATA NSSD UACC(NONE)",
+        ]:
+            status, _out, err = self.nss_racf(command)
+            self.assertEqual((status, err), (0, ""), command)
+
+    def test_jobOnStandardInput(self) -> None:
+        done = run_tool(
+            "nsstwisted.cli.racf",
+            "--database",
+            self.database,
+            "--file",
+            "-",
+            stdin=f"ADDUSER U1 PASSWORD({PASSWORD})\n"
+            f"RDEFINE PTKTDATA NSSD SSIGNON(KEYMASKED({KEY_HEX}))\n",
+        )
+        self.assertEqual((done.returncode, done.stderr), (0, ""))
+        self.assertTrue(self.logon("U1", PASSWORD))
+        self.assertTrue(self.ticketAccepted(KEY_HEX))
+
+    def test_jobFileOpenToOthersWarned(self) -> None:
+        path = os.path.join(self.folder, "job.racf")
+        with open(path, "w") as f:
+            f.write(
+                "ADDUSER U1 NOPASSWORD\n"
+                f"ALTUSER U1 PASSWORD({PASSWORD})\n"
+                f"RDEFINE PTKTDATA NSSD SSIGNON(KEYMASKED({KEY_HEX}))\n"
+            )
+        os.chmod(path, 0o640)
+        status, _out, err = self.nss_racf("--file", path)
+        self.assertEqual(status, 0, err)
+        self.assertEqual(
+            err,
+            f"nss-racf: NSR0305W the job file {path} holds secrets (PASSWORD on "
+            "line 2, SSIGNON(KEYMASKED) on line 3) and has mode 0640, so group "
+            "or others may read it; chmod 600 it\n",
+        )
+        self.assertTrue(self.logon("U1", PASSWORD))
+        os.chmod(path, 0o600)
+        self.nss_racf("DELUSER U1")
+        self.nss_racf("RDELETE PTKTDATA NSSD")
+        status, _out, err = self.nss_racf("--file", path)
+        self.assertEqual((status, err), (0, ""))
+
+    def test_bareKeywordInJobStillAnError(self) -> None:
+        """
+        Only a command from the arguments asks for a value: a job cannot be
+        interrupted by prompts, and its standard input may be the job.
+        """
+        status, _out, err = self.nss_racf("--file", "-", stdin="ADDUSER U1 PASSWORD\n")
+        self.assertEqual(status, 1)
+        self.assertIn("PASSWORD: needs one value", err)
+
+    def test_secretFromStandardInput(self) -> None:
+        self.nss_racf("ADDUSER U1")
+        done = run_tool(
+            "nsstwisted.cli.racf",
+            "--database",
+            self.database,
+            "ALTUSER U1 PASSWORD",
+            stdin=PASSWORD + "\n",
+        )
+        self.assertEqual((done.returncode, done.stderr), (0, ""))
+        self.assertNotIn(PASSWORD, done.stdout)
+        self.assertTrue(self.logon("U1", PASSWORD))
+        done = run_tool(
+            "nsstwisted.cli.racf",
+            "--database",
+            self.database,
+            "RDEFINE PTKTDATA NSSD SSIGNON(KEYMASKED)",
+            stdin=KEY_HEX + "\n",
+        )
+        self.assertEqual((done.returncode, done.stderr), (0, ""))
+        self.assertTrue(self.ticketAccepted(KEY_HEX))
+
+    def test_noSecretOnStandardInputRunsNothing(self) -> None:
+        self.nss_racf("ADDUSER U1 NOPASSWORD")
+        for stdin in ["", "\n"]:
+            status, _out, err = self.nss_racf(
+                "ALTUSER U1 PASSWORD NAME(X)", stdin=stdin
+            )
+            self.assertEqual(status, 2)
+            self.assertIn("NSR0307E no value of PASSWORD on standard input", err)
+            self.assertIn("nothing was run", err)
+        self.assertIn("NAME=UNKNOWN", self.nss_racf("LISTUSER U1")[1])
+
+    def test_controlCharacterInSecretRefused(self) -> None:
+        self.nss_racf("ADDUSER U1")
+        status, out, err = self.nss_racf("ALTUSER U1 PASSWORD", stdin="Sup3r\tpw\n")
+        self.assertEqual(status, 1)
+        self.assertIn("NSR0103E the value of PASSWORD holds a control character", err)
+        self.assertNotIn("Sup3r", out + err)
+
+    def test_promptAtTerminal(self) -> None:
+        """
+        At a terminal the value is asked for with echo off: nothing typed
+        shows on the screen.
+        """
+        self.nss_racf("ADDUSER U1")
+        status, shown = run_on_terminal(
+            tool_argv(
+                "nsstwisted.cli.racf",
+                "--database",
+                self.database,
+                "ALTUSER U1 PASSWORD",
+            ),
+            [(b"ALTUSER PASSWORD: ", PASSWORD.encode())],
+        )
+        self.assertEqual(status, 0, shown)
+        self.assertNotIn(PASSWORD.encode(), shown)
+        self.assertTrue(self.logon("U1", PASSWORD))
+
+    def test_passTicketKeyPromptAtTerminal(self) -> None:
+        self.nss_racf("ADDUSER U1")
+        status, shown = run_on_terminal(
+            tool_argv(
+                "nsstwisted.cli.racf",
+                "--database",
+                self.database,
+                "RDEFINE PTKTDATA NSSD SSIGNON(KEYMASKED) UACC(NONE)",
+            ),
+            [(b"RDEFINE SSIGNON(KEYMASKED): ", KEY_HEX.encode())],
+        )
+        self.assertEqual(status, 0, shown)
+        self.assertNotIn(KEY_HEX.encode(), shown)
+        self.assertTrue(self.ticketAccepted(KEY_HEX))

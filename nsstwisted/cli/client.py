@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +42,7 @@ from twisted.internet.task import react
 from twisted.python import usage
 
 from nsstwisted import __version__
+from nsstwisted.cli.secretinput import SecretUnavailable, read_secret_file
 from nsstwisted.client import (
     ClientTimeouts,
     ConnectionClosed,
@@ -80,9 +80,6 @@ DEFAULT_TIMEOUT = 30.0
 PASSTICKET_APPLICATION = "NSSD"
 # VERIFY carries at most this many CHAIN_CERTIFICATE fields.
 MAX_CHAIN = 16
-# A secret file larger than this is not a password or a key: refuse it
-# rather than read an arbitrary file into memory.
-MAX_SECRET_FILE = 4096
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -424,42 +421,17 @@ class ClientOptions(_Options):
 def read_secret(path: str, what: str) -> str:
     """
     The first line of a secret file, which must be readable by its owner
-    only, so that a password or key left readable to others is noticed
-    before it is used rather than trusted silently, as ssh does with keys.
-    The mode is read from the open file, so the file checked is the file
-    read.
+    only (see L{read_secret_file}), so that nothing secret ever has to be
+    given on the command line, where every local user can read it.
 
     @param what: how the file is named in messages ("password file").
-    @raise CommandFailed: the file cannot be read, is not a regular file, is
-        open to group or others, or holds no secret; the message names the
+    @raise CommandFailed: the file cannot be used; the message names the
         file and never its contents.
     """
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as e:
-        raise CommandFailed(f"cannot open the {what} {path}: {e.strerror}") from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        mode = stat.S_IMODE(info.st_mode)
-        if not stat.S_ISREG(info.st_mode):
-            raise CommandFailed(f"the {what} {path} is not a regular file")
-        if mode & 0o077:
-            raise CommandFailed(
-                f"the {what} {path} has mode {mode:04o}; it must be readable by "
-                "its owner only (chmod 600)"
-            )
-        raw = f.read(MAX_SECRET_FILE + 1)
-    if len(raw) > MAX_SECRET_FILE:
-        raise CommandFailed(f"the {what} {path} is too large to hold a secret")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise CommandFailed(f"the {what} {path} is not UTF-8 text") from None
-    lines = text.splitlines()
-    secret = lines[0] if lines else ""
-    if not secret:
-        raise CommandFailed(f"the {what} {path} is empty")
-    return secret
+        return read_secret_file(path, what)
+    except SecretUnavailable as e:
+        raise CommandFailed(str(e)) from None
 
 
 def credentials_from(options: ClientOptions, clock: Callable[[], float]) -> Credentials:

@@ -7,6 +7,14 @@ completely before anything runs: a syntax error anywhere runs nothing.  Then
 each command runs atomically; one that fails is reported with its line and
 changes nothing, and the job goes on, as a TSO batch job does.
 
+Secrets (passwords, PassTicket keys) belong in a job, never in the arguments,
+which every local user can read while the command runs.  A secret that
+arrives in the arguments still works, so that existing scripts keep running,
+but draws the warning NSR0304W; a secret keyword written in the arguments
+without its value (C{ALTUSER U1 PASSWORD}) is asked for at the terminal, or
+read from standard input when that is not one.  A job file holding a secret
+that group or others may open draws NSR0305W.
+
 Exit status: 0 all commands ran; 1 a command was wrong (syntax, unknown
 keyword, unknown user, bad certificate file, ...); 2 the command line was
 wrong, or the database or stash file cannot be used.
@@ -15,12 +23,14 @@ wrong, or the database or stash file cannot be used.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from typing import ClassVar, NoReturn, TextIO
 
 from twisted.python import usage
 
 from nsstwisted import __version__
+from nsstwisted.cli.secretinput import SecretUnavailable, ask_secret
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import (
     CommandSyntaxError,
@@ -30,6 +40,11 @@ from nsstwisted.security.errors import (
 from nsstwisted.security.location import database_path, stash_path
 from nsstwisted.security.racf.commands import RacfInterpreter
 from nsstwisted.security.racf.lexer import RacfCommand, parse_command, parse_job
+from nsstwisted.security.racf.secretkeywords import (
+    SecretOperand,
+    fill_secrets,
+    find_secrets,
+)
 
 PROGRAM = "nss-racf"
 EXIT_OK = 0
@@ -48,7 +63,10 @@ class RacfOptions(usage.Options):
         "Run RACF commands (ADDUSER, RDEFINE, PERMIT, SETROPTS, RACDCERT, ...) "
         "against the security database.  The database is --database, else "
         "$NSS_SECURITY_DB, else /var/lib/nsstwisted/security.db; the stash "
-        "file is --stash, else $NSS_STASH, else beside the database."
+        "file is --stash, else $NSS_STASH, else beside the database.  Keep "
+        "secrets off the command line, where other users can read them: put "
+        "them in a job (mode 600, or --file - for standard input), or write "
+        "PASSWORD or SSIGNON(KEYMASKED) without a value to be asked for it."
     )
     optParameters: ClassVar[list[list[str | None]]] = [
         ["database", "d", None, "The security database file."],
@@ -64,14 +82,75 @@ class RacfOptions(usage.Options):
             raise usage.UsageError("give either one command or --file JOB")
 
 
-def _read_job(path: str, stdin: TextIO) -> tuple[str, str]:
+def _read_job(path: str, stdin: TextIO) -> tuple[str, str, int]:
     """
-    The job text and the folder relative certificate paths are taken from.
+    The job text, the folder relative certificate paths are taken from, and
+    the permission bits of the job file (0 for standard input, which no one
+    else can reread).
     """
     if path == "-":
-        return stdin.read(MAX_JOB_SIZE + 1), "."
+        return stdin.read(MAX_JOB_SIZE + 1), ".", 0
     with open(path, encoding="utf-8", errors="strict") as job:
-        return job.read(MAX_JOB_SIZE + 1), os.path.dirname(os.path.abspath(path))
+        mode = stat.S_IMODE(os.fstat(job.fileno()).st_mode)
+        text = job.read(MAX_JOB_SIZE + 1)
+        return text, os.path.dirname(os.path.abspath(path)), mode
+
+
+def _secrets_in_open_job(
+    path: str, mode: int, commands: list[RacfCommand]
+) -> str | None:
+    """
+    The warning for a job file that holds secrets and that group or others
+    may open, or L{None}: the job is where secrets are kept off the command
+    line, so it must not hand them to the same readers in another way.
+    """
+    if not mode & 0o077:
+        return None
+    where = [
+        f"{secret.keyword} on line {command.line}"
+        for command in commands
+        for secret in find_secrets(command)
+        if secret.given
+    ]
+    if not where:
+        return None
+    return (
+        f"NSR0305W the job file {path} holds secrets ({', '.join(where)}) and "
+        f"has mode {mode:04o}, so group or others may read it; chmod 600 it"
+    )
+
+
+def _secret_in_argv(secret: SecretOperand, verb: str) -> str:
+    """
+    The warning for a secret given in the arguments: it names the keyword,
+    never the value, and says what to do instead.
+    """
+    return (
+        f"NSR0304W {verb} {secret.keyword} was given on the command line, where "
+        "every user of this system can read it while the command runs; write "
+        f"{secret.prompt} without a value to be asked for it, or put the command "
+        "in a job file (--file JOB, or --file - for standard input)"
+    )
+
+
+def _ask_for_secrets(command: RacfCommand, stdin: TextIO) -> RacfCommand:
+    """
+    The command with every secret keyword written without a value given the
+    value typed at the terminal (echo off) or read from standard input.
+
+    @raise SecretUnavailable: a value was not given.
+    """
+    values = []
+    for secret in find_secrets(command):
+        if not secret.given:
+            values.append(
+                ask_secret(
+                    f"{command.verb} {secret.keyword}: ",
+                    f"value of {secret.keyword}",
+                    stdin,
+                )
+            )
+    return fill_secrets(command, values) if values else command
 
 
 def _describe(error: SecurityError, command: RacfCommand) -> str:
@@ -93,6 +172,10 @@ def run(
 ) -> int:
     """
     Run C{nss-racf} and return its exit status.
+
+    @param stdin: the job of C{--file -}, or where a secret keyword written
+        without its value is asked for: at the terminal when it is one, else
+        its next line; C{sys.stdin} if L{None}.
     """
     out = stdout or sys.stdout
     err = stderr or sys.stderr
@@ -107,17 +190,30 @@ def run(
     base = "."
     try:
         if options["file"]:
-            text, base = _read_job(options["file"], stdin or sys.stdin)
+            text, base, mode = _read_job(options["file"], stdin or sys.stdin)
             if len(text) > MAX_JOB_SIZE:
                 err.write(f"{PROGRAM}: the job is larger than {MAX_JOB_SIZE} bytes\n")
                 return EXIT_COMMAND_FAILED
             commands = parse_job(text)
+            warning = _secrets_in_open_job(options["file"], mode, commands)
+            if warning is not None:
+                err.write(f"{PROGRAM}: {warning}\n")
         else:
-            commands = [parse_command(options["command"])]
+            command = parse_command(options["command"])
+            for secret in find_secrets(command):
+                if secret.given:
+                    # Warned, and still run: scripts written before the
+                    # warning must keep working.
+                    err.write(f"{PROGRAM}: {_secret_in_argv(secret, command.verb)}\n")
+            commands = [_ask_for_secrets(command, stdin or sys.stdin)]
     except (OSError, UnicodeDecodeError) as e:
         err.write(f"{PROGRAM}: cannot read job {options['file']}: {e}\n")
         return EXIT_ENVIRONMENT
-    except CommandSyntaxError as e:
+    except SecretUnavailable as e:
+        err.write(f"{PROGRAM}: {e}; nothing was run\n")
+        return EXIT_ENVIRONMENT
+    except SecurityError as e:
+        # A syntax error, or a value typed for a secret that breaks a rule.
         err.write(f"{PROGRAM}: {e}\n")
         return EXIT_COMMAND_FAILED
 
@@ -174,3 +270,6 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
 
 __all__ = ["PROGRAM", "__version__", "main", "run"]
+
+if __name__ == "__main__":
+    main()
