@@ -711,6 +711,79 @@ class TwistdIkedTests(IkedTestCase):
 
         return ensureDeferred(go())
 
+    def test_secondIkedExits(self) -> Deferred[None]:
+        """
+        A second iked on the same configuration cannot take the management
+        socket: it exits non-zero with EZD1101I and EZD1104I, and never logs
+        on, so the first keeps its client names (issue 22, item 9).
+        """
+        nssd = start_nssd(self, self.setup)
+        assert nssd.port is not None
+        port = nssd.port.getHost().port  # type: ignore[attr-defined]
+        config = write_iked_config(self.setup, port, None)
+        first = self.spawn(config)
+
+        async def go() -> None:
+            await first.waitFor(rb"EZD1138I Stack STACKA is connected")
+            await first.waitFor(rb"EZD1138I Stack STACKB is connected")
+            logons = sum("DBG0101I" in m for m in self.messages)
+            second = self.spawn(config)
+            status = await second.ended
+            self.assertNotEqual(status, 0)
+            self.assertIn(b"EZD1101I", second.output)
+            self.assertIn(b"EZD1104I IKE daemon cannot start", second.output)
+            self.assertIn(b"another iked", second.output)
+            self.assertNotIn(b"Traceback", second.output)
+            self.assertNotIn(b"EZD1138I", second.output)
+            self.assertEqual(sum("DBG0101I" in m for m in self.messages), logons)
+            self.assertIn(b"EZD1138I", first.output)
+            self.assertNotIn(b"EZD1140I", first.output)
+
+        return ensureDeferred(go())
+
+    def test_replacedSideIsTold(self) -> Deferred[None]:
+        """
+        When another logon takes a stack's client name, the stack's EZD1140I
+        says so, and from where, instead of "closed cleanly" (item 9).
+        """
+        nssd = start_nssd(self, self.setup)
+        assert nssd.port is not None
+        port = nssd.port.getHost().port  # type: ignore[attr-defined]
+        service = self.start_iked(write_iked_config(self.setup, port, None))
+
+        async def go() -> None:
+            from nsstwisted.client import PasswordCredentials, connect
+            from nsstwisted.wire.nss import Services
+            from tests.daemons import LOOPBACK, client_endpoint
+
+            await eventually(
+                lambda: self.server_port(service, "STACKA") == port,
+                what="STACKA connected",
+            )
+            intruder = await connect(
+                reactor,
+                client_endpoint(self.setup, port),
+                serverIdentity=LOOPBACK,
+                clientName="CLIENT1",
+                credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
+                services=Services.CERT,
+            )
+            self.addCleanup(intruder.close)
+            local = intruder.addresses()[0]
+            await eventually(lambda: self.logged("EZD1140I"), what="EZD1140I")
+            self.assertTrue(
+                self.logged(
+                    "EZD1140I Stack STACKA lost its connection to network security"
+                    " server 127.0.0.1 - the server ended the session: EBUSY"
+                    " NSSRsnReplacedByNewLogon (replaced by a new logon of client"
+                    f" name CLIENT1 from {local[0]} port {local[1]})"
+                ),
+                "\n".join(m for m in self.messages if "EZD1140I" in m),
+            )
+            self.assertTrue(self.logged(f"from {local[0]} port {local[1]}"))
+
+        return ensureDeferred(go())
+
     def test_badConfiguration(self) -> Deferred[None]:
         config = write_iked_config(self.setup, 4159, None)
         with open(config, "a") as f:

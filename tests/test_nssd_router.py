@@ -212,6 +212,51 @@ class ClientListTests(RoutingTestCase):
         return ensureDeferred(go())
 
 
+class RevocationTests(RoutingTestCase):
+    def test_revokedUserLosesSessionAndAuthority(self) -> Deferred[None]:
+        """
+        After ALTUSER REVOKE and the refresh that makes it known, the revoked
+        client's live session ends (DBG0107I; iked's EZD1140I says why, and
+        it does not retry a revoked logon), and a revoked operator's NMI
+        requests are refused (issue 22, item 4).
+        """
+
+        async def go() -> None:
+            await self.connected()
+            protocol = await self.operator()
+            reply = await protocol.request(NmiMessageType.GET_CLIENTINFO, "")
+            self.assertEqual(reply.returnCode, ReturnCode.OK)
+            racf(
+                self.setup,
+                "ALTUSER CLIENT1 REVOKE",
+                f"ALTUSER {ME} REVOKE",
+                "SETROPTS RACLIST(SERVAUTH) REFRESH",
+            )
+            await eventually(
+                lambda: self.logged("userid CLIENT1 is revoked"),
+                timeout=20,
+                what="DBG0107I",
+            )
+            self.assertTrue(self.logged("DBG0107I"))
+            await eventually(
+                lambda: self.logged("EZD1161I Stack STACKA"), what="EZD1161I"
+            )
+            self.assertTrue(
+                self.logged(
+                    "lost its connection to network security server 127.0.0.1"
+                    " - the server ended the session: EACCES NSSRsnUserRevoked"
+                )
+            )
+            self.assertIsNone(self.nssd.registry.get("CLIENT1"))
+            # CLIENT2 is not revoked and keeps its session.
+            self.assertIsNotNone(self.nssd.registry.get("CLIENT2"))
+            operator = await self.operator()
+            failure = await self.refused(operator, NmiMessageType.GET_CLIENTINFO, "")
+            self.assertEqual(failure.returnCode, ReturnCode.EACCES)
+
+        return ensureDeferred(go())
+
+
 POLICY = """
 IpFilterRule NssTraffic
 {

@@ -159,6 +159,27 @@ class DecisionTests(ProfileTestCase):
         self.assertEqual(decision.profile, CERT)
         self.assertEqual(decision.granted, AccessLevel.READ)
 
+    def test_revokedUserPassesNoCheck(self) -> None:
+        """
+        A revoked user is refused whatever its access list entry, the UACC,
+        or no profile at all would give (issue 22, item 4).
+        """
+        self.profiles.define(SERVAUTH, CERT, owner="admin", uacc=AccessLevel.READ)
+        self.profiles.permit(SERVAUTH, CERT, ["client1"], AccessLevel.CONTROL)
+        self.users.alter_user("client1", revoke=True)
+        snapshot = self.profiles.snapshot()
+        self.assertTrue(snapshot.is_revoked("Client1"))
+        self.assertFalse(snapshot.is_revoked("client2"))
+        decision = self.check("client1", CERT)
+        self.assertEqual(decision.result, AuthorizationResult.DENIED)
+        self.assertEqual(decision.profile, CERT)
+        self.assertEqual(decision.granted, AccessLevel.NONE)
+        unprotected = self.check("client1", "EZB.NOTHING.HERE")
+        self.assertEqual(unprotected.result, AuthorizationResult.DENIED)
+        self.assertTrue(self.check("client2", CERT).allowed)
+        self.users.alter_user("client1", resume=True)
+        self.assertTrue(self.check("client1", CERT).allowed)
+
     def test_levels(self) -> None:
         self.profiles.define(SERVAUTH, CERT, owner="admin")
         self.profiles.permit(SERVAUTH, CERT, ["client1"], AccessLevel.CONTROL)

@@ -120,6 +120,7 @@ class NssClientConnection:
         self._secured: Deferred[None] = Deferred()
         self.lastSentAt = 0.0
         self._closed: Deferred[str] = Deferred()
+        self._goodbye: str | None = None
         self.isClosed = False
         #: The services asked for at logon and granted; nothing else is
         #: served, whatever the server sends.
@@ -145,11 +146,12 @@ class NssClientConnection:
             self._link.sendFrame(NssFrame(frame.requestId, HeartbeatReply()))
             return
         if isinstance(message, Disconnect):
-            self.log.info(
-                "NSS server disconnected: {rc} {rsn} {reason}",
-                rc=frame.returnCode.name,
-                rsn=frame.reasonCode.name,
-                reason=message.reason,
+            # Why the server ended the session is what the connection's end
+            # must report, not the transport's "closed cleanly".
+            self._goodbye = (
+                f"the server ended the session: {frame.returnCode.name}"
+                f" {frame.reasonCode.name}"
+                + (f" ({message.reason})" if message.reason else "")
             )
             self._link.close()
             return
@@ -185,6 +187,7 @@ class NssClientConnection:
         self.log.warn("NSS connection closed: {what} took too long", what=what)
 
     def connectionLost(self, reason: str) -> None:
+        reason = self._goodbye or reason
         self.isClosed = True
         if self._heartbeat is not None and self._heartbeat.running:
             self._heartbeat.stop()

@@ -27,7 +27,7 @@ from twisted.internet.defer import (
     maybeDeferred,
     succeed,
 )
-from twisted.internet.interfaces import IListeningPort
+from twisted.internet.interfaces import IListeningPort, IReactorCore
 from twisted.logger import Logger
 
 from nsstwisted.config import ConfigurationError
@@ -128,6 +128,8 @@ class IKEDService(Service):
         )
         self.connections: dict[str, StackNssConnection] = {}
         self.nmiPort: IListeningPort | None = None
+        #: Why the start failed, once it has; the process then ends.
+        self.failedStart: str | None = None
         self.stacks: dict[str, StackModel] = {}
         self.ike: dict[str, StackIke] = {}
         self.localRing: LocalKeyRing | None = None
@@ -214,6 +216,10 @@ class IKEDService(Service):
             f"{len(self.configuration.stack_names())} stacks",
         )
         self._listen_nmi(self.configuration.nmiSocket)
+        if self.failedStart is not None:
+            # Not one logon: a second iked must not take the first one's
+            # client names from nssd on its way out.
+            return
         for name, stack in self.configuration.nssStacks.items():
             connection = self._connection(stack)
             self.connections[name] = connection
@@ -335,6 +341,12 @@ class IKEDService(Service):
         return DeferredList(stopping).addCallback(lambda _: None)
 
     def _listen_nmi(self, path: str) -> None:
+        """
+        Serve the management interface, or end the process: an iked that
+        cannot serve it is, most often, a second iked on the same
+        configuration, and two ikeds take each other's client names from
+        nssd every few seconds.
+        """
         directory = os.path.dirname(path) or "."
         try:
             os.makedirs(directory, exist_ok=True)
@@ -342,8 +354,9 @@ class IKEDService(Service):
             self.log.error(
                 "{ikedMessage}",
                 ikedMessage=f"EZD1101I cannot create socket directory {directory}: "
-                f"{e.strerror}; the management interface is not available",
+                f"{e.strerror}",
             )
+            self._fail_startup(f"cannot create socket directory {directory}")
             return
 
         def served(port: IListeningPort) -> None:
@@ -355,10 +368,35 @@ class IKEDService(Service):
                 ikedMessage=f"EZD1101I cannot serve the management interface on "
                 f"{path}: {failure.getErrorMessage()}",
             )
+            self._fail_startup(
+                f"the management socket {path} is in use (is another iked"
+                " running with this configuration?) or cannot be created"
+            )
 
         nmi_server_endpoint(self._reactor, path).listen(self.nmiFactory).addCallbacks(
             served, failed
         )
+
+    def _fail_startup(self, reason: str) -> None:
+        """
+        Log EZD1104I and end the process with a non-zero status, once the
+        reactor runs (this may be called from C{startService}, before it
+        does), so that a service manager sees the failed start.
+        """
+        self.log.error(
+            "{ikedMessage}",
+            ikedMessage=f"EZD1104I IKE daemon cannot start: {reason}",
+        )
+        self.failedStart = reason
+        reactor: IReactorCore = self._reactor
+
+        def stop() -> None:
+            # twistd has no other way to report a failed start in its exit
+            # status.
+            reactor.addSystemEventTrigger("after", "shutdown", os._exit, 1)
+            reactor.stop()
+
+        reactor.callWhenRunning(stop)
 
     # Refresh
 

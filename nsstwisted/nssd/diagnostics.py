@@ -233,12 +233,20 @@ class Diagnostics:
             "the connection will be closed",
         )
 
-    def replaced(self, connId: int, clientName: str, newConnId: int) -> None:
+    def replaced(self, connId: int, clientName: str, newConnId: int, peer: str) -> None:
         self._emit(
             "DBG0105I",
             SyslogLevel.LIFECYCLE,
             f"NSS connID {connId} - client {clientName} replaced by a new logon on "
-            f"connID {newConnId} - the connection will be closed",
+            f"connID {newConnId} from {peer} - the connection will be closed",
+        )
+
+    def revoked(self, connId: int, clientName: str, userid: str) -> None:
+        self._emit(
+            "DBG0107I",
+            None,
+            f"NSS connID {connId} - client {clientName} userid {userid} is revoked"
+            " - the connection will be closed",
         )
 
     def timed_out(self, connId: int, what: str) -> None:

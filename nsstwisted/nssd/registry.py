@@ -21,10 +21,18 @@ class RegisteredClient(Protocol):
 
     clientName: str
     connId: int
+    userid: str
+    #: Where the connection comes from, as the log shows it.
+    peer: str
 
-    def replace(self, newConnId: int) -> None:
+    def replace(self, newConnId: int, peer: str) -> None:
         """
-        Give up the client name to a newer logon and close.
+        Give up the client name to a newer logon (from C{peer}) and close.
+        """
+
+    def revoke(self) -> None:
+        """
+        End the session: its user was revoked.
         """
 
 
@@ -46,7 +54,7 @@ class ClientRegistry:
         previous = self._clients.get(key)
         self._clients[key] = client
         if previous is not None and previous is not client:
-            previous.replace(client.connId)
+            previous.replace(client.connId, client.peer)
             return previous
         return None
 

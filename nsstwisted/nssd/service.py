@@ -368,7 +368,7 @@ class NSSDService(Service):
         self.diagnostics.level = new.syslogLevel
         self.ring = ring
         self._report_collisions(ring)
-        self.snapshot = snapshot
+        self._install_snapshot(snapshot)
         self.contextFactory.replace(context)
         for line in new.describe():
             if line not in old.describe():
@@ -376,6 +376,17 @@ class NSSDService(Service):
         text = "; ".join(changes) or "no changes"
         self.diagnostics.refreshed(text)
         return [f"refresh complete: {text}"]
+
+    def _install_snapshot(self, snapshot: ProfileSnapshot) -> None:
+        """
+        Check with C{snapshot} from now on, and end the sessions of the users
+        it knows to be revoked: a revoked user keeps neither its sessions
+        nor the authority they carry.
+        """
+        self.snapshot = snapshot
+        for client in list(self.registry):
+            if snapshot.is_revoked(client.userid):
+                client.revoke()
 
     def _old_ports(self, newPort: IListeningPort) -> list[IListeningPort]:
         old = [p for p in self._ports if p is not newPort]
@@ -396,7 +407,7 @@ class NSSDService(Service):
         except SecurityError as e:
             self.log.error("{error}", error=str(e))
             return
-        self.snapshot = snapshot
         self.ring = ring
         self.diagnostics.security_refreshed(generation)
+        self._install_snapshot(snapshot)
         self._report_collisions(ring)

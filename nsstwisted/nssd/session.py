@@ -283,15 +283,33 @@ class NssServerSession:
 
     # The registry's interface
 
-    def replace(self, newConnId: int) -> None:
+    def replace(self, newConnId: int, peer: str) -> None:
         self._replaced = True
-        self._context.diagnostics.replaced(self.connId, self.clientName, newConnId)
+        self._context.diagnostics.replaced(
+            self.connId, self.clientName, newConnId, peer
+        )
         self._send(
             NssFrame(
                 0,
-                Disconnect(reason="replaced by a new logon of the same client name"),
+                Disconnect(
+                    reason=f"replaced by a new logon of client name"
+                    f" {self.clientName} from {peer}"
+                ),
                 ReturnCode.EBUSY,
                 ReasonCode.NSSRsnReplacedByNewLogon,
+            )
+        )
+        self._link.close()
+
+    def revoke(self) -> None:
+        self._replaced = True
+        self._context.diagnostics.revoked(self.connId, self.clientName, self.userid)
+        self._send(
+            NssFrame(
+                0,
+                Disconnect(reason=f"user ID {self.userid} is revoked"),
+                ReturnCode.EACCES,
+                ReasonCode.NSSRsnUserRevoked,
             )
         )
         self._link.close()

@@ -158,8 +158,9 @@ class _CompiledClass:
 @dataclass(frozen=True)
 class ProfileSnapshot:
     """
-    An immutable copy of the profiles, access lists, group connections and
-    class options, built in one read, that answers checks without I/O.
+    An immutable copy of the profiles, access lists, group connections,
+    class options and revoked users, built in one read, that answers checks
+    without I/O.
 
     Being immutable, it can be shared by any number of threads, and replacing
     it is a single assignment.
@@ -170,11 +171,20 @@ class ProfileSnapshot:
     _classes: Mapping[ResourceClass, _CompiledClass] = field(repr=False)
     _groups: Mapping[str, frozenset[str]] = field(repr=False)
     _users: frozenset[str] = field(repr=False)
+    _revoked: frozenset[str] = field(default=frozenset(), repr=False)
     # Which profile protects a resource never changes within a snapshot, so
     # the answer is remembered; the bound keeps a prober from filling memory.
     _found: dict[tuple[ResourceClass, str], tuple[str, _CompiledProfile] | None] = (
         field(default_factory=dict, repr=False, compare=False)
     )
+
+    def is_revoked(self, userid: str) -> bool:
+        """
+        Whether C{userid} was revoked when the snapshot was taken: such a
+        user passes no check, and its sessions end when the snapshot that
+        knows it is installed.
+        """
+        return upper_ascii(userid) in self._revoked
 
     def protecting_profile(
         self, resourceClass: ResourceClass, resource: str
@@ -230,6 +240,11 @@ class ProfileSnapshot:
         outside ASCII then matches no discrete profile, rather than one that
         Unicode case mapping would make of it (C{STRAßE} is not C{STRASSE}).
         """
+        if upper_ascii(userid) in self._revoked:
+            # A revoked user has no security environment: whatever protects
+            # the resource, and even if nothing does, the answer is no.
+            protecting = self.protecting_profile(resourceClass, resource)
+            return Decision(AuthorizationResult.DENIED, protecting, AccessLevel.NONE)
         if resourceClass not in self.options.active:
             return Decision(AuthorizationResult.NOT_PROTECTED, None, AccessLevel.NONE)
         found = self._find(resourceClass, upper_ascii(resource))
@@ -504,6 +519,9 @@ class ProfileStore:
             ):
                 groups.setdefault(userid, set()).add(groupid)
             users = frozenset(u for (u,) in cursor.execute("SELECT userid FROM users"))
+            revoked = frozenset(
+                u for (u,) in cursor.execute("SELECT userid FROM users WHERE revoked")
+            )
         classes = {}
         for cls, byName in profiles.items():
             generic = order_generics(n for n in byName if is_generic(n))
@@ -517,6 +535,7 @@ class ProfileStore:
             classes,
             {u: frozenset(g) for u, g in groups.items()},
             users,
+            revoked,
         )
 
     def _options(self, cursor: sqlite3.Cursor) -> ClassOptions:
