@@ -63,6 +63,7 @@ from nsstwisted.cli.racf import run as nss_racf  # noqa: E402
 from nsstwisted.client import (  # noqa: E402
     NssSession,
     PasswordCredentials,
+    ServerIdentity,
     connect,
     tls_endpoint,
 )
@@ -354,13 +355,12 @@ async def nssd_load(
     port = nssd.port()
     sessions = []
     for number in range(1, clients + 1):
-        endpoint = tls_endpoint(
-            TCP4ClientEndpoint(reactor, "127.0.0.1", port), "127.0.0.1", [caPem]
-        )
+        endpoint = tls_endpoint(TCP4ClientEndpoint(reactor, "127.0.0.1", port), [caPem])
         sessions.append(
             await connect(
                 reactor,
                 endpoint,
+                serverIdentity=ServerIdentity.of_host("127.0.0.1"),
                 clientName=f"BENCH{number}",
                 credentials=PasswordCredentials("CLIENT1", PASSWORD),
                 services=Services.CERT,

@@ -64,10 +64,21 @@ class LogonResult:
         return self.outcome is LogonOutcome.ACCEPTED
 
 
+#: The database setting that tallies refused logons (see
+#: L{Logon._count_refusal}).
+REFUSED_LOGONS = "refused_logons"
+
 # A user ID that no profile can have (RACF IDs hold at most 8 characters),
 # whose PassTicket is computed when the presented ID is not even well formed,
 # so that such a logon costs what any other does.
 _NO_SUCH_USER = "NOSUCHID"
+
+
+def _normalized(userid: str) -> str | None:
+    try:
+        return normalize_id(userid)
+    except InvalidValueError:
+        return None
 
 
 class Logon:
@@ -102,26 +113,20 @@ class Logon:
         self._evaluator = evaluator or PassTicketEvaluator()
 
     def with_password(self, userid: str, password: str) -> LogonResult:
-        try:
-            userid = normalize_id(userid)
-        except InvalidValueError:
-            equalise_password_check(password)
-            return LogonResult(LogonOutcome.USER_NOT_DEFINED, userid.upper()[:8])
+        name = _normalized(userid)
         with self._database.transaction() as cursor:
-            row = cursor.execute(
-                "SELECT revoked, failed_logons, password_hash FROM users"
-                " WHERE userid = ?",
-                (userid,),
-            ).fetchone()
-            if row is None:
+            row = None if name is None else self._user(cursor, name)
+            if name is None or row is None:
                 equalise_password_check(password)
-                return LogonResult(LogonOutcome.USER_NOT_DEFINED, userid)
+                self._count_refusal(cursor)
+                return LogonResult(LogonOutcome.USER_NOT_DEFINED, name or "")
             revoked, failures, stored = row
             if stored is None:
                 equalise_password_check(password)
-                return LogonResult(LogonOutcome.PROTECTED_USER, userid)
+                self._count_refusal(cursor)
+                return LogonResult(LogonOutcome.PROTECTED_USER, name)
             valid = verify_password(password, stored)
-            return self._conclude(cursor, userid, bool(revoked), failures, valid)
+            return self._conclude(cursor, name, bool(revoked), failures, valid)
 
     def with_passticket(self, userid: str, applname: str, ticket: str) -> LogonResult:
         """
@@ -132,39 +137,51 @@ class Logon:
             key = self._profiles.pass_ticket_key(applname)
         except InvalidValueError:
             key = None
-        try:
-            userid = normalize_id(userid)
-        except InvalidValueError:
-            if key is not None:
-                self._evaluate(_NO_SUCH_USER, applname, key, ticket)
-            return LogonResult(LogonOutcome.USER_NOT_DEFINED, userid.upper()[:8])
+        name = _normalized(userid)
         if key is None:
-            return LogonResult(LogonOutcome.PASSTICKET_NOT_SET_UP, userid)
+            return LogonResult(LogonOutcome.PASSTICKET_NOT_SET_UP, name or "")
         with self._database.transaction() as cursor:
-            row = cursor.execute(
-                "SELECT revoked, failed_logons, password_hash FROM users"
-                " WHERE userid = ?",
-                (userid,),
-            ).fetchone()
-            rejection = self._evaluate(userid, applname, key, ticket)
-            if row is None:
-                return LogonResult(LogonOutcome.USER_NOT_DEFINED, userid)
+            row = None if name is None else self._user(cursor, name)
+            rejection = self._evaluate(name or _NO_SUCH_USER, applname, key, ticket)
+            if name is None or row is None:
+                self._count_refusal(cursor)
+                return LogonResult(LogonOutcome.USER_NOT_DEFINED, name or "")
             revoked, failures, stored = row
             if rejection is PassTicketRejection.REPLAYED:
-                return LogonResult(LogonOutcome.PASSTICKET_REPLAYED, userid)
+                self._count_refusal(cursor)
+                return LogonResult(LogonOutcome.PASSTICKET_REPLAYED, name)
             result = self._conclude(
                 cursor,
-                userid,
+                name,
                 bool(revoked),
                 failures,
                 rejection is None,
                 counted=stored is not None,
             )
         if result.outcome is LogonOutcome.PASSWORD_INVALID:
-            return LogonResult(
-                LogonOutcome.PASSTICKET_INVALID, userid, result.revokedNow
-            )
+            return LogonResult(LogonOutcome.PASSTICKET_INVALID, name, result.revokedNow)
         return result
+
+    @staticmethod
+    def _user(
+        cursor: sqlite3.Cursor, userid: str
+    ) -> tuple[int, int, str | None] | None:
+        row = cursor.execute(
+            "SELECT revoked, failed_logons, password_hash FROM users WHERE userid = ?",
+            (userid,),
+        ).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]), row[2])
+
+    def _count_refusal(self, cursor: sqlite3.Cursor) -> None:
+        """
+        Count a refused logon in the database's own tally.  Every refusal
+        writes (a counted failure writes the user's row besides), so that
+        a commit with changes, the dearest part of a refusal after the
+        secret's check, costs the same whoever the user ID is.
+        """
+        database = self._database
+        refused = int(database.setting(cursor, REFUSED_LOGONS, "0"))
+        database.set_setting(cursor, REFUSED_LOGONS, str(refused + 1))
 
     def _evaluate(
         self, userid: str, applname: str, key: bytes, ticket: str
@@ -194,6 +211,7 @@ class Logon:
         """
         if revoked:
             # Told only to whoever holds valid credentials; nothing counts.
+            self._count_refusal(cursor)
             outcome = LogonOutcome.USER_REVOKED if valid else None
             return LogonResult(outcome or LogonOutcome.PASSWORD_INVALID, userid)
         if valid:
@@ -202,6 +220,7 @@ class Logon:
                 (now(), userid),
             )
             return LogonResult(LogonOutcome.ACCEPTED, userid)
+        self._count_refusal(cursor)
         if not counted:
             return LogonResult(LogonOutcome.PASSWORD_INVALID, userid)
         failures += 1
