@@ -30,6 +30,7 @@ from nsstwisted.ike.events import (
     IkeSaRekeyed,
     MessageDropped,
     NegotiationFailed,
+    PeerCheckNeeded,
     SendDatagram,
 )
 from nsstwisted.ike.message import (
@@ -786,3 +787,134 @@ class ArbitraryInputTests(SynchronousTestCase):
 _PAIR = pair()
 _PAIR.handle(_PAIR.left, _PAIR.left.engine.initiate("to-right", None, 0.0))
 _REQUEST = _PAIR.queue.pop()[1].message
+
+
+def _authenticating(side: Side) -> IkeSa:
+    (sa,) = [sa for sa in side.engine.sas() if sa.state == IkeState.AUTHENTICATING]
+    return sa
+
+
+def forged_auth(sa: IkeSa, messageId: int, identity: str) -> bytes:
+    """
+    A second IKE_AUTH request from the initiator of C{sa}, on its real keys,
+    claiming C{identity} with a certificate from a CA nobody trusts and an
+    AUTH made with that certificate's key.
+    """
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from nsstwisted.ike.auth import encode_signature_auth
+    from nsstwisted.ike.constants import CertEncoding, IdType, PayloadType
+    from nsstwisted.ike.localauth import LocalCredentials
+    from nsstwisted.ike.payloads import CertPayload, IdPayload
+
+    from .ikepeers import Pki
+
+    certificate, key = Pki().issue(identity, "p256")
+    signed = LocalCredentials(certificate, key).sign(b"whatever", None)
+    message = IkeMessage(
+        sa.spiI,
+        sa.spiR,
+        ExchangeType.IKE_AUTH,
+        messageId,
+        False,
+        True,
+        (
+            IdPayload(PayloadType.IDi, IdType.FQDN, identity.encode()),
+            CertPayload(
+                CertEncoding.X509_SIGNATURE, certificate.public_bytes(Encoding.DER)
+            ),
+            AuthPayload(
+                signed.method,
+                encode_signature_auth(signed.method, signed.scheme, signed.signature),
+            ),
+        ),
+    )
+    return encode_encrypted(message, sa.sendProtector)  # type: ignore[arg-type]
+
+
+class HostilePeerTests(SynchronousTestCase):
+    """
+    Peers built from the engine itself, with manipulated messages (issue
+    23): what a responder must refuse.
+    """
+
+    def test_second_ike_auth_cannot_swap_identity(self) -> None:
+        """
+        A peer with a valid certificate sends IKE_AUTH, then, before the
+        answer, a second IKE_AUTH with the next message ID claiming another
+        identity.  The responder handles one request at a time (RFC 7296
+        section 2.3), drops the second unprocessed, and records the peer
+        under the identity it proved.
+        """
+        wire = pair(
+            leftChildren=(LEFT_CHILD,),
+            rightChildren=(RIGHT_CHILD,),
+            rightRemoteId=None,
+        )
+        wire.right.hold = True
+        wire.handle(
+            wire.left, wire.left.engine.initiate("to-right", "host-host", wire.now)
+        )
+        wire.run()
+        self.assertEqual(len(wire.right.held), 1)
+        first = _authenticating(wire.left)
+        forged = forged_auth(first, first.nextRequestId, "ceo.example")
+        actions = wire.right.engine.receive(
+            forged, wire.right.endpoint, wire.left.endpoint, wire.now
+        )
+        wire.handle(wire.right, actions)
+        drops = [a for a in actions if isinstance(a, MessageDropped)]
+        self.assertEqual(len(drops), 1)
+        self.assertIn("window size 1", drops[0].reason)
+        # Nothing about the claimed identity reached the SA.
+        pending = _authenticating(wire.right)
+        self.assertIsNone(pending.peerId)
+        self.assertEqual(pending.peerCertificates, ())
+        self.assertEqual(len(wire.right.held), 1)
+        wire.release(wire.right)
+        wire.run()
+        sa = _sa(wire.right)
+        assert sa.peerId is not None
+        self.assertEqual(sa.peerId.data, b"left.iked.test")
+        established = _of(wire.right, IkeSaEstablished)
+        self.assertEqual(len(established), 1)
+        self.assertEqual(wire.right.signatures, 1)
+
+    def test_retransmitted_ike_auth_answered_from_cache(self) -> None:
+        """
+        Once answered, a retransmitted IKE_AUTH gets the cached answer: no
+        second check, no second signature.
+        """
+        wire = pair(
+            leftChildren=(LEFT_CHILD,), rightChildren=(RIGHT_CHILD,), rightRemoteId=None
+        )
+        wire.handle(
+            wire.left, wire.left.engine.initiate("to-right", "host-host", wire.now)
+        )
+        requests: list[bytes] = []
+
+        def record(sender: Side, data: bytes) -> bytes:
+            if sender is wire.left and IkeHeader.decode(data).exchange == (
+                ExchangeType.IKE_AUTH
+            ):
+                requests.append(data)
+            return data
+
+        wire.tamper = record
+        wire.run()
+        (request,) = requests
+        answered = len(wire.right.sent)
+        checks = len(_of(wire.right, PeerCheckNeeded))
+        wire.handle(
+            wire.right,
+            wire.right.engine.receive(
+                request, wire.right.endpoint, wire.left.endpoint, wire.now
+            ),
+        )
+        self.assertEqual(len(wire.right.sent), answered + 1)
+        self.assertEqual(
+            wire.right.sent[-1].message, wire.right.sent[answered - 1].message
+        )
+        self.assertEqual(len(_of(wire.right, PeerCheckNeeded)), checks)
+        self.assertEqual(wire.right.signatures, 1)
+        wire.queue.clear()

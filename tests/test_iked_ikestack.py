@@ -37,10 +37,10 @@ def _udp_port() -> int:
         return int(s.getsockname()[1])
 
 
-class StackIkeTests(TestCase):
+class StackIkeTestCase(TestCase):
     timeout = 30
 
-    def _side(self, name: str, policy: PeerPolicy) -> StackIke:
+    def _side(self, name: str, policy: PeerPolicy, verifier: Any = None) -> StackIke:
         certificate, key = leaf(f"{name}.iked.test")
         model = StackModel(
             name.upper(),
@@ -55,7 +55,7 @@ class StackIkeTests(TestCase):
             name.upper(),
             [policy],
             lambda peer: signer,
-            LocalVerifier(LocalTrust((pki().ca,))),
+            verifier or LocalVerifier(LocalTrust((pki().ca,))),
             RecordingInstaller(),
             model,
         )
@@ -63,6 +63,15 @@ class StackIkeTests(TestCase):
         self.addCleanup(ike.stop)
         return ike
 
+    async def _until(self, check: Any, what: str) -> None:
+        for _ in range(200):
+            if check():
+                return
+            await deferLater(reactor, 0.02, lambda: None)
+        raise AssertionError(f"timed out waiting for {what}")
+
+
+class StackIkeTests(StackIkeTestCase):
     def setUp(self) -> None:
         leftPort, rightPort = _udp_port(), _udp_port()
         left, right = ("127.0.0.1", leftPort), ("127.0.0.1", rightPort)
@@ -87,14 +96,8 @@ class StackIkeTests(TestCase):
                 "left.iked.test",
                 children=(child_policy(local="10.1.0.0/24", remote="10.2.0.0/24"),),
             ),
+            SlowVerifier(LocalVerifier(LocalTrust((pki().ca,))), 0.2),
         )
-
-    async def _until(self, check: Any, what: str) -> None:
-        for _ in range(200):
-            if check():
-                return
-            await deferLater(reactor, 0.02, lambda: None)
-        raise AssertionError(f"timed out waiting for {what}")
 
     def test_activate_display_refresh_deactivate(self) -> Deferred[None]:
         async def go() -> None:
@@ -167,5 +170,150 @@ class StackIkeTests(TestCase):
             )
             self.assertEqual(self.right.model.statistics[Counter.P1_REMOTE_FAILURE], 1)
             self.assertEqual(self.left.model.tunnels.ike_tunnels(), [])
+
+        return ensureDeferred(go())
+
+
+class SlowVerifier:
+    """
+    The local verifier, answering after C{delay} seconds, as nssd's
+    verification across the network does.
+    """
+
+    def __init__(self, verifier: LocalVerifier, delay: float) -> None:
+        self._verifier = verifier
+        self._delay = delay
+        self.description = verifier.description
+
+    def verify(self, *args: Any) -> Deferred[None]:
+        verdict = self._verifier.verify(*args)
+        later: Deferred[None] = deferLater(reactor, self._delay, lambda: None)
+        return later.addCallback(lambda _: verdict)
+
+    def authorities(self) -> Deferred[tuple[bytes, ...]]:
+        return self._verifier.authorities()
+
+
+class HostileUdpPeer:
+    """
+    A hostile IKE peer over real UDP: the project's own engine, answering
+    its own signature and certificate questions at once, with a hook that
+    may add a forged datagram right behind any it sends.
+    """
+
+    def __init__(self, engine: Any, credentials: LocalCredentials, local: Any) -> None:
+        from nsstwisted.protocols.ike import IkeDatagramProtocol
+
+        self.engine = engine
+        self.credentials = credentials
+        self.protocol = IkeDatagramProtocol(local, self.received)
+        self.port = reactor.listenUDP(  # type: ignore[attr-defined]
+            local[1], self.protocol, interface=local[0]
+        )
+        self.after: Any = None
+
+    def received(self, message: bytes, local: Any, remote: Any) -> None:
+        self.handle(self.engine.receive(message, local, remote, reactor.seconds()))
+
+    def handle(self, actions: list[Any]) -> None:
+        from nsstwisted.ike.events import (
+            PeerCheckNeeded,
+            SendDatagram,
+            SignatureNeeded,
+        )
+
+        now = reactor.seconds()
+        for action in actions:
+            if isinstance(action, SendDatagram):
+                self.protocol.send(action.message, action.remote, action.raw)
+                if self.after is not None:
+                    extra = self.after(action.message)
+                    if extra is not None:
+                        self.protocol.send(extra, action.remote)
+            elif isinstance(action, SignatureNeeded):
+                signed = self.credentials.sign(action.octets, action.peerHashes)
+                self.handle(self.engine.signature_made(action.requestId, signed, now))
+            elif isinstance(action, PeerCheckNeeded):
+                self.handle(self.engine.peer_checked(action.requestId, None, now))
+
+
+class HostileUdpTests(StackIkeTestCase):
+    """
+    A real StackIke as responder against a hostile peer over UDP (issue 23).
+    """
+
+    def setUp(self) -> None:
+        self.hostileEnd = ("127.0.0.1", _udp_port())
+        ours = ("127.0.0.1", _udp_port())
+        # The documented default: no remote Identity on the rule; and a
+        # verifier that answers as late as one across the network (nssd)
+        # does, so that the second request arrives while the first is
+        # still being checked.
+        self.right = self._side(
+            "right",
+            peer_policy(
+                "to-left",
+                ours,
+                self.hostileEnd,
+                "right.iked.test",
+                None,
+                children=(child_policy(local="10.1.0.0/24", remote="10.2.0.0/24"),),
+            ),
+            SlowVerifier(LocalVerifier(LocalTrust((pki().ca,))), 0.2),
+        )
+
+    def test_second_ike_auth_cannot_swap_identity(self) -> Deferred[None]:
+        """
+        The hostile initiator follows its honest IKE_AUTH at once with a
+        second one, next message ID, claiming ceo.example: the responder's
+        tunnel is recorded under the identity that was proved.
+        """
+        from nsstwisted.ike.constants import ExchangeType
+        from nsstwisted.ike.engine import IkeEngine
+        from nsstwisted.ike.message import IkeHeader
+
+        from .test_ike_engine import forged_auth
+
+        victim = self.right.engine.peers[0]
+        local = self.hostileEnd
+        target = (str(victim.localAddress), victim.localPort)
+        certificate, key = leaf("left.iked.test")
+        engine = IkeEngine(
+            [
+                peer_policy(
+                    "to-right",
+                    local,
+                    target,
+                    "left.iked.test",
+                    "right.iked.test",
+                    children=(child_policy(),),
+                )
+            ]
+        )
+        hostile = HostileUdpPeer(engine, LocalCredentials(certificate, key), local)
+        self.addCleanup(hostile.port.stopListening)
+        forged: list[bytes] = []
+
+        def second_auth(message: bytes) -> bytes | None:
+            header = IkeHeader.decode(message)
+            if header.exchange != ExchangeType.IKE_AUTH or header.isResponse or forged:
+                return None
+            (sa,) = engine.sas()
+            forged.append(forged_auth(sa, header.messageId + 1, "ceo.example"))
+            return forged[0]
+
+        hostile.after = second_auth
+
+        async def go() -> None:
+            hostile.handle(engine.initiate("to-right", "host-host", reactor.seconds()))
+            tunnels = self.right.model.tunnels
+            await self._until(lambda: tunnels.ike_tunnels(), "the responder's SA")
+            self.assertTrue(forged)
+            (tunnel,) = tunnels.ike_tunnels()
+            self.assertEqual(tunnel.remoteId, "left.iked.test")
+            await deferLater(reactor, 0.3, lambda: None)
+            self.assertEqual(
+                [t.remoteId for t in tunnels.ike_tunnels()], ["left.iked.test"]
+            )
 
         return ensureDeferred(go())

@@ -226,7 +226,8 @@ class AuthExchanges(ChildExchanges):
     ) -> None:
         """
         Check the peer's ID against the policy and its certificate, and its
-        AUTH; C{then} runs once all of that holds.
+        AUTH; C{then} runs once all of that holds.  The SA records the
+        peer's ID and certificates only then.
 
         @raise IkeError: AUTHENTICATION_FAILED, found locally.
         """
@@ -240,7 +241,6 @@ class AuthExchanges(ChildExchanges):
                 "its KeyExchangeRule expects",
                 notify=NotifyType.AUTHENTICATION_FAILED,
             )
-        sa.peerId = peerId
         if policy.auth == AuthKind.PRESHARED_KEY:
             if auth.method != AuthMethod.SHARED_KEY:
                 raise IkeError(
@@ -254,6 +254,7 @@ class AuthExchanges(ChildExchanges):
                     "the peer's AUTH does not verify (shared key)",
                     notify=NotifyType.AUTHENTICATION_FAILED,
                 )
+            sa.peerId = peerId
             then()
             return
         certificates = tuple(
@@ -276,7 +277,6 @@ class AuthExchanges(ChildExchanges):
         scheme, signature = decode_signature_auth(
             auth.method, auth.data, certificate.public_key()
         )
-        sa.peerCertificates = certificates
 
         def checked(error: Any) -> None:
             if error is not None:
@@ -284,6 +284,10 @@ class AuthExchanges(ChildExchanges):
                     f"the peer's certificate or AUTH was rejected: {error}",
                     notify=NotifyType.AUTHENTICATION_FAILED,
                 )
+            # Only now is this who the peer is: an identity that is still
+            # being checked is never recorded on the SA.
+            sa.peerId = peerId
+            sa.peerCertificates = certificates
             then()
 
         requestId = self._ask(sa, checked)

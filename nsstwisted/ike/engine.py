@@ -168,6 +168,19 @@ class IkeEngine(InitExchanges):
                 MessageDropped(remote, f"request {messageId} is still being processed")
             )
             return
+        if sa.processingId is not None:
+            # RFC 7296 section 2.3: the window is one request.  A peer that
+            # sends the next before this one is answered is not to be
+            # served, least of all a second IKE_AUTH while the first one's
+            # identity is still being verified.
+            self._emit(
+                MessageDropped(
+                    remote,
+                    f"request {messageId} arrived while request"
+                    f" {sa.processingId} is being processed (window size 1)",
+                )
+            )
+            return
         if messageId != sa.nextExpectedId:
             self._emit(
                 MessageDropped(
