@@ -6,6 +6,7 @@ message-ID rules, and the bad input an engine must survive.
 from __future__ import annotations
 
 import struct
+import types
 from typing import Any
 
 from hypothesis import given, settings
@@ -918,3 +919,204 @@ class HostilePeerTests(SynchronousTestCase):
         self.assertEqual(len(_of(wire.right, PeerCheckNeeded)), checks)
         self.assertEqual(wire.right.signatures, 1)
         wire.queue.clear()
+
+
+def _esp_offer(dhGroups: tuple[int, ...]) -> Any:
+    """An ESP proposal (AES-GCM-16 128) offering each DH group listed."""
+    from nsstwisted.ike.constants import ProtocolId, TransformType
+    from nsstwisted.ike.payloads import Proposal, SaPayload, Transform
+
+    transforms = [
+        Transform(TransformType.ENCR, int(EncrId.AES_GCM_16), 128),
+        *(Transform(TransformType.DH, group) for group in dhGroups),
+        Transform(TransformType.ESN, 0),
+    ]
+    return SaPayload(
+        (Proposal(1, int(ProtocolId.ESP), b"\x01\x02\x03\x04", tuple(transforms)),)
+    )
+
+
+def _ts(network: str) -> tuple[Any, ...]:
+    import ipaddress
+
+    from nsstwisted.ike.payloads import TrafficSelector
+
+    return (TrafficSelector.from_network(ipaddress.ip_network(network), 0, 0, 65535),)
+
+
+class HostileChildTests(SynchronousTestCase):
+    """
+    CREATE_CHILD_SA and the CHILD_SA of IKE_AUTH against what the rule
+    fixes (issue 23, items 3 and 4).
+    """
+
+    def test_pfs_cannot_be_skipped(self) -> None:
+        """
+        A rule whose proposal requires PFS gives no CHILD_SA keyed without
+        DH, even when another rule of the same peer needs no PFS: a peer
+        offering {ECP-256, NONE} without a KE payload is told which group
+        to use (INVALID_KE_PAYLOAD), and nothing is installed.
+        """
+        from nsstwisted.ike.constants import PayloadType
+        from nsstwisted.ike.payloads import NoncePayload, TsPayload
+
+        pfs = EspProposal(EncrId.AES_GCM_16, 128, IntegId.NONE, DhGroupId.ECP_256)
+        rightPfs = child_policy(
+            "pfs", local="10.1.0.0/24", remote="10.2.0.0/24", proposals=(pfs,)
+        )
+        rightPlain = child_policy("plain", local="10.1.9.0/24", remote="10.2.9.0/24")
+        wire = _connected(pair(rightChildren=(rightPlain, rightPfs)), child=False)
+        before = len(_of(wire.right, ChildSaEstablished))
+        actions = _inject(
+            wire,
+            wire.left,
+            [
+                _esp_offer((int(DhGroupId.ECP_256), 0)),
+                NoncePayload(b"n" * 32),
+                TsPayload(PayloadType.TSi, _ts("10.2.0.0/24")),
+                TsPayload(PayloadType.TSr, _ts("10.1.0.0/24")),
+            ],
+            exchange=ExchangeType.CREATE_CHILD_SA,
+        )
+        wire.handle(wire.right, actions)
+        self.assertEqual(len(_of(wire.right, ChildSaEstablished)), before)
+        (reply,) = [a for a in actions if isinstance(a, SendDatagram)]
+        notify = find_notify(
+            _open_reply(wire.left, reply.message), NotifyType.INVALID_KE_PAYLOAD
+        )
+        assert notify is not None
+        self.assertEqual(int.from_bytes(notify.data, "big"), DhGroupId.ECP_256)
+        wire.queue.clear()
+
+    def test_transport_rule_refuses_tunnel(self) -> None:
+        """
+        A responder whose rule allows only transport mode refuses a peer
+        that asks for a tunnel (no USE_TRANSPORT_MODE), rather than making
+        the transport rule a tunnel.
+        """
+        from dataclasses import replace
+
+        from nsstwisted.ike.policy import TunnelMode
+
+        transport = replace(RIGHT_CHILD, mode=TunnelMode.TRANSPORT)
+        wire = _connected(pair(leftChildren=(LEFT_CHILD,), rightChildren=(transport,)))
+        self.assertEqual(_sa(wire.right).live_children(), [])
+        failures = [e.reason for e in _of(wire.right, NegotiationFailed)]
+        self.assertTrue(any("allows only transport mode" in r for r in failures))
+        self.assertTrue(
+            any(
+                "NO_PROPOSAL_CHOSEN" in e.reason
+                for e in _of(wire.left, NegotiationFailed)
+            )
+        )
+
+    def test_initiator_refuses_unrequested_transport(self) -> None:
+        """
+        An initiator that asked for a tunnel refuses an answer in transport
+        mode (a hostile responder adds USE_TRANSPORT_MODE), and keeps no
+        CHILD_SA.
+        """
+        from dataclasses import replace
+
+        from nsstwisted.ike.policy import TunnelMode
+
+        # The hostile responder is the same engine with a transport rule
+        # that answers in transport mode whatever was asked.
+        transport = replace(RIGHT_CHILD, mode=TunnelMode.TRANSPORT)
+        wire = pair(leftChildren=(LEFT_CHILD,), rightChildren=(transport,))
+
+        engine = wire.right.engine
+        original = type(engine)._child_response
+        self.patch(
+            engine,
+            "_child_response",
+            types.MethodType(_always_transport(original), engine),
+        )
+        _connected(wire)
+        self.assertEqual(_sa(wire.left).live_children(), [])
+        failures = [e.reason for e in _of(wire.left, NegotiationFailed)]
+        self.assertTrue(any("answered transport mode" in r for r in failures), failures)
+
+
+def _always_transport(original: Any) -> Any:
+    """
+    A responder's CHILD_SA answer that says USE_TRANSPORT_MODE whatever
+    the initiator asked for: the hostile side, built from the engine's own
+    code.
+    """
+    from dataclasses import replace
+
+    from nsstwisted.ike.policy import TunnelMode
+
+    def answer(self: Any, sa: Any, payloads: list[Any], rule: Any, *a: Any, **k: Any):
+        payloads = [*payloads, NotifyPayload(0, NotifyType.USE_TRANSPORT_MODE)]
+        candidate, remote, local = rule
+        rule = (replace(candidate, mode=TunnelMode.TRANSPORT), remote, local)
+        return original(self, sa, payloads, rule, *a, **k)
+
+    return answer
+
+
+class InvalidKeTests(SynchronousTestCase):
+    def test_invalid_ke_ping_pong_is_bounded(self) -> None:
+        """
+        A responder (or anyone on the path who knows SPIi) that keeps
+        answering INVALID_KE_PAYLOAD for the other group makes the initiator
+        retry at most once per group, and never return to a refused one.
+        """
+        from nsstwisted.ike.message import IkeMessage as Message
+        from nsstwisted.ike.message import encode_message
+        from nsstwisted.ike.payloads import NotifyPayload as Notify
+
+        wire = pair(leftChildren=(LEFT_CHILD,), rightChildren=(RIGHT_CHILD,))
+        groups = [int(p.dh) for p in wire.left.engine.peers[0].proposals]
+        self.assertEqual(len(set(groups)), 2)
+        requests: list[int] = []
+
+        def bounce(sender: Side, data: bytes) -> bytes | None:
+            header = IkeHeader.decode(data)
+            if sender is not wire.left or header.exchange != ExchangeType.IKE_SA_INIT:
+                return data
+            _, payloads = decode_message(data)
+            from nsstwisted.ike.payloads import KePayload, find
+
+            ke = find(payloads, KePayload)
+            assert ke is not None
+            requests.append(ke.group)
+            other = next(g for g in groups if g != ke.group)
+            answer = encode_message(
+                Message(
+                    header.spiI,
+                    bytes(8),
+                    ExchangeType.IKE_SA_INIT,
+                    0,
+                    True,
+                    False,
+                    (
+                        Notify(
+                            0,
+                            NotifyType.INVALID_KE_PAYLOAD,
+                            data=other.to_bytes(2, "big"),
+                        ),
+                    ),
+                )
+            )
+            wire.handle(
+                wire.left,
+                wire.left.engine.receive(
+                    answer, wire.left.endpoint, wire.right.endpoint, wire.now
+                ),
+            )
+            return None
+
+        wire.tamper = bounce
+        wire.handle(
+            wire.left, wire.left.engine.initiate("to-right", "host-host", wire.now)
+        )
+        wire.run()
+        wire.advance(60)
+        self.assertEqual(len(requests), 2)
+        self.assertEqual(len(set(requests)), 2)
+        failures = [e.reason for e in _of(wire.left, NegotiationFailed)]
+        self.assertTrue(any("already refused" in r for r in failures), failures)
+        self.assertEqual(wire.left.engine.sas(), [])

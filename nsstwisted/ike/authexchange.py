@@ -72,6 +72,7 @@ from nsstwisted.ike.sa import (
 )
 from nsstwisted.ike.selection import (
     esp_sa_payload,
+    select_esp,
     selectors_for,
 )
 
@@ -393,12 +394,13 @@ class AuthExchanges(ChildExchanges):
         if offer is None:
             return [], None  # childless (RFC 6023)
         try:
+            rule = self._child_rule(sa, payloads, None)
+            chosen = select_esp(offer, rule[0].proposals, pfs=False)
             return self._child_response(
                 sa,
                 payloads,
-                offer,
-                None,
-                pfs=False,
+                rule,
+                chosen,
                 nonceI=sa.nonceI,
                 nonceR=sa.nonceR,
                 shared=None,

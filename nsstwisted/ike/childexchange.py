@@ -65,6 +65,7 @@ from nsstwisted.ike.sa import (
     IkeState,
 )
 from nsstwisted.ike.selection import (
+    ChosenEsp,
     accepted_esp,
     accepted_ike,
     esp_sa_payload,
@@ -134,11 +135,20 @@ class ChildExchanges(EngineBase):
         )
         child.localSelectors = tsi.selectors
         child.remoteSelectors = tsr.selectors
-        child.mode = (
+        answered = (
             TunnelMode.TRANSPORT
             if find_notify(payloads, NotifyType.USE_TRANSPORT_MODE) is not None
             else TunnelMode.TUNNEL
         )
+        if answered != child.policy.mode:
+            # RFC 7296 section 1.3.1: the mode is the initiator's request; an
+            # answer in another mode is not one we accept.
+            raise IkeError(
+                f"the peer answered {answered.value} mode; rule"
+                f" {child.policy.name} asked for {child.policy.mode.value} mode",
+                notify=NotifyType.NO_PROPOSAL_CHOSEN,
+            )
+        child.mode = answered
         child.initiator = True
         self._child_installed(sa, child, replaces)
 
@@ -157,25 +167,18 @@ class ChildExchanges(EngineBase):
             replaces.rekeyAt = None
         self._emit(ChildSaEstablished(child, replaces))
 
-    def _child_response(
-        self,
-        sa: IkeSa,
-        payloads: list[Payload],
-        offer: SaPayload,
-        policy: ChildPolicy | None,
-        *,
-        pfs: bool,
-        nonceI: bytes,
-        nonceR: bytes,
-        shared: bytes | None,
-    ) -> tuple[list[Payload], ChildSa]:
+    def _child_rule(
+        self, sa: IkeSa, payloads: list[Payload], policy: ChildPolicy | None
+    ) -> tuple[ChildPolicy, tuple[Any, ...], tuple[Any, ...]]:
         """
-        Choose a CHILD_SA policy (or use C{policy}, for a rekey), a
-        proposal and narrowed selectors for a peer's request.
+        The CHILD_SA rule that answers a peer's request (C{policy} itself,
+        for a rekey), chosen by the traffic selectors alone, and the
+        narrowed selectors (remote, local).  Everything else the rule fixes
+        (its proposals, PFS, the encapsulation mode) is then taken from that
+        rule alone, never from another rule's.
 
-        @raise IkeError: NO_PROPOSAL_CHOSEN or TS_UNACCEPTABLE.
+        @raise IkeError: TS_UNACCEPTABLE.
         """
-        assert sa.prf is not None and sa.keys is not None
         tsi = need_ts(payloads, PayloadType.TSi)
         tsr = need_ts(payloads, PayloadType.TSr)
         candidates = (
@@ -187,13 +190,47 @@ class ChildExchanges(EngineBase):
             remote = narrow(tsi.selectors, selectors_for(candidate.remoteSelectors))
             local = narrow(tsr.selectors, selectors_for(candidate.localSelectors))
             if remote and local:
-                break
-        else:
+                return candidate, tuple(remote), tuple(local)
+        raise IkeError(
+            "no LocalDynVpnRule covers the peer's traffic selectors",
+            notify=NotifyType.TS_UNACCEPTABLE,
+        )
+
+    def _child_response(
+        self,
+        sa: IkeSa,
+        payloads: list[Payload],
+        rule: tuple[ChildPolicy, tuple[Any, ...], tuple[Any, ...]],
+        chosen: ChosenEsp,
+        *,
+        nonceI: bytes,
+        nonceR: bytes,
+        shared: bytes | None,
+    ) -> tuple[list[Payload], ChildSa]:
+        """
+        Our answer to a peer's CHILD_SA request under C{rule} (see
+        L{_child_rule}), with C{chosen}, a proposal of that rule's.
+
+        @raise IkeError: NO_PROPOSAL_CHOSEN, when the peer asks for an
+            encapsulation mode the rule does not allow.
+        """
+        assert sa.prf is not None and sa.keys is not None
+        candidate, remote, local = rule
+        wantsTransport = (
+            find_notify(payloads, NotifyType.USE_TRANSPORT_MODE) is not None
+        )
+        if candidate.mode == TunnelMode.TRANSPORT and not wantsTransport:
+            # RFC 7296 section 1.3.1: no USE_TRANSPORT_MODE asks for a
+            # tunnel, which a transport rule does not allow.
             raise IkeError(
-                "no LocalDynVpnRule covers the peer's traffic selectors",
-                notify=NotifyType.TS_UNACCEPTABLE,
+                f"the peer asks for tunnel mode; rule {candidate.name} allows"
+                " only transport mode",
+                notify=NotifyType.NO_PROPOSAL_CHOSEN,
             )
-        chosen = select_esp(offer, candidate.proposals, pfs)
+        # A tunnel rule answers a request for transport mode without the
+        # notify: the CHILD_SA is a tunnel, as the RFC lets a responder
+        # decline.
+        transport = wantsTransport and candidate.mode == TunnelMode.TRANSPORT
         suite = EspSuite.from_proposal(chosen.proposal)
         child = ChildSa(
             sa, candidate, random_child_spi(), chosen.peerSpi, initiator=False
@@ -204,10 +241,6 @@ class ChildExchanges(EngineBase):
         )
         child.localSelectors = local
         child.remoteSelectors = remote
-        transport = (
-            find_notify(payloads, NotifyType.USE_TRANSPORT_MODE) is not None
-            and candidate.mode == TunnelMode.TRANSPORT
-        )
         child.mode = TunnelMode.TRANSPORT if transport else TunnelMode.TUNNEL
         answer: list[Payload] = []
         if transport:
@@ -356,9 +389,10 @@ class ChildExchanges(EngineBase):
             policy = replaces.policy
         nonceI = need(payloads, NoncePayload, "Nonce").nonce
         nonceR = os.urandom(self.settings.nonceSize)
-        candidates = [policy] if policy is not None else list(sa.policy.children)
-        ours = [p for c in candidates for p in c.proposals]
-        chosen = select_esp(offer, ours, pfs=True)
+        # The rule first, by traffic selectors; then the proposal, and with
+        # it PFS, from that rule alone.
+        rule = self._child_rule(sa, payloads, policy)
+        chosen = select_esp(offer, rule[0].proposals, pfs=True)
         shared = None
         ke = find(payloads, KePayload)
         answerKe: list[Payload] = []
@@ -375,9 +409,8 @@ class ChildExchanges(EngineBase):
         answer, child = self._child_response(
             sa,
             payloads,
-            offer,
-            policy,
-            pfs=True,
+            rule,
+            chosen,
             nonceI=nonceI,
             nonceR=nonceR,
             shared=shared,

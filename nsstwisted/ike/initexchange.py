@@ -166,7 +166,17 @@ class InitExchanges(AuthExchanges):
                 else -1
             )
             offered = {int(p.dh) for p in sa.policy.proposals}
-            if wanted not in offered or wanted == group_of(sa):
+            current = group_of(sa)
+            sa.refusedGroups.add(current)
+            if wanted in sa.refusedGroups:
+                # One INVALID_KE_PAYLOAD per group, and no way back: the
+                # retries end when the groups we offer do.
+                self._fail_connecting(
+                    sa,
+                    f"the peer wants DH group {wanted}, which it already refused",
+                )
+                return
+            if wanted not in offered:
                 self._fail_connecting(
                     sa, f"the peer wants DH group {wanted}, which we do not offer"
                 )

@@ -140,6 +140,10 @@ class IkeSa:
     initResponse: bytes = b""
     cookie: bytes = b""
     cookieRetries: int = 0
+    #: DH groups the responder refused with INVALID_KE_PAYLOAD: never offered
+    #: again, so that a peer (or anyone who knows SPIi) cannot make us
+    #: compute keys without end.
+    refusedGroups: set[int] = field(default_factory=set)
     peerHashes: frozenset[int] | None = None
     peerAuthorities: tuple[bytes, ...] = ()
     peerId: IdPayload | None = None
