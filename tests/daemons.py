@@ -9,6 +9,7 @@ import io
 import os
 import re
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -22,6 +23,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.threads import deferToThread
 from twisted.logger import ILogObserver, formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
@@ -33,6 +35,7 @@ from nsstwisted.nssd.service import NSSDService
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.keyring import CertificateOwner, KeyRingStore
 from nsstwisted.security.passticket import generate_passticket, parse_key
+from nsstwisted.wire.nmi import NmiDecoder, NmiMessage
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE_JOB = os.path.join(ROOT, "docs", "examples", "nss-setup.racf")
@@ -232,3 +235,110 @@ def twistd_args(config: str, daemon: str = "nssd") -> list[str]:
         config,
         *(["--interface", "127.0.0.1"] if daemon == "nssd" else []),
     ]
+
+
+NOBODY = 65534
+"""The uid of C{nobody}: a user that is neither root nor the daemon's."""
+
+
+def skip_unless_root(case: TestCase) -> None:
+    """
+    Skip a test that must act as another user: only root can become one.
+    """
+    if os.geteuid() != 0:
+        case.skipTest("acting as another uid needs root")
+
+
+async def hold_nmi_connections(
+    case: TestCase, path: str, count: int, uid: int = NOBODY
+) -> list[tuple[int, int, int]]:
+    """
+    Fork a child that becomes C{uid}, a member of the socket's group (so
+    that the socket's mode lets it in, as it lets in any such member),
+    opens C{count} connections to the NMI socket C{path} one after another,
+    and holds them open without a word until the test ends.
+
+    The uid is switched before connecting because SO_PEERCRED records who
+    connected, not who later holds the socket.  The child never runs the
+    reactor: it uses plain sockets and leaves with C{os._exit}.  Only root
+    may do this (L{skip_unless_root}).
+
+    @return: the first message each connection got, as (type, return code,
+        reason code): INIT, or the TERM that refused it.
+    """
+    gid = os.stat(path).st_gid
+    readyR, readyW = os.pipe()
+    releaseR, releaseW = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        os.close(readyR)
+        os.close(releaseW)
+        _hold(path, count, uid, gid, readyW, releaseR)
+    os.close(readyW)
+    os.close(releaseR)
+
+    def release() -> None:
+        # Killed rather than told: a holder forked later holds a copy of
+        # this one's pipe, so its end of file could come late.
+        os.close(releaseW)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+    case.addCleanup(release)
+
+    def report() -> bytes:
+        with os.fdopen(readyR, "rb") as ready:
+            return ready.read()
+
+    # The child's connections are served by this process's reactor, so
+    # the report is awaited on a thread.
+    text = (await deferToThread(report)).decode()
+    if not text.endswith("\n") or text.startswith("error"):
+        raise AssertionError(f"the connection holder failed: {text!r}")
+    return [
+        (int(kind), int(rc), int(rsn))
+        for kind, rc, rsn in (line.split() for line in text.splitlines())
+    ]
+
+
+def _hold(
+    path: str, count: int, uid: int, gid: int, readyW: int, releaseR: int
+) -> None:
+    status = 1
+    try:
+        os.setgroups([gid])
+        os.setgid(gid)
+        os.setuid(uid)
+        held = []
+        lines = []
+        for _ in range(count):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(30)
+            sock.connect(path)
+            decoder = NmiDecoder()
+            items: list[Any] = []
+            while not items:
+                data = sock.recv(4096)
+                if not data:
+                    break
+                items = decoder.feed(data)
+            first = items[0] if items else None
+            if isinstance(first, NmiMessage):
+                lines.append(
+                    f"{int(first.messageType)} {int(first.returnCode)} "
+                    f"{int(first.reasonCode)}\n"
+                )
+            else:
+                lines.append("0 0 0\n")
+            held.append(sock)
+        os.write(readyW, "".join(lines).encode())
+        os.close(readyW)
+        os.read(releaseR, 1)  # killed when the test ends; EOF if it dies
+        status = 0
+    except BaseException as e:
+        try:
+            os.write(readyW, f"error {e!r}".encode())
+        except OSError:
+            pass
+    finally:
+        os._exit(status)

@@ -141,7 +141,8 @@ class ModifyTests(TestCase):
         A daemon serving its maximum answers with TERM: the command exits 1
         with the TERM's codes.
         """
-        await self.serve(maxConnections=1)
+        # No reserve for root or this process's user, who run the test.
+        await self.serve(maxConnections=1, privilegedUids=())
         holder: NmiClientProtocol = await UNIXClientEndpoint(
             reactor, self.path
         ).connect(NmiClientFactory())

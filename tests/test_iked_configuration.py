@@ -33,6 +33,7 @@ from nsstwisted.iked.configuration import (
     load_iked_configuration,
     read_stack_secret,
 )
+from nsstwisted.protocols.nmi import DEFAULT_IDLE_TIMEOUT
 from nsstwisted.wire.nss import Services
 from tests.strategies import (
     iked_client_names,
@@ -340,6 +341,7 @@ class IkeConfigTests(Files):
                 "NssWaitRetries 100",
                 "CaFile /etc/security/nss-ca.pem",
                 "NmiSocket /run/iked.sock",
+                "NMIIDLETIMEOUT 0",
             )
         )
         self.assertEqual(
@@ -354,6 +356,7 @@ class IkeConfigTests(Files):
                 nssWaitRetries=100,
                 caFile="/etc/security/nss-ca.pem",
                 nmiSocket="/run/iked.sock",
+                nmiIdleTimeout=0,
             ),
         )
 
@@ -465,6 +468,12 @@ class IkeConfigTests(Files):
         self.assertEqual(
             self.load(ike("NmiSocket /" + "s" * 106)).nmiSocket, "/" + "s" * 106
         )
+
+    def test_nmi_idle_timeout(self) -> None:
+        self.assertEqual(self.load(ike("NmiIdleTimeout 86400")).nmiIdleTimeout, 86400)
+        self.assertEqual(self.load(ike()).nmiIdleTimeout, DEFAULT_IDLE_TIMEOUT)
+        for bad in ("86401", "-5", "1.5"):
+            self.assertBadIke(f"NmiIdleTimeout {bad}", "must be a number from 0 to")
 
     def test_unknown_keyword(self) -> None:
         self.assertBadIke("NssServer nssd", "unknown keyword of IkeConfig")
@@ -1259,6 +1268,7 @@ class DescribeTests(Files):
                 "  NssWaitRetries 2",
                 f"  CaFile {self.ca}",
                 "  NmiSocket /var/sock/ipsecmgmt",
+                "  NmiIdleTimeout 60",
                 "  SaInstaller record",
                 "  # SecurityDatabase (the usual search)",
                 "}",

@@ -25,14 +25,17 @@ from nsstwisted.wire.nss import NssFrame, Refusal
 from tests.daemons import (
     CLIENT1_PASSWORD,
     LISTENING,
+    NOBODY,
     PASSTICKET_KEY,
     DaemonProcess,
     SecuritySetup,
     build_security,
     capture_messages,
     free_port,
+    hold_nmi_connections,
     python,
     racf,
+    skip_unless_root,
     start_nssd,
     twistd_args,
     write_nssd_config,
@@ -598,6 +601,85 @@ class BadServerTests(IkedTestCase):
                 lambda: self.logged("EZD1141I Stack STACKA cannot reach"),
                 what="EZD1141I",
             )
+
+        return ensureDeferred(go())
+
+
+class ManagementConnectionTests(IkedTestCase):
+    """
+    iked's local NMI shares nssd's connection rules: a per-user limit and an
+    idle timeout (NmiIdleTimeout), with EZD messages.
+    """
+
+    def start_local(self, *extra: str) -> IKEDService:
+        path = os.path.join(self.setup.folder, "iked-local.conf")
+        with open(path, "w") as f:
+            f.write(
+                "IkeConfig\n{\n  SystemName IKESYS\n"
+                f'  NmiSocket "{self.setup.sockets}/iked/ipsecmgmt"\n'
+                + "".join(f"  {line}\n" for line in extra)
+                + "}\nTcpipStack PLAIN { }\n"
+            )
+        service = self.start_iked(path)
+        return service
+
+    async def served(self, service: IKEDService) -> str:
+        await eventually(lambda: service.nmiPort is not None, what="the NMI socket")
+        return service.configuration.nmiSocket
+
+    def test_perUserLimit(self) -> Deferred[None]:
+        skip_unless_root(self)
+        service = self.start_local()
+
+        async def go() -> None:
+            import io
+
+            from nsstwisted.cli.modify import run as modify
+
+            path = await self.served(service)
+            os.chmod(self.setup.sockets, 0o750)  # noqa: S103
+            greetings = await hold_nmi_connections(self, path, 6)
+            self.assertEqual([kind for kind, _, _ in greetings], [1] * 4 + [2] * 2)
+            refused = [m for m in self.messages if "EZD1170I" in m]
+            self.assertEqual(len(refused), 2)
+            self.assertIn(f"uid {NOBODY} pid", refused[0])
+            out, err = io.StringIO(), io.StringIO()
+            status = await modify(
+                reactor, ["iked", "--socket", path, "display"], out, err
+            )
+            self.assertEqual((status, err.getvalue()), (0, ""))
+            self.assertIn("NmiIdleTimeout 60", out.getvalue())
+
+        return ensureDeferred(go())
+
+    def test_idleTimeout(self) -> Deferred[None]:
+        from twisted.internet.endpoints import UNIXClientEndpoint
+
+        from nsstwisted.protocols.nmi import NmiClientFactory
+        from nsstwisted.wire.codes import ReasonCode, ReturnCode
+
+        service = self.start_local("NmiIdleTimeout 1")
+
+        async def go() -> None:
+            path = await self.served(service)
+            client = await UNIXClientEndpoint(reactor, path).connect(NmiClientFactory())
+            await client.ready
+            term = await client.terminated
+            assert term is not None
+            self.assertEqual(
+                (term.returnCode, term.reasonCode),
+                (ReturnCode.ETIMEDOUT, ReasonCode.NONE),
+            )
+            self.assertTrue(self.logged(f"uid {os.geteuid()} pid {os.getpid()}"))
+            self.assertTrue(self.logged("EZD1172I NMI connID 1"))
+            config = service.configPath
+            with open(config) as f:
+                text = f.read()
+            with open(config, "w") as f:
+                f.write(text.replace("NmiIdleTimeout 1", "NmiIdleTimeout 90"))
+            lines = await service.refresh()
+            self.assertEqual(lines, ["refresh complete: NmiIdleTimeout 1 -> 90"])
+            self.assertEqual(service.nmiFactory.idleTimeout, 90)
 
         return ensureDeferred(go())
 

@@ -22,6 +22,7 @@ from nsstwisted.nssd.configuration import (
     load_nssd_configuration,
     nssd_configuration_from_text,
 )
+from nsstwisted.protocols.nmi import DEFAULT_IDLE_TIMEOUT
 from tests.strategies import nssd_configurations
 
 fast = settings(max_examples=200, deadline=None, database=None)
@@ -167,6 +168,7 @@ class KeywordTests(SynchronousTestCase):
                 "TlsKeyRing tlsring",
                 'TlsLabel "NSS Server Cert"',
                 "NmiSocket /run/nss.sock",
+                "nmiidletimeout 5",
             )
         )
         self.assertEqual(
@@ -180,6 +182,7 @@ class KeywordTests(SynchronousTestCase):
                 tlsKeyRing=("NSSD", "TLSRING"),
                 tlsLabel="NSS Server Cert",
                 nmiSocket="/run/nss.sock",
+                nmiIdleTimeout=5,
             ),
         )
 
@@ -200,6 +203,14 @@ class KeywordTests(SynchronousTestCase):
         self.assertEqual(
             load(body("NmiSocket /" + "s" * 106)).nmiSocket, "/" + "s" * 106
         )
+        self.assertEqual(load(body("NmiIdleTimeout 0")).nmiIdleTimeout, 0)
+        self.assertEqual(load(body("NmiIdleTimeout 86400")).nmiIdleTimeout, 86400)
+
+    def test_nmiIdleTimeoutDefault(self) -> None:
+        """
+        The default is the protocol's, as a whole number of seconds.
+        """
+        self.assertEqual(load(body()).nmiIdleTimeout, DEFAULT_IDLE_TIMEOUT)
 
 
 class MergeTests(SynchronousTestCase):
@@ -282,6 +293,13 @@ class ErrorTests(SynchronousTestCase):
         self.assertBad("NmiSocket var/sock/nss", "must be an absolute path")
         self.assertBad("NmiSocket /" + "s" * 107, "at most 107 bytes")
         self.assertBad("NmiSocket /" + "é" * 54, "at most 107 bytes")
+
+    def test_nmi_idle_timeout(self) -> None:
+        for bad in ("86401", "-1", "1.5", "soon"):
+            self.assertBad(
+                f"NmiIdleTimeout {bad}",
+                "must be a number from 0 to 86400 (seconds; 0 for no idle timeout)",
+            )
 
     def test_tls_label(self) -> None:
         self.assertBad("TlsLabel " + "L" * 33, "1 to 32 printable", "KeyRing r")
@@ -373,6 +391,7 @@ class DescribeTests(SynchronousTestCase):
                 "TlsKeyRing NSSD/KEYRING",
                 "# TlsLabel (the ring's DEFAULT certificate)",
                 "NmiSocket /var/sock/nss",
+                "NmiIdleTimeout 60",
             ],
         )
 
@@ -411,6 +430,7 @@ class PropertyTests(SynchronousTestCase):
                     "TlsKeyRing",
                     "TlsLabel",
                     "NmiSocket",
+                    "NmiIdleTimeout",
                     "Other",
                 ]
             ),

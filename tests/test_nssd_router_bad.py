@@ -1,7 +1,8 @@
 """
 The network management service against misbehaving parties: an operator
 who leaves while a routed request is out, a client that never answers, a
-client that answers what nobody asked, and an eleventh operator.
+client that answers what nobody asked, and an operator beyond its user's
+share of the management connections.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from twisted.trial.unittest import TestCase
 
 from nsstwisted.client import PasswordCredentials, connect
 from nsstwisted.protocols.nmi import (
+    DEFAULT_MAX_CONNECTIONS_PER_USER,
     NmiClientFactory,
     NmiClientProtocol,
     NmiRequestFailed,
@@ -151,15 +153,22 @@ class MisbehaviourTests(TestCase):
 
         return ensureDeferred(go())
 
-    def test_eleventhOperator(self) -> Deferred[None]:
+    def test_operatorBeyondShare(self) -> Deferred[None]:
+        """
+        One user's connection beyond its share is refused, even with
+        connections free for others (and even for root).
+        """
+
         async def go() -> None:
-            for _ in range(10):
+            for _ in range(DEFAULT_MAX_CONNECTIONS_PER_USER):
                 await self.operator()
             endpoint = UNIXClientEndpoint(reactor, self.nssd.configuration.nmiSocket)
-            eleventh: NmiClientProtocol = await endpoint.connect(NmiClientFactory())
-            self.addCleanup(eleventh.close)
-            ready: Deferred[Any] = eleventh.ready
+            another: NmiClientProtocol = await endpoint.connect(NmiClientFactory())
+            self.addCleanup(another.close)
+            ready: Deferred[Any] = another.ready
             failure: NmiTerminated = await self.assertFailure(ready, NmiTerminated)
             self.assertEqual(failure.returnCode, ReturnCode.EBUSY)
+            self.assertEqual(failure.reasonCode, ReasonCode.NSSRsnTooManyRequests)
+            self.assertIn("per user", failure.lines[0])
 
         return ensureDeferred(go())

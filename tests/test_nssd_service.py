@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -17,6 +18,7 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.endpoints import (
     TCP4ClientEndpoint,
     TCP6ClientEndpoint,
+    UNIXClientEndpoint,
     connectProtocol,
 )
 from twisted.internet.protocol import Protocol, connectionDone
@@ -32,17 +34,28 @@ from nsstwisted.client import (
     connect,
     tls_endpoint,
 )
+from nsstwisted.nssd.service import NSSDService
+from nsstwisted.protocols.nmi import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_USER,
+    NmiClientFactory,
+)
 from nsstwisted.security.signing import SignatureScheme, verify
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
+from nsstwisted.wire.nmi import NmiMessageType
 from nsstwisted.wire.nss import Identity, IdentityKind, Services, SignatureSchemeCode
 from tests.daemons import (
     CLIENT1_PASSWORD,
     LOOPBACK,
+    NOBODY,
     build_security,
     capture_messages,
     client_endpoint,
+    hold_nmi_connections,
+    skip_unless_root,
     start_nssd,
     ticket_for,
+    write_nssd_config,
 )
 
 BOTH = Services.CERT | Services.NETMGMT
@@ -361,6 +374,103 @@ class ManagementTests(TestCase):
             self.assertIn("refresh rejected", out + err)
             self.assertIn("Port", out + err)
             self.assertEqual(self.service.configuration.syslogLevel, 2)
+
+        return ensureDeferred(go())
+
+
+class ManagementConnectionTests(TestCase):
+    """
+    The management socket's connection limits and idle timeout, with real
+    users: the kernel says who connected (SO_PEERCRED).
+    """
+
+    timeout = 60
+
+    def setUp(self) -> None:
+        self.messages = capture_messages(self)
+        self.setup = build_security(self)
+
+    def start(self, *extra: str) -> NSSDService:
+        service = NSSDService.prepare(
+            write_nssd_config(self.setup, *extra), reactor, interface="127.0.0.1"
+        )
+        service.startService()
+        self.addCleanup(service.stopService)
+        return service
+
+    def logged(self, messageId: str) -> list[str]:
+        return [m for m in self.messages if messageId in m]
+
+    def test_operatorGetsInWhileAnotherUserHoldsConnections(self) -> Deferred[None]:
+        """
+        The reported lockout: a member of the socket's group holds as many
+        idle connections as nssd lets it; another member still connects,
+        and an operator's nss-modify is answered.
+        """
+        skip_unless_root(self)
+
+        async def go() -> None:
+            service = self.start()
+            path = service.configuration.nmiSocket
+            # The socket's group may pass to it, as /var/sock lets operators.
+            os.chmod(self.setup.sockets, 0o750)  # noqa: S103
+            greetings = await hold_nmi_connections(self, path, DEFAULT_MAX_CONNECTIONS)
+            kept = DEFAULT_MAX_CONNECTIONS_PER_USER
+            self.assertEqual(
+                [kind for kind, _, _ in greetings],
+                [NmiMessageType.INIT] * kept
+                + [NmiMessageType.TERM] * (DEFAULT_MAX_CONNECTIONS - kept),
+            )
+            self.assertEqual(
+                set(greetings[kept:]),
+                {(NmiMessageType.TERM, ReturnCode.EBUSY, 54)},
+            )
+            other = await hold_nmi_connections(self, path, 1, uid=NOBODY - 1)
+            self.assertEqual(other, [(NmiMessageType.INIT, 0, 0)])
+            out, err = io.StringIO(), io.StringIO()
+            status = await modify(
+                reactor, ["nssd", "--socket", path, "display"], out, err
+            )
+            self.assertEqual((status, err.getvalue()), (0, ""))
+            self.assertIn("SystemName NSSSYS", out.getvalue())
+            refused = self.logged("DBG0120I")
+            self.assertEqual(len(refused), DEFAULT_MAX_CONNECTIONS - kept)
+            self.assertIn(f"uid {NOBODY} pid", refused[0])
+            self.assertIn(f"uid {NOBODY} holds {kept}", refused[0])
+
+        return ensureDeferred(go())
+
+    def test_idleConnectionClosed(self) -> Deferred[None]:
+        """
+        A connection that asks nothing for NmiIdleTimeout seconds is sent
+        TERM ETIMEDOUT and closed (DBG0122I); a refresh changes the timeout.
+        """
+
+        async def go() -> None:
+            service = self.start("  NmiIdleTimeout 1")
+            path = service.configuration.nmiSocket
+            client = await UNIXClientEndpoint(reactor, path).connect(NmiClientFactory())
+            await client.ready
+            started = time.monotonic()
+            term = await client.terminated
+            self.assertGreaterEqual(time.monotonic() - started, 0.9)
+            assert term is not None
+            self.assertEqual(
+                (term.messageType, term.returnCode, term.reasonCode),
+                (NmiMessageType.TERM, ReturnCode.ETIMEDOUT, ReasonCode.NONE),
+            )
+            (idle,) = self.logged("DBG0122I")
+            self.assertIn(f"uid {os.geteuid()} pid {os.getpid()}", idle)
+            self.assertIn("was idle for 1 seconds", idle)
+            self.assertEqual(service.nmiFactory.connections, set())
+            config = service.configPath
+            with open(config) as f:
+                text = f.read()
+            with open(config, "w") as f:
+                f.write(text.replace("NmiIdleTimeout 1", "NmiIdleTimeout 0"))
+            lines = await service.refresh()
+            self.assertIn("NmiIdleTimeout 0", lines[0])
+            self.assertEqual(service.nmiFactory.idleTimeout, 0)
 
         return ensureDeferred(go())
 

@@ -6,21 +6,32 @@ the server over L{iosim}.
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, ensureDeferred, fail, succeed
+from twisted.internet.endpoints import UNIXClientEndpoint
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.test.iosim import IOPump, connectedServerAndClient
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from nsstwisted.nssd.management import NssdManagement
 from nsstwisted.protocols.nmi import (
+    DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_USER,
+    DEFAULT_RESERVED_CONNECTIONS,
+    NmiCaller,
     NmiClientFactory,
     NmiClientProtocol,
     NmiConnectionLost,
+    NmiRefusal,
     NmiRequestFailed,
     NmiServerFactory,
     NmiServerObserver,
@@ -40,6 +51,7 @@ from nsstwisted.wire.nmi import (
     term_message,
     text_record,
 )
+from tests.daemons import NOBODY, hold_nmi_connections, skip_unless_root
 from tests.test_wire_nmi import NON_FATAL, rawMessage
 
 DOCS = Path(__file__).parent.parent / "docs" / "nmi.md"
@@ -76,12 +88,19 @@ class EchoHandler:
 class RecordingObserver(NmiServerObserver):
     def __init__(self) -> None:
         self.events: list[tuple[str, int]] = []
+        self.refusals: list[NmiRefusal] = []
+        self.idle: list[tuple[NmiCaller | None, float]] = []
 
     def connected(self, connId: int) -> None:
         self.events.append(("connected", connId))
 
-    def refused(self, connId: int, limit: int) -> None:
+    def refused(self, connId: int, refusal: NmiRefusal) -> None:
         self.events.append(("refused", connId))
+        self.refusals.append(refusal)
+
+    def idleClosed(self, connId: int, caller: NmiCaller | None, idle: float) -> None:
+        self.events.append(("idle", connId))
+        self.idle.append((caller, idle))
 
     def badMessage(self, connId: int, failure: NmiDecodeFailure) -> None:
         self.events.append(("bad", connId))
@@ -98,6 +117,23 @@ def request(
     return encode_message(NmiMessage(messageType, correlator, target=target))
 
 
+class CallerTransport(StringTransport):
+    """
+    A string transport that says who is at its other end, as the kernel
+    says it of an AF_UNIX socket; C{caller} L{None} is a transport without
+    credentials.
+    """
+
+    def __init__(self, caller: NmiCaller | None) -> None:
+        super().__init__()
+        self.caller = caller
+
+
+def transport_caller(transport: object) -> NmiCaller | None:
+    assert isinstance(transport, CallerTransport)
+    return transport.caller
+
+
 class ServerHarness:
     """
     A server factory and its connections over string transports.
@@ -110,12 +146,20 @@ class ServerHarness:
             handler,  # type: ignore[arg-type]
             self.clock,
             observer=self.observer,
+            credentials=transport_caller,
             **kwargs,  # type: ignore[arg-type]
         )
+        self._pids = itertools.count(100)
 
-    def connect(self) -> tuple[NmiServerProtocol, StringTransport, NmiDecoder]:
+    def connect(
+        self, uid: int | None = 1000
+    ) -> tuple[NmiServerProtocol, StringTransport, NmiDecoder]:
+        """
+        Connect as C{uid}, or as a caller without credentials.
+        """
         protocol = self.factory.buildProtocol(None)
-        transport = StringTransport()
+        caller = None if uid is None else NmiCaller(next(self._pids), uid, 1000)
+        transport = CallerTransport(caller)
         protocol.makeConnection(transport)
         return protocol, transport, NmiDecoder()
 
@@ -233,10 +277,12 @@ class ServerTests(SynchronousTestCase):
         once one of the ten goes, a new one is served again.
         """
         server = ServerHarness(EchoHandler())
-        connections = [server.connect() for _ in range(DEFAULT_MAX_CONNECTIONS)]
+        connections = [
+            server.connect(uid=1000 + n) for n in range(DEFAULT_MAX_CONNECTIONS)
+        ]
         for _, transport, decoder in connections:
             self.assertEqual(received(transport, decoder), [init_message()])
-        protocol, transport, decoder = server.connect()
+        protocol, transport, decoder = server.connect(uid=2000)
         (term,) = received(transport, decoder)
         assert isinstance(term, NmiMessage)
         self.assertEqual(
@@ -246,13 +292,17 @@ class ServerTests(SynchronousTestCase):
         self.assertIn("at most 10", term.lines()[0])
         self.assertTrue(transport.disconnecting)
         self.assertIn(("refused", protocol.connId), server.observer.events)
+        (refusal,) = server.observer.refusals
+        self.assertEqual((refusal.perUser, refusal.limit), (False, 10))
+        self.assertIn("uid 2000 pid", refusal.describe())
+        self.assertIn("uid 1009 holds 1", refusal.describe())
         protocol.connectionLost()
         self.assertEqual(len(server.factory.connections), 10)
         connections[0][0].connectionLost()
         self.assertIn(
             ("disconnected", connections[0][0].connId), server.observer.events
         )
-        _, transport, decoder = server.connect()
+        _, transport, decoder = server.connect(uid=2000)
         self.assertEqual(received(transport, decoder), [init_message()])
 
     def test_limitIsParameter(self) -> None:
@@ -265,6 +315,215 @@ class ServerTests(SynchronousTestCase):
         self.assertRaises(
             ValueError, NmiServerFactory, EchoHandler(), Clock(), maxConnections=0
         )
+
+    def test_perUserLimit(self) -> None:
+        """
+        One uid gets at most four of the ten connections; the fifth is sent
+        TERM C{EBUSY} C{NSSRsnTooManyRequests} saying so, while another uid
+        is still served, and the first gets in again once one of its own
+        connections closes.
+        """
+        server = ServerHarness(EchoHandler())
+        held = [server.connect(uid=1001) for _ in range(4)]
+        for _, transport, decoder in held:
+            self.assertEqual(received(transport, decoder), [init_message()])
+        _, transport, decoder = server.connect(uid=1001)
+        (term,) = received(transport, decoder)
+        assert isinstance(term, NmiMessage)
+        self.assertEqual(
+            (term.messageType, term.returnCode, term.reasonCode),
+            (T.TERM, ReturnCode.EBUSY, R.NSSRsnTooManyRequests),
+        )
+        self.assertEqual(
+            term.lines(),
+            ("too many management connections of uid 1001 (at most 4 per user)",),
+        )
+        self.assertTrue(transport.disconnecting)
+        (refusal,) = server.observer.refusals
+        self.assertEqual(
+            (refusal.perUser, refusal.limit, refusal.holders), (True, 4, ((1001, 4),))
+        )
+        _, other, otherDecoder = server.connect(uid=1002)
+        self.assertEqual(received(other, otherDecoder), [init_message()])
+        held[0][0].connectionLost()
+        _, again, againDecoder = server.connect(uid=1001)
+        self.assertEqual(received(again, againDecoder), [init_message()])
+
+    def test_operatorGetsInWhileAnotherUserHoldsConnections(self) -> None:
+        """
+        The reported lockout: one member of the socket's group opens as
+        many connections as it can and leaves them idle; an operator, who
+        is neither root nor the daemon's user, still gets INIT and an
+        answer.
+        """
+        server = ServerHarness(EchoHandler(), privilegedUids=())
+        hog = [server.connect(uid=1001) for _ in range(DEFAULT_MAX_CONNECTIONS)]
+        greeted = [received(t, d)[0] for _, t, d in hog]
+        self.assertEqual(
+            [m.messageType for m in greeted if isinstance(m, NmiMessage)],
+            [T.INIT] * DEFAULT_MAX_CONNECTIONS_PER_USER
+            + [T.TERM] * (DEFAULT_MAX_CONNECTIONS - DEFAULT_MAX_CONNECTIONS_PER_USER),
+        )
+        operator, transport, decoder = server.connect(uid=1500)
+        operator.dataReceived(request(correlator=7))
+        init, reply = received(transport, decoder)
+        self.assertEqual(init, init_message())
+        assert isinstance(reply, NmiMessage)
+        self.assertEqual((reply.correlator, reply.ok), (7, True))
+
+    def test_reserveForPrivilegedUsers(self) -> None:
+        """
+        When other users fill every ordinary connection, root and the
+        daemon's own user may still open the reserved two more, within
+        their own per-user limit; nobody else may.
+        """
+        server = ServerHarness(EchoHandler(), privilegedUids=(0, 991))
+        for uid, count in ((1001, 4), (1002, 4), (1003, 2)):
+            for _ in range(count):
+                server.connect(uid=uid)
+        self.assertEqual(len(server.factory.connections), DEFAULT_MAX_CONNECTIONS)
+        _, transport, decoder = server.connect(uid=1004)
+        (term,) = received(transport, decoder)
+        assert isinstance(term, NmiMessage)
+        self.assertEqual(term.messageType, T.TERM)
+        self.assertEqual(server.observer.refusals[-1].perUser, False)
+        for uid in (0, 991):
+            _, transport, decoder = server.connect(uid=uid)
+            self.assertEqual(received(transport, decoder), [init_message()])
+        _, transport, decoder = server.connect(uid=0)
+        (term,) = received(transport, decoder)
+        assert isinstance(term, NmiMessage)
+        self.assertEqual(
+            term.lines(), ("too many management connections (at most 12)",)
+        )
+        self.assertEqual(
+            len(server.factory.connections),
+            DEFAULT_MAX_CONNECTIONS + DEFAULT_RESERVED_CONNECTIONS,
+        )
+
+    def test_privilegedByDefault(self) -> None:
+        """
+        Without C{privilegedUids}, the reserve is root's and this
+        process's effective uid's.
+        """
+        factory = NmiServerFactory(EchoHandler(), Clock())
+        self.assertEqual(factory.privilegedUids, {0, os.geteuid()})
+
+    def test_unknownCallersAreOneUser(self) -> None:
+        """
+        Callers without credentials share one per-user limit and no
+        reserve: a transport that cannot say who is at its end must not
+        get around the limit.
+        """
+        server = ServerHarness(EchoHandler())
+        for _ in range(DEFAULT_MAX_CONNECTIONS_PER_USER):
+            server.connect(uid=None)
+        _, transport, decoder = server.connect(uid=None)
+        (term,) = received(transport, decoder)
+        assert isinstance(term, NmiMessage)
+        self.assertEqual(term.messageType, T.TERM)
+        self.assertIn("an unknown user refused", server.observer.refusals[0].describe())
+
+    def test_limitsChecked(self) -> None:
+        for bad in (
+            {"maxConnectionsPerUser": 0},
+            {"reservedConnections": -1},
+            {"idleTimeout": -1.0},
+        ):
+            self.assertRaises(
+                ValueError,
+                NmiServerFactory,
+                EchoHandler(),
+                Clock(),
+                **bad,
+            )
+
+    def test_idleConnectionClosed(self) -> None:
+        """
+        A connection that sends nothing for the idle timeout while nothing
+        is outstanding is sent TERM C{ETIMEDOUT} and closed.
+        """
+        server = ServerHarness(EchoHandler())
+        protocol, transport, decoder = server.connect(uid=1001)
+        received(transport, decoder)
+        server.clock.advance(DEFAULT_IDLE_TIMEOUT - 1)
+        self.assertFalse(transport.disconnecting)
+        server.clock.advance(1)
+        (term,) = received(transport, decoder)
+        assert isinstance(term, NmiMessage)
+        self.assertEqual(
+            (term.messageType, term.returnCode, term.reasonCode),
+            (T.TERM, ReturnCode.ETIMEDOUT, R.NONE),
+        )
+        self.assertEqual(
+            term.lines(), ("idle for 60 s with no request outstanding: closed",)
+        )
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(
+            server.observer.idle, [(NmiCaller(100, 1001, 1000), DEFAULT_IDLE_TIMEOUT)]
+        )
+        protocol.connectionLost()
+        self.assertEqual(server.clock.getDelayedCalls(), [])
+
+    def test_activityRestartsIdleTimer(self) -> None:
+        """
+        Each request starts the idle period again once it is answered; a
+        request outstanding for longer than the timeout does not count as
+        idle, nor does a message arriving in pieces (the message deadline
+        watches that).
+        """
+        handler = RecordingHandler()
+        server = ServerHarness(handler, idleTimeout=10.0, messageDeadline=30.0)
+        protocol, transport, decoder = server.connect()
+        received(transport, decoder)
+        server.clock.advance(9)
+        protocol.dataReceived(request(correlator=1))
+        server.clock.advance(25)
+        self.assertFalse(transport.disconnecting)
+        handler.waiting[0].callback(handler.requests[0].answer([text_record([])]))
+        server.clock.advance(9)
+        protocol.dataReceived(request()[:10])
+        server.clock.advance(20)
+        self.assertFalse(transport.disconnecting)
+        protocol.dataReceived(request()[10:])
+        handler.waiting[1].callback(handler.requests[1].answer([text_record([])]))
+        received(transport, decoder)
+        server.clock.advance(9.5)
+        self.assertFalse(transport.disconnecting)
+        server.clock.advance(0.5)
+        (term,) = received(transport, decoder)
+        assert isinstance(term, NmiMessage)
+        self.assertEqual(term.returnCode, ReturnCode.ETIMEDOUT)
+
+    def test_idleTimeoutChangesAndOff(self) -> None:
+        """
+        A new timeout applies from the next idle period; 0 means never.
+        """
+        server = ServerHarness(EchoHandler(), idleTimeout=0)
+        protocol, transport, _ = server.connect()
+        server.clock.advance(86400)
+        self.assertFalse(transport.disconnecting)
+        self.assertEqual(server.clock.getDelayedCalls(), [])
+        server.factory.idleTimeout = 5
+        protocol.dataReceived(request())
+        server.clock.advance(5)
+        self.assertTrue(transport.disconnecting)
+
+    def test_termNotReadIsAborted(self) -> None:
+        """
+        A client that does not read its TERM cannot keep the connection,
+        and its slot: after the message deadline it is aborted.
+        """
+        server = ServerHarness(EchoHandler(), idleTimeout=5, messageDeadline=30)
+        protocol, transport, _ = server.connect()
+        server.clock.advance(5)
+        self.assertTrue(transport.disconnecting)
+        self.assertFalse(transport.disconnected)
+        server.clock.advance(30)
+        self.assertTrue(transport.disconnected)
+        protocol.connectionLost()
+        self.assertEqual(server.factory.connections, set())
+        self.assertEqual(server.clock.getDelayedCalls(), [])
 
     def test_shutdownTerminatesAll(self) -> None:
         server = ServerHarness(RecordingHandler())
@@ -600,6 +859,67 @@ class ClientTests(SynchronousTestCase):
         self.assertFalse(transport.disconnecting)
 
 
+class PeerCredentialTests(TestCase):
+    """
+    The limits over a real AF_UNIX socket, with the kernel's word
+    (SO_PEERCRED) on who connected: another uid, a member of the socket's
+    group, holds idle connections while an operator still gets in.
+    """
+
+    timeout = 60
+
+    def setUp(self) -> None:
+        skip_unless_root(self)
+        folder = tempfile.mkdtemp(prefix="nmi-", dir="/tmp")
+        self.addCleanup(shutil.rmtree, folder, True)
+        # The socket's group may pass, as /var/sock lets operators pass.
+        os.chmod(folder, 0o750)  # noqa: S103
+        self.path = os.path.join(folder, "nmi")
+
+    async def serve(self, **kwargs: object) -> NmiServerFactory:
+        factory = NmiServerFactory(EchoHandler(), reactor, **kwargs)  # type: ignore[arg-type]
+        port = await nmi_server_endpoint(reactor, self.path).listen(factory)
+        self.addCleanup(factory.terminateAll)
+        self.addCleanup(port.stopListening)
+        return factory
+
+    def test_otherUserCannotLockOutOperator(self) -> Deferred[None]:
+        async def go() -> None:
+            # No reserve: the per-user limit alone lets the operator in.
+            factory = await self.serve(privilegedUids=())
+            greetings = await hold_nmi_connections(
+                self, self.path, DEFAULT_MAX_CONNECTIONS
+            )
+            kept = DEFAULT_MAX_CONNECTIONS_PER_USER
+            self.assertEqual(
+                greetings,
+                [(T.INIT, 0, 0)] * kept
+                + [(T.TERM, ReturnCode.EBUSY, R.NSSRsnTooManyRequests)]
+                * (DEFAULT_MAX_CONNECTIONS - kept),
+            )
+            self.assertEqual(
+                sorted(p.caller.uid for p in factory.connections if p.caller),
+                [NOBODY] * kept,
+            )
+            client = await UNIXClientEndpoint(reactor, self.path).connect(
+                NmiClientFactory()
+            )
+            await client.ready
+            reply = await client.request(T.DAEMON_DISPLAY)
+            self.assertEqual(reply.lines(), ("NMsec_DAEMON_DISPLAY",))
+            operator = [
+                p.caller
+                for p in factory.connections
+                if p.caller is not None and p.caller.uid != NOBODY
+            ]
+            self.assertEqual(
+                [(c.uid, c.pid) for c in operator], [(os.geteuid(), os.getpid())]
+            )
+            client.close()
+
+        return ensureDeferred(go())
+
+
 def documentedCodes(heading: str) -> set[str]:
     """The code names in the table under C{heading} in the specification."""
     text = DOCS.read_text(encoding="utf-8")
@@ -626,7 +946,8 @@ class DocumentedCodesTests(SynchronousTestCase):
         self.assertEqual(documentedCodes("### 9.2 Reason codes"), seen)
 
     def test_returnCodes(self) -> None:
-        seen = {"OK", "EBUSY", "EINVAL", "EIO", "EOPNOTSUPP"}
+        # ETIMEDOUT: test_idleConnectionClosed.
+        seen = {"OK", "EBUSY", "EINVAL", "EIO", "EOPNOTSUPP", "ETIMEDOUT"}
         # ENXIO arrives with nssd's routing; it is documented for it now.
         self.assertEqual(documentedCodes("### 9.1 Return codes"), seen | {"ENXIO"})
 

@@ -60,6 +60,7 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "DEFAULT_IKE_SYSLOG_LEVEL",
     "DEFAULT_KEY_RING",
+    "DEFAULT_NMI_IDLE_TIMEOUT",
     "DEFAULT_NMI_SOCKET",
     "DEFAULT_NSS_WAIT_LIMIT",
     "DEFAULT_NSS_WAIT_RETRIES",
@@ -93,6 +94,11 @@ DEFAULT_KEY_RING = (DEFAULT_RING_OWNER, "KEYRING")
 DEFAULT_NSS_WAIT_LIMIT = 60
 DEFAULT_NSS_WAIT_RETRIES = 3
 DEFAULT_IKE_SYSLOG_LEVEL = 1
+DEFAULT_NMI_IDLE_TIMEOUT = 60
+"""
+Seconds a management connection may stay idle: the protocol's default,
+C{nsstwisted.protocols.nmi.DEFAULT_IDLE_TIMEOUT}, as a whole number.
+"""
 
 MAX_STACKS = 8
 """How many stacks one iked serves, as IBM's IKED does."""
@@ -105,6 +111,7 @@ IDENTITY_KINDS = ("IpAddr", "Fqdn", "UserAtFqdn", "X500dn")
 NSS_WAIT_LIMIT_RANGE = (1, 3600)
 NSS_WAIT_RETRIES_RANGE = (1, 100)
 SYSLOG_LEVEL_RANGE = (0, 1023)
+NMI_IDLE_TIMEOUT_RANGE = (0, 86400)
 
 MAX_RING_NAME_LENGTH = 237
 # sun_path is 108 bytes on Linux, one of which is the terminating NUL.
@@ -318,6 +325,8 @@ class IkedConfiguration:
     @ivar caFile: the PEM file of the CA certificates that check the NSS
         server's TLS certificate; needed as soon as one stack uses NSS.
     @ivar nmiSocket: the AF_UNIX path of iked's local NMI.
+    @ivar nmiIdleTimeout: seconds a local NMI connection may stay idle
+        before iked closes it; 0 for never.
     @ivar ikeSyslogLevel: IBM's IkeSyslogLevel bit mask.
     @ivar stacks: every stack, NSS client or not, in file order.
     @ivar nssStacks: the NSS clients, by stack name.
@@ -331,6 +340,7 @@ class IkedConfiguration:
     keyRing: tuple[str, str] | None = DEFAULT_KEY_RING
     caFile: str | None = None
     nmiSocket: str = DEFAULT_NMI_SOCKET
+    nmiIdleTimeout: int = DEFAULT_NMI_IDLE_TIMEOUT
     ikeSyslogLevel: int = DEFAULT_IKE_SYSLOG_LEVEL
     saInstaller: str = "record"
     securityDatabase: str | None = None
@@ -410,6 +420,7 @@ class IkedConfiguration:
             f"NssWaitRetries {self.nssWaitRetries}",
             _optional("CaFile", self.caFile),
             f"NmiSocket {format_value(self.nmiSocket)}",
+            f"NmiIdleTimeout {self.nmiIdleTimeout}",
             f"SaInstaller {self.saInstaller}",
             _optional("SecurityDatabase", self.securityDatabase, "the usual search"),
         ]
@@ -966,6 +977,7 @@ _IKE_KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "supportedcertauth": (None, _label),
     "systemname": ("systemName", _system_name),
     "nmisocket": ("nmiSocket", _path(MAX_SOCKET_PATH_BYTES)),
+    "nmiidletimeout": ("nmiIdleTimeout", _number(*NMI_IDLE_TIMEOUT_RANGE)),
     "cafile": ("caFile", _path()),
     "sainstaller": ("saInstaller", _sa_installer),
     "securitydatabase": ("securityDatabase", _path()),

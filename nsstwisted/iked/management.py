@@ -20,9 +20,16 @@ from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from nsstwisted.iked.filterreport import answer_filter_request
+from nsstwisted.iked.messages import IkedMessages
 from nsstwisted.iked.stack import StackModel
 from nsstwisted.iked.stackreport import STACK_REQUESTS, answer_stack_request
 from nsstwisted.iked.tunnelreport import TUNNEL_REQUESTS, answer_tunnel_request
+from nsstwisted.protocols.nmi import (
+    NmiCaller,
+    NmiRefusal,
+    NmiServerObserver,
+    describe_caller,
+)
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.filters import FILTER_REQUESTS, FILTER_SET_REQUESTS
 from nsstwisted.wire.ikensinfo import IkeNssInfo, encode_ikensinfo_reply
@@ -35,7 +42,7 @@ from nsstwisted.wire.nmi import (
     text_record,
 )
 
-__all__ = ["IkedManagement", "RefreshRejected"]
+__all__ = ["IkedManagement", "IkedNmiObserver", "RefreshRejected"]
 
 _NSSD_ONLY = frozenset({NmiMessageType.GET_CLIENTINFO})
 
@@ -194,6 +201,26 @@ class IkedManagement:
             )
 
         return refreshing.addCallbacks(refreshed, failed)
+
+
+class IkedNmiObserver(NmiServerObserver):
+    """
+    Writes iked's messages about its local NMI connections: refusals
+    (EZD1170I for a user at its own limit, EZD1171I for a full server) and
+    idle closes (EZD1172I).
+    """
+
+    def __init__(self, messages: IkedMessages) -> None:
+        self._messages = messages
+
+    def refused(self, connId: int, refusal: NmiRefusal) -> None:
+        if refusal.perUser:
+            self._messages.nmi_refused_user(connId, refusal.describe())
+        else:
+            self._messages.nmi_refused_full(connId, refusal.describe())
+
+    def idleClosed(self, connId: int, caller: NmiCaller | None, idle: float) -> None:
+        self._messages.nmi_idle(connId, describe_caller(caller), idle)
 
 
 def _lines(lines: list[str]) -> NmiRecord:

@@ -108,6 +108,18 @@ class IkedMessages:
             f" ({reason.name}) - {remedy}; then refresh iked"
         )
 
+    def nmi_refused_user(self, connId: int, refusal: str) -> None:
+        self._emit(f"EZD1170I NMI connID {connId} - {refusal}")
+
+    def nmi_refused_full(self, connId: int, refusal: str) -> None:
+        self._emit(f"EZD1171I NMI connID {connId} - {refusal}")
+
+    def nmi_idle(self, connId: int, caller: str, seconds: float) -> None:
+        self._emit(
+            f"EZD1172I NMI connID {connId} - {caller} was idle for {seconds:g} "
+            "seconds - the connection will be closed"
+        )
+
     def disconnected(self, stack: str, server: str) -> None:
         self._emit(
             f"EZD1144I Stack {stack} disconnected from network security server {server}"

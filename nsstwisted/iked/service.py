@@ -44,7 +44,11 @@ from nsstwisted.iked.ikestack import StackIke
 from nsstwisted.iked.installer import installer_for
 from nsstwisted.iked.interfaces import InterfaceReader
 from nsstwisted.iked.localring import LocalKeyRing, LocalRingSigner, LocalRingVerifier
-from nsstwisted.iked.management import IkedManagement, RefreshRejected
+from nsstwisted.iked.management import (
+    IkedManagement,
+    IkedNmiObserver,
+    RefreshRejected,
+)
 from nsstwisted.iked.messages import IkedMessages
 from nsstwisted.iked.nssclient import ConnectionState, StackNssConnection
 from nsstwisted.iked.stack import StackModel
@@ -140,7 +144,12 @@ class IKEDService(Service):
             self.nss_info,
             self.stack_model,
         )
-        self.nmiFactory = NmiServerFactory(self.management, reactor)
+        self.nmiFactory = NmiServerFactory(
+            self.management,
+            reactor,
+            idleTimeout=configuration.nmiIdleTimeout,
+            observer=IkedNmiObserver(self.messages),
+        )
 
     def _load_stacks(self, configuration: IkedConfiguration) -> None:
         """
@@ -427,6 +436,11 @@ class IKEDService(Service):
         self._caCertificates = caCertificates
         self._load_stacks(new)
         changes = []
+        if new.nmiIdleTimeout != old.nmiIdleTimeout:
+            self.nmiFactory.idleTimeout = new.nmiIdleTimeout
+            changes.append(
+                f"NmiIdleTimeout {old.nmiIdleTimeout} -> {new.nmiIdleTimeout}"
+            )
         for name in list(self.connections):
             if name not in new.nssStacks:
                 await self.connections.pop(name).stop()

@@ -44,6 +44,7 @@ from nsstwisted.config.values import system_name_value as _system_name
 __all__ = [
     "CONFIG_VARIABLE",
     "DEFAULT_CONFIG_PATH",
+    "DEFAULT_NMI_IDLE_TIMEOUT",
     "DEFAULT_NMI_SOCKET",
     "DEFAULT_PORT",
     "DEFAULT_RING_OWNER",
@@ -59,6 +60,13 @@ DEFAULT_CONFIG_PATH = "/etc/security/nssd.conf"
 CONFIG_VARIABLE = "NSSD_FILE"
 DEFAULT_PORT = 4159
 DEFAULT_NMI_SOCKET = "/var/sock/nss"
+DEFAULT_NMI_IDLE_TIMEOUT = 60
+"""
+Seconds a management connection may stay idle (the protocol's default,
+C{nsstwisted.protocols.nmi.DEFAULT_IDLE_TIMEOUT}, restated so that this
+module stays stdlib-only).
+"""
+MAX_NMI_IDLE_TIMEOUT = 86400
 DEFAULT_RING_OWNER = "NSSD"
 """
 The owner of a ring coded without one (C{KeyRing ringname}).  On z/OS that
@@ -114,6 +122,8 @@ class NssdConfiguration:
     @ivar tlsLabel: the label of that certificate, or L{None} for the ring's
         DEFAULT certificate.
     @ivar nmiSocket: the AF_UNIX path of the network management interface.
+    @ivar nmiIdleTimeout: seconds a management connection may stay idle
+        before nssd closes it; 0 for never.
     """
 
     systemName: str
@@ -124,6 +134,7 @@ class NssdConfiguration:
     tlsKeyRing: tuple[str, str] | None = None
     tlsLabel: str | None = None
     nmiSocket: str = DEFAULT_NMI_SOCKET
+    nmiIdleTimeout: int = DEFAULT_NMI_IDLE_TIMEOUT
 
     def describe(self) -> list[str]:
         """
@@ -143,6 +154,7 @@ class NssdConfiguration:
             _optional("TlsKeyRing", _ring_text(self.tlsKeyRing)),
             _optional("TlsLabel", self.tlsLabel, "the ring's DEFAULT certificate"),
             f"NmiSocket {format_value(self.nmiSocket)}",
+            f"NmiIdleTimeout {self.nmiIdleTimeout}",
         ]
         return lines
 
@@ -292,6 +304,10 @@ _KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "tlskeyring": ("tlsKeyRing", _ring),
     "tlslabel": ("tlsLabel", _label),
     "nmisocket": ("nmiSocket", _path(MAX_SOCKET_PATH_BYTES)),
+    "nmiidletimeout": (
+        "nmiIdleTimeout",
+        _number(0, MAX_NMI_IDLE_TIMEOUT, " (seconds; 0 for no idle timeout)"),
+    ),
 }
 
 

@@ -98,6 +98,24 @@ class Diagnostics:
             "and .CERTAUTH; none of them is used",
         )
 
+    # Always written as well: a refused or closed management connection is
+    # what an operator who cannot get in, or an administrator looking for
+    # who locks them out, needs to see whatever the level.
+
+    def nmi_refused_user(self, connId: int, refusal: str) -> None:
+        self._emit("DBG0120I", None, f"NMI connID {connId} - {refusal}")
+
+    def nmi_refused_full(self, connId: int, refusal: str) -> None:
+        self._emit("DBG0121I", None, f"NMI connID {connId} - {refusal}")
+
+    def nmi_idle(self, connId: int, caller: str, seconds: float) -> None:
+        self._emit(
+            "DBG0122I",
+            None,
+            f"NMI connID {connId} - {caller} was idle for {seconds:g} seconds "
+            "- the connection will be closed",
+        )
+
     # NSS_VERBOSE
 
     def servauth_check(self, userid: str, resource: str, decision: Decision) -> None:

@@ -17,7 +17,13 @@ from typing import Any
 from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred, succeed
 from twisted.python.failure import Failure
 
-from nsstwisted.protocols.nmi import NmiCaller
+from nsstwisted.nssd.diagnostics import Diagnostics
+from nsstwisted.protocols.nmi import (
+    NmiCaller,
+    NmiRefusal,
+    NmiServerObserver,
+    describe_caller,
+)
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.nmi import (
     IPSEC_REQUESTS,
@@ -28,7 +34,7 @@ from nsstwisted.wire.nmi import (
     text_record,
 )
 
-__all__ = ["NssdManagement"]
+__all__ = ["NssdManagement", "NssdNmiObserver"]
 
 _IKED_ONLY = frozenset({NmiMessageType.GET_STACKINFO, NmiMessageType.GET_IKENSINFO})
 
@@ -127,6 +133,26 @@ class NssdManagement:
                 f"nssd does not serve message type {int(kind)}",
             )
         )
+
+
+class NssdNmiObserver(NmiServerObserver):
+    """
+    Writes nssd's messages about its management connections: refusals
+    (DBG0120I for a user at its own limit, DBG0121I for a full server) and
+    idle closes (DBG0122I).
+    """
+
+    def __init__(self, diagnostics: Diagnostics) -> None:
+        self._diagnostics = diagnostics
+
+    def refused(self, connId: int, refusal: NmiRefusal) -> None:
+        if refusal.perUser:
+            self._diagnostics.nmi_refused_user(connId, refusal.describe())
+        else:
+            self._diagnostics.nmi_refused_full(connId, refusal.describe())
+
+    def idleClosed(self, connId: int, caller: NmiCaller | None, idle: float) -> None:
+        self._diagnostics.nmi_idle(connId, describe_caller(caller), idle)
 
 
 def _lines(lines: list[str]) -> NmiRecord:

@@ -33,7 +33,11 @@ from nsstwisted.nssd.configuration import (
     load_nssd_configuration,
 )
 from nsstwisted.nssd.diagnostics import Diagnostics
-from nsstwisted.nssd.management import NssdManagement, RefreshRejected
+from nsstwisted.nssd.management import (
+    NssdManagement,
+    NssdNmiObserver,
+    RefreshRejected,
+)
 from nsstwisted.nssd.registry import ClientRegistry
 from nsstwisted.nssd.router import NetworkManagementRouter
 from nsstwisted.nssd.session import NssServerSession, ServerContext
@@ -123,6 +127,8 @@ class NSSDService(Service):
                 lambda: self.configuration.describe(), self.refresh, self.router
             ),
             reactor,
+            idleTimeout=configuration.nmiIdleTimeout,
+            observer=NssdNmiObserver(self.diagnostics),
         )
         self._poller: LoopingCall | None = None
         logon = Logon(database)
@@ -366,6 +372,7 @@ class NSSDService(Service):
                 yield port.stopListening()
         self.configuration = new
         self.diagnostics.level = new.syslogLevel
+        self.nmiFactory.idleTimeout = new.nmiIdleTimeout
         self.ring = ring
         self._report_collisions(ring)
         self._install_snapshot(snapshot)

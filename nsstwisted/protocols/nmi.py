@@ -3,9 +3,10 @@ The NMI over a Twisted stream (an AF_UNIX socket): a thin adapter between
 bytes and L{nsstwisted.wire.nmi} messages.
 
 The server side frames, greets with INIT, says goodbye with TERM, limits the
-number of connections, and hands every request to a handler object, which
-decides everything else.  The client side waits for INIT and matches
-replies to requests by correlator.  C{docs/nmi.md} is the specification.
+number of connections (in all and per user), closes idle ones, and hands
+every request to a handler object, which decides everything else.  The
+client side waits for INIT and matches replies to requests by correlator.
+C{docs/nmi.md} is the specification.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import itertools
 import os
 import socket
 import struct
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 from typing import Protocol as TypingProtocol
@@ -43,24 +45,53 @@ from nsstwisted.wire.nmi import (
 )
 
 __all__ = [
+    "DEFAULT_IDLE_TIMEOUT",
     "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_CONNECTIONS_PER_USER",
     "DEFAULT_MAX_OUTSTANDING",
     "DEFAULT_MESSAGE_DEADLINE",
+    "DEFAULT_RESERVED_CONNECTIONS",
+    "NmiCaller",
     "NmiClientFactory",
     "NmiClientProtocol",
     "NmiConnectionLost",
     "NmiError",
     "NmiHandler",
+    "NmiRefusal",
     "NmiRequestFailed",
     "NmiServerFactory",
     "NmiServerObserver",
     "NmiServerProtocol",
     "NmiTerminated",
+    "describe_caller",
     "nmi_server_endpoint",
+    "peer_credentials",
 ]
 
 DEFAULT_MAX_CONNECTIONS = 10
 """How many management clients a server serves at once."""
+
+DEFAULT_MAX_CONNECTIONS_PER_USER = 4
+"""
+How many of them may belong to one user (uid): fewer than the total, so
+that one member of the socket's group cannot take every connection and
+lock the operators out.
+"""
+
+DEFAULT_RESERVED_CONNECTIONS = 2
+"""
+How many connections beyond the total root and the daemon's own user may
+open, so that an operator acting as either gets in even when several
+other users fill every ordinary connection.
+"""
+
+DEFAULT_IDLE_TIMEOUT = 60.0
+"""
+Seconds a connection may sit with no request outstanding and nothing
+received before the server ends it.  The operator commands connect, ask
+and leave within a second; a connection idle for a minute is a program
+that hangs or one that holds a connection only to keep it from others.
+"""
 
 DEFAULT_MAX_OUTSTANDING = 16
 """How many requests of one connection a server works on at once."""
@@ -131,6 +162,56 @@ def peer_credentials(transport: Any) -> NmiCaller | None:
     return NmiCaller(pid, uid, gid)
 
 
+def describe_caller(caller: NmiCaller | None) -> str:
+    """
+    A caller for an operator's message: the uid says whose it is, the pid
+    which process to look at.
+    """
+    if caller is None:
+        return "an unknown user"
+    return f"uid {caller.uid} pid {caller.pid}"
+
+
+@dataclass(frozen=True)
+class NmiRefusal:
+    """
+    Why a connection was sent TERM instead of INIT, for the TERM's text and
+    the daemon's message.
+
+    @ivar caller: who was refused.
+    @ivar perUser: whether the caller's own limit was hit, rather than the
+        server's total.
+    @ivar limit: the limit that was hit.
+    @ivar holders: how many connections each uid holds (L{None} for
+        callers whose credentials are unknown), most first: who to ask, or
+        to stop, when the operators are locked out.
+    """
+
+    caller: NmiCaller | None
+    perUser: bool
+    limit: int
+    holders: tuple[tuple[int | None, int], ...]
+
+    def reason(self) -> str:
+        """The limit hit, in words, for the TERM's text record."""
+        if self.perUser:
+            return (
+                f"too many management connections of uid "
+                f"{self.caller.uid if self.caller else 'unknown'} "
+                f"(at most {self.limit} per user)"
+            )
+        return f"too many management connections (at most {self.limit})"
+
+    def describe(self) -> str:
+        """The refusal and the holders, for the daemon's log."""
+        holders = ", ".join(
+            f"uid {'unknown' if uid is None else uid} holds {count}"
+            for uid, count in self.holders
+        )
+        who = describe_caller(self.caller)
+        return f"{who} refused: {self.reason()}; {holders or 'none held'}"
+
+
 class NmiServerObserver:
     """
     The events of an NMI server that an operator may want to read about.
@@ -147,8 +228,14 @@ class NmiServerObserver:
     def connected(self, connId: int) -> None:
         """A client connected and was sent INIT."""
 
-    def refused(self, connId: int, limit: int) -> None:
-        """A client was sent TERM at once: C{limit} connections are open."""
+    def refused(self, connId: int, refusal: NmiRefusal) -> None:
+        """A client was sent TERM at once: it hit a connection limit."""
+
+    def idleClosed(self, connId: int, caller: NmiCaller | None, idle: float) -> None:
+        """
+        A client was sent TERM because it sent nothing for C{idle} seconds
+        while no request of its was outstanding.
+        """
 
     def badMessage(self, connId: int, failure: NmiDecodeFailure) -> None:
         """A client sent a message that could not be accepted."""
@@ -190,27 +277,31 @@ class NmiServerProtocol(Protocol):
         self._closing = False
         self._admitted = False
         self._deadline: IDelayedCall | None = None
+        self._idle: IDelayedCall | None = None
+        self._abandon: IDelayedCall | None = None
         self._lost: list[Deferred[None]] | None = []
         self.caller: NmiCaller | None = None
 
     def connectionMade(self) -> None:
-        if not self.factory._admit(self):
-            self.factory.observer.refused(self.connId, self.factory.maxConnections)
+        # The kernel's word on who connected comes first: the limits are
+        # counted per user.
+        self.caller = self.factory.credentials(self.transport)
+        refusal = self.factory._admit(self)
+        if refusal is not None:
+            self.factory.observer.refused(self.connId, refusal)
             self.terminate(
-                ReturnCode.EBUSY,
-                ReasonCode.NSSRsnTooManyRequests,
-                "too many management connections "
-                f"(at most {self.factory.maxConnections})",
+                ReturnCode.EBUSY, ReasonCode.NSSRsnTooManyRequests, refusal.reason()
             )
             return
         self._admitted = True
-        self.caller = peer_credentials(self.transport)
         self._send(init_message(self.factory.version))
         self.factory.observer.connected(self.connId)
+        self._watchIdle()
 
     def dataReceived(self, data: bytes) -> None:
         if self._closing:
             return
+        self._stopIdle()
         for item in self._decoder.feed(data):
             if isinstance(item, NmiDecodeFailure):
                 self.factory.observer.badMessage(self.connId, item)
@@ -225,6 +316,36 @@ class NmiServerProtocol(Protocol):
             if self._closing:
                 return
         self._watchPartialMessage()
+        self._watchIdle()
+
+    def _watchIdle(self) -> None:
+        """
+        Start the idle timer when the connection has become idle: nothing
+        outstanding and no message half received (the message deadline
+        watches that); stop it when it is not.  The timeout is read now,
+        so that a refresh applies from each connection's next idle period.
+        """
+        timeout = self.factory.idleTimeout
+        if self._closing or self._outstanding or self._decoder.pending or timeout <= 0:
+            self._stopIdle()
+        elif self._idle is None:
+            self._idle = self.factory.clock.callLater(
+                timeout, self._idleExpired, timeout
+            )
+
+    def _stopIdle(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+    def _idleExpired(self, timeout: float) -> None:
+        self._idle = None
+        self.factory.observer.idleClosed(self.connId, self.caller, timeout)
+        self.terminate(
+            ReturnCode.ETIMEDOUT,
+            ReasonCode.NONE,
+            f"idle for {timeout:g} s with no request outstanding: closed",
+        )
 
     def _watchPartialMessage(self) -> None:
         if self._decoder.pending:
@@ -287,6 +408,7 @@ class NmiServerProtocol(Protocol):
 
     def _finished(self, result: Any) -> Any:
         self._outstanding -= 1
+        self._watchIdle()
         return result
 
     def _answer(self, reply: NmiMessage, request: NmiMessage) -> None:
@@ -338,12 +460,31 @@ class NmiServerProtocol(Protocol):
         """
         Send TERM with the reason and close the connection once it is
         written.  Does nothing if the connection is closing already.
+
+        A client that stops reading would keep the connection, and its
+        slot, for ever while the TERM waits to be written: after the
+        message deadline the connection is aborted.
         """
         if self._closing or self.transport is None:
             return
         self._send(term_message(returnCode, reasonCode, text))
         self._closing = True
+        self._stopTimers()
         self.transport.loseConnection()
+        self._abandon = self.factory.clock.callLater(
+            self.factory.messageDeadline, self._abort
+        )
+
+    def _abort(self) -> None:
+        self._abandon = None
+        if self.transport is not None:
+            self.transport.abortConnection()  # type: ignore[attr-defined]
+
+    def _stopTimers(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        self._stopIdle()
 
     def whenLost(self) -> Deferred[None]:
         """A Deferred that fires when the connection has closed."""
@@ -356,9 +497,10 @@ class NmiServerProtocol(Protocol):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._closing = True
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._stopTimers()
+        if self._abandon is not None:
+            self._abandon.cancel()
+            self._abandon = None
         if self._admitted:
             self.factory._forget(self)
             self.factory.observer.disconnected(self.connId)
@@ -372,8 +514,32 @@ class NmiServerFactory(Factory[NmiServerProtocol]):
     Builds the server's L{NmiServerProtocol}s, counts them, and ends them
     at shutdown.
 
+    The socket's mode lets every member of its group connect, and a member
+    is not necessarily an operator.  So that none of them can lock the
+    operators out by holding connections, the connections are limited per
+    user as well as in all, root and the daemon's own user may go beyond
+    the total, and idle connections are closed.
+
     @ivar maxConnections: how many clients are served at once; one more is
         sent TERM C{EBUSY} C{NSSRsnTooManyRequests} and closed.
+    @ivar maxConnectionsPerUser: how many of them one uid may hold; one
+        more of that uid is refused likewise.  Callers whose credentials
+        are unknown count as one user, and not a privileged one.
+    @ivar reservedConnections: how many connections beyond
+        C{maxConnections} the C{privilegedUids} may open (each still within
+        its own C{maxConnectionsPerUser}).
+    @ivar privilegedUids: root and the daemon's own user by default: they
+        can stop or read the daemon anyway, so a reserve for them gives an
+        attacker nothing, and it keeps the operators' way in open.  The
+        daemon's user is its effective uid when a client connects, so that
+        a daemon that switches user after building its services (twistd
+        C{--uid}) reserves for the user it runs as.
+    @ivar idleTimeout: seconds a connection may stay idle (nothing
+        outstanding, nothing received) before it is sent TERM C{ETIMEDOUT}
+        and closed; 0 for never.  It may be changed at any time; it applies
+        from each connection's next idle period.
+    @ivar credentials: who is at the other end of a transport;
+        L{peer_credentials} unless a test's transports carry no socket.
     """
 
     def __init__(
@@ -382,36 +548,75 @@ class NmiServerFactory(Factory[NmiServerProtocol]):
         clock: IReactorTime,
         *,
         maxConnections: int = DEFAULT_MAX_CONNECTIONS,
+        maxConnectionsPerUser: int = DEFAULT_MAX_CONNECTIONS_PER_USER,
+        reservedConnections: int = DEFAULT_RESERVED_CONNECTIONS,
+        privilegedUids: Iterable[int] | None = None,
+        idleTimeout: float = DEFAULT_IDLE_TIMEOUT,
         maxOutstanding: int = DEFAULT_MAX_OUTSTANDING,
         maxMessageSize: int = MAX_MESSAGE_SIZE,
         messageDeadline: float = DEFAULT_MESSAGE_DEADLINE,
         version: int = NMI_VERSION,
         observer: NmiServerObserver | None = None,
+        credentials: Callable[[Any], NmiCaller | None] = peer_credentials,
     ) -> None:
         """
+        @param privilegedUids: L{None} for root and the effective uid of
+            this process at the time.
         @param version: the highest interface version announced in INIT.
         """
-        if maxConnections < 1 or maxOutstanding < 1:
+        if maxConnections < 1 or maxOutstanding < 1 or maxConnectionsPerUser < 1:
             raise ValueError("the connection and request limits must be 1 or more")
+        if reservedConnections < 0 or idleTimeout < 0:
+            raise ValueError("the reserve and the idle timeout cannot be negative")
         self.handler = handler
         self.clock = clock
         self.maxConnections = maxConnections
+        self.maxConnectionsPerUser = maxConnectionsPerUser
+        self.reservedConnections = reservedConnections
+        self._privilegedUids = (
+            None if privilegedUids is None else frozenset(privilegedUids)
+        )
+        self.idleTimeout = idleTimeout
         self.maxOutstanding = maxOutstanding
         self.maxMessageSize = maxMessageSize
         self.messageDeadline = messageDeadline
         self.version = version
         self.observer = observer or NmiServerObserver()
+        self.credentials = credentials
         self.connections: set[NmiServerProtocol] = set()
         self._ids = itertools.count(1)
+
+    @property
+    def privilegedUids(self) -> frozenset[int]:
+        if self._privilegedUids is None:
+            return frozenset({0, os.geteuid()})
+        return self._privilegedUids
 
     def buildProtocol(self, addr: object) -> NmiServerProtocol:
         return NmiServerProtocol(self, next(self._ids))
 
-    def _admit(self, protocol: NmiServerProtocol) -> bool:
-        if len(self.connections) >= self.maxConnections:
-            return False
-        self.connections.add(protocol)
-        return True
+    def _admit(self, protocol: NmiServerProtocol) -> NmiRefusal | None:
+        """
+        Count C{protocol} in, or say which limit keeps it out: its user's
+        own limit first, so that a user at it is told so even when the
+        server is full as well.
+        """
+        caller = protocol.caller
+        uid = None if caller is None else caller.uid
+        held = Counter(
+            None if p.caller is None else p.caller.uid for p in self.connections
+        )
+        total = self.maxConnections
+        if uid is not None and uid in self.privilegedUids:
+            total += self.reservedConnections
+        if held[uid] >= self.maxConnectionsPerUser:
+            limit, perUser = self.maxConnectionsPerUser, True
+        elif len(self.connections) >= total:
+            limit, perUser = total, False
+        else:
+            self.connections.add(protocol)
+            return None
+        return NmiRefusal(caller, perUser, limit, tuple(held.most_common()))
 
     def _forget(self, protocol: NmiServerProtocol) -> None:
         self.connections.discard(protocol)
