@@ -1271,6 +1271,7 @@ class DescribeTests(Files):
                 "  NmiIdleTimeout 60",
                 "  SaInstaller record",
                 "  # SecurityDatabase (the usual search)",
+                "  RequireRemoteIdentity no",
                 "}",
                 "NssStackConfig TCPIP",
                 "{",
@@ -1551,3 +1552,42 @@ class PropertyTests(Files):
             self.assertEqual(e.filename, "iked.conf")
         else:
             self.assertIsInstance(config, IkedConfiguration)
+
+
+class RequireRemoteIdentityTests(Files):
+    """
+    IkeConfig RequireRemoteIdentity: a rule that would accept any
+    certificate from a trusted CA is refused when it says so (issue 23,
+    item 7).
+    """
+
+    def policy(self, remoteIdentity: bool) -> str:
+        from tests.test_iked_ikepolicy import EXAMPLE
+
+        text = EXAMPLE
+        if not remoteIdentity:
+            text = text.replace("    Identity   Fqdn strongswan.iked.test\n", "")
+        return self.secret("stack.policy", text, 0o644)
+
+    def test_refused(self) -> None:
+        path = self.policy(remoteIdentity=False)
+        text = ike("RequireRemoteIdentity yes") + tcpip("TCPIP", f"PolicyFile {path}")
+        error = self.assertBad(
+            text,
+            f"PolicyFile {path}",
+            "PolicyFile",
+            "KeyExchangeRule strongswan-peer names no Identity on its"
+            " RemoteSecurityEndpoint",
+        )
+        self.assertIn("RequireRemoteIdentity yes", str(error))
+
+    def test_accepted(self) -> None:
+        path = self.policy(remoteIdentity=False)
+        config = self.load(ike() + tcpip("TCPIP", f"PolicyFile {path}"))
+        self.assertFalse(config.requireRemoteIdentity)
+        path = self.policy(remoteIdentity=True)
+        config = self.load(
+            ike("RequireRemoteIdentity yes") + tcpip("TCPIP", f"PolicyFile {path}")
+        )
+        self.assertTrue(config.requireRemoteIdentity)
+        self.assertIn("  RequireRemoteIdentity yes", config.describe())

@@ -571,6 +571,28 @@ class BadServerTests(IkedTestCase):
         port: int = listening.getHost().port
         return port
 
+    def test_openRuleWarned(self) -> None:
+        """
+        A KeyExchangeRule without a remote Identity accepts any certificate
+        from a trusted CA: iked says so at start (EZD1165I, issue 23 item 7).
+        """
+        from tests.test_iked_ikepolicy import EXAMPLE
+
+        policy = os.path.join(self.setup.folder, "plain.policy")
+        with open(policy, "w") as f:
+            f.write(EXAMPLE.replace("    Identity   Fqdn strongswan.iked.test\n", ""))
+        stacks = STACKS.replace(
+            "TcpipStack PLAIN { }", f'TcpipStack PLAIN {{ PolicyFile "{policy}" }}'
+        )
+        self.start_iked(write_iked_config(self.setup, free_port(), None, stacks))
+        self.assertTrue(
+            self.logged(
+                "EZD1165I Stack PLAIN KeyExchangeRule strongswan-peer names no"
+                " remote Identity: any certificate from a trusted CA is accepted"
+                " from 127.0.0.1"
+            )
+        )
+
     def test_silentServer(self) -> Deferred[None]:
         """
         A server that accepts TCP and then says nothing: the attempt ends

@@ -328,6 +328,9 @@ class IkedConfiguration:
     @ivar nmiIdleTimeout: seconds a local NMI connection may stay idle
         before iked closes it; 0 for never.
     @ivar ikeSyslogLevel: IBM's IkeSyslogLevel bit mask.
+    @ivar requireRemoteIdentity: every KeyExchangeRule must name the peer's
+        Identity (on its RemoteSecurityEndpoint); without one, a rule
+        accepts any certificate a trusted CA issued.
     @ivar stacks: every stack, NSS client or not, in file order.
     @ivar nssStacks: the NSS clients, by stack name.
     """
@@ -344,6 +347,7 @@ class IkedConfiguration:
     ikeSyslogLevel: int = DEFAULT_IKE_SYSLOG_LEVEL
     saInstaller: str = "record"
     securityDatabase: str | None = None
+    requireRemoteIdentity: bool = False
     stacks: tuple[StackDeclaration, ...] = ()
     nssStacks: Mapping[str, NssStackConfig] = field(default_factory=_StackMap)
 
@@ -423,6 +427,7 @@ class IkedConfiguration:
             f"NmiIdleTimeout {self.nmiIdleTimeout}",
             f"SaInstaller {self.saInstaller}",
             _optional("SecurityDatabase", self.securityDatabase, "the usual search"),
+            f"RequireRemoteIdentity {'yes' if self.requireRemoteIdentity else 'no'}",
         ]
         lines = _block("IkeConfig", ike)
         for stack in self.stacks:
@@ -981,6 +986,7 @@ _IKE_KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "cafile": ("caFile", _path()),
     "sainstaller": ("saInstaller", _sa_installer),
     "securitydatabase": ("securityDatabase", _path()),
+    "requireremoteidentity": ("requireRemoteIdentity", _yes_no),
 }
 
 
@@ -1197,6 +1203,8 @@ def _build(
         if policySetting is not None:
             policyFile = policySetting.values[0]
             policy = _stack_policy(policySetting, filename)
+            if ike.get("requireRemoteIdentity"):
+                _require_remote_identities(policy, policySetting, filename)
         stacks.append(StackDeclaration(name, namespace, policyFile, policy))
         client = nss.get(name)
         if client is None:
@@ -1285,6 +1293,24 @@ def _stack_policy(setting: Setting, filename: str) -> StackPolicy:
         if e.line is None:
             raise _error(setting, filename, f"{path}: {e.message}") from None
         raise
+
+
+def _require_remote_identities(
+    policy: StackPolicy, setting: Setting, filename: str
+) -> None:
+    """
+    Under C{RequireRemoteIdentity yes}, refuse a policy with a rule that
+    would accept any certificate from a trusted CA.
+    """
+    for peer in policy.peers:
+        if peer.remoteIdentity is None:
+            raise _error(
+                setting,
+                filename,
+                f"{policy.filename}: KeyExchangeRule {peer.name} names no"
+                " Identity on its RemoteSecurityEndpoint, which IkeConfig"
+                " RequireRemoteIdentity yes requires: code the peer's Identity",
+            )
 
 
 def _check_servers(draft: _NssDraft, ike: Mapping[str, Any], filename: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from types import FrameType
 from typing import Any
@@ -247,6 +247,7 @@ class IKEDService(Service):
         for name in configuration.stack_names():
             policy = configuration.stack_policy(name)
             peers = () if policy is None else policy.peers
+            self._warn_open_rules(name, peers)
             existing = self.ike.get(name)
             if existing is not None:
                 existing.update_peers(peers)
@@ -273,6 +274,22 @@ class IKEDService(Service):
             )
             self.ike[name] = ike
             ike.start()
+
+    def _warn_open_rules(self, name: str, peers: Sequence[PeerPolicy]) -> None:
+        """
+        EZD1165I for each rule that names no remote Identity: it accepts
+        any certificate a trusted CA issued, presented from its address.
+        """
+        for peer in peers:
+            if peer.remoteIdentity is None:
+                self.log.warn(
+                    "{ikedMessage}",
+                    ikedMessage=f"EZD1165I Stack {name} KeyExchangeRule {peer.name}"
+                    " names no remote Identity: any certificate from a trusted CA"
+                    f" is accepted from {peer.remoteAddress}; code the peer's"
+                    " Identity (IkeConfig RequireRemoteIdentity yes makes this an"
+                    " error)",
+                )
 
     def _credentials(
         self, name: str
