@@ -67,6 +67,7 @@ from nsstwisted.ike.sa import (
 from nsstwisted.ike.selection import (
     accepted_esp,
     accepted_ike,
+    check_installable,
     esp_sa_payload,
     ike_sa_payload,
     narrow,
@@ -128,6 +129,8 @@ class ChildExchanges(EngineBase):
             )
         suite = EspSuite.from_proposal(chosen.proposal)
         child.spiOut = chosen.peerSpi
+        # After spiOut, so that the refused CHILD_SA is deleted at the peer.
+        check_installable(tsi.selectors, tsr.selectors)
         child.suite = suite
         child.keys = derive_child_keys(
             sa.prf, sa.keys.skD, suite, nonceI, nonceR, shared
@@ -193,6 +196,7 @@ class ChildExchanges(EngineBase):
                 "no LocalDynVpnRule covers the peer's traffic selectors",
                 notify=NotifyType.TS_UNACCEPTABLE,
             )
+        check_installable(local, remote)
         chosen = select_esp(offer, candidate.proposals, pfs)
         suite = EspSuite.from_proposal(chosen.proposal)
         child = ChildSa(
