@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +20,15 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from nsstwisted.ike import authexchange
 from nsstwisted.ike.constants import (
     DhGroupId,
     EncrId,
     IdType,
     IntegId,
+    PayloadType,
     PrfId,
+    TsType,
 )
 from nsstwisted.ike.engine import EngineSettings, IkeEngine
 from nsstwisted.ike.errors import IkeError
@@ -36,6 +39,7 @@ from nsstwisted.ike.events import (
     SignatureNeeded,
 )
 from nsstwisted.ike.localauth import LocalCredentials, LocalTrust
+from nsstwisted.ike.payloads import TrafficSelector, TsPayload
 from nsstwisted.ike.policy import (
     AuthKind,
     ChildPolicy,
@@ -45,6 +49,10 @@ from nsstwisted.ike.policy import (
     PeerPolicy,
     Selector,
 )
+from nsstwisted.ike.selection import selectors_for
+
+Patcher = Callable[[Any, str, Any], object]
+"""C{TestCase.patch}: an object, an attribute name, its value for one test."""
 
 LEFT = ("127.0.0.1", 5500)
 RIGHT = ("127.0.0.1", 4600)
@@ -415,3 +423,66 @@ def pair(
         )
         sides.append(Side(name, engine, endpoint, credentials, trust))
     return Wire(sides[0], sides[1])
+
+
+def address_range(first: str, last: str, protocol: int = 0) -> TrafficSelector:
+    """A traffic selector for C{first} to C{last}, which no prefix need be."""
+    start, end = ipaddress.ip_address(first), ipaddress.ip_address(last)
+    return TrafficSelector(
+        TsType.IPV4_ADDR_RANGE if start.version == 4 else TsType.IPV6_ADDR_RANGE,
+        protocol,
+        0,
+        65535,
+        start.packed,
+        end.packed,
+    )
+
+
+def offer_ranges(
+    patch: Patcher, ranges: dict[str, tuple[TrafficSelector, ...]]
+) -> None:
+    """
+    Make whichever engine initiates a CHILD_SA in IKE_AUTH offer, for
+    each configured network named in C{ranges}, those selectors instead:
+    a hostile initiator built like ours, whose offer no configuration
+    could produce (a configuration states networks, a peer may send any
+    ranges).  The responder never offers, so it is unaffected; the
+    initiator's later checks use its configuration as usual.
+    """
+
+    def hostile(selectors: Sequence[Selector]) -> tuple[TrafficSelector, ...]:
+        offered: list[TrafficSelector] = []
+        for selector in selectors:
+            offered += ranges.get(str(selector.network), selectors_for([selector]))
+        return tuple(offered)
+
+    patch(authexchange, "selectors_for", hostile)
+
+
+def answer_ranges(
+    patch: Patcher, engine: IkeEngine, answers: dict[str, tuple[TrafficSelector, ...]]
+) -> None:
+    """
+    Make C{engine}, when it responds to a CHILD_SA of the LocalDynVpnRule
+    named in C{answers}, answer with those selectors as TSi (the
+    initiator's side) instead of its narrowing: a hostile responder built
+    like ours, except that it does not check what it answers.  Only this
+    engine is changed, so the initiator's checks are the real ones.
+    """
+    honest = engine._child_response
+
+    def hostile(*args: Any, **kwargs: Any) -> tuple[list[Any], Any]:
+        answer, child = honest(*args, **kwargs)
+        selectors = answers.get(child.name)
+        if selectors is None:
+            return answer, child
+        child.remoteSelectors = selectors
+        rewritten = [
+            TsPayload(PayloadType.TSi, selectors)
+            if isinstance(p, TsPayload) and p.payloadType == PayloadType.TSi
+            else p
+            for p in answer
+        ]
+        return rewritten, child
+
+    patch(engine, "_child_response", hostile)

@@ -630,7 +630,6 @@ def nssd_configurations(draw: st.DrawFn) -> NssdConfiguration:
         tlsLabel=draw(st.none() | nssd_labels) if tlsKeyRing else None,
         nmiSocket=draw(nssd_paths.filter(lambda p: len(p.encode()) <= 107)),
         nmiIdleTimeout=draw(st.integers(0, 86400)),
-        requireRemoteIdentity=draw(st.booleans()),
     )
 
 

@@ -54,7 +54,10 @@ from .ikepeers import (
     LEFT,
     Side,
     Wire,
+    address_range,
+    answer_ranges,
     child_policy,
+    offer_ranges,
     pair,
 )
 
@@ -482,6 +485,106 @@ class CreateChildTests(SynchronousTestCase):
         old.rekeyAt = wire.now + 10
         wire.advance(11)
         self.assertIsNot(_sa(wire.left), old)
+
+
+def _hosts(count: int, prefix: str = "10.2.0.") -> tuple[Any, ...]:
+    """C{count} single-address selectors, each inside C{prefix}0/24."""
+    return tuple(
+        address_range(f"{prefix}{n}", f"{prefix}{n}") for n in range(1, count + 1)
+    )
+
+
+class HostileSelectorTests(SynchronousTestCase):
+    """
+    Peers that propose or answer traffic selectors no kernel could be
+    given as a bounded set of policies (see L{MAX_PREFIX_PAIRS}): the
+    CHILD_SA is refused with TS_UNACCEPTABLE and the IKE SA stays.
+    """
+
+    def test_range_is_narrowed_whole(self) -> None:
+        """
+        A range that is no prefix, inside our selector, is agreed as it
+        is, neither widened nor cut to its first prefix.
+        """
+        offered = address_range("10.2.0.1", "10.2.0.254")
+        offer_ranges(self.patch, {"10.2.0.0/24": (offered,)})
+        wire = _standard()
+        (child,) = _sa(wire.right).live_children()
+        self.assertEqual(child.remoteSelectors, (offered,))
+
+    def test_wide_ranges_refused(self) -> None:
+        """
+        An initiator offering nearly all of IPv4 as a range on both sides,
+        to a responder whose rule is 0.0.0.0/0 on both: 62 prefixes each,
+        3,844 pairs.  The responder refuses the CHILD_SA.
+        """
+        wide = address_range("0.0.0.1", "255.255.255.254")
+        offer_ranges(self.patch, {"0.0.0.0/0": (wide,)})
+        everything = child_policy(local="0.0.0.0/0", remote="0.0.0.0/0")
+        wire = _connected(pair(leftChildren=(everything,), rightChildren=(everything,)))
+        self.assertEqual(_sa(wire.right).live_children(), [])
+        self.assertEqual(_sa(wire.left).live_children(), [])
+        self.assertEqual(_sa(wire.right).state, IkeState.ESTABLISHED)
+        self.assertIn("TS_UNACCEPTABLE", _of(wire.left, NegotiationFailed)[0].reason)
+        (refusal,) = _of(wire.right, NegotiationFailed)
+        self.assertIn("more than 64 pairs", refusal.reason)
+        self.assertEqual(_of(wire.right, ChildSaEstablished), [])
+
+    def test_many_selectors_refused(self) -> None:
+        """
+        The bound counts every selector of a list, not only ranges: 65
+        single addresses against our one subnet are 65 pairs.
+        """
+        offer_ranges(self.patch, {"10.2.0.0/24": _hosts(65)})
+        wire = _standard()
+        self.assertEqual(_sa(wire.right).live_children(), [])
+        self.assertIn("TS_UNACCEPTABLE", _of(wire.left, NegotiationFailed)[0].reason)
+
+    def test_limit_is_allowed(self) -> None:
+        """64 pairs are still one CHILD_SA."""
+        offer_ranges(self.patch, {"10.2.0.0/24": _hosts(64)})
+        wire = _standard()
+        (child,) = _sa(wire.right).live_children()
+        self.assertEqual(len(child.remoteSelectors), 64)
+
+    def test_many_answered_selectors_refused(self) -> None:
+        """
+        A responder answers with 65 selectors, each inside what we offered
+        (so each passes the check that it is no wider): we refuse the
+        CHILD_SA and delete it, keeping the IKE SA.
+        """
+        wire = pair(leftChildren=(LEFT_CHILD,), rightChildren=(RIGHT_CHILD,))
+        answer_ranges(self.patch, wire.right.engine, {"host-host": _hosts(65)})
+        _connected(wire)
+        self.assertEqual(_of(wire.left, ChildSaEstablished), [])
+        self.assertEqual(_sa(wire.left).live_children(), [])
+        self.assertEqual(_sa(wire.right).live_children(), [])
+        (failure,) = _of(wire.left, NegotiationFailed)
+        self.assertIn("more than 64 pairs", failure.reason)
+        self.assertEqual(_sa(wire.left).state, IkeState.ESTABLISHED)
+
+    def test_many_answered_selectors_refused_in_create_child_sa(self) -> None:
+        """The same answer to CREATE_CHILD_SA is refused the same way."""
+        second = child_policy("second", local="10.4.0.0/24", remote="10.3.0.0/24")
+        wire = pair(
+            leftChildren=(LEFT_CHILD, second),
+            rightChildren=(
+                RIGHT_CHILD,
+                child_policy("second", local="10.3.0.0/24", remote="10.4.0.0/24"),
+            ),
+        )
+        answer_ranges(self.patch, wire.right.engine, {"second": _hosts(65, "10.4.0.")})
+        _connected(wire)
+        wire.handle(
+            wire.left, wire.left.engine.initiate("to-right", "second", wire.now)
+        )
+        wire.run()
+        (left,) = _sa(wire.left).live_children()
+        (right,) = _sa(wire.right).live_children()
+        self.assertEqual(left.name, "host-host")
+        self.assertEqual(right.name, "host-host")
+        (failure,) = _of(wire.left, NegotiationFailed)
+        self.assertIn("more than 64 pairs", failure.reason)
 
 
 class DeleteTests(SynchronousTestCase):

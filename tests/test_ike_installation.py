@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import itertools
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from nsstwisted.ike.constants import EncrId, IntegId, ProtocolId
 from nsstwisted.ike.installation import (
+    MAX_PREFIX_PAIRS,
     InstalledChildSa,
     PolicyDirection,
     XfrmPolicy,
     hard_lifetime,
+    prefix_pairs,
+    range_selectors,
     redact_keys,
     xfrm_batch,
     xfrm_delete_commands,
@@ -29,7 +35,10 @@ from nsstwisted.ike.installation import (
     xfrm_state_commands,
     xfrm_state_delete_commands,
 )
+from nsstwisted.ike.payloads import TrafficSelector
 from nsstwisted.ike.policy import Selector, TunnelMode
+
+from .ikepeers import address_range
 
 GCM_IN = bytes(range(0x10, 0x24))
 GCM_OUT = bytes(range(0x30, 0x44))
@@ -410,6 +419,231 @@ class PolicyCommandTests(SynchronousTestCase):
                 " proto esp spi 0xc75bac00",
             ],
         )
+
+
+def covers(selectors: tuple[Selector, ...], address: str) -> int:
+    """How many of C{selectors} hold C{address}."""
+    return sum(ipaddress.ip_address(address) in s.network for s in selectors)
+
+
+REPORTED = address_range("10.2.0.1", "10.2.0.254")
+"""The range of the report: a /24 without its network and broadcast addresses."""
+
+_PROTOCOLS = st.sampled_from((0, 6, 17))
+
+
+@st.composite
+def ranges(draw: st.DrawFn) -> TrafficSelector:
+    """An IPv4 or IPv6 range, with its ends anywhere, and a protocol."""
+    bits = draw(st.sampled_from((32, 128)))
+    first = draw(st.integers(0, 2**bits - 1))
+    last = draw(st.integers(first, 2**bits - 1))
+    make = ipaddress.IPv4Address if bits == 32 else ipaddress.IPv6Address
+    ts = address_range(str(make(first)), str(make(last)))
+    return dataclasses.replace(ts, protocol=draw(_PROTOCOLS))
+
+
+class RangeTests(SynchronousTestCase):
+    """
+    IKEv2 agrees on address ranges; the kernel takes prefixes.  A range
+    must become all of the prefixes that cover it, and no more.
+    """
+
+    def test_reported_range(self) -> None:
+        """10.2.0.1-10.2.0.254 is 14 prefixes, not 10.2.0.1/32 alone."""
+        selectors = range_selectors(REPORTED)
+        self.assertEqual(
+            [str(s.network) for s in selectors],
+            [
+                "10.2.0.1/32",
+                "10.2.0.2/31",
+                "10.2.0.4/30",
+                "10.2.0.8/29",
+                "10.2.0.16/28",
+                "10.2.0.32/27",
+                "10.2.0.64/26",
+                "10.2.0.128/26",
+                "10.2.0.192/27",
+                "10.2.0.224/28",
+                "10.2.0.240/29",
+                "10.2.0.248/30",
+                "10.2.0.252/31",
+                "10.2.0.254/32",
+            ],
+        )
+        for host in range(1, 255):
+            self.assertEqual(covers(selectors, f"10.2.0.{host}"), 1, host)
+        self.assertEqual(covers(selectors, "10.2.0.0"), 0)
+        self.assertEqual(covers(selectors, "10.2.0.255"), 0)
+
+    def test_prefix_is_one_selector(self) -> None:
+        ts = TrafficSelector.from_network(net("2001:db8::/48"), 17, 53, 53)
+        self.assertEqual(
+            range_selectors(ts), (Selector(net("2001:db8::/48"), 17, 53, 53),)
+        )
+
+    def test_protocol_and_ports_kept(self) -> None:
+        ts = dataclasses.replace(REPORTED, protocol=6, startPort=443, endPort=443)
+        for selector in range_selectors(ts):
+            self.assertEqual(
+                (selector.protocol, selector.startPort, selector.endPort),
+                (6, 443, 443),
+            )
+
+    def test_widest_ranges(self) -> None:
+        """What a hostile peer may send: 62 IPv4 prefixes, 254 IPv6 ones."""
+        self.assertEqual(
+            len(range_selectors(address_range("0.0.0.1", "255.255.255.254"))), 62
+        )
+        self.assertEqual(
+            len(range_selectors(address_range("::1", "ffff:" * 7 + "fffe"))), 254
+        )
+
+    def test_backwards_range_refused(self) -> None:
+        self.assertRaises(
+            ValueError, range_selectors, address_range("10.0.0.2", "10.0.0.1")
+        )
+
+    @given(ranges())
+    def test_exact_cover(self, ts: TrafficSelector) -> None:
+        """
+        The prefixes are disjoint, adjacent and span exactly the range:
+        together they hold every address of it and nothing else.
+        """
+        selectors = range_selectors(ts)
+        networks = [s.network for s in selectors]
+        self.assertEqual(networks[0].network_address, ts.start)
+        self.assertEqual(networks[-1].broadcast_address, ts.end)
+        for before, after_ in itertools.pairwise(networks):
+            self.assertEqual(int(before.broadcast_address) + 1, int(after_[0]))
+
+    @given(st.lists(ranges(), max_size=6), st.lists(ranges(), max_size=6))
+    def test_prefix_pairs_counts_policies(
+        self, local: list[TrafficSelector], remote: list[TrafficSelector]
+    ) -> None:
+        """
+        L{prefix_pairs}, which counts without expanding, agrees with the
+        pairs L{xfrm_policies} would install (up to the limit, past which
+        it says only "more").
+        """
+        expected = sum(
+            1
+            for mine in local
+            for theirs in remote
+            if mine.start.version == theirs.start.version
+            and (
+                not mine.protocol
+                or not theirs.protocol
+                or mine.protocol == theirs.protocol
+            )
+            for _ in range(len(range_selectors(mine)) * len(range_selectors(theirs)))
+        )
+        self.assertEqual(
+            prefix_pairs(local, remote), min(expected, MAX_PREFIX_PAIRS + 1)
+        )
+
+    def test_prefix_pairs_of_hostile_selectors(self) -> None:
+        wide = address_range("0.0.0.1", "255.255.255.254")
+        self.assertEqual(prefix_pairs([wide], [wide]), MAX_PREFIX_PAIRS + 1)
+        self.assertEqual(prefix_pairs([wide], [REPORTED]), MAX_PREFIX_PAIRS + 1)
+        subnet = TrafficSelector.from_network(net("10.1.0.0/24"))
+        self.assertEqual(prefix_pairs([subnet], [wide]), 62)
+        self.assertEqual(prefix_pairs([subnet], [REPORTED]), 14)
+        # Pairs that cannot match one packet install nothing.
+        v6 = address_range("::1", "ffff::fffe")
+        self.assertEqual(prefix_pairs([subnet], [v6, REPORTED]), 14)
+        tcp = dataclasses.replace(wide, protocol=6)
+        udp = dataclasses.replace(subnet, protocol=17)
+        self.assertEqual(prefix_pairs([udp], [tcp]), 0)
+        self.assertEqual(prefix_pairs([udp], [wide]), 62)
+
+    def test_policies_cover_the_range(self) -> None:
+        """
+        Every pair of a local and a remote prefix gets its out, in and fwd
+        policy; removal deletes every one of them.
+        """
+        sa = child_sa(remoteSelectors=range_selectors(REPORTED))
+        policies = xfrm_policies(sa)
+        self.assertEqual(len(policies), 14 * 3)
+        outbound = tuple(
+            Selector(p.destination)
+            for p in policies
+            if p.direction is PolicyDirection.OUT
+        )
+        self.assertEqual(outbound, range_selectors(REPORTED))
+        for direction in (PolicyDirection.IN, PolicyDirection.FWD):
+            self.assertEqual(
+                tuple(Selector(p.source) for p in policies if p.direction is direction),
+                outbound,
+            )
+        deletions = [
+            " ".join(argv) for argv in xfrm_delete_commands(sa) if argv[2] == "policy"
+        ]
+        self.assertEqual(deletions, [" ".join(p.delete_command()) for p in policies])
+
+    def test_cross_product(self) -> None:
+        """Two ranges: every local prefix with every remote prefix."""
+        local = range_selectors(address_range("10.1.0.1", "10.1.0.6"))
+        remote = range_selectors(address_range("10.2.0.1", "10.2.0.2"))
+        sa = child_sa(localSelectors=local, remoteSelectors=remote)
+        out = [
+            (str(p.source), str(p.destination))
+            for p in xfrm_policies(sa)
+            if p.direction is PolicyDirection.OUT
+        ]
+        self.assertEqual(
+            out,
+            [
+                (str(mine.network), str(theirs.network))
+                for mine in local
+                for theirs in remote
+            ],
+        )
+        self.assertEqual(len(local) * len(remote), 8)
+
+    def test_shared_prefix_listed_once(self) -> None:
+        """
+        Overlapping ranges can share a prefix; its policy is listed once,
+        since the kernel would refuse to add it twice.
+        """
+        local = range_selectors(
+            address_range("10.1.0.0", "10.1.0.127")
+        ) + range_selectors(address_range("10.1.0.0", "10.1.0.191"))
+        self.assertEqual(
+            [str(s.network) for s in local],
+            ["10.1.0.0/25", "10.1.0.0/25", "10.1.0.128/26"],
+        )
+        policies = xfrm_policies(child_sa(localSelectors=local))
+        self.assertEqual(len(policies), 2 * 3)
+        self.assertEqual(len({p.key for p in policies}), len(policies))
+
+    def test_limit(self) -> None:
+        """
+        An SA is refused when its selectors make more than
+        L{MAX_PREFIX_PAIRS} pairs, whether or not an engine checked.
+        """
+        hosts = tuple(
+            Selector(net(f"10.2.0.{n}/32")) for n in range(1, MAX_PREFIX_PAIRS + 2)
+        )
+        self.assertEqual(
+            len(xfrm_policies(child_sa(remoteSelectors=hosts[:-1]))),
+            3 * MAX_PREFIX_PAIRS,
+        )
+        error = self.assertRaises(ValueError, child_sa, remoteSelectors=hosts)
+        self.assertIn(f"more than {MAX_PREFIX_PAIRS} pairs", str(error))
+        wide = range_selectors(address_range("0.0.0.1", "255.255.255.254"))
+        self.assertRaises(
+            ValueError, child_sa, localSelectors=wide, remoteSelectors=wide
+        )
+        # An IPv6 selector pairs with no IPv4 one, and adds no pair.
+        sa = child_sa(
+            localSelectors=(
+                Selector(net("10.1.0.0/24")),
+                Selector(net("2001:db8::/64")),
+            ),
+            remoteSelectors=hosts[:-1],
+        )
+        self.assertEqual(len(xfrm_policies(sa)), 3 * MAX_PREFIX_PAIRS)
 
 
 class ChildSaTests(SynchronousTestCase):

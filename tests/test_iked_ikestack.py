@@ -7,6 +7,7 @@ operations, end to end without strongSwan.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from dataclasses import replace
 from typing import Any
@@ -16,6 +17,8 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
+from nsstwisted.ike import childexchange
+from nsstwisted.ike.installation import MAX_PREFIX_PAIRS
 from nsstwisted.ike.localauth import LocalCredentials, LocalTrust
 from nsstwisted.ike.policy import PeerPolicy
 from nsstwisted.iked.filters import StackFilters
@@ -28,7 +31,8 @@ from nsstwisted.iked.statistics import Counter, Gauge, StackStatistics
 from nsstwisted.iked.tunnels import StackTunnels
 from nsstwisted.wire.filters import TunnelStatus
 
-from .ikepeers import child_policy, leaf, peer_policy, pki
+from .daemons import capture_messages
+from .ikepeers import address_range, child_policy, leaf, offer_ranges, peer_policy, pki
 
 
 def _udp_port() -> int:
@@ -71,7 +75,9 @@ class StackIkeTestCase(TestCase):
         raise AssertionError(f"timed out waiting for {what}")
 
 
-class StackIkeTests(StackIkeTestCase):
+class TwoStacks(StackIkeTestCase):
+    """Two stacks, left and right, that are each other's IKE peer."""
+
     def setUp(self) -> None:
         leftPort, rightPort = _udp_port(), _udp_port()
         left, right = ("127.0.0.1", leftPort), ("127.0.0.1", rightPort)
@@ -99,6 +105,8 @@ class StackIkeTests(StackIkeTestCase):
             SlowVerifier(LocalVerifier(LocalTrust((pki().ca,))), 0.2),
         )
 
+
+class StackIkeTests(TwoStacks):
     def test_activate_display_refresh_deactivate(self) -> Deferred[None]:
         async def go() -> None:
             left, right = self.left.model, self.right.model
@@ -315,5 +323,102 @@ class HostileUdpTests(StackIkeTestCase):
             self.assertEqual(
                 [t.remoteId for t in tunnels.ike_tunnels()], ["left.iked.test"]
             )
+
+        return ensureDeferred(go())
+
+
+class HostileSelectorTests(TwoStacks):
+    """
+    A peer proposing address ranges, over UDP to a real L{StackIke}: what
+    the stack installs must cover exactly what it agreed to.
+    """
+
+    def _everything(self) -> None:
+        """Both stacks' rules become 0.0.0.0/0 on both sides."""
+        everything = child_policy(local="0.0.0.0/0", remote="0.0.0.0/0")
+        for side in (self.left, self.right):
+            (policy,) = side.engine.peers
+            side.update_peers([replace(policy, children=(everything,))])
+
+    def test_range_installed_whole(self) -> Deferred[None]:
+        """
+        The left stack offers 10.2.0.1-10.2.0.254 for its side; the right
+        stack (10.2.0.0/24 for the peer) agrees to it and installs all 14
+        prefixes of it, not 10.2.0.1/32 alone.
+        """
+        offered = address_range("10.2.0.1", "10.2.0.254")
+        offer_ranges(self.patch, {"10.2.0.0/24": (offered,)})
+
+        async def go() -> None:
+            self.left.model.tunnels.activate_dynamic(name="host-host")
+            installer: Any = self.right.installer
+            await self._until(lambda: installer.installed(), "the installation")
+            (sa,) = installer.installed()
+            remote = [s.network for s in sa.remoteSelectors]
+            self.assertEqual(len(remote), 14)
+            for host in range(1, 255):
+                address = ipaddress.ip_address(f"10.2.0.{host}")
+                self.assertEqual(sum(address in n for n in remote), 1, host)
+            for outside in ("10.2.0.0", "10.2.0.255"):
+                address = ipaddress.ip_address(outside)
+                self.assertFalse(any(address in n for n in remote), outside)
+            # The tunnel record shows the range as agreed.
+            (tunnel,) = self.right.model.tunnels.dynamic_tunnels()
+            assert tunnel.remoteSelector is not None
+            self.assertEqual(
+                (tunnel.remoteSelector.startAddress, tunnel.remoteSelector.endAddress),
+                ("10.2.0.1", "10.2.0.254"),
+            )
+
+        return ensureDeferred(go())
+
+    def test_wide_ranges_refused(self) -> Deferred[None]:
+        """
+        Nearly all of IPv4 as a range, on both sides, against rules of
+        0.0.0.0/0: refused with TS_UNACCEPTABLE, nothing installed, the
+        IKE SA kept.
+        """
+        self._everything()
+        wide = address_range("0.0.0.1", "255.255.255.254")
+        offer_ranges(self.patch, {"0.0.0.0/0": (wide,)})
+        messages = capture_messages(self)
+
+        async def go() -> None:
+            left, right = self.left.model, self.right.model
+            left.tunnels.activate_dynamic(name="host-host")
+            await self._until(
+                lambda: left.statistics[Counter.P2_LOCAL_FAILURE] == 1,
+                "the refusal",
+            )
+            self.assertEqual(self.right.installer.installed(), [])  # type: ignore[attr-defined]
+            self.assertEqual(right.tunnels.dynamic_tunnels(), [])
+            self.assertEqual(len(right.tunnels.ike_tunnels()), 1)
+            self.assertTrue(
+                any("EZD1155I" in m and "TS_UNACCEPTABLE" in m for m in messages),
+                messages,
+            )
+
+        return ensureDeferred(go())
+
+    def test_installation_refuses_without_the_engine(self) -> Deferred[None]:
+        """
+        Were the engine to agree to such selectors anyway, the stack
+        installs nothing and says so (EZD1158I), rather than skipping the
+        installation in silence.
+        """
+        self._everything()
+        wide = address_range("0.0.0.1", "255.255.255.254")
+        offer_ranges(self.patch, {"0.0.0.0/0": (wide,)})
+        self.patch(childexchange, "check_installable", lambda local, remote: None)
+        messages = capture_messages(self)
+
+        async def go() -> None:
+            self.left.model.tunnels.activate_dynamic(name="host-host")
+            await self._until(
+                lambda: any("EZD1158I" in m for m in messages), "EZD1158I"
+            )
+            self.assertEqual(self.right.installer.installed(), [])  # type: ignore[attr-defined]
+            refusal = next(m for m in messages if "EZD1158I" in m)
+            self.assertIn(f"more than {MAX_PREFIX_PAIRS} pairs", refusal)
 
         return ensureDeferred(go())

@@ -31,17 +31,26 @@ from zope.interface.verify import verifyObject
 from nsstwisted.ike.constants import EncrId, IntegId
 from nsstwisted.ike.installation import (
     InstalledChildSa,
+    PolicyDirection,
     xfrm_delete_commands,
     xfrm_policies,
     xfrm_policy_commands,
 )
 from nsstwisted.ike.policy import Selector, TunnelMode
+from nsstwisted.iked.ikestack import installed_sa
 from nsstwisted.iked.installer import (
     ISaInstaller,
     RecordingInstaller,
     SaInstallError,
     XfrmInstaller,
     installer_for,
+)
+
+from .ikepeers import (
+    address_range,
+    child_policy,
+    offer_ranges,
+    pair,
 )
 
 GCM_IN = bytes(range(0x10, 0x24))
@@ -425,6 +434,23 @@ def policy_blocks(listing: str) -> list[str]:
     return [" ".join(block) for block in blocks]
 
 
+def covering(
+    policies: list[str], direction: str, end: str
+) -> list[ipaddress.IPv4Network]:
+    """
+    The networks on the C{end} side (C{src} or C{dst}) of the kernel's
+    policies in C{direction}, as C{ip xfrm policy list} shows them.
+    """
+    networks = []
+    for policy in policies:
+        words = policy.split()
+        if words[words.index("dir") + 1] == direction:
+            network = ipaddress.ip_network(words[words.index(end) + 1])
+            assert isinstance(network, ipaddress.IPv4Network)
+            networks.append(network)
+    return networks
+
+
 class NamespaceTests(TestCase):
     """
     The real C{ip} in a network namespace made for each test and removed
@@ -544,3 +570,69 @@ class NamespaceTests(TestCase):
         """Removing an SA the kernel never had succeeds."""
         await self.installer.remove(child_sa())
         self.assertEqual(self.policies(), [])
+
+    def assertCoversReportedRange(self, policies: list[str]) -> None:
+        """Each direction covers 10.2.0.1-10.2.0.254 once, and nothing else."""
+        for direction, end in (("out", "dst"), ("in", "src"), ("fwd", "src")):
+            networks = covering(policies, direction, end)
+            self.assertEqual(len(networks), 14, direction)
+            for host in range(1, 255):
+                address = ipaddress.ip_address(f"10.2.0.{host}")
+                self.assertEqual(
+                    sum(address in n for n in networks), 1, (direction, host)
+                )
+            for outside in ("10.2.0.0", "10.2.0.255"):
+                address = ipaddress.ip_address(outside)
+                self.assertFalse(any(address in n for n in networks), outside)
+
+    def negotiated(self) -> InstalledChildSa:
+        """
+        What the right engine (10.2.0.0/24 for its peer) installs after a
+        peer offered 10.2.0.1-10.2.0.254: negotiated by two real engines,
+        made into an SA as iked makes it.
+        """
+        offered = address_range("10.2.0.1", "10.2.0.254")
+        offer_ranges(self.patch, {"10.2.0.0/24": (offered,)})
+        wire = pair(
+            leftChildren=(child_policy(),),
+            rightChildren=(child_policy(local="10.1.0.0/24", remote="10.2.0.0/24"),),
+        )
+        wire.handle(
+            wire.left, wire.left.engine.initiate("to-right", "host-host", wire.now)
+        )
+        wire.run()
+        (sa,) = wire.right.engine.sas()
+        (child,) = sa.live_children()
+        record = installed_sa(child)
+        assert record is not None
+        return record
+
+    async def test_range_policies(self) -> None:
+        """
+        The policy lines of the negotiated SA, run as the installer runs
+        them, cover the whole range; the delete lines remove every one.
+        """
+        sa = self.negotiated()
+        for argv in xfrm_policy_commands(sa):
+            outcome = await self.installer.run(argv)
+            self.assertTrue(outcome.succeeded, outcome.stderr)
+        policies = self.policies()
+        self.assertEqual(len(policies), 14 * 3)
+        self.assertCoversReportedRange(policies)
+        for argv in xfrm_delete_commands(sa)[:-2]:
+            outcome = await self.installer.run(argv)
+            self.assertTrue(outcome.succeeded, outcome.stderr)
+        self.assertEqual(self.policies(), [])
+
+    async def test_range_installed(self) -> None:
+        """
+        The installer itself: on a kernel without ESP it fails at the
+        states and leaves nothing; with ESP, all 42 policies are there and
+        go again on removal.
+        """
+        sa = self.negotiated()
+        self.assertEqual(
+            len([p for p in xfrm_policies(sa) if p.direction is PolicyDirection.OUT]),
+            14,
+        )
+        await self.install(sa)

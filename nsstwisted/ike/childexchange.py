@@ -68,6 +68,7 @@ from nsstwisted.ike.selection import (
     ChosenEsp,
     accepted_esp,
     accepted_ike,
+    check_installable,
     esp_sa_payload,
     ike_sa_payload,
     narrow,
@@ -118,6 +119,9 @@ class ChildExchanges(EngineBase):
         assert child.policy is not None and sa.prf is not None and sa.keys is not None
         answer = need(payloads, SaPayload, "SA")
         chosen = accepted_esp(answer, child.policy.proposals, pfs)
+        # The peer's SPI first: every refusal below then deletes the
+        # CHILD_SA at the peer, which believes it is up.
+        child.spiOut = chosen.peerSpi
         tsi = need_ts(payloads, PayloadType.TSi)
         tsr = need_ts(payloads, PayloadType.TSr)
         if not within(
@@ -128,7 +132,7 @@ class ChildExchanges(EngineBase):
                 notify=NotifyType.TS_UNACCEPTABLE,
             )
         suite = EspSuite.from_proposal(chosen.proposal)
-        child.spiOut = chosen.peerSpi
+        check_installable(tsi.selectors, tsr.selectors)
         child.suite = suite
         child.keys = derive_child_keys(
             sa.prf, sa.keys.skD, suite, nonceI, nonceR, shared
@@ -190,6 +194,9 @@ class ChildExchanges(EngineBase):
             remote = narrow(tsi.selectors, selectors_for(candidate.remoteSelectors))
             local = narrow(tsr.selectors, selectors_for(candidate.localSelectors))
             if remote and local:
+                # More prefixes than an SA may install: refused now, not
+                # half-installed later.
+                check_installable(local, remote)
                 return candidate, tuple(remote), tuple(local)
         raise IkeError(
             "no LocalDynVpnRule covers the peer's traffic selectors",

@@ -13,6 +13,17 @@ protects outbound traffic.  This module turns it into:
     with a template that binds it to the states by reqid;
   - the commands that remove them again (L{xfrm_delete_commands}).
 
+IKEv2 selects traffic by address ranges (RFC 7296 section 3.13.1); the
+kernel selects it by prefixes.  A range becomes the fewest prefixes that
+cover exactly it (L{range_selectors}), never fewer: a policy for the first
+prefix alone would leave the rest of the traffic the SA was agreed for to
+whatever other policy matches it, in the clear or dropped.  Since a range
+can need dozens of prefixes, and every pair of a local and a remote prefix
+needs its own policies, one CHILD_SA may need at most
+L{MAX_PREFIX_PAIRS} pairs (L{prefix_pairs}); the engine refuses wider
+selectors when it negotiates them, and L{InstalledChildSa} refuses them
+again.
+
 This is what strongSwan's kernel-netlink backend installs; the command
 lines are iproute2's equivalents, since C{ip} needs no netlink code of our
 own and reads the same to an operator as to a test.
@@ -41,14 +52,18 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from nsstwisted.ike.constants import EncrId, IntegId, ProtocolId
+from nsstwisted.ike.payloads import TrafficSelector
 from nsstwisted.ike.policy import Selector, TunnelMode
 
 __all__ = [
     "IP",
+    "MAX_PREFIX_PAIRS",
     "InstalledChildSa",
     "PolicyDirection",
     "XfrmPolicy",
     "hard_lifetime",
+    "prefix_pairs",
+    "range_selectors",
     "redact_keys",
     "xfrm_batch",
     "xfrm_delete_commands",
@@ -88,6 +103,20 @@ _PORT_PROTOCOLS = frozenset({6, 17, 33, 132})
 """TCP, UDP, DCCP and SCTP: the protocols whose ports C{ip xfrm} can select."""
 
 _ANY_PORTS = (0, 65535)
+
+MAX_PREFIX_PAIRS = 64
+"""
+The most pairs of a local and a remote prefix one CHILD_SA may install:
+at most 192 policies (C{out}, C{in}, C{fwd} per pair).
+
+Any one IPv4 range needs at most 62 prefixes, so this admits every IPv4
+range against one prefix (the usual shape: a range behind the peer, a
+subnet behind us), and two ranges of up to 8 prefixes each.  The bound is
+on the product because that is what the kernel is given, and what a
+hostile peer inflates: two full-width ranges would be 3,844 pairs, and an
+IPv6 range alone up to 254 prefixes.  Each policy costs one C{ip} run
+(milliseconds) while every other installation waits.
+"""
 
 
 @dataclass(frozen=True)
@@ -172,6 +201,15 @@ class InstalledChildSa:
                 raise ValueError(f"{name} is {len(key)} octets, not {octets}")
         if not self.localSelectors or not self.remoteSelectors:
             raise ValueError("a CHILD_SA needs local and remote selectors")
+        pairs = _pair_count(
+            [(s.network.version, s.protocol, 1) for s in self.localSelectors],
+            [(s.network.version, s.protocol, 1) for s in self.remoteSelectors],
+        )
+        if pairs > MAX_PREFIX_PAIRS:
+            raise ValueError(
+                f"its selectors make more than {MAX_PREFIX_PAIRS} pairs of local"
+                " and remote prefixes, more than one CHILD_SA may install"
+            )
         if self.encapsulation is not None and not all(
             1 <= port <= 65535 for port in self.encapsulation
         ):
@@ -389,6 +427,111 @@ class XfrmPolicy:
         return [IP, "xfrm", "policy", "delete", *self._selector()]
 
 
+def range_selectors(ts: TrafficSelector) -> tuple[Selector, ...]:
+    """
+    The selectors of C{ts} as the kernel takes them: the fewest prefixes
+    that together cover exactly its address range, each with its protocol
+    and ports.
+
+    A prefix more would be as wrong as one fewer: wider, it would send
+    traffic the peer never agreed to into the SA; narrower, it would leave
+    agreed traffic to other policies.
+
+    @raise ValueError: a range that ends before it starts, which narrowing
+        never produces.
+    """
+    return tuple(
+        Selector(network, ts.protocol, ts.startPort, ts.endPort)
+        for network in ipaddress.summarize_address_range(ts.start, ts.end)
+    )
+
+
+def _prefix_count(first: int, last: int, bits: int, limit: int) -> int:
+    """
+    How many prefixes L{range_selectors} makes of C{first} to C{last}
+    (addresses of C{bits} bits as integers), counting no further than
+    C{limit}.
+
+    It counts rather than lists, and stops at C{limit}, so that a peer
+    that sends hundreds of selectors costs the engine a few steps each:
+    each step takes the largest block that starts at C{first} (aligned
+    to its size) and does not pass C{last}, as C{summarize_address_range}
+    does.
+    """
+    count = 0
+    while first <= last and count < limit:
+        aligned = first & -first if first else 1 << bits
+        fits = 1 << ((last - first + 1).bit_length() - 1)
+        first += min(aligned, fits)
+        count += 1
+    return count
+
+
+def _pair_count(
+    local: Iterable[tuple[int, int, int]],
+    remote: Iterable[tuple[int, int, int]],
+    limit: int = MAX_PREFIX_PAIRS,
+) -> int:
+    """
+    How many pairs of a local and a remote prefix can match one packet,
+    as L{xfrm_policies} pairs them (one IP version, and protocols equal or
+    either one any), or C{limit + 1} if there are more than C{limit}.
+
+    Each entry is (IP version, protocol, number of prefixes).  The entries
+    are summed by version and protocol first, so that the work grows with
+    the number of entries rather than with its square; every sum stops at
+    C{limit + 1}, which keeps the answer to "more than C{limit}?" exact,
+    since each term is a product of such sums.
+    """
+    ceiling = limit + 1
+
+    def sums(entries: Iterable[tuple[int, int, int]]) -> dict[tuple[int, int], int]:
+        totals: dict[tuple[int, int], int] = {}
+        for version, protocol, prefixes in entries:
+            key = (version, protocol)
+            totals[key] = min(ceiling, totals.get(key, 0) + prefixes)
+        return totals
+
+    localSums, remoteSums = sums(local), sums(remote)
+    total = 0
+    for version in (4, 6):
+        mine = {p: n for (v, p), n in localSums.items() if v == version}
+        theirs = {p: n for (v, p), n in remoteSums.items() if v == version}
+        theirsAll = min(ceiling, sum(theirs.values()))
+        mineSpecific = min(ceiling, sum(n for p, n in mine.items() if p))
+        # Any protocol here pairs with every protocol there, and the
+        # reverse; otherwise only equal protocols pair.
+        total += mine.get(0, 0) * theirsAll + mineSpecific * theirs.get(0, 0)
+        total += sum(n * theirs.get(p, 0) for p, n in mine.items() if p)
+        if total > limit:
+            return ceiling
+    return total
+
+
+def prefix_pairs(
+    local: Sequence[TrafficSelector],
+    remote: Sequence[TrafficSelector],
+    limit: int = MAX_PREFIX_PAIRS,
+) -> int:
+    """
+    How many pairs of a local and a remote prefix a CHILD_SA with these
+    (narrowed) traffic selectors would install, or C{limit + 1} if more
+    than C{limit}: what the engine compares with L{MAX_PREFIX_PAIRS}
+    before it agrees to a CHILD_SA, without expanding a single range.
+    """
+    ceiling = limit + 1
+
+    def entries(
+        selectors: Sequence[TrafficSelector],
+    ) -> Iterable[tuple[int, int, int]]:
+        for ts in selectors:
+            first, last = ts.start, ts.end
+            count = _prefix_count(int(first), int(last), first.max_prefixlen, ceiling)
+            yield first.version, ts.protocol, count
+
+    return _pair_count(entries(local), entries(remote), limit)
+
+
 def _port(selector: Selector) -> int | None:
     """
     The one port a selector names, or L{None} for any port.
@@ -442,49 +585,52 @@ def xfrm_policies(sa: InstalledChildSa) -> list[XfrmPolicy]:
     cannot match (an IPv4 and an IPv6 network, or TCP and UDP) are left
     out.
 
+    The selectors are prefixes (see L{range_selectors}).  Two pairs may
+    need the same policy (overlapping ranges can share a prefix); it is
+    listed once, since the kernel holds one policy per selector and
+    direction and would refuse to add the second.
+
     @raise ValueError: a selector that C{ip xfrm} cannot express (see
         L{_port}).
     """
-    policies = []
+    policies: dict[tuple[object, ...], XfrmPolicy] = {}
     for local in sa.localSelectors:
         for remote in sa.remoteSelectors:
             pair = _pair(local, remote)
             if pair is None:
                 continue
             protocol, localPort, remotePort = pair
-            policies.append(
-                XfrmPolicy(
-                    PolicyDirection.OUT,
-                    local.network,
-                    remote.network,
-                    protocol,
-                    localPort,
-                    remotePort,
-                    sa.localAddress,
-                    sa.remoteAddress,
-                    sa.reqid,
-                    sa.mode,
-                )
+            out = XfrmPolicy(
+                PolicyDirection.OUT,
+                local.network,
+                remote.network,
+                protocol,
+                localPort,
+                remotePort,
+                sa.localAddress,
+                sa.remoteAddress,
+                sa.reqid,
+                sa.mode,
             )
+            policies.setdefault(out.key, out)
             inbound = [PolicyDirection.IN]
             if sa.mode is TunnelMode.TUNNEL:
                 inbound.append(PolicyDirection.FWD)
             for direction in inbound:
-                policies.append(
-                    XfrmPolicy(
-                        direction,
-                        remote.network,
-                        local.network,
-                        protocol,
-                        remotePort,
-                        localPort,
-                        sa.remoteAddress,
-                        sa.localAddress,
-                        sa.reqid,
-                        sa.mode,
-                    )
+                policy = XfrmPolicy(
+                    direction,
+                    remote.network,
+                    local.network,
+                    protocol,
+                    remotePort,
+                    localPort,
+                    sa.remoteAddress,
+                    sa.localAddress,
+                    sa.reqid,
+                    sa.mode,
                 )
-    return policies
+                policies.setdefault(policy.key, policy)
+    return list(policies.values())
 
 
 def xfrm_policy_commands(sa: InstalledChildSa) -> list[list[str]]:

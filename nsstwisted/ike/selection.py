@@ -25,6 +25,7 @@ from nsstwisted.ike.constants import (
     TsType,
 )
 from nsstwisted.ike.errors import IkeError
+from nsstwisted.ike.installation import MAX_PREFIX_PAIRS, prefix_pairs
 from nsstwisted.ike.payloads import (
     Proposal,
     SaPayload,
@@ -36,6 +37,7 @@ from nsstwisted.ike.policy import EspProposal, IkeProposal, Selector
 __all__ = [
     "ChosenEsp",
     "ChosenIke",
+    "check_installable",
     "esp_sa_payload",
     "ike_sa_payload",
     "narrow",
@@ -312,3 +314,28 @@ def within(
         if not any(_intersect(ts, o) == ts for o in offered):
             return False
     return bool(answered)
+
+
+def check_installable(
+    local: Sequence[TrafficSelector], remote: Sequence[TrafficSelector]
+) -> None:
+    """
+    Refuse a CHILD_SA whose (narrowed) selectors a kernel could not be
+    given as policies within L{MAX_PREFIX_PAIRS}, whichever side we are.
+
+    A responder that agreed to them would install only part of what it
+    agreed to, or thousands of policies for one hostile peer; an
+    initiator must check the same, since the responder chooses the
+    narrowed selectors (each inside ours, but as many as it likes).
+    Refusing is what RFC 7296 section 2.9 offers for selectors a policy
+    cannot accept.
+
+    @raise IkeError: TS_UNACCEPTABLE.
+    """
+    if prefix_pairs(local, remote) > MAX_PREFIX_PAIRS:
+        raise IkeError(
+            "the traffic selectors need more than"
+            f" {MAX_PREFIX_PAIRS} pairs of local and remote address prefixes,"
+            " more than one CHILD_SA may install",
+            notify=NotifyType.TS_UNACCEPTABLE,
+        )

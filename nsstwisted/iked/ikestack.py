@@ -36,9 +36,9 @@ from nsstwisted.ike.events import (
     SendDatagram,
     SignatureNeeded,
 )
-from nsstwisted.ike.installation import InstalledChildSa
+from nsstwisted.ike.installation import InstalledChildSa, range_selectors
 from nsstwisted.ike.interfaces import IPeerVerifier
-from nsstwisted.ike.policy import PeerPolicy, Selector
+from nsstwisted.ike.policy import PeerPolicy
 from nsstwisted.ike.sa import ChildSa, ChildState, IkeSa, IkeState
 from nsstwisted.iked.installer import ISaInstaller
 from nsstwisted.iked.netns import udp_socket
@@ -381,18 +381,30 @@ class StackIke:
         )
 
     def _install(self, child: ChildSa) -> None:
-        record = installed_sa(child)
+        def refused(reason: str) -> None:
+            self._say(
+                f"EZD1158I Stack {self.stackName} CHILD SA {child.tunnelId} could not "
+                f"be installed: {reason}"
+            )
+
+        try:
+            record = installed_sa(child)
+        except ValueError as e:
+            # Said, never skipped in silence: the peer believes the SA
+            # carries its traffic.
+            refused(str(e))
+            return
         if record is None:
             return
         self.installer.install(record).addErrback(
-            lambda failure: self._say(
-                f"EZD1158I Stack {self.stackName} CHILD SA {child.tunnelId} could not "
-                f"be installed: {failure.getErrorMessage()}"
-            )
+            lambda failure: refused(failure.getErrorMessage())
         )
 
     def _uninstall(self, child: ChildSa) -> None:
-        record = installed_sa(child)
+        try:
+            record = installed_sa(child)
+        except ValueError:
+            return  # it was never installed
         if record is not None:
             self.installer.remove(record).addErrback(lambda failure: None)
 
@@ -449,13 +461,17 @@ class StackIke:
         return TunnelStatus.STATEUPDATED
 
 
-def _selector(ts: Any) -> Selector:
-    networks = list(ipaddress.summarize_address_range(ts.start, ts.end))
-    return Selector(networks[0], ts.protocol, ts.startPort, ts.endPort)
-
-
 def installed_sa(child: ChildSa) -> InstalledChildSa | None:
-    """What the installer needs of a CHILD_SA (None if it has no keys)."""
+    """
+    What the installer needs of a CHILD_SA (None if it has no keys).
+
+    Each negotiated range becomes all the prefixes that cover it
+    (L{range_selectors}), so that the policies cover exactly what was
+    agreed.
+
+    @raise ValueError: a CHILD_SA that cannot be installed as negotiated
+        (L{InstalledChildSa} says why).
+    """
     if child.keys is None or child.suite is None or not child.spiOut:
         return None
     sa = child.ikeSa
@@ -468,25 +484,26 @@ def installed_sa(child: ChildSa) -> InstalledChildSa | None:
         or (sa.local[1] != IKE_PORT and sa.remote[1] != IKE_PORT)
     ):
         encapsulation = (sa.local[1], sa.remote[1])
-    try:
-        return InstalledChildSa(
-            reqid=child.reqid,
-            localAddress=ipaddress.ip_address(sa.local[0]),
-            remoteAddress=ipaddress.ip_address(sa.remote[0]),
-            spiIn=child.spiIn,
-            spiOut=child.spiOut,
-            mode=child.mode,
-            encrId=child.suite.encrId,
-            keyBits=child.suite.keyBits,
-            integId=child.suite.integId,
-            localSelectors=tuple(_selector(t) for t in child.localSelectors),
-            remoteSelectors=tuple(_selector(t) for t in child.remoteSelectors),
-            encryptionKeyIn=encIn,
-            encryptionKeyOut=encOut,
-            integrityKeyIn=integIn,
-            integrityKeyOut=integOut,
-            encapsulation=encapsulation,
-            lifetimeSeconds=child.policy.lifetime if child.policy else 3600,
-        )
-    except ValueError:
-        return None
+    return InstalledChildSa(
+        reqid=child.reqid,
+        localAddress=ipaddress.ip_address(sa.local[0]),
+        remoteAddress=ipaddress.ip_address(sa.remote[0]),
+        spiIn=child.spiIn,
+        spiOut=child.spiOut,
+        mode=child.mode,
+        encrId=child.suite.encrId,
+        keyBits=child.suite.keyBits,
+        integId=child.suite.integId,
+        localSelectors=tuple(
+            s for t in child.localSelectors for s in range_selectors(t)
+        ),
+        remoteSelectors=tuple(
+            s for t in child.remoteSelectors for s in range_selectors(t)
+        ),
+        encryptionKeyIn=encIn,
+        encryptionKeyOut=encOut,
+        integrityKeyIn=integIn,
+        integrityKeyOut=integOut,
+        encapsulation=encapsulation,
+        lifetimeSeconds=child.policy.lifetime if child.policy else 3600,
+    )
