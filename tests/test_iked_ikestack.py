@@ -17,7 +17,7 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from nsstwisted.ike.localauth import LocalCredentials, LocalTrust
-from nsstwisted.ike.policy import PeerPolicy
+from nsstwisted.ike.policy import PeerEku, PeerPolicy
 from nsstwisted.iked.filters import StackFilters
 from nsstwisted.iked.ikesigners import LocalSigner, LocalVerifier
 from nsstwisted.iked.ikestack import StackIke
@@ -27,8 +27,9 @@ from nsstwisted.iked.stack import StackModel
 from nsstwisted.iked.statistics import Counter, Gauge, StackStatistics
 from nsstwisted.iked.tunnels import StackTunnels
 from nsstwisted.wire.filters import TunnelStatus
+from tests.daemons import capture_messages
 
-from .ikepeers import child_policy, leaf, peer_policy, pki
+from .ikepeers import child_policy, leaf, peer_policy, pki, profile_leaf
 
 
 def _udp_port() -> int:
@@ -37,11 +38,18 @@ def _udp_port() -> int:
         return int(s.getsockname()[1])
 
 
-class StackIkeTests(TestCase):
+class StackPair(TestCase):
+    """Two stacks' IKE sides, left and right, each the other's peer."""
+
     timeout = 30
 
-    def _side(self, name: str, policy: PeerPolicy) -> StackIke:
-        certificate, key = leaf(f"{name}.iked.test")
+    def _side(
+        self, name: str, policy: PeerPolicy, profile: str | None = None
+    ) -> StackIke:
+        if profile is None:
+            certificate, key = leaf(f"{name}.iked.test")
+        else:
+            certificate, key = profile_leaf(f"{name}.iked.test", profile)
         model = StackModel(
             name.upper(),
             StackFilters(None),
@@ -63,6 +71,10 @@ class StackIkeTests(TestCase):
         self.addCleanup(ike.stop)
         return ike
 
+    #: the case of L{PROFILES} the left stack's certificate is, if not
+    #: the usual one
+    leftProfile: str | None = None
+
     def setUp(self) -> None:
         leftPort, rightPort = _udp_port(), _udp_port()
         left, right = ("127.0.0.1", leftPort), ("127.0.0.1", rightPort)
@@ -76,6 +88,7 @@ class StackIkeTests(TestCase):
                 "right.iked.test",
                 children=(child_policy(),),
             ),
+            self.leftProfile,
         )
         self.right = self._side(
             "right",
@@ -96,6 +109,8 @@ class StackIkeTests(TestCase):
             await deferLater(reactor, 0.02, lambda: None)
         raise AssertionError(f"timed out waiting for {what}")
 
+
+class StackIkeTests(StackPair):
     def test_activate_display_refresh_deactivate(self) -> Deferred[None]:
         async def go() -> None:
             left, right = self.left.model, self.right.model
@@ -167,5 +182,46 @@ class StackIkeTests(TestCase):
             )
             self.assertEqual(self.right.model.statistics[Counter.P1_REMOTE_FAILURE], 1)
             self.assertEqual(self.left.model.tunnels.ike_tunnels(), [])
+
+        return ensureDeferred(go())
+
+
+class HostilePeerCertificateTests(StackPair):
+    """
+    Over UDP, the left stack authenticates with a certificate of the
+    trusted CA whose extended key usage is serverAuth alone: the right
+    stack refuses it (EZD1155I says why) until its KeyExchangeRule says
+    PeerEku IkeOrTls, which the stack's verifier is then given.
+    """
+
+    leftProfile = "serverAuth"
+    messages: list[str]
+
+    def setUp(self) -> None:
+        self.messages = capture_messages(self)
+        super().setUp()
+
+    def test_refused_then_allowed(self) -> Deferred[None]:
+        async def go() -> None:
+            left, right = self.left.model, self.right.model
+            left.tunnels.activate_dynamic(name="host-host")
+            await self._until(
+                lambda: right.statistics[Counter.P1_REMOTE_FAILURE] == 1,
+                "the refusal",
+            )
+            self.assertEqual(right.tunnels.ike_tunnels(), [])
+            self.assertTrue(
+                any(
+                    "EZD1155I Stack RIGHT negotiation with" in m
+                    and "(serverAuth) is for TLS" in m
+                    for m in self.messages
+                ),
+                self.messages,
+            )
+            (policy,) = self.right.engine.peers
+            self.right.update_peers([replace(policy, peerEku=PeerEku.IKE_OR_TLS)])
+            left.tunnels.activate_dynamic(name="host-host")
+            await self._until(lambda: right.tunnels.ike_tunnels(), "the IKE SA")
+            await self._until(lambda: left.tunnels.dynamic_tunnels(), "the tunnel")
 
         return ensureDeferred(go())
