@@ -8,6 +8,7 @@ C{VerifyEku}.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -63,9 +64,8 @@ class NssVerifierTests(IkedTestCase):
     async def assertRefused(
         self, verifier: NssVerifier, profile: str, eku: PeerEku, reason: str
     ) -> None:
-        error = await self.assertFailure(
-            ensureDeferred(self.verify(verifier, profile, eku)), IkeError
-        )
+        verifying: Deferred[Any] = ensureDeferred(self.verify(verifier, profile, eku))
+        error = await self.assertFailure(verifying, IkeError)
         self.assertEqual(error.notify, NotifyType.AUTHENTICATION_FAILED)
         self.assertIn(reason, str(error))
 

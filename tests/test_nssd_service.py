@@ -479,9 +479,8 @@ class VerifyProfileTests(TestCase):
         )
 
     async def assertRefused(self, session: Any, profile: str, reason: str) -> None:
-        failure = await self.assertFailure(
-            ensureDeferred(self.verify(session, profile)), NssRequestFailed
-        )
+        verifying: Deferred[Any] = ensureDeferred(self.verify(session, profile))
+        failure = await self.assertFailure(verifying, NssRequestFailed)
         self.assertEqual(
             (failure.returnCode, failure.reasonCode),
             (ReturnCode.EPERM, ReasonCode.NSSRsnChainInvalid),
