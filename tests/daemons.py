@@ -122,14 +122,17 @@ def start_nssd(
     case: TestCase,
     setup: SecuritySetup,
     tlsRing: str = "NSSD/TLSRING",
+    extra: tuple[str, ...] = (),
     **options: Any,
 ) -> NSSDService:
     """
     Start an in-process NSSDService on an ephemeral loopback port; it stops
     when the test ends.
+
+    @param extra: more NssConfig lines.
     """
     service = NSSDService.prepare(
-        write_nssd_config(setup, tlsRing=tlsRing),
+        write_nssd_config(setup, *extra, tlsRing=tlsRing),
         reactor,
         interface="127.0.0.1",
         **options,

@@ -46,6 +46,7 @@ from nsstwisted.ike.policy import (
     EspProposal,
     IkeProposal,
     LocalIdentity,
+    PeerEku,
     PeerPolicy,
     Selector,
 )
@@ -163,6 +164,131 @@ class Pki:
         )
         return certificate, key
 
+    def issue_profile(
+        self, fqdn: str, profile: str
+    ) -> tuple[x509.Certificate, PrivateKeyTypes]:
+        """
+        A P-256 certificate for C{fqdn} from this CA, valid and with the
+        right subjectAltName, whose other extensions are L{PROFILES}'s
+        C{profile}: what a hostile peer holding a certificate of the trusted
+        CA that was not made for IKE would present.
+        """
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.UTC)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, fqdn)]))
+            .issuer_name(self.ca.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(fqdn)]), critical=False
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    self.caKey.public_key()
+                ),
+                critical=False,
+            )
+        )
+        for extension, critical in PROFILES[profile]:
+            builder = builder.add_extension(extension, critical=critical)
+        return builder.sign(self.caKey, hashes.SHA256()), key
+
+
+def key_usage(
+    digitalSignature: bool = False,
+    nonRepudiation: bool = False,
+    keyEncipherment: bool = False,
+    certSign: bool = False,
+) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=digitalSignature,
+        content_commitment=nonRepudiation,
+        key_encipherment=keyEncipherment,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=certSign,
+        crl_sign=certSign,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+IPSEC_IKE = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.17")
+_SIGNING = (key_usage(digitalSignature=True), True)
+
+
+def _eku(*purposes: x509.ObjectIdentifier) -> tuple[x509.ExtensionType, bool]:
+    return x509.ExtendedKeyUsage(list(purposes)), False
+
+
+PROFILES: dict[str, tuple[tuple[x509.ExtensionType, bool], ...]] = {
+    # refused: not an end entity, or a key usage that is not for signing
+    "ca": (
+        (x509.BasicConstraints(ca=True, path_length=None), True),
+        (key_usage(digitalSignature=True, certSign=True), True),
+    ),
+    "certSign": ((key_usage(digitalSignature=True, certSign=True), True),),
+    "keyEncipherment": ((key_usage(keyEncipherment=True), True),),
+    # refused: an extended key usage for something else than IKE
+    "emailProtection": (_SIGNING, _eku(ExtendedKeyUsageOID.EMAIL_PROTECTION)),
+    "codeSigning": (_SIGNING, _eku(ExtendedKeyUsageOID.CODE_SIGNING)),
+    # refused unless the policy says IkeOrTls
+    "serverAuth": (_SIGNING, _eku(ExtendedKeyUsageOID.SERVER_AUTH)),
+    "clientAuth": (_SIGNING, _eku(ExtendedKeyUsageOID.CLIENT_AUTH)),
+    # accepted
+    "noKeyUsage": (),
+    "nonRepudiation": ((key_usage(nonRepudiation=True), True),),
+    "noEku": (_SIGNING,),
+    "ipsecIKE": (_SIGNING, _eku(IPSEC_IKE)),
+    "anyExtendedKeyUsage": (
+        _SIGNING,
+        _eku(ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE),
+    ),
+    "codeSigningAndIpsecIKE": (
+        _SIGNING,
+        _eku(ExtendedKeyUsageOID.CODE_SIGNING, IPSEC_IKE),
+    ),
+    "criticalIpsecIKE": (
+        _SIGNING,
+        (x509.ExtendedKeyUsage([IPSEC_IKE]), True),
+    ),
+    "endEntity": (
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        _SIGNING,
+    ),
+}
+"""End-entity extensions, by case, for L{Pki.issue_profile}."""
+
+REFUSED = {
+    "ca": "is a CA certificate",
+    "certSign": "keyCertSign",
+    "keyEncipherment": "neither digitalSignature nor nonRepudiation",
+    "emailProtection": "(emailProtection) names neither ipsecIKE",
+    "codeSigning": "(codeSigning) names neither ipsecIKE",
+}
+"""The cases refused whatever the policy, and a part of the reason."""
+
+TLS_ONLY = {
+    "serverAuth": "(serverAuth) is for TLS",
+    "clientAuth": "(clientAuth) is for TLS",
+}
+"""The cases refused unless the policy says IkeOrTls."""
+
+ACCEPTED = (
+    "noKeyUsage",
+    "nonRepudiation",
+    "noEku",
+    "ipsecIKE",
+    "anyExtendedKeyUsage",
+    "codeSigningAndIpsecIKE",
+    "criticalIpsecIKE",
+    "endEntity",
+)
+
 
 _PKI: Pki | None = None
 _LEAVES: dict[tuple[str, str], tuple[x509.Certificate, PrivateKeyTypes]] = {}
@@ -180,6 +306,13 @@ def leaf(fqdn: str, keyType: str = "rsa") -> tuple[x509.Certificate, PrivateKeyT
     if (fqdn, keyType) not in _LEAVES:
         _LEAVES[(fqdn, keyType)] = pki().issue(fqdn, keyType)
     return _LEAVES[(fqdn, keyType)]
+
+
+def profile_leaf(fqdn: str, profile: str) -> tuple[x509.Certificate, PrivateKeyTypes]:
+    """L{Pki.issue_profile}, once per run for each name and case."""
+    if (fqdn, profile) not in _LEAVES:
+        _LEAVES[(fqdn, profile)] = pki().issue_profile(fqdn, profile)
+    return _LEAVES[(fqdn, profile)]
 
 
 def child_policy(
@@ -210,6 +343,7 @@ def peer_policy(
     auth: AuthKind = AuthKind.SIGNATURE,
     sharedKey: bytes | None = None,
     lifetime: int = 14400,
+    peerEku: PeerEku = PeerEku.IKE,
 ) -> PeerPolicy:
     return PeerPolicy(
         name=name,
@@ -227,6 +361,7 @@ def peer_policy(
         remotePort=remote[1],
         lifetime=lifetime,
         children=children,
+        peerEku=peerEku,
     )
 
 
@@ -298,6 +433,7 @@ class Wire:
                         action.scheme,
                         action.octets,
                         action.signature,
+                        eku=action.sa.policy.peerEku,
                     )
                 except IkeError as failure:
                     error = failure
@@ -361,10 +497,14 @@ def pair(
     rightRemoteId: str | None = "left.iked.test",
     leftLifetime: int = 14400,
     rightLifetime: int = 14400,
+    peerEku: PeerEku = PeerEku.IKE,
 ) -> Wire:
     """
     The usual test topology: "left" (iked-like, 127.0.0.1:5500) and
     "right" (strongSwan-like, 127.0.0.1:4600).
+
+    @param peerEku: what both sides' policies accept of the other's
+        certificate.
     """
     trust = LocalTrust((pki().ca,))
     sides = []
@@ -414,6 +554,7 @@ def pair(
             auth=auth,
             sharedKey=psk or None,
             lifetime=lifetime,
+            peerEku=peerEku,
         )
         engine = IkeEngine([policy], settings, authorities=trust.hashes())
         credentials = (

@@ -592,6 +592,7 @@ policy_words = st.sampled_from(
 # Network security server configuration (tests/test_nssd_configuration.py)
 # ----------------------------------------------------------------------------
 
+from nsstwisted.ike.policy import PeerEku  # noqa: E402
 from nsstwisted.nssd.configuration import NssdConfiguration  # noqa: E402
 
 nssd_upper_names = st.text(
@@ -630,6 +631,7 @@ def nssd_configurations(draw: st.DrawFn) -> NssdConfiguration:
         tlsLabel=draw(st.none() | nssd_labels) if tlsKeyRing else None,
         nmiSocket=draw(nssd_paths.filter(lambda p: len(p.encode()) <= 107)),
         nmiIdleTimeout=draw(st.integers(0, 86400)),
+        verifyEku=draw(st.sampled_from(PeerEku)),
     )
 
 

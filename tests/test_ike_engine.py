@@ -46,12 +46,15 @@ from nsstwisted.ike.payloads import (
     UnknownPayload,
     find_notify,
 )
-from nsstwisted.ike.policy import AuthKind, EspProposal, IkeProposal
+from nsstwisted.ike.policy import AuthKind, EspProposal, IkeProposal, PeerEku
 from nsstwisted.ike.sa import ChildState, IkeSa, IkeState
 
 from .ikepeers import (
+    ACCEPTED,
     GCM_ECP256,
     LEFT,
+    REFUSED,
+    TLS_ONLY,
     Side,
     Wire,
     address_range,
@@ -59,6 +62,7 @@ from .ikepeers import (
     child_policy,
     offer_ranges,
     pair,
+    profile_leaf,
 )
 
 RIGHT_CHILD = child_policy(local="10.1.0.0/24", remote="10.2.0.0/24")
@@ -857,6 +861,67 @@ class BadInputTests(SynchronousTestCase):
         self.assertIn(
             "does not validate", _of(wire.right, NegotiationFailed)[-1].reason
         )
+
+
+class PeerCertificateProfileTests(SynchronousTestCase):
+    """
+    A hostile peer, built as ours are, authenticates with a certificate
+    that the trusted CA issued but not for IKE (RFC 4945 section 5.1.3):
+    the other engine refuses it, whichever side presents it, and accepts
+    the certificates the profile allows.
+    """
+
+    def negotiate(
+        self, hostile: str, profile: str, peerEku: PeerEku = PeerEku.IKE
+    ) -> Wire:
+        from nsstwisted.ike.localauth import LocalCredentials
+
+        wire = pair(
+            leftChildren=(LEFT_CHILD,), rightChildren=(RIGHT_CHILD,), peerEku=peerEku
+        )
+        side = getattr(wire, hostile)
+        side.credentials = LocalCredentials(
+            *profile_leaf(f"{hostile}.iked.test", profile)
+        )
+        return _connected(wire)
+
+    def assertRefused(self, wire: Wire, judge: Side, reason: str) -> None:
+        self.assertEqual(wire.left.engine.sas(), [])
+        self.assertEqual(wire.right.engine.sas(), [])
+        reasons = [e.reason for e in _of(judge, NegotiationFailed)]
+        self.assertTrue(any(reason in r for r in reasons), reasons)
+
+    def test_refused_initiator(self) -> None:
+        for profile, reason in {**REFUSED, **TLS_ONLY}.items():
+            wire = self.negotiate("left", profile)
+            self.assertRefused(wire, wire.right, reason)
+            self.assertIn(
+                "AUTHENTICATION_FAILED", _of(wire.left, NegotiationFailed)[-1].reason
+            )
+
+    def test_refused_responder(self) -> None:
+        for profile, reason in {**REFUSED, **TLS_ONLY}.items():
+            wire = self.negotiate("right", profile)
+            self.assertRefused(wire, wire.left, reason)
+
+    def test_accepted(self) -> None:
+        for profile in ACCEPTED:
+            for hostile in ("left", "right"):
+                wire = self.negotiate(hostile, profile)
+                self.assertEqual(_sa(wire.left).state, IkeState.ESTABLISHED, profile)
+                self.assertEqual(_sa(wire.right).state, IkeState.ESTABLISHED, profile)
+
+    def test_tls_purposes_where_the_policy_says_so(self) -> None:
+        """
+        A policy with PeerEku IkeOrTls takes serverAuth or clientAuth alone
+        (Windows peers), and still nothing else the profile refuses.
+        """
+        for profile in TLS_ONLY:
+            wire = self.negotiate("left", profile, PeerEku.IKE_OR_TLS)
+            self.assertEqual(_sa(wire.right).state, IkeState.ESTABLISHED, profile)
+        for profile, reason in REFUSED.items():
+            wire = self.negotiate("left", profile, PeerEku.IKE_OR_TLS)
+            self.assertRefused(wire, wire.right, reason)
 
 
 def _open_reply(sender: Side, data: bytes) -> list[Any]:

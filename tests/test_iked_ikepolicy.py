@@ -28,6 +28,7 @@ from nsstwisted.ike.policy import (
     IkeProposal,
     Initiation,
     LocalIdentity,
+    PeerEku,
     PeerPolicy,
     Selector,
     TunnelMode,
@@ -296,6 +297,7 @@ class ExampleTests(SynchronousTestCase):
             "ikeport",
             "autoactivate",
             "pfs",
+            "peereku",
         ):
             self.assertIn(f"`{word}", text)
 
@@ -384,6 +386,7 @@ class MeaningTests(SynchronousTestCase):
             (result.localPort, result.remotePort, result.lifetime), (500, 500, 14400)
         )
         self.assertEqual(result.children[0].lifetime, 3600)
+        self.assertIs(result.peerEku, PeerEku.IKE)
 
     def test_default_cipher(self) -> None:
         """IBM's default HowToEncrypt is AES_CBC KeyLength 128."""
@@ -614,6 +617,19 @@ class MeaningTests(SynchronousTestCase):
                 (result.auth, result.sharedKey, result.sendCertRequest),
                 (AuthKind.PRESHARED_KEY, key, False),
             )
+
+    def test_peer_eku(self) -> None:
+        """
+        A peer's certificate may name the TLS purposes only where its
+        KeyExchangeAction says IkeOrTls.
+        """
+        for spelled, eku in (
+            ("Ike", PeerEku.IKE),
+            ("ikeortls", PeerEku.IKE_OR_TLS),
+            ("IKEORTLS", PeerEku.IKE_OR_TLS),
+        ):
+            result = only_peer(peer() + ike(f"PeerEku {spelled}"))
+            self.assertIs(result.peerEku, eku)
 
     def test_initiation(self) -> None:
         for spelled, initiation in (
@@ -1178,6 +1194,18 @@ class ErrorTests(SynchronousTestCase):
                 "is only for HowToAuthPeers PresharedKey",
             )
             self.assertNotIn(SECRET, str(error))
+
+    def test_peer_eku_values(self) -> None:
+        self.assertBad(
+            peer() + ike("PeerEku Tls"), "PeerEku", "PeerEku", "must be Ike or IkeOrTls"
+        )
+        self.assertBad(
+            peer(f"SharedKey Ascii {SECRET}")
+            + ike("HowToAuthPeers PresharedKey", "PeerEku IkeOrTls"),
+            "PeerEku",
+            "PeerEku",
+            "HowToAuthPeers PresharedKey uses none",
+        )
 
     def test_shared_key_values(self) -> None:
         for value, message in (

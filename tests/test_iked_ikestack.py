@@ -20,7 +20,7 @@ from twisted.trial.unittest import TestCase
 from nsstwisted.ike import childexchange
 from nsstwisted.ike.installation import MAX_PREFIX_PAIRS
 from nsstwisted.ike.localauth import LocalCredentials, LocalTrust
-from nsstwisted.ike.policy import PeerPolicy
+from nsstwisted.ike.policy import PeerEku, PeerPolicy
 from nsstwisted.iked.filters import StackFilters
 from nsstwisted.iked.ikesigners import LocalSigner, LocalVerifier
 from nsstwisted.iked.ikestack import StackIke
@@ -32,7 +32,15 @@ from nsstwisted.iked.tunnels import StackTunnels
 from nsstwisted.wire.filters import TunnelStatus
 
 from .daemons import capture_messages
-from .ikepeers import address_range, child_policy, leaf, offer_ranges, peer_policy, pki
+from .ikepeers import (
+    address_range,
+    child_policy,
+    leaf,
+    offer_ranges,
+    peer_policy,
+    pki,
+    profile_leaf,
+)
 
 
 def _udp_port() -> int:
@@ -44,8 +52,17 @@ def _udp_port() -> int:
 class StackIkeTestCase(TestCase):
     timeout = 30
 
-    def _side(self, name: str, policy: PeerPolicy, verifier: Any = None) -> StackIke:
-        certificate, key = leaf(f"{name}.iked.test")
+    def _side(
+        self,
+        name: str,
+        policy: PeerPolicy,
+        verifier: Any = None,
+        profile: str | None = None,
+    ) -> StackIke:
+        if profile is None:
+            certificate, key = leaf(f"{name}.iked.test")
+        else:
+            certificate, key = profile_leaf(f"{name}.iked.test", profile)
         model = StackModel(
             name.upper(),
             StackFilters(None),
@@ -78,6 +95,10 @@ class StackIkeTestCase(TestCase):
 class TwoStacks(StackIkeTestCase):
     """Two stacks, left and right, that are each other's IKE peer."""
 
+    #: the case of L{PROFILES} the left stack's certificate is, if not
+    #: the usual one
+    leftProfile: str | None = None
+
     def setUp(self) -> None:
         leftPort, rightPort = _udp_port(), _udp_port()
         left, right = ("127.0.0.1", leftPort), ("127.0.0.1", rightPort)
@@ -91,6 +112,7 @@ class TwoStacks(StackIkeTestCase):
                 "right.iked.test",
                 children=(child_policy(),),
             ),
+            profile=self.leftProfile,
         )
         self.right = self._side(
             "right",
@@ -420,5 +442,46 @@ class HostileSelectorTests(TwoStacks):
             self.assertEqual(self.right.installer.installed(), [])  # type: ignore[attr-defined]
             refusal = next(m for m in messages if "EZD1158I" in m)
             self.assertIn(f"more than {MAX_PREFIX_PAIRS} pairs", refusal)
+
+        return ensureDeferred(go())
+
+
+class HostilePeerCertificateTests(TwoStacks):
+    """
+    Over UDP, the left stack authenticates with a certificate of the
+    trusted CA whose extended key usage is serverAuth alone: the right
+    stack refuses it (EZD1155I says why) until its KeyExchangeRule says
+    PeerEku IkeOrTls, which the stack's verifier is then given.
+    """
+
+    leftProfile = "serverAuth"
+    messages: list[str]
+
+    def setUp(self) -> None:
+        self.messages = capture_messages(self)
+        super().setUp()
+
+    def test_refused_then_allowed(self) -> Deferred[None]:
+        async def go() -> None:
+            left, right = self.left.model, self.right.model
+            left.tunnels.activate_dynamic(name="host-host")
+            await self._until(
+                lambda: right.statistics[Counter.P1_REMOTE_FAILURE] == 1,
+                "the refusal",
+            )
+            self.assertEqual(right.tunnels.ike_tunnels(), [])
+            self.assertTrue(
+                any(
+                    "EZD1155I Stack RIGHT negotiation with" in m
+                    and "(serverAuth) is for TLS" in m
+                    for m in self.messages
+                ),
+                self.messages,
+            )
+            (policy,) = self.right.engine.peers
+            self.right.update_peers([replace(policy, peerEku=PeerEku.IKE_OR_TLS)])
+            left.tunnels.activate_dynamic(name="host-host")
+            await self._until(lambda: right.tunnels.ike_tunnels(), "the IKE SA")
+            await self._until(lambda: left.tunnels.dynamic_tunnels(), "the tunnel")
 
         return ensureDeferred(go())

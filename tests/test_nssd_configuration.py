@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from nsstwisted.config import ConfigurationError
+from nsstwisted.ike.policy import PeerEku
 from nsstwisted.nssd.configuration import (
     DEFAULT_CONFIG_PATH,
     NssdConfiguration,
@@ -102,6 +103,7 @@ class DefaultTests(SynchronousTestCase):
         self.assertIsNone(config.tlsKeyRing)
         self.assertIsNone(config.tlsLabel)
         self.assertEqual(config.nmiSocket, "/var/sock/nss")
+        self.assertIs(config.verifyEku, PeerEku.IKE)
 
     def test_system_name_from_host(self) -> None:
         """
@@ -323,6 +325,16 @@ class ErrorTests(SynchronousTestCase):
     def test_unknown_keyword(self) -> None:
         self.assertBad("URLCacheInterval 10", "unknown keyword")
 
+    def test_verify_eku(self) -> None:
+        """
+        VERIFY takes the TLS purposes only when told to, in either case.
+        """
+        self.assertIs(load(body("VerifyEku ikeortls")).verifyEku, PeerEku.IKE_OR_TLS)
+        self.assertIs(load(body("VerifyEku IKE")).verifyEku, PeerEku.IKE)
+        for bad in ("Tls", "All", "yes", '""'):
+            self.assertBad(f"VerifyEku {bad}", "Ike (the RFC 4945 profile) or IkeOrTls")
+        self.assertBad("VerifyEku Ike Tls", "takes exactly one value")
+
     def test_statements(self) -> None:
         """
         Only unnamed C{NssConfig} statements are allowed, and one is needed.
@@ -392,6 +404,7 @@ class DescribeTests(SynchronousTestCase):
                 "# TlsLabel (the ring's DEFAULT certificate)",
                 "NmiSocket /var/sock/nss",
                 "NmiIdleTimeout 60",
+                "VerifyEku Ike",
             ],
         )
 
@@ -431,6 +444,7 @@ class PropertyTests(SynchronousTestCase):
                     "TlsLabel",
                     "NmiSocket",
                     "NmiIdleTimeout",
+                    "VerifyEku",
                     "Other",
                 ]
             ),

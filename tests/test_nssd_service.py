@@ -10,9 +10,12 @@ import io
 import os
 import stat
 import time
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.endpoints import (
@@ -52,11 +55,13 @@ from tests.daemons import (
     capture_messages,
     client_endpoint,
     hold_nmi_connections,
+    racf,
     skip_unless_root,
     start_nssd,
     ticket_for,
     write_nssd_config,
 )
+from tests.ikepeers import ACCEPTED, REFUSED, TLS_ONLY, pki, profile_leaf
 
 BOTH = Services.CERT | Services.NETMGMT
 
@@ -536,3 +541,93 @@ class ClientRequestTests(TestCase):
         self.assertFalse(link.aborted)
         clock.advance(1)
         self.assertTrue(link.aborted)
+
+
+class VerifyProfileTests(TestCase):
+    """
+    VERIFY against the real nssd, for a client whose ring trusts a CA that
+    issued certificates of every case of the RFC 4945 profile
+    (L{tests.ikepeers.PROFILES}): each is signed with properly, so only
+    the profile decides.
+    """
+
+    def setUp(self) -> None:
+        self.messages = capture_messages(self)
+        self.setup = build_security(self)
+        caPath = os.path.join(self.setup.folder, "profile-ca.pem")
+        with open(caPath, "wb") as f:
+            f.write(pki().ca.public_bytes(Encoding.PEM))
+        racf(
+            self.setup,
+            f"RACDCERT CERTAUTH ADD('{caPath}') WITHLABEL('Profile CA') TRUST",
+            "RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('Profile CA') RING(NSSRING) "
+            "USAGE(CERTAUTH))",
+        )
+
+    async def logon(self, *extra: str) -> Any:
+        service = start_nssd(self, self.setup, extra=extra)
+        assert service.port is not None
+        session = await connect(
+            reactor,
+            client_endpoint(self.setup, service.port.getHost().port),  # type: ignore[attr-defined]
+            serverIdentity=LOOPBACK,
+            clientName="CLIENT1",
+            credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
+            services=Services.CERT,
+        )
+        self.addCleanup(session.close)
+        return session
+
+    async def verify(self, session: Any, profile: str) -> None:
+        certificate, key = profile_leaf("peer.iked.test", profile)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        await session.verify(
+            certificate=certificate.public_bytes(Encoding.DER),
+            data=b"AUTH octets",
+            signature=key.sign(b"AUTH octets", ec.ECDSA(hashes.SHA256())),
+            scheme=SignatureSchemeCode.ECDSA_SHA256,
+        )
+
+    async def assertRefused(self, session: Any, profile: str, reason: str) -> None:
+        verifying: Deferred[Any] = ensureDeferred(self.verify(session, profile))
+        failure = await self.assertFailure(verifying, NssRequestFailed)
+        self.assertEqual(
+            (failure.returnCode, failure.reasonCode),
+            (ReturnCode.EPERM, ReasonCode.NSSRsnChainInvalid),
+            profile,
+        )
+        self.assertTrue(
+            any(
+                "DBG0006I" in m and "CN=peer.iked.test" in m and reason in m
+                for m in self.messages
+            ),
+            (profile, self.messages),
+        )
+
+    def test_default(self) -> Deferred[None]:
+        """
+        By default VERIFY refuses a CA certificate, a key usage not for
+        signatures, and any extended key usage without ipsecIKE or
+        anyExtendedKeyUsage, serverAuth and clientAuth included.
+        """
+
+        async def go() -> None:
+            session = await self.logon()
+            for profile, reason in {**REFUSED, **TLS_ONLY}.items():
+                await self.assertRefused(session, profile, reason)
+            for profile in ACCEPTED:
+                await self.verify(session, profile)
+
+        return ensureDeferred(go())
+
+    def test_tls_purposes(self) -> Deferred[None]:
+        """VerifyEku IkeOrTls takes serverAuth and clientAuth, nothing else."""
+
+        async def go() -> None:
+            session = await self.logon("  VerifyEku IkeOrTls")
+            for profile in (*TLS_ONLY, *ACCEPTED):
+                await self.verify(session, profile)
+            for profile, reason in REFUSED.items():
+                await self.assertRefused(session, profile, reason)
+
+        return ensureDeferred(go())

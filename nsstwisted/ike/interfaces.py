@@ -20,6 +20,7 @@ from zope.interface import Attribute, Interface
 
 from nsstwisted.ike.auth import SignatureScheme
 from nsstwisted.ike.constants import AuthMethod
+from nsstwisted.ike.policy import PeerEku
 
 __all__ = ["IPeerVerifier", "ISigner", "Signed"]
 
@@ -67,11 +68,14 @@ class IPeerVerifier(Interface):
         scheme: SignatureScheme,
         octets: bytes,
         signature: bytes,
+        eku: PeerEku,
     ) -> Any:
         """
         Check that C{certificates[0]} validates to a trusted CA (through
-        the rest as intermediates) and that C{signature} over C{octets}
-        verifies with its key under C{scheme}.
+        the rest as intermediates), that it fits the IKE end-entity profile
+        (L{nsstwisted.ike.certprofile}) with the extended key usages C{eku}
+        allows (the peer's policy says which), and that C{signature} over
+        C{octets} verifies with its key under C{scheme}.
 
         @return: something the adapter waits on that fails if either does
             not hold.

@@ -6,9 +6,11 @@ is in nssd.
 
 The peer's certificate must be issued by one of the trusted CA
 certificates, directly or through the intermediates it sent, must be
-valid now, and must allow digital signatures; its AUTH signature is then
+valid now, and must fit the IKE end-entity profile of RFC 4945
+(L{nsstwisted.ike.certprofile}: no CA certificate, a key usage for
+signatures, an IKE extended key usage); its AUTH signature is then
 checked with its public key.  Chain validation uses cryptography's
-RFC 5280 verifier, as nssd's does.
+RFC 5280 verifier, and the profile is the one nssd's VERIFY applies.
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ from nsstwisted.ike.auth import (
     sign_locally,
     verify_signature,
 )
+from nsstwisted.ike.certprofile import UnfitCertificate, check_end_entity
 from nsstwisted.ike.constants import NotifyType
 from nsstwisted.ike.errors import IkeError
 from nsstwisted.ike.interfaces import Signed
+from nsstwisted.ike.policy import PeerEku
 
 __all__ = ["LocalCredentials", "LocalTrust", "authority_hash"]
 
@@ -90,10 +94,12 @@ class LocalTrust:
         octets: bytes,
         signature: bytes,
         now: datetime | None = None,
+        eku: PeerEku = PeerEku.IKE,
     ) -> None:
         """
-        @raise IkeError: (AUTHENTICATION_FAILED) the chain or the signature
-            does not hold.
+        @param eku: the extended key usages the peer's policy accepts.
+        @raise IkeError: (AUTHENTICATION_FAILED) the chain, the
+            certificate's profile or the signature does not hold.
         """
         if not certificates:
             raise IkeError("no certificate", notify=NotifyType.AUTHENTICATION_FAILED)
@@ -126,17 +132,10 @@ class LocalTrust:
                 f"the certificate does not validate: {error}",
                 notify=NotifyType.AUTHENTICATION_FAILED,
             ) from None
-        _require_signing_usage(leaf)
+        try:
+            check_end_entity(leaf, eku)
+        except UnfitCertificate as error:
+            raise IkeError(
+                str(error), notify=NotifyType.AUTHENTICATION_FAILED
+            ) from None
         verify_signature(leaf.public_key(), scheme, octets, signature)
-
-
-def _require_signing_usage(certificate: x509.Certificate) -> None:
-    try:
-        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return
-    if not usage.digital_signature:
-        raise IkeError(
-            "the certificate does not allow digital signatures",
-            notify=NotifyType.AUTHENTICATION_FAILED,
-        )

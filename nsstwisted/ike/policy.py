@@ -30,6 +30,7 @@ __all__ = [
     "IkeProposal",
     "Initiation",
     "LocalIdentity",
+    "PeerEku",
     "PeerPolicy",
     "Selector",
     "TunnelMode",
@@ -78,6 +79,22 @@ class AuthKind(enum.Enum):
 
     SIGNATURE = "signature"
     PRESHARED_KEY = "presharedkey"
+
+
+class PeerEku(enum.Enum):
+    """
+    Which extended key usages a peer's certificate may carry
+    (L{nsstwisted.ike.certprofile}).
+
+    @cvar IKE: RFC 4945 section 5.1.3.12: no extended key usage, or one
+        that names id-kp-ipsecIKE or anyExtendedKeyUsage.
+    @cvar IKE_OR_TLS: also one that names serverAuth or clientAuth, which
+        Windows peers' certificates carry; an operator's choice per peer,
+        never the default.
+    """
+
+    IKE = "ike"
+    IKE_OR_TLS = "ikeortls"
 
 
 class Initiation(enum.Enum):
@@ -164,6 +181,8 @@ class PeerPolicy:
     @ivar sharedKey: the PSK when C{auth} is PRESHARED_KEY.
     @ivar lifetime: seconds until the IKE SA is rekeyed (0 = never).
     @ivar sendCertRequest: send CERTREQ (for the trusted CAs) in IKE_AUTH.
+    @ivar peerEku: the extended key usages the peer's certificate may
+        carry.
     """
 
     name: str
@@ -181,3 +200,4 @@ class PeerPolicy:
     initiation: Initiation = Initiation.EITHER
     children: tuple[ChildPolicy, ...] = ()
     sendCertRequest: bool = True
+    peerEku: PeerEku = PeerEku.IKE

@@ -82,6 +82,7 @@ from nsstwisted.ike.policy import (
     IkeProposal,
     Initiation,
     LocalIdentity,
+    PeerEku,
     PeerPolicy,
     Selector,
     TunnelMode,
@@ -209,6 +210,7 @@ class _KeyExchangeAction:
     initiation: Initiation
     proposals: tuple[IkeProposal, ...]
     lifetime: int  # seconds
+    peerEku: PeerEku = PeerEku.IKE
 
 
 @dataclass(frozen=True)
@@ -517,6 +519,7 @@ class _IkeBuilder:
         name = self.reader.name(statement)
         auth, authName = AuthKind.SIGNATURE, "DsSignature"
         initiation = Initiation.EITHER
+        peerEku, ekuSetting = PeerEku.IKE, None
         # Each offer with the line that gives it, inline or by reference:
         # the offers are proposed in that order.
         given: list[tuple[int, _IkeOffer]] = [
@@ -536,6 +539,8 @@ class _IkeBuilder:
             elif keyword == "keyexchangeofferref":
                 offer = self.reference(setting, named, "KeyExchangeOffer")
                 given.append((setting.line, offer))
+            elif keyword == "peereku":
+                peerEku, ekuSetting = self.choice(setting, _PEER_EKU), setting
             else:
                 self.unknown(
                     setting,
@@ -545,10 +550,17 @@ class _IkeBuilder:
                         "HowToRespond",
                         "Initiation",
                         "HowToAuthPeers",
+                        "PeerEku",
                         "KeyExchangeOffer",
                         "KeyExchangeOfferRef",
                     ),
                 )
+        if ekuSetting is not None and auth is AuthKind.PRESHARED_KEY:
+            raise self.error(
+                ekuSetting,
+                "is about the peer's certificate; HowToAuthPeers PresharedKey"
+                " uses none",
+            )
         self.missing(
             statement, name, {"KeyExchangeOffer or KeyExchangeOfferRef": given or None}
         )
@@ -567,6 +579,7 @@ class _IkeBuilder:
             initiation=initiation,
             proposals=tuple(offer.proposal for _, offer in given),
             lifetime=lifetime * 60,
+            peerEku=peerEku,
         )
 
     def ike_version(self, setting: Setting) -> None:
@@ -725,6 +738,7 @@ class _IkeBuilder:
                 # A CERTREQ asks for certificates, which a PSK peer has no
                 # use for.
                 sendCertRequest=not presharedKey,
+                peerEku=action.peerEku,
             ),
         )
 
@@ -1090,6 +1104,7 @@ _INITIATION = {
     "RemoteOnly": Initiation.REMOTE_ONLY,
     "Either": Initiation.EITHER,
 }
+_PEER_EKU = {"Ike": PeerEku.IKE, "IkeOrTls": PeerEku.IKE_OR_TLS}
 _AUTH = {
     "DsSignature": AuthKind.SIGNATURE,
     "RsaSignature": AuthKind.SIGNATURE,

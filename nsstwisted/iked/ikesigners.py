@@ -6,7 +6,12 @@ hashes the signed octets here and sends nssd the digest, the scheme and
 the identity the certificate certifies, and gets back the signature and
 the certificate.  Its private key is never on this side.  It also has
 nssd check the peer's certificate chain and signature (C{VERIFY}), and
-takes the CA list for CERTREQ from nssd.
+takes the CA list for CERTREQ from nssd.  Before it asks, it holds the
+peer's certificate to the RFC 4945 profile with the extended key usages
+the peer's policy accepts (L{nsstwisted.ike.certprofile}): nssd applies
+the profile too, with its own C{VerifyEku}, but only iked knows which peer
+the certificate is for, and a peer's C{PeerEku Ike} must hold whatever the
+server allows.
 
 A stack that is not an NSS client uses credentials held by iked itself
 (L{nsstwisted.ike.localauth}).
@@ -22,11 +27,12 @@ from zope.interface import implementer
 
 from nsstwisted.client.connection import NssRequestFailed
 from nsstwisted.ike.auth import SignatureScheme, choose_signature
+from nsstwisted.ike.certprofile import UnfitCertificate, check_end_entity
 from nsstwisted.ike.constants import AuthMethod, HashAlgorithmId, IdType, NotifyType
 from nsstwisted.ike.errors import IkeError
 from nsstwisted.ike.interfaces import IPeerVerifier, ISigner, Signed
 from nsstwisted.ike.localauth import LocalCredentials, LocalTrust, authority_hash
-from nsstwisted.ike.policy import LocalIdentity
+from nsstwisted.ike.policy import LocalIdentity, PeerEku
 from nsstwisted.iked.nssclient import StackNssConnection
 from nsstwisted.wire.nss import Identity, IdentityKind, SignatureSchemeCode
 
@@ -166,7 +172,19 @@ class NssVerifier:
         scheme: SignatureScheme,
         octets: bytes,
         signature: bytes,
+        eku: PeerEku = PeerEku.IKE,
     ) -> Deferred[None]:
+        try:
+            leaf = x509.load_der_x509_certificate(certificates[0])
+            check_end_entity(leaf, eku)
+        except (IndexError, ValueError, UnfitCertificate) as error:
+            return fail(
+                IkeError(
+                    f"the peer's certificate is refused: {error}",
+                    notify=NotifyType.AUTHENTICATION_FAILED,
+                )
+            )
+
         async def check() -> None:
             session = await self._connection.whenConnected()
             try:
@@ -225,9 +243,10 @@ class LocalVerifier:
         scheme: SignatureScheme,
         octets: bytes,
         signature: bytes,
+        eku: PeerEku = PeerEku.IKE,
     ) -> Deferred[None]:
         try:
-            self._trust.verify(certificates, scheme, octets, signature)
+            self._trust.verify(certificates, scheme, octets, signature, eku=eku)
         except IkeError:
             return fail()
         return succeed(None)

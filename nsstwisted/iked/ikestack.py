@@ -287,7 +287,11 @@ class StackIke:
     def _check(self, action: PeerCheckNeeded) -> None:
         requestId = action.requestId
         d = self.verifier.verify(
-            action.certificates, action.scheme, action.octets, action.signature
+            action.certificates,
+            action.scheme,
+            action.octets,
+            action.signature,
+            action.sa.policy.peerEku,
         )
 
         def done(result: Any) -> None:

@@ -28,7 +28,7 @@ from nsstwisted.ike.constants import IdType, NotifyType
 from nsstwisted.ike.errors import IkeError
 from nsstwisted.ike.interfaces import IPeerVerifier, ISigner, Signed
 from nsstwisted.ike.localauth import LocalTrust
-from nsstwisted.ike.policy import LocalIdentity
+from nsstwisted.ike.policy import LocalIdentity, PeerEku
 from nsstwisted.security import SecurityDatabase
 from nsstwisted.security import SignatureScheme as SecurityScheme
 from nsstwisted.security.certservice import (
@@ -165,9 +165,10 @@ class LocalRingVerifier:
         scheme: SignatureScheme,
         octets: bytes,
         signature: bytes,
+        eku: PeerEku = PeerEku.IKE,
     ) -> Deferred[None]:
         def check() -> None:
-            self._ring.trust().verify(certificates, scheme, octets, signature)
+            self._ring.trust().verify(certificates, scheme, octets, signature, eku=eku)
 
         return self._in_pool(check)
 

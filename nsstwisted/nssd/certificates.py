@@ -2,6 +2,11 @@
 The certificate service: sign for a client, verify a peer for it, and list
 the CA certificates it may use, each behind its SERVAUTH check.
 
+VERIFY serves IKE clients, so a peer's certificate must not only chain to
+a CA the client may use but also fit the IKE end-entity profile of
+RFC 4945 (L{nsstwisted.ike.certprofile}, the same check iked makes
+locally), with the extended key usages NssConfig C{VerifyEku} allows.
+
 These methods block (the key ring is in SQLite, signing is CPU work), so the
 session runs them in the server's thread pool, never on the reactor thread.
 They answer with a reply message or raise L{RequestRefused}, which carries the
@@ -15,6 +20,8 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
+from nsstwisted.ike.certprofile import UnfitCertificate, check_end_entity
+from nsstwisted.ike.policy import PeerEku
 from nsstwisted.nssd.diagnostics import Diagnostics
 from nsstwisted.security.certservice import (
     ChainError,
@@ -72,6 +79,8 @@ class CertificateService:
     @param ring: returns the current contents of the server's key ring (the
         NssConfig KeyRing), or C{None} if none is configured.
     @param snapshot: returns the current profile snapshot.
+    @param verifyEku: returns the extended key usages VERIFY accepts in a
+        peer's certificate (NssConfig C{VerifyEku}).
     """
 
     def __init__(
@@ -81,8 +90,10 @@ class CertificateService:
         snapshot: Callable[[], ProfileSnapshot],
         systemName: Callable[[], str],
         diagnostics: Diagnostics,
+        verifyEku: Callable[[], PeerEku] = lambda: PeerEku.IKE,
     ) -> None:
         self._keyrings = keyrings
+        self._verifyEku = verifyEku
         self._ring = ring
         self._snapshot = snapshot
         self._systemName = systemName
@@ -201,7 +212,8 @@ class CertificateService:
         anchors = [e.record.certificate for e in self.authorities(requester)]
         try:
             validate_chain(certificate, chain, anchors)
-        except ChainError as e:
+            check_end_entity(certificate, self._verifyEku())
+        except (ChainError, UnfitCertificate) as e:
             self._diagnostics.verified(
                 requester.clientName, subject, str(e), requester.requestId
             )

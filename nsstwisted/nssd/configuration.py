@@ -40,6 +40,7 @@ from nsstwisted.config.values import label_value as _label
 from nsstwisted.config.values import setting_error as _error
 from nsstwisted.config.values import single_value as _single
 from nsstwisted.config.values import system_name_value as _system_name
+from nsstwisted.ike.policy import PeerEku
 
 __all__ = [
     "CONFIG_VARIABLE",
@@ -124,6 +125,9 @@ class NssdConfiguration:
     @ivar nmiSocket: the AF_UNIX path of the network management interface.
     @ivar nmiIdleTimeout: seconds a management connection may stay idle
         before nssd closes it; 0 for never.
+    @ivar verifyEku: the extended key usages VERIFY accepts in a peer's
+        certificate: RFC 4945's by default, also the TLS ones with
+        C{VerifyEku IkeOrTls} (L{nsstwisted.ike.certprofile}).
     """
 
     systemName: str
@@ -135,6 +139,7 @@ class NssdConfiguration:
     tlsLabel: str | None = None
     nmiSocket: str = DEFAULT_NMI_SOCKET
     nmiIdleTimeout: int = DEFAULT_NMI_IDLE_TIMEOUT
+    verifyEku: PeerEku = PeerEku.IKE
 
     def describe(self) -> list[str]:
         """
@@ -155,6 +160,7 @@ class NssdConfiguration:
             _optional("TlsLabel", self.tlsLabel, "the ring's DEFAULT certificate"),
             f"NmiSocket {format_value(self.nmiSocket)}",
             f"NmiIdleTimeout {self.nmiIdleTimeout}",
+            f"VerifyEku {_EKU_NAMES[self.verifyEku]}",
         ]
         return lines
 
@@ -285,6 +291,22 @@ def _discipline(setting: Setting, filename: str) -> None:
         )
 
 
+_EKU_NAMES = {PeerEku.IKE: "Ike", PeerEku.IKE_OR_TLS: "IkeOrTls"}
+
+
+def _eku(setting: Setting, filename: str) -> PeerEku:
+    text = _single(setting, filename).lower()
+    for eku, name in _EKU_NAMES.items():
+        if name.lower() == text:
+            return eku
+    raise _error(
+        setting,
+        filename,
+        "must be Ike (the RFC 4945 profile) or IkeOrTls (also serverAuth and"
+        " clientAuth)",
+    )
+
+
 # keyword (lower case) -> (field, check); a field of None is checked only.
 _KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "port": ("port", _number(0, 65535)),
@@ -308,6 +330,7 @@ _KEYWORDS: dict[str, tuple[str | None, _Check]] = {
         "nmiIdleTimeout",
         _number(0, MAX_NMI_IDLE_TIMEOUT, " (seconds; 0 for no idle timeout)"),
     ),
+    "verifyeku": ("verifyEku", _eku),
 }
 
 

@@ -138,6 +138,7 @@ class NSSDService(Service):
             lambda: self.snapshot,
             lambda: self.configuration.systemName,
             self.diagnostics,
+            verifyEku=lambda: self.configuration.verifyEku,
         )
         self.context = ServerContext(
             reactor=reactor,

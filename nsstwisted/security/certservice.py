@@ -5,10 +5,11 @@ use, and installing the server's own TLS identity.
 
 Chain validation uses C{cryptography}'s RFC 5280 path builder rather than
 code of our own: it is maintained, tested against the public suites, and
-handles path building, validity, basic constraints and name chaining.  We add
-only what IKE needs on top: no extended key usage is demanded of the peer
-(IKE certificates rarely carry one), but a key usage extension, when present,
-must allow digital signatures.
+handles path building, validity, basic constraints and name chaining.  What
+an IKE peer's end-entity certificate must be besides (RFC 4945: no CA, a key
+usage for signatures, an IKE extended key usage) is IKE's business and lives
+with IKE, in C{nsstwisted.ike.certprofile}; nssd's VERIFY applies it after
+this check, as iked does after its own.
 """
 
 from __future__ import annotations
@@ -139,6 +140,10 @@ def validate_chain(
     Validate C{certificate} up to one of C{anchors} and return the chain,
     leaf first.
 
+    This says only that a trusted CA issued the certificate, not what for:
+    an IKE caller must also hold it to the end-entity profile
+    (C{nsstwisted.ike.certprofile.check_end_entity}).
+
     @raise ChainError: if no valid path exists.
     """
     roots = list(anchors)
@@ -160,13 +165,4 @@ def validate_chain(
         )
     except VerificationError as e:
         raise ChainError(f"certificate does not validate: {e}") from None
-    try:
-        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        pass
-    except ValueError as e:
-        raise ChainError(f"certificate has a malformed extension: {e}") from None
-    else:
-        if not usage.digital_signature:
-            raise ChainError("certificate's key usage does not allow signatures")
     return list(verified.chain)
