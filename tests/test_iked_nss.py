@@ -234,9 +234,14 @@ class FailoverTests(IkedTestCase):
             service = self.start_iked(
                 write_iked_config(self.setup, primaryPort, backupPort)
             )
+            # Both stacks logged on, so that the primary is not frozen in the
+            # middle of a logon.
             await eventually(
-                lambda: self.server_port(service, "STACKA") == primaryPort,
-                what="STACKA on the primary",
+                lambda: (
+                    self.server_port(service, "STACKA") == primaryPort
+                    and self.server_port(service, "STACKB") == primaryPort
+                ),
+                what="both stacks on the primary",
             )
             pid = primary.transport.pid  # type: ignore[union-attr]
             os.kill(pid, signal.SIGSTOP)

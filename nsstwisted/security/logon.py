@@ -100,6 +100,13 @@ class Logon:
           count either, and it learns that it is revoked only by presenting
           valid credentials.
 
+    The secret is checked with no lock on the database: reading the user
+    and recording the outcome are two short transactions around it.  A
+    check that held the write lock would serialise every logon behind one
+    scrypt computation, and a server frozen in the middle of one (a stopped
+    process, a primary that hangs) would lock a backup that shares the
+    database out of every logon.
+
     One instance should serve a whole process, because the PassTicket
     evaluator it holds remembers used tickets to refuse replays.
     """
@@ -114,19 +121,16 @@ class Logon:
 
     def with_password(self, userid: str, password: str) -> LogonResult:
         name = _normalized(userid)
-        with self._database.transaction() as cursor:
-            row = None if name is None else self._user(cursor, name)
-            if name is None or row is None:
-                equalise_password_check(password)
-                self._count_refusal(cursor)
-                return LogonResult(LogonOutcome.USER_NOT_DEFINED, name or "")
-            revoked, failures, stored = row
-            if stored is None:
-                equalise_password_check(password)
-                self._count_refusal(cursor)
-                return LogonResult(LogonOutcome.PROTECTED_USER, name)
-            valid = verify_password(password, stored)
-            return self._conclude(cursor, name, bool(revoked), failures, valid)
+        row = None if name is None else self._user(name)
+        if name is None or row is None:
+            equalise_password_check(password)
+            return self._refused(LogonOutcome.USER_NOT_DEFINED, name or "")
+        _, stored = row
+        if stored is None:
+            equalise_password_check(password)
+            return self._refused(LogonOutcome.PROTECTED_USER, name)
+        valid = verify_password(password, stored)
+        return self._conclude(name, valid, counted=True)
 
     def with_passticket(self, userid: str, applname: str, ticket: str) -> LogonResult:
         """
@@ -140,37 +144,43 @@ class Logon:
         name = _normalized(userid)
         if key is None:
             return LogonResult(LogonOutcome.PASSTICKET_NOT_SET_UP, name or "")
-        with self._database.transaction() as cursor:
-            row = None if name is None else self._user(cursor, name)
-            rejection = self._evaluate(name or _NO_SUCH_USER, applname, key, ticket)
-            if name is None or row is None:
-                self._count_refusal(cursor)
-                return LogonResult(LogonOutcome.USER_NOT_DEFINED, name or "")
-            revoked, failures, stored = row
-            if rejection is PassTicketRejection.REPLAYED:
-                self._count_refusal(cursor)
-                return LogonResult(LogonOutcome.PASSTICKET_REPLAYED, name)
-            result = self._conclude(
-                cursor,
-                name,
-                bool(revoked),
-                failures,
-                rejection is None,
-                counted=stored is not None,
-            )
+        row = None if name is None else self._user(name)
+        rejection = self._evaluate(name or _NO_SUCH_USER, applname, key, ticket)
+        if name is None or row is None:
+            return self._refused(LogonOutcome.USER_NOT_DEFINED, name or "")
+        if rejection is PassTicketRejection.REPLAYED:
+            return self._refused(LogonOutcome.PASSTICKET_REPLAYED, name)
+        _, stored = row
+        result = self._conclude(name, rejection is None, counted=stored is not None)
         if result.outcome is LogonOutcome.PASSWORD_INVALID:
             return LogonResult(LogonOutcome.PASSTICKET_INVALID, name, result.revokedNow)
         return result
 
-    @staticmethod
-    def _user(
-        cursor: sqlite3.Cursor, userid: str
-    ) -> tuple[int, int, str | None] | None:
-        row = cursor.execute(
-            "SELECT revoked, failed_logons, password_hash FROM users WHERE userid = ?",
-            (userid,),
-        ).fetchone()
-        return None if row is None else (int(row[0]), int(row[1]), row[2])
+    def _user(self, userid: str) -> tuple[bool, str | None] | None:
+        """
+        Whether C{userid} is revoked, and its password hash; None for a user
+        that is not defined.
+        """
+        with self._database.reading() as cursor:
+            row = cursor.execute(
+                "SELECT revoked, password_hash FROM users WHERE userid = ?",
+                (userid,),
+            ).fetchone()
+        return None if row is None else (bool(row[0]), row[1])
+
+    def _evaluate(
+        self, userid: str, applname: str, key: bytes, ticket: str
+    ) -> PassTicketRejection | None:
+        try:
+            self._evaluator.evaluate(userid, applname.upper(), key, ticket)
+        except PassTicketRejected as e:
+            return e.reason
+        return None
+
+    def _refused(self, outcome: LogonOutcome, userid: str) -> LogonResult:
+        with self._database.transaction() as cursor:
+            self._count_refusal(cursor)
+        return LogonResult(outcome, userid)
 
     def _count_refusal(self, cursor: sqlite3.Cursor) -> None:
         """
@@ -183,51 +193,49 @@ class Logon:
         refused = int(database.setting(cursor, REFUSED_LOGONS, "0"))
         database.set_setting(cursor, REFUSED_LOGONS, str(refused + 1))
 
-    def _evaluate(
-        self, userid: str, applname: str, key: bytes, ticket: str
-    ) -> PassTicketRejection | None:
-        try:
-            self._evaluator.evaluate(userid, applname.upper(), key, ticket)
-        except PassTicketRejected as e:
-            return e.reason
-        return None
-
-    def _conclude(
-        self,
-        cursor: sqlite3.Cursor,
-        userid: str,
-        revoked: bool,
-        failures: int,
-        valid: bool,
-        *,
-        counted: bool = True,
-    ) -> LogonResult:
+    def _conclude(self, userid: str, valid: bool, *, counted: bool) -> LogonResult:
         """
-        The outcome of checked credentials, and what it does to the user's
-        failure count.
+        Record the outcome of checked credentials in one short transaction,
+        reading the user's revocation and failure count afresh: they may have
+        changed while the secret was checked.
 
         @param counted: whether a failure counts toward REVOKE (not for a
             protected user).
         """
-        if revoked:
-            # Told only to whoever holds valid credentials; nothing counts.
+        with self._database.transaction() as cursor:
+            row = cursor.execute(
+                "SELECT revoked FROM users WHERE userid = ?", (userid,)
+            ).fetchone()
+            if row is None:
+                # Deleted while its secret was checked.
+                self._count_refusal(cursor)
+                return LogonResult(LogonOutcome.USER_NOT_DEFINED, userid)
+            if row[0]:
+                # Told only to whoever holds valid credentials; nothing counts.
+                self._count_refusal(cursor)
+                outcome = LogonOutcome.USER_REVOKED if valid else None
+                return LogonResult(outcome or LogonOutcome.PASSWORD_INVALID, userid)
+            if valid:
+                cursor.execute(
+                    "UPDATE users SET failed_logons = 0, last_logon = ?"
+                    " WHERE userid = ?",
+                    (now(), userid),
+                )
+                return LogonResult(LogonOutcome.ACCEPTED, userid)
             self._count_refusal(cursor)
-            outcome = LogonOutcome.USER_REVOKED if valid else None
-            return LogonResult(outcome or LogonOutcome.PASSWORD_INVALID, userid)
-        if valid:
+            if not counted:
+                return LogonResult(LogonOutcome.PASSWORD_INVALID, userid)
             cursor.execute(
-                "UPDATE users SET failed_logons = 0, last_logon = ? WHERE userid = ?",
-                (now(), userid),
+                "UPDATE users SET failed_logons = failed_logons + 1 WHERE userid = ?",
+                (userid,),
             )
-            return LogonResult(LogonOutcome.ACCEPTED, userid)
-        self._count_refusal(cursor)
-        if not counted:
-            return LogonResult(LogonOutcome.PASSWORD_INVALID, userid)
-        failures += 1
-        limit = revoke_limit(self._database, cursor)
-        revokeNow = limit > 0 and failures >= limit
-        cursor.execute(
-            "UPDATE users SET failed_logons = ?, revoked = ? WHERE userid = ?",
-            (failures, int(revokeNow), userid),
-        )
-        return LogonResult(LogonOutcome.PASSWORD_INVALID, userid, revokeNow)
+            (failures,) = cursor.execute(
+                "SELECT failed_logons FROM users WHERE userid = ?", (userid,)
+            ).fetchone()
+            limit = revoke_limit(self._database, cursor)
+            revokeNow = limit > 0 and failures >= limit
+            if revokeNow:
+                cursor.execute(
+                    "UPDATE users SET revoked = 1 WHERE userid = ?", (userid,)
+                )
+            return LogonResult(LogonOutcome.PASSWORD_INVALID, userid, revokeNow)
