@@ -1220,9 +1220,14 @@ def ike_traffic_selectors(draw: st.DrawFn) -> TrafficSelector:
         draw(ike_octets),
         draw(ike_shorts),
         draw(ike_shorts),
-        start.packed,
-        end.packed,
+        _packed(start),
+        _packed(end),
     )
+
+
+def _packed(address: Any) -> bytes:
+    # Newer Hypothesis types ip_addresses() as the private _BaseAddress.
+    return int(address).to_bytes(4 if address.version == 4 else 16, "big")
 
 
 ike_ts_payloads = st.builds(
