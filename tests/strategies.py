@@ -629,6 +629,9 @@ def nssd_configurations(draw: st.DrawFn) -> NssdConfiguration:
         tlsKeyRing=tlsKeyRing,
         tlsLabel=draw(st.none() | nssd_labels) if tlsKeyRing else None,
         nmiSocket=draw(nssd_paths.filter(lambda p: len(p.encode()) <= 107)),
+        maxConnections=draw(st.integers(1, 65535)),
+        maxConnectionsPerAddress=draw(st.integers(1, 65535)),
+        logonTimeout=draw(st.integers(1, 600)),
     )
 
 

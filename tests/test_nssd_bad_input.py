@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
 from nsstwisted.client import NssRequestFailed, PasswordCredentials, connect
+from nsstwisted.nssd.service import NSSDService
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.nss import (
     NSS_API_VERSION,
@@ -98,11 +99,24 @@ class RawClient(Protocol):
         self.transport.write(data)
 
 
+async def all_closed(service: NSSDService, within: float = 3.0) -> None:
+    """
+    Wait until nssd holds no connection: a peer that broke the stream is
+    no longer read, so nssd drops it at its close deadline (0.5 s here)
+    rather than when the peer answers TLS's goodbye.
+    """
+    deadline = reactor.seconds() + within
+    while service.admission.held:
+        if reactor.seconds() > deadline:
+            raise AssertionError(f"nssd still holds {service.admission.held}")
+        await deferLater(reactor, 0.05, lambda: None)
+
+
 class BadInputTests(TestCase):
     def setUp(self) -> None:
         self.setup = build_security(self)
         self.service = start_nssd(
-            self, self.setup, frameDeadline=1.0, setupDeadline=2.0
+            self, self.setup, frameDeadline=1.0, setupDeadline=2.0, closeDeadline=0.5
         )
         assert self.service.port is not None
         self.portNumber = self.service.port.getHost().port  # type: ignore[attr-defined]
@@ -135,6 +149,7 @@ class BadInputTests(TestCase):
         )
         await client.closed
         await self.still_serving()
+        await all_closed(self.service)
 
     def test_garbage(self) -> Deferred[None]:
         return ensureDeferred(

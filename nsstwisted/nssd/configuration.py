@@ -44,6 +44,9 @@ from nsstwisted.config.values import system_name_value as _system_name
 __all__ = [
     "CONFIG_VARIABLE",
     "DEFAULT_CONFIG_PATH",
+    "DEFAULT_LOGON_TIMEOUT",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_CONNECTIONS_PER_ADDRESS",
     "DEFAULT_NMI_SOCKET",
     "DEFAULT_PORT",
     "DEFAULT_RING_OWNER",
@@ -66,7 +69,23 @@ is the user ID NSSD runs under; here the server has no RACF identity of its
 own, so the conventional C{NSSD} stands in for it.
 """
 
+DEFAULT_MAX_CONNECTIONS = 4096
+"""
+Connections in all: four times the reconnect storm of 1,000 iked clients
+the product is sized for, yet few enough that a flood of connections that
+never log on stays within nssd's documented memory bound.
+"""
+DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 128
+"""
+Connections from one address: a host's eight stacks, sixteen times over,
+for hosts behind one NAT address; one attacking address holds no more.
+"""
+DEFAULT_LOGON_TIMEOUT = 30
+"""Seconds from TCP connect to a successful LOGON, TLS handshake included."""
+
 MAX_SYSLOG_LEVEL = 15
+MAX_CONNECTIONS = 65535
+MAX_LOGON_TIMEOUT = 600
 MAX_RING_NAME_LENGTH = 237
 # sun_path is 108 bytes on Linux, one of which is the terminating NUL.
 MAX_SOCKET_PATH_BYTES = 107
@@ -114,6 +133,11 @@ class NssdConfiguration:
     @ivar tlsLabel: the label of that certificate, or L{None} for the ring's
         DEFAULT certificate.
     @ivar nmiSocket: the AF_UNIX path of the network management interface.
+    @ivar maxConnections: the most NSS connections held at once, from TCP
+        accept to close; more are closed as soon as they are accepted.
+    @ivar maxConnectionsPerAddress: the most of them from one address.
+    @ivar logonTimeout: seconds a connection has for its TLS handshake and
+        a successful LOGON.
     """
 
     systemName: str
@@ -124,6 +148,9 @@ class NssdConfiguration:
     tlsKeyRing: tuple[str, str] | None = None
     tlsLabel: str | None = None
     nmiSocket: str = DEFAULT_NMI_SOCKET
+    maxConnections: int = DEFAULT_MAX_CONNECTIONS
+    maxConnectionsPerAddress: int = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS
+    logonTimeout: int = DEFAULT_LOGON_TIMEOUT
 
     def describe(self) -> list[str]:
         """
@@ -143,6 +170,9 @@ class NssdConfiguration:
             _optional("TlsKeyRing", _ring_text(self.tlsKeyRing)),
             _optional("TlsLabel", self.tlsLabel, "the ring's DEFAULT certificate"),
             f"NmiSocket {format_value(self.nmiSocket)}",
+            f"MaxConnections {self.maxConnections}",
+            f"MaxConnectionsPerAddress {self.maxConnectionsPerAddress}",
+            f"LogonTimeout {self.logonTimeout}",
         ]
         return lines
 
@@ -292,6 +322,15 @@ _KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "tlskeyring": ("tlsKeyRing", _ring),
     "tlslabel": ("tlsLabel", _label),
     "nmisocket": ("nmiSocket", _path(MAX_SOCKET_PATH_BYTES)),
+    "maxconnections": ("maxConnections", _number(1, MAX_CONNECTIONS)),
+    "maxconnectionsperaddress": (
+        "maxConnectionsPerAddress",
+        _number(1, MAX_CONNECTIONS),
+    ),
+    "logontimeout": (
+        "logonTimeout",
+        _number(1, MAX_LOGON_TIMEOUT, " (seconds)"),
+    ),
 }
 
 
