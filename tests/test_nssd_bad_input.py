@@ -9,6 +9,7 @@ go on being served.
 from __future__ import annotations
 
 import struct
+import weakref
 from typing import Any
 
 from twisted.internet import reactor
@@ -579,6 +580,35 @@ class ConnectionLimitTests(TestCase):
             await signs(endpoint_from(self.setup, self.portNumber, "127.0.0.4"))
             self.service.admission.stop()
             self.assertIn("DBG0112I 1 more NSS connections refused", self.messages[-1])
+
+        return ensureDeferred(go())
+
+    def test_closedConnectionsFreed(self) -> Deferred[None]:
+        """
+        Connections that end without TLS's goodbye are freed soon after,
+        not when the cyclic collector gets round to them: Twisted's TLS
+        leaves each in a reference cycle, which nssd collects once
+        connections have stopped closing.
+        """
+        self.start()
+
+        async def go() -> None:
+            clients = [await self.hold("127.0.0.2") for _ in range(5)]
+            assert self.service.port is not None
+            wrappers = list(self.service.port.factory.protocols)  # type: ignore[attr-defined]
+            sessions = [
+                weakref.ref(w.wrappedProtocol.wrappedProtocol.handler) for w in wrappers
+            ]
+            del wrappers
+            self.assertEqual(len(sessions), 5)
+            for client in clients:
+                await self.drop(client)
+            await all_closed(self.service)
+            deadline = reactor.seconds() + 8.0
+            while any(session() is not None for session in sessions):
+                if reactor.seconds() > deadline:
+                    self.fail("closed sessions are still referenced")
+                await deferLater(reactor, 0.1, lambda: None)
 
         return ensureDeferred(go())
 

@@ -65,7 +65,7 @@ SECURITY_POLL_INTERVAL = 5.0
 # connections have closed and then none in the last interval, nssd gives the
 # memory they held back to the system (see nsstwisted.nssd.heap).
 HEAP_TRIM_CLOSES = 256
-HEAP_TRIM_INTERVAL = 5.0
+HEAP_TRIM_INTERVAL = 2.0
 # Open files nssd needs besides its NSS connections: the database, the
 # listening sockets, the management interface's connections, the log.
 FILES_BESIDES_CONNECTIONS = 256
