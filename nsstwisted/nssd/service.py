@@ -268,8 +268,8 @@ class NSSDService(Service):
                 loop.stop()
         ports, self._ports, self.port = self._ports, [], None
         nmiPort, self.nmiPort = self.nmiPort, None
-        self.diagnostics.stopped()
         self.admission.stop()
+        self.diagnostics.stopped()
         stopping: list[Deferred[Any]] = [
             d for d in (p.stopListening() for p in ports) if d is not None
         ]
