@@ -632,6 +632,9 @@ def nssd_configurations(draw: st.DrawFn) -> NssdConfiguration:
         nmiSocket=draw(nssd_paths.filter(lambda p: len(p.encode()) <= 107)),
         nmiIdleTimeout=draw(st.integers(0, 86400)),
         verifyEku=draw(st.sampled_from(PeerEku)),
+        maxConnections=draw(st.integers(1, 65535)),
+        maxConnectionsPerAddress=draw(st.integers(1, 65535)),
+        logonTimeout=draw(st.integers(1, 600)),
     )
 
 

@@ -1,31 +1,40 @@
 """
 nssd against bad input over real TLS: garbage, oversized and truncated
-frames, a trickling peer, requests before logon, a logon flood, and a client
-vanishing with requests in flight.  Each time the offender gets a defined
-answer and other clients go on being served.
+frames, a trickling peer, requests before logon, large frames before logon,
+floods of connections, a logon flood, and a client vanishing with requests
+in flight.  Each time the offender gets a defined answer and other clients
+go on being served.
 """
 
 from __future__ import annotations
 
 import struct
+import weakref
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, ensureDeferred
-from twisted.internet.endpoints import connectProtocol
+from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.interfaces import IHandshakeListener, IStreamClientEndpoint
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import LoopingCall, deferLater
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
+from zope.interface import implementer
 
 from nsstwisted.client import (
     NssRequestFailed,
+    NssSession,
     PassTicketCredentials,
     PasswordCredentials,
     connect,
+    tls_endpoint,
 )
+from nsstwisted.nssd.service import NSSDService
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.nss import (
+    MAX_PRELOGON_MESSAGE_SIZE,
+    MAX_TEXT_BYTES,
     NSS_API_VERSION,
     CaListRequest,
     Disconnect,
@@ -43,10 +52,13 @@ from nsstwisted.wire.nss import (
 from tests.daemons import (
     CLIENT1_PASSWORD,
     LOOPBACK,
+    SecuritySetup,
     build_security,
+    capture_messages,
     client_endpoint,
     start_nssd,
     ticket_for,
+    write_nssd_config,
 )
 
 HEADER = struct.Struct(">4sHHHHIIIII")
@@ -66,18 +78,25 @@ def header(
     )
 
 
+@implementer(IHandshakeListener)
 class RawClient(Protocol):
     """
     A TLS client that sends whatever the test says and decodes what comes
     back.
+
+    @ivar secured: the TLS handshake completed.
     """
 
     def __init__(self) -> None:
+        self.secured = False
         self.decoder = NssDecoder()
         self.frames: list[Any] = []
         self.received = b""
         self.closed: Deferred[None] = Deferred()
         self._waiting: list[Deferred[None]] = []
+
+    def handshakeCompleted(self) -> None:
+        self.secured = True
 
     def dataReceived(self, data: bytes) -> None:
         self.received += data
@@ -105,11 +124,61 @@ class RawClient(Protocol):
         self.transport.write(data)
 
 
+async def signs(endpoint: IStreamClientEndpoint) -> None:
+    """
+    A real client logs on as CLIENT1 through C{endpoint} and signs.
+    """
+    session: NssSession = await connect(
+        reactor,
+        endpoint,
+        serverIdentity=LOOPBACK,
+        clientName="CLIENT1",
+        credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
+        services=Services.CERT,
+    )
+    try:
+        reply = await session.sign(
+            label="Client1 cert",
+            data=b"AUTH payload",
+            scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
+        )
+        assert reply.signature
+    finally:
+        await session.close()
+
+
+def endpoint_from(
+    setup: SecuritySetup, port: int, source: str
+) -> IStreamClientEndpoint:
+    """
+    A TLS endpoint to nssd on 127.0.0.1 from the loopback address
+    C{source} (Linux routes all of 127/8 to the loopback), so that tests
+    can connect from several addresses.
+    """
+    return tls_endpoint(
+        TCP4ClientEndpoint(reactor, "127.0.0.1", port, bindAddress=(source, 0)),
+        [setup.caPem],
+    )
+
+
+async def all_closed(service: NSSDService, within: float = 3.0, leave: int = 0) -> None:
+    """
+    Wait until nssd holds no more than C{leave} connections: a peer that
+    broke the stream is no longer read, so nssd drops it at its close
+    deadline (0.5 s here) rather than when the peer answers TLS's goodbye.
+    """
+    deadline = reactor.seconds() + within
+    while service.admission.held > leave:
+        if reactor.seconds() > deadline:
+            raise AssertionError(f"nssd still holds {service.admission.held}")
+        await deferLater(reactor, 0.05, lambda: None)
+
+
 class BadInputTests(TestCase):
     def setUp(self) -> None:
         self.setup = build_security(self)
         self.service = start_nssd(
-            self, self.setup, frameDeadline=1.0, setupDeadline=2.0
+            self, self.setup, frameDeadline=1.0, setupDeadline=2.0, closeDeadline=0.5
         )
         assert self.service.port is not None
         self.portNumber = self.service.port.getHost().port  # type: ignore[attr-defined]
@@ -143,6 +212,7 @@ class BadInputTests(TestCase):
         )
         await client.closed
         await self.still_serving()
+        await all_closed(self.service)
 
     def test_garbage(self) -> Deferred[None]:
         return ensureDeferred(
@@ -153,6 +223,113 @@ class BadInputTests(TestCase):
         return ensureDeferred(
             self.fatal(header(total=64 * 1024 * 1024), ReasonCode.NMsRsnExcessiveSize)
         )
+
+    def test_oversizedBeforeLogon(self) -> Deferred[None]:
+        """
+        Before logon a frame may be at most as large as the largest LOGON,
+        HEARTBEAT or DISCONNECT (1068 bytes): one byte more is refused from
+        its header alone, with a DISCONNECT, and the connection closed,
+        without waiting for (or buffering) the rest.
+        """
+        return ensureDeferred(
+            self.fatal(
+                header(messageType=1, total=MAX_PRELOGON_MESSAGE_SIZE + 1),
+                ReasonCode.NMsRsnExcessiveSize,
+            )
+        )
+
+    def test_largestFramesBeforeLogon(self) -> Deferred[None]:
+        """
+        The largest valid frames are accepted before logon: a HEARTBEAT
+        with the longest ERROR_TEXT is answered, and a LOGON of the largest
+        size (here with a wrong 256-byte password) gets its logon answer.
+        """
+
+        async def go() -> None:
+            text = "t" * MAX_TEXT_BYTES
+            client = await self.raw()
+            client.send(encode_frame(NssFrame(3, HeartbeatRequest(), text=text)))
+            self.assertIsInstance((await client.frame()).message, HeartbeatReply)
+            logon = encode_frame(
+                NssFrame(
+                    4,
+                    LogonRequest(
+                        clientName="C" * 24,
+                        userid="NOSUCHU1",
+                        password="p" * 256,
+                        passTicket=None,
+                        apiVersion=NSS_API_VERSION,
+                        services=Services.CERT,
+                        systemName="S" * 8,
+                        stackName="T" * 8,
+                    ),
+                    text=text,
+                )
+            )
+            self.assertEqual(len(logon), 904)
+            client.send(logon)
+            frame = await client.frame()
+            self.assertEqual(
+                (frame.returnCode, frame.reasonCode),
+                (ReturnCode.EACCES, ReasonCode.NSSRsnUserAuthentication),
+            )
+            await client.closed
+
+        return ensureDeferred(go())
+
+    def test_largeFrameAfterLogon(self) -> Deferred[None]:
+        """
+        Once logged on, a client may send frames up to the full maximum
+        message size again: a SIGN of 512 KiB of data is signed.
+        """
+
+        async def go() -> None:
+            session = await connect(
+                reactor,
+                client_endpoint(self.setup, self.portNumber),
+                serverIdentity=LOOPBACK,
+                clientName="CLIENT1",
+                credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
+                services=Services.CERT,
+            )
+            try:
+                reply = await session.sign(
+                    label="Client1 cert",
+                    data=b"x" * (512 * 1024),
+                    scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
+                )
+                self.assertTrue(reply.signature)
+            finally:
+                await session.close()
+
+        return ensureDeferred(go())
+
+    def test_floodOfLargeFramesBeforeLogon(self) -> Deferred[None]:
+        """
+        Many connections that each send the start of a 1 MiB frame and never
+        log on are each refused at once (not when the frame deadline
+        expires) and closed, and meanwhile a real client logs on and signs.
+        """
+
+        async def attack() -> RawClient:
+            client = await self.raw()
+            client.send(header(messageType=1, total=1 << 20) + b"p" * 65536)
+            frame = await client.frame()
+            self.assertIsInstance(frame.message, Disconnect)
+            self.assertEqual(frame.reasonCode, ReasonCode.NMsRsnExcessiveSize)
+            return client
+
+        async def go() -> None:
+            started = reactor.seconds()
+            flood = gatherResults([Deferred.fromCoroutine(attack()) for _ in range(40)])
+            await signs(client_endpoint(self.setup, self.portNumber))
+            await flood
+            # Refused well before the 1 s frame deadline could have closed
+            # them, and dropped at the 0.5 s close deadline at the latest.
+            await all_closed(self.service, within=3.0)
+            self.assertLess(reactor.seconds() - started, 10.0)
+
+        return ensureDeferred(go())
 
     def test_badHeaderLength(self) -> Deferred[None]:
         return ensureDeferred(self.fatal(header(length=16), ReasonCode.NMsRsnHdrSize))
@@ -362,5 +539,160 @@ class BadInputTests(TestCase):
             # Let the pool finish the orphaned signatures.
             await deferLater(reactor, 0.5, lambda: None)
             await self.still_serving()
+
+        return ensureDeferred(go())
+
+
+class ConnectionLimitTests(TestCase):
+    """
+    C{MaxConnectionsPerAddress} and C{MaxConnections} against real
+    connections that never log on: the excess is closed at accept, before
+    TLS, with one DBG message however many are refused, and real clients
+    from elsewhere (or once a place is free) log on and sign.
+    """
+
+    def setUp(self) -> None:
+        self.messages = capture_messages(self)
+        self.setup = build_security(self)
+        self.clients: list[RawClient] = []
+
+    def start(self, *settings: str) -> None:
+        self.service = NSSDService.prepare(
+            write_nssd_config(self.setup, *settings),
+            reactor,
+            interface="127.0.0.1",
+            closeDeadline=0.5,
+        )
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        assert self.service.port is not None
+        self.portNumber = self.service.port.getHost().port  # type: ignore[attr-defined]
+
+    async def hold(self, source: str) -> RawClient:
+        """
+        A connection from C{source} that completes TLS, sends a HEARTBEAT
+        and never logs on.
+        """
+        client = await self.connect(source)
+        self.assertTrue(client.secured)
+        self.clients.append(client)
+        return client
+
+    async def connect(self, source: str) -> RawClient:
+        client = RawClient()
+        self.addCleanup(self.drop, client)
+        await connectProtocol(
+            endpoint_from(self.setup, self.portNumber, source), client
+        )
+        client.send(encode_frame(NssFrame(1, HeartbeatRequest())))
+        if not client.closed.called:
+            try:
+                await client.frame()
+            except AssertionError:
+                pass
+        return client
+
+    async def refused(self, source: str) -> None:
+        client = await self.connect(source)
+        await client.closed
+        self.assertFalse(client.secured)
+        self.assertEqual(client.frames, [])
+
+    def drop(self, client: RawClient) -> Deferred[None]:
+        if not client.closed.called and client.transport is not None:
+            client.transport.abortConnection()  # type: ignore[attr-defined]
+        return client.closed
+
+    def logged(self, messageId: str) -> list[str]:
+        return [m for m in self.messages if messageId in m]
+
+    def test_perAddress(self) -> Deferred[None]:
+        self.start("MaxConnections 100", "MaxConnectionsPerAddress 2")
+
+        async def go() -> None:
+            await self.hold("127.0.0.2")
+            first = await self.hold("127.0.0.2")
+            for _ in range(5):
+                await self.refused("127.0.0.2")
+            self.assertEqual(
+                self.logged("DBG0111I"),
+                [
+                    "DBG0111I NSS connection from 127.0.0.2 refused - "
+                    "MaxConnectionsPerAddress 2 reached - further refusals are "
+                    "counted, not logged singly"
+                ],
+            )
+            await signs(endpoint_from(self.setup, self.portNumber, "127.0.0.3"))
+            await self.drop(first)
+            await all_closed(self.service, within=3.0, leave=1)
+            await signs(endpoint_from(self.setup, self.portNumber, "127.0.0.2"))
+
+        return ensureDeferred(go())
+
+    def test_total(self) -> Deferred[None]:
+        self.start("MaxConnections 3", "MaxConnectionsPerAddress 2")
+
+        async def go() -> None:
+            first = await self.hold("127.0.0.2")
+            await self.hold("127.0.0.2")
+            await self.hold("127.0.0.3")
+            await self.refused("127.0.0.4")
+            await self.refused("127.0.0.5")
+            self.assertEqual(len(self.logged("DBG0110I")), 1)
+            self.assertIn(
+                "NSS connection from 127.0.0.4 refused - MaxConnections 3 reached",
+                self.logged("DBG0110I")[0],
+            )
+            await self.drop(first)
+            await all_closed(self.service, within=3.0, leave=2)
+            await signs(endpoint_from(self.setup, self.portNumber, "127.0.0.4"))
+            self.service.admission.stop()
+            self.assertIn("DBG0112I 1 more NSS connections refused", self.messages[-1])
+
+        return ensureDeferred(go())
+
+    def test_closedConnectionsFreed(self) -> Deferred[None]:
+        """
+        Connections that end without TLS's goodbye are freed soon after,
+        not when the cyclic collector gets round to them: Twisted's TLS
+        leaves each in a reference cycle, which nssd collects once
+        connections have stopped closing.
+        """
+        self.start()
+
+        async def go() -> None:
+            clients = [await self.hold("127.0.0.2") for _ in range(5)]
+            assert self.service.port is not None
+            wrappers = list(self.service.port.factory.protocols)  # type: ignore[attr-defined]
+            sessions = [
+                weakref.ref(w.wrappedProtocol.wrappedProtocol.handler) for w in wrappers
+            ]
+            del wrappers
+            self.assertEqual(len(sessions), 5)
+            for client in clients:
+                await self.drop(client)
+            await all_closed(self.service)
+            deadline = reactor.seconds() + 8.0
+            while any(session() is not None for session in sessions):
+                if reactor.seconds() > deadline:
+                    self.fail("closed sessions are still referenced")
+                await deferLater(reactor, 0.1, lambda: None)
+
+        return ensureDeferred(go())
+
+    def test_logonTimeout(self) -> Deferred[None]:
+        """
+        C{LogonTimeout} bounds how long a connection may stay without
+        logging on; nssd closes it (DBG0106I).
+        """
+        self.start("LogonTimeout 1")
+
+        async def go() -> None:
+            started = reactor.seconds()
+            client = await self.hold("127.0.0.2")
+            await client.closed
+            self.assertLess(reactor.seconds() - started, 5.0)
+            await all_closed(self.service, within=3.0)
+            self.assertTrue(self.logged("connection set-up took too long"))
 
         return ensureDeferred(go())

@@ -171,6 +171,9 @@ class KeywordTests(SynchronousTestCase):
                 'TlsLabel "NSS Server Cert"',
                 "NmiSocket /run/nss.sock",
                 "nmiidletimeout 5",
+                "maxconnections 5000",
+                "MAXCONNECTIONSPERADDRESS 16",
+                "LogonTimeout 10",
             )
         )
         self.assertEqual(
@@ -185,8 +188,30 @@ class KeywordTests(SynchronousTestCase):
                 tlsLabel="NSS Server Cert",
                 nmiSocket="/run/nss.sock",
                 nmiIdleTimeout=5,
+                maxConnections=5000,
+                maxConnectionsPerAddress=16,
+                logonTimeout=10,
             ),
         )
+
+    def test_connection_defaults(self) -> None:
+        """
+        The limits default to what a reconnect storm of 1,000 iked clients
+        needs, with room to spare: 4096 in all, 128 from one address (a
+        host's eight stacks, sixteen times, for hosts behind one NAT), and
+        30 seconds to log on.
+        """
+        config = load(body("KeyRing r"))
+        self.assertEqual(
+            (
+                config.maxConnections,
+                config.maxConnectionsPerAddress,
+                config.logonTimeout,
+            ),
+            (4096, 128, 30),
+        )
+        self.assertGreater(config.maxConnections, 1000)
+        self.assertGreaterEqual(config.maxConnectionsPerAddress, 8)
 
     def test_ring_without_owner(self) -> None:
         """
@@ -315,6 +340,16 @@ class ErrorTests(SynchronousTestCase):
         """
         self.assertBad("TlsLabel cert", "neither TlsKeyRing nor KeyRing")
 
+    def test_connection_limits(self) -> None:
+        for keyword in ("MaxConnections", "MaxConnectionsPerAddress"):
+            for bad in ("0", "65536", "-1", "1k", "1.5"):
+                self.assertBad(f"{keyword} {bad}", "must be a number from 1 to 65535")
+            self.assertBad(f"{keyword} 1 2", "takes exactly one value")
+        for bad in ("0", "601", "30s"):
+            self.assertBad(
+                f"LogonTimeout {bad}", "must be a number from 1 to 600 (seconds)"
+            )
+
     def test_discipline(self) -> None:
         self.assertBad("Discipline IPSec Disable", "not supported")
         self.assertBad("Discipline XMLAppliance Enable", "not supported")
@@ -405,6 +440,9 @@ class DescribeTests(SynchronousTestCase):
                 "NmiSocket /var/sock/nss",
                 "NmiIdleTimeout 60",
                 "VerifyEku Ike",
+                "MaxConnections 4096",
+                "MaxConnectionsPerAddress 128",
+                "LogonTimeout 30",
             ],
         )
 

@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.endpoints import connectProtocol
 from twisted.internet.error import ConnectionRefusedError
 from twisted.trial.unittest import SkipTest, TestCase
 
@@ -25,7 +26,13 @@ from nsstwisted.client import (
 )
 from nsstwisted.security.passticket import generate_passticket, parse_key
 from nsstwisted.security.signing import SignatureScheme, verify
-from nsstwisted.wire.nss import Services, SignatureSchemeCode
+from nsstwisted.wire.codes import ReasonCode, ReturnCode
+from nsstwisted.wire.nss import (
+    MAX_PRELOGON_MESSAGE_SIZE,
+    Disconnect,
+    Services,
+    SignatureSchemeCode,
+)
 from tests.daemons import (
     CLIENT1_PASSWORD,
     LISTENING,
@@ -41,6 +48,7 @@ from tests.daemons import (
     twistd_args,
     write_nssd_config,
 )
+from tests.test_nssd_bad_input import RawClient, endpoint_from, header, signs
 
 
 class TwistdNssdTests(TestCase):
@@ -197,6 +205,55 @@ class TwistdNssdTests(TestCase):
         )
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn(b"Verified OK", result.stdout)
+
+    def test_preLogonLimits(self) -> Deferred[None]:
+        """
+        The real daemon under the pre-logon attack: a frame larger than a
+        LOGON is refused (DISCONNECT C{EINVAL} C{NMsRsnExcessiveSize}) and
+        the connection closed; a connection over C{MaxConnectionsPerAddress}
+        is closed before TLS and logged once; a connection that does not
+        log on within C{LogonTimeout} is closed; and meanwhile a real
+        client from another address logs on and signs.
+        """
+        setup = build_security(self)
+        config = write_nssd_config(
+            setup, "  MaxConnectionsPerAddress 1", "  LogonTimeout 2"
+        )
+        process = self.start(setup, config)
+
+        async def go() -> None:
+            found = await process.waitFor(LISTENING.pattern)
+            port = int(found.group(1))
+            oversized = RawClient()
+            await connectProtocol(endpoint_from(setup, port, "127.0.0.2"), oversized)
+            oversized.send(
+                header(messageType=1, total=MAX_PRELOGON_MESSAGE_SIZE + 1)
+                + b"p" * 65536
+            )
+            frame = await oversized.frame()
+            self.assertIsInstance(frame.message, Disconnect)
+            self.assertEqual(
+                (frame.returnCode, frame.reasonCode),
+                (ReturnCode.EINVAL, ReasonCode.NMsRsnExcessiveSize),
+            )
+            await oversized.closed
+
+            idle = RawClient()
+            await connectProtocol(endpoint_from(setup, port, "127.0.0.3"), idle)
+            refused = RawClient()
+            await connectProtocol(endpoint_from(setup, port, "127.0.0.3"), refused)
+            await refused.closed
+            self.assertFalse(refused.secured)
+            await process.waitFor(
+                rb"DBG0111I NSS connection from 127.0.0.3 refused"
+                rb" - MaxConnectionsPerAddress 1 reached"
+            )
+            await signs(endpoint_from(setup, port, "127.0.0.4"))
+            await idle.closed
+            self.assertTrue(idle.secured)
+            await process.waitFor(rb"connection set-up took too long")
+
+        return ensureDeferred(go())
 
     def test_badConfigurationExitsNonZero(self) -> Deferred[None]:
         setup = build_security(self)

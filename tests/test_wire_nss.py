@@ -29,6 +29,7 @@ from nsstwisted.wire.nss import (
     HEADER_LENGTH,
     MAX_CHAIN_LENGTH,
     MAX_MESSAGE_SIZE,
+    MAX_PRELOGON_MESSAGE_SIZE,
     MAX_TEXT_BYTES,
     STACK_NAME_PATTERN,
     SYSTEM_NAME_PATTERN,
@@ -1049,6 +1050,149 @@ class LimitTests(FrameTestCase):
         frame = NssFrame(1, NetMgmtRequest(b"x" * 100))
         self.assertEqual(len(encode_frame(frame, maxMessageSize=138)), 138)
         self.assertRaises(ValueError, encode_frame, frame, maxMessageSize=137)
+
+
+class PreLogonLimitTests(FrameTestCase):
+    """
+    Before logon only LOGON, HEARTBEAT and DISCONNECT are valid, so a server
+    need accept no larger frame than the largest of those can be, and can
+    raise the limit once the peer has logged on.
+    """
+
+    def largest(self) -> dict[str, bytes]:
+        text = "t" * MAX_TEXT_BYTES
+        return {
+            "LOGON": encode_frame(
+                NssFrame(
+                    0xFFFFFFFF,
+                    LogonRequest(
+                        clientName="C" * 24,
+                        userid="U" * 8,
+                        password="p" * 256,
+                        passTicket=None,
+                        apiVersion=0xFFFFFFFF,
+                        services=Services.CERT | Services.NETMGMT,
+                        systemName="S" * 8,
+                        stackName="T" * 8,
+                    ),
+                    text=text,
+                )
+            ),
+            "HEARTBEAT": encode_frame(NssFrame(1, HeartbeatRequest(), text=text)),
+            "DISCONNECT": encode_frame(
+                NssFrame(
+                    0,
+                    Disconnect("r" * MAX_TEXT_BYTES),
+                    ReturnCode.EINVAL,
+                    ReasonCode.NMsRsnBadType,
+                    text,
+                )
+            ),
+        }
+
+    def test_largestValidFrames(self) -> None:
+        """
+        The limit is exactly the largest pre-logon frame the field limits
+        of C{docs/protocol.md} allow: a DISCONNECT with the longest reason
+        and ERROR_TEXT; the largest LOGON is 904 bytes.
+        """
+        sizes = {name: len(data) for name, data in self.largest().items()}
+        self.assertEqual(sizes, {"LOGON": 904, "HEARTBEAT": 550, "DISCONNECT": 1068})
+        self.assertEqual(MAX_PRELOGON_MESSAGE_SIZE, max(sizes.values()))
+        for data in self.largest().values():
+            result = self.decodeOne(data, MAX_PRELOGON_MESSAGE_SIZE)
+            self.assertIsInstance(result, NssFrame)
+
+    def test_passwordIsTheLargestCredential(self) -> None:
+        """
+        A password of 256 bytes of UTF-8 is the largest LOGON value: more
+        is refused by the encoder, so no valid LOGON exceeds the limit.
+        """
+        self.assertRaises(
+            ValueError,
+            encode_frame,
+            NssFrame(
+                1,
+                LogonRequest(
+                    clientName="C",
+                    userid="U",
+                    password="\u00e9" * 129,
+                    passTicket=None,
+                    apiVersion=1,
+                    services=Services.CERT,
+                ),
+            ),
+        )
+
+    def test_oversizedFromHeader(self) -> None:
+        """
+        A frame one byte over the limit is refused from its header alone,
+        fatally, before its body arrives.
+        """
+        decoder = NssDecoder(MAX_PRELOGON_MESSAGE_SIZE)
+        results = decoder.feed(rawFrame(1, total=MAX_PRELOGON_MESSAGE_SIZE + 1))
+        self.assertEqual(len(results), 1)
+        failure = results[0]
+        assert isinstance(failure, DecodeFailure)
+        self.assertEqual(
+            (failure.returnCode, failure.reasonCode, failure.fatal),
+            (ReturnCode.EINVAL, ReasonCode.NMsRsnExcessiveSize, True),
+        )
+        self.assertEqual(decoder.pending, 0)
+
+    def test_raisedAfterLogon(self) -> None:
+        """
+        Raising the limit lets the next frames be as large as the full
+        limit allows.
+        """
+        decoder = NssDecoder(MAX_PRELOGON_MESSAGE_SIZE)
+        big = encode_frame(
+            NssFrame(
+                2,
+                SignRequest(
+                    label="k",
+                    identity=None,
+                    scheme=SignatureSchemeCode.ECDSA_SHA256,
+                    digest=None,
+                    data=b"x" * 65536,
+                ),
+            )
+        )
+        decoder.maxMessageSize = MAX_MESSAGE_SIZE
+        self.assertIsInstance(decoder.feed(big)[0], NssFrame)
+
+    def test_loweredAppliesToBufferedFrame(self) -> None:
+        """
+        A frame partly buffered under a higher limit is judged by the
+        limit in force when more of it arrives.
+        """
+        decoder = NssDecoder(MAX_MESSAGE_SIZE)
+        data = rawFrame(1, total=4096)
+        self.assertEqual(decoder.feed(data), [])
+        decoder.maxMessageSize = MAX_PRELOGON_MESSAGE_SIZE
+        failure = decoder.feed(b"x")[0]
+        assert isinstance(failure, DecodeFailure)
+        self.assertEqual(failure.reasonCode, ReasonCode.NMsRsnExcessiveSize)
+
+    def test_badLimitSet(self) -> None:
+        decoder = NssDecoder()
+        for limit in (HEADER_LENGTH - 1, 2**32, True, 1.5):
+            self.assertRaises(ValueError, setattr, decoder, "maxMessageSize", limit)
+        self.assertEqual(decoder.maxMessageSize, MAX_MESSAGE_SIZE)
+
+    def test_discard(self) -> None:
+        """
+        A discarded decoder holds nothing and decodes nothing more.
+        """
+        decoder = NssDecoder()
+        decoder.feed(rawFrame(1, total=1000) + b"x" * 468)
+        self.assertEqual(decoder.pending, 500)
+        decoder.discard()
+        self.assertEqual(decoder.pending, 0)
+        self.assertTrue(decoder.failed)
+        self.assertEqual(
+            decoder.feed(encode_frame(NssFrame(1, HeartbeatRequest()))), []
+        )
 
 
 class EncodeValidationTests(SynchronousTestCase):

@@ -45,6 +45,9 @@ from nsstwisted.ike.policy import PeerEku
 __all__ = [
     "CONFIG_VARIABLE",
     "DEFAULT_CONFIG_PATH",
+    "DEFAULT_LOGON_TIMEOUT",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_CONNECTIONS_PER_ADDRESS",
     "DEFAULT_NMI_IDLE_TIMEOUT",
     "DEFAULT_NMI_SOCKET",
     "DEFAULT_PORT",
@@ -75,7 +78,23 @@ is the user ID NSSD runs under; here the server has no RACF identity of its
 own, so the conventional C{NSSD} stands in for it.
 """
 
+DEFAULT_MAX_CONNECTIONS = 4096
+"""
+Connections in all: four times the reconnect storm of 1,000 iked clients
+the product is sized for, yet few enough that a flood of connections that
+never log on stays within nssd's documented memory bound.
+"""
+DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 128
+"""
+Connections from one address: a host's eight stacks, sixteen times over,
+for hosts behind one NAT address; one attacking address holds no more.
+"""
+DEFAULT_LOGON_TIMEOUT = 30
+"""Seconds from TCP connect to a successful LOGON, TLS handshake included."""
+
 MAX_SYSLOG_LEVEL = 15
+MAX_CONNECTIONS = 65535
+MAX_LOGON_TIMEOUT = 600
 MAX_RING_NAME_LENGTH = 237
 # sun_path is 108 bytes on Linux, one of which is the terminating NUL.
 MAX_SOCKET_PATH_BYTES = 107
@@ -128,6 +147,11 @@ class NssdConfiguration:
     @ivar verifyEku: the extended key usages VERIFY accepts in a peer's
         certificate: RFC 4945's by default, also the TLS ones with
         C{VerifyEku IkeOrTls} (L{nsstwisted.ike.certprofile}).
+    @ivar maxConnections: the most NSS connections held at once, from TCP
+        accept to close; more are closed as soon as they are accepted.
+    @ivar maxConnectionsPerAddress: the most of them from one address.
+    @ivar logonTimeout: seconds a connection has for its TLS handshake and
+        a successful LOGON.
     """
 
     systemName: str
@@ -140,6 +164,9 @@ class NssdConfiguration:
     nmiSocket: str = DEFAULT_NMI_SOCKET
     nmiIdleTimeout: int = DEFAULT_NMI_IDLE_TIMEOUT
     verifyEku: PeerEku = PeerEku.IKE
+    maxConnections: int = DEFAULT_MAX_CONNECTIONS
+    maxConnectionsPerAddress: int = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS
+    logonTimeout: int = DEFAULT_LOGON_TIMEOUT
 
     def describe(self) -> list[str]:
         """
@@ -161,6 +188,9 @@ class NssdConfiguration:
             f"NmiSocket {format_value(self.nmiSocket)}",
             f"NmiIdleTimeout {self.nmiIdleTimeout}",
             f"VerifyEku {_EKU_NAMES[self.verifyEku]}",
+            f"MaxConnections {self.maxConnections}",
+            f"MaxConnectionsPerAddress {self.maxConnectionsPerAddress}",
+            f"LogonTimeout {self.logonTimeout}",
         ]
         return lines
 
@@ -331,6 +361,15 @@ _KEYWORDS: dict[str, tuple[str | None, _Check]] = {
         _number(0, MAX_NMI_IDLE_TIMEOUT, " (seconds; 0 for no idle timeout)"),
     ),
     "verifyeku": ("verifyEku", _eku),
+    "maxconnections": ("maxConnections", _number(1, MAX_CONNECTIONS)),
+    "maxconnectionsperaddress": (
+        "maxConnectionsPerAddress",
+        _number(1, MAX_CONNECTIONS),
+    ),
+    "logontimeout": (
+        "logonTimeout",
+        _number(1, MAX_LOGON_TIMEOUT, " (seconds)"),
+    ),
 }
 
 

@@ -116,6 +116,36 @@ class Diagnostics:
             "- the connection will be closed",
         )
 
+    def connection_refused(self, address: str, keyword: str, limit: int) -> None:
+        """
+        Written for the first refusal only; L{refusals_counted} sums up the
+        ones that follow (see L{nsstwisted.nssd.admission}).
+        """
+        messageId = "DBG0110I" if keyword == "MaxConnections" else "DBG0111I"
+        self._emit(
+            messageId,
+            None,
+            f"NSS connection from {address} refused - {keyword} {limit} reached"
+            " - further refusals are counted, not logged singly",
+        )
+
+    def refusals_counted(self, seconds: float, total: int, perAddress: int) -> None:
+        self._emit(
+            "DBG0112I",
+            None,
+            f"{total + perAddress} more NSS connections refused in the last "
+            f"{seconds:.0f} seconds - {total} by MaxConnections, {perAddress} by "
+            "MaxConnectionsPerAddress",
+        )
+
+    def file_limit(self, files: int, maxConnections: int) -> None:
+        self._emit(
+            "DBG0113I",
+            None,
+            f"the open file limit {files} is too low for MaxConnections "
+            f"{maxConnections} - connections beyond it will fail",
+        )
+
     # NSS_VERBOSE
 
     def servauth_check(self, userid: str, resource: str, decision: Decision) -> None:

@@ -12,6 +12,7 @@ non-zero with a message naming the problem.
 from __future__ import annotations
 
 import os
+import resource
 import signal
 from collections.abc import Mapping
 from types import FrameType
@@ -19,20 +20,23 @@ from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
-from twisted.internet.endpoints import SSL4ServerEndpoint
+from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.interfaces import IListeningPort, IReactorCore
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.threadpool import ThreadPool
 
 from nsstwisted import __version__
 from nsstwisted.config import ConfigurationError
+from nsstwisted.nssd.admission import AdmissionFactory, ConnectionAdmission
 from nsstwisted.nssd.certificates import CertificateService
 from nsstwisted.nssd.configuration import (
     NssdConfiguration,
     load_nssd_configuration,
 )
 from nsstwisted.nssd.diagnostics import Diagnostics
+from nsstwisted.nssd.heap import return_free_memory
 from nsstwisted.nssd.management import (
     NssdManagement,
     NssdNmiObserver,
@@ -44,8 +48,8 @@ from nsstwisted.nssd.session import NssServerSession, ServerContext
 from nsstwisted.nssd.tls import ServerContextFactory, server_context
 from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
 from nsstwisted.protocols.nss import (
+    DEFAULT_CLOSE_DEADLINE,
     DEFAULT_FRAME_DEADLINE,
-    DEFAULT_SETUP_DEADLINE,
     NssFactory,
     NssProtocol,
 )
@@ -57,10 +61,18 @@ from nsstwisted.security.logon import Logon
 from nsstwisted.security.profiles import ProfileSnapshot, ProfileStore
 from nsstwisted.wire.clientinfo import answer_clientinfo
 from nsstwisted.wire.nmi import NmiMessage
-from nsstwisted.wire.nss import Services
+from nsstwisted.wire.nss import MAX_PRELOGON_MESSAGE_SIZE, Services
 
 # How often the server asks the database whether the profiles were refreshed.
 SECURITY_POLL_INTERVAL = 5.0
+# Checked this often: once this many connections have closed, or when
+# connections have closed and then none in the last interval, nssd gives the
+# memory they held back to the system (see nsstwisted.nssd.heap).
+HEAP_TRIM_CLOSES = 256
+HEAP_TRIM_INTERVAL = 2.0
+# Open files nssd needs besides its NSS connections: the database, the
+# listening sockets, the management interface's connections, the log.
+FILES_BESIDES_CONNECTIONS = 256
 
 
 class StartupError(Exception):
@@ -91,11 +103,20 @@ class NSSDService(Service):
         interface: str = "::",
         threads: int | None = None,
         frameDeadline: float = DEFAULT_FRAME_DEADLINE,
-        setupDeadline: float = DEFAULT_SETUP_DEADLINE,
+        setupDeadline: float | None = None,
+        closeDeadline: float = DEFAULT_CLOSE_DEADLINE,
     ) -> None:
+        """
+        @param setupDeadline: seconds for the TLS handshake and the logon,
+            overriding the configuration's C{LogonTimeout} (for tests,
+            which need less than its one-second minimum).
+        @param closeDeadline: seconds after which a connection nssd closes
+            is dropped if the peer has not answered TLS's goodbye.
+        """
         self.configPath = configPath
         self.frameDeadline = frameDeadline
         self.setupDeadline = setupDeadline
+        self.closeDeadline = closeDeadline
         self.configuration = configuration
         self.interface = interface
         self._reactor = reactor
@@ -104,6 +125,14 @@ class NSSDService(Service):
         self.keyrings = KeyRingStore(database)
         self.profiles = ProfileStore(database)
         self.registry = ClientRegistry()
+        self.admission = ConnectionAdmission(
+            lambda: (
+                self.configuration.maxConnections,
+                self.configuration.maxConnectionsPerAddress,
+            ),
+            self.diagnostics,
+            reactor,
+        )
         self.pool = ThreadPool(
             minthreads=0, maxthreads=threads or os.cpu_count() or 2, name="nssd"
         )
@@ -131,6 +160,8 @@ class NSSDService(Service):
             observer=NssdNmiObserver(self.diagnostics),
         )
         self._poller: LoopingCall | None = None
+        self._heapTrim: LoopingCall | None = None
+        self._closedAtTrim = self._closedAtCheck = 0
         logon = Logon(database)
         certificates = CertificateService(
             self.keyrings,
@@ -238,6 +269,7 @@ class NSSDService(Service):
         Service.startService(self)
         self.diagnostics.started(__version__, self.configuration.systemName)
         self._report_collisions(self.ring)
+        self._ensure_file_limit(self.configuration.maxConnections)
         self.pool.start()
         if not self._listen_nmi(self.configuration.nmiSocket):
             return
@@ -245,14 +277,19 @@ class NSSDService(Service):
         self._poller = LoopingCall(self._poll_security)
         self._poller.clock = self._reactor
         self._poller.start(SECURITY_POLL_INTERVAL, now=False)
+        self._heapTrim = LoopingCall(self._trim_heap)
+        self._heapTrim.clock = self._reactor
+        self._heapTrim.start(HEAP_TRIM_INTERVAL, now=False)
         signal.signal(signal.SIGHUP, self._sighup)
 
     def stopService(self) -> Deferred[None] | None:
         Service.stopService(self)
-        if self._poller is not None and self._poller.running:
-            self._poller.stop()
+        for loop in (self._poller, self._heapTrim):
+            if loop is not None and loop.running:
+                loop.stop()
         ports, self._ports, self.port = self._ports, [], None
         nmiPort, self.nmiPort = self.nmiPort, None
+        self.admission.stop()
         self.diagnostics.stopped()
         stopping: list[Deferred[Any]] = [
             d for d in (p.stopListening() for p in ports) if d is not None
@@ -272,15 +309,29 @@ class NSSDService(Service):
         return NssFactory(
             session,
             self._reactor,
+            setupMessageSize=MAX_PRELOGON_MESSAGE_SIZE,
             frameDeadline=self.frameDeadline,
-            setupDeadline=self.setupDeadline,
+            setupDeadline=self._setup_deadline,
+            closeDeadline=self.closeDeadline,
         )
 
+    def _setup_deadline(self) -> float:
+        if self.setupDeadline is not None:
+            return self.setupDeadline
+        return float(self.configuration.logonTimeout)
+
     def _listen(self, portNumber: int) -> Deferred[IListeningPort]:
-        endpoint = SSL4ServerEndpoint(
-            self._reactor, portNumber, self.contextFactory, interface=self.interface
+        # TLS over admission rather than an SSL endpoint, so that a
+        # connection over the limits is closed before its TLS handshake.
+        # (listenTCP, below either endpoint, takes "::" as IPv6 by itself.)
+        endpoint = TCP4ServerEndpoint(
+            self._reactor, portNumber, interface=self.interface
         )
-        listening: Deferred[IListeningPort] = endpoint.listen(self._factory())
+        factory = AdmissionFactory(
+            TLSMemoryBIOFactory(self.contextFactory, False, self._factory()),
+            self.admission,
+        )
+        listening: Deferred[IListeningPort] = endpoint.listen(factory)
 
         def listening_on(port: IListeningPort) -> IListeningPort:
             self.port = port
@@ -290,6 +341,40 @@ class NSSDService(Service):
             return port
 
         return listening.addCallback(listening_on)
+
+    def _trim_heap(self) -> None:
+        """
+        Give back what closed connections held: the pages stay resident
+        otherwise, and a flood's peak would become nssd's size.  Done
+        during a flood once enough have closed, and when one is over.
+        """
+        closed = self.admission.closed
+        sinceTrim = closed - self._closedAtTrim
+        quiet = closed == self._closedAtCheck
+        self._closedAtCheck = closed
+        if sinceTrim >= HEAP_TRIM_CLOSES or (sinceTrim and quiet):
+            self._closedAtTrim = closed
+            return_free_memory()
+
+    def _ensure_file_limit(self, maxConnections: int) -> None:
+        """
+        Raise the soft limit of open files, up to the hard one, so that
+        C{MaxConnections} is what limits the connections: past the file
+        limit every accept would fail, and be logged, for as long as a
+        flood lasts.  Say so (DBG0113I) if the hard limit is too low.
+        """
+        wanted = maxConnections + FILES_BESIDES_CONNECTIONS
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft == resource.RLIM_INFINITY or soft >= wanted:
+            return
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if raised > soft:
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            except (OSError, ValueError):
+                raised = soft
+        if raised < wanted:
+            self.diagnostics.file_limit(raised, maxConnections)
 
     def _listen_nmi(self, path: str) -> bool:
         """
@@ -374,6 +459,8 @@ class NSSDService(Service):
         self.configuration = new
         self.diagnostics.level = new.syslogLevel
         self.nmiFactory.idleTimeout = new.nmiIdleTimeout
+        if new.maxConnections > old.maxConnections:
+            self._ensure_file_limit(new.maxConnections)
         self.ring = ring
         self._report_collisions(ring)
         self._install_snapshot(snapshot)

@@ -39,6 +39,12 @@ def server_context(
         | SSL.OP_NO_RENEGOTIATION
         | SSL.OP_NO_TICKET
     )
+    # OpenSSL frees a connection's 16 KiB read and write buffers while they
+    # are empty, as Twisted's own contexts have it do: an idle connection
+    # (most of them, and every one that floods us without logging on) then
+    # costs little more than its TLS state.
+    context.set_mode(SSL.MODE_RELEASE_BUFFERS)
+    context.set_session_cache_mode(SSL.SESS_CACHE_OFF)
     record = keyrings.install_tls_identity(owner, ring, label, context)
     return context, record
 

@@ -7,6 +7,7 @@ stream needs, and reports the TLS handshake.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol as TypingProtocol
 
 from twisted.internet.interfaces import IDelayedCall, IHandshakeListener, IReactorTime
@@ -27,6 +28,9 @@ from nsstwisted.wire.nss import (
 DEFAULT_FRAME_DEADLINE = 30.0
 # The TLS handshake and the logon must be done within this many seconds.
 DEFAULT_SETUP_DEADLINE = 30.0
+# A connection this side closes must be gone within this many seconds: a peer
+# that never answers TLS's close_notify must not keep holding it.
+DEFAULT_CLOSE_DEADLINE = 5.0
 
 
 class NssHandler(TypingProtocol):
@@ -68,16 +72,30 @@ class NssProtocol(Protocol):
         clock: IReactorTime,
         *,
         maxMessageSize: int = MAX_MESSAGE_SIZE,
+        setupMessageSize: int | None = None,
         frameDeadline: float = DEFAULT_FRAME_DEADLINE,
         setupDeadline: float = DEFAULT_SETUP_DEADLINE,
+        closeDeadline: float = DEFAULT_CLOSE_DEADLINE,
     ) -> None:
+        """
+        @param setupMessageSize: the largest frame accepted until the
+            handler calls L{setupComplete}, or C{None} for
+            C{maxMessageSize} throughout.  A server passes
+            L{MAX_PRELOGON_MESSAGE_SIZE}, so that a peer that has not logged
+            on cannot make it buffer a large frame.
+        """
         self._handlerFactory = handlerFactory
         self._clock = clock
-        self._decoder = NssDecoder(maxMessageSize)
+        self._maxMessageSize = maxMessageSize
+        self._decoder = NssDecoder(
+            maxMessageSize if setupMessageSize is None else setupMessageSize
+        )
         self._frameDeadline = frameDeadline
         self._setupDeadline = setupDeadline
+        self._closeDeadline = closeDeadline
         self._frameTimer: IDelayedCall | None = None
         self._setupTimer: IDelayedCall | None = None
+        self._closeTimer: IDelayedCall | None = None
         self._closing = False
 
     def connectionMade(self) -> None:
@@ -93,9 +111,11 @@ class NssProtocol(Protocol):
     def setupComplete(self) -> None:
         """
         The handler says the connection is established (logged on): the
-        set-up deadline no longer applies.
+        set-up deadline no longer applies, and frames up to the full
+        maximum message size are accepted.
         """
         self._cancel_setup()
+        self._decoder.maxMessageSize = self._maxMessageSize
 
     def dataReceived(self, data: bytes) -> None:
         if self._closing:
@@ -107,6 +127,7 @@ class NssProtocol(Protocol):
                 self.handler.decodeFailed(item)
                 if item.fatal:
                     self.close()
+                    self._stop_reading()
                     return
             if self._closing:
                 return
@@ -125,6 +146,10 @@ class NssProtocol(Protocol):
     def _expired(self, what: str) -> None:
         if what == "a partial message":
             self._frameTimer = None
+        elif what == "closing":
+            self._closeTimer = None
+            self.abort()
+            return
         else:
             self._setupTimer = None
         self.handler.timedOut(what)
@@ -137,9 +162,28 @@ class NssProtocol(Protocol):
             self.transport.write(encode_frame(frame))
 
     def close(self) -> None:
+        """
+        Close after what was sent is written, with TLS's goodbye; abort if
+        the connection is not gone within the close deadline, since until
+        then it holds a place among the server's connections.
+        """
         if not self._closing and self.transport is not None:
             self._closing = True
+            self._closeTimer = self._clock.callLater(
+                self._closeDeadline, self._expired, "closing"
+            )
             self.transport.loseConnection()
+
+    def _stop_reading(self) -> None:
+        """
+        Read nothing more from a peer whose stream is broken: whatever it
+        still sends (the rest of an oversized frame) would be decrypted
+        only to be dropped, in buffers the size of what it sent.  Its
+        goodbye goes unread too, so the connection ends at the close
+        deadline.
+        """
+        if self.transport is not None:
+            self.transport.pauseProducing()  # type: ignore[attr-defined]
 
     def abort(self) -> None:
         """
@@ -174,10 +218,12 @@ class NssProtocol(Protocol):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._closing = True
+        self._decoder.discard()
         self._cancel_setup()
-        if self._frameTimer is not None:
-            self._frameTimer.cancel()
-            self._frameTimer = None
+        for timer in (self._frameTimer, self._closeTimer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._frameTimer = self._closeTimer = None
         self.handler.connectionLost(reason.getErrorMessage())
 
 
@@ -198,22 +244,34 @@ class NssFactory(Factory):
         clock: IReactorTime,
         *,
         maxMessageSize: int = MAX_MESSAGE_SIZE,
+        setupMessageSize: int | None = None,
         frameDeadline: float = DEFAULT_FRAME_DEADLINE,
-        setupDeadline: float = DEFAULT_SETUP_DEADLINE,
+        setupDeadline: float | Callable[[], float] = DEFAULT_SETUP_DEADLINE,
+        closeDeadline: float = DEFAULT_CLOSE_DEADLINE,
     ) -> None:
+        """
+        @param setupDeadline: seconds, or a function giving them when a
+            connection is made, so that a server's refreshed configuration
+            applies to new connections.
+        """
         self.handlerFactory = handlerFactory
         self.clock = clock
         self.maxMessageSize = maxMessageSize
+        self.setupMessageSize = setupMessageSize
         self.frameDeadline = frameDeadline
         self.setupDeadline = setupDeadline
+        self.closeDeadline = closeDeadline
 
     def buildProtocol(self, addr: object) -> NssProtocol:
+        deadline = self.setupDeadline
         protocol = NssProtocol(
             self.handlerFactory,
             self.clock,
             maxMessageSize=self.maxMessageSize,
+            setupMessageSize=self.setupMessageSize,
             frameDeadline=self.frameDeadline,
-            setupDeadline=self.setupDeadline,
+            setupDeadline=deadline() if callable(deadline) else deadline,
+            closeDeadline=self.closeDeadline,
         )
         protocol.factory = self
         return protocol

@@ -55,6 +55,7 @@ __all__ = [
     "MAX_CERTIFICATE_SIZE",
     "MAX_CHAIN_LENGTH",
     "MAX_MESSAGE_SIZE",
+    "MAX_PRELOGON_MESSAGE_SIZE",
     "MAX_TEXT_BYTES",
     "NSS_API_VERSION",
     "NSS_PORT",
@@ -121,6 +122,31 @@ MAX_CERTIFICATE_SIZE = 65536
 
 _HEADER = struct.Struct(">4sHHHHIIIII")
 _LAYOUT = TlvLayout(typeSize=2, lengthSize=4)
+
+
+def _fields(*valueSizes: int) -> int:
+    return sum(6 + size for size in valueSizes)
+
+
+_LARGEST_LOGON = HEADER_LENGTH + _fields(
+    24,  # CLIENT_NAME
+    8,  # USERID
+    256,  # PASSWORD (a PASSTICKET is 8)
+    4,  # API_VERSION
+    4,  # SERVICES
+    8,  # CLIENT_SYSTEM_NAME
+    8,  # CLIENT_STACK_NAME
+    MAX_TEXT_BYTES,  # ERROR_TEXT
+)
+_LARGEST_DISCONNECT = HEADER_LENGTH + _fields(MAX_TEXT_BYTES, MAX_TEXT_BYTES)
+
+MAX_PRELOGON_MESSAGE_SIZE = max(_LARGEST_LOGON, _LARGEST_DISCONNECT)
+"""
+The largest frame a client can need before its LOGON has succeeded (1068):
+then only LOGON (904 bytes at most), HEARTBEAT and DISCONNECT (a reason and
+an ERROR_TEXT, 1068) are valid, so a server accepts no more from a peer that
+has not proved who it is, and buffers no more for it.
+"""
 
 
 class MessageType(enum.IntEnum):
@@ -1077,6 +1103,23 @@ class NssDecoder:
             announcing more is fatal, since skipping it would mean reading
             what we refuse to buffer.
         """
+        self.maxMessageSize = maxMessageSize
+        self._buffer = bytearray()
+        self._failed = False
+
+    @property
+    def maxMessageSize(self) -> int:
+        """
+        The largest total length accepted now.  A server lowers it to
+        L{MAX_PRELOGON_MESSAGE_SIZE} until the peer has logged on and then
+        raises it, so that an unauthenticated peer can never make it buffer
+        more than a LOGON; the next header fed is checked against the new
+        value, and so is a frame already partly buffered.
+        """
+        return self._maxMessageSize
+
+    @maxMessageSize.setter
+    def maxMessageSize(self, maxMessageSize: int) -> None:
         if (
             isinstance(maxMessageSize, bool)
             or not isinstance(maxMessageSize, int)
@@ -1086,9 +1129,7 @@ class NssDecoder:
                 f"maxMessageSize must be {HEADER_LENGTH}..{0xFFFFFFFF}, "
                 f"not {maxMessageSize!r}"
             )
-        self.maxMessageSize = maxMessageSize
-        self._buffer = bytearray()
-        self._failed = False
+        self._maxMessageSize = maxMessageSize
 
     @property
     def pending(self) -> int:
@@ -1102,6 +1143,15 @@ class NssDecoder:
     def failed(self) -> bool:
         """Whether a fatal failure has ended decoding for good."""
         return self._failed
+
+    def discard(self) -> None:
+        """
+        The connection is gone: free what is buffered now rather than when
+        the collector gets round to the connection's objects, and decode
+        nothing more.
+        """
+        self._failed = True
+        self._buffer = bytearray()
 
     def feed(self, data: bytes) -> list[NssFrame | DecodeFailure]:
         """
@@ -1141,10 +1191,10 @@ class NssDecoder:
                     ReasonCode.NMsRsnMsgSize,
                     f"total length {total} is less than the header",
                 )
-            elif total > self.maxMessageSize:
+            elif total > self._maxMessageSize:
                 failure = self._fatal(
                     ReasonCode.NMsRsnExcessiveSize,
-                    f"total length {total} exceeds {self.maxMessageSize}",
+                    f"total length {total} exceeds {self._maxMessageSize}",
                 )
             if failure is not None:
                 results.append(failure)
