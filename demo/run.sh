@@ -107,6 +107,10 @@ say "Refused: CLIENT1 asks for a signature with CLIENT2's certificate"
 "${client1[@]}" sign --label 'Client2 cert' --hash sha256 --scheme ecdsa \
     --in "$work/auth.dat" --out "$work/refused.sig" || echo "exit status $?"
 
+say "Refused before the logon: nssd's certificate does not name nss.example"
+echo "(the client checks the server's subjectAltName itself; the password is never sent)"
+"${client1[@]}" --server-name nss.example cacerts || echo "exit status $?"
+
 say "The CA certificates CLIENT2 may use (for IKE CERTREQ)"
 "${client2[@]}" cacerts | head -3
 
