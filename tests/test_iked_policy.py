@@ -22,7 +22,14 @@ from nsstwisted.iked.configuration import (
     StackDeclaration,
     iked_configuration_from_text,
 )
-from nsstwisted.iked.filters import (
+from nsstwisted.iked.policy import (
+    IpService,
+    ServiceDirection,
+    StackPolicy,
+    load_stack_policy,
+    stack_policy_from_text,
+)
+from nsstwisted.iked.stackmodel.filters import (
     FilterAction,
     FilterDirection,
     FilterLogging,
@@ -31,13 +38,6 @@ from nsstwisted.iked.filters import (
     PortRange,
     StackFilters,
     TcpQualifier,
-)
-from nsstwisted.iked.policy import (
-    IpService,
-    ServiceDirection,
-    StackPolicy,
-    load_stack_policy,
-    stack_policy_from_text,
 )
 from tests.strategies import policy_words
 

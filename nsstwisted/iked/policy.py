@@ -48,7 +48,7 @@ C{BiDirectional}, whose inbound filter swaps source and destination.
 The same file may also define IKE peers and the dynamic VPNs they
 negotiate (C{KeyExchangeRule}, C{KeyExchangeAction}, C{KeyExchangeOffer},
 C{LocalSecurityEndpoint}, C{RemoteSecurityEndpoint}, C{LocalDynVpnRule},
-C{IpDynVpnAction}, C{IpDataOffer}): L{nsstwisted.iked.ikepolicy} checks
+C{IpDynVpnAction}, C{IpDataOffer}): L{nsstwisted.iked.keyexchange.ikepolicy} checks
 those, and L{StackPolicy.peers} holds what they give.  The two halves do
 not refer to each other: nsstwisted does not enforce filters, so no
 filter rule needs to route traffic to a VPN.
@@ -69,7 +69,8 @@ from typing import TypeVar
 from nsstwisted.config import ConfigurationError, Setting, Statement, parse_config
 from nsstwisted.config.parser import MAX_CONFIG_SIZE
 from nsstwisted.ike.policy import PeerPolicy
-from nsstwisted.iked.filters import (
+from nsstwisted.iked.keyexchange.ikepolicy import IKE_STATEMENTS, peer_policies
+from nsstwisted.iked.stackmodel.filters import (
     Address,
     FilterAction,
     FilterDirection,
@@ -79,7 +80,6 @@ from nsstwisted.iked.filters import (
     PortRange,
     TcpQualifier,
 )
-from nsstwisted.iked.ikepolicy import IKE_STATEMENTS, peer_policies
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -209,7 +209,7 @@ _DIRECTIONS = {
 class StackPolicy:
     """
     A stack's policy file, checked: its rules in file order and the
-    filters they give, which L{nsstwisted.iked.filters.StackFilters} takes
+    filters they give, which L{nsstwisted.iked.stackmodel.filters.StackFilters} takes
     as the stack's policy set, and the IKE peers it defines for the
     engine.
 

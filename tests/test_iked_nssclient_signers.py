@@ -1,5 +1,5 @@
 """
-Tests for L{nsstwisted.iked.ikesigners}: the NSS stack's verifier against
+Tests for L{nsstwisted.iked.nssclient.signers}: the NSS stack's verifier against
 a real nssd, where a peer's certificate must pass both iked's profile
 check, with the peer policy's C{PeerEku}, and nssd's VERIFY, with its
 C{VerifyEku}.
@@ -18,10 +18,14 @@ from nsstwisted.ike.auth import SignatureScheme, sign_locally
 from nsstwisted.ike.constants import NotifyType
 from nsstwisted.ike.errors import IkeError
 from nsstwisted.ike.policy import PeerEku
-from nsstwisted.iked.ikesigners import NssVerifier
+from nsstwisted.iked.nssclient.signers import NssVerifier
 from tests.daemons import racf, start_nssd
 from tests.ikepeers import pki, profile_leaf
-from tests.test_iked_nss import IkedTestCase, eventually, write_iked_config
+from tests.test_iked_nssclient_connection import (
+    IkedTestCase,
+    eventually,
+    write_iked_config,
+)
 
 OCTETS = b"the peer's AUTH octets"
 

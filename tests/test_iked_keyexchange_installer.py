@@ -1,5 +1,5 @@
 """
-Tests for L{nsstwisted.iked.installer}: the recording installer, the
+Tests for L{nsstwisted.iked.keyexchange.installer}: the recording installer, the
 factory, and L{XfrmInstaller} against a stand-in C{ip} (for what must
 happen when commands fail, which a kernel will not do on request) and
 against the real C{ip} in a network namespace of the test's own.
@@ -37,8 +37,8 @@ from nsstwisted.ike.installation import (
     xfrm_policy_commands,
 )
 from nsstwisted.ike.policy import Selector, TunnelMode
-from nsstwisted.iked.ikestack import installed_sa
-from nsstwisted.iked.installer import (
+from nsstwisted.iked.keyexchange.ikestack import installed_sa
+from nsstwisted.iked.keyexchange.installer import (
     ISaInstaller,
     RecordingInstaller,
     SaInstallError,

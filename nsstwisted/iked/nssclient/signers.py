@@ -1,5 +1,5 @@
 """
-The stacks' signers and verifiers (L{nsstwisted.ike.interfaces}).
+An NSS stack's signer and verifier (L{nsstwisted.ike.interfaces}).
 
 An NSS stack (C{ServiceType Cert}) has nssd make its AUTH signatures: it
 hashes the signed octets here and sends nssd the digest, the scheme and
@@ -14,7 +14,7 @@ the certificate is for, and a peer's C{PeerEku Ike} must hold whatever the
 server allows.
 
 A stack that is not an NSS client uses credentials held by iked itself
-(L{nsstwisted.ike.localauth}).
+(L{nsstwisted.iked.keyexchange.localsigners}).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from cryptography import x509
-from twisted.internet.defer import Deferred, ensureDeferred, fail, succeed
+from twisted.internet.defer import Deferred, ensureDeferred, fail
 from zope.interface import implementer
 
 from nsstwisted.client.connection import NssRequestFailed
@@ -31,14 +31,12 @@ from nsstwisted.ike.certprofile import UnfitCertificate, check_end_entity
 from nsstwisted.ike.constants import AuthMethod, HashAlgorithmId, IdType, NotifyType
 from nsstwisted.ike.errors import IkeError
 from nsstwisted.ike.interfaces import IPeerVerifier, ISigner, Signed
-from nsstwisted.ike.localauth import LocalCredentials, LocalTrust, authority_hash
+from nsstwisted.ike.localauth import authority_hash
 from nsstwisted.ike.policy import LocalIdentity, PeerEku
-from nsstwisted.iked.nssclient import StackNssConnection
+from nsstwisted.iked.nssclient.connection import StackNssConnection
 from nsstwisted.wire.nss import Identity, IdentityKind, SignatureSchemeCode
 
 __all__ = [
-    "LocalSigner",
-    "LocalVerifier",
     "NssSigner",
     "NssVerifier",
     "nss_identity",
@@ -210,46 +208,3 @@ class NssVerifier:
             return tuple(authority_hash(c) for c in certificates)
 
         return ensureDeferred(fetch())
-
-
-@implementer(ISigner)
-class LocalSigner:
-    """Signs with credentials iked holds (a stack without NSS)."""
-
-    def __init__(self, credentials: LocalCredentials) -> None:
-        self._credentials = credentials
-        self.description = "local key ring"
-
-    def sign(
-        self, octets: bytes, peerHashes: frozenset[int] | None
-    ) -> Deferred[Signed]:
-        try:
-            return succeed(self._credentials.sign(octets, peerHashes))
-        except IkeError:
-            return fail()
-
-
-@implementer(IPeerVerifier)
-class LocalVerifier:
-    """Checks the peer against CA certificates iked holds."""
-
-    def __init__(self, trust: LocalTrust) -> None:
-        self._trust = trust
-        self.description = "local key ring"
-
-    def verify(
-        self,
-        certificates: tuple[bytes, ...],
-        scheme: SignatureScheme,
-        octets: bytes,
-        signature: bytes,
-        eku: PeerEku = PeerEku.IKE,
-    ) -> Deferred[None]:
-        try:
-            self._trust.verify(certificates, scheme, octets, signature, eku=eku)
-        except IkeError:
-            return fail()
-        return succeed(None)
-
-    def authorities(self) -> Deferred[tuple[bytes, ...]]:
-        return succeed(self._trust.hashes())

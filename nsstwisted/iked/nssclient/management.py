@@ -19,11 +19,14 @@ from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred, succee
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
-from nsstwisted.iked.filterreport import answer_filter_request
 from nsstwisted.iked.messages import IkedMessages
-from nsstwisted.iked.stack import StackModel
-from nsstwisted.iked.stackreport import STACK_REQUESTS, answer_stack_request
-from nsstwisted.iked.tunnelreport import TUNNEL_REQUESTS, answer_tunnel_request
+from nsstwisted.iked.stackmodel.filterreport import answer_filter_request
+from nsstwisted.iked.stackmodel.stack import StackModel
+from nsstwisted.iked.stackmodel.stackreport import STACK_REQUESTS, answer_stack_request
+from nsstwisted.iked.stackmodel.tunnelreport import (
+    TUNNEL_REQUESTS,
+    answer_tunnel_request,
+)
 from nsstwisted.protocols.nmi import (
     NmiCaller,
     NmiRefusal,

@@ -1,5 +1,5 @@
 """
-Tests for L{nsstwisted.iked.ikepolicy}: the IKE statements of a stack's
+Tests for L{nsstwisted.iked.keyexchange.ikepolicy}: the IKE statements of a stack's
 policy file, the engine's peer and CHILD_SA policies they give, and their
 errors, which must name the file, the line and the keyword, and must never
 show a shared key.
@@ -33,7 +33,7 @@ from nsstwisted.ike.policy import (
     Selector,
     TunnelMode,
 )
-from nsstwisted.iked.ikepolicy import IKE_STATEMENTS
+from nsstwisted.iked.keyexchange.ikepolicy import IKE_STATEMENTS
 from nsstwisted.iked.policy import (
     StackPolicy,
     load_stack_policy,

@@ -40,12 +40,12 @@ from nsstwisted.ike.installation import InstalledChildSa, range_selectors
 from nsstwisted.ike.interfaces import IPeerVerifier
 from nsstwisted.ike.policy import PeerPolicy
 from nsstwisted.ike.sa import ChildSa, ChildState, IkeSa, IkeState
-from nsstwisted.iked.installer import ISaInstaller
-from nsstwisted.iked.netns import udp_socket
-from nsstwisted.iked.stack import StackModel
-from nsstwisted.iked.statistics import Counter, Gauge
-from nsstwisted.iked.tunnelfill import child_values, ike_values
-from nsstwisted.iked.tunnels import DynamicTunnel, IkeTunnel, TunnelHooks
+from nsstwisted.iked.keyexchange.installer import ISaInstaller
+from nsstwisted.iked.keyexchange.netns import udp_socket
+from nsstwisted.iked.stackmodel.stack import StackModel
+from nsstwisted.iked.stackmodel.statistics import Counter, Gauge
+from nsstwisted.iked.stackmodel.tunnelfill import child_values, ike_values
+from nsstwisted.iked.stackmodel.tunnels import DynamicTunnel, IkeTunnel, TunnelHooks
 from nsstwisted.protocols.ike import IkeDatagramProtocol
 from nsstwisted.wire.filters import TunnelStatus
 

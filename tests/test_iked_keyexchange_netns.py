@@ -9,7 +9,7 @@ import os
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from nsstwisted.iked.netns import NamespaceError, udp_socket
+from nsstwisted.iked.keyexchange.netns import NamespaceError, udp_socket
 from tests.strongswan import NetworkNamespace
 
 

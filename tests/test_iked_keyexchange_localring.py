@@ -16,7 +16,7 @@ from nsstwisted.ike.auth import verify_signature
 from nsstwisted.ike.constants import AuthMethod, IdType, NotifyType
 from nsstwisted.ike.errors import IkeError
 from nsstwisted.ike.policy import LocalIdentity
-from nsstwisted.iked.localring import LocalKeyRing
+from nsstwisted.iked.keyexchange.localring import LocalKeyRing
 from nsstwisted.iked.service import IKEDService
 from tests.daemons import build_security, capture_messages
 

@@ -16,7 +16,7 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from nsstwisted.iked.nssclient import ConnectionState
+from nsstwisted.iked.nssclient.connection import ConnectionState
 from nsstwisted.iked.service import IKEDService
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.users import UserRegistry
@@ -222,7 +222,7 @@ class FailoverTests(IkedTestCase):
         answers) is found dead by heartbeats within their documented bound,
         and the stacks move to the backup.
         """
-        from nsstwisted.iked.nssclient import heartbeat_bound
+        from nsstwisted.iked.nssclient.connection import heartbeat_bound
 
         primaryPort, backupPort = free_port(), free_port()
         primary = self.start_nssd_process("primary", primaryPort)
@@ -576,7 +576,7 @@ class BadServerTests(IkedTestCase):
         A KeyExchangeRule without a remote Identity accepts any certificate
         from a trusted CA: iked says so at start (EZD1165I, issue 23 item 7).
         """
-        from tests.test_iked_ikepolicy import EXAMPLE
+        from tests.test_iked_keyexchange_ikepolicy import EXAMPLE
 
         policy = os.path.join(self.setup.folder, "plain.policy")
         with open(policy, "w") as f:

@@ -1,6 +1,7 @@
 """
-Tests for L{nsstwisted.iked.stackreport}, L{nsstwisted.iked.statistics}
-and L{nsstwisted.iked.interfaces}: what iked answers to GET_SUMMARY,
+Tests for L{nsstwisted.iked.stackmodel.stackreport},
+L{nsstwisted.iked.stackmodel.statistics} and
+L{nsstwisted.iked.stackmodel.interfaces}: what iked answers to GET_SUMMARY,
 GET_IPINTERFACES and GET_PORTTRAN, the counters behind the first, and how
 it reads a stack's interfaces.
 """
@@ -16,15 +17,15 @@ from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublish
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
-from nsstwisted.iked.interfaces import (
+from nsstwisted.iked.stackmodel.interfaces import (
     InterfaceReader,
     ReadFailure,
     parse_if_inet6,
     parse_ip_json,
     run_command,
 )
-from nsstwisted.iked.stackreport import STACK_REQUESTS, answer_stack_request
-from nsstwisted.iked.statistics import Counter, Gauge, StackStatistics
+from nsstwisted.iked.stackmodel.stackreport import STACK_REQUESTS, answer_stack_request
+from nsstwisted.iked.stackmodel.statistics import Counter, Gauge, StackStatistics
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.nmi import (
     NmiMessage,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nsstwisted.iked.filters import StackFilters
-from nsstwisted.iked.interfaces import InterfaceReader
-from nsstwisted.iked.statistics import StackStatistics
-from nsstwisted.iked.tunnels import StackTunnels
+from nsstwisted.iked.stackmodel.filters import StackFilters
+from nsstwisted.iked.stackmodel.interfaces import InterfaceReader
+from nsstwisted.iked.stackmodel.statistics import StackStatistics
+from nsstwisted.iked.stackmodel.tunnels import StackTunnels
 
 
 @dataclass

@@ -2,7 +2,7 @@
 A stack's IKE statistics: the counters behind C{NMsec_GET_SUMMARY}.
 
 L{StackStatistics} is sans-IO.  The stack's IKE side
-(L{nsstwisted.iked.ikestack}) tells it what happened (an IKE SA or CHILD_SA
+(L{nsstwisted.iked.keyexchange.ikestack}) tells it what happened (an IKE SA or CHILD_SA
 established, failed, was retransmitted, went away) and it keeps the
 numbers; L{StackStatistics.snapshot} gives them as the wire's
 L{StatisticsInfo}.  The in-progress and expired gauges stay 0: the engine

@@ -1,5 +1,5 @@
 """
-Tests for L{nsstwisted.iked.filters}: IBM's default rules, the filter set
+Tests for L{nsstwisted.iked.stackmodel.filters}: IBM's default rules, the filter set
 switch and its outcomes, refreshes, and the report fields.
 """
 
@@ -9,7 +9,7 @@ import ipaddress
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from nsstwisted.iked.filters import (
+from nsstwisted.iked.stackmodel.filters import (
     DEFAULT_FILTER_RULES,
     DEFAULT_RULE_NAME,
     FilterAction,

@@ -1,5 +1,5 @@
 """
-Tests for L{nsstwisted.iked.management}: what iked answers on its local
+Tests for L{nsstwisted.iked.nssclient.management}: what iked answers on its local
 IPSec NMI, without a socket.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 from twisted.internet.defer import Deferred, fail
 from twisted.trial.unittest import SynchronousTestCase
 
-from nsstwisted.iked.management import IkedManagement, RefreshRejected
+from nsstwisted.iked.nssclient.management import IkedManagement, RefreshRejected
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.ikensinfo import IkeNssInfo, decode_ikensinfo_reply
 from nsstwisted.wire.nmi import (

@@ -21,14 +21,14 @@ from nsstwisted.ike import childexchange
 from nsstwisted.ike.installation import MAX_PREFIX_PAIRS
 from nsstwisted.ike.localauth import LocalCredentials, LocalTrust
 from nsstwisted.ike.policy import PeerEku, PeerPolicy
-from nsstwisted.iked.filters import StackFilters
-from nsstwisted.iked.ikesigners import LocalSigner, LocalVerifier
-from nsstwisted.iked.ikestack import StackIke
-from nsstwisted.iked.installer import RecordingInstaller
-from nsstwisted.iked.interfaces import InterfaceReader
-from nsstwisted.iked.stack import StackModel
-from nsstwisted.iked.statistics import Counter, Gauge, StackStatistics
-from nsstwisted.iked.tunnels import StackTunnels
+from nsstwisted.iked.keyexchange.ikestack import StackIke
+from nsstwisted.iked.keyexchange.installer import RecordingInstaller
+from nsstwisted.iked.keyexchange.localsigners import LocalSigner, LocalVerifier
+from nsstwisted.iked.stackmodel.filters import StackFilters
+from nsstwisted.iked.stackmodel.interfaces import InterfaceReader
+from nsstwisted.iked.stackmodel.stack import StackModel
+from nsstwisted.iked.stackmodel.statistics import Counter, Gauge, StackStatistics
+from nsstwisted.iked.stackmodel.tunnels import StackTunnels
 from nsstwisted.wire.filters import TunnelStatus
 
 from .daemons import capture_messages

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from nsstwisted.iked.tunnels import (
+from nsstwisted.iked.stackmodel.tunnels import (
     DynamicTunnel,
     IkeTunnel,
     ManualTunnel,

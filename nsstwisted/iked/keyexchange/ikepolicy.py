@@ -87,7 +87,7 @@ from nsstwisted.ike.policy import (
     Selector,
     TunnelMode,
 )
-from nsstwisted.iked.filters import Address, PortRange
+from nsstwisted.iked.stackmodel.filters import Address, PortRange
 
 __all__ = [
     "DEFAULT_CHILD_LIFETIME",

@@ -1,6 +1,6 @@
 """
-Tests for L{nsstwisted.iked.tunnels} (a stack's tunnel tables and their
-control operations) and L{nsstwisted.iked.tunnelreport} (what iked answers
+Tests for L{nsstwisted.iked.stackmodel.tunnels} (a stack's tunnel tables and their
+control operations) and L{nsstwisted.iked.stackmodel.tunnelreport} (what iked answers
 to the tunnel display and control requests).
 """
 
@@ -9,14 +9,14 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 
 from nsstwisted.ike.constants import DhGroupId, EncrId, IdType, IntegId, PrfId
-from nsstwisted.iked.tunnelreport import (
+from nsstwisted.iked.stackmodel.tunnelreport import (
     TUNNEL_CONTROL_REQUESTS,
     TUNNEL_REQUESTS,
     answer_tunnel_request,
     dynamic_record,
     ike_record,
 )
-from nsstwisted.iked.tunnels import (
+from nsstwisted.iked.stackmodel.tunnels import (
     DynamicTunnel,
     EncapMode,
     IkeTunnel,

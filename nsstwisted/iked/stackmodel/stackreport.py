@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from nsstwisted.iked.statistics import StackStatistics
+from nsstwisted.iked.stackmodel.statistics import StackStatistics
 from nsstwisted.wire import stackinfo as wire
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.nmi import NmiMessage, NmiMessageType
@@ -37,7 +37,7 @@ def answer_stack_request(
     @param stackName: the stack that answers, as the reply names it.
     @param statistics: the stack's counters (GET_SUMMARY).
     @param interfaces: the stack's interface addresses, already read
-        (GET_IPINTERFACES; an L{nsstwisted.iked.interfaces.InterfaceReader}
+        (GET_IPINTERFACES; an L{nsstwisted.iked.stackmodel.interfaces.InterfaceReader}
         gives them).  Ignored for the other two.
     @return: the reply; C{EINVAL} C{NSSRsnBadField} for a request that
         carries records (these requests take none, as GET_IKENSINFO), and

@@ -5,7 +5,7 @@ iked answers to C{ipsec -f}, locally and through nssd.
 
 from __future__ import annotations
 
-from nsstwisted.iked.filters import FilterRule, FilterSet, StackFilters
+from nsstwisted.iked.stackmodel.filters import FilterRule, FilterSet, StackFilters
 from nsstwisted.wire import filters as wire
 from nsstwisted.wire.nmi import NmiMessage, NmiMessageType
 
