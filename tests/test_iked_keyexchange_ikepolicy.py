@@ -33,12 +33,12 @@ from nsstwisted.ike.policy import (
     Selector,
     TunnelMode,
 )
-from nsstwisted.iked.keyexchange.ikepolicy import IKE_STATEMENTS
-from nsstwisted.iked.policy import (
+from nsstwisted.iked.configuration.policyfile import (
     StackPolicy,
     load_stack_policy,
     stack_policy_from_text,
 )
+from nsstwisted.iked.keyexchange.ikepolicy import IKE_STATEMENTS
 
 fast = settings(max_examples=300, deadline=None, database=None)
 

@@ -58,8 +58,9 @@ statements give: a policy that means less than it says is worse than none.
 Where the engine keeps one value (a peer's lifetime, a VPN's mode) and the
 file may say several, the file must say one.
 
-L{nsstwisted.iked.policy} reads the file, checks every statement's name
-and uniqueness, and hands the IKE statements to L{peer_policies}.
+L{nsstwisted.iked.configuration.policyfile} reads the file, checks every
+statement's name and uniqueness, and hands the IKE statements to
+L{peer_policies}.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ A stack has two sets of rules:
     C{SYSDEFAULTDENYRULE}: deny everything, in and out, IPv4 and IPv6
     (L{DEFAULT_FILTER_RULES});
   - the I{policy} rules, which on z/OS come from the Policy Agent and here
-    from the stack's C{PolicyFile} (L{nsstwisted.iked.policy}).
+    from the stack's C{PolicyFile} (L{nsstwisted.iked.configuration.policyfile}).
 
 One of them is I{current}.  C{ipsec -f default} makes it the default set,
 C{ipsec -f reload} the policy set; see L{StackFilters.switch}.

@@ -1,7 +1,8 @@
 """
-Tests for L{nsstwisted.iked.policy}: the policy file subset, the filters it
-gives, its errors; the nested statements of L{nsstwisted.config} that it
-relies on; and the C{PolicyFile} keyword of iked.conf.
+Tests for L{nsstwisted.iked.configuration.policyfile}: the policy file
+subset, the filters it gives, its errors; the nested statements of
+L{nsstwisted.config} that it relies on; and the C{PolicyFile} keyword of
+iked.conf.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from nsstwisted.iked.configuration import (
     StackDeclaration,
     iked_configuration_from_text,
 )
-from nsstwisted.iked.policy import (
+from nsstwisted.iked.configuration.policyfile import (
     IpService,
     ServiceDirection,
     StackPolicy,
