@@ -536,7 +536,7 @@ def iked_servers(draw: st.DrawFn) -> NssServerAddress:
 
 
 # ----------------------------------------------------------------------------
-# IKE stack policy (tests/test_iked_policy.py)
+# IKE stack policy (tests/test_iked_configuration_policyfile.py)
 # ----------------------------------------------------------------------------
 
 policy_words = st.sampled_from(

@@ -36,11 +36,11 @@ from nsstwisted.ike.constants import (
     IntegId,
     PrfId,
 )
-from nsstwisted.iked.management import IkedManagement
-from nsstwisted.iked.stackreport import answer_stack_request
-from nsstwisted.iked.statistics import StackStatistics
-from nsstwisted.iked.tunnelreport import answer_tunnel_request
-from nsstwisted.iked.tunnels import (
+from nsstwisted.iked.nssclient.management import IkedManagement
+from nsstwisted.iked.stackmodel.stackreport import answer_stack_request
+from nsstwisted.iked.stackmodel.statistics import StackStatistics
+from nsstwisted.iked.stackmodel.tunnelreport import answer_tunnel_request
+from nsstwisted.iked.stackmodel.tunnels import (
     EncapMode,
     IpsecProtocol,
     SaState,

@@ -3,7 +3,7 @@ Tests for L{nsstwisted.ike.installation}: the CHILD_SA an installer is
 given, and the C{ip xfrm} command lines built from it.
 
 These are the command lines a kernel with ESP would run; this machine's
-kernel has none, so L{tests.test_iked_installer} can run only the policy
+kernel has none, so L{tests.test_iked_keyexchange_installer} can run only the policy
 lines for real.  The state lines are checked here, word for word.
 """
 

@@ -1562,7 +1562,7 @@ class RequireRemoteIdentityTests(Files):
     """
 
     def policy(self, remoteIdentity: bool) -> str:
-        from tests.test_iked_ikepolicy import EXAMPLE
+        from tests.test_iked_keyexchange_ikepolicy import EXAMPLE
 
         text = EXAMPLE
         if not remoteIdentity:

@@ -24,7 +24,11 @@ from nsstwisted.protocols.nmi import (
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.nmi import NmiMessageType
 from tests.daemons import racf, start_nssd
-from tests.test_iked_nss import IkedTestCase, eventually, write_iked_config
+from tests.test_iked_nssclient_connection import (
+    IkedTestCase,
+    eventually,
+    write_iked_config,
+)
 
 ME = pwd.getpwuid(os.getuid()).pw_name.upper()
 
@@ -300,7 +304,7 @@ class FilterSetTests(IkedTestCase):
         policy = os.path.join(self.setup.folder, "stacka.policy")
         with open(policy, "w") as f:
             f.write(POLICY)
-        from tests.test_iked_nss import STACKS
+        from tests.test_iked_nssclient_connection import STACKS
 
         stacks = STACKS.replace(
             "  AuthBy Password\n", f'  AuthBy Password\n  PolicyFile "{policy}"\n', 1

@@ -6,12 +6,9 @@ happened (events).  Every engine call returns a list of these, in order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from nsstwisted.ike.auth import SignatureScheme
-
-if TYPE_CHECKING:
-    from nsstwisted.ike.sa import ChildSa, IkeSa
+from nsstwisted.ike.sa import ChildSa, Endpoint, IkeSa
 
 __all__ = [
     "Action",
@@ -28,9 +25,6 @@ __all__ = [
     "SendDatagram",
     "SignatureNeeded",
 ]
-
-Endpoint = tuple[str, int]
-"""An address (text) and a UDP port."""
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ commands, or an operator reproducing a problem by hand wants to read.
 
 C{ip} stops a batch at the first failing line without saying which line
 failed, so an installer that must undo exactly what it added runs one line
-per batch (see L{nsstwisted.iked.installer}).
+per batch (see L{nsstwisted.iked.keyexchange.installer}).
 
 Nothing here runs a process; this module is sans-IO.
 """

@@ -17,13 +17,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nsstwisted.ike.crypto import DhPrivateKey, Prf
-from nsstwisted.ike.events import Endpoint
 from nsstwisted.ike.keys import ChildKeys, EspSuite, IkeKeys, IkeSuite
 from nsstwisted.ike.message import SkProtector
 from nsstwisted.ike.payloads import IdPayload, TrafficSelector
 from nsstwisted.ike.policy import ChildPolicy, PeerPolicy, TunnelMode
 
-__all__ = ["ChildSa", "ChildState", "IkeSa", "IkeState", "OutstandingRequest"]
+__all__ = [
+    "ChildSa",
+    "ChildState",
+    "Endpoint",
+    "IkeSa",
+    "IkeState",
+    "OutstandingRequest",
+]
+
+Endpoint = tuple[str, int]
+"""
+An address (text) and a UDP port.  Defined here, where the SAs that hold
+one are, so that L{nsstwisted.ike.events} (which also carries them, and
+names it for its users) imports this module and not the reverse.
+"""
 
 _serials = itertools.count(1)
 

@@ -38,22 +38,26 @@ from nsstwisted.iked.configuration import (
     NssStackConfig,
     load_iked_configuration,
 )
-from nsstwisted.iked.filters import StackFilters
-from nsstwisted.iked.ikesigners import NssSigner, NssVerifier
-from nsstwisted.iked.ikestack import StackIke
-from nsstwisted.iked.installer import installer_for
-from nsstwisted.iked.interfaces import InterfaceReader
-from nsstwisted.iked.localring import LocalKeyRing, LocalRingSigner, LocalRingVerifier
-from nsstwisted.iked.management import (
+from nsstwisted.iked.keyexchange.ikestack import StackIke
+from nsstwisted.iked.keyexchange.installer import installer_for
+from nsstwisted.iked.keyexchange.localring import (
+    LocalKeyRing,
+    LocalRingSigner,
+    LocalRingVerifier,
+)
+from nsstwisted.iked.messages import IkedMessages
+from nsstwisted.iked.nssclient.connection import ConnectionState, StackNssConnection
+from nsstwisted.iked.nssclient.management import (
     IkedManagement,
     IkedNmiObserver,
     RefreshRejected,
 )
-from nsstwisted.iked.messages import IkedMessages
-from nsstwisted.iked.nssclient import ConnectionState, StackNssConnection
-from nsstwisted.iked.stack import StackModel
-from nsstwisted.iked.statistics import StackStatistics
-from nsstwisted.iked.tunnels import StackTunnels
+from nsstwisted.iked.nssclient.signers import NssSigner, NssVerifier
+from nsstwisted.iked.stackmodel.filters import StackFilters
+from nsstwisted.iked.stackmodel.interfaces import InterfaceReader
+from nsstwisted.iked.stackmodel.stack import StackModel
+from nsstwisted.iked.stackmodel.statistics import StackStatistics
+from nsstwisted.iked.stackmodel.tunnels import StackTunnels
 from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
 from nsstwisted.security.errors import NotFoundError, SecurityError
 from nsstwisted.security.location import database_path, stash_path

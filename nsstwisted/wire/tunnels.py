@@ -84,7 +84,7 @@ TUNNEL_STACK_SIZE = 8
 IDENTITY_SIZE = 256
 """
 The bytes of an IKE identity's text (UTF-8).  A distinguished name can be
-longer; iked shortens what does not fit (L{nsstwisted.iked.tunnelreport}).
+longer; iked shortens what does not fit (L{nsstwisted.iked.stackmodel.tunnelreport}).
 """
 
 _T = NmiMessageType

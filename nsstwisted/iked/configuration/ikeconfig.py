@@ -1,0 +1,189 @@
+"""
+The C{IkeConfig} statement: the daemon's settings, IBM's defaults for them,
+and a check for every keyword, including IBM's keywords that iked accepts
+but does not yet use, so that a z/OS iked.conf loads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nsstwisted.config import Setting, Statement
+from nsstwisted.config.values import absolute_path as _path
+from nsstwisted.config.values import label_value as _label
+from nsstwisted.config.values import setting_error as _error
+from nsstwisted.config.values import single_value as _single
+from nsstwisted.config.values import system_name_value as _system_name
+from nsstwisted.iked.configuration.nssserver import _server
+from nsstwisted.iked.configuration.values import (
+    _USERID,
+    _Check,
+    _choice,
+    _none,
+    _number,
+    _statement_error,
+    _yes_no,
+)
+
+__all__ = [
+    "DEFAULT_IKE_SYSLOG_LEVEL",
+    "DEFAULT_KEY_RING",
+    "DEFAULT_NMI_IDLE_TIMEOUT",
+    "DEFAULT_NMI_SOCKET",
+    "DEFAULT_NSS_WAIT_LIMIT",
+    "DEFAULT_NSS_WAIT_RETRIES",
+    "DEFAULT_RING_OWNER",
+]
+
+DEFAULT_NMI_SOCKET = "/var/sock/ipsecmgmt"
+DEFAULT_RING_OWNER = "IKED"
+"""
+The owner of a ring coded without one (C{KeyRing ringname}): on z/OS the
+user ID IKED runs under, here the conventional C{IKED}.
+"""
+DEFAULT_KEY_RING = (DEFAULT_RING_OWNER, "KEYRING")
+"""IBM's default, C{iked/keyring}, upper-cased as every ring name here is."""
+DEFAULT_NSS_WAIT_LIMIT = 60
+DEFAULT_NSS_WAIT_RETRIES = 3
+DEFAULT_IKE_SYSLOG_LEVEL = 1
+DEFAULT_NMI_IDLE_TIMEOUT = 60
+"""
+Seconds a management connection may stay idle: the protocol's default,
+C{nsstwisted.protocols.nmi.DEFAULT_IDLE_TIMEOUT}, as a whole number.
+"""
+
+# Our ranges, where IBM documents none: wide enough for any sensible value,
+# narrow enough that a slip of the keyboard (an extra zero) is caught.
+NSS_WAIT_LIMIT_RANGE = (1, 3600)
+NSS_WAIT_RETRIES_RANGE = (1, 100)
+SYSLOG_LEVEL_RANGE = (0, 1023)
+NMI_IDLE_TIMEOUT_RANGE = (0, 86400)
+
+MAX_RING_NAME_LENGTH = 237
+# sun_path is 108 bytes on Linux, one of which is the terminating NUL.
+MAX_SOCKET_PATH_BYTES = 107
+
+_RING_FORBIDDEN = "/(),'"
+
+
+def _ring_text(ring: tuple[str, str]) -> str:
+    return f"{ring[0]}/{ring[1]}"
+
+
+_sa_installer = _choice({"record": "record", "xfrm": "xfrm"}, "Record or Xfrm")
+
+
+def _fips140(setting: Setting, filename: str) -> None:
+    # Accepting "yes" and ignoring it would let an operator believe iked
+    # restricts itself to FIPS 140 algorithms when it does not.
+    if _yes_no(setting, filename):
+        raise _error(
+            setting,
+            filename,
+            "yes is not supported: nsstwisted does not restrict itself to"
+            " FIPS 140 algorithms",
+        )
+
+
+_SMF119 = {
+    value.lower()
+    for value in (
+        "None",
+        "IKEALL",
+        "IKETunnel",
+        "IKETunnelActDeact",
+        "IKETunnelExpire",
+        "IKETunnelRefresh",
+        "DynTunnel",
+        "DynTunnelALL",
+        "DynTunnelActDeact",
+        "DynTunnelExpire",
+        "DynTunnelRefresh",
+    )
+}
+
+
+def _smf119(setting: Setting, filename: str) -> None:
+    if not setting.values:
+        raise _error(setting, filename, "takes at least one record type")
+    for value in setting.values:
+        if value.lower() not in _SMF119:
+            raise _error(
+                setting,
+                filename,
+                f"{value!r} is not a record type: None, IKEALL, IKETunnel or DynTunnel",
+            )
+
+
+def _ring(setting: Setting, filename: str) -> tuple[str, str]:
+    text = _single(setting, filename)
+    owner, slash, ring = text.partition("/")
+    if not slash:
+        owner, ring = DEFAULT_RING_OWNER, text
+    owner = owner.upper()
+    if not _USERID.fullmatch(owner):
+        raise _error(
+            setting,
+            filename,
+            f"the ring owner {owner!r} must be a user ID:"
+            " 1 to 8 of A-Z 0-9 @ # $, not starting with a digit",
+        )
+    name = ring.upper()
+    if not 1 <= len(name) <= MAX_RING_NAME_LENGTH or any(
+        c.isspace() or not c.isprintable() or c in _RING_FORBIDDEN for c in name
+    ):
+        raise _error(
+            setting,
+            filename,
+            f"the ring name {ring!r} must be 1 to {MAX_RING_NAME_LENGTH}"
+            " printable characters without blanks or / ( ) , '",
+        )
+    return owner, name
+
+
+def _no_key_ring(setting: Setting, filename: str) -> None:
+    _none(setting, filename)
+
+
+# keyword (lower case) -> (field, check); a field of None is checked only.
+_IKE_KEYWORDS: dict[str, tuple[str | None, _Check]] = {
+    "ikesysloglevel": ("ikeSyslogLevel", _number(*SYSLOG_LEVEL_RANGE)),
+    "pagentsysloglevel": (None, _number(*SYSLOG_LEVEL_RANGE)),
+    "smf119": (None, _smf119),
+    "ikeretries": (None, _number(1, 10)),
+    "ikeinitwait": (None, _number(1, 10)),
+    "fips140": (None, _fips140),
+    "keyring": ("keyRing", _ring),
+    "nokeyring": ("keyRing", _no_key_ring),
+    "echo": (None, _yes_no),
+    "networksecurityserver": ("primary", _server),
+    "networksecurityserverbackup": ("backup", _server),
+    "nsswaitlimit": ("nssWaitLimit", _number(*NSS_WAIT_LIMIT_RANGE)),
+    "nsswaitretries": ("nssWaitRetries", _number(*NSS_WAIT_RETRIES_RANGE)),
+    "pagentwait": (None, _number(0, 86400)),
+    "supportedcertauth": (None, _label),
+    "systemname": ("systemName", _system_name),
+    "nmisocket": ("nmiSocket", _path(MAX_SOCKET_PATH_BYTES)),
+    "nmiidletimeout": ("nmiIdleTimeout", _number(*NMI_IDLE_TIMEOUT_RANGE)),
+    "cafile": ("caFile", _path()),
+    "sainstaller": ("saInstaller", _sa_installer),
+    "securitydatabase": ("securityDatabase", _path()),
+    "requireremoteidentity": ("requireRemoteIdentity", _yes_no),
+}
+
+
+def _ike_config(statement: Statement, filename: str) -> dict[str, Any]:
+    if statement.name is not None:
+        raise _statement_error(
+            statement, filename, f"takes no name, but {statement.name!r} is given"
+        )
+    values: dict[str, Any] = {}
+    for setting in statement.settings:
+        entry = _IKE_KEYWORDS.get(setting.keyword.lower())
+        if entry is None:
+            raise _error(setting, filename, "unknown keyword of IkeConfig")
+        name, check = entry
+        value = check(setting, filename)
+        if name is not None:
+            values[name] = value
+    return values

@@ -1,0 +1,513 @@
+"""
+One stack's IKE: its engine, its UDP sockets, the clock that drives the
+engine's timers, its signer and verifier, its SA installer, and the
+stack model that C{ipsec -k} and C{-y} show.
+
+Everything the engine decides arrives here as actions; this class only
+carries them out (send, ask the signer, install) and keeps the books.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.interfaces import IDelayedCall, IListeningPort
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from nsstwisted.ike.constants import IKE_PORT, ExchangeType
+from nsstwisted.ike.engine import EngineSettings, IkeEngine
+from nsstwisted.ike.events import (
+    Action,
+    ChildSaDeleted,
+    ChildSaEstablished,
+    Endpoint,
+    IkeSaDeleted,
+    IkeSaEstablished,
+    IkeSaRekeyed,
+    MessageDropped,
+    NegotiationFailed,
+    PeerCheckNeeded,
+    Retransmitted,
+    SendDatagram,
+    SignatureNeeded,
+)
+from nsstwisted.ike.installation import InstalledChildSa, range_selectors
+from nsstwisted.ike.interfaces import IPeerVerifier
+from nsstwisted.ike.policy import PeerPolicy
+from nsstwisted.ike.sa import ChildSa, ChildState, IkeSa, IkeState
+from nsstwisted.iked.keyexchange.installer import ISaInstaller
+from nsstwisted.iked.keyexchange.netns import udp_socket
+from nsstwisted.iked.stackmodel.stack import StackModel
+from nsstwisted.iked.stackmodel.statistics import Counter, Gauge
+from nsstwisted.iked.stackmodel.tunnelfill import child_values, ike_values
+from nsstwisted.iked.stackmodel.tunnels import DynamicTunnel, IkeTunnel, TunnelHooks
+from nsstwisted.protocols.ike import IkeDatagramProtocol
+from nsstwisted.wire.filters import TunnelStatus
+
+__all__ = ["StackIke"]
+
+SignerFor = Callable[[PeerPolicy], Any]
+
+
+class StackIke:
+    """
+    The IKE side of one stack.
+
+    @ivar engine: the sans-IO engine; tests and embedders may drive it.
+    """
+
+    log = Logger(namespace="iked")
+
+    def __init__(
+        self,
+        reactor: Any,
+        stackName: str,
+        peers: Sequence[PeerPolicy],
+        signerFor: SignerFor,
+        verifier: IPeerVerifier,
+        installer: ISaInstaller,
+        model: StackModel,
+        settings: EngineSettings | None = None,
+        namespace: str | None = None,
+    ) -> None:
+        """
+        @param namespace: the stack's network namespace, where its IKE
+            sockets are made (L{None}: iked's own).
+        """
+        self._reactor = reactor
+        self.namespace = namespace
+        self.stackName = stackName
+        self.engine = IkeEngine(peers, settings)
+        self._signerFor = signerFor
+        self.verifier = verifier
+        self.installer = installer
+        self.model = model
+        self._ports: dict[Endpoint, IListeningPort] = {}
+        self._protocols: dict[Endpoint, IkeDatagramProtocol] = {}
+        self._timer: IDelayedCall | None = None
+        self._ikeTunnels: dict[str, IkeSa] = {}
+        self._childTunnels: dict[str, ChildSa] = {}
+        self._authoritiesCall: IDelayedCall | None = None
+        self.running = False
+        model.tunnels.hooks = TunnelHooks(
+            deactivateIke=self._deactivate_ike,
+            refreshIke=self._refresh_ike,
+            activateDynamic=self._activate_dynamic,
+            deactivateDynamic=self._deactivate_dynamic,
+            refreshDynamic=self._refresh_dynamic,
+            activateRule=self._activate_rule,
+        )
+
+    # -- life -----------------------------------------------------------------
+
+    def start(self) -> None:
+        self.running = True
+        self._listen()
+        self._fetch_authorities()
+        for policy in self.engine.peers:
+            for child in policy.children:
+                if child.autoActivate and child.initiation.mayInitiate:
+                    self._run(
+                        self.engine.initiate(policy.name, child.name, self._now())
+                    )
+
+    def stop(self) -> Deferred[None]:
+        """Delete nothing (the peers time out), stop listening."""
+        self.running = False
+        for call in (self._timer, self._authoritiesCall):
+            if call is not None and call.active():
+                call.cancel()
+        self._timer = self._authoritiesCall = None
+        stopping = [port.stopListening() for port in self._ports.values()]
+        self._ports.clear()
+        self._protocols.clear()
+        return DeferredList([d for d in stopping if d is not None]).addCallback(
+            lambda _: None
+        )
+
+    def update_peers(self, peers: Sequence[PeerPolicy]) -> None:
+        """
+        A refresh: new policy (existing SAs stay until rekeyed or deleted)
+        and the CA list for CERTREQ asked for again.
+        """
+        self.engine.update_peers(peers)
+        if self.running:
+            self._listen()
+            self._fetch_authorities()
+
+    def _now(self) -> float:
+        return float(self._reactor.seconds())
+
+    def _listen(self) -> None:
+        wanted = self.engine.endpoints()
+        for endpoint in list(self._ports):
+            if endpoint not in wanted:
+                self._ports.pop(endpoint).stopListening()
+                self._protocols.pop(endpoint, None)
+        for endpoint in wanted - set(self._ports):
+            protocol = IkeDatagramProtocol(endpoint, self._received)
+            try:
+                sock = udp_socket(self.namespace, endpoint[0], endpoint[1])
+                try:
+                    port = self._reactor.adoptDatagramPort(
+                        sock.fileno(), sock.family, protocol
+                    )
+                finally:
+                    sock.close()  # the reactor holds its own duplicate
+            except OSError as error:
+                self.log.error(
+                    "{ikedMessage}",
+                    ikedMessage=f"EZD1157I Stack {self.stackName} cannot listen for "
+                    f"IKE on {endpoint[0]} port {endpoint[1]}"
+                    f"{'' if self.namespace is None else ' in ' + self.namespace}"
+                    f": {error}",
+                )
+                continue
+            self._ports[endpoint] = port
+            self._protocols[endpoint] = protocol
+
+    def _fetch_authorities(self) -> None:
+        """Ask for the CA list; on failure once more every 10 s, never twice at once."""
+        if self._authoritiesCall is not None and self._authoritiesCall.active():
+            self._authoritiesCall.cancel()
+        self._authoritiesCall = None
+
+        def got(hashes: tuple[bytes, ...]) -> None:
+            self.engine.set_authorities(hashes)
+
+        def failed(reason: Failure) -> None:
+            if self.running:
+                self._authoritiesCall = self._reactor.callLater(
+                    10, self._fetch_authorities
+                )
+
+        d = self.verifier.authorities()
+        d.addCallbacks(got, failed)
+
+    # -- the engine's actions -------------------------------------------------
+
+    def _received(self, message: bytes, local: Endpoint, remote: Endpoint) -> None:
+        self._run(self.engine.receive(message, local, remote, self._now()))
+
+    def _run(self, actions: list[Action]) -> None:
+        for action in actions:
+            self._do(action)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if not self.running:
+            return
+        deadline = self.engine.next_deadline()
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        if deadline is not None:
+            delay = max(0.0, deadline - self._now())
+            self._timer = self._reactor.callLater(delay, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        self._run(self.engine.expire(self._now()))
+
+    def _do(self, action: Action) -> None:
+        if isinstance(action, SendDatagram):
+            protocol = self._protocols.get(action.local)
+            if protocol is None:
+                protocol = next(
+                    (p for e, p in self._protocols.items() if e[1] == action.local[1]),
+                    None,
+                )
+            if protocol is not None:
+                protocol.send(action.message, action.remote, action.raw)
+        elif isinstance(action, SignatureNeeded):
+            self._sign(action)
+        elif isinstance(action, PeerCheckNeeded):
+            self._check(action)
+        elif isinstance(action, IkeSaEstablished):
+            self._ike_up(action.sa)
+        elif isinstance(action, IkeSaRekeyed):
+            self._ike_rekeyed(action.old, action.new)
+        elif isinstance(action, IkeSaDeleted):
+            self._ike_down(action.sa, action.reason)
+        elif isinstance(action, ChildSaEstablished):
+            self._child_up(action.child, action.replaces)
+        elif isinstance(action, ChildSaDeleted):
+            self._child_down(action.child, action.reason)
+        elif isinstance(action, Retransmitted):
+            self.model.statistics.count(
+                Counter.P2_RETRANSMIT
+                if action.exchange == ExchangeType.CREATE_CHILD_SA
+                else Counter.P1_RETRANSMIT
+            )
+        elif isinstance(action, NegotiationFailed):
+            self._count_failure(action)
+            self._say(
+                f"EZD1155I Stack {self.stackName} negotiation with {action.peer} "
+                f"failed: {action.reason}"
+            )
+        elif isinstance(action, MessageDropped):
+            self.log.debug(
+                "{ikedMessage}",
+                ikedMessage=f"EZD1156I Stack {self.stackName} ignored a message from "
+                f"{action.remote[0]} port {action.remote[1]}: {action.reason}",
+            )
+
+    def _count_failure(self, failure: NegotiationFailed) -> None:
+        if failure.kind == "notice":
+            return
+        local = failure.local
+        if local is None:
+            local = failure.sa is not None and failure.sa.originalInitiator
+        if failure.kind == "child":
+            counter = Counter.P2_LOCAL_FAILURE if local else Counter.P2_REMOTE_FAILURE
+        else:
+            counter = Counter.P1_LOCAL_FAILURE if local else Counter.P1_REMOTE_FAILURE
+        self.model.statistics.count(counter)
+
+    def _say(self, text: str) -> None:
+        self.log.info("{ikedMessage}", ikedMessage=text)
+
+    def _sign(self, action: SignatureNeeded) -> None:
+        requestId = action.requestId
+        signer = self._signerFor(action.sa.policy)
+        d = signer.sign(action.octets, action.peerHashes)
+
+        def done(result: Any) -> None:
+            value = result.value if isinstance(result, Failure) else result
+            assert value is not None
+            self._run(self.engine.signature_made(requestId, value, self._now()))
+
+        d.addBoth(done)
+
+    def _check(self, action: PeerCheckNeeded) -> None:
+        requestId = action.requestId
+        d = self.verifier.verify(
+            action.certificates,
+            action.scheme,
+            action.octets,
+            action.signature,
+            action.sa.policy.peerEku,
+        )
+
+        def done(result: Any) -> None:
+            error = result.value if isinstance(result, Failure) else None
+            self._run(self.engine.peer_checked(requestId, error, self._now()))
+
+        d.addBoth(done)
+
+    # -- the stack model ------------------------------------------------------
+
+    def _ike_up(self, sa: IkeSa) -> None:
+        tunnel = self.model.tunnels.add_ike(
+            sa.policy.name, sa.local[0], sa.remote[0], **ike_values(sa, time.time())
+        )
+        sa.tunnelId = tunnel.tunnelId
+        self._ikeTunnels[tunnel.tunnelId] = sa
+        statistics = self.model.statistics
+        statistics.count(
+            Counter.P1_LOCAL_SUCCESS
+            if sa.originalInitiator
+            else Counter.P1_REMOTE_SUCCESS
+        )
+        statistics.adjust(Gauge.P1_ACTIVE, 1)
+        self._say(
+            f"EZD1150I Stack {self.stackName} IKE SA {tunnel.tunnelId} with "
+            f"{sa.remote[0]} established ({sa.policy.name}, "
+            f"{'initiator' if sa.originalInitiator else 'responder'}, "
+            f"SPIs {sa.spiI.hex()}/{sa.spiR.hex()})"
+        )
+
+    def _ike_rekeyed(self, old: IkeSa, new: IkeSa) -> None:
+        tunnel = self.model.tunnels.lookup(old.tunnelId)
+        new.tunnelId = old.tunnelId
+        self._ikeTunnels[new.tunnelId] = new
+        if isinstance(tunnel, IkeTunnel):
+            for key, value in ike_values(new, time.time()).items():
+                setattr(tunnel, key, value)
+        self._say(
+            f"EZD1152I Stack {self.stackName} IKE SA {new.tunnelId} rekeyed "
+            f"(SPIs {new.spiI.hex()}/{new.spiR.hex()})"
+        )
+
+    def _ike_down(self, sa: IkeSa, reason: str) -> None:
+        if self._ikeTunnels.get(sa.tunnelId) is not sa:
+            return  # replaced by a rekey: the tunnel lives on
+        del self._ikeTunnels[sa.tunnelId]
+        self.model.tunnels.remove(sa.tunnelId)
+        self.model.statistics.adjust(Gauge.P1_ACTIVE, -1)
+        self._say(
+            f"EZD1151I Stack {self.stackName} IKE SA {sa.tunnelId} with "
+            f"{sa.remote[0]} deleted: {reason}"
+        )
+
+    def _child_up(self, child: ChildSa, replaces: ChildSa | None) -> None:
+        values = child_values(child, time.time())
+        if replaces is not None and replaces.tunnelId:
+            child.tunnelId = replaces.tunnelId
+            tunnel = self.model.tunnels.lookup(child.tunnelId)
+            if isinstance(tunnel, DynamicTunnel):
+                for key, value in values.items():
+                    setattr(tunnel, key, value)
+        else:
+            name = child.policy.name if child.policy else ""
+            action = child.policy.action if child.policy else ""
+            tunnel = self.model.tunnels.add_dynamic(name, action, **values)
+            child.tunnelId = tunnel.tunnelId
+        self._childTunnels[child.tunnelId] = child
+        statistics = self.model.statistics
+        statistics.count(
+            Counter.P2_LOCAL_SUCCESS if child.initiator else Counter.P2_REMOTE_SUCCESS
+        )
+        if replaces is None:
+            statistics.adjust(Gauge.P2_ACTIVE, 1)
+        self._install(child)
+        self._say(
+            f"EZD1153I Stack {self.stackName} CHILD SA {child.tunnelId} "
+            f"({child.name}) {'rekeyed' if replaces else 'established'}, "
+            f"SPIs in {child.spiIn.hex()} out {child.spiOut.hex()}"
+        )
+
+    def _child_down(self, child: ChildSa, reason: str) -> None:
+        self._uninstall(child)
+        if self._childTunnels.get(child.tunnelId) is not child:
+            return  # replaced by its rekey
+        del self._childTunnels[child.tunnelId]
+        self.model.tunnels.remove(child.tunnelId)
+        self.model.statistics.adjust(Gauge.P2_ACTIVE, -1)
+        self._say(
+            f"EZD1154I Stack {self.stackName} CHILD SA {child.tunnelId} "
+            f"({child.name}) deleted: {reason}"
+        )
+
+    def _install(self, child: ChildSa) -> None:
+        def refused(reason: str) -> None:
+            self._say(
+                f"EZD1158I Stack {self.stackName} CHILD SA {child.tunnelId} could not "
+                f"be installed: {reason}"
+            )
+
+        try:
+            record = installed_sa(child)
+        except ValueError as e:
+            # Said, never skipped in silence: the peer believes the SA
+            # carries its traffic.
+            refused(str(e))
+            return
+        if record is None:
+            return
+        self.installer.install(record).addErrback(
+            lambda failure: refused(failure.getErrorMessage())
+        )
+
+    def _uninstall(self, child: ChildSa) -> None:
+        try:
+            record = installed_sa(child)
+        except ValueError:
+            return  # it was never installed
+        if record is not None:
+            self.installer.remove(record).addErrback(lambda failure: None)
+
+    # -- the control operations (ipsec -k / -y) -------------------------------
+
+    def _deactivate_ike(self, tunnel: Any) -> TunnelStatus:
+        sa = self._ikeTunnels.get(tunnel.tunnelId)
+        if sa is None or sa.state != IkeState.ESTABLISHED:
+            return TunnelStatus.STATEALREADYSET
+        self._run(
+            self.engine.delete_ike_sa(sa, "deactivated by the operator", self._now())
+        )
+        return TunnelStatus.STATEUPDATED
+
+    def _refresh_ike(self, tunnel: Any) -> TunnelStatus:
+        sa = self._ikeTunnels.get(tunnel.tunnelId)
+        if sa is None or sa.state != IkeState.ESTABLISHED:
+            return TunnelStatus.STATEALREADYSET
+        self._run(self.engine.rekey_ike_sa(sa, self._now()))
+        return TunnelStatus.STATEUPDATED
+
+    def _activate_dynamic(self, tunnel: Any) -> TunnelStatus:
+        child = self._childTunnels.get(tunnel.tunnelId)
+        if child is not None and child.state == ChildState.INSTALLED:
+            return TunnelStatus.STATEALREADYSET
+        return self._activate_rule(tunnel.name)
+
+    def _activate_rule(self, name: str) -> TunnelStatus:
+        for policy in self.engine.peers:
+            for child in policy.children:
+                if child.name == name:
+                    if not child.initiation.mayInitiate:
+                        return TunnelStatus.STATEALREADYSET
+                    self._run(self.engine.initiate(policy.name, name, self._now()))
+                    return TunnelStatus.STATEUPDATED
+        return TunnelStatus.NOTFOUND
+
+    def _deactivate_dynamic(self, tunnel: Any) -> TunnelStatus:
+        child = self._childTunnels.get(tunnel.tunnelId)
+        if child is None or child.state != ChildState.INSTALLED:
+            return TunnelStatus.STATEALREADYSET
+        self._run(
+            self.engine.delete_child_sa(
+                child, "deactivated by the operator", self._now()
+            )
+        )
+        return TunnelStatus.STATEUPDATED
+
+    def _refresh_dynamic(self, tunnel: Any) -> TunnelStatus:
+        child = self._childTunnels.get(tunnel.tunnelId)
+        if child is None or child.state != ChildState.INSTALLED:
+            return TunnelStatus.STATEALREADYSET
+        self._run(self.engine.rekey_child_sa(child, self._now()))
+        return TunnelStatus.STATEUPDATED
+
+
+def installed_sa(child: ChildSa) -> InstalledChildSa | None:
+    """
+    What the installer needs of a CHILD_SA (None if it has no keys).
+
+    Each negotiated range becomes all the prefixes that cover it
+    (L{range_selectors}), so that the policies cover exactly what was
+    agreed.
+
+    @raise ValueError: a CHILD_SA that cannot be installed as negotiated
+        (L{InstalledChildSa} says why).
+    """
+    if child.keys is None or child.suite is None or not child.spiOut:
+        return None
+    sa = child.ikeSa
+    encOut, integOut = child.outbound_keys()
+    encIn, integIn = child.inbound_keys()
+    encapsulation = None
+    if (
+        sa.localNat
+        or sa.remoteNat
+        or (sa.local[1] != IKE_PORT and sa.remote[1] != IKE_PORT)
+    ):
+        encapsulation = (sa.local[1], sa.remote[1])
+    return InstalledChildSa(
+        reqid=child.reqid,
+        localAddress=ipaddress.ip_address(sa.local[0]),
+        remoteAddress=ipaddress.ip_address(sa.remote[0]),
+        spiIn=child.spiIn,
+        spiOut=child.spiOut,
+        mode=child.mode,
+        encrId=child.suite.encrId,
+        keyBits=child.suite.keyBits,
+        integId=child.suite.integId,
+        localSelectors=tuple(
+            s for t in child.localSelectors for s in range_selectors(t)
+        ),
+        remoteSelectors=tuple(
+            s for t in child.remoteSelectors for s in range_selectors(t)
+        ),
+        encryptionKeyIn=encIn,
+        encryptionKeyOut=encOut,
+        integrityKeyIn=integIn,
+        integrityKeyOut=integOut,
+        encapsulation=encapsulation,
+        lifetimeSeconds=child.policy.lifetime if child.policy else 3600,
+    )

@@ -1,0 +1,108 @@
+"""
+iked's own key ring, for stacks that are not NSS clients: signing for an
+IKE identity, the trusted CAs, and what happens when it cannot be used.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509 import load_der_x509_certificate
+from twisted.internet import reactor
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from nsstwisted.ike.auth import verify_signature
+from nsstwisted.ike.constants import AuthMethod, IdType, NotifyType
+from nsstwisted.ike.errors import IkeError
+from nsstwisted.ike.policy import LocalIdentity
+from nsstwisted.iked.keyexchange.localring import LocalKeyRing
+from nsstwisted.iked.service import IKEDService
+from tests.daemons import build_security, capture_messages
+
+POLICY = """\
+KeyExchangeRule peer
+{
+  LocalSecurityEndpoint { Identity Fqdn client1.example
+                          Location 127.0.0.1 }
+  RemoteSecurityEndpoint { Location 127.0.0.1 }
+  KeyExchangeActionRef ike
+}
+KeyExchangeAction ike
+{
+  KeyExchangeOffer { HowToEncrypt AES_CBC KeyLength 128
+                     HowToAuthMsgs HMAC_SHA2_256_128
+                     DHGroup Group19 }
+}
+"""
+
+
+class LocalKeyRingTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.setup = build_security(self)  # type: ignore[arg-type]
+        self.ring = LocalKeyRing.open(
+            self.setup.database, self.setup.stash, "NSSD", "NSSRING"
+        )
+        self.addCleanup(self.ring.close)
+
+    def test_sign_for_identity(self) -> None:
+        """The certificate that certifies the identity signs, RFC 7427."""
+        signed = self.ring.sign(
+            LocalIdentity(IdType.FQDN, "client1.example"), b"octets", frozenset({2, 3})
+        )
+        self.assertEqual(signed.method, AuthMethod.DIGITAL_SIGNATURE)
+        self.assertEqual(signed.scheme.name, "RSA_PKCS1_SHA256")
+        certificate = load_der_x509_certificate(signed.certificates[0])
+        key = certificate.public_key()
+        assert isinstance(key, rsa.RSAPublicKey)
+        verify_signature(key, signed.scheme, b"octets", signed.signature)
+
+    def test_ecdsa_without_hash_notify(self) -> None:
+        signed = self.ring.sign(
+            LocalIdentity(IdType.FQDN, "client2.example"), b"octets", None
+        )
+        self.assertEqual(signed.method, AuthMethod.ECDSA_SHA256_P256)
+
+    def test_no_certificate(self) -> None:
+        with self.assertRaises(IkeError) as caught:
+            self.ring.sign(LocalIdentity(IdType.FQDN, "nobody.example"), b"x", None)
+        self.assertEqual(caught.exception.notify, NotifyType.AUTHENTICATION_FAILED)
+
+    def test_trust(self) -> None:
+        trust = self.ring.trust()
+        self.assertEqual(
+            [c.subject.rfc4514_string() for c in trust.authorities],
+            ["CN=NSS Test CA,O=Example"],
+        )
+        self.assertEqual(len(trust.hashes()[0]), 20)
+
+
+class UnusableRingTests(TestCase):
+    def test_missing_database(self) -> None:
+        """
+        A stack with IKE peers, no NSS and a local ring that cannot be
+        opened is not served (EZD1160I, EZD1159I); iked itself runs on.
+        """
+        messages = capture_messages(self)
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        policy = os.path.join(folder, "b.policy")
+        with open(policy, "w") as f:
+            f.write(POLICY)
+        config = os.path.join(folder, "iked.conf")
+        with open(config, "w") as f:
+            f.write(
+                "IkeConfig\n{\n  SystemName SYS1\n"
+                f'  SecurityDatabase "{folder}/missing.db"\n'
+                f'  NmiSocket "{folder}/nmi"\n'
+                "}\n"
+                f'TcpipStack TCPIPB\n{{\n  PolicyFile "{policy}"\n}}\n'
+            )
+        service = IKEDService.prepare(config, reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertTrue(service.running)
+        self.assertEqual(service.ike, {})
+        text = "\n".join(messages)
+        self.assertIn("EZD1160I The local key ring IKED/KEYRING", text)
+        self.assertIn("EZD1159I Stack TCPIPB has IKE peers", text)

@@ -1,0 +1,43 @@
+"""
+IKE sockets in a stack's network namespace.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from nsstwisted.iked.keyexchange.netns import NamespaceError, udp_socket
+from tests.strongswan import NetworkNamespace
+
+
+class UdpSocketTests(SynchronousTestCase):
+    def test_missing_namespace(self) -> None:
+        with self.assertRaises(NamespaceError) as caught:
+            udp_socket("nsst-no-such-namespace", "127.0.0.1", 0)
+        self.assertEqual(caught.exception.errno, errno.ENOENT)
+
+    def test_own_namespace(self) -> None:
+        sock = udp_socket(None, "127.0.0.1", 0)
+        self.addCleanup(sock.close)
+        self.assertEqual(sock.getsockname()[0], "127.0.0.1")
+
+    def test_in_namespace(self) -> None:
+        """
+        An address that exists only in the namespace can be bound there,
+        and the calling thread stays in its own namespace.
+        """
+        if os.getuid() != 0:
+            raise self.skipTest("network namespaces need root")
+        namespace = NetworkNamespace("netns", addresses=("10.77.9.1/24",))
+        self.addCleanup(namespace.delete)
+        before = os.readlink("/proc/thread-self/ns/net")
+        sock = udp_socket(namespace.name, "10.77.9.1", 0)
+        self.addCleanup(sock.close)
+        self.assertEqual(sock.getsockname()[0], "10.77.9.1")
+        self.assertEqual(os.readlink("/proc/thread-self/ns/net"), before)
+        with self.assertRaises(OSError) as caught:
+            udp_socket(None, "10.77.9.1", 0)
+        self.assertEqual(caught.exception.errno, errno.EADDRNOTAVAIL)
