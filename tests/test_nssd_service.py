@@ -758,6 +758,27 @@ class SecurityChangeTests(TestCase):
 
         return ensureDeferred(go())
 
+    def test_resumeAtNextLogon(self) -> Deferred[None]:
+        """
+        After REVOKE, a refresh, then RESUME, the user's next logon is
+        granted without another refresh: its environment is newer than the
+        snapshot that knows it revoked.
+        """
+
+        async def go() -> None:
+            racf(
+                self.setup,
+                "CONNECT ALICE GROUP(GRPB)",
+                "ALTUSER ALICE REVOKE",
+                "SETROPTS RACLIST(SERVAUTH) REFRESH",
+            )
+            await self.service.current_snapshot()
+            self.assertTrue(self.service.snapshot.is_revoked("ALICE"))
+            racf(self.setup, "ALTUSER ALICE RESUME")
+            await self.logon()
+
+        return ensureDeferred(go())
+
     def test_warningLogged(self) -> Deferred[None]:
         """
         A WARNING profile lets CLIENT1 sign with CLIENT2's certificate and

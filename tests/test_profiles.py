@@ -5,6 +5,7 @@ options, and the snapshot's authorization decisions.
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from nsstwisted.security.accessor import AccessorEnvironment
 from nsstwisted.security.errors import (
     AlreadyExistsError,
     InvalidValueError,
@@ -13,6 +14,7 @@ from nsstwisted.security.errors import (
 from nsstwisted.security.profiles import (
     AccessLevel,
     AuthorizationResult,
+    ProfileSnapshot,
     ProfileStore,
     ResourceClass,
 )
@@ -353,6 +355,33 @@ class EnvironmentTests(ProfileTestCase):
         self.assertFalse(
             snapshot.authorize("client1", SERVAUTH, CERT, AccessLevel.READ).allowed
         )
+
+    def test_laterKnowsBest(self) -> None:
+        """
+        Of the session's environment and the snapshot, the later read
+        decides whether the user is revoked or deleted: a REVOKE reaches an
+        older session through the refreshed snapshot, a RESUME counts from
+        the next logon without one.
+        """
+        self.profiles.define(SERVAUTH, CERT, owner="admin", uacc=AccessLevel.READ)
+
+        def allowed(
+            userid: str, snapshot: ProfileSnapshot, environment: AccessorEnvironment
+        ) -> bool:
+            return snapshot.authorize(
+                userid, SERVAUTH, CERT, AccessLevel.READ, environment=environment
+            ).allowed
+
+        before = self.users.environment("client1")
+        self.users.alter_user("client1", revoke=True)
+        revoked = self.profiles.snapshot()
+        self.assertFalse(allowed("client1", revoked, before))
+        self.users.alter_user("client1", resume=True)
+        self.assertTrue(allowed("client1", revoked, self.users.environment("client1")))
+        old = self.users.environment("client2")
+        self.assertTrue(allowed("client2", revoked, old))
+        self.users.delete_user("client2")
+        self.assertFalse(allowed("client2", self.profiles.snapshot(), old))
 
     def test_environmentMustBeTheUsers(self) -> None:
         snapshot = self.profiles.snapshot()

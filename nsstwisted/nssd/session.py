@@ -386,17 +386,13 @@ class NssServerSession:
             # per guess, and revocation does the rest.
             self._link.close()
             return None
-        environmentAt = time.monotonic()
         checking = self._context.currentSnapshot()
-        return checking.addCallback(
-            self._logon_authorize, result, environmentAt, requestId, request
-        )
+        return checking.addCallback(self._logon_authorize, result, requestId, request)
 
     def _logon_authorize(
         self,
         snapshot: ProfileSnapshot,
         result: LogonResult,
-        environmentAt: float,
         requestId: int,
         request: LogonRequest,
     ) -> None:
@@ -438,7 +434,7 @@ class NssServerSession:
             return
         self.services = granted
         self.environment = environment
-        self.environmentAt = environmentAt
+        self.environmentAt = 0.0 if environment is None else environment.builtAt
         self.requestedServices = request.services
         self.systemName = request.systemName or ""
         self.stackName = request.stackName or ""

@@ -15,6 +15,7 @@ session that is already open keeps the environment it started with.
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass
 
 
@@ -29,6 +30,9 @@ class AccessorEnvironment:
     @ivar defined: the user is defined in the security database; an
         undefined user gets only a profile's UACC, as in RACF.
     @ivar revoked: the user is revoked and passes no check.
+    @ivar builtAt: when it was read, by C{time.monotonic}: of an environment
+        and a profile snapshot, the later one knows better whether the user
+        is still defined and not revoked.
     """
 
     userid: str
@@ -36,6 +40,7 @@ class AccessorEnvironment:
     restricted: bool = False
     defined: bool = True
     revoked: bool = False
+    builtAt: float = 0.0
 
     @classmethod
     def undefined(cls, userid: str) -> AccessorEnvironment:
@@ -50,11 +55,12 @@ def read_environment(cursor: sqlite3.Cursor, userid: str) -> AccessorEnvironment
     Build the environment of C{userid} (already upper case) inside an open
     transaction, as a logon does.
     """
+    builtAt = time.monotonic()
     row = cursor.execute(
         "SELECT restricted, revoked FROM users WHERE userid = ?", (userid,)
     ).fetchone()
     if row is None:
-        return AccessorEnvironment.undefined(userid)
+        return AccessorEnvironment(userid, defined=False, builtAt=builtAt)
     groups = frozenset(
         g
         for (g,) in cursor.execute(
@@ -62,7 +68,11 @@ def read_environment(cursor: sqlite3.Cursor, userid: str) -> AccessorEnvironment
         )
     )
     return AccessorEnvironment(
-        userid, groups, restricted=bool(row[0]), revoked=bool(row[1])
+        userid,
+        groups,
+        restricted=bool(row[0]),
+        revoked=bool(row[1]),
+        builtAt=builtAt,
     )
 
 

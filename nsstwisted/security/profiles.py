@@ -208,8 +208,8 @@ class ProfileSnapshot:
     def is_revoked(self, userid: str) -> bool:
         """
         Whether C{userid} was revoked when the snapshot was taken: such a
-        user passes no check, and its sessions end when the snapshot that
-        knows it is installed.
+        user passes no check with an environment older than the snapshot,
+        and its sessions end when the snapshot that knows it is installed.
         """
         return upper_ascii(userid) in self._revoked
 
@@ -295,7 +295,7 @@ class ProfileSnapshot:
         accessor = self.environment(name) if environment is None else environment
         if accessor.userid != name:
             raise ValueError(f"the environment of {accessor.userid} is not {name}'s")
-        if accessor.revoked or name in self._revoked:
+        if not self._still_valid(accessor):
             # A revoked user has no security environment: whatever protects
             # the resource, and even if nothing does, the answer is no.
             protecting = self.protecting_profile(resourceClass, resource)
@@ -314,6 +314,23 @@ class ProfileSnapshot:
                 AuthorizationResult.ALLOWED, profileName, granted, warning=True
             )
         return Decision(AuthorizationResult.DENIED, profileName, granted)
+
+    def _still_valid(self, accessor: AccessorEnvironment) -> bool:
+        """
+        Whether the user may pass checks at all: not revoked, by the later
+        of its environment and this snapshot; and, if this snapshot is the
+        later, still defined.  So a RESUME counts from the next logon, and
+        a REVOKE or DELUSER reaches the sessions opened before it at the
+        refresh that makes it known.
+        """
+        if accessor.revoked:
+            return False
+        if accessor.builtAt >= self.builtAt:
+            return True
+        name = accessor.userid
+        if name in self._revoked:
+            return False
+        return not accessor.defined or name in self._environments
 
 
 def _granted(accessor: AccessorEnvironment, profile: _CompiledProfile) -> AccessLevel:
@@ -651,6 +668,7 @@ class ProfileStore:
                     frozenset(groups.get(userid, ())),
                     restricted=bool(restricted),
                     revoked=bool(revoked),
+                    builtAt=builtAt,
                 )
                 for userid, restricted, revoked in cursor.execute(
                     "SELECT userid, restricted, revoked FROM users"
