@@ -162,7 +162,6 @@ class NSSDService(Service):
             pool=self.pool,
             logon=logon,
             certificates=certificates,
-            snapshot=lambda: self.snapshot,
             currentSnapshot=self.current_snapshot,
             systemName=lambda: self.configuration.systemName,
             registry=self.registry,

@@ -115,7 +115,6 @@ class ServerContext:
     What every session shares: the security database's services, the
     current configuration values, the registry and the thread pool.
 
-    @ivar snapshot: returns the profile snapshot in use, at once.
     @ivar currentSnapshot: brings the snapshot up to the database's class
         options and refresh generation, then returns it: what a logon
         checks with, so that class activation and a REFRESH reach the next
@@ -129,7 +128,6 @@ class ServerContext:
         pool: ThreadPool,
         logon: Logon,
         certificates: CertificateService,
-        snapshot: Callable[[], ProfileSnapshot],
         currentSnapshot: Callable[[], Deferred[ProfileSnapshot]],
         systemName: Callable[[], str],
         registry: ClientRegistry,
@@ -140,7 +138,6 @@ class ServerContext:
         self.pool = pool
         self.logon = logon
         self.certificates = certificates
-        self.snapshot = snapshot
         self.currentSnapshot = currentSnapshot
         self.systemName = systemName
         self.registry = registry
