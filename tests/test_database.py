@@ -9,7 +9,7 @@ import stat
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from nsstwisted.security.database import SecurityDatabase
+from nsstwisted.security.database import SCHEMA_VERSION, SecurityDatabase
 from nsstwisted.security.errors import (
     AlreadyExistsError,
     DatabaseCorruptError,
@@ -106,6 +106,46 @@ class OpenTests(SynchronousTestCase):
                 again.close()
 
         self.assertRaises(DatabaseCorruptError, use)
+
+    def test_upgradeFromVersion1(self) -> None:
+        """
+        A database of schema version 1 (before RESTRICTED users and WARNING
+        profiles) opens, is upgraded in place, and keeps its contents, with
+        nobody restricted and no profile in warning mode.
+        """
+        database = new_database(self)
+        UserRegistry(database).add_user("alice")
+        database.close()
+        old = sqlite3.connect(database.path, isolation_level=None)
+        old.execute("ALTER TABLE users DROP COLUMN restricted")
+        old.execute("ALTER TABLE profiles DROP COLUMN warning")
+        old.execute("PRAGMA user_version = 1")
+        old.close()
+        again = SecurityDatabase.open(database.path, database.stashPath)
+        self.addCleanup(again.close)
+        self.assertEqual(UserRegistry(again).list_userids(), ["ALICE"])
+        with again.reading() as cursor:
+            self.assertEqual(
+                cursor.execute("PRAGMA user_version").fetchone()[0], SCHEMA_VERSION
+            )
+            self.assertEqual(
+                cursor.execute("SELECT restricted FROM users").fetchall(), [(0,)]
+            )
+            cursor.execute("SELECT warning FROM profiles")
+
+    def test_newerVersionRefused(self) -> None:
+        database = new_database(self)
+        database.close()
+        newer = sqlite3.connect(database.path, isolation_level=None)
+        newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        newer.close()
+        error = self.assertRaises(
+            DatabaseCorruptError,
+            SecurityDatabase.open,
+            database.path,
+            database.stashPath,
+        )
+        self.assertIn("schema version", str(error))
 
     def test_locked(self) -> None:
         database = new_database(self)

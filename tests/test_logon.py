@@ -31,6 +31,21 @@ class PasswordLogonTests(SynchronousTestCase):
         self.assertEqual(result.outcome, LogonOutcome.ACCEPTED)
         self.assertIsNotNone(self.users.get_user("client1").lastLogon)
 
+    def test_acceptedBuildsEnvironment(self) -> None:
+        """
+        An accepted logon carries the user's security environment as the
+        database holds it at that moment; a refused one carries none.
+        """
+        self.users.add_group("g1")
+        self.users.connect("client1", "g1")
+        self.users.alter_user("client1", restricted=True)
+        result = self.logon.with_password("client1", "right")
+        assert result.environment is not None
+        self.assertEqual(result.environment.userid, "CLIENT1")
+        self.assertEqual(result.environment.groups, frozenset({"G1"}))
+        self.assertTrue(result.environment.restricted)
+        self.assertIsNone(self.logon.with_password("client1", "wrong").environment)
+
     def test_unknownUser(self) -> None:
         self.assertEqual(
             self.logon.with_password("nobody", "x").outcome,
@@ -152,6 +167,8 @@ class PassTicketLogonTests(SynchronousTestCase):
     def test_accepted(self) -> None:
         result = self.logon.with_passticket("client1", "nssd", self.ticket(NOW))
         self.assertEqual(result.outcome, LogonOutcome.ACCEPTED)
+        assert result.environment is not None
+        self.assertEqual(result.environment.userid, "CLIENT1")
 
     def test_windowEdges(self) -> None:
         for offset in (-600, 600):

@@ -37,11 +37,14 @@ from nsstwisted.client import (
     connect,
     tls_endpoint,
 )
+from nsstwisted.nssd.router import caller_userid
 from nsstwisted.nssd.service import NSSDService
 from nsstwisted.protocols.nmi import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_CONNECTIONS_PER_USER,
+    NmiCaller,
     NmiClientFactory,
+    NmiRequestFailed,
 )
 from nsstwisted.security.signing import SignatureScheme, verify
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
@@ -629,5 +632,238 @@ class VerifyProfileTests(TestCase):
                 await self.verify(session, profile)
             for profile, reason in REFUSED.items():
                 await self.assertRefused(session, profile, reason)
+
+        return ensureDeferred(go())
+
+
+ALICE_PASSWORD = "Al1ce-Pw"
+
+
+class SecurityChangeTests(TestCase):
+    """
+    When a change in the security database reaches a running nssd, as RACF
+    would have it: a user's groups at its next logon, class activation at
+    once, profiles only after C{SETROPTS RACLIST(SERVAUTH) REFRESH}.  No
+    test here waits for the 5-second poll: the logon itself catches up.
+    """
+
+    def setUp(self) -> None:
+        self.messages = capture_messages(self)
+        self.setup = build_security(self)
+        racf(
+            self.setup,
+            f"ADDUSER ALICE PASSWORD({ALICE_PASSWORD})",
+            "ADDGROUP GRPB",
+            "RDEFINE SERVAUTH EZB.NSS.NSSSYS.ALICE.IPSEC.CERT UACC(NONE)",
+            "PERMIT EZB.NSS.NSSSYS.ALICE.IPSEC.CERT CLASS(SERVAUTH) ID(GRPB)",
+            "SETROPTS RACLIST(SERVAUTH) REFRESH",
+        )
+        self.service = start_nssd(self, self.setup)
+        assert self.service.port is not None
+        self.portNumber = self.service.port.getHost().port  # type: ignore[attr-defined]
+
+    def logged(self, text: str) -> bool:
+        return any(text in m for m in self.messages)
+
+    async def logon(self, userid: str = "ALICE", password: str = ALICE_PASSWORD) -> Any:
+        session = await connect(
+            reactor,
+            client_endpoint(self.setup, self.portNumber),
+            serverIdentity=LOOPBACK,
+            clientName=userid,
+            credentials=PasswordCredentials(userid, password),
+            services=Services.CERT,
+        )
+        self.addCleanup(session.close)
+        return session
+
+    async def refused(
+        self, userid: str = "ALICE", password: str = ALICE_PASSWORD
+    ) -> None:
+        failure = await self.assertFailure(
+            ensureDeferred(self.logon(userid, password)), NssRequestFailed
+        )
+        self.assertEqual(failure.reasonCode, ReasonCode.NSSRsnServiceDenied)
+
+    def test_connectionAtNextLogon(self) -> Deferred[None]:
+        """
+        After CONNECT, ALICE's next logon is granted without a refresh; a
+        session keeps the groups its logon found, through CONNECT and
+        REMOVE, as RACF's ACEE does.
+        """
+
+        async def go() -> None:
+            await self.refused()
+            racf(self.setup, "CONNECT ALICE GROUP(GRPB)")
+            first = await self.logon()
+            # EZB.NSSCERT.NSSSYS.*.CERTAUTH is permitted to NSSCLNT.
+            self.assertEqual(await first.caCertificates(), [])
+            racf(self.setup, "CONNECT ALICE GROUP(NSSCLNT)")
+            self.assertEqual(await first.caCertificates(), [])
+            second = await self.logon()
+            self.assertEqual(len(await second.caCertificates()), 1)
+            racf(self.setup, "REMOVE ALICE GROUP(NSSCLNT)", "REMOVE ALICE GROUP(GRPB)")
+            self.assertEqual(len(await second.caCertificates()), 1)
+            await self.refused()
+            self.assertFalse(self.logged("DBG0013I"))
+
+        return ensureDeferred(go())
+
+    def test_classActivationAtOnce(self) -> Deferred[None]:
+        """
+        SETROPTS NOCLASSACT(SERVAUTH) is seen by the next logon, and from
+        then on by the sessions' checks too (DBG0141I); CLASSACT likewise.
+        """
+
+        async def go() -> None:
+            session = await self.logon("CLIENT1", CLIENT1_PASSWORD)
+            racf(self.setup, "SETROPTS NOCLASSACT(SERVAUTH)")
+            await self.refused("CLIENT1", CLIENT1_PASSWORD)
+            self.assertTrue(
+                self.logged(
+                    "DBG0141I class options changed: active classes PTKTDATA, "
+                    "generic SERVAUTH - in effect from now on, without a refresh"
+                )
+            )
+            failure = await self.assertFailure(
+                session.sign(
+                    label="Client1 cert",
+                    data=b"x",
+                    scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
+                ),
+                NssRequestFailed,
+            )
+            self.assertEqual(failure.reasonCode, ReasonCode.NSSRsnCertAccessDenied)
+            racf(self.setup, "SETROPTS CLASSACT(SERVAUTH)")
+            await self.logon("CLIENT1", CLIENT1_PASSWORD)
+            self.assertFalse(self.logged("DBG0013I"))
+
+        return ensureDeferred(go())
+
+    def test_profilesOnlyAfterRefresh(self) -> Deferred[None]:
+        """
+        A PERMIT is not seen until SETROPTS RACLIST(SERVAUTH) REFRESH; after
+        it, the next logon sees it at once (DBG0013I).
+        """
+
+        async def go() -> None:
+            racf(
+                self.setup,
+                "PERMIT EZB.NSS.NSSSYS.ALICE.IPSEC.CERT CLASS(SERVAUTH) ID(ALICE)",
+            )
+            await self.refused()
+            racf(self.setup, "SETROPTS RACLIST(SERVAUTH) REFRESH")
+            await self.logon()
+            self.assertTrue(self.logged("DBG0013I security profiles reloaded"))
+
+        return ensureDeferred(go())
+
+    def test_resumeAtNextLogon(self) -> Deferred[None]:
+        """
+        After REVOKE, a refresh, then RESUME, the user's next logon is
+        granted without another refresh: its environment is newer than the
+        snapshot that knows it revoked.
+        """
+
+        async def go() -> None:
+            racf(
+                self.setup,
+                "CONNECT ALICE GROUP(GRPB)",
+                "ALTUSER ALICE REVOKE",
+                "SETROPTS RACLIST(SERVAUTH) REFRESH",
+            )
+            await self.service.current_snapshot()
+            self.assertTrue(self.service.snapshot.is_revoked("ALICE"))
+            racf(self.setup, "ALTUSER ALICE RESUME")
+            await self.logon()
+
+        return ensureDeferred(go())
+
+    def test_warningLogged(self) -> Deferred[None]:
+        """
+        A WARNING profile lets CLIENT1 sign with CLIENT2's certificate and
+        says so, whatever SyslogLevel (DBG0140I).
+        """
+
+        async def go() -> None:
+            racf(
+                self.setup,
+                "RALTER SERVAUTH EZB.NSSCERT.NSSSYS.CLIENT2$CERT.HOST WARNING",
+                "SETROPTS RACLIST(SERVAUTH) REFRESH",
+            )
+            self.service.diagnostics.level = 0
+            session = await self.logon("CLIENT1", CLIENT1_PASSWORD)
+            await session.sign(
+                label="Client2 cert",
+                data=b"x",
+                scheme=SignatureSchemeCode.ECDSA_SHA256,
+            )
+            self.assertTrue(
+                self.logged(
+                    "DBG0140I ServauthWarning(CLIENT1,"
+                    "EZB.NSSCERT.NSSSYS.CLIENT2$CERT.HOST) READ access allowed by "
+                    "WARNING profile EZB.NSSCERT.NSSSYS.CLIENT2$CERT.HOST: CLIENT1 "
+                    "holds NONE - the access would be refused without WARNING"
+                )
+            )
+
+        return ensureDeferred(go())
+
+    def test_deletedUserLosesSession(self) -> Deferred[None]:
+        """
+        DELUSER and the refresh that makes it known end the deleted user's
+        session (DBG0142I), which would otherwise keep the groups its logon
+        found; a user of the same ID defined again later inherits nothing.
+        """
+
+        async def go() -> None:
+            racf(self.setup, "CONNECT ALICE GROUP(GRPB)")
+            session = await self.logon()
+            racf(self.setup, "DELUSER ALICE", "SETROPTS RACLIST(SERVAUTH) REFRESH")
+            await self.service.current_snapshot()
+            await session.whenClosed()
+            self.assertTrue(
+                self.logged("DBG0142I NSS connID")
+                and self.logged("client ALICE userid ALICE is no longer defined")
+            )
+            racf(self.setup, f"ADDUSER ALICE PASSWORD({ALICE_PASSWORD})")
+            await self.refused()
+
+        return ensureDeferred(go())
+
+    def test_operatorGroupsPerRequest(self) -> Deferred[None]:
+        """
+        An operator's NMI request is a new accessor, as each operator
+        command is a new job under RACF: CONNECT counts at its next
+        request, without a refresh.
+        """
+        me = caller_userid(NmiCaller(0, os.getuid(), 0))
+        if me is None:
+            raise SkipTest("the login name of this uid is not a RACF user ID")
+
+        async def go() -> None:
+            racf(
+                self.setup,
+                f"ADDUSER {me}",
+                "ADDGROUP OPS",
+                "PERMIT EZB.NETMGMT.NSSSYS.NSSSYS.NSS.DISPLAY CLASS(SERVAUTH) ID(OPS)",
+                "SETROPTS RACLIST(SERVAUTH) REFRESH",
+            )
+            endpoint = UNIXClientEndpoint(reactor, self.service.configuration.nmiSocket)
+            operator = await endpoint.connect(NmiClientFactory())
+            await operator.ready
+            self.addCleanup(operator.close)
+            failure = await self.assertFailure(
+                operator.request(NmiMessageType.GET_CLIENTINFO, ""), NmiRequestFailed
+            )
+            self.assertEqual(failure.returnCode, ReturnCode.EACCES)
+            racf(self.setup, f"CONNECT {me} GROUP(OPS)")
+            reply = await operator.request(NmiMessageType.GET_CLIENTINFO, "")
+            self.assertEqual(reply.returnCode, ReturnCode.OK)
+            racf(self.setup, f"ALTUSER {me} REVOKE")
+            failure = await self.assertFailure(
+                operator.request(NmiMessageType.GET_CLIENTINFO, ""), NmiRequestFailed
+            )
+            self.assertEqual(failure.returnCode, ReturnCode.EACCES)
 
         return ensureDeferred(go())

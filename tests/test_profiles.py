@@ -5,6 +5,7 @@ options, and the snapshot's authorization decisions.
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from nsstwisted.security.accessor import AccessorEnvironment
 from nsstwisted.security.errors import (
     AlreadyExistsError,
     InvalidValueError,
@@ -13,6 +14,7 @@ from nsstwisted.security.errors import (
 from nsstwisted.security.profiles import (
     AccessLevel,
     AuthorizationResult,
+    ProfileSnapshot,
     ProfileStore,
     ResourceClass,
 )
@@ -320,3 +322,250 @@ class DecisionTests(ProfileTestCase):
         )
         self.assertIn("outside ASCII", str(error))
         self.assertEqual(self.profiles.list(SERVAUTH), [])
+
+
+class EnvironmentTests(ProfileTestCase):
+    """
+    Checks for a logged-on user take the environment its logon built: its
+    groups and RESTRICTED attribute as they were then, whatever the
+    snapshot, built earlier or later, says of them.
+    """
+
+    def test_connectionSeenThroughNewEnvironment(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin")
+        self.profiles.permit(SERVAUTH, CERT, ["other"], AccessLevel.READ)
+        snapshot = self.profiles.snapshot()
+        before = self.users.environment("client1")
+        self.users.connect("client1", "other")
+        after = self.users.environment("client1")
+        self.assertEqual(after.groups, frozenset({"NSSGRP", "OTHER"}))
+        # The profiles are the same snapshot; the new logon's environment
+        # brings the connection, the old one does not.
+        self.assertTrue(
+            snapshot.authorize(
+                "client1", SERVAUTH, CERT, AccessLevel.READ, environment=after
+            ).allowed
+        )
+        self.assertFalse(
+            snapshot.authorize(
+                "client1", SERVAUTH, CERT, AccessLevel.READ, environment=before
+            ).allowed
+        )
+        # Without an environment, the snapshot's own view of the user.
+        self.assertFalse(
+            snapshot.authorize("client1", SERVAUTH, CERT, AccessLevel.READ).allowed
+        )
+
+    def test_laterKnowsBest(self) -> None:
+        """
+        Of the session's environment and the snapshot, the later read
+        decides whether the user is revoked or deleted: a REVOKE reaches an
+        older session through the refreshed snapshot, a RESUME counts from
+        the next logon without one.
+        """
+        self.profiles.define(SERVAUTH, CERT, owner="admin", uacc=AccessLevel.READ)
+
+        def allowed(
+            userid: str, snapshot: ProfileSnapshot, environment: AccessorEnvironment
+        ) -> bool:
+            return snapshot.authorize(
+                userid, SERVAUTH, CERT, AccessLevel.READ, environment=environment
+            ).allowed
+
+        before = self.users.environment("client1")
+        self.users.alter_user("client1", revoke=True)
+        revoked = self.profiles.snapshot()
+        self.assertFalse(allowed("client1", revoked, before))
+        self.users.alter_user("client1", resume=True)
+        self.assertTrue(allowed("client1", revoked, self.users.environment("client1")))
+        old = self.users.environment("client2")
+        self.assertTrue(allowed("client2", revoked, old))
+        self.users.delete_user("client2")
+        self.assertFalse(allowed("client2", self.profiles.snapshot(), old))
+
+    def test_environmentMustBeTheUsers(self) -> None:
+        snapshot = self.profiles.snapshot()
+        self.assertRaises(
+            ValueError,
+            snapshot.authorize,
+            "client2",
+            SERVAUTH,
+            CERT,
+            AccessLevel.READ,
+            environment=self.users.environment("client1"),
+        )
+
+    def test_undefinedUser(self) -> None:
+        environment = self.users.environment("ghost")
+        self.assertFalse(environment.defined)
+        self.assertFalse(self.profiles.snapshot().is_defined("ghost"))
+        self.assertTrue(self.profiles.snapshot().is_defined("Client1"))
+
+    def test_revokedEnvironment(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin", uacc=AccessLevel.READ)
+        snapshot = self.profiles.snapshot()
+        self.users.alter_user("client2", revoke=True)
+        decision = snapshot.authorize(
+            "client2",
+            SERVAUTH,
+            CERT,
+            AccessLevel.READ,
+            environment=self.users.environment("client2"),
+        )
+        self.assertEqual(decision.result, AuthorizationResult.DENIED)
+
+    def test_classOptionsSwappedIn(self) -> None:
+        """
+        L{ProfileSnapshot.with_options} keeps the profiles and takes the
+        new class options: NOCLASSACT and NOGENERIC act at once.
+        """
+        self.profiles.define(
+            SERVAUTH, "EZB.NSS.**", owner="admin", uacc=AccessLevel.READ
+        )
+        snapshot = self.profiles.snapshot()
+        self.assertTrue(
+            snapshot.authorize("client2", SERVAUTH, CERT, AccessLevel.READ).allowed
+        )
+        self.profiles.set_options(deactivate=[SERVAUTH])
+        generation, options = self.profiles.status()
+        self.assertEqual(generation, snapshot.generation)
+        inactive = snapshot.with_options(options)
+        self.assertEqual(
+            inactive.authorize("client2", SERVAUTH, CERT, AccessLevel.READ).result,
+            AuthorizationResult.NOT_PROTECTED,
+        )
+        self.profiles.set_options(activate=[SERVAUTH], noGeneric=[SERVAUTH])
+        noGeneric = inactive.with_options(self.profiles.status()[1])
+        self.assertIsNone(noGeneric.protecting_profile(SERVAUTH, CERT))
+        # The original is untouched, its remembered answers included.
+        self.assertEqual(snapshot.protecting_profile(SERVAUTH, CERT), "EZB.NSS.**")
+
+
+class RestrictedTests(ProfileTestCase):
+    """
+    A RESTRICTED user reaches only what it or its groups are given by name:
+    neither C{ID(*)} nor the UACC gives it anything.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.users.alter_user("client1", restricted=True)
+        self.assertTrue(self.users.get_user("client1").restricted)
+
+    def test_uaccNotForRestricted(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin", uacc=AccessLevel.READ)
+        decision = self.check("client1", CERT)
+        self.assertEqual(decision.result, AuthorizationResult.DENIED)
+        self.assertEqual(decision.granted, AccessLevel.NONE)
+        self.assertTrue(self.check("client2", CERT).allowed)
+
+    def test_starEntryNotForRestricted(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin")
+        self.profiles.permit(SERVAUTH, CERT, ["*"], AccessLevel.READ)
+        self.assertFalse(self.check("client1", CERT).allowed)
+        self.assertTrue(self.check("client2", CERT).allowed)
+
+    def test_namedAccessStillCounts(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin")
+        self.profiles.permit(SERVAUTH, CERT, ["nssgrp"], AccessLevel.READ)
+        self.assertTrue(self.check("client1", CERT).allowed)
+        self.profiles.permit(SERVAUTH, CERT, ["client1"], AccessLevel.UPDATE)
+        self.assertEqual(self.check("client1", CERT).granted, AccessLevel.UPDATE)
+
+    def test_norestricted(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin", uacc=AccessLevel.READ)
+        self.users.alter_user("client1", restricted=False)
+        self.assertTrue(self.check("client1", CERT).allowed)
+
+
+class WarningTests(ProfileTestCase):
+    """
+    A profile in WARNING mode allows what it would refuse and says so in
+    the decision, which the caller logs.
+    """
+
+    def test_warningAllows(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin", warning=True)
+        self.assertTrue(self.profiles.get(SERVAUTH, CERT).warning)
+        decision = self.check("client2", CERT)
+        self.assertEqual(decision.result, AuthorizationResult.ALLOWED)
+        self.assertTrue(decision.warning)
+        self.assertEqual(decision.granted, AccessLevel.NONE)
+        self.assertEqual(decision.profile, CERT)
+
+    def test_enoughAccessIsNoWarning(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin", warning=True)
+        self.profiles.permit(SERVAUTH, CERT, ["client2"], AccessLevel.READ)
+        decision = self.check("client2", CERT)
+        self.assertTrue(decision.allowed)
+        self.assertFalse(decision.warning)
+
+    def test_nowarning(self) -> None:
+        self.profiles.define(SERVAUTH, CERT, owner="admin", warning=True)
+        self.profiles.alter(SERVAUTH, CERT, warning=False)
+        self.assertFalse(self.check("client2", CERT).allowed)
+        self.profiles.alter(SERVAUTH, CERT, warning=True)
+        self.assertTrue(self.check("client2", CERT).warning)
+
+    def test_notForRestrictedUndefinedOrRevoked(self) -> None:
+        """
+        Fail closed where RACF's documentation is silent: WARNING lets in
+        neither a RESTRICTED user (who reaches only what it is given by
+        name), nor an undefined one, nor a revoked one.
+        """
+        self.profiles.define(SERVAUTH, CERT, owner="admin", warning=True)
+        self.users.alter_user("client1", restricted=True)
+        self.users.alter_user("admin", revoke=True)
+        for userid in ("client1", "ghost", "admin"):
+            decision = self.check(userid, CERT)
+            self.assertEqual(decision.result, AuthorizationResult.DENIED, userid)
+            self.assertFalse(decision.warning, userid)
+
+
+class ProtectingTests(ProfileTestCase):
+    """
+    L{ProfileStore.protecting}, behind C{RLIST class resource GENERIC}:
+    which profile decides for a resource, from the database as it stands.
+    """
+
+    def test_protecting(self) -> None:
+        self.profiles.define(SERVAUTH, "EZB.NSS.**", owner="admin")
+        self.profiles.define(SERVAUTH, "EZB.NSS.SYS1.END*", owner="admin")
+        self.profiles.define(SERVAUTH, "EZB.NSS.SYS1.*.IPSEC.CERT", owner="admin")
+        found = self.profiles.protecting(SERVAUTH, "ezb.nss.sys1.end7.ipsec.cert")
+        assert found is not None
+        self.assertEqual(found.name, "EZB.NSS.SYS1.END*")
+        self.assertEqual(
+            [p.name for p in self.profiles.generic_order(SERVAUTH)],
+            ["EZB.NSS.SYS1.END*", "EZB.NSS.SYS1.*.IPSEC.CERT", "EZB.NSS.**"],
+        )
+        self.profiles.define(SERVAUTH, CERT, owner="admin")
+        found = self.profiles.protecting(SERVAUTH, CERT)
+        assert found is not None
+        self.assertFalse(found.generic)
+        self.assertIsNone(self.profiles.protecting(SERVAUTH, "EZB.OTHER"))
+        self.profiles.set_options(noGeneric=[SERVAUTH])
+        self.assertIsNone(
+            self.profiles.protecting(SERVAUTH, "EZB.NSS.SYS1.END7.IPSEC.CERT")
+        )
+
+    def test_everyClassTheSameRules(self) -> None:
+        """
+        IBM's CICS example holds in every general-resource class: each
+        RDELETE of the decider hands the resource to the next profile.
+        """
+        for resourceClass in ResourceClass:
+            self.profiles.set_options(activate=[resourceClass], generic=[resourceClass])
+            for name in ("**", "C*", "CE*", "CEDA"):
+                self.profiles.define(resourceClass, name, owner="admin")
+            order = []
+            while (
+                found := self.profiles.protecting(resourceClass, "CEDA")
+            ) is not None:
+                self.assertEqual(
+                    self.profiles.snapshot().protecting_profile(resourceClass, "CEDA"),
+                    found.name,
+                )
+                order.append(found.name)
+                self.profiles.delete(resourceClass, found.name)
+            self.assertEqual(order, ["CEDA", "CE*", "C*", "**"], resourceClass)

@@ -71,6 +71,24 @@ class UserCommandTests(InterpreterTestCase):
         self.assertNotIn("TopSecret9", text)
         self.assertNotIn("scrypt", text)
 
+    def test_restricted(self) -> None:
+        """
+        ADDUSER and ALTUSER take RESTRICTED and NORESTRICTED; LISTUSER
+        shows the attribute.
+        """
+        self.run_("ADDUSER (U1 U2) RESTRICTED")
+        self.assertTrue(self.users.get_user("U1").restricted)
+        self.assertIn(" ATTRIBUTES=RESTRICTED", self.run_("LISTUSER U1"))
+        self.run_("ALTUSER U1 REVOKE")
+        self.assertIn(" ATTRIBUTES=REVOKED RESTRICTED", self.run_("LISTUSER U1"))
+        self.run_("ALTUSER U1 NORESTRICTED RESUME")
+        self.assertIn(" ATTRIBUTES=NONE", self.run_("LISTUSER U1"))
+        self.run_("ALTUSER U2 NAME('still restricted')")
+        self.assertTrue(self.users.get_user("U2").restricted)
+        self.assertRaises(
+            InvalidValueError, self.run_, "ADDUSER U3 RESTRICTED NORESTRICTED"
+        )
+
     def test_deluser(self) -> None:
         self.run_("ADDUSER U1")
         self.run_("DELUSER U1")
@@ -207,6 +225,76 @@ class ResourceCommandTests(InterpreterTestCase):
 
     def test_unknownClass(self) -> None:
         self.assertRaises(InvalidValueError, self.run_, "RDEFINE FACILITY BPX.DAEMON")
+
+    def test_warningMode(self) -> None:
+        """
+        RDEFINE and RALTER take WARNING and NOWARNING; RLIST shows the mode.
+        """
+        self.run_("RDEFINE SERVAUTH (A.B A.C) WARNING")
+        self.assertTrue(self.profiles.get(ResourceClass.SERVAUTH, "A.B").warning)
+        listing = self.run_("RLIST SERVAUTH A.B")
+        self.assertIn("OWNER      UNIVERSAL ACCESS  WARNING", listing)
+        self.assertIn("IBMUSER    NONE              YES", listing)
+        self.run_("RALTER SERVAUTH A.B NOWARNING")
+        self.assertFalse(self.profiles.get(ResourceClass.SERVAUTH, "A.B").warning)
+        self.assertIn(
+            "IBMUSER    NONE              NO", self.run_("RLIST SERVAUTH A.B")
+        )
+        # RALTER without either keyword leaves the mode alone.
+        self.run_("RALTER SERVAUTH A.C UACC(READ)")
+        self.assertTrue(self.profiles.get(ResourceClass.SERVAUTH, "A.C").warning)
+        self.assertRaises(
+            InvalidValueError, self.run_, "RALTER SERVAUTH A.C WARNING NOWARNING"
+        )
+
+    def test_ampersandMatchedAsItself(self) -> None:
+        """
+        RACF accepts & (a RACF variable) in general-resource profile names,
+        and so does RDEFINE, with a warning that it is only a character here.
+        """
+        self.run_("SETROPTS GENERIC(SERVAUTH)")
+        lines = self.run_("RDEFINE SERVAUTH COPY.&X")
+        self.assertEqual(len(lines), 1)
+        self.assertTrue(lines[0].startswith("NSR0333W profile COPY.&X holds &"))
+        self.assertFalse(self.profiles.get(ResourceClass.SERVAUTH, "COPY.&X").generic)
+
+    def test_rlistGeneric(self) -> None:
+        """
+        RLIST class resource GENERIC names the profile that decides for a
+        resource name; with *, the generic profiles in the order checks
+        search them.
+        """
+        self.run_("SETROPTS CLASSACT(SERVAUTH) GENERIC(SERVAUTH)")
+        for name in ("**", "C*", "CE*", "CED%"):
+            self.run_(f"RDEFINE SERVAUTH {name}")
+        self.run_("RDEFINE SERVAUTH CEDA UACC(READ)")
+        self.run_("PERMIT CE* CLASS(SERVAUTH) ID(*) ACCESS(READ)")
+        lines = self.run_("RLIST SERVAUTH (cemt ceda) GENERIC AUTHUSER")
+        self.assertEqual(
+            lines[0], "NSR0330I CEMT in class SERVAUTH is protected by profile CE* (G)"
+        )
+        self.assertIn("  *         READ", lines)
+        self.assertIn(
+            "NSR0330I CEDA in class SERVAUTH is protected by profile CEDA", lines
+        )
+        order = [
+            line.split()[1]
+            for line in self.run_("RLIST SERVAUTH * GENERIC")
+            if line.startswith("SERVAUTH ")
+        ]
+        self.assertEqual(order, ["CED%", "CE*", "C*", "**"])
+        self.run_("RDELETE SERVAUTH **")
+        self.assertEqual(
+            self.run_("RLIST SERVAUTH DSNC GENERIC")[0],
+            "NSR0331I no profile in class SERVAUTH protects DSNC",
+        )
+        self.run_("SETROPTS NOCLASSACT(SERVAUTH) NOGENERIC(SERVAUTH)")
+        lines = self.run_("RLIST SERVAUTH CEMT GENERIC")
+        self.assertTrue(lines[0].startswith("NSR0332I class SERVAUTH is not active"))
+        self.assertTrue(lines[1].startswith("NSR0334I GENERIC is not active"))
+        self.assertEqual(
+            lines[2], "NSR0331I no profile in class SERVAUTH protects CEMT"
+        )
 
     def test_setroptsList(self) -> None:
         self.run_("SETROPTS CLASSACT(SERVAUTH) PASSWORD(REVOKE(5))")

@@ -23,6 +23,7 @@ from cryptography import x509
 from nsstwisted.ike.certprofile import UnfitCertificate, check_end_entity
 from nsstwisted.ike.policy import PeerEku
 from nsstwisted.nssd.diagnostics import Diagnostics
+from nsstwisted.security.accessor import AccessorEnvironment
 from nsstwisted.security.certservice import (
     ChainError,
     IdentityKind,
@@ -66,12 +67,15 @@ class RequestRefused(Exception):
 @dataclass(frozen=True)
 class Requester:
     """
-    Who is asking: the logged-on client and its user ID.
+    Who is asking: the logged-on client, its user ID and the security
+    environment its logon built (C{None}: the user as the current snapshot
+    knows it).
     """
 
     clientName: str
     userid: str
     requestId: int
+    environment: AccessorEnvironment | None = None
 
 
 class CertificateService:
@@ -110,7 +114,11 @@ class CertificateService:
 
     def _permitted(self, requester: Requester, resource: str) -> bool:
         decision = self._snapshot().authorize(
-            requester.userid, ResourceClass.SERVAUTH, resource, AccessLevel.READ
+            requester.userid,
+            ResourceClass.SERVAUTH,
+            resource,
+            AccessLevel.READ,
+            environment=requester.environment,
         )
         self._diagnostics.servauth_check(requester.userid, resource, decision)
         return decision.allowed

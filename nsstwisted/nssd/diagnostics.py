@@ -15,7 +15,12 @@ from collections.abc import Callable
 from twisted.logger import Logger
 
 from nsstwisted.nssd.configuration import SyslogLevel
-from nsstwisted.security.profiles import Decision
+from nsstwisted.security.profiles import (
+    AccessLevel,
+    ClassOptions,
+    Decision,
+    ResourceClass,
+)
 
 _TAGS = {
     SyslogLevel.MINIMUM: "NSS_MINIMUM",
@@ -23,6 +28,10 @@ _TAGS = {
     SyslogLevel.CERTINFO: "NSS_CERTINFO",
     SyslogLevel.LIFECYCLE: "NSS_LIFECYCLE",
 }
+
+
+def _classes(classes: frozenset[ResourceClass]) -> str:
+    return " ".join(sorted(c.value for c in classes)) or "NONE"
 
 
 class Diagnostics:
@@ -146,9 +155,46 @@ class Diagnostics:
             f"{maxConnections} - connections beyond it will fail",
         )
 
+    def class_options_seen(self, options: ClassOptions) -> None:
+        # Always written: a class deactivated by mistake changes every
+        # answer at once, and the log must show when.
+        self._emit(
+            "DBG0141I",
+            None,
+            f"class options changed: active classes {_classes(options.active)}, "
+            f"generic {_classes(options.generic)} - in effect from now on, "
+            "without a refresh",
+        )
+
+    def servauth_warning(
+        self, userid: str, resource: str, decision: Decision, level: AccessLevel
+    ) -> None:
+        # Always written, whatever the level: a WARNING profile exists to
+        # show what enforcing it would refuse.
+        self._emit(
+            "DBG0140I",
+            None,
+            f"ServauthWarning({userid},{resource}) {level.name} access allowed by "
+            f"WARNING profile {decision.profile}: {userid} holds "
+            f"{decision.granted.name} - the access would be refused without "
+            "WARNING",
+        )
+
     # NSS_VERBOSE
 
-    def servauth_check(self, userid: str, resource: str, decision: Decision) -> None:
+    def servauth_check(
+        self,
+        userid: str,
+        resource: str,
+        decision: Decision,
+        level: AccessLevel = AccessLevel.READ,
+    ) -> None:
+        """
+        DBG0032I for every check, as the level asks; and DBG0140I, always,
+        for an access a WARNING profile allowed.
+        """
+        if decision.warning:
+            self.servauth_warning(userid, resource, decision, level)
         self._emit(
             "DBG0032I",
             SyslogLevel.VERBOSE,
@@ -295,6 +341,14 @@ class Diagnostics:
             None,
             f"NSS connID {connId} - client {clientName} userid {userid} is revoked"
             " - the connection will be closed",
+        )
+
+    def undefined(self, connId: int, clientName: str, userid: str) -> None:
+        self._emit(
+            "DBG0142I",
+            None,
+            f"NSS connID {connId} - client {clientName} userid {userid} is no "
+            "longer defined - the connection will be closed",
         )
 
     def timed_out(self, connId: int, what: str) -> None:

@@ -24,6 +24,9 @@ class RegisteredClient(Protocol):
     userid: str
     #: Where the connection comes from, as the log shows it.
     peer: str
+    #: When the logon built the session's security environment, by
+    #: C{time.monotonic}.
+    environmentAt: float
 
     def replace(self, newConnId: int, peer: str) -> None:
         """
@@ -33,6 +36,11 @@ class RegisteredClient(Protocol):
     def revoke(self) -> None:
         """
         End the session: its user was revoked.
+        """
+
+    def undefine(self) -> None:
+        """
+        End the session: its user was deleted.
         """
 
 

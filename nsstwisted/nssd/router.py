@@ -5,7 +5,10 @@ NSS server's host, routed to the NSS client named in the request's target.
 Who may ask is decided by the caller's socket peer credentials: the uid is
 mapped to a user ID of the security database by a fixed rule (its login
 name, upper case, if that is a valid user ID), and that user's SERVAUTH
-access decides:
+access decides.  Each request is a new accessor, as each operator command
+is a new job under RACF: its security environment (groups, RESTRICTED) is
+read from the database for the request, so a CONNECT or REMOVE counts at
+the operator's next command.  The checks:
 
   - READ on C{EZB.NETMGMT.sysname.sysname.NSS.DISPLAY} for GET_CLIENTINFO;
   - READ on C{EZB.NETMGMT.sysname.clientname.IPSEC.DISPLAY} for routed
@@ -28,6 +31,7 @@ from nsstwisted.nssd.diagnostics import Diagnostics
 from nsstwisted.nssd.registry import ClientRegistry
 from nsstwisted.nssd.session import NetMgmtFailed
 from nsstwisted.protocols.nmi import NmiCaller
+from nsstwisted.security.accessor import AccessorEnvironment
 from nsstwisted.security.profiles import AccessLevel, ProfileSnapshot, ResourceClass
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.nmi import (
@@ -41,6 +45,10 @@ from nsstwisted.wire.nmi import (
 from nsstwisted.wire.nss import Services
 
 DEFAULT_ROUTE_TIMEOUT = 30.0
+
+# The profiles and the caller's environment a request is checked with, or
+# None for a caller with no user ID.
+_Accessor = tuple[ProfileSnapshot, AccessorEnvironment] | None
 
 _USERID = re.compile(r"[A-Z@#$][A-Z0-9@#$]{0,7}")
 
@@ -75,6 +83,8 @@ class NetworkManagementRouter:
     """
     Answers GET_CLIENTINFO and routes the other IPsec requests.
 
+    @param security: returns, for a user ID, the current profile snapshot
+        and the user's security environment as the database holds it now.
     @param clientInfo: answers a GET_CLIENTINFO request (the registry's
         clients as NMsecClient records).
     """
@@ -82,7 +92,9 @@ class NetworkManagementRouter:
     def __init__(
         self,
         registry: ClientRegistry,
-        snapshot: Callable[[], ProfileSnapshot],
+        security: Callable[
+            [str], Deferred[tuple[ProfileSnapshot, AccessorEnvironment]]
+        ],
         systemName: Callable[[], str],
         diagnostics: Diagnostics,
         reactor: Any,
@@ -90,20 +102,25 @@ class NetworkManagementRouter:
         timeout: float = DEFAULT_ROUTE_TIMEOUT,
     ) -> None:
         self._registry = registry
-        self._snapshot = snapshot
+        self._security = security
         self._systemName = systemName
         self._diagnostics = diagnostics
         self._reactor = reactor
         self._clientInfo = clientInfo
         self.timeout = timeout
 
-    def _permitted(self, userid: str | None, resource: str) -> bool:
-        if userid is None:
+    def _permitted(self, accessor: _Accessor, resource: str) -> bool:
+        if accessor is None:
             return False
-        decision = self._snapshot().authorize(
-            userid, ResourceClass.SERVAUTH, resource, AccessLevel.READ
+        snapshot, environment = accessor
+        decision = snapshot.authorize(
+            environment.userid,
+            ResourceClass.SERVAUTH,
+            resource,
+            AccessLevel.READ,
+            environment=environment,
         )
-        self._diagnostics.servauth_check(userid, resource, decision)
+        self._diagnostics.servauth_check(environment.userid, resource, decision)
         return decision.allowed
 
     def handles(self, messageType: int) -> bool:
@@ -115,11 +132,18 @@ class NetworkManagementRouter:
         self, request: NmiMessage, caller: NmiCaller | None
     ) -> Deferred[NmiMessage]:
         userid = caller_userid(caller)
+        if userid is None:
+            return self._handle(None, request, None)
+        return self._security(userid).addCallback(self._handle, request, userid)
+
+    def _handle(
+        self, accessor: _Accessor, request: NmiMessage, userid: str | None
+    ) -> Deferred[NmiMessage]:
         system = self._systemName()
         target = request.target.strip()
         if request.messageType == NmiMessageType.GET_CLIENTINFO:
             resource = f"EZB.NETMGMT.{system}.{system}.NSS.DISPLAY"
-            if not self._permitted(userid, resource):
+            if not self._permitted(accessor, resource):
                 return succeed(_denied(request, userid, resource))
             if target and self._registry.get(target) is None:
                 return succeed(
@@ -157,7 +181,7 @@ class NetworkManagementRouter:
             )
         kind = "CONTROL" if is_control(request.messageType) else "DISPLAY"
         resource = f"EZB.NETMGMT.{system}.{target.upper()}.IPSEC.{kind}"
-        if not self._permitted(userid, resource):
+        if not self._permitted(accessor, resource):
             return succeed(_denied(request, userid, resource))
         try:
             nmi = encode_message(request)

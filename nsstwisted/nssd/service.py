@@ -4,6 +4,12 @@ the TLS identity, listens on the NSS port and serves sessions; it refreshes
 its configuration on SIGHUP and its security profiles when
 C{SETROPTS RACLIST(SERVAUTH) REFRESH} says they changed.
 
+What a change in the security database reaches, and when, follows RACF:
+profiles wait for a REFRESH, which the server sees at the next logon or
+poll; class options (C{CLASSACT}, C{GENERIC}) count from the next logon or
+poll without one; a user's groups and attributes count from its next logon
+(see L{nsstwisted.security.accessor}).
+
 Everything that can fail because of the configuration or the database is done
 in L{NSSDService.prepare}, before the reactor runs, so that a bad start exits
 non-zero with a message naming the problem.
@@ -19,7 +25,12 @@ from types import FrameType
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
+from twisted.internet.defer import (
+    Deferred,
+    DeferredList,
+    DeferredLock,
+    inlineCallbacks,
+)
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.interfaces import IListeningPort, IReactorCore
 from twisted.internet.task import LoopingCall
@@ -59,11 +70,13 @@ from nsstwisted.security.keyring import KeyRing, KeyRingStore
 from nsstwisted.security.location import database_path, stash_path
 from nsstwisted.security.logon import Logon
 from nsstwisted.security.profiles import ProfileSnapshot, ProfileStore
+from nsstwisted.security.users import UserRegistry
 from nsstwisted.wire.clientinfo import answer_clientinfo
 from nsstwisted.wire.nmi import NmiMessage
 from nsstwisted.wire.nss import MAX_PRELOGON_MESSAGE_SIZE, Services
 
-# How often the server asks the database whether the profiles were refreshed.
+# How often the server asks the database whether the profiles were refreshed
+# or the class options changed, when no logon asked in between.
 SECURITY_POLL_INTERVAL = 5.0
 # Checked this often: once this many connections have closed, or when
 # connections have closed and then none in the last interval, nssd gives the
@@ -124,6 +137,7 @@ class NSSDService(Service):
         self.diagnostics = Diagnostics(configuration.syslogLevel)
         self.keyrings = KeyRingStore(database)
         self.profiles = ProfileStore(database)
+        self.users = UserRegistry(database)
         self.registry = ClientRegistry()
         self.admission = ConnectionAdmission(
             lambda: (
@@ -133,6 +147,9 @@ class NSSDService(Service):
             self.diagnostics,
             reactor,
         )
+        # One catch-up with the database at a time, so that an older read
+        # of the class options never replaces a newer one.
+        self._securityLock = DeferredLock()
         self.pool = ThreadPool(
             minthreads=0, maxthreads=threads or os.cpu_count() or 2, name="nssd"
         )
@@ -145,7 +162,7 @@ class NSSDService(Service):
         self.nmiPort: IListeningPort | None = None
         self.router = NetworkManagementRouter(
             self.registry,
-            lambda: self.snapshot,
+            self._operator_security,
             lambda: self.configuration.systemName,
             self.diagnostics,
             reactor,
@@ -176,7 +193,7 @@ class NSSDService(Service):
             pool=self.pool,
             logon=logon,
             certificates=certificates,
-            snapshot=lambda: self.snapshot,
+            currentSnapshot=self.current_snapshot,
             systemName=lambda: self.configuration.systemName,
             registry=self.registry,
             diagnostics=self.diagnostics,
@@ -476,12 +493,56 @@ class NSSDService(Service):
         """
         Check with C{snapshot} from now on, and end the sessions of the users
         it knows to be revoked: a revoked user keeps neither its sessions
-        nor the authority they carry.
+        nor the authority they carry.  So do the sessions of users it knows
+        to be deleted since they logged on, which would otherwise keep the
+        groups their logon found.
         """
         self.snapshot = snapshot
         for client in list(self.registry):
             if snapshot.is_revoked(client.userid):
                 client.revoke()
+            elif (
+                not snapshot.is_defined(client.userid)
+                and client.environmentAt < snapshot.builtAt
+            ):
+                client.undefine()
+
+    def current_snapshot(self) -> Deferred[ProfileSnapshot]:
+        """
+        Catch up with the database, then return the snapshot: rebuilt if a
+        REFRESH bumped the generation, given the new class options if
+        those changed.  A logon checks with what this returns.
+
+        @raise SecurityError: (in the Deferred) the database could not be
+            read; the caller fails closed.
+        """
+        caught: Deferred[ProfileSnapshot] = self._securityLock.run(self._catch_up)
+        return caught
+
+    @inlineCallbacks
+    def _catch_up(self) -> Any:
+        generation, options = yield self._in_pool(self.profiles.status)
+        if generation != self.snapshot.generation:
+            snapshot = yield self._in_pool(self.profiles.snapshot)
+            ring = yield self._in_pool(self._load_ring, self.configuration)
+            self.ring = ring
+            self.diagnostics.security_refreshed(snapshot.generation)
+            self._install_snapshot(snapshot)
+            self._report_collisions(ring)
+        elif options != self.snapshot.options:
+            self.snapshot = self.snapshot.with_options(options)
+            self.diagnostics.class_options_seen(options)
+        return self.snapshot
+
+    @inlineCallbacks
+    def _operator_security(self, userid: str) -> Any:
+        """
+        What an operator's NMI request is checked with: the current
+        snapshot, and the operator's environment read for this request.
+        """
+        snapshot = yield self.current_snapshot()
+        environment = yield self._in_pool(self.users.environment, userid)
+        return snapshot, environment
 
     def _old_ports(self, newPort: IListeningPort) -> list[IListeningPort]:
         old = [p for p in self._ports if p is not newPort]
@@ -494,15 +555,6 @@ class NSSDService(Service):
     @inlineCallbacks
     def _poll_security(self) -> Any:
         try:
-            generation = yield self._in_pool(self.profiles.generation)
-            if generation == self.snapshot.generation:
-                return
-            snapshot = yield self._in_pool(self.profiles.snapshot)
-            ring = yield self._in_pool(self._load_ring, self.configuration)
+            yield self.current_snapshot()
         except SecurityError as e:
             self.log.error("{error}", error=str(e))
-            return
-        self.ring = ring
-        self.diagnostics.security_refreshed(generation)
-        self._install_snapshot(snapshot)
-        self._report_collisions(ring)

@@ -27,6 +27,7 @@ from twisted.python.threadpool import ThreadPool
 from nsstwisted.nssd.certificates import CertificateService, Requester, RequestRefused
 from nsstwisted.nssd.diagnostics import Diagnostics
 from nsstwisted.nssd.registry import ClientRegistry
+from nsstwisted.security.accessor import AccessorEnvironment
 from nsstwisted.security.errors import SecurityEnvironmentError
 from nsstwisted.security.logon import Logon, LogonOutcome, LogonResult
 from nsstwisted.security.profiles import AccessLevel, ProfileSnapshot, ResourceClass
@@ -113,6 +114,11 @@ class ServerContext:
     """
     What every session shares: the security database's services, the
     current configuration values, the registry and the thread pool.
+
+    @ivar currentSnapshot: brings the snapshot up to the database's class
+        options and refresh generation, then returns it: what a logon
+        checks with, so that class activation and a REFRESH reach the next
+        logon at once.
     """
 
     def __init__(
@@ -122,7 +128,7 @@ class ServerContext:
         pool: ThreadPool,
         logon: Logon,
         certificates: CertificateService,
-        snapshot: Callable[[], ProfileSnapshot],
+        currentSnapshot: Callable[[], Deferred[ProfileSnapshot]],
         systemName: Callable[[], str],
         registry: ClientRegistry,
         diagnostics: Diagnostics,
@@ -132,7 +138,7 @@ class ServerContext:
         self.pool = pool
         self.logon = logon
         self.certificates = certificates
-        self.snapshot = snapshot
+        self.currentSnapshot = currentSnapshot
         self.systemName = systemName
         self.registry = registry
         self.diagnostics = diagnostics
@@ -165,6 +171,10 @@ class NssServerSession:
         self.loggedOnAt = 0.0
         self.systemName = ""
         self.stackName = ""
+        #: The security environment the logon built, and when (by
+        #: C{time.monotonic}); every check of the session uses it.
+        self.environment: AccessorEnvironment | None = None
+        self.environmentAt = 0.0
         self._replaced = False
         self._netIds = itertools.count(1)
         self._netPending: dict[int, Deferred[bytes]] = {}
@@ -314,6 +324,19 @@ class NssServerSession:
         )
         self._link.close()
 
+    def undefine(self) -> None:
+        self._replaced = True
+        self._context.diagnostics.undefined(self.connId, self.clientName, self.userid)
+        self._send(
+            NssFrame(
+                0,
+                Disconnect(reason=f"user ID {self.userid} is no longer defined"),
+                ReturnCode.EACCES,
+                ReasonCode.NSSRsnUserAuthentication,
+            )
+        )
+        self._link.close()
+
     # Logon
 
     def _logon(self, requestId: int, request: LogonRequest) -> None:
@@ -346,9 +369,9 @@ class NssServerSession:
 
     def _logon_checked(
         self, result: LogonResult, requestId: int, request: LogonRequest
-    ) -> None:
+    ) -> Deferred[None] | None:
         if self.state is SessionState.CLOSED:
-            return
+            return None
         diagnostics = self._context.diagnostics
         if not result.accepted:
             reason = logon_refusal(result.outcome, request.passTicket is not None)
@@ -359,8 +382,27 @@ class NssServerSession:
             # One logon attempt per connection: a guesser pays a TLS handshake
             # per guess, and revocation does the rest.
             self._link.close()
+            return None
+        checking = self._context.currentSnapshot()
+        return checking.addCallback(self._logon_authorize, result, requestId, request)
+
+    def _logon_authorize(
+        self,
+        snapshot: ProfileSnapshot,
+        result: LogonResult,
+        requestId: int,
+        request: LogonRequest,
+    ) -> None:
+        """
+        Grant the services the user may have, checked with the environment
+        its logon just built and the profiles of the last REFRESH.
+        """
+        if self.state is SessionState.CLOSED:
             return
-        snapshot = self._context.snapshot()
+        diagnostics = self._context.diagnostics
+        # The user ID as the logon checked it, which its environment bears.
+        self.userid = result.userid
+        environment = result.environment
         system = self._context.systemName()
         granted = Services(0)
         offered = self._context.offeredServices()
@@ -369,7 +411,11 @@ class NssServerSession:
                 continue
             resource = f"EZB.NSS.{system}.{self.clientName.upper()}.IPSEC.{suffix}"
             decision = snapshot.authorize(
-                self.userid, ResourceClass.SERVAUTH, resource, AccessLevel.READ
+                self.userid,
+                ResourceClass.SERVAUTH,
+                resource,
+                AccessLevel.READ,
+                environment=environment,
             )
             diagnostics.servauth_check(self.userid, resource, decision)
             if decision.allowed:
@@ -384,6 +430,8 @@ class NssServerSession:
             self._link.close()
             return
         self.services = granted
+        self.environment = environment
+        self.environmentAt = 0.0 if environment is None else environment.builtAt
         self.requestedServices = request.services
         self.systemName = request.systemName or ""
         self.stackName = request.stackName or ""
@@ -412,7 +460,9 @@ class NssServerSession:
         if Services.CERT not in self.services:
             self._refuse(frame, ReasonCode.NSSRsnServiceNotGranted)
             return
-        requester = Requester(self.clientName, self.userid, frame.requestId)
+        requester = Requester(
+            self.clientName, self.userid, frame.requestId, self.environment
+        )
         certificates = self._context.certificates
         message = frame.message
         work: Deferred[SignReply | VerifyReply | CaListReply]

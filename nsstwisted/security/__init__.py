@@ -6,6 +6,7 @@ never leave this package, PassTickets, and the RACF command language.
 No Twisted here: the daemons call this package from a thread pool.
 """
 
+from nsstwisted.security.accessor import AccessorEnvironment
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import (
     AlreadyExistsError,
@@ -54,6 +55,7 @@ from nsstwisted.security.users import UserRegistry
 
 __all__ = [
     "AccessLevel",
+    "AccessorEnvironment",
     "AlreadyExistsError",
     "AuthorizationResult",
     "CertificateFileError",

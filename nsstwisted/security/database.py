@@ -29,7 +29,7 @@ from nsstwisted.security.errors import (
 
 # "NSSd" as a big-endian integer: SQLite's application_id marks our files.
 APPLICATION_ID = 0x4E535364
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_BUSY_TIMEOUT = 5.0
 
 _SCHEMA = """
@@ -46,7 +46,8 @@ CREATE TABLE users (
     failed_logons INTEGER NOT NULL DEFAULT 0,
     revoked INTEGER NOT NULL DEFAULT 0,
     created TEXT NOT NULL,
-    last_logon TEXT
+    last_logon TEXT,
+    restricted INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE groups (
     groupid TEXT PRIMARY KEY,
@@ -67,6 +68,7 @@ CREATE TABLE profiles (
     data TEXT NOT NULL DEFAULT '',
     sealed_key BLOB,
     created TEXT NOT NULL,
+    warning INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (class, name)
 );
 CREATE TABLE access_list (
@@ -102,6 +104,16 @@ CREATE TABLE ring_members (
     FOREIGN KEY (owner, ring) REFERENCES rings(owner, name) ON DELETE CASCADE
 );
 """
+
+# What brings a database of each older schema version to the next one.
+# Version 2 added RESTRICTED users and WARNING profiles, both off by
+# default, so an upgraded database decides exactly as it did.
+_UPGRADES: dict[int, tuple[str, ...]] = {
+    1: (
+        "ALTER TABLE users ADD COLUMN restricted INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE profiles ADD COLUMN warning INTEGER NOT NULL DEFAULT 0",
+    ),
+}
 
 _MASTER_CHECK = "master_key_check"
 
@@ -200,7 +212,7 @@ class SecurityDatabase:
                     f"{self.path} is an SQLite file but not a security database"
                 )
             version = connection.execute("PRAGMA user_version").fetchone()[0]
-            if version != SCHEMA_VERSION:
+            if version != SCHEMA_VERSION and version not in _UPGRADES:
                 raise DatabaseCorruptError(
                     f"security database {self.path} has schema version {version}; "
                     f"this release reads version {SCHEMA_VERSION}"
@@ -210,6 +222,8 @@ class SecurityDatabase:
                 raise DatabaseCorruptError(
                     f"security database {self.path} is damaged ({check})"
                 )
+            if version != SCHEMA_VERSION:
+                self._upgrade()
         except sqlite3.Error as e:
             raise translate_sqlite_error(self.path, e) from None
 
@@ -222,6 +236,27 @@ class SecurityDatabase:
                     connection.execute(statement)
             connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    def _upgrade(self) -> None:
+        """
+        Bring an older database to this release's schema, one version at a
+        time, in one transaction: it ends upgraded or untouched.
+        """
+        connection = self._connection
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            # Read again under the write lock: another process may have
+            # upgraded the file since it was opened.
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            while version in _UPGRADES:
+                for statement in _UPGRADES[version]:
+                    connection.execute(statement)
+                version += 1
+                connection.execute(f"PRAGMA user_version = {version}")
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")

@@ -1,24 +1,38 @@
 """
-RACF generic profile names: validation, matching and precedence.
+RACF generic profile names of general resources: validation, matching and
+precedence.
 
 A resource is protected by the discrete profile of the same name if there is
 one; otherwise by the most specific generic profile that matches it.  The
-generic characters follow RACF's enhanced generic naming for general resource
-classes:
+generic characters follow "Profile names for general resources" in IBM's
+z/OS Security Server RACF Command Language Reference (SA23-2292), which for
+general resources differs from the data-set rules of enhanced generic naming
+at the end of a name:
 
   - C{%} matches exactly one character other than a period;
-  - C{*} as a whole qualifier matches exactly one qualifier, and at the end of
-    a qualifier (C{CD*}) it matches the rest of that qualifier, possibly
-    nothing;
+  - C{*} as a whole qualifier at the start or in the middle (C{*.B},
+    C{A.*.B}) matches exactly one qualifier;
+  - C{*} as the last qualifier (C{A.B.*}) matches I{one or more} qualifiers
+    to the end of the resource name;
+  - C{*} ending a qualifier in the middle (C{A.B*.C}) matches the rest of
+    that qualifier, possibly nothing;
+  - C{*} ending the name as a character (C{A.B*}, and C{*} alone) matches
+    zero or more characters to the end of the resource name, I{qualifiers
+    included}: C{A.B*} covers C{A.B}, C{A.BC} and C{A.BC.D.E};
   - C{**} as a whole qualifier matches any number of qualifiers, none
     included, so that C{EZB.NSS.**} protects C{EZB.NSS} as well.
 
-"Most specific" is decided the way RACF orders its in-storage profiles: the
-names are compared token by token from the left, and at the first difference a
-literal character beats C{%}, which beats C{*}, which beats C{**}, and any of
-them beats the end of the name.  Two profiles that differ first in two literal
-characters can only both match after a C{**} absorbed different numbers of
-qualifiers; the tie is broken by character order, so the choice is always
+"Most specific" is decided the way RACF orders its in-storage profiles, as
+the table "Sample general resource profile names in order from most specific
+to least specific" of the Security Administrator's Guide (SA23-2289,
+"Generic profile checking of general resources") shows it: the names are
+compared token by token from the left, and at the first difference a literal
+character (the period included) beats C{%}, which beats C{*}, which beats
+C{**}, and any of them beats the end of the name.  So C{COPY.PAPER.*} comes
+before C{COPY.PAPER*}, which comes before C{COPY.PAP*}.  Two profiles that
+differ first in two literal characters can only both match after a C{**}
+absorbed different numbers of qualifiers; RACF documents no order for that
+case, and the tie is broken by character order, so the choice is always
 deterministic.
 """
 
@@ -26,7 +40,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from nsstwisted.security.errors import InvalidValueError
@@ -110,18 +124,45 @@ def normalize_profile_name(name: str) -> str:
     return upper
 
 
-def _qualifier_pattern(qualifier: str) -> re.Pattern[str]:
-    if qualifier == "*":
-        return re.compile(r"[^.]+")
-    pieces = []
-    for position, char in enumerate(qualifier):
-        if char == "%":
-            pieces.append("[^.]")
-        elif char == "*" and position == len(qualifier) - 1:
-            pieces.append("[^.]*")
+def _characters(text: str) -> str:
+    # A qualifier's fixed part: % is one character of the qualifier,
+    # everything else stands for itself.
+    return "".join("[^.]" if c == "%" else re.escape(c) for c in text)
+
+
+def _name_pattern(name: str) -> re.Pattern[str]:
+    """
+    The regular expression of a valid generic profile name, matched against
+    the whole resource name.
+
+    Each qualifier contributes its text preceded by the period that
+    separates it from the one before, except after a leading C{**}, which
+    brings its own periods.
+    """
+    if name in ("*", _DOUBLE):
+        # The whole name: every resource of the class.
+        return re.compile(".*", re.DOTALL)
+    qualifiers = name.split(".")
+    last = len(qualifiers) - 1
+    pieces: list[str] = []
+    separator = ""
+    for index, qualifier in enumerate(qualifiers):
+        if qualifier == _DOUBLE:
+            # Zero or more qualifiers; at the start, each with the period
+            # that ends it, elsewhere each with the period before it.
+            pieces.append(r"(?:[^.]*\.)*" if index == 0 else r"(?:\.[^.]*)*")
+            separator = "" if index == 0 else r"\."
+            continue
+        if qualifier == "*":
+            body = r"[^.]+(?:\.[^.]+)*" if index == last else "[^.]+"
+        elif qualifier.endswith("*"):
+            rest = ".*" if index == last else "[^.]*"
+            body = _characters(qualifier[:-1]) + rest
         else:
-            pieces.append(re.escape(char))
-    return re.compile("".join(pieces))
+            body = _characters(qualifier)
+        pieces.append(separator + body)
+        separator = r"\."
+    return re.compile("".join(pieces), re.DOTALL)
 
 
 def _tokens(name: str) -> list[str]:
@@ -161,7 +202,7 @@ class GenericPattern:
     """
 
     name: str
-    _qualifiers: tuple[re.Pattern[str] | None, ...] = field(repr=False)
+    _pattern: re.Pattern[str] = field(repr=False)
     _literalPrefix: str = field(repr=False)
 
     @classmethod
@@ -171,13 +212,7 @@ class GenericPattern:
         # "A.**" also matches "A", so the period before ** is not required.
         if name.startswith(_DOUBLE, first) and prefix.endswith("."):
             prefix = prefix[:-1]
-        return cls(
-            name,
-            tuple(
-                None if q == _DOUBLE else _qualifier_pattern(q) for q in name.split(".")
-            ),
-            prefix,
-        )
+        return cls(name, _name_pattern(name), prefix)
 
     def matches(self, resource: str) -> bool:
         """
@@ -188,22 +223,7 @@ class GenericPattern:
         """
         if not resource.startswith(self._literalPrefix):
             return False
-        return self._match(0, resource.split("."), 0)
-
-    def _match(self, index: int, qualifiers: Sequence[str], consumed: int) -> bool:
-        if index == len(self._qualifiers):
-            return consumed == len(qualifiers)
-        pattern = self._qualifiers[index]
-        if pattern is None:
-            return any(
-                self._match(index + 1, qualifiers, next_consumed)
-                for next_consumed in range(consumed, len(qualifiers) + 1)
-            )
-        if consumed == len(qualifiers):
-            return False
-        return pattern.fullmatch(qualifiers[consumed]) is not None and self._match(
-            index + 1, qualifiers, consumed + 1
-        )
+        return self._pattern.fullmatch(resource) is not None
 
 
 def matches(profile: str, resource: str) -> bool:

@@ -12,6 +12,7 @@ import enum
 import sqlite3
 from dataclasses import dataclass
 
+from nsstwisted.security.accessor import AccessorEnvironment, read_environment
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import InvalidValueError
 from nsstwisted.security.passticket import (
@@ -53,11 +54,16 @@ class LogonResult:
     """
     @ivar revokedNow: this failure was the one that revoked the user, which
         an operator will want to see in the log.
+    @ivar environment: of an accepted logon, the user's security
+        environment (its groups and attributes), read in the same
+        transaction that accepted it, as RACROUTE VERIFY builds the ACEE;
+        the session checks with it until it ends.
     """
 
     outcome: LogonOutcome
     userid: str
     revokedNow: bool = False
+    environment: AccessorEnvironment | None = None
 
     @property
     def accepted(self) -> bool:
@@ -221,7 +227,13 @@ class Logon:
                     " WHERE userid = ?",
                     (now(), userid),
                 )
-                return LogonResult(LogonOutcome.ACCEPTED, userid)
+                # The user's security environment, as RACF builds it at
+                # logon: its groups and attributes as they are now.
+                return LogonResult(
+                    LogonOutcome.ACCEPTED,
+                    userid,
+                    environment=read_environment(cursor, userid),
+                )
             self._count_refusal(cursor)
             if not counted:
                 return LogonResult(LogonOutcome.PASSWORD_INVALID, userid)

@@ -6,7 +6,12 @@ authorization checks.
 Checks never touch the database: like a RACLISTed class, they are answered
 from a L{ProfileSnapshot} built once.  A daemon rebuilds it when told to
 (C{SETROPTS RACLIST(class) REFRESH} bumps L{ProfileStore.generation}, which a
-daemon can poll cheaply).
+daemon can poll cheaply).  What the snapshot holds of users and class
+options is only a default: a check made for a logged-on user takes that
+user's L{AccessorEnvironment}, built at logon, and a daemon swaps in new
+class options (L{ProfileSnapshot.with_options}) as soon as it reads them,
+because RACF's class activation acts at once and only the profiles wait for
+a REFRESH.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from __future__ import annotations
 import enum
 import re
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from nsstwisted.security.accessor import AccessorEnvironment
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import (
     AlreadyExistsError,
@@ -25,6 +32,7 @@ from nsstwisted.security.errors import (
 )
 from nsstwisted.security.generic import (
     GenericPattern,
+    best_match,
     is_generic,
     normalize_profile_name,
     order_generics,
@@ -104,11 +112,15 @@ class Decision:
     @ivar profile: the profile that decided, or C{None} if none protects the
         resource.
     @ivar granted: the access the user holds through that profile.
+    @ivar warning: the profile is in WARNING mode and allowed an access
+        the user does not hold (C{granted} is below what was asked for):
+        the caller must log it, naming user, resource, profile and access.
     """
 
     result: AuthorizationResult
     profile: str | None
     granted: AccessLevel
+    warning: bool = False
 
     @property
     def allowed(self) -> bool:
@@ -130,6 +142,7 @@ class ResourceProfile:
     data: str
     hasPassTicketKey: bool
     accessList: tuple[tuple[str, AccessLevel], ...]
+    warning: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,6 +160,7 @@ class ClassOptions:
 class _CompiledProfile:
     uacc: AccessLevel
     accessList: Mapping[str, AccessLevel]
+    warning: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,33 +172,61 @@ class _CompiledClass:
 @dataclass(frozen=True)
 class ProfileSnapshot:
     """
-    An immutable copy of the profiles, access lists, group connections,
-    class options and revoked users, built in one read, that answers checks
-    without I/O.
+    An immutable copy of the profiles and access lists, built in one read,
+    that answers checks without I/O; with the class options and the users
+    (their groups and attributes, and who is revoked) as that read found
+    them.
 
     Being immutable, it can be shared by any number of threads, and replacing
     it is a single assignment.
+
+    @ivar builtAt: when the read began, by C{time.monotonic}: a session whose
+        environment is older than the snapshot can be checked against what
+        the snapshot knows of its user.
     """
 
     generation: int
     options: ClassOptions
     _classes: Mapping[ResourceClass, _CompiledClass] = field(repr=False)
-    _groups: Mapping[str, frozenset[str]] = field(repr=False)
-    _users: frozenset[str] = field(repr=False)
+    _environments: Mapping[str, AccessorEnvironment] = field(repr=False)
     _revoked: frozenset[str] = field(default=frozenset(), repr=False)
+    builtAt: float = 0.0
     # Which profile protects a resource never changes within a snapshot, so
     # the answer is remembered; the bound keeps a prober from filling memory.
     _found: dict[tuple[ResourceClass, str], tuple[str, _CompiledProfile] | None] = (
         field(default_factory=dict, repr=False, compare=False)
     )
 
+    def with_options(self, options: ClassOptions) -> ProfileSnapshot:
+        """
+        The same profiles under other class options: what a daemon installs
+        when C{SETROPTS CLASSACT}, C{NOCLASSACT}, C{GENERIC} or C{NOGENERIC}
+        changed, which RACF applies at once, without a REFRESH.
+        """
+        return replace(self, options=options, _found={})
+
     def is_revoked(self, userid: str) -> bool:
         """
         Whether C{userid} was revoked when the snapshot was taken: such a
-        user passes no check, and its sessions end when the snapshot that
-        knows it is installed.
+        user passes no check with an environment older than the snapshot,
+        and its sessions end when the snapshot that knows it is installed.
         """
         return upper_ascii(userid) in self._revoked
+
+    def is_defined(self, userid: str) -> bool:
+        """
+        Whether C{userid} was a defined user when the snapshot was taken.
+        """
+        return upper_ascii(userid) in self._environments
+
+    def environment(self, userid: str) -> AccessorEnvironment:
+        """
+        The environment C{userid} had when the snapshot was taken: what a
+        check without an environment of its own uses.
+        """
+        name = upper_ascii(userid)
+        found = self._environments.get(name)
+        return AccessorEnvironment.undefined(name) if found is None else found
 
     def protecting_profile(
         self, resourceClass: ResourceClass, resource: str
@@ -227,20 +269,33 @@ class ProfileSnapshot:
         resourceClass: ResourceClass,
         resource: str,
         level: AccessLevel,
+        *,
+        environment: AccessorEnvironment | None = None,
     ) -> Decision:
         """
         Decide whether C{userid} holds C{level} access to C{resource}.
 
         The access comes, in RACF's order, from the user's own access-list
         entry; else the highest entry of a group the user is connected to;
-        else the C{*} entry, for defined users; else the profile's UACC.
+        else, unless the user is RESTRICTED, the C{*} entry, for defined
+        users, and else the profile's UACC.  A profile in WARNING mode lets
+        a defined, unrestricted user in even without that access, and says
+        so in the decision.
 
         The resource and the user ID are raised by L{upper_ascii} alone, the
         rule profile names were stored by: a resource holding a letter
         outside ASCII then matches no discrete profile, rather than one that
         Unicode case mapping would make of it (C{STRAßE} is not C{STRASSE}).
+
+        @param environment: the user's environment as its logon built it;
+            by default, the user as this snapshot saw it.
+        @raise ValueError: the environment is another user's.
         """
-        if upper_ascii(userid) in self._revoked:
+        name = upper_ascii(userid)
+        accessor = self.environment(name) if environment is None else environment
+        if accessor.userid != name:
+            raise ValueError(f"the environment of {accessor.userid} is not {name}'s")
+        if not self._still_valid(accessor):
             # A revoked user has no security environment: whatever protects
             # the resource, and even if nothing does, the answer is no.
             protecting = self.protecting_profile(resourceClass, resource)
@@ -250,25 +305,47 @@ class ProfileSnapshot:
         found = self._find(resourceClass, upper_ascii(resource))
         if found is None:
             return Decision(AuthorizationResult.NOT_PROTECTED, None, AccessLevel.NONE)
-        name, profile = found
-        granted = self._granted(upper_ascii(userid), profile)
-        result = (
-            AuthorizationResult.ALLOWED
-            if granted >= level
-            else AuthorizationResult.DENIED
-        )
-        return Decision(result, name, granted)
+        profileName, profile = found
+        granted = _granted(accessor, profile)
+        if granted >= level:
+            return Decision(AuthorizationResult.ALLOWED, profileName, granted)
+        if profile.warning and accessor.defined and not accessor.restricted:
+            return Decision(
+                AuthorizationResult.ALLOWED, profileName, granted, warning=True
+            )
+        return Decision(AuthorizationResult.DENIED, profileName, granted)
 
-    def _granted(self, userid: str, profile: _CompiledProfile) -> AccessLevel:
-        acl = profile.accessList
-        if userid in acl:
-            return acl[userid]
-        groupLevels = [acl[g] for g in self._groups.get(userid, ()) if g in acl]
-        if groupLevels:
-            return max(groupLevels)
-        if userid in self._users and ALL_USERS in acl:
-            return acl[ALL_USERS]
-        return profile.uacc
+    def _still_valid(self, accessor: AccessorEnvironment) -> bool:
+        """
+        Whether the user may pass checks at all: not revoked, by the later
+        of its environment and this snapshot; and, if this snapshot is the
+        later, still defined.  So a RESUME counts from the next logon, and
+        a REVOKE or DELUSER reaches the sessions opened before it at the
+        refresh that makes it known.
+        """
+        if accessor.revoked:
+            return False
+        if accessor.builtAt >= self.builtAt:
+            return True
+        name = accessor.userid
+        if name in self._revoked:
+            return False
+        return not accessor.defined or name in self._environments
+
+
+def _granted(accessor: AccessorEnvironment, profile: _CompiledProfile) -> AccessLevel:
+    acl = profile.accessList
+    if accessor.userid in acl:
+        return acl[accessor.userid]
+    groupLevels = [acl[g] for g in accessor.groups if g in acl]
+    if groupLevels:
+        return max(groupLevels)
+    if accessor.restricted:
+        # RESTRICTED: only what the user or its groups are given by name.
+        return AccessLevel.NONE
+    if accessor.defined and ALL_USERS in acl:
+        return acl[ALL_USERS]
+    return profile.uacc
 
 
 def _class_set(value: str) -> frozenset[ResourceClass]:
@@ -296,6 +373,7 @@ class ProfileStore:
         owner: str,
         data: str = "",
         passTicketKey: bytes | None = None,
+        warning: bool = False,
     ) -> None:
         """
         Define a profile (RDEFINE).  A PassTicket key is sealed under the
@@ -311,8 +389,17 @@ class ProfileStore:
                 )
             cursor.execute(
                 "INSERT INTO profiles (class, name, uacc, owner, data, sealed_key, "
-                "created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (resourceClass.value, name, uacc.name, owner, data, sealed, now()),
+                "created, warning) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    resourceClass.value,
+                    name,
+                    uacc.name,
+                    owner,
+                    data,
+                    sealed,
+                    now(),
+                    int(warning),
+                ),
             )
 
     def alter(
@@ -325,9 +412,13 @@ class ProfileStore:
         data: str | None = None,
         passTicketKey: bytes | None = None,
         removePassTicketKey: bool = False,
+        warning: bool | None = None,
     ) -> None:
         """
         Change a profile (RALTER).
+
+        @param warning: C{True} for WARNING, C{False} for NOWARNING, C{None}
+            to leave the mode as it is.
         """
         name = normalize_profile_name(name)
         owner = None if owner is None else normalize_id(owner, "owner")
@@ -355,6 +446,11 @@ class ProfileStore:
                 cursor.execute(
                     "UPDATE profiles SET sealed_key = ? WHERE class = ? AND name = ?",
                     (sealed, *key),
+                )
+            if warning is not None:
+                cursor.execute(
+                    "UPDATE profiles SET warning = ? WHERE class = ? AND name = ?",
+                    (int(warning), *key),
                 )
 
     def delete(self, resourceClass: ResourceClass, name: str) -> None:
@@ -419,7 +515,7 @@ class ProfileStore:
     def list(self, resourceClass: ResourceClass) -> list[ResourceProfile]:
         with self._database.reading() as cursor:
             rows = cursor.execute(
-                "SELECT name, uacc, owner, data, sealed_key FROM profiles "
+                "SELECT name, uacc, owner, data, sealed_key, warning FROM profiles "
                 "WHERE class = ? ORDER BY name",
                 (resourceClass.value,),
             ).fetchall()
@@ -492,10 +588,58 @@ class ProfileStore:
         with self._database.reading() as cursor:
             return int(self._database.setting(cursor, _GENERATION, "0"))
 
+    def status(self) -> tuple[int, ClassOptions]:
+        """
+        The refresh generation and the class options, in one cheap read: a
+        daemon compares them with its snapshot's to know whether to rebuild
+        it (a new generation) or only to swap in the options (L{with_options
+        <ProfileSnapshot.with_options>}).
+        """
+        with self._database.reading() as cursor:
+            generation = int(self._database.setting(cursor, _GENERATION, "0"))
+            return generation, self._options(cursor)
+
+    def protecting(
+        self, resourceClass: ResourceClass, resource: str
+    ) -> ResourceProfile | None:
+        """
+        The profile that protects C{resource} as the database stands now
+        (C{RLIST class resource GENERIC}): the discrete profile of that
+        name, else, while C{SETROPTS GENERIC} is active for the class, the
+        most specific generic profile that matches it.
+        """
+        name = upper_ascii(resource)
+        with self._database.reading() as cursor:
+            generic = resourceClass in self._options(cursor).generic
+            names = [
+                n
+                for (n,) in cursor.execute(
+                    "SELECT name FROM profiles WHERE class = ?", (resourceClass.value,)
+                )
+                if generic or not is_generic(n) or n == name
+            ]
+            found = name if name in names else best_match(names, name)
+            if found is None:
+                return None
+            row = self._row(cursor, resourceClass, found)
+            assert row is not None
+            return self._profile(cursor, resourceClass, row)
+
+    def generic_order(
+        self, resourceClass: ResourceClass
+    ) -> tuple[ResourceProfile, ...]:
+        """
+        The generic profiles of a class in the order checks search them,
+        most specific first (C{RLIST class * GENERIC}).
+        """
+        byName = {p.name: p for p in self.list(resourceClass) if p.generic}
+        return tuple(byName[pattern.name] for pattern in order_generics(byName))
+
     def snapshot(self) -> ProfileSnapshot:
         """
         Build the in-memory snapshot in one consistent read.
         """
+        builtAt = time.monotonic()
         with self._database.reading() as cursor:
             options = self._options(cursor)
             generation = int(self._database.setting(cursor, _GENERATION, "0"))
@@ -507,21 +651,29 @@ class ProfileStore:
             profiles: dict[ResourceClass, dict[str, _CompiledProfile]] = {
                 c: {} for c in ResourceClass
             }
-            for cls, name, uacc in cursor.execute(
-                "SELECT class, name, uacc FROM profiles"
+            for cls, name, uacc, warning in cursor.execute(
+                "SELECT class, name, uacc, warning FROM profiles"
             ):
                 profiles[ResourceClass(cls)][name] = _CompiledProfile(
-                    AccessLevel[uacc], acls.get((cls, name), {})
+                    AccessLevel[uacc], acls.get((cls, name), {}), bool(warning)
                 )
             groups: dict[str, set[str]] = {}
             for userid, groupid in cursor.execute(
                 "SELECT userid, groupid FROM connections"
             ):
                 groups.setdefault(userid, set()).add(groupid)
-            users = frozenset(u for (u,) in cursor.execute("SELECT userid FROM users"))
-            revoked = frozenset(
-                u for (u,) in cursor.execute("SELECT userid FROM users WHERE revoked")
-            )
+            environments = {
+                userid: AccessorEnvironment(
+                    userid,
+                    frozenset(groups.get(userid, ())),
+                    restricted=bool(restricted),
+                    revoked=bool(revoked),
+                    builtAt=builtAt,
+                )
+                for userid, restricted, revoked in cursor.execute(
+                    "SELECT userid, restricted, revoked FROM users"
+                )
+            }
         classes = {}
         for cls, byName in profiles.items():
             generic = order_generics(n for n in byName if is_generic(n))
@@ -533,9 +685,9 @@ class ProfileStore:
             generation,
             options,
             classes,
-            {u: frozenset(g) for u, g in groups.items()},
-            users,
-            revoked,
+            environments,
+            frozenset(u for u, e in environments.items() if e.revoked),
+            builtAt,
         )
 
     def _options(self, cursor: sqlite3.Cursor) -> ClassOptions:
@@ -563,9 +715,9 @@ class ProfileStore:
     @staticmethod
     def _row(
         cursor: sqlite3.Cursor, resourceClass: ResourceClass, name: str
-    ) -> tuple[str, str, str, str, bytes | None] | None:
+    ) -> tuple[str, str, str, str, bytes | None, int] | None:
         row = cursor.execute(
-            "SELECT name, uacc, owner, data, sealed_key FROM profiles "
+            "SELECT name, uacc, owner, data, sealed_key, warning FROM profiles "
             "WHERE class = ? AND name = ?",
             (resourceClass.value, name),
         ).fetchone()
@@ -593,6 +745,7 @@ class ProfileStore:
             data=str(row[3]),
             hasPassTicketKey=row[4] is not None,
             accessList=acl,
+            warning=bool(row[5]),
         )
 
     @staticmethod

@@ -13,6 +13,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from nsstwisted.security.accessor import AccessorEnvironment, read_environment
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import (
     AlreadyExistsError,
@@ -69,6 +70,7 @@ class UserProfile:
     created: str
     lastLogon: str | None
     groups: tuple[str, ...]
+    restricted: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ class UserRegistry:
         password: str | None = None,
         defaultGroup: str | None = None,
         owner: str | None = None,
+        restricted: bool = False,
     ) -> None:
         userid = normalize_id(userid)
         group = None if defaultGroup is None else normalize_id(defaultGroup, "group")
@@ -150,8 +153,8 @@ class UserRegistry:
                 require_group(cursor, group)
             cursor.execute(
                 "INSERT INTO users (userid, name, owner, default_group, "
-                "password_hash, created) VALUES (?, ?, ?, ?, ?, ?)",
-                (userid, name, owner, group, hashed, now()),
+                "password_hash, created, restricted) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (userid, name, owner, group, hashed, now(), int(restricted)),
             )
             if group is not None:
                 cursor.execute(
@@ -169,10 +172,14 @@ class UserRegistry:
         revoke: bool = False,
         resume: bool = False,
         defaultGroup: str | None = None,
+        restricted: bool | None = None,
     ) -> None:
         """
         Change a user profile.  RESUME also clears the failed-logon count, and
         a new password does too, as RACF does.
+
+        @param restricted: C{True} for RESTRICTED, C{False} for
+            NORESTRICTED, C{None} to leave the attribute as it is.
         """
         userid = normalize_id(userid)
         if revoke and resume:
@@ -201,6 +208,11 @@ class UserRegistry:
                 cursor.execute(
                     "UPDATE users SET revoked = 0, failed_logons = 0 WHERE userid = ?",
                     (userid,),
+                )
+            if restricted is not None:
+                cursor.execute(
+                    "UPDATE users SET restricted = ? WHERE userid = ?",
+                    (int(restricted), userid),
                 )
             if group is not None:
                 require_group(cursor, group)
@@ -234,7 +246,7 @@ class UserRegistry:
         with self._database.reading() as cursor:
             row = cursor.execute(
                 "SELECT userid, name, owner, default_group, password_hash, "
-                "failed_logons, revoked, created, last_logon FROM users "
+                "failed_logons, revoked, created, last_logon, restricted FROM users "
                 "WHERE userid = ?",
                 (userid,),
             ).fetchone()
@@ -258,7 +270,18 @@ class UserRegistry:
             created=row[7],
             lastLogon=row[8],
             groups=groups,
+            restricted=bool(row[9]),
         )
+
+    def environment(self, userid: str) -> AccessorEnvironment:
+        """
+        The security environment a logon of C{userid} would get now: its
+        groups and attributes as the database holds them.  A user ID that
+        is not defined gets the environment of an undefined user.
+        """
+        userid = normalize_id(userid)
+        with self._database.reading() as cursor:
+            return read_environment(cursor, userid)
 
     def list_userids(self) -> list[str]:
         with self._database.reading() as cursor:

@@ -27,7 +27,7 @@ from nsstwisted.security.errors import (
     CommandSyntaxError,
     InvalidValueError,
 )
-from nsstwisted.security.generic import is_generic
+from nsstwisted.security.generic import is_generic, upper_ascii
 from nsstwisted.security.keyring import (
     CertificateOwner,
     CertificateRecord,
@@ -36,7 +36,12 @@ from nsstwisted.security.keyring import (
 )
 from nsstwisted.security.labels import map_label
 from nsstwisted.security.passticket import parse_key
-from nsstwisted.security.profiles import AccessLevel, ProfileStore, ResourceClass
+from nsstwisted.security.profiles import (
+    AccessLevel,
+    ProfileStore,
+    ResourceClass,
+    ResourceProfile,
+)
 from nsstwisted.security.racf.lexer import RacfCommand
 from nsstwisted.security.racf.syntax import (
     Arity,
@@ -59,6 +64,8 @@ SYNTAX: dict[str, Syntax] = {
             "NOPASSWORD": A.FLAG,
             "DFLTGRP": A.ONE,
             "OWNER": A.ONE,
+            "RESTRICTED": A.FLAG,
+            "NORESTRICTED": A.FLAG,
         },
     ),
     "ALTUSER": Syntax(
@@ -71,6 +78,8 @@ SYNTAX: dict[str, Syntax] = {
             "REVOKE": A.FLAG,
             "RESUME": A.FLAG,
             "DFLTGRP": A.ONE,
+            "RESTRICTED": A.FLAG,
+            "NORESTRICTED": A.FLAG,
         },
     ),
     "DELUSER": Syntax(1, 1),
@@ -88,6 +97,8 @@ SYNTAX: dict[str, Syntax] = {
             "OWNER": A.ONE,
             "DATA": A.ONE,
             "SSIGNON": A.NESTED,
+            "WARNING": A.FLAG,
+            "NOWARNING": A.FLAG,
         },
         {"SSIGNON": Syntax(keywords={"KEYMASKED": A.ONE})},
     ),
@@ -100,11 +111,13 @@ SYNTAX: dict[str, Syntax] = {
             "DATA": A.ONE,
             "SSIGNON": A.NESTED,
             "NOSSIGNON": A.FLAG,
+            "WARNING": A.FLAG,
+            "NOWARNING": A.FLAG,
         },
         {"SSIGNON": Syntax(keywords={"KEYMASKED": A.ONE})},
     ),
     "RDELETE": Syntax(2, 2),
-    "RLIST": Syntax(2, 2, {"ALL": A.FLAG, "AUTHUSER": A.FLAG}),
+    "RLIST": Syntax(2, 2, {"ALL": A.FLAG, "AUTHUSER": A.FLAG, "GENERIC": A.FLAG}),
     "PERMIT": Syntax(
         1,
         1,
@@ -271,6 +284,7 @@ class RacfInterpreter:
 
     def _adduser(self, ops: ParsedOperands) -> list[str]:
         _contradiction(ops, "PASSWORD", "NOPASSWORD")
+        restricted = _switch(ops, "RESTRICTED", "NORESTRICTED")
         for userid in ops.positional[0]:
             self._users.add_user(
                 userid,
@@ -278,10 +292,12 @@ class RacfInterpreter:
                 password=ops.value("PASSWORD"),
                 defaultGroup=ops.value("DFLTGRP"),
                 owner=ops.value("OWNER"),
+                restricted=bool(restricted),
             )
         return []
 
     def _altuser(self, ops: ParsedOperands) -> list[str]:
+        restricted = _switch(ops, "RESTRICTED", "NORESTRICTED")
         for userid in ops.positional[0]:
             self._users.alter_user(
                 userid,
@@ -291,6 +307,7 @@ class RacfInterpreter:
                 revoke=ops.has("REVOKE"),
                 resume=ops.has("RESUME"),
                 defaultGroup=ops.value("DFLTGRP"),
+                restricted=restricted,
             )
         return []
 
@@ -306,7 +323,17 @@ class RacfInterpreter:
         lines: list[str] = []
         for userid in names:
             user = self._users.get_user(userid)
-            attributes = "REVOKED" if user.revoked else "NONE"
+            attributes = (
+                " ".join(
+                    name
+                    for name, held in (
+                        ("REVOKED", user.revoked),
+                        ("RESTRICTED", user.restricted),
+                    )
+                    if held
+                )
+                or "NONE"
+            )
             lines += [
                 f"USER={user.userid}  NAME={user.name or 'UNKNOWN'}  "
                 f"OWNER={user.owner}  CREATED={user.created}",
@@ -367,6 +394,7 @@ class RacfInterpreter:
         resourceClass = self._resource_class(ops)
         uacc = AccessLevel.parse(ops.value("UACC") or "NONE")
         key = _passticket_key(ops)
+        warning = _switch(ops, "WARNING", "NOWARNING")
         warnings = []
         for name in ops.positional[1]:
             self._profiles.define(
@@ -376,7 +404,13 @@ class RacfInterpreter:
                 owner=ops.value("OWNER") or DEFAULT_OWNER,
                 data=ops.value("DATA") or "",
                 passTicketKey=key,
+                warning=bool(warning),
             )
+            if "&" in name:
+                warnings.append(
+                    f"NSR0333W profile {name.upper()} holds &, which is matched "
+                    "as itself: nsstwisted has no RACF variables (RACFVARS)"
+                )
             if (
                 is_generic(name)
                 and resourceClass not in self._profiles.options().generic
@@ -393,6 +427,7 @@ class RacfInterpreter:
         _contradiction(ops, "SSIGNON", "NOSSIGNON")
         uacc = ops.value("UACC")
         key = _passticket_key(ops)
+        warning = _switch(ops, "WARNING", "NOWARNING")
         for name in ops.positional[1]:
             self._profiles.alter(
                 resourceClass,
@@ -402,6 +437,7 @@ class RacfInterpreter:
                 data=ops.value("DATA"),
                 passTicketKey=key,
                 removePassTicketKey=ops.has("NOSSIGNON"),
+                warning=warning,
             )
         return []
 
@@ -414,35 +450,62 @@ class RacfInterpreter:
     def _rlist(self, ops: ParsedOperands) -> list[str]:
         resourceClass = self._resource_class(ops)
         names = ops.positional[1]
+        if ops.has("GENERIC"):
+            return self._rlist_generic(ops, resourceClass, names)
         if names == ("*",):
             profiles = self._profiles.list(resourceClass)
         else:
             profiles = [self._profiles.get(resourceClass, n) for n in names]
         lines: list[str] = []
         for profile in profiles:
-            lines += [
-                "CLASS      NAME",
-                "-----      ----",
-                f"{resourceClass.value:<10} {profile.name}"
-                + (" (G)" if profile.generic else ""),
-                "",
-                "OWNER      UNIVERSAL ACCESS",
-                "-----      ----------------",
-                f"{profile.owner:<10} {profile.uacc.name}",
-                "",
-                f"INSTALLATION DATA  {profile.data or 'NONE'}",
-            ]
-            if resourceClass is ResourceClass.PTKTDATA:
-                lines.append(
-                    "SSIGNON KEY        "
-                    + ("KEYMASKED DATA DEFINED" if profile.hasPassTicketKey else "NONE")
-                )
-            if ops.has("ALL") or ops.has("AUTHUSER"):
-                lines += ["", "  USER      ACCESS", "  ----      ------"]
-                lines += [f"  {i:<9} {a.name}" for i, a in profile.accessList]
-                if not profile.accessList:
-                    lines.append("  NO ENTRIES IN STANDARD ACCESS LIST")
-            lines.append("")
+            lines += _profile_listing(profile, ops.has("ALL") or ops.has("AUTHUSER"))
+        return lines
+
+    def _rlist_generic(
+        self,
+        ops: ParsedOperands,
+        resourceClass: ResourceClass,
+        names: tuple[str, ...],
+    ) -> list[str]:
+        """
+        RLIST ... GENERIC: for each resource name, the profile that decides
+        for it, as a check against the database's profiles would find it
+        now; with C{*}, the class's generic profiles in the order checks
+        search them.
+        """
+        accessList = ops.has("ALL") or ops.has("AUTHUSER")
+        options = self._profiles.options()
+        lines: list[str] = []
+        if resourceClass not in options.active:
+            lines.append(
+                f"NSR0332I class {resourceClass.value} is not active: its checks "
+                "return 4 (no decision), whatever profile protects the resource"
+            )
+        if resourceClass not in options.generic:
+            lines.append(
+                f"NSR0334I GENERIC is not active for {resourceClass.value}: "
+                "generic profiles protect nothing"
+            )
+        if names == ("*",):
+            for generic in self._profiles.generic_order(resourceClass):
+                lines += _profile_listing(generic, accessList)
+            return lines
+        for name in names:
+            resource = upper_ascii(name)
+            profile = self._profiles.protecting(resourceClass, resource)
+            if profile is None:
+                lines += [
+                    f"NSR0331I no profile in class {resourceClass.value} "
+                    f"protects {resource}",
+                    "",
+                ]
+                continue
+            lines.append(
+                f"NSR0330I {resource} in class {resourceClass.value} is "
+                f"protected by profile {profile.name}"
+                + (" (G)" if profile.generic else "")
+            )
+            lines += _profile_listing(profile, accessList)
         return lines
 
     def _permit(self, ops: ParsedOperands) -> list[str]:
@@ -710,9 +773,50 @@ class RacfInterpreter:
         return []
 
 
+def _profile_listing(profile: ResourceProfile, accessList: bool) -> list[str]:
+    lines = [
+        "CLASS      NAME",
+        "-----      ----",
+        f"{profile.resourceClass.value:<10} {profile.name}"
+        + (" (G)" if profile.generic else ""),
+        "",
+        "OWNER      UNIVERSAL ACCESS  WARNING",
+        "-----      ----------------  -------",
+        f"{profile.owner:<10} {profile.uacc.name:<17} "
+        + ("YES" if profile.warning else "NO"),
+        "",
+        f"INSTALLATION DATA  {profile.data or 'NONE'}",
+    ]
+    if profile.resourceClass is ResourceClass.PTKTDATA:
+        lines.append(
+            "SSIGNON KEY        "
+            + ("KEYMASKED DATA DEFINED" if profile.hasPassTicketKey else "NONE")
+        )
+    if accessList:
+        lines += ["", "  USER      ACCESS", "  ----      ------"]
+        lines += [f"  {i:<9} {a.name}" for i, a in profile.accessList]
+        if not profile.accessList:
+            lines.append("  NO ENTRIES IN STANDARD ACCESS LIST")
+    lines.append("")
+    return lines
+
+
 def _contradiction(ops: ParsedOperands, first: str, second: str) -> None:
     if ops.has(first) and ops.has(second):
         raise InvalidValueError(f"{first} and {second} contradict each other")
+
+
+def _switch(ops: ParsedOperands, on: str, off: str) -> bool | None:
+    """
+    A keyword and its NO form: C{True}, C{False}, or C{None} if neither was
+    given.
+    """
+    _contradiction(ops, on, off)
+    if ops.has(on):
+        return True
+    if ops.has(off):
+        return False
+    return None
 
 
 def _required(ops: ParsedOperands, keyword: str, where: str) -> str:
