@@ -203,9 +203,7 @@ class ReadOnlyTests(SynchronousTestCase):
 
     def reopen(self, database: SecurityDatabase) -> SecurityDatabase:
         database.close()
-        again = SecurityDatabase.open(
-            database.path, database.stashPath, readOnly=True
-        )
+        again = SecurityDatabase.open(database.path, database.stashPath, readOnly=True)
         self.addCleanup(again.close)
         return again
 

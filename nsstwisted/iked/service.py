@@ -55,6 +55,7 @@ from nsstwisted.iked.stack import StackModel
 from nsstwisted.iked.statistics import StackStatistics
 from nsstwisted.iked.tunnels import StackTunnels
 from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
+from nsstwisted.protocols.startup import StartupError
 from nsstwisted.security.errors import NotFoundError, SecurityError
 from nsstwisted.security.location import database_path, stash_path
 from nsstwisted.wire.ikensinfo import IkeNssConnectionState, IkeNssInfo
@@ -73,12 +74,6 @@ _STATES = {
     ConnectionState.REFUSED: IkeNssConnectionState.DISCONNECTED,
     ConnectionState.STOPPED: IkeNssConnectionState.DISCONNECTED,
 }
-
-
-class StartupError(Exception):
-    """
-    iked cannot start; the text names the problem.
-    """
 
 
 def read_ca_file(path: str | None, needed: bool) -> list[bytes]:

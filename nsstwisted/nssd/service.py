@@ -21,7 +21,7 @@ from typing import Any
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
 from twisted.internet.endpoints import TCP4ServerEndpoint
-from twisted.internet.interfaces import IListeningPort, IReactorCore
+from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
@@ -53,6 +53,7 @@ from nsstwisted.protocols.nss import (
     NssFactory,
     NssProtocol,
 )
+from nsstwisted.protocols.startup import StartupError, listen_at_start
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import SecurityError
 from nsstwisted.security.keyring import KeyRing, KeyRingStore
@@ -73,13 +74,6 @@ HEAP_TRIM_INTERVAL = 2.0
 # Open files nssd needs besides its NSS connections: the database, the
 # listening sockets, the management interface's connections, the log.
 FILES_BESIDES_CONNECTIONS = 256
-
-
-class StartupError(Exception):
-    """
-    nssd cannot start; the text says why, naming file, line and keyword for
-    a configuration error.
-    """
 
 
 class NSSDService(Service):
@@ -219,7 +213,7 @@ class NSSDService(Service):
                 interface=interface,
                 **options,
             )
-        except SecurityError as e:
+        except (SecurityError, StartupError) as e:
             database.close()
             raise StartupError(str(e)) from None
 
@@ -269,11 +263,14 @@ class NSSDService(Service):
         Service.startService(self)
         self.diagnostics.started(__version__, self.configuration.systemName)
         self._report_collisions(self.ring)
+        try:
+            self._listen_at_start()
+        except StartupError as e:
+            self.diagnostics.startup_failed(str(e))
+            Service.stopService(self)
+            raise
         self._ensure_file_limit(self.configuration.maxConnections)
         self.pool.start()
-        if not self._listen_nmi(self.configuration.nmiSocket):
-            return
-        self._listen(self.configuration.port).addErrback(self._listen_failed)
         self._poller = LoopingCall(self._poll_security)
         self._poller.clock = self._reactor
         self._poller.start(SECURITY_POLL_INTERVAL, now=False)
@@ -283,6 +280,9 @@ class NSSDService(Service):
         signal.signal(signal.SIGHUP, self._sighup)
 
     def stopService(self) -> Deferred[None] | None:
+        if not self.running:
+            # Never started, or its start failed and undid itself.
+            return None
         Service.stopService(self)
         for loop in (self._poller, self._heapTrim):
             if loop is not None and loop.running:
@@ -321,26 +321,32 @@ class NSSDService(Service):
         return float(self.configuration.logonTimeout)
 
     def _listen(self, portNumber: int) -> Deferred[IListeningPort]:
+        """
+        Listen on NSS port C{portNumber} (a refresh's new port).
+        """
+        listening: Deferred[IListeningPort] = self._endpoint(portNumber).listen(
+            self._port_factory()
+        )
+        return listening.addCallback(self._listening_on)
+
+    def _endpoint(self, portNumber: int) -> TCP4ServerEndpoint:
+        # (listenTCP, below the endpoint, takes "::" as IPv6 by itself.)
+        return TCP4ServerEndpoint(self._reactor, portNumber, interface=self.interface)
+
+    def _port_factory(self) -> AdmissionFactory:
         # TLS over admission rather than an SSL endpoint, so that a
         # connection over the limits is closed before its TLS handshake.
-        # (listenTCP, below either endpoint, takes "::" as IPv6 by itself.)
-        endpoint = TCP4ServerEndpoint(
-            self._reactor, portNumber, interface=self.interface
-        )
-        factory = AdmissionFactory(
+        return AdmissionFactory(
             TLSMemoryBIOFactory(self.contextFactory, False, self._factory()),
             self.admission,
         )
-        listening: Deferred[IListeningPort] = endpoint.listen(factory)
 
-        def listening_on(port: IListeningPort) -> IListeningPort:
-            self.port = port
-            self._ports.append(port)
-            address = port.getHost()
-            self.diagnostics.listening(address.host, address.port)  # type: ignore[attr-defined]
-            return port
-
-        return listening.addCallback(listening_on)
+    def _listening_on(self, port: IListeningPort) -> IListeningPort:
+        self.port = port
+        self._ports.append(port)
+        address = port.getHost()
+        self.diagnostics.listening(address.host, address.port)  # type: ignore[attr-defined]
+        return port
 
     def _trim_heap(self) -> None:
         """
@@ -376,11 +382,33 @@ class NSSDService(Service):
         if raised < wanted:
             self.diagnostics.file_limit(raised, maxConnections)
 
-    def _listen_nmi(self, path: str) -> bool:
+    def _listen_at_start(self) -> None:
+        """
+        Bind the NSS port and the management socket, or neither: a start
+        that fails serves nothing, not even the management interface, which
+        would tell an operator that nssd runs.  The port comes first, so
+        that a port in use leaves no socket file behind.
+
+        @raise StartupError: either cannot be bound.
+        """
+        port = listen_at_start(
+            self._endpoint(self.configuration.port), self._port_factory()
+        )
+        try:
+            self.nmiPort = self._listen_nmi(self.configuration.nmiSocket)
+        except StartupError:
+            port.stopListening()
+            raise
+        self._listening_on(port)
+
+    def _listen_nmi(self, path: str) -> IListeningPort:
         """
         Serve the management interface on C{path}, creating its directory
-        if need be.  If the directory cannot be made, say so (DBG0040I, as
-        IBM's server does) and shut down.
+        if need be; if the directory cannot be made, say so first
+        (DBG0040I, as IBM's server does).
+
+        @raise StartupError: the directory cannot be made, or the socket
+            cannot be served ("Cannot acquire lock": another nssd serves it).
         """
         directory = os.path.dirname(path) or "."
         try:
@@ -389,26 +417,17 @@ class NSSDService(Service):
             self.diagnostics.socket_directory_failed(
                 directory, e.errno or 0, e.strerror or str(e)
             )
-            self._fail_startup(f"cannot create socket directory {directory}")
-            return False
-        listening = nmi_server_endpoint(self._reactor, path).listen(self.nmiFactory)
-
-        def served(port: IListeningPort) -> None:
-            self.nmiPort = port
-            self.diagnostics.nmi_listening(path)
-
-        listening.addCallbacks(served, self._listen_failed)
-        return True
-
-    def _listen_failed(self, failure: Any) -> None:
-        self._fail_startup(failure.getErrorMessage())
-
-    def _fail_startup(self, reason: str) -> None:
-        self.diagnostics.startup_failed(reason)
-        reactor: IReactorCore = self._reactor
-        # twistd has no other way to report a failed start in its exit status.
-        reactor.addSystemEventTrigger("after", "shutdown", os._exit, 1)
-        reactor.stop()
+            raise StartupError(f"cannot create socket directory {directory}") from None
+        try:
+            port = listen_at_start(
+                nmi_server_endpoint(self._reactor, path), self.nmiFactory
+            )
+        except StartupError as e:
+            raise StartupError(
+                f"cannot serve the management interface on {path}: {e}"
+            ) from None
+        self.diagnostics.nmi_listening(path)
+        return port
 
     # Refresh
 

@@ -3,6 +3,13 @@ The twistd plugins of nsstwisted: C{twistd -n nssd} and C{twistd -n iked}.
 
 Thin on purpose: the services live in L{nsstwisted.nssd}, so that other
 Twisted applications can embed them without twistd.
+
+A start fails in one of two places, and either way twistd exits 1 with the
+daemon's message and no traceback: while the service is made (the
+configuration, the database, the key ring; before twistd logs anything, so
+the message goes to standard error), or in C{startService}, where the
+service binds its sockets, logs its message and raises; see
+L{nsstwisted.protocols.startup}.
 """
 
 from __future__ import annotations
@@ -42,14 +49,16 @@ class NssdServiceMaker:
         from twisted.internet import reactor
 
         from nsstwisted.nssd.configuration import config_path
-        from nsstwisted.nssd.service import NSSDService, StartupError
+        from nsstwisted.nssd.service import NSSDService
+        from nsstwisted.protocols.startup import StartupError, for_twistd
 
         try:
-            return NSSDService.prepare(
+            service = NSSDService.prepare(
                 config_path(options["config"]), reactor, interface=options["interface"]
             )
         except StartupError as e:
             raise SystemExit(f"nssd: DBG0010I NSS server cannot start: {e}") from None
+        return for_twistd(service)
 
 
 nssd = NssdServiceMaker()
@@ -76,12 +85,14 @@ class IkedServiceMaker:
         from twisted.internet import reactor
 
         from nsstwisted.iked.configuration import config_path
-        from nsstwisted.iked.service import IKEDService, StartupError
+        from nsstwisted.iked.service import IKEDService
+        from nsstwisted.protocols.startup import StartupError, for_twistd
 
         try:
-            return IKEDService.prepare(config_path(options["config"]), reactor)
+            service = IKEDService.prepare(config_path(options["config"]), reactor)
         except StartupError as e:
             raise SystemExit(f"iked: EZD1104I IKE daemon cannot start: {e}") from None
+        return for_twistd(service)
 
 
 iked = IkedServiceMaker()
