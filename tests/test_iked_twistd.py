@@ -1,6 +1,6 @@
 """
-C{twistd -n iked} when it cannot start: the real plugin as a separate
-process (issue 10, item 1).
+C{twistd -n iked} when it cannot start, and C{twistd iked --check}: the
+real plugin as a separate process (issue 10, items 1 and 8).
 """
 
 from __future__ import annotations
@@ -153,3 +153,93 @@ class FailedStartTests(IkedTwistdCase):
         return ensureDeferred(
             self.cannotStart(self.config(), b"certificate 1 cannot be read")
         )
+
+
+class CheckTests(IkedTwistdCase):
+    """
+    C{twistd iked --check}: what a start would find, with nothing bound,
+    no NSS server called and the database opened read-only.
+    """
+
+    async def check(self, config: str) -> tuple[int, bytes]:
+        process = spawn_twistd(self, twistd_args(config, "iked", options=["--check"]))
+        return await ended_within(process), process.output
+
+    def test_besideTheRunningIked(self) -> Deferred[None]:
+        """
+        The check of the configuration a running iked uses (whose
+        management socket is taken) finds it can start, and says with what.
+        """
+        config = write_iked_config(self.setup, free_port(), None)
+        running = spawn_twistd(self, twistd_args(config, "iked"))
+
+        async def go() -> None:
+            await running.waitFor(rb"EZD1141I Stack STACKA cannot reach")
+            code, output = await self.check(config)
+            self.assertEqual(code, 0, output)
+            self.assertIn(
+                b"iked: EZD1175I IKE daemon configuration %s checked:"
+                b" iked can start with it" % config.encode(),
+                output,
+            )
+            self.assertIn(
+                b"stacks: STACKA (NSS client CLIENT1), STACKB (NSS client"
+                b" CLIENT2), PLAIN",
+                output,
+            )
+            self.assertIn(b"ca.pem: 1 CA certificates", output)
+            self.assertIn(b"local key ring: not used", output)
+            self.assertNotIn(b"Traceback", output)
+            self.assertFalse(running.ended.called)
+
+        return ensureDeferred(go())
+
+    def test_localRing(self) -> Deferred[None]:
+        """
+        The ring a stack signs with is found, and the database is read, not
+        written.
+        """
+        config = self.config()
+        with open(self.setup.database, "rb") as f:
+            before = f.read()
+
+        async def go() -> None:
+            code, output = await self.check(config)
+            self.assertEqual(code, 0, output)
+            self.assertIn(b"local key ring NSSD/NSSRING: ", output)
+            self.assertIn(b"signs for stack LOCAL", output)
+            with open(self.setup.database, "rb") as f:
+                self.assertEqual(f.read(), before)
+
+        return ensureDeferred(go())
+
+    def test_sameMessageAsStart(self) -> Deferred[None]:
+        """
+        A check that fails says what the start would have said, to
+        standard error, and exits 1; a missing stash is not made.
+        """
+        os.remove(self.setup.stash)
+
+        async def go() -> None:
+            code, output = await self.check(self.config())
+            self.assertEqual(code, 1, output)
+            self.assertIn(
+                b"iked: EZD1104I IKE daemon cannot start: the local key ring"
+                b" NSSD/NSSRING in ",
+                output,
+            )
+            self.assertIn(b"NSR0203E", output)
+            self.assertFalse(os.path.exists(self.setup.stash))
+
+        return ensureDeferred(go())
+
+    def test_badConfiguration(self) -> Deferred[None]:
+        config = self.config("  NssWaitRetries many")
+
+        async def go() -> None:
+            code, output = await self.check(config)
+            self.assertEqual(code, 1, output)
+            self.assertIn(b"iked: EZD1104I IKE daemon cannot start: ", output)
+            self.assertIn(b"NssWaitRetries", output)
+
+        return ensureDeferred(go())

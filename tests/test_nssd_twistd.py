@@ -478,6 +478,90 @@ class FailedStartTests(TestCase):
         )
 
 
+class CheckTests(TestCase):
+    """
+    C{twistd nssd --check}: what a start would find, with nothing bound
+    and nothing written (issue 10, item 8).
+    """
+
+    timeout = 60
+
+    def setUp(self) -> None:
+        self.setup = build_security(self)
+
+    async def check(self, config: str) -> tuple[int, bytes]:
+        process = spawn_twistd(self, twistd_args(config, options=["--check"]))
+        return await ended_within(process), process.output
+
+    def test_besideTheRunningServer(self) -> Deferred[None]:
+        """
+        The check runs beside the nssd whose port and socket it names, says
+        what a start would use, and changes nothing in the database.
+        """
+        config = write_nssd_config(self.setup)
+        server = spawn_twistd(self, twistd_args(config))
+
+        async def go() -> None:
+            await server.waitFor(LISTENING.pattern)
+            with open(self.setup.database, "rb") as f:
+                before = f.read()
+            code, output = await self.check(config)
+            self.assertEqual(code, 0, output)
+            self.assertIn(
+                b"nssd: DBG0150I NSS server configuration %s checked:"
+                b" nssd can start with it" % config.encode(),
+                output,
+            )
+            self.assertIn(b"KeyRing NSSD/NSSRING: ", output)
+            self.assertIn(b"TLS certificate 'NSSD TLS' of NSSD/TLSRING", output)
+            self.assertNotIn(b"Traceback", output)
+            with open(self.setup.database, "rb") as f:
+                self.assertEqual(f.read(), before)
+            self.assertTrue(os.path.exists(self.setup.stash))
+            self.assertIn(b"DBG0002I", server.output)
+            self.assertFalse(server.ended.called)
+
+        return ensureDeferred(go())
+
+    def test_sameMessageAsStart(self) -> Deferred[None]:
+        config = write_nssd_config(self.setup, "  Bogus 1")
+
+        async def go() -> None:
+            code, output = await self.check(config)
+            self.assertEqual(code, 1)
+            self.assertIn(b"nssd: DBG0010I NSS server cannot start: ", output)
+            self.assertIn(b"nssd.conf:", output)
+            self.assertIn(b"Bogus", output)
+            self.assertNotIn(b"Traceback", output)
+
+        return ensureDeferred(go())
+
+    def test_missingStashNotMade(self) -> Deferred[None]:
+        """
+        Where a start would fail on a missing stash, so does the check; and
+        it makes none.
+        """
+        os.remove(self.setup.stash)
+
+        async def go() -> None:
+            code, output = await self.check(write_nssd_config(self.setup))
+            self.assertEqual(code, 1)
+            self.assertIn(b"DBG0010I NSS server cannot start: NSR0203E", output)
+            self.assertFalse(os.path.exists(self.setup.stash))
+
+        return ensureDeferred(go())
+
+    def test_missingTlsLabel(self) -> Deferred[None]:
+        config = write_nssd_config(self.setup, "  TlsLabel NoSuchLabel")
+
+        async def go() -> None:
+            code, output = await self.check(config)
+            self.assertEqual(code, 1)
+            self.assertIn(b"has no certificate 'NoSuchLabel'", output)
+
+        return ensureDeferred(go())
+
+
 def kill_from_pidfile(pidfile: str) -> None:
     """
     End a daemonized twistd that the test could not otherwise reach.

@@ -202,6 +202,62 @@ class IKEDService(Service):
             raise StartupError(str(e)) from None
         return cls(configPath, configuration, reactor, **options)
 
+    @classmethod
+    def check(cls, configPath: str, reactor: Any) -> list[str]:
+        """
+        Check C{configPath} as a start would: the configuration with its
+        policy and secret files, C{CaFile}, and the local key ring if a
+        stack signs with it, opened read-only; nothing is bound and no NSS
+        server is called, so that it can be run beside the iked it is
+        meant for.
+
+        @return: what a start would use, to show the operator; the first
+            line is EZD1175I.
+        @raise StartupError: what would stop a start.
+        """
+        service = cls.prepare(configPath, reactor)
+        try:
+            service._open_local_ring_at_start(readOnly=True)
+            return service._checked(configPath)
+        finally:
+            service._close_local_ring()
+
+    def _checked(self, configPath: str) -> list[str]:
+        configuration = self.configuration
+        nss = configuration.nssStacks
+        lines = [
+            f"EZD1175I IKE daemon configuration {configPath} checked: "
+            "iked can start with it",
+            "stacks: "
+            + (
+                ", ".join(
+                    f"{name} (NSS client {nss[name].clientName})"
+                    if name in nss
+                    else name
+                    for name in configuration.stack_names()
+                )
+                or "none"
+            ),
+        ]
+        if configuration.caFile is not None:
+            lines.append(
+                f"CaFile {configuration.caFile}: "
+                f"{len(self._caCertificates)} CA certificates"
+            )
+        ring, signing = self.localRing, self._stacks_signing_locally()
+        if ring is None:
+            lines.append("local key ring: not used (no stack signs with it)")
+        else:
+            lines.append(
+                f"local key ring {ring}: {len(ring.read().entries)} certificates,"
+                f" signs for stack {', '.join(signing)}"
+            )
+        lines.append(
+            f"not checked: NmiSocket {configuration.nmiSocket}, the IKE ports"
+            " and the NSS servers, which only a start uses"
+        )
+        return lines
+
     def _connection(self, stack: NssStackConfig) -> StackNssConnection:
         configuration = self.configuration
         return StackNssConnection(

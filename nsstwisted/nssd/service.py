@@ -15,6 +15,7 @@ import os
 import resource
 import signal
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
@@ -56,7 +57,7 @@ from nsstwisted.protocols.nss import (
 from nsstwisted.protocols.startup import StartupError, listen_at_start
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import SecurityError
-from nsstwisted.security.keyring import KeyRing, KeyRingStore
+from nsstwisted.security.keyring import CertificateRecord, KeyRing, KeyRingStore
 from nsstwisted.security.location import database_path, stash_path
 from nsstwisted.security.logon import Logon
 from nsstwisted.security.profiles import ProfileSnapshot, ProfileStore
@@ -132,7 +133,7 @@ class NSSDService(Service):
         )
         self.snapshot: ProfileSnapshot = self.profiles.snapshot()
         self.ring: KeyRing | None = self._load_ring(configuration)
-        context, _ = self._tls_context(configuration)
+        context, self.tlsCertificate = self._tls_context(configuration)
         self.contextFactory = ServerContextFactory(context)
         self.port: IListeningPort | None = None
         self._ports: list[IListeningPort] = []
@@ -185,11 +186,13 @@ class NSSDService(Service):
         *,
         interface: str = "::",
         environ: Mapping[str, str] | None = None,
+        readOnly: bool = False,
         **options: Any,
     ) -> NSSDService:
         """
         Read the configuration, open the database and build the TLS identity.
 
+        @param readOnly: open the database read-only (for L{check}).
         @raise StartupError: if any of it fails.
         """
         env = os.environ if environ is None else environ
@@ -200,7 +203,7 @@ class NSSDService(Service):
         path = database_path(configuration.securityDatabase, env)
         try:
             database = SecurityDatabase.open(
-                path, stash_path(path, None, env), create=False
+                path, stash_path(path, None, env), create=False, readOnly=readOnly
             )
         except SecurityError as e:
             raise StartupError(str(e)) from None
@@ -216,6 +219,54 @@ class NSSDService(Service):
         except (SecurityError, StartupError) as e:
             database.close()
             raise StartupError(str(e)) from None
+
+    @classmethod
+    def check(
+        cls,
+        configPath: str,
+        reactor: Any,
+        *,
+        environ: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> list[str]:
+        """
+        Check C{configPath} as a start would, by L{prepare}, with the
+        database opened read-only and nothing bound, so that it can be run
+        beside the nssd it is meant for (before a refresh, say).
+
+        @return: what a start would use, to show the operator; the first
+            line is DBG0150I.
+        @raise StartupError: what would stop a start.
+        """
+        service = cls.prepare(configPath, reactor, environ=environ, readOnly=True)
+        try:
+            return service._checked(configPath, now or datetime.now(UTC))
+        finally:
+            service._database.close()
+
+    def _checked(self, configPath: str, now: datetime) -> list[str]:
+        configuration = self.configuration
+        database = self._database
+        tls = self.tlsCertificate
+        owner, tlsRing = _tls_ring(configuration)
+        certificate = tls.certificate
+        expires = certificate.not_valid_after_utc
+        ring = self.ring
+        return [
+            f"DBG0150I NSS server configuration {configPath} checked: "
+            "nssd can start with it",
+            f"security database {database.path}, stash {database.stashPath}"
+            " (read, not written)",
+            "no KeyRing: the certificate service is off"
+            if ring is None
+            else f"KeyRing {ring}: {len(ring.entries)} certificates",
+            f"TLS certificate {tls.label!r} of {owner}/{tlsRing}"
+            f" ({certificate.subject.rfc4514_string()})"
+            f" {'expired' if expires < now else 'valid until'}"
+            f" {expires:%Y-%m-%d %H:%M} UTC",
+            f"not checked: Port {configuration.port} and NmiSocket"
+            f" {configuration.nmiSocket}, which only a start binds",
+        ]
 
     def _client_info(self, request: NmiMessage) -> NmiMessage:
         return answer_clientinfo(
@@ -249,13 +300,11 @@ class NSSDService(Service):
                 str(ring), self.configuration.systemName, mapped, labels
             )
 
-    def _tls_context(self, configuration: NssdConfiguration) -> Any:
-        ring = configuration.tlsKeyRing or configuration.keyRing
-        if ring is None:
-            raise StartupError(
-                "no TlsKeyRing or KeyRing is configured: nssd has no TLS identity"
-            )
-        return server_context(self.keyrings, ring[0], ring[1], configuration.tlsLabel)
+    def _tls_context(
+        self, configuration: NssdConfiguration
+    ) -> tuple[Any, CertificateRecord]:
+        owner, ring = _tls_ring(configuration)
+        return server_context(self.keyrings, owner, ring, configuration.tlsLabel)
 
     # Service
 
@@ -456,7 +505,7 @@ class NSSDService(Service):
         old = self.configuration
         try:
             ring = yield self._in_pool(self._load_ring, new)
-            context, _ = yield self._in_pool(self._tls_context, new)
+            context, tlsCertificate = yield self._in_pool(self._tls_context, new)
             snapshot = yield self._in_pool(self.profiles.snapshot)
         except (SecurityError, StartupError) as e:
             self.diagnostics.refresh_rejected(str(e))
@@ -484,6 +533,7 @@ class NSSDService(Service):
         self._report_collisions(ring)
         self._install_snapshot(snapshot)
         self.contextFactory.replace(context)
+        self.tlsCertificate = tlsCertificate
         for line in new.describe():
             if line not in old.describe():
                 changes.append(line)
@@ -525,3 +575,17 @@ class NSSDService(Service):
         self.diagnostics.security_refreshed(generation)
         self._install_snapshot(snapshot)
         self._report_collisions(ring)
+
+
+def _tls_ring(configuration: NssdConfiguration) -> tuple[str, str]:
+    """
+    The ring of nssd's TLS certificate: C{TlsKeyRing}, else C{KeyRing}.
+
+    @raise StartupError: neither is configured.
+    """
+    ring = configuration.tlsKeyRing or configuration.keyRing
+    if ring is None:
+        raise StartupError(
+            "no TlsKeyRing or KeyRing is configured: nssd has no TLS identity"
+        )
+    return ring
