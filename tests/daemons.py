@@ -14,12 +14,14 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import TimeoutError as DeferredTimeout
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.protocol import ProcessProtocol
@@ -224,20 +226,78 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def twistd_args(config: str, daemon: str = "nssd") -> list[str]:
+def twistd_args(
+    config: str,
+    daemon: str = "nssd",
+    *,
+    options: Sequence[str] = (),
+    pidfile: str = "",
+    logfile: str = "-",
+    nodaemon: bool = True,
+) -> list[str]:
+    """
+    The command line of C{twistd DAEMON --config CONFIG}.
+
+    @param options: more options of the daemon's, such as C{--check}.
+    @param nodaemon: C{-n}; without it twistd forks, and its first process
+        ends with the start's status.
+    """
     # What the twistd script runs, so that the interpreter is the tests' own.
     return [
         python(),
         "-c",
         "from twisted.scripts.twistd import run; run()",
-        "--pidfile=",
-        "--logfile=-",
-        "-n",
+        f"--pidfile={pidfile}",
+        f"--logfile={logfile}",
+        *(["-n"] if nodaemon else []),
         daemon,
         "--config",
         config,
         *(["--interface", "127.0.0.1"] if daemon == "nssd" else []),
+        *options,
     ]
+
+
+def spawn_twistd(case: TestCase, args: list[str]) -> DaemonProcess:
+    """
+    Run C{args} (from L{twistd_args}); the process is ended when the test
+    ends, if it has not ended by itself.
+    """
+    process = DaemonProcess()
+    transport = reactor.spawnProcess(
+        process, python(), args, env=dict(os.environ), path=ROOT
+    )
+
+    def stop() -> Deferred[int]:
+        if not process.ended.called:
+            transport.signalProcess("KILL")
+        return process.ended
+
+    case.addCleanup(stop)
+    return process
+
+
+async def ended_within(process: DaemonProcess, seconds: float = 15.0) -> int:
+    """
+    The exit status of C{process}, which must end within C{seconds}, as a
+    daemon that cannot start must, for its service manager to see it.
+    """
+    ended: Deferred[int] = Deferred()
+
+    def relay(code: int) -> int:
+        if not ended.called:
+            ended.callback(code)
+        return code
+
+    process.ended.addCallback(relay)
+    ended.addTimeout(seconds, reactor)
+    try:
+        return await ended
+    except DeferredTimeout:
+        raise AssertionError(
+            f"still running after {seconds} s:\n"
+            + process.output.decode(errors="replace")
+        ) from None
 
 
 NOBODY = 65534

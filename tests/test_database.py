@@ -233,3 +233,99 @@ class MasterKeyTests(SynchronousTestCase):
         again = SecurityDatabase.open(database.path, database.stashPath)
         self.addCleanup(again.close)
         self.assertRaises(StashError, again.master_key)
+
+
+class ReadOnlyTests(SynchronousTestCase):
+    """
+    C{readOnly}, as a configuration check opens the database: it reads
+    what is there and changes nothing, not even the stash.
+    """
+
+    def reopen(self, database: SecurityDatabase) -> SecurityDatabase:
+        database.close()
+        again = SecurityDatabase.open(database.path, database.stashPath, readOnly=True)
+        self.addCleanup(again.close)
+        return again
+
+    def test_reads(self) -> None:
+        database = new_database(self)
+        UserRegistry(database).add_user("alice")
+        key = database.master_key().check_value()
+        again = self.reopen(database)
+        self.assertEqual(UserRegistry(again).list_userids(), ["ALICE"])
+        self.assertEqual(again.master_key().check_value(), key)
+
+    def test_writesRefused(self) -> None:
+        database = new_database(self)
+        again = self.reopen(database)
+        error = self.assertRaises(
+            DatabaseCorruptError, UserRegistry(again).add_user, "bob"
+        )
+        self.assertIn("readonly", str(error))
+        self.assertEqual(UserRegistry(again).list_userids(), [])
+
+    def test_missingNotCreated(self) -> None:
+        path = self.mktemp()
+        error = self.assertRaises(
+            DatabaseCorruptError,
+            SecurityDatabase.open,
+            path,
+            path + ".sth",
+            readOnly=True,
+        )
+        self.assertIn("does not exist", str(error))
+        self.assertFalse(os.path.exists(path))
+
+    def test_emptyNotInitialised(self) -> None:
+        path = self.mktemp()
+        open(path, "wb").close()
+        error = self.assertRaises(
+            DatabaseCorruptError,
+            SecurityDatabase.open,
+            path,
+            path + ".sth",
+            readOnly=True,
+        )
+        self.assertIn("is empty", str(error))
+        self.assertEqual(os.path.getsize(path), 0)
+
+    def test_noStashCreated(self) -> None:
+        """
+        Where a writable open would make the stash (no key sealed yet), a
+        read-only one says it is missing and leaves the folder as it was.
+        """
+        database = new_database(self)
+        again = self.reopen(database)
+        error = self.assertRaises(StashError, again.master_key)
+        self.assertIn("does not exist", str(error))
+        self.assertFalse(os.path.exists(database.stashPath))
+
+    def test_checkValueNotRecorded(self) -> None:
+        """
+        A stash that exists while no key check is recorded yet is used,
+        and the check is not written: the file keeps its bytes.
+        """
+        database = new_database(self)
+        other = new_database(self)
+        other.master_key()
+        database.close()
+        with open(database.path, "rb") as f:
+            before = f.read()
+        again = SecurityDatabase.open(database.path, other.stashPath, readOnly=True)
+        self.addCleanup(again.close)
+        again.master_key()
+        with open(database.path, "rb") as f:
+            self.assertEqual(f.read(), before)
+
+    def test_pathQuoted(self) -> None:
+        """
+        The path goes into an SQLite URI: characters that mean something
+        there are quoted.
+        """
+        folder = self.mktemp() + " a?b#c%20"
+        os.makedirs(folder)
+        path = os.path.join(folder, "security.db")
+        SecurityDatabase.open(path, path + ".sth").close()
+        again = SecurityDatabase.open(path, path + ".sth", readOnly=True)
+        self.addCleanup(again.close)
+        self.assertEqual(again.path, path)

@@ -10,6 +10,7 @@ import os
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509 import load_der_x509_certificate
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from nsstwisted.ike.auth import verify_signature
@@ -18,6 +19,7 @@ from nsstwisted.ike.errors import IkeError
 from nsstwisted.ike.policy import LocalIdentity
 from nsstwisted.iked.keyexchange.localring import LocalKeyRing
 from nsstwisted.iked.service import IKEDService
+from nsstwisted.protocols.startup import StartupError
 from tests.daemons import build_security, capture_messages
 
 POLICY = """\
@@ -78,31 +80,68 @@ class LocalKeyRingTests(SynchronousTestCase):
 
 
 class UnusableRingTests(TestCase):
-    def test_missing_database(self) -> None:
-        """
-        A stack with IKE peers, no NSS and a local ring that cannot be
-        opened is not served (EZD1160I, EZD1159I); iked itself runs on.
-        """
-        messages = capture_messages(self)
-        folder = os.path.abspath(self.mktemp())
-        os.makedirs(folder)
-        policy = os.path.join(folder, "b.policy")
-        with open(policy, "w") as f:
-            f.write(POLICY)
+    def write_config(self, folder: str, stack: str) -> str:
         config = os.path.join(folder, "iked.conf")
         with open(config, "w") as f:
             f.write(
                 "IkeConfig\n{\n  SystemName SYS1\n"
                 f'  SecurityDatabase "{folder}/missing.db"\n'
                 f'  NmiSocket "{folder}/nmi"\n'
-                "}\n"
-                f'TcpipStack TCPIPB\n{{\n  PolicyFile "{policy}"\n}}\n'
+                "}\n" + stack
             )
+        return config
+
+    def folder_with_policy(self) -> tuple[str, str]:
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        policy = os.path.join(folder, "b.policy")
+        with open(policy, "w") as f:
+            f.write(POLICY)
+        return folder, f'TcpipStack TCPIPB\n{{\n  PolicyFile "{policy}"\n}}\n'
+
+    def test_missing_database(self) -> None:
+        """
+        A stack with IKE peers, no NSS and a local ring that cannot be
+        opened stops iked's start (EZD1104I, naming the ring, the database
+        and the stack) before it serves its management socket.
+        """
+        messages = capture_messages(self)
+        folder, stack = self.folder_with_policy()
+        service = IKEDService.prepare(self.write_config(folder, stack), reactor)
+        error = self.assertRaises(StartupError, service.startService)
+        self.addCleanup(service.stopService)
+        self.assertFalse(service.running)
+        self.assertIsNone(service.nmiPort)
+        self.assertFalse(os.path.exists(os.path.join(folder, "nmi")))
+        self.assertEqual(service.ike, {})
+        self.assertIn("IKED/KEYRING", str(error))
+        self.assertIn("missing.db", str(error))
+        text = "\n".join(messages)
+        self.assertIn(
+            "EZD1104I IKE daemon cannot start: the local key ring IKED/KEYRING", text
+        )
+        self.assertIn("which stack TCPIPB signs", text)
+
+    def test_unusable_at_refresh(self) -> Deferred[None]:
+        """
+        A refresh that gives a stack IKE peers and a local ring that cannot
+        be opened leaves that stack's peers unserved (EZD1160I, EZD1159I);
+        iked runs on.
+        """
+        messages = capture_messages(self)
+        folder, stack = self.folder_with_policy()
+        config = self.write_config(folder, "TcpipStack TCPIPB { }\n")
         service = IKEDService.prepare(config, reactor)
         service.startService()
         self.addCleanup(service.stopService)
-        self.assertTrue(service.running)
-        self.assertEqual(service.ike, {})
-        text = "\n".join(messages)
-        self.assertIn("EZD1160I The local key ring IKED/KEYRING", text)
-        self.assertIn("EZD1159I Stack TCPIPB has IKE peers", text)
+        self.write_config(folder, stack)
+
+        async def go() -> None:
+            await service.refresh()
+            self.assertTrue(service.running)
+            self.assertEqual(service.ike, {})
+            text = "\n".join(messages)
+            self.assertIn("EZD1160I The local key ring IKED/KEYRING", text)
+            self.assertIn("EZD1159I Stack TCPIPB has IKE peers", text)
+
+        return ensureDeferred(go())

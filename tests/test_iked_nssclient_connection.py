@@ -589,7 +589,18 @@ class BadServerTests(IkedTestCase):
         stacks = STACKS.replace(
             "TcpipStack PLAIN { }", f'TcpipStack PLAIN {{ PolicyFile "{policy}" }}'
         )
-        self.start_iked(write_iked_config(self.setup, free_port(), None, stacks))
+        config = write_iked_config(self.setup, free_port(), None, stacks)
+        with open(config) as f:
+            # The ring PLAIN signs with, without which iked would not start.
+            text = f.read().replace(
+                "\n}\n",
+                f'\n  SecurityDatabase "{self.setup.database}"\n'
+                "  KeyRing NSSD/NSSRING\n}\n",
+                1,
+            )
+        with open(config, "w") as f:
+            f.write(text)
+        self.start_iked(config)
         self.assertTrue(
             self.logged(
                 "EZD1165I Stack PLAIN KeyExchangeRule strongswan-peer names no"

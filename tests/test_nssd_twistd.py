@@ -5,9 +5,11 @@ loopback port, with a security database and PKI made by nss-racf.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -17,8 +19,10 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.endpoints import connectProtocol
 from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.task import deferLater
 from twisted.trial.unittest import SkipTest, TestCase
 
+from nsstwisted.cli.modify import run as modify
 from nsstwisted.client import (
     PassTicketCredentials,
     PasswordCredentials,
@@ -43,8 +47,10 @@ from tests.daemons import (
     SecuritySetup,
     build_security,
     client_endpoint,
+    ended_within,
     free_port,
     python,
+    spawn_twistd,
     twistd_args,
     write_nssd_config,
 )
@@ -266,6 +272,7 @@ class TwistdNssdTests(TestCase):
             self.assertIn(b"DBG0010I", process.output)
             self.assertIn(b"nssd.conf:", process.output)
             self.assertIn(b"Bogus", process.output)
+            self.assertNotIn(b"Traceback", process.output)
 
         return ensureDeferred(go())
 
@@ -295,6 +302,8 @@ class TwistdNssdTests(TestCase):
                 b"DBG0040I NSS_VERBOSE Cannot create socket directory", process.output
             )
             self.assertIn(b"DBG0010I", process.output)
+            self.assertNotIn(b"Traceback", process.output)
+            self.assertNotIn(b"DBG0002I", process.output)
 
         return ensureDeferred(go())
 
@@ -307,8 +316,269 @@ class TwistdNssdTests(TestCase):
             code = await process.ended
             self.assertNotEqual(code, 0)
             self.assertIn(b"NSR0201E", process.output)
+            self.assertNotIn(b"Traceback", process.output)
 
         return ensureDeferred(go())
+
+
+class FailedStartTests(TestCase):
+    """
+    Every start that fails ends twistd within seconds, non-zero, with
+    DBG0010I and no traceback, having served nothing (issue 10, item 1).
+    """
+
+    timeout = 60
+
+    def setUp(self) -> None:
+        self.setup = build_security(self)
+
+    async def cannotStart(self, config: str, *expected: bytes) -> DaemonProcess:
+        process = spawn_twistd(self, twistd_args(config))
+        code = await ended_within(process)
+        self.assertEqual(code, 1, process.output)
+        self.assertIn(b"DBG0010I NSS server cannot start", process.output)
+        for text in expected:
+            self.assertIn(text, process.output)
+        self.assertNotIn(b"Traceback", process.output)
+        self.assertNotIn(b"DBG0002I", process.output)
+        return process
+
+    def nmiSocket(self, name: str = "nssd") -> str:
+        return os.path.join(self.setup.sockets, name, "nss")
+
+    def test_portInUse(self) -> Deferred[None]:
+        """
+        A port that another process holds: nssd ends, its PID file
+        removed, and it never served its management socket (which would
+        have told an operator that it runs).
+        """
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        config = write_nssd_config(self.setup, port=port)
+        pidfile = os.path.join(self.setup.folder, "nssd.pid")
+
+        async def go() -> None:
+            process = spawn_twistd(self, twistd_args(config, pidfile=pidfile))
+            code = await ended_within(process)
+            self.assertEqual(code, 1, process.output)
+            self.assertIn(
+                b"DBG0010I NSS server cannot start: Couldn't listen on"
+                b" 127.0.0.1:%d: [Errno 98] Address already in use" % port,
+                process.output,
+            )
+            self.assertNotIn(b"Traceback", process.output)
+            self.assertNotIn(b"DBG0014I", process.output)
+            self.assertFalse(os.path.exists(self.nmiSocket()))
+            self.assertFalse(os.path.exists(pidfile))
+
+        return ensureDeferred(go())
+
+    def test_portInUseDaemonizing(self) -> Deferred[None]:
+        """
+        Without C{-n}, twistd's first process, the one a service manager
+        (or an init script) waits for, exits 1, and the log says why.
+        """
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        config = write_nssd_config(self.setup, port=holder.getsockname()[1])
+        pidfile = os.path.join(self.setup.folder, "nssd.pid")
+        logfile = os.path.join(self.setup.folder, "nssd.log")
+        self.addCleanup(kill_from_pidfile, pidfile)
+
+        async def go() -> None:
+            process = spawn_twistd(
+                self,
+                twistd_args(config, pidfile=pidfile, logfile=logfile, nodaemon=False),
+            )
+            code = await ended_within(process)
+            self.assertEqual(code, 1, process.output)
+            # twistd passes the first 100 bytes of the reason on.
+            self.assertIn(b"Couldn't listen on 127.0.0.1", process.output)
+            await eventually_gone(pidfile)
+            with open(logfile, "rb") as f:
+                log = f.read()
+            self.assertIn(b"DBG0010I NSS server cannot start: Couldn't listen", log)
+            self.assertNotIn(b"Traceback", log)
+
+        return ensureDeferred(go())
+
+    def test_managementSocketInUse(self) -> Deferred[None]:
+        """
+        A second nssd on the first one's management socket (but its own
+        port) ends without listening on its port, and leaves the first
+        one's socket to it.
+        """
+        first = spawn_twistd(self, twistd_args(write_nssd_config(self.setup)))
+        second = write_nssd_config(self.setup, name="second")
+        with open(second) as f:
+            text = f.read().replace(self.nmiSocket("second"), self.nmiSocket())
+        with open(second, "w") as f:
+            f.write(text)
+
+        async def go() -> None:
+            await first.waitFor(LISTENING.pattern)
+            process = await self.cannotStart(
+                second,
+                b"cannot serve the management interface on "
+                + self.nmiSocket().encode(),
+                b"Cannot acquire lock",
+            )
+            self.assertNotIn(b"ReactorNotRunning", process.output)
+            out, err = io.StringIO(), io.StringIO()
+            status = await modify(
+                reactor, ["nssd", "--socket", self.nmiSocket(), "display"], out, err
+            )
+            self.assertEqual((status, err.getvalue()), (0, ""))
+            self.assertIn("SystemName NSSSYS", out.getvalue())
+
+        return ensureDeferred(go())
+
+    def test_damagedDatabase(self) -> Deferred[DaemonProcess]:
+        with open(self.setup.database, "r+b") as f:
+            f.write(b"this is no longer SQLite" * 8)
+        return ensureDeferred(
+            self.cannotStart(
+                write_nssd_config(self.setup), self.setup.database.encode()
+            )
+        )
+
+    def test_foreignStash(self) -> Deferred[DaemonProcess]:
+        with open(self.setup.stash, "r+b") as f:
+            key = f.read()
+            f.seek(0)
+            f.write(bytes(b ^ 0xFF for b in key))
+        return ensureDeferred(
+            self.cannotStart(write_nssd_config(self.setup), b"NSR0203E stash file")
+        )
+
+    def test_missingStash(self) -> Deferred[DaemonProcess]:
+        os.remove(self.setup.stash)
+        return ensureDeferred(
+            self.cannotStart(
+                write_nssd_config(self.setup),
+                b"stash file " + self.setup.stash.encode() + b" does not exist",
+            )
+        )
+
+    def test_missingKeyRing(self) -> Deferred[DaemonProcess]:
+        config = write_nssd_config(self.setup, "  KeyRing NSSD/NOSUCH")
+        return ensureDeferred(
+            self.cannotStart(config, b"key ring NSSD/NOSUCH does not exist")
+        )
+
+    def test_missingTlsLabel(self) -> Deferred[DaemonProcess]:
+        config = write_nssd_config(self.setup, "  TlsLabel NoSuchLabel")
+        return ensureDeferred(
+            self.cannotStart(config, b"has no certificate 'NoSuchLabel'")
+        )
+
+
+class CheckTests(TestCase):
+    """
+    C{twistd nssd --check}: what a start would find, with nothing bound
+    and nothing written (issue 10, item 8).
+    """
+
+    timeout = 60
+
+    def setUp(self) -> None:
+        self.setup = build_security(self)
+
+    async def check(self, config: str) -> tuple[int, bytes]:
+        process = spawn_twistd(self, twistd_args(config, options=["--check"]))
+        return await ended_within(process), process.output
+
+    def test_besideTheRunningServer(self) -> Deferred[None]:
+        """
+        The check runs beside the nssd whose port and socket it names, says
+        what a start would use, and changes nothing in the database.
+        """
+        config = write_nssd_config(self.setup)
+        server = spawn_twistd(self, twistd_args(config))
+
+        async def go() -> None:
+            await server.waitFor(LISTENING.pattern)
+            with open(self.setup.database, "rb") as f:
+                before = f.read()
+            code, output = await self.check(config)
+            self.assertEqual(code, 0, output)
+            self.assertIn(
+                b"nssd: DBG0150I NSS server configuration %s checked:"
+                b" nssd can start with it" % config.encode(),
+                output,
+            )
+            self.assertIn(b"KeyRing NSSD/NSSRING: ", output)
+            self.assertIn(b"TLS certificate 'NSSD TLS' of NSSD/TLSRING", output)
+            self.assertNotIn(b"Traceback", output)
+            with open(self.setup.database, "rb") as f:
+                self.assertEqual(f.read(), before)
+            self.assertTrue(os.path.exists(self.setup.stash))
+            self.assertIn(b"DBG0002I", server.output)
+            self.assertFalse(server.ended.called)
+
+        return ensureDeferred(go())
+
+    def test_sameMessageAsStart(self) -> Deferred[None]:
+        config = write_nssd_config(self.setup, "  Bogus 1")
+
+        async def go() -> None:
+            code, output = await self.check(config)
+            self.assertEqual(code, 1)
+            self.assertIn(b"nssd: DBG0010I NSS server cannot start: ", output)
+            self.assertIn(b"nssd.conf:", output)
+            self.assertIn(b"Bogus", output)
+            self.assertNotIn(b"Traceback", output)
+
+        return ensureDeferred(go())
+
+    def test_missingStashNotMade(self) -> Deferred[None]:
+        """
+        Where a start would fail on a missing stash, so does the check; and
+        it makes none.
+        """
+        os.remove(self.setup.stash)
+
+        async def go() -> None:
+            code, output = await self.check(write_nssd_config(self.setup))
+            self.assertEqual(code, 1)
+            self.assertIn(b"DBG0010I NSS server cannot start: NSR0203E", output)
+            self.assertFalse(os.path.exists(self.setup.stash))
+
+        return ensureDeferred(go())
+
+    def test_missingTlsLabel(self) -> Deferred[None]:
+        config = write_nssd_config(self.setup, "  TlsLabel NoSuchLabel")
+
+        async def go() -> None:
+            code, output = await self.check(config)
+            self.assertEqual(code, 1)
+            self.assertIn(b"has no certificate 'NoSuchLabel'", output)
+
+        return ensureDeferred(go())
+
+
+def kill_from_pidfile(pidfile: str) -> None:
+    """
+    End a daemonized twistd that the test could not otherwise reach.
+    """
+    try:
+        with open(pidfile) as f:
+            os.kill(int(f.read()), signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
+
+
+async def eventually_gone(path: str, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} is still there")
+        await deferLater(reactor, 0.05, lambda: None)
 
 
 def process_pid(process: DaemonProcess) -> int:

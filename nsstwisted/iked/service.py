@@ -19,6 +19,7 @@ from dataclasses import replace
 from types import FrameType
 from typing import Any
 
+from cryptography import x509
 from twisted.application.service import Service
 from twisted.internet.defer import (
     Deferred,
@@ -27,7 +28,7 @@ from twisted.internet.defer import (
     maybeDeferred,
     succeed,
 )
-from twisted.internet.interfaces import IListeningPort, IReactorCore
+from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
 from nsstwisted.config import ConfigurationError
@@ -59,7 +60,9 @@ from nsstwisted.iked.stackmodel.stack import StackModel
 from nsstwisted.iked.stackmodel.statistics import StackStatistics
 from nsstwisted.iked.stackmodel.tunnels import StackTunnels
 from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
-from nsstwisted.security.errors import NotFoundError, SecurityError
+from nsstwisted.protocols.startup import StartupError, listen_at_start
+from nsstwisted.security.database import SecurityDatabase
+from nsstwisted.security.errors import SecurityError
 from nsstwisted.security.location import database_path, stash_path
 from nsstwisted.wire.ikensinfo import IkeNssConnectionState, IkeNssInfo
 from nsstwisted.wire.nmi import (
@@ -77,12 +80,6 @@ _STATES = {
     ConnectionState.REFUSED: IkeNssConnectionState.DISCONNECTED,
     ConnectionState.STOPPED: IkeNssConnectionState.DISCONNECTED,
 }
-
-
-class StartupError(Exception):
-    """
-    iked cannot start; the text names the problem.
-    """
 
 
 def read_ca_file(path: str | None, needed: bool) -> list[bytes]:
@@ -107,7 +104,15 @@ def read_ca_file(path: str | None, needed: bool) -> list[bytes]:
     ]
     if not pems:
         raise StartupError(f"CaFile {path} holds no PEM certificate")
-    return [pem[pem.index(b"-----BEGIN") :] for pem in pems]
+    certificates = [pem[pem.index(b"-----BEGIN") :] for pem in pems]
+    for number, pem in enumerate(certificates, 1):
+        try:
+            x509.load_pem_x509_certificate(pem)
+        except ValueError as e:
+            raise StartupError(
+                f"CaFile {path}: certificate {number} cannot be read: {e}"
+            ) from None
+    return certificates
 
 
 class IKEDService(Service):
@@ -136,8 +141,6 @@ class IKEDService(Service):
         )
         self.connections: dict[str, StackNssConnection] = {}
         self.nmiPort: IListeningPort | None = None
-        #: Why the start failed, once it has; the process then ends.
-        self.failedStart: str | None = None
         self.stacks: dict[str, StackModel] = {}
         self.ike: dict[str, StackIke] = {}
         self.localRing: LocalKeyRing | None = None
@@ -203,6 +206,62 @@ class IKEDService(Service):
             raise StartupError(str(e)) from None
         return cls(configPath, configuration, reactor, **options)
 
+    @classmethod
+    def check(cls, configPath: str, reactor: Any) -> list[str]:
+        """
+        Check C{configPath} as a start would: the configuration with its
+        policy and secret files, C{CaFile}, and the local key ring if a
+        stack signs with it, opened read-only; nothing is bound and no NSS
+        server is called, so that it can be run beside the iked it is
+        meant for.
+
+        @return: what a start would use, to show the operator; the first
+            line is EZD1175I.
+        @raise StartupError: what would stop a start.
+        """
+        service = cls.prepare(configPath, reactor)
+        try:
+            service._open_local_ring_at_start(readOnly=True)
+            return service._checked(configPath)
+        finally:
+            service._close_local_ring()
+
+    def _checked(self, configPath: str) -> list[str]:
+        configuration = self.configuration
+        nss = configuration.nssStacks
+        lines = [
+            f"EZD1175I IKE daemon configuration {configPath} checked: "
+            "iked can start with it",
+            "stacks: "
+            + (
+                ", ".join(
+                    f"{name} (NSS client {nss[name].clientName})"
+                    if name in nss
+                    else name
+                    for name in configuration.stack_names()
+                )
+                or "none"
+            ),
+        ]
+        if configuration.caFile is not None:
+            lines.append(
+                f"CaFile {configuration.caFile}: "
+                f"{len(self._caCertificates)} CA certificates"
+            )
+        ring, signing = self.localRing, self._stacks_signing_locally()
+        if ring is None:
+            lines.append("local key ring: not used (no stack signs with it)")
+        else:
+            lines.append(
+                f"local key ring {ring}: {len(ring.read().entries)} certificates,"
+                f" signs for stack {', '.join(signing)}"
+            )
+        lines.append(
+            f"not checked: NmiSocket {configuration.nmiSocket}, the IKE ports"
+            " and the NSS servers, which only a start uses"
+        )
+        return lines
+
     def _connection(self, stack: NssStackConfig) -> StackNssConnection:
         configuration = self.configuration
         return StackNssConnection(
@@ -228,11 +287,19 @@ class IKEDService(Service):
             f"{self.configuration.systemName} with "
             f"{len(self.configuration.stack_names())} stacks",
         )
-        self._listen_nmi(self.configuration.nmiSocket)
-        if self.failedStart is not None:
-            # Not one logon: a second iked must not take the first one's
+        try:
+            self._open_local_ring_at_start(readOnly=False)
+            self.nmiPort = self._listen_nmi(self.configuration.nmiSocket)
+        except StartupError as e:
+            # Before one logon: a second iked must not take the first one's
             # client names from nssd on its way out.
-            return
+            self.log.error(
+                "{ikedMessage}",
+                ikedMessage=f"EZD1104I IKE daemon cannot start: {e}",
+            )
+            self._close_local_ring()
+            Service.stopService(self)
+            raise
         for name, stack in self.configuration.nssStacks.items():
             connection = self._connection(stack)
             self.connections[name] = connection
@@ -337,30 +404,81 @@ class IKEDService(Service):
             return ring
         path = database_path(configuration.securityDatabase)
         try:
-            ring = LocalKeyRing.open(path, stash_path(path), owner, ringName)
-            ring.read()
-        except (SecurityError, NotFoundError) as error:
+            ring = _open_local_ring(path, owner, ringName, readOnly=False)
+        except SecurityError as error:
             self.log.error(
                 "{ikedMessage}",
                 ikedMessage=f"EZD1160I The local key ring {owner}/{ringName} in "
                 f"{path} cannot be used: {error}",
             )
             return None
-        if self.localRing is not None:
-            self.localRing.close()
+        self._close_local_ring()
         self.localRing = ring
         return ring
 
+    def _stacks_signing_locally(self) -> list[str]:
+        """
+        The stacks whose IKE peers iked's own key ring signs for: those
+        with peers that do not use the NSS certificate service.
+        """
+        configuration = self.configuration
+        stacks = []
+        for name in configuration.stack_names():
+            policy = configuration.stack_policy(name)
+            nss = configuration.nssStacks.get(name)
+            if policy is None or not policy.peers:
+                continue
+            if nss is None or Services.CERT not in nss.services:
+                stacks.append(name)
+        return stacks
+
+    def _open_local_ring_at_start(self, *, readOnly: bool) -> None:
+        """
+        Open the local key ring if a stack signs with it, so that a ring,
+        database or stash that cannot be used stops the start, as nssd's
+        key ring stops nssd's.  (Later, at a refresh, EZD1160I says so and
+        that stack's peers are not served.)
+
+        @param readOnly: open the database read-only, as a check does.
+        @raise StartupError: a stack needs the ring and it cannot be used.
+        """
+        stacks = self._stacks_signing_locally()
+        if not stacks:
+            return
+        named = ", ".join(stacks)
+        configuration = self.configuration
+        if configuration.keyRing is None:
+            raise StartupError(
+                f"stack {named} has IKE peers but neither the NSS certificate "
+                "service (ServiceType Cert) nor a key ring (NoKeyRing is coded)"
+                " to sign with"
+            )
+        owner, ringName = configuration.keyRing
+        path = database_path(configuration.securityDatabase)
+        try:
+            self.localRing = _open_local_ring(path, owner, ringName, readOnly=readOnly)
+        except SecurityError as error:
+            raise StartupError(
+                f"the local key ring {owner}/{ringName} in {path}, which stack "
+                f"{named} signs its IKE peers' AUTH with, cannot be used: {error}"
+            ) from None
+
+    def _close_local_ring(self) -> None:
+        if self.localRing is not None:
+            self.localRing.close()
+            self.localRing = None
+
     def stopService(self) -> Deferred[None]:
+        if not self.running:
+            # Never started, or its start failed and undid itself.
+            return succeed(None)
         Service.stopService(self)
         stopping: list[Deferred[Any]] = [
             ensureDeferred(c.stop()) for c in self.connections.values()
         ]
         stopping += [ike.stop() for ike in self.ike.values()]
         self.ike = {}
-        if self.localRing is not None:
-            self.localRing.close()
-            self.localRing = None
+        self._close_local_ring()
         self.connections = {}
         port, self.nmiPort = self.nmiPort, None
         if port is not None:
@@ -370,12 +488,14 @@ class IKEDService(Service):
             stopping.append(self.nmiFactory.terminateAll())
         return DeferredList(stopping).addCallback(lambda _: None)
 
-    def _listen_nmi(self, path: str) -> None:
+    def _listen_nmi(self, path: str) -> IListeningPort:
         """
-        Serve the management interface, or end the process: an iked that
-        cannot serve it is, most often, a second iked on the same
-        configuration, and two ikeds take each other's client names from
-        nssd every few seconds.
+        Serve the management interface.  An iked that cannot serve it is,
+        most often, a second iked on the same configuration, and two ikeds
+        take each other's client names from nssd every few seconds.
+
+        @raise StartupError: the directory cannot be made or the socket
+            cannot be served (EZD1101I says which).
         """
         directory = os.path.dirname(path) or "."
         try:
@@ -386,47 +506,21 @@ class IKEDService(Service):
                 ikedMessage=f"EZD1101I cannot create socket directory {directory}: "
                 f"{e.strerror}",
             )
-            self._fail_startup(f"cannot create socket directory {directory}")
-            return
-
-        def served(port: IListeningPort) -> None:
-            self.nmiPort = port
-
-        def failed(failure: Any) -> None:
+            raise StartupError(f"cannot create socket directory {directory}") from None
+        try:
+            return listen_at_start(
+                nmi_server_endpoint(self._reactor, path), self.nmiFactory
+            )
+        except StartupError as e:
             self.log.error(
                 "{ikedMessage}",
                 ikedMessage=f"EZD1101I cannot serve the management interface on "
-                f"{path}: {failure.getErrorMessage()}",
+                f"{path}: {e}",
             )
-            self._fail_startup(
+            raise StartupError(
                 f"the management socket {path} is in use (is another iked"
                 " running with this configuration?) or cannot be created"
-            )
-
-        nmi_server_endpoint(self._reactor, path).listen(self.nmiFactory).addCallbacks(
-            served, failed
-        )
-
-    def _fail_startup(self, reason: str) -> None:
-        """
-        Log EZD1104I and end the process with a non-zero status, once the
-        reactor runs (this may be called from C{startService}, before it
-        does), so that a service manager sees the failed start.
-        """
-        self.log.error(
-            "{ikedMessage}",
-            ikedMessage=f"EZD1104I IKE daemon cannot start: {reason}",
-        )
-        self.failedStart = reason
-        reactor: IReactorCore = self._reactor
-
-        def stop() -> None:
-            # twistd has no other way to report a failed start in its exit
-            # status.
-            reactor.addSystemEventTrigger("after", "shutdown", os._exit, 1)
-            reactor.stop()
-
-        reactor.callWhenRunning(stop)
+            ) from None
 
     # Refresh
 
@@ -584,3 +678,26 @@ def _signer_for(signer: NssSigner) -> Callable[[PeerPolicy], Any]:
         return signer.sign_for(peer.localIdentity)
 
     return bound
+
+
+def _open_local_ring(
+    path: str, owner: str, ring: str, *, readOnly: bool
+) -> LocalKeyRing:
+    """
+    Open ring C{owner/ring} of the security database C{path}, with its
+    stash checked, since every signature needs it.
+
+    @raise SecurityError: the database or its stash cannot be used, or
+        there is no such ring.
+    """
+    database = SecurityDatabase.open(
+        path, stash_path(path), create=False, readOnly=readOnly
+    )
+    try:
+        database.master_key()
+        local = LocalKeyRing(database, owner, ring)
+        local.read()
+    except BaseException:
+        database.close()
+        raise
+    return local

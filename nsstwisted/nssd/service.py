@@ -21,6 +21,7 @@ import os
 import resource
 import signal
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
@@ -32,7 +33,7 @@ from twisted.internet.defer import (
     inlineCallbacks,
 )
 from twisted.internet.endpoints import TCP4ServerEndpoint
-from twisted.internet.interfaces import IListeningPort, IReactorCore
+from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
@@ -64,9 +65,10 @@ from nsstwisted.protocols.nss import (
     NssFactory,
     NssProtocol,
 )
+from nsstwisted.protocols.startup import StartupError, listen_at_start
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import SecurityError
-from nsstwisted.security.keyring import KeyRing, KeyRingStore
+from nsstwisted.security.keyring import CertificateRecord, KeyRing, KeyRingStore
 from nsstwisted.security.location import database_path, stash_path
 from nsstwisted.security.logon import Logon
 from nsstwisted.security.profiles import ProfileSnapshot, ProfileStore
@@ -86,13 +88,6 @@ HEAP_TRIM_INTERVAL = 2.0
 # Open files nssd needs besides its NSS connections: the database, the
 # listening sockets, the management interface's connections, the log.
 FILES_BESIDES_CONNECTIONS = 256
-
-
-class StartupError(Exception):
-    """
-    nssd cannot start; the text says why, naming file, line and keyword for
-    a configuration error.
-    """
 
 
 class NSSDService(Service):
@@ -155,7 +150,7 @@ class NSSDService(Service):
         )
         self.snapshot: ProfileSnapshot = self.profiles.snapshot()
         self.ring: KeyRing | None = self._load_ring(configuration)
-        context, _ = self._tls_context(configuration)
+        context, self.tlsCertificate = self._tls_context(configuration)
         self.contextFactory = ServerContextFactory(context)
         self.port: IListeningPort | None = None
         self._ports: list[IListeningPort] = []
@@ -208,11 +203,13 @@ class NSSDService(Service):
         *,
         interface: str = "::",
         environ: Mapping[str, str] | None = None,
+        readOnly: bool = False,
         **options: Any,
     ) -> NSSDService:
         """
         Read the configuration, open the database and build the TLS identity.
 
+        @param readOnly: open the database read-only (for L{check}).
         @raise StartupError: if any of it fails.
         """
         env = os.environ if environ is None else environ
@@ -223,7 +220,7 @@ class NSSDService(Service):
         path = database_path(configuration.securityDatabase, env)
         try:
             database = SecurityDatabase.open(
-                path, stash_path(path, None, env), create=False
+                path, stash_path(path, None, env), create=False, readOnly=readOnly
             )
         except SecurityError as e:
             raise StartupError(str(e)) from None
@@ -236,9 +233,57 @@ class NSSDService(Service):
                 interface=interface,
                 **options,
             )
-        except SecurityError as e:
+        except (SecurityError, StartupError) as e:
             database.close()
             raise StartupError(str(e)) from None
+
+    @classmethod
+    def check(
+        cls,
+        configPath: str,
+        reactor: Any,
+        *,
+        environ: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> list[str]:
+        """
+        Check C{configPath} as a start would, by L{prepare}, with the
+        database opened read-only and nothing bound, so that it can be run
+        beside the nssd it is meant for (before a refresh, say).
+
+        @return: what a start would use, to show the operator; the first
+            line is DBG0150I.
+        @raise StartupError: what would stop a start.
+        """
+        service = cls.prepare(configPath, reactor, environ=environ, readOnly=True)
+        try:
+            return service._checked(configPath, now or datetime.now(UTC))
+        finally:
+            service._database.close()
+
+    def _checked(self, configPath: str, now: datetime) -> list[str]:
+        configuration = self.configuration
+        database = self._database
+        tls = self.tlsCertificate
+        owner, tlsRing = _tls_ring(configuration)
+        certificate = tls.certificate
+        expires = certificate.not_valid_after_utc
+        ring = self.ring
+        return [
+            f"DBG0150I NSS server configuration {configPath} checked: "
+            "nssd can start with it",
+            f"security database {database.path}, stash {database.stashPath}"
+            " (read, not written)",
+            "no KeyRing: the certificate service is off"
+            if ring is None
+            else f"KeyRing {ring}: {len(ring.entries)} certificates",
+            f"TLS certificate {tls.label!r} of {owner}/{tlsRing}"
+            f" ({certificate.subject.rfc4514_string()})"
+            f" {'expired' if expires < now else 'valid until'}"
+            f" {expires:%Y-%m-%d %H:%M} UTC",
+            f"not checked: Port {configuration.port} and NmiSocket"
+            f" {configuration.nmiSocket}, which only a start binds",
+        ]
 
     def _client_info(self, request: NmiMessage) -> NmiMessage:
         return answer_clientinfo(
@@ -272,13 +317,11 @@ class NSSDService(Service):
                 str(ring), self.configuration.systemName, mapped, labels
             )
 
-    def _tls_context(self, configuration: NssdConfiguration) -> Any:
-        ring = configuration.tlsKeyRing or configuration.keyRing
-        if ring is None:
-            raise StartupError(
-                "no TlsKeyRing or KeyRing is configured: nssd has no TLS identity"
-            )
-        return server_context(self.keyrings, ring[0], ring[1], configuration.tlsLabel)
+    def _tls_context(
+        self, configuration: NssdConfiguration
+    ) -> tuple[Any, CertificateRecord]:
+        owner, ring = _tls_ring(configuration)
+        return server_context(self.keyrings, owner, ring, configuration.tlsLabel)
 
     # Service
 
@@ -286,11 +329,14 @@ class NSSDService(Service):
         Service.startService(self)
         self.diagnostics.started(__version__, self.configuration.systemName)
         self._report_collisions(self.ring)
+        try:
+            self._listen_at_start()
+        except StartupError as e:
+            self.diagnostics.startup_failed(str(e))
+            Service.stopService(self)
+            raise
         self._ensure_file_limit(self.configuration.maxConnections)
         self.pool.start()
-        if not self._listen_nmi(self.configuration.nmiSocket):
-            return
-        self._listen(self.configuration.port).addErrback(self._listen_failed)
         self._poller = LoopingCall(self._poll_security)
         self._poller.clock = self._reactor
         self._poller.start(SECURITY_POLL_INTERVAL, now=False)
@@ -300,6 +346,9 @@ class NSSDService(Service):
         signal.signal(signal.SIGHUP, self._sighup)
 
     def stopService(self) -> Deferred[None] | None:
+        if not self.running:
+            # Never started, or its start failed and undid itself.
+            return None
         Service.stopService(self)
         for loop in (self._poller, self._heapTrim):
             if loop is not None and loop.running:
@@ -338,26 +387,32 @@ class NSSDService(Service):
         return float(self.configuration.logonTimeout)
 
     def _listen(self, portNumber: int) -> Deferred[IListeningPort]:
+        """
+        Listen on NSS port C{portNumber} (a refresh's new port).
+        """
+        listening: Deferred[IListeningPort] = self._endpoint(portNumber).listen(
+            self._port_factory()
+        )
+        return listening.addCallback(self._listening_on)
+
+    def _endpoint(self, portNumber: int) -> TCP4ServerEndpoint:
+        # (listenTCP, below the endpoint, takes "::" as IPv6 by itself.)
+        return TCP4ServerEndpoint(self._reactor, portNumber, interface=self.interface)
+
+    def _port_factory(self) -> AdmissionFactory:
         # TLS over admission rather than an SSL endpoint, so that a
         # connection over the limits is closed before its TLS handshake.
-        # (listenTCP, below either endpoint, takes "::" as IPv6 by itself.)
-        endpoint = TCP4ServerEndpoint(
-            self._reactor, portNumber, interface=self.interface
-        )
-        factory = AdmissionFactory(
+        return AdmissionFactory(
             TLSMemoryBIOFactory(self.contextFactory, False, self._factory()),
             self.admission,
         )
-        listening: Deferred[IListeningPort] = endpoint.listen(factory)
 
-        def listening_on(port: IListeningPort) -> IListeningPort:
-            self.port = port
-            self._ports.append(port)
-            address = port.getHost()
-            self.diagnostics.listening(address.host, address.port)  # type: ignore[attr-defined]
-            return port
-
-        return listening.addCallback(listening_on)
+    def _listening_on(self, port: IListeningPort) -> IListeningPort:
+        self.port = port
+        self._ports.append(port)
+        address = port.getHost()
+        self.diagnostics.listening(address.host, address.port)  # type: ignore[attr-defined]
+        return port
 
     def _trim_heap(self) -> None:
         """
@@ -393,11 +448,33 @@ class NSSDService(Service):
         if raised < wanted:
             self.diagnostics.file_limit(raised, maxConnections)
 
-    def _listen_nmi(self, path: str) -> bool:
+    def _listen_at_start(self) -> None:
+        """
+        Bind the NSS port and the management socket, or neither: a start
+        that fails serves nothing, not even the management interface, which
+        would tell an operator that nssd runs.  The port comes first, so
+        that a port in use leaves no socket file behind.
+
+        @raise StartupError: either cannot be bound.
+        """
+        port = listen_at_start(
+            self._endpoint(self.configuration.port), self._port_factory()
+        )
+        try:
+            self.nmiPort = self._listen_nmi(self.configuration.nmiSocket)
+        except StartupError:
+            port.stopListening()
+            raise
+        self._listening_on(port)
+
+    def _listen_nmi(self, path: str) -> IListeningPort:
         """
         Serve the management interface on C{path}, creating its directory
-        if need be.  If the directory cannot be made, say so (DBG0040I, as
-        IBM's server does) and shut down.
+        if need be; if the directory cannot be made, say so first
+        (DBG0040I, as IBM's server does).
+
+        @raise StartupError: the directory cannot be made, or the socket
+            cannot be served ("Cannot acquire lock": another nssd serves it).
         """
         directory = os.path.dirname(path) or "."
         try:
@@ -406,26 +483,17 @@ class NSSDService(Service):
             self.diagnostics.socket_directory_failed(
                 directory, e.errno or 0, e.strerror or str(e)
             )
-            self._fail_startup(f"cannot create socket directory {directory}")
-            return False
-        listening = nmi_server_endpoint(self._reactor, path).listen(self.nmiFactory)
-
-        def served(port: IListeningPort) -> None:
-            self.nmiPort = port
-            self.diagnostics.nmi_listening(path)
-
-        listening.addCallbacks(served, self._listen_failed)
-        return True
-
-    def _listen_failed(self, failure: Any) -> None:
-        self._fail_startup(failure.getErrorMessage())
-
-    def _fail_startup(self, reason: str) -> None:
-        self.diagnostics.startup_failed(reason)
-        reactor: IReactorCore = self._reactor
-        # twistd has no other way to report a failed start in its exit status.
-        reactor.addSystemEventTrigger("after", "shutdown", os._exit, 1)
-        reactor.stop()
+            raise StartupError(f"cannot create socket directory {directory}") from None
+        try:
+            port = listen_at_start(
+                nmi_server_endpoint(self._reactor, path), self.nmiFactory
+            )
+        except StartupError as e:
+            raise StartupError(
+                f"cannot serve the management interface on {path}: {e}"
+            ) from None
+        self.diagnostics.nmi_listening(path)
+        return port
 
     # Refresh
 
@@ -454,7 +522,7 @@ class NSSDService(Service):
         old = self.configuration
         try:
             ring = yield self._in_pool(self._load_ring, new)
-            context, _ = yield self._in_pool(self._tls_context, new)
+            context, tlsCertificate = yield self._in_pool(self._tls_context, new)
             snapshot = yield self._in_pool(self.profiles.snapshot)
         except (SecurityError, StartupError) as e:
             self.diagnostics.refresh_rejected(str(e))
@@ -482,6 +550,7 @@ class NSSDService(Service):
         self._report_collisions(ring)
         self._install_snapshot(snapshot)
         self.contextFactory.replace(context)
+        self.tlsCertificate = tlsCertificate
         for line in new.describe():
             if line not in old.describe():
                 changes.append(line)
@@ -558,3 +627,17 @@ class NSSDService(Service):
             yield self.current_snapshot()
         except SecurityError as e:
             self.log.error("{error}", error=str(e))
+
+
+def _tls_ring(configuration: NssdConfiguration) -> tuple[str, str]:
+    """
+    The ring of nssd's TLS certificate: C{TlsKeyRing}, else C{KeyRing}.
+
+    @raise StartupError: neither is configured.
+    """
+    ring = configuration.tlsKeyRing or configuration.keyRing
+    if ring is None:
+        raise StartupError(
+            "no TlsKeyRing or KeyRing is configured: nssd has no TLS identity"
+        )
+    return ring

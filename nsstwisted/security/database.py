@@ -16,6 +16,7 @@ import hmac
 import os
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -142,10 +143,17 @@ class SecurityDatabase:
 
     @ivar path: the database file.
     @ivar stashPath: the stash file holding the master key.
+    @ivar readOnly: opened read-only: nothing is written, and no stash file
+        is created.
     """
 
     def __init__(
-        self, connection: sqlite3.Connection, path: str, stashPath: str
+        self,
+        connection: sqlite3.Connection,
+        path: str,
+        stashPath: str,
+        *,
+        readOnly: bool = False,
     ) -> None:
         self._connection = connection
         self._lock = threading.RLock()
@@ -153,6 +161,7 @@ class SecurityDatabase:
         self._depth = 0
         self.path = path
         self.stashPath = stashPath
+        self.readOnly = readOnly
 
     @classmethod
     def open(
@@ -162,16 +171,21 @@ class SecurityDatabase:
         *,
         create: bool = True,
         busyTimeout: float | None = None,
+        readOnly: bool = False,
     ) -> SecurityDatabase:
         """
         Open (and with C{create}, initialise) a security database.
 
         A new file is created with mode 0600 before SQLite touches it, since it
         holds password hashes and sealed keys.
+
+        @param readOnly: open the file read-only (SQLite's C{mode=ro}), as a
+            configuration check does, which must change nothing: implies
+            no C{create}, and L{master_key} creates no stash file.
         """
         exists = os.path.exists(path)
         if not exists:
-            if not create:
+            if readOnly or not create:
                 raise DatabaseCorruptError(f"security database {path} does not exist")
             try:
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -181,14 +195,15 @@ class SecurityDatabase:
                 ) from None
         try:
             connection = sqlite3.connect(
-                path,
+                f"file:{urllib.parse.quote(path)}?mode=ro" if readOnly else path,
                 timeout=DEFAULT_BUSY_TIMEOUT if busyTimeout is None else busyTimeout,
                 isolation_level=None,
                 check_same_thread=False,
+                uri=readOnly,
             )
         except sqlite3.Error as e:
             raise translate_sqlite_error(path, e) from None
-        database = cls(connection, path, stashPath)
+        database = cls(connection, path, stashPath, readOnly=readOnly)
         try:
             database._prepare()
         except BaseException:
@@ -205,6 +220,10 @@ class SecurityDatabase:
                 "SELECT count(*) FROM sqlite_master"
             ).fetchone()[0]
             if applicationId == 0 and tables == 0:
+                if self.readOnly:
+                    raise DatabaseCorruptError(
+                        f"security database {self.path} is empty"
+                    )
                 self._initialise()
                 return
             if applicationId != APPLICATION_ID:
@@ -355,7 +374,8 @@ class SecurityDatabase:
         with self._lock:
             if self._masterKey is not None:
                 return self._masterKey
-            with self.transaction() as cursor:
+            unit = self.reading() if self.readOnly else self.transaction()
+            with unit as cursor:
                 recorded = self.setting(cursor, _MASTER_CHECK, "")
                 if os.path.exists(self.stashPath):
                     key = _stash.load_stash(self.stashPath)
@@ -364,11 +384,14 @@ class SecurityDatabase:
                         f"stash file {self.stashPath} does not exist, but the "
                         f"security database {self.path} holds keys sealed with it"
                     )
+                elif self.readOnly:
+                    raise StashError(f"stash file {self.stashPath} does not exist")
                 else:
                     key = _stash.create_stash(self.stashPath)
                 check = key.check_value().hex()
                 if not recorded:
-                    self.set_setting(cursor, _MASTER_CHECK, check)
+                    if not self.readOnly:
+                        self.set_setting(cursor, _MASTER_CHECK, check)
                 elif not hmac.compare_digest(recorded, check):
                     raise StashError(
                         f"stash file {self.stashPath} does not belong to the "
