@@ -772,6 +772,38 @@ class ProtocolRuleTests(TestCase):
 
         return ensureDeferred(go())
 
+    def test_signByDistinguishedName(self) -> Deferred[None]:
+        """
+        A DN identity matches a certificate's subject as RFC 5280 section
+        7.1 compares names: attribute by attribute, without regard to case
+        or to blanks that do not count, whatever string type the
+        certificate encodes its values in.
+        """
+
+        async def go() -> None:
+            client = await self.logged_on()
+            for number, dn in enumerate(
+                [
+                    "CN=client1.example,O=Example",
+                    "cn=CLIENT1.EXAMPLE, o=example",
+                    "CN=client1.example,O=  Example ",
+                ],
+                start=2,
+            ):
+                client.send(sign(number, identity=Identity(IdentityKind.DN, dn)))
+                answer = await client.frame()
+                self.assertIsInstance(answer.message, SignReply, dn)
+            answer = await self.refusal(
+                client,
+                sign(
+                    9,
+                    identity=Identity(IdentityKind.DN, "O=Example,CN=client1.example"),
+                ),
+            )
+            self.assertEqual(answer.reasonCode, ReasonCode.NSSRsnCertNotFound)
+
+        return ensureDeferred(go())
+
 
 class ConnectionLimitTests(TestCase):
     """
