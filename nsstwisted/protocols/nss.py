@@ -70,6 +70,9 @@ class NssProtocol(Protocol):
     """
 
     handler: NssHandler
+    #: What ended the connection, once it has ended: a client that could not
+    #: secure it tells its caller why in words (L{nsstwisted.client}).
+    lostReason: Failure | None = None
 
     def __init__(
         self,
@@ -232,6 +235,7 @@ class NssProtocol(Protocol):
             self._setupTimer = None
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.lostReason = reason
         self._closing = True
         self._decoder.discard()
         self._cancel_setup()
