@@ -45,6 +45,7 @@ from nsstwisted.config import (
 from nsstwisted.config.values import (
     SYSTEM_NAME,
     default_system_name,
+    unknown_keyword,
 )
 from nsstwisted.config.values import absolute_path as _path
 from nsstwisted.config.values import label_value as _label
@@ -999,7 +1000,7 @@ def _ike_config(statement: Statement, filename: str) -> dict[str, Any]:
     for setting in statement.settings:
         entry = _IKE_KEYWORDS.get(setting.keyword.lower())
         if entry is None:
-            raise _error(setting, filename, "unknown keyword of IkeConfig")
+            raise unknown_keyword(setting, filename, "IkeConfig", _IKE_KEYWORDS)
         name, check = entry
         value = check(setting, filename)
         if name is not None:
