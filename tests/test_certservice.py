@@ -64,6 +64,8 @@ class CertificateServiceTests(SynchronousTestCase):
     def test_byIdentity(self) -> None:
         for kind, value in [
             (IdentityKind.DN, "CN=client1,O=Ex"),
+            (IdentityKind.DN, "cn=CLIENT1, o=ex"),
+            (IdentityKind.DN, "CN=  client1 ,O=EX"),
             (IdentityKind.IPADDR, "192.0.2.1"),
             (IdentityKind.FQDN, "CLIENT1.example."),
             (IdentityKind.EMAIL, "IKE@client1.example"),
@@ -72,6 +74,9 @@ class CertificateServiceTests(SynchronousTestCase):
             self.assertEqual(entry.record.label, "c1", kind)
         for kind, value in [
             (IdentityKind.DN, "CN=other"),
+            (IdentityKind.DN, "O=Ex,CN=client1"),
+            (IdentityKind.DN, "CN=client1"),
+            (IdentityKind.DN, "CN=client 1,O=Ex"),
             (IdentityKind.DN, "not a DN =="),
             (IdentityKind.IPADDR, "192.0.2.2"),
             (IdentityKind.IPADDR, "nonsense"),

@@ -19,11 +19,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from nsstwisted.cli.client import parse_identity, parse_server, run
 from nsstwisted.wire.nss import Identity, IdentityKind
-from tests.daemons import CLIENT1_PASSWORD, PASSTICKET_KEY, build_security, start_nssd
+from tests.daemons import (
+    CLIENT1_PASSWORD,
+    PASSTICKET_KEY,
+    build_security,
+    racf,
+    start_nssd,
+)
 
 DATA = b"IKE_AUTH octets to be signed\x00\xff" * 100
 
@@ -582,6 +589,178 @@ class UsageTests(TestCase):
             status, out, err = await nss_client("--server", "x", "sign", "--help")
             self.assertEqual((status, err), (0, ""))
             self.assertIn("fqdn:NAME", out)
+
+        return ensureDeferred(go())
+
+
+class InsecureServerTests(TestCase):
+    """
+    A server whose certificate does not pass the TLS check: nss-client says
+    in a sentence what failed (and names the CA file where that matters),
+    not OpenSSL's error list, and exits 2 without a logon.
+    """
+
+    def setUp(self) -> None:
+        self.setup = build_security(self)
+        self.caFile = os.path.join(self.setup.folder, "ca.pem")
+        with open(self.caFile, "wb") as f:
+            f.write(self.setup.caPem)
+        self.passwordFile = write_secret(
+            os.path.join(self.setup.folder, "client1.pw"), CLIENT1_PASSWORD
+        )
+
+    def serve(self, certificate: str | None = None) -> int:
+        """
+        Start nssd; with C{certificate} (the rest of a RACDCERT GENCERT),
+        presenting that certificate instead of the example job's.
+        """
+        ring = "NSSD/TLSRING"
+        if certificate is not None:
+            racf(
+                self.setup,
+                "RACDCERT ID(NSSD) GENCERT SUBJECTSDN(CN('localhost') O('Example'))"
+                f" NISTECC SIZE(256) WITHLABEL('Test TLS') {certificate}"
+                " ALTNAME(IP(127.0.0.1))",
+                "RACDCERT ID(NSSD) ADDRING(TESTTLS)",
+                "RACDCERT ID(NSSD) CONNECT(ID(NSSD) LABEL('Test TLS')"
+                " RING(TESTTLS) DEFAULT)",
+            )
+            ring = "NSSD/TESTTLS"
+        service = start_nssd(self, self.setup, tlsRing=ring)
+        assert service.port is not None
+        port: int = service.port.getHost().port  # type: ignore[attr-defined]
+        return port
+
+    async def refused(self, port: int, caFile: str | None = None) -> str:
+        status, out, err = await nss_client(
+            "--server",
+            f"127.0.0.1:{port}",
+            "--ca-file",
+            caFile or self.caFile,
+            "--client-name",
+            "CLIENT1",
+            "--userid",
+            "CLIENT1",
+            "--password-file",
+            self.passwordFile,
+            "cacerts",
+        )
+        self.assertEqual((status, out), (2, ""))
+        prefix = f"nss-client: cannot connect to 127.0.0.1 port {port}: "
+        self.assertTrue(err.startswith(prefix), err)
+        self.assertEqual(err.count("\n"), 1, err)
+        return err[len(prefix) : -1]
+
+    def test_otherCa(self) -> Deferred[None]:
+        port = self.serve()
+        other = build_security(self)
+        otherFile = os.path.join(other.folder, "other-ca.pem")
+        with open(otherFile, "wb") as f:
+            f.write(other.caPem)
+
+        async def go() -> None:
+            self.assertEqual(
+                await self.refused(port, otherFile),
+                "the server's certificate is not signed by a CA certificate in"
+                f" {otherFile}: its chain ends in the CA certificate"
+                " CN=NSS Test CA,O=Example",
+            )
+
+        return ensureDeferred(go())
+
+    def test_otherCaLeafOnly(self) -> Deferred[None]:
+        """
+        A server that sends its own certificate only.
+        """
+        port = self.serve("SIGNWITH(CERTAUTH LABEL('NSS CA'))")
+        other = build_security(self)
+
+        async def go() -> None:
+            self.assertEqual(
+                await self.refused(port, self.write_ca(other.caPem)),
+                "the server's certificate (CN=localhost,O=Example) is not signed"
+                f" by a CA certificate in {self.otherFile}: its issuer is"
+                " CN=NSS Test CA,O=Example",
+            )
+
+        return ensureDeferred(go())
+
+    def write_ca(self, pem: bytes) -> str:
+        self.otherFile = os.path.join(self.setup.folder, "other-ca.pem")
+        with open(self.otherFile, "wb") as f:
+            f.write(pem)
+        return self.otherFile
+
+    def test_expired(self) -> Deferred[None]:
+        port = self.serve(
+            "SIGNWITH(CERTAUTH LABEL('NSS CA'))"
+            " NOTBEFORE(DATE(2019-01-01)) NOTAFTER(DATE(2020-01-01))"
+        )
+
+        async def go() -> None:
+            self.assertEqual(
+                await self.refused(port),
+                "the server's certificate (CN=localhost,O=Example) expired on"
+                " 2020-01-01 23:59:59 UTC",
+            )
+
+        return ensureDeferred(go())
+
+    def test_notYetValid(self) -> Deferred[None]:
+        port = self.serve(
+            "SIGNWITH(CERTAUTH LABEL('NSS CA'))"
+            " NOTBEFORE(DATE(2090-01-01)) NOTAFTER(DATE(2091-01-01))"
+        )
+
+        async def go() -> None:
+            self.assertEqual(
+                await self.refused(port),
+                "the server's certificate (CN=localhost,O=Example) is not valid"
+                " before 2090-01-01 00:00:00 UTC (or the clock of this system is"
+                " wrong)",
+            )
+
+        return ensureDeferred(go())
+
+    def test_selfSigned(self) -> Deferred[None]:
+        port = self.serve("")
+
+        async def go() -> None:
+            self.assertEqual(
+                await self.refused(port),
+                "the server's certificate (CN=localhost,O=Example) is"
+                f" self-signed, and it is not in {self.caFile}",
+            )
+
+        return ensureDeferred(go())
+
+    def test_notTls(self) -> Deferred[None]:
+        """
+        Something that is not a TLS server at all.
+        """
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        self.addCleanup(listener.close)
+        port = listener.getsockname()[1]
+
+        def answer() -> None:
+            peer, _ = listener.accept()
+            with peer:
+                peer.recv(4096)
+                peer.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+
+        async def go() -> None:
+            served = deferToThread(answer)
+            text = await self.refused(port)
+            await served
+            self.assertTrue(
+                text.startswith(
+                    "the server does not speak TLS (is it nssd, and is the port"
+                    " right?): "
+                ),
+                text,
+            )
 
         return ensureDeferred(go())
 

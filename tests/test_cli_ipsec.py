@@ -25,6 +25,8 @@ from typing import Any
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IListeningPort
+from twisted.internet.selectreactor import SelectReactor
+from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from nsstwisted.cli import ipsec, ipsecreports
@@ -96,6 +98,7 @@ from nsstwisted.wire.tunnels import (
     encode_tunnel_reply,
 )
 from tests import test_wire_clientinfo
+from tests.daemons import NOBODY, skip_unless_root
 from tests.test_wire_ikensinfo import CONNECTED_AT, client
 
 T = NmiMessageType
@@ -822,6 +825,51 @@ async def serve_nmi(case: TestCase, path: str, handler: Any) -> NmiServerFactory
     return factory
 
 
+async def run_as_nobody(*argv: str) -> tuple[int, str, str]:
+    """
+    Run C{nss-ipsec} with C{argv} as user C{nobody}, with no supplementary
+    group, in a forked child under a reactor of its own, as an operator who
+    was not let in would run it.  Only root may do this.
+    """
+    readable, writable = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        os.close(readable)
+        status = 1
+        try:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            own = SelectReactor()
+            out, err = io.StringIO(), io.StringIO()
+            outcome: list[int] = []
+
+            def started() -> None:
+                running = Deferred.fromCoroutine(
+                    ipsec.run(own, list(argv), out, err, now=lambda: NOW)
+                )
+                running.addCallback(outcome.append)
+                running.addBoth(lambda _: own.stop())
+
+            own.callWhenRunning(started)
+            own.run(installSignalHandlers=False)
+            report = json.dumps([outcome[0], out.getvalue(), err.getvalue()])
+            os.write(writable, report.encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(writable)
+
+    def collect() -> bytes:
+        with os.fdopen(readable, "rb") as pipe:
+            data = pipe.read()
+        os.waitpid(pid, 0)
+        return data
+
+    status, out, err = json.loads(await deferToThread(collect))
+    return status, out, err
+
+
 class SocketTests(TestCase):
     """
     C{nss-ipsec} end to end over a real AF_UNIX socket.
@@ -918,6 +966,45 @@ class SocketTests(TestCase):
             err,
             f"nss-ipsec: cannot connect to iked at {self.path}: "
             "No such file or directory\n",
+        )
+
+    async def test_folderClosed(self) -> None:
+        """
+        A user who may not enter the socket's folder is told which folder,
+        and whose it is (issue 10, item 5).
+        """
+        skip_unless_root(self)
+        await self.serve()
+        folder = os.path.dirname(self.path)
+        os.chmod(folder, 0o700)
+        status, out, err = await run_as_nobody("-w", "display", "--socket", self.path)
+        self.assertEqual((status, out), (2, ""))
+        self.assertEqual(
+            err,
+            f"nss-ipsec: cannot connect to iked at {self.path}: permission"
+            f" denied: user nobody may not enter the folder {folder}"
+            " (drwx------ root:root), which holds the socket\n",
+        )
+
+    async def test_socketClosed(self) -> None:
+        """
+        A user outside the socket's group is told which socket, and which
+        user and group may open it.
+        """
+        skip_unless_root(self)
+        await self.serve()
+        # nobody may reach the socket, but not open it.
+        os.chmod(os.path.dirname(self.path), 0o711)  # noqa: S103
+        os.chown(self.path, 0, 0)
+        os.chmod(self.path, 0o660)
+        status, out, err = await run_as_nobody("-w", "display", "--socket", self.path)
+        self.assertEqual((status, out), (2, ""))
+        self.assertEqual(
+            err,
+            f"nss-ipsec: cannot connect to iked at {self.path}: permission"
+            " denied: the socket is srw-rw---- root:root, so only root and"
+            " members of group root may open it, and user nobody is not in"
+            " group root\n",
         )
 
     async def test_defaultSocket(self) -> None:

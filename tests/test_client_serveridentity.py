@@ -37,7 +37,7 @@ from nsstwisted.client import (
     connect,
     tls_endpoint,
 )
-from nsstwisted.client.serveridentity import names_match
+from nsstwisted.security.distinguishednames import names_match
 from nsstwisted.wire.nss import Services
 from tests.daemons import (
     CLIENT1_PASSWORD,

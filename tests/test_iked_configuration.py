@@ -479,6 +479,14 @@ class IkeConfigTests(Files):
         self.assertBadIke("NssServer nssd", "unknown keyword of IkeConfig")
         self.assertBadIke("Namespace blue", "unknown keyword of IkeConfig")
 
+    def test_unknown_keyword_suggests(self) -> None:
+        error = self.assertBadIke("NssWaitLimt 30", "unknown keyword")
+        self.assertEqual(
+            error.message, "unknown keyword of IkeConfig; did you mean NssWaitLimit?"
+        )
+        error = self.assertBadIke("NssServer nssd", "unknown keyword")
+        self.assertEqual(error.message, "unknown keyword of IkeConfig")
+
     def test_named(self) -> None:
         self.assertBad("IkeConfig main {}", 1, "IkeConfig", "takes no name")
 

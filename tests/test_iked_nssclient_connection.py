@@ -486,6 +486,37 @@ class BadServerTests(IkedTestCase):
 
         return ensureDeferred(go())
 
+    def test_expiredServerCertificate(self) -> Deferred[None]:
+        """
+        EZD1149I says in words why TLS failed, not OpenSSL's error list
+        (issue 10, item 5).
+        """
+        racf(
+            self.setup,
+            "RACDCERT ID(NSSD) GENCERT SUBJECTSDN(CN('127.0.0.1') O('Example'))"
+            " NISTECC SIZE(256) WITHLABEL('Old TLS')"
+            " SIGNWITH(CERTAUTH LABEL('NSS CA')) ALTNAME(IP(127.0.0.1))"
+            " NOTBEFORE(DATE(2019-01-01)) NOTAFTER(DATE(2020-01-01))",
+            "RACDCERT ID(NSSD) ADDRING(OLD)",
+            "RACDCERT ID(NSSD) CONNECT(ID(NSSD) LABEL('Old TLS') RING(OLD) DEFAULT)",
+        )
+        nssd = start_nssd(self, self.setup, tlsRing="NSSD/OLD")
+        assert nssd.port is not None
+        port = nssd.port.getHost().port  # type: ignore[attr-defined]
+        self.start_iked(write_iked_config(self.setup, port, None))
+
+        async def go() -> None:
+            await eventually(lambda: self.logged("EZD1149I"), what="EZD1149I")
+            insecure = [m for m in self.messages if "EZD1149I" in m]
+            self.assertIn(
+                "is not secure - the server's certificate (CN=127.0.0.1,O=Example)"
+                " expired on 2020-01-01 23:59:59 UTC",
+                insecure[0],
+            )
+            self.assertNotIn("SSL routines", insecure[0])
+
+        return ensureDeferred(go())
+
     def test_managementNotAskedFor(self) -> Deferred[None]:
         """
         A server that routes a network management request to a stack that

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 import weakref
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
@@ -36,16 +36,25 @@ from nsstwisted.wire.nss import (
     MAX_PRELOGON_MESSAGE_SIZE,
     MAX_TEXT_BYTES,
     NSS_API_VERSION,
+    CaListReply,
     CaListRequest,
     Disconnect,
     HeartbeatReply,
     HeartbeatRequest,
+    Identity,
+    IdentityKind,
+    LogonReply,
     LogonRequest,
+    MessageType,
+    NetMgmtReply,
+    NetMgmtRequest,
     NssDecoder,
     NssFrame,
+    NssMessage,
     Refusal,
     Services,
     SignatureSchemeCode,
+    SignReply,
     SignRequest,
     encode_frame,
 )
@@ -539,6 +548,259 @@ class BadInputTests(TestCase):
             # Let the pool finish the orphaned signatures.
             await deferLater(reactor, 0.5, lambda: None)
             await self.still_serving()
+
+        return ensureDeferred(go())
+
+
+def frame(requestId: int, message: NssMessage, **codes: Any) -> bytes:
+    return encode_frame(NssFrame(requestId, message, **codes))
+
+
+def logon(requestId: int, password: str = CLIENT1_PASSWORD) -> bytes:
+    return frame(
+        requestId,
+        LogonRequest(
+            clientName="CLIENT1",
+            userid="CLIENT1",
+            password=password,
+            passTicket=None,
+            apiVersion=NSS_API_VERSION,
+            services=Services.CERT,
+        ),
+    )
+
+
+def sign(requestId: int, **selector: Any) -> bytes:
+    return frame(
+        requestId,
+        SignRequest(
+            label=selector.get("label"),
+            identity=selector.get("identity"),
+            scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
+            digest=None,
+            data=b"AUTH payload",
+        ),
+    )
+
+
+#: A 10-byte stand-in with a certificate's outer shape (docs/protocol.md 10.2).
+STAND_IN_CERTIFICATE = bytes.fromhex("3008a003020102020101")
+
+
+class ProtocolRuleTests(TestCase):
+    """
+    The rules of docs/protocol.md sections 5 and 6 that a decoder cannot
+    check alone, because they depend on what is outstanding: a reply to
+    nothing is dropped and logged, a request ID still in use ends the
+    connection; and refusals say in words what was wrong.
+    """
+
+    def setUp(self) -> None:
+        self.messages = capture_messages(self)
+        self.setup = build_security(self)
+        self.service = start_nssd(self, self.setup, closeDeadline=0.5)
+        assert self.service.port is not None
+        self.portNumber = self.service.port.getHost().port  # type: ignore[attr-defined]
+
+    async def raw(self) -> RawClient:
+        client = RawClient()
+        await connectProtocol(client_endpoint(self.setup, self.portNumber), client)
+        self.addCleanup(self.drop, client)
+        return client
+
+    def drop(self, client: RawClient) -> Deferred[None]:
+        if not client.closed.called and client.transport is not None:
+            client.transport.abortConnection()  # type: ignore[attr-defined]
+        return client.closed
+
+    async def logged_on(self) -> RawClient:
+        client = await self.raw()
+        client.send(logon(1))
+        self.assertIsInstance((await client.frame()).message, LogonReply)
+        return client
+
+    def logged(self, messageId: str) -> list[str]:
+        return [m for m in self.messages if messageId in m]
+
+    def test_unsolicitedRepliesDropped(self) -> Deferred[None]:
+        """
+        Replies to requests nssd never sent are not answered, before the
+        logon and after it; each is logged (DBG0034I), and the connection
+        goes on: the next request's answer is the first frame to come back.
+        """
+
+        async def go() -> None:
+            client = await self.raw()
+            client.send(
+                frame(9, HeartbeatReply())
+                + frame(10, SignReply(b"s", STAND_IN_CERTIFICATE))
+                + frame(11, Refusal(MessageType.SIGN), returnCode=ReturnCode.EPERM)
+                + frame(12, NetMgmtReply(b"nmi"))
+                + frame(13, HeartbeatRequest())
+            )
+            answer = await client.frame()
+            self.assertEqual((answer.requestId, answer.message), (13, HeartbeatReply()))
+            client.send(logon(14))
+            self.assertIsInstance((await client.frame()).message, LogonReply)
+            client.send(
+                frame(15, HeartbeatReply())
+                + frame(16, CaListReply(()))
+                + frame(17, NetMgmtReply(b"nmi"))
+                + frame(18, CaListRequest())
+            )
+            answer = await client.frame()
+            self.assertEqual(answer.requestId, 18)
+            self.assertIsInstance(answer.message, CaListReply)
+            self.assertEqual(client.frames, [])
+            self.assertEqual(len(self.logged("DBG0034I")), 7, self.messages)
+
+        return ensureDeferred(go())
+
+    async def assertRequestIdInUse(self, client: RawClient, data: bytes) -> None:
+        client.send(data)
+        answer = await client.frame()
+        self.assertIsInstance(answer.message, Disconnect)
+        self.assertEqual(
+            (answer.requestId, answer.returnCode, answer.reasonCode),
+            (0, ReturnCode.EINVAL, ReasonCode.NSSRsnRequestIdInUse),
+        )
+        self.assertEqual(
+            answer.message.reason,
+            "request ID 77 is in use by a request not yet answered",
+        )
+        await client.closed
+        self.assertEqual(client.frames, [])
+        # nssd reads nothing more after a fatal error, so it drops the
+        # connection at its close deadline.
+        await all_closed(self.service)
+
+    def test_logonIdInUse(self) -> Deferred[None]:
+        """
+        LOGON 77 sent twice: the second reuses an ID still outstanding,
+        which gets DISCONNECT EINVAL NSSRsnRequestIdInUse and the end of the
+        connection, not a second answer under ID 77.
+        """
+
+        async def go() -> None:
+            await self.assertRequestIdInUse(await self.raw(), logon(77) + logon(77))
+
+        return ensureDeferred(go())
+
+    def test_heartbeatReusesLogonId(self) -> Deferred[None]:
+        async def go() -> None:
+            await self.assertRequestIdInUse(
+                await self.raw(), logon(77) + frame(77, HeartbeatRequest())
+            )
+
+        return ensureDeferred(go())
+
+    def test_signIdInUse(self) -> Deferred[None]:
+        async def go() -> None:
+            client = await self.logged_on()
+            await self.assertRequestIdInUse(
+                client, sign(77, label="Client1 cert") + sign(77, label="Client1 cert")
+            )
+
+        return ensureDeferred(go())
+
+    def test_malformedRequestIdInUse(self) -> Deferred[None]:
+        """
+        A request that does not decode is answered under its ID too, so it
+        must not reuse one that is outstanding either.
+        """
+
+        async def go() -> None:
+            bad = bytearray(frame(77, HeartbeatRequest()))
+            bad[28:32] = b"\x00\x00\x00\x01"  # the reserved word
+            await self.assertRequestIdInUse(await self.raw(), logon(77) + bytes(bad))
+
+        return ensureDeferred(go())
+
+    def test_answeredIdMayBeReused(self) -> Deferred[None]:
+        """
+        Once answered, an ID is free again.
+        """
+
+        async def go() -> None:
+            client = await self.raw()
+            client.send(logon(77))
+            self.assertIsInstance((await client.frame()).message, LogonReply)
+            client.send(frame(77, HeartbeatRequest()))
+            self.assertEqual((await client.frame()).message, HeartbeatReply())
+            client.send(sign(77, label="Client1 cert"))
+            self.assertIsInstance((await client.frame()).message, SignReply)
+
+        return ensureDeferred(go())
+
+    async def refusal(self, client: RawClient, data: bytes) -> NssFrame:
+        client.send(data)
+        answer = await client.frame()
+        self.assertIsInstance(answer.message, Refusal)
+        return cast(NssFrame, answer)
+
+    def test_refusalsSayWhy(self) -> Deferred[None]:
+        """
+        Every refusal carries an ERROR_TEXT that says what was wrong
+        (docs/protocol.md section 4.9).
+        """
+
+        async def go() -> None:
+            client = await self.raw()
+            answer = await self.refusal(client, frame(2, CaListRequest()))
+            self.assertEqual(answer.reasonCode, ReasonCode.NSSRsnNotLoggedOn)
+            self.assertEqual(answer.text, "CA_LIST needs a completed LOGON first")
+            answer = await self.refusal(client, logon(3, password="wrong"))
+            self.assertEqual(answer.reasonCode, ReasonCode.NSSRsnUserAuthentication)
+            self.assertEqual(answer.text, "user ID unknown or password not valid")
+
+            client = await self.logged_on()
+            answer = await self.refusal(client, logon(2))
+            self.assertEqual(answer.reasonCode, ReasonCode.NSSRsnAlreadyLoggedOn)
+            self.assertEqual(answer.text, "this connection is logged on already")
+            answer = await self.refusal(client, frame(3, NetMgmtRequest(b"nmi")))
+            self.assertEqual(answer.reasonCode, ReasonCode.NMsRsnBadType)
+            self.assertEqual(
+                answer.text, "NETMGMT requests are sent by the server, not to it"
+            )
+            answer = await self.refusal(client, sign(4, label="No such"))
+            self.assertEqual(answer.reasonCode, ReasonCode.NSSRsnCertNotFound)
+            self.assertEqual(answer.text, "no certificate with label 'No such'")
+            answer = await self.refusal(
+                client, sign(5, identity=Identity(IdentityKind.FQDN, "x.example"))
+            )
+            self.assertEqual(answer.text, "no certificate for identity FQDN x.example")
+
+        return ensureDeferred(go())
+
+    def test_signByDistinguishedName(self) -> Deferred[None]:
+        """
+        A DN identity matches a certificate's subject as RFC 5280 section
+        7.1 compares names: attribute by attribute, without regard to case
+        or to blanks that do not count, whatever string type the
+        certificate encodes its values in.
+        """
+
+        async def go() -> None:
+            client = await self.logged_on()
+            for number, dn in enumerate(
+                [
+                    "CN=client1.example,O=Example",
+                    "cn=CLIENT1.EXAMPLE, o=example",
+                    "CN=client1.example,O=  Example ",
+                ],
+                start=2,
+            ):
+                client.send(sign(number, identity=Identity(IdentityKind.DN, dn)))
+                answer = await client.frame()
+                self.assertIsInstance(answer.message, SignReply, dn)
+            answer = await self.refusal(
+                client,
+                sign(
+                    9,
+                    identity=Identity(IdentityKind.DN, "O=Example,CN=client1.example"),
+                ),
+            )
+            self.assertEqual(answer.reasonCode, ReasonCode.NSSRsnCertNotFound)
 
         return ensureDeferred(go())
 

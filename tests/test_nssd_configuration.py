@@ -358,7 +358,24 @@ class ErrorTests(SynchronousTestCase):
         self.assertBad("Discipline IPSec", "a discipline and Enable or Disable")
 
     def test_unknown_keyword(self) -> None:
-        self.assertBad("URLCacheInterval 10", "unknown keyword")
+        error = self.assertBad("URLCacheInterval 10", "unknown keyword")
+        self.assertEqual(error.message, "unknown keyword of NssConfig")
+
+    def test_unknown_keyword_suggests(self) -> None:
+        """
+        A keyword mistyped gets the nearest valid one, in the case it was
+        written in.
+        """
+        for written, meant in [
+            ("MaxConection 5", "MaxConnections"),
+            ("maxconnectionperaddress 5", "maxconnectionsperaddress"),
+            ("SYSLOGLEVL 1", "SYSLOGLEVEL"),
+            ("LogonTimout 5", "LogonTimeout"),
+        ]:
+            error = self.assertBad(written, "unknown keyword")
+            self.assertEqual(
+                error.message, f"unknown keyword of NssConfig; did you mean {meant}?"
+            )
 
     def test_verify_eku(self) -> None:
         """

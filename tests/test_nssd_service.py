@@ -25,6 +25,7 @@ from twisted.internet.endpoints import (
     connectProtocol,
 )
 from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
@@ -544,6 +545,81 @@ class ClientRequestTests(TestCase):
         self.assertFalse(link.aborted)
         clock.advance(1)
         self.assertTrue(link.aborted)
+
+
+class RefreshHintTests(TestCase):
+    """
+    A PERMIT made without C{SETROPTS RACLIST(SERVAUTH) REFRESH} does not
+    work yet, as in RACF; nssd says so (DBG0155I) where it reports the
+    denial, and says nothing when the database agrees with the denial.
+    """
+
+    CERT = "EZB.NSS.NSSSYS.CLIENT1.IPSEC.CERT"
+
+    def setUp(self) -> None:
+        self.messages = capture_messages(self)
+        self.setup = build_security(self)
+        racf(
+            self.setup,
+            f"PERMIT {self.CERT} CLASS(SERVAUTH) ID(CLIENT1) DELETE",
+            "SETROPTS RACLIST(SERVAUTH) REFRESH",
+        )
+        service = start_nssd(self, self.setup)
+        assert service.port is not None
+        self.portNumber = service.port.getHost().port  # type: ignore[attr-defined]
+
+    async def logon(self) -> ReasonCode:
+        try:
+            session = await connect(
+                reactor,
+                client_endpoint(self.setup, self.portNumber),
+                serverIdentity=LOOPBACK,
+                clientName="CLIENT1",
+                credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
+                services=Services.CERT,
+            )
+        except NssRequestFailed as e:
+            return e.reasonCode
+        await session.close()
+        return ReasonCode.NONE
+
+    def hints(self) -> list[str]:
+        return [m for m in self.messages if "DBG0155I" in m]
+
+    async def settle(self, seconds: float) -> None:
+        await deferLater(reactor, seconds, lambda: None)
+
+    def test_permitWithoutRefresh(self) -> Deferred[None]:
+        async def go() -> None:
+            self.assertEqual(await self.logon(), ReasonCode.NSSRsnServiceDenied)
+            await self.settle(0.5)
+            self.assertEqual(self.hints(), [])
+            racf(self.setup, f"PERMIT {self.CERT} CLASS(SERVAUTH) ID(CLIENT1)")
+            self.assertEqual(await self.logon(), ReasonCode.NSSRsnServiceDenied)
+            deadline = reactor.seconds() + 5
+            while not self.hints() and reactor.seconds() < deadline:
+                await self.settle(0.1)
+            self.assertEqual(
+                self.hints(),
+                [
+                    f"DBG0155I ServauthCheck(CLIENT1,{self.CERT}) was denied, but"
+                    " the security database now gives CLIENT1 READ access through"
+                    f" profile {self.CERT} (NONE when nssd's profiles were last"
+                    " refreshed) - the change takes effect at SETROPTS"
+                    " RACLIST(SERVAUTH) REFRESH"
+                ],
+            )
+            # Said once, not at every retry.
+            self.assertEqual(await self.logon(), ReasonCode.NSSRsnServiceDenied)
+            await self.settle(2.5)
+            self.assertEqual(len(self.hints()), 1)
+            racf(self.setup, "SETROPTS RACLIST(SERVAUTH) REFRESH")
+            deadline = reactor.seconds() + 10
+            while await self.logon() is not ReasonCode.NONE:
+                self.assertLess(reactor.seconds(), deadline)
+                await self.settle(0.5)
+
+        return ensureDeferred(go())
 
 
 class VerifyProfileTests(TestCase):

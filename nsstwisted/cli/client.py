@@ -729,6 +729,7 @@ async def run(
             HostnameEndpoint(reactor, host, port, timeout=timeout),
             cas,
             options["server-name"],
+            caSource=options["ca-file"],
         )
         session = await connect(
             reactor,

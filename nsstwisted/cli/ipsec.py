@@ -24,6 +24,7 @@ so.
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 import time
@@ -58,6 +59,7 @@ from nsstwisted.cli.ipsecreports import (
     tunnel_json,
     tunnel_report,
 )
+from nsstwisted.cli.socketaccess import describe_denied
 from nsstwisted.protocols.nmi import (
     NmiClientFactory,
     NmiClientProtocol,
@@ -432,6 +434,8 @@ async def _ask(
         protocol: NmiClientProtocol = await endpoint.connect(NmiClientFactory())
     except ConnectError as error:
         reason = error.args[0] if error.args else str(error)
+        if error.osError == errno.EACCES:
+            reason = describe_denied(path)
         context.problem(f"cannot connect to {daemon} at {path}: {reason}")
         return EXIT_USAGE
     name = messageType.ibmName

@@ -44,6 +44,7 @@ from nsstwisted.client.connection import (
     NssRequestFailed,
     TlsFailed,
 )
+from nsstwisted.client.handshake import RecordingConnection, describe_handshake_failure
 from nsstwisted.client.serveridentity import ServerIdentity
 from nsstwisted.protocols.nss import NssFactory, NssProtocol
 from nsstwisted.wire.nss import (
@@ -88,6 +89,7 @@ def tls_endpoint(
     endpoint: IStreamClientEndpoint,
     caCertificates: Sequence[bytes],
     serverName: str | None = None,
+    caSource: str | None = None,
 ) -> IStreamClientEndpoint:
     """
     Wrap a TCP endpoint in TLS (1.2 or later) that trusts only
@@ -99,6 +101,9 @@ def tls_endpoint(
 
     @param serverName: the DNS name to send as SNI, when the server is
         reached by name (an address is never sent, as RFC 6066 says).
+    @param caSource: where C{caCertificates} came from (a file name), for
+        the sentence L{TlsFailed} carries when the server's certificate is
+        not signed by any of them.
     """
     roots = [Certificate.loadPEM(pem) for pem in caCertificates]
     if not roots:
@@ -107,7 +112,7 @@ def tls_endpoint(
         trustRoot=trustRootFromCertificates(roots),
         raiseMinimumTo=TLSVersion.TLSv1_2,
     )
-    return wrapClientTLS(_ChainVerified(options, serverName), endpoint)
+    return wrapClientTLS(_ChainVerified(options, serverName, caSource), endpoint)
 
 
 @implementer(IOpenSSLClientConnectionCreator)
@@ -118,14 +123,20 @@ class _ChainVerified:
     L{connect}'s, made in our own code, not in a verify callback.
     """
 
-    def __init__(self, options: CertificateOptions, serverName: str | None) -> None:
+    def __init__(
+        self,
+        options: CertificateOptions,
+        serverName: str | None,
+        caSource: str | None,
+    ) -> None:
         self._options = options
+        self._caSource = caSource
         self._sni: bytes | None = None
         if serverName and ServerIdentity.of_host(serverName).kind == "Fqdn":
             self._sni = serverName.encode("idna")
 
     def clientConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
-        connection = SSL.Connection(self._options.getContext(), None)
+        connection = RecordingConnection(self._options.getContext(), self._caSource)
         connection.set_app_data(tlsProtocol)
         if self._sni is not None:
             connection.set_tlsext_host_name(self._sni)
@@ -255,8 +266,13 @@ async def connect(
     connection = connections[0]
     try:
         await connection.whenSecured()
-    except ConnectionClosed as e:
-        raise TlsFailed(e.text) from None
+    except ConnectionClosed:
+        reason = protocol.lostReason
+        raise TlsFailed(
+            describe_handshake_failure(
+                _tls_connection(protocol), reason.value if reason else None
+            )
+        ) from None
     except BaseException:
         # Cancelled (the caller's time limit) while the handshake hung.
         connection.abandon()
@@ -295,6 +311,14 @@ async def connect(
     connection.setupComplete()
     connection.startHeartbeats()
     return NssSession(connection, frame.message)
+
+
+def _tls_connection(protocol: Any) -> object | None:
+    """
+    The TLS object under C{protocol}, if its transport is TLS.
+    """
+    getHandle = getattr(protocol.transport, "getHandle", None)
+    return getHandle() if callable(getHandle) else None
 
 
 def _peer_certificate(protocol: Any) -> bytes:

@@ -22,6 +22,7 @@ from nsstwisted.wire.nss import (
     Disconnect,
     HeartbeatReply,
     HeartbeatRequest,
+    MessageType,
     NetMgmtReply,
     NetMgmtRequest,
     NssFrame,
@@ -115,7 +116,8 @@ class NssClientConnection:
         self._timeouts = timeouts
         self._netMgmt = netMgmt
         self._ids = itertools.count(1)
-        self._pending: dict[int, tuple[Deferred[NssFrame], IDelayedCall]] = {}
+        # request ID -> (the waiting Deferred, its timer, the request's type)
+        self._pending: dict[int, tuple[Deferred[NssFrame], IDelayedCall, int]] = {}
         self._heartbeat: LoopingCall | None = None
         self._secured: Deferred[None] = Deferred()
         self.lastSentAt = 0.0
@@ -158,11 +160,37 @@ class NssClientConnection:
         if isinstance(message, NetMgmtRequest):
             self._serve_netmgmt(frame.requestId, message)
             return
-        waiting = self._pending.pop(frame.requestId, None)
-        if waiting is None:
-            self.log.warn("reply to unknown request {id}", id=frame.requestId)
+        if not message.isReply:
+            # docs/protocol.md section 7.3: a request of a type the server
+            # does not send is refused, and the connection goes on.
+            name = _type_name(message.messageType)
+            self.log.warn(
+                "refused a {name} request from the NSS server, which only clients send",
+                name=name,
+            )
+            self._link.sendFrame(
+                NssFrame(
+                    frame.requestId,
+                    Refusal(int(message.messageType)),
+                    ReturnCode.EINVAL,
+                    ReasonCode.NMsRsnBadType,
+                    f"{name} requests are sent by clients, not to them",
+                )
+            )
             return
-        deferred, timer = waiting
+        waiting = self._pending.get(frame.requestId)
+        if waiting is None or waiting[2] != message.messageType:
+            # A late reply to a request given up on, or to none at all:
+            # dropped, never answered (docs/protocol.md section 5).
+            self.log.warn(
+                "the NSS server sent a {name} reply to request {id}, which is"
+                " not outstanding; it is ignored",
+                name=_type_name(message.messageType),
+                id=frame.requestId,
+            )
+            return
+        del self._pending[frame.requestId]
+        deferred, timer, _ = waiting
         timer.cancel()
         if isinstance(message, Refusal) or frame.returnCode is not ReturnCode.OK:
             deferred.errback(
@@ -173,14 +201,26 @@ class NssClientConnection:
 
     def decodeFailed(self, failure: DecodeFailure) -> None:
         self.log.warn("bad message from the NSS server: {text}", text=failure.text)
-        if failure.reply and failure.requestId in self._pending:
-            deferred, timer = self._pending.pop(failure.requestId)
-            timer.cancel()
-            deferred.errback(
-                NssRequestFailed(failure.returnCode, failure.reasonCode, failure.text)
+        if failure.fatal:
+            self._goodbye = (
+                f"the server broke the protocol: {failure.returnCode.name}"
+                f" {failure.reasonCode.name} ({failure.text})"
             )
+        requestId = failure.requestId
+        if failure.reply and requestId is not None:
+            waiting = self._pending.get(requestId)
+            if waiting is not None and waiting[2] == failure.messageType:
+                del self._pending[requestId]
+                deferred, timer, _ = waiting
+                timer.cancel()
+                deferred.errback(
+                    NssRequestFailed(
+                        failure.returnCode, failure.reasonCode, failure.text
+                    )
+                )
         response = failure.response()
-        if response is not None and not failure.fatal:
+        if response is not None:
+            # A refusal, or the DISCONNECT that says why the connection ends.
             self._link.sendFrame(response)
 
     def timedOut(self, what: str) -> None:
@@ -192,7 +232,7 @@ class NssClientConnection:
         if self._heartbeat is not None and self._heartbeat.running:
             self._heartbeat.stop()
         pending, self._pending = self._pending, {}
-        for deferred, timer in pending.values():
+        for deferred, timer, _ in pending.values():
             timer.cancel()
             deferred.errback(ConnectionClosed(reason))
         if not self._secured.called:
@@ -213,7 +253,7 @@ class NssClientConnection:
         timer = self._clock.callLater(
             self._timeouts.requestTimeout, self._request_timed_out, requestId
         )
-        self._pending[requestId] = (deferred, timer)
+        self._pending[requestId] = (deferred, timer, message.messageType)
         try:
             self._link.sendFrame(NssFrame(requestId, message))
             self.lastSentAt = time.time()
@@ -318,6 +358,7 @@ class NssClientConnection:
                     Refusal(int(request.messageType)),
                     ReturnCode.EOPNOTSUPP,
                     ReasonCode.NSSRsnServiceNotGranted,
+                    "this client did not ask for the network management service",
                 )
             )
             return
@@ -335,7 +376,15 @@ class NssClientConnection:
                         Refusal(int(request.messageType)),
                         ReturnCode.EIO,
                         ReasonCode.NSSRsnServerError,
+                        "the client failed to carry out the request",
                     )
                 )
 
         self._netMgmt(request.nmi).addCallbacks(answered, failed)
+
+
+def _type_name(messageType: int) -> str:
+    try:
+        return MessageType(messageType).name
+    except ValueError:
+        return f"type {messageType}"

@@ -22,7 +22,8 @@ The kinds are IBM's (C{NetworkSecurityServer ... Identity kind value}):
     - C{X500dn}: the subject name, compared as RFC 5280 section 7.1 compares
       names: the same relative distinguished names in the same order, each
       value after RFC 4518's preparation (case and insignificant blanks do
-      not count).
+      not count); the comparison is L{nsstwisted.security.distinguishednames},
+      the one nssd's SIGN by a DN identity makes too.
 
 The common name is never consulted (RFC 6125 section 6.4.4 allows it only
 where no subjectAltName exists, and that is exactly the certificate a client
@@ -33,11 +34,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
 from cryptography import x509
+
+from nsstwisted.security.distinguishednames import names_match, parse_name
 
 IdentityKind = Literal["Fqdn", "IpAddr", "UserAtFqdn", "X500dn"]
 
@@ -199,7 +201,7 @@ def _mailbox_matches(candidate: str, wanted: str) -> bool:
 
 def _check_subject(certificate: x509.Certificate, wanted: str) -> None:
     try:
-        expected = x509.Name.from_rfc4514_string(wanted)
+        expected = parse_name(wanted)
     except ValueError as e:
         raise ServerIdentityMismatch(
             f"{wanted!r} is not a distinguished name: {e}"
@@ -212,42 +214,9 @@ def _check_subject(certificate: x509.Certificate, wanted: str) -> None:
         )
 
 
-def names_match(one: x509.Name, other: x509.Name) -> bool:
-    """
-    RFC 5280 section 7.1: two names match when they hold the same number of
-    relative distinguished names, in the same order, and each pair holds the
-    same attribute types with matching values.  String values match after
-    RFC 4518's preparation, so C{CN=NSS Server} matches C{cn=nss  server}
-    whatever string type either was encoded with.
-    """
-    ones, others = one.rdns, other.rdns
-    if len(ones) != len(others):
-        return False
-    return all(_rdn_key(a) == _rdn_key(b) for a, b in zip(ones, others, strict=True))
-
-
-def _rdn_key(rdn: x509.RelativeDistinguishedName) -> frozenset[tuple[str, object]]:
-    return frozenset(
-        (attribute.oid.dotted_string, _prepared(attribute.value)) for attribute in rdn
-    )
-
-
-def _prepared(value: str | bytes) -> object:
-    """
-    RFC 4518's string preparation for caseIgnoreMatch, in the parts that
-    matter for names people type: compatibility normalisation, case folding,
-    and blanks (leading, trailing and repeated) that do not count.
-    """
-    if isinstance(value, bytes):
-        return value
-    text = unicodedata.normalize("NFKC", value).casefold()
-    return " ".join(text.split())
-
-
 __all__ = [
     "IDENTITY_KINDS",
     "IdentityKind",
     "ServerIdentity",
     "ServerIdentityMismatch",
-    "names_match",
 ]

@@ -1,14 +1,17 @@
 """
 Values that both daemons' configuration files take the same way: one
 setting's single value, the system name, absolute paths and certificate
-labels, each checked with an error naming the file, line and keyword.
+labels, each checked with an error naming the file, line and keyword; and
+the error for a keyword a statement does not take, with the nearest one it
+does.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from nsstwisted.config.parser import ConfigurationError, Setting
@@ -22,6 +25,59 @@ Check = Callable[[Setting, str], Any]
 
 def setting_error(setting: Setting, filename: str, message: str) -> ConfigurationError:
     return ConfigurationError(message, filename, setting.line, setting.keyword)
+
+
+def unknown_keyword(
+    setting: Setting, filename: str, statement: str, keywords: Iterable[str]
+) -> ConfigurationError:
+    """
+    The error for C{setting}, whose keyword C{statement} does not take; it
+    suggests the one of C{keywords} nearest to what was written, if any is
+    near enough to be the one meant (a typing mistake rather than a keyword
+    of another product).
+    """
+    message = f"unknown keyword of {statement}"
+    nearest = nearest_keyword(setting.keyword, keywords)
+    if nearest is not None:
+        message += f"; did you mean {nearest}?"
+    return setting_error(setting, filename, message)
+
+
+def nearest_keyword(written: str, keywords: Iterable[str]) -> str | None:
+    """
+    The keyword of C{keywords} nearest to C{written}, without regard to
+    case, or C{None} if none is near.
+
+    Keywords are not case sensitive, so a table may hold them in lower case;
+    the suggestion is then spelled in the case the operator wrote
+    (C{MaxConection} suggests C{MaxConnections}), and a table that spells
+    its keywords in mixed case is quoted as it spells them.
+    """
+    spelled = {keyword.lower(): keyword for keyword in keywords}
+    found = difflib.get_close_matches(written.lower(), spelled, n=1, cutoff=0.75)
+    if not found:
+        return None
+    keyword = spelled[found[0]]
+    if keyword != keyword.lower():
+        return keyword
+    return _in_case_of(written, keyword)
+
+
+def _in_case_of(written: str, keyword: str) -> str:
+    """
+    C{keyword} with the case of C{written} wherever the two hold the same
+    letters; the letters C{written} lacks are lower case, or upper case if
+    it is written all in upper case.
+    """
+    matcher = difflib.SequenceMatcher(None, written.lower(), keyword, autojunk=False)
+    shout = written.isupper()
+    spelled: list[str] = []
+    for operation, i1, i2, j1, j2 in matcher.get_opcodes():
+        if operation == "equal":
+            spelled.append(written[i1:i2])
+        else:
+            spelled.append(keyword[j1:j2].upper() if shout else keyword[j1:j2])
+    return "".join(spelled)
 
 
 def single_value(setting: Setting, filename: str) -> str:

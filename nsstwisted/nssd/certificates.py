@@ -56,12 +56,18 @@ class RequestRefused(Exception):
     A request the server answers with an error: the codes go to the client,
     the text to nobody but the log (it may name profiles the client should
     not learn about).
+
+    @ivar errorText: what the client's refusal says (its ERROR_TEXT), where
+        it can say more than the reason code without telling the client
+        anything but what its own request holds; C{None} for the reason
+        code's own line.
     """
 
-    def __init__(self, reasonCode: ReasonCode, text: str):
+    def __init__(self, reasonCode: ReasonCode, text: str, errorText: str | None = None):
         super().__init__(text)
         self.reasonCode = reasonCode
         self.text = text
+        self.errorText = errorText
 
 
 @dataclass(frozen=True)
@@ -149,16 +155,18 @@ class CertificateService:
         try:
             entry = find_signer(ring, label=request.label, identity=identity)
         except NotFoundError:
-            wanted = (
-                f"label {request.label}"
-                if request.label is not None
-                else f"identity {request.identity}"
-            )
+            if request.identity is not None:
+                kind, value = request.identity.kind.name, request.identity.value
+                wanted = f"identity {kind} {value}"
+                errorText = f"no certificate for identity {kind} {value}"
+            else:
+                wanted = f"label {request.label}"
+                errorText = f"no certificate with label {request.label!r}"
             self._diagnostics.cert_not_found(
                 requester.clientName, wanted, requester.requestId
             )
             raise RequestRefused(
-                ReasonCode.NSSRsnCertNotFound, f"no certificate for {wanted}"
+                ReasonCode.NSSRsnCertNotFound, f"no certificate for {wanted}", errorText
             ) from None
         mapped = map_label(entry.record.label)
         profile = f"EZB.NSSCERT.{self._systemName()}.{mapped}.HOST"

@@ -34,6 +34,7 @@ from nsstwisted.config import (
 from nsstwisted.config.values import (
     SYSTEM_NAME,
     default_system_name,
+    unknown_keyword,
 )
 from nsstwisted.config.values import absolute_path as _path
 from nsstwisted.config.values import label_value as _label
@@ -409,7 +410,7 @@ def _build(
     for setting in _settings(statements, filename):
         entry = _KEYWORDS.get(setting.keyword.lower())
         if entry is None:
-            raise _error(setting, filename, "unknown keyword of NssConfig")
+            raise unknown_keyword(setting, filename, "NssConfig", _KEYWORDS)
         field, check = entry
         value = check(setting, filename)
         if field is not None:

@@ -47,6 +47,9 @@ class Diagnostics:
     def __init__(self, level: int, logger: Logger | None = None) -> None:
         self.level = level
         self._log = logger or Logger(namespace="nssd")
+        #: Told of every SERVAUTH denial reported here, from whichever
+        #: thread made the check (see L{nsstwisted.nssd.refreshhint}).
+        self.denialObserver: Callable[[str, str, Decision], None] | None = None
 
     def _emit(
         self, messageId: str, bit: SyslogLevel | None, text: str | Callable[[], str]
@@ -92,6 +95,21 @@ class Diagnostics:
 
     def nmi_listening(self, path: str) -> None:
         self._emit("DBG0014I", None, f"management interface listening on {path}")
+
+    def refresh_pending(
+        self, userid: str, resource: str, profile: str, now: str, checked: str
+    ) -> None:
+        # Always written: whoever made the PERMIT is waiting for it to work,
+        # whatever the level.  Written once per user and resource until the
+        # next refresh.
+        self._emit(
+            "DBG0155I",
+            None,
+            f"ServauthCheck({userid},{resource}) was denied, but the security"
+            f" database now gives {userid} {now} access through profile"
+            f" {profile} ({checked} when nssd's profiles were last refreshed)"
+            " - the change takes effect at SETROPTS RACLIST(SERVAUTH) REFRESH",
+        )
 
     def labels_collide(
         self, ring: str, systemName: str, mapped: str, labels: tuple[str, ...]
@@ -204,6 +222,8 @@ class Diagnostics:
                 f"profile {decision.profile or 'NONE'}"
             ),
         )
+        if not decision.allowed and self.denialObserver is not None:
+            self.denialObserver(userid, resource, decision)
 
     def socket_directory_failed(self, directory: str, errno: int, text: str) -> None:
         self._emit(

@@ -54,6 +54,7 @@ from nsstwisted.nssd.management import (
     NssdNmiObserver,
     RefreshRejected,
 )
+from nsstwisted.nssd.refreshhint import RefreshHint
 from nsstwisted.nssd.registry import ClientRegistry
 from nsstwisted.nssd.router import NetworkManagementRouter
 from nsstwisted.nssd.session import NssServerSession, ServerContext
@@ -194,6 +195,14 @@ class NSSDService(Service):
             diagnostics=self.diagnostics,
             offeredServices=self._offered_services,
         )
+        self.refreshHint = RefreshHint(
+            reactor,
+            self._in_pool,
+            self.profiles.snapshot,
+            lambda: self.snapshot,
+            self.diagnostics,
+        )
+        self.diagnostics.denialObserver = self.refreshHint.denied
 
     @classmethod
     def prepare(
@@ -356,6 +365,7 @@ class NSSDService(Service):
         ports, self._ports, self.port = self._ports, [], None
         nmiPort, self.nmiPort = self.nmiPort, None
         self.admission.stop()
+        self.refreshHint.stop()
         self.diagnostics.stopped()
         stopping: list[Deferred[Any]] = [
             d for d in (p.stopListening() for p in ports) if d is not None

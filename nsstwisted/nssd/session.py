@@ -32,11 +32,16 @@ from nsstwisted.security.errors import SecurityEnvironmentError
 from nsstwisted.security.logon import Logon, LogonOutcome, LogonResult
 from nsstwisted.security.profiles import AccessLevel, ProfileSnapshot, ResourceClass
 from nsstwisted.wire.clientinfo import NssClientInfo, NssClientState
-from nsstwisted.wire.codes import REASON_RETURN_CODE, ReasonCode, ReturnCode
+from nsstwisted.wire.codes import (
+    REASON_RETURN_CODE,
+    REASON_TEXT,
+    ReasonCode,
+    ReturnCode,
+)
 from nsstwisted.wire.nss import (
+    CLIENT_REQUESTS,
     NSS_API_VERSION,
     CaListReply,
-    CaListRequest,
     DecodeFailure,
     Disconnect,
     HeartbeatReply,
@@ -53,6 +58,7 @@ from nsstwisted.wire.nss import (
     SignRequest,
     VerifyReply,
     VerifyRequest,
+    error_text,
 )
 
 T = TypeVar("T")
@@ -218,22 +224,36 @@ class NssServerSession:
     def frameReceived(self, frame: NssFrame) -> None:
         self.lastMessageAt = time.time()
         message = frame.message
-        if isinstance(message, HeartbeatRequest):
+        if message.isReply:
+            # Never answered, whatever it is: a reply to nothing is dropped.
+            self._reply_received(frame)
+        elif isinstance(message, HeartbeatRequest):
             self._send(NssFrame(frame.requestId, HeartbeatReply()))
         elif isinstance(message, Disconnect):
             self._link.close()
+        elif message.messageType not in CLIENT_REQUESTS:
+            self._refuse(
+                frame,
+                ReasonCode.NMsRsnBadType,
+                f"{_type_name(message.messageType)} requests are sent by the"
+                " server, not to it",
+            )
         elif isinstance(message, LogonRequest):
             self._logon(frame.requestId, message)
         elif self.state is not SessionState.ACTIVE:
-            self._refuse(frame, ReasonCode.NSSRsnNotLoggedOn)
-        elif isinstance(message, SignRequest | VerifyRequest | CaListRequest):
-            self._certificate_request(frame)
-        elif isinstance(message, NetMgmtReply) or (
-            isinstance(message, Refusal) and message.messageType == MessageType.NETMGMT
-        ):
-            self._netmgmt_answered(frame)
+            waiting = (
+                "; wait for the LOGON reply"
+                if self.state is SessionState.LOGGING_ON
+                else ""
+            )
+            self._refuse(
+                frame,
+                ReasonCode.NSSRsnNotLoggedOn,
+                f"{_type_name(message.messageType)} needs a completed LOGON first"
+                + waiting,
+            )
         else:
-            self._refuse(frame, ReasonCode.NMsRsnBadType)
+            self._certificate_request(frame)
 
     def clientInfo(self) -> NssClientInfo:
         """
@@ -281,8 +301,15 @@ class NssServerSession:
         self._send(NssFrame(requestId, NetMgmtRequest(nmi)))
         return waiting
 
-    def _netmgmt_answered(self, frame: NssFrame) -> None:
-        waiting = self._netPending.pop(frame.requestId, None)
+    def _reply_received(self, frame: NssFrame) -> None:
+        """
+        A reply matches a request only by ID and type, and the only requests
+        nssd sends that are answered are NETMGMT: anything else, or a late
+        answer to one the router gave up on, matches nothing.
+        """
+        waiting = None
+        if frame.message.messageType == MessageType.NETMGMT:
+            waiting = self._netPending.pop(frame.requestId, None)
         if waiting is None:
             self._context.diagnostics.unsolicited_reply(self.connId, frame.requestId)
             return
@@ -342,11 +369,26 @@ class NssServerSession:
     def _logon(self, requestId: int, request: LogonRequest) -> None:
         if self.state is SessionState.ACTIVE or self.state is SessionState.LOGGING_ON:
             self._send(
-                refusal_frame(requestId, request, ReasonCode.NSSRsnAlreadyLoggedOn)
+                refusal_frame(
+                    requestId,
+                    request,
+                    ReasonCode.NSSRsnAlreadyLoggedOn,
+                    "this connection is logged on already"
+                    if self.state is SessionState.ACTIVE
+                    else "a LOGON is outstanding on this connection",
+                )
             )
             return
         if request.apiVersion < 1:
-            self._send(refusal_frame(requestId, request, ReasonCode.NSSRsnApiVersion))
+            self._send(
+                refusal_frame(
+                    requestId,
+                    request,
+                    ReasonCode.NSSRsnApiVersion,
+                    f"API version {request.apiVersion} is not supported;"
+                    f" this server speaks 1 to {NSS_API_VERSION}",
+                )
+            )
             return
         self.state = SessionState.LOGGING_ON
         self.clientName = request.clientName
@@ -458,7 +500,11 @@ class NssServerSession:
 
     def _certificate_request(self, frame: NssFrame) -> None:
         if Services.CERT not in self.services:
-            self._refuse(frame, ReasonCode.NSSRsnServiceNotGranted)
+            self._refuse(
+                frame,
+                ReasonCode.NSSRsnServiceNotGranted,
+                "the certificate service (CERT) was not granted at LOGON",
+            )
             return
         requester = Requester(
             self.clientName, self.userid, frame.requestId, self.environment
@@ -479,7 +525,10 @@ class NssServerSession:
 
     def _internal_error(self, failure: Failure, requestId: int, message: Any) -> None:
         if isinstance(failure.value, RequestRefused):
-            self._send(refusal_frame(requestId, message, failure.value.reasonCode))
+            refused = failure.value
+            self._send(
+                refusal_frame(requestId, message, refused.reasonCode, refused.errorText)
+            )
             return
         if isinstance(failure.value, SecurityEnvironmentError):
             self.log.error("{error}", error=str(failure.value))
@@ -489,8 +538,8 @@ class NssServerSession:
         if self.state is SessionState.LOGGING_ON:
             self._link.close()
 
-    def _refuse(self, frame: NssFrame, reasonCode: ReasonCode) -> None:
-        self._send(refusal_frame(frame.requestId, frame.message, reasonCode))
+    def _refuse(self, frame: NssFrame, reasonCode: ReasonCode, text: str) -> None:
+        self._send(refusal_frame(frame.requestId, frame.message, reasonCode, text))
 
     def _send(self, frame: NssFrame) -> None:
         if self.state is not SessionState.CLOSED:
@@ -508,17 +557,29 @@ class NetMgmtFailed(Exception):
         self.reasonCode = reasonCode
 
 
-def refusal_frame(requestId: int, request: Any, reasonCode: ReasonCode) -> NssFrame:
+def refusal_frame(
+    requestId: int, request: Any, reasonCode: ReasonCode, text: str | None = None
+) -> NssFrame:
     """
     The error reply to C{request}, with the return code the protocol
-    specification pairs with C{reasonCode}.
+    specification pairs with C{reasonCode}, and an ERROR_TEXT: C{text} where
+    the caller can say more than the reason code does, else the reason's
+    own line (docs/protocol.md section 4.9: refusals say what was wrong).
     """
     return NssFrame(
         requestId,
         Refusal(int(request.messageType)),
         REASON_RETURN_CODE[reasonCode],
         reasonCode,
+        error_text(text or REASON_TEXT[reasonCode]),
     )
+
+
+def _type_name(messageType: int) -> str:
+    try:
+        return MessageType(messageType).name
+    except ValueError:
+        return f"type {messageType}"
 
 
 def services_text(services: Services) -> str:

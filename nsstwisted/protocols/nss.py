@@ -1,8 +1,11 @@
 """
 The NSS protocol over a Twisted transport: a thin adapter between bytes and
-L{nsstwisted.wire.nss} frames.  All decisions live in the handler (the server
-session, or the client); this module only frames, enforces the deadlines a
-stream needs, and reports the TLS handshake.
+L{nsstwisted.wire.nss} frames.  The decisions of a session live in the
+handler (the server session, or the client); this module frames, enforces
+the deadlines a stream needs, reports the TLS handshake, and keeps the one
+rule of docs/protocol.md section 5 that holds for both sides alike and that
+no single frame shows: a request may not reuse the ID of one still
+unanswered.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.nss import (
     MAX_MESSAGE_SIZE,
     DecodeFailure,
+    MessageType,
     NssDecoder,
     NssFrame,
     encode_frame,
@@ -65,6 +70,9 @@ class NssProtocol(Protocol):
     """
 
     handler: NssHandler
+    #: What ended the connection, once it has ended: a client that could not
+    #: secure it tells its caller why in words (L{nsstwisted.client}).
+    lostReason: Failure | None = None
 
     def __init__(
         self,
@@ -97,6 +105,8 @@ class NssProtocol(Protocol):
         self._setupTimer: IDelayedCall | None = None
         self._closeTimer: IDelayedCall | None = None
         self._closing = False
+        # The IDs of the peer's requests that this side has not answered yet.
+        self._unanswered: set[int] = set()
 
     def connectionMade(self) -> None:
         self.handler = self._handlerFactory(self)
@@ -120,8 +130,14 @@ class NssProtocol(Protocol):
     def dataReceived(self, data: bytes) -> None:
         if self._closing:
             return
-        for item in self._decoder.feed(data):
+        for received in self._decoder.feed(data):
+            item = _reused_id(received, self._unanswered) or received
             if isinstance(item, NssFrame):
+                message = item.message
+                if not message.isReply and message.messageType != (
+                    MessageType.DISCONNECT
+                ):
+                    self._unanswered.add(item.requestId)
                 self.handler.frameReceived(item)
             else:
                 self.handler.decodeFailed(item)
@@ -158,6 +174,8 @@ class NssProtocol(Protocol):
         self.abort()
 
     def sendFrame(self, frame: NssFrame) -> None:
+        if frame.message.isReply:
+            self._unanswered.discard(frame.requestId)
         if not self._closing and self.transport is not None:
             self.transport.write(encode_frame(frame))
 
@@ -217,6 +235,7 @@ class NssProtocol(Protocol):
             self._setupTimer = None
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.lostReason = reason
         self._closing = True
         self._decoder.discard()
         self._cancel_setup()
@@ -224,7 +243,43 @@ class NssProtocol(Protocol):
             if timer is not None and timer.active():
                 timer.cancel()
         self._frameTimer = self._closeTimer = None
+        self._unanswered.clear()
         self.handler.connectionLost(reason.getErrorMessage())
+
+
+def _reused_id(
+    item: NssFrame | DecodeFailure, unanswered: set[int]
+) -> DecodeFailure | None:
+    """
+    The fatal failure to report instead of C{item} when it is a request
+    whose ID is still in use by one of the peer's requests this side has not
+    answered: its answer could not be told from the other's, so the
+    connection ends (docs/protocol.md section 5).  A malformed request
+    counts too, since it is answered under its ID as well.
+    """
+    if isinstance(item, NssFrame):
+        requestId: int | None = item.requestId
+        messageType: int | None = item.message.messageType
+        reply = item.message.isReply
+    elif item.fatal:
+        return None
+    else:
+        requestId, messageType, reply = item.requestId, item.messageType, item.reply
+    if (
+        reply
+        or requestId is None
+        or requestId not in unanswered
+        or messageType == MessageType.DISCONNECT
+    ):
+        return None
+    return DecodeFailure(
+        requestId,
+        messageType,
+        ReturnCode.EINVAL,
+        ReasonCode.NSSRsnRequestIdInUse,
+        True,
+        f"request ID {requestId} is in use by a request not yet answered",
+    )
 
 
 def _host(address: str) -> str:

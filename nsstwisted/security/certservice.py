@@ -28,6 +28,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
+from nsstwisted.security.distinguishednames import names_match, parse_name
 from nsstwisted.security.errors import InvalidValueError, NotFoundError
 from nsstwisted.security.keyring import CertificateUsage, KeyRing, RingEntry
 
@@ -60,10 +61,10 @@ class ChainError(Exception):
 def _matches(certificate: x509.Certificate, identity: SignerIdentity) -> bool:
     if identity.kind is IdentityKind.DN:
         try:
-            wanted = x509.Name.from_rfc4514_string(identity.value)
+            wanted = parse_name(identity.value)
         except ValueError:
             return False
-        return certificate.subject == wanted
+        return names_match(certificate.subject, wanted)
     try:
         names = certificate.extensions.get_extension_for_class(
             x509.SubjectAlternativeName

@@ -90,6 +90,7 @@ __all__ = [
     "VerifyReply",
     "VerifyRequest",
     "encode_frame",
+    "error_text",
 ]
 
 IDENTIFIER = b"NSSP"
@@ -538,7 +539,7 @@ class DecodeFailure:
         request that can be answered, nothing for a bad reply or a bad
         DISCONNECT (neither is ever answered).
         """
-        text = _printable_text(self.text)
+        text = error_text(self.text)
         if self.fatal:
             return NssFrame(0, Disconnect(text), self.returnCode, self.reasonCode)
         if (
@@ -557,10 +558,13 @@ class DecodeFailure:
         )
 
 
-def _printable_text(text: str) -> str:
+def error_text(text: str) -> str:
     """
-    C{text} made fit for ERROR_TEXT: control characters replaced, cut to
-    L{MAX_TEXT_BYTES} at a character boundary.
+    C{text} made fit for ERROR_TEXT or DISCONNECT_REASON: control characters
+    replaced, cut to L{MAX_TEXT_BYTES} at a character boundary.  Refusals
+    quote what the peer sent (a label, an identity of up to 1024 bytes), so
+    that every text a sender builds goes through here rather than trusting
+    its length to the encoder.
     """
     clean = "".join("?" if has_control_character(c) else c for c in text)
     raw = clean.encode("utf-8")[:MAX_TEXT_BYTES]

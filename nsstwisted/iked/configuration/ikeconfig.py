@@ -14,6 +14,7 @@ from nsstwisted.config.values import label_value as _label
 from nsstwisted.config.values import setting_error as _error
 from nsstwisted.config.values import single_value as _single
 from nsstwisted.config.values import system_name_value as _system_name
+from nsstwisted.config.values import unknown_keyword
 from nsstwisted.iked.configuration.nssserver import _server
 from nsstwisted.iked.configuration.values import (
     _USERID,
@@ -181,7 +182,7 @@ def _ike_config(statement: Statement, filename: str) -> dict[str, Any]:
     for setting in statement.settings:
         entry = _IKE_KEYWORDS.get(setting.keyword.lower())
         if entry is None:
-            raise _error(setting, filename, "unknown keyword of IkeConfig")
+            raise unknown_keyword(setting, filename, "IkeConfig", _IKE_KEYWORDS)
         name, check = entry
         value = check(setting, filename)
         if name is not None:
