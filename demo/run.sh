@@ -23,34 +23,43 @@ trap cleanup EXIT
 export NSS_SECURITY_DB="$work/security.db"
 
 say() { printf '\n=== %s\n' "$*"; }
+# Show a command as a newcomer would type it ($WORK is the throwaway
+# folder), then run it.
+show() {
+    local line
+    line=$(printf '%q ' "$@")
+    # On standard error, so that a filter after the command leaves it be.
+    printf '$ %s\n' "${line//"$work"/\$WORK}" >&2
+}
+run() { show "$@"; "$@"; }
 
 say "Run the example job from docs/security.md on a fresh database"
-nss-racf --file "$here/../docs/examples/nss-setup.racf"
+run nss-racf --file "$here/../docs/examples/nss-setup.racf"
 ls -l "$work"
 
 say "SETROPTS LIST"
-nss-racf "SETROPTS LIST"
+run nss-racf "SETROPTS LIST"
 say "LISTUSER CLIENT1"
-nss-racf "LISTUSER CLIENT1"
+run nss-racf "LISTUSER CLIENT1"
 say "RLIST SERVAUTH EZB.NETMGMT.NSSSYS.*.IPSEC.CONTROL AUTHUSER"
-nss-racf "RLIST SERVAUTH EZB.NETMGMT.NSSSYS.*.IPSEC.CONTROL AUTHUSER"
+run nss-racf "RLIST SERVAUTH EZB.NETMGMT.NSSSYS.*.IPSEC.CONTROL AUTHUSER"
 say "RLIST PTKTDATA NSSD (the key is sealed; only its presence shows)"
-nss-racf "RLIST PTKTDATA NSSD"
+run nss-racf "RLIST PTKTDATA NSSD"
 say "RACDCERT ID(NSSD) LISTRING(*)"
-nss-racf "RACDCERT ID(NSSD) LISTRING(*)"
+run nss-racf "RACDCERT ID(NSSD) LISTRING(*)"
 
 say "A bad command changes nothing and names the line (exit status 1)"
 printf 'ADDUSER NEWUSER\nRDEFINE SERVAUTH EZB.X UACC(READ) COLOUR(BLUE)\n' > "$work/bad.racf"
-nss-racf --file "$work/bad.racf" || echo "exit status $?"
-nss-racf "LISTUSER NEWUSER" || echo "exit status $?"
+run nss-racf --file "$work/bad.racf" || echo "exit status $?"
+run nss-racf "LISTUSER NEWUSER" || echo "exit status $?"
 
 say "nss-passticket for CLIENT2 at application NSSD, fixed time 1800000000"
 # The key on standard input (printf is a shell builtin: no process shows it).
 printf '%s\n' E001193519561977 |
-    nss-passticket --userid CLIENT2 --applname NSSD --key-file - --time 1800000000
+    run nss-passticket --userid CLIENT2 --applname NSSD --key-file - --time 1800000000
 
 say "The library: logons, decisions, signatures, tampering"
-python "$here/security_demo.py" "$NSS_SECURITY_DB"
+run python "$here/security_demo.py" "$NSS_SECURITY_DB"
 
 say "Start the NSS server: twistd -n nssd on an ephemeral loopback port"
 cat > "$work/nssd.conf" <<CONF
@@ -67,6 +76,8 @@ NssConfig
 }
 CONF
 cat "$work/nssd.conf"
+show twistd --pidfile= --logfile="$work/nssd.log" -n nssd --config "$work/nssd.conf" \
+    --interface 127.0.0.1
 twistd --pidfile= --logfile="$work/nssd.log" -n nssd --config "$work/nssd.conf" \
     --interface 127.0.0.1 &
 nssd_pid=$!
@@ -77,7 +88,7 @@ done
 port=$(sed -n 's/.*DBG0002I NSS server listening on .* port \([0-9]*\).*/\1/p' "$work/nssd.log")
 echo "nssd is listening on 127.0.0.1 port $port"
 
-nss-racf "RACDCERT CERTAUTH EXPORT(LABEL('NSS CA')) DSN('$work/ca.pem')"
+run nss-racf "RACDCERT CERTAUTH EXPORT(LABEL('NSS CA')) DSN('$work/ca.pem')"
 umask 077
 printf '%s' 'Cl1ent-One' > "$work/client1.pw"
 printf '%s\n' 'E001193519561977' > "$work/client2.key"
@@ -88,7 +99,7 @@ client2=(nss-client --server "127.0.0.1:$port" --ca-file "$work/ca.pem"
          --client-name CLIENT2 --userid CLIENT2 --passticket-key-file "$work/client2.key")
 
 say "CLIENT1 (password logon) has nssd sign a SHA-256 digest with its RSA key"
-"${client1[@]}" sign --label 'Client1 cert' --hash sha256 --in "$work/auth.dat" \
+run "${client1[@]}" sign --label 'Client1 cert' --hash sha256 --in "$work/auth.dat" \
     --out "$work/auth1.sig" --cert-out "$work/client1.pem"
 if command -v openssl >/dev/null; then
     openssl x509 -in "$work/client1.pem" -pubkey -noout > "$work/client1.pub"
@@ -97,25 +108,25 @@ if command -v openssl >/dev/null; then
 fi
 
 say "CLIENT2 (PassTicket logon) signs as identity fqdn:client2.example with ECDSA"
-"${client2[@]}" sign --identity fqdn:client2.example --hash sha256 --scheme ecdsa \
+run "${client2[@]}" sign --identity fqdn:client2.example --hash sha256 --scheme ecdsa \
     --in "$work/auth.dat" --out "$work/auth2.sig" --cert-out "$work/client2.pem"
 say "CLIENT1 has nssd verify CLIENT2's signature (chain to the CA, then the signature)"
-"${client1[@]}" verify --cert "$work/client2.pem" --hash sha256 --scheme ecdsa \
+run "${client1[@]}" verify --cert "$work/client2.pem" --hash sha256 --scheme ecdsa \
     --in "$work/auth.dat" --signature "$work/auth2.sig"
 
 say "Refused: CLIENT1 asks for a signature with CLIENT2's certificate"
-"${client1[@]}" sign --label 'Client2 cert' --hash sha256 --scheme ecdsa \
+run "${client1[@]}" sign --label 'Client2 cert' --hash sha256 --scheme ecdsa \
     --in "$work/auth.dat" --out "$work/refused.sig" || echo "exit status $?"
 
 say "Refused before the logon: nssd's certificate does not name nss.example"
 echo "(the client checks the server's subjectAltName itself; the password is never sent)"
-"${client1[@]}" --server-name nss.example cacerts || echo "exit status $?"
+run "${client1[@]}" --server-name nss.example cacerts || echo "exit status $?"
 
 say "The CA certificates CLIENT2 may use (for IKE CERTREQ)"
-"${client2[@]}" cacerts | head -3
+run "${client2[@]}" cacerts | head -3
 
 say "nss-modify nssd display (MODIFY NSSD,DISPLAY)"
-nss-modify nssd --socket "$work/sock/nss" display
+run nss-modify nssd --socket "$work/sock/nss" display
 
 # The IKEv2 part needs a network namespace (root), a TUN device (strongSwan's
 # userspace ESP, since the kernel may have no ESP) and strongSwan itself.
@@ -126,10 +137,10 @@ if [ "$(id -u)" = 0 ] && [ -e /dev/net/tun ] && bash "$here/../.ci/install-stron
     ip -n "$ike_ns" link set lo up
     ip -n "$ike_ns" addr add 10.1.0.1/24 dev lo
     ip -n "$ike_ns" addr add 10.2.0.1/24 dev lo
-    python "$here/ike_peer.py" "$work" "$work/ca.pem"
-    nss-racf "RACDCERT CERTAUTH ADD('$work/peer-ca.pem') WITHLABEL('Peer CA') TRUST"
-    nss-racf "RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('Peer CA') RING(NSSRING) USAGE(CERTAUTH))"
-    nss-modify nssd --socket "$work/sock/nss" refresh
+    run python "$here/ike_peer.py" "$work" "$work/ca.pem"
+    run nss-racf "RACDCERT CERTAUTH ADD('$work/peer-ca.pem') WITHLABEL('Peer CA') TRUST"
+    run nss-racf "RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('Peer CA') RING(NSSRING) USAGE(CERTAUTH))"
+    run nss-modify nssd --socket "$work/sock/nss" refresh
 fi
 
 say "Start iked (twistd -n iked): two stacks are NSS clients, one is not"
@@ -234,6 +245,7 @@ NssStackConfig TCPIPB
 TcpipStack TCPIP { }
 CONF
 cat "$work/iked.conf"
+show twistd --pidfile= --logfile="$work/iked.log" -n iked --config "$work/iked.conf"
 twistd --pidfile= --logfile="$work/iked.log" -n iked --config "$work/iked.conf" &
 iked_pid=$!
 for _ in $(seq 100); do
@@ -242,7 +254,7 @@ for _ in $(seq 100); do
 done
 
 say "nss-ipsec -w display (ipsec -w): iked's stacks as NSS clients"
-nss-ipsec -w display --socket "$work/sock/ipsecmgmt"
+run nss-ipsec -w display --socket "$work/sock/ipsecmgmt"
 
 say "nss-ipsec -x display (ipsec -x): nssd's clients, for an operator permitted by SAF"
 me=$(id -un | tr '[:lower:]' '[:upper:]')
@@ -253,17 +265,17 @@ PERMIT EZB.NETMGMT.NSSSYS.*.IPSEC.DISPLAY CLASS(SERVAUTH) ID($me)
 PERMIT EZB.NETMGMT.NSSSYS.*.IPSEC.CONTROL CLASS(SERVAUTH) ID($me)
 SETROPTS RACLIST(SERVAUTH) REFRESH
 RACF
-nss-racf --file "$work/operator.racf"
-nss-modify nssd --socket "$work/sock/nss" refresh
-nss-ipsec -x display --socket "$work/sock/nss"
+run nss-racf --file "$work/operator.racf"
+run nss-modify nssd --socket "$work/sock/nss" refresh
+run nss-ipsec -x display --socket "$work/sock/nss"
 
 say "nss-ipsec -z CLIENT1 -f ...: steer iked's stack TCPIPA through nssd"
-nss-ipsec -z CLIENT1 -f display --socket "$work/sock/nss" | sed -n '1,3p;/^FilterName/p;/entries selected/p'
-nss-ipsec -z CLIENT1 -f default --socket "$work/sock/nss"
+run nss-ipsec -z CLIENT1 -f display --socket "$work/sock/nss" | sed -n '1,3p;/^FilterName/p;/entries selected/p'
+run nss-ipsec -z CLIENT1 -f default --socket "$work/sock/nss"
 echo "-- locally on iked (-p TCPIPA):"
-nss-ipsec -p TCPIPA -f display --socket "$work/sock/ipsecmgmt" | sed -n '3p;/^FilterName/p;/entries selected/p'
-nss-ipsec -z CLIENT1 -f reload --socket "$work/sock/nss"
-nss-ipsec -z CLIENT1 -k display --socket "$work/sock/nss" | tail -1
+run nss-ipsec -p TCPIPA -f display --socket "$work/sock/ipsecmgmt" | sed -n '3p;/^FilterName/p;/entries selected/p'
+run nss-ipsec -z CLIENT1 -f reload --socket "$work/sock/nss"
+run nss-ipsec -z CLIENT1 -k display --socket "$work/sock/nss" | tail -1
 
 if [ -n "$ike_ns" ]; then
     say "IKEv2: start charon in $ike_ns; it initiates, iked answers with nssd's signature"
@@ -275,21 +287,21 @@ if [ -n "$ike_ns" ]; then
         swanctl --stats >/dev/null 2>&1 && break
         sleep 0.1
     done
-    swanctl --load-all --file "$work/strongswan/swanctl/swanctl.conf" 2>&1 \
+    run swanctl --load-all --file "$work/strongswan/swanctl/swanctl.conf" 2>&1 \
         | grep -v '^loaded\|^no \|^building CRED' || true
-    swanctl --initiate --child host-host | tail -1
+    run swanctl --initiate --child host-host | tail -1
     say "swanctl --list-sas (strongSwan's view)"
-    swanctl --list-sas
+    run swanctl --list-sas
     say "nss-ipsec -z CLIENT1 -k display (iked's view, through nssd)"
-    nss-ipsec -z CLIENT1 -k display --socket "$work/sock/nss"
+    run nss-ipsec -z CLIENT1 -k display --socket "$work/sock/nss"
     say "nss-ipsec -p TCPIPA -y display (locally; ESP SPIs in decimal, as IBM shows them)"
-    nss-ipsec -p TCPIPA -y display --socket "$work/sock/ipsecmgmt" | sed -n '4,10p;/Spi:/p;/HowToEncrypt/p'
+    run nss-ipsec -p TCPIPA -y display --socket "$work/sock/ipsecmgmt" | sed -n '4,10p;/Spi:/p;/HowToEncrypt/p'
     say "nss-ipsec -z CLIENT1 -y refresh -a Y1: iked rekeys the CHILD SA"
-    nss-ipsec -z CLIENT1 -y refresh -a Y1 --socket "$work/sock/nss"
+    run nss-ipsec -z CLIENT1 -y refresh -a Y1 --socket "$work/sock/nss"
     sleep 1
-    swanctl --list-sas | grep -E 'INSTALLED|in  |out '
+    run swanctl --list-sas | grep -E 'INSTALLED|in  |out '
     say "nss-ipsec -z CLIENT1 -k deactivate -a K1: iked deletes the IKE SA"
-    nss-ipsec -z CLIENT1 -k deactivate -a K1 --socket "$work/sock/nss"
+    run nss-ipsec -z CLIENT1 -k deactivate -a K1 --socket "$work/sock/nss"
     sleep 1
     echo "strongSwan's IKE SAs now: $(swanctl --list-sas --raw | grep -c 'list-sa event' || true)"
 else
