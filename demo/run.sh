@@ -26,10 +26,21 @@ say() { printf '\n=== %s\n' "$*"; }
 # Show a command as a newcomer would type it ($WORK is the throwaway
 # folder), then run it.
 show() {
-    local line
-    line=$(printf '%q ' "$@")
+    local arg line= plain='^[A-Za-z0-9_./:=@%+,$-]+$' special='["`\\]'
+    for arg in "$@"; do
+        arg=${arg//"$work"/\$WORK}
+        if [[ $arg =~ $plain ]]; then
+            line+="$arg "
+        elif [[ $arg != *\'* ]]; then
+            line+="'$arg' "
+        elif ! [[ $arg =~ $special ]]; then
+            line+="\"$arg\" "
+        else
+            line+="'${arg//\'/\'\\\'\'}' "
+        fi
+    done
     # On standard error, so that a filter after the command leaves it be.
-    printf '$ %s\n' "${line//"$work"/\$WORK}" >&2
+    printf '$ %s\n' "$line" >&2
 }
 run() { show "$@"; "$@"; }
 
