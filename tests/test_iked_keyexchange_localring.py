@@ -6,6 +6,8 @@ IKE identity, the trusted CAs, and what happens when it cannot be used.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509 import load_der_x509_certificate
@@ -86,10 +88,20 @@ class UnusableRingTests(TestCase):
             f.write(
                 "IkeConfig\n{\n  SystemName SYS1\n"
                 f'  SecurityDatabase "{folder}/missing.db"\n'
-                f'  NmiSocket "{folder}/nmi"\n'
+                f'  NmiSocket "{self.sockets()}/nmi"\n'
                 "}\n" + stack
             )
         return config
+
+    def sockets(self) -> str:
+        """
+        A short folder for the management socket: AF_UNIX paths hold at
+        most 107 bytes, and a test's own folder can be deeper than that.
+        """
+        if not hasattr(self, "_sockets"):
+            self._sockets = tempfile.mkdtemp(prefix="nss-", dir="/tmp")
+            self.addCleanup(shutil.rmtree, self._sockets, True)
+        return self._sockets
 
     def folder_with_policy(self) -> tuple[str, str]:
         folder = os.path.abspath(self.mktemp())
@@ -112,7 +124,7 @@ class UnusableRingTests(TestCase):
         self.addCleanup(service.stopService)
         self.assertFalse(service.running)
         self.assertIsNone(service.nmiPort)
-        self.assertFalse(os.path.exists(os.path.join(folder, "nmi")))
+        self.assertFalse(os.path.exists(os.path.join(self.sockets(), "nmi")))
         self.assertEqual(service.ike, {})
         self.assertIn("IKED/KEYRING", str(error))
         self.assertIn("missing.db", str(error))
