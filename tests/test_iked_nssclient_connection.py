@@ -31,6 +31,7 @@ from tests.daemons import (
     SecuritySetup,
     build_security,
     capture_messages,
+    connect_nmi_as,
     free_port,
     hold_nmi_connections,
     python,
@@ -707,6 +708,60 @@ class ManagementConnectionTests(IkedTestCase):
             lines = await service.refresh()
             self.assertEqual(lines, ["refresh complete: NmiIdleTimeout 1 -> 90"])
             self.assertEqual(service.nmiFactory.idleTimeout, 90)
+
+        return ensureDeferred(go())
+
+    def test_operatorInSocketGroup(self) -> Deferred[None]:
+        """
+        C{NmiSocketGroup} lets a member of the group in (EZD1180I says who
+        may connect); a refresh that drops it gives the socket back to
+        iked's own group, and C{NmiSocketMode} applies at once.
+        """
+        import grp
+        import stat
+
+        from nsstwisted.wire.nmi import NmiMessageType
+
+        skip_unless_root(self)
+        # As /var/sock lets every user pass to the sockets in it.
+        os.chmod(self.setup.sockets, 0o755)  # noqa: S103
+        service = self.start_local("NmiSocketGroup nogroup")
+
+        async def go() -> None:
+            path = await self.served(service)
+            nogroup = grp.getgrnam("nogroup").gr_gid
+            info = os.stat(path)
+            self.assertEqual(
+                (info.st_gid, stat.S_IMODE(info.st_mode)), (nogroup, 0o660)
+            )
+            self.assertTrue(
+                self.logged(
+                    f"EZD1180I management socket {path}: owner root, group "
+                    "nogroup, mode 0660"
+                )
+            )
+            operator = await connect_nmi_as(self, path, "nobody")
+            reply = await operator.request(NmiMessageType.GET_IKENSINFO)
+            self.assertTrue(reply.ok)
+            config = service.configPath
+            with open(config) as f:
+                text = f.read()
+            with open(config, "w") as f:
+                f.write(text.replace("NmiSocketGroup nogroup", "NmiSocketMode 0600"))
+            lines = await service.refresh()
+            self.assertEqual(
+                lines,
+                [
+                    "refresh complete: NmiSocketGroup nogroup -> none; "
+                    "NmiSocketMode 0660 -> 0600"
+                ],
+            )
+            info = os.stat(path)
+            self.assertEqual(
+                (info.st_gid, stat.S_IMODE(info.st_mode)), (os.getegid(), 0o600)
+            )
+            with self.assertRaises(PermissionError):
+                await connect_nmi_as(self, path, "nobody")
 
         return ensureDeferred(go())
 

@@ -120,6 +120,9 @@ class IkedMessages:
             "seconds - the connection will be closed"
         )
 
+    def nmi_socket_access(self, path: str, access: str) -> None:
+        self._emit(f"EZD1180I management socket {path}: {access}")
+
     def disconnected(self, stack: str, server: str) -> None:
         self._emit(
             f"EZD1144I Stack {stack} disconnected from network security server {server}"

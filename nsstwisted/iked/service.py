@@ -58,7 +58,13 @@ from nsstwisted.iked.stackmodel.interfaces import InterfaceReader
 from nsstwisted.iked.stackmodel.stack import StackModel
 from nsstwisted.iked.stackmodel.statistics import StackStatistics
 from nsstwisted.iked.stackmodel.tunnels import StackTunnels
-from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
+from nsstwisted.protocols.nmi import (
+    NmiServerFactory,
+    NmiSocketAccessError,
+    describe_socket_access,
+    nmi_server_endpoint,
+    set_socket_access,
+)
 from nsstwisted.security.errors import NotFoundError, SecurityError
 from nsstwisted.security.location import database_path, stash_path
 from nsstwisted.wire.ikensinfo import IkeNssConnectionState, IkeNssInfo
@@ -391,6 +397,7 @@ class IKEDService(Service):
 
         def served(port: IListeningPort) -> None:
             self.nmiPort = port
+            self.messages.nmi_socket_access(path, describe_socket_access(path))
 
         def failed(failure: Any) -> None:
             self.log.error(
@@ -403,9 +410,12 @@ class IKEDService(Service):
                 " running with this configuration?) or cannot be created"
             )
 
-        nmi_server_endpoint(self._reactor, path).listen(self.nmiFactory).addCallbacks(
-            served, failed
-        )
+        nmi_server_endpoint(
+            self._reactor,
+            path,
+            mode=self.configuration.nmiSocketMode,
+            group=self.configuration.nmiSocketGroup,
+        ).listen(self.nmiFactory).addCallbacks(served, failed)
 
     def _fail_startup(self, reason: str) -> None:
         """
@@ -446,7 +456,8 @@ class IKEDService(Service):
         try:
             new = load_iked_configuration(self.configPath)
             caCertificates = read_ca_file(new.caFile, bool(new.nssStacks))
-        except (ConfigurationError, StartupError) as e:
+            self._refresh_socket_access(self.configuration, new)
+        except (ConfigurationError, StartupError, NmiSocketAccessError) as e:
             self.log.info(
                 "{ikedMessage}",
                 ikedMessage=f"EZD1102I refresh rejected, configuration unchanged: {e}",
@@ -462,6 +473,12 @@ class IKEDService(Service):
             changes.append(
                 f"NmiIdleTimeout {old.nmiIdleTimeout} -> {new.nmiIdleTimeout}"
             )
+        for keyword, before, after in (
+            ("NmiSocketGroup", old.nmiSocketGroup, new.nmiSocketGroup),
+            ("NmiSocketMode", f"{old.nmiSocketMode:04o}", f"{new.nmiSocketMode:04o}"),
+        ):
+            if before != after:
+                changes.append(f"{keyword} {before or 'none'} -> {after or 'none'}")
         for name in list(self.connections):
             if name not in new.nssStacks:
                 await self.connections.pop(name).stop()
@@ -498,6 +515,25 @@ class IKEDService(Service):
             "{ikedMessage}", ikedMessage=f"EZD1103I configuration refreshed: {text}"
         )
         return [f"refresh complete: {text}"]
+
+    def _refresh_socket_access(
+        self, old: IkedConfiguration, new: IkedConfiguration
+    ) -> None:
+        """
+        Give the management socket a changed C{NmiSocketGroup} or
+        C{NmiSocketMode} at once (iked's own group when the group is no
+        longer coded); connections already open stay.
+
+        @raise NmiSocketAccessError: the change cannot be made.
+        """
+        access = (new.nmiSocketGroup, new.nmiSocketMode)
+        if self.nmiPort is None or access == (old.nmiSocketGroup, old.nmiSocketMode):
+            return
+        # The socket served, which a refresh of NmiSocket does not move.
+        path = os.fsdecode(self.nmiPort.getHost().name)  # type: ignore[attr-defined]
+        group = os.getegid() if new.nmiSocketGroup is None else new.nmiSocketGroup
+        set_socket_access(path, new.nmiSocketMode, group)
+        self.messages.nmi_socket_access(path, describe_socket_access(path))
 
     # Requests nssd routes to a stack
 

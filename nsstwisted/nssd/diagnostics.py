@@ -84,6 +84,11 @@ class Diagnostics:
     def nmi_listening(self, path: str) -> None:
         self._emit("DBG0014I", None, f"management interface listening on {path}")
 
+    def nmi_socket_access(self, path: str, access: str) -> None:
+        # Always written: who may connect is the first thing an operator
+        # who cannot connect needs to know.
+        self._emit("DBG0160I", None, f"management socket {path}: {access}")
+
     def labels_collide(
         self, ring: str, systemName: str, mapped: str, labels: tuple[str, ...]
     ) -> None:

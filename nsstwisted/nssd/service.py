@@ -46,7 +46,13 @@ from nsstwisted.nssd.registry import ClientRegistry
 from nsstwisted.nssd.router import NetworkManagementRouter
 from nsstwisted.nssd.session import NssServerSession, ServerContext
 from nsstwisted.nssd.tls import ServerContextFactory, server_context
-from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
+from nsstwisted.protocols.nmi import (
+    NmiServerFactory,
+    NmiSocketAccessError,
+    describe_socket_access,
+    nmi_server_endpoint,
+    set_socket_access,
+)
 from nsstwisted.protocols.nss import (
     DEFAULT_CLOSE_DEADLINE,
     DEFAULT_FRAME_DEADLINE,
@@ -391,11 +397,17 @@ class NSSDService(Service):
             )
             self._fail_startup(f"cannot create socket directory {directory}")
             return False
-        listening = nmi_server_endpoint(self._reactor, path).listen(self.nmiFactory)
+        listening = nmi_server_endpoint(
+            self._reactor,
+            path,
+            mode=self.configuration.nmiSocketMode,
+            group=self.configuration.nmiSocketGroup,
+        ).listen(self.nmiFactory)
 
         def served(port: IListeningPort) -> None:
             self.nmiPort = port
             self.diagnostics.nmi_listening(path)
+            self.diagnostics.nmi_socket_access(path, describe_socket_access(path))
 
         listening.addCallbacks(served, self._listen_failed)
         return True
@@ -442,6 +454,11 @@ class NSSDService(Service):
         except (SecurityError, StartupError) as e:
             self.diagnostics.refresh_rejected(str(e))
             raise RefreshRejected(str(e)) from None
+        try:
+            self._refresh_socket_access(old, new)
+        except NmiSocketAccessError as e:
+            self.diagnostics.refresh_rejected(str(e))
+            raise RefreshRejected(str(e)) from None
         changes = []
         if new.port != old.port:
             try:
@@ -471,6 +488,25 @@ class NSSDService(Service):
         text = "; ".join(changes) or "no changes"
         self.diagnostics.refreshed(text)
         return [f"refresh complete: {text}"]
+
+    def _refresh_socket_access(
+        self, old: NssdConfiguration, new: NssdConfiguration
+    ) -> None:
+        """
+        Give the management socket a changed C{NmiSocketGroup} or
+        C{NmiSocketMode} at once (nssd's own group when the group is no
+        longer coded); connections already open stay.
+
+        @raise NmiSocketAccessError: the change cannot be made.
+        """
+        access = (new.nmiSocketGroup, new.nmiSocketMode)
+        if self.nmiPort is None or access == (old.nmiSocketGroup, old.nmiSocketMode):
+            return
+        # The socket served, which a refresh of NmiSocket does not move.
+        path = os.fsdecode(self.nmiPort.getHost().name)  # type: ignore[attr-defined]
+        group = os.getegid() if new.nmiSocketGroup is None else new.nmiSocketGroup
+        set_socket_access(path, new.nmiSocketMode, group)
+        self.diagnostics.nmi_socket_access(path, describe_socket_access(path))
 
     def _install_snapshot(self, snapshot: ProfileSnapshot) -> None:
         """
