@@ -101,6 +101,12 @@ class _HelpOptions(usage.Options):
 
     opt_h = opt_help
 
+    def opt_version(self) -> None:
+        """
+        Display the version and exit.
+        """
+        raise _Finished(f"{PROGRAM} (nsstwisted) {__version__}\n")
+
 
 class DaemonOptions(_HelpOptions):
     """
@@ -155,12 +161,6 @@ class ModifyOptions(_HelpOptions):
         ["nssd", None, DaemonOptions, "The NSS server."],
         ["iked", None, DaemonOptions, "The IKE daemon."],
     ]
-
-    def opt_version(self) -> None:
-        """
-        Display the version and exit.
-        """
-        raise _Finished(f"{PROGRAM} (nsstwisted) {__version__}\n")
 
     def postOptions(self) -> None:
         if self.subCommand is None:

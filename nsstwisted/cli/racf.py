@@ -53,6 +53,17 @@ EXIT_ENVIRONMENT = 2
 MAX_JOB_SIZE = 4 * 1024 * 1024
 
 
+class _Finished(Exception):
+    """
+    Raised instead of L{usage.Options}' own C{sys.exit} for C{--help} and
+    C{--version}, so that L{run} writes the text where it was told to.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
 class RacfOptions(usage.Options):
     """
     The command line of C{nss-racf}.
@@ -73,6 +84,20 @@ class RacfOptions(usage.Options):
         ["stash", "s", None, "The stash file holding the master key."],
         ["file", "f", None, "Run the commands of this job file ('-': stdin)."],
     ]
+
+    def opt_help(self) -> None:
+        """
+        Display this help and exit.
+        """
+        raise _Finished(str(self))
+
+    opt_h = opt_help
+
+    def opt_version(self) -> None:
+        """
+        Display the version and exit.
+        """
+        raise _Finished(f"{PROGRAM} (nsstwisted) {__version__}\n")
 
     def parseArgs(self, *words: str) -> None:
         self["command"] = " ".join(words)
@@ -184,6 +209,9 @@ def run(
         options.parseOptions(  # type: ignore[no-untyped-call]
             sys.argv[1:] if argv is None else argv
         )
+    except _Finished as finished:
+        out.write(finished.text)
+        return EXIT_OK
     except usage.UsageError as e:
         err.write(f"{PROGRAM}: {e}\n{options.synopsis}\n")
         return EXIT_ENVIRONMENT

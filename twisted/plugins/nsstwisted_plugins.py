@@ -7,12 +7,20 @@ Twisted applications can embed them without twistd.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, NoReturn
 
 from twisted.application.service import IServiceMaker
 from twisted.plugin import IPlugin
 from twisted.python import usage
 from zope.interface import implementer
+
+
+def _version(program: str) -> NoReturn:
+    # Twisted's own --version would name Twisted's release, not ours.
+    from nsstwisted import __version__
+
+    print(f"{program} (nsstwisted) {__version__}")
+    raise SystemExit(0)
 
 
 class NssdOptions(usage.Options):
@@ -30,6 +38,10 @@ class NssdOptions(usage.Options):
             "The address to listen on (default: every IPv6 and IPv4 address).",
         ],
     ]
+
+    def opt_version(self) -> None:
+        """Display the nsstwisted version and exit."""
+        _version("nssd")
 
 
 @implementer(IServiceMaker, IPlugin)
@@ -64,6 +76,10 @@ class IkedOptions(usage.Options):
     optParameters: ClassVar[list[list[str | None]]] = [
         ["config", "c", None, "The iked configuration file."],
     ]
+
+    def opt_version(self) -> None:
+        """Display the nsstwisted version and exit."""
+        _version("iked")
 
 
 @implementer(IServiceMaker, IPlugin)
