@@ -12,6 +12,7 @@ daemon to ask" (status 2).
 
 from __future__ import annotations
 
+import getopt
 import sys
 from collections.abc import Callable
 from typing import Any, ClassVar, NoReturn, TextIO
@@ -129,6 +130,25 @@ class DaemonOptions(_HelpOptions):
             f"Usage: {PROGRAM} nssd|iked [--socket PATH] [--timeout SECONDS] "
             "display|refresh"
         )
+
+    def parseOptions(self, options: list[str] | None = None) -> None:
+        """
+        Take the options before or after the command, as GNU tools do
+        (C{nss-modify nssd display --socket PATH}); C{--} still ends them.
+        """
+        given = sys.argv[1:] if options is None else options
+        try:
+            found, words = getopt.gnu_getopt(given, self.shortOpt, self.longOpt)
+        except getopt.error as e:
+            raise usage.UsageError(str(e)) from None
+        reordered: list[str] = []
+        for option, value in found:
+            if option.startswith("--"):
+                takesValue = f"{option[2:]}=" in self.longOpt
+            else:
+                takesValue = f"{option[1:]}:" in self.shortOpt
+            reordered += [option, value] if takesValue else [option]
+        super().parseOptions([*reordered, "--", *words])  # type: ignore[no-untyped-call]
 
     def parseArgs(self, command: str | None = None) -> None:
         if command is None:
