@@ -38,7 +38,11 @@ from nsstwisted.security.errors import (
     SecurityError,
 )
 from nsstwisted.security.location import database_path, stash_path
-from nsstwisted.security.racf.commands import RacfInterpreter
+from nsstwisted.security.racf.commands import (
+    RacfInterpreter,
+    changes_database,
+    check_command,
+)
 from nsstwisted.security.racf.lexer import RacfCommand, parse_command, parse_job
 from nsstwisted.security.racf.secretkeywords import (
     SecretOperand,
@@ -245,16 +249,54 @@ def run(
         err.write(f"{PROGRAM}: {e}\n")
         return EXIT_COMMAND_FAILED
 
+    # A job with a syntax error anywhere runs nothing, and opens nothing.
+    syntaxErrors = []
+    for command in commands:
+        try:
+            check_command(command)
+        except CommandSyntaxError as e:
+            syntaxErrors.append(_describe(e, command))
+    if syntaxErrors:
+        for line in syntaxErrors:
+            err.write(f"{PROGRAM}: {line}\n")
+        err.write(f"{PROGRAM}: nothing was run\n")
+        return EXIT_COMMAND_FAILED
     try:
         path = database_path(options["database"])
-        database = SecurityDatabase.open(path, stash_path(path, options["stash"]))
+        stash = stash_path(path, options["stash"])
+        created = not os.path.exists(path)
+        if created and not any(changes_database(c) for c in commands):
+            err.write(f"{PROGRAM}: {_not_created(path, commands)}\n")
+            return EXIT_ENVIRONMENT
+        database = SecurityDatabase.open(path, stash)
     except SecurityError as e:
         err.write(f"{PROGRAM}: {e}\n")
         return EXIT_ENVIRONMENT
+    if created:
+        # Said, so that a mistyped path that a defining command filled
+        # is noticed at once.
+        out.write(
+            f"NSR0341I security database {path} was created (mode 0600); its"
+            f" stash file {stash} is made with the first key sealed\n"
+        )
     try:
         return _run_commands(RacfInterpreter(database, base), commands, out, err)
     finally:
         database.close()
+
+
+def _not_created(path: str, commands: list[RacfCommand]) -> str:
+    """
+    The error for listing commands on a database that does not exist: they
+    would find it empty, and an empty database left behind at a mistyped
+    path would look like a real one.
+    """
+    verbs = ", ".join(sorted({command.verb for command in commands}))
+    return (
+        f"NSR0340E security database {path} does not exist, and was not"
+        f" created: listing commands ({verbs or 'none given'}) need an existing"
+        " one; name it with --database or NSS_SECURITY_DB"
+    )
 
 
 def _run_commands(
@@ -263,17 +305,6 @@ def _run_commands(
     out: TextIO,
     err: TextIO,
 ) -> int:
-    syntaxErrors = []
-    for command in commands:
-        try:
-            interpreter.check(command)
-        except CommandSyntaxError as e:
-            syntaxErrors.append(_describe(e, command))
-    if syntaxErrors:
-        for line in syntaxErrors:
-            err.write(f"{PROGRAM}: {line}\n")
-        err.write(f"{PROGRAM}: nothing was run\n")
-        return EXIT_COMMAND_FAILED
     status = EXIT_OK
     for command in commands:
         try:
