@@ -633,6 +633,43 @@ class BadServerTests(IkedTestCase):
         return ensureDeferred(go())
 
 
+    def test_disconnectedBetweenAttempts(self) -> Deferred[None]:
+        """
+        Between two attempts a stack is C{disconnected}, as the -w report's
+        documentation says; it is C{connecting} only while it tries.
+        """
+        import io
+
+        from nsstwisted.cli.ipsec import run as ipsec
+
+        service = self.start_iked(
+            write_iked_config(self.setup, free_port(), None, waitLimit=30)
+        )
+
+        async def go() -> None:
+            await eventually(
+                lambda: self.logged("EZD1141I Stack STACKA cannot reach"),
+                what="EZD1141I",
+            )
+            self.assertEqual(
+                service.connections["STACKA"].state, ConnectionState.DISCONNECTED
+            )
+            out, err = io.StringIO(), io.StringIO()
+            status = await ipsec(
+                reactor,
+                ["-w", "display", "--socket", service.configuration.nmiSocket],
+                out,
+                err,
+            )
+            self.assertEqual((status, err.getvalue()), (0, ""))
+            stackA = out.getvalue().split("*****")[0]
+            self.assertRegex(stackA, r"StackName: +STACKA\n")
+            self.assertRegex(stackA, r"ConnectionState: +disconnected\n")
+            self.assertRegex(stackA, r"NSServerIPAddress: +n/a\n")
+
+        return ensureDeferred(go())
+
+
 class ManagementConnectionTests(IkedTestCase):
     """
     iked's local NMI shares nssd's connection rules: a per-user limit and an

@@ -306,6 +306,9 @@ class StackNssConnection:
                 self._switch(server, wait)
                 await self._sleep(wait)
                 continue
+            # Between attempts the stack is disconnected, as ipsec -w says.
+            self.state = ConnectionState.DISCONNECTED
+            self._status = self._empty_status(server)
             failures[self._current] += 1
             if len(self._servers) == 1:
                 wait = float(self._waitLimit)
