@@ -632,7 +632,6 @@ class BadServerTests(IkedTestCase):
 
         return ensureDeferred(go())
 
-
     def test_disconnectedBetweenAttempts(self) -> Deferred[None]:
         """
         Between two attempts a stack is C{disconnected}, as the -w report's

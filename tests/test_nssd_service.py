@@ -101,6 +101,27 @@ class NssdServiceTests(TestCase):
         self.addCleanup(session.close)
         return session
 
+    def test_noFactoryChatter(self) -> Deferred[None]:
+        """
+        Listening, a client's connection and a management connection write
+        none of Twisted's C{Starting factory} and C{Stopping factory}
+        lines, which told an operator nothing and came with every
+        connection of every client.
+        """
+
+        async def go() -> None:
+            session = await self.logon()
+            await session.close()
+            out, err = io.StringIO(), io.StringIO()
+            socket = self.service.configuration.nmiSocket
+            status = await modify(reactor, ["nssd", "-s", socket, "display"], out, err)
+            self.assertEqual((status, err.getvalue()), (0, ""))
+            self.assertLogged("DBG0101I")
+            chatter = [m for m in self.messages if " factory " in m]
+            self.assertEqual(chatter, [])
+
+        return ensureDeferred(go())
+
     def test_passwordLogonAndSign(self) -> Deferred[None]:
         async def go() -> None:
             session = await self.logon()

@@ -554,6 +554,8 @@ class NmiServerFactory(Factory[NmiServerProtocol]):
         L{peer_credentials} unless a test's transports carry no socket.
     """
 
+    noisy = False  # as NssFactory: no per-connection lines
+
     def __init__(
         self,
         handler: NmiHandler,
@@ -948,6 +950,8 @@ class NmiClientFactory(Factory[NmiClientProtocol]):
     """
     Builds L{NmiClientProtocol}s, for C{UNIXClientEndpoint.connect}.
     """
+
+    noisy = False  # as NssFactory: no per-connection lines
 
     def __init__(self, maxMessageSize: int = MAX_MESSAGE_SIZE) -> None:
         self.maxMessageSize = maxMessageSize
