@@ -970,6 +970,17 @@ class SocketTests(TestCase):
             err,
             "nss-ipsec: iked did not answer NMsec_GET_IKENSINFO within 0.2 seconds\n",
         )
+        # One second is not "1 seconds".
+        status, _, err = await self.nssIpsec(
+            "-w", "display", "--socket", self.path, "--timeout", "1"
+        )
+        self.assertEqual(
+            (status, err),
+            (
+                1,
+                "nss-ipsec: iked did not answer NMsec_GET_IKENSINFO within 1 second\n",
+            ),
+        )
 
     async def test_shutdown(self) -> None:
         """

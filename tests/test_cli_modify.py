@@ -216,6 +216,12 @@ class ModifyTests(TestCase):
         self.assertEqual(
             err, "nss-modify: iked did not answer REFRESH within 0.2 seconds\n"
         )
+        # One second is not "1 seconds".
+        status, _, err = await self.modify("iked", "-s", self.path, "-t", "1", "ref")
+        self.assertEqual(
+            (status, err),
+            (1, "nss-modify: iked did not answer REFRESH within 1 second\n"),
+        )
 
     async def test_daemonGoesAway(self) -> None:
         """

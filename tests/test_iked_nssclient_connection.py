@@ -615,7 +615,7 @@ class BadServerTests(IkedTestCase):
             port = listening.getHost().port
             self.start_iked(write_iked_config(self.setup, port, None))
             await eventually(
-                lambda: self.logged("no answer within 1 seconds"),
+                lambda: self.logged("no answer within 1 second"),
                 what="the attempt to time out",
             )
 
@@ -628,6 +628,14 @@ class BadServerTests(IkedTestCase):
             await eventually(
                 lambda: self.logged("EZD1141I Stack STACKA cannot reach"),
                 what="EZD1141I",
+            )
+            # NssWaitLimit 1: one second, not "1 seconds".
+            await eventually(
+                lambda: self.logged(
+                    "EZD1143I Stack STACKA retries network security server"
+                    " 127.0.0.1 in 1 second (attempt 2)"
+                ),
+                what="EZD1143I",
             )
 
         return ensureDeferred(go())
@@ -736,6 +744,11 @@ class ManagementConnectionTests(IkedTestCase):
             )
             self.assertTrue(self.logged(f"uid {os.geteuid()} pid {os.getpid()}"))
             self.assertTrue(self.logged("EZD1172I NMI connID 1"))
+            self.assertTrue(self.logged("was idle for 1 second - the connection"))
+            self.assertTrue(
+                any(m.endswith("on system IKESYS with 1 stack") for m in self.messages),
+                self.messages,
+            )
             config = service.configPath
             with open(config) as f:
                 text = f.read()

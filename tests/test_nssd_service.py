@@ -491,7 +491,7 @@ class ManagementConnectionTests(TestCase):
             )
             (idle,) = self.logged("DBG0122I")
             self.assertIn(f"uid {os.geteuid()} pid {os.getpid()}", idle)
-            self.assertIn("was idle for 1 seconds", idle)
+            self.assertIn("was idle for 1 second - the connection", idle)
             self.assertEqual(service.nmiFactory.connections, set())
             config = service.configPath
             with open(config) as f:

@@ -66,6 +66,7 @@ from nsstwisted.protocols.nmi import (
     NmiTerminated,
 )
 from nsstwisted.wire.clientinfo import decode_clientinfo_reply
+from nsstwisted.wire.counts import counted
 from nsstwisted.wire.fields import FieldDecodeError
 from nsstwisted.wire.filters import (
     NAME_PATTERN,
@@ -443,7 +444,8 @@ async def _ask(
             await protocol.ready.addTimeout(timeout, reactor)
         except TimeoutError:
             context.problem(
-                f"{daemon} at {path} did not send INIT within {timeout:g} seconds"
+                f"{daemon} at {path} did not send INIT within "
+                f"{counted(timeout, 'second')}"
             )
             return EXIT_USAGE
         except NmiTerminated as error:
@@ -460,7 +462,7 @@ async def _ask(
             ).addTimeout(timeout, reactor)
         except TimeoutError:
             context.problem(
-                f"{daemon} did not answer {name} within {timeout:g} seconds"
+                f"{daemon} did not answer {name} within {counted(timeout, 'second')}"
             )
             return EXIT_REFUSED
         except NmiTerminated as error:

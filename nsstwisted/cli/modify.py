@@ -31,6 +31,7 @@ from nsstwisted.protocols.nmi import (
     NmiError,
     NmiTerminated,
 )
+from nsstwisted.wire.counts import counted
 from nsstwisted.wire.nmi import IKED_SOCKET, NSSD_SOCKET, NmiMessageType
 
 __all__ = [
@@ -256,7 +257,9 @@ async def _converse(
     try:
         await protocol.ready.addTimeout(timeout, reactor)
     except TimeoutError:
-        problem(f"{daemon} at {path} did not send INIT within {timeout:g} seconds")
+        problem(
+            f"{daemon} at {path} did not send INIT within {counted(timeout, 'second')}"
+        )
         return EXIT_USAGE
     except NmiTerminated as error:
         problem(f"{daemon} at {path} ended the connection: {_codes(error)}")
@@ -268,7 +271,10 @@ async def _converse(
     try:
         reply = await request.addTimeout(timeout, reactor)
     except TimeoutError:
-        problem(f"{daemon} did not answer {command.upper()} within {timeout:g} seconds")
+        problem(
+            f"{daemon} did not answer {command.upper()} within "
+            f"{counted(timeout, 'second')}"
+        )
         return EXIT_REFUSED
     except NmiTerminated as error:
         problem(f"{daemon} ended the connection: {_codes(error)}")

@@ -67,6 +67,7 @@ from nsstwisted.protocols.nmi import (
 )
 from nsstwisted.security.errors import NotFoundError, SecurityError
 from nsstwisted.security.location import database_path, stash_path
+from nsstwisted.wire.counts import counted
 from nsstwisted.wire.ikensinfo import IkeNssConnectionState, IkeNssInfo
 from nsstwisted.wire.nmi import (
     NmiDecodeFailure,
@@ -232,7 +233,7 @@ class IKEDService(Service):
             "{ikedMessage}",
             ikedMessage=f"EZD1100I IKE daemon starting on system "
             f"{self.configuration.systemName} with "
-            f"{len(self.configuration.stack_names())} stacks",
+            f"{counted(len(self.configuration.stack_names()), 'stack')}",
         )
         self._listen_nmi(self.configuration.nmiSocket)
         if self.failedStart is not None:

@@ -16,6 +16,7 @@ from twisted.logger import Logger
 
 from nsstwisted.nssd.configuration import SyslogLevel
 from nsstwisted.security.profiles import Decision
+from nsstwisted.wire.counts import counted
 
 _TAGS = {
     SyslogLevel.MINIMUM: "NSS_MINIMUM",
@@ -117,8 +118,8 @@ class Diagnostics:
         self._emit(
             "DBG0122I",
             None,
-            f"NMI connID {connId} - {caller} was idle for {seconds:g} seconds "
-            "- the connection will be closed",
+            f"NMI connID {connId} - {caller} was idle for "
+            f"{counted(seconds, 'second')} - the connection will be closed",
         )
 
     def connection_refused(self, address: str, keyword: str, limit: int) -> None:
@@ -138,8 +139,9 @@ class Diagnostics:
         self._emit(
             "DBG0112I",
             None,
-            f"{total + perAddress} more NSS connections refused in the last "
-            f"{seconds:.0f} seconds - {total} by MaxConnections, {perAddress} by "
+            f"{counted(total + perAddress, 'more NSS connection')} refused in the"
+            f" last {counted(round(seconds), 'second')} - {total} by MaxConnections,"
+            f" {perAddress} by "
             "MaxConnectionsPerAddress",
         )
 

@@ -38,6 +38,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from nsstwisted.wire.codes import REASON_TEXT, ReasonCode, ReturnCode
+from nsstwisted.wire.counts import counted
 from nsstwisted.wire.nmi import (
     MAX_MESSAGE_SIZE,
     NMI_VERSION,
@@ -400,7 +401,8 @@ class NmiServerProtocol(Protocol):
                 message.refuse(
                     ReturnCode.EBUSY,
                     ReasonCode.NSSRsnTooManyRequests,
-                    f"at most {self.factory.maxOutstanding} requests at once",
+                    f"at most {counted(self.factory.maxOutstanding, 'request')}"
+                    " at once",
                 )
             )
             return
