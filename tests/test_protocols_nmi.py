@@ -20,6 +20,7 @@ from typing import Any
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred, fail, succeed
 from twisted.internet.endpoints import UNIXClientEndpoint
+from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.test.iosim import IOPump, connectedServerAndClient
@@ -42,6 +43,7 @@ from nsstwisted.protocols.nmi import (
     NmiServerProtocol,
     NmiSocketAccessError,
     NmiTerminated,
+    change_socket_access,
     describe_socket_access,
     nmi_server_endpoint,
     set_socket_access,
@@ -939,10 +941,27 @@ class SocketAccessTests(TestCase):
         self.addCleanup(shutil.rmtree, folder, True)
         self.path = os.path.join(folder, "nmi")
 
-    async def listen(self, **access: Any) -> None:
+    async def listen(self, **access: Any) -> IListeningPort:
         factory = NmiServerFactory(EchoHandler(), reactor)
         port = await nmi_server_endpoint(reactor, self.path, **access).listen(factory)
         self.addCleanup(port.stopListening)
+        return port
+
+    async def test_change(self) -> None:
+        """
+        A refresh's change applies to the socket served; no change, or no
+        socket, does nothing.
+        """
+        port = await self.listen(mode=0o600)
+        group = grp.getgrgid(os.getegid()).gr_name
+        self.assertIsNone(change_socket_access(port, (None, 0o600), (None, 0o600)))
+        self.assertIsNone(change_socket_access(None, (None, 0o600), (group, 0o660)))
+        self.assertEqual(stat.S_IMODE(os.stat(self.path).st_mode), 0o600)
+        self.assertEqual(
+            change_socket_access(port, (None, 0o600), (group, 0o660)),
+            (self.path, describe_socket_access(self.path)),
+        )
+        self.assertEqual(stat.S_IMODE(os.stat(self.path).st_mode), 0o660)
 
     async def test_groupAndMode(self) -> None:
         """

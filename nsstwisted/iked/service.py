@@ -61,9 +61,9 @@ from nsstwisted.iked.stackmodel.tunnels import StackTunnels
 from nsstwisted.protocols.nmi import (
     NmiServerFactory,
     NmiSocketAccessError,
+    change_socket_access,
     describe_socket_access,
     nmi_server_endpoint,
-    set_socket_access,
 )
 from nsstwisted.security.errors import NotFoundError, SecurityError
 from nsstwisted.security.location import database_path, stash_path
@@ -457,13 +457,19 @@ class IKEDService(Service):
         try:
             new = load_iked_configuration(self.configPath)
             caCertificates = read_ca_file(new.caFile, bool(new.nssStacks))
-            self._refresh_socket_access(self.configuration, new)
+            changed = change_socket_access(
+                self.nmiPort,
+                (self.configuration.nmiSocketGroup, self.configuration.nmiSocketMode),
+                (new.nmiSocketGroup, new.nmiSocketMode),
+            )
         except (ConfigurationError, StartupError, NmiSocketAccessError) as e:
             self.log.info(
                 "{ikedMessage}",
                 ikedMessage=f"EZD1102I refresh rejected, configuration unchanged: {e}",
             )
             raise RefreshRejected(str(e)) from None
+        if changed is not None:
+            self.messages.nmi_socket_access(*changed)
         old = self.configuration
         self.configuration = new
         self._caCertificates = caCertificates
@@ -516,25 +522,6 @@ class IKEDService(Service):
             "{ikedMessage}", ikedMessage=f"EZD1103I configuration refreshed: {text}"
         )
         return [f"refresh complete: {text}"]
-
-    def _refresh_socket_access(
-        self, old: IkedConfiguration, new: IkedConfiguration
-    ) -> None:
-        """
-        Give the management socket a changed C{NmiSocketGroup} or
-        C{NmiSocketMode} at once (iked's own group when the group is no
-        longer coded); connections already open stay.
-
-        @raise NmiSocketAccessError: the change cannot be made.
-        """
-        access = (new.nmiSocketGroup, new.nmiSocketMode)
-        if self.nmiPort is None or access == (old.nmiSocketGroup, old.nmiSocketMode):
-            return
-        # The socket served, which a refresh of NmiSocket does not move.
-        path = os.fsdecode(self.nmiPort.getHost().name)  # type: ignore[attr-defined]
-        group = os.getegid() if new.nmiSocketGroup is None else new.nmiSocketGroup
-        set_socket_access(path, new.nmiSocketMode, group)
-        self.messages.nmi_socket_access(path, describe_socket_access(path))
 
     # Requests nssd routes to a stack
 

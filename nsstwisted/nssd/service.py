@@ -49,9 +49,9 @@ from nsstwisted.nssd.tls import ServerContextFactory, server_context
 from nsstwisted.protocols.nmi import (
     NmiServerFactory,
     NmiSocketAccessError,
+    change_socket_access,
     describe_socket_access,
     nmi_server_endpoint,
-    set_socket_access,
 )
 from nsstwisted.protocols.nss import (
     DEFAULT_CLOSE_DEADLINE,
@@ -455,10 +455,16 @@ class NSSDService(Service):
             self.diagnostics.refresh_rejected(str(e))
             raise RefreshRejected(str(e)) from None
         try:
-            self._refresh_socket_access(old, new)
+            changed = change_socket_access(
+                self.nmiPort,
+                (old.nmiSocketGroup, old.nmiSocketMode),
+                (new.nmiSocketGroup, new.nmiSocketMode),
+            )
         except NmiSocketAccessError as e:
             self.diagnostics.refresh_rejected(str(e))
             raise RefreshRejected(str(e)) from None
+        if changed is not None:
+            self.diagnostics.nmi_socket_access(*changed)
         changes = []
         if new.port != old.port:
             try:
@@ -488,25 +494,6 @@ class NSSDService(Service):
         text = "; ".join(changes) or "no changes"
         self.diagnostics.refreshed(text)
         return [f"refresh complete: {text}"]
-
-    def _refresh_socket_access(
-        self, old: NssdConfiguration, new: NssdConfiguration
-    ) -> None:
-        """
-        Give the management socket a changed C{NmiSocketGroup} or
-        C{NmiSocketMode} at once (nssd's own group when the group is no
-        longer coded); connections already open stay.
-
-        @raise NmiSocketAccessError: the change cannot be made.
-        """
-        access = (new.nmiSocketGroup, new.nmiSocketMode)
-        if self.nmiPort is None or access == (old.nmiSocketGroup, old.nmiSocketMode):
-            return
-        # The socket served, which a refresh of NmiSocket does not move.
-        path = os.fsdecode(self.nmiPort.getHost().name)  # type: ignore[attr-defined]
-        group = os.getegid() if new.nmiSocketGroup is None else new.nmiSocketGroup
-        set_socket_access(path, new.nmiSocketMode, group)
-        self.diagnostics.nmi_socket_access(path, describe_socket_access(path))
 
     def _install_snapshot(self, snapshot: ProfileSnapshot) -> None:
         """

@@ -74,6 +74,8 @@ __all__ = [
     "NmiServerProtocol",
     "NmiSocketAccessError",
     "NmiTerminated",
+    "SocketAccess",
+    "change_socket_access",
     "describe_caller",
     "describe_socket_access",
     "nmi_server_endpoint",
@@ -726,6 +728,32 @@ def describe_socket_access(path: str) -> str:
     except KeyError:
         group = str(info.st_gid)
     return f"owner {owner}, group {group}, mode {stat.S_IMODE(info.st_mode):04o}"
+
+
+SocketAccess = tuple[str | int | None, int]
+"""A management socket's group (L{None}: the daemon's own) and mode."""
+
+
+def change_socket_access(
+    port: IListeningPort | None, before: SocketAccess, after: SocketAccess
+) -> tuple[str, str] | None:
+    """
+    Give the socket that C{port} serves its new group and mode at once, as
+    a refresh does, if they changed; a group of L{None} gives it back to
+    this process's own group.  The connections already open stay: the file
+    system is asked at connect.
+
+    @return: the socket's path and L{describe_socket_access}, for the
+        daemon's message; L{None} if nothing changed or nothing is served.
+    @raise NmiSocketAccessError: the change cannot be made.
+    """
+    if port is None or before == after:
+        return None
+    group, mode = after
+    # The socket served, which a refresh of NmiSocket does not move.
+    path = os.fsdecode(port.getHost().name)  # type: ignore[attr-defined]
+    set_socket_access(path, mode, os.getegid() if group is None else group)
+    return path, describe_socket_access(path)
 
 
 @implementer(IStreamServerEndpoint)
