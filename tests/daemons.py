@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -34,6 +35,7 @@ from zope.interface import implementer
 from nsstwisted.cli.racf import run as nss_racf
 from nsstwisted.client import ServerIdentity, tls_endpoint
 from nsstwisted.nssd.service import NSSDService
+from nsstwisted.protocols.nmi import NmiClientFactory, NmiClientProtocol
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.keyring import CertificateOwner, KeyRingStore
 from nsstwisted.security.passticket import generate_passticket, parse_key
@@ -59,16 +61,25 @@ class SecuritySetup:
     sockets: str
 
 
-def build_security(case: TestCase) -> SecuritySetup:
+def build_security(case: TestCase, operator: str = "IPSECOP") -> SecuritySetup:
     """
     Run the documented example job on a fresh database in a new folder.
+
+    @param operator: the user ID the job's operator gets instead of
+        C{IPSECOP}, with all of its authority: the login name, upper-cased,
+        of a Unix user that a test can act as (C{NOBODY}).
     """
     folder = os.path.abspath(case.mktemp())
     os.makedirs(folder)
     database = os.path.join(folder, "security.db")
     err = io.StringIO()
+    with open(EXAMPLE_JOB, encoding="utf-8") as f:
+        job = f.read().replace("IPSECOP", operator)
     status = nss_racf(
-        ["--database", database, "--file", EXAMPLE_JOB], io.StringIO(), err
+        ["--database", database, "--file", "-"],
+        io.StringIO(),
+        err,
+        io.StringIO(job),
     )
     if status != 0:
         raise RuntimeError(f"example job failed: {err.getvalue()}")
@@ -310,6 +321,73 @@ def skip_unless_root(case: TestCase) -> None:
     """
     if os.geteuid() != 0:
         case.skipTest("acting as another uid needs root")
+
+
+async def connect_nmi_as(
+    case: TestCase, path: str, user: str, groups: list[int] | None = None
+) -> NmiClientProtocol:
+    """
+    Connect to the NMI socket C{path} as the Unix user C{user}, with the
+    groups a login would give it (or C{groups}), and return the connection
+    once INIT has come; it is closed when the test ends.
+
+    A forked child becomes the user and connects, so that the file system
+    decides whether it may and the kernel records it as the peer
+    (SO_PEERCRED is taken at connect), then hands the connected socket to
+    this process over a socket pair and leaves.  Only root may do this
+    (L{skip_unless_root}).
+
+    @raise PermissionError: the user may not connect.
+    """
+    account = pwd.getpwnam(user)
+    if groups is None:
+        groups = os.getgrouplist(user, account.pw_gid)
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pair
+        status = 1
+        try:
+            parent.close()
+            os.setgroups(groups)
+            os.setgid(account.pw_gid)
+            os.setuid(account.pw_uid)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(path)
+            except OSError as e:
+                child.sendall(f"{e.errno}".encode())
+            else:
+                socket.send_fds(child, [b"0"], [sock.fileno()])
+            status = 0
+        finally:
+            os._exit(status)
+    child.close()
+
+    def receive() -> tuple[int, int | None]:
+        with parent:
+            data, fds, _, _ = socket.recv_fds(parent, 16, 1)
+        os.waitpid(pid, 0)
+        return int(data or b"-1"), fds[0] if fds else None
+
+    error, fd = await deferToThread(receive)
+    if fd is None:
+        raise PermissionError(error, os.strerror(error) if error > 0 else "", path)
+    connections: list[NmiClientProtocol] = []
+
+    class Catching(NmiClientFactory):
+        def buildProtocol(self, addr: object) -> NmiClientProtocol:
+            protocol = super().buildProtocol(addr)
+            connections.append(protocol)
+            return protocol
+
+    try:
+        reactor.adoptStreamConnection(fd, socket.AF_UNIX, Catching())  # type: ignore[attr-defined]
+    finally:
+        os.close(fd)
+    (protocol,) = connections
+    case.addCleanup(protocol.close)
+    await protocol.ready
+    return protocol
 
 
 async def hold_nmi_connections(

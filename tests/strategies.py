@@ -13,6 +13,8 @@ its own: every choice is drawn from Hypothesis, so failures shrink and replay.
 
 from __future__ import annotations
 
+import grp
+import os
 import string
 from dataclasses import replace
 
@@ -615,6 +617,12 @@ nssd_paths = st.text(
 nssd_labels = st.text(
     st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=32
 )
+#: This host's groups, by name or by number, as NmiSocketGroup takes them.
+socket_groups = st.sampled_from(
+    sorted({g.gr_name for g in grp.getgrall()} | {str(os.getegid())})
+)
+#: Every mode NmiSocketMode takes: owner read and write, nothing for others.
+socket_modes = st.sampled_from([0o600 | bits for bits in range(0o200) if not bits & 7])
 
 
 @st.composite
@@ -631,6 +639,8 @@ def nssd_configurations(draw: st.DrawFn) -> NssdConfiguration:
         tlsLabel=draw(st.none() | nssd_labels) if tlsKeyRing else None,
         nmiSocket=draw(nssd_paths.filter(lambda p: len(p.encode()) <= 107)),
         nmiIdleTimeout=draw(st.integers(0, 86400)),
+        nmiSocketGroup=draw(st.none() | socket_groups),
+        nmiSocketMode=draw(socket_modes),
         verifyEku=draw(st.sampled_from(PeerEku)),
         maxConnections=draw(st.integers(1, 65535)),
         maxConnectionsPerAddress=draw(st.integers(1, 65535)),

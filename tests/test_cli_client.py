@@ -782,3 +782,26 @@ class ParsingTests(TestCase):
             parse_identity("email:op@example.org"),
             Identity(IdentityKind.EMAIL, "op@example.org"),
         )
+
+
+class DocumentationTests(TestCase):
+    """
+    The section of C{docs/commands.md} on nss-client names every option of
+    the command and of each of its commands, with its one-letter form.
+    """
+
+    def test_everyOptionDocumented(self) -> None:
+        from nsstwisted.cli.client import ClientOptions
+        from tests.daemons import ROOT
+
+        with open(os.path.join(ROOT, "docs", "commands.md"), encoding="utf-8") as f:
+            text = f.read()
+        section = text.split("## nss-client\n", 1)[1].split("\n## ", 1)[0]
+        commands = [options for _, _, options, _ in ClientOptions.subCommands]
+        for options in [ClientOptions, *commands]:
+            for name, letter, *_ in getattr(options, "optParameters", []):
+                self.assertIn(f"--{name}", section, name)
+                if letter is not None and options is ClientOptions:
+                    self.assertIn(f"`-{letter}`, `--{name}", section, name)
+        for name, _, _, _ in ClientOptions.subCommands:
+            self.assertIn(f"nss-client CONNECTION {name}", section)

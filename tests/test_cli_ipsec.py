@@ -770,10 +770,36 @@ class UsageTests(SynchronousTestCase):
     def test_help(self) -> None:
         status, out, err = self.nssIpsec("--help")
         self.assertEqual((status, err), (0, ""))
-        self.assertIn("Usage: nss-ipsec -w|-x display | -f display|default|reload", out)
+        self.assertIn(
+            "Usage: nss-ipsec -w|-x display | (-f display|default|reload", out
+        )
         self.assertIn("--filter-set", out)
         self.assertIn("--stack-nss", out)
         self.assertIn("--nss-server", out)
+
+    def test_helpNamesEveryTargetedPrimary(self) -> None:
+        """
+        The help of -z and -p names every primary they go with, which is
+        every primary but -w and -x.
+        """
+        status, out, err = self.nssIpsec("--help")
+        self.assertEqual((status, err), (0, ""))
+        text = " ".join(out.split())
+        self.assertIn(
+            "-z, --client= The NSS client to ask, through nssd (with -f, -k, -y, "
+            "-m, -i or -o).",
+            text,
+        )
+        self.assertIn(
+            "-p, --stack= The local stack to ask (with -f, -k, -y, -m, -i or -o).",
+            text,
+        )
+        for primary in ipsecreports.PRIMARIES:
+            if primary.letter in "wx":
+                continue
+            for target in ("-z", "-p"):
+                options = self.options(f"-{primary.letter}", "display", target, "TCPCS")
+                self.assertEqual(options.target, "TCPCS")
 
     def test_version(self) -> None:
         status, out, _ = self.nssIpsec("--version")
@@ -1030,6 +1056,17 @@ class SocketTests(TestCase):
         self.assertEqual(
             err,
             "nss-ipsec: iked did not answer NMsec_GET_IKENSINFO within 0.2 seconds\n",
+        )
+        # One second is not "1 seconds".
+        status, _, err = await self.nssIpsec(
+            "-w", "display", "--socket", self.path, "--timeout", "1"
+        )
+        self.assertEqual(
+            (status, err),
+            (
+                1,
+                "nss-ipsec: iked did not answer NMsec_GET_IKENSINFO within 1 second\n",
+            ),
         )
 
     async def test_shutdown(self) -> None:

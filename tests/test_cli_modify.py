@@ -111,6 +111,22 @@ class ModifyTests(TestCase):
         status, out, _ = await self.modify("nssd", "--socket", self.path, "Ref")
         self.assertEqual((status, out), (0, "refresh complete: no changes (1)\n"))
 
+    async def test_optionsAfterCommand(self) -> None:
+        """
+        The options may follow the command, as an operator who recalls the
+        command and adds a socket types them.
+        """
+        await self.serve()
+        status, out, err = await self.modify("nssd", "display", "--socket", self.path)
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(out, "".join(f"{line}\n" for line in CONFIGURATION))
+        status, out, err = await self.modify(
+            "iked", "ref", "-t", "5", f"--socket={self.path}"
+        )
+        self.assertEqual(
+            (status, out, err), (0, "refresh complete: no changes (1)\n", "")
+        )
+
     async def test_socketMode(self) -> None:
         """
         The socket file lets the owner and the group in, nobody else.
@@ -200,6 +216,12 @@ class ModifyTests(TestCase):
         self.assertEqual(
             err, "nss-modify: iked did not answer REFRESH within 0.2 seconds\n"
         )
+        # One second is not "1 seconds".
+        status, _, err = await self.modify("iked", "-s", self.path, "-t", "1", "ref")
+        self.assertEqual(
+            (status, err),
+            (1, "nss-modify: iked did not answer REFRESH within 1 second\n"),
+        )
 
     async def test_daemonGoesAway(self) -> None:
         """
@@ -239,6 +261,9 @@ class UsageTests(SynchronousTestCase):
             (("nssd", "--timeout", "nan", "display"), "--timeout"),
             (("nssd", "--timeout", "soon", "display"), "soon"),
             (("nssd", "--bogus", "display"), "bogus"),
+            (("nssd", "display", "--timeout", "0"), "--timeout"),
+            (("nssd", "display", "--socket"), "--socket requires argument"),
+            (("nssd", "display", "--", "--socket", "/s"), "Wrong number of arguments"),
         ]:
             status, out, err = self.modify(*argv)
             self.assertEqual((status, out), (2, ""), argv)

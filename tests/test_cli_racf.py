@@ -27,7 +27,9 @@ EXAMPLE_JOB = os.path.join(
 )
 
 
-class RacfCommandLineTests(SynchronousTestCase):
+class RacfTestCase(SynchronousTestCase):
+    """A folder for the database, and nss-racf run on it."""
+
     def setUp(self) -> None:
         self.folder = os.path.abspath(self.mktemp())
         os.makedirs(self.folder)
@@ -50,6 +52,8 @@ class RacfCommandLineTests(SynchronousTestCase):
         self.addCleanup(database.close)
         return database
 
+
+class RacfCommandLineTests(RacfTestCase):
     def test_singleCommand(self) -> None:
         self.assertEqual(self.nss_racf("ADDUSER", "CLIENT1")[0], 0)
         status, out, err = self.nss_racf("LISTUSER CLIENT1")
@@ -213,6 +217,85 @@ class RacfCommandLineTests(SynchronousTestCase):
 
 PASSWORD = "S3cret-pw1"
 KEY_HEX = "E001193519561977"
+
+
+class NewDatabaseTests(RacfTestCase):
+    """
+    nss-racf never makes a database silently: commands that only list need
+    an existing one, and a command that defines something in a new one
+    says that it made it.
+    """
+
+    def test_listingDoesNotCreate(self) -> None:
+        """
+        The reported typo: C{nss-racf -d typo.db 'LISTUSER *'} exited 0 and
+        left an empty typo.db behind.
+        """
+        for command in (
+            "LISTUSER *",
+            "LISTGRP NSSCLNT",
+            "RLIST SERVAUTH * AUTHUSER",
+            "SETROPTS LIST",
+            "RACDCERT ID(NSSD) LISTRING(*)",
+            "RACDCERT CERTAUTH LIST",
+            f"RACDCERT CERTAUTH EXPORT(LABEL('CA')) DSN('{self.folder}/ca.pem')",
+        ):
+            status, out, err = self.nss_racf(command)
+            verb = command.split()[0]
+            self.assertEqual(
+                (status, out, err),
+                (
+                    2,
+                    "",
+                    f"nss-racf: NSR0340E security database {self.database} does"
+                    f" not exist, and was not created: listing commands ({verb})"
+                    " need an existing one; name it with --database or"
+                    " NSS_SECURITY_DB\n",
+                ),
+                command,
+            )
+            self.assertEqual(os.listdir(self.folder), [], command)
+
+    def test_listingJobDoesNotCreate(self) -> None:
+        path = self.job("LISTUSER *\nRLIST SERVAUTH *\n/* only a comment */\n")
+        status, _out, err = self.nss_racf("--file", path)
+        self.assertEqual(status, 2)
+        self.assertIn("listing commands (LISTUSER, RLIST)", err)
+        self.assertFalse(os.path.exists(self.database))
+        status, _out, err = self.nss_racf("--file", self.job("/* nothing */\n"))
+        self.assertEqual(status, 2)
+        self.assertIn("(none given)", err)
+        self.assertFalse(os.path.exists(self.database))
+
+    def test_syntaxErrorDoesNotCreate(self) -> None:
+        status, _out, err = self.nss_racf("ADDUSER U1 BOGUS(1)")
+        self.assertEqual(status, 1)
+        self.assertIn("nothing was run", err)
+        self.assertFalse(os.path.exists(self.database))
+
+    def test_definingCommandSaysSo(self) -> None:
+        """
+        A defining command creates the database and says so, once; a job
+        that lists after defining is a defining job.
+        """
+        path = self.job("LISTUSER *\nADDUSER U1\nSETROPTS CLASSACT(SERVAUTH) LIST\n")
+        status, out, err = self.nss_racf("--file", path)
+        self.assertEqual(status, 0, err)
+        stash = self.database[:-3] + ".sth"
+        self.assertTrue(
+            out.startswith(
+                f"NSR0341I security database {self.database} was created (mode"
+                f" 0600); its stash file {stash} is made with the first key"
+                " sealed\n"
+            ),
+            out,
+        )
+        self.assertEqual(os.stat(self.database).st_mode & 0o777, 0o600)
+        status, out, err = self.nss_racf("ADDUSER U2")
+        self.assertEqual((status, out, err), (0, "", ""))
+        status, out, err = self.nss_racf("LISTUSER U2")
+        self.assertEqual((status, err), (0, ""))
+        self.assertNotIn("NSR0341I", out)
 
 
 class SecretsOffTheCommandLineTests(SynchronousTestCase):

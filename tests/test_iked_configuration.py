@@ -6,6 +6,7 @@ search order, display and the equality a refresh relies on.
 
 from __future__ import annotations
 
+import grp
 import os
 import re
 import socket
@@ -474,6 +475,26 @@ class IkeConfigTests(Files):
         self.assertEqual(self.load(ike()).nmiIdleTimeout, DEFAULT_IDLE_TIMEOUT)
         for bad in ("86401", "-5", "1.5"):
             self.assertBadIke(f"NmiIdleTimeout {bad}", "must be a number from 0 to")
+
+    def test_socket_group_and_mode(self) -> None:
+        """
+        As for nssd (the same checks): a group of this host, by name or
+        number, and an octal mode that gives others nothing.
+        """
+        group = grp.getgrgid(os.getegid())
+        config = self.load(ike(f"NmiSocketGroup {group.gr_name}", "NmiSocketMode 0640"))
+        self.assertEqual(
+            (config.nmiSocketGroup, config.nmiSocketMode), (group.gr_name, 0o640)
+        )
+        config = self.load(ike())
+        self.assertEqual((config.nmiSocketGroup, config.nmiSocketMode), (None, 0o660))
+        self.assertIn("  # NmiSocketGroup (iked's own group)", config.describe())
+        self.assertBadIke("NmiSocketGroup no-such-group", "does not exist on this host")
+        self.assertBadIke(
+            "NmiSocketMode 0666", "0666 would let every user of this host connect"
+        )
+        self.assertBadIke("NmiSocketMode 0060", "keep the daemon's own user out")
+        self.assertBadIke("NmiSocketMode 660x", "must be an octal mode")
 
     def test_unknown_keyword(self) -> None:
         self.assertBadIke("NssServer nssd", "unknown keyword of IkeConfig")
@@ -1277,6 +1298,8 @@ class DescribeTests(Files):
                 f"  CaFile {self.ca}",
                 "  NmiSocket /var/sock/ipsecmgmt",
                 "  NmiIdleTimeout 60",
+                "  # NmiSocketGroup (iked's own group)",
+                "  NmiSocketMode 0660",
                 "  SaInstaller record",
                 "  # SecurityDatabase (the usual search)",
                 "  RequireRemoteIdentity no",

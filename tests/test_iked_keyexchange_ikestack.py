@@ -92,6 +92,25 @@ class StackIkeTestCase(TestCase):
         raise AssertionError(f"timed out waiting for {what}")
 
 
+class QuietTests(StackIkeTestCase):
+    def test_noProtocolChatter(self) -> Deferred[None]:
+        """
+        A stack's IKE sockets open and close without Twisted's C{Starting
+        protocol} and C{Stopping protocol} lines.
+        """
+        messages = capture_messages(self)
+        here = ("127.0.0.1", _udp_port())
+        ike = self._side(
+            "quiet", peer_policy("p", here, ("127.0.0.1", 9), "a.test", "b.test")
+        )
+
+        async def go() -> None:
+            await ike.stop()
+            self.assertEqual([m for m in messages if " protocol " in m], [])
+
+        return ensureDeferred(go())
+
+
 class TwoStacks(StackIkeTestCase):
     """Two stacks, left and right, that are each other's IKE peer."""
 

@@ -31,6 +31,7 @@ from tests.daemons import (
     SecuritySetup,
     build_security,
     capture_messages,
+    connect_nmi_as,
     free_port,
     hold_nmi_connections,
     python,
@@ -656,7 +657,7 @@ class BadServerTests(IkedTestCase):
             port = listening.getHost().port
             self.start_iked(write_iked_config(self.setup, port, None))
             await eventually(
-                lambda: self.logged("no answer within 1 seconds"),
+                lambda: self.logged("no answer within 1 second"),
                 what="the attempt to time out",
             )
 
@@ -670,6 +671,50 @@ class BadServerTests(IkedTestCase):
                 lambda: self.logged("EZD1141I Stack STACKA cannot reach"),
                 what="EZD1141I",
             )
+            # NssWaitLimit 1: one second, not "1 seconds".
+            await eventually(
+                lambda: self.logged(
+                    "EZD1143I Stack STACKA retries network security server"
+                    " 127.0.0.1 in 1 second (attempt 2)"
+                ),
+                what="EZD1143I",
+            )
+
+        return ensureDeferred(go())
+
+    def test_disconnectedBetweenAttempts(self) -> Deferred[None]:
+        """
+        Between two attempts a stack is C{disconnected}, as the -w report's
+        documentation says; it is C{connecting} only while it tries.
+        """
+        import io
+
+        from nsstwisted.cli.ipsec import run as ipsec
+
+        service = self.start_iked(
+            write_iked_config(self.setup, free_port(), None, waitLimit=30)
+        )
+
+        async def go() -> None:
+            await eventually(
+                lambda: self.logged("EZD1141I Stack STACKA cannot reach"),
+                what="EZD1141I",
+            )
+            self.assertEqual(
+                service.connections["STACKA"].state, ConnectionState.DISCONNECTED
+            )
+            out, err = io.StringIO(), io.StringIO()
+            status = await ipsec(
+                reactor,
+                ["-w", "display", "--socket", service.configuration.nmiSocket],
+                out,
+                err,
+            )
+            self.assertEqual((status, err.getvalue()), (0, ""))
+            stackA = out.getvalue().split("*****")[0]
+            self.assertRegex(stackA, r"StackName: +STACKA\n")
+            self.assertRegex(stackA, r"ConnectionState: +disconnected\n")
+            self.assertRegex(stackA, r"NSServerIPAddress: +n/a\n")
 
         return ensureDeferred(go())
 
@@ -741,6 +786,11 @@ class ManagementConnectionTests(IkedTestCase):
             )
             self.assertTrue(self.logged(f"uid {os.geteuid()} pid {os.getpid()}"))
             self.assertTrue(self.logged("EZD1172I NMI connID 1"))
+            self.assertTrue(self.logged("was idle for 1 second - the connection"))
+            self.assertTrue(
+                any(m.endswith("on system IKESYS with 1 stack") for m in self.messages),
+                self.messages,
+            )
             config = service.configPath
             with open(config) as f:
                 text = f.read()
@@ -749,6 +799,60 @@ class ManagementConnectionTests(IkedTestCase):
             lines = await service.refresh()
             self.assertEqual(lines, ["refresh complete: NmiIdleTimeout 1 -> 90"])
             self.assertEqual(service.nmiFactory.idleTimeout, 90)
+
+        return ensureDeferred(go())
+
+    def test_operatorInSocketGroup(self) -> Deferred[None]:
+        """
+        C{NmiSocketGroup} lets a member of the group in (EZD1180I says who
+        may connect); a refresh that drops it gives the socket back to
+        iked's own group, and C{NmiSocketMode} applies at once.
+        """
+        import grp
+        import stat
+
+        from nsstwisted.wire.nmi import NmiMessageType
+
+        skip_unless_root(self)
+        # As /var/sock lets every user pass to the sockets in it.
+        os.chmod(self.setup.sockets, 0o755)  # noqa: S103
+        service = self.start_local("NmiSocketGroup nogroup")
+
+        async def go() -> None:
+            path = await self.served(service)
+            nogroup = grp.getgrnam("nogroup").gr_gid
+            info = os.stat(path)
+            self.assertEqual(
+                (info.st_gid, stat.S_IMODE(info.st_mode)), (nogroup, 0o660)
+            )
+            self.assertTrue(
+                self.logged(
+                    f"EZD1180I management socket {path}: owner root, group "
+                    "nogroup, mode 0660"
+                )
+            )
+            operator = await connect_nmi_as(self, path, "nobody")
+            reply = await operator.request(NmiMessageType.GET_IKENSINFO)
+            self.assertTrue(reply.ok)
+            config = service.configPath
+            with open(config) as f:
+                text = f.read()
+            with open(config, "w") as f:
+                f.write(text.replace("NmiSocketGroup nogroup", "NmiSocketMode 0600"))
+            lines = await service.refresh()
+            self.assertEqual(
+                lines,
+                [
+                    "refresh complete: NmiSocketGroup nogroup -> none; "
+                    "NmiSocketMode 0660 -> 0600"
+                ],
+            )
+            info = os.stat(path)
+            self.assertEqual(
+                (info.st_gid, stat.S_IMODE(info.st_mode)), (os.getegid(), 0o600)
+            )
+            with self.assertRaises(PermissionError):
+                await connect_nmi_as(self, path, "nobody")
 
         return ensureDeferred(go())
 

@@ -5,6 +5,7 @@ merge rule, errors, search order and display.
 
 from __future__ import annotations
 
+import grp
 import os
 import socket
 
@@ -239,6 +240,23 @@ class KeywordTests(SynchronousTestCase):
         """
         self.assertEqual(load(body()).nmiIdleTimeout, DEFAULT_IDLE_TIMEOUT)
 
+    def test_socket_group_and_mode(self) -> None:
+        """
+        The group is one of this host's, by name or number, kept as
+        written; the mode is octal.
+        """
+        group = grp.getgrgid(os.getegid())
+        config = load(body(f"NmiSocketGroup {group.gr_name}", "NmiSocketMode 0600"))
+        self.assertEqual(
+            (config.nmiSocketGroup, config.nmiSocketMode), (group.gr_name, 0o600)
+        )
+        config = load(body(f"NmiSocketGroup {group.gr_gid}", "NmiSocketMode 770"))
+        self.assertEqual(
+            (config.nmiSocketGroup, config.nmiSocketMode), (str(group.gr_gid), 0o770)
+        )
+        config = load(body())
+        self.assertEqual((config.nmiSocketGroup, config.nmiSocketMode), (None, 0o660))
+
 
 class MergeTests(SynchronousTestCase):
     """
@@ -327,6 +345,30 @@ class ErrorTests(SynchronousTestCase):
                 f"NmiIdleTimeout {bad}",
                 "must be a number from 0 to 86400 (seconds; 0 for no idle timeout)",
             )
+
+    def test_socket_group(self) -> None:
+        self.assertBad(
+            "NmiSocketGroup nssops-typo",
+            "the group 'nssops-typo' does not exist on this host",
+        )
+        self.assertBad("NmiSocketGroup 4294967296", "does not exist on this host")
+        self.assertBad("NmiSocketGroup", "takes exactly one value")
+
+    def test_socket_mode(self) -> None:
+        """
+        A mode that lets others connect is refused, not warned about:
+        nothing but the socket's mode keeps other users from iked's
+        requests.
+        """
+        for bad in ("0666", "0662", "0601", "0667"):
+            self.assertBad(
+                f"NmiSocketMode {bad}",
+                f"{bad} would let every user of this host connect",
+            )
+        for bad in ("0060", "0460", "0200"):
+            self.assertBad(f"NmiSocketMode {bad}", "keep the daemon's own user out")
+        for bad in ("1660", "06600", "0o660", "66", "0680", "rw-rw----", "-660"):
+            self.assertBad(f"NmiSocketMode {bad}", "must be an octal mode")
 
     def test_tls_label(self) -> None:
         self.assertBad("TlsLabel " + "L" * 33, "1 to 32 printable", "KeyRing r")
@@ -456,6 +498,8 @@ class DescribeTests(SynchronousTestCase):
                 "# TlsLabel (the ring's DEFAULT certificate)",
                 "NmiSocket /var/sock/nss",
                 "NmiIdleTimeout 60",
+                "# NmiSocketGroup (nssd's own group)",
+                "NmiSocketMode 0660",
                 "VerifyEku Ike",
                 "MaxConnections 4096",
                 "MaxConnectionsPerAddress 128",
@@ -499,6 +543,8 @@ class PropertyTests(SynchronousTestCase):
                     "TlsLabel",
                     "NmiSocket",
                     "NmiIdleTimeout",
+                    "NmiSocketGroup",
+                    "NmiSocketMode",
                     "VerifyEku",
                     "Other",
                 ]

@@ -6,6 +6,7 @@ API.
 
 from __future__ import annotations
 
+import grp
 import io
 import os
 import stat
@@ -47,6 +48,7 @@ from nsstwisted.protocols.nmi import (
     NmiClientFactory,
     NmiRequestFailed,
 )
+from nsstwisted.protocols.startup import StartupError
 from nsstwisted.security.signing import SignatureScheme, verify
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.nmi import NmiMessageType
@@ -58,6 +60,7 @@ from tests.daemons import (
     build_security,
     capture_messages,
     client_endpoint,
+    connect_nmi_as,
     hold_nmi_connections,
     racf,
     skip_unless_root,
@@ -100,6 +103,27 @@ class NssdServiceTests(TestCase):
         )
         self.addCleanup(session.close)
         return session
+
+    def test_noFactoryChatter(self) -> Deferred[None]:
+        """
+        Listening, a client's connection and a management connection write
+        none of Twisted's C{Starting factory} and C{Stopping factory}
+        lines, which told an operator nothing and came with every
+        connection of every client.
+        """
+
+        async def go() -> None:
+            session = await self.logon()
+            await session.close()
+            out, err = io.StringIO(), io.StringIO()
+            socket = self.service.configuration.nmiSocket
+            status = await modify(reactor, ["nssd", "-s", socket, "display"], out, err)
+            self.assertEqual((status, err.getvalue()), (0, ""))
+            self.assertLogged("DBG0101I")
+            chatter = [m for m in self.messages if " factory " in m]
+            self.assertEqual(chatter, [])
+
+        return ensureDeferred(go())
 
     def test_passwordLogonAndSign(self) -> Deferred[None]:
         async def go() -> None:
@@ -470,7 +494,7 @@ class ManagementConnectionTests(TestCase):
             )
             (idle,) = self.logged("DBG0122I")
             self.assertIn(f"uid {os.geteuid()} pid {os.getpid()}", idle)
-            self.assertIn("was idle for 1 seconds", idle)
+            self.assertIn("was idle for 1 second - the connection", idle)
             self.assertEqual(service.nmiFactory.connections, set())
             config = service.configPath
             with open(config) as f:
@@ -482,6 +506,125 @@ class ManagementConnectionTests(TestCase):
             self.assertEqual(service.nmiFactory.idleTimeout, 0)
 
         return ensureDeferred(go())
+
+
+class OperatorSocketTests(TestCase):
+    """
+    An operator is let in by the management socket's group and identified
+    by its login name: the documented example, with the Unix user
+    C{nobody} (group C{nogroup}) in the place of C{ipsecop}, and the
+    example job's operator defined as C{NOBODY} instead of C{IPSECOP}.
+    """
+
+    timeout = 60
+
+    def setUp(self) -> None:
+        skip_unless_root(self)
+        self.messages = capture_messages(self)
+        self.setup = build_security(self, operator="NOBODY")
+        # As /var/sock lets every user pass to the sockets in it.
+        os.chmod(self.setup.sockets, 0o755)  # noqa: S103
+
+    def start(self, *extra: str) -> NSSDService:
+        service = NSSDService.prepare(
+            write_nssd_config(self.setup, *extra), reactor, interface="127.0.0.1"
+        )
+        service.startService()
+        self.addCleanup(service.stopService)
+        return service
+
+    async def served(self, service: NSSDService) -> str:
+        while service.nmiPort is None:
+            await deferLater(reactor, 0.01, lambda: None)
+        return service.configuration.nmiSocket
+
+    def test_operatorInSocketGroup(self) -> Deferred[None]:
+        """
+        With C{NmiSocketGroup nogroup}, the socket is root:nogroup 0660
+        (DBG0160I says so); nobody, a member, connects and is answered as
+        NOBODY; daemon, not a member, cannot connect; daemon made a member
+        connects but is refused, since DAEMON is no defined user.
+        """
+
+        async def go() -> None:
+            service = self.start("  NmiSocketGroup nogroup")
+            path = await self.served(service)
+            info = os.stat(path)
+            self.assertEqual(
+                (info.st_gid, stat.S_IMODE(info.st_mode)),
+                (grp.getgrnam("nogroup").gr_gid, 0o660),
+            )
+            self.assertEqual(
+                [m for m in self.messages if "DBG0160I" in m],
+                [
+                    f"DBG0160I management socket {path}: owner root, group"
+                    " nogroup, mode 0660"
+                ],
+            )
+            operator = await connect_nmi_as(self, path, "nobody")
+            reply = await operator.request(NmiMessageType.GET_CLIENTINFO)
+            self.assertTrue(reply.ok)
+            self.assertTrue(
+                any("DBG0032I" in m and "NOBODY" in m for m in self.messages),
+                self.messages,
+            )
+            with self.assertRaises(PermissionError):
+                await connect_nmi_as(self, path, "daemon")
+            stranger = await connect_nmi_as(
+                self, path, "daemon", [grp.getgrnam("nogroup").gr_gid]
+            )
+            with self.assertRaises(NmiRequestFailed) as refused:
+                await stranger.request(NmiMessageType.GET_CLIENTINFO)
+            self.assertEqual(
+                (refused.exception.returnCode, refused.exception.reasonCode),
+                (ReturnCode.EACCES, ReasonCode.NSSRsnServiceDenied),
+            )
+            self.assertIn("DAEMON", "; ".join(refused.exception.lines))
+
+        return ensureDeferred(go())
+
+    def test_refreshAppliesGroupAndMode(self) -> Deferred[None]:
+        """
+        A refresh gives the socket a new group or mode at once; without
+        NmiSocketGroup it goes back to nssd's own group, and the operator
+        no longer gets in.  A connection made before stays.
+        """
+
+        async def go() -> None:
+            service = self.start("  NmiSocketGroup nogroup")
+            path = await self.served(service)
+            before = await connect_nmi_as(self, path, "nobody")
+            config = service.configPath
+            with open(config) as f:
+                text = f.read()
+            with open(config, "w") as f:
+                f.write(text.replace("NmiSocketGroup nogroup", "NmiSocketMode 0600"))
+            lines = await service.refresh()
+            self.assertIn("NmiSocketMode 0600", lines[0])
+            self.assertIn("# NmiSocketGroup (nssd's own group)", lines[0])
+            info = os.stat(path)
+            self.assertEqual(
+                (info.st_gid, stat.S_IMODE(info.st_mode)), (os.getegid(), 0o600)
+            )
+            with self.assertRaises(PermissionError):
+                await connect_nmi_as(self, path, "nobody")
+            reply = await before.request(NmiMessageType.GET_CLIENTINFO)
+            self.assertTrue(reply.ok)
+
+        return ensureDeferred(go())
+
+    def test_unknownGroupIsAConfigurationError(self) -> None:
+        """
+        A group that does not exist stops the start, naming the file, the
+        line and the keyword.
+        """
+        config = write_nssd_config(self.setup, "  NmiSocketGroup nssops-typo")
+        with self.assertRaises(StartupError) as failed:
+            NSSDService.prepare(config, reactor, interface="127.0.0.1")
+        self.assertIn(
+            f"{config}:10: NmiSocketGroup: the group 'nssops-typo' does not exist",
+            str(failed.exception),
+        )
 
 
 class ClientRequestTests(TestCase):

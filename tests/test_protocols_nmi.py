@@ -6,16 +6,21 @@ the server over L{iosim}.
 
 from __future__ import annotations
 
+import grp
 import itertools
 import os
+import pwd
 import re
 import shutil
+import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred, fail, succeed
 from twisted.internet.endpoints import UNIXClientEndpoint
+from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.test.iosim import IOPump, connectedServerAndClient
@@ -36,8 +41,12 @@ from nsstwisted.protocols.nmi import (
     NmiServerFactory,
     NmiServerObserver,
     NmiServerProtocol,
+    NmiSocketAccessError,
     NmiTerminated,
+    change_socket_access,
+    describe_socket_access,
     nmi_server_endpoint,
+    set_socket_access,
 )
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.nmi import (
@@ -678,9 +687,10 @@ class ServerTests(SynchronousTestCase):
 
     def test_endpoint(self) -> None:
         endpoint = nmi_server_endpoint(object(), "/var/sock/nss")
-        self.assertEqual(endpoint._address, "/var/sock/nss")
-        self.assertEqual(endpoint._mode, SOCKET_MODE)
-        self.assertTrue(endpoint._wantPID)
+        self.assertEqual(endpoint.unix._address, "/var/sock/nss")
+        self.assertEqual(endpoint.unix._mode, SOCKET_MODE)
+        self.assertTrue(endpoint.unix._wantPID)
+        self.assertEqual((endpoint.mode, endpoint.group), (SOCKET_MODE, None))
 
 
 def connectedPair(
@@ -918,6 +928,84 @@ class PeerCredentialTests(TestCase):
             client.close()
 
         return ensureDeferred(go())
+
+
+class SocketAccessTests(TestCase):
+    """
+    The group and mode a daemon gives its management socket: set before
+    the endpoint reports it listening, or the listening ends.
+    """
+
+    def setUp(self) -> None:
+        folder = tempfile.mkdtemp(prefix="nmi-", dir="/tmp")
+        self.addCleanup(shutil.rmtree, folder, True)
+        self.path = os.path.join(folder, "nmi")
+
+    async def listen(self, **access: Any) -> IListeningPort:
+        factory = NmiServerFactory(EchoHandler(), reactor)
+        port = await nmi_server_endpoint(reactor, self.path, **access).listen(factory)
+        self.addCleanup(port.stopListening)
+        return port
+
+    async def test_change(self) -> None:
+        """
+        A refresh's change applies to the socket served; no change, or no
+        socket, does nothing.
+        """
+        port = await self.listen(mode=0o600)
+        group = grp.getgrgid(os.getegid()).gr_name
+        self.assertIsNone(change_socket_access(port, (None, 0o600), (None, 0o600)))
+        self.assertIsNone(change_socket_access(None, (None, 0o600), (group, 0o660)))
+        self.assertEqual(stat.S_IMODE(os.stat(self.path).st_mode), 0o600)
+        self.assertEqual(
+            change_socket_access(port, (None, 0o600), (group, 0o660)),
+            (self.path, describe_socket_access(self.path)),
+        )
+        self.assertEqual(stat.S_IMODE(os.stat(self.path).st_mode), 0o660)
+
+    async def test_groupAndMode(self) -> None:
+        """
+        The socket gets the group, by name or number, and the mode.
+        """
+        group = grp.getgrgid(os.getegid())
+        await self.listen(group=group.gr_name, mode=0o600)
+        info = os.stat(self.path)
+        self.assertEqual(
+            (info.st_gid, stat.S_IMODE(info.st_mode)), (group.gr_gid, 0o600)
+        )
+        self.assertEqual(
+            describe_socket_access(self.path),
+            f"owner {pwd.getpwuid(os.geteuid()).pw_name}, group {group.gr_name},"
+            " mode 0600",
+        )
+        set_socket_access(self.path, 0o660, str(group.gr_gid))
+        self.assertEqual(stat.S_IMODE(os.stat(self.path).st_mode), 0o660)
+
+    async def test_unknownGroup(self) -> None:
+        """
+        A group that does not exist fails the listening, which ends: the
+        path is free for the next try.
+        """
+        with self.assertRaises(NmiSocketAccessError) as failed:
+            await self.listen(group="no-such-group-here")
+        self.assertEqual(
+            str(failed.exception),
+            f"cannot give the management socket {self.path} group "
+            "no-such-group-here and mode 0660: the group does not exist",
+        )
+        await self.listen()
+        self.assertEqual(stat.S_IMODE(os.stat(self.path).st_mode), SOCKET_MODE)
+
+    def test_notASocket(self) -> None:
+        """
+        A file in the socket's place is not handed to the group.
+        """
+        Path(self.path).write_text("")
+        os.chmod(self.path, 0o600)
+        with self.assertRaises(NmiSocketAccessError) as failed:
+            set_socket_access(self.path, 0o660, os.getegid())
+        self.assertIn("it is not a socket", str(failed.exception))
+        self.assertEqual(stat.S_IMODE(os.stat(self.path).st_mode), 0o600)
 
 
 def documentedCodes(heading: str) -> set[str]:

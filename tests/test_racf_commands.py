@@ -123,6 +123,17 @@ class SyntaxTests(InterpreterTestCase):
         error = self.assertRaises(CommandSyntaxError, self.run_, "ADDSD 'X.Y'")
         self.assertEqual(error.command, "ADDSD")
 
+    def test_missingPositionalCounted(self) -> None:
+        """
+        The count of operands missing is said as a count: never
+        C{operand(s)}.
+        """
+        error = self.assertRaises(CommandSyntaxError, self.run_, "ADDUSER")
+        self.assertIn("needs 1 positional operand", str(error))
+        self.assertNotIn("operand(s)", str(error))
+        error = self.assertRaises(CommandSyntaxError, self.run_, "RDEFINE SERVAUTH")
+        self.assertIn("needs 2 positional operands", str(error))
+
     def test_unknownKeyword(self) -> None:
         error = self.assertRaises(
             CommandSyntaxError, self.run_, "RDEFINE SERVAUTH X COLOUR(RED)"

@@ -68,6 +68,7 @@ from nsstwisted.protocols.nmi import (
     NmiTerminated,
 )
 from nsstwisted.wire.clientinfo import decode_clientinfo_reply
+from nsstwisted.wire.counts import counted
 from nsstwisted.wire.fields import FieldDecodeError
 from nsstwisted.wire.filters import (
     NAME_PATTERN,
@@ -122,6 +123,9 @@ SOCKETS = {"nssd": NSSD_SOCKET, "iked": IKED_SOCKET}
 # Primaries that speak of many stacks or clients at once, which IBM does
 # not let -z or -p narrow.
 _UNTARGETED = frozenset({"w", "x"})
+_TARGETED = [f"-{p.letter}" for p in PRIMARIES if p.letter not in _UNTARGETED]
+_WITH_TARGET = f"with {', '.join(_TARGETED[:-1])} or {_TARGETED[-1]}"
+"""Where C{-z} and C{-p} go: every primary but C{-w} and C{-x}."""
 
 FILTER_SCOPES = ("current", "policy", "profile", "default")
 """
@@ -201,11 +205,11 @@ class IpsecOptions(usage.Options):
     """
 
     synopsis = (
-        f"Usage: {PROGRAM} -w|-x display | -f display|default|reload "
+        f"Usage: {PROGRAM} -w|-x display | (-f display|default|reload "
         "[-c current|policy|profile] | -k display|deactivate|refresh [-e] | "
         "-y display|activate|deactivate|refresh [-b] | "
         "-m display|activate|deactivate [-a TUNNELID] [-n NAME] | "
-        "-i display | -o display [-z CLIENT | -p STACK] "
+        "-i display | -o display) [-z CLIENT | -p STACK] "
         "[--socket PATH] [--timeout SECONDS] [--json]"
     )
     longdesc = (
@@ -221,7 +225,7 @@ class IpsecOptions(usage.Options):
         "KeyExchangeRule (-k), LocalDynVpnRule (-y; display also takes the "
         "IpDynVpnAction) or IpManVpnAction (-m); -i display, a stack's "
         "interface addresses; -o display, its NAT traversal port "
-        "translations.  All of these work for a "
+        "translations.  All of these but -w and -x work for a "
         "local stack (-p) or an NSS client through nssd (-z).  The socket is "
         f"--socket, else {IKED_SOCKET} (iked), or {NSSD_SOCKET} (nssd) for -x "
         "and -z."
@@ -246,8 +250,8 @@ class IpsecOptions(usage.Options):
             ]
             for p in PRIMARIES
         ),
-        ["client", "z", None, "The NSS client to ask, through nssd (with -f)."],
-        ["stack", "p", None, "The local stack to ask (with -f)."],
+        ["client", "z", None, f"The NSS client to ask, through nssd ({_WITH_TARGET})."],
+        ["stack", "p", None, f"The local stack to ask ({_WITH_TARGET})."],
         [
             "filter-set",
             "c",
@@ -444,7 +448,8 @@ async def _ask(
             await protocol.ready.addTimeout(timeout, reactor)
         except TimeoutError:
             context.problem(
-                f"{daemon} at {path} did not send INIT within {timeout:g} seconds"
+                f"{daemon} at {path} did not send INIT within "
+                f"{counted(timeout, 'second')}"
             )
             return EXIT_USAGE
         except NmiTerminated as error:
@@ -461,7 +466,7 @@ async def _ask(
             ).addTimeout(timeout, reactor)
         except TimeoutError:
             context.problem(
-                f"{daemon} did not answer {name} within {timeout:g} seconds"
+                f"{daemon} did not answer {name} within {counted(timeout, 'second')}"
             )
             return EXIT_REFUSED
         except NmiTerminated as error:

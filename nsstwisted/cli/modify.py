@@ -12,6 +12,7 @@ daemon to ask" (status 2).
 
 from __future__ import annotations
 
+import getopt
 import sys
 from collections.abc import Callable
 from typing import Any, ClassVar, NoReturn, TextIO
@@ -30,6 +31,7 @@ from nsstwisted.protocols.nmi import (
     NmiError,
     NmiTerminated,
 )
+from nsstwisted.wire.counts import counted
 from nsstwisted.wire.nmi import IKED_SOCKET, NSSD_SOCKET, NmiMessageType
 
 __all__ = [
@@ -101,6 +103,12 @@ class _HelpOptions(usage.Options):
 
     opt_h = opt_help
 
+    def opt_version(self) -> None:
+        """
+        Display the version and exit.
+        """
+        raise _Finished(f"{PROGRAM} (nsstwisted) {__version__}\n")
+
 
 class DaemonOptions(_HelpOptions):
     """
@@ -123,6 +131,25 @@ class DaemonOptions(_HelpOptions):
             f"Usage: {PROGRAM} nssd|iked [--socket PATH] [--timeout SECONDS] "
             "display|refresh"
         )
+
+    def parseOptions(self, options: list[str] | None = None) -> None:
+        """
+        Take the options before or after the command, as GNU tools do
+        (C{nss-modify nssd display --socket PATH}); C{--} still ends them.
+        """
+        given = sys.argv[1:] if options is None else options
+        try:
+            found, words = getopt.gnu_getopt(given, self.shortOpt, self.longOpt)
+        except getopt.error as e:
+            raise usage.UsageError(str(e)) from None
+        reordered: list[str] = []
+        for option, value in found:
+            if option.startswith("--"):
+                takesValue = f"{option[2:]}=" in self.longOpt
+            else:
+                takesValue = f"{option[1:]}:" in self.shortOpt
+            reordered += [option, value] if takesValue else [option]
+        super().parseOptions([*reordered, "--", *words])  # type: ignore[no-untyped-call]
 
     def parseArgs(self, command: str | None = None) -> None:
         if command is None:
@@ -155,12 +182,6 @@ class ModifyOptions(_HelpOptions):
         ["nssd", None, DaemonOptions, "The NSS server."],
         ["iked", None, DaemonOptions, "The IKE daemon."],
     ]
-
-    def opt_version(self) -> None:
-        """
-        Display the version and exit.
-        """
-        raise _Finished(f"{PROGRAM} (nsstwisted) {__version__}\n")
 
     def postOptions(self) -> None:
         if self.subCommand is None:
@@ -236,7 +257,9 @@ async def _converse(
     try:
         await protocol.ready.addTimeout(timeout, reactor)
     except TimeoutError:
-        problem(f"{daemon} at {path} did not send INIT within {timeout:g} seconds")
+        problem(
+            f"{daemon} at {path} did not send INIT within {counted(timeout, 'second')}"
+        )
         return EXIT_USAGE
     except NmiTerminated as error:
         problem(f"{daemon} at {path} ended the connection: {_codes(error)}")
@@ -248,7 +271,10 @@ async def _converse(
     try:
         reply = await request.addTimeout(timeout, reactor)
     except TimeoutError:
-        problem(f"{daemon} did not answer {command.upper()} within {timeout:g} seconds")
+        problem(
+            f"{daemon} did not answer {command.upper()} within "
+            f"{counted(timeout, 'second')}"
+        )
         return EXIT_REFUSED
     except NmiTerminated as error:
         problem(f"{daemon} ended the connection: {_codes(error)}")

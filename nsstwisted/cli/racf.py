@@ -38,7 +38,11 @@ from nsstwisted.security.errors import (
     SecurityError,
 )
 from nsstwisted.security.location import database_path, stash_path
-from nsstwisted.security.racf.commands import RacfInterpreter
+from nsstwisted.security.racf.commands import (
+    RacfInterpreter,
+    changes_database,
+    check_command,
+)
 from nsstwisted.security.racf.lexer import RacfCommand, parse_command, parse_job
 from nsstwisted.security.racf.secretkeywords import (
     SecretOperand,
@@ -51,6 +55,17 @@ EXIT_OK = 0
 EXIT_COMMAND_FAILED = 1
 EXIT_ENVIRONMENT = 2
 MAX_JOB_SIZE = 4 * 1024 * 1024
+
+
+class _Finished(Exception):
+    """
+    Raised instead of L{usage.Options}' own C{sys.exit} for C{--help} and
+    C{--version}, so that L{run} writes the text where it was told to.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
 
 
 class RacfOptions(usage.Options):
@@ -73,6 +88,20 @@ class RacfOptions(usage.Options):
         ["stash", "s", None, "The stash file holding the master key."],
         ["file", "f", None, "Run the commands of this job file ('-': stdin)."],
     ]
+
+    def opt_help(self) -> None:
+        """
+        Display this help and exit.
+        """
+        raise _Finished(str(self))
+
+    opt_h = opt_help
+
+    def opt_version(self) -> None:
+        """
+        Display the version and exit.
+        """
+        raise _Finished(f"{PROGRAM} (nsstwisted) {__version__}\n")
 
     def parseArgs(self, *words: str) -> None:
         self["command"] = " ".join(words)
@@ -184,6 +213,9 @@ def run(
         options.parseOptions(  # type: ignore[no-untyped-call]
             sys.argv[1:] if argv is None else argv
         )
+    except _Finished as finished:
+        out.write(finished.text)
+        return EXIT_OK
     except usage.UsageError as e:
         err.write(f"{PROGRAM}: {e}\n{options.synopsis}\n")
         return EXIT_ENVIRONMENT
@@ -217,16 +249,54 @@ def run(
         err.write(f"{PROGRAM}: {e}\n")
         return EXIT_COMMAND_FAILED
 
+    # A job with a syntax error anywhere runs nothing, and opens nothing.
+    syntaxErrors = []
+    for command in commands:
+        try:
+            check_command(command)
+        except CommandSyntaxError as e:
+            syntaxErrors.append(_describe(e, command))
+    if syntaxErrors:
+        for line in syntaxErrors:
+            err.write(f"{PROGRAM}: {line}\n")
+        err.write(f"{PROGRAM}: nothing was run\n")
+        return EXIT_COMMAND_FAILED
     try:
         path = database_path(options["database"])
-        database = SecurityDatabase.open(path, stash_path(path, options["stash"]))
+        stash = stash_path(path, options["stash"])
+        created = not os.path.exists(path)
+        if created and not any(changes_database(c) for c in commands):
+            err.write(f"{PROGRAM}: {_not_created(path, commands)}\n")
+            return EXIT_ENVIRONMENT
+        database = SecurityDatabase.open(path, stash)
     except SecurityError as e:
         err.write(f"{PROGRAM}: {e}\n")
         return EXIT_ENVIRONMENT
+    if created:
+        # Said, so that a mistyped path that a defining command filled
+        # is noticed at once.
+        out.write(
+            f"NSR0341I security database {path} was created (mode 0600); its"
+            f" stash file {stash} is made with the first key sealed\n"
+        )
     try:
         return _run_commands(RacfInterpreter(database, base), commands, out, err)
     finally:
         database.close()
+
+
+def _not_created(path: str, commands: list[RacfCommand]) -> str:
+    """
+    The error for listing commands on a database that does not exist: they
+    would find it empty, and an empty database left behind at a mistyped
+    path would look like a real one.
+    """
+    verbs = ", ".join(sorted({command.verb for command in commands}))
+    return (
+        f"NSR0340E security database {path} does not exist, and was not"
+        f" created: listing commands ({verbs or 'none given'}) need an existing"
+        " one; name it with --database or NSS_SECURITY_DB"
+    )
 
 
 def _run_commands(
@@ -235,17 +305,6 @@ def _run_commands(
     out: TextIO,
     err: TextIO,
 ) -> int:
-    syntaxErrors = []
-    for command in commands:
-        try:
-            interpreter.check(command)
-        except CommandSyntaxError as e:
-            syntaxErrors.append(_describe(e, command))
-    if syntaxErrors:
-        for line in syntaxErrors:
-            err.write(f"{PROGRAM}: {line}\n")
-        err.write(f"{PROGRAM}: nothing was run\n")
-        return EXIT_COMMAND_FAILED
     status = EXIT_OK
     for command in commands:
         try:

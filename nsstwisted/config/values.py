@@ -1,14 +1,15 @@
 """
 Values that both daemons' configuration files take the same way: one
-setting's single value, the system name, absolute paths and certificate
-labels, each checked with an error naming the file, line and keyword; and
-the error for a keyword a statement does not take, with the nearest one it
-does.
+setting's single value, the system name, absolute paths, certificate
+labels and the group and mode of a management socket, each checked with an
+error naming the file, line and keyword; and the error for a keyword a
+statement does not take, with the nearest one it does.
 """
 
 from __future__ import annotations
 
 import difflib
+import grp
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -133,3 +134,66 @@ def default_system_name(hostname: str) -> str:
     would silently change profile names.
     """
     return hostname.split(".", 1)[0].upper()[:8]
+
+
+DEFAULT_SOCKET_MODE = 0o660
+"""
+A management socket's mode unless C{NmiSocketMode} says otherwise: its
+owner and group may connect (connecting needs write permission), others
+may not (C{nsstwisted.wire.nmi.SOCKET_MODE}, restated so that this
+package stays free of the wire codecs).
+"""
+
+
+def socket_group_value(setting: Setting, filename: str) -> str:
+    """
+    A group of this host, by name or number, for the group that a
+    management socket is given: checked when the file is read, so that a
+    misspelt group is an error naming the file, line and keyword rather
+    than a daemon that starts and locks its operators out.
+    """
+    name = single_value(setting, filename)
+    try:
+        if name.isascii() and name.isdigit():
+            grp.getgrgid(int(name))
+        else:
+            grp.getgrnam(name)
+    except (KeyError, OverflowError):
+        raise setting_error(
+            setting, filename, f"the group {name!r} does not exist on this host"
+        ) from None
+    return name
+
+
+def socket_mode_value(setting: Setting, filename: str) -> int:
+    """
+    The permission bits of a management socket, in octal (C{0660}).
+
+    Whoever may connect may send every request the daemon serves without
+    further check (nssd checks the routed ones with SERVAUTH, iked checks
+    none), so a mode that lets others connect is refused rather than
+    warned about: the socket's group is how operators are let in.  The
+    owner must keep read and write, so that the daemon's own user can
+    manage it.
+    """
+    text = single_value(setting, filename)
+    why = ""
+    if text.isascii() and 3 <= len(text) <= 4 and all(c in "01234567" for c in text):
+        mode = int(text, 8)
+        if mode & 0o007:
+            why = f"{text} would let every user of this host connect; "
+        elif mode & 0o600 != 0o600:
+            why = f"{text} would keep the daemon's own user out; "
+        elif not mode & ~0o770:
+            return mode
+    raise setting_error(
+        setting,
+        filename,
+        f"{why}must be an octal mode that gives the owner read and write and"
+        " others nothing, such as 0660 (owner and group) or 0600 (owner only)",
+    )
+
+
+def socket_mode_text(mode: int) -> str:
+    """A socket mode as C{NmiSocketMode} takes it back: C{0660}."""
+    return f"{mode:04o}"

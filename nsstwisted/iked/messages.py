@@ -12,6 +12,7 @@ from __future__ import annotations
 from twisted.logger import Logger
 
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
+from nsstwisted.wire.counts import counted
 
 # Request type names as EZD1139I prints them.
 CONNECT_REQUEST = "NSS_ConnectClientReqToSrv"
@@ -88,7 +89,7 @@ class IkedMessages:
     def switching(self, stack: str, old: str, new: str, waitSeconds: float) -> None:
         self._emit(
             f"EZD1142I Stack {stack} switches from network security server {old} "
-            f"to {new}; next attempt in {waitSeconds:g} seconds"
+            f"to {new}; next attempt in {counted(waitSeconds, 'second')}"
         )
 
     def retrying(
@@ -96,7 +97,7 @@ class IkedMessages:
     ) -> None:
         self._emit(
             f"EZD1143I Stack {stack} retries network security server {server} "
-            f"in {waitSeconds:g} seconds (attempt {attempt})"
+            f"in {counted(waitSeconds, 'second')} (attempt {attempt})"
         )
 
     def logon_refused(
@@ -116,9 +117,12 @@ class IkedMessages:
 
     def nmi_idle(self, connId: int, caller: str, seconds: float) -> None:
         self._emit(
-            f"EZD1172I NMI connID {connId} - {caller} was idle for {seconds:g} "
-            "seconds - the connection will be closed"
+            f"EZD1172I NMI connID {connId} - {caller} was idle for "
+            f"{counted(seconds, 'second')} - the connection will be closed"
         )
+
+    def nmi_socket_access(self, path: str, access: str) -> None:
+        self._emit(f"EZD1180I management socket {path}: {access}")
 
     def disconnected(self, stack: str, server: str) -> None:
         self._emit(

@@ -59,11 +59,18 @@ from nsstwisted.iked.stackmodel.interfaces import InterfaceReader
 from nsstwisted.iked.stackmodel.stack import StackModel
 from nsstwisted.iked.stackmodel.statistics import StackStatistics
 from nsstwisted.iked.stackmodel.tunnels import StackTunnels
-from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
+from nsstwisted.protocols.nmi import (
+    NmiServerFactory,
+    NmiSocketAccessError,
+    change_socket_access,
+    describe_socket_access,
+    nmi_server_endpoint,
+)
 from nsstwisted.protocols.startup import StartupError, listen_at_start
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import SecurityError
 from nsstwisted.security.location import database_path, stash_path
+from nsstwisted.wire.counts import counted
 from nsstwisted.wire.ikensinfo import IkeNssConnectionState, IkeNssInfo
 from nsstwisted.wire.nmi import (
     NmiDecodeFailure,
@@ -285,7 +292,7 @@ class IKEDService(Service):
             "{ikedMessage}",
             ikedMessage=f"EZD1100I IKE daemon starting on system "
             f"{self.configuration.systemName} with "
-            f"{len(self.configuration.stack_names())} stacks",
+            f"{counted(len(self.configuration.stack_names()), 'stack')}",
         )
         try:
             self._open_local_ring_at_start(readOnly=False)
@@ -508,8 +515,14 @@ class IKEDService(Service):
             )
             raise StartupError(f"cannot create socket directory {directory}") from None
         try:
-            return listen_at_start(
-                nmi_server_endpoint(self._reactor, path), self.nmiFactory
+            port = listen_at_start(
+                nmi_server_endpoint(
+                    self._reactor,
+                    path,
+                    mode=self.configuration.nmiSocketMode,
+                    group=self.configuration.nmiSocketGroup,
+                ),
+                self.nmiFactory,
             )
         except StartupError as e:
             self.log.error(
@@ -521,6 +534,8 @@ class IKEDService(Service):
                 f"the management socket {path} is in use (is another iked"
                 " running with this configuration?) or cannot be created"
             ) from None
+        self.messages.nmi_socket_access(path, describe_socket_access(path))
+        return port
 
     # Refresh
 
@@ -540,12 +555,19 @@ class IKEDService(Service):
         try:
             new = load_iked_configuration(self.configPath)
             caCertificates = read_ca_file(new.caFile, bool(new.nssStacks))
-        except (ConfigurationError, StartupError) as e:
+            changed = change_socket_access(
+                self.nmiPort,
+                (self.configuration.nmiSocketGroup, self.configuration.nmiSocketMode),
+                (new.nmiSocketGroup, new.nmiSocketMode),
+            )
+        except (ConfigurationError, StartupError, NmiSocketAccessError) as e:
             self.log.info(
                 "{ikedMessage}",
                 ikedMessage=f"EZD1102I refresh rejected, configuration unchanged: {e}",
             )
             raise RefreshRejected(str(e)) from None
+        if changed is not None:
+            self.messages.nmi_socket_access(*changed)
         old = self.configuration
         self.configuration = new
         self._caCertificates = caCertificates
@@ -556,6 +578,12 @@ class IKEDService(Service):
             changes.append(
                 f"NmiIdleTimeout {old.nmiIdleTimeout} -> {new.nmiIdleTimeout}"
             )
+        for keyword, before, after in (
+            ("NmiSocketGroup", old.nmiSocketGroup, new.nmiSocketGroup),
+            ("NmiSocketMode", f"{old.nmiSocketMode:04o}", f"{new.nmiSocketMode:04o}"),
+        ):
+            if before != after:
+                changes.append(f"{keyword} {before or 'none'} -> {after or 'none'}")
         for name in list(self.connections):
             if name not in new.nssStacks:
                 await self.connections.pop(name).stop()

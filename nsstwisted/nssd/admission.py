@@ -177,6 +177,7 @@ class AdmissionFactory(WrappingFactory[_AdmittedConnection]):
     """
 
     protocol = _AdmittedConnection
+    noisy = False  # as NssFactory
 
     def __init__(self, wrappedFactory: object, admission: ConnectionAdmission) -> None:
         super().__init__(wrappedFactory)  # type: ignore[no-untyped-call]

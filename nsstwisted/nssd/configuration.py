@@ -32,8 +32,12 @@ from nsstwisted.config import (
     read_config,
 )
 from nsstwisted.config.values import (
+    DEFAULT_SOCKET_MODE,
     SYSTEM_NAME,
     default_system_name,
+    socket_group_value,
+    socket_mode_text,
+    socket_mode_value,
     unknown_keyword,
 )
 from nsstwisted.config.values import absolute_path as _path
@@ -145,6 +149,11 @@ class NssdConfiguration:
     @ivar nmiSocket: the AF_UNIX path of the network management interface.
     @ivar nmiIdleTimeout: seconds a management connection may stay idle
         before nssd closes it; 0 for never.
+    @ivar nmiSocketGroup: the group (a name, or a number) the management
+        socket is given, so that its members may connect; L{None} leaves
+        the socket in nssd's own group.
+    @ivar nmiSocketMode: the management socket's permission bits; never
+        any for others.
     @ivar verifyEku: the extended key usages VERIFY accepts in a peer's
         certificate: RFC 4945's by default, also the TLS ones with
         C{VerifyEku IkeOrTls} (L{nsstwisted.ike.certprofile}).
@@ -164,6 +173,8 @@ class NssdConfiguration:
     tlsLabel: str | None = None
     nmiSocket: str = DEFAULT_NMI_SOCKET
     nmiIdleTimeout: int = DEFAULT_NMI_IDLE_TIMEOUT
+    nmiSocketGroup: str | None = None
+    nmiSocketMode: int = DEFAULT_SOCKET_MODE
     verifyEku: PeerEku = PeerEku.IKE
     maxConnections: int = DEFAULT_MAX_CONNECTIONS
     maxConnectionsPerAddress: int = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS
@@ -188,6 +199,8 @@ class NssdConfiguration:
             _optional("TlsLabel", self.tlsLabel, "the ring's DEFAULT certificate"),
             f"NmiSocket {format_value(self.nmiSocket)}",
             f"NmiIdleTimeout {self.nmiIdleTimeout}",
+            _optional("NmiSocketGroup", self.nmiSocketGroup, "nssd's own group"),
+            f"NmiSocketMode {socket_mode_text(self.nmiSocketMode)}",
             f"VerifyEku {_EKU_NAMES[self.verifyEku]}",
             f"MaxConnections {self.maxConnections}",
             f"MaxConnectionsPerAddress {self.maxConnectionsPerAddress}",
@@ -361,6 +374,8 @@ _KEYWORDS: dict[str, tuple[str | None, _Check]] = {
         "nmiIdleTimeout",
         _number(0, MAX_NMI_IDLE_TIMEOUT, " (seconds; 0 for no idle timeout)"),
     ),
+    "nmisocketgroup": ("nmiSocketGroup", socket_group_value),
+    "nmisocketmode": ("nmiSocketMode", socket_mode_value),
     "verifyeku": ("verifyEku", _eku),
     "maxconnections": ("maxConnections", _number(1, MAX_CONNECTIONS)),
     "maxconnectionsperaddress": (

@@ -21,6 +21,7 @@ from nsstwisted.security.profiles import (
     Decision,
     ResourceClass,
 )
+from nsstwisted.wire.counts import counted
 
 _TAGS = {
     SyslogLevel.MINIMUM: "NSS_MINIMUM",
@@ -111,6 +112,11 @@ class Diagnostics:
             " - the change takes effect at SETROPTS RACLIST(SERVAUTH) REFRESH",
         )
 
+    def nmi_socket_access(self, path: str, access: str) -> None:
+        # Always written: who may connect is the first thing an operator
+        # who cannot connect needs to know.
+        self._emit("DBG0160I", None, f"management socket {path}: {access}")
+
     def labels_collide(
         self, ring: str, systemName: str, mapped: str, labels: tuple[str, ...]
     ) -> None:
@@ -139,8 +145,8 @@ class Diagnostics:
         self._emit(
             "DBG0122I",
             None,
-            f"NMI connID {connId} - {caller} was idle for {seconds:g} seconds "
-            "- the connection will be closed",
+            f"NMI connID {connId} - {caller} was idle for "
+            f"{counted(seconds, 'second')} - the connection will be closed",
         )
 
     def connection_refused(self, address: str, keyword: str, limit: int) -> None:
@@ -160,8 +166,9 @@ class Diagnostics:
         self._emit(
             "DBG0112I",
             None,
-            f"{total + perAddress} more NSS connections refused in the last "
-            f"{seconds:.0f} seconds - {total} by MaxConnections, {perAddress} by "
+            f"{counted(total + perAddress, 'more NSS connection')} refused in the"
+            f" last {counted(round(seconds), 'second')} - {total} by MaxConnections,"
+            f" {perAddress} by "
             "MaxConnectionsPerAddress",
         )
 

@@ -59,7 +59,13 @@ from nsstwisted.nssd.registry import ClientRegistry
 from nsstwisted.nssd.router import NetworkManagementRouter
 from nsstwisted.nssd.session import NssServerSession, ServerContext
 from nsstwisted.nssd.tls import ServerContextFactory, server_context
-from nsstwisted.protocols.nmi import NmiServerFactory, nmi_server_endpoint
+from nsstwisted.protocols.nmi import (
+    NmiServerFactory,
+    NmiSocketAccessError,
+    change_socket_access,
+    describe_socket_access,
+    nmi_server_endpoint,
+)
 from nsstwisted.protocols.nss import (
     DEFAULT_CLOSE_DEADLINE,
     DEFAULT_FRAME_DEADLINE,
@@ -496,13 +502,20 @@ class NSSDService(Service):
             raise StartupError(f"cannot create socket directory {directory}") from None
         try:
             port = listen_at_start(
-                nmi_server_endpoint(self._reactor, path), self.nmiFactory
+                nmi_server_endpoint(
+                    self._reactor,
+                    path,
+                    mode=self.configuration.nmiSocketMode,
+                    group=self.configuration.nmiSocketGroup,
+                ),
+                self.nmiFactory,
             )
         except StartupError as e:
             raise StartupError(
                 f"cannot serve the management interface on {path}: {e}"
             ) from None
         self.diagnostics.nmi_listening(path)
+        self.diagnostics.nmi_socket_access(path, describe_socket_access(path))
         return port
 
     # Refresh
@@ -537,6 +550,17 @@ class NSSDService(Service):
         except (SecurityError, StartupError) as e:
             self.diagnostics.refresh_rejected(str(e))
             raise RefreshRejected(str(e)) from None
+        try:
+            changed = change_socket_access(
+                self.nmiPort,
+                (old.nmiSocketGroup, old.nmiSocketMode),
+                (new.nmiSocketGroup, new.nmiSocketMode),
+            )
+        except NmiSocketAccessError as e:
+            self.diagnostics.refresh_rejected(str(e))
+            raise RefreshRejected(str(e)) from None
+        if changed is not None:
+            self.diagnostics.nmi_socket_access(*changed)
         changes = []
         if new.port != old.port:
             try:

@@ -27,6 +27,10 @@ class IkeDatagramProtocol(DatagramProtocol):
         are bound to a specific address).
     """
 
+    # Twisted's "Starting protocol" and "Stopping protocol" lines, at every
+    # start and refresh of a stack, tell an operator nothing.
+    noisy = False
+
     def __init__(self, local: Endpoint, deliver: Deliver) -> None:
         self.local = local
         self._deliver = deliver

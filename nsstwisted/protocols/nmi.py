@@ -11,9 +11,12 @@ C{docs/nmi.md} is the specification.
 
 from __future__ import annotations
 
+import grp
 import itertools
 import os
+import pwd
 import socket
+import stat
 import struct
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -23,12 +26,19 @@ from typing import Protocol as TypingProtocol
 
 from twisted.internet.defer import Deferred, fail, gatherResults, maybeDeferred
 from twisted.internet.endpoints import UNIXServerEndpoint
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IListeningPort,
+    IReactorTime,
+    IStreamServerEndpoint,
+)
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from nsstwisted.wire.codes import REASON_TEXT, ReasonCode, ReturnCode
+from nsstwisted.wire.counts import counted
 from nsstwisted.wire.nmi import (
     MAX_MESSAGE_SIZE,
     NMI_VERSION,
@@ -62,10 +72,15 @@ __all__ = [
     "NmiServerFactory",
     "NmiServerObserver",
     "NmiServerProtocol",
+    "NmiSocketAccessError",
     "NmiTerminated",
+    "SocketAccess",
+    "change_socket_access",
     "describe_caller",
+    "describe_socket_access",
     "nmi_server_endpoint",
     "peer_credentials",
+    "set_socket_access",
 ]
 
 DEFAULT_MAX_CONNECTIONS = 10
@@ -388,7 +403,8 @@ class NmiServerProtocol(Protocol):
                 message.refuse(
                     ReturnCode.EBUSY,
                     ReasonCode.NSSRsnTooManyRequests,
-                    f"at most {self.factory.maxOutstanding} requests at once",
+                    f"at most {counted(self.factory.maxOutstanding, 'request')}"
+                    " at once",
                 )
             )
             return
@@ -542,6 +558,8 @@ class NmiServerFactory(Factory[NmiServerProtocol]):
         L{peer_credentials} unless a test's transports carry no socket.
     """
 
+    noisy = False  # as NssFactory: no per-connection lines
+
     def __init__(
         self,
         handler: NmiHandler,
@@ -641,17 +659,152 @@ class NmiServerFactory(Factory[NmiServerProtocol]):
         return done.addCallback(lambda _: None)
 
 
-def nmi_server_endpoint(reactor: Any, path: str) -> UNIXServerEndpoint:
+class NmiSocketAccessError(Exception):
     """
-    The endpoint a daemon serves the NMI on: the socket file gets mode
-    L{SOCKET_MODE} (owner and group), and a socket file left behind by a
-    daemon that died is removed, which Twisted does when it holds the
-    C{path.lock} lock file.
+    A management socket could not be given its group or mode; the message
+    names the socket, the group and the mode, and says why.
+    """
+
+
+def _describe_access(path: str, mode: int, group: str | int | None) -> str:
+    given = f"mode {mode:04o}"
+    if group is not None:
+        given = f"group {group} and {given}"
+    return f"cannot give the management socket {path} {given}"
+
+
+def _group_id(group: str | int) -> int:
+    """The gid of a group named by name or by number, as C{chgrp} takes it."""
+    if isinstance(group, int):
+        return grp.getgrgid(group).gr_gid
+    if group.isascii() and group.isdigit():
+        return grp.getgrgid(int(group)).gr_gid
+    return grp.getgrnam(group).gr_gid
+
+
+def set_socket_access(path: str, mode: int, group: str | int | None = None) -> None:
+    """
+    Give the management socket at C{path} its mode and, unless C{group} is
+    L{None}, its group: who may connect at all is decided here, by the
+    file system, before the daemon learns who connected.  Used when the
+    socket is made and when a refresh changes either.
+
+    The file must be a socket: a daemon that follows a symbolic link put in
+    the socket's place would hand another file to the group.
+
+    @raise NmiSocketAccessError: the group does not exist, the file is not
+        a socket, or the system refused the change.
+    """
+    try:
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            raise NmiSocketAccessError(
+                f"{_describe_access(path, mode, group)}: it is not a socket"
+            )
+        if group is not None:
+            os.chown(path, -1, _group_id(group), follow_symlinks=False)
+        os.chmod(path, mode)
+    except KeyError:
+        raise NmiSocketAccessError(
+            f"{_describe_access(path, mode, group)}: the group does not exist"
+        ) from None
+    except OSError as e:
+        raise NmiSocketAccessError(
+            f"{_describe_access(path, mode, group)}: {e.strerror or e}"
+        ) from None
+
+
+def describe_socket_access(path: str) -> str:
+    """
+    Who may connect to the management socket at C{path}, as the file system
+    says, for the daemon's message: its owner, group and mode.
+    """
+    info = os.stat(path)
+    try:
+        owner = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        owner = str(info.st_uid)
+    try:
+        group = grp.getgrgid(info.st_gid).gr_name
+    except KeyError:
+        group = str(info.st_gid)
+    return f"owner {owner}, group {group}, mode {stat.S_IMODE(info.st_mode):04o}"
+
+
+SocketAccess = tuple[str | int | None, int]
+"""A management socket's group (L{None}: the daemon's own) and mode."""
+
+
+def change_socket_access(
+    port: IListeningPort | None, before: SocketAccess, after: SocketAccess
+) -> tuple[str, str] | None:
+    """
+    Give the socket that C{port} serves its new group and mode at once, as
+    a refresh does, if they changed; a group of L{None} gives it back to
+    this process's own group.  The connections already open stay: the file
+    system is asked at connect.
+
+    @return: the socket's path and L{describe_socket_access}, for the
+        daemon's message; L{None} if nothing changed or nothing is served.
+    @raise NmiSocketAccessError: the change cannot be made.
+    """
+    if port is None or before == after:
+        return None
+    group, mode = after
+    # The socket served, which a refresh of NmiSocket does not move.
+    path = os.fsdecode(port.getHost().name)  # type: ignore[attr-defined]
+    set_socket_access(path, mode, os.getegid() if group is None else group)
+    return path, describe_socket_access(path)
+
+
+@implementer(IStreamServerEndpoint)
+class NmiServerEndpoint:
+    """
+    An AF_UNIX server endpoint whose socket gets its group and mode before
+    the first client can be served: L{listen} fires only once both are set,
+    and fails (listening no more) when they cannot be.
+    """
+
+    def __init__(
+        self, reactor: Any, path: str, mode: int, group: str | int | None
+    ) -> None:
+        self.path = path
+        self.mode = mode
+        self.group = group
+        self.unix = UNIXServerEndpoint(reactor, path, mode=mode, wantPID=1)
+
+    def listen(self, protocolFactory: Any) -> Deferred[IListeningPort]:
+        listening: Deferred[IListeningPort] = self.unix.listen(protocolFactory)
+
+        def accessGiven(port: IListeningPort) -> Any:
+            try:
+                set_socket_access(self.path, self.mode, self.group)
+            except NmiSocketAccessError:
+                failed = Failure()
+                return maybeDeferred(port.stopListening).addBoth(lambda _: failed)
+            return port
+
+        return listening.addCallback(accessGiven)
+
+
+def nmi_server_endpoint(
+    reactor: Any,
+    path: str,
+    *,
+    mode: int = SOCKET_MODE,
+    group: str | int | None = None,
+) -> NmiServerEndpoint:
+    """
+    The endpoint a daemon serves the NMI on: the socket file gets C{mode}
+    (L{SOCKET_MODE}, owner and group, unless the daemon's configuration
+    says otherwise) and C{group} (the daemon's own unless given; see
+    L{set_socket_access}), and a socket file left behind by a daemon that
+    died is removed, which Twisted does when it holds the C{path.lock} lock
+    file.
 
     The directory must exist; creating it (and reporting when it cannot)
     is the daemon's business.
     """
-    return UNIXServerEndpoint(reactor, os.fsdecode(path), mode=SOCKET_MODE, wantPID=1)
+    return NmiServerEndpoint(reactor, os.fsdecode(path), mode, group)
 
 
 # The client side.
@@ -827,6 +980,8 @@ class NmiClientFactory(Factory[NmiClientProtocol]):
     """
     Builds L{NmiClientProtocol}s, for C{UNIXClientEndpoint.connect}.
     """
+
+    noisy = False  # as NssFactory: no per-connection lines
 
     def __init__(self, maxMessageSize: int = MAX_MESSAGE_SIZE) -> None:
         self.maxMessageSize = maxMessageSize

@@ -293,6 +293,10 @@ class NssFactory(Factory):
     Builds L{NssProtocol}s whose handlers come from C{handlerFactory}.
     """
 
+    # Twisted's "Starting factory" and "Stopping factory" lines, at every
+    # connection of a client, tell an operator nothing.
+    noisy = False
+
     def __init__(
         self,
         handlerFactory: HandlerFactory,

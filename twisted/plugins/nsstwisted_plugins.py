@@ -16,7 +16,7 @@ exits.
 from __future__ import annotations
 
 import sys
-from typing import ClassVar
+from typing import ClassVar, NoReturn
 
 from twisted.application.service import IServiceMaker
 from twisted.plugin import IPlugin
@@ -28,6 +28,14 @@ _CHECK = (
     "opened read-only), bind nothing, and exit: 0 if the daemon can start "
     "with it, 1 with the message a start would give if not."
 )
+
+
+def _version(program: str) -> NoReturn:
+    # Twisted's own --version would name Twisted's release, not ours.
+    from nsstwisted import __version__
+
+    print(f"{program} (nsstwisted) {__version__}")
+    raise SystemExit(0)
 
 
 class NssdOptions(usage.Options):
@@ -52,6 +60,10 @@ class NssdOptions(usage.Options):
         # PID file, so a check runs beside the nssd it is meant for.
         if self["check"]:
             raise SystemExit(check_nssd(self))
+
+    def opt_version(self) -> None:
+        """Display the nsstwisted version and exit."""
+        _version("nssd")
 
 
 def check_nssd(options: NssdOptions) -> int:
@@ -109,6 +121,10 @@ class IkedOptions(usage.Options):
     def postOptions(self) -> None:
         if self["check"]:
             raise SystemExit(check_iked(self))
+
+    def opt_version(self) -> None:
+        """Display the nsstwisted version and exit."""
+        _version("iked")
 
 
 def check_iked(options: IkedOptions) -> int:

@@ -13,6 +13,8 @@ from nsstwisted.config.values import absolute_path as _path
 from nsstwisted.config.values import label_value as _label
 from nsstwisted.config.values import setting_error as _error
 from nsstwisted.config.values import single_value as _single
+from nsstwisted.config.values import socket_group_value as _socket_group
+from nsstwisted.config.values import socket_mode_value as _socket_mode
 from nsstwisted.config.values import system_name_value as _system_name
 from nsstwisted.config.values import unknown_keyword
 from nsstwisted.iked.configuration.nssserver import _server
@@ -166,6 +168,8 @@ _IKE_KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "systemname": ("systemName", _system_name),
     "nmisocket": ("nmiSocket", _path(MAX_SOCKET_PATH_BYTES)),
     "nmiidletimeout": ("nmiIdleTimeout", _number(*NMI_IDLE_TIMEOUT_RANGE)),
+    "nmisocketgroup": ("nmiSocketGroup", _socket_group),
+    "nmisocketmode": ("nmiSocketMode", _socket_mode),
     "cafile": ("caFile", _path()),
     "sainstaller": ("saInstaller", _sa_installer),
     "securitydatabase": ("securityDatabase", _path()),

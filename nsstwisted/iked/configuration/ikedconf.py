@@ -39,7 +39,12 @@ from nsstwisted.config import (
     parse_config,
     read_config,
 )
-from nsstwisted.config.values import SYSTEM_NAME, default_system_name
+from nsstwisted.config.values import (
+    DEFAULT_SOCKET_MODE,
+    SYSTEM_NAME,
+    default_system_name,
+    socket_mode_text,
+)
 from nsstwisted.config.values import setting_error as _error
 from nsstwisted.iked.configuration.ikeconfig import (
     DEFAULT_IKE_SYSLOG_LEVEL,
@@ -132,6 +137,11 @@ class IkedConfiguration:
     @ivar nmiSocket: the AF_UNIX path of iked's local NMI.
     @ivar nmiIdleTimeout: seconds a local NMI connection may stay idle
         before iked closes it; 0 for never.
+    @ivar nmiSocketGroup: the group (a name, or a number) the local NMI
+        socket is given, so that its members may connect; L{None} leaves
+        the socket in iked's own group.
+    @ivar nmiSocketMode: that socket's permission bits; never any for
+        others.
     @ivar ikeSyslogLevel: IBM's IkeSyslogLevel bit mask.
     @ivar requireRemoteIdentity: every KeyExchangeRule must name the peer's
         Identity (on its RemoteSecurityEndpoint); without one, a rule
@@ -149,6 +159,8 @@ class IkedConfiguration:
     caFile: str | None = None
     nmiSocket: str = DEFAULT_NMI_SOCKET
     nmiIdleTimeout: int = DEFAULT_NMI_IDLE_TIMEOUT
+    nmiSocketGroup: str | None = None
+    nmiSocketMode: int = DEFAULT_SOCKET_MODE
     ikeSyslogLevel: int = DEFAULT_IKE_SYSLOG_LEVEL
     saInstaller: str = "record"
     securityDatabase: str | None = None
@@ -230,6 +242,8 @@ class IkedConfiguration:
             _optional("CaFile", self.caFile),
             f"NmiSocket {format_value(self.nmiSocket)}",
             f"NmiIdleTimeout {self.nmiIdleTimeout}",
+            _optional("NmiSocketGroup", self.nmiSocketGroup, "iked's own group"),
+            f"NmiSocketMode {socket_mode_text(self.nmiSocketMode)}",
             f"SaInstaller {self.saInstaller}",
             _optional("SecurityDatabase", self.securityDatabase, "the usual search"),
             f"RequireRemoteIdentity {'yes' if self.requireRemoteIdentity else 'no'}",

@@ -61,6 +61,7 @@ from nsstwisted.iked.configuration import (
 from nsstwisted.iked.messages import CONNECT_REQUEST, IkedMessages
 from nsstwisted.security.passticket import generate_passticket, parse_key
 from nsstwisted.wire.codes import ReasonCode
+from nsstwisted.wire.counts import counted
 from nsstwisted.wire.nss import Services
 
 PASSTICKET_APPLICATION = "NSSD"
@@ -306,6 +307,9 @@ class StackNssConnection:
                 self._switch(server, wait)
                 await self._sleep(wait)
                 continue
+            # Between attempts the stack is disconnected, as ipsec -w says.
+            self.state = ConnectionState.DISCONNECTED
+            self._status = self._empty_status(server)
             failures[self._current] += 1
             if len(self._servers) == 1:
                 wait = float(self._waitLimit)
@@ -395,7 +399,7 @@ class StackNssConnection:
                 self._messages.unreachable(
                     stackName,
                     server.host,
-                    f"no answer within {self._waitLimit} seconds",
+                    f"no answer within {counted(self._waitLimit, 'second')}",
                 )
             return False
         except Exception as e:

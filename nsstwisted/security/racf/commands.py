@@ -220,6 +220,47 @@ _RACDCERT_FUNCTIONS = (
     "ALTER",
 )
 
+_LISTING_VERBS = frozenset({"LISTUSER", "LISTGRP", "RLIST"})
+_LISTING_RACDCERT = ("LIST", "LISTRING", "EXPORT")
+
+
+def check_command(command: RacfCommand) -> ParsedOperands:
+    """
+    Check a command's verb and operands without a database, so that a job
+    with a syntax error anywhere can be refused before anything is opened
+    or run.
+
+    @raise CommandSyntaxError: the command is not one of L{SYNTAX}, or its
+        operands do not fit it.
+    """
+    syntax = SYNTAX.get(command.verb)
+    if syntax is None:
+        raise CommandSyntaxError(
+            "is not a supported RACF command", command.verb, None, command.line
+        )
+    return parse_command_operands(command, syntax)
+
+
+def changes_database(command: RacfCommand) -> bool:
+    """
+    Whether a command defines, alters or deletes anything, rather than only
+    listing: C{LISTUSER}, C{LISTGRP}, C{RLIST}, C{SETROPTS LIST} and
+    C{RACDCERT LIST}, C{LISTRING} and C{EXPORT} only read.  A job of
+    listings has no business creating a database, so that a mistyped
+    database path is reported rather than filled.
+
+    @raise CommandSyntaxError: as L{check_command}.
+    """
+    operands = check_command(command)
+    if command.verb in _LISTING_VERBS:
+        return False
+    if command.verb == "SETROPTS":
+        return bool({*operands.keywords, *operands.nested} - {"LIST"})
+    if command.verb == "RACDCERT":
+        return not any(operands.has(function) for function in _LISTING_RACDCERT)
+    return True
+
+
 _RING_HEADING = "  Certificate Label Name             Cert Owner     USAGE      DEFAULT"
 _RING_RULE = "  " + "   ".join(["-" * 32, "-" * 12, "-" * 8, "-" * 7])
 
@@ -262,15 +303,10 @@ class RacfInterpreter:
 
     def check(self, command: RacfCommand) -> ParsedOperands:
         """
-        Check a command's verb and operands without running it, so that a
-        job with a syntax error anywhere can be refused before it starts.
+        Check a command's verb and operands without running it
+        (L{check_command}).
         """
-        syntax = SYNTAX.get(command.verb)
-        if syntax is None:
-            raise CommandSyntaxError(
-                "is not a supported RACF command", command.verb, None, command.line
-            )
-        return parse_command_operands(command, syntax)
+        return check_command(command)
 
     def execute(self, command: RacfCommand) -> list[str]:
         """
@@ -938,4 +974,4 @@ def _mapping(label: str) -> list[str]:
     ]
 
 
-__all__ = ["SYNTAX", "RacfInterpreter"]
+__all__ = ["SYNTAX", "RacfInterpreter", "changes_database", "check_command"]

@@ -130,7 +130,11 @@ def parse_operands(
         index += 1
     if len(positional) < syntax.required:
         raise CommandSyntaxError(
-            f"needs {syntax.required} positional operand(s)", verb, within, line
+            f"needs {syntax.required} positional operand"
+            + ("" if syntax.required == 1 else "s"),
+            verb,
+            within,
+            line,
         )
     for operand in operands[index:]:
         if operand.quoted or operand.word == "":
