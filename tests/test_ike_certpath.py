@@ -255,6 +255,20 @@ class CaProfileTests(SynchronousTestCase):
             [root.certificate],
         )
 
+    def test_name_constraints(self) -> None:
+        """6.1.4 (g): a CA's name constraints bind the names below it."""
+        only = x509.NameConstraints([x509.DNSName("good.example")], None)
+        root = Issuer("root", ((CA, True), (only, True)))
+        for name, fits in (("peer.good.example", True), ("peer.bad.example", False)):
+            san = x509.SubjectAlternativeName([x509.DNSName(name)])
+            leaf = root.issue(name, ((san, False),))
+            if fits:
+                validate_path(leaf, [], [root.certificate])
+            else:
+                self.assertRaises(
+                    ChainError, validate_path, leaf, [], [root.certificate]
+                )
+
     def test_unknown_critical_extension(self) -> None:
         """RFC 5280 4.2: a CA with a critical extension we cannot process."""
         unknown = x509.UnrecognizedExtension(
