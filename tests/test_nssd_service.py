@@ -668,12 +668,10 @@ class VerifyPathTests(TestCase):
         self.addCleanup(session.close)
         return session
 
-    def verify(
-        self, session: Any, certificate: bytes, chain: tuple[bytes, ...]
-    ) -> Deferred[None]:
+    def verify(self, session: Any, certificate: bytes, chain: tuple[bytes, ...]) -> Any:
         key = self.chain.leafKey
         assert isinstance(key, ec.EllipticCurvePrivateKey)
-        return session.verify(  # type: ignore[no-any-return]
+        return session.verify(
             certificate=certificate,
             chain=chain,
             data=b"AUTH octets",

@@ -232,7 +232,7 @@ def ike_auth_seed() -> bytes:
     encrypted = outer[-1]
     assert isinstance(encrypted, EncryptedPayload)
     prefix = request[: len(request) - len(encrypted.data)]
-    plaintext = responderSa.receiveProtector.decrypt(prefix, encrypted.data)
+    plaintext: bytes = responderSa.receiveProtector.decrypt(prefix, encrypted.data)
     return bytes([encrypted.firstInner]) + plaintext
 
 
