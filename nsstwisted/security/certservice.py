@@ -2,9 +2,10 @@
 What the NSS certificate service asks of a key ring: which certificate acts
 for an identity, and which CA certificates a client may validate against.
 
-Validating a peer's path to those CAs is not here: iked does it for the
-stacks that keep their own CAs as well, and iked may not import the
-security manager, so the one validator both use lives with IKE, in
+Validating a peer's path to those CAs is not here: the IKE engine does it
+too, for the stacks that keep their own CAs (C{nsstwisted.ike.localauth}),
+and the sans-IO IKE package may not import the security manager, so the
+one validator that nssd's VERIFY and the engine share lives with IKE, in
 C{nsstwisted.ike.certpath} (RFC 5280 section 6), beside the end-entity
 profile of C{nsstwisted.ike.certprofile}.
 """
