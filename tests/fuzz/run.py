@@ -54,6 +54,16 @@ def _seed(target: str, corpus: str) -> None:
 
 
 _STAT = re.compile(rb"stat::number_of_executed_units: (\d+)")
+_PROGRESS = re.compile(rb"^#(\d+)\s", re.MULTILINE)
+
+
+def _executions(log: bytes) -> int:
+    """
+    The inputs a run executed: libFuzzer's final count, or after a crash
+    (which prints none) its last progress line, a little short.
+    """
+    counted = _STAT.findall(log) or _PROGRESS.findall(log)[-1:]
+    return int(counted[-1]) if counted else 0
 
 
 def main(argv: list[str]) -> int:
@@ -97,7 +107,7 @@ def main(argv: list[str]) -> int:
         log = os.path.join(options.workdir, f"{options.target}-{runs}.log")
         with open(log, "wb") as f:
             f.write(result.stderr)
-        executions += sum(int(n) for n in _STAT.findall(result.stderr))
+        executions += _executions(result.stderr)
         if result.returncode == 0:
             break
     found = sorted(os.listdir(crashes))
