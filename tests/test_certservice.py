@@ -1,6 +1,6 @@
 """
 Tests for L{nsstwisted.security.certservice} and the TLS identity of the key
-ring store.
+ring store, and of L{nsstwisted.ike.certpath} with the CAs of a key ring.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -8,18 +8,17 @@ from datetime import UTC, datetime, timedelta
 from OpenSSL import SSL
 from twisted.trial.unittest import SynchronousTestCase
 
+from nsstwisted.ike.certpath import ChainError, validate_path
 from nsstwisted.security.certgen import (
     build_certificate,
     generate_private_key,
     subject_name,
 )
 from nsstwisted.security.certservice import (
-    ChainError,
     IdentityKind,
     SignerIdentity,
     certificate_authorities,
     find_signer,
-    validate_chain,
 )
 from nsstwisted.security.errors import InvalidValueError, NotFoundError
 from nsstwisted.security.keyring import CertificateOwner, KeyRingStore
@@ -95,14 +94,14 @@ class CertificateServiceTests(SynchronousTestCase):
     def test_chain(self) -> None:
         anchors = [e.record.certificate for e in certificate_authorities(self.ring)]
         leaf = self.store.get_certificate(C1, "c1").certificate
-        chain = validate_chain(leaf, [], anchors)
+        chain = validate_path(leaf, [], anchors)
         self.assertEqual([c.subject for c in chain], [leaf.subject, anchors[0].subject])
 
     def test_chainExpired(self) -> None:
         anchors = [e.record.certificate for e in certificate_authorities(self.ring)]
         leaf = self.store.get_certificate(C1, "c1").certificate
         later = datetime.now(UTC) + timedelta(days=800)
-        self.assertRaises(ChainError, validate_chain, leaf, [], anchors, later)
+        self.assertRaises(ChainError, validate_path, leaf, [], anchors, later)
 
     def test_chainUnknownIssuer(self) -> None:
         key = generate_private_key("NISTECC", 256)
@@ -117,8 +116,8 @@ class CertificateServiceTests(SynchronousTestCase):
             certificate_authority=False,
         )
         anchors = [e.record.certificate for e in certificate_authorities(self.ring)]
-        self.assertRaises(ChainError, validate_chain, stranger, [], anchors)
-        self.assertRaises(ChainError, validate_chain, stranger, [], [])
+        self.assertRaises(ChainError, validate_path, stranger, [], anchors)
+        self.assertRaises(ChainError, validate_path, stranger, [], [])
 
     def test_tlsIdentity(self) -> None:
         context = SSL.Context(SSL.TLS_METHOD)

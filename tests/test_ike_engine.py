@@ -5,10 +5,12 @@ message-ID rules, and the bad input an engine must survive.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import types
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
@@ -34,6 +36,8 @@ from nsstwisted.ike.events import (
     PeerCheckNeeded,
     SendDatagram,
 )
+from nsstwisted.ike.interfaces import Signed
+from nsstwisted.ike.localauth import LocalCredentials
 from nsstwisted.ike.message import (
     IkeHeader,
     IkeMessage,
@@ -60,10 +64,13 @@ from .ikepeers import (
     address_range,
     answer_ranges,
     child_policy,
+    leaf,
     offer_ranges,
     pair,
+    pki,
     profile_leaf,
 )
+from .pkichains import malformed
 
 RIGHT_CHILD = child_policy(local="10.1.0.0/24", remote="10.2.0.0/24")
 LEFT_CHILD = child_policy()
@@ -861,6 +868,85 @@ class BadInputTests(SynchronousTestCase):
         self.assertIn(
             "does not validate", _of(wire.right, NegotiationFailed)[-1].reason
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class SpoiltCredentials(LocalCredentials):
+    """
+    A peer built as ours are, whose CERT payload number C{position} (0 is
+    its own certificate) carries C{spoilt} instead: what a broken or
+    hostile peer sends, correctly encrypted and integrity-protected.
+    """
+
+    spoilt: bytes = b""
+    position: int = 0
+
+    def sign(self, octets: bytes, peerHashes: frozenset[int] | None) -> Signed:
+        signed = super().sign(octets, peerHashes)
+        certificates = list(signed.certificates)
+        certificates[self.position] = self.spoilt
+        return dataclasses.replace(signed, certificates=tuple(certificates))
+
+
+class MalformedCertificateTests(SynchronousTestCase):
+    """
+    A CERT payload that does not parse (bad ASN.1, version or key
+    algorithm, a duplicate or unreadable extension) ends the exchange
+    with AUTHENTICATION_FAILED (RFC 7296 section 2.21.2) and removes the
+    half-open SA; no exception leaves the engine.
+    """
+
+    def negotiate(self, hostile: str, name: str, position: int = 0) -> Wire:
+        wire = pair(
+            leftChildren=(LEFT_CHILD,),
+            rightChildren=(RIGHT_CHILD,),
+            leftKey="p256",
+            rightKey="p256",
+        )
+        side = getattr(wire, hostile)
+        certificate, key = leaf(f"{hostile}.iked.test", "p256")
+        spoilt = malformed(certificate.public_bytes(Encoding.DER))[name]
+        side.credentials = SpoiltCredentials(
+            certificate, key, (pki().ca,), spoilt=spoilt, position=position
+        )
+        return _connected(wire)
+
+    def assertRefused(self, wire: Wire, judge: Side, name: str) -> None:
+        self.assertEqual(wire.left.engine.sas(), [], name)
+        self.assertEqual(wire.right.engine.sas(), [], name)
+        reasons = [e.reason for e in _of(judge, NegotiationFailed)]
+        self.assertTrue(
+            any("not a readable X.509 certificate" in r for r in reasons),
+            (name, reasons),
+        )
+
+    def test_initiator(self) -> None:
+        """The responder refuses the initiator's IKE_AUTH request."""
+        for name in CASES:
+            wire = self.negotiate("left", name)
+            self.assertRefused(wire, wire.right, name)
+            self.assertIn(
+                "AUTHENTICATION_FAILED", _of(wire.left, NegotiationFailed)[-1].reason
+            )
+
+    def test_initiator_chain(self) -> None:
+        """An intermediate that does not parse is as bad as the peer's own."""
+        for name in CASES:
+            wire = self.negotiate("left", name, position=1)
+            self.assertRefused(wire, wire.right, name)
+
+    def test_responder(self) -> None:
+        """
+        The initiator refuses the responder's IKE_AUTH answer, tells it
+        in an INFORMATIONAL, and forgets the SA.
+        """
+        for name in CASES:
+            wire = self.negotiate("right", name)
+            self.assertRefused(wire, wire.left, name)
+
+
+CASES = tuple(malformed(leaf("left.iked.test", "p256")[0].public_bytes(Encoding.DER)))
+"""The ways L{tests.pkichains.malformed} spoils a certificate."""
 
 
 class PeerCertificateProfileTests(SynchronousTestCase):

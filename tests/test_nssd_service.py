@@ -69,6 +69,7 @@ from tests.daemons import (
     write_nssd_config,
 )
 from tests.ikepeers import ACCEPTED, REFUSED, TLS_ONLY, pki, profile_leaf
+from tests.pkichains import malformed, openssl_chain
 
 BOTH = Services.CERT | Services.NETMGMT
 
@@ -1084,5 +1085,116 @@ class SecurityChangeTests(TestCase):
                 operator.request(NmiMessageType.GET_CLIENTINFO, ""), NmiRequestFailed
             )
             self.assertEqual(failure.returnCode, ReturnCode.EACCES)
+
+        return ensureDeferred(go())
+
+
+class VerifyPathTests(TestCase):
+    """
+    VERIFY against the real nssd for a chain made by C{openssl req -x509}
+    with its defaults (CAs without keyUsage), whose root the client's ring
+    trusts, and for certificates that do not parse.
+    """
+
+    def setUp(self) -> None:
+        self.messages = capture_messages(self)
+        self.setup = build_security(self)
+        folder = os.path.join(self.setup.folder, "openssl")
+        os.makedirs(folder)
+        self.chain = openssl_chain(folder)
+        racf(
+            self.setup,
+            f"RACDCERT CERTAUTH ADD('{folder}/root.pem') WITHLABEL('OpenSSL CA') TRUST",
+            "RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('OpenSSL CA') RING(NSSRING) "
+            "USAGE(CERTAUTH))",
+        )
+
+    async def logon(self) -> Any:
+        service = start_nssd(self, self.setup)
+        assert service.port is not None
+        session = await connect(
+            reactor,
+            client_endpoint(self.setup, service.port.getHost().port),  # type: ignore[attr-defined]
+            serverIdentity=LOOPBACK,
+            clientName="CLIENT1",
+            credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
+            services=Services.CERT,
+        )
+        self.addCleanup(session.close)
+        return session
+
+    def verify(self, session: Any, certificate: bytes, chain: tuple[bytes, ...]) -> Any:
+        key = self.chain.leafKey
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return session.verify(
+            certificate=certificate,
+            chain=chain,
+            data=b"AUTH octets",
+            signature=key.sign(b"AUTH octets", ec.ECDSA(hashes.SHA256())),
+            scheme=SignatureSchemeCode.ECDSA_SHA256,
+        )
+
+    async def refused(
+        self, session: Any, certificate: bytes, chain: tuple[bytes, ...]
+    ) -> tuple[ReturnCode, ReasonCode]:
+        failure = await self.assertFailure(
+            self.verify(session, certificate, chain), NssRequestFailed
+        )
+        return ReturnCode(failure.returnCode), ReasonCode(failure.reasonCode)
+
+    def test_openssl_chain(self) -> Deferred[None]:
+        """
+        The root CA_LIST hands out validates the chain openssl made, as
+        C{openssl verify} does; without the intermediate it does not.
+        """
+
+        async def go() -> None:
+            session = await self.logon()
+            cas = await session.caCertificates()
+            self.assertIn(self.chain.root, cas)
+            leaf, intermediate = self.chain.ders()
+            await self.verify(session, leaf, (intermediate,))
+            self.assertEqual(
+                await self.refused(session, leaf, ()),
+                (ReturnCode.EPERM, ReasonCode.NSSRsnChainInvalid),
+            )
+
+        return ensureDeferred(go())
+
+    def test_malformed(self) -> Deferred[None]:
+        """
+        A certificate or chain certificate that does not parse is answered
+        EINVAL NSSRsnCertMalformed, with DBG0006I and no traceback, and the
+        session goes on serving.  (A truncated one does not get that far:
+        its outer DER does not frame, which the codecs of both ends refuse,
+        tests.test_wire_nss.)
+        """
+
+        async def go() -> None:
+            session = await self.logon()
+            leaf, intermediate = self.chain.ders()
+            cases = malformed(leaf)
+            del cases["truncated"]
+            for name, spoilt in cases.items():
+                for certificate, chain in (
+                    (spoilt, (intermediate,)),
+                    (leaf, (spoilt,)),
+                ):
+                    self.assertEqual(
+                        await self.refused(session, certificate, chain),
+                        (ReturnCode.EINVAL, ReasonCode.NSSRsnCertMalformed),
+                        name,
+                    )
+            await self.verify(session, leaf, (intermediate,))
+            self.assertTrue(
+                any(
+                    "DBG0006I" in m and "not a readable X.509 certificate" in m
+                    for m in self.messages
+                ),
+                self.messages,
+            )
+            logged = "\n".join(self.messages)
+            self.assertNotIn("Traceback", logged)
+            self.assertNotIn("NSSRsnServerError", logged)
 
         return ensureDeferred(go())

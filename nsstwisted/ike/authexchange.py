@@ -11,14 +11,13 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from cryptography import x509
-
 from nsstwisted.ike.auth import (
     decode_signature_auth,
     encode_signature_auth,
     psk_auth_data,
     signed_octets,
 )
+from nsstwisted.ike.certpath import MalformedCertificate, load_certificate
 from nsstwisted.ike.childexchange import ChildExchanges
 from nsstwisted.ike.constants import (
     AuthMethod,
@@ -268,8 +267,8 @@ class AuthExchanges(ChildExchanges):
                 "the peer sent no certificate", notify=NotifyType.AUTHENTICATION_FAILED
             )
         try:
-            certificate = x509.load_der_x509_certificate(certificates[0])
-        except ValueError as error:
+            certificate = load_certificate(certificates[0])
+        except MalformedCertificate as error:
             raise IkeError(
                 f"the peer's certificate is malformed: {error}",
                 notify=NotifyType.AUTHENTICATION_FAILED,

@@ -207,6 +207,9 @@ class IkeEngine(InitExchanges):
             self._emit(
                 NegotiationFailed(sa.policy.name, f"malformed request: {error}", sa)
             )
+            if sa.state == IkeState.AUTHENTICATING:
+                # A failed IKE_AUTH leaves nothing half-open, whatever failed.
+                self._remove(sa, f"malformed request: {error}")
             return
         self._float(sa, remote)
         sa.nextExpectedId += 1

@@ -9,8 +9,10 @@ certificates, directly or through the intermediates it sent, must be
 valid now, and must fit the IKE end-entity profile of RFC 4945
 (L{nsstwisted.ike.certprofile}: no CA certificate, a key usage for
 signatures, an IKE extended key usage); its AUTH signature is then
-checked with its public key.  Chain validation uses cryptography's
-RFC 5280 verifier, and the profile is the one nssd's VERIFY applies.
+checked with its public key.  Reading the certificates and validating
+the path are L{nsstwisted.ike.certpath}'s (RFC 5280 section 6), and the
+profile is L{nsstwisted.ike.certprofile}'s: both are what nssd's VERIFY
+applies, so a peer is judged alike whether its stack asks nssd or not.
 """
 
 from __future__ import annotations
@@ -18,23 +20,23 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from cryptography.x509.verification import (
-    ExtensionPolicy,
-    PolicyBuilder,
-    Store,
-    VerificationError,
-)
 
 from nsstwisted.ike.auth import (
     SignatureScheme,
     choose_signature,
     sign_locally,
     verify_signature,
+)
+from nsstwisted.ike.certpath import (
+    ChainError,
+    MalformedCertificate,
+    load_certificates,
+    validate_path,
 )
 from nsstwisted.ike.certprofile import UnfitCertificate, check_end_entity
 from nsstwisted.ike.constants import NotifyType
@@ -104,32 +106,17 @@ class LocalTrust:
         if not certificates:
             raise IkeError("no certificate", notify=NotifyType.AUTHENTICATION_FAILED)
         try:
-            leaf = x509.load_der_x509_certificate(certificates[0])
-            intermediates = [
-                x509.load_der_x509_certificate(c) for c in certificates[1:]
-            ]
-        except ValueError as error:
+            leaf, *intermediates = load_certificates(certificates)
+        except MalformedCertificate as error:
             raise IkeError(
-                f"malformed certificate: {error}",
+                f"the peer's certificate is malformed: {error}",
                 notify=NotifyType.AUTHENTICATION_FAILED,
             ) from None
-        if not self.authorities:
-            raise IkeError("no trusted CA", notify=NotifyType.AUTHENTICATION_FAILED)
-        verifier = (
-            PolicyBuilder()
-            .store(Store(list(self.authorities)))
-            .time(now or datetime.now(UTC))
-            .extension_policies(
-                ca_policy=ExtensionPolicy.webpki_defaults_ca(),
-                ee_policy=ExtensionPolicy.permit_all(),
-            )
-            .build_client_verifier()
-        )
         try:
-            verifier.verify(leaf, intermediates)
-        except VerificationError as error:
+            validate_path(leaf, intermediates, self.authorities, now)
+        except ChainError as error:
             raise IkeError(
-                f"the certificate does not validate: {error}",
+                str(error),
                 notify=NotifyType.AUTHENTICATION_FAILED,
             ) from None
         try:

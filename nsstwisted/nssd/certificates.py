@@ -2,10 +2,11 @@
 The certificate service: sign for a client, verify a peer for it, and list
 the CA certificates it may use, each behind its SERVAUTH check.
 
-VERIFY serves IKE clients, so a peer's certificate must not only chain to
-a CA the client may use but also fit the IKE end-entity profile of
-RFC 4945 (L{nsstwisted.ike.certprofile}, the same check iked makes
-locally), with the extended key usages NssConfig C{VerifyEku} allows.
+VERIFY serves IKE clients, so it judges a peer as iked does locally: the
+certificates are read and the path validated by L{nsstwisted.ike.certpath}
+(RFC 5280 section 6), and the peer's certificate must also fit the IKE
+end-entity profile of RFC 4945 (L{nsstwisted.ike.certprofile}), with the
+extended key usages NssConfig C{VerifyEku} allows.
 
 These methods block (the key ring is in SQLite, signing is CPU work), so the
 session runs them in the server's thread pool, never on the reactor thread.
@@ -18,19 +19,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cryptography import x509
-
+from nsstwisted.ike.certpath import (
+    ChainError,
+    MalformedCertificate,
+    load_certificates,
+    validate_path,
+)
 from nsstwisted.ike.certprofile import UnfitCertificate, check_end_entity
 from nsstwisted.ike.policy import PeerEku
 from nsstwisted.nssd.diagnostics import Diagnostics
 from nsstwisted.security.accessor import AccessorEnvironment
 from nsstwisted.security.certservice import (
-    ChainError,
     IdentityKind,
     SignerIdentity,
     certificate_authorities,
     find_signer,
-    validate_chain,
 )
 from nsstwisted.security.errors import (
     NotFoundError,
@@ -217,17 +220,19 @@ class CertificateService:
 
     def verify(self, requester: Requester, request: VerifyRequest) -> VerifyReply:
         try:
-            certificate = x509.load_der_x509_certificate(request.certificate)
-            chain = [x509.load_der_x509_certificate(c) for c in request.chain]
-            subject = certificate.subject.rfc4514_string()
-        except ValueError:
-            raise RequestRefused(
-                ReasonCode.NSSRsnBadFieldValue,
-                "a certificate in the request is not DER X.509",
-            ) from None
+            certificate, *chain = load_certificates(
+                (request.certificate, *request.chain)
+            )
+        except MalformedCertificate as e:
+            # Certificate 0 is CERTIFICATE, the others CHAIN_CERTIFICATEs.
+            self._diagnostics.verified(
+                requester.clientName, "(unreadable)", str(e), requester.requestId
+            )
+            raise RequestRefused(ReasonCode.NSSRsnCertMalformed, str(e)) from None
+        subject = certificate.subject.rfc4514_string()
         anchors = [e.record.certificate for e in self.authorities(requester)]
         try:
-            validate_chain(certificate, chain, anchors)
+            validate_path(certificate, chain, anchors)
             check_end_entity(certificate, self._verifyEku())
         except (ChainError, UnfitCertificate) as e:
             self._diagnostics.verified(

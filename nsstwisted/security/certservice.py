@@ -1,38 +1,26 @@
 """
 What the NSS certificate service asks of a key ring: which certificate acts
-for an identity, whether a peer's certificate chains to a CA the client may
-use, and installing the server's own TLS identity.
+for an identity, and which CA certificates a client may validate against.
 
-Chain validation uses C{cryptography}'s RFC 5280 path builder rather than
-code of our own: it is maintained, tested against the public suites, and
-handles path building, validity, basic constraints and name chaining.  What
-an IKE peer's end-entity certificate must be besides (RFC 4945: no CA, a key
-usage for signatures, an IKE extended key usage) is IKE's business and lives
-with IKE, in C{nsstwisted.ike.certprofile}; nssd's VERIFY applies it after
-this check, as iked does after its own.
+Validating a peer's path to those CAs is not here: the IKE engine does it
+too, for the stacks that keep their own CAs (C{nsstwisted.ike.localauth}),
+and the sans-IO IKE package may not import the security manager, so the
+one validator that nssd's VERIFY and the engine share lives with IKE, in
+C{nsstwisted.ike.certpath} (RFC 5280 section 6), beside the end-entity
+profile of C{nsstwisted.ike.certprofile}.
 """
 
 from __future__ import annotations
 
 import enum
 import ipaddress
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from cryptography import x509
-from cryptography.x509.verification import (
-    ExtensionPolicy,
-    PolicyBuilder,
-    Store,
-    VerificationError,
-)
 
 from nsstwisted.security.distinguishednames import names_match, parse_name
 from nsstwisted.security.errors import InvalidValueError, NotFoundError
 from nsstwisted.security.keyring import CertificateUsage, KeyRing, RingEntry
-
-MAX_CHAIN_DEPTH = 8
 
 
 class IdentityKind(enum.Enum):
@@ -50,12 +38,6 @@ class IdentityKind(enum.Enum):
 class SignerIdentity:
     kind: IdentityKind
     value: str
-
-
-class ChainError(Exception):
-    """
-    A peer certificate does not validate; the text says why, for the log.
-    """
 
 
 def _matches(certificate: x509.Certificate, identity: SignerIdentity) -> bool:
@@ -129,41 +111,3 @@ def certificate_authorities(ring: KeyRing) -> list[RingEntry]:
         for e in ring.entries
         if e.usage is CertificateUsage.CERTAUTH and e.record.trusted
     ]
-
-
-def validate_chain(
-    certificate: x509.Certificate,
-    intermediates: Sequence[x509.Certificate],
-    anchors: Iterable[x509.Certificate],
-    at: datetime | None = None,
-) -> list[x509.Certificate]:
-    """
-    Validate C{certificate} up to one of C{anchors} and return the chain,
-    leaf first.
-
-    This says only that a trusted CA issued the certificate, not what for:
-    an IKE caller must also hold it to the end-entity profile
-    (C{nsstwisted.ike.certprofile.check_end_entity}).
-
-    @raise ChainError: if no valid path exists.
-    """
-    roots = list(anchors)
-    if not roots:
-        raise ChainError("no certificate authority is available to this client")
-    builder = (
-        PolicyBuilder()
-        .store(Store(roots))
-        .time(at or datetime.now(UTC))
-        .max_chain_depth(MAX_CHAIN_DEPTH)
-        .extension_policies(
-            ca_policy=ExtensionPolicy.webpki_defaults_ca(),
-            ee_policy=ExtensionPolicy.permit_all(),
-        )
-    )
-    try:
-        verified = builder.build_client_verifier().verify(
-            certificate, list(intermediates)
-        )
-    except VerificationError as e:
-        raise ChainError(f"certificate does not validate: {e}") from None
-    return list(verified.chain)

@@ -106,6 +106,7 @@ class ReasonCode(enum.IntEnum):
     NSSRsnSignFailed = 34
     NSSRsnVerifyFailed = 35
     NSSRsnChainInvalid = 36
+    NSSRsnCertMalformed = 37
     # Network management.
     NSSRsnClientNotConnected = 40
     NSSRsnClientTimeout = 41
@@ -151,6 +152,7 @@ REASON_TEXT: dict[ReasonCode, str] = {
     _R.NSSRsnSignFailed: "the server could not make the signature",
     _R.NSSRsnVerifyFailed: "the signature does not verify",
     _R.NSSRsnChainInvalid: "the certificate does not validate to a trusted CA",
+    _R.NSSRsnCertMalformed: "a certificate in the request cannot be read as X.509",
     _R.NSSRsnClientNotConnected: "the addressed NSS client is not connected",
     _R.NSSRsnClientTimeout: "the NSS client did not answer in time",
     _R.NSSRsnServerError: "an internal error in the receiver of the request",
@@ -192,6 +194,7 @@ REASON_RETURN_CODE: dict[ReasonCode, ReturnCode] = {
     _R.NSSRsnSignFailed: ReturnCode.EIO,
     _R.NSSRsnVerifyFailed: ReturnCode.EPERM,
     _R.NSSRsnChainInvalid: ReturnCode.EPERM,
+    _R.NSSRsnCertMalformed: ReturnCode.EINVAL,
     _R.NSSRsnClientNotConnected: ReturnCode.ENXIO,
     _R.NSSRsnClientTimeout: ReturnCode.ETIMEDOUT,
     _R.NSSRsnServerError: ReturnCode.EIO,
