@@ -909,7 +909,7 @@ class ConnectionLimitTests(TestCase):
             await all_closed(self.service, within=3.0, leave=2)
             await signs(endpoint_from(self.setup, self.portNumber, "127.0.0.4"))
             self.service.admission.stop()
-            self.assertIn("DBG0112I 1 more NSS connections refused", self.messages[-1])
+            self.assertIn("DBG0112I 1 more NSS connection refused", self.messages[-1])
 
         return ensureDeferred(go())
 
