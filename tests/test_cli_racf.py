@@ -11,7 +11,7 @@ import time
 from twisted.trial.unittest import SynchronousTestCase
 
 from nsstwisted.cli.racf import run
-from nsstwisted.security.database import SecurityDatabase
+from nsstwisted.security.database import SCHEMA_VERSION, SecurityDatabase
 from nsstwisted.security.keyring import CertificateOwner, KeyRingStore
 from nsstwisted.security.logon import Logon
 from nsstwisted.security.passticket import generate_passticket, parse_key
@@ -111,6 +111,28 @@ class RacfCommandLineTests(RacfTestCase):
         status, _out, err = self.nss_racf("ADDUSER U1")
         self.assertEqual(status, 2)
         self.assertIn("NSR0201E", err)
+
+    def test_newerSchema(self) -> None:
+        """
+        A database of a newer schema is refused with NSR0345E and status 2,
+        and nothing is written to it.
+        """
+        self.nss_racf("ADDUSER U1")
+        newer = sqlite3.connect(self.database, isolation_level=None)
+        newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        newer.close()
+        status, _out, err = self.nss_racf("ADDUSER U2")
+        self.assertEqual(status, 2)
+        self.assertIn(
+            f"NSR0345E security database {self.database} has schema version "
+            f"{SCHEMA_VERSION + 1}, newer than version {SCHEMA_VERSION}",
+            err,
+        )
+        check = sqlite3.connect(self.database)
+        self.addCleanup(check.close)
+        self.assertEqual(
+            check.execute("SELECT userid FROM users").fetchall(), [("U1",)]
+        )
 
     def test_missingStash(self) -> None:
         self.nss_racf("RDEFINE PTKTDATA NSSD SSIGNON(KEYMASKED(E001193519561977))")

@@ -14,6 +14,8 @@ from nsstwisted.security.errors import (
     AlreadyExistsError,
     DatabaseCorruptError,
     DatabaseLockedError,
+    SchemaVersionError,
+    SecurityEnvironmentError,
     StashError,
 )
 from nsstwisted.security.location import DEFAULT_DATABASE, database_path, stash_path
@@ -123,6 +125,7 @@ class OpenTests(SynchronousTestCase):
         old.close()
         again = SecurityDatabase.open(database.path, database.stashPath)
         self.addCleanup(again.close)
+        self.assertEqual(again.schemaVersion, SCHEMA_VERSION)
         self.assertEqual(UserRegistry(again).list_userids(), ["ALICE"])
         with again.reading() as cursor:
             self.assertEqual(
@@ -133,19 +136,72 @@ class OpenTests(SynchronousTestCase):
             )
             cursor.execute("SELECT warning FROM profiles")
 
+    def test_saysSchemaVersion(self) -> None:
+        """
+        An open database says its schema version: this release's, whether it
+        was just made or opened again.
+        """
+        database = new_database(self)
+        self.assertEqual(database.schemaVersion, SCHEMA_VERSION)
+        database.close()
+        again = SecurityDatabase.open(database.path, database.stashPath)
+        self.addCleanup(again.close)
+        self.assertEqual(again.schemaVersion, SCHEMA_VERSION)
+
     def test_newerVersionRefused(self) -> None:
+        """
+        A database that a newer nsstwisted brought to a newer schema is
+        refused with NSR0345E naming both versions, and left as it is: this
+        release cannot know what the newer columns mean to a decision.
+        """
         database = new_database(self)
         database.close()
         newer = sqlite3.connect(database.path, isolation_level=None)
         newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
         newer.close()
+        for readOnly in (False, True):
+            error = self.assertRaises(
+                SchemaVersionError,
+                SecurityDatabase.open,
+                database.path,
+                database.stashPath,
+                readOnly=readOnly,
+            )
+            self.assertIsInstance(error, SecurityEnvironmentError)
+            self.assertEqual(error.exitStatus, 2)
+            self.assertEqual(
+                str(error),
+                f"NSR0345E security database {database.path} has schema version "
+                f"{SCHEMA_VERSION + 1}, newer than version {SCHEMA_VERSION}, the "
+                "newest this release of nsstwisted understands",
+            )
+        check = sqlite3.connect(database.path)
+        self.addCleanup(check.close)
+        self.assertEqual(
+            check.execute("PRAGMA user_version").fetchone()[0], SCHEMA_VERSION + 1
+        )
+
+    def test_unknownOlderVersionRefused(self) -> None:
+        """
+        A version this release has no upgrade for (0: marked as ours but
+        never versioned) is refused as not usable, naming both versions.
+        """
+        database = new_database(self)
+        database.close()
+        broken = sqlite3.connect(database.path, isolation_level=None)
+        broken.execute("PRAGMA user_version = 0")
+        broken.close()
         error = self.assertRaises(
             DatabaseCorruptError,
             SecurityDatabase.open,
             database.path,
             database.stashPath,
         )
-        self.assertIn("schema version", str(error))
+        self.assertIn(
+            f"schema version 0, which this release cannot upgrade to version "
+            f"{SCHEMA_VERSION}",
+            str(error),
+        )
 
     def test_locked(self) -> None:
         database = new_database(self)

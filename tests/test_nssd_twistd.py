@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 
@@ -28,6 +29,7 @@ from nsstwisted.client import (
     PasswordCredentials,
     connect,
 )
+from nsstwisted.security.database import SCHEMA_VERSION
 from nsstwisted.security.passticket import generate_passticket, parse_key
 from nsstwisted.security.signing import SignatureScheme, verify
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
@@ -444,6 +446,23 @@ class FailedStartTests(TestCase):
         return ensureDeferred(
             self.cannotStart(
                 write_nssd_config(self.setup), self.setup.database.encode()
+            )
+        )
+
+    def test_newerSchema(self) -> Deferred[DaemonProcess]:
+        """
+        A database that a newer nsstwisted upgraded: nssd refuses it,
+        naming both schema versions, rather than misreading it.
+        """
+        newer = sqlite3.connect(self.setup.database, isolation_level=None)
+        newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        newer.close()
+        return ensureDeferred(
+            self.cannotStart(
+                write_nssd_config(self.setup),
+                b"NSR0345E security database " + self.setup.database.encode(),
+                b"has schema version %d, newer than version %d"
+                % (SCHEMA_VERSION + 1, SCHEMA_VERSION),
             )
         )
 

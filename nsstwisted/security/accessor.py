@@ -14,9 +14,10 @@ session that is already open keeps the environment it started with.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
+
+from nsstwisted.security.storage import Cursor
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class AccessorEnvironment:
         return cls(userid, defined=False)
 
 
-def read_environment(cursor: sqlite3.Cursor, userid: str) -> AccessorEnvironment:
+def read_environment(cursor: Cursor, userid: str) -> AccessorEnvironment:
     """
     Build the environment of C{userid} (already upper case) inside an open
     transaction, as a logon does.

@@ -1,136 +1,49 @@
 """
-The security database file: one SQLite file, its schema, its transactions, and
-the master key that seals its secrets.
+The security database: its units of work, its settings, its schema version
+and the master key that seals its secrets, the same on every storage engine.
 
 Every change goes through L{SecurityDatabase.transaction}, which takes the
-write lock up front (C{BEGIN IMMEDIATE}), so a command either changes
-everything it meant to or nothing.  SQLite's own errors never escape: a damaged
-or foreign file becomes L{DatabaseCorruptError} and a lock held too long
-becomes L{DatabaseLockedError}, both with the path named, so an operator knows
-what to repair.
+write lock up front, so a command either changes everything it meant to or
+nothing.  The engine's own errors never escape: the engine turns them into
+L{DatabaseCorruptError} or L{DatabaseLockedError}, with the database named,
+so an operator knows what to repair.
 """
 
 from __future__ import annotations
 
 import hmac
 import os
-import sqlite3
 import threading
-import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from nsstwisted.security import stash as _stash
 from nsstwisted.security.errors import (
     DatabaseCorruptError,
-    DatabaseLockedError,
-    SecurityError,
+    SchemaVersionError,
     StashError,
 )
+from nsstwisted.security.sqliteengine import (
+    APPLICATION_ID,
+    SqliteEngine,
+    translate_sqlite_error,
+)
+from nsstwisted.security.storage import (
+    DEFAULT_BUSY_TIMEOUT,
+    SCHEMA_VERSION,
+    Cursor,
+    StorageEngine,
+)
 
-# "NSSd" as a big-endian integer: SQLite's application_id marks our files.
-APPLICATION_ID = 0x4E535364
-SCHEMA_VERSION = 2
-DEFAULT_BUSY_TIMEOUT = 5.0
-
-_SCHEMA = """
-CREATE TABLE settings (
-    name TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE users (
-    userid TEXT PRIMARY KEY,
-    name TEXT NOT NULL DEFAULT '',
-    owner TEXT NOT NULL,
-    default_group TEXT,
-    password_hash TEXT,
-    failed_logons INTEGER NOT NULL DEFAULT 0,
-    revoked INTEGER NOT NULL DEFAULT 0,
-    created TEXT NOT NULL,
-    last_logon TEXT,
-    restricted INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE groups (
-    groupid TEXT PRIMARY KEY,
-    superior TEXT,
-    owner TEXT NOT NULL,
-    created TEXT NOT NULL
-);
-CREATE TABLE connections (
-    userid TEXT NOT NULL REFERENCES users(userid) ON DELETE CASCADE,
-    groupid TEXT NOT NULL REFERENCES groups(groupid) ON DELETE CASCADE,
-    PRIMARY KEY (userid, groupid)
-);
-CREATE TABLE profiles (
-    class TEXT NOT NULL,
-    name TEXT NOT NULL,
-    uacc TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    data TEXT NOT NULL DEFAULT '',
-    sealed_key BLOB,
-    created TEXT NOT NULL,
-    warning INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (class, name)
-);
-CREATE TABLE access_list (
-    class TEXT NOT NULL,
-    name TEXT NOT NULL,
-    id TEXT NOT NULL,
-    access TEXT NOT NULL,
-    PRIMARY KEY (class, name, id),
-    FOREIGN KEY (class, name) REFERENCES profiles(class, name) ON DELETE CASCADE
-);
-CREATE TABLE certificates (
-    id INTEGER PRIMARY KEY,
-    owner TEXT NOT NULL,
-    label TEXT NOT NULL,
-    der BLOB NOT NULL,
-    fingerprint BLOB NOT NULL UNIQUE,
-    trusted INTEGER NOT NULL,
-    sealed_key BLOB,
-    UNIQUE (owner, label)
-);
-CREATE TABLE rings (
-    owner TEXT NOT NULL,
-    name TEXT NOT NULL,
-    PRIMARY KEY (owner, name)
-);
-CREATE TABLE ring_members (
-    owner TEXT NOT NULL,
-    ring TEXT NOT NULL,
-    certificate_id INTEGER NOT NULL REFERENCES certificates(id) ON DELETE CASCADE,
-    usage TEXT NOT NULL,
-    is_default INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (owner, ring, certificate_id),
-    FOREIGN KEY (owner, ring) REFERENCES rings(owner, name) ON DELETE CASCADE
-);
-"""
-
-# What brings a database of each older schema version to the next one.
-# Version 2 added RESTRICTED users and WARNING profiles, both off by
-# default, so an upgraded database decides exactly as it did.
-_UPGRADES: dict[int, tuple[str, ...]] = {
-    1: (
-        "ALTER TABLE users ADD COLUMN restricted INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE profiles ADD COLUMN warning INTEGER NOT NULL DEFAULT 0",
-    ),
-}
+__all__ = [
+    "APPLICATION_ID",
+    "DEFAULT_BUSY_TIMEOUT",
+    "SCHEMA_VERSION",
+    "SecurityDatabase",
+    "translate_sqlite_error",
+]
 
 _MASTER_CHECK = "master_key_check"
-
-
-def translate_sqlite_error(path: str, error: sqlite3.Error) -> SecurityError:
-    """
-    Turn an SQLite error into the security error an operator can act on.
-    """
-    text = str(error)
-    if isinstance(error, sqlite3.OperationalError) and (
-        "locked" in text or "busy" in text
-    ):
-        return DatabaseLockedError(
-            f"security database {path} is locked by another process ({text})"
-        )
-    return DatabaseCorruptError(f"security database {path} is not usable ({text})")
 
 
 class SecurityDatabase:
@@ -138,30 +51,28 @@ class SecurityDatabase:
     An open security database.
 
     One connection serves all callers; a lock serialises them, because the
-    daemons call in from a thread pool and SQLite connections are not safe to
-    share between threads otherwise.
+    daemons call in from a thread pool and a connection is not safe to share
+    between threads otherwise.
 
-    @ivar path: the database file.
+    @ivar path: where the database is (the file, for SQLite), as messages
+        name it.
     @ivar stashPath: the stash file holding the master key.
     @ivar readOnly: opened read-only: nothing is written, and no stash file
         is created.
+    @ivar schemaVersion: the schema version the database says it has, once
+        opened: L{SCHEMA_VERSION}, since an older one is upgraded on open and
+        a newer one refused.
     """
 
-    def __init__(
-        self,
-        connection: sqlite3.Connection,
-        path: str,
-        stashPath: str,
-        *,
-        readOnly: bool = False,
-    ) -> None:
-        self._connection = connection
+    def __init__(self, engine: StorageEngine, stashPath: str) -> None:
+        self._engine = engine
         self._lock = threading.RLock()
         self._masterKey: _stash.MasterKey | None = None
         self._depth = 0
-        self.path = path
+        self.path = engine.location
         self.stashPath = stashPath
-        self.readOnly = readOnly
+        self.readOnly = engine.readOnly
+        self.schemaVersion = 0
 
     @classmethod
     def open(
@@ -176,117 +87,68 @@ class SecurityDatabase:
         """
         Open (and with C{create}, initialise) a security database.
 
-        A new file is created with mode 0600 before SQLite touches it, since it
-        holds password hashes and sealed keys.
-
-        @param readOnly: open the file read-only (SQLite's C{mode=ro}), as a
-            configuration check does, which must change nothing: implies
-            no C{create}, and L{master_key} creates no stash file.
+        @param readOnly: open the database read-only, as a configuration
+            check does, which must change nothing: implies no C{create}, and
+            L{master_key} creates no stash file.
         """
-        exists = os.path.exists(path)
-        if not exists:
-            if readOnly or not create:
-                raise DatabaseCorruptError(f"security database {path} does not exist")
-            try:
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            except OSError as e:
-                raise DatabaseCorruptError(
-                    f"cannot create security database {path}: {e.strerror}"
-                ) from None
-        try:
-            connection = sqlite3.connect(
-                f"file:{urllib.parse.quote(path)}?mode=ro" if readOnly else path,
-                timeout=DEFAULT_BUSY_TIMEOUT if busyTimeout is None else busyTimeout,
-                isolation_level=None,
-                check_same_thread=False,
-                uri=readOnly,
-            )
-        except sqlite3.Error as e:
-            raise translate_sqlite_error(path, e) from None
-        database = cls(connection, path, stashPath, readOnly=readOnly)
+        engine = SqliteEngine.open(
+            path,
+            create=create,
+            busyTimeout=DEFAULT_BUSY_TIMEOUT if busyTimeout is None else busyTimeout,
+            readOnly=readOnly,
+        )
+        database = cls(engine, stashPath)
         try:
             database._prepare()
         except BaseException:
-            connection.close()
+            engine.close()
             raise
         return database
 
     def _prepare(self) -> None:
+        """
+        Initialise an empty database, upgrade an older one, and refuse one
+        that is newer than this release, whose meaning it cannot know.
+        """
+        engine = self._engine
         try:
-            connection = self._connection
-            connection.execute("PRAGMA foreign_keys = ON")
-            applicationId = connection.execute("PRAGMA application_id").fetchone()[0]
-            tables = connection.execute(
-                "SELECT count(*) FROM sqlite_master"
-            ).fetchone()[0]
-            if applicationId == 0 and tables == 0:
+            version = engine.schema_version()
+            if version is None:
                 if self.readOnly:
                     raise DatabaseCorruptError(
                         f"security database {self.path} is empty"
                     )
-                self._initialise()
+                engine.initialise()
+                self.schemaVersion = SCHEMA_VERSION
                 return
-            if applicationId != APPLICATION_ID:
+            self._refuse_newer(version)
+            if version != SCHEMA_VERSION and not engine.upgradable(version):
                 raise DatabaseCorruptError(
-                    f"{self.path} is an SQLite file but not a security database"
+                    f"security database {self.path} has schema version {version}, "
+                    f"which this release cannot upgrade to version {SCHEMA_VERSION}"
                 )
-            version = connection.execute("PRAGMA user_version").fetchone()[0]
-            if version != SCHEMA_VERSION and version not in _UPGRADES:
-                raise DatabaseCorruptError(
-                    f"security database {self.path} has schema version {version}; "
-                    f"this release reads version {SCHEMA_VERSION}"
-                )
-            check = connection.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise DatabaseCorruptError(
-                    f"security database {self.path} is damaged ({check})"
-                )
+            engine.check_integrity()
             if version != SCHEMA_VERSION:
-                self._upgrade()
-        except sqlite3.Error as e:
-            raise translate_sqlite_error(self.path, e) from None
+                version = engine.upgrade()
+                self._refuse_newer(version)
+        except engine.errors as e:
+            raise engine.translate(e) from None
+        self.schemaVersion = version
 
-    def _initialise(self) -> None:
-        connection = self._connection
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    connection.execute(statement)
-            connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-
-    def _upgrade(self) -> None:
-        """
-        Bring an older database to this release's schema, one version at a
-        time, in one transaction: it ends upgraded or untouched.
-        """
-        connection = self._connection
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            # Read again under the write lock: another process may have
-            # upgraded the file since it was opened.
-            version = connection.execute("PRAGMA user_version").fetchone()[0]
-            while version in _UPGRADES:
-                for statement in _UPGRADES[version]:
-                    connection.execute(statement)
-                version += 1
-                connection.execute(f"PRAGMA user_version = {version}")
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+    def _refuse_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"security database {self.path} has schema version {version}, "
+                f"newer than version {SCHEMA_VERSION}, the newest this release "
+                "of nsstwisted understands"
+            )
 
     def close(self) -> None:
         with self._lock:
-            self._connection.close()
+            self._engine.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Cursor]:
+    def transaction(self) -> Iterator[Cursor]:
         """
         Run a unit of work atomically: commit if the block returns, roll back
         if it raises anything.
@@ -294,22 +156,23 @@ class SecurityDatabase:
         Units nest: an inner one joins the outermost, so a RACF command that
         makes several changes commits all of them or none.
         """
-        with self._unit("BEGIN IMMEDIATE") as cursor:
+        with self._unit(write=True) as cursor:
             yield cursor
 
     @contextmanager
-    def reading(self) -> Iterator[sqlite3.Cursor]:
+    def reading(self) -> Iterator[Cursor]:
         """
         Read a consistent view without taking the write lock (or join the
         unit of work already open).
         """
-        with self._unit("BEGIN") as cursor:
+        with self._unit(write=False) as cursor:
             yield cursor
 
     @contextmanager
-    def _unit(self, begin: str) -> Iterator[sqlite3.Cursor]:
+    def _unit(self, *, write: bool) -> Iterator[Cursor]:
+        engine = self._engine
         with self._lock:
-            cursor = self._connection.cursor()
+            cursor = engine.cursor()
             if self._depth:
                 self._depth += 1
                 try:
@@ -318,32 +181,23 @@ class SecurityDatabase:
                     self._depth -= 1
                 return
             try:
-                cursor.execute(begin)
-            except sqlite3.Error as e:
-                raise translate_sqlite_error(self.path, e) from None
+                engine.begin(cursor, write=write)
+            except engine.errors as e:
+                raise engine.translate(e) from None
             self._depth = 1
             try:
                 yield cursor
-                cursor.execute("COMMIT")
-            except sqlite3.Error as e:
-                self._rollback(cursor)
-                raise translate_sqlite_error(self.path, e) from None
+                engine.commit(cursor)
+            except engine.errors as e:
+                engine.rollback(cursor)
+                raise engine.translate(e) from None
             except BaseException:
-                self._rollback(cursor)
+                engine.rollback(cursor)
                 raise
             finally:
                 self._depth = 0
 
-    def _rollback(self, cursor: sqlite3.Cursor) -> None:
-        try:
-            if self._connection.in_transaction:
-                cursor.execute("ROLLBACK")
-        except sqlite3.Error:
-            # The connection is already unusable; the caller gets the
-            # original error, which says more than this one would.
-            pass
-
-    def setting(self, cursor: sqlite3.Cursor, name: str, default: str) -> str:
+    def setting(self, cursor: Cursor, name: str, default: str) -> str:
         """
         Read a SETROPTS-style setting inside an open transaction.
         """
@@ -352,7 +206,7 @@ class SecurityDatabase:
         ).fetchone()
         return default if row is None else str(row[0])
 
-    def set_setting(self, cursor: sqlite3.Cursor, name: str, value: str) -> None:
+    def set_setting(self, cursor: Cursor, name: str, value: str) -> None:
         """
         Write a setting inside an open transaction.
         """

@@ -169,3 +169,14 @@ class TamperedEntryError(SecurityEnvironmentError):
     """
 
     messageId = "NSR0204E"
+
+
+class SchemaVersionError(SecurityEnvironmentError):
+    """
+    The database has a schema newer than this release understands: a
+    newer nsstwisted upgraded it.  Reading it anyway could misread a column
+    that now takes part in a decision, so it is refused, naming both
+    versions.
+    """
+
+    messageId = "NSR0345E"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import enum
 import functools
 import hashlib
-import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -44,6 +43,7 @@ from nsstwisted.security.errors import (
 from nsstwisted.security.labels import MAX_LABEL_LENGTH, colliding_labels, map_label
 from nsstwisted.security.signing import SignatureScheme, scheme_for_key, sign
 from nsstwisted.security.stash import MasterKey
+from nsstwisted.security.storage import Cursor
 from nsstwisted.security.users import normalize_id, require_user
 
 MAX_RING_NAME_LENGTH = 237
@@ -620,7 +620,7 @@ class KeyRingStore:
         return master.seal(plain, _key_aad(der))
 
     def _private_key(
-        self, master: MasterKey, cursor: sqlite3.Cursor, record: CertificateRecord
+        self, master: MasterKey, cursor: Cursor, record: CertificateRecord
     ) -> PrivateKey:
         fingerprint = record.digest
         with self._keysLock:
@@ -647,7 +647,7 @@ class KeyRingStore:
 
     def _insert(
         self,
-        cursor: sqlite3.Cursor,
+        cursor: Cursor,
         owner: CertificateOwner,
         label: str,
         der: bytes,
@@ -679,7 +679,7 @@ class KeyRingStore:
         )
 
     @staticmethod
-    def _refuse_collision(cursor: sqlite3.Cursor, label: str) -> None:
+    def _refuse_collision(cursor: Cursor, label: str) -> None:
         """
         Refuse a label whose SERVAUTH profile name is another certificate's.
 
@@ -704,9 +704,7 @@ class KeyRingStore:
                 )
 
     @staticmethod
-    def _get(
-        cursor: sqlite3.Cursor, owner: CertificateOwner, label: str
-    ) -> CertificateRecord:
+    def _get(cursor: Cursor, owner: CertificateOwner, label: str) -> CertificateRecord:
         row = cursor.execute(
             f"SELECT {_CERT_COLUMNS} FROM certificates "  # noqa: S608
             "WHERE owner = ? AND label = ?",
@@ -717,9 +715,7 @@ class KeyRingStore:
         return _record(row)
 
     @staticmethod
-    def _certificate_id(
-        cursor: sqlite3.Cursor, owner: CertificateOwner, label: str
-    ) -> int:
+    def _certificate_id(cursor: Cursor, owner: CertificateOwner, label: str) -> int:
         row = cursor.execute(
             "SELECT id FROM certificates WHERE owner = ? AND label = ?",
             (owner.key, label),
@@ -729,7 +725,7 @@ class KeyRingStore:
         return int(row[0])
 
     @staticmethod
-    def _ring_exists(cursor: sqlite3.Cursor, userid: str, ring: str) -> bool:
+    def _ring_exists(cursor: Cursor, userid: str, ring: str) -> bool:
         return (
             cursor.execute(
                 "SELECT 1 FROM rings WHERE owner = ? AND name = ?", (userid, ring)
@@ -737,6 +733,6 @@ class KeyRingStore:
             is not None
         )
 
-    def _require_ring(self, cursor: sqlite3.Cursor, userid: str, ring: str) -> None:
+    def _require_ring(self, cursor: Cursor, userid: str, ring: str) -> None:
         if not self._ring_exists(cursor, userid, ring):
             raise NotFoundError(f"key ring {userid}/{ring} does not exist")

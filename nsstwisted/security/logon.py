@@ -9,7 +9,6 @@ expected answer the NSS server must turn into a reason code for its client.
 from __future__ import annotations
 
 import enum
-import sqlite3
 from dataclasses import dataclass
 
 from nsstwisted.security.accessor import AccessorEnvironment, read_environment
@@ -22,6 +21,7 @@ from nsstwisted.security.passticket import (
 )
 from nsstwisted.security.passwords import verify_password
 from nsstwisted.security.profiles import ProfileStore
+from nsstwisted.security.storage import Cursor
 from nsstwisted.security.users import (
     UserRegistry,
     equalise_password_check,
@@ -188,7 +188,7 @@ class Logon:
             self._count_refusal(cursor)
         return LogonResult(outcome, userid)
 
-    def _count_refusal(self, cursor: sqlite3.Cursor) -> None:
+    def _count_refusal(self, cursor: Cursor) -> None:
         """
         Count a refused logon in the database's own tally.  Every refusal
         writes (a counted failure writes the user's row besides), so that

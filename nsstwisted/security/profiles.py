@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import enum
 import re
-import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -38,6 +37,7 @@ from nsstwisted.security.generic import (
     order_generics,
     upper_ascii,
 )
+from nsstwisted.security.storage import Cursor
 from nsstwisted.security.users import id_is_defined, normalize_id, now
 
 _ACTIVE = "classact"
@@ -690,7 +690,7 @@ class ProfileStore:
             builtAt,
         )
 
-    def _options(self, cursor: sqlite3.Cursor) -> ClassOptions:
+    def _options(self, cursor: Cursor) -> ClassOptions:
         db = self._database
         return ClassOptions(
             _class_set(db.setting(cursor, _ACTIVE, "")),
@@ -714,7 +714,7 @@ class ProfileStore:
 
     @staticmethod
     def _row(
-        cursor: sqlite3.Cursor, resourceClass: ResourceClass, name: str
+        cursor: Cursor, resourceClass: ResourceClass, name: str
     ) -> tuple[str, str, str, str, bytes | None, int] | None:
         row = cursor.execute(
             "SELECT name, uacc, owner, data, sealed_key, warning FROM profiles "
@@ -725,7 +725,7 @@ class ProfileStore:
 
     @staticmethod
     def _profile(
-        cursor: sqlite3.Cursor, resourceClass: ResourceClass, row: tuple[object, ...]
+        cursor: Cursor, resourceClass: ResourceClass, row: tuple[object, ...]
     ) -> ResourceProfile:
         name = str(row[0])
         acl = tuple(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import re
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,6 +21,7 @@ from nsstwisted.security.errors import (
 )
 from nsstwisted.security.generic import upper_ascii
 from nsstwisted.security.passwords import hash_password, verify_password
+from nsstwisted.security.storage import Cursor
 
 DEFAULT_REVOKE_LIMIT = 3
 MAX_REVOKE_LIMIT = 255
@@ -85,13 +85,13 @@ class GroupProfile:
     members: tuple[str, ...]
 
 
-def _exists(cursor: sqlite3.Cursor, table: str, column: str, value: str) -> bool:
+def _exists(cursor: Cursor, table: str, column: str, value: str) -> bool:
     # Table and column names are constants of this module, never input.
     query = f"SELECT 1 FROM {table} WHERE {column} = ?"  # noqa: S608
     return cursor.execute(query, (value,)).fetchone() is not None
 
 
-def require_user(cursor: sqlite3.Cursor, userid: str) -> None:
+def require_user(cursor: Cursor, userid: str) -> None:
     """
     Raise L{NotFoundError} unless the user is defined.
     """
@@ -99,7 +99,7 @@ def require_user(cursor: sqlite3.Cursor, userid: str) -> None:
         raise NotFoundError(f"user {userid} is not defined")
 
 
-def require_group(cursor: sqlite3.Cursor, groupid: str) -> None:
+def require_group(cursor: Cursor, groupid: str) -> None:
     """
     Raise L{NotFoundError} unless the group is defined.
     """
@@ -107,7 +107,7 @@ def require_group(cursor: sqlite3.Cursor, groupid: str) -> None:
         raise NotFoundError(f"group {groupid} is not defined")
 
 
-def id_is_defined(cursor: sqlite3.Cursor, name: str) -> bool:
+def id_is_defined(cursor: Cursor, name: str) -> bool:
     """
     Whether C{name} is a defined user or group.
     """
@@ -116,7 +116,7 @@ def id_is_defined(cursor: sqlite3.Cursor, name: str) -> bool:
     )
 
 
-def revoke_limit(database: SecurityDatabase, cursor: sqlite3.Cursor) -> int:
+def revoke_limit(database: SecurityDatabase, cursor: Cursor) -> int:
     """
     The number of consecutive failed logons that revokes a user; 0 means
     never (C{SETROPTS PASSWORD(NOREVOKE)}).

@@ -1,0 +1,154 @@
+"""
+What the security model needs of a database engine, and nothing more.
+
+The users, profiles, key rings and logon state are written in SQL against a
+L{Cursor}; the engine underneath (SQLite, the embedded default, and later
+PostgreSQL for servers that share one database) supplies the cursors, the
+transactions, the schema and its migrations, and turns its own errors into
+the L{SecurityError} family, so that an operator sees the same messages
+whichever engine holds the data.  L{SecurityDatabase
+<nsstwisted.security.database.SecurityDatabase>} keeps what is the same on
+every engine: units of work that nest, settings, the schema version policy
+and the master key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+from nsstwisted.security.errors import SecurityError
+
+# The schema this release reads and writes.  Every engine creates it and
+# brings an older database up to it; a newer one is refused (NSR0345E),
+# since this release cannot know what the newer columns mean to a decision.
+SCHEMA_VERSION = 2
+
+# How long a unit of work waits for another process's write lock before it
+# is refused with NSR0202E, in seconds.
+DEFAULT_BUSY_TIMEOUT = 5.0
+
+
+class Cursor(Protocol):
+    """
+    The part of a DB-API cursor the security model uses.
+
+    Rows are tuples in the order of the SELECT list; C{?} marks a
+    parameter (an engine whose driver spells it otherwise translates).
+    """
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        """
+        Run one statement; return the cursor, so that a fetch can follow.
+        """
+
+    def fetchone(self) -> Any:
+        """
+        The next row, or C{None}.
+        """
+
+    def fetchall(self) -> list[Any]:
+        """
+        The remaining rows.
+        """
+
+    def __iter__(self) -> Iterator[Any]:
+        """
+        The remaining rows, one at a time.
+        """
+
+    @property
+    def rowcount(self) -> int:
+        """
+        How many rows the last UPDATE or DELETE touched.
+        """
+
+
+class StorageEngine(Protocol):
+    """
+    One connection to one security database.
+
+    Not safe to share between threads by itself: L{SecurityDatabase
+    <nsstwisted.security.database.SecurityDatabase>} serialises its callers.
+
+    @ivar location: what an operator knows the database by (a file path, a
+        connection URI without its password), named in every error.
+    @ivar readOnly: nothing may be written through this connection.
+    @ivar errors: the engine's own exception classes, which
+        L{translate} turns into security errors.
+    """
+
+    location: str
+    readOnly: bool
+    errors: tuple[type[Exception], ...]
+
+    def cursor(self) -> Cursor:
+        """
+        A new cursor on the connection.
+        """
+
+    def begin(self, cursor: Cursor, *, write: bool) -> None:
+        """
+        Start a transaction: with C{write}, take the write lock up front, so
+        that a unit of work never fails half-way for want of it; without,
+        read one consistent view.
+        """
+
+    def commit(self, cursor: Cursor) -> None:
+        """
+        Commit the open transaction.
+        """
+
+    def rollback(self, cursor: Cursor) -> None:
+        """
+        Roll back the open transaction, if any; never raise, since the
+        caller is already reporting the error that made it roll back.
+        """
+
+    def translate(self, error: Exception) -> SecurityError:
+        """
+        Turn one of L{errors} into the security error an operator can act
+        on: locked (NSR0202E), or not usable (NSR0201E), naming L{location}.
+        """
+
+    def schema_version(self) -> int | None:
+        """
+        The schema version the database says it has, or C{None} for an empty
+        database that is not yet initialised.
+
+        @raise DatabaseCorruptError: the database belongs to another
+            application.
+        """
+
+    def check_integrity(self) -> None:
+        """
+        Refuse a database the engine finds damaged.
+
+        @raise DatabaseCorruptError: it is damaged.
+        """
+
+    def initialise(self) -> None:
+        """
+        Create the schema of L{SCHEMA_VERSION} in an empty database, in one
+        transaction.
+        """
+
+    def upgrade(self) -> int:
+        """
+        Bring an older database to L{SCHEMA_VERSION}, one version at a time,
+        in one transaction: it ends upgraded or untouched.
+
+        @return: the version the database has now, read again under the
+            write lock (another process may have upgraded it meanwhile, even
+            beyond L{SCHEMA_VERSION}).
+        """
+
+    def upgradable(self, version: int) -> bool:
+        """
+        Whether this engine has a migration path from C{version}.
+        """
+
+    def close(self) -> None:
+        """
+        Close the connection.
+        """
