@@ -37,7 +37,7 @@ from nsstwisted.security.errors import (
     SecurityEnvironmentError,
     SecurityError,
 )
-from nsstwisted.security.location import database_path, stash_path
+from nsstwisted.security.location import database_path, is_database_uri, stash_path
 from nsstwisted.security.racf.commands import (
     RacfInterpreter,
     changes_database,
@@ -264,7 +264,9 @@ def run(
     try:
         path = database_path(options["database"])
         stash = stash_path(path, options["stash"])
-        created = not os.path.exists(path)
+        # A PostgreSQL database is made by its server's administrator; an
+        # empty one is initialised, and is no mistyped path left behind.
+        created = not is_database_uri(path) and not os.path.exists(path)
         if created and not any(changes_database(c) for c in commands):
             err.write(f"{PROGRAM}: {_not_created(path, commands)}\n")
             return EXIT_ENVIRONMENT

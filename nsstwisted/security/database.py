@@ -23,6 +23,7 @@ from nsstwisted.security.errors import (
     SchemaVersionError,
     StashError,
 )
+from nsstwisted.security.location import is_database_uri, redact_uri
 from nsstwisted.security.sqliteengine import (
     APPLICATION_ID,
     SqliteEngine,
@@ -44,6 +45,22 @@ __all__ = [
 ]
 
 _MASTER_CHECK = "master_key_check"
+
+
+def _postgresql_engine(uri: str, timeout: float, readOnly: bool) -> StorageEngine:
+    """
+    The PostgreSQL engine for C{uri}, imported only now: psycopg is an
+    optional dependency, and a database in a file never needs it.
+    """
+    try:
+        from nsstwisted.security.postgresqlengine import PostgresqlEngine
+    except ImportError as e:
+        raise DatabaseCorruptError(
+            f"security database {redact_uri(uri)} is a PostgreSQL "
+            f"database, but psycopg 3 cannot be imported ({e}): install "
+            "nsstwisted[postgresql]"
+        ) from None
+    return PostgresqlEngine.open(uri, busyTimeout=timeout, readOnly=readOnly)
 
 
 class SecurityDatabase:
@@ -77,7 +94,7 @@ class SecurityDatabase:
     @classmethod
     def open(
         cls,
-        path: str,
+        location: str,
         stashPath: str,
         *,
         create: bool = True,
@@ -87,16 +104,22 @@ class SecurityDatabase:
         """
         Open (and with C{create}, initialise) a security database.
 
+        @param location: the path of an SQLite file, or a PostgreSQL
+            connection URI (C{postgresql://...}, libpq's syntax), whose
+            database must exist already: C{create} is about files, and an
+            empty PostgreSQL database is initialised like a new file.
         @param readOnly: open the database read-only, as a configuration
             check does, which must change nothing: implies no C{create}, and
             L{master_key} creates no stash file.
         """
-        engine = SqliteEngine.open(
-            path,
-            create=create,
-            busyTimeout=DEFAULT_BUSY_TIMEOUT if busyTimeout is None else busyTimeout,
-            readOnly=readOnly,
-        )
+        timeout = DEFAULT_BUSY_TIMEOUT if busyTimeout is None else busyTimeout
+        engine: StorageEngine
+        if is_database_uri(location):
+            engine = _postgresql_engine(location, timeout, readOnly)
+        else:
+            engine = SqliteEngine.open(
+                location, create=create, busyTimeout=timeout, readOnly=readOnly
+            )
         database = cls(engine, stashPath)
         try:
             database._prepare()

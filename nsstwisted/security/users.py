@@ -221,7 +221,8 @@ class UserRegistry:
                     (group, userid),
                 )
                 cursor.execute(
-                    "INSERT OR IGNORE INTO connections (userid, groupid) VALUES (?, ?)",
+                    "INSERT INTO connections (userid, groupid) VALUES (?, ?) "
+                    "ON CONFLICT DO NOTHING",
                     (userid, group),
                 )
 
@@ -342,7 +343,8 @@ class UserRegistry:
             require_user(cursor, userid)
             require_group(cursor, groupid)
             cursor.execute(
-                "INSERT OR IGNORE INTO connections (userid, groupid) VALUES (?, ?)",
+                "INSERT INTO connections (userid, groupid) VALUES (?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (userid, groupid),
             )
 

@@ -1,0 +1,366 @@
+"""
+The PostgreSQL storage engine: one security database shared by every server
+that connects to it, where users already run PostgreSQL highly available.
+
+It behaves as the SQLite engine does, so that the security model's SQL and
+its errors are the same on both:
+
+  - the model writes C{?} placeholders; the cursor turns them into psycopg's
+    C{%s} (and a literal C{%} into C{%%});
+  - a unit of work that writes takes one transaction-level advisory lock up
+    front, so writers queue one behind the other as SQLite's C{BEGIN
+    IMMEDIATE} makes them, and a lock held longer than the busy timeout is
+    refused with NSR0202E rather than waited on for ever;
+  - text sorts by code point (C{COLLATE "C"}), as SQLite compares text, so a
+    listing comes out in the same order whatever the server's locale;
+  - the schema version and the mark that the database is ours live in a
+    table, C{nss_schema}, where SQLite has C{user_version} and
+    C{application_id}.
+
+The database is the one the connection URI names, in the first schema of the
+connection's C{search_path}; an empty one is initialised on first open.
+psycopg 3 is an optional dependency (C{pip install nsstwisted[postgresql]}):
+only this module imports it, and only a PostgreSQL URI imports this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from typing import Any
+
+import psycopg
+import psycopg.conninfo
+import psycopg.pq
+
+from nsstwisted.security.errors import (
+    DatabaseCorruptError,
+    DatabaseLockedError,
+    SecurityError,
+)
+from nsstwisted.security.location import redact_uri
+from nsstwisted.security.storage import DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION, Cursor
+
+# What a database of ours says in nss_schema.application, and the key of the
+# advisory lock that serialises its writers ("NSSd" as a big-endian integer,
+# SQLite's application_id).
+APPLICATION = "nsstwisted"
+WRITE_LOCK_KEY = 0x4E535364
+
+# How long a new connection may take, in seconds, unless the URI says.
+DEFAULT_CONNECT_TIMEOUT = 10
+
+# SQLSTATEs that mean "another unit of work holds what this one needs":
+# lock_not_available (lock_timeout), serialization_failure,
+# deadlock_detected, query_canceled (statement_timeout).
+_LOCKED_STATES = frozenset({"55P03", "40001", "40P01", "57014"})
+
+_SCHEMA = """
+CREATE TABLE nss_schema (
+    application TEXT COLLATE "C" NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE TABLE settings (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    value TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE users (
+    userid TEXT COLLATE "C" PRIMARY KEY,
+    name TEXT COLLATE "C" NOT NULL DEFAULT '',
+    owner TEXT COLLATE "C" NOT NULL,
+    default_group TEXT COLLATE "C",
+    password_hash TEXT COLLATE "C",
+    failed_logons INTEGER NOT NULL DEFAULT 0,
+    revoked INTEGER NOT NULL DEFAULT 0,
+    created TEXT COLLATE "C" NOT NULL,
+    last_logon TEXT COLLATE "C",
+    restricted INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE groups (
+    groupid TEXT COLLATE "C" PRIMARY KEY,
+    superior TEXT COLLATE "C",
+    owner TEXT COLLATE "C" NOT NULL,
+    created TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE connections (
+    userid TEXT COLLATE "C" NOT NULL REFERENCES users(userid) ON DELETE CASCADE,
+    groupid TEXT COLLATE "C" NOT NULL REFERENCES groups(groupid) ON DELETE CASCADE,
+    PRIMARY KEY (userid, groupid)
+);
+CREATE TABLE profiles (
+    class TEXT COLLATE "C" NOT NULL,
+    name TEXT COLLATE "C" NOT NULL,
+    uacc TEXT COLLATE "C" NOT NULL,
+    owner TEXT COLLATE "C" NOT NULL,
+    data TEXT COLLATE "C" NOT NULL DEFAULT '',
+    sealed_key BYTEA,
+    created TEXT COLLATE "C" NOT NULL,
+    warning INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (class, name)
+);
+CREATE TABLE access_list (
+    class TEXT COLLATE "C" NOT NULL,
+    name TEXT COLLATE "C" NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
+    access TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (class, name, id),
+    FOREIGN KEY (class, name) REFERENCES profiles(class, name) ON DELETE CASCADE
+);
+CREATE TABLE certificates (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    owner TEXT COLLATE "C" NOT NULL,
+    label TEXT COLLATE "C" NOT NULL,
+    der BYTEA NOT NULL,
+    fingerprint BYTEA NOT NULL UNIQUE,
+    trusted INTEGER NOT NULL,
+    sealed_key BYTEA,
+    UNIQUE (owner, label)
+);
+CREATE TABLE rings (
+    owner TEXT COLLATE "C" NOT NULL,
+    name TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (owner, name)
+);
+CREATE TABLE ring_members (
+    owner TEXT COLLATE "C" NOT NULL,
+    ring TEXT COLLATE "C" NOT NULL,
+    certificate_id BIGINT NOT NULL REFERENCES certificates(id) ON DELETE CASCADE,
+    usage TEXT COLLATE "C" NOT NULL,
+    is_default INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (owner, ring, certificate_id),
+    FOREIGN KEY (owner, ring) REFERENCES rings(owner, name) ON DELETE CASCADE
+)
+"""
+
+# What brings a database of each older schema version to the next one.
+# PostgreSQL came with version 2: no older database exists on it.
+_UPGRADES: dict[int, tuple[str, ...]] = {}
+
+
+@lru_cache(maxsize=512)
+def _psycopg_sql(sql: str) -> str:
+    """
+    The model's statement in psycopg's placeholder style.
+
+    The model's SQL holds no C{?} inside a string literal, so every C{?} is a
+    parameter.
+    """
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _parameter(value: Any) -> Any:
+    # The schema keeps SQLite's 0/1 integers for flags; PostgreSQL, unlike
+    # SQLite, will not store a boolean in an integer column.
+    return int(value) if isinstance(value, bool) else value
+
+
+class _PostgresqlCursor:
+    """
+    A psycopg cursor that speaks the model's placeholder style.
+    """
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        self._cursor.execute(
+            _psycopg_sql(sql), [_parameter(value) for value in parameters]
+        )
+        return self
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return list(self._cursor.fetchall())
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._cursor)
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+
+class PostgresqlEngine:
+    """
+    A security database in a PostgreSQL database.
+
+    The connection is in autocommit mode, and the engine opens and ends each
+    transaction itself, as the SQLite engine does: L{SecurityDatabase
+    <nsstwisted.security.database.SecurityDatabase>} decides where a unit of
+    work begins and ends.
+
+    @ivar location: the connection URI without its password.
+    """
+
+    errors: tuple[type[Exception], ...] = (psycopg.Error,)
+
+    def __init__(self, connection: Any, location: str, *, readOnly: bool) -> None:
+        self._connection = connection
+        self.location = location
+        self.readOnly = readOnly
+
+    @classmethod
+    def open(
+        cls,
+        uri: str,
+        *,
+        busyTimeout: float | None = None,
+        readOnly: bool = False,
+    ) -> PostgresqlEngine:
+        """
+        Connect to the database the URI names.
+
+        The database itself must exist (the server's administrator makes it);
+        an empty one is initialised by L{SecurityDatabase
+        <nsstwisted.security.database.SecurityDatabase>}.
+
+        @param readOnly: every transaction is read-only, as a configuration
+            check's must be.
+        """
+        location = redact_uri(uri)
+        timeout = DEFAULT_BUSY_TIMEOUT if busyTimeout is None else busyTimeout
+        try:
+            conninfo = uri
+            if "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(uri):
+                conninfo = psycopg.conninfo.make_conninfo(
+                    uri, connect_timeout=DEFAULT_CONNECT_TIMEOUT
+                )
+            connection = psycopg.connect(conninfo, autocommit=True)
+        except psycopg.Error as e:
+            raise translate_postgresql_error(location, e) from None
+        try:
+            # Waiting for the write lock (an advisory lock) counts as
+            # waiting for a lock: refused after the busy timeout.
+            connection.execute(f"SET lock_timeout = {max(1, int(timeout * 1000))}")
+            if readOnly:
+                connection.execute("SET default_transaction_read_only = on")
+        except psycopg.Error as e:
+            connection.close()
+            raise translate_postgresql_error(location, e) from None
+        return cls(connection, location, readOnly=readOnly)
+
+    def cursor(self) -> Cursor:
+        return _PostgresqlCursor(self._connection.cursor())
+
+    def begin(self, cursor: Cursor, *, write: bool) -> None:
+        if write and not self.readOnly:
+            cursor.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            try:
+                cursor.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+            except psycopg.Error:
+                # Unlike SQLite's BEGIN IMMEDIATE, the transaction is open
+                # (and aborted) when the lock is refused: end it, so that the
+                # connection serves the next unit of work.
+                self.rollback(cursor)
+                raise
+        else:
+            # One snapshot for the whole unit, as SQLite's read transaction
+            # gives; writes in it (a nested unit) are still possible.
+            cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+
+    def commit(self, cursor: Cursor) -> None:
+        cursor.execute("COMMIT")
+
+    def rollback(self, cursor: Cursor) -> None:
+        try:
+            status = self._connection.info.transaction_status
+            if status != psycopg.pq.TransactionStatus.IDLE:
+                cursor.execute("ROLLBACK")
+        except psycopg.Error:
+            # The connection is already unusable; the caller gets the
+            # original error, which says more than this one would.
+            pass
+
+    def translate(self, error: Exception) -> SecurityError:
+        if isinstance(error, psycopg.Error):
+            return translate_postgresql_error(self.location, error)
+        return DatabaseCorruptError(
+            f"security database {self.location} is not usable ({error})"
+        )
+
+    def schema_version(self) -> int | None:
+        connection = self._connection
+        (tables,) = connection.execute(
+            "SELECT count(*) FROM pg_catalog.pg_tables "
+            "WHERE schemaname = current_schema()"
+        ).fetchone()
+        if tables == 0:
+            return None
+        (marked,) = connection.execute(
+            "SELECT to_regclass('nss_schema') IS NOT NULL"
+        ).fetchone()
+        row = (
+            connection.execute(
+                "SELECT version FROM nss_schema WHERE application = %s",
+                (APPLICATION,),
+            ).fetchone()
+            if marked
+            else None
+        )
+        if row is None:
+            raise DatabaseCorruptError(
+                f"{self.location} is a PostgreSQL database but not a security database"
+            )
+        return int(row[0])
+
+    def check_integrity(self) -> None:
+        # PostgreSQL checks its own pages; there is no quick_check to run.
+        return None
+
+    def upgradable(self, version: int) -> bool:
+        return version in _UPGRADES
+
+    def initialise(self) -> None:
+        with self._connection.transaction():
+            self._connection.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+            # Another server may have initialised it while this one waited.
+            (marked,) = self._connection.execute(
+                "SELECT to_regclass('nss_schema') IS NOT NULL"
+            ).fetchone()
+            if marked:
+                return
+            # One round trip: psycopg sends a parameterless text whole.
+            self._connection.execute(_SCHEMA)
+            self._connection.execute(
+                "INSERT INTO nss_schema (application, version) VALUES (%s, %s)",
+                (APPLICATION, SCHEMA_VERSION),
+            )
+
+    def upgrade(self) -> int:
+        with self._connection.transaction():
+            self._connection.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+            # Read again under the write lock: another server may have
+            # upgraded the database since this one opened it.
+            (version,) = self._connection.execute(
+                "SELECT version FROM nss_schema WHERE application = %s",
+                (APPLICATION,),
+            ).fetchone()
+            version = int(version)
+            while version in _UPGRADES:
+                for statement in _UPGRADES[version]:
+                    self._connection.execute(statement)
+                version += 1
+                self._connection.execute(
+                    "UPDATE nss_schema SET version = %s WHERE application = %s",
+                    (version, APPLICATION),
+                )
+        return version
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def translate_postgresql_error(location: str, error: psycopg.Error) -> SecurityError:
+    """
+    Turn a psycopg error into the security error an operator can act on, by
+    its SQLSTATE: a lock waited on too long is NSR0202E, anything else makes
+    the database not usable (NSR0201E).
+    """
+    text = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+    if error.sqlstate in _LOCKED_STATES:
+        return DatabaseLockedError(
+            f"security database {location} is locked by another process ({text})"
+        )
+    return DatabaseCorruptError(f"security database {location} is not usable ({text})")
