@@ -140,9 +140,19 @@ def _start() -> _Cluster:
         atexit.register(_stop, pgctl, data, folder, run)
         import psycopg
 
-        with psycopg.connect(cluster.uri().replace(DATABASE, "postgres", 1)) as c:
-            c.autocommit = True
-            c.execute(f"CREATE DATABASE {DATABASE}")
+        with psycopg.connect(
+            cluster.uri().replace(DATABASE, "postgres", 1), autocommit=True
+        ) as c:
+            try:
+                # A natural-language default collation, as production
+                # databases have, so that a listing that sorted by it instead
+                # of by code point (as SQLite does) would show.
+                c.execute(
+                    f"CREATE DATABASE {DATABASE} TEMPLATE template0 "
+                    "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'"
+                )
+            except psycopg.Error:
+                c.execute(f"CREATE DATABASE {DATABASE}")
         return cluster
     shutil.rmtree(folder, ignore_errors=True)
     return cluster

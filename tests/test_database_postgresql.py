@@ -22,6 +22,7 @@ import tests.test_logon as logon_tests
 import tests.test_profiles as profile_tests
 import tests.test_users as user_tests
 from nsstwisted.cli.racf import EXIT_ENVIRONMENT, run
+from nsstwisted.security.certgen import subject_name
 from nsstwisted.security.database import SCHEMA_VERSION, SecurityDatabase
 from nsstwisted.security.errors import (
     DatabaseCorruptError,
@@ -29,7 +30,7 @@ from nsstwisted.security.errors import (
     SchemaVersionError,
     StashError,
 )
-from nsstwisted.security.keyring import KeyRingStore
+from nsstwisted.security.keyring import CertificateOwner, KeyRingStore
 from nsstwisted.security.location import redact_uri, stash_path
 from nsstwisted.security.logon import Logon
 from nsstwisted.security.passticket import generate_passticket, parse_key
@@ -133,6 +134,25 @@ class EngineTests(PostgresqlTestCase):
             self.assertGreaterEqual(time.monotonic() - started, 0.2)
         users.add_user("client1")
         self.assertEqual(UserRegistry(first).get_user("client1").userid, "CLIENT1")
+
+    def test_codePointOrder(self) -> None:
+        """
+        Listings sort by code point, as on SQLite, whatever the database's
+        own collation (the test server's is ICU's en-US, which would put
+        "alpha" first).
+        """
+        database = self.open()
+        UserRegistry(database).add_user("client1")
+        store = KeyRingStore(database)
+        owner = CertificateOwner.user("client1")
+        for label in ("alpha", "Zeta", "Beta"):
+            store.generate_certificate(
+                owner, label, subject_name([("CN", label)]), algorithm="NISTECC"
+            )
+        self.assertEqual(
+            [record.label for record in store.list_certificates(owner)],
+            ["Beta", "Zeta", "alpha"],
+        )
 
     def test_failedLogonsAddUp(self) -> None:
         """
