@@ -77,8 +77,12 @@ class PostgresqlTestCase(SynchronousTestCase):
         os.makedirs(folder)
         self.stash = os.path.join(folder, "security.sth")
 
-    def open(self, **options: float) -> SecurityDatabase:
-        database = SecurityDatabase.open(self.uri, self.stash, **options)  # type: ignore[arg-type]
+    def open(
+        self, *, busyTimeout: float | None = None, readOnly: bool = False
+    ) -> SecurityDatabase:
+        database = SecurityDatabase.open(
+            self.uri, self.stash, busyTimeout=busyTimeout, readOnly=readOnly
+        )
         self.addCleanup(database.close)
         return database
 
@@ -134,6 +138,29 @@ class EngineTests(PostgresqlTestCase):
             self.assertGreaterEqual(time.monotonic() - started, 0.2)
         users.add_user("client1")
         self.assertEqual(UserRegistry(first).get_user("client1").userid, "CLIENT1")
+
+    def test_readOnly(self) -> None:
+        """
+        Read-only, as a configuration check opens the database: it reads
+        what is there, and a write is refused with NSR0201E; an empty
+        database is not initialised.
+        """
+        empty = self.assertRaises(
+            DatabaseCorruptError,
+            SecurityDatabase.open,
+            self.uri,
+            self.stash,
+            readOnly=True,
+        )
+        self.assertIn("is empty", str(empty))
+        UserRegistry(self.open()).add_user("alice")
+        again = self.open(readOnly=True)
+        self.assertEqual(UserRegistry(again).list_userids(), ["ALICE"])
+        error = self.assertRaises(
+            DatabaseCorruptError, UserRegistry(again).add_user, "bob"
+        )
+        self.assertIn("read-only", str(error))
+        self.assertEqual(UserRegistry(again).list_userids(), ["ALICE"])
 
     def test_codePointOrder(self) -> None:
         """
