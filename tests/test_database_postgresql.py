@@ -15,6 +15,7 @@ import io
 import os
 import time
 
+from twisted.internet import reactor
 from twisted.trial.unittest import SynchronousTestCase
 
 import tests.test_keyring as keyring_tests
@@ -258,6 +259,30 @@ class RacfJobTests(PostgresqlTestCase):
             ],
             ["Client1 cert", "Client2 cert", "NSS CA"],
         )
+
+    def test_nssdChecksConfiguration(self) -> None:
+        """
+        nssd finds a PostgreSQL database by C{NSS_SECURITY_DB} and its stash
+        by C{NSS_STASH}, and its configuration check reads its rings from
+        it, naming the database without a password.
+        """
+        self.test_exampleJob()
+        from nsstwisted.nssd.service import NSSDService
+
+        config = os.path.join(os.path.dirname(self.stash), "nssd.conf")
+        with open(config, "w") as f:
+            f.write(
+                "NssConfig\n{\n  Port 0\n  KeyRing NSSD/NSSRING\n"
+                "  TlsKeyRing NSSD/TLSRING\n  SystemName NSSSYS\n}\n"
+            )
+        lines = NSSDService.check(
+            config,
+            reactor,
+            environ={"NSS_SECURITY_DB": self.uri, "NSS_STASH": self.stash},
+        )
+        self.assertTrue(lines[0].startswith("DBG0150I"), lines)
+        self.assertIn(f"security database {redact_uri(self.uri)}", lines[1])
+        self.assertIn("KeyRing NSSD/NSSRING: 3 certificates", lines)
 
     def test_stashNotNamed(self) -> None:
         """
