@@ -49,6 +49,7 @@ from nsstwisted.nssd.configuration import (
 )
 from nsstwisted.nssd.diagnostics import Diagnostics
 from nsstwisted.nssd.heap import return_free_memory
+from nsstwisted.nssd.logonpool import logon_pool
 from nsstwisted.nssd.management import (
     NssdManagement,
     NssdNmiObserver,
@@ -155,6 +156,7 @@ class NSSDService(Service):
         self.pool = ThreadPool(
             minthreads=0, maxthreads=threads or os.cpu_count() or 2, name="nssd"
         )
+        self.logonPool = logon_pool(threads or os.cpu_count() or 2)
         self.snapshot: ProfileSnapshot = self.profiles.snapshot()
         self.ring: KeyRing | None = self._load_ring(configuration)
         context, self.tlsCertificate = self._tls_context(configuration)
@@ -200,6 +202,7 @@ class NSSDService(Service):
             registry=self.registry,
             diagnostics=self.diagnostics,
             offeredServices=self._offered_services,
+            logonPool=self.logonPool,
         )
         self.refreshHint = RefreshHint(
             reactor,
@@ -352,6 +355,7 @@ class NSSDService(Service):
             raise
         self._ensure_file_limit(self.configuration.maxConnections)
         self.pool.start()
+        self.logonPool.start()
         self._poller = LoopingCall(self._poll_security)
         self._poller.clock = self._reactor
         self._poller.start(SECURITY_POLL_INTERVAL, now=False)
@@ -382,6 +386,7 @@ class NSSDService(Service):
                 stopping.append(stopped)
             stopping.append(self.nmiFactory.terminateAll())
         self.pool.stop()
+        self.logonPool.stop()
         return DeferredList(stopping).addCallback(lambda _: None)
 
     def _factory(self) -> NssFactory:
@@ -413,7 +418,17 @@ class NSSDService(Service):
 
     def _endpoint(self, portNumber: int) -> TCP4ServerEndpoint:
         # (listenTCP, below the endpoint, takes "::" as IPv6 by itself.)
-        return TCP4ServerEndpoint(self._reactor, portNumber, interface=self.interface)
+        # The accept queue holds as many connections as nssd may hold (the
+        # kernel caps it at net.core.somaxconn): when every client of a
+        # failed server connects at once, a connection beyond Twisted's
+        # default of 50 would be dropped and wait for its SYN's
+        # retransmission, 1, 3, 7... seconds later.
+        return TCP4ServerEndpoint(
+            self._reactor,
+            portNumber,
+            backlog=self.configuration.maxConnections,
+            interface=self.interface,
+        )
 
     def _port_factory(self) -> AdmissionFactory:
         # TLS over admission rather than an SSL endpoint, so that a
@@ -601,6 +616,9 @@ class NSSDService(Service):
         groups their logon found.
         """
         self.snapshot = snapshot
+        # A password verified before this refresh is checked against the
+        # database's hash again at its next logon.
+        self.context.logon.forget_all()
         for client in list(self.registry):
             if snapshot.is_revoked(client.userid):
                 client.revoke()
