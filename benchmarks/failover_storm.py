@@ -272,6 +272,9 @@ class Storm:
     latencies: list[float]
     #: Cores the storm's clients (this process) kept busy.
     clientCores: float
+    #: Cores nssd kept busy, and of them its reactor thread (TLS, framing).
+    nssdCores: float
+    reactorCores: float
 
 
 def _client_cpu() -> float:
@@ -316,12 +319,12 @@ async def storm(
         except Exception as e:
             failures.append(f"{type(e).__name__}: {e}")
 
-    before, _ = nssd.cpu_seconds()
+    before, reactorBefore = nssd.cpu_seconds()
     clientBefore = _client_cpu()
     start = time.monotonic()
     await DeferredList([Deferred.fromCoroutine(one(n)) for n in range(1, clients + 1)])
     wall = time.monotonic() - start
-    after, _ = nssd.cpu_seconds()
+    after, reactorAfter = nssd.cpu_seconds()
     clientCpu = _client_cpu() - clientBefore
     if failures:
         print(f"  {len(failures)} logons failed, the first: {failures[0]}")
@@ -337,6 +340,8 @@ async def storm(
             len(failures),
             signers.between(start, start + wall),
             clientCpu / wall,
+            (after - before) / wall,
+            (reactorAfter - reactorBefore) / wall,
         ),
         sessions,
     )
@@ -417,6 +422,8 @@ async def run(reactor: Any, arguments: argparse.Namespace) -> None:
         report(
             clients, baseline, storms, len(signers.failures), arguments.sign_interval
         )
+        if signers.failures:
+            print(f"the first SIGN failure: {signers.failures[0]}")
     finally:
         if signers is not None:
             signers.stop()
@@ -467,7 +474,10 @@ def report(
             f" {p50 / base50:6.2f} {p99 / base99:6.2f}  {', '.join(verdicts)}"
             + (f" ({s.failures} logons FAILED)" if s.failures else "")
         )
-        print(f"{'':24} (the storm's clients kept {s.clientCores:.2f} cores busy)")
+        print(
+            f"{'':24} (cores busy: nssd {s.nssdCores:.2f}, of which its reactor"
+            f" {s.reactorCores:.2f}; the storm's clients {s.clientCores:.2f})"
+        )
     print()
     wallText = f"within {goal:.0f} s" if goal is not None else "(no goal for this N)"
     print(

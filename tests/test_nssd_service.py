@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
 from twisted.internet.endpoints import (
     TCP4ClientEndpoint,
     TCP6ClientEndpoint,
@@ -1027,6 +1027,35 @@ class SecurityChangeTests(TestCase):
             self.assertEqual(await derivations(), 0)
             await self.service.refresh()
             self.assertEqual(await derivations(), 1)
+
+        return ensureDeferred(go())
+
+    def test_catchUpsShared(self) -> Deferred[None]:
+        """
+        Logons that ask for the current snapshot while a catch-up with the
+        database runs share the next one: fifty at once cost two reads of
+        the database's status, not fifty in a row (issue 12).  A caller
+        still sees every change made before it asked.
+        """
+        reads: list[int] = []
+        real = self.service.profiles.status
+
+        def counted() -> Any:
+            reads.append(1)
+            return real()
+
+        self.patch(self.service.profiles, "status", counted)
+
+        async def go() -> None:
+            before = self.service.snapshot.generation
+            results = await DeferredList(
+                [self.service.current_snapshot() for _ in range(50)]
+            )
+            self.assertTrue(all(ok for ok, _ in results))
+            self.assertLessEqual(len(reads), 2)
+            racf(self.setup, "SETROPTS RACLIST(SERVAUTH) REFRESH")
+            snapshot = await self.service.current_snapshot()
+            self.assertGreater(snapshot.generation, before)
 
         return ensureDeferred(go())
 

@@ -10,7 +10,9 @@ nice value, per thread, as Linux allows without privilege): when the cores
 are free a storm uses them all, and when a signature, or the reactor thread
 that carries its TLS records, wants a core, the scheduler gives it first.
 scrypt releases the GIL while it computes, so the priority the kernel gives
-is the priority that counts.
+is the priority that counts.  Under systemd, nssd's service has a cgroup of
+its own, whose CPU weight ranks it against other services; the nice value
+ranks only nssd's own threads against each other.
 """
 
 from __future__ import annotations

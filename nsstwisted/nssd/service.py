@@ -37,6 +37,7 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from nsstwisted import __version__
@@ -151,8 +152,11 @@ class NSSDService(Service):
             reactor,
         )
         # One catch-up with the database at a time, so that an older read
-        # of the class options never replaces a newer one.
+        # of the class options never replaces a newer one; the callers that
+        # ask while one runs share the next (see current_snapshot).
         self._securityLock = DeferredLock()
+        self._snapshotWaiters: list[Deferred[ProfileSnapshot]] = []
+        self._catchingUp = False
         self.pool = ThreadPool(
             minthreads=0, maxthreads=threads or os.cpu_count() or 2, name="nssd"
         )
@@ -634,11 +638,37 @@ class NSSDService(Service):
         REFRESH bumped the generation, given the new class options if
         those changed.  A logon checks with what this returns.
 
+        Every caller gets a catch-up that started after it asked, so that
+        nothing done in the database before a logon is missed by it; but
+        the callers that ask while one runs share the next one, rather
+        than queue one each.  In a storm of logons that is two reads of
+        the database's status in a row at most, not one per logon, each
+        waiting for its turn on the reactor.
+
         @raise SecurityError: (in the Deferred) the database could not be
             read; the caller fails closed.
         """
-        caught: Deferred[ProfileSnapshot] = self._securityLock.run(self._catch_up)
-        return caught
+        waiting: Deferred[ProfileSnapshot] = Deferred()
+        self._snapshotWaiters.append(waiting)
+        if not self._catchingUp:
+            self._next_catch_up()
+        return waiting
+
+    def _next_catch_up(self) -> None:
+        waiters, self._snapshotWaiters = self._snapshotWaiters, []
+        self._catchingUp = True
+
+        def done(result: ProfileSnapshot | Failure) -> None:
+            self._catchingUp = False
+            for waiting in waiters:
+                if isinstance(result, Failure):
+                    waiting.errback(result)
+                else:
+                    waiting.callback(result)
+            if self._snapshotWaiters:
+                self._next_catch_up()
+
+        self._securityLock.run(self._catch_up).addBoth(done)
 
     @inlineCallbacks
     def _catch_up(self) -> Any:
