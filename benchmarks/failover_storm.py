@@ -418,12 +418,13 @@ async def run(reactor: Any, arguments: argparse.Namespace) -> None:
             )
             storms.append(result)
             await close_all(reactor, sessions)
+        # Counted before the signers stop: their goodbye fails what is in
+        # flight.
+        signFailures = list(signers.failures)
         signers.stop()
-        report(
-            clients, baseline, storms, len(signers.failures), arguments.sign_interval
-        )
-        if signers.failures:
-            print(f"the first SIGN failure: {signers.failures[0]}")
+        report(clients, baseline, storms, len(signFailures), arguments.sign_interval)
+        if signFailures:
+            print(f"the first SIGN failure: {signFailures[0]}")
     finally:
         if signers is not None:
             signers.stop()
