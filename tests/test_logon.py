@@ -246,3 +246,180 @@ class PassTicketLogonTests(SynchronousTestCase):
             self.logon.with_passticket("client1", "OTHER", self.ticket(NOW)).outcome,
             LogonOutcome.PASSTICKET_NOT_SET_UP,
         )
+
+
+class VerifiedPasswordTests(SynchronousTestCase):
+    """
+    A password verified once is not hashed again at the next logon (issue
+    12); every rule that drops it is tested here, by counting scrypt key
+    derivations.
+    """
+
+    def setUp(self) -> None:
+        from nsstwisted.security import passwords
+
+        self.database = database = new_database(self)
+        self.users = UserRegistry(database)
+        self.users.add_user("client1", password="right")
+        self.logon = Logon(database)
+        self.derivations = 0
+        real = passwords._derive
+
+        def counted(*args: object) -> bytes:
+            self.derivations += 1
+            return real(*args)  # type: ignore[arg-type]
+
+        self.patch(passwords, "_derive", counted)
+        # The equaliser's own hash is made once, on first need.
+        self.logon.with_password("nobody", "x")
+
+    def derived(self, userid: str, password: str) -> tuple[LogonOutcome, int]:
+        """
+        The outcome of one password logon and how many scrypt keys it
+        derived.
+        """
+        self.derivations = 0
+        outcome = self.logon.with_password(userid, password).outcome
+        return outcome, self.derivations
+
+    def test_reconnectIsNotHashed(self) -> None:
+        """
+        The first logon pays the hash, a reconnect with the same password
+        does not, and is accepted with a fresh environment.
+        """
+        self.assertEqual(self.derived("client1", "right"), (LogonOutcome.ACCEPTED, 1))
+        self.assertEqual(self.derived("client1", "right"), (LogonOutcome.ACCEPTED, 0))
+        self.assertEqual(self.derived("CLIENT1", "right"), (LogonOutcome.ACCEPTED, 0))
+
+    def test_wrongPasswordPaysAndCounts(self) -> None:
+        """
+        Only the right password is fast: a wrong one pays the whole hash,
+        counts toward REVOKE, and leaves the right one's entry alone.
+        """
+        self.logon.with_password("client1", "right")
+        self.assertEqual(
+            self.derived("client1", "wrong"), (LogonOutcome.PASSWORD_INVALID, 1)
+        )
+        self.assertEqual(self.users.get_user("client1").failedLogons, 1)
+        self.assertEqual(self.derived("client1", "right"), (LogonOutcome.ACCEPTED, 0))
+
+    def test_unknownUserStillPaysTheEqualiser(self) -> None:
+        """
+        An unknown user costs one hash whatever it presents, as before:
+        time does not tell which user IDs exist (issue 22, item 6).
+        """
+        self.logon.with_password("client1", "right")
+        for userid in ["nobody", "not a valid id"]:
+            self.assertEqual(
+                self.derived(userid, "right"), (LogonOutcome.USER_NOT_DEFINED, 1)
+            )
+
+    def test_passwordChange(self) -> None:
+        """
+        A new password is a new stored hash, which makes the old entry miss
+        by itself: the old password is refused after a full check, the new
+        one pays once.
+        """
+        self.logon.with_password("client1", "right")
+        self.users.alter_user("client1", password="newer")
+        self.assertEqual(
+            self.derived("client1", "right"), (LogonOutcome.PASSWORD_INVALID, 1)
+        )
+        self.assertEqual(self.derived("client1", "newer"), (LogonOutcome.ACCEPTED, 1))
+        self.assertEqual(self.derived("client1", "newer"), (LogonOutcome.ACCEPTED, 0))
+
+    def test_passwordSetToTheSameAgain(self) -> None:
+        """
+        Even the same password set again (a new salt) is checked afresh.
+        """
+        self.logon.with_password("client1", "right")
+        self.users.alter_user("client1", password="right")
+        self.assertEqual(self.derived("client1", "right"), (LogonOutcome.ACCEPTED, 1))
+
+    def test_revokeByCommand(self) -> None:
+        """
+        A revoked user's entry is dropped at its next attempt, which pays
+        the hash (and learns it is revoked only with the right password);
+        after RESUME the first logon pays again.
+        """
+        self.logon.with_password("client1", "right")
+        self.users.alter_user("client1", revoke=True)
+        self.assertEqual(
+            self.derived("client1", "wrong"), (LogonOutcome.PASSWORD_INVALID, 1)
+        )
+        self.assertEqual(
+            self.derived("client1", "right"), (LogonOutcome.USER_REVOKED, 1)
+        )
+        self.users.alter_user("client1", resume=True)
+        self.assertEqual(self.derived("client1", "right"), (LogonOutcome.ACCEPTED, 1))
+
+    def test_revokeByFailures(self) -> None:
+        """
+        The failure that revokes drops the entry: after RESUME, the right
+        password pays the hash again.
+        """
+        self.users.set_revoke_limit(2)
+        self.logon.with_password("client1", "right")
+        self.logon.with_password("client1", "wrong")
+        self.assertTrue(self.logon.with_password("client1", "wrong").revokedNow)
+        self.users.alter_user("client1", resume=True)
+        self.assertEqual(self.derived("client1", "right"), (LogonOutcome.ACCEPTED, 1))
+
+    def test_revokeByPassTicketFailures(self) -> None:
+        """
+        Revocation through failed PassTickets drops the password's entry
+        too.
+        """
+        profiles = ProfileStore(self.database)
+        profiles.set_options(activate=[ResourceClass.PTKTDATA])
+        profiles.define(
+            ResourceClass.PTKTDATA,
+            "NSSD",
+            owner="client1",
+            passTicketKey=parse_key(KEY),
+        )
+        self.users.set_revoke_limit(1)
+        self.logon.with_password("client1", "right")
+        result = self.logon.with_passticket("client1", "NSSD", "AAAAAAAA")
+        self.assertTrue(result.revokedNow)
+        self.users.alter_user("client1", resume=True)
+        self.assertEqual(self.derived("client1", "right"), (LogonOutcome.ACCEPTED, 1))
+
+    def test_deleteUser(self) -> None:
+        """
+        A deleted user is not defined, whatever it presents; defined again
+        with the same password, it pays the hash at its first logon.
+        """
+        self.logon.with_password("client1", "right")
+        self.users.delete_user("client1")
+        self.assertEqual(
+            self.derived("client1", "right"), (LogonOutcome.USER_NOT_DEFINED, 1)
+        )
+        self.users.add_user("client1", password="right")
+        self.assertEqual(self.derived("client1", "right"), (LogonOutcome.ACCEPTED, 1))
+
+    def test_protectedUser(self) -> None:
+        """
+        A user made protected (NOPASSWORD) cannot log on with the password
+        it had, however recently it was verified.
+        """
+        self.logon.with_password("client1", "right")
+        self.users.alter_user("client1", noPassword=True)
+        self.assertEqual(
+            self.derived("client1", "right"), (LogonOutcome.PROTECTED_USER, 1)
+        )
+
+    def test_forget(self) -> None:
+        """
+        C{forget} drops one user's entry, C{forget_all} every entry (what
+        nssd does at a REFRESH).
+        """
+        self.users.add_user("client2", password="two")
+        self.logon.with_password("client1", "right")
+        self.logon.with_password("client2", "two")
+        self.logon.forget("client1")
+        self.assertEqual(self.derived("client1", "right"), (LogonOutcome.ACCEPTED, 1))
+        self.assertEqual(self.derived("client2", "two"), (LogonOutcome.ACCEPTED, 0))
+        self.logon.forget_all()
+        self.assertEqual(self.derived("client1", "right"), (LogonOutcome.ACCEPTED, 1))
+        self.assertEqual(self.derived("client2", "two"), (LogonOutcome.ACCEPTED, 1))

@@ -10,6 +10,7 @@ import grp
 import io
 import os
 import stat
+import threading
 import time
 from typing import Any
 
@@ -18,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
 from twisted.internet.endpoints import (
     TCP4ClientEndpoint,
     TCP6ClientEndpoint,
@@ -125,6 +126,18 @@ class NssdServiceTests(TestCase):
             self.assertEqual(chatter, [])
 
         return ensureDeferred(go())
+
+    def test_acceptQueueHoldsAStorm(self) -> None:
+        """
+        The listening socket's accept queue is as long as the connections
+        nssd may hold, not Twisted's 50: a storm of clients connecting at
+        once is queued, not dropped to wait for SYN retransmissions
+        (issue 12).
+        """
+        self.assertEqual(
+            self.service.port.backlog,  # type: ignore[union-attr]
+            self.service.configuration.maxConnections,
+        )
 
     def test_passwordLogonAndSign(self) -> Deferred[None]:
         async def go() -> None:
@@ -975,6 +988,74 @@ class SecurityChangeTests(TestCase):
             racf(self.setup, "SETROPTS RACLIST(SERVAUTH) REFRESH")
             await self.logon()
             self.assertTrue(self.logged("DBG0013I security profiles reloaded"))
+
+        return ensureDeferred(go())
+
+    def test_verifiedPasswordsUntilRefresh(self) -> Deferred[None]:
+        """
+        A reconnect is not hashed again, and the check runs in the logon
+        pool, not the signing one; after C{SETROPTS RACLIST(SERVAUTH)
+        REFRESH} and after C{nss-modify nssd refresh}, the next logon pays
+        the hash again (issue 12).
+        """
+        from nsstwisted.security import passwords
+
+        threads: list[str] = []
+        real = passwords._derive
+
+        def counted(*args: object) -> bytes:
+            threads.append(threading.current_thread().name)
+            return real(*args)  # type: ignore[arg-type]
+
+        self.patch(passwords, "_derive", counted)
+
+        async def derivations() -> int:
+            threads.clear()
+            session = await self.logon("CLIENT1", CLIENT1_PASSWORD)
+            await session.close()
+            return len(threads)
+
+        async def go() -> None:
+            self.assertEqual(await derivations(), 1)
+            self.assertIn("nssd-logon", threads[0])
+            self.assertEqual(await derivations(), 0)
+            # nssd sees the REFRESH at its next catch-up with the database
+            # (the 5-second poll, or a logon's authorization).
+            racf(self.setup, "SETROPTS RACLIST(SERVAUTH) REFRESH")
+            await self.service.current_snapshot()
+            self.assertEqual(await derivations(), 1)
+            self.assertEqual(await derivations(), 0)
+            await self.service.refresh()
+            self.assertEqual(await derivations(), 1)
+
+        return ensureDeferred(go())
+
+    def test_catchUpsShared(self) -> Deferred[None]:
+        """
+        Logons that ask for the current snapshot while a catch-up with the
+        database runs share the next one: fifty at once cost two reads of
+        the database's status, not fifty in a row (issue 12).  A caller
+        still sees every change made before it asked.
+        """
+        reads: list[int] = []
+        real = self.service.profiles.status
+
+        def counted() -> Any:
+            reads.append(1)
+            return real()
+
+        self.patch(self.service.profiles, "status", counted)
+
+        async def go() -> None:
+            before = self.service.snapshot.generation
+            results = await DeferredList(
+                [self.service.current_snapshot() for _ in range(50)]
+            )
+            self.assertTrue(all(ok for ok, _ in results))
+            self.assertLessEqual(len(reads), 2)
+            racf(self.setup, "SETROPTS RACLIST(SERVAUTH) REFRESH")
+            snapshot = await self.service.current_snapshot()
+            self.assertGreater(snapshot.generation, before)
 
         return ensureDeferred(go())
 

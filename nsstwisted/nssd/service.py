@@ -37,6 +37,7 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from nsstwisted import __version__
@@ -49,6 +50,7 @@ from nsstwisted.nssd.configuration import (
 )
 from nsstwisted.nssd.diagnostics import Diagnostics
 from nsstwisted.nssd.heap import return_free_memory
+from nsstwisted.nssd.logonpool import logon_pool
 from nsstwisted.nssd.management import (
     NssdManagement,
     NssdNmiObserver,
@@ -150,11 +152,15 @@ class NSSDService(Service):
             reactor,
         )
         # One catch-up with the database at a time, so that an older read
-        # of the class options never replaces a newer one.
+        # of the class options never replaces a newer one; the callers that
+        # ask while one runs share the next (see current_snapshot).
         self._securityLock = DeferredLock()
+        self._snapshotWaiters: list[Deferred[ProfileSnapshot]] = []
+        self._catchingUp = False
         self.pool = ThreadPool(
             minthreads=0, maxthreads=threads or os.cpu_count() or 2, name="nssd"
         )
+        self.logonPool = logon_pool(threads or os.cpu_count() or 2)
         self.snapshot: ProfileSnapshot = self.profiles.snapshot()
         self.ring: KeyRing | None = self._load_ring(configuration)
         context, self.tlsCertificate = self._tls_context(configuration)
@@ -200,6 +206,7 @@ class NSSDService(Service):
             registry=self.registry,
             diagnostics=self.diagnostics,
             offeredServices=self._offered_services,
+            logonPool=self.logonPool,
         )
         self.refreshHint = RefreshHint(
             reactor,
@@ -352,6 +359,7 @@ class NSSDService(Service):
             raise
         self._ensure_file_limit(self.configuration.maxConnections)
         self.pool.start()
+        self.logonPool.start()
         self._poller = LoopingCall(self._poll_security)
         self._poller.clock = self._reactor
         self._poller.start(SECURITY_POLL_INTERVAL, now=False)
@@ -382,6 +390,7 @@ class NSSDService(Service):
                 stopping.append(stopped)
             stopping.append(self.nmiFactory.terminateAll())
         self.pool.stop()
+        self.logonPool.stop()
         return DeferredList(stopping).addCallback(lambda _: None)
 
     def _factory(self) -> NssFactory:
@@ -413,7 +422,17 @@ class NSSDService(Service):
 
     def _endpoint(self, portNumber: int) -> TCP4ServerEndpoint:
         # (listenTCP, below the endpoint, takes "::" as IPv6 by itself.)
-        return TCP4ServerEndpoint(self._reactor, portNumber, interface=self.interface)
+        # The accept queue holds as many connections as nssd may hold (the
+        # kernel caps it at net.core.somaxconn): when every client of a
+        # failed server connects at once, a connection beyond Twisted's
+        # default of 50 would be dropped and wait for its SYN's
+        # retransmission, 1, 3, 7... seconds later.
+        return TCP4ServerEndpoint(
+            self._reactor,
+            portNumber,
+            backlog=self.configuration.maxConnections,
+            interface=self.interface,
+        )
 
     def _port_factory(self) -> AdmissionFactory:
         # TLS over admission rather than an SSL endpoint, so that a
@@ -601,6 +620,9 @@ class NSSDService(Service):
         groups their logon found.
         """
         self.snapshot = snapshot
+        # A password verified before this refresh is checked against the
+        # database's hash again at its next logon.
+        self.context.logon.forget_all()
         for client in list(self.registry):
             if snapshot.is_revoked(client.userid):
                 client.revoke()
@@ -616,11 +638,37 @@ class NSSDService(Service):
         REFRESH bumped the generation, given the new class options if
         those changed.  A logon checks with what this returns.
 
+        Every caller gets a catch-up that started after it asked, so that
+        nothing done in the database before a logon is missed by it; but
+        the callers that ask while one runs share the next one, rather
+        than queue one each.  In a storm of logons that is two reads of
+        the database's status in a row at most, not one per logon, each
+        waiting for its turn on the reactor.
+
         @raise SecurityError: (in the Deferred) the database could not be
             read; the caller fails closed.
         """
-        caught: Deferred[ProfileSnapshot] = self._securityLock.run(self._catch_up)
-        return caught
+        waiting: Deferred[ProfileSnapshot] = Deferred()
+        self._snapshotWaiters.append(waiting)
+        if not self._catchingUp:
+            self._next_catch_up()
+        return waiting
+
+    def _next_catch_up(self) -> None:
+        waiters, self._snapshotWaiters = self._snapshotWaiters, []
+        self._catchingUp = True
+
+        def done(result: ProfileSnapshot | Failure) -> None:
+            self._catchingUp = False
+            for waiting in waiters:
+                if isinstance(result, Failure):
+                    waiting.errback(result)
+                else:
+                    waiting.callback(result)
+            if self._snapshotWaiters:
+                self._next_catch_up()
+
+        self._securityLock.run(self._catch_up).addBoth(done)
 
     @inlineCallbacks
     def _catch_up(self) -> Any:

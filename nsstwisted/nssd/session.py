@@ -119,7 +119,10 @@ class SessionState(enum.Enum):
 class ServerContext:
     """
     What every session shares: the security database's services, the
-    current configuration values, the registry and the thread pool.
+    current configuration values, the registry and the thread pools: one
+    for the certificate service, and one for logon checks (see
+    L{nsstwisted.nssd.logonpool}), so that a storm of logons never queues
+    ahead of a signature.
 
     @ivar currentSnapshot: brings the snapshot up to the database's class
         options and refresh generation, then returns it: what a logon
@@ -139,9 +142,11 @@ class ServerContext:
         registry: ClientRegistry,
         diagnostics: Diagnostics,
         offeredServices: Callable[[], Services],
+        logonPool: ThreadPool | None = None,
     ) -> None:
         self.reactor = reactor
         self.pool = pool
+        self.logonPool = pool if logonPool is None else logonPool
         self.logon = logon
         self.certificates = certificates
         self.currentSnapshot = currentSnapshot
@@ -152,6 +157,9 @@ class ServerContext:
 
     def in_pool(self, work: Callable[..., T], *args: Any) -> Deferred[T]:
         return deferToThreadPool(self.reactor, self.pool, work, *args)  # type: ignore[arg-type]
+
+    def in_logon_pool(self, work: Callable[..., T], *args: Any) -> Deferred[T]:
+        return deferToThreadPool(self.reactor, self.logonPool, work, *args)  # type: ignore[arg-type]
 
 
 class NssServerSession:
@@ -395,7 +403,7 @@ class NssServerSession:
         self.userid = request.userid.upper()
         logon = self._context.logon
         if request.passTicket is not None:
-            work = self._context.in_pool(
+            work = self._context.in_logon_pool(
                 logon.with_passticket,
                 request.userid,
                 PASSTICKET_APPLICATION,
@@ -403,7 +411,7 @@ class NssServerSession:
             )
         else:
             assert request.password is not None
-            work = self._context.in_pool(
+            work = self._context.in_logon_pool(
                 logon.with_password, request.userid, request.password
             )
         work.addCallback(self._logon_checked, requestId, request)

@@ -29,6 +29,7 @@ from nsstwisted.security.users import (
     now,
     revoke_limit,
 )
+from nsstwisted.security.verified import VerifiedPasswords
 
 
 class LogonOutcome(enum.Enum):
@@ -95,9 +96,10 @@ class Logon:
 
         - Every logon does the same work, whether the user ID exists, has a
           password, is revoked or is not even well formed: a password logon
-          always costs one scrypt verification, a PassTicket logon one
-          evaluation of the whole window.  Time does not tell which user IDs
-          exist.
+          costs one scrypt verification (unless it presents the very
+          password verified last time, which only its holder can), a
+          PassTicket logon one evaluation of the whole window.  Time does
+          not tell which user IDs exist.
         - Only a failed password or PassTicket of a user who could have
           passed counts toward REVOKE.  A protected user (C{NOPASSWORD})
           cannot log on with a password at all, and no attempt of any kind
@@ -113,8 +115,26 @@ class Logon:
     process, a primary that hangs) would lock a backup that shares the
     database out of every logon.
 
+    A password that was verified before is not hashed again (see
+    L{VerifiedPasswords}): a reconnect storm of clients that were logged on
+    costs microseconds a logon instead of one scrypt each.  Only the right
+    password is fast; a wrong one still pays the whole check and counts
+    toward REVOKE, and an unknown user still pays the equaliser.  An entry
+    is dropped:
+
+        - on a password change, by itself: the stored hash is part of the
+          entry's key, and a new password is a new hash with a new salt;
+        - on REVOKE (by command or by failures) and DELUSER, at the first
+          logon attempt that finds the user revoked or gone, before
+          anything is accepted (revocation is read afresh after the check);
+          C{forget} drops one at once, as nssd does for the revoked and
+          deleted users a REFRESH shows it;
+        - on every REFRESH (C{forget_all}), so that an operator has one
+          command that makes every next logon check the database's hash.
+
     One instance should serve a whole process, because the PassTicket
-    evaluator it holds remembers used tickets to refuse replays.
+    evaluator it holds remembers used tickets to refuse replays, and the
+    verified passwords are held per process.
     """
 
     def __init__(
@@ -124,19 +144,47 @@ class Logon:
         self._users = UserRegistry(database)
         self._profiles = ProfileStore(database)
         self._evaluator = evaluator or PassTicketEvaluator()
+        self._verified = VerifiedPasswords()
+
+    def forget(self, userid: str) -> None:
+        """
+        Drop C{userid}'s verified password: its next password logon pays
+        the full check.
+        """
+        name = _normalized(userid)
+        if name is not None:
+            self._verified.forget(name)
+
+    def forget_all(self) -> None:
+        """
+        Drop every verified password (a REFRESH).
+        """
+        self._verified.clear()
 
     def with_password(self, userid: str, password: str) -> LogonResult:
         name = _normalized(userid)
         row = None if name is None else self._user(name)
         if name is None or row is None:
+            if name is not None:
+                self._verified.forget(name)
             equalise_password_check(password)
             return self._refused(LogonOutcome.USER_NOT_DEFINED, name or "")
-        _, stored = row
+        revoked, stored = row
+        if stored is None or revoked:
+            self._verified.forget(name)
         if stored is None:
             equalise_password_check(password)
             return self._refused(LogonOutcome.PROTECTED_USER, name)
-        valid = verify_password(password, stored)
-        return self._conclude(name, valid, counted=True)
+        valid = self._verified.holds(name, stored, password) or verify_password(
+            password, stored
+        )
+        result = self._conclude(name, valid, counted=True)
+        if result.accepted:
+            self._verified.remember(name, stored, password)
+        elif result.outcome is not LogonOutcome.PASSWORD_INVALID or result.revokedNow:
+            # Revoked or deleted: no password of this user is good now.
+            self._verified.forget(name)
+        return result
 
     def with_passticket(self, userid: str, applname: str, ticket: str) -> LogonResult:
         """
@@ -153,11 +201,21 @@ class Logon:
         row = None if name is None else self._user(name)
         rejection = self._evaluate(name or _NO_SUCH_USER, applname, key, ticket)
         if name is None or row is None:
+            if name is not None:
+                self._verified.forget(name)
             return self._refused(LogonOutcome.USER_NOT_DEFINED, name or "")
         if rejection is PassTicketRejection.REPLAYED:
             return self._refused(LogonOutcome.PASSTICKET_REPLAYED, name)
-        _, stored = row
+        revoked, stored = row
+        if revoked:
+            self._verified.forget(name)
         result = self._conclude(name, rejection is None, counted=stored is not None)
+        if not result.accepted and (
+            result.revokedNow
+            or result.outcome
+            in (LogonOutcome.USER_REVOKED, LogonOutcome.USER_NOT_DEFINED)
+        ):
+            self._verified.forget(name)
         if result.outcome is LogonOutcome.PASSWORD_INVALID:
             return LogonResult(LogonOutcome.PASSTICKET_INVALID, name, result.revokedNow)
         return result
