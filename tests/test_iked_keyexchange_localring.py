@@ -111,6 +111,33 @@ class UnusableRingTests(TestCase):
             f.write(POLICY)
         return folder, f'TcpipStack TCPIPB\n{{\n  PolicyFile "{policy}"\n}}\n'
 
+    def test_password_of_a_database_uri_not_shown(self) -> None:
+        """
+        A local ring in a PostgreSQL database named by NSS_SECURITY_DB that
+        cannot be used: iked's message names the database without the
+        password its URI holds.
+        """
+        messages = capture_messages(self)
+        folder, stack = self.folder_with_policy()
+        config = self.write_config(folder, stack)
+        with open(config) as f:
+            text = f.read()
+        config = os.path.join(folder, "uri.conf")
+        with open(config, "w") as f:
+            f.write(text.replace(f'  SecurityDatabase "{folder}/missing.db"\n', ""))
+        uri = "postgresql://nssd:s3cret@/nss?host=/nonexistent"
+        self.patch(
+            os,
+            "environ",
+            {**os.environ, "NSS_SECURITY_DB": uri, "NSS_STASH": f"{folder}/x.sth"},
+        )
+        service = IKEDService.prepare(config, reactor)
+        error = self.assertRaises(StartupError, service.startService)
+        self.addCleanup(service.stopService)
+        self.assertIn("postgresql://nssd@", str(error))
+        self.assertNotIn("s3cret", str(error))
+        self.assertNotIn("s3cret", "\n".join(messages))
+
     def test_missing_database(self) -> None:
         """
         A stack with IKE peers, no NSS and a local ring that cannot be

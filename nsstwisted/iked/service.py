@@ -69,7 +69,7 @@ from nsstwisted.protocols.nmi import (
 from nsstwisted.protocols.startup import StartupError, listen_at_start
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import SecurityError
-from nsstwisted.security.location import database_path, stash_path
+from nsstwisted.security.location import database_path, shown_location, stash_path
 from nsstwisted.wire.counts import counted
 from nsstwisted.wire.ikensinfo import IkeNssConnectionState, IkeNssInfo
 from nsstwisted.wire.nmi import (
@@ -416,7 +416,7 @@ class IKEDService(Service):
             self.log.error(
                 "{ikedMessage}",
                 ikedMessage=f"EZD1160I The local key ring {owner}/{ringName} in "
-                f"{path} cannot be used: {error}",
+                f"{shown_location(path)} cannot be used: {error}",
             )
             return None
         self._close_local_ring()
@@ -466,7 +466,8 @@ class IKEDService(Service):
             self.localRing = _open_local_ring(path, owner, ringName, readOnly=readOnly)
         except SecurityError as error:
             raise StartupError(
-                f"the local key ring {owner}/{ringName} in {path}, which stack "
+                f"the local key ring {owner}/{ringName} in {shown_location(path)},"
+                f" which stack "
                 f"{named} signs its IKE peers' AUTH with, cannot be used: {error}"
             ) from None
 

@@ -95,3 +95,11 @@ def redact_uri(uri: str) -> str:
     )
     # Spelled out: urlunsplit would drop the "//" of an empty host part.
     return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
+
+
+def shown_location(location: str) -> str:
+    """
+    A database location as a message may show it: a PostgreSQL URI without
+    its password, a path as it is.
+    """
+    return redact_uri(location) if is_database_uri(location) else location
