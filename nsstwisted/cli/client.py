@@ -41,7 +41,7 @@ from twisted.internet.error import ConnectError, DNSLookupError, TimeoutError
 from twisted.internet.task import react
 from twisted.python import usage
 
-from nsstwisted import __version__
+from nsstwisted.cli.options import CommandOptions, Finished
 from nsstwisted.cli.secretinput import SecretUnavailable, read_secret_file
 from nsstwisted.client import (
     ClientTimeouts,
@@ -141,36 +141,14 @@ class CommandFailed(Exception):
         self.status = status
 
 
-class _Finished(Exception):
-    """
-    Raised instead of L{usage.Options}' own C{sys.exit} for C{--help} and
-    C{--version}, so that L{run} stays callable from tests and writes the
-    text where it was told to.
-    """
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-
-class _Options(usage.Options):
+class _Options(CommandOptions):
     """
     Options whose C{--help} returns through L{run} rather than exiting.
     """
 
-    def opt_help(self) -> None:
-        """
-        Display this help and exit.
-        """
-        raise _Finished(str(self))
+    program = PROGRAM
 
-    opt_h = opt_help
-
-    def opt_version(self) -> None:
-        """
-        Display the version and exit.
-        """
-        raise _Finished(f"{PROGRAM} (nsstwisted) {__version__}\n")
+    opt_h = CommandOptions.opt_help
 
 
 def _choice(name: str, value: str | None, choices: Sequence[str]) -> str | None:
@@ -710,7 +688,7 @@ async def run(
     options = ClientOptions()  # type: ignore[no-untyped-call]
     try:
         options.parseOptions(list(argv))  # type: ignore[no-untyped-call]
-    except _Finished as finished:
+    except Finished as finished:
         stdout.write(finished.text)
         return EXIT_OK
     except usage.UsageError as error:

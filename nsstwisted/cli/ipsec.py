@@ -38,7 +38,6 @@ from twisted.internet.endpoints import UNIXClientEndpoint
 from twisted.internet.error import ConnectError
 from twisted.python import usage
 
-from nsstwisted import __version__
 from nsstwisted.cli.ipsecreports import (
     PRIMARIES,
     Primary,
@@ -59,6 +58,7 @@ from nsstwisted.cli.ipsecreports import (
     tunnel_json,
     tunnel_report,
 )
+from nsstwisted.cli.options import CommandOptions, Finished
 from nsstwisted.cli.socketaccess import describe_denied
 from nsstwisted.protocols.nmi import (
     NmiClientFactory,
@@ -166,17 +166,6 @@ del _T
 _TUNNEL_PRIMARIES = frozenset({"k", "y", "m"})
 
 
-class _Finished(Exception):
-    """
-    Raised instead of L{usage.Options}' own C{sys.exit} for C{--help} and
-    C{--version}, so that L{run} writes where it was told to.
-    """
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-
 def keyword(
     text: str, choices: Sequence[str], what: str, kind: str = "function"
 ) -> str:
@@ -196,13 +185,15 @@ def keyword(
     raise usage.UsageError(f"unknown {what} {kind} {text!r}: {names}")
 
 
-class IpsecOptions(usage.Options):
+class IpsecOptions(CommandOptions):
     """
     The command line of C{nss-ipsec}.
 
     After parsing, C{self.primary} is the L{Primary} given and
     C{self.function} its function, in full.
     """
+
+    program = PROGRAM
 
     synopsis = (
         f"Usage: {PROGRAM} -w|-x display | (-f display|default|reload "
@@ -286,18 +277,6 @@ class IpsecOptions(usage.Options):
     function: str
     filterScope: str
     """C{current}, C{policy} or C{profile}: what C{-f display} shows."""
-
-    def opt_help(self) -> None:
-        """
-        Display this help and exit.
-        """
-        raise _Finished(str(self))
-
-    def opt_version(self) -> None:
-        """
-        Display the version and exit.
-        """
-        raise _Finished(f"{PROGRAM} (nsstwisted) {__version__}\n")
 
     def postOptions(self) -> None:
         given = [p for p in PRIMARIES if self[p.longName] is not None]
@@ -740,7 +719,7 @@ async def run(
     options = IpsecOptions()  # type: ignore[no-untyped-call]
     try:
         options.parseOptions(argv)  # type: ignore[no-untyped-call]
-    except _Finished as finished:
+    except Finished as finished:
         stdout.write(finished.text)
         return EXIT_OK
     except usage.UsageError as error:

@@ -23,7 +23,7 @@ from twisted.internet.endpoints import UNIXClientEndpoint
 from twisted.internet.error import ConnectError
 from twisted.python import usage
 
-from nsstwisted import __version__
+from nsstwisted.cli.options import CommandOptions, Finished
 from nsstwisted.protocols.nmi import (
     NmiClientFactory,
     NmiClientProtocol,
@@ -65,18 +65,6 @@ COMMANDS = {
 }
 
 
-class _Finished(Exception):
-    """
-    Raised instead of L{usage.Options}' own C{sys.exit} for C{--help} and
-    C{--version}, so that L{run} stays callable from tests and writes the
-    text where it was told to.
-    """
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-
 def keyword(text: str) -> str:
     """
     The command that C{text} names: the whole word or its first three
@@ -94,20 +82,9 @@ def keyword(text: str) -> str:
     )
 
 
-class _HelpOptions(usage.Options):
-    def opt_help(self) -> None:
-        """
-        Display this help and exit.
-        """
-        raise _Finished(str(self))
-
-    opt_h = opt_help
-
-    def opt_version(self) -> None:
-        """
-        Display the version and exit.
-        """
-        raise _Finished(f"{PROGRAM} (nsstwisted) {__version__}\n")
+class _HelpOptions(CommandOptions):
+    program = PROGRAM
+    opt_h = CommandOptions.opt_help
 
 
 class DaemonOptions(_HelpOptions):
@@ -211,7 +188,7 @@ async def run(reactor: Any, argv: list[str], stdout: TextIO, stderr: TextIO) -> 
     options = ModifyOptions()  # type: ignore[no-untyped-call]
     try:
         options.parseOptions(argv)  # type: ignore[no-untyped-call]
-    except _Finished as finished:
+    except Finished as finished:
         stdout.write(finished.text)
         return EXIT_OK
     except usage.UsageError as error:

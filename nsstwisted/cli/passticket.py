@@ -25,7 +25,7 @@ from typing import ClassVar, NoReturn, TextIO
 
 from twisted.python import usage
 
-from nsstwisted import __version__
+from nsstwisted.cli.options import CommandOptions, Finished
 from nsstwisted.cli.secretinput import (
     SecretUnavailable,
     ask_secret,
@@ -41,24 +41,12 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 
 
-class _Finished(Exception):
-    """
-    Raised instead of L{usage.Options}' own C{sys.exit} for C{--help} and
-    C{--version}, so that L{run} stays callable from tests and writes the
-    text where it was told to.
-
-    @ivar text: what to print on standard output.
-    """
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-
-class PassTicketOptions(usage.Options):
+class PassTicketOptions(CommandOptions):
     """
     The command line of C{nss-passticket}.
     """
+
+    program = PROGRAM
 
     synopsis = (
         f"Usage: {PROGRAM} --userid USERID --applname APPLNAME"
@@ -98,19 +86,7 @@ class PassTicketOptions(usage.Options):
         ],
     ]
 
-    def opt_help(self) -> None:
-        """
-        Display this help and exit.
-        """
-        raise _Finished(str(self))
-
-    opt_h = opt_help
-
-    def opt_version(self) -> None:
-        """
-        Display the version and exit.
-        """
-        raise _Finished(f"{PROGRAM} (nsstwisted) {__version__}\n")
+    opt_h = CommandOptions.opt_help
 
     def postOptions(self) -> None:
         for name in ("userid", "applname"):
@@ -188,7 +164,7 @@ def run(
     options = PassTicketOptions()  # type: ignore[no-untyped-call]
     try:
         options.parseOptions(argv)  # type: ignore[no-untyped-call]
-    except _Finished as finished:
+    except Finished as finished:
         out.write(finished.text)
         return EXIT_OK
     except usage.UsageError as error:

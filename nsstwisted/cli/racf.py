@@ -30,6 +30,7 @@ from typing import ClassVar, NoReturn, TextIO
 from twisted.python import usage
 
 from nsstwisted import __version__
+from nsstwisted.cli.options import CommandOptions, Finished
 from nsstwisted.cli.secretinput import SecretUnavailable, ask_secret
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import (
@@ -57,21 +58,12 @@ EXIT_ENVIRONMENT = 2
 MAX_JOB_SIZE = 4 * 1024 * 1024
 
 
-class _Finished(Exception):
-    """
-    Raised instead of L{usage.Options}' own C{sys.exit} for C{--help} and
-    C{--version}, so that L{run} writes the text where it was told to.
-    """
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-
-class RacfOptions(usage.Options):
+class RacfOptions(CommandOptions):
     """
     The command line of C{nss-racf}.
     """
+
+    program = PROGRAM
 
     synopsis = f"Usage: {PROGRAM} [options] 'RACF COMMAND' | --file JOB"
     longdesc = (
@@ -89,19 +81,7 @@ class RacfOptions(usage.Options):
         ["file", "f", None, "Run the commands of this job file ('-': stdin)."],
     ]
 
-    def opt_help(self) -> None:
-        """
-        Display this help and exit.
-        """
-        raise _Finished(str(self))
-
-    opt_h = opt_help
-
-    def opt_version(self) -> None:
-        """
-        Display the version and exit.
-        """
-        raise _Finished(f"{PROGRAM} (nsstwisted) {__version__}\n")
+    opt_h = CommandOptions.opt_help
 
     def parseArgs(self, *words: str) -> None:
         self["command"] = " ".join(words)
@@ -213,7 +193,7 @@ def run(
         options.parseOptions(  # type: ignore[no-untyped-call]
             sys.argv[1:] if argv is None else argv
         )
-    except _Finished as finished:
+    except Finished as finished:
         out.write(finished.text)
         return EXIT_OK
     except usage.UsageError as e:
