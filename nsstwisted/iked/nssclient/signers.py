@@ -27,6 +27,7 @@ from zope.interface import implementer
 
 from nsstwisted.client.connection import NssRequestFailed
 from nsstwisted.ike.auth import SignatureScheme, choose_signature
+from nsstwisted.ike.certpath import MalformedCertificate, load_certificate
 from nsstwisted.ike.certprofile import UnfitCertificate, check_end_entity
 from nsstwisted.ike.constants import AuthMethod, HashAlgorithmId, IdType, NotifyType
 from nsstwisted.ike.errors import IkeError
@@ -173,9 +174,8 @@ class NssVerifier:
         eku: PeerEku = PeerEku.IKE,
     ) -> Deferred[None]:
         try:
-            leaf = x509.load_der_x509_certificate(certificates[0])
-            check_end_entity(leaf, eku)
-        except (IndexError, ValueError, UnfitCertificate) as error:
+            check_end_entity(load_certificate(certificates[0]), eku)
+        except (IndexError, MalformedCertificate, UnfitCertificate) as error:
             return fail(
                 IkeError(
                     f"the peer's certificate is refused: {error}",
