@@ -455,6 +455,32 @@ class BadServerTests(IkedTestCase):
 
         return ensureDeferred(go())
 
+    def test_wrongCaFileNamed(self) -> Deferred[None]:
+        """
+        nssd's certificate is not signed by a CA in iked's CaFile: EZD1149I
+        says so in a sentence that names the file.
+        """
+        from tests.test_client_serveridentity import certificate
+
+        nssd = start_nssd(self, self.setup)
+        assert nssd.port is not None
+        port = nssd.port.getHost().port  # type: ignore[attr-defined]
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        caFile = os.path.join(self.setup.folder, "ca.pem")
+        with open(caFile, "wb") as f:
+            f.write(certificate("CN=Another CA").public_bytes(Encoding.PEM))
+        self.start_iked(write_iked_config(self.setup, port, None))
+
+        async def go() -> None:
+            await eventually(lambda: self.logged("EZD1149I"), what="EZD1149I")
+            self.assertTrue(
+                self.logged(f"is not signed by a CA certificate in {caFile}"),
+                [m for m in self.messages if "EZD1149I" in m],
+            )
+
+        return ensureDeferred(go())
+
     def test_serverWithoutAltName(self) -> Deferred[None]:
         """
         An nssd whose TLS certificate chains to the CA file but names no

@@ -278,6 +278,7 @@ class IKEDService(Service):
             waitLimit=configuration.nssWaitLimit,
             retries=configuration.nssWaitRetries,
             caCertificates=self._caCertificates,
+            caFile=configuration.caFile,
             messages=self.messages,
             endpointFor=self._endpointFor,
             netMgmt=lambda nmi: self.serve_routed(stack.stackName, nmi),
@@ -597,6 +598,7 @@ class IKEDService(Service):
                     waitLimit=new.nssWaitLimit,
                     retries=new.nssWaitRetries,
                     caCertificates=caCertificates,
+                    caFile=new.caFile,
                 )
                 continue
             if existing is not None:

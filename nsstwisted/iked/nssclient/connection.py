@@ -154,6 +154,9 @@ class StackNssConnection:
     @param servers: the primary and backup, in that order (either may be
         missing).
     @param caCertificates: PEM certificates that vouch for nssd.
+    @param caFile: the file they came from (IkeConfig C{CaFile}), for the
+        sentence EZD1149I gives when nssd's certificate is not signed by
+        any of them.
     @param endpointFor: makes the TCP endpoint for a server (tests and
         embedding applications can replace it).
     """
@@ -169,6 +172,7 @@ class StackNssConnection:
         waitLimit: int,
         retries: int,
         caCertificates: Sequence[bytes],
+        caFile: str | None = None,
         messages: IkedMessages,
         endpointFor: Callable[[NssServerAddress], IStreamClientEndpoint] | None = None,
         clock: Callable[[], float] = time.time,
@@ -183,6 +187,7 @@ class StackNssConnection:
         self._waitLimit = waitLimit
         self._retries = retries
         self._caCertificates = list(caCertificates)
+        self._caFile = caFile
         self._messages = messages
         self._endpointFor = endpointFor or self._tcp_endpoint
         self._clock = clock
@@ -238,6 +243,7 @@ class StackNssConnection:
         waitLimit: int,
         retries: int,
         caCertificates: Sequence[bytes],
+        caFile: str | None = None,
     ) -> None:
         """
         New IkeConfig values from a refresh: they apply to the next
@@ -252,6 +258,7 @@ class StackNssConnection:
         self._waitLimit = waitLimit
         self._retries = retries
         self._caCertificates = list(caCertificates)
+        self._caFile = caFile
         if self.state is ConnectionState.REFUSED:
             # The operator says the cause is fixed: try again, from the
             # primary.
@@ -463,7 +470,10 @@ class StackNssConnection:
 
     def _tls_endpoint(self, server: NssServerAddress) -> IStreamClientEndpoint:
         return tls_endpoint(
-            self._endpointFor(server), self._caCertificates, server.host
+            self._endpointFor(server),
+            self._caCertificates,
+            server.host,
+            caSource=self._caFile,
         )
 
     def _empty_status(
