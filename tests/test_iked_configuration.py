@@ -1302,6 +1302,7 @@ class DescribeTests(Files):
                 "  NmiSocketMode 0660",
                 "  SaInstaller record",
                 "  # SecurityDatabase (the usual search)",
+                "  # StashFile (the usual search)",
                 "  RequireRemoteIdentity no",
                 "}",
                 "NssStackConfig TCPIP",

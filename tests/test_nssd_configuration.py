@@ -335,6 +335,24 @@ class ErrorTests(SynchronousTestCase):
     def test_paths(self) -> None:
         self.assertBad("SecurityDatabase sec.db", "must be an absolute path")
         self.assertBad('SecurityDatabase ""', "must be an absolute path")
+
+    def test_database_uri(self) -> None:
+        """
+        A PostgreSQL URI names a shared database, with its stash named
+        beside it; a URI carrying a password is refused, since the
+        configuration is shown to operators.
+        """
+        uri = "postgresql://nssd@db.example.com:5432/nss?sslmode=verify-full"
+        config = load(body(f'SecurityDatabase "{uri}"', "StashFile /etc/nss/nss.sth"))
+        self.assertEqual(config.securityDatabase, uri)
+        self.assertEqual(config.stashFile, "/etc/nss/nss.sth")
+        self.assertIn(f"SecurityDatabase {uri}", config.describe())
+        for bad in (
+            "postgresql://nssd:secret@db.example.com/nss",
+            "postgresql://nssd@db.example.com/nss?password=secret",
+        ):
+            self.assertBad(f'SecurityDatabase "{bad}"', "must not hold a password")
+        self.assertBad("StashFile nss.sth", "must be an absolute path")
         self.assertBad("NmiSocket var/sock/nss", "must be an absolute path")
         self.assertBad("NmiSocket /" + "s" * 107, "at most 107 bytes")
         self.assertBad("NmiSocket /" + "é" * 54, "at most 107 bytes")
@@ -494,6 +512,7 @@ class DescribeTests(SynchronousTestCase):
                 "Discipline IPSec Enable",
                 "SystemName MVS1",
                 "# SecurityDatabase (not set)",
+                "# StashFile (not set)",
                 "TlsKeyRing NSSD/KEYRING",
                 "# TlsLabel (the ring's DEFAULT certificate)",
                 "NmiSocket /var/sock/nss",

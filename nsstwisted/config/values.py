@@ -12,6 +12,7 @@ import difflib
 import grp
 import os
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -110,6 +111,37 @@ def absolute_path(limit: int | None = None) -> Check:
         return path
 
     return check
+
+
+def database_location(setting: Setting, filename: str) -> str:
+    """
+    C{SecurityDatabase}: the absolute path of an SQLite file, or a
+    PostgreSQL connection URI (libpq's syntax).
+
+    A URI may not carry a password: the configuration is shown by
+    C{nss-modify ... display} and readable by whoever may read the file,
+    while libpq reads a password from a file only its owner can read (the
+    URI's C{passfile} parameter, or C{~/.pgpass}).
+    """
+    location = single_value(setting, filename)
+    if not location.startswith(("postgresql://", "postgres://")):
+        return absolute_path()(setting, filename)
+    try:
+        parts = urllib.parse.urlsplit(location)
+        query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+        password = parts.password
+    except ValueError as e:
+        raise setting_error(
+            setting, filename, f"is not a PostgreSQL connection URI ({e})"
+        ) from None
+    if password is not None or "password" in query:
+        raise setting_error(
+            setting,
+            filename,
+            "must not hold a password: put it in a password file (the URI's"
+            " passfile parameter, or ~/.pgpass), which only nssd's user reads",
+        )
+    return location
 
 
 def label_value(setting: Setting, filename: str) -> str:

@@ -412,7 +412,9 @@ class IKEDService(Service):
             return ring
         path = database_path(configuration.securityDatabase)
         try:
-            ring = _open_local_ring(path, owner, ringName, readOnly=False)
+            ring = _open_local_ring(
+                path, configuration.stashFile, owner, ringName, readOnly=False
+            )
         except SecurityError as error:
             self.log.error(
                 "{ikedMessage}",
@@ -464,7 +466,9 @@ class IKEDService(Service):
         owner, ringName = configuration.keyRing
         path = database_path(configuration.securityDatabase)
         try:
-            self.localRing = _open_local_ring(path, owner, ringName, readOnly=readOnly)
+            self.localRing = _open_local_ring(
+                path, configuration.stashFile, owner, ringName, readOnly=readOnly
+            )
         except SecurityError as error:
             raise StartupError(
                 f"the local key ring {owner}/{ringName} in {shown_location(path)},"
@@ -712,7 +716,7 @@ def _signer_for(signer: NssSigner) -> Callable[[PeerPolicy], Any]:
 
 
 def _open_local_ring(
-    path: str, owner: str, ring: str, *, readOnly: bool
+    path: str, stash: str | None, owner: str, ring: str, *, readOnly: bool
 ) -> LocalKeyRing:
     """
     Open ring C{owner/ring} of the security database C{path}, with its
@@ -722,7 +726,7 @@ def _open_local_ring(
         there is no such ring.
     """
     database = SecurityDatabase.open(
-        path, stash_path(path), create=False, readOnly=readOnly
+        path, stash_path(path, stash), create=False, readOnly=readOnly
     )
     try:
         database.master_key()

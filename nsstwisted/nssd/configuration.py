@@ -34,6 +34,7 @@ from nsstwisted.config import (
 from nsstwisted.config.values import (
     DEFAULT_SOCKET_MODE,
     SYSTEM_NAME,
+    database_location,
     default_system_name,
     socket_group_value,
     socket_mode_text,
@@ -140,8 +141,12 @@ class NssdConfiguration:
     @ivar keyRing: the (owner, ring) holding the client and CA certificates of
         the certificate service; without one, the server decides whether it
         offers that service.
-    @ivar securityDatabase: the security database path, or L{None} for the
-        usual search (C{NSS_SECURITY_DB}, then the default).
+    @ivar securityDatabase: the security database (a path, or a PostgreSQL
+        connection URI), or L{None} for the usual search
+        (C{NSS_SECURITY_DB}, then the default).
+    @ivar stashFile: the stash file of the database's master key, or
+        L{None} for the usual search (C{NSS_STASH}, then beside an SQLite
+        file; a PostgreSQL database needs one named).
     @ivar tlsKeyRing: the (owner, ring) holding the certificate the server
         presents in TLS; the loader defaults it to C{keyRing}.
     @ivar tlsLabel: the label of that certificate, or L{None} for the ring's
@@ -169,6 +174,7 @@ class NssdConfiguration:
     syslogLevel: int = 0
     keyRing: tuple[str, str] | None = None
     securityDatabase: str | None = None
+    stashFile: str | None = None
     tlsKeyRing: tuple[str, str] | None = None
     tlsLabel: str | None = None
     nmiSocket: str = DEFAULT_NMI_SOCKET
@@ -195,6 +201,7 @@ class NssdConfiguration:
             "Discipline IPSec Enable",
             f"SystemName {format_value(self.systemName)}",
             _optional("SecurityDatabase", self.securityDatabase),
+            _optional("StashFile", self.stashFile),
             _optional("TlsKeyRing", _ring_text(self.tlsKeyRing)),
             _optional("TlsLabel", self.tlsLabel, "the ring's DEFAULT certificate"),
             f"NmiSocket {format_value(self.nmiSocket)}",
@@ -366,7 +373,8 @@ _KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "keyring": ("keyRing", _ring),
     "discipline": (None, _discipline),
     "systemname": ("systemName", _system_name),
-    "securitydatabase": ("securityDatabase", _path()),
+    "securitydatabase": ("securityDatabase", database_location),
+    "stashfile": ("stashFile", _path()),
     "tlskeyring": ("tlsKeyRing", _ring),
     "tlslabel": ("tlsLabel", _label),
     "nmisocket": ("nmiSocket", _path(MAX_SOCKET_PATH_BYTES)),

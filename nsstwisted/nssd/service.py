@@ -242,7 +242,10 @@ class NSSDService(Service):
         path = database_path(configuration.securityDatabase, env)
         try:
             database = SecurityDatabase.open(
-                path, stash_path(path, None, env), create=False, readOnly=readOnly
+                path,
+                stash_path(path, configuration.stashFile, env),
+                create=False,
+                readOnly=readOnly,
             )
         except SecurityError as e:
             raise StartupError(str(e)) from None

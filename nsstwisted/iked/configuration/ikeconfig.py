@@ -10,6 +10,7 @@ from typing import Any
 
 from nsstwisted.config import Setting, Statement
 from nsstwisted.config.values import absolute_path as _path
+from nsstwisted.config.values import database_location
 from nsstwisted.config.values import label_value as _label
 from nsstwisted.config.values import setting_error as _error
 from nsstwisted.config.values import single_value as _single
@@ -172,7 +173,8 @@ _IKE_KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "nmisocketmode": ("nmiSocketMode", _socket_mode),
     "cafile": ("caFile", _path()),
     "sainstaller": ("saInstaller", _sa_installer),
-    "securitydatabase": ("securityDatabase", _path()),
+    "securitydatabase": ("securityDatabase", database_location),
+    "stashfile": ("stashFile", _path()),
     "requireremoteidentity": ("requireRemoteIdentity", _yes_no),
 }
 

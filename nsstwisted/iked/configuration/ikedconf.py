@@ -164,6 +164,7 @@ class IkedConfiguration:
     ikeSyslogLevel: int = DEFAULT_IKE_SYSLOG_LEVEL
     saInstaller: str = "record"
     securityDatabase: str | None = None
+    stashFile: str | None = None
     requireRemoteIdentity: bool = False
     stacks: tuple[StackDeclaration, ...] = ()
     nssStacks: Mapping[str, NssStackConfig] = field(default_factory=_StackMap)
@@ -246,6 +247,7 @@ class IkedConfiguration:
             f"NmiSocketMode {socket_mode_text(self.nmiSocketMode)}",
             f"SaInstaller {self.saInstaller}",
             _optional("SecurityDatabase", self.securityDatabase, "the usual search"),
+            _optional("StashFile", self.stashFile, "the usual search"),
             f"RequireRemoteIdentity {'yes' if self.requireRemoteIdentity else 'no'}",
         ]
         lines = _block("IkeConfig", ike)
