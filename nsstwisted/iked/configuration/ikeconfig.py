@@ -10,14 +10,13 @@ from typing import Any
 
 from nsstwisted.config import Setting, Statement
 from nsstwisted.config.values import absolute_path as _path
-from nsstwisted.config.values import database_location
+from nsstwisted.config.values import database_location, unknown_keyword
 from nsstwisted.config.values import label_value as _label
 from nsstwisted.config.values import setting_error as _error
 from nsstwisted.config.values import single_value as _single
 from nsstwisted.config.values import socket_group_value as _socket_group
 from nsstwisted.config.values import socket_mode_value as _socket_mode
 from nsstwisted.config.values import system_name_value as _system_name
-from nsstwisted.config.values import unknown_keyword
 from nsstwisted.iked.configuration.nssserver import _server
 from nsstwisted.iked.configuration.values import (
     _USERID,
