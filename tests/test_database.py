@@ -121,6 +121,8 @@ class OpenTests(SynchronousTestCase):
         old = sqlite3.connect(database.path, isolation_level=None)
         old.execute("ALTER TABLE users DROP COLUMN restricted")
         old.execute("ALTER TABLE profiles DROP COLUMN warning")
+        old.execute("DROP TABLE passticket_uses")
+        old.execute("DROP TABLE logon_counters")
         old.execute("PRAGMA user_version = 1")
         old.close()
         again = SecurityDatabase.open(database.path, database.stashPath)
@@ -135,6 +137,33 @@ class OpenTests(SynchronousTestCase):
                 cursor.execute("SELECT restricted FROM users").fetchall(), [(0,)]
             )
             cursor.execute("SELECT warning FROM profiles")
+
+    def test_upgradeFromVersion2(self) -> None:
+        """
+        A database of schema version 2 gets the tables of used PassTickets
+        and logon counters, and its tally of refused logons moves from the
+        settings into the counters.
+        """
+        database = new_database(self)
+        database.close()
+        old = sqlite3.connect(database.path, isolation_level=None)
+        old.execute("DROP TABLE passticket_uses")
+        old.execute("DROP TABLE logon_counters")
+        old.execute("INSERT INTO settings (name, value) VALUES ('refused_logons', '7')")
+        old.execute("PRAGMA user_version = 2")
+        old.close()
+        again = SecurityDatabase.open(database.path, database.stashPath)
+        self.addCleanup(again.close)
+        self.assertEqual(again.schemaVersion, SCHEMA_VERSION)
+        with again.reading() as cursor:
+            self.assertEqual(
+                cursor.execute("SELECT name, value FROM logon_counters").fetchall(),
+                [("refused_logons", 7)],
+            )
+            self.assertEqual(again.setting(cursor, "refused_logons", "none"), "none")
+            self.assertEqual(
+                cursor.execute("SELECT * FROM passticket_uses").fetchall(), []
+            )
 
     def test_saysSchemaVersion(self) -> None:
         """

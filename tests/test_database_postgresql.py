@@ -28,6 +28,7 @@ from nsstwisted.security.database import SCHEMA_VERSION, SecurityDatabase
 from nsstwisted.security.errors import (
     DatabaseCorruptError,
     DatabaseLockedError,
+    DatabaseReadOnlyError,
     SchemaVersionError,
     StashError,
 )
@@ -103,6 +104,28 @@ class EngineTests(PostgresqlTestCase):
                 [(SCHEMA_VERSION,)],
             )
 
+    def test_upgradeFromVersion2(self) -> None:
+        """
+        A version 2 database on PostgreSQL gets version 3's tables, and its
+        tally of refused logons moves into the counters.
+        """
+        database = self.open()
+        with database.transaction() as cursor:
+            cursor.execute("DROP TABLE passticket_uses")
+            cursor.execute("DROP TABLE logon_counters")
+            cursor.execute(
+                "INSERT INTO settings (name, value) VALUES ('refused_logons', '7')"
+            )
+            cursor.execute("UPDATE nss_schema SET version = 2")
+        again = self.open()
+        self.assertEqual(again.schemaVersion, SCHEMA_VERSION)
+        with again.reading() as cursor:
+            self.assertEqual(
+                cursor.execute("SELECT name, value FROM logon_counters").fetchall(),
+                [("refused_logons", 7)],
+            )
+            self.assertEqual(again.setting(cursor, "refused_logons", "none"), "none")
+
     def test_newerRefused(self) -> None:
         database = self.open()
         with database.transaction() as cursor:
@@ -143,7 +166,7 @@ class EngineTests(PostgresqlTestCase):
     def test_readOnly(self) -> None:
         """
         Read-only, as a configuration check opens the database: it reads
-        what is there, and a write is refused with NSR0201E; an empty
+        what is there, and a write is refused with NSR0347E; an empty
         database is not initialised.
         """
         empty = self.assertRaises(
@@ -158,9 +181,10 @@ class EngineTests(PostgresqlTestCase):
         again = self.open(readOnly=True)
         self.assertEqual(UserRegistry(again).list_userids(), ["ALICE"])
         error = self.assertRaises(
-            DatabaseCorruptError, UserRegistry(again).add_user, "bob"
+            DatabaseReadOnlyError, UserRegistry(again).add_user, "bob"
         )
         self.assertIn("read-only", str(error))
+        self.assertEqual(error.messageId, "NSR0347E")
         self.assertEqual(UserRegistry(again).list_userids(), ["ALICE"])
 
     def test_codePointOrder(self) -> None:

@@ -147,7 +147,7 @@ class PasswordLogonTests(SynchronousTestCase):
 
 class PassTicketLogonTests(SynchronousTestCase):
     def setUp(self) -> None:
-        database = new_database(self)
+        database = self.database = new_database(self)
         self.users = UserRegistry(database)
         self.users.add_user("client1")
         self.profiles = ProfileStore(database)
@@ -192,6 +192,52 @@ class PassTicketLogonTests(SynchronousTestCase):
             self.logon.with_passticket("client1", "NSSD", ticket).outcome,
             LogonOutcome.PASSTICKET_REPLAYED,
         )
+
+    def test_replayAtAnotherServer(self) -> None:
+        """
+        A ticket accepted by one server is refused as a replay by another
+        server on the same database, whose own memory never saw it: the
+        use is recorded in the database before the ticket is accepted.
+        """
+        ticket = self.ticket(NOW)
+        backup = Logon(self.database, PassTicketEvaluator(clock=lambda: self.now))
+        self.assertTrue(self.logon.with_passticket("client1", "NSSD", ticket).accepted)
+        self.assertEqual(
+            backup.with_passticket("client1", "NSSD", ticket).outcome,
+            LogonOutcome.PASSTICKET_REPLAYED,
+        )
+        # The next second's ticket is another ticket, good at either server.
+        self.assertTrue(
+            backup.with_passticket("client1", "NSSD", self.ticket(NOW + 1)).accepted
+        )
+        with self.database.reading() as cursor:
+            self.assertEqual(
+                cursor.execute(
+                    "SELECT userid, applname, moment FROM passticket_uses"
+                    " ORDER BY moment"
+                ).fetchall(),
+                [("CLIENT1", "NSSD", NOW), ("CLIENT1", "NSSD", NOW + 1)],
+            )
+
+    def test_oldUsesDropped(self) -> None:
+        """
+        The record of used tickets keeps only uses that could still be
+        presented: one accepted two windows later drops the older ones.
+        """
+        self.assertTrue(
+            self.logon.with_passticket("client1", "NSSD", self.ticket(NOW)).accepted
+        )
+        self.now = float(NOW + 1300)
+        self.assertTrue(
+            self.logon.with_passticket(
+                "client1", "NSSD", self.ticket(NOW + 1300)
+            ).accepted
+        )
+        with self.database.reading() as cursor:
+            self.assertEqual(
+                cursor.execute("SELECT moment FROM passticket_uses").fetchall(),
+                [(NOW + 1300,)],
+            )
 
     def test_failuresRevoke(self) -> None:
         """

@@ -79,6 +79,9 @@ def logon_refusal(outcome: LogonOutcome, byPassTicket: bool) -> ReasonCode:
         return ReasonCode.NSSRsnUserRevoked
     if outcome is LogonOutcome.PASSTICKET_REPLAYED:
         return ReasonCode.NSSRsnPassTicketReplayed
+    if outcome is LogonOutcome.DATABASE_UNAVAILABLE:
+        # Told whatever the credentials: it says nothing about the user.
+        return ReasonCode.NSSRsnSecurityDatabaseUnavailable
     if byPassTicket and outcome in (
         LogonOutcome.USER_NOT_DEFINED,
         LogonOutcome.PASSTICKET_INVALID,

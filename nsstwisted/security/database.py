@@ -32,6 +32,7 @@ from nsstwisted.security.sqliteengine import (
 from nsstwisted.security.storage import (
     DEFAULT_BUSY_TIMEOUT,
     SCHEMA_VERSION,
+    ChangeListener,
     Cursor,
     StorageEngine,
 )
@@ -195,7 +196,10 @@ class SecurityDatabase:
     def _unit(self, *, write: bool) -> Iterator[Cursor]:
         engine = self._engine
         with self._lock:
-            cursor = engine.cursor()
+            try:
+                cursor = engine.cursor()
+            except engine.errors as e:
+                raise engine.translate(e) from None
             if self._depth:
                 self._depth += 1
                 try:
@@ -239,6 +243,24 @@ class SecurityDatabase:
             (name, value),
         )
 
+    def announce(self, cursor: Cursor) -> None:
+        """
+        Inside a transaction: at its commit, tell the daemons listening on
+        the database to catch up at once (engines that can push).
+        """
+        self._engine.announce(cursor)
+
+    def listener(self) -> ChangeListener | None:
+        """
+        A connection of its own that hears L{announce}, or C{None} for an
+        engine whose daemons poll (SQLite).  Blocking: call it from a
+        thread.
+
+        @raise SecurityError: it cannot be made now.
+        """
+        with self._lock:
+            return self._engine.listener()
+
     def master_key(self) -> _stash.MasterKey:
         """
         The master key that seals private keys and PassTicket keys.
@@ -251,7 +273,12 @@ class SecurityDatabase:
         with self._lock:
             if self._masterKey is not None:
                 return self._masterKey
-            unit = self.reading() if self.readOnly else self.transaction()
+            # Read first: only a database that records no check value yet is
+            # written, so that a server on a standby, or under a role that
+            # may not administer, can start.
+            with self.reading() as cursor:
+                recorded = self.setting(cursor, _MASTER_CHECK, "")
+            unit = self.reading() if self.readOnly or recorded else self.transaction()
             with unit as cursor:
                 recorded = self.setting(cursor, _MASTER_CHECK, "")
                 if os.path.exists(self.stashPath):

@@ -153,6 +153,35 @@ class DatabaseLockedError(SecurityEnvironmentError):
     messageId = "NSR0202E"
 
 
+class DatabaseUnavailableError(DatabaseCorruptError):
+    """
+    The database server cannot be reached now: it is down, restarting, or
+    the connection to it was lost.  Unlike damage, this passes: a daemon
+    serves what it can from memory and tries again.  (A subclass of
+    L{DatabaseCorruptError}, so that a caller that knows only "not usable"
+    still refuses.)
+    """
+
+    messageId = "NSR0346E"
+
+
+class DatabaseReadOnlyError(SecurityEnvironmentError):
+    """
+    The database accepts no writes from this connection: it is a read-only
+    standby, or the role connected may read but not administer.  Reading
+    goes on; what must be written is refused.
+    """
+
+    messageId = "NSR0347E"
+
+
+UNWRITABLE = (DatabaseUnavailableError, DatabaseReadOnlyError)
+"""
+What keeps a daemon from recording logon state, but not from serving from
+memory: the database is away, or will not take writes from it.
+"""
+
+
 class StashError(SecurityEnvironmentError):
     """
     The stash file holding the master key is missing, has an unsafe mode, is

@@ -464,12 +464,15 @@ class PassTicketEvaluator:
                     return when
         return None
 
-    def evaluate(self, userid: str, applname: str, key: bytes, ticket: str) -> None:
+    def evaluate(self, userid: str, applname: str, key: bytes, ticket: str) -> int:
         """
         Accept C{ticket} as C{userid}'s sign-on to C{applname}, or raise.
 
         Success also consumes the ticket: the same ticket for the same user
         and application is refused as long as it could still be accepted.
+
+        @return: the second the ticket was generated for, which identifies
+            it (with the user and application) where its use is recorded.
 
         @param key: the application's 8-byte DES key.
         @param ticket: as presented; anything but 8 characters of
@@ -500,3 +503,4 @@ class PassTicketEvaluator:
                 raise PassTicketRejected(PassTicketRejection.REPLAYED, userid, applname)
             self._accepted[entry] = matched
             heapq.heappush(self._expiry, (matched, entry))
+        return matched

@@ -25,6 +25,7 @@ only this module imports it, and only a PostgreSQL URI imports this module.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import Any
@@ -36,10 +37,18 @@ import psycopg.pq
 from nsstwisted.security.errors import (
     DatabaseCorruptError,
     DatabaseLockedError,
+    DatabaseReadOnlyError,
+    DatabaseUnavailableError,
     SecurityError,
 )
 from nsstwisted.security.location import redact_uri
-from nsstwisted.security.storage import DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION, Cursor
+from nsstwisted.security.storage import (
+    DEFAULT_BUSY_TIMEOUT,
+    SCHEMA_3_MOVES,
+    SCHEMA_3_TABLES,
+    SCHEMA_VERSION,
+    Cursor,
+)
 
 # What a database of ours says in nss_schema.application, and the key of the
 # advisory lock that serialises its writers ("NSSd" as a big-endian integer,
@@ -50,10 +59,30 @@ WRITE_LOCK_KEY = 0x4E535364
 # How long a new connection may take, in seconds, unless the URI says.
 DEFAULT_CONNECT_TIMEOUT = 10
 
+# The channel on which a change that running servers must see at once (a
+# REFRESH, a change of class options) is announced, by NOTIFY at commit.
+CHANGES_CHANNEL = "nsstwisted_security"
+
+# After a connection attempt fails, how long the engine refuses at once
+# (NSR0346E) before it tries again: a server that is down would otherwise
+# cost every logon a connection attempt, up to the connect timeout each
+# against a host that does not answer.
+RECONNECT_GAP = 1.0
+
 # SQLSTATEs that mean "another unit of work holds what this one needs":
 # lock_not_available (lock_timeout), serialization_failure,
 # deadlock_detected, query_canceled (statement_timeout).
 _LOCKED_STATES = frozenset({"55P03", "40001", "40P01", "57014"})
+
+# SQLSTATEs that mean the server is away for now, besides class 08
+# (connection exceptions): admin_shutdown, crash_shutdown,
+# cannot_connect_now, idle_session_timeout.
+_AWAY_STATES = frozenset({"57P01", "57P02", "57P03", "57P05"})
+
+# read_only_sql_transaction (a hot standby, or a read-only transaction) and
+# insufficient_privilege (a role that may serve but not administer).
+_READ_ONLY_STATE = "25006"
+_PRIVILEGE_STATE = "42501"
 
 _SCHEMA = """
 CREATE TABLE nss_schema (
@@ -129,12 +158,19 @@ CREATE TABLE ring_members (
     is_default INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (owner, ring, certificate_id),
     FOREIGN KEY (owner, ring) REFERENCES rings(owner, name) ON DELETE CASCADE
-)
-"""
+);
+""" + SCHEMA_3_TABLES.format(collate=' COLLATE "C"')
 
 # What brings a database of each older schema version to the next one.
 # PostgreSQL came with version 2: no older database exists on it.
-_UPGRADES: dict[int, tuple[str, ...]] = {}
+_UPGRADES: dict[int, tuple[str, ...]] = {
+    2: tuple(
+        s
+        for s in SCHEMA_3_TABLES.format(collate=' COLLATE "C"').split(";")
+        if s.strip()
+    )
+    + SCHEMA_3_MOVES,
+}
 
 
 @lru_cache(maxsize=512)
@@ -159,8 +195,15 @@ class _PostgresqlCursor:
     A psycopg cursor that speaks the model's placeholder style.
     """
 
-    def __init__(self, cursor: Any) -> None:
-        self._cursor = cursor
+    def __init__(self, connection: Any) -> None:
+        self._cursor = connection.cursor()
+
+    def renew(self, connection: Any) -> None:
+        """
+        Move to a new connection, the old one having been lost before this
+        cursor ran anything.
+        """
+        self._cursor = connection.cursor()
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
         self._cursor.execute(
@@ -191,13 +234,31 @@ class PostgresqlEngine:
     <nsstwisted.security.database.SecurityDatabase>} decides where a unit of
     work begins and ends.
 
+    A lost connection (the server restarted, or went away and came back)
+    is made again by the next unit of work; a unit whose first statement
+    finds the connection lost runs on the new one, since nothing of it had
+    run, so that only the units in flight at the moment of loss fail.
+    While the server cannot be reached, a unit of work is refused at once
+    with NSR0346E for L{RECONNECT_GAP} seconds after each failed attempt.
+
     @ivar location: the connection URI without its password.
     """
 
     errors: tuple[type[Exception], ...] = (psycopg.Error,)
 
-    def __init__(self, connection: Any, location: str, *, readOnly: bool) -> None:
+    def __init__(
+        self,
+        connection: Any,
+        location: str,
+        *,
+        readOnly: bool,
+        conninfo: str = "",
+        busyTimeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> None:
         self._connection = connection
+        self._conninfo = conninfo
+        self._busyTimeout = busyTimeout
+        self._retryAt = float("-inf")
         self.location = location
         self.readOnly = readOnly
 
@@ -222,29 +283,62 @@ class PostgresqlEngine:
         location = redact_uri(uri)
         timeout = DEFAULT_BUSY_TIMEOUT if busyTimeout is None else busyTimeout
         try:
-            conninfo = uri
-            if "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(uri):
-                conninfo = psycopg.conninfo.make_conninfo(
-                    uri, connect_timeout=DEFAULT_CONNECT_TIMEOUT
-                )
-            connection = psycopg.connect(conninfo, autocommit=True)
+            conninfo = _conninfo(uri)
+            connection = _connect(conninfo, timeout, readOnly)
         except psycopg.Error as e:
             raise translate_postgresql_error(location, e) from None
+        return cls(
+            connection,
+            location,
+            readOnly=readOnly,
+            conninfo=conninfo,
+            busyTimeout=timeout,
+        )
+
+    def _reconnect_if_lost(self) -> None:
+        """
+        Make the connection again if it was lost.
+
+        @raise DatabaseUnavailableError: an attempt failed less than
+            L{RECONNECT_GAP} seconds ago.
+        @raise psycopg.Error: this attempt failed.
+        """
+        if not (self._connection.closed or self._connection.broken):
+            return
+        now = time.monotonic()
+        if now < self._retryAt:
+            raise DatabaseUnavailableError(
+                f"security database {self.location} cannot be reached"
+                f" (the last attempt to connect failed {RECONNECT_GAP:g} s ago"
+                " or less)"
+            )
+        self._connection.close()
         try:
-            # Waiting for the write lock (an advisory lock) counts as
-            # waiting for a lock: refused after the busy timeout.
-            connection.execute(f"SET lock_timeout = {max(1, int(timeout * 1000))}")
-            if readOnly:
-                connection.execute("SET default_transaction_read_only = on")
-        except psycopg.Error as e:
-            connection.close()
-            raise translate_postgresql_error(location, e) from None
-        return cls(connection, location, readOnly=readOnly)
+            self._connection = _connect(
+                self._conninfo, self._busyTimeout, self.readOnly
+            )
+        except psycopg.Error:
+            self._retryAt = now + RECONNECT_GAP
+            raise
 
     def cursor(self) -> Cursor:
-        return _PostgresqlCursor(self._connection.cursor())
+        self._reconnect_if_lost()
+        return _PostgresqlCursor(self._connection)
 
     def begin(self, cursor: Cursor, *, write: bool) -> None:
+        try:
+            self._begin(cursor, write=write)
+        except psycopg.OperationalError:
+            if not self._connection.broken:
+                raise
+            # Lost while idle (the server restarted since the last unit):
+            # nothing of this unit ran, so it runs on a new connection.
+            self._reconnect_if_lost()
+            assert isinstance(cursor, _PostgresqlCursor)
+            cursor.renew(self._connection)
+            self._begin(cursor, write=write)
+
+    def _begin(self, cursor: Cursor, *, write: bool) -> None:
         if write and not self.readOnly:
             cursor.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
             try:
@@ -266,12 +360,28 @@ class PostgresqlEngine:
     def rollback(self, cursor: Cursor) -> None:
         try:
             status = self._connection.info.transaction_status
-            if status != psycopg.pq.TransactionStatus.IDLE:
+            if status not in (
+                psycopg.pq.TransactionStatus.IDLE,
+                psycopg.pq.TransactionStatus.UNKNOWN,
+            ):
                 cursor.execute("ROLLBACK")
         except psycopg.Error:
             # The connection is already unusable; the caller gets the
             # original error, which says more than this one would.
             pass
+
+    def announce(self, cursor: Cursor) -> None:
+        """
+        Tell every server listening on the database, at commit, that a
+        change they must see at once was made.
+        """
+        cursor.execute(f"NOTIFY {CHANGES_CHANNEL}")
+
+    def listener(self) -> ChangeListener:
+        """
+        A connection of its own that hears L{announce}.
+        """
+        return ChangeListener.open(self._conninfo, self.location)
 
     def translate(self, error: Exception) -> SecurityError:
         if isinstance(error, psycopg.Error):
@@ -352,15 +462,122 @@ class PostgresqlEngine:
         self._connection.close()
 
 
+class ChangeListener:
+    """
+    A connection that listens on L{CHANGES_CHANNEL}, read without blocking
+    whenever its socket is readable: a daemon watches L{fileno} in its event
+    loop and calls L{changes}.
+    """
+
+    def __init__(self, connection: Any, location: str) -> None:
+        self._connection = connection
+        self.location = location
+
+    @classmethod
+    def open(cls, conninfo: str, location: str) -> ChangeListener:
+        """
+        Connect and listen (blocking: call it from a thread).
+
+        @raise SecurityError: the server cannot be reached, or will not
+            let this connection listen (a standby cannot).
+        """
+        try:
+            connection = psycopg.connect(conninfo, autocommit=True)
+        except psycopg.Error as e:
+            raise translate_postgresql_error(location, e) from None
+        try:
+            connection.execute(f"LISTEN {CHANGES_CHANNEL}")
+        except psycopg.Error as e:
+            connection.close()
+            raise translate_postgresql_error(location, e) from None
+        return cls(connection, location)
+
+    def fileno(self) -> int:
+        return int(self._connection.pgconn.socket)
+
+    def changes(self) -> int:
+        """
+        Read what the server sent; how many announcements it held (0 for
+        none, as after a keep-alive).
+
+        @raise DatabaseUnavailableError: the connection was lost.
+        """
+        pgconn = self._connection.pgconn
+        try:
+            pgconn.consume_input()
+        except psycopg.Error as e:
+            raise DatabaseUnavailableError(
+                f"security database {self.location} cannot be reached ({e})"
+            ) from None
+        count = 0
+        while pgconn.notifies() is not None:
+            count += 1
+        if pgconn.status != psycopg.pq.ConnStatus.OK:
+            raise DatabaseUnavailableError(
+                f"security database {self.location} cannot be reached"
+                " (the connection was lost)"
+            )
+        return count
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def _conninfo(uri: str) -> str:
+    """
+    C{uri} with a connect timeout, unless it names its own.
+    """
+    if "connect_timeout" in psycopg.conninfo.conninfo_to_dict(uri):
+        return uri
+    return psycopg.conninfo.make_conninfo(uri, connect_timeout=DEFAULT_CONNECT_TIMEOUT)
+
+
+def _connect(conninfo: str, busyTimeout: float, readOnly: bool) -> Any:
+    """
+    A new connection with the engine's session settings.
+    """
+    connection = psycopg.connect(conninfo, autocommit=True)
+    try:
+        # Waiting for the write lock (an advisory lock) counts as waiting
+        # for a lock: refused after the busy timeout.
+        connection.execute(f"SET lock_timeout = {max(1, int(busyTimeout * 1000))}")
+        if readOnly:
+            connection.execute("SET default_transaction_read_only = on")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
 def translate_postgresql_error(location: str, error: psycopg.Error) -> SecurityError:
     """
     Turn a psycopg error into the security error an operator can act on, by
-    its SQLSTATE: a lock waited on too long is NSR0202E, anything else makes
-    the database not usable (NSR0201E).
+    its SQLSTATE: a lock waited on too long is NSR0202E; a server that
+    cannot be reached now NSR0346E; a standby, or a role that may not
+    write, NSR0347E; anything else makes the database not usable
+    (NSR0201E).
     """
     text = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-    if error.sqlstate in _LOCKED_STATES:
+    state = error.sqlstate
+    if state in _LOCKED_STATES:
         return DatabaseLockedError(
             f"security database {location} is locked by another process ({text})"
+        )
+    if state == _READ_ONLY_STATE:
+        return DatabaseReadOnlyError(
+            f"security database {location} takes no changes over this "
+            f"connection ({text}): it is a read-only standby, or was opened "
+            "read-only; make changes at the primary"
+        )
+    if state == _PRIVILEGE_STATE:
+        return DatabaseReadOnlyError(
+            f"the role connected to security database {location} may not make "
+            f"this change ({text}): administer with a role that may, as "
+            "docs/operations.md describes"
+        )
+    away = state is None and isinstance(error, psycopg.OperationalError)
+    if away or (state is not None and (state[:2] == "08" or state in _AWAY_STATES)):
+        return DatabaseUnavailableError(
+            f"security database {location} cannot be reached ({text})"
         )
     return DatabaseCorruptError(f"security database {location} is not usable ({text})")

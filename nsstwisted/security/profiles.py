@@ -38,7 +38,7 @@ from nsstwisted.security.generic import (
     upper_ascii,
 )
 from nsstwisted.security.storage import Cursor
-from nsstwisted.security.users import id_is_defined, normalize_id, now
+from nsstwisted.security.users import id_is_defined, normalize_id, now, revoke_limit
 
 _ACTIVE = "classact"
 _RACLIST = "raclist"
@@ -191,6 +191,12 @@ class ProfileSnapshot:
     _environments: Mapping[str, AccessorEnvironment] = field(repr=False)
     _revoked: frozenset[str] = field(default=frozenset(), repr=False)
     builtAt: float = 0.0
+    # Per user: its password hash (None: protected) and failed logons, so
+    # that password logons go on while the database cannot be reached.
+    _logonState: Mapping[str, tuple[str | None, int]] = field(
+        default_factory=dict, repr=False
+    )
+    revokeLimit: int = 0
     # Which profile protects a resource never changes within a snapshot, so
     # the answer is remembered; the bound keeps a prober from filling memory.
     _found: dict[tuple[ResourceClass, str], tuple[str, _CompiledProfile] | None] = (
@@ -218,6 +224,15 @@ class ProfileSnapshot:
         Whether C{userid} was a defined user when the snapshot was taken.
         """
         return upper_ascii(userid) in self._environments
+
+    def logon_state(self, userid: str) -> tuple[str | None, int] | None:
+        """
+        C{userid}'s password hash (C{None} for a protected user) and count
+        of failed logons when the snapshot was taken, or C{None} for a user
+        it does not know: what a logon checks with while the database
+        cannot be reached.
+        """
+        return self._logonState.get(upper_ascii(userid))
 
     def environment(self, userid: str) -> AccessorEnvironment:
         """
@@ -580,6 +595,10 @@ class ProfileStore:
             if refresh:
                 generation = int(db.setting(cursor, _GENERATION, "0"))
                 db.set_setting(cursor, _GENERATION, str(generation + 1))
+            # Class options take effect at once, as a REFRESH does: every
+            # server on the database hears of it at the commit (PostgreSQL;
+            # on SQLite they poll).
+            db.announce(cursor)
 
     def generation(self) -> int:
         """
@@ -662,18 +681,21 @@ class ProfileStore:
                 "SELECT userid, groupid FROM connections"
             ):
                 groups.setdefault(userid, set()).add(groupid)
-            environments = {
-                userid: AccessorEnvironment(
+            environments = {}
+            logonState = {}
+            for userid, restricted, revoked, hashed, failed in cursor.execute(
+                "SELECT userid, restricted, revoked, password_hash, failed_logons"
+                " FROM users"
+            ):
+                environments[userid] = AccessorEnvironment(
                     userid,
                     frozenset(groups.get(userid, ())),
                     restricted=bool(restricted),
                     revoked=bool(revoked),
                     builtAt=builtAt,
                 )
-                for userid, restricted, revoked in cursor.execute(
-                    "SELECT userid, restricted, revoked FROM users"
-                )
-            }
+                logonState[userid] = (hashed, int(failed))
+            limit = revoke_limit(self._database, cursor)
         classes = {}
         for cls, byName in profiles.items():
             generic = order_generics(n for n in byName if is_generic(n))
@@ -688,6 +710,8 @@ class ProfileStore:
             environments,
             frozenset(u for u, e in environments.items() if e.revoked),
             builtAt,
+            logonState,
+            limit,
         )
 
     def _options(self, cursor: Cursor) -> ClassOptions:

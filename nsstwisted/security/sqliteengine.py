@@ -20,7 +20,14 @@ from nsstwisted.security.errors import (
     DatabaseLockedError,
     SecurityError,
 )
-from nsstwisted.security.storage import DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION, Cursor
+from nsstwisted.security.storage import (
+    DEFAULT_BUSY_TIMEOUT,
+    SCHEMA_3_MOVES,
+    SCHEMA_3_TABLES,
+    SCHEMA_VERSION,
+    ChangeListener,
+    Cursor,
+)
 
 # "NSSd" as a big-endian integer: SQLite's application_id marks our files.
 APPLICATION_ID = 0x4E535364
@@ -96,16 +103,20 @@ CREATE TABLE ring_members (
     PRIMARY KEY (owner, ring, certificate_id),
     FOREIGN KEY (owner, ring) REFERENCES rings(owner, name) ON DELETE CASCADE
 );
-"""
+""" + SCHEMA_3_TABLES.format(collate="")
+
+_SCHEMA_3 = tuple(s for s in SCHEMA_3_TABLES.format(collate="").split(";") if s.strip())
 
 # What brings a database of each older schema version to the next one.
 # Version 2 added RESTRICTED users and WARNING profiles, both off by
-# default, so an upgraded database decides exactly as it did.
+# default, so an upgraded database decides exactly as it did.  Version 3
+# added the used PassTickets and the logon counters (storage.py).
 _UPGRADES: dict[int, tuple[str, ...]] = {
     1: (
         "ALTER TABLE users ADD COLUMN restricted INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE profiles ADD COLUMN warning INTEGER NOT NULL DEFAULT 0",
     ),
+    2: _SCHEMA_3 + SCHEMA_3_MOVES,
 }
 
 
@@ -267,6 +278,14 @@ class SqliteEngine:
             connection.execute("ROLLBACK")
             raise
         return version
+
+    def announce(self, cursor: Cursor) -> None:
+        # Nothing pushes a change to the other processes on a file: they
+        # poll for it.
+        return None
+
+    def listener(self) -> ChangeListener | None:
+        return None
 
     def close(self) -> None:
         self._connection.close()

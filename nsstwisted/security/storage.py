@@ -22,7 +22,32 @@ from nsstwisted.security.errors import SecurityError
 # The schema this release reads and writes.  Every engine creates it and
 # brings an older database up to it; a newer one is refused (NSR0345E),
 # since this release cannot know what the newer columns mean to a decision.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+# Version 3 added the two tables a serving daemon writes besides the
+# users' logon state: the PassTickets used (in the database, so that a
+# ticket accepted at one server is refused at another) and the logon
+# counters, which were settings before (a serving role may write them, and
+# no setting).  Both engines write them the same way.
+SCHEMA_3_TABLES = """
+CREATE TABLE passticket_uses (
+    userid TEXT{collate} NOT NULL,
+    applname TEXT{collate} NOT NULL,
+    moment BIGINT NOT NULL,
+    PRIMARY KEY (userid, applname, moment)
+);
+CREATE TABLE logon_counters (
+    name TEXT{collate} PRIMARY KEY,
+    value BIGINT NOT NULL
+)
+"""
+
+# What brings a version 2 database to version 3, after SCHEMA_3_TABLES.
+SCHEMA_3_MOVES = (
+    "INSERT INTO logon_counters (name, value) SELECT name, CAST(value AS BIGINT)"
+    " FROM settings WHERE name = 'refused_logons'",
+    "DELETE FROM settings WHERE name = 'refused_logons'",
+)
 
 # How long a unit of work waits for another process's write lock before it
 # is refused with NSR0202E, in seconds.
@@ -61,6 +86,30 @@ class Cursor(Protocol):
     def rowcount(self) -> int:
         """
         How many rows the last UPDATE or DELETE touched.
+        """
+
+
+class ChangeListener(Protocol):
+    """
+    A connection that hears what L{StorageEngine.announce} announces; a
+    daemon watches its file descriptor in its event loop.
+    """
+
+    def fileno(self) -> int:
+        """
+        The descriptor that becomes readable when the server sends.
+        """
+
+    def changes(self) -> int:
+        """
+        Read without blocking; how many announcements arrived.
+
+        @raise SecurityError: the connection was lost.
+        """
+
+    def close(self) -> None:
+        """
+        Stop listening.
         """
 
 
@@ -146,6 +195,22 @@ class StorageEngine(Protocol):
     def upgradable(self, version: int) -> bool:
         """
         Whether this engine has a migration path from C{version}.
+        """
+
+    def announce(self, cursor: Cursor) -> None:
+        """
+        Inside a unit of work that writes: tell every daemon listening on
+        the database, when it commits, that it must catch up now (a
+        REFRESH, new class options).  An engine that cannot push does
+        nothing, and its daemons find the change by polling.
+        """
+
+    def listener(self) -> ChangeListener | None:
+        """
+        A new connection that hears L{announce}, or C{None} where changes
+        are not pushed.
+
+        @raise SecurityError: it cannot be made now.
         """
 
     def close(self) -> None:

@@ -116,6 +116,7 @@ class ReasonCode(enum.IntEnum):
     NSSRsnReplacedByNewLogon = 52
     NSSRsnHeartbeatTimeout = 53
     NSSRsnTooManyRequests = 54
+    NSSRsnSecurityDatabaseUnavailable = 55
 
 
 _R = ReasonCode
@@ -160,6 +161,9 @@ REASON_TEXT: dict[ReasonCode, str] = {
     _R.NSSRsnReplacedByNewLogon: "a new LOGON with the same client name took over",
     _R.NSSRsnHeartbeatTimeout: "the peer did not answer a HEARTBEAT in time",
     _R.NSSRsnTooManyRequests: "too many requests outstanding on this connection",
+    _R.NSSRsnSecurityDatabaseUnavailable: (
+        "the security database cannot record what the request needs recorded"
+    ),
 }
 """One line per reason code, for logs and the documentation's table."""
 
@@ -202,6 +206,7 @@ REASON_RETURN_CODE: dict[ReasonCode, ReturnCode] = {
     _R.NSSRsnReplacedByNewLogon: ReturnCode.EBUSY,
     _R.NSSRsnHeartbeatTimeout: ReturnCode.ETIMEDOUT,
     _R.NSSRsnTooManyRequests: ReturnCode.EBUSY,
+    _R.NSSRsnSecurityDatabaseUnavailable: ReturnCode.EBUSY,
 }
 """
 The return code each reason code is sent with, so that senders pair them
