@@ -51,6 +51,11 @@ class Outage:
         self.uri = self.adminUri.replace("&user=nss&", f"&user={self.role}&")
         assert self.uri != self.adminUri
         case.addCleanup(self.restore)
+        # The role's name is made above from the test's own schema's.
+        self._terminate = (
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"  # noqa: S608
+            f" WHERE usename = '{self.role}'"
+        )
 
     def _admin(self, *statements: str) -> None:
         with self._psycopg.connect(self.adminUri, autocommit=True) as admin:
@@ -63,8 +68,7 @@ class Outage:
         """
         self._admin(
             f"ALTER ROLE {self.role} NOLOGIN",
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            f" WHERE usename = '{self.role}'",
+            self._terminate,
         )
 
     def restore(self) -> None:
@@ -75,10 +79,7 @@ class Outage:
         Terminate the role's connections only (a server restart, as idle
         clients see it).
         """
-        self._admin(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            f" WHERE usename = '{self.role}'"
-        )
+        self._admin(self._terminate)
 
 
 class OutageTestCase(SynchronousTestCase):
