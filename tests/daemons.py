@@ -61,29 +61,34 @@ class SecuritySetup:
     sockets: str
 
 
-def build_security(case: TestCase, operator: str = "IPSECOP") -> SecuritySetup:
+def build_security(
+    case: TestCase, operator: str = "IPSECOP", database: str | None = None
+) -> SecuritySetup:
     """
     Run the documented example job on a fresh database in a new folder.
 
     @param operator: the user ID the job's operator gets instead of
         C{IPSECOP}, with all of its authority: the login name, upper-cased,
         of a Unix user that a test can act as (C{NOBODY}).
+    @param database: an empty PostgreSQL database's URI
+        (L{tests.postgresql}) to build in, instead of a new SQLite file; its
+        stash is made in the folder.
     """
     folder = os.path.abspath(case.mktemp())
     os.makedirs(folder)
-    database = os.path.join(folder, "security.db")
+    database = database or os.path.join(folder, "security.db")
+    stash = os.path.join(folder, "security.sth")
     err = io.StringIO()
     with open(EXAMPLE_JOB, encoding="utf-8") as f:
         job = f.read().replace("IPSECOP", operator)
     status = nss_racf(
-        ["--database", database, "--file", "-"],
+        ["--database", database, "--stash", stash, "--file", "-"],
         io.StringIO(),
         err,
         io.StringIO(job),
     )
     if status != 0:
         raise RuntimeError(f"example job failed: {err.getvalue()}")
-    stash = os.path.join(folder, "security.sth")
     db = SecurityDatabase.open(database, stash)
     try:
         ca = KeyRingStore(db).get_certificate(CertificateOwner.authority(), "NSS CA")
@@ -101,7 +106,8 @@ def racf(setup: SecuritySetup, *commands: str) -> None:
     """
     for command in commands:
         err = io.StringIO()
-        if nss_racf(["--database", setup.database, command], io.StringIO(), err):
+        arguments = ["--database", setup.database, "--stash", setup.stash, command]
+        if nss_racf(arguments, io.StringIO(), err):
             raise RuntimeError(f"{command}: {err.getvalue()}")
 
 
@@ -122,6 +128,7 @@ def write_nssd_config(
         f"  TlsKeyRing {tlsRing}",
         "  SystemName NSSSYS",
         f'  SecurityDatabase "{setup.database}"',
+        f'  StashFile "{setup.stash}"',
         f'  NmiSocket "{os.path.join(setup.sockets, name, "nss")}"',
         *extra,
         "}",

@@ -94,6 +94,40 @@ class Diagnostics:
             "DBG0013I", None, f"security profiles reloaded (generation {generation})"
         )
 
+    def database_unreachable(self, why: str, generation: int) -> None:
+        # Always written: an operator must know that nssd serves from memory.
+        self._emit(
+            "DBG0170I",
+            None,
+            f"{why}: nssd serves from its snapshot of generation {generation};"
+            " password"
+            " logons go on, PassTicket logons are refused until it is back",
+        )
+
+    def database_back(self, location: str, written: int) -> None:
+        self._emit(
+            "DBG0171I",
+            None,
+            f"security database {location} can be reached again; logon records"
+            f" held meanwhile written: {written}",
+        )
+
+    def changes_not_pushed(self, why: str) -> None:
+        self._emit(
+            "DBG0172I",
+            None,
+            f"changes are not pushed to nssd ({why}): nssd looks for a REFRESH"
+            " every few seconds instead",
+        )
+
+    def pending_not_written(self, why: str) -> None:
+        self._emit(
+            "DBG0173I",
+            None,
+            f"logon records held while the security database was away cannot"
+            f" be written yet ({why}); nssd keeps them and tries again",
+        )
+
     def nmi_listening(self, path: str) -> None:
         self._emit("DBG0014I", None, f"management interface listening on {path}")
 

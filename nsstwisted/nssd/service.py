@@ -48,6 +48,7 @@ from nsstwisted.nssd.configuration import (
     NssdConfiguration,
     load_nssd_configuration,
 )
+from nsstwisted.nssd.databasewatch import DatabaseWatch
 from nsstwisted.nssd.diagnostics import Diagnostics
 from nsstwisted.nssd.heap import return_free_memory
 from nsstwisted.nssd.logonpool import logon_pool
@@ -76,7 +77,7 @@ from nsstwisted.protocols.nss import (
 )
 from nsstwisted.protocols.startup import StartupError, listen_at_start
 from nsstwisted.security.database import SecurityDatabase
-from nsstwisted.security.errors import SecurityError
+from nsstwisted.security.errors import DatabaseUnavailableError, SecurityError
 from nsstwisted.security.keyring import CertificateRecord, KeyRing, KeyRingStore
 from nsstwisted.security.location import database_path, stash_path
 from nsstwisted.security.logon import Logon
@@ -187,7 +188,9 @@ class NSSDService(Service):
         self._poller: LoopingCall | None = None
         self._heapTrim: LoopingCall | None = None
         self._closedAtTrim = self._closedAtCheck = 0
-        logon = Logon(database)
+        # Password logons go on from the snapshot while the database cannot
+        # be reached (see Logon).
+        logon = Logon(database, snapshot=lambda: self.snapshot)
         certificates = CertificateService(
             self.keyrings,
             lambda: self.ring,
@@ -216,6 +219,15 @@ class NSSDService(Service):
             self.diagnostics,
         )
         self.diagnostics.denialObserver = self.refreshHint.denied
+        self.databaseWatch = DatabaseWatch(
+            reactor,
+            database,
+            self._in_pool,
+            self.diagnostics,
+            catchUp=self._catch_up_now,
+            writePending=logon.write_pending,
+            generation=lambda: self.snapshot.generation,
+        )
 
     @classmethod
     def prepare(
@@ -327,7 +339,11 @@ class NSSDService(Service):
     def _load_ring(self, configuration: NssdConfiguration) -> KeyRing | None:
         if configuration.keyRing is None:
             return None
-        return self.keyrings.ring(*configuration.keyRing)
+        ring = self.keyrings.ring(*configuration.keyRing)
+        # Unsealed now, so that signing never waits for the database, and
+        # goes on while it cannot be reached.
+        self.keyrings.pin_keys(ring)
+        return ring
 
     def _report_collisions(self, ring: KeyRing | None) -> None:
         """
@@ -369,6 +385,7 @@ class NSSDService(Service):
         self._heapTrim = LoopingCall(self._trim_heap)
         self._heapTrim.clock = self._reactor
         self._heapTrim.start(HEAP_TRIM_INTERVAL, now=False)
+        self.databaseWatch.start()
         signal.signal(signal.SIGHUP, self._sighup)
 
     def stopService(self) -> Deferred[None] | None:
@@ -383,6 +400,7 @@ class NSSDService(Service):
         nmiPort, self.nmiPort = self.nmiPort, None
         self.admission.stop()
         self.refreshHint.stop()
+        self.databaseWatch.stop()
         self.diagnostics.stopped()
         stopping: list[Deferred[Any]] = [
             d for d in (p.stopListening() for p in ports) if d is not None
@@ -675,18 +693,36 @@ class NSSDService(Service):
 
     @inlineCallbacks
     def _catch_up(self) -> Any:
-        generation, options = yield self._in_pool(self.profiles.status)
-        if generation != self.snapshot.generation:
-            snapshot = yield self._in_pool(self.profiles.snapshot)
-            ring = yield self._in_pool(self._load_ring, self.configuration)
-            self.ring = ring
-            self.diagnostics.security_refreshed(snapshot.generation)
-            self._install_snapshot(snapshot)
-            self._report_collisions(ring)
-        elif options != self.snapshot.options:
-            self.snapshot = self.snapshot.with_options(options)
-            self.diagnostics.class_options_seen(options)
+        """
+        Catch up with the database; while it cannot be reached, serve on
+        with the snapshot nssd has (DBG0170I says so once).
+        """
+        try:
+            generation, options = yield self._in_pool(self.profiles.status)
+            if generation != self.snapshot.generation:
+                snapshot = yield self._in_pool(self.profiles.snapshot)
+                ring = yield self._in_pool(self._load_ring, self.configuration)
+                self.ring = ring
+                self.diagnostics.security_refreshed(snapshot.generation)
+                self._install_snapshot(snapshot)
+                self._report_collisions(ring)
+            elif options != self.snapshot.options:
+                self.snapshot = self.snapshot.with_options(options)
+                self.diagnostics.class_options_seen(options)
+        except DatabaseUnavailableError as e:
+            self.databaseWatch.failed(e)
+            return self.snapshot
+        self.databaseWatch.succeeded()
         return self.snapshot
+
+    def _catch_up_now(self) -> None:
+        """
+        Catch up at once: a change was announced, or the database is back
+        and changes made meanwhile were announced to nobody.
+        """
+        self.current_snapshot().addErrback(
+            lambda f: self.log.error("{error}", error=f.getErrorMessage())
+        )
 
     @inlineCallbacks
     def _operator_security(self, userid: str) -> Any:
@@ -695,7 +731,12 @@ class NSSDService(Service):
         snapshot, and the operator's environment read for this request.
         """
         snapshot = yield self.current_snapshot()
-        environment = yield self._in_pool(self.users.environment, userid)
+        try:
+            environment = yield self._in_pool(self.users.environment, userid)
+        except DatabaseUnavailableError:
+            # As a logon does while the database is away: the operator as
+            # the snapshot knows it.
+            environment = snapshot.environment(userid)
         return snapshot, environment
 
     def _old_ports(self, newPort: IListeningPort) -> list[IListeningPort]:
@@ -712,6 +753,11 @@ class NSSDService(Service):
             yield self.current_snapshot()
         except SecurityError as e:
             self.log.error("{error}", error=str(e))
+            return
+        if self.databaseWatch.reachable and self.context.logon.pending:
+            # Held records that could not be written when the database
+            # came back (a standby takes no writes) are tried again.
+            self.databaseWatch.write_pending()
 
 
 def _tls_ring(configuration: NssdConfiguration) -> tuple[str, str]:

@@ -38,6 +38,7 @@ from nsstwisted.security.errors import (
     InvalidValueError,
     LabelCollisionError,
     NotFoundError,
+    SecurityRequestError,
     TamperedEntryError,
 )
 from nsstwisted.security.labels import MAX_LABEL_LENGTH, colliding_labels, map_label
@@ -285,6 +286,9 @@ class KeyRingStore:
     def __init__(self, database: SecurityDatabase) -> None:
         self._database = database
         self._keys: OrderedDict[bytes, PrivateKey] = OrderedDict()
+        # The keys of a server's own ring, unsealed when it loads the ring
+        # (see pin_keys), beside the bounded cache above.
+        self._pinned: dict[bytes, PrivateKey] = {}
         self._keysLock = threading.Lock()
 
     # Certificates
@@ -554,7 +558,8 @@ class KeyRingStore:
         """
         self._check_signer(entry)
         with self._keysLock:
-            key = self._keys.get(entry.record.digest)
+            digest = entry.record.digest
+            key = self._pinned.get(digest) or self._keys.get(digest)
         if key is None:
             master = self._database.master_key()
             with self._database.reading() as cursor:
@@ -597,6 +602,30 @@ class KeyRingStore:
                 if authority.subject == certificate.issuer:
                     context.add_extra_chain_cert(authority)
         return entry.record
+
+    def pin_keys(self, ring: KeyRing) -> int:
+        """
+        Unseal the private keys of C{ring}'s signing certificates now, and
+        hold them until the next call: a server signs with them without
+        asking the database, so that signing goes on while the database
+        cannot be reached.  A key that cannot be unsealed is left out (a
+        signature with it fails as it would have).
+
+        @return: how many keys are held.
+        """
+        master = self._database.master_key()
+        pinned: dict[bytes, PrivateKey] = {}
+        with self._database.reading() as cursor:
+            for entry in ring.entries:
+                try:
+                    self._check_signer(entry)
+                    key = self._private_key(master, cursor, entry.record)
+                except (SecurityRequestError, TamperedEntryError):
+                    continue
+                pinned[entry.record.digest] = key
+        with self._keysLock:
+            self._pinned = pinned
+        return len(pinned)
 
     @staticmethod
     def _check_signer(entry: RingEntry) -> None:

@@ -25,6 +25,7 @@ only this module imports it, and only a PostgreSQL URI imports this module.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
@@ -471,6 +472,11 @@ class ChangeListener:
 
     def __init__(self, connection: Any, location: str) -> None:
         self._connection = connection
+        # A descriptor of our own for the event loop to watch: libpq closes
+        # its socket as soon as it finds the connection lost, and the loop
+        # must stop watching a descriptor that is still open (a number
+        # closed under it may already be another connection's).
+        self._fileno: int | None = os.dup(connection.pgconn.socket)
         self.location = location
 
     @classmethod
@@ -493,7 +499,7 @@ class ChangeListener:
         return cls(connection, location)
 
     def fileno(self) -> int:
-        return int(self._connection.pgconn.socket)
+        return -1 if self._fileno is None else self._fileno
 
     def changes(self) -> int:
         """
@@ -520,6 +526,13 @@ class ChangeListener:
         return count
 
     def close(self) -> None:
+        """
+        Close the connection and the watched descriptor; the event loop
+        must have stopped watching it.
+        """
+        fileno, self._fileno = self._fileno, None
+        if fileno is not None:
+            os.close(fileno)
         self._connection.close()
 
 

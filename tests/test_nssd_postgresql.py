@@ -1,0 +1,183 @@
+"""
+nssd on a security database in PostgreSQL (issue 11): a REFRESH pushed to
+every server on the database, and serving on while the database is away.
+
+The servers are in-process NSSDServices on the real reactor with real TLS,
+the database a schema of the test run's real PostgreSQL server; the outage
+is real as nssd sees it (tests.test_logon_outage.Outage): its connections
+are terminated and refused until the test lets them back.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.trial.unittest import TestCase
+
+from nsstwisted.client import (
+    NssRequestFailed,
+    PassTicketCredentials,
+    PasswordCredentials,
+    connect,
+)
+from nsstwisted.nssd.service import SECURITY_POLL_INTERVAL, NSSDService
+from nsstwisted.security.database import SecurityDatabase
+from nsstwisted.security.users import UserRegistry
+from nsstwisted.wire.codes import ReasonCode
+from nsstwisted.wire.nss import Services, SignatureSchemeCode
+from tests.daemons import (
+    CLIENT1_PASSWORD,
+    LOOPBACK,
+    SecuritySetup,
+    build_security,
+    capture_messages,
+    client_endpoint,
+    racf,
+    ticket_for,
+    write_nssd_config,
+)
+from tests.test_iked_nssclient_connection import eventually
+from tests.test_logon_outage import Outage
+
+#: How soon a REFRESH reaches every nssd on the database (the issue's goal).
+PUSHED_WITHIN = 1.0
+
+
+def start(case: TestCase, setup: SecuritySetup, name: str) -> NSSDService:
+    service = NSSDService.prepare(
+        write_nssd_config(setup, name=name), reactor, interface="127.0.0.1"
+    )
+    service.startService()
+    case.addCleanup(service.stopService)
+    return service
+
+
+def port_of(service: NSSDService) -> int:
+    assert service.port is not None
+    return int(service.port.getHost().port)  # type: ignore[attr-defined]
+
+
+class PushedRefreshTests(TestCase):
+    timeout = 60
+
+    def setUp(self) -> None:
+        self.outage = Outage(self)
+        self.setup = build_security(self, database=self.outage.uri)
+        self.primary = start(self, self.setup, "primary")
+        self.backup = start(self, self.setup, "backup")
+
+    def test_refreshReachesBoth(self) -> Deferred[None]:
+        """
+        A REFRESH made with nss-racf reaches the primary and the backup
+        within a second, long before their poll would have found it.
+        """
+
+        async def go() -> None:
+            servers = (self.primary, self.backup)
+            await eventually(
+                lambda: all(s.databaseWatch.listening for s in servers),
+                what="both servers listening",
+            )
+            before = [s.snapshot.generation for s in servers]
+            made = time.monotonic()
+            racf(self.setup, "SETROPTS RACLIST(SERVAUTH) REFRESH")
+            await eventually(
+                lambda: all(
+                    s.snapshot.generation > b
+                    for s, b in zip(servers, before, strict=True)
+                ),
+                timeout=PUSHED_WITHIN,
+                what="the refresh at both servers",
+            )
+            self.assertLess(time.monotonic() - made, SECURITY_POLL_INTERVAL)
+
+        return ensureDeferred(go())
+
+
+class OutageTests(TestCase):
+    """
+    nssd while its database cannot be reached: signing, verifying and
+    password logons go on; PassTicket logons are refused with
+    C{NSSRsnSecurityDatabaseUnavailable}; the failures seen meanwhile are
+    written when it is back; both transitions are logged.
+    """
+
+    timeout = 60
+
+    def setUp(self) -> None:
+        from nsstwisted.security import postgresqlengine
+
+        # Every attempt reaches the server, as it would a second apart.
+        self.patch(postgresqlengine, "RECONNECT_GAP", 0.0)
+        self.messages = capture_messages(self)
+        self.outage = Outage(self)
+        self.setup = build_security(self, database=self.outage.uri)
+        self.service = start(self, self.setup, "nssd")
+
+    def logged(self, messageId: str) -> bool:
+        return any(messageId in m for m in self.messages)
+
+    async def logon(self, userid: str = "CLIENT1", password: str | None = None) -> Any:
+        credentials = (
+            PassTicketCredentials(userid, lambda: ticket_for(userid))
+            if password is None
+            else PasswordCredentials(userid, password)
+        )
+        session = await connect(
+            reactor,
+            client_endpoint(self.setup, port_of(self.service)),
+            serverIdentity=LOOPBACK,
+            clientName=userid,
+            credentials=credentials,
+            services=Services.CERT,
+        )
+        self.addCleanup(session.close)
+        return session
+
+    def test_servesThroughOutage(self) -> Deferred[None]:
+        async def go() -> None:
+            await eventually(
+                lambda: self.service.databaseWatch.listening, what="listening"
+            )
+            connected = await self.logon(password=CLIENT1_PASSWORD)
+            self.outage.cut()
+            await eventually(lambda: self.logged("DBG0170I"), what="DBG0170I")
+            # A session that was on signs on.
+            await connected.sign(
+                label="Client1 cert",
+                data=b"AUTH payload",
+                scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
+            )
+            # A new password logon is checked against the snapshot.
+            again = await self.logon(password=CLIENT1_PASSWORD)
+            await again.sign(
+                label="Client1 cert",
+                data=b"AUTH payload",
+                scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
+            )
+            # A wrong password is refused, and counted.
+            wrong = await self.assertFailure(
+                ensureDeferred(self.logon(password="not-the-password")),
+                NssRequestFailed,
+            )
+            self.assertEqual(wrong.reasonCode, ReasonCode.NSSRsnUserAuthentication)
+            # A PassTicket's use cannot be recorded: refused, fail closed.
+            ticket = await self.assertFailure(
+                ensureDeferred(self.logon("CLIENT2")), NssRequestFailed
+            )
+            self.assertEqual(
+                ticket.reasonCode, ReasonCode.NSSRsnSecurityDatabaseUnavailable
+            )
+            self.assertFalse(self.logged("DBG0171I"))
+            self.outage.restore()
+            await eventually(lambda: self.logged("DBG0171I"), what="DBG0171I")
+            database = SecurityDatabase.open(self.outage.uri, self.setup.stash)
+            self.addCleanup(database.close)
+            self.assertEqual(UserRegistry(database).get_user("CLIENT1").failedLogons, 1)
+            # PassTickets work again.
+            await self.logon("CLIENT2")
+
+        return ensureDeferred(go())
