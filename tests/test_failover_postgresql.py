@@ -481,8 +481,8 @@ class IkedFailoverTests(PostgresqlFailoverTestCase):
             for sign in signers.values():
                 await sign()
             signedAtBackup = backup.output_since(mark)
-            self.assertIn("DBG0005I Client CLIENT1 signature created", signedAtBackup)
-            self.assertIn("DBG0005I Client CLIENT2 signature created", signedAtBackup)
+            self.assertIn("Client CLIENT1 signature created", signedAtBackup)
+            self.assertIn("Client CLIENT2 signature created", signedAtBackup)
 
         return ensureDeferred(go())
 
