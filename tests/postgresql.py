@@ -279,7 +279,7 @@ class PostgresqlServer:
             return
         self._destroyed = True
         if os.path.exists(os.path.join(self._data, "postmaster.pid")):
-            subprocess.run(  # type: ignore[call-overload]
+            subprocess.run(
                 [self._pgctl, "-D", self._data, "-m", "immediate", "-w", "stop"],
                 check=False,
                 timeout=60,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -303,9 +303,11 @@ class PostgresqlFailoverTestCase(IkedTestCase):
         )
 
 
-async def _both(first: Awaitable[Any], second: Awaitable[Any]) -> tuple[Any, Any]:
+async def _both(
+    first: Coroutine[Any, Any, NssdProcess], second: Coroutine[Any, Any, NssdProcess]
+) -> tuple[NssdProcess, NssdProcess]:
     """Await two coroutines that run at the same time."""
-    one, two = ensureDeferred(first), ensureDeferred(second)  # type: ignore[arg-type]
+    one, two = Deferred.fromCoroutine(first), Deferred.fromCoroutine(second)
     return await one, await two
 
 
