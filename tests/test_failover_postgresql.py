@@ -72,6 +72,12 @@ the database every C{SECURITY_POLL_INTERVAL} (5 s) today, and the issue asks
 for less than 1 s, pushed by LISTEN/NOTIFY.
 """
 
+DATABASE_LOST = rb"NSR0201E"
+"""
+What nssd writes when it finds that it can no longer read the database: today
+the poll's NSR0201E, within C{SECURITY_POLL_INTERVAL} of the outage.
+"""
+
 #: The IKE identities the example job's client certificates certify.
 CLIENT1_IDENTITY = LocalIdentity(IdType.FQDN, "client1.example")
 CLIENT2_IDENTITY = LocalIdentity(IdType.FQDN, "client2.example")
@@ -165,6 +171,13 @@ class PostgresqlFailoverTestCase(IkedTestCase):
     """
     The example job's database on PostgreSQL; servers, clients and iked
     started by the tests.
+
+    The helpers are meant for more tests than this module has: a PassTicket
+    replayed at the backup (L{logon_with_ticket} at each server with one
+    L{tests.daemons.ticket_for}, and L{_refused}), and PostgreSQL restarted
+    while iked signs (C{privateServer}, a L{SigningLoop} on
+    L{stack_signer}, and C{deferToThread(self.postgresql.restart)}, so that
+    the reactor serves the loop meanwhile).
 
     @cvar privateServer: the test stops or restarts PostgreSQL, so it needs
         a server of its own (L{postgresql}) rather than a schema on the
@@ -514,7 +527,7 @@ class DatabaseOutageTests(PostgresqlFailoverTestCase):
             mark = len(primary.process.output)
             await deferToThread(postgresql.stop, "fast")
             # nssd notices when it next reads the database (its poll).
-            await primary.process.waitFor(rb"NSR0201E", mark)
+            await primary.process.waitFor(DATABASE_LOST, mark)
             await loop.signed_more(5)
             outcomes = await loop.stop()
             self.assertEqual(loop.failures, [])
