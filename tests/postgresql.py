@@ -8,8 +8,12 @@ socket in that folder, so it needs no free port and nothing else on the host
 can reach it; the folder's name is short because an AF_UNIX path may not
 exceed 107 bytes.  PostgreSQL refuses to run as root: as root (CI), the
 cluster belongs to the C{postgres} user that Debian's package creates, else
-to C{nobody}.  Durability is turned off (C{fsync}, synchronous commit, full
-page writes): nothing here outlives the test run, and a start is quicker.
+to C{nobody}.  Nothing is flushed to disk (C{fsync} and full page writes are
+off): nothing here outlives the test run, and a start is quicker.  A commit
+still waits for its write, though (synchronous commit stays on), so that a
+server stopped as a crash would stop it (C{stop("immediate")}) keeps every
+committed transaction, as a production server does: a restart test must not
+see a recorded PassTicket use or failed logon vanish.
 
 Two ways to get one:
 
@@ -203,7 +207,7 @@ class PostgresqlServer:
         """
         options = (
             f"-c listen_addresses='' -c unix_socket_directories='{self.folder}'"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            " -c fsync=off -c full_page_writes=off"
         )
         self._pg(
             self._pgctl,
