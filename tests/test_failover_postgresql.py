@@ -43,12 +43,14 @@ from nsstwisted.ike.policy import LocalIdentity
 from nsstwisted.iked.nssclient.signers import NssSigner, nss_identity
 from nsstwisted.iked.service import IKEDService
 from nsstwisted.security import signing
+from nsstwisted.security.passticket import generate_passticket, parse_key
 from nsstwisted.wire.codes import ReasonCode
 from nsstwisted.wire.nss import Services, SignatureSchemeCode, SignReply
 from tests.daemons import (
     CLIENT1_PASSWORD,
     LISTENING,
     LOOPBACK,
+    PASSTICKET_KEY,
     DaemonProcess,
     client_endpoint,
     free_port,
@@ -124,9 +126,9 @@ class SigningLoop:
 
     sign: Callable[[], Awaitable[Any]]
     interval: float = 0.05
-    outcomes: list[tuple[float, Any]] = field(default_factory=list)
-    _running: bool = False
-    _done: Deferred[None] | None = None
+    outcomes: list[tuple[float, Any]] = field(default_factory=list, init=False)
+    _running: bool = field(default=False, init=False)
+    _done: Deferred[None] | None = field(default=None, init=False)
 
     def start(self) -> None:
         self._running = True
@@ -174,13 +176,13 @@ class PostgresqlFailoverTestCase(IkedTestCase):
 
     The helpers are meant for more tests than this module has: a PassTicket
     replayed at the backup (L{logon_with_ticket} at each server with one
-    L{tests.daemons.ticket_for}, and L{_refused}), and PostgreSQL restarted
+    L{tests.daemons.ticket_for}, and L{refused_with}), and PostgreSQL restarted
     while iked signs (C{privateServer}, a L{SigningLoop} on
     L{stack_signer}, and C{deferToThread(self.postgresql.restart)}, so that
     the reactor serves the loop meanwhile).
 
     @cvar privateServer: the test stops or restarts PostgreSQL, so it needs
-        a server of its own (L{postgresql}) rather than a schema on the
+        a server of its own (C{self.postgresql}) rather than a schema on the
         test run's shared one.
     """
 
@@ -324,7 +326,7 @@ async def _both(
     return await one, await two
 
 
-async def _refused(attempt: Awaitable[Any]) -> ReasonCode:
+async def refused_with(attempt: Awaitable[Any]) -> ReasonCode:
     """
     The reason code C{attempt} was refused with.
 
@@ -356,7 +358,7 @@ class SharedDatabaseTests(PostgresqlFailoverTestCase):
             sessions = [await self.logon(primary), await self.logon(backup)]
             for session in sessions:
                 self.assertEqual(
-                    await _refused(self.sign_as_client1(session)),
+                    await refused_with(self.sign_as_client1(session)),
                     ReasonCode.NSSRsnCertAccessDenied,
                 )
             racf(
@@ -405,7 +407,7 @@ class SharedDatabaseTests(PostgresqlFailoverTestCase):
             servers = await self.start_primary_and_backup()
             for server in servers:
                 self.assertEqual(
-                    await _refused(self.logon(server, clientName="CLIENT1B")),
+                    await refused_with(self.logon(server, clientName="CLIENT1B")),
                     ReasonCode.NSSRsnServiceDenied,
                     server.name,
                 )
@@ -432,6 +434,30 @@ class SharedDatabaseTests(PostgresqlFailoverTestCase):
 
         return ensureDeferred(go())
 
+    def test_passTicketsAtBothServers(self) -> Deferred[None]:
+        """
+        The PassTicket key the example job stored in the database logs
+        CLIENT2 on at both servers; a ticket presented again at the server
+        that took it is refused as replayed.
+        """
+        key = parse_key(PASSTICKET_KEY)
+        now = int(time.time())
+        # Two tickets of two different seconds: one per server.
+        first, second = (
+            generate_passticket("CLIENT2", "NSSD", key, when) for when in (now - 1, now)
+        )
+
+        async def go() -> None:
+            primary, backup = await self.start_primary_and_backup()
+            await self.logon_with_ticket(primary, first)
+            self.assertEqual(
+                await refused_with(self.logon_with_ticket(primary, first)),
+                ReasonCode.NSSRsnPassTicketReplayed,
+            )
+            await self.logon_with_ticket(backup, second)
+
+        return ensureDeferred(go())
+
     def test_wrongPasswordsAtBothServersRevoke(self) -> Deferred[None]:
         """
         With REVOKE(2), one wrong password at the primary and one at the
@@ -447,13 +473,13 @@ class SharedDatabaseTests(PostgresqlFailoverTestCase):
             primary, backup = await self.start_primary_and_backup()
             for server in (primary, backup):
                 self.assertEqual(
-                    await _refused(self.logon(server, wrong)),
+                    await refused_with(self.logon(server, wrong)),
                     ReasonCode.NSSRsnUserAuthentication,
                     server.name,
                 )
             for server in (primary, backup):
                 self.assertEqual(
-                    await _refused(self.logon(server, right)),
+                    await refused_with(self.logon(server, right)),
                     ReasonCode.NSSRsnUserRevoked,
                     server.name,
                 )
