@@ -38,6 +38,7 @@ from nsstwisted.nssd.service import NSSDService
 from nsstwisted.protocols.nmi import NmiClientFactory, NmiClientProtocol
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.keyring import CertificateOwner, KeyRingStore
+from nsstwisted.security.location import is_database_uri
 from nsstwisted.security.passticket import generate_passticket, parse_key
 from nsstwisted.wire.nmi import NmiDecoder, NmiMessage
 
@@ -50,6 +51,9 @@ PASSTICKET_KEY = "E001193519561977"
 @dataclass
 class SecuritySetup:
     """
+    @ivar database: the security database: an SQLite file's path, or a
+        PostgreSQL connection URI.
+    @ivar stash: the stash file of its master key.
     @ivar sockets: a short folder for AF_UNIX sockets, whose paths may not
         exceed 107 bytes (a test's own folder can be deeper than that).
     """
@@ -65,18 +69,19 @@ def build_security(
     case: TestCase, operator: str = "IPSECOP", database: str | None = None
 ) -> SecuritySetup:
     """
-    Run the documented example job on a fresh database in a new folder.
+    Run the documented example job on a fresh database, with its stash in a
+    new folder.
 
     @param operator: the user ID the job's operator gets instead of
         C{IPSECOP}, with all of its authority: the login name, upper-cased,
         of a Unix user that a test can act as (C{NOBODY}).
-    @param database: an empty PostgreSQL database's URI
-        (L{tests.postgresql}) to build in, instead of a new SQLite file; its
-        stash is made in the folder.
+    @param database: the connection URI of an empty PostgreSQL database
+        (L{tests.postgresql}); by default, an SQLite file in the folder.
     """
     folder = os.path.abspath(case.mktemp())
     os.makedirs(folder)
-    database = database or os.path.join(folder, "security.db")
+    if database is None:
+        database = os.path.join(folder, "security.db")
     stash = os.path.join(folder, "security.sth")
     err = io.StringIO()
     with open(EXAMPLE_JOB, encoding="utf-8") as f:
@@ -117,8 +122,18 @@ def write_nssd_config(
     port: int = 0,
     name: str = "nssd",
     tlsRing: str = "NSSD/TLSRING",
+    stash: str | None = None,
 ) -> str:
+    """
+    Write an nssd configuration file for C{setup}'s database.
+
+    @param stash: the server's copy of the stash (C{StashFile}); by default
+        the setup's own, named only where the usual search cannot find it
+        (a database on PostgreSQL has no folder to search).
+    """
     path = os.path.join(setup.folder, f"{name}.conf")
+    if stash is None and is_database_uri(setup.database):
+        stash = setup.stash
     lines = [
         "NssConfig",
         "{",
@@ -128,7 +143,7 @@ def write_nssd_config(
         f"  TlsKeyRing {tlsRing}",
         "  SystemName NSSSYS",
         f'  SecurityDatabase "{setup.database}"',
-        f'  StashFile "{setup.stash}"',
+        *([f'  StashFile "{stash}"'] if stash is not None else []),
         f'  NmiSocket "{os.path.join(setup.sockets, name, "nss")}"',
         *extra,
         "}",

@@ -120,8 +120,15 @@ class IkedTestCase(TestCase):
 
     def setUp(self) -> None:
         self.messages = capture_messages(self)
-        self.setup = build_security(self)
+        self.setup = build_security(self, database=self.security_database())
         write_secrets(self.setup)
+
+    def security_database(self) -> str | None:
+        """
+        Where the test's security database is made: an SQLite file in its
+        folder, unless a subclass gives a PostgreSQL URI.
+        """
+        return None
 
     def start_iked(self, config: str) -> IKEDService:
         service = IKEDService.prepare(config, reactor)

@@ -10,15 +10,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from twisted.internet.defer import Deferred, ensureDeferred
 
 from nsstwisted.ike.auth import SignatureScheme, sign_locally
-from nsstwisted.ike.constants import NotifyType
+from nsstwisted.ike.constants import HashAlgorithmId, IdType, NotifyType
 from nsstwisted.ike.errors import IkeError
-from nsstwisted.ike.policy import PeerEku
-from nsstwisted.iked.nssclient.signers import NssVerifier
+from nsstwisted.ike.policy import LocalIdentity, PeerEku
+from nsstwisted.iked.nssclient.signers import NssSigner, NssVerifier
 from tests.daemons import racf, start_nssd
 from tests.ikepeers import pki, profile_leaf
 from tests.test_iked_nssclient_connection import (
@@ -114,5 +116,44 @@ class NssVerifierTests(IkedTestCase):
                 ),
                 self.messages,
             )
+
+        return ensureDeferred(go())
+
+
+class NssSignerTests(IkedTestCase):
+    """
+    The stack's signer against a real nssd, for the example job's two
+    clients: CLIENT1's certificate has an RSA key, CLIENT2's an ECDSA one.
+    """
+
+    async def signer(self, stack: str, identity: str) -> Any:
+        nssd = start_nssd(self, self.setup)
+        assert nssd.port is not None
+        port = nssd.port.getHost().port  # type: ignore[attr-defined]
+        service = self.start_iked(write_iked_config(self.setup, port, None))
+        await eventually(lambda: self.server_port(service, stack) == port, what=stack)
+        return NssSigner(service.connections[stack]).sign_for(
+            LocalIdentity(IdType.FQDN, identity)
+        )
+
+    def test_ecdsaKeyFoundByTrying(self) -> Deferred[None]:
+        """
+        Before it knows the key's type, the signer asks for RSA first; nssd
+        refuses that for an ECDSA key (NSSRsnSchemeMismatch), and the signer
+        asks again for ECDSA, with or without the peer's hash list.  The
+        next signature asks for ECDSA at once.
+        """
+
+        async def go() -> None:
+            signer = await self.signer("STACKB", "client2.example")
+            for peerHashes in (None, frozenset({HashAlgorithmId.SHA2_256})):
+                signed = await signer.sign(OCTETS, peerHashes)
+                self.assertEqual(signed.scheme, SignatureScheme.ECDSA_SHA256)
+                certificate = x509.load_der_x509_certificate(signed.certificates[0])
+                public = certificate.public_key()
+                assert isinstance(public, ec.EllipticCurvePublicKey)
+                public.verify(signed.signature, OCTETS, ec.ECDSA(hashes.SHA256()))
+            signed = [m for m in self.messages if "DBG0005I" in m]
+            self.assertEqual(len(signed), 2, signed)
 
         return ensureDeferred(go())

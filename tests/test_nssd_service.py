@@ -636,7 +636,7 @@ class OperatorSocketTests(TestCase):
         with self.assertRaises(StartupError) as failed:
             NSSDService.prepare(config, reactor, interface="127.0.0.1")
         self.assertIn(
-            f"{config}:11: NmiSocketGroup: the group 'nssops-typo' does not exist",
+            f"{config}:10: NmiSocketGroup: the group 'nssops-typo' does not exist",
             str(failed.exception),
         )
 

@@ -35,6 +35,7 @@ from nsstwisted.ike.interfaces import IPeerVerifier, ISigner, Signed
 from nsstwisted.ike.localauth import authority_hash
 from nsstwisted.ike.policy import LocalIdentity, PeerEku
 from nsstwisted.iked.nssclient.connection import StackNssConnection
+from nsstwisted.wire.codes import ReasonCode
 from nsstwisted.wire.nss import Identity, IdentityKind, SignatureSchemeCode
 
 __all__ = [
@@ -133,7 +134,9 @@ class NssSigner:
                 )
             except NssRequestFailed as error:
                 failure = error
-                if known is None and "Scheme" in str(error.reasonCode):
+                # (A ReasonCode is an IntEnum: its str() is the number.)
+                mismatch = error.reasonCode == ReasonCode.NSSRsnSchemeMismatch
+                if known is None and mismatch:
                     continue  # the key is of the other type
                 break
             certificate = x509.load_der_x509_certificate(reply.certificate)
