@@ -12,6 +12,9 @@ the one database, which is much quicker to make than a database.
 
 Where the server cannot start (no C{initdb}, no psycopg, a start that fails)
 every test that asks for it is skipped, saying why.
+
+The benchmarks start their own cluster with L{start_cluster} (durable, since
+they compare PostgreSQL's commits with SQLite's).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ DATABASE = "nss"
 ROLE = "nss"
 
 
-class _Cluster:
+class Cluster:
     """
     The running cluster, or why there is none.
     """
@@ -50,8 +53,19 @@ class _Cluster:
         text = urllib.parse.urlencode(query, safe="/", quote_via=urllib.parse.quote)
         return f"postgresql:///{DATABASE}?{text}"
 
+    def new_schema_uri(self) -> str:
+        """
+        The URI of a new, empty schema of its own in the one database.
+        """
+        import psycopg
 
-_cluster: _Cluster | None = None
+        schema = f"test{next(self.schemas)}"
+        with psycopg.connect(self.uri(), autocommit=True) as connection:
+            connection.execute(f"CREATE SCHEMA {schema}")
+        return self.uri(schema)
+
+
+_cluster: Cluster | None = None
 
 
 def _binary(name: str) -> str | None:
@@ -86,8 +100,16 @@ def _owner() -> pwd.struct_passwd | None:
     raise RuntimeError("running as root, and there is no postgres or nobody user")
 
 
-def _start() -> _Cluster:
-    cluster = _Cluster()
+def start_cluster(*, durable: bool = False) -> Cluster:
+    """
+    Make and start a cluster, stopped and deleted when this process ends;
+    its C{failure} says why there is none.
+
+    @param durable: keep PostgreSQL's default durability (C{fsync},
+        synchronous commits), as a benchmark that compares its commits with
+        SQLite's must; tests do without, which is quicker.
+    """
+    cluster = Cluster()
     try:
         import psycopg
     except ImportError:
@@ -110,10 +132,9 @@ def _start() -> _Cluster:
         run.update(user=owner.pw_uid, group=owner.pw_gid, extra_groups=[])
     data = os.path.join(folder, "data")
     log = os.path.join(folder, "server.log")
-    options = (
-        f"-c listen_addresses='' -c unix_socket_directories='{folder}'"
-        " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    )
+    options = f"-c listen_addresses='' -c unix_socket_directories='{folder}'"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     steps = [
         [initdb, "-D", data, "-U", ROLE, "-A", "trust", "-E", "UTF8", "--locale=C"],
         [pgctl, "-D", data, "-l", log, "-w", "-t", "30", "-o", options, "start"],
@@ -174,12 +195,7 @@ def postgresql_uri(case: SynchronousTestCase) -> str:
     """
     global _cluster
     if _cluster is None:
-        _cluster = _start()
+        _cluster = start_cluster()
     if _cluster.failure is not None:
         raise SkipTest(f"no PostgreSQL server for the tests: {_cluster.failure}")
-    import psycopg
-
-    schema = f"test{next(_cluster.schemas)}"
-    with psycopg.connect(_cluster.uri(), autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    return _cluster.uri(schema)
+    return _cluster.new_schema_uri()

@@ -1,0 +1,268 @@
+"""
+Logons and signatures per second through nssd with its security database on
+PostgreSQL, as ratios to the same on SQLite, measured in one run (issue 11).
+
+PostgreSQL buys a shared database for a primary and a backup nssd; this
+measures what it costs the serving.  For each engine in turn the same
+security database is built (the example job, the BENCH client names, and N
+password users SPnnnnn made by failover_storm's job), nssd is started on it
+as its own process (C{twistd -n nssd}, over real TLS on loopback) and
+measured from this process, its client:
+
+  1. B{password, first logon}: N distinct users log on, C{--concurrency} at
+     a time, none of them verified before: each pays its scrypt check, and
+     every logon records its outcome in the database (a write transaction);
+  2. B{password, reconnect}: the same N again, after they disconnected: the
+     verified-password cache spares the scrypt check, so the database's
+     read and write are a larger part of each logon;
+  3. B{SIGN}: RSA-2048 signatures from connected clients, each keeping many
+     requests in flight (sign_throughput's load), which never touch the
+     database: the ratio shows only the noise of the machine.
+
+PostgreSQL is a throwaway cluster (tests/postgresql.py's) on a unix socket,
+with its default durability (C{fsync}, synchronous commits), as SQLite keeps
+its own.  Where it cannot run (no C{initdb}, no psycopg) the script says why
+and exits 0.  It prints each figure per engine, the ratio PostgreSQL/SQLite,
+and the goals: signatures/s on PostgreSQL at least 0.95 of SQLite's (signing
+never touches the database), and logons/s, first and reconnect, at least 0.5
+of SQLite's (each logon is a read and a commit, and a commit to a server over
+a socket may well cost more than one to a local file, but not so much that a
+reconnect storm takes twice as long).
+
+Run it from anywhere: C{python benchmarks/database_engines.py [--users N]};
+the working tree's code is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+
+from failover_storm import (  # noqa: E402
+    PATIENT,
+    STORM_PASSWORD,
+    build_storm_security,
+    close_all,
+    write_storm_config,
+)
+from sign_throughput import NssdProcess, nssd_load  # noqa: E402
+from twisted.internet.defer import Deferred, DeferredList  # noqa: E402
+from twisted.internet.endpoints import TCP4ClientEndpoint  # noqa: E402
+from twisted.internet.task import react  # noqa: E402
+
+from nsstwisted.client import (  # noqa: E402
+    NssSession,
+    PasswordCredentials,
+    ServerIdentity,
+    connect,
+    tls_endpoint,
+)
+from nsstwisted.wire.nss import Services  # noqa: E402
+from tests.postgresql import start_cluster  # noqa: E402
+
+SIGN_GOAL = 0.95
+LOGON_GOAL = 0.5
+ENGINES = ("SQLite", "PostgreSQL")
+
+
+@dataclass
+class Logons:
+    rate: float
+    wall: float
+    failures: int
+
+
+@dataclass
+class Figures:
+    """
+    One engine's measurements.
+    """
+
+    engine: str
+    built: float
+    first: Logons
+    reconnect: Logons
+    signatures: float
+    signFailures: int
+
+
+async def log_on_all(
+    reactor: Any, port: int, caPem: bytes, users: int, concurrency: int
+) -> tuple[Logons, list[NssSession]]:
+    """
+    Log the N password users on, C{concurrency} logons at a time, and keep
+    every session open, as clients that stay connected do.
+    """
+    numbers = iter(range(1, users + 1))
+    sessions: list[NssSession] = []
+    failures: list[str] = []
+
+    async def worker() -> None:
+        for number in numbers:
+            endpoint = tls_endpoint(
+                TCP4ClientEndpoint(reactor, "127.0.0.1", port), [caPem]
+            )
+            try:
+                sessions.append(
+                    await connect(
+                        reactor,
+                        endpoint,
+                        serverIdentity=ServerIdentity.of_host("127.0.0.1"),
+                        clientName=f"STORM{number}",
+                        credentials=PasswordCredentials(
+                            f"SP{number:05d}", STORM_PASSWORD
+                        ),
+                        services=Services.CERT,
+                        timeouts=PATIENT,
+                    )
+                )
+            except Exception as e:
+                failures.append(f"{type(e).__name__}: {e}")
+
+    start = time.perf_counter()
+    await DeferredList([Deferred.fromCoroutine(worker()) for _ in range(concurrency)])
+    wall = time.perf_counter() - start
+    if failures:
+        print(f"    {len(failures)} logons failed, the first: {failures[0]}")
+    return Logons(len(sessions) / wall, wall, len(failures)), sessions
+
+
+async def measure(
+    reactor: Any,
+    engine: str,
+    folder: str,
+    database: str | None,
+    arguments: argparse.Namespace,
+) -> Figures:
+    """
+    Build the database, start nssd on it, and measure the three figures.
+    """
+    print(f"{engine}: building the security database ...", flush=True)
+    started = time.perf_counter()
+    database, caPem = build_storm_security(folder, arguments.users, database)
+    built = time.perf_counter() - started
+    nssd = NssdProcess(write_storm_config(folder, database, arguments.users))
+    try:
+        port = nssd.port()
+        results: list[Logons] = []
+        for name in ("first logon", "reconnect"):
+            print(f"  {arguments.users} password logons, {name} ...", flush=True)
+            logons, sessions = await log_on_all(
+                reactor, port, caPem, arguments.users, arguments.concurrency
+            )
+            results.append(logons)
+            await close_all(reactor, sessions)
+        print(f"  SIGN for {arguments.duration:.0f} s ...", flush=True)
+        load = await nssd_load(
+            reactor,
+            nssd,
+            caPem,
+            arguments.clients,
+            arguments.depth,
+            arguments.warmup,
+            arguments.duration,
+        )
+    except BaseException:
+        print("\n".join(nssd.lines[-20:]), file=sys.stderr)
+        raise
+    finally:
+        nssd.stop()
+    return Figures(
+        engine,
+        built,
+        results[0],
+        results[1],
+        load.signatures / load.seconds,
+        load.failures,
+    )
+
+
+async def run(reactor: Any, postgresql: str, arguments: argparse.Namespace) -> None:
+    folders = [tempfile.mkdtemp(prefix="nss-engines-") for _ in ENGINES]
+    try:
+        sqlite = await measure(reactor, "SQLite", folders[0], None, arguments)
+        pg = await measure(reactor, "PostgreSQL", folders[1], postgresql, arguments)
+    finally:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+    report(sqlite, pg, arguments)
+
+
+def report(sqlite: Figures, pg: Figures, arguments: argparse.Namespace) -> None:
+    rows: list[tuple[str, Callable[[Figures], float], float]] = [
+        ("logons/s, first logon", lambda f: f.first.rate, LOGON_GOAL),
+        ("logons/s, reconnect", lambda f: f.reconnect.rate, LOGON_GOAL),
+        ("signatures/s (RSA-2048)", lambda f: f.signatures, SIGN_GOAL),
+    ]
+    print()
+    print(
+        f"{arguments.users} password users, {arguments.concurrency} logons at a"
+        f" time; SIGN from {arguments.clients} clients x {arguments.depth} in"
+        f" flight for {arguments.duration:.0f} s; {os.cpu_count()} cores"
+    )
+    print(
+        f"  (databases built in {sqlite.built:.0f} s on SQLite,"
+        f" {pg.built:.0f} s on PostgreSQL)"
+    )
+    print()
+    print(f"{'':26} {'SQLite':>9} {'PostgreSQL':>11} {'PG/SQLite':>10}  goal")
+    allMet = True
+    for name, figure, goal in rows:
+        ratio = figure(pg) / figure(sqlite)
+        met = ratio >= goal
+        allMet &= met
+        print(
+            f"{name:26} {figure(sqlite):9.1f} {figure(pg):11.1f} {ratio:10.2f}"
+            f"  >= {goal:.2f}: {'met' if met else 'NOT met'}"
+        )
+    failures = sum(
+        f.first.failures + f.reconnect.failures + f.signFailures for f in (sqlite, pg)
+    )
+    if failures:
+        allMet = False
+        print(f"{failures} logons or SIGN requests FAILED")
+    print()
+    print(
+        f"Goals: signatures/s on PostgreSQL at least {SIGN_GOAL} of SQLite's,"
+        " since signing never touches the database; logons/s (first and"
+        f" reconnect) at least {LOGON_GOAL} of SQLite's, since each logon"
+        " reads the user and commits its outcome."
+    )
+    print("All goals met." if allMet else "Not all goals met.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--depth", type=int, default=32)
+    arguments = parser.parse_args()
+    cluster = start_cluster(durable=True)
+    if cluster.failure is not None:
+        print(f"PostgreSQL cannot run here, so nothing to compare: {cluster.failure}")
+        return
+    postgresql = cluster.new_schema_uri()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard, max(soft, 2 * arguments.users + 256))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    print(f"{os.cpu_count()} cores", flush=True)
+    react(lambda reactor: Deferred.fromCoroutine(run(reactor, postgresql, arguments)))
+
+
+if __name__ == "__main__":
+    main()
