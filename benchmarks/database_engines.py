@@ -3,31 +3,38 @@ Logons and signatures per second through nssd with its security database on
 PostgreSQL, as ratios to the same on SQLite, measured in one run (issue 11).
 
 PostgreSQL buys a shared database for a primary and a backup nssd; this
-measures what it costs the serving.  For each engine in turn the same
-security database is built (the example job, the BENCH client names, and N
-password users SPnnnnn made by failover_storm's job), nssd is started on it
+measures what it costs the serving.  The same security database is built
+on each engine (the example job, the BENCH client names, and N password
+users SPnnnnn made by failover_storm's job).  Then, four times, in the
+order SQLite, PostgreSQL, PostgreSQL, SQLite (so that a machine growing
+busier or quieter favours neither), a fresh nssd is started on one of them
 as its own process (C{twistd -n nssd}, over real TLS on loopback) and
 measured from this process, its client:
 
   1. B{password, first logon}: N distinct users log on, C{--concurrency} at
-     a time, none of them verified before: each pays its scrypt check, and
-     every logon records its outcome in the database (a write transaction);
-  2. B{password, reconnect}: the same N again, after they disconnected: the
-     verified-password cache spares the scrypt check, so the database's
-     read and write are a larger part of each logon;
+     a time, none of them verified by this nssd before: each pays its
+     scrypt check, and every logon records its outcome in the database (a
+     write transaction);
+  2. B{password, reconnect}: the same N again, C{--reconnects} times, after
+     they disconnected: the verified-password cache spares the scrypt
+     check, so the database's read and write are a larger part of each
+     logon;
   3. B{SIGN}: RSA-2048 signatures from connected clients, each keeping many
      requests in flight (sign_throughput's load), which never touch the
-     database: the ratio shows only the noise of the machine.
+     database: the ratio shows only the noise of the machine, and so does
+     nssd's CPU per signature, printed beside it, which a busy machine
+     changes less than the rate.
 
 PostgreSQL is a throwaway cluster (tests/postgresql.py's) on a unix socket,
 with its default durability (C{fsync}, synchronous commits), as SQLite keeps
 its own.  Where it cannot run (no C{initdb}, no psycopg) the script says why
-and exits 0.  It prints each figure per engine, the ratio PostgreSQL/SQLite,
-and the goals: signatures/s on PostgreSQL at least 0.95 of SQLite's (signing
-never touches the database), and logons/s, first and reconnect, at least 0.5
-of SQLite's (each logon is a read and a commit, and a commit to a server over
-a socket may well cost more than one to a local file, but not so much that a
-reconnect storm takes twice as long).
+and exits 0.  It prints each figure per engine (the mean of its two
+passes), the ratio PostgreSQL/SQLite, and the goals: signatures/s on
+PostgreSQL at least 0.95 of SQLite's (signing never touches the database),
+and logons/s, first and reconnect, at least 0.5 of SQLite's (each logon is
+a read and a commit, and a commit to a server over a socket may well cost
+more than one to a local file, but not so much that a reconnect storm takes
+twice as long).
 
 Run it from anywhere: C{python benchmarks/database_engines.py [--users N]};
 the working tree's code is used.

@@ -444,8 +444,8 @@ CONF
     run "${racf[@]}" "SETROPTS RACLIST(SERVAUTH) REFRESH"
 
     say "The backup takes it up without a restart: CLIENT3 is accepted there"
-    # nssd notices a refresh by itself (it polls the database): retry until
-    # it has, for at most 30 s.
+    # nssd takes up a refresh by itself, without a MODIFY (today it polls the
+    # database every 5 s): retry until it has, for at most 30 s.
     waited=$SECONDS
     until "${client3[@]}" --server "127.0.0.1:$backup_port" cacerts >/dev/null 2>&1; do
         if [ $((SECONDS - waited)) -ge 30 ]; then
@@ -459,7 +459,7 @@ CONF
     say "... and at the primary"
     run "${client3[@]}" --server "127.0.0.1:$primary_port" cacerts | head -3
 else
-    say "High availability on PostgreSQL: skipped ($ha_missing)"
+    say "High availability on PostgreSQL: skipped: $ha_missing"
 fi
 
 say "iked's log (EZD messages)"
