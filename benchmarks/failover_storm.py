@@ -66,6 +66,7 @@ from sign_throughput import (  # noqa: E402
     PASSWORD,
     NssdProcess,
     build_security,
+    stash_file,
 )
 from twisted.internet.defer import Deferred, DeferredList  # noqa: E402
 from twisted.internet.endpoints import TCP4ClientEndpoint  # noqa: E402
@@ -123,13 +124,20 @@ def storm_job(clients: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_storm_security(folder: str, clients: int) -> tuple[str, bytes]:
-    database, caPem = build_security(folder)
+def build_storm_security(
+    folder: str, clients: int, database: str | None = None
+) -> tuple[str, bytes]:
+    """
+    L{build_security}'s database (in C{folder}, or at C{database}) with the
+    storm's users.
+    """
+    database, caPem = build_security(folder, database)
     job = os.path.join(folder, "storm.racf")
     with open(job, "w") as f:
         f.write(storm_job(clients))
     err = io.StringIO()
-    if nss_racf(["--database", database, "--file", job], io.StringIO(), err):
+    command = ["--database", database, "--stash", stash_file(folder), "--file", job]
+    if nss_racf(command, io.StringIO(), err):
         raise SystemExit(f"the RACF job {job} failed: {err.getvalue()}")
     return database, caPem
 
@@ -148,6 +156,7 @@ def write_storm_config(folder: str, database: str, clients: int) -> str:
             "  KeyRing NSSD/NSSRING\n  TlsKeyRing NSSD/TLSRING\n"
             "  SystemName NSSSYS\n"
             f'  SecurityDatabase "{database}"\n'
+            f'  StashFile "{stash_file(folder)}"\n'
             f'  NmiSocket "{os.path.join(folder, "nmi")}"\n'
             f"  MaxConnections {room}\n  MaxConnectionsPerAddress {room}\n"
             "  LogonTimeout 600\n"

@@ -154,25 +154,41 @@ def bare_signing(seconds: float) -> Bare:
 # 2. nssd.
 
 
-def build_security(folder: str) -> tuple[str, bytes]:
+def build_security(folder: str, database: str | None = None) -> tuple[str, bytes]:
     """
     The example job's database plus the BENCH client names; the database
-    path and the CA certificate (PEM) the clients trust.
+    location and the CA certificate (PEM) the clients trust.
+
+    @param database: where the database is, an SQLite file in C{folder}
+        when not given, or an empty PostgreSQL database's URI; the stash
+        file is C{folder}'s C{security.sth} either way (see L{stash_file}).
     """
-    database = os.path.join(folder, "security.db")
+    if database is None:
+        database = os.path.join(folder, "security.db")
+    stash = stash_file(folder)
     job = os.path.join(folder, "bench.racf")
     with open(job, "w") as f:
         f.write(BENCH_JOB)
     for path in (EXAMPLE_JOB, job):
         err = io.StringIO()
-        if nss_racf(["--database", database, "--file", path], io.StringIO(), err):
+        command = ["--database", database, "--stash", stash, "--file", path]
+        if nss_racf(command, io.StringIO(), err):
             raise SystemExit(f"the RACF job {path} failed: {err.getvalue()}")
-    db = SecurityDatabase.open(database, os.path.join(folder, "security.sth"))
+    db = SecurityDatabase.open(database, stash)
     try:
         ca = KeyRingStore(db).get_certificate(CertificateOwner.authority(), "NSS CA")
         return database, ca.certificate.public_bytes(serialization.Encoding.PEM)
     finally:
         db.close()
+
+
+def stash_file(folder: str) -> str:
+    """
+    The stash file of the database L{build_security} builds for C{folder}:
+    named, rather than found beside the database, since a PostgreSQL
+    database has no "beside".
+    """
+    return os.path.join(folder, "security.sth")
 
 
 def write_config(folder: str, database: str, syslogLevel: int) -> str:
@@ -184,6 +200,7 @@ def write_config(folder: str, database: str, syslogLevel: int) -> str:
             "  KeyRing NSSD/NSSRING\n  TlsKeyRing NSSD/TLSRING\n"
             "  SystemName NSSSYS\n"
             f'  SecurityDatabase "{database}"\n'
+            f'  StashFile "{stash_file(folder)}"\n'
             f'  NmiSocket "{os.path.join(folder, "nmi")}"\n'
             "}\n"
         )

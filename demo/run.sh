@@ -9,11 +9,22 @@ nssd_pid=
 iked_pid=
 charon_pid=
 ike_ns=
+ha_pids=
+pg_data=
+pg_socket=
+as_postgres=()
 cleanup() {
-    for pid in $charon_pid $iked_pid $nssd_pid; do
+    for pid in $charon_pid $iked_pid $nssd_pid $ha_pids; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
+    if [ -n "$pg_data" ]; then
+        "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -m immediate stop \
+            >/dev/null 2>&1 || true
+    fi
+    if [ -n "$pg_socket" ]; then
+        rm -rf "$pg_socket"
+    fi
     if [ -n "$ike_ns" ]; then
         ip netns del "$ike_ns" 2>/dev/null || true
     fi
@@ -29,6 +40,9 @@ show() {
     local arg line= plain='^[A-Za-z0-9_./:=@%+,$-]+$' special='["`\\]'
     for arg in "$@"; do
         arg=${arg//"$work"/\$WORK}
+        if [ -n "$pg_socket" ]; then
+            arg=${arg//"$pg_socket"/\$PGSOCKET}
+        fi
         if [[ $arg =~ $plain ]]; then
             line+="$arg "
         elif [[ $arg != *\'* ]]; then
@@ -317,6 +331,135 @@ if [ -n "$ike_ns" ]; then
     echo "strongSwan's IKE SAs now: $(swanctl --list-sas --raw | grep -c 'list-sa event' || true)"
 else
     say "IKEv2 with strongSwan: skipped (needs root, /dev/net/tun and strongSwan)"
+fi
+
+# High availability: a primary and a backup nssd on one security database in
+# PostgreSQL (issue 11).  It needs PostgreSQL's server programs and psycopg.
+# Debian keeps the server programs off PATH, in /usr/lib/postgresql/VERSION/bin.
+pg_initdb=$(command -v initdb || ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null |
+    sort -V | tail -1 || true)
+pg_bin=$(dirname "$(readlink -f "${pg_initdb:-/nonexistent}")")
+pg_owner=
+if [ "$(id -u)" = 0 ]; then
+    # PostgreSQL refuses to run as root: its cluster belongs to postgres.
+    pg_owner=$(id -un postgres 2>/dev/null || id -un nobody 2>/dev/null || true)
+fi
+if [ ! -x "$pg_bin/initdb" ]; then
+    ha_missing="PostgreSQL's initdb and pg_ctl are not installed"
+elif ! python -c 'import psycopg' 2>/dev/null; then
+    ha_missing="psycopg 3 is not installed (pip install nsstwisted[postgresql])"
+elif [ "$(id -u)" = 0 ] && [ -z "$pg_owner" ]; then
+    ha_missing="running as root, and there is no postgres or nobody user to run it"
+else
+    ha_missing=
+fi
+if [ -z "$ha_missing" ]; then
+    say "High availability: a throwaway PostgreSQL cluster for a shared security database"
+    # The data in $WORK; the socket in a short folder of its own, since a
+    # unix socket's path is limited to about 100 bytes.
+    umask 077   # the job below and CLIENT3's password file hold secrets
+    pg_data="$work/pg"
+    pg_socket=$(mktemp -d /tmp/nss-pg.XXXXXX)
+    echo "PGSOCKET=$pg_socket (the server listens only on a unix socket there)"
+    mkdir "$pg_data"
+    echo "(PostgreSQL's programs are in $pg_bin)"
+    PATH="$pg_bin:$PATH"
+    if [ -n "$pg_owner" ]; then
+        chown "$pg_owner" "$pg_data" "$pg_socket"
+        chmod o+x "$work"   # postgres may pass through to its data, no more
+        as_postgres=(runuser -u "$pg_owner" --)
+        echo "(as root: the cluster runs as user $pg_owner)"
+    fi
+    run "${as_postgres[@]}" initdb -D "$pg_data" -U nss -A trust -E UTF8 \
+        --locale=C --no-sync --no-instructions > "$work/initdb.log"
+    run "${as_postgres[@]}" pg_ctl -D "$pg_data" -l "$work/pg/server.log" -w \
+        -o "-c listen_addresses='' -c unix_socket_directories='$pg_socket'" start
+    run "${as_postgres[@]}" createdb -h "$pg_socket" -U nss nss
+
+    say "Build the security database in PostgreSQL with nss-racf; the stash stays a file"
+    uri="postgresql:///nss?host=$pg_socket&user=nss"
+    racf=(nss-racf --database "$uri" --stash "$work/ha.sth")
+    echo "(every server on the database needs a copy of the same stash file)"
+    run "${racf[@]}" --file "$here/../docs/examples/nss-setup.racf" | tail -1
+    cat > "$work/ha.racf" <<'RACF'
+/* A new NSS client, CLIENT3: its service profile, but no access yet */
+ADDUSER CLIENT3 NAME('iked stack A on host 3') PASSWORD(Cl1ent-Three) DFLTGRP(NSSCLNT)
+RDEFINE SERVAUTH EZB.NSS.NSSSYS.CLIENT3.IPSEC.CERT UACC(NONE)
+SETROPTS RACLIST(SERVAUTH) REFRESH
+RACF
+    run "${racf[@]}" --file "$work/ha.racf"
+
+    say "Start a primary and a backup nssd on the one database (same stash, own ports and sockets)"
+    for role in primary backup; do
+        cat > "$work/$role.conf" <<CONF
+NssConfig
+{
+  Port 0
+  SyslogLevel 15
+  KeyRing NSSD/NSSRING
+  TlsKeyRing NSSD/TLSRING
+  SystemName NSSSYS
+  SecurityDatabase "$uri"
+  StashFile "$work/ha.sth"
+  NmiSocket "$work/sock/$role"
+}
+CONF
+        show twistd --pidfile= --logfile="$work/$role.log" -n nssd --config "$work/$role.conf" \
+            --interface 127.0.0.1
+        twistd --pidfile= --logfile="$work/$role.log" -n nssd --config "$work/$role.conf" \
+            --interface 127.0.0.1 &
+        ha_pids="$ha_pids $!"
+    done
+    sed -n '/SecurityDatabase/,/StashFile/p' "$work/backup.conf" |
+        sed -e "s|$pg_socket|\$PGSOCKET|" -e "s|$work|\$WORK|"
+    ha_port() {
+        for _ in $(seq 100); do
+            grep -q DBG0002I "$work/$1.log" 2>/dev/null && break
+            sleep 0.2
+        done
+        local port
+        port=$(sed -n 's/.*DBG0002I NSS server listening on .* port \([0-9]*\).*/\1/p' \
+            "$work/$1.log")
+        if [ -z "$port" ]; then
+            echo "the $1 nssd did not start:" >&2
+            tail -5 "$work/$1.log" >&2
+            return 1
+        fi
+        echo "$port"
+    }
+    primary_port=$(ha_port primary)
+    backup_port=$(ha_port backup)
+    echo "primary on 127.0.0.1 port $primary_port, backup on 127.0.0.1 port $backup_port"
+    # This database's example job made a PKI of its own.
+    run "${racf[@]}" "RACDCERT CERTAUTH EXPORT(LABEL('NSS CA')) DSN('$work/ha-ca.pem')"
+    printf '%s' 'Cl1ent-Three' > "$work/client3.pw"
+    client3=(nss-client --ca-file "$work/ha-ca.pem" --client-name CLIENT3 --userid CLIENT3
+             --password-file "$work/client3.pw")
+
+    say "CLIENT3 asks the backup for the certificate service: refused, no PERMIT yet"
+    run "${client3[@]}" --server "127.0.0.1:$backup_port" cacerts || echo "exit status $?"
+
+    say "The operator permits CLIENT3 (nss-racf on the database) and refreshes"
+    run "${racf[@]}" "PERMIT EZB.NSS.NSSSYS.CLIENT3.IPSEC.CERT CLASS(SERVAUTH) ID(CLIENT3) ACCESS(READ)"
+    run "${racf[@]}" "SETROPTS RACLIST(SERVAUTH) REFRESH"
+
+    say "The backup takes it up without a restart: CLIENT3 is accepted there"
+    # nssd takes up a refresh by itself, without a MODIFY (today it polls the
+    # database every 5 s): retry until it has, for at most 30 s.
+    waited=$SECONDS
+    until "${client3[@]}" --server "127.0.0.1:$backup_port" cacerts >/dev/null 2>&1; do
+        if [ $((SECONDS - waited)) -ge 30 ]; then
+            echo "the backup did not take up the PERMIT within 30 s" >&2
+            exit 1
+        fi
+        sleep 0.5
+    done
+    echo "(the backup accepted CLIENT3 within $((SECONDS - waited + 1)) s of the refresh)"
+    run "${client3[@]}" --server "127.0.0.1:$backup_port" cacerts | head -3
+    say "... and at the primary"
+    run "${client3[@]}" --server "127.0.0.1:$primary_port" cacerts | head -3
+else
+    say "High availability on PostgreSQL: skipped: $ha_missing"
 fi
 
 say "iked's log (EZD messages)"

@@ -107,9 +107,15 @@ class PostgresqlServer:
     """
 
     def __init__(
-        self, folder: str, pgctl: str, run: dict[str, Any], psycopg: Any
+        self,
+        folder: str,
+        pgctl: str,
+        run: dict[str, Any],
+        psycopg: Any,
+        durable: bool = False,
     ) -> None:
         self.folder = folder
+        self._durable = durable
         self._pgctl = pgctl
         self._run = run
         self._psycopg = psycopg
@@ -119,9 +125,13 @@ class PostgresqlServer:
         self._destroyed = False
 
     @classmethod
-    def create(cls) -> PostgresqlServer:
+    def create(cls, *, durable: bool = False) -> PostgresqlServer:
         """
         Make a new cluster, with the database L{DATABASE} in it, and start it.
+
+        @param durable: keep PostgreSQL's default durability (C{fsync}), as
+            a benchmark that compares its commits with SQLite's must; tests
+            do without, which is quicker.
 
         @raise PostgresqlUnavailable: it cannot be made or started here.
         """
@@ -144,7 +154,7 @@ class PostgresqlServer:
         if owner is not None:
             os.chown(folder, owner.pw_uid, owner.pw_gid)
             run.update(user=owner.pw_uid, group=owner.pw_gid, extra_groups=[])
-        server = cls(folder, pgctl, run, psycopg)
+        server = cls(folder, pgctl, run, psycopg, durable)
         try:
             server._pg(
                 initdb,
@@ -205,10 +215,9 @@ class PostgresqlServer:
         """
         Start the server and wait until it accepts connections.
         """
-        options = (
-            f"-c listen_addresses='' -c unix_socket_directories='{self.folder}'"
-            " -c fsync=off -c full_page_writes=off"
-        )
+        options = f"-c listen_addresses='' -c unix_socket_directories='{self.folder}'"
+        if not self._durable:
+            options += " -c fsync=off -c full_page_writes=off"
         self._pg(
             self._pgctl,
             "-D",
