@@ -124,14 +124,17 @@ class CopyTestCase(SynchronousTestCase):
         if location.startswith("postgresql:"):
             import psycopg
 
-            with psycopg.connect(location) as connection:
+            with psycopg.connect(location) as server:
                 for table in SCHEMA_TABLES:
-                    if connection.execute(
+                    found = server.execute(
                         "SELECT to_regclass(%s) IS NOT NULL", (table,)
-                    ).fetchone()[0]:
-                        counts[table] = connection.execute(
+                    ).fetchone()
+                    if found is not None and found[0]:
+                        count = server.execute(
                             f"SELECT count(*) FROM {table}"  # noqa: S608
-                        ).fetchone()[0]
+                        ).fetchone()
+                        assert count is not None
+                        counts[table] = count[0]
             return counts
         connection = sqlite3.connect(location)
         try:
