@@ -8,7 +8,10 @@ A copy is all or nothing, because half a security database decides wrongly
 signs with nothing):
 
   - the source is read in one transaction, so the copy is one moment of it
-    even while servers go on recording logons;
+    even while servers go on recording logons; it is read whole before the
+    target is touched (a security database is thousands of rows, not
+    millions), so that the source is not held open while the target writes,
+    and an error is always the database's that made it;
   - the target is written in one transaction, which first makes sure the
     target holds no rows: a copy never merges, since no rule could choose
     between two users, profiles or master keys of one name;
