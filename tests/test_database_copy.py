@@ -675,5 +675,12 @@ class CommandLineTests(CopyTestCase):
     def test_help(self) -> None:
         status, out, err = self.nss_database("copy", "--help")
         self.assertEqual((status, err), (0, ""))
+        self.assertTrue(
+            out.startswith(
+                "Usage: nss-database copy --from SOURCE --to TARGET [--stash PATH]\n"
+                "Options:\n"
+            ),
+            out,
+        )
         self.assertIn("--from", out)
         self.assertIn("--stash", out)

@@ -37,7 +37,12 @@ EXIT_ENVIRONMENT = 2
 
 class _HelpOptions(CommandOptions):
     program = PROGRAM
+    synopsis = f"Usage: {PROGRAM}"
     opt_h = CommandOptions.opt_help
+
+    def getSynopsis(self) -> str:
+        # A subcommand's own line, not usage's parent synopsis run into it.
+        return self.synopsis
 
 
 class CopyOptions(_HelpOptions):
