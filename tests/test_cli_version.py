@@ -58,11 +58,19 @@ class VersionTests(SynchronousTestCase):
         scripts = console_scripts()
         self.assertEqual(
             sorted(scripts),
-            ["nss-client", "nss-ipsec", "nss-modify", "nss-passticket", "nss-racf"],
+            [
+                "nss-client",
+                "nss-database",
+                "nss-ipsec",
+                "nss-modify",
+                "nss-passticket",
+                "nss-racf",
+            ],
         )
         subcommands = {
             "nss-modify": ["nssd", "iked"],
             "nss-client": ["sign", "verify", "cacerts"],
+            "nss-database": ["copy", "version"],
         }
         for program, module in scripts.items():
             code = f"import {module} as m; m.main()"

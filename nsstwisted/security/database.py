@@ -14,8 +14,9 @@ from __future__ import annotations
 import hmac
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from nsstwisted.security import stash as _stash
 from nsstwisted.security.errors import (
@@ -42,6 +43,7 @@ __all__ = [
     "DEFAULT_BUSY_TIMEOUT",
     "SCHEMA_VERSION",
     "SecurityDatabase",
+    "open_engine",
     "translate_sqlite_error",
 ]
 
@@ -62,6 +64,27 @@ def _postgresql_engine(uri: str, timeout: float, readOnly: bool) -> StorageEngin
             "nsstwisted[postgresql]"
         ) from None
     return PostgresqlEngine.open(uri, busyTimeout=timeout, readOnly=readOnly)
+
+
+def open_engine(
+    location: str,
+    *,
+    create: bool = True,
+    busyTimeout: float | None = None,
+    readOnly: bool = False,
+) -> StorageEngine:
+    """
+    A connection to the database at C{location} (an SQLite file, or a
+    PostgreSQL URI), as it is: not yet checked, initialised or upgraded,
+    which L{SecurityDatabase.open} does, so that its schema version can be
+    read without changing it.
+    """
+    timeout = DEFAULT_BUSY_TIMEOUT if busyTimeout is None else busyTimeout
+    if is_database_uri(location):
+        return _postgresql_engine(location, timeout, readOnly)
+    return SqliteEngine.open(
+        location, create=create, busyTimeout=timeout, readOnly=readOnly
+    )
 
 
 class SecurityDatabase:
@@ -101,6 +124,7 @@ class SecurityDatabase:
         create: bool = True,
         busyTimeout: float | None = None,
         readOnly: bool = False,
+        initialise: bool = True,
     ) -> SecurityDatabase:
         """
         Open (and with C{create}, initialise) a security database.
@@ -112,24 +136,23 @@ class SecurityDatabase:
         @param readOnly: open the database read-only, as a configuration
             check does, which must change nothing: implies no C{create}, and
             L{master_key} creates no stash file.
+        @param initialise: give an empty database (a new file, an empty
+            PostgreSQL database) the schema; without it, an empty database
+            is refused, as the source of a copy must be, since a database
+            that holds nothing is a wrong name rather than something to copy.
         """
-        timeout = DEFAULT_BUSY_TIMEOUT if busyTimeout is None else busyTimeout
-        engine: StorageEngine
-        if is_database_uri(location):
-            engine = _postgresql_engine(location, timeout, readOnly)
-        else:
-            engine = SqliteEngine.open(
-                location, create=create, busyTimeout=timeout, readOnly=readOnly
-            )
+        engine = open_engine(
+            location, create=create, busyTimeout=busyTimeout, readOnly=readOnly
+        )
         database = cls(engine, stashPath)
         try:
-            database._prepare()
+            database._prepare(initialise=initialise)
         except BaseException:
             engine.close()
             raise
         return database
 
-    def _prepare(self) -> None:
+    def _prepare(self, *, initialise: bool = True) -> None:
         """
         Initialise an empty database, upgrade an older one, and refuse one
         that is newer than this release, whose meaning it cannot know.
@@ -138,7 +161,7 @@ class SecurityDatabase:
         try:
             version = engine.schema_version()
             if version is None:
-                if self.readOnly:
+                if self.readOnly or not initialise:
                     raise DatabaseCorruptError(
                         f"security database {self.path} is empty"
                     )
@@ -224,6 +247,36 @@ class SecurityDatabase:
             finally:
                 self._depth = 0
 
+    def tables(self) -> list[str]:
+        """
+        The tables the database holds, inside an open unit of work (which
+        turns the engine's errors into security errors).
+        """
+        with self._lock:
+            return self._engine.tables()
+
+    def columns(self, table: str) -> list[str]:
+        """
+        C{table}'s columns in their order (none for a table the database
+        does not have), inside an open unit of work.
+        """
+        with self._lock:
+            return self._engine.columns(table)
+
+    def insert_rows(
+        self,
+        cursor: Cursor,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+    ) -> int:
+        """
+        Insert rows as they are, generated ids included, inside an open
+        unit of work: see L{StorageEngine.insert_rows}.
+        """
+        with self._lock:
+            return self._engine.insert_rows(cursor, table, columns, rows)
+
     def setting(self, cursor: Cursor, name: str, default: str) -> str:
         """
         Read a SETROPTS-style setting inside an open transaction.
@@ -260,6 +313,25 @@ class SecurityDatabase:
         """
         with self._lock:
             return self._engine.listener()
+
+    def check_stash(self) -> bool:
+        """
+        Refuse a stash file that does not belong to the database, without
+        creating one or recording its check value, as a copy needs: the
+        database it reads is not to be changed.
+
+        @return: whether the database has sealed anything (records a check
+            value); if not, it needs no stash, and none was read.
+        @raise StashError: the database has, and the stash file is missing
+            or holds another master key.
+        """
+        with self.reading() as cursor:
+            if not self.setting(cursor, _MASTER_CHECK, ""):
+                return False
+            # Only reads, now that a check value is recorded: the stash is
+            # loaded and compared with it.
+            self.master_key()
+            return True
 
     def master_key(self) -> _stash.MasterKey:
         """

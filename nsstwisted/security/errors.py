@@ -209,3 +209,33 @@ class SchemaVersionError(SecurityEnvironmentError):
     """
 
     messageId = "NSR0345E"
+
+
+class TargetNotEmptyError(SecurityRequestError):
+    """
+    The target of a copy holds rows already.  A copy goes only into a new
+    file or an empty database: merging two security databases would have to
+    choose between two users, profiles or master keys of one name, and no
+    rule could choose safely.
+    """
+
+    messageId = "NSR0350E"
+
+
+class SchemaTablesError(SecurityEnvironmentError):
+    """
+    A database to copy has a table that this release's list of the schema's
+    tables does not name, lacks one it names, or has other columns than its
+    counterpart: copying it would leave something behind or misplace it.
+    """
+
+    messageId = "NSR0351E"
+
+
+class CopyFailedError(SecurityEnvironmentError):
+    """
+    Writing a copy failed part-way; its transaction was rolled back, so the
+    target holds none of it.
+    """
+
+    messageId = "NSR0352E"

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -49,6 +49,7 @@ from nsstwisted.security.storage import (
     SCHEMA_3_TABLES,
     SCHEMA_VERSION,
     Cursor,
+    quote_identifier,
 )
 
 # What a database of ours says in nss_schema.application, and the key of the
@@ -458,6 +459,65 @@ class PostgresqlEngine:
                     (version, APPLICATION),
                 )
         return version
+
+    def tables(self) -> list[str]:
+        rows = self._connection.execute(
+            "SELECT tablename FROM pg_catalog.pg_tables "
+            "WHERE schemaname = current_schema() AND tablename <> 'nss_schema' "
+            'ORDER BY tablename COLLATE "C"'
+        ).fetchall()
+        return [str(name) for (name,) in rows]
+
+    def columns(self, table: str) -> list[str]:
+        rows = self._connection.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = %s "
+            "ORDER BY ordinal_position",
+            (table,),
+        ).fetchall()
+        return [str(name) for (name,) in rows]
+
+    def insert_rows(
+        self,
+        cursor: Cursor,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+    ) -> int:
+        identities = [
+            str(name)
+            for (name,) in self._connection.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = %s "
+                "AND is_identity = 'YES'",
+                (table,),
+            ).fetchall()
+        ]
+        quoted = quote_identifier(table)
+        names = ", ".join(quote_identifier(column) for column in columns)
+        marks = ", ".join("?" for _ in columns)
+        # A GENERATED ALWAYS identity refuses a value given for it unless
+        # told that the value is meant.
+        override = " OVERRIDING SYSTEM VALUE" if identities else ""
+        statement = f"INSERT INTO {quoted} ({names}){override} VALUES ({marks})"  # noqa: S608
+        count = 0
+        for row in rows:
+            cursor.execute(statement, row)
+            count += 1
+        for column in identities:
+            # The sequence knows nothing of the ids given: without this the
+            # next RACDCERT ADD would be handed an id a copied row holds.
+            sequence = "pg_get_serial_sequence(?, ?)"
+            after = f"coalesce(max({quote_identifier(column)}), 0) + 1"
+            moving = f"SELECT setval({sequence}, {after}, false) FROM {quoted}"  # noqa: S608
+            cursor.execute(
+                moving, (f"{quote_identifier(self._schema())}.{quoted}", column)
+            )
+        return count
+
+    def _schema(self) -> str:
+        (schema,) = self._connection.execute("SELECT current_schema()").fetchone()
+        return str(schema)
 
     def close(self) -> None:
         self._connection.close()

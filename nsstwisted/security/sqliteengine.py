@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import urllib.parse
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from nsstwisted.security.errors import (
     DatabaseCorruptError,
@@ -27,6 +29,7 @@ from nsstwisted.security.storage import (
     SCHEMA_VERSION,
     ChangeListener,
     Cursor,
+    quote_identifier,
 )
 
 # "NSSd" as a big-endian integer: SQLite's application_id marks our files.
@@ -286,6 +289,40 @@ class SqliteEngine:
 
     def listener(self) -> ChangeListener | None:
         return None
+
+    def tables(self) -> list[str]:
+        # SQLite's own tables (sqlite_sequence, sqlite_stat1) are its
+        # bookkeeping, not the schema's.
+        rows = self._connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+        ).fetchall()
+        return [str(name) for (name,) in rows]
+
+    def columns(self, table: str) -> list[str]:
+        rows = self._connection.execute(
+            f"PRAGMA table_info({quote_identifier(table)})"
+        ).fetchall()
+        return [str(row[1]) for row in rows]
+
+    def insert_rows(
+        self,
+        cursor: Cursor,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+    ) -> int:
+        # An INTEGER PRIMARY KEY takes the id given, and the next one
+        # generated is past the highest: nothing to move afterwards.
+        names = ", ".join(quote_identifier(column) for column in columns)
+        marks = ", ".join("?" for _ in columns)
+        quoted = quote_identifier(table)
+        statement = f"INSERT INTO {quoted} ({names}) VALUES ({marks})"  # noqa: S608
+        count = 0
+        for row in rows:
+            cursor.execute(statement, row)
+            count += 1
+        return count
 
     def close(self) -> None:
         self._connection.close()

@@ -14,7 +14,7 @@ and the master key.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from nsstwisted.security.errors import SecurityError
@@ -49,9 +49,37 @@ SCHEMA_3_MOVES = (
     "DELETE FROM settings WHERE name = 'refused_logons'",
 )
 
+# Every table of the schema, parents before children (a row's foreign keys
+# name rows of tables listed before it).  The one list that says what a
+# whole security database is: a copy (nss-database copy) moves these tables
+# and refuses a database that has any other, so a table added to the schema
+# without being added here fails loudly instead of being left behind.  An
+# engine's own bookkeeping (PostgreSQL's nss_schema) is not the schema's.
+SCHEMA_TABLES = (
+    "settings",
+    "users",
+    "groups",
+    "connections",
+    "profiles",
+    "access_list",
+    "certificates",
+    "rings",
+    "ring_members",
+    "passticket_uses",
+    "logon_counters",
+)
+
 # How long a unit of work waits for another process's write lock before it
 # is refused with NSR0202E, in seconds.
 DEFAULT_BUSY_TIMEOUT = 5.0
+
+
+def quote_identifier(name: str) -> str:
+    """
+    A table or column name as SQL writes it in both engines: double-quoted,
+    so that a name read from a database is never taken for SQL.
+    """
+    return '"' + name.replace('"', '""') + '"'
 
 
 class Cursor(Protocol):
@@ -211,6 +239,35 @@ class StorageEngine(Protocol):
         are not pushed.
 
         @raise SecurityError: it cannot be made now.
+        """
+
+    def tables(self) -> list[str]:
+        """
+        The names of the tables the database holds, without the engine's
+        own bookkeeping: inside a unit of work, so that they are the ones
+        its rows are read from.
+        """
+
+    def columns(self, table: str) -> list[str]:
+        """
+        The names of C{table}'s columns in their order, or an empty list
+        where the database has no such table.
+        """
+
+    def insert_rows(
+        self,
+        cursor: Cursor,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+    ) -> int:
+        """
+        Insert C{rows} into C{table} as they are, generated ids included (a
+        copied certificate keeps the id its ring memberships name), and
+        leave the next generated id past the highest one inserted.
+
+        @param columns: names the engine listed in L{columns}.
+        @return: how many rows were inserted.
         """
 
     def close(self) -> None:

@@ -1,0 +1,194 @@
+"""
+C{nss-database}: move a security database between SQLite and PostgreSQL,
+and say which schema version a database has.
+
+C{copy} is how a single host's SQLite file becomes the PostgreSQL database a
+primary and a backup nssd share, and how a PostgreSQL database is taken into
+a file to keep; the copying itself is L{nsstwisted.security.copying}'s.
+C{version} reads a database's schema version without opening it for use,
+which would upgrade an older one.
+
+Exit status, as C{nss-racf}'s: 0 done; 1 the request was wrong (the target
+is not empty, NSR0350E); 2 the command line was wrong, or a database or the
+stash cannot be used.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, ClassVar, NoReturn, TextIO
+
+from twisted.python import usage
+
+from nsstwisted.cli.options import CommandOptions, Finished
+from nsstwisted.security.copying import CopyReport, copy_database
+from nsstwisted.security.errors import SecurityError
+from nsstwisted.security.location import database_path, stash_path
+from nsstwisted.security.schemaversion import StoredVersion, stored_version
+
+__all__ = ["EXIT_ENVIRONMENT", "EXIT_OK", "EXIT_REFUSED", "PROGRAM", "main", "run"]
+
+PROGRAM = "nss-database"
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_ENVIRONMENT = 2
+
+
+class _HelpOptions(CommandOptions):
+    program = PROGRAM
+    synopsis = f"Usage: {PROGRAM}"
+    opt_h = CommandOptions.opt_help
+
+    def getSynopsis(self) -> str:
+        # A subcommand's own line, not usage's parent synopsis run into it.
+        return self.synopsis
+
+
+class CopyOptions(_HelpOptions):
+    """
+    C{nss-database copy}.
+    """
+
+    synopsis = f"Usage: {PROGRAM} copy --from SOURCE --to TARGET [--stash PATH]"
+    longdesc = (
+        "Copy a whole security database to a new SQLite file or an empty "
+        "PostgreSQL database (postgresql://... URI), in either direction.  The "
+        "source is read in one transaction and the target written in one, so "
+        "the target ends with the complete copy or without any of it; a target "
+        "that holds rows is refused.  Sealed keys are copied as they are: the "
+        "source's stash (--stash, else $NSS_STASH, else beside a source file) "
+        "is checked against it first, and serves the copy."
+    )
+    optParameters: ClassVar[list[list[Any]]] = [
+        ["from", "f", None, "The security database to copy (file or URI)."],
+        ["to", "t", None, "Where to copy it: a new file, or an empty database."],
+        ["stash", "s", None, "The stash file of the source's master key."],
+    ]
+
+    def postOptions(self) -> None:
+        if not self["from"] or not self["to"]:
+            raise usage.UsageError("copy needs --from SOURCE and --to TARGET")
+
+
+class VersionOptions(_HelpOptions):
+    """
+    C{nss-database version}.
+    """
+
+    synopsis = f"Usage: {PROGRAM} version [--database LOCATION]"
+    longdesc = (
+        "Say the engine, the location and the schema version of a security "
+        "database, and the version this release understands, without "
+        "upgrading it.  The database is --database, else $NSS_SECURITY_DB, "
+        "else /var/lib/nsstwisted/security.db."
+    )
+    optParameters: ClassVar[list[list[Any]]] = [
+        ["database", "d", None, "The security database (file or URI)."],
+    ]
+
+
+class DatabaseOptions(_HelpOptions):
+    """
+    The command line of C{nss-database}.
+    """
+
+    synopsis = (
+        f"Usage: {PROGRAM} copy --from SOURCE --to TARGET [--stash PATH]\n"
+        f"       {PROGRAM} version [--database LOCATION]"
+    )
+    longdesc = (
+        "Copy a security database between SQLite files and PostgreSQL "
+        "databases, or say its schema version."
+    )
+    subCommands: ClassVar[list[list[Any]]] = [
+        ["copy", None, CopyOptions, "Copy a whole security database."],
+        ["version", None, VersionOptions, "Say a database's schema version."],
+    ]
+
+    def postOptions(self) -> None:
+        if self.subCommand is None:
+            raise usage.UsageError("copy or version is needed")
+
+
+def _copied(report: CopyReport, stash: str) -> list[str]:
+    rows = sum(count for _, count in report.counts)
+    tables = ", ".join(f"{name} {count}" for name, count in report.counts)
+    lines = [
+        f"NSR0354I security database {report.source} was copied to "
+        f"{report.target} (schema version {report.schemaVersion}): {rows} rows "
+        f"({tables})"
+    ]
+    if report.sealed:
+        lines.append(
+            f"its keys are sealed with the master key of the stash file {stash}: "
+            "every server and command that opens the copy needs that stash "
+            "(--stash, NSS_STASH or StashFile)"
+        )
+    return lines
+
+
+def _version(found: StoredVersion) -> list[str]:
+    if found.version is None:
+        state = "none: the database is empty, and is initialised on first use"
+    elif found.version == found.understood:
+        state = str(found.version)
+    elif found.version > found.understood:
+        state = f"{found.version}: newer than this release, which refuses it"
+    elif found.upgradable:
+        state = f"{found.version}: older, upgraded when it is next opened"
+    else:
+        state = f"{found.version}: older, and this release cannot upgrade it"
+    return [
+        f"ENGINE           {found.engine}",
+        f"LOCATION         {found.location}",
+        f"SCHEMA VERSION   {state}",
+        f"THIS RELEASE     {found.understood}",
+    ]
+
+
+def run(
+    argv: list[str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """
+    Run C{nss-database} and return its exit status.
+    """
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    options = DatabaseOptions()  # type: ignore[no-untyped-call]
+    try:
+        options.parseOptions(  # type: ignore[no-untyped-call]
+            sys.argv[1:] if argv is None else argv
+        )
+    except Finished as finished:
+        out.write(finished.text)
+        return EXIT_OK
+    except usage.UsageError as e:
+        err.write(f"{PROGRAM}: {e} (see {PROGRAM} --help)\n")
+        return EXIT_ENVIRONMENT
+    sub = options.subOptions
+    try:
+        if options.subCommand == "copy":
+            stash = stash_path(sub["from"], sub["stash"])
+            lines = _copied(copy_database(sub["from"], sub["to"], stash), stash)
+        else:
+            lines = _version(stored_version(database_path(sub["database"])))
+    except SecurityError as e:
+        err.write(f"{PROGRAM}: {e}\n")
+        return e.exitStatus
+    for line in lines:
+        out.write(line + "\n")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """
+    The console-script entry point.
+    """
+    sys.exit(run(argv))
+
+
+if __name__ == "__main__":
+    main()
