@@ -10,6 +10,9 @@ are terminated and refused until the test lets them back.
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import os
 import time
 from typing import Any
 
@@ -17,6 +20,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.trial.unittest import TestCase
 
+from nsstwisted.cli.racf import run as nss_racf
 from nsstwisted.client import (
     NssRequestFailed,
     PassTicketCredentials,
@@ -31,6 +35,7 @@ from nsstwisted.wire.nss import Services, SignatureSchemeCode
 from tests.daemons import (
     CLIENT1_PASSWORD,
     LOOPBACK,
+    ROOT,
     SecuritySetup,
     build_security,
     capture_messages,
@@ -39,6 +44,7 @@ from tests.daemons import (
     ticket_for,
     write_nssd_config,
 )
+from tests.postgresql import postgresql_uri
 from tests.test_iked_nssclient_connection import eventually
 from tests.test_logon_outage import Outage
 
@@ -181,3 +187,113 @@ class OutageTests(TestCase):
             await self.logon("CLIENT2")
 
         return ensureDeferred(go())
+
+
+def serving_role_grants(schema: str, role: str) -> str:
+    """
+    The serving role's grants as docs/operations.md gives them, for
+    C{role} on the tables of C{schema}: the tests run nssd under exactly
+    what the documentation tells an administrator to grant.
+    """
+    with open(os.path.join(ROOT, "docs", "operations.md"), encoding="utf-8") as f:
+        text = f.read()
+    start = text.index("-- nssd's serving role")
+    end = text.index("-- end of the serving role")
+    return (
+        text[start:end]
+        .replace("ROLE nssd", f"ROLE {role}")
+        .replace("TO nssd;", f"TO {role};")
+        .replace("SCHEMA public", f"SCHEMA {schema}")
+    )
+
+
+class ServingRoleTests(TestCase):
+    """
+    nssd under the documented serving role: it serves, records logon state
+    and PassTicket uses, hears a REFRESH; the same role cannot administer.
+    """
+
+    timeout = 60
+
+    def setUp(self) -> None:
+        import psycopg
+
+        self.admin = postgresql_uri(self)
+        self.setup = build_security(self, database=self.admin)
+        schema = self.admin.rpartition("search_path%3D")[2]
+        self.role = f"serve_{schema}"
+        with psycopg.connect(self.admin, autocommit=True) as connection:
+            connection.execute(serving_role_grants(schema, self.role))
+        self.serving = self.admin.replace("&user=nss&", f"&user={self.role}&")
+        self.assertNotEqual(self.serving, self.admin)
+        servingSetup = dataclasses.replace(self.setup, database=self.serving)
+        self.service = start(self, servingSetup, "nssd")
+
+    async def logon(self, userid: str, password: str | None = None) -> Any:
+        credentials = (
+            PassTicketCredentials(userid, lambda: ticket_for(userid))
+            if password is None
+            else PasswordCredentials(userid, password)
+        )
+        session = await connect(
+            reactor,
+            client_endpoint(self.setup, port_of(self.service)),
+            serverIdentity=LOOPBACK,
+            clientName=userid,
+            credentials=credentials,
+            services=Services.CERT,
+        )
+        self.addCleanup(session.close)
+        return session
+
+    def test_servesUnderServingRole(self) -> Deferred[None]:
+        async def go() -> None:
+            await eventually(
+                lambda: self.service.databaseWatch.listening, what="listening"
+            )
+            session = await self.logon("CLIENT1", CLIENT1_PASSWORD)
+            await session.sign(
+                label="Client1 cert",
+                data=b"AUTH payload",
+                scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
+            )
+            await self.logon("CLIENT2")
+            await self.assertFailure(
+                ensureDeferred(self.logon("CLIENT1", "wrong")), NssRequestFailed
+            )
+            database = SecurityDatabase.open(self.admin, self.setup.stash)
+            self.addCleanup(database.close)
+            self.assertEqual(UserRegistry(database).get_user("CLIENT1").failedLogons, 1)
+            with database.reading() as cursor:
+                uses = cursor.execute("SELECT userid FROM passticket_uses").fetchall()
+            self.assertEqual(uses, [("CLIENT2",)])
+            before = self.service.snapshot.generation
+            racf(self.setup, "SETROPTS RACLIST(SERVAUTH) REFRESH")
+            await eventually(
+                lambda: self.service.snapshot.generation > before,
+                timeout=PUSHED_WITHIN,
+                what="the refresh",
+            )
+
+        return ensureDeferred(go())
+
+    def test_cannotAdminister(self) -> None:
+        """
+        A command run with nssd's serving role is refused with NSR0347E,
+        and changes nothing.
+        """
+        out, err = io.StringIO(), io.StringIO()
+        status = nss_racf(
+            [
+                "--database",
+                self.serving,
+                "--stash",
+                self.setup.stash,
+                "PERMIT EZB.NSS.NSSSYS.CLIENT1.IPSEC.CERT CLASS(SERVAUTH) ID(CLIENT2)",
+            ],
+            out,
+            err,
+        )
+        self.assertNotEqual(status, 0)
+        self.assertIn("NSR0347E", err.getvalue())
+        self.assertIn("may not make this change", err.getvalue())
