@@ -112,6 +112,8 @@ class DatabaseWatch:
         self._reader: _ChangeReader | None = None
         self._retry: IDelayedCall | None = None
         self._writing = False
+        self._writeRetry: IDelayedCall | None = None
+        self._back = False
         self._toldNotWritten = False
         self._pushRefused = False
 
@@ -128,9 +130,10 @@ class DatabaseWatch:
 
     def stop(self) -> None:
         self._running = False
-        if self._retry is not None and self._retry.active():
-            self._retry.cancel()
-        self._retry = None
+        for call in (self._retry, self._writeRetry):
+            if call is not None and call.active():
+                call.cancel()
+        self._retry = self._writeRetry = None
         reader, self._reader = self._reader, None
         if reader is not None:
             self._reactor.removeReader(reader)
@@ -163,6 +166,12 @@ class DatabaseWatch:
         self._write_pending(back=False)
 
     def _write_pending(self, *, back: bool) -> None:
+        """
+        Write what was held; DBG0171I says the database is back once that
+        is done.  A connection that is not yet made again (the listener
+        came back first) is tried again a moment later.
+        """
+        self._back = self._back or back
         if self._writing:
             return
         self._writing = True
@@ -171,17 +180,23 @@ class DatabaseWatch:
         def written(count: int) -> None:
             self._writing = False
             self._toldNotWritten = False
-            if back:
+            if self._back:
+                self._back = False
                 self._diagnostics.database_back(self._database.path, count)
 
         def notWritten(failure: Failure) -> None:
             self._writing = False
-            if back:
-                self._diagnostics.database_back(self._database.path, 0)
             error = failure.value
             if isinstance(error, DatabaseUnavailableError):
-                self.failed(error)
-            elif isinstance(error, SecurityError):
+                if self._running and self.reachable and self._writeRetry is None:
+                    self._writeRetry = self._reactor.callLater(
+                        RETRY_INTERVAL, self._write_again
+                    )
+                return
+            if self._back:
+                self._back = False
+                self._diagnostics.database_back(self._database.path, 0)
+            if isinstance(error, SecurityError):
                 # Once, until they are written: nssd tries at every poll.
                 if not self._toldNotWritten:
                     self._toldNotWritten = True
@@ -190,6 +205,11 @@ class DatabaseWatch:
                 self.log.failure("logon records not written", failure)
 
         writing.addCallbacks(written, notWritten)
+
+    def _write_again(self) -> None:
+        self._writeRetry = None
+        if self._running:
+            self._write_pending(back=False)
 
     # The listening connection
 
