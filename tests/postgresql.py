@@ -284,6 +284,45 @@ class PostgresqlServer:
         self.execute(f"CREATE SCHEMA {schema}")
         return self.uri(schema)
 
+    def standby(self) -> PostgresqlServer:
+        """
+        A hot standby of this server: a cluster of its own, made from a base
+        backup of this one (C{pg_basebackup -R}) and started, which replays
+        this server's changes by streaming replication and takes no writes.
+        Destroy it as any other.
+
+        @raise PostgresqlUnavailable: it cannot be made or started.
+        """
+        basebackup = _binary("pg_basebackup")
+        if basebackup is None:
+            raise PostgresqlUnavailable("PostgreSQL's pg_basebackup is not installed")
+        folder = tempfile.mkdtemp(prefix="nss-pg-", dir="/tmp")
+        run = dict(self._run, cwd=folder)
+        if "user" in run:
+            os.chown(folder, run["user"], run["group"])
+        standby = PostgresqlServer(
+            folder, self._pgctl, run, self._psycopg, self._durable
+        )
+        try:
+            standby._pg(
+                basebackup,
+                "-h",
+                self.folder,
+                "-U",
+                ROLE,
+                "-D",
+                standby._data,
+                "-R",
+                "--no-sync",
+                # At once: a spread checkpoint would take minutes.
+                "--checkpoint=fast",
+            )
+            standby.start()
+        except BaseException:
+            standby.destroy()
+            raise
+        return standby
+
     def destroy(self) -> None:
         """
         Stop the server at once, if it runs, and remove its folder.

@@ -18,7 +18,7 @@ from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 
 from nsstwisted.cli.racf import run as nss_racf
 from nsstwisted.client import (
@@ -44,7 +44,11 @@ from tests.daemons import (
     ticket_for,
     write_nssd_config,
 )
-from tests.postgresql import postgresql_uri
+from tests.postgresql import (
+    PostgresqlUnavailable,
+    postgresql_uri,
+    private_postgresql,
+)
 from tests.test_iked_nssclient_connection import eventually
 from tests.test_logon_outage import Outage
 
@@ -297,3 +301,85 @@ class ServingRoleTests(TestCase):
         self.assertNotEqual(status, 0)
         self.assertIn("NSR0347E", err.getvalue())
         self.assertIn("may not make this change", err.getvalue())
+
+
+class StandbyTests(TestCase):
+    """
+    A backup nssd on a hot standby of the database (streaming replication,
+    on a real standby made by C{pg_basebackup}): it starts and serves;
+    what must be written is held or refused; administration against the
+    standby is refused with a clear message.
+    """
+
+    timeout = 60
+
+    def setUp(self) -> None:
+        self.messages = capture_messages(self)
+        primary = private_postgresql(self)
+        uri = primary.new_schema()
+        self.setup = build_security(self, database=uri)
+        try:
+            standby = primary.standby()
+        except PostgresqlUnavailable as e:
+            raise SkipTest(f"no standby can run here: {e}") from None
+        self.addCleanup(standby.destroy)
+        self.standby = standby.uri(uri.rpartition("search_path%3D")[2])
+        onStandby = dataclasses.replace(self.setup, database=self.standby)
+        self.service = start(self, onStandby, "backup")
+
+    async def logon(self, userid: str, password: str | None = None) -> Any:
+        credentials = (
+            PassTicketCredentials(userid, lambda: ticket_for(userid))
+            if password is None
+            else PasswordCredentials(userid, password)
+        )
+        session = await connect(
+            reactor,
+            client_endpoint(self.setup, port_of(self.service)),
+            serverIdentity=LOOPBACK,
+            clientName=userid,
+            credentials=credentials,
+            services=Services.CERT,
+        )
+        self.addCleanup(session.close)
+        return session
+
+    def test_servesFromStandby(self) -> Deferred[None]:
+        async def go() -> None:
+            await eventually(
+                lambda: any("DBG0172I" in m for m in self.messages),
+                what="DBG0172I",
+            )
+            session = await self.logon("CLIENT1", CLIENT1_PASSWORD)
+            await session.sign(
+                label="Client1 cert",
+                data=b"AUTH payload",
+                scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
+            )
+            refused = await self.assertFailure(
+                ensureDeferred(self.logon("CLIENT2")), NssRequestFailed
+            )
+            self.assertEqual(
+                refused.reasonCode, ReasonCode.NSSRsnSecurityDatabaseUnavailable
+            )
+            self.assertEqual(len(self.service.context.logon.pending), 1)
+
+        return ensureDeferred(go())
+
+    def test_administrationRefused(self) -> None:
+        out, err = io.StringIO(), io.StringIO()
+        status = nss_racf(
+            [
+                "--database",
+                self.standby,
+                "--stash",
+                self.setup.stash,
+                "ALTUSER CLIENT1 REVOKE",
+            ],
+            out,
+            err,
+        )
+        self.assertNotEqual(status, 0)
+        self.assertIn("NSR0347E", err.getvalue())
+        self.assertIn("read-only standby", err.getvalue())
+        self.assertNotIn("Traceback", err.getvalue())
