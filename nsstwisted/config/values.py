@@ -125,7 +125,8 @@ def database_location(setting: Setting, filename: str) -> str:
     """
     location = single_value(setting, filename)
     if not location.startswith(("postgresql://", "postgres://")):
-        return absolute_path()(setting, filename)
+        path: str = absolute_path()(setting, filename)
+        return path
     try:
         parts = urllib.parse.urlsplit(location)
         query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)

@@ -64,12 +64,12 @@ class _ChangeReader:
     def logPrefix(self) -> str:
         return "nssd-database"
 
-    def doRead(self) -> Exception | None:
+    def doRead(self) -> Failure | None:
         try:
             heard = self._listener.changes()
-        except SecurityError as e:
+        except SecurityError:
             # The reactor stops watching and calls connectionLost.
-            return e
+            return Failure()
         if heard:
             self._heard()
         return None
