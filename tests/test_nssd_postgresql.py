@@ -383,3 +383,25 @@ class StandbyTests(TestCase):
         self.assertIn("NSR0347E", err.getvalue())
         self.assertIn("read-only standby", err.getvalue())
         self.assertNotIn("Traceback", err.getvalue())
+
+
+class CheckTests(TestCase):
+    def test_checkOnPostgresql(self) -> None:
+        """
+        C{twistd nssd --check} on a configuration whose database is a URI:
+        it opens the database read-only, finds the ring and the TLS
+        certificate, writes nothing, and names the database as the URI.
+        """
+        uri = postgresql_uri(self)
+        setup = build_security(self, database=uri)
+        config = write_nssd_config(setup)
+        database = SecurityDatabase.open(uri, setup.stash)
+        self.addCleanup(database.close)
+        with database.reading() as cursor:
+            before = cursor.execute("SELECT name, value FROM settings").fetchall()
+        lines = NSSDService.check(config, reactor)
+        self.assertIn("DBG0150I", lines[0])
+        self.assertIn(f"security database {uri}", lines[1])
+        with database.reading() as cursor:
+            after = cursor.execute("SELECT name, value FROM settings").fetchall()
+        self.assertEqual(after, before)
