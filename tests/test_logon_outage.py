@@ -10,6 +10,9 @@ reconnection is refused by the server until the role is let back in.
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 import urllib.parse
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
@@ -141,6 +144,50 @@ class ReconnectTests(OutageTestCase):
         self.patch(postgresqlengine, "RECONNECT_GAP", 0.0)
         self.database._engine._retryAt = float("-inf")  # type: ignore[attr-defined]
         self.assertEqual(self.users.list_userids(), ["ALICE", "BOB"])
+
+    def test_unansweringServerHoldsNobodyLong(self) -> None:
+        """
+        A server cut off by the network accepts nothing and answers
+        nothing (here: a socket that listens and never speaks).  An attempt
+        to connect to it again gives up after RECONNECT_TIMEOUT, not the
+        first connection's longer timeout; and a listener being made to it
+        in another thread does not hold up this thread's work.
+        """
+        from nsstwisted.security import postgresqlengine
+
+        hole = socket.socket()
+        self.addCleanup(hole.close)
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(16)
+        silent = postgresqlengine._conninfo(
+            f"postgresql://nss@127.0.0.1:{hole.getsockname()[1]}/nss",
+            postgresqlengine.RECONNECT_TIMEOUT,
+        )
+        engine = self.database._engine
+        engine._reconnectInfo = silent  # type: ignore[attr-defined]
+        outcome: list[BaseException | None] = []
+
+        def listen() -> None:
+            try:
+                self.database.listener()
+            except BaseException as e:
+                outcome.append(e)
+            else:
+                outcome.append(None)
+
+        thread = threading.Thread(target=listen)
+        thread.start()
+        started = time.monotonic()
+        self.assertEqual(self.users.list_userids(), ["ALICE", "BOB"])
+        self.assertLess(time.monotonic() - started, 1.0)
+        thread.join()
+        self.assertIsInstance(outcome[0], DatabaseUnavailableError)
+        self.outage.terminate()
+        started = time.monotonic()
+        self.assertRaises(DatabaseUnavailableError, self.users.list_userids)
+        self.assertLess(
+            time.monotonic() - started, postgresqlengine.RECONNECT_TIMEOUT + 1.5
+        )
 
 
 class PasswordLogonOutageTests(OutageTestCase):

@@ -230,6 +230,7 @@ class DatabaseWatch:
         self._pushRefused = False
         self._reader = _ChangeReader(listener, self._heard, self._lost)
         self._reactor.addReader(self._reader)
+        self._database.retry_now()
         self.succeeded()
         # Whatever was announced while nobody listened.
         self._catchUp()

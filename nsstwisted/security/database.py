@@ -311,8 +311,17 @@ class SecurityDatabase:
 
         @raise SecurityError: it cannot be made now.
         """
-        with self._lock:
-            return self._engine.listener()
+        # Not under the lock: it is a connection of its own, and an attempt
+        # to a server that does not answer must not hold up the units of
+        # work of the other threads.
+        return self._engine.listener()
+
+    def retry_now(self) -> None:
+        """
+        The database is known to be reachable again: connect at the next
+        unit of work, without waiting out the engine's gap.
+        """
+        self._engine.retry_now()
 
     def check_stash(self) -> bool:
         """

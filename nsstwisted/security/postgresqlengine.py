@@ -58,8 +58,15 @@ from nsstwisted.security.storage import (
 APPLICATION = "nsstwisted"
 WRITE_LOCK_KEY = 0x4E535364
 
-# How long a new connection may take, in seconds, unless the URI says.
+# How long a new connection may take, in seconds, unless the URI says: the
+# first, at start; and each attempt to make a lost one again, which holds
+# up the units of work waiting for the database meanwhile.
 DEFAULT_CONNECT_TIMEOUT = 10
+RECONNECT_TIMEOUT = 2
+
+# How long sent data may stay unacknowledged before the connection is
+# given up, in milliseconds (libpq's tcp_user_timeout), unless the URI says.
+TCP_USER_TIMEOUT_MS = 10_000
 
 # The channel on which a change that running servers must see at once (a
 # REFRESH, a change of class options) is announced, by NOTIFY at commit.
@@ -255,10 +262,12 @@ class PostgresqlEngine:
         *,
         readOnly: bool,
         conninfo: str = "",
+        reconnectInfo: str = "",
         busyTimeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> None:
         self._connection = connection
         self._conninfo = conninfo
+        self._reconnectInfo = reconnectInfo or conninfo
         self._busyTimeout = busyTimeout
         self._retryAt = float("-inf")
         self.location = location
@@ -286,6 +295,7 @@ class PostgresqlEngine:
         timeout = DEFAULT_BUSY_TIMEOUT if busyTimeout is None else busyTimeout
         try:
             conninfo = _conninfo(uri)
+            reconnectInfo = _conninfo(uri, RECONNECT_TIMEOUT)
             connection = _connect(conninfo, timeout, readOnly)
         except psycopg.Error as e:
             raise translate_postgresql_error(location, e) from None
@@ -294,6 +304,7 @@ class PostgresqlEngine:
             location,
             readOnly=readOnly,
             conninfo=conninfo,
+            reconnectInfo=reconnectInfo,
             busyTimeout=timeout,
         )
 
@@ -317,10 +328,10 @@ class PostgresqlEngine:
         self._connection.close()
         try:
             self._connection = _connect(
-                self._conninfo, self._busyTimeout, self.readOnly
+                self._reconnectInfo, self._busyTimeout, self.readOnly
             )
         except psycopg.Error:
-            self._retryAt = now + RECONNECT_GAP
+            self._retryAt = time.monotonic() + RECONNECT_GAP
             raise
 
     def cursor(self) -> Cursor:
@@ -383,7 +394,14 @@ class PostgresqlEngine:
         """
         A connection of its own that hears L{announce}.
         """
-        return ChangeListener.open(self._conninfo, self.location)
+        return ChangeListener.open(self._reconnectInfo, self.location)
+
+    def retry_now(self) -> None:
+        """
+        The server is known to be back (a listener connected): the next
+        unit of work connects at once, without waiting out the gap.
+        """
+        self._retryAt = float("-inf")
 
     def translate(self, error: Exception) -> SecurityError:
         if isinstance(error, psycopg.Error):
@@ -596,13 +614,25 @@ class ChangeListener:
         self._connection.close()
 
 
-def _conninfo(uri: str) -> str:
+def _conninfo(uri: str, connectTimeout: int = DEFAULT_CONNECT_TIMEOUT) -> str:
     """
-    C{uri} with a connect timeout, unless it names its own.
+    C{uri} with the engine's defaults for what it does not name itself: a
+    connect timeout, and TCP keepalives and a TCP user timeout, so that a
+    connection to a server cut off by the network (which sends nothing,
+    not even a reset) fails in seconds rather than after TCP's own
+    retransmissions, minutes later, while a unit of work waits on it.
     """
-    if "connect_timeout" in psycopg.conninfo.conninfo_to_dict(uri):
-        return uri
-    return psycopg.conninfo.make_conninfo(uri, connect_timeout=DEFAULT_CONNECT_TIMEOUT)
+    named = psycopg.conninfo.conninfo_to_dict(uri)
+    defaults = {
+        "connect_timeout": connectTimeout,
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+        "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+    }
+    missing = {k: v for k, v in defaults.items() if k not in named}
+    return psycopg.conninfo.make_conninfo(uri, **missing) if missing else uri
 
 
 def _connect(conninfo: str, busyTimeout: float, readOnly: bool) -> Any:

@@ -290,6 +290,9 @@ class SqliteEngine:
     def listener(self) -> ChangeListener | None:
         return None
 
+    def retry_now(self) -> None:
+        return None
+
     def tables(self) -> list[str]:
         # SQLite's own tables (sqlite_sequence, sqlite_stat1) are its
         # bookkeeping, not the schema's.

@@ -241,6 +241,12 @@ class StorageEngine(Protocol):
         @raise SecurityError: it cannot be made now.
         """
 
+    def retry_now(self) -> None:
+        """
+        The server is known to be reachable again: an engine that waits
+        between attempts to connect tries at the next unit of work.
+        """
+
     def tables(self) -> list[str]:
         """
         The names of the tables the database holds, without the engine's
