@@ -552,6 +552,31 @@ class IkedFailoverTests(PostgresqlFailoverTestCase):
 
         return ensureDeferred(go())
 
+    def test_failoverWithinTheSecond(self) -> Deferred[None]:
+        """
+        A stack that logged on with a PassTicket at the primary and fails
+        over to the backup within the same second presents a new ticket,
+        not the one the primary recorded: the backup would refuse that one
+        as replayed.
+        """
+
+        async def go() -> None:
+            primary, backup = await self.start_primary_and_backup()
+            service = self.start_iked(
+                write_iked_config(self.setup, primary.port, backup.port)
+            )
+            await self.stacks_on(service, primary)
+            connection = service.connections["STACKB"]
+            seconds = [connection._ticket_second() for _ in range(3)]
+            self.assertEqual(len(set(seconds)), 3)
+            mark = len(backup.process.output)
+            await primary.kill()
+            await self.stacks_on(service, backup)
+            self.assertNotIn("NSSRsnPassTicketReplayed", backup.output_since(mark))
+            self.assertNotIn("already used", backup.output_since(mark))
+
+        return ensureDeferred(go())
+
 
 class DatabaseOutageTests(PostgresqlFailoverTestCase):
     privateServer = True

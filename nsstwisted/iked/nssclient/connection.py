@@ -191,6 +191,9 @@ class StackNssConnection:
         self._messages = messages
         self._endpointFor = endpointFor or self._tcp_endpoint
         self._clock = clock
+        # The second of the last PassTicket made, so that no two logons
+        # present the same ticket (see _ticket_second).
+        self._lastTicketSecond = -1
         self._netMgmt = netMgmt
         self._systemName = systemName
         self._correlators = itertools.count(1)
@@ -461,9 +464,22 @@ class StackNssConnection:
         return PassTicketCredentials(
             userid,
             lambda: generate_passticket(
-                userid, PASSTICKET_APPLICATION, key, int(self._clock())
+                userid, PASSTICKET_APPLICATION, key, self._ticket_second()
             ),
         )
+
+    def _ticket_second(self) -> int:
+        """
+        The second to make a PassTicket for: now, or the second after the
+        last ticket's if that was made this second.  A ticket is one per
+        user and second, and every server on a shared database refuses one
+        used anywhere: a failover to the backup within the second of the
+        logon at the primary must not present the same ticket again.  A
+        ticket a second or two ahead is well inside the server's window.
+        """
+        second = max(int(self._clock()), self._lastTicketSecond + 1)
+        self._lastTicketSecond = second
+        return second
 
     def _tcp_endpoint(self, server: NssServerAddress) -> IStreamClientEndpoint:
         return HostnameEndpoint(self._reactor, server.host, server.port)
