@@ -306,9 +306,12 @@ PLAIN_TWISTD = "from twisted.scripts.twistd import run; run()"
 # With NSSD_PROFILE set, twistd's own cProfile profiler covers the reactor
 # thread and writes NSSD_PROFILE; this covers the threads (the signing and
 # logon pools), each with a profiler of its own since cProfile follows one
-# thread, merged into NSSD_PROFILE.pool.  nssd itself is not changed.
+# thread, merged into NSSD_PROFILE.pool after shutdown, by when nssd has
+# stopped its pools (twistd ends itself by its exit signal, so a "finally"
+# would not run).  nssd itself is not changed.
 PROFILED_TWISTD = """
 import cProfile, os, pstats, threading
+from twisted.internet import reactor
 from twisted.scripts.twistd import run
 profiles = []
 plain = threading.Thread.run
@@ -316,15 +319,15 @@ def profiled(self):
     profile = cProfile.Profile()
     profiles.append(profile)
     profile.runcall(plain, self)
-threading.Thread.run = profiled
-try:
-    run()
-finally:
+def dump():
     if profiles:
         stats = pstats.Stats(profiles[0])
         for profile in profiles[1:]:
             stats.add(profile)
         stats.dump_stats(os.environ["NSSD_PROFILE"] + ".pool")
+threading.Thread.run = profiled
+reactor.addSystemEventTrigger("after", "shutdown", dump)
+run()
 """
 
 
