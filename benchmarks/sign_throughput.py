@@ -41,8 +41,9 @@ name holds one session, and an ECDSA P-256 certificate of CLIENT1's
 anywhere: C{python benchmarks/sign_throughput.py [--duration SECONDS]
 [--key-types rsa,ecdsa] [--latency-seconds SECONDS]}; the working tree's
 code is used, not an installed copy.  With C{NSSD_PROFILE=FILE} set, nssd
-runs under twistd's cProfile profiler (its reactor thread only) and writes
-its statistics to FILE when it stops.
+runs under cProfile, timed by CPU rather than wall clock, and writes its
+reactor thread's statistics to FILE and its pool threads' to FILE.pool
+(C{pstats} files) when it stops.
 """
 
 from __future__ import annotations
@@ -303,30 +304,37 @@ def write_config(folder: str, database: str, syslogLevel: int) -> str:
 
 
 PLAIN_TWISTD = "from twisted.scripts.twistd import run; run()"
-# With NSSD_PROFILE set, twistd's own cProfile profiler covers the reactor
-# thread and writes NSSD_PROFILE; this covers the threads (the signing and
-# logon pools), each with a profiler of its own since cProfile follows one
-# thread, merged into NSSD_PROFILE.pool after shutdown, by when nssd has
-# stopped its pools (twistd ends itself by its exit signal, so a "finally"
-# would not run).  nssd itself is not changed.
+# With NSSD_PROFILE set, nssd runs under cProfile timed by each thread's CPU
+# clock, not the wall clock: with the GIL shared by the reactor and the
+# signing pool, a wall-clock profile charges the wait for the GIL to the C
+# call that released it (SSL_read, send).  cProfile follows one thread, so
+# each thread has a profiler of its own; the reactor thread's statistics go
+# to NSSD_PROFILE and the other threads' (the signing and logon pools),
+# merged, to NSSD_PROFILE.pool, after shutdown, by when nssd has stopped its
+# pools (twistd ends itself by its exit signal, so a "finally" would not
+# run).  nssd itself is not changed.
 PROFILED_TWISTD = """
-import cProfile, os, pstats, threading
+import cProfile, os, pstats, threading, time
 from twisted.internet import reactor
 from twisted.scripts.twistd import run
+out = os.environ["NSSD_PROFILE"]
+main = cProfile.Profile(time.thread_time)
 profiles = []
 plain = threading.Thread.run
 def profiled(self):
-    profile = cProfile.Profile()
+    profile = cProfile.Profile(time.thread_time)
     profiles.append(profile)
     profile.runcall(plain, self)
 def dump():
+    pstats.Stats(main).dump_stats(out)
     if profiles:
         stats = pstats.Stats(profiles[0])
         for profile in profiles[1:]:
             stats.add(profile)
-        stats.dump_stats(os.environ["NSSD_PROFILE"] + ".pool")
+        stats.dump_stats(out + ".pool")
 threading.Thread.run = profiled
 reactor.addSystemEventTrigger("after", "shutdown", dump)
+main.enable()
 run()
 """
 
@@ -347,11 +355,6 @@ class NssdProcess:
                 PROFILED_TWISTD if os.environ.get("NSSD_PROFILE") else PLAIN_TWISTD,
                 "--pidfile=",
                 "--logfile=-",
-                *(
-                    [f"--profile={os.environ['NSSD_PROFILE']}", "--profiler=cprofile"]
-                    if os.environ.get("NSSD_PROFILE")
-                    else []
-                ),
                 "-n",
                 "nssd",
                 "--config",
