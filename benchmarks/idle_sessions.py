@@ -15,23 +15,26 @@ logged on.
 
 nssd's baseline is measured in the same run, before any client connects:
 its RSS (VmRSS from C{/proc/PID/status}) and its CPU (utime + stime from
-C{/proc/PID/stat}, every thread) over C{--idle} seconds.  Then the
+C{/proc/PID/stat}, every thread) over C{--baseline} seconds.  Then the
 sessions log on, and after C{--settle} seconds its RSS is read again, its
-CPU counted over another C{--idle} seconds, and its RSS read once more.
-It prints KiB per session, (RSS with N - baseline RSS) / N, nssd's CPU
-while the sessions idle as a percentage of one core, each against the
-baseline, and the goals as met or not met: 10,000 sessions in at most
-1 GiB of RSS, and nssd at most 5% of a core while they idle (the RSS goal
-is scaled to N when N is not 10,000: at most 1 GiB x N / 10,000 above
-the baseline).
+CPU counted over C{--idle} seconds (at least one heartbeat interval, so
+that every session is heard from), and its RSS read once more.  It prints
+KiB per session, (RSS with N - baseline RSS) / N, nssd's CPU while the
+sessions idle as a percentage of one core (split into user and system
+time, and the reactor thread's share), each against the baseline, and the
+goals as met or not met: 10,000 sessions in at most 1 GiB of RSS, and
+nssd at most 5% of a core while they idle.  For N other than 10,000 the
+RSS goal is scaled: at most 1 GiB x N / 10,000 above the baseline.
 
-With C{--profile-memory}, nssd runs with C{tracemalloc} on (which slows
-it and adds its own memory, so the figures of that run are not the
-goal's): a C{SIGUSR1} handler the benchmark installs in nssd's process
-(nssd itself is not changed) writes a snapshot before the logons and one
-after, and the benchmark prints the largest differences by source line,
-and how much of the RSS growth Python's allocator does not see (OpenSSL's
-own allocations: the TLS connections' SSL objects and buffers).
+With C{--profile}, nssd runs under C{tracemalloc}, and C{cProfile} on its
+reactor thread during the idle period (both slow it and add memory of
+their own, so the figures of such a run are not the goals'): signal
+handlers the benchmark installs in nssd's process, nssd itself unchanged,
+write the snapshots and the statistics, and the benchmark prints where the
+reactor's time went and the largest growths in Python's allocations by
+source line, per session, beside the RSS growth per session; the
+difference is memory Python's allocator does not see (OpenSSL's own
+allocations for each TLS connection, the C allocator's overhead).
 
 Run it from anywhere:
 C{python benchmarks/idle_sessions.py [--sessions N] [--idle SECONDS]};
