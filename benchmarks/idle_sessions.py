@@ -64,7 +64,11 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 from failover_storm import PASSTICKET_KEY  # noqa: E402
 from sign_throughput import NssdProcess, build_security, stash_file  # noqa: E402
-from twisted.internet.defer import Deferred, DeferredSemaphore  # noqa: E402
+from twisted.internet.defer import (  # noqa: E402
+    Deferred,
+    DeferredSemaphore,
+    gatherResults,
+)
 from twisted.internet.endpoints import TCP4ClientEndpoint  # noqa: E402
 from twisted.internet.task import react  # noqa: E402
 
@@ -259,15 +263,7 @@ async def hold_sessions(
             lambda reason: print(f"closed {reason}", flush=True)
         )
 
-    await gate.run(lambda: None)  # the reactor is running
-    from twisted.internet.defer import gatherResults
-
-    await gatherResults(
-        [
-            gate.run(lambda n=n: Deferred.fromCoroutine(one(n)))
-            for n in range(first, last + 1)
-        ]
-    )
+    await gatherResults([gate.run(one, n) for n in range(first, last + 1)])
     print(f"ready {len(sessions)} {len(failures)}", flush=True)
     if failures:
         print(f"failure {failures[0]}", flush=True)
