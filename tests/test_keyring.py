@@ -312,6 +312,47 @@ class CertificateTests(KeyRingTestCase):
         )
 
 
+class PinnedKeyTests(KeyRingTestCase):
+    """
+    A server holds its ring's keys unsealed (pin_keys), so that it signs
+    without the database; an elliptic-curve key held so signs quickly
+    enough to be made on the server's event loop.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.store.generate_certificate(
+            CLIENT,
+            "Client RSA",
+            subject_name([("CN", "client1 rsa")]),
+            algorithm="RSA",
+            size=2048,
+            signWith=(CA, "NSS CA"),
+        )
+        self.store.connect("NSSD", "NSSRING", CLIENT, "Client RSA")
+        self.ring = self.store.ring("NSSD", "NSSRING")
+        self.entries = {e.record.label: e for e in self.ring.entries}
+
+    def test_onlyPinnedEllipticCurveIsQuick(self) -> None:
+        ecdsa, rsa = self.entries["Client 1"], self.entries["Client RSA"]
+        self.assertFalse(self.store.signs_quickly(ecdsa))
+        self.assertEqual(self.store.pin_keys(self.ring), 2)
+        self.assertTrue(self.store.signs_quickly(ecdsa))
+        self.assertFalse(self.store.signs_quickly(rsa))
+        self.assertFalse(self.store.signs_quickly(self.entries["NSS CA"]))
+
+    def test_pinnedKeysSignWithoutTheDatabase(self) -> None:
+        self.store.pin_keys(self.ring)
+        self.database.close()
+        signature = self.store.sign_entry(
+            self.entries["Client RSA"], b"octets", SignatureScheme.RSA_PKCS1_SHA256
+        )
+        public = self.entries["Client RSA"].record.certificate.public_key()
+        self.assertTrue(
+            verify(public, b"octets", signature, SignatureScheme.RSA_PKCS1_SHA256)
+        )
+
+
 class SigningTests(KeyRingTestCase):
     def test_signVerifies(self) -> None:
         signature = self.store.sign(

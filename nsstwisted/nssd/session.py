@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred, fail, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
@@ -524,13 +524,31 @@ class NssServerSession:
         message = frame.message
         work: Deferred[SignReply | VerifyReply | CaListReply]
         if isinstance(message, SignRequest):
-            work = self._context.in_pool(certificates.sign, requester, message)
+            work = self._sign(certificates, requester, message)
         elif isinstance(message, VerifyRequest):
             work = self._context.in_pool(certificates.verify, requester, message)
         else:
             work = self._context.in_pool(certificates.ca_list, requester)
         work.addCallback(lambda reply: self._send(NssFrame(frame.requestId, reply)))
         work.addErrback(self._internal_error, frame.requestId, message)
+
+    def _sign(
+        self,
+        certificates: CertificateService,
+        requester: Requester,
+        request: SignRequest,
+    ) -> Deferred[SignReply | VerifyReply | CaListReply]:
+        """
+        Check the request, then sign: on this thread with a key that signs
+        in microseconds (see L{PreparedSignature.quick}), else in the pool.
+        """
+        try:
+            prepared = certificates.prepare_sign(requester, request)
+        except Exception:
+            return fail(Failure())
+        if prepared.quick:
+            return maybeDeferred(prepared)
+        return self._context.in_pool(prepared)
 
     # Replies
 
