@@ -10,7 +10,6 @@ import grp
 import io
 import os
 import stat
-import sys
 import threading
 import time
 from typing import Any
@@ -42,7 +41,7 @@ from nsstwisted.client import (
     tls_endpoint,
 )
 from nsstwisted.nssd.router import caller_userid
-from nsstwisted.nssd.service import GIL_SWITCH_INTERVAL, NSSDService
+from nsstwisted.nssd.service import NSSDService
 from nsstwisted.protocols.nmi import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_CONNECTIONS_PER_USER,
@@ -127,15 +126,6 @@ class NssdServiceTests(TestCase):
             self.assertEqual(chatter, [])
 
         return ensureDeferred(go())
-
-    def test_gilSwitchInterval(self) -> None:
-        """
-        A running nssd lets a thread waiting for the GIL have it within
-        half a millisecond, not Python's default 5: a signature finished in
-        the pool otherwise waits longer than it took (issue 12).
-        """
-        self.assertEqual(sys.getswitchinterval(), GIL_SWITCH_INTERVAL)
-        self.assertLess(GIL_SWITCH_INTERVAL, 0.005)
 
     def test_acceptQueueHoldsAStorm(self) -> None:
         """

@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import resource
 import signal
-import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import FrameType
@@ -87,10 +86,6 @@ from nsstwisted.security.users import UserRegistry
 from nsstwisted.wire.clientinfo import answer_clientinfo
 from nsstwisted.wire.nmi import NmiMessage
 from nsstwisted.wire.nss import MAX_PRELOGON_MESSAGE_SIZE, Services
-
-# Seconds a thread may hold the GIL while another waits for it (Python's
-# default is 0.005): see startService.
-GIL_SWITCH_INTERVAL = 0.0005
 
 # How often the server asks the database whether the profiles were refreshed
 # or the class options changed, when no logon asked in between.
@@ -373,11 +368,6 @@ class NSSDService(Service):
 
     def startService(self) -> None:
         Service.startService(self)
-        # A pool thread whose signature is done waits for the GIL while the
-        # reactor thread runs Python; by default it may wait 5 ms for a
-        # switch, far longer than the signature took, and the second core
-        # stays idle meanwhile (issue 12).
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         self.diagnostics.started(__version__, self.configuration.systemName)
         self._report_collisions(self.ring)
         try:
