@@ -144,11 +144,20 @@ def build_storm_security(
 
 def write_storm_config(folder: str, database: str, clients: int) -> str:
     """
-    The benchmark's nssd.conf: room for every client from the one loopback
-    address, and the longest logon time limit, so that a slow storm is
-    measured rather than cut short.
+    The benchmark's nssd.conf: room for every client and signer from the
+    one loopback address, and the longest logon time limit, so that a slow
+    storm is measured rather than cut short.
     """
-    room = min(clients + SIGNERS + 100, 65535)
+    return write_roomy_config(folder, database, clients + SIGNERS)
+
+
+def write_roomy_config(folder: str, database: str, connections: int) -> str:
+    """
+    An nssd.conf with room for C{connections} (and some to spare) from the
+    one loopback address every benchmark client comes from (the defaults
+    are 4096 connections, 128 per address), and the longest logon time.
+    """
+    room = min(connections + 100, 65535)
     path = os.path.join(folder, "nssd.conf")
     with open(path, "w") as f:
         f.write(

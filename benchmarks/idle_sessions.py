@@ -62,7 +62,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
-from failover_storm import PASSTICKET_KEY  # noqa: E402
+from failover_storm import PASSTICKET_KEY, write_roomy_config  # noqa: E402
 from sign_throughput import NssdProcess, build_security, stash_file  # noqa: E402
 from twisted.internet.defer import (  # noqa: E402
     Deferred,
@@ -148,28 +148,6 @@ def build_idle_security(folder: str, sessions: int) -> tuple[str, bytes]:
     if nss_racf(command, io.StringIO(), err):
         raise SystemExit(f"the RACF job {job} failed: {err.getvalue()}")
     return database, caPem
-
-
-def write_idle_config(folder: str, database: str, sessions: int) -> str:
-    """
-    The benchmark's nssd.conf: room for every session from the one loopback
-    address (the defaults are 4096 connections, 128 per address).
-    """
-    room = min(sessions + 100, 65535)
-    path = os.path.join(folder, "nssd.conf")
-    with open(path, "w") as f:
-        f.write(
-            "NssConfig\n{\n  Port 0\n  SyslogLevel 0\n"
-            "  KeyRing NSSD/NSSRING\n  TlsKeyRing NSSD/TLSRING\n"
-            "  SystemName NSSSYS\n"
-            f'  SecurityDatabase "{database}"\n'
-            f'  StashFile "{stash_file(folder)}"\n'
-            f'  NmiSocket "{os.path.join(folder, "nmi")}"\n'
-            f"  MaxConnections {room}\n  MaxConnectionsPerAddress {room}\n"
-            "  LogonTimeout 600\n"
-            "}\n"
-        )
-    return path
 
 
 class ProfiledNssd(NssdProcess):
@@ -400,7 +378,7 @@ def run(arguments: argparse.Namespace) -> int:
         started = time.perf_counter()
         database, caPem = build_idle_security(folder, sessions)
         print(f"  built in {time.perf_counter() - started:.0f} s", flush=True)
-        config = write_idle_config(folder, database, sessions)
+        config = write_roomy_config(folder, database, sessions)
         cprofile = os.path.join(folder, "idle.cprofile")
         if arguments.profile:
             nssd = ProfiledNssd(config, snapshots, cprofile)

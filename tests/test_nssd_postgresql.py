@@ -65,6 +65,35 @@ def start(case: TestCase, setup: SecuritySetup, name: str) -> NSSDService:
     return service
 
 
+async def logon(
+    case: TestCase,
+    setup: SecuritySetup,
+    service: NSSDService,
+    userid: str,
+    password: str | None = None,
+) -> Any:
+    """
+    Log on to C{service} for the certificate service, as C{userid} under
+    its own client name: with C{password}, or else with a fresh PassTicket.
+    The session is closed when C{case} ends.
+    """
+    credentials = (
+        PassTicketCredentials(userid, lambda: ticket_for(userid))
+        if password is None
+        else PasswordCredentials(userid, password)
+    )
+    session = await connect(
+        reactor,
+        client_endpoint(setup, port_of(service)),
+        serverIdentity=LOOPBACK,
+        clientName=userid,
+        credentials=credentials,
+        services=Services.CERT,
+    )
+    case.addCleanup(session.close)
+    return session
+
+
 def port_of(service: NSSDService) -> int:
     assert service.port is not None
     return int(service.port.getHost().port)  # type: ignore[attr-defined]
@@ -131,21 +160,7 @@ class OutageTests(TestCase):
         return any(messageId in m for m in self.messages)
 
     async def logon(self, userid: str = "CLIENT1", password: str | None = None) -> Any:
-        credentials = (
-            PassTicketCredentials(userid, lambda: ticket_for(userid))
-            if password is None
-            else PasswordCredentials(userid, password)
-        )
-        session = await connect(
-            reactor,
-            client_endpoint(self.setup, port_of(self.service)),
-            serverIdentity=LOOPBACK,
-            clientName=userid,
-            credentials=credentials,
-            services=Services.CERT,
-        )
-        self.addCleanup(session.close)
-        return session
+        return await logon(self, self.setup, self.service, userid, password)
 
     def test_servesThroughOutage(self) -> Deferred[None]:
         async def go() -> None:
@@ -234,21 +249,7 @@ class ServingRoleTests(TestCase):
         self.service = start(self, servingSetup, "nssd")
 
     async def logon(self, userid: str, password: str | None = None) -> Any:
-        credentials = (
-            PassTicketCredentials(userid, lambda: ticket_for(userid))
-            if password is None
-            else PasswordCredentials(userid, password)
-        )
-        session = await connect(
-            reactor,
-            client_endpoint(self.setup, port_of(self.service)),
-            serverIdentity=LOOPBACK,
-            clientName=userid,
-            credentials=credentials,
-            services=Services.CERT,
-        )
-        self.addCleanup(session.close)
-        return session
+        return await logon(self, self.setup, self.service, userid, password)
 
     def test_servesUnderServingRole(self) -> Deferred[None]:
         async def go() -> None:
@@ -328,21 +329,7 @@ class StandbyTests(TestCase):
         self.service = start(self, onStandby, "backup")
 
     async def logon(self, userid: str, password: str | None = None) -> Any:
-        credentials = (
-            PassTicketCredentials(userid, lambda: ticket_for(userid))
-            if password is None
-            else PasswordCredentials(userid, password)
-        )
-        session = await connect(
-            reactor,
-            client_endpoint(self.setup, port_of(self.service)),
-            serverIdentity=LOOPBACK,
-            clientName=userid,
-            credentials=credentials,
-            services=Services.CERT,
-        )
-        self.addCleanup(session.close)
-        return session
+        return await logon(self, self.setup, self.service, userid, password)
 
     def test_servesFromStandby(self) -> Deferred[None]:
         async def go() -> None:

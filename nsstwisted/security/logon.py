@@ -265,12 +265,9 @@ class Logon:
         revoked, stored = row
         if revoked:
             self._verified.forget(name)
-        valid = isinstance(moment, int)
+        ticketUsed = (applname.upper(), moment) if isinstance(moment, int) else None
         result = self._conclude(
-            name,
-            valid,
-            counted=stored is not None,
-            ticket=(applname.upper(), moment) if isinstance(moment, int) else None,
+            name, ticketUsed is not None, counted=stored is not None, ticket=ticketUsed
         )
         if not result.accepted and (
             result.revokedNow
