@@ -539,16 +539,25 @@ class IkedFailoverTests(PostgresqlFailoverTestCase):
             }
             for sign in signers.values():
                 await sign()
-            self.assertEqual(primary.process.output.count(b"DBG0005I"), 2)
+            # nssd logs a signature after it sends it: its line may come
+            # through the pipe after the reply.
+            await eventually(
+                lambda: primary.process.output.count(b"DBG0005I") == 2,
+                what="both signatures in the primary's log",
+            )
 
             mark = len(backup.process.output)
             await primary.kill()
             await self.stacks_on(service, backup)
             for sign in signers.values():
                 await sign()
-            signedAtBackup = backup.output_since(mark)
-            self.assertIn("Client CLIENT1 signature created", signedAtBackup)
-            self.assertIn("Client CLIENT2 signature created", signedAtBackup)
+            await eventually(
+                lambda: all(
+                    f"Client {client} signature created" in backup.output_since(mark)
+                    for client in ("CLIENT1", "CLIENT2")
+                ),
+                what="both signatures in the backup's log",
+            )
 
         return ensureDeferred(go())
 
