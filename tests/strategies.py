@@ -1328,10 +1328,14 @@ def ike_messages(draw: st.DrawFn, encrypted: bool = True) -> IkeMessage:
 # The configuration assistant's description (tests/test_assistant_tomlwriter.py)
 # ----------------------------------------------------------------------------
 
+from typing import get_args  # noqa: E402
+
 from nsstwisted.assistant.model import (  # noqa: E402
     Certificate,
+    CertificateUsage,
     Description,
     Image,
+    KeyType,
     NssServer,
     Operator,
     Stack,
@@ -1342,7 +1346,7 @@ from nsstwisted.security.certgen import KEY_SIZES  # noqa: E402
 # Any text a TOML string can hold (no lone surrogates): control characters,
 # quotes, backslashes and letters outside ASCII, so that the writer's
 # escaping is exercised wherever the model takes free text.
-assistant_texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
+assistant_texts = st.text(st.characters(codec="utf-8"), max_size=12)
 # Table names: folder-safe, but with dots, which TOML keys must quote.
 assistant_table_names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,8}", fullmatch=True)
 assistant_userids = st.from_regex(r"[A-Za-z@#$][A-Za-z0-9@#$]{0,7}", fullmatch=True)
@@ -1429,13 +1433,13 @@ def assistant_images(draw: st.DrawFn) -> Image:
 
 @st.composite
 def assistant_certificates(draw: st.DrawFn) -> Certificate:
-    usage = draw(st.sampled_from(["certauth", "client", "server"]))
+    usage = draw(st.sampled_from(get_args(CertificateUsage)))
     owner = (
         "CERTAUTH"
         if usage == "certauth"
         else draw(assistant_userids.filter(lambda u: u.upper() != "CERTAUTH"))
     )
-    keyType = draw(st.sampled_from(sorted(KEY_SIZES)))
+    keyType = draw(st.sampled_from(get_args(KeyType)))
     return Certificate(
         label=draw(assistant_labels),
         usage=usage,

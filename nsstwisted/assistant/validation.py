@@ -63,7 +63,7 @@ from nsstwisted.config.values import (
 from nsstwisted.security.certgen import KEY_SIZES
 from nsstwisted.security.errors import InvalidValueError
 from nsstwisted.security.generic import normalize_profile_name, upper_ascii
-from nsstwisted.security.labels import colliding_labels
+from nsstwisted.security.labels import colliding_labels, map_label
 from nsstwisted.security.users import normalize_id
 from nsstwisted.wire.fields import has_control_character
 from nsstwisted.wire.nss import CLIENT_NAME_PATTERN
@@ -128,7 +128,7 @@ def _user_id_problem(value: str, what: str = "user ID") -> str | None:
     try:
         normalize_id(value, what)
     except InvalidValueError as e:
-        return str(e)
+        return e.text
     return None
 
 
@@ -661,7 +661,7 @@ class _Checker:
                         f"EZB.NETMGMT.{server.systemName}.{clientName}.IPSEC.DISPLAY"
                     )
                 except InvalidValueError as e:
-                    problem = f"makes no SERVAUTH profile name: {e}"
+                    problem = f"makes no SERVAUTH profile name: {e.text}"
         if problem is not None:
             hint = "" if not default else "; set client_name"
             self.add(
@@ -687,18 +687,26 @@ class _Checker:
                 )
                 continue
             paths[certificate.label] = path
-        for mapped, labels in colliding_labels(paths).items():
-            for label in labels:
-                others = ", ".join(repr(other) for other in labels if other != label)
-                self.add(
-                    paths[label],
-                    "label",
-                    f"{label!r} maps to the profile name {mapped}"
-                    f" (EZB.NSSCERT.sysname.{mapped}.HOST), as {others} does:"
-                    " one profile would govern both certificates; choose a label"
-                    " of its own",
-                    "NSA0030E",
-                )
+        collisions = colliding_labels(paths)
+        for label, path in paths.items():
+            mapped = map_label(label)
+            if mapped not in collisions:
+                continue
+            others = [repr(o) for o in collisions[mapped] if o != label]
+            together = (
+                others[0]
+                if len(others) == 1
+                else f"{', '.join(others[:-1])} and {others[-1]}"
+            )
+            self.add(
+                path,
+                "label",
+                f"{label!r} maps to the profile name {mapped}"
+                f" (EZB.NSSCERT.sysname.{mapped}.HOST), as {together}"
+                f" {'does' if len(others) == 1 else 'do'}: one profile would"
+                " govern both certificates; choose a label of its own",
+                "NSA0030E",
+            )
         for index, certificate in enumerate(description.certificates):
             path = certificate_table(index)
             if certificate.signedBy is not None:
