@@ -24,7 +24,8 @@ from nsstwisted.assistant.model import (
     StackSettings,
     effective_settings,
 )
-from nsstwisted.assistant.validation import identity_key, validate
+from nsstwisted.assistant.validation import validate
+from nsstwisted.assistant.values import identity_key
 
 BASE = """
 [servers.NSS]

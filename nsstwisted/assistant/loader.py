@@ -5,7 +5,7 @@ The loader checks what the file itself can get wrong: its TOML syntax,
 keys that no table takes, keys in the wrong table, values of the wrong type
 and values outside their choices, with every finding at once; then the
 values the model can hold wrongly from any source (numbers out of range,
-malformed names), which L{nsstwisted.assistant.validation} checks for the
+malformed names), which L{nsstwisted.assistant.values} checks for the
 loader and for the other sources alike.  The cross references between
 tables (a server a stack names, two stacks with one client name) are left
 to L{nsstwisted.assistant.validation.validate}, so that the web page can
@@ -53,7 +53,7 @@ from nsstwisted.assistant.model import (
     Stack,
     StackSettings,
 )
-from nsstwisted.assistant.validation import value_findings
+from nsstwisted.assistant.values import value_findings
 from nsstwisted.config.values import nearest_keyword
 
 __all__ = ["load_description", "parse_description"]
