@@ -231,6 +231,17 @@ class FindingTests(SynchronousTestCase):
         self.assertIn("did you mean system_name?", found[1].message)
         self.assertIn("did you mean port?", found[2].message)
 
+    def test_unknownKeyEscaped(self) -> None:
+        """
+        An unknown key is named as TOML spells it, quoted and escaped where
+        it is not bare, so that a finding cannot carry a control character
+        to the operator's terminal.
+        """
+        found = findings('"a\\u001b[2Jb" = 1\n[servers."x\\ty"]\nport = 1\n')
+        self.assertEqual(where(found)[:1], [("NSA0003E", "", '"a\\u001b[2Jb"')])
+        self.assertTrue(all(f.table.isprintable() for f in found), found)
+        self.assertTrue(all(str(f).isprintable() for f in found), found)
+
     def test_wrongTypes(self) -> None:
         """
         A value of the wrong TOML type is NSA0004E: a string for a number, a

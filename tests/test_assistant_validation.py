@@ -490,7 +490,7 @@ class StackTests(ValidationTestCase):
             ("NSA0025E", "images.B.stacks.TCPIP", "client_name"),
         )
         self.assertIn(
-            "SYSA_TCPIP is also the client name of [images.B.stacks.TCPIP]",
+            "'SYSA_TCPIP' is also the client name of [images.B.stacks.TCPIP]",
             found[0].message,
         )
 

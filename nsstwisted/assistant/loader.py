@@ -38,6 +38,7 @@ from nsstwisted.assistant.layout import (
     certificate_table,
     defaults_table,
     image_table,
+    key_text,
     operator_table,
     server_table,
     stack_table,
@@ -182,8 +183,8 @@ class _Reader:
             if not isinstance(table, dict):
                 self.finding(
                     where,
-                    name,
-                    f"must be a table: write [{where}.{name}]",
+                    key_text(name),
+                    f"must be a table: write [{where}.{key_text(name)}]",
                     "NSA0004E",
                 )
                 continue
@@ -226,7 +227,7 @@ class _Reader:
             if elsewhere is not None and key in elsewhere:
                 self.finding(
                     path,
-                    key,
+                    key_text(key),
                     f"does not belong in this table: write it in [{elsewhere[key]}]",
                     "NSA0007E",
                 )
@@ -237,7 +238,7 @@ class _Reader:
                 message += f"; did you mean {nearest}?"
             else:
                 message += f"; it takes {', '.join(known)}"
-            self.finding(path, key, message, "NSA0003E")
+            self.finding(path, key_text(key), message, "NSA0003E")
 
     def values(
         self, path: str, table: Mapping[str, Any], keys: Iterable[Key]

@@ -95,7 +95,7 @@ class _Checker:
                 self.add(
                     path,
                     "client_name",
-                    f"the client name {name} is also the client name of {others}"
+                    f"the client name {name!r} is also the client name of {others}"
                     " on the same NSS server, which tells its clients apart by"
                     " name, ignoring case: give each stack its own client_name",
                     "NSA0025E",
@@ -111,7 +111,7 @@ class _Checker:
                 self.add(
                     path,
                     "",
-                    f"the {what} {name} is defined twice (also [{seen[folded]}])",
+                    f"the {what} {name!r} is defined twice (also [{seen[folded]}])",
                     "NSA0018E",
                 )
             else:
@@ -134,7 +134,9 @@ class _Checker:
                         if primary is server
                         else "is itself a backup: name the primary"
                     )
-                    self.add(path, "backup_of", f"{server.backupOf} {why}", "NSA0023E")
+                    self.add(
+                        path, "backup_of", f"{server.backupOf!r} {why}", "NSA0023E"
+                    )
                 else:
                     self.backup_agrees(path, server, primary)
             where = (server.address.lower(), server.port)
@@ -142,7 +144,7 @@ class _Checker:
                 self.add(
                     path,
                     "port",
-                    f"[{listening[where]}] listens on {server.address} port"
+                    f"[{listening[where]}] listens on {server.address!r} port"
                     f" {server.port} too: give each server its own address or port",
                     "NSA0038E",
                 )
@@ -166,8 +168,8 @@ class _Checker:
             self.add(
                 path,
                 "system_name",
-                f"{backup.systemName} is not the system name of its primary"
-                f" {primary.name} ({primary.systemName}): the stacks' SERVAUTH"
+                f"{backup.systemName!r} is not the system name of its primary"
+                f" {primary.name!r} ({primary.systemName!r}): the stacks' SERVAUTH"
                 " profiles carry the system name, so a backup must share it",
                 "NSA0024E",
             )
@@ -179,7 +181,7 @@ class _Checker:
             self.add(
                 path,
                 "database",
-                f"is not the database of its primary {primary.name}: a backup"
+                f"is not the database of its primary {primary.name!r}: a backup"
                 " serves the same users, profiles, PassTicket key and key ring",
                 "NSA0024E",
             )
@@ -204,8 +206,8 @@ class _Checker:
                 self.add(
                     path,
                     "servers",
-                    f"{name} is not a server of this description: define"
-                    f" [servers.{name}] or correct the name",
+                    f"{name!r} is not a server of this description: define"
+                    f" [{server_table(name)}] or correct the name",
                     "NSA0021E",
                 )
         if len(servers) > 2:
@@ -222,7 +224,7 @@ class _Checker:
                 self.add(
                     path,
                     "servers",
-                    f"{servers[1]} is not the backup of {servers[0]}: give the"
+                    f"{servers[1]!r} is not the backup of {servers[0]!r}: give the"
                     f" primary first, then a server with backup_of = {servers[0]!r}",
                     "NSA0022E",
                 )

@@ -350,7 +350,7 @@ class _Checker:
                 "owner",
                 "a certificate of usage certauth is owned by CERTAUTH, and only"
                 f" such a certificate is (usage {certificate.usage}, owner"
-                f" {certificate.owner})",
+                f" {certificate.owner!r})",
                 "NSA0019E",
             )
         for identity in certificate.identities:
