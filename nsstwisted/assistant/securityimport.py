@@ -139,11 +139,40 @@ def _read(
                     f" ({e}): a server deployed with it would not start",
                 )
             )
+    _secrets(database, notices)
     rings = _RingReader(KeyRingStore(database), notices)
     tlsLabels = tuple(rings.read(server) for server in servers)
     certificates = rings.certificates()
     operators = _operators(database, {n.upper() for n in systemNames}, notices)
     return InstalledSecurity(certificates, operators, tlsLabels, tuple(notices))
+
+
+def _secrets(database: SecurityDatabase, notices: list[ImportNotice]) -> None:
+    """
+    Say which passwords and PassTicket keys the database holds and the
+    description cannot: a password is kept only as its hash, a PassTicket
+    key only sealed, and neither belongs in a plain file.
+    """
+    users = UserRegistry(database)
+    withPassword = [u for u in users.list_userids() if users.get_user(u).hasPassword]
+    keys = [
+        p.name
+        for p in ProfileStore(database).list(ResourceClass.PTKTDATA)
+        if p.hasPassTicketKey
+    ]
+    if withPassword or keys:
+        held = [
+            *([f"the passwords of {', '.join(withPassword)}"] if withPassword else []),
+            *([f"the PassTicket keys of {', '.join(keys)}"] if keys else []),
+        ]
+        notices.append(
+            ImportNotice(
+                "NSA0091W",
+                f"{' and '.join(held)} are not imported: a database keeps them"
+                " only hashed or sealed; set them anew where a generated file"
+                " needs them, or keep the users and profiles as they are",
+            )
+        )
 
 
 @dataclass
@@ -235,6 +264,7 @@ class _RingReader:
             converted = self._certificate(found.record, found.usage, signer)
             if converted is not None:
                 result.append(converted)
+        result.sort(key=_certificate_order)
         kept = [c.label for c in result]
         if kept:
             self.notices.append(
@@ -247,7 +277,7 @@ class _RingReader:
                     " importFrom",
                 )
             )
-        return tuple(sorted(result, key=_certificate_order))
+        return tuple(result)
 
     def _certificate(
         self,
