@@ -408,7 +408,9 @@ class ImportedInstallationTests(InstallationTestCase):
 
 class BadInputTests(InstallationTestCase):
     def assertRefused(self, messageId: str, *args: object, **kwargs: object) -> str:
-        error = self.assertRaises(ImportRefused, import_installation, *args, **kwargs)
+        error: ImportRefused = self.assertRaises(
+            ImportRefused, import_installation, *args, **kwargs
+        )
         self.assertEqual(error.messageId, messageId)
         self.assertTrue(str(error).startswith(messageId + " "))
         return error.text

@@ -51,7 +51,7 @@ class ImportCommandTestCase(InstallationTestCase):
 
     def options(self, *argv: str) -> ImportOptions:
         options = ImportOptions()
-        options.parseOptions(list(argv))  # type: ignore[no-untyped-call]
+        options.parseOptions(list(argv))
         return options
 
     def run_import(self, *argv: str) -> tuple[int, str, str]:
