@@ -392,10 +392,29 @@ class ImportedInstallationTests(InstallationTestCase):
         self.assertIn("NSA0093W", notices)
 
     def test_noDatabase(self) -> None:
-        path = self.write("plain.conf", "NssConfig\n{\n  SystemName SYS1\n}\n")
-        result = import_installation([path], [])
+        """
+        Only iked.conf files (a client host's installation), and no
+        database: the description has no certificates, and says why.
+        """
+        path = self.write("iked.conf", HOST2_IKED)
+        result = import_installation([], [path])
         self.assertEqual(result.description.certificates, ())
         self.assertIn("NSA0096W no security database is named", self.notices(result))
+
+    def test_databaseOfTheUsualSearch(self) -> None:
+        """
+        An nssd.conf without SecurityDatabase: the database is the one nssd
+        would use, by NSS_SECURITY_DB.
+        """
+        path = self.write("plain.conf", "NssConfig\n{\n  SystemName NSSSYS\n}\n")
+        result = import_installation(
+            [path], [], environ={"NSS_SECURITY_DB": self.setup.database}
+        )
+        self.assertEqual(
+            [c.label for c in result.description.certificates],
+            ["NSS CA", "Client1 cert", "Client2 cert"],
+        )
+        self.assertEqual(result.description.operators[0].userId, "IPSECOP")
 
     def test_wrongStash(self) -> None:
         other = self.write("other.sth", "")

@@ -39,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from nsstwisted.assistant.importnotices import ImportNotice, ImportRefused
@@ -63,7 +63,7 @@ from nsstwisted.assistant.model import (
 )
 from nsstwisted.assistant.securityimport import ServerRings, read_security
 from nsstwisted.security.errors import StashError
-from nsstwisted.security.location import stash_path
+from nsstwisted.security.location import database_path, stash_path
 
 __all__ = [
     "ImportNotice",
@@ -419,6 +419,7 @@ def import_installation(
     stash: str | None = None,
     hostname: str | None = None,
     source: str = "<import>",
+    environ: Mapping[str, str] | None = None,
 ) -> ImportedInstallation:
     """
     Read an installation into a description.
@@ -426,14 +427,18 @@ def import_installation(
     @param nssdConfs: the nssd.conf files, a primary before its backup.
     @param ikedConfs: the iked.conf files, one per image.
     @param database: the security database; by default the one the first
-        nssd.conf names (C{SecurityDatabase}).  Without either, the
+        nssd.conf names (C{SecurityDatabase}), else, if an nssd.conf is
+        given, the one nssd would use (C{NSS_SECURITY_DB}, then the
+        default).  With only iked.conf files and no C{database}, the
         description has no certificates and no operators (NSA0096W).
     @param stash: the stash file to check against the database; by default
-        the first nssd.conf's C{StashFile}, else the file beside an SQLite
-        database.
+        the first nssd.conf's C{StashFile}, else by the usual search
+        (C{NSS_STASH}, then the file beside an SQLite database).
     @param hostname: the host whose name gives the system name of a file
         that codes no C{SystemName}, as the daemons take it.
     @param source: the description's C{source}.
+    @param environ: the environment of the usual searches; L{None} for
+        C{os.environ}.
     @raise ImportRefused: a file cannot be read or breaks its syntax, a
         system name cannot be had, or the database cannot be read.
     """
@@ -443,14 +448,17 @@ def import_installation(
     servers = _servers(nssd, iked, hostname, notices)
 
     location = database or next((f.database for f in nssd if f.database), None)
+    if location is None and nssd:
+        # nssd's own search, which finds the database it serves from.
+        location = database_path(None, environ)
     certificates: tuple[Certificate, ...] = ()
     operators: tuple[Operator, ...] = ()
     if location is None:
         notices.append(
             ImportNotice(
                 "NSA0096W",
-                "no security database is named (--database, or an nssd.conf's"
-                " SecurityDatabase): the description has no certificates and no"
+                "no security database is named (--database) and no nssd.conf"
+                " is given: the description has no certificates and no"
                 " operators",
             )
         )
@@ -458,7 +466,7 @@ def import_installation(
         stashFile = stash or next((f.stashFile for f in nssd if f.stashFile), None)
         if stashFile is None:
             try:
-                stashFile = stash_path(location, None, {})
+                stashFile = stash_path(location, None, environ)
             except StashError:
                 stashFile = None
         rings: list[ServerRings] = []
