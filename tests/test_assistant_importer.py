@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 
 from nsstwisted.assistant.importer import (
     ImportedInstallation,
@@ -470,6 +470,18 @@ class BadInputTests(InstallationTestCase):
             " did you mean NssWaitLimit?",
         )
 
+    def test_stackWithoutServices(self) -> None:
+        """A stack iked would refuse is refused, at its statement's line."""
+        path = self.write(
+            "nosvc.conf",
+            "IkeConfig\n{\n  SystemName SYS1\n}\n"
+            "NssStackConfig TCPIP\n{\n  UserID CLIENT1\n}\n",
+        )
+        text = self.assertRefused("NSA0081E", [], [path])
+        self.assertEqual(
+            text, f"{path}:5: NssStackConfig: stack TCPIP: ServiceType missing"
+        )
+
     def test_noSystemName(self) -> None:
         path = self.write("nosys.conf", "IkeConfig\n{\n}\n")
         text = self.assertRefused("NSA0082E", [], [path])
@@ -480,6 +492,26 @@ class BadInputTests(InstallationTestCase):
         text = self.assertRefused("NSA0084E", [self.nssd_conf()], [], database=missing)
         self.assertIn(f"the security database {missing} cannot be read", text)
         self.assertFalse(os.path.exists(missing))
+
+    def test_unreachableDatabase(self) -> None:
+        """
+        A PostgreSQL database whose server does not answer: the message
+        names it and says why, and the import does not wait for it.
+        """
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise SkipTest("psycopg 3 is not installed") from None
+        uri = "postgresql://nss@127.0.0.1:1/nss"
+        text = self.assertRefused(
+            "NSA0084E",
+            [self.nssd_conf()],
+            [],
+            database=uri,
+            stash=self.setup.stash,
+        )
+        self.assertIn(f"the security database {uri} cannot be read: NSR0346E", text)
+        self.assertIn("Connection refused", text)
 
     def test_notADatabase(self) -> None:
         path = self.write("garbage.db", "this is not a database\n" * 100)

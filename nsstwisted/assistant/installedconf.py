@@ -517,10 +517,16 @@ def _nss_stack(statement: Statement, path: str, stack: StackFacts) -> None:
                     ],
                 )
             )
-    if stack.userId is None:
+    # iked refuses both, so an installation that runs has them.
+    missing = [
+        keyword
+        for keyword, value in (("UserID", stack.userId), ("ServiceType", services))
+        if not value
+    ]
+    if missing:
         raise _refused(
             ConfigurationError(
-                f"stack {stack.name}: UserID is missing",
+                f"stack {stack.name}: {' and '.join(missing)} missing",
                 path,
                 statement.line,
                 statement.kind,
