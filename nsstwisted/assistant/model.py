@@ -109,6 +109,11 @@ class NssServer:
     backupOf: str | None = None
     #: The RACF user ID nssd's key rings belong to.
     userId: str = "NSSD"
+    #: The identity the NSS clients check the server's TLS certificate
+    #: against, as iked.conf's C{NetworkSecurityServer ... Identity} writes
+    #: it (C{"Fqdn nssd1.example.com"}); C{None} to check it against
+    #: C{address}.
+    identity: str | None = None
 
 
 @dataclass(frozen=True)
