@@ -66,6 +66,32 @@ class _DescriptionOptions(_HelpOptions):
     A subcommand that takes the description file as its argument.
     """
 
+    def parseOptions(self, options: list[str] | None = None) -> None:
+        """
+        Take options after the description too (C{generate SITE --out DIR}),
+        as the synopsis writes them: usage stops at the first argument.
+        """
+        words = sys.argv[1:] if options is None else list(options)
+        valued = set()
+        for long, short, *_ in getattr(self, "optParameters", []):
+            valued.add(f"--{long}")
+            if short:
+                valued.add(f"-{short}")
+        flags: list[str] = []
+        arguments: list[str] = []
+        while words:
+            word = words.pop(0)
+            if word == "--":
+                arguments += words
+                break
+            if word.startswith("-") and word != "-":
+                flags.append(word)
+                if word in valued and words:
+                    flags.append(words.pop(0))
+            else:
+                arguments.append(word)
+        super().parseOptions([*flags, "--", *arguments])  # type: ignore[no-untyped-call]
+
     def parseArgs(self, *paths: str) -> None:
         if len(paths) != 1:
             raise usage.UsageError("give one DESCRIPTION file")
