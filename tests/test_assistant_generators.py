@@ -471,6 +471,45 @@ class RacfJobTests(GeneratorTestCase):
             script,
         )
 
+    def test_imported(self) -> None:
+        """
+        A certificate imported from a PEM file is added by the job (a CA
+        trusted); one from a PKCS#12 file, whose password the job must not
+        hold, is added before the job by a command in the README that asks
+        for it.
+        """
+        certificates = list(self.description.certificates)
+        certificates[0] = dataclasses.replace(
+            certificates[0], importFrom="/srv/pki/client1.p12"
+        )
+        certificates.append(
+            dataclasses.replace(
+                certificates[-1], label="Old CA", importFrom="/srv/pki/old-ca.pem"
+            )
+        )
+        description = dataclasses.replace(
+            self.description, certificates=tuple(certificates)
+        )
+        files = {f.path: f for f in generate(description, fixed_secret)}
+        job = files["NSSD1/nss-setup.racf"].content.decode()
+        self.assertIn(
+            "RACDCERT CERTAUTH ADD('/srv/pki/old-ca.pem') WITHLABEL('Old CA') TRUST\n",
+            job,
+        )
+        self.assertNotIn("client1.p12", job)
+        self.assertIn("/* 'Client1 cert': added before this job (README)", job)
+        readme = files["NSSD1/README"].content.decode()
+        database = os.path.join(self.folder, "db", "security.db")
+        self.assertIn(
+            f"nss-racf --database {database} --stash"
+            f' {database[:-3]}.sth "RACDCERT ID(IKEA)'
+            " ADD('/srv/pki/client1.p12') WITHLABEL('Client1 cert') PASSWORD\"\n",
+            readme,
+        )
+        self.assertLess(
+            readme.index("client1.p12"), readme.index("--file nss-setup.racf")
+        )
+
     def test_badSubject(self) -> None:
         certificate = dataclasses.replace(
             self.description.certificates[0], subject="CN=a,EMAIL=x@y.example"

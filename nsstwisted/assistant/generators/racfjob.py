@@ -139,20 +139,59 @@ def _altname(certificate: Certificate) -> str | None:
     return "ALTNAME(" + " ".join(f"{k}({v})" for k, v in given.items()) + ")"
 
 
+def is_pkcs12(certificate: Certificate) -> bool:
+    """
+    Whether a certificate is imported from a PKCS#12 file, whose password
+    RACDCERT ADD needs.
+    """
+    path = (certificate.importFrom or "").lower()
+    return path.endswith((".p12", ".pfx"))
+
+
+def add_command(certificate: Certificate) -> list[str]:
+    """
+    RACDCERT ADD of an imported certificate; for a PKCS#12 file with
+    C{PASSWORD} written without its value, which nss-racf asks for.
+    """
+    owner = _owner(certificate.owner)
+    words = [
+        "RACDCERT",
+        owner,
+        f"ADD({racf_quoted(certificate.importFrom or '')})",
+        f"WITHLABEL({racf_quoted(certificate.label)})",
+    ]
+    if owner == "CERTAUTH":
+        words.append("TRUST")
+    if is_pkcs12(certificate):
+        words.append("PASSWORD")
+    return words
+
+
+def pkcs12_imports(description: Description, primary: NssServer) -> list[Certificate]:
+    """
+    The certificates the job of C{primary} needs added from PKCS#12 files
+    before it runs.
+    """
+    backups = [s for s in description.servers if s.backupOf == primary.name]
+    servers = [primary, *backups]
+    stacks = served_stacks(description, primary)
+    return [c for c in _job_certificates(description, servers, stacks) if is_pkcs12(c)]
+
+
 def _make_certificate(
     job: _Job, description: Description, certificate: Certificate
 ) -> None:
     owner = _owner(certificate.owner)
     label = f"WITHLABEL({racf_quoted(certificate.label)})"
     if certificate.importFrom is not None:
-        trust = ["TRUST"] if owner == "CERTAUTH" else []
-        job.command(
-            "RACDCERT",
-            owner,
-            f"ADD({racf_quoted(certificate.importFrom)})",
-            label,
-            *trust,
-        )
+        if is_pkcs12(certificate):
+            # Its password is a secret the job must not hold: README has
+            # the command that asks for it, to be run before the job.
+            job.lines.append(
+                _comment(f"{certificate.label!r}: added before this job (README)")
+            )
+            return
+        job.command(*add_command(certificate))
         return
     words = ["RACDCERT", owner, "GENCERT", _subject(certificate)]
     if certificate.keyType == "NISTECC":

@@ -10,6 +10,7 @@ to "where does this file go".
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 from nsstwisted.assistant.generators.layout import (
@@ -25,8 +26,10 @@ from nsstwisted.assistant.generators.layout import (
     served_stacks,
 )
 from nsstwisted.assistant.generators.racfjob import (
+    add_command,
     database_options,
     exported_ca_files,
+    pkcs12_imports,
 )
 from nsstwisted.assistant.generators.secretfiles import SERVER_SECRETS
 from nsstwisted.assistant.generators.units import exec_start
@@ -114,8 +117,19 @@ def placements(description: Description) -> list[Placement]:
     return found
 
 
+def _word(word: str) -> str:
+    """
+    A word of a shell command, quoted as an operator would quote it.
+    """
+    if word and not any(c in word for c in " \t\n'\"$`\\()*?[]{}<>|&;#~"):
+        return word
+    if not any(c in word for c in '"$`\\'):
+        return f'"{word}"'
+    return shlex.quote(word)
+
+
 def _command(words: list[str]) -> str:
-    return " ".join(w if w and " " not in w else repr(w) for w in words)
+    return " ".join(_word(w) for w in words)
 
 
 def _server_steps(description: Description, folder: str) -> list[str]:
@@ -124,6 +138,13 @@ def _server_steps(description: Description, folder: str) -> list[str]:
         if primary.name != folder:
             continue
         racf = _command(["nss-racf", *database_options(primary)])
+        for certificate in pkcs12_imports(description, primary):
+            steps += [
+                f"- Add {certificate.label!r} from its PKCS#12 file first; nss-racf"
+                " asks for the",
+                "  file's password:",
+                f"      {racf} {_command([' '.join(add_command(certificate))])}",
+            ]
         steps += [
             f"- Set up the security database of NSS server {primary.name}: in this"
             " folder, run",
