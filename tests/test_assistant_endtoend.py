@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import pwd
+import re
 import shlex
 import shutil
 import subprocess
@@ -227,6 +228,8 @@ class AssistantEndToEndTests(TestCase):
     timeout = 90
 
     def setUp(self) -> None:
+        if not re.fullmatch(r"[A-Z@#$][A-Z0-9@#$]{0,7}", OPERATOR):
+            self.skipTest(f"the login name {OPERATOR} is no RACF user ID")
         self.where = folders(self)
         self.port = free_port()
         self.out = self.where.path("out")
