@@ -29,7 +29,7 @@ from twisted.trial.unittest import TestCase
 
 from nsstwisted.assistant.deployment import deploy
 from nsstwisted.assistant.generators import placements
-from nsstwisted.assistant.generators.racfjob import database_options
+from nsstwisted.assistant.generators.racfsecrets import database_options
 from nsstwisted.assistant.model import (
     Certificate,
     Description,

@@ -172,6 +172,13 @@ def primaries(description: Description) -> list[NssServer]:
     return [s for s in description.servers if s.backupOf is None]
 
 
+def backups_of(description: Description, primary: NssServer) -> list[NssServer]:
+    """
+    The servers that back C{primary} up, on its security database.
+    """
+    return [s for s in description.servers if s.backupOf == primary.name]
+
+
 def password_secret(primary: NssServer, userId: str) -> str:
     """
     The secret name of a user's password: one per user and database, since

@@ -25,12 +25,12 @@ from nsstwisted.assistant.generators.layout import (
     secret_file_name,
     served_stacks,
 )
-from nsstwisted.assistant.generators.racfjob import (
+from nsstwisted.assistant.generators.racfcertificates import (
     add_command,
-    database_options,
     exported_ca_files,
     pkcs12_imports,
 )
+from nsstwisted.assistant.generators.racfsecrets import database_options
 from nsstwisted.assistant.generators.secretfiles import SERVER_SECRETS
 from nsstwisted.assistant.generators.units import exec_start
 from nsstwisted.assistant.model import Description, GeneratedFile, Role
