@@ -183,7 +183,7 @@ class NssAssistantTests(SynchronousTestCase):
 
     def test_usage(self) -> None:
         for argv, message in [
-            ([], "generate or diff or check is needed"),
+            ([], "generate or diff or check or import is needed"),
             (["generate", "site.toml"], "generate needs --out DIR"),
             (["diff", "site.toml"], "diff needs --out DIR"),
             (["check"], "give one DESCRIPTION file"),
@@ -205,10 +205,13 @@ class NssAssistantTests(SynchronousTestCase):
                 "Usage: nss-assistant generate DESCRIPTION --out DIR [--force]\n"
                 "       nss-assistant diff DESCRIPTION --out DIR\n"
                 "       nss-assistant check DESCRIPTION\n"
+                "       nss-assistant import "
             ),
             out,
         )
         status, out, _ = self.nss_assistant("generate", "--help")
         self.assertEqual(status, 0)
         self.assertIn("--force", out)
-        self.assertEqual([c.name for c in SUBCOMMANDS], ["generate", "diff", "check"])
+        self.assertEqual(
+            [c.name for c in SUBCOMMANDS], ["generate", "diff", "check", "import"]
+        )

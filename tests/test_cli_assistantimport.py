@@ -17,31 +17,12 @@ from twisted.trial.unittest import SkipTest
 
 from nsstwisted.assistant.importer import import_installation
 from nsstwisted.assistant.loader import parse_description
-from nsstwisted.assistant.model import Description
-from nsstwisted.assistant.tomlwriter import dump_description
 from nsstwisted.cli.assistantimport import ImportOptions, run_import
 from tests.test_assistant_importer import (
     HOST2_IKED,
     InstallationTestCase,
     documented_example,
 )
-
-
-def writer_missing() -> bool:
-    """Whether this tree's TOML writer is still the placeholder."""
-    try:
-        dump_description(Description())
-    except NotImplementedError:
-        return True
-    return False
-
-
-def require_writer() -> None:
-    if writer_missing():
-        raise SkipTest(
-            "nsstwisted.assistant.tomlwriter.dump_description is a placeholder"
-            " (NotImplementedError) in this tree: no description can be written"
-        )
 
 
 class ImportCommandTestCase(InstallationTestCase):
@@ -151,20 +132,8 @@ class ErrorTests(ImportCommandTestCase):
         )
         self.assertFalse(os.path.exists(self.out))
 
-    def test_writerMissing(self) -> None:
-        if not writer_missing():
-            raise SkipTest("this tree has the TOML writer")
-        status, _, err = self.run_import(*self.example())
-        self.assertEqual(status, 2)
-        self.assertIn("NSA0089E", err)
-        self.assertFalse(os.path.exists(self.out))
-
 
 class WriteTests(ImportCommandTestCase):
-    def setUp(self) -> None:
-        require_writer()
-        super().setUp()
-
     def test_writesDescription(self) -> None:
         """
         The description is written with where it came from and every

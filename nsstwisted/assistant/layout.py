@@ -65,6 +65,8 @@ SERVER_KEYS = (
     Key("database", "database", Kind.STRING),
     Key("stash_file", "stashFile", Kind.STRING),
     Key("nmi_socket", "nmiSocket", Kind.STRING),
+    Key("identity", "identity", Kind.STRING),
+    Key("config_file", "configFile", Kind.STRING),
 )
 
 #: C{[images.NAME]}: the image's own keys
@@ -76,6 +78,7 @@ IMAGE_KEYS = (
     Key("nmi_socket", "nmiSocket", Kind.STRING),
     Key("sa_installer", "saInstaller", Kind.STRING, choices=("Record", "Xfrm")),
     Key("secrets_directory", "secretsDirectory", Kind.STRING),
+    Key("config_file", "configFile", Kind.STRING),
 )
 
 #: The settings iked.conf holds once (IkeConfig): written in

@@ -273,6 +273,9 @@ class _Checker:
         self.user_id(path, "user_id", server.userId)
         self.path(path, "database", server.database, database=True)
         self.path(path, "stash_file", server.stashFile)
+        self.path(path, "config_file", server.configFile)
+        if server.identity is not None:
+            self.identity(path, "identity", server.identity)
         self.path(path, "nmi_socket", server.nmiSocket)
 
     def image_values(self, image: Image) -> None:
@@ -282,6 +285,7 @@ class _Checker:
         self.path(path, "ca_file", image.caFile)
         self.path(path, "nmi_socket", image.nmiSocket)
         self.path(path, "secrets_directory", image.secretsDirectory)
+        self.path(path, "config_file", image.configFile)
         self.number(
             path, "ike_syslog_level", image.ikeSyslogLevel, IKE_SYSLOG_LEVEL_RANGE
         )

@@ -31,6 +31,7 @@ from nsstwisted.assistant.deployment import (
 )
 from nsstwisted.assistant.generators import GenerationError
 from nsstwisted.assistant.model import Description, DescriptionError, Finding
+from nsstwisted.cli.assistantimport import ImportOptions, run_import
 from nsstwisted.cli.options import CommandOptions, Finished
 
 __all__ = [
@@ -287,6 +288,16 @@ SUBCOMMANDS: list[Subcommand] = [
     ),
     Subcommand("diff", DiffOptions, "Show what generate would change.", run_diff),
     Subcommand("check", CheckOptions, "Read and validate a description.", run_check),
+    Subcommand(
+        "import",
+        ImportOptions,
+        "Read an installation made by hand into a description.",
+        lambda options, tools, out, err: run_import(
+            options,  # type: ignore[arg-type]
+            out,
+            err,
+        ),
+    ),
 ]
 
 

@@ -169,14 +169,7 @@ def run_import(options: ImportOptions, stdout: TextIO, stderr: TextIO) -> int:
     except ImportRefused as e:
         stderr.write(f"{PROGRAM}: {_one_line(str(e))}\n")
         return EXIT_ENVIRONMENT if e.messageId in _ENVIRONMENT else EXIT_REFUSED
-    try:
-        text = dump_description(result.description)
-    except NotImplementedError:
-        stderr.write(
-            f"{PROGRAM}: NSA0089E this installation of nsstwisted cannot write"
-            " a description (its TOML writer is missing): nothing was written\n"
-        )
-        return EXIT_ENVIRONMENT
+    text = dump_description(result.description)
     for notice in result.notices:
         stderr.write(f"{PROGRAM}: {_one_line(str(notice))}\n")
     try:

@@ -48,7 +48,10 @@ def server_line(description: Description, server: NssServer) -> str:
         )
     words = [config_value(server.address), "Port", str(server.port)]
     certificate = tls_certificate(description, server)
-    if certificate is not None and certificate.identities:
+    if server.identity is not None:
+        kind, value = identity_parts(server.identity)
+        words += ["Identity", kind, config_value(value)]
+    elif certificate is not None and certificate.identities:
         named = {identity_parts(i)[1].lower() for i in certificate.identities}
         if server.address.lower() not in named:
             kind, value = identity_parts(certificate.identities[0])
