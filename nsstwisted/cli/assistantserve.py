@@ -13,6 +13,7 @@ cannot be read (NSA0106E), or the port cannot be listened on (NSA0109E).
 
 from __future__ import annotations
 
+import getopt
 import sys
 from typing import Any, ClassVar, NoReturn, TextIO
 
@@ -63,6 +64,27 @@ class ServeOptions(CommandOptions):
     def getSynopsis(self) -> str:
         # A subcommand's own line, not usage's parent synopsis run into it.
         return self.synopsis
+
+    def parseOptions(self, options: list[str] | None = None) -> None:
+        """
+        Take the options after the description too (C{serve DESCRIPTION
+        --port N}), as GNU commands do; usage's getopt stops at the first
+        argument.
+        """
+        argv = sys.argv[1:] if options is None else options
+        try:
+            found, arguments = getopt.gnu_getopt(argv, self.shortOpt, self.longOpt)
+        except getopt.GetoptError as e:
+            raise usage.UsageError(str(e)) from None
+        ordered = []
+        for option, value in found:
+            valued = (
+                f"{option[2:]}=" in self.longOpt
+                if option.startswith("--")
+                else f"{option[1:]}:" in self.shortOpt
+            )
+            ordered += [option, value] if valued else [option]
+        super().parseOptions([*ordered, "--", *arguments])  # type: ignore[no-untyped-call]
 
     def parseArgs(self, description: str) -> None:  # type: ignore[override]
         self["description"] = description
@@ -156,9 +178,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     """
     options = ServeOptions()  # type: ignore[no-untyped-call]
     try:
-        options.parseOptions(  # type: ignore[no-untyped-call]
-            sys.argv[1:] if argv is None else argv
-        )
+        options.parseOptions(sys.argv[1:] if argv is None else argv)
     except Finished as finished:
         sys.stdout.write(finished.text)
         sys.exit(EXIT_OK)
