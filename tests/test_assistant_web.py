@@ -21,9 +21,12 @@ from urllib.parse import urlencode, urlsplit
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
+from twisted.internet.protocol import Protocol
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
-from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool, readBody
+from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool
 from twisted.web.http_headers import Headers
+from twisted.web.iweb import IResponse
 
 from nsstwisted.assistant.generators import generate
 from nsstwisted.assistant.model import (
@@ -70,6 +73,29 @@ def needs_writer() -> None:
     _available("TOML writer", lambda: dump_description(Description()))
 
 
+class _Body(Protocol):
+    """
+    A response's whole body (twisted's readBody warns about the transport
+    of a body that was complete on arrival).
+    """
+
+    def __init__(self, done: Deferred[bytes]) -> None:
+        self.parts: list[bytes] = []
+        self.done = done
+
+    def dataReceived(self, data: bytes) -> None:
+        self.parts.append(data)
+
+    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        self.done.callback(b"".join(self.parts))
+
+
+def read_body(response: IResponse) -> Deferred[bytes]:
+    done: Deferred[bytes] = Deferred()
+    response.deliverBody(_Body(done))
+    return done
+
+
 @dataclass
 class Answer:
     code: int
@@ -109,7 +135,7 @@ class PageClient:
         response = await self.agent.request(
             method.encode("ascii"), (self.base + path).encode("utf-8"), sent, body
         )
-        text = (await readBody(response)).decode("utf-8")
+        text = (await read_body(response)).decode("utf-8")
         for cookie in response.headers.getRawHeaders("set-cookie") or []:
             self.cookie = cookie.split(";", 1)[0]
         return Answer(response.code, response.headers, text)
