@@ -28,6 +28,7 @@ from nsstwisted.assistant.model import (
     IMAGE_ONLY_SETTINGS,
     Certificate,
     DescriptionError,
+    GeneratedFile,
     Image,
     NssServer,
     Operator,
@@ -304,31 +305,29 @@ class AssistantResource(Resource):
         _log.info("NSA0113I the description was saved to {path}", path=self.draft.path)
         raise _see("/?notice=saved")
 
-    def _generated(self) -> str | None:
+    def _generated(self) -> tuple[list[GeneratedFile] | None, str | None]:
         """
-        Why the files cannot be generated now, or C{None} when they can.
+        The preview of the generated files, or why there is none.
         """
         try:
-            self.draft.preview()
+            return self.draft.preview(), None
         except NotImplementedError:
-            return "NSA0108E this build has no generators yet."
+            return None, "this build has no generators yet."
         except DescriptionError as e:
-            return "NSA0108E the files cannot be generated: " + "; ".join(
+            return None, "the files cannot be generated: " + "; ".join(
                 str(f) for f in e.findings
             )
         except Exception as e:
-            return f"NSA0108E the files cannot be generated: {type(e).__name__}: {e}"
-        return None
+            return None, f"the files cannot be generated: {type(e).__name__}: {e}"
 
     def _files(self, shell: pages.Shell, form: dict[str, str], notice: str) -> bytes:
-        problem = self._generated()
-        files = None if problem else self.draft.preview()
-        return pages.files_page(shell, files, problem)
+        files, problem = self._generated()
+        return pages.files_page(shell, files, problem and f"NSA0108E {problem}")
 
     def _archive(self, shell: pages.Shell, form: dict[str, str], notice: str) -> bytes:
-        problem = self._generated()
+        _, problem = self._generated()
         if problem:
-            raise _Answer(409, pages.refusal(problem[:8], problem[9:]))
+            raise _refuse(409, "NSA0108E", problem)
         raise _Download(self.draft.archive())
 
     def _add_image(
