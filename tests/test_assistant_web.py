@@ -453,8 +453,12 @@ class EditingTests(PageTestCase):
     @coroutine
     async def test_servers(self) -> None:
         """
-        A server is added from its table's form and edited from its own.
+        A server is added from its table's form, which starts with the
+        model's defaults, and edited from its own.
         """
+        page = (await self.client.request("GET", "/servers")).body
+        self.assertIn('name="port" value="4159"', page)
+        self.assertIn('name="keyRing" value="NSSD/NSSRING"', page)
         answer = await self.post(
             "/servers",
             name="nssd1",
@@ -720,33 +724,61 @@ class BrowserTests(SynchronousTestCase):
 
     def test_validationAndDownload(self) -> None:
         """
-        A third stack with the first one's client name gets the validation's
-        finding next to its client name; the generated files download as
-        an archive that holds them, secrets owner-only; the description is
-        saved to its file.
+        A server and an image whose stacks use it, made on the page; a third
+        stack with the first one's client name gets the validation's
+        finding next to its client name, and is removed; the generated files
+        download as an archive that holds them, secrets owner-only and never
+        on the page; the description is saved to its file.
         """
         needs_validation()
         needs_generators()
         needs_writer()
         browser = self.start()
+        base = self.server.url.split("/?")[0]
+        browser.click("nav a[href='/servers']")
+        browser.type("#f-name", "NSSD1")
+        browser.type("#f-systemName", "SYSN")
+        browser.type("#f-address", "127.0.0.1")
+        browser.click("#add-button")
+        self.assertEqual(browser.text("h1"), "Server NSSD1", browser.text("main"))
+        browser.click("nav a[href='/']")
         self.imageAndTwoStacks(browser)
         browser.click("a[href='/images/SYSTEMA']")
+        browser.type("#f-servers", "NSSD1")
+        browser.type("#f-userId", "IKED")
+        browser.click("#update")
+        self.assertNotIn("NSA0103E", browser.text("main"))
+
         browser.type("#new-stack-name", "TCPCS3")
         browser.click("#add-stack-button")
         browser.type("#f-clientName", "SYSA_TCPCS1")
         browser.click("#update")
         self.assertIn("SYSA_TCPCS1", browser.text("#field-clientName .error"))
+        browser.click("#delete")
+        self.assertEqual(browser.text("h1"), "Image SYSTEMA")
 
-        browser.click("#clear-form ~ form #delete")
-        browser.click("nav a[href='/files']")
+        browser.open(base + "/files")
         self.assertEqual(browser.text("h1"), "Generated files")
+        page = browser.text("main")
+        self.assertFalse(browser.text("#files-error"), page)
         name = browser.download("#download")
         with tarfile.open(os.path.join(self.downloads, name)) as archive:
             members = {m.name: m for m in archive.getmembers()}
-        self.assertTrue(members)
-        self.assertTrue(any(m.endswith(".conf") for m in members), members)
+            contents = {
+                m.name: archive.extractfile(m).read()  # type: ignore[union-attr]
+                for m in members.values()
+            }
+        self.assertTrue(any(m.endswith("iked.conf") for m in members), members)
+        secrets = [m for m in members.values() if m.mode == 0o600]
+        self.assertTrue(secrets, members)
+        for member in secrets:
+            secret = contents[member.name].decode().strip()
+            self.assertTrue(secret)
+            self.assertNotIn(secret, page)
         for member in members.values():
-            if "secret" in member.name or member.name.endswith(".password"):
-                self.assertEqual(member.mode, 0o600, member.name)
+            self.assertIn(member.name, browser.text("#file-list"))
+
         browser.click("#save")
-        self.assertTrue(os.path.exists(self.description))
+        self.assertIn("NSA0113I", browser.text(".notice"))
+        with open(self.description) as f:
+            self.assertIn("TCPCS2", f.read())

@@ -22,6 +22,7 @@ from typing import Any, Literal
 __all__ = [
     "FieldSpec",
     "FormErrors",
+    "defaults_of",
     "field_key",
     "format_value",
     "parse_fields",
@@ -125,6 +126,20 @@ def specs_of(cls: type, exclude: frozenset[str] = frozenset()) -> list[FieldSpec
         for f in dataclasses.fields(cls)
         if f.name not in exclude
     ]
+
+
+def defaults_of(cls: type) -> dict[str, object]:
+    """
+    The model's default of each field that has one, which a form to add an
+    item starts with (a server's port 4159, its key ring NSSD/NSSRING).
+    """
+    found: dict[str, object] = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            found[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            found[f.name] = f.default_factory()
+    return found
 
 
 def format_value(value: object) -> str:

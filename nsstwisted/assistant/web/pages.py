@@ -577,7 +577,10 @@ class Collection:
     key: str
     title: str
     singular: str
+    cls: type
     specs: Sequence[FieldSpec]
+    #: What the form to add one starts with: the model's defaults.
+    defaults: Mapping[str, object]
 
 
 def collection_page(
@@ -609,7 +612,9 @@ def collection_page(
     fields = "".join(
         field(
             spec,
-            submitted.get(spec.name, "") if submitted is not None else "",
+            submitted.get(spec.name, "")
+            if submitted is not None
+            else format_value(collection.defaults.get(spec.name)),
             placed.byField.get(field_key(spec.name), ()),
         )
         for spec in collection.specs

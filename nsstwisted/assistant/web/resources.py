@@ -37,7 +37,12 @@ from nsstwisted.assistant.model import (
 )
 from nsstwisted.assistant.web import pages
 from nsstwisted.assistant.web.draft import Draft, DraftError
-from nsstwisted.assistant.web.fields import FormErrors, parse_fields, specs_of
+from nsstwisted.assistant.web.fields import (
+    FormErrors,
+    defaults_of,
+    parse_fields,
+    specs_of,
+)
 from nsstwisted.assistant.web.protection import Guard
 
 __all__ = ["AssistantResource"]
@@ -48,29 +53,21 @@ IMAGE_SPECS = specs_of(Image, frozenset({"name", "defaults", "stacks"}))
 STACK_SPECS = specs_of(Stack, frozenset({"name", "overrides"}))
 SETTING_SPECS = specs_of(StackSettings)
 
-COLLECTIONS: Mapping[str, tuple[pages.Collection, type]] = {
-    "servers": (
-        pages.Collection(
-            "servers", "name", "NSS servers", "server", specs_of(NssServer)
-        ),
-        NssServer,
+
+def _collection(
+    table: str, key: str, title: str, singular: str, cls: type
+) -> pages.Collection:
+    return pages.Collection(
+        table, key, title, singular, cls, specs_of(cls), defaults_of(cls)
+    )
+
+
+COLLECTIONS: Mapping[str, pages.Collection] = {
+    "servers": _collection("servers", "name", "NSS servers", "server", NssServer),
+    "certificates": _collection(
+        "certificates", "label", "Certificates", "certificate", Certificate
     ),
-    "certificates": (
-        pages.Collection(
-            "certificates",
-            "label",
-            "Certificates",
-            "certificate",
-            specs_of(Certificate),
-        ),
-        Certificate,
-    ),
-    "operators": (
-        pages.Collection(
-            "operators", "userId", "Operators", "operator", specs_of(Operator)
-        ),
-        Operator,
-    ),
+    "operators": _collection("operators", "userId", "Operators", "operator", Operator),
 }
 
 #: Headers on every answer: no script may run, nothing is loaded from
@@ -452,7 +449,7 @@ class AssistantResource(Resource):
     def _collection(
         self, shell: pages.Shell, form: dict[str, str], notice: str, table: str
     ) -> bytes:
-        collection, cls = COLLECTIONS[table]
+        collection = COLLECTIONS[table]
         items = getattr(self.draft.description, table)
         if form:
             try:
@@ -464,7 +461,7 @@ class AssistantResource(Resource):
                         shell, collection, items, self.draft.check(), form, e.errors
                     ),
                 ) from None
-            item = cls(**values)
+            item = collection.cls(**values)
             getattr(self.draft, f"put_{collection.singular}")(item)
             raise _see(f"/{table}/{pages.q(values[collection.key])}")
         return pages.collection_page(
@@ -479,7 +476,7 @@ class AssistantResource(Resource):
         table: str,
         name: str,
     ) -> bytes:
-        collection = COLLECTIONS[table][0]
+        collection = COLLECTIONS[table]
         items = getattr(self.draft.description, table)
         found = [i for i in items if getattr(i, collection.key) == name]
         if not found:
