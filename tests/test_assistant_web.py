@@ -352,10 +352,26 @@ class EditingTests(PageTestCase):
         await self.twoStacks()
         answer = await self.post("/images", name="SYSTEMA", systemName="X")
         self.assertEqual(answer.code, 400)
-        self.assertIn("NSA0104E", answer.body)
+        self.assertRegex(
+            answer.body,
+            r'id="new-image-name" name="name" value="SYSTEMA" aria-describedby='
+            r'"new-image-name-error" aria-invalid="true"><ul class="error" '
+            r'id="new-image-name-error"><li>NSA0104E ',
+        )
+        self.assertEqual(self.draft.image("SYSTEMA").systemName, "SYSA")
         answer = await self.post("/images/SYSTEMA/stacks", name="TCPCS1")
         self.assertEqual(answer.code, 400)
+        self.assertIn(
+            '<ul class="error" id="new-stack-name-error"><li>NSA0104E', answer.body
+        )
         self.assertEqual(len(self.draft.image("SYSTEMA").stacks), 2)
+        server = {"name": "N1", "systemName": "S", "address": "192.0.2.1"}
+        server.update(port="4159", keyRing="R", syslogLevel="0", userId="NSSD")
+        self.assertEqual((await self.post("/servers", **server)).code, 303)
+        answer = await self.post("/servers", **server)
+        self.assertEqual(answer.code, 400)
+        self.assertIn('<ul class="error" id="f-name-error"><li>NSA0104E', answer.body)
+        self.assertEqual(len(self.draft.description.servers), 1)
 
     @coroutine
     async def test_overrideAndClear(self) -> None:

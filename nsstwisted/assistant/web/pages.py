@@ -291,11 +291,37 @@ def _table_findings(placed: Placed) -> str:
     return _errors("table", placed.table)
 
 
-def tree(shell: Shell, description: Description, check: Check, notice: str) -> bytes:
+def new_name(fid: str, name: str, label: str, typed: str, refused: str) -> str:
     """
-    The images and their stacks as a tree, the form to add an image, and
-    every finding.
+    A field of a form that adds an item: what was typed and why it was
+    refused (a name already used, NSA0104E) when it comes back.
     """
+    errors = (
+        _errors(fid, [Finding("<web>", "", name, refused, "NSA0104E")])
+        if refused
+        else ""
+    )
+    aria = f' aria-describedby="{fid}-error" aria-invalid="true"' if refused else ""
+    return (
+        f'<div class="field"><label for="{fid}">{escape(label)}</label> '
+        f'<input type="text" id="{fid}" name="{escape(name)}" value="{escape(typed)}"'
+        f"{aria}>{errors}</div>"
+    )
+
+
+def tree(
+    shell: Shell,
+    description: Description,
+    check: Check,
+    notice: str,
+    typed: Submitted | None = None,
+    refused: str = "",
+) -> bytes:
+    """
+    The images and their stacks as a tree, the form to add an image (with
+    what was typed and why it was refused, when it was), and every finding.
+    """
+    typed = typed or {}
     images = []
     for image in description.images:
         stacks = "".join(
@@ -317,11 +343,17 @@ def tree(shell: Shell, description: Description, check: Check, notice: str) -> b
     add = shell.form(
         "/images",
         '<h2 id="add-image">Add an image</h2>'
-        '<div class="field"><label for="new-image-name">Image name</label> '
-        '<input type="text" id="new-image-name" name="name"></div>'
-        '<div class="field"><label for="new-image-system">System name</label> '
-        '<input type="text" id="new-image-system" name="systemName"></div>'
-        '<button type="submit" id="add-image-button">Add the image</button>',
+        + new_name(
+            "new-image-name", "name", "Image name", typed.get("name", ""), refused
+        )
+        + new_name(
+            "new-image-system",
+            "systemName",
+            "System name",
+            typed.get("systemName", ""),
+            "",
+        )
+        + '<button type="submit" id="add-image-button">Add the image</button>',
         "Add an image",
     )
     body = (
@@ -381,11 +413,13 @@ def image_form(
     submitted: Submitted | None = None,
     errors: Mapping[str, str] | None = None,
     notice: str = "",
+    newStack: tuple[str, str] = ("", ""),
 ) -> bytes:
     """
     An image's form: its own settings, and the stack defaults it gives its
     stacks (each with the documented default it falls back to); its
-    stacks, and the form to add one.
+    stacks, and the form to add one (C{newStack}: the name typed there and
+    why it was refused, when it was).
     """
     findings = list(check.findings) + [
         dataclasses.replace(_form_error(m), table=image_table(image.name), key=k)
@@ -436,9 +470,8 @@ def image_form(
     add = shell.form(
         f"{image_url(image.name)}/stacks",
         '<h2 id="add-stack">Add a stack</h2>'
-        '<div class="field"><label for="new-stack-name">Stack name</label> '
-        '<input type="text" id="new-stack-name" name="name"></div>'
-        '<button type="submit" id="add-stack-button">Add the stack</button>',
+        + new_name("new-stack-name", "name", "Stack name", *newStack)
+        + '<button type="submit" id="add-stack-button">Add the stack</button>',
         "Add a stack",
     )
     remove = shell.form(
@@ -591,9 +624,11 @@ def collection_page(
     submitted: Submitted | None = None,
     errors: Mapping[str, str] | None = None,
     notice: str = "",
+    errorId: str = "NSA0103E",
 ) -> bytes:
     """
-    A table's items, linked to their forms, and the form to add one.
+    A table's items, linked to their forms, and the form to add one, with
+    the messages (C{errorId}) of a refused one next to its fields.
     """
     listing = "".join(
         f'<li><a href="/{collection.table}/{q(getattr(i, collection.key))}">'
@@ -601,7 +636,7 @@ def collection_page(
         for i in items
     )
     findings = [
-        dataclasses.replace(_form_error(m), table=collection.table, key=k)
+        Finding("<web>", collection.table, k, m, errorId)
         for k, m in (errors or {}).items()
     ]
     placed = place(

@@ -6,7 +6,8 @@ repeats a change).
 
   - C{/}: the tree of images and stacks, every finding, adding an image
   - C{/images/I}: an image's form; C{/images/I/stacks}: adding a stack;
-    C{/images/I/stacks/S}: a stack's form; C{.../delete}: removing one
+    C{/images/I/stacks/S}: a stack's form; C{.../clear}: clearing one of
+    its overrides; C{.../delete}: removing one
   - C{/servers}, C{/certificates}, C{/operators}, and C{/TABLE/NAME}
   - C{/files}: the preview; C{/files.tar.gz}: the archive
   - C{/save}: the draft to its file; C{/style.css}
@@ -20,7 +21,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
-from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
@@ -47,7 +47,6 @@ from nsstwisted.assistant.web.protection import Guard
 
 __all__ = ["AssistantResource"]
 
-_log = Logger()
 
 IMAGE_SPECS = specs_of(Image, frozenset({"name", "defaults", "stacks"}))
 STACK_SPECS = specs_of(Stack, frozenset({"name", "overrides"}))
@@ -299,7 +298,6 @@ class AssistantResource(Resource):
                 f"the description could not be saved to {self.draft.path}: "
                 f"{e.strerror or e}; the draft is kept.",
             ) from None
-        _log.info("NSA0113I the description was saved to {path}", path=self.draft.path)
         raise _see("/?notice=saved")
 
     def _generated(self) -> tuple[list[GeneratedFile] | None, str | None]:
@@ -332,7 +330,18 @@ class AssistantResource(Resource):
     ) -> bytes:
         name = form.get("name", "").strip()
         system = form.get("systemName", "").strip() or name.upper()
-        self.draft.put_image(Image(name=name, systemName=system))
+        try:
+            self.draft.put_image(Image(name=name, systemName=system))
+        except DraftError as e:
+            page = pages.tree(
+                shell,
+                self.draft.description,
+                self.draft.check(),
+                "",
+                form,
+                e.finding.message,
+            )
+            raise _Answer(400, page) from None
         raise _see(pages.image_url(name))
 
     def _image(
@@ -381,7 +390,21 @@ class AssistantResource(Resource):
 
     def _add_stack(self, shell: pages.Shell, form: dict[str, str], image: str) -> bytes:
         name = form.get("name", "").strip()
-        self.draft.put_stack(image, Stack(name=name))
+        try:
+            self.draft.put_stack(image, Stack(name=name))
+        except DraftError as e:
+            if e.finding.messageId != "NSA0104E":
+                raise
+            page = pages.image_form(
+                shell,
+                self.draft.description,
+                self.draft.check(),
+                self.draft.image(image),
+                IMAGE_SPECS,
+                SETTING_SPECS,
+                newStack=(name, e.finding.message),
+            )
+            raise _Answer(400, page) from None
         raise _see(pages.stack_url(image, name))
 
     def _stack(
@@ -462,7 +485,20 @@ class AssistantResource(Resource):
                     ),
                 ) from None
             item = collection.cls(**values)
-            getattr(self.draft, f"put_{collection.singular}")(item)
+            try:
+                getattr(self.draft, f"put_{collection.singular}")(item)
+            except DraftError as e:
+                errors = {collection.key: e.finding.message}
+                page = pages.collection_page(
+                    shell,
+                    collection,
+                    items,
+                    self.draft.check(),
+                    form,
+                    errors,
+                    errorId=e.finding.messageId,
+                )
+                raise _Answer(400, page) from None
             raise _see(f"/{table}/{pages.q(values[collection.key])}")
         return pages.collection_page(
             shell, collection, items, self.draft.check(), notice=notice
