@@ -1322,3 +1322,161 @@ def ike_messages(draw: st.DrawFn, encrypted: bool = True) -> IkeMessage:
         draw(st.booleans()),
         tuple(draw(ike_payload_chains(encrypted))),
     )
+
+
+# ----------------------------------------------------------------------------
+# The configuration assistant's description (tests/test_assistant_tomlwriter.py)
+# ----------------------------------------------------------------------------
+
+from typing import get_args  # noqa: E402
+
+from nsstwisted.assistant.model import (  # noqa: E402
+    Certificate,
+    CertificateUsage,
+    Description,
+    Image,
+    KeyType,
+    NssServer,
+    Operator,
+    Stack,
+    StackSettings,
+)
+from nsstwisted.security.certgen import KEY_SIZES  # noqa: E402
+
+# Any text a TOML string can hold (no lone surrogates): control characters,
+# quotes, backslashes and letters outside ASCII, so that the writer's
+# escaping is exercised wherever the model takes free text.
+assistant_texts = st.text(st.characters(codec="utf-8"), max_size=12)
+# Table names: folder-safe, but with dots, which TOML keys must quote.
+assistant_table_names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,8}", fullmatch=True)
+assistant_userids = st.from_regex(r"[A-Za-z@#$][A-Za-z0-9@#$]{0,7}", fullmatch=True)
+assistant_system_names = st.from_regex(r"[A-Za-z0-9@#$]{1,8}", fullmatch=True)
+assistant_paths = assistant_texts.map(lambda p: "/" + p)
+assistant_labels = st.text(
+    st.characters(exclude_categories=("Cs", "Cc", "Cf", "Zl", "Zp", "Co", "Cn")),
+    min_size=1,
+    max_size=32,
+).filter(str.isprintable)
+assistant_identities = iked_identities.map(" ".join)
+assistant_client_names = st.from_regex(r"[A-Za-z0-9_@#$-]{1,24}", fullmatch=True)
+
+
+def _optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.none() | strategy
+
+
+def _unique(strategy: st.SearchStrategy[str], max_size: int = 3) -> Any:
+    return st.lists(strategy, max_size=max_size, unique=True).map(tuple)
+
+
+assistant_settings = st.builds(
+    StackSettings,
+    userId=_optional(assistant_userids),
+    authBy=_optional(st.sampled_from(["Password", "PassTicket"])),
+    services=_optional(
+        st.lists(
+            st.sampled_from(["Cert", "RemoteMgmt"]), min_size=1, max_size=2, unique=True
+        ).map(tuple)
+    ),
+    servers=_optional(_unique(assistant_texts)),
+    certificate=_optional(assistant_texts),
+    identity=_optional(assistant_identities),
+    nssWaitLimit=_optional(st.integers(1, 3600)),
+    nssWaitRetries=_optional(st.integers(1, 100)),
+)
+
+assistant_servers = st.builds(
+    NssServer,
+    name=assistant_table_names,
+    systemName=assistant_system_names,
+    address=iked_addresses | iked_host_names,
+    port=st.integers(1, 65535),
+    keyRing=st.builds(
+        "{}/{}".format, assistant_userids, iked_rings.map(lambda r: r[1])
+    ),
+    tlsKeyRing=_optional(iked_rings.map(lambda r: r[1])),
+    tlsLabel=_optional(assistant_texts),
+    syslogLevel=st.integers(0, 15),
+    database=_optional(assistant_paths),
+    stashFile=_optional(assistant_paths),
+    nmiSocket=_optional(assistant_paths),
+    backupOf=_optional(assistant_texts),
+    userId=assistant_userids,
+)
+
+assistant_stacks = st.builds(
+    Stack,
+    name=assistant_userids,
+    clientName=_optional(assistant_texts),
+    overrides=assistant_settings,
+    namespace=_optional(assistant_texts),
+    policyFile=_optional(assistant_paths),
+    nss=st.booleans(),
+)
+
+
+@st.composite
+def assistant_images(draw: st.DrawFn) -> Image:
+    stacks = draw(st.lists(assistant_stacks, max_size=3, unique_by=lambda s: s.name))
+    return Image(
+        name=draw(assistant_table_names),
+        systemName=draw(assistant_system_names),
+        defaults=draw(assistant_settings),
+        stacks=tuple(stacks),
+        caFile=draw(_optional(assistant_paths)),
+        ikeSyslogLevel=draw(_optional(st.integers(0, 1023))),
+        nmiSocket=draw(_optional(assistant_paths)),
+        saInstaller=draw(_optional(st.sampled_from(["Record", "Xfrm"]))),
+        secretsDirectory=draw(assistant_paths),
+    )
+
+
+@st.composite
+def assistant_certificates(draw: st.DrawFn) -> Certificate:
+    usage = draw(st.sampled_from(get_args(CertificateUsage)))
+    owner = (
+        "CERTAUTH"
+        if usage == "certauth"
+        else draw(assistant_userids.filter(lambda u: u.upper() != "CERTAUTH"))
+    )
+    keyType = draw(st.sampled_from(get_args(KeyType)))
+    return Certificate(
+        label=draw(assistant_labels),
+        usage=usage,
+        subject=draw(assistant_labels.filter(str.strip)),
+        owner=owner,
+        identities=draw(_unique(assistant_identities)),
+        keyType=keyType,
+        keySize=draw(st.sampled_from(KEY_SIZES[keyType])),
+        signedBy=draw(_optional(assistant_texts)),
+        importFrom=draw(_optional(assistant_paths)),
+    )
+
+
+assistant_operators = st.builds(
+    Operator,
+    userId=assistant_userids,
+    display=_unique(st.just("*") | assistant_client_names),
+    control=_unique(st.just("*") | assistant_client_names),
+    listClients=st.booleans(),
+)
+
+
+@st.composite
+def assistant_descriptions(draw: st.DrawFn) -> Description:
+    """
+    Descriptions whose every value keeps its own rules (so that the loader
+    takes them), with free text wherever the model takes it; their cross
+    references need not hold.
+    """
+    return Description(
+        servers=tuple(
+            draw(st.lists(assistant_servers, max_size=2, unique_by=lambda s: s.name))
+        ),
+        images=tuple(
+            draw(st.lists(assistant_images(), max_size=2, unique_by=lambda i: i.name))
+        ),
+        certificates=tuple(draw(st.lists(assistant_certificates(), max_size=3))),
+        operators=tuple(draw(st.lists(assistant_operators, max_size=2))),
+        source="<hypothesis>",
+    )

@@ -3,8 +3,7 @@ Tests for C{nss-assistant serve}'s web page: its protection and its forms
 over real HTTP on a loopback port, its rendering of findings, the command
 line, and the page used in a real headless Chromium (L{tests.browser}).
 
-The parts that need the assistant's validation, TOML writer or generators
-skip, saying so, while this build has only their placeholders.
+The browser tests skip, saying why, where Chromium cannot start.
 """
 
 from __future__ import annotations
@@ -23,24 +22,28 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
-from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IResponse
 
-from nsstwisted.assistant.generators import generate
 from nsstwisted.assistant.model import (
     Description,
     Finding,
     Image,
+    NssServer,
     Stack,
     StackSettings,
 )
-from nsstwisted.assistant.tomlwriter import dump_description
-from nsstwisted.assistant.validation import validate
 from nsstwisted.assistant.web import Draft, Guard, serve
 from nsstwisted.assistant.web.draft import Check
-from nsstwisted.assistant.web.fields import FormErrors, parse_fields, specs_of
+from nsstwisted.assistant.web.fields import (
+    FormErrors,
+    defaults_of,
+    format_value,
+    parse_fields,
+    specs_of,
+)
 from nsstwisted.assistant.web.pages import Shell, in_table, place, stack_form
 from nsstwisted.assistant.web.resources import SETTING_SPECS, STACK_SPECS
 from nsstwisted.assistant.web.site import is_loopback
@@ -49,28 +52,6 @@ from tests.browser import Browser
 from tests.terminal import run_tool, tool_argv, tool_environment
 
 SERVE = "nsstwisted.cli.assistantserve"
-
-
-def _available(what: str, attempt: Any) -> None:
-    """
-    Skip, saying why, while a part of the assistant is a placeholder.
-    """
-    try:
-        attempt()
-    except NotImplementedError:
-        raise SkipTest(f"this build has no {what} yet (a placeholder)") from None
-
-
-def needs_validation() -> None:
-    _available("validation", lambda: validate(Description()))
-
-
-def needs_generators() -> None:
-    _available("generators", lambda: generate(Description(), lambda name: "X"))
-
-
-def needs_writer() -> None:
-    _available("TOML writer", lambda: dump_description(Description()))
 
 
 class _Body(Protocol):
@@ -94,6 +75,18 @@ def read_body(response: IResponse) -> Deferred[bytes]:
     done: Deferred[bytes] = Deferred()
     response.deliverBody(_Body(done))
     return done
+
+
+def shown_defaults(cls: type) -> dict[str, str]:
+    """
+    What a form to add an item of C{cls} holds before anything is typed:
+    the model's defaults, as the page shows them.
+    """
+    return {
+        k: format_value(v)
+        for k, v in defaults_of(cls).items()
+        if not isinstance(v, bool) or v
+    }
 
 
 @dataclass
@@ -365,8 +358,8 @@ class EditingTests(PageTestCase):
             '<ul class="error" id="new-stack-name-error"><li>NSA0104E', answer.body
         )
         self.assertEqual(len(self.draft.image("SYSTEMA").stacks), 2)
-        server = {"name": "N1", "systemName": "S", "address": "192.0.2.1"}
-        server.update(port="4159", keyRing="R", syslogLevel="0", userId="NSSD")
+        server = shown_defaults(NssServer)
+        server.update(name="N1", systemName="S", address="192.0.2.1")
         self.assertEqual((await self.post("/servers", **server)).code, 303)
         answer = await self.post("/servers", **server)
         self.assertEqual(answer.code, 400)
@@ -475,32 +468,20 @@ class EditingTests(PageTestCase):
         page = (await self.client.request("GET", "/servers")).body
         self.assertIn('name="port" value="4159"', page)
         self.assertIn('name="keyRing" value="NSSD/NSSRING"', page)
-        answer = await self.post(
-            "/servers",
-            name="nssd1",
-            systemName="SYSN",
-            address="192.0.2.1",
-            port="4159",
-            keyRing="NSSD/NSSRING",
-            syslogLevel="0",
-            userId="NSSD",
-        )
+        server = shown_defaults(NssServer)
+        server.update(name="nssd1", systemName="SYSN", address="192.0.2.1")
+        answer = await self.post("/servers", **server)
         self.assertEqual(answer.code, 303)
         self.assertEqual(answer.header("location"), "/servers/nssd1")
-        answer = await self.post(
-            "/servers/nssd1",
-            systemName="SYSN",
-            address="192.0.2.9",
-            port="4160",
-            keyRing="NSSD/NSSRING",
-            syslogLevel="3",
-            userId="NSSD",
-        )
+        del server["name"]
+        server.update(address="192.0.2.9", port="4160", syslogLevel="3")
+        answer = await self.post("/servers/nssd1", **server)
         self.assertEqual(answer.code, 303)
-        server = self.draft.description.server("nssd1")
-        assert server is not None
+        changed = self.draft.description.server("nssd1")
+        assert changed is not None
         self.assertEqual(
-            (server.address, server.port, server.syslogLevel), ("192.0.2.9", 4160, 3)
+            (changed.address, changed.port, changed.syslogLevel),
+            ("192.0.2.9", 4160, 3),
         )
 
     @coroutine
@@ -508,7 +489,6 @@ class EditingTests(PageTestCase):
         """
         Saving writes the draft to its file as TOML (which did not exist).
         """
-        needs_writer()
         await self.twoStacks()
         answer = await self.post("/save")
         self.assertEqual(answer.code, 303)
@@ -746,9 +726,6 @@ class BrowserTests(SynchronousTestCase):
         download as an archive that holds them, secrets owner-only and never
         on the page; the description is saved to its file.
         """
-        needs_validation()
-        needs_generators()
-        needs_writer()
         browser = self.start()
         base = self.server.url.split("/?")[0]
         browser.click("nav a[href='/servers']")

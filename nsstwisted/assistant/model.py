@@ -109,6 +109,13 @@ class NssServer:
     backupOf: str | None = None
     #: The RACF user ID nssd's key rings belong to.
     userId: str = "NSSD"
+    #: The identity the NSS clients check the server's TLS certificate
+    #: against, as iked.conf's C{NetworkSecurityServer ... Identity} writes
+    #: it (C{"Fqdn nssd1.example.com"}); C{None} to check it against
+    #: C{address}.
+    identity: str | None = None
+    #: Where nssd.conf goes on the server's host (the units name it).
+    configFile: str = "/etc/security/nssd.conf"
 
 
 @dataclass(frozen=True)
@@ -191,6 +198,8 @@ class Image:
     saInstaller: Literal["Record", "Xfrm"] | None = None
     #: Where the image's secrets (password and PassTicket key files) go.
     secretsDirectory: str = "/etc/nsstwisted/secrets"
+    #: Where iked.conf goes on the image's host (the units name it).
+    configFile: str = "/etc/security/iked.conf"
 
     def client_name_of(self, stack: Stack) -> str:
         """
@@ -344,6 +353,10 @@ class GeneratedFile:
     path: str
     content: bytes
     role: Role
+    #: For a secret file, the name its secret was asked for by
+    #: (C{secret(name)}), so that the deployment can read the secret back
+    #: from the file it wrote and keep it at the next generation.
+    secretName: str | None = None
 
     @property
     def mode(self) -> int:

@@ -101,11 +101,6 @@ def _draft(path: str, stderr: TextIO) -> tuple[Draft | None, bool]:
         stderr.write(f"NSA0106E the description {path} cannot be read:\n")
         for finding in e.findings:
             stderr.write(f"  {finding}\n")
-    except NotImplementedError:
-        stderr.write(
-            f"NSA0106E the description {path} cannot be read: this build has no "
-            "description loader yet\n"
-        )
     except (OSError, UnicodeDecodeError) as e:
         stderr.write(f"NSA0106E the description {path} cannot be read: {e}\n")
     return None, False

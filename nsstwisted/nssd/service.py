@@ -38,7 +38,6 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
-from twisted.python.threadpool import ThreadPool
 
 from nsstwisted import __version__
 from nsstwisted.config import ConfigurationError
@@ -61,6 +60,7 @@ from nsstwisted.nssd.refreshhint import RefreshHint
 from nsstwisted.nssd.registry import ClientRegistry
 from nsstwisted.nssd.router import NetworkManagementRouter
 from nsstwisted.nssd.session import NssServerSession, ServerContext
+from nsstwisted.nssd.signingpool import SigningPool
 from nsstwisted.nssd.tls import ServerContextFactory, server_context
 from nsstwisted.protocols.nmi import (
     NmiServerFactory,
@@ -158,9 +158,7 @@ class NSSDService(Service):
         self._securityLock = DeferredLock()
         self._snapshotWaiters: list[Deferred[ProfileSnapshot]] = []
         self._catchingUp = False
-        self.pool = ThreadPool(
-            minthreads=0, maxthreads=threads or os.cpu_count() or 2, name="nssd"
-        )
+        self.pool = SigningPool(reactor, threads or os.cpu_count() or 2)
         self.logonPool = logon_pool(threads or os.cpu_count() or 2)
         self.snapshot: ProfileSnapshot = self.profiles.snapshot()
         self.ring: KeyRing | None = self._load_ring(configuration)

@@ -27,6 +27,7 @@ from twisted.python.threadpool import ThreadPool
 from nsstwisted.nssd.certificates import CertificateService, Requester, RequestRefused
 from nsstwisted.nssd.diagnostics import Diagnostics
 from nsstwisted.nssd.registry import ClientRegistry
+from nsstwisted.nssd.signingpool import SigningPool
 from nsstwisted.security.accessor import AccessorEnvironment
 from nsstwisted.security.errors import SecurityEnvironmentError
 from nsstwisted.security.logon import Logon, LogonOutcome, LogonResult
@@ -137,7 +138,7 @@ class ServerContext:
         self,
         *,
         reactor: IReactorTime,
-        pool: ThreadPool,
+        pool: SigningPool,
         logon: Logon,
         certificates: CertificateService,
         currentSnapshot: Callable[[], Deferred[ProfileSnapshot]],
@@ -145,11 +146,11 @@ class ServerContext:
         registry: ClientRegistry,
         diagnostics: Diagnostics,
         offeredServices: Callable[[], Services],
-        logonPool: ThreadPool | None = None,
+        logonPool: ThreadPool,
     ) -> None:
         self.reactor = reactor
         self.pool = pool
-        self.logonPool = pool if logonPool is None else logonPool
+        self.logonPool = logonPool
         self.logon = logon
         self.certificates = certificates
         self.currentSnapshot = currentSnapshot
@@ -159,7 +160,7 @@ class ServerContext:
         self.offeredServices = offeredServices
 
     def in_pool(self, work: Callable[..., T], *args: Any) -> Deferred[T]:
-        return deferToThreadPool(self.reactor, self.pool, work, *args)  # type: ignore[arg-type]
+        return self.pool.submit(work, *args)
 
     def in_logon_pool(self, work: Callable[..., T], *args: Any) -> Deferred[T]:
         return deferToThreadPool(self.reactor, self.logonPool, work, *args)  # type: ignore[arg-type]

@@ -30,6 +30,7 @@ from nsstwisted.security.certfiles import PrivateKey, check_key_policy
 from nsstwisted.security.errors import InvalidValueError
 
 __all__ = [
+    "KEY_SIZES",
     "build_certificate",
     "generate_private_key",
     "subject_name",
@@ -39,6 +40,13 @@ _RSA_SIZES = (2048, 3072, 4096)
 _EC_CURVES: dict[int, ec.EllipticCurve] = {
     256: ec.SECP256R1(),
     384: ec.SECP384R1(),
+}
+
+#: The key sizes GENCERT makes, by algorithm (its default first), for
+#: those who check a size before asking for a key.
+KEY_SIZES: dict[str, tuple[int, ...]] = {
+    "RSA": _RSA_SIZES,
+    "NISTECC": tuple(_EC_CURVES),
 }
 
 # RACF SUBJECTSDN keyword -> (OID, upper bound in characters from X.520).

@@ -25,6 +25,7 @@ that an older database may still hold.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 
 from nsstwisted.security.generic import NAME_CHARACTERS, upper_ascii
@@ -38,12 +39,15 @@ SUBSTITUTE = "$"
 _MAPPED = {c: upper_ascii(c) for c in NAME_CHARACTERS - frozenset("*%&")}
 
 
+@functools.lru_cache(maxsize=4096)
 def map_label(label: str) -> str:
     """
     Map a certificate label to the form used inside SERVAUTH profile names.
 
     The result holds only characters of a discrete profile name, so the
     authorization check, whatever case rule it applied, could not change it.
+    Every SIGN maps its label; a ring holds few labels, so the mapping is
+    kept (a pure function of the label).
     """
     return "".join(_MAPPED.get(c, SUBSTITUTE) for c in label)
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import enum
 import re
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 __all__ = [
     "BoundedBytes",
@@ -176,10 +177,13 @@ class Reader:
         return self.uint(8)
 
 
-@dataclass(frozen=True)
-class Tlv:
+_TYPE2_LENGTH4 = struct.Struct(">HI")
+
+
+class Tlv(NamedTuple):
     """
-    One field as received.
+    One field as received (a named tuple: one is made for every field of
+    every frame a server receives).
 
     @ivar offset: where the field's own header starts, counted from the
         start of the buffer, so that error texts can point at it.
@@ -214,6 +218,17 @@ class TlvLayout:
 
         @raise ValueError: the type or the value's length does not fit.
         """
+        if (
+            self.typeSize == 2
+            and self.lengthSize == 4
+            and isinstance(fieldType, int)
+            and not isinstance(fieldType, bool)
+            and 0 <= fieldType <= 0xFFFF
+            and len(value) <= 0xFFFFFFFF
+        ):
+            # The NSS family's widths, on every field of every frame sent:
+            # one C call; anything out of range takes the checked path below.
+            return _TYPE2_LENGTH4.pack(fieldType, len(value)) + value
         return (
             encode_uint(fieldType, self.typeSize)
             + encode_uint(len(value), self.lengthSize)
@@ -259,9 +274,8 @@ class TlvLayout:
                     f"field {fieldType} at offset {position} claims {length} bytes, "
                     f"{stop - valueStart} left"
                 )
-            yield Tlv(
-                fieldType, bytes(view[valueStart : valueStart + length]), position
-            )
+            value = bytes(view[valueStart : valueStart + length])
+            yield Tlv(fieldType, value, position)
             position = valueStart + length
 
 

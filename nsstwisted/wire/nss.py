@@ -1041,6 +1041,13 @@ def _decode_fields(schema: _Schema, frame: bytes) -> tuple[dict[str, Any], str |
     return arguments, text[0] if text else None
 
 
+# The codes a header may carry, looked up once per frame received rather
+# than found by walking each enumeration.
+_MESSAGE_TYPES = frozenset(int(m) for m in MessageType)
+_RETURN_CODES = {int(m): m for m in ReturnCode}
+_REASON_CODES = {int(m): m for m in ReasonCode}
+
+
 def _decode_frame(frame: bytes) -> NssFrame | DecodeFailure:
     """
     One whole frame whose identifier, header length and total length have
@@ -1063,17 +1070,18 @@ def _decode_frame(frame: bytes) -> NssFrame | DecodeFailure:
         )
     if flags & ~FLAG_REPLY:
         return refused(ReasonCode.NMsRsnBadType, f"flags {flags:#06x} not valid")
-    if messageType not in MessageType.__members__.values():
+    if messageType not in _MESSAGE_TYPES:
         return refused(ReasonCode.NMsRsnBadType, f"message type {messageType} unknown")
     if messageType == MessageType.DISCONNECT and reply:
         return refused(ReasonCode.NMsRsnBadType, "a DISCONNECT is never a reply")
     if reserved:
         return refused(ReasonCode.NSSRsnBadHeaderValue, "reserved word not zero")
-    if rc not in ReturnCode.__members__.values():
+    returnCode = _RETURN_CODES.get(rc)
+    if returnCode is None:
         return refused(ReasonCode.NSSRsnBadHeaderValue, f"return code {rc} unknown")
-    if rsn not in ReasonCode.__members__.values():
+    reasonCode = _REASON_CODES.get(rsn)
+    if reasonCode is None:
         return refused(ReasonCode.NSSRsnBadHeaderValue, f"reason code {rsn} unknown")
-    returnCode, reasonCode = ReturnCode(rc), ReasonCode(rsn)
     if returnCode is ReturnCode.OK and reasonCode is not ReasonCode.NONE:
         return refused(ReasonCode.NSSRsnBadHeaderValue, "reason code without error")
     if not reply and messageType != MessageType.DISCONNECT and rc:

@@ -13,15 +13,15 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
-import secrets
-import string
 import tarfile
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from nsstwisted.assistant.deployment import SecretKeeper
 from nsstwisted.assistant.generators import generate
+from nsstwisted.assistant.layout import image_table, table_path
 from nsstwisted.assistant.loader import parse_description
 from nsstwisted.assistant.model import (
     Certificate,
@@ -38,7 +38,7 @@ from nsstwisted.assistant.model import (
 from nsstwisted.assistant.tomlwriter import dump_description
 from nsstwisted.assistant.validation import validate
 
-__all__ = ["MASK", "Check", "Draft", "DraftError", "read_draft", "stack_table"]
+__all__ = ["MASK", "Check", "Draft", "DraftError", "read_draft"]
 
 #: What the preview shows in place of every secret.
 MASK = "********"
@@ -63,26 +63,12 @@ class Check:
 
     @ivar findings: the loader's findings on the draft written out as TOML
         and read back, then the validation's.
-    @ivar unavailable: why the draft could not be checked at all (a part of
-        the assistant missing from this build, or failing), else C{None}.
+    @ivar unavailable: why the draft could not be checked at all (the
+        TOML writer, loader or validation failed on it), else C{None}.
     """
 
     findings: tuple[Finding, ...]
     unavailable: str | None
-
-
-def image_table(image: str) -> str:
-    """
-    The TOML table of an image, as findings name it.
-    """
-    return f"images.{image}"
-
-
-def stack_table(image: str, stack: str) -> str:
-    """
-    The TOML table of a stack, as findings name it.
-    """
-    return f"images.{image}.stacks.{stack}"
 
 
 def _refuse(table: str, key: str, message: str, messageId: str) -> DraftError:
@@ -96,26 +82,11 @@ def _named(items: tuple[Any, ...], attribute: str, name: str) -> int | None:
     return None
 
 
-def fresh_secret(name: str) -> str:
-    """
-    A new secret for the generated files of one session: a PassTicket key
-    as 16 hexadecimal digits (a 64-bit key, as KEYMASKED takes it), any
-    other secret as an eight-character RACF password (a letter, then
-    letters and digits).
-    """
-    if "passticket" in name.lower() or name.lower().endswith(".key"):
-        return secrets.token_hex(8).upper()
-    first = secrets.choice(string.ascii_uppercase)
-    rest = "".join(
-        secrets.choice(string.ascii_uppercase + string.digits) for _ in range(7)
-    )
-    return first + rest
-
-
 class Draft:
     """
     The description under edit, its file, and the secrets of this session's
-    generated files (kept so that two downloads agree; never shown).
+    generated files (made as C{nss-assistant generate} makes them, and kept
+    so that two downloads agree; never shown).
 
     @ivar description: the draft as it stands.
     @ivar path: the TOML file it was read from and is saved to.
@@ -124,7 +95,7 @@ class Draft:
     def __init__(self, description: Description, path: str) -> None:
         self.description = description
         self.path = path
-        self._secrets: dict[str, str] = {}
+        self._secrets = SecretKeeper({})
         self._check: tuple[Description, Check] | None = None
 
     # The tables: each edit replaces one tuple of the description.
@@ -214,7 +185,7 @@ class Draft:
         Add a stack to an image, or replace its stack named C{replacing}.
         """
         image = self.image(imageName)
-        table = f"{image_table(imageName)}.stacks"
+        table = table_path("images", imageName, "stacks")
         if not stack.name:
             raise _refuse(table, "name", "a stack name is needed", "NSA0104E")
         clash = _named(image.stacks, "name", stack.name)
@@ -290,18 +261,11 @@ class Draft:
             except DescriptionError as e:
                 findings.extend(e.findings)
             findings.extend(validate(self.description))
-        except NotImplementedError:
-            unavailable = "this build has no loader, TOML writer or validation yet"
         except Exception as e:
             unavailable = f"{type(e).__name__}: {e}"
         check = Check(tuple(findings), unavailable)
         self._check = (self.description, check)
         return check
-
-    def _secret(self, name: str) -> str:
-        if name not in self._secrets:
-            self._secrets[name] = fresh_secret(name)
-        return self._secrets[name]
 
     def preview(self) -> list[GeneratedFile]:
         """
@@ -323,7 +287,7 @@ class Draft:
         (0600 for a secret), owned by root, dated 0, so that the same draft
         and secrets give the same bytes.
         """
-        files = generate(self.description, self._secret)
+        files = generate(self.description, self._secrets)
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=9) as tar:
             for f in files:
@@ -338,7 +302,7 @@ class Draft:
         """
         Write the draft to its file as TOML: to a new file beside it, then
         renamed over it, so that a failed save leaves the old file whole.
-        Raises C{OSError}, or C{NotImplementedError} without a TOML writer.
+        Raises C{OSError}.
         """
         text = dump_description(self.description)
         folder = os.path.dirname(os.path.abspath(self.path))

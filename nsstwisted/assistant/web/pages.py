@@ -15,6 +15,14 @@ from dataclasses import dataclass
 from html import escape
 from urllib.parse import quote
 
+from nsstwisted.assistant.layout import (
+    certificate_table,
+    image_table,
+    operator_table,
+    server_table,
+    stack_table,
+    table_path,
+)
 from nsstwisted.assistant.model import (
     IMAGE_ONLY_SETTINGS,
     SETTING_DEFAULTS,
@@ -26,7 +34,7 @@ from nsstwisted.assistant.model import (
     StackSettings,
     effective_settings,
 )
-from nsstwisted.assistant.web.draft import Check, image_table, stack_table
+from nsstwisted.assistant.web.draft import Check
 from nsstwisted.assistant.web.fields import FieldSpec, field_key, format_value
 
 __all__ = ["Placed", "Shell", "place"]
@@ -108,20 +116,53 @@ def in_table(*tables: str, excluding: str | None = None) -> Callable[[Finding], 
     return belongs
 
 
+def item_table(description: Description, table: str, name: str) -> str:
+    """
+    The table path findings give a server, certificate or operator: a
+    named table for a server, the place in its array of tables for the
+    others (C{certificates[2]}).
+    """
+    if table == "servers":
+        return server_table(name)
+    key = "label" if table == "certificates" else "userId"
+    items = getattr(description, table)
+    index = next(i for i, item in enumerate(items) if getattr(item, key) == name)
+    return (certificate_table if table == "certificates" else operator_table)(index)
+
+
+def _tables(description: Description) -> list[tuple[str, str]]:
+    """
+    Every table the page has a form for, with the form's address, the
+    most nested first so that the first match is the closest.
+    """
+    tables = []
+    for image in description.images:
+        for stack in image.stacks:
+            tables.append(
+                (stack_table(image.name, stack.name), stack_url(image.name, stack.name))
+            )
+        tables.append((image_table(image.name), image_url(image.name)))
+    for server in description.servers:
+        tables.append((server_table(server.name), f"/servers/{q(server.name)}"))
+    for i, certificate in enumerate(description.certificates):
+        url = f"/certificates/{q(certificate.label)}"
+        tables.append((certificate_table(i), url))
+    for i, operator in enumerate(description.operators):
+        tables.append((operator_table(i), f"/operators/{q(operator.userId)}"))
+    return tables
+
+
 def finding_url(description: Description, finding: Finding) -> str | None:
     """
     The form a finding belongs to, if the page has one.
     """
-    parts = finding.table.split(".")
-    if len(parts) >= 4 and parts[0] == "images" and parts[2] == "stacks":
-        return stack_url(parts[1], parts[3])
-    if len(parts) >= 2 and parts[0] == "images":
-        return image_url(parts[1])
-    if len(parts) >= 2 and parts[0] in ("servers", "certificates", "operators"):
-        return f"/{parts[0]}/{q(parts[1])}"
-    if parts[0] in ("servers", "certificates", "operators", "images"):
-        return f"/{parts[0]}" if parts[0] != "images" else "/"
-    return None
+    for table, url in _tables(description):
+        if finding.table == table or finding.table.startswith(table + "."):
+            return url
+    top = finding.table.split(".", 1)[0].split("[", 1)[0]
+    if top in ("servers", "certificates", "operators"):
+        return f"/{top}"
+    return "/" if top == "images" else None
 
 
 def _errors(fid: str, findings: Sequence[Finding]) -> str:
@@ -429,7 +470,8 @@ def image_form(
     placed = place(
         findings,
         in_table(
-            image_table(image.name), excluding=f"{image_table(image.name)}.stacks"
+            image_table(image.name),
+            excluding=table_path("images", image.name, "stacks"),
         ),
         names,
     )
@@ -668,6 +710,7 @@ def collection_page(
 
 def item_form(
     shell: Shell,
+    description: Description,
     collection: Collection,
     item: object,
     check: Check,
@@ -679,7 +722,7 @@ def item_form(
     One server's, certificate's or operator's form.
     """
     name = str(getattr(item, collection.key))
-    table = f"{collection.table}.{name}"
+    table = item_table(description, collection.table, name)
     findings = list(check.findings) + [
         dataclasses.replace(_form_error(m), table=table, key=k)
         for k, m in (errors or {}).items()

@@ -24,6 +24,7 @@ from urllib.parse import unquote
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
+from nsstwisted.assistant.generators import GenerationError
 from nsstwisted.assistant.model import (
     IMAGE_ONLY_SETTINGS,
     Certificate,
@@ -287,10 +288,6 @@ class AssistantResource(Resource):
     def _save(self, shell: pages.Shell, form: dict[str, str], notice: str) -> bytes:
         try:
             self.draft.save()
-        except NotImplementedError:
-            raise _refuse(
-                503, "NSA0107E", "this build has no TOML writer; nothing was saved."
-            ) from None
         except OSError as e:
             raise _refuse(
                 500,
@@ -302,12 +299,24 @@ class AssistantResource(Resource):
 
     def _generated(self) -> tuple[list[GeneratedFile] | None, str | None]:
         """
-        The preview of the generated files, or why there is none.
+        The preview of the generated files, or why there is none: as
+        C{nss-assistant generate} (NSA0047E), nothing is generated from a
+        draft with errors, or one that could not be checked.
         """
+        check = self.draft.check()
+        if check.unavailable:
+            return None, f"the draft could not be checked: {check.unavailable}"
+        errors = [f for f in check.findings if f.messageId.endswith("E")]
+        if errors:
+            return None, (
+                f"the description has {len(errors)} errors (see the findings on "
+                "the page of images and stacks): correct them; nothing was "
+                "generated."
+            )
         try:
             return self.draft.preview(), None
-        except NotImplementedError:
-            return None, "this build has no generators yet."
+        except GenerationError as e:
+            return None, f"the files cannot be generated: {e.messageId} {e.text}"
         except DescriptionError as e:
             return None, "the files cannot be generated: " + "; ".join(
                 str(f) for f in e.findings
@@ -528,14 +537,25 @@ class AssistantResource(Resource):
                 raise _Answer(
                     400,
                     pages.item_form(
-                        shell, collection, item, self.draft.check(), form, e.errors
+                        shell,
+                        self.draft.description,
+                        collection,
+                        item,
+                        self.draft.check(),
+                        form,
+                        e.errors,
                     ),
                 ) from None
             changed = dataclasses.replace(item, **values)
             getattr(self.draft, f"put_{collection.singular}")(changed, name)
             raise _see(f"/{table}/{pages.q(name)}")
         return pages.item_form(
-            shell, collection, item, self.draft.check(), notice=notice
+            shell,
+            self.draft.description,
+            collection,
+            item,
+            self.draft.check(),
+            notice=notice,
         )
 
     def _remove(self, remove: Callable[[], None], then: str) -> bytes:

@@ -1,0 +1,70 @@
+"""
+The companion script of a RACF job: it gives the stacks' users their
+passwords and the PTKTDATA profile its key, reading each secret on
+nss-racf's standard input from the secret files beside it, so that the job
+holds no secret and no secret is ever on a command line.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from nsstwisted.assistant.generators.layout import (
+    PASSTICKET_APPLICATION,
+    PASSTICKET_KEY_SUFFIX,
+    RACF_JOB,
+    SECRETS_SCRIPT,
+    secret_file_name,
+    served_stacks,
+)
+from nsstwisted.assistant.generators.secretfiles import SERVER_SECRETS
+from nsstwisted.assistant.model import Description, GeneratedFile, NssServer, Role
+
+
+def database_options(primary: NssServer) -> list[str]:
+    """
+    nss-racf's options for the server's database and stash; none where the
+    server uses the usual search, which nss-racf makes too.
+    """
+    options = []
+    if primary.database is not None:
+        options += ["--database", primary.database]
+    if primary.stashFile is not None:
+        options += ["--stash", primary.stashFile]
+    return options
+
+
+def secrets_script(description: Description, primary: NssServer) -> GeneratedFile:
+    stacks = served_stacks(description, primary)
+    racf = '"$NSS_RACF"' + "".join(
+        " " + shlex.quote(o) for o in database_options(primary)
+    )
+    lines = [
+        "#!/bin/sh",
+        f"# {SECRETS_SCRIPT}: the secrets of NSS server {primary.name}'s security",
+        f"# database, which {RACF_JOB} leaves out.  Run it after the job, on the",
+        "# same host:   sh " + SECRETS_SCRIPT,
+        "# nss-racf reads each secret from standard input (a keyword without its",
+        f"# value), from the files in {SERVER_SECRETS}/ (mode 0600): no secret is",
+        "# ever on a command line.  Delete the folder once this has run.",
+        "# NSS_RACF names another nss-racf to run.",
+        "set -eu",
+        'cd "$(dirname "$0")"',
+        'NSS_RACF="${NSS_RACF:-nss-racf}"',
+    ]
+    done: set[str] = set()
+    for entry in stacks:
+        if entry.authBy == "PassTicket":
+            command = f"RALTER PTKTDATA {PASSTICKET_APPLICATION} SSIGNON(KEYMASKED)"
+            file = f"{PASSTICKET_APPLICATION}{PASSTICKET_KEY_SUFFIX}"
+        else:
+            command = f"ALTUSER {entry.userId} PASSWORD"
+            file = secret_file_name(entry)
+        if command in done:
+            continue
+        done.add(command)
+        lines.append(f"{racf} {shlex.quote(command)} < {SERVER_SECRETS}/{file}")
+    lines.append("")
+    return GeneratedFile(
+        f"{primary.name}/{SECRETS_SCRIPT}", "\n".join(lines).encode(), Role.JOB
+    )
