@@ -746,7 +746,12 @@ class BrowserTests(SynchronousTestCase):
         browser.click("#add-stack-button")
         browser.type("#f-clientName", "SYSA_TCPCS1")
         browser.click("#update")
-        self.assertIn("SYSA_TCPCS1", browser.text("#field-clientName .error"))
+        finding = browser.text("#field-clientName .error")
+        self.assertIn("NSA0025E", finding)
+        self.assertIn("SYSA_TCPCS1", finding)
+        browser.click("nav a[href='/']")
+        self.assertIn("NSA0025E", browser.text("#all-findings"))
+        browser.click("a[href='/images/SYSTEMA/stacks/TCPCS3']")
         browser.click("#delete")
         self.assertEqual(browser.text("h1"), "Image SYSTEMA")
 
