@@ -8,9 +8,11 @@ The browser tests skip, saying why, where Chromium cannot start.
 
 from __future__ import annotations
 
+import html
 import io
 import os
 import re
+import shutil
 import subprocess
 import tarfile
 import time
@@ -27,6 +29,7 @@ from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IResponse
 
+from nsstwisted.assistant.loader import load_description
 from nsstwisted.assistant.model import (
     Description,
     Finding,
@@ -35,7 +38,7 @@ from nsstwisted.assistant.model import (
     Stack,
     StackSettings,
 )
-from nsstwisted.assistant.web import Draft, Guard, serve
+from nsstwisted.assistant.web import Draft, Guard, read_draft, serve
 from nsstwisted.assistant.web.draft import Check
 from nsstwisted.assistant.web.fields import (
     FormErrors,
@@ -52,6 +55,12 @@ from tests.browser import Browser
 from tests.terminal import run_tool, tool_argv, tool_environment
 
 SERVE = "nsstwisted.cli.assistantserve"
+SEED = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "docs",
+    "examples",
+    "assistant-seed.toml",
+)
 
 
 class _Body(Protocol):
@@ -94,6 +103,7 @@ class Answer:
     code: int
     headers: Headers
     body: str
+    raw: bytes
 
     def header(self, name: str) -> str:
         values = self.headers.getRawHeaders(name) or []
@@ -128,10 +138,12 @@ class PageClient:
         response = await self.agent.request(
             method.encode("ascii"), (self.base + path).encode("utf-8"), sent, body
         )
-        text = (await read_body(response)).decode("utf-8")
+        raw = await read_body(response)
         for cookie in response.headers.getRawHeaders("set-cookie") or []:
             self.cookie = cookie.split(";", 1)[0]
-        return Answer(response.code, response.headers, text)
+        return Answer(
+            response.code, response.headers, raw.decode("utf-8", "replace"), raw
+        )
 
     async def csrf(self, path: str = "/") -> str:
         page = await self.request("GET", path)
@@ -492,8 +504,52 @@ class EditingTests(PageTestCase):
         await self.twoStacks()
         answer = await self.post("/save")
         self.assertEqual(answer.code, 303)
-        with open(self.path) as f:
-            self.assertIn("SYSTEMA", f.read())
+        self.assertEqual(answer.header("location"), "/?notice=saved")
+        self.assertEqual(load_description(self.path), self.draft.description)
+        self.assertEqual(os.stat(self.path).st_mode & 0o777, 0o644)
+
+
+class SeedTests(TestCase):
+    """
+    The seed's worked example (docs/examples/assistant-seed.toml), served
+    as it is: its tree, the preview of its files, and the archive.
+    """
+
+    @coroutine
+    async def test_seed(self) -> None:
+        path = os.path.abspath(self.mktemp())
+        shutil.copy(SEED, path)
+        draft, existed = read_draft(path)
+        self.assertTrue(existed)
+        serving = await serve(reactor, draft)
+        self.addCleanup(serving.port.stopListening)
+        pool = HTTPConnectionPool(reactor, persistent=True)
+        self.addCleanup(pool.closeCachedConnections)
+        client = PageClient(serving.url.split("/?", 1)[0], pool)
+        await client.request("GET", "/?" + serving.url.split("/?", 1)[1])
+        tree = (await client.request("GET", "/")).body
+        for image in ("SYSTEMA", "SYSTEMB", "SYSTEMC"):
+            self.assertIn(f'<a href="/images/{image}">{image}</a>', tree)
+        self.assertIn('id="no-findings"', tree)
+
+        preview = (await client.request("GET", "/files")).body
+        download = await client.request("GET", "/files.tar.gz")
+        self.assertEqual(download.code, 200)
+        self.assertIn("attachment", download.header("content-disposition"))
+        archive = tarfile.open(fileobj=io.BytesIO(download.raw))
+        self.addCleanup(archive.close)
+        secrets = [m for m in archive.getmembers() if m.mode == 0o600]
+        self.assertTrue(secrets)
+        for member in archive.getmembers():
+            self.assertIn(html.escape(member.name), preview)
+        for member in secrets:
+            content = archive.extractfile(member)
+            assert content is not None
+            secret = content.read().decode().strip()
+            self.assertNotIn(secret, preview)
+        self.assertEqual(download.raw[4:8], b"\0\0\0\0", "gzip dated 0")
+        again = await client.request("GET", "/files.tar.gz")
+        self.assertEqual(again.raw, download.raw)
 
 
 class FindingsPlacementTests(SynchronousTestCase):

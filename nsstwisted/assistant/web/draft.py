@@ -11,6 +11,7 @@ nothing, so a refused form never leaves half an edit behind.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import io
 import os
 import tarfile
@@ -289,7 +290,13 @@ class Draft:
         """
         files = generate(self.description, self._secrets)
         buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=9) as tar:
+        # gzip's own header is dated 0 too (tarfile's "w:gz" dates it now).
+        with (
+            gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed,
+            tarfile.open(
+                fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT
+            ) as tar,
+        ):
             for f in files:
                 info = tarfile.TarInfo(f.path)
                 info.size = len(f.content)
