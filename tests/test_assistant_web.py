@@ -47,7 +47,9 @@ from nsstwisted.assistant.web.fields import (
     parse_fields,
     specs_of,
 )
-from nsstwisted.assistant.web.pages import Shell, in_table, place, stack_form
+from nsstwisted.assistant.web.forms import stack_form
+from nsstwisted.assistant.web.markup import Shell
+from nsstwisted.assistant.web.placement import in_table, place
 from nsstwisted.assistant.web.resources import SETTING_SPECS, STACK_SPECS
 from nsstwisted.assistant.web.site import is_loopback
 from nsstwisted.cli.assistantserve import ServeOptions

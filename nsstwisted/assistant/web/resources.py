@@ -36,7 +36,7 @@ from nsstwisted.assistant.model import (
     Stack,
     StackSettings,
 )
-from nsstwisted.assistant.web import pages
+from nsstwisted.assistant.web import forms, markup, pages
 from nsstwisted.assistant.web.draft import Draft, DraftError
 from nsstwisted.assistant.web.fields import (
     FormErrors,
@@ -56,13 +56,13 @@ SETTING_SPECS = specs_of(StackSettings)
 
 def _collection(
     table: str, key: str, title: str, singular: str, cls: type
-) -> pages.Collection:
-    return pages.Collection(
+) -> forms.Collection:
+    return forms.Collection(
         table, key, title, singular, cls, specs_of(cls), defaults_of(cls)
     )
 
 
-COLLECTIONS: Mapping[str, pages.Collection] = {
+COLLECTIONS: Mapping[str, forms.Collection] = {
     "servers": _collection("servers", "name", "NSS servers", "server", NssServer),
     "certificates": _collection(
         "certificates", "label", "Certificates", "certificate", Certificate
@@ -112,7 +112,7 @@ class _Download(_Answer):
 
 
 def _refuse(code: int, messageId: str, message: str) -> _Answer:
-    return _Answer(code, pages.refusal(messageId, message))
+    return _Answer(code, markup.refusal(messageId, message))
 
 
 def _see(location: str) -> _Answer:
@@ -201,7 +201,7 @@ class AssistantResource(Resource):
         path = [unquote(p.decode("utf-8", "replace")) for p in request.postpath or []]
         if path == [""]:
             path = []
-        shell = pages.Shell(self.draft.path, csrf)
+        shell = markup.Shell(self.draft.path, csrf)
         post = request.method == b"POST"
         form = _form(request) if post else {}
         notice = NOTICES.get(_form(request).get("notice", ""), "") if not post else ""
@@ -222,7 +222,7 @@ class AssistantResource(Resource):
 
     def _handler(
         self, path: list[str], post: bool
-    ) -> Callable[[pages.Shell, dict[str, str], str], bytes]:
+    ) -> Callable[[markup.Shell, dict[str, str], str], bytes]:
         def wants(method: bool) -> None:
             if post != method:
                 raise _refuse(
@@ -267,7 +267,7 @@ class AssistantResource(Resource):
                 wants(True)
                 return lambda s, f, n: self._remove(
                     lambda: self.draft.remove_stack(image, stack),
-                    pages.image_url(image),
+                    markup.image_url(image),
                 )
             case [table] if table in COLLECTIONS:
                 return lambda s, f, n: self._collection(s, f, n, table)
@@ -282,10 +282,10 @@ class AssistantResource(Resource):
 
     # Handlers: (shell, form, notice) -> page.
 
-    def _tree(self, shell: pages.Shell, form: dict[str, str], notice: str) -> bytes:
+    def _tree(self, shell: markup.Shell, form: dict[str, str], notice: str) -> bytes:
         return pages.tree(shell, self.draft.description, self.draft.check(), notice)
 
-    def _save(self, shell: pages.Shell, form: dict[str, str], notice: str) -> bytes:
+    def _save(self, shell: markup.Shell, form: dict[str, str], notice: str) -> bytes:
         try:
             self.draft.save()
         except OSError as e:
@@ -324,18 +324,18 @@ class AssistantResource(Resource):
         except Exception as e:
             return None, f"the files cannot be generated: {type(e).__name__}: {e}"
 
-    def _files(self, shell: pages.Shell, form: dict[str, str], notice: str) -> bytes:
+    def _files(self, shell: markup.Shell, form: dict[str, str], notice: str) -> bytes:
         files, problem = self._generated()
         return pages.files_page(shell, files, problem and f"NSA0108E {problem}")
 
-    def _archive(self, shell: pages.Shell, form: dict[str, str], notice: str) -> bytes:
+    def _archive(self, shell: markup.Shell, form: dict[str, str], notice: str) -> bytes:
         _, problem = self._generated()
         if problem:
             raise _refuse(409, "NSA0108E", problem)
         raise _Download(self.draft.archive())
 
     def _add_image(
-        self, shell: pages.Shell, form: dict[str, str], notice: str
+        self, shell: markup.Shell, form: dict[str, str], notice: str
     ) -> bytes:
         name = form.get("name", "").strip()
         system = form.get("systemName", "").strip() or name.upper()
@@ -351,10 +351,10 @@ class AssistantResource(Resource):
                 e.finding.message,
             )
             raise _Answer(400, page) from None
-        raise _see(pages.image_url(name))
+        raise _see(markup.image_url(name))
 
     def _image(
-        self, shell: pages.Shell, form: dict[str, str], notice: str, name: str
+        self, shell: markup.Shell, form: dict[str, str], notice: str, name: str
     ) -> bytes:
         image = self.draft.image(name)
         if form:
@@ -369,7 +369,7 @@ class AssistantResource(Resource):
             if errors:
                 raise _Answer(
                     400,
-                    pages.image_form(
+                    forms.image_form(
                         shell,
                         self.draft.description,
                         self.draft.check(),
@@ -386,8 +386,8 @@ class AssistantResource(Resource):
                 **own,
             )
             self.draft.put_image(changed, name)
-            raise _see(pages.image_url(name))
-        return pages.image_form(
+            raise _see(markup.image_url(name))
+        return forms.image_form(
             shell,
             self.draft.description,
             self.draft.check(),
@@ -397,14 +397,16 @@ class AssistantResource(Resource):
             notice=notice,
         )
 
-    def _add_stack(self, shell: pages.Shell, form: dict[str, str], image: str) -> bytes:
+    def _add_stack(
+        self, shell: markup.Shell, form: dict[str, str], image: str
+    ) -> bytes:
         name = form.get("name", "").strip()
         try:
             self.draft.put_stack(image, Stack(name=name))
         except DraftError as e:
             if e.finding.messageId != "NSA0104E":
                 raise
-            page = pages.image_form(
+            page = forms.image_form(
                 shell,
                 self.draft.description,
                 self.draft.check(),
@@ -414,11 +416,11 @@ class AssistantResource(Resource):
                 newStack=(name, e.finding.message),
             )
             raise _Answer(400, page) from None
-        raise _see(pages.stack_url(image, name))
+        raise _see(markup.stack_url(image, name))
 
     def _stack(
         self,
-        shell: pages.Shell,
+        shell: markup.Shell,
         form: dict[str, str],
         notice: str,
         imageName: str,
@@ -438,7 +440,7 @@ class AssistantResource(Resource):
             if errors:
                 raise _Answer(
                     400,
-                    pages.stack_form(
+                    forms.stack_form(
                         shell,
                         self.draft.description,
                         self.draft.check(),
@@ -456,8 +458,8 @@ class AssistantResource(Resource):
             overrides = dataclasses.replace(stack.overrides, **settings)
             changed = dataclasses.replace(stack, overrides=overrides, **values)
             self.draft.put_stack(imageName, changed, name)
-            raise _see(pages.stack_url(imageName, name))
-        return pages.stack_form(
+            raise _see(markup.stack_url(imageName, name))
+        return forms.stack_form(
             shell,
             self.draft.description,
             self.draft.check(),
@@ -476,10 +478,10 @@ class AssistantResource(Resource):
         overrides = dataclasses.replace(stack.overrides, **{setting: None})
         changed = dataclasses.replace(stack, overrides=overrides)
         self.draft.put_stack(imageName, changed, name)
-        raise _see(pages.stack_url(imageName, name))
+        raise _see(markup.stack_url(imageName, name))
 
     def _collection(
-        self, shell: pages.Shell, form: dict[str, str], notice: str, table: str
+        self, shell: markup.Shell, form: dict[str, str], notice: str, table: str
     ) -> bytes:
         collection = COLLECTIONS[table]
         items = getattr(self.draft.description, table)
@@ -489,7 +491,7 @@ class AssistantResource(Resource):
             except FormErrors as e:
                 raise _Answer(
                     400,
-                    pages.collection_page(
+                    forms.collection_page(
                         shell, collection, items, self.draft.check(), form, e.errors
                     ),
                 ) from None
@@ -498,7 +500,7 @@ class AssistantResource(Resource):
                 getattr(self.draft, f"put_{collection.singular}")(item)
             except DraftError as e:
                 errors = {collection.key: e.finding.message}
-                page = pages.collection_page(
+                page = forms.collection_page(
                     shell,
                     collection,
                     items,
@@ -508,14 +510,14 @@ class AssistantResource(Resource):
                     errorId=e.finding.messageId,
                 )
                 raise _Answer(400, page) from None
-            raise _see(f"/{table}/{pages.q(values[collection.key])}")
-        return pages.collection_page(
+            raise _see(f"/{table}/{markup.q(values[collection.key])}")
+        return forms.collection_page(
             shell, collection, items, self.draft.check(), notice=notice
         )
 
     def _item(
         self,
-        shell: pages.Shell,
+        shell: markup.Shell,
         form: dict[str, str],
         notice: str,
         table: str,
@@ -536,7 +538,7 @@ class AssistantResource(Resource):
             except FormErrors as e:
                 raise _Answer(
                     400,
-                    pages.item_form(
+                    forms.item_form(
                         shell,
                         self.draft.description,
                         collection,
@@ -548,8 +550,8 @@ class AssistantResource(Resource):
                 ) from None
             changed = dataclasses.replace(item, **values)
             getattr(self.draft, f"put_{collection.singular}")(changed, name)
-            raise _see(f"/{table}/{pages.q(name)}")
-        return pages.item_form(
+            raise _see(f"/{table}/{markup.q(name)}")
+        return forms.item_form(
             shell,
             self.draft.description,
             collection,
