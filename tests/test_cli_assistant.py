@@ -183,7 +183,7 @@ class NssAssistantTests(SynchronousTestCase):
 
     def test_usage(self) -> None:
         for argv, message in [
-            ([], "generate or diff or check or import is needed"),
+            ([], "generate or diff or check or import or serve is needed"),
             (["generate", "site.toml"], "generate needs --out DIR"),
             (["diff", "site.toml"], "diff needs --out DIR"),
             (["check"], "give one DESCRIPTION file"),
@@ -213,5 +213,6 @@ class NssAssistantTests(SynchronousTestCase):
         self.assertEqual(status, 0)
         self.assertIn("--force", out)
         self.assertEqual(
-            [c.name for c in SUBCOMMANDS], ["generate", "diff", "check", "import"]
+            [c.name for c in SUBCOMMANDS],
+            ["generate", "diff", "check", "import", "serve"],
         )

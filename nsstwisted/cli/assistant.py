@@ -32,6 +32,7 @@ from nsstwisted.assistant.deployment import (
 from nsstwisted.assistant.generators import GenerationError
 from nsstwisted.assistant.model import Description, DescriptionError, Finding
 from nsstwisted.cli.assistantimport import ImportOptions, run_import
+from nsstwisted.cli.assistantserve import ServeOptions, run_serve
 from nsstwisted.cli.options import CommandOptions, Finished
 
 __all__ = [
@@ -293,6 +294,16 @@ SUBCOMMANDS: list[Subcommand] = [
         ImportOptions,
         "Read an installation made by hand into a description.",
         lambda options, tools, out, err: run_import(
+            options,  # type: ignore[arg-type]
+            out,
+            err,
+        ),
+    ),
+    Subcommand(
+        "serve",
+        ServeOptions,
+        "Edit the description on a web page served on this host.",
+        lambda options, tools, out, err: run_serve(
             options,  # type: ignore[arg-type]
             out,
             err,
