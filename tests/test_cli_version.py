@@ -59,6 +59,7 @@ class VersionTests(SynchronousTestCase):
         self.assertEqual(
             sorted(scripts),
             [
+                "nss-assistant",
                 "nss-client",
                 "nss-database",
                 "nss-ipsec",
@@ -71,6 +72,7 @@ class VersionTests(SynchronousTestCase):
             "nss-modify": ["nssd", "iked"],
             "nss-client": ["sign", "verify", "cacerts"],
             "nss-database": ["copy", "version"],
+            "nss-assistant": ["generate", "diff", "check", "import", "serve"],
         }
         for program, module in scripts.items():
             code = f"import {module} as m; m.main()"
