@@ -33,7 +33,7 @@ from nsstwisted.assistant.generators import GenerationError
 from nsstwisted.assistant.model import Description, DescriptionError, Finding
 from nsstwisted.cli.assistantimport import ImportOptions, run_import
 from nsstwisted.cli.assistantserve import ServeOptions, run_serve
-from nsstwisted.cli.options import CommandOptions, Finished
+from nsstwisted.cli.options import Finished, SubcommandOptions
 
 __all__ = [
     "EXIT_ENVIRONMENT",
@@ -53,14 +53,9 @@ EXIT_REFUSED = 1
 EXIT_ENVIRONMENT = 2
 
 
-class _HelpOptions(CommandOptions):
+class _HelpOptions(SubcommandOptions):
     program = PROGRAM
     synopsis = f"Usage: {PROGRAM}"
-    opt_h = CommandOptions.opt_help
-
-    def getSynopsis(self) -> str:
-        # A subcommand's own line, not usage's parent synopsis run into it.
-        return self.synopsis
 
 
 class _DescriptionOptions(_HelpOptions):

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, NoReturn, TextIO
 
 from twisted.python import usage
 
-from nsstwisted.cli.options import CommandOptions, Finished
+from nsstwisted.cli.options import Finished, SubcommandOptions
 from nsstwisted.security.copying import CopyReport, copy_database
 from nsstwisted.security.errors import SecurityError
 from nsstwisted.security.location import database_path, stash_path
@@ -35,14 +35,9 @@ EXIT_REFUSED = 1
 EXIT_ENVIRONMENT = 2
 
 
-class _HelpOptions(CommandOptions):
+class _HelpOptions(SubcommandOptions):
     program = PROGRAM
     synopsis = f"Usage: {PROGRAM}"
-    opt_h = CommandOptions.opt_help
-
-    def getSynopsis(self) -> str:
-        # A subcommand's own line, not usage's parent synopsis run into it.
-        return self.synopsis
 
 
 class CopyOptions(_HelpOptions):

@@ -12,7 +12,7 @@ from twisted.python import usage
 
 from nsstwisted import __version__
 
-__all__ = ["CommandOptions", "Finished"]
+__all__ = ["CommandOptions", "Finished", "SubcommandOptions"]
 
 
 class Finished(Exception):
@@ -49,3 +49,19 @@ class CommandOptions(usage.Options):
         Display the version and exit.
         """
         raise Finished(f"{self.program} (nsstwisted) {__version__}\n")
+
+
+class SubcommandOptions(CommandOptions):
+    """
+    The options of a command with subcommands, or of one of its
+    subcommands: C{-h} as well as C{--help}, and each subcommand's help
+    opening with its own usage line rather than usage's parent synopsis
+    run into it.
+    """
+
+    synopsis: str
+
+    opt_h = CommandOptions.opt_help
+
+    def getSynopsis(self) -> str:
+        return self.synopsis
