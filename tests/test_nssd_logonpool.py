@@ -8,7 +8,6 @@ import threading
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
-from twisted.internet.threads import deferToThreadPool
 from twisted.trial.unittest import SkipTest, TestCase
 
 from nsstwisted.nssd.logonpool import LOGON_NICENESS, logon_pool
@@ -26,7 +25,7 @@ class LogonPoolTests(TestCase):
         """
         if not hasattr(os, "setpriority"):
             raise SkipTest("no per-thread priorities here")
-        pool = logon_pool(2)
+        pool = logon_pool(reactor, 2)  # type: ignore[arg-type]
         pool.start()
         self.addCleanup(pool.stop)
         mine = _niceness()
@@ -38,13 +37,9 @@ class LogonPoolTests(TestCase):
             # The calling thread keeps its own priority.
             self.assertEqual(_niceness(), mine)
 
-        work = deferToThreadPool(
-            reactor,  # type: ignore[arg-type]
-            pool,
-            lambda: (_niceness(), threading.current_thread().name),
-        )
+        work = pool.submit(lambda: (_niceness(), threading.current_thread().name))
         return work.addCallback(check)
 
     def test_bounded(self) -> None:
-        pool = logon_pool(3)
-        self.assertEqual(pool.max, 3)
+        pool = logon_pool(reactor, 3)  # type: ignore[arg-type]
+        self.assertEqual(pool.size, 3)

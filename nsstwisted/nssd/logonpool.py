@@ -20,7 +20,9 @@ from __future__ import annotations
 import os
 import threading
 
-from twisted.python.threadpool import ThreadPool
+from twisted.internet.interfaces import IReactorFromThreads
+
+from nsstwisted.nssd.workerpool import WorkerPool
 
 #: How much lower than the process a logon thread runs: at nice +10 a
 #: thread gets about a tenth of the CPU share of one at the process's own.
@@ -46,17 +48,23 @@ def lower_priority(niceness: int) -> None:
         pass
 
 
-class _LogonThread(threading.Thread):
-    def run(self) -> None:
-        lower_priority(LOGON_NICENESS)
-        super().run()
+#: How many finished logon checks the reactor completes in one turn: each
+#: costs it the SERVAUTH checks and the reply, a fraction of a millisecond,
+#: so that a storm's logons finishing together keep a turn to a few
+#: milliseconds, and the signatures of clients logged on are not held up.
+LOGONS_PER_TURN = 16
 
 
-def logon_pool(threads: int) -> ThreadPool:
+def logon_pool(reactor: IReactorFromThreads, threads: int) -> WorkerPool:
     """
-    A pool of at most C{threads} threads, each at L{LOGON_NICENESS} below
-    the process, for logon checks.
+    A pool of C{threads} threads, each at L{LOGON_NICENESS} below the
+    process, for logon checks, delivering at most L{LOGONS_PER_TURN} in one
+    turn of the reactor.
     """
-    pool = ThreadPool(minthreads=0, maxthreads=threads, name="nssd-logon")
-    pool.threadFactory = _LogonThread
-    return pool
+    return WorkerPool(
+        reactor,
+        threads,
+        name="nssd-logon",
+        deliveriesPerTurn=LOGONS_PER_TURN,
+        threadStarted=lambda: lower_priority(LOGON_NICENESS),
+    )

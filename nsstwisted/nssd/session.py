@@ -19,15 +19,13 @@ from typing import Any, Protocol, TypeVar
 
 from twisted.internet.defer import Deferred, fail, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.python.threadpool import ThreadPool
 
 from nsstwisted.nssd.certificates import CertificateService, Requester, RequestRefused
 from nsstwisted.nssd.diagnostics import Diagnostics
 from nsstwisted.nssd.registry import ClientRegistry
-from nsstwisted.nssd.signingpool import SigningPool
+from nsstwisted.nssd.workerpool import WorkerPool
 from nsstwisted.security.accessor import AccessorEnvironment
 from nsstwisted.security.errors import SecurityEnvironmentError
 from nsstwisted.security.logon import Logon, LogonOutcome, LogonResult
@@ -138,7 +136,7 @@ class ServerContext:
         self,
         *,
         reactor: IReactorTime,
-        pool: SigningPool,
+        pool: WorkerPool,
         logon: Logon,
         certificates: CertificateService,
         currentSnapshot: Callable[[], Deferred[ProfileSnapshot]],
@@ -146,7 +144,7 @@ class ServerContext:
         registry: ClientRegistry,
         diagnostics: Diagnostics,
         offeredServices: Callable[[], Services],
-        logonPool: ThreadPool,
+        logonPool: WorkerPool,
     ) -> None:
         self.reactor = reactor
         self.pool = pool
@@ -163,7 +161,7 @@ class ServerContext:
         return self.pool.submit(work, *args)
 
     def in_logon_pool(self, work: Callable[..., T], *args: Any) -> Deferred[T]:
-        return deferToThreadPool(self.reactor, self.logonPool, work, *args)  # type: ignore[arg-type]
+        return self.logonPool.submit(work, *args)
 
 
 class NssServerSession:

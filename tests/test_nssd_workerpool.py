@@ -1,5 +1,5 @@
 """
-Tests for L{nsstwisted.nssd.signingpool}: jobs run in the pool's threads,
+Tests for L{nsstwisted.nssd.workerpool}: jobs run in the pool's threads,
 their results reach the reactor thread, and the reactor is woken once for
 every batch of jobs that finished while it was busy.
 """
@@ -14,7 +14,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.trial.unittest import TestCase
 
-from nsstwisted.nssd.signingpool import SigningPool
+from nsstwisted.nssd.workerpool import WorkerPool
 
 
 class _CountingReactor:
@@ -31,15 +31,15 @@ class _CountingReactor:
         reactor.callFromThread(f, *args, **kw)  # type: ignore[attr-defined]
 
 
-def _pool(test: TestCase, threads: int = 2) -> tuple[SigningPool, _CountingReactor]:
+def _pool(test: TestCase, threads: int = 2) -> tuple[WorkerPool, _CountingReactor]:
     counting = _CountingReactor()
-    pool = SigningPool(counting, threads, name="test-signing")  # type: ignore[arg-type]
+    pool = WorkerPool(counting, threads, name="test-signing")  # type: ignore[arg-type]
     pool.start()
     test.addCleanup(pool.stop)
     return pool, counting
 
 
-class SigningPoolTests(TestCase):
+class WorkerPoolTests(TestCase):
     def test_resultOnReactorThread(self) -> Deferred[None]:
         """
         The job runs in a pool thread; its Deferred fires on the reactor
@@ -105,6 +105,66 @@ class SigningPoolTests(TestCase):
 
         return done.addCallback(check)  # type: ignore[return-value]
 
+    def test_deliveriesPerTurn(self) -> None:
+        """
+        A pool that delivers at most N in a turn fires N Deferreds in the
+        turn after the jobs finished, and the others in the turns after
+        that, in the order the jobs finished.
+        """
+        counting = _CountingReactor()
+        pool = WorkerPool(counting, 1, deliveriesPerTurn=3)  # type: ignore[arg-type]
+        pool.start()
+        self.addCleanup(pool.stop)
+        finished = threading.Semaphore(0)
+
+        def job(n: int) -> int:
+            finished.release()
+            return n
+
+        fired: list[int] = []
+        for n in range(7):
+            pool.submit(job, n).addCallback(fired.append)
+        for _ in range(7):
+            self.assertTrue(finished.acquire(timeout=10))
+        seen: list[list[int]] = []
+
+        def everyTurn() -> None:
+            seen.append(list(fired))
+            if len(fired) < 7:
+                reactor.callLater(0, everyTurn)
+
+        reactor.callLater(0, everyTurn)
+        done: Deferred[None] = Deferred()
+        reactor.callLater(0.2, done.callback, None)
+
+        def check(_: None) -> None:
+            self.assertEqual(fired, list(range(7)))
+            # Never more than three more in one turn.
+            counts = [len(s) for s in seen]
+            steps = [b - a for a, b in zip([0, *counts[:-1]], counts, strict=True)]
+            self.assertLessEqual(max(steps), 3)
+            self.assertGreaterEqual(len([s for s in steps if s]), 3)
+
+        return done.addCallback(check)  # type: ignore[return-value]
+
+    def test_threadStarted(self) -> Deferred[None]:
+        """
+        The start hook runs in each thread, before any job.
+        """
+        marks: list[str] = []
+        pool = WorkerPool(
+            reactor,  # type: ignore[arg-type]
+            2,
+            name="test-hook",
+            threadStarted=lambda: marks.append(threading.current_thread().name),
+        )
+        pool.start()
+        self.addCleanup(pool.stop)
+        work = pool.submit(lambda: None)
+        return work.addCallback(
+            lambda _: self.assertIn(marks[0], {"test-hook-0", "test-hook-1"})
+        )
+
     def test_manyFromEveryThread(self) -> Deferred[None]:
         """
         Under a stream of jobs finishing at random moments, every job's
@@ -125,7 +185,7 @@ class SigningPoolTests(TestCase):
         """
         A job submitted before the pool starts runs once it does.
         """
-        pool = SigningPool(reactor, 1)  # type: ignore[arg-type]
+        pool = WorkerPool(reactor, 1)  # type: ignore[arg-type]
         self.addCleanup(pool.stop)
         work = pool.submit(lambda: "signed")
         pool.start()
@@ -135,7 +195,7 @@ class SigningPoolTests(TestCase):
         """
         Stopping the pool ends its threads, and a second stop does nothing.
         """
-        pool = SigningPool(reactor, 3, name="test-stop")  # type: ignore[arg-type]
+        pool = WorkerPool(reactor, 3, name="test-stop")  # type: ignore[arg-type]
         pool.start()
         self.assertEqual(pool.size, 3)
         names = {t.name for t in threading.enumerate()}

@@ -1,5 +1,6 @@
 """
-The threads that sign, with one wake-up of the reactor per batch of work done.
+The threads that sign and check logons, with one wake-up of the reactor per
+batch of work done, and a bounded batch per turn.
 
 A signature is the reason nssd exists, and on a busy server most of the CPU
 it spends around one (beyond the signature itself) was the hand-off to a
@@ -13,7 +14,12 @@ reactor to drain it.  When signatures finish faster than the reactor turns,
 the reactor is woken once for many of them, which is when the saving counts.
 
 The delivery keeps the order jobs finished in; each job's Deferred fires on
-the reactor thread, as with C{deferToThreadPool}.
+the reactor thread, as with C{deferToThreadPool}.  A pool may bound how many
+it delivers in one turn (C{deliveriesPerTurn}): a reconnect storm finishes
+hundreds of logon checks at once, and the reactor's work for each (the
+SERVAUTH checks, the reply) done in one turn would hold up every signature
+of the clients already logged on; the rest are delivered in the turns
+after.
 """
 
 from __future__ import annotations
@@ -28,14 +34,14 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.python.failure import Failure
 
-__all__ = ["SigningPool"]
+__all__ = ["WorkerPool"]
 
 T = TypeVar("T")
 
 _Job = tuple[Deferred[Any], Callable[..., Any], tuple[Any, ...]]
 
 
-class SigningPool:
+class WorkerPool:
     """
     C{threads} threads that run jobs submitted from the reactor thread.
 
@@ -47,11 +53,25 @@ class SigningPool:
     """
 
     def __init__(
-        self, reactor: IReactorFromThreads, threads: int, name: str = "nssd"
+        self,
+        reactor: IReactorFromThreads,
+        threads: int,
+        name: str = "nssd",
+        *,
+        deliveriesPerTurn: int | None = None,
+        threadStarted: Callable[[], None] | None = None,
     ) -> None:
+        """
+        @param deliveriesPerTurn: the most Deferreds fired in one turn of
+            the reactor, or C{None} for all that finished.
+        @param threadStarted: called first in each thread (to lower its
+            scheduling priority, say).
+        """
         self._reactor = reactor
         self._size = max(1, threads)
         self.name = name
+        self._deliveriesPerTurn = deliveriesPerTurn
+        self._threadStarted = threadStarted
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._done: collections.deque[tuple[Deferred[Any], bool, Any]] = (
             collections.deque()
@@ -111,6 +131,8 @@ class SigningPool:
         return done
 
     def _work(self) -> None:
+        if self._threadStarted is not None:
+            self._threadStarted()
         jobs = self._jobs
         finished = self._done
         while True:
@@ -133,7 +155,17 @@ class SigningPool:
     def _deliver(self) -> None:
         self._deliveryScheduled = False
         finished = self._done
+        left = self._deliveriesPerTurn
         while finished:
+            if left is not None:
+                if not left:
+                    # The rest in the next turn: a call from this thread
+                    # runs after the reactor has looked at its sockets.
+                    if not self._deliveryScheduled:
+                        self._deliveryScheduled = True
+                        self._reactor.callFromThread(self._deliver)
+                    return
+                left -= 1
             done, succeeded, result = finished.popleft()
             if succeeded:
                 done.callback(result)
