@@ -28,9 +28,12 @@ from twisted.internet.interfaces import (
     IReactorTime,
     ITransport,
 )
+from twisted.internet.protocol import connectionDone
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
+from twisted.python.failure import Failure
 
 from nsstwisted.nssd.diagnostics import Diagnostics
+from nsstwisted.nssd.pacing import HandshakePacer
 
 REFUSAL_REPORT_INTERVAL = 60.0
 """Seconds after a logged refusal in which further ones are only counted."""
@@ -159,6 +162,8 @@ class _AdmittedConnection(ProtocolWrapper):
     """
 
     address = ""
+    pacer: HandshakePacer | None = None
+    _lost = False
 
     def makeConnection(self, transport: ITransport) -> None:
         # Twisted reads 64 KiB at a time, and TLS's memory BIO keeps a
@@ -167,6 +172,33 @@ class _AdmittedConnection(ProtocolWrapper):
         # costs us.
         transport.bufferSize = READ_SIZE  # type: ignore[attr-defined]
         super().makeConnection(transport)  # type: ignore[no-untyped-call]
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.pacer is not None and not self._secured():
+            self.pacer.received(self, data)
+        else:
+            super().dataReceived(data)  # type: ignore[no-untyped-call]
+
+    def _secured(self) -> bool:
+        return bool(getattr(self.wrappedProtocol, "_handshakeDone", True))
+
+    def deliver(self, data: bytes) -> None:
+        if not self._lost:
+            super().dataReceived(data)  # type: ignore[no-untyped-call]
+
+    def pauseReading(self) -> None:
+        if self.transport is not None:
+            self.transport.pauseProducing()  # type: ignore[attr-defined]
+
+    def resumeReading(self) -> None:
+        if not self._lost and self.transport is not None:
+            self.transport.resumeProducing()  # type: ignore[attr-defined]
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._lost = True
+        if self.pacer is not None:
+            self.pacer.forget(self)
+        super().connectionLost(reason)  # type: ignore[no-untyped-call]
 
 
 class AdmissionFactory(WrappingFactory[_AdmittedConnection]):
@@ -179,9 +211,15 @@ class AdmissionFactory(WrappingFactory[_AdmittedConnection]):
     protocol = _AdmittedConnection
     noisy = False  # as NssFactory
 
-    def __init__(self, wrappedFactory: object, admission: ConnectionAdmission) -> None:
+    def __init__(
+        self,
+        wrappedFactory: object,
+        admission: ConnectionAdmission,
+        pacer: HandshakePacer | None = None,
+    ) -> None:
         super().__init__(wrappedFactory)  # type: ignore[no-untyped-call]
         self.admission = admission
+        self.pacer = pacer
 
     def buildProtocol(  # type: ignore[override]
         self, addr: IAddress | None
@@ -195,6 +233,7 @@ class AdmissionFactory(WrappingFactory[_AdmittedConnection]):
             self.admission.release(address)
             raise
         connection.address = address
+        connection.pacer = self.pacer
         return connection
 
     def unregisterProtocol(self, p: _AdmittedConnection) -> None:

@@ -32,7 +32,6 @@ from twisted.internet.defer import (
     DeferredLock,
     inlineCallbacks,
 )
-from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -56,12 +55,13 @@ from nsstwisted.nssd.management import (
     NssdNmiObserver,
     RefreshRejected,
 )
+from nsstwisted.nssd.pacing import HandshakePacer, PacedAcceptEndpoint
 from nsstwisted.nssd.refreshhint import RefreshHint
 from nsstwisted.nssd.registry import ClientRegistry
 from nsstwisted.nssd.router import NetworkManagementRouter
 from nsstwisted.nssd.session import NssServerSession, ServerContext
-from nsstwisted.nssd.signingpool import SigningPool
 from nsstwisted.nssd.tls import ServerContextFactory, server_context
+from nsstwisted.nssd.workerpool import WorkerPool
 from nsstwisted.protocols.nmi import (
     NmiServerFactory,
     NmiSocketAccessError,
@@ -152,14 +152,15 @@ class NSSDService(Service):
             self.diagnostics,
             reactor,
         )
+        self.handshakePacer = HandshakePacer(reactor)
         # One catch-up with the database at a time, so that an older read
         # of the class options never replaces a newer one; the callers that
         # ask while one runs share the next (see current_snapshot).
         self._securityLock = DeferredLock()
         self._snapshotWaiters: list[Deferred[ProfileSnapshot]] = []
         self._catchingUp = False
-        self.pool = SigningPool(reactor, threads or os.cpu_count() or 2)
-        self.logonPool = logon_pool(threads or os.cpu_count() or 2)
+        self.pool = WorkerPool(reactor, threads or os.cpu_count() or 2)
+        self.logonPool = logon_pool(reactor, threads or os.cpu_count() or 2)
         self.snapshot: ProfileSnapshot = self.profiles.snapshot()
         self.ring: KeyRing | None = self._load_ring(configuration)
         context, self.tlsCertificate = self._tls_context(configuration)
@@ -397,6 +398,7 @@ class NSSDService(Service):
         ports, self._ports, self.port = self._ports, [], None
         nmiPort, self.nmiPort = self.nmiPort, None
         self.admission.stop()
+        self.handshakePacer.stop()
         self.refreshHint.stop()
         self.databaseWatch.stop()
         self.diagnostics.stopped()
@@ -439,14 +441,15 @@ class NSSDService(Service):
         )
         return listening.addCallback(self._listening_on)
 
-    def _endpoint(self, portNumber: int) -> TCP4ServerEndpoint:
+    def _endpoint(self, portNumber: int) -> PacedAcceptEndpoint:
         # (listenTCP, below the endpoint, takes "::" as IPv6 by itself.)
         # The accept queue holds as many connections as nssd may hold (the
         # kernel caps it at net.core.somaxconn): when every client of a
         # failed server connects at once, a connection beyond Twisted's
         # default of 50 would be dropped and wait for its SYN's
-        # retransmission, 1, 3, 7... seconds later.
-        return TCP4ServerEndpoint(
+        # retransmission, 1, 3, 7... seconds later.  Accepting is paced
+        # (nsstwisted.nssd.pacing), so that they wait there in turn.
+        return PacedAcceptEndpoint(
             self._reactor,
             portNumber,
             backlog=self.configuration.maxConnections,
@@ -459,6 +462,7 @@ class NSSDService(Service):
         return AdmissionFactory(
             TLSMemoryBIOFactory(self.contextFactory, False, self._factory()),
             self.admission,
+            self.handshakePacer,
         )
 
     def _listening_on(self, port: IListeningPort) -> IListeningPort:
