@@ -468,9 +468,9 @@ fi
 # server and two images, described once and generated, then run from the
 # generated files alone.  nssd maps the Unix user to a RACF user ID (its
 # login name in upper case): the description's operator.
-asst_operator=$(id -un | tr '[:lower:]' '[:upper:]')
+asst_operator=$(id -un 2>/dev/null | tr '[:lower:]' '[:upper:]') || asst_operator=
 if ! [[ $asst_operator =~ ^[A-Z@#$][A-Z0-9@#$]{0,7}$ ]]; then
-    say "The configuration assistant: skipped: the login name $asst_operator is no RACF user ID"
+    say "The configuration assistant: skipped: the login name '$asst_operator' is no RACF user ID"
 else
     say "The configuration assistant: one description of a server and two images, on loopback"
     asst_port=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -642,11 +642,14 @@ TOML
     after=$(tree_sum)
     echo "SHA-256 of every file of the folder, before: ${before%% *}"
     echo "                                      after: ${after%% *}"
-    [ "$before" = "$after" ]
+    if [ "$before" != "$after" ]; then
+        echo "the second generate changed the folder" >&2
+        exit 1
+    fi
 
     say "Stop the daemons the assistant's files started"
     for pid in $asst_pids; do
-        kill "$pid"
+        kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
     asst_pids=
