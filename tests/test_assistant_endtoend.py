@@ -10,6 +10,7 @@ and signs.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import pwd
@@ -118,11 +119,21 @@ def ca_and_server(where: Folders, port: int) -> tuple[NssServer, list[Certificat
 def image(
     where: Folders, name: str, stacks: tuple[Stack, ...], **defaults: object
 ) -> Image:
+    # Every file of the hosts in the test's folder: a stack's policy file
+    # would otherwise go to /etc/security.
+    placed = tuple(
+        dataclasses.replace(
+            stack, policyFile=where.path(name, f"{stack.name.lower()}.policy")
+        )
+        if stack.policyFile is None
+        else stack
+        for stack in stacks
+    )
     return Image(
         name,
         name,
         defaults=StackSettings(servers=("NSSD1",), nssWaitLimit=1, **defaults),  # type: ignore[arg-type]
-        stacks=stacks,
+        stacks=placed,
         caFile=where.path(name, "nss-ca.pem"),
         nmiSocket=os.path.join(where.sockets, name.lower(), "ipsecmgmt"),
         secretsDirectory=where.path(name, "secrets"),
@@ -265,6 +276,12 @@ class AssistantEndToEndTests(TestCase):
         for placement in placements(description):
             if placement.source.endswith(".service"):
                 continue  # run from the test's folder instead, below
+            # Nothing outside the test's folders, whoever runs the test.
+            self.assertTrue(
+                placement.target.startswith(self.where.root + os.sep)
+                or placement.target.startswith(self.where.sockets + os.sep),
+                placement.target,
+            )
             os.makedirs(os.path.dirname(placement.target), exist_ok=True)
             shutil.copyfile(os.path.join(self.out, placement.source), placement.target)
             os.chmod(placement.target, placement.mode)
