@@ -122,6 +122,14 @@ class Browser:
                 stderr=log,
                 pass_fds=(3, 4),
                 preexec_fn=place,
+                # Its crash reports and caches in the test's folder too, not
+                # in the home of whoever runs the tests.
+                env={
+                    **os.environ,
+                    "HOME": folder,
+                    "XDG_CONFIG_HOME": os.path.join(folder, "config"),
+                    "XDG_CACHE_HOME": os.path.join(folder, "cache"),
+                },
             )
         except OSError as e:
             raise SkipTest(f"Chromium ({program}) cannot start: {e}") from None
