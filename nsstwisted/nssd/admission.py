@@ -174,12 +174,17 @@ class _AdmittedConnection(ProtocolWrapper):
         super().makeConnection(transport)  # type: ignore[no-untyped-call]
 
     def dataReceived(self, data: bytes) -> None:
+        # Until TLS's handshake is done, a read costs a key exchange and a
+        # signature: the pacer decides in which turn it is handed to TLS.
         if self.pacer is not None and not self._secured():
             self.pacer.received(self, data)
         else:
             super().dataReceived(data)  # type: ignore[no-untyped-call]
 
     def _secured(self) -> bool:
+        # TLS's own flag.  Were it ever gone from Twisted, every read would
+        # go straight to TLS, as before pacing: pacing is about fairness in
+        # a storm, not a check that must fail closed.
         return bool(getattr(self.wrappedProtocol, "_handshakeDone", True))
 
     def deliver(self, data: bytes) -> None:
