@@ -16,6 +16,7 @@ import sqlite3
 import stat
 import tempfile
 import threading
+import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -28,6 +29,8 @@ from twisted.trial.unittest import TestCase
 from nsstwisted.cli import database as command
 from nsstwisted.cli import racf
 from nsstwisted.client import NssSession, PasswordCredentials, connect
+from nsstwisted.security.backup import backup_database
+from nsstwisted.security.errors import DatabaseLockedError
 from nsstwisted.security.storage import SCHEMA_TABLES
 from nsstwisted.wire.nss import Services, SignatureSchemeCode
 from tests.daemons import (
@@ -386,3 +389,50 @@ class RestoreTests(BackupTestCase):
             key.verify(reply.signature, DATA, padding.PKCS1v15(), hashes.SHA256())
 
         return ensureDeferred(go())  # type: ignore[return-value]
+
+
+class FailureTests(BackupTestCase):
+    """
+    A backup that cannot be taken or fails its check leaves nothing at the
+    target and nothing in its folder.
+    """
+
+    def test_locked_past_the_busy_timeout(self) -> None:
+        """
+        A writer that holds the database's exclusive lock makes the backup
+        wait for the busy timeout, not forever, and then refuse (NSR0202E).
+        """
+        writer = sqlite3.connect(self.setup.database, isolation_level=None)
+        self.addCleanup(writer.close)
+        writer.execute("BEGIN EXCLUSIVE")
+        self.addCleanup(writer.execute, "ROLLBACK")
+        started = time.monotonic()
+        with self.assertRaises(DatabaseLockedError) as raised:
+            backup_database(self.setup.database, self.target, busyTimeout=0.3)
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertIn("NSR0202E", str(raised.exception))
+        self.assertEqual(os.listdir(self.backups), [])
+
+    def test_damaged_copy_is_not_put_in_place(self) -> None:
+        """
+        A database damaged on disk gives a copy that fails its integrity
+        check: it is refused (NSR0366E, status 2) and removed, and an
+        earlier backup at the target is kept even with --replace.
+        """
+        damaged = os.path.join(self.setup.folder, "damaged.db")
+        shutil.copyfile(self.setup.database, damaged)
+        with open(damaged, "r+b") as f:
+            pageSize = 4096
+            f.seek(pageSize * 3)
+            f.write(b"\xa5" * pageSize)
+        with open(self.target, "w") as earlier:
+            earlier.write("an earlier backup\n")
+        status, out, err = nss_database(
+            "backup", "--database", damaged, "--to", self.target, "--replace"
+        )
+        self.assertEqual((status, out), (2, ""))
+        self.assertIn("NSR0366E", err)
+        self.assertIn("failed its check", err)
+        self.assertEqual(os.listdir(self.backups), ["security-backup.db"])
+        with open(self.target) as kept:
+            self.assertEqual(kept.read(), "an earlier backup\n")

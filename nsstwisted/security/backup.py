@@ -281,8 +281,8 @@ def _check_copy(temporary: str, path: str, version: int) -> None:
             copy.close()
     except sqlite3.Error as e:
         raise BackupFailedError(
-            f"the backup {path} could not be read back ({e}); nothing was left "
-            "of it, and the target is as it was"
+            f"the backup {path} failed its check when read back ({e}); nothing "
+            "was left of it, and the target is as it was"
         ) from None
     if findings != ["ok"] or applicationId != APPLICATION_ID or copied != version:
         problem = "; ".join(findings[:3]) if findings != ["ok"] else "it is intact"
