@@ -9,11 +9,13 @@ logon and a signature.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import shutil
 import sqlite3
 import stat
+import subprocess
 import tempfile
 import threading
 import time
@@ -24,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.threads import deferToThread
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 
 from nsstwisted.cli import database as command
 from nsstwisted.cli import racf
@@ -41,7 +43,8 @@ from tests.daemons import (
     client_endpoint,
     start_nssd,
 )
-from tests.postgresql import postgresql_uri
+from tests.postgresql import _binary, postgresql_uri, private_postgresql
+from tests.test_nssd_postgresql import serving_role_grants
 
 # What an operator looks at to see that two databases say the same.
 LISTINGS = [
@@ -99,6 +102,35 @@ def rows(database: str, table: str) -> list[tuple[object, ...]]:
         return connection.execute(query).fetchall()
     finally:
         connection.close()
+
+
+async def signed_and_verified(case: TestCase, setup: SecuritySetup, port: int) -> None:
+    """
+    Log CLIENT1 on to the nssd at C{port} with its password, have it sign
+    with CLIENT1's certificate, and check the signature with the key of the
+    certificate nssd returns.
+    """
+    session = await connect(
+        reactor,
+        client_endpoint(setup, port),
+        serverIdentity=LOOPBACK,
+        clientName="CLIENT1",
+        credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
+        services=Services.CERT,
+    )
+    try:
+        reply = await session.sign(
+            label="Client1 cert",
+            data=DATA,
+            scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
+        )
+    finally:
+        await session.close()
+    certificate = x509.load_der_x509_certificate(reply.certificate)
+    case.assertIn("client1.example", certificate.subject.rfc4514_string())
+    key = certificate.public_key()
+    assert isinstance(key, rsa.RSAPublicKey)
+    key.verify(reply.signature, DATA, padding.PKCS1v15(), hashes.SHA256())
 
 
 class BackupTestCase(TestCase):
@@ -367,28 +399,9 @@ class RestoreTests(BackupTestCase):
         assert server.port is not None
         port = server.port.getHost().port  # type: ignore[attr-defined]
 
-        async def go() -> None:
-            session = await connect(
-                reactor,
-                client_endpoint(restored, port),
-                serverIdentity=LOOPBACK,
-                clientName="CLIENT1",
-                credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
-                services=Services.CERT,
-            )
-            try:
-                reply = await session.sign(
-                    label="Client1 cert",
-                    data=DATA,
-                    scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
-                )
-            finally:
-                await session.close()
-            key = x509.load_der_x509_certificate(reply.certificate).public_key()
-            assert isinstance(key, rsa.RSAPublicKey)
-            key.verify(reply.signature, DATA, padding.PKCS1v15(), hashes.SHA256())
-
-        return ensureDeferred(go())  # type: ignore[return-value]
+        return ensureDeferred(  # type: ignore[return-value]
+            signed_and_verified(self, restored, port)
+        )
 
 
 class FailureTests(BackupTestCase):
@@ -436,3 +449,58 @@ class FailureTests(BackupTestCase):
         self.assertEqual(os.listdir(self.backups), ["security-backup.db"])
         with open(self.target) as kept:
             self.assertEqual(kept.read(), "an earlier backup\n")
+
+
+class PostgresqlRestoreTests(BackupTestCase):
+    """
+    The PostgreSQL procedure of docs/operations.md, on a real cluster of
+    the test's own: pg_dump in the custom format, the database dropped and
+    made again, pg_restore without the dump's owners and grants, the
+    serving role's documented grants applied, and nssd under that role
+    serving a logon and a signature.  The cluster's superuser plays the
+    administering role.
+    """
+
+    timeout = 120
+
+    def test_dump_restore_serves(self) -> None:
+        server = private_postgresql(self)
+        dump, restore = _binary("pg_dump"), _binary("pg_restore")
+        if dump is None or restore is None:
+            raise SkipTest("PostgreSQL's pg_dump and pg_restore are not installed")
+        admin = server.uri()
+        setup = build_security(self, database=admin)
+        before = listings(admin, setup.stash)
+        archive = os.path.join(self.backups, "nss.dump")
+        subprocess.run(
+            [dump, "--format=custom", f"--file={archive}", admin],
+            check=True,
+            capture_output=True,
+        )
+
+        server.execute("DROP DATABASE nss", database="postgres")
+        server.execute("CREATE DATABASE nss", database="postgres")
+        subprocess.run(
+            [
+                restore,
+                f"--dbname={admin}",
+                "--no-owner",
+                "--no-acl",
+                "--single-transaction",
+                "--exit-on-error",
+                archive,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        server.execute(serving_role_grants("public", "nssd"))
+        self.assertEqual(listings(admin, setup.stash), before)
+
+        serving = admin.replace("&user=nss", "&user=nssd")
+        self.assertNotEqual(serving, admin)
+        service = start_nssd(self, dataclasses.replace(setup, database=serving))
+        assert service.port is not None
+        port = service.port.getHost().port  # type: ignore[attr-defined]
+        return ensureDeferred(  # type: ignore[return-value]
+            signed_and_verified(self, setup, port)
+        )
