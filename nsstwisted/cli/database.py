@@ -6,11 +6,19 @@ C{copy} is how a single host's SQLite file becomes the PostgreSQL database a
 primary and a backup nssd share, and how a PostgreSQL database is taken into
 a file to keep; the copying itself is L{nsstwisted.security.copying}'s.
 C{version} reads a database's schema version without opening it for use,
-which would upgrade an older one.
+which would upgrade an older one.  C{backup} takes an online, consistent copy
+of an SQLite database while nssd serves from it, without opening it for use
+or touching its stash (L{nsstwisted.security.backup}'s).
+
+It is here rather than a RACF command of C{nss-racf}: RACF backs up its
+database with utilities (IRRUT200, IRRUT400), not with a TSO command, and
+C{nss-racf} opens the database for use and runs each command inside a
+transaction of its own, which a page copy of the whole file has no use for.
 
 Exit status, as C{nss-racf}'s: 0 done; 1 the request was wrong (the target
-is not empty, NSR0350E); 2 the command line was wrong, or a database or the
-stash cannot be used.
+is not empty, NSR0350E; a backup's target exists or cannot be one, or the
+database is on PostgreSQL); 2 the command line was wrong, or a database or
+the stash cannot be used.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from typing import Any, ClassVar, NoReturn, TextIO
 from twisted.python import usage
 
 from nsstwisted.cli.options import Finished, SubcommandOptions
+from nsstwisted.security.backup import BackupReport, backup_database, stashes_beside
 from nsstwisted.security.copying import CopyReport, copy_database
 from nsstwisted.security.errors import SecurityError
 from nsstwisted.security.location import database_path, stash_path
@@ -66,6 +75,36 @@ class CopyOptions(_HelpOptions):
             raise usage.UsageError("copy needs --from SOURCE and --to TARGET")
 
 
+class BackupOptions(_HelpOptions):
+    """
+    C{nss-database backup}.
+    """
+
+    synopsis = f"Usage: {PROGRAM} backup --to PATH [--replace] [--database LOCATION]"
+    longdesc = (
+        "Take an online, consistent copy of an SQLite security database while "
+        "nssd runs, with SQLite's backup API: the copy is written beside the "
+        "target, checked (integrity, schema version), given mode 0600 and "
+        "then put in place.  An existing target is refused unless --replace "
+        "is given.  The stash is never copied: back it up separately, and "
+        "keep it apart from the database's backups.  The database is "
+        "--database, else $NSS_SECURITY_DB, else "
+        "/var/lib/nsstwisted/security.db; a PostgreSQL database is backed up "
+        "with pg_dump (see the operations guide)."
+    )
+    optFlags: ClassVar[list[list[Any]]] = [
+        ["replace", "r", "Replace an existing file at the target."],
+    ]
+    optParameters: ClassVar[list[list[Any]]] = [
+        ["to", "t", None, "The backup file to make."],
+        ["database", "d", None, "The security database (an SQLite file)."],
+    ]
+
+    def postOptions(self) -> None:
+        if not self["to"]:
+            raise usage.UsageError("backup needs --to PATH")
+
+
 class VersionOptions(_HelpOptions):
     """
     C{nss-database version}.
@@ -90,20 +129,22 @@ class DatabaseOptions(_HelpOptions):
 
     synopsis = (
         f"Usage: {PROGRAM} copy --from SOURCE --to TARGET [--stash PATH]\n"
-        f"       {PROGRAM} version [--database LOCATION]"
+        f"       {PROGRAM} version [--database LOCATION]\n"
+        f"       {PROGRAM} backup --to PATH [--replace] [--database LOCATION]"
     )
     longdesc = (
         "Copy a security database between SQLite files and PostgreSQL "
-        "databases, or say its schema version."
+        "databases, say its schema version, or back up an SQLite one."
     )
     subCommands: ClassVar[list[list[Any]]] = [
         ["copy", None, CopyOptions, "Copy a whole security database."],
         ["version", None, VersionOptions, "Say a database's schema version."],
+        ["backup", None, BackupOptions, "Back up an SQLite database online."],
     ]
 
     def postOptions(self) -> None:
         if self.subCommand is None:
-            raise usage.UsageError("copy or version is needed")
+            raise usage.UsageError("copy, version or backup is needed")
 
 
 def _copied(report: CopyReport, stash: str) -> list[str]:
@@ -121,6 +162,26 @@ def _copied(report: CopyReport, stash: str) -> list[str]:
             "(--stash, NSS_STASH or StashFile)"
         )
     return lines
+
+
+def _backed_up(report: BackupReport) -> list[str]:
+    replaced = ", replacing the earlier file" if report.replaced else ""
+    lines = [
+        f"NSR0360I security database {report.source} was backed up to "
+        f"{report.target} (schema version {report.schemaVersion}, "
+        f"{report.size} bytes, integrity checked, mode 0600{replaced})",
+        "NSR0361I the stash file was not copied into the backup: back it up "
+        "separately and keep it apart from the database's backups, since a "
+        "backup with its stash beside it is a copy of every private key",
+    ]
+    return lines
+
+
+def _stash_beside(stash: str) -> str:
+    return (
+        f"NSR0367W the stash file {stash} is in the backup's folder: whoever "
+        "can read that folder holds every private key; keep backups elsewhere"
+    )
 
 
 def _version(found: StoredVersion) -> list[str]:
@@ -168,6 +229,12 @@ def run(
         if options.subCommand == "copy":
             stash = stash_path(sub["from"], sub["stash"])
             lines = _copied(copy_database(sub["from"], sub["to"], stash), stash)
+        elif options.subCommand == "backup":
+            location = database_path(sub["database"])
+            report = backup_database(location, sub["to"], replace=sub["replace"])
+            lines = _backed_up(report)
+            for stash in stashes_beside(location, report.target):
+                err.write(f"{PROGRAM}: {_stash_beside(stash)}\n")
         else:
             lines = _version(stored_version(database_path(sub["database"])))
     except SecurityError as e:

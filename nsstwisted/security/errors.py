@@ -239,3 +239,55 @@ class CopyFailedError(SecurityEnvironmentError):
     """
 
     messageId = "NSR0352E"
+
+
+class BackupRefusedError(SecurityRequestError):
+    """
+    A backup was not taken because its request cannot be met as given;
+    nothing was written, and the subclass's message ID says which rule.
+    """
+
+
+class BackupTargetExistsError(BackupRefusedError):
+    """
+    The backup's target exists and replacing it was not asked for: an
+    earlier backup is kept unless the operator says it may go.
+    """
+
+    messageId = "NSR0362E"
+
+
+class BackupFolderError(BackupRefusedError):
+    """
+    The folder the backup is to go into does not exist (or is no folder):
+    a mistyped path is reported rather than made.
+    """
+
+    messageId = "NSR0363E"
+
+
+class BackupTargetKindError(BackupRefusedError):
+    """
+    The backup's target is a folder or another file that is not a regular
+    file, or is the security database itself.
+    """
+
+    messageId = "NSR0364E"
+
+
+class BackupEngineError(BackupRefusedError):
+    """
+    The security database is on PostgreSQL, whose own tools take its
+    backups (pg_dump), as the operations guide says.
+    """
+
+    messageId = "NSR0365E"
+
+
+class BackupFailedError(SecurityEnvironmentError):
+    """
+    The copy could not be written, or failed its check; it was removed, and
+    the target (if any) is as it was.
+    """
+
+    messageId = "NSR0366E"
