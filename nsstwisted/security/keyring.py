@@ -262,7 +262,11 @@ def _ring_entry(row: tuple[Any, ...]) -> RingEntry:
     return RingEntry(_record(row[:6]), CertificateUsage(row[6]), bool(row[7]))
 
 
-def _key_aad(der: bytes) -> bytes:
+def private_key_aad(der: bytes) -> bytes:
+    """
+    What a private key's seal is bound to: its certificate, so that a sealed
+    key moved to another certificate's row does not unseal there.
+    """
     return b"nsstwisted private key\x00" + hashlib.sha256(der).digest()
 
 
@@ -310,9 +314,13 @@ class KeyRingStore:
         check_key_policy(loaded.certificate.public_key())
         der = loaded.certificate.public_bytes(serialization.Encoding.DER)
         sealed = None
+        master = None
         if loaded.private_key is not None:
-            sealed = self._seal(self._database.master_key(), loaded.private_key, der)
+            master = self._database.master_key()
+            sealed = self._seal(master, loaded.private_key, der)
         with self._database.transaction() as cursor:
+            if master is not None:
+                self._database.confirm_master_key(cursor, master)
             self._insert(cursor, owner, label, der, trusted, sealed)
             return self._get(cursor, owner, label)
 
@@ -340,6 +348,7 @@ class KeyRingStore:
         key = generate_private_key(algorithm, size)
         master = self._database.master_key()
         with self._database.transaction() as cursor:
+            self._database.confirm_master_key(cursor, master)
             if owner.userid is not None:
                 require_user(cursor, owner.userid)
             if signWith is None:
@@ -657,7 +666,7 @@ class KeyRingStore:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        return master.seal(plain, _key_aad(der))
+        return master.seal(plain, private_key_aad(der))
 
     def _private_key(
         self, master: MasterKey, cursor: Cursor, record: CertificateRecord
@@ -673,7 +682,7 @@ class KeyRingStore:
         ).fetchone()
         if row is None or row[0] is None:
             raise NotFoundError(f"certificate {record.label!r} has no private key")
-        plain = master.unseal(row[0], _key_aad(record.der))
+        plain = master.unseal(row[0], private_key_aad(record.der))
         key = serialization.load_der_private_key(plain, password=None)
         if not isinstance(key, PrivateKey):
             raise TamperedEntryError(
