@@ -12,6 +12,7 @@ resealed.
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import sqlite3
@@ -23,6 +24,7 @@ from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
+from nsstwisted.cli import database as command
 from nsstwisted.client import PassTicketCredentials, PasswordCredentials, connect
 from nsstwisted.security.database import MASTER_KEY_CHECK, SecurityDatabase
 from nsstwisted.security.errors import MasterKeyChangedError, StashError
@@ -37,8 +39,11 @@ from tests.daemons import (
     LOOPBACK,
     PASSTICKET_KEY,
     build_security,
+    capture_messages,
     client_endpoint,
+    racf,
     spawn_twistd,
+    start_nssd,
     twistd_args,
     write_nssd_config,
 )
@@ -301,6 +306,20 @@ class SqliteRekeyTests(RekeyTestCase):
         self.assertEqual(server.stashPath, self.newStash)
         self.assertIs(server.reload_master_key(), new)
 
+    def test_reloadStashReplacedInPlace(self) -> None:
+        """
+        The new stash renamed over the old one: the server takes it from
+        the path it has always read.
+        """
+        location = self.source()
+        server = self.open(location)
+        server.master_key()
+        self.assertEqual(self.rekey(location)[0], 0)
+        os.replace(self.newStash, self.oldStash)
+        key = server.reload_master_key()
+        self.assertEqual(key.check_value(), load_stash(self.oldStash).check_value())
+        self.assertEqual(server.stashPath, self.oldStash)
+
 
 class PostgresqlRekeyTests(RekeyTestCase):
     """
@@ -439,10 +458,6 @@ class NssdThroughRekeyTests(TestCase):
         return ensureDeferred(go())
 
     def rekey(self, database: str, old: str, new: str) -> str:
-        import io
-
-        from nsstwisted.cli import database as command
-
         out, err = io.StringIO(), io.StringIO()
         status = command.run(
             ["rekey", "--database", database, "--stash", old, "--new-stash", new],
@@ -451,3 +466,40 @@ class NssdThroughRekeyTests(TestCase):
         )
         self.assertEqual((status, err.getvalue()), (0, ""))
         return out.getvalue()
+
+
+class CatchUpTests(TestCase):
+    """
+    nssd catches up with a security refresh (SETROPTS RACLIST REFRESH)
+    made after a rotation, before it has the new stash: it takes the
+    profiles and keeps its ring and the keys it holds.
+    """
+
+    def test_securityRefreshKeepsRing(self) -> Deferred[None]:
+        setup = build_security(self)
+        service = start_nssd(self, setup)
+        ring = service.ring
+        out, err = io.StringIO(), io.StringIO()
+        newStash = os.path.join(setup.folder, "new.sth")
+        status = command.run(
+            ["rekey", "--database", setup.database, "--new-stash", newStash],
+            out,
+            err,
+        )
+        self.assertEqual((status, err.getvalue()), (0, ""))
+        racf(setup, "SETROPTS RACLIST(SERVAUTH) REFRESH")
+        generation = service.snapshot.generation
+        messages = capture_messages(self)
+
+        async def go() -> None:
+            snapshot = await service.current_snapshot()
+            self.assertNotEqual(snapshot.generation, generation)
+            self.assertIs(service.ring, ring)
+            self.assertTrue(any("NSR0372E" in m for m in messages), messages)
+            assert ring is not None
+            signature = await deferToThread(
+                service.keyrings.sign, "NSSD", "NSSRING", "Client1 cert", b"held"
+            )
+            self.assertTrue(signature)
+
+        return ensureDeferred(go())
