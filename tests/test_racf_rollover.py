@@ -8,12 +8,33 @@ C{nss-racf} from the documented example job.
 
 from __future__ import annotations
 
+import os
+import signal
+from typing import Any
+
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.trial.unittest import TestCase
 
+from nsstwisted.client import NssRequestFailed, PasswordCredentials, connect
 from nsstwisted.security.keyring import CertificateOwner, KeyRingStore
 from nsstwisted.security.signing import scheme_for_key, verify
+from nsstwisted.wire.nss import Services, SignatureSchemeCode
+from tests.daemons import (
+    CLIENT1_PASSWORD,
+    LISTENING,
+    LOOPBACK,
+    build_security,
+    client_endpoint,
+    racf,
+    spawn_twistd,
+    twistd_args,
+    write_nssd_config,
+)
 from tests.test_cli_racf import EXAMPLE_JOB, RacfTestCase
+from tests.test_nssd_twistd import process_pid
 
 CLIENT1 = CertificateOwner(userid="CLIENT1")
 REKEY = (
@@ -128,3 +149,65 @@ class RolloverTests(RacfTestCase):
         )
         self.assertEqual(status, 1)
         self.assertIn("has no private key: only a certificate that signs", err)
+
+
+class NssdRolloverTests(TestCase):
+    """
+    A real C{twistd nssd}: a client signs with the old certificate through
+    REKEY and ROLLOVER, until nssd's refresh; after it, with the successor.
+    """
+
+    timeout = 60
+
+    def test_signsThroughRollover(self) -> Deferred[None]:
+        setup = build_security(self)
+        process = spawn_twistd(self, twistd_args(write_nssd_config(setup)))
+
+        async def sign(session: Any, label: str) -> x509.Certificate:
+            signed = await session.sign(
+                label=label,
+                data=b"rolled over",
+                scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
+            )
+            certificate = x509.load_der_x509_certificate(signed.certificate)
+            public = certificate.public_key()
+            self.assertTrue(
+                verify(public, b"rolled over", signed.signature, scheme_for_key(public))
+            )
+            return certificate
+
+        async def go() -> None:
+            found = await process.waitFor(LISTENING.pattern)
+            one = await connect(
+                reactor,
+                client_endpoint(setup, int(found.group(1))),
+                serverIdentity=LOOPBACK,
+                clientName="CLIENT1",
+                credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
+                services=Services.CERT,
+            )
+            old = await sign(one, "Client1 cert")
+            racf(
+                setup,
+                REKEY,
+                "RDEFINE SERVAUTH EZB.NSSCERT.NSSSYS.CLIENT1$CERT$2.HOST UACC(NONE)",
+                "PERMIT EZB.NSSCERT.NSSSYS.CLIENT1$CERT$2.HOST CLASS(SERVAUTH) "
+                "ID(CLIENT1) ACCESS(READ)",
+                ROLLOVER,
+            )
+            # Until nssd's refresh: the old certificate and the key it holds.
+            self.assertEqual(await sign(one, "Client1 cert"), old)
+            mark = len(process.output)
+            racf(setup, "SETROPTS RACLIST(SERVAUTH) REFRESH")
+            os.kill(process_pid(process), signal.SIGHUP)
+            await process.waitFor(rb"DBG0011I configuration refreshed", mark)
+            new = await sign(one, "Client1 cert 2")
+            self.assertNotEqual(new.public_key(), old.public_key())
+            self.assertEqual(new.subject, old.subject)
+            failure = await self.assertFailure(
+                ensureDeferred(sign(one, "Client1 cert")), NssRequestFailed
+            )
+            self.assertIn("NSSRsn", str(failure))
+            await one.close()
+
+        return ensureDeferred(go())
