@@ -71,7 +71,7 @@ class VersionTests(SynchronousTestCase):
         subcommands = {
             "nss-modify": ["nssd", "iked"],
             "nss-client": ["sign", "verify", "cacerts"],
-            "nss-database": ["copy", "version", "backup"],
+            "nss-database": ["copy", "rekey", "version", "backup"],
             "nss-assistant": ["generate", "diff", "check", "import", "serve"],
         }
         for program, module in scripts.items():

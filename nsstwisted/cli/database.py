@@ -1,19 +1,27 @@
 """
 C{nss-database}: move a security database between SQLite and PostgreSQL,
-and say which schema version a database has.
+rotate its master key, say which schema version a database has, and back
+up an SQLite one.
 
 C{copy} is how a single host's SQLite file becomes the PostgreSQL database a
 primary and a backup nssd share, and how a PostgreSQL database is taken into
 a file to keep; the copying itself is L{nsstwisted.security.copying}'s.
-C{version} reads a database's schema version without opening it for use,
-which would upgrade an older one.  C{backup} takes an online, consistent copy
-of an SQLite database while nssd serves from it, without opening it for use
-or touching its stash (L{nsstwisted.security.backup}'s).
+C{backup} takes an online, consistent copy of an SQLite database while
+nssd serves from it, without opening it for use or touching its stash
+(L{nsstwisted.security.backup}'s).  It is here rather than a RACF command
+of C{nss-racf}: RACF backs up its database with utilities (IRRUT200,
+IRRUT400), not with a TSO command, and C{nss-racf} opens the database for
+use and runs each command inside a transaction of its own, which a page copy
+of the whole file has no use for.
 
-It is here rather than a RACF command of C{nss-racf}: RACF backs up its
-database with utilities (IRRUT200, IRRUT400), not with a TSO command, and
-C{nss-racf} opens the database for use and runs each command inside a
-transaction of its own, which a page copy of the whole file has no use for.
+C{rekey} reseals every secret under a new master key in a new stash file
+(L{nsstwisted.security.rekeying}): it is here rather than in the RACF
+command language because the master key is not RACF's (on z/OS it is ICSF's,
+changed outside RACF), and because it acts on the database as a whole, as
+C{copy} does.
+
+C{version} reads a database's schema version without opening it for use,
+which would upgrade an older one.
 
 Exit status, as C{nss-racf}'s: 0 done; 1 the request was wrong (the target
 is not empty, NSR0350E; a backup's target exists or cannot be one, or the
@@ -33,6 +41,7 @@ from nsstwisted.security.backup import BackupReport, backup_database, stashes_be
 from nsstwisted.security.copying import CopyReport, copy_database
 from nsstwisted.security.errors import SecurityError
 from nsstwisted.security.location import database_path, stash_path
+from nsstwisted.security.rekeying import RekeyReport, rekey_database
 from nsstwisted.security.schemaversion import StoredVersion, stored_version
 
 __all__ = ["EXIT_ENVIRONMENT", "EXIT_OK", "EXIT_REFUSED", "PROGRAM", "main", "run"]
@@ -105,6 +114,36 @@ class BackupOptions(_HelpOptions):
             raise usage.UsageError("backup needs --to PATH")
 
 
+class RekeyOptions(_HelpOptions):
+    """
+    C{nss-database rekey}.
+    """
+
+    synopsis = (
+        f"Usage: {PROGRAM} rekey --new-stash NEW [--stash OLD] [--database LOCATION]"
+    )
+    longdesc = (
+        "Reseal every private key and PassTicket key of a security database "
+        "under a new master key, written to the new stash file NEW (mode 0600; "
+        "it must not exist).  The old stash (--stash, else $NSS_STASH, else "
+        "beside a database file) is only read, and must open the database.  "
+        "All keys are resealed in one transaction: the database ends sealed "
+        "under the new key or untouched.  Then point every server and command "
+        "at the new stash (StashFile, NSS_STASH) and refresh nssd.  Run again "
+        "after an interruption, the same command says which stash opens the "
+        "database."
+    )
+    optParameters: ClassVar[list[list[Any]]] = [
+        ["database", "d", None, "The security database (file or URI)."],
+        ["stash", "s", None, "The stash file of the current master key."],
+        ["new-stash", "n", None, "The new stash file to write."],
+    ]
+
+    def postOptions(self) -> None:
+        if not self["new-stash"]:
+            raise usage.UsageError("rekey needs --new-stash NEW")
+
+
 class VersionOptions(_HelpOptions):
     """
     C{nss-database version}.
@@ -129,22 +168,26 @@ class DatabaseOptions(_HelpOptions):
 
     synopsis = (
         f"Usage: {PROGRAM} copy --from SOURCE --to TARGET [--stash PATH]\n"
+        f"       {PROGRAM} rekey --new-stash NEW [--stash OLD] "
+        "[--database LOCATION]\n"
         f"       {PROGRAM} version [--database LOCATION]\n"
         f"       {PROGRAM} backup --to PATH [--replace] [--database LOCATION]"
     )
     longdesc = (
         "Copy a security database between SQLite files and PostgreSQL "
-        "databases, say its schema version, or back up an SQLite one."
+        "databases, rotate its master key, say its schema version, or back "
+        "up an SQLite one."
     )
     subCommands: ClassVar[list[list[Any]]] = [
         ["copy", None, CopyOptions, "Copy a whole security database."],
+        ["rekey", None, RekeyOptions, "Reseal every key under a new master key."],
         ["version", None, VersionOptions, "Say a database's schema version."],
         ["backup", None, BackupOptions, "Back up an SQLite database online."],
     ]
 
     def postOptions(self) -> None:
         if self.subCommand is None:
-            raise usage.UsageError("copy, version or backup is needed")
+            raise usage.UsageError("copy, rekey, version or backup is needed")
 
 
 def _copied(report: CopyReport, stash: str) -> list[str]:
@@ -182,6 +225,31 @@ def _stash_beside(stash: str) -> str:
         f"NSR0367W the stash file {stash} is in the backup's folder: whoever "
         "can read that folder holds every private key; keep backups elsewhere"
     )
+
+
+def _rekeyed(report: RekeyReport, oldStash: str) -> list[str]:
+    if not report.done:
+        return [
+            f"NSR0374I security database {report.location} is already sealed "
+            f"under the master key of stash file {report.newStash}: an earlier "
+            "rotation committed, and nothing was changed now",
+            f"use stash file {report.newStash} (StashFile, --stash or NSS_STASH) "
+            "and refresh nssd",
+        ]
+    counted = (
+        "its keys"
+        if report.privateKeys < 0
+        else f"{report.privateKeys} private keys and {report.passTicketKeys} "
+        "PassTicket keys"
+    )
+    return [
+        f"NSR0370I the master key of security database {report.location} was "
+        f"rotated: {counted} are sealed under the new master key of stash file "
+        f"{report.newStash}",
+        f"point every server and command at {report.newStash} (StashFile, "
+        f"--stash or NSS_STASH) and refresh nssd; keep {oldStash} only with the "
+        "backups taken before now, which need it",
+    ]
 
 
 def _version(found: StoredVersion) -> list[str]:
@@ -235,6 +303,10 @@ def run(
             lines = _backed_up(report)
             for stash in stashes_beside(location, report.target):
                 err.write(f"{PROGRAM}: {_stash_beside(stash)}\n")
+        elif options.subCommand == "rekey":
+            location = database_path(sub["database"])
+            stash = stash_path(location, sub["stash"])
+            lines = _rekeyed(rekey_database(location, stash, sub["new-stash"]), stash)
         else:
             lines = _version(stored_version(database_path(sub["database"])))
     except SecurityError as e:

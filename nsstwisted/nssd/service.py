@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import resource
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
@@ -77,7 +77,11 @@ from nsstwisted.protocols.nss import (
 )
 from nsstwisted.protocols.startup import StartupError, listen_at_start
 from nsstwisted.security.database import SecurityDatabase
-from nsstwisted.security.errors import DatabaseUnavailableError, SecurityError
+from nsstwisted.security.errors import (
+    DatabaseUnavailableError,
+    MasterKeyChangedError,
+    SecurityError,
+)
 from nsstwisted.security.keyring import CertificateRecord, KeyRing, KeyRingStore
 from nsstwisted.security.location import database_path, stash_path
 from nsstwisted.security.logon import Logon
@@ -123,6 +127,7 @@ class NSSDService(Service):
         frameDeadline: float = DEFAULT_FRAME_DEADLINE,
         setupDeadline: float | None = None,
         closeDeadline: float = DEFAULT_CLOSE_DEADLINE,
+        stashFor: Callable[[NssdConfiguration], str] | None = None,
     ) -> None:
         """
         @param setupDeadline: seconds for the TLS handshake and the logon,
@@ -130,7 +135,12 @@ class NSSDService(Service):
             which need less than its one-second minimum).
         @param closeDeadline: seconds after which a connection nssd closes
             is dropped if the peer has not answered TLS's goodbye.
+        @param stashFor: the stash file a configuration names (its
+            C{StashFile}, else the environment's or the default), which a
+            refresh reads the master key from again after a master-key
+            rotation; by default C{StashFile}, else the stash nssd opened.
         """
+        self._stashFor = stashFor or (lambda c: c.stashFile or database.stashPath)
         self.configPath = configPath
         self.frameDeadline = frameDeadline
         self.setupDeadline = setupDeadline
@@ -267,6 +277,7 @@ class NSSDService(Service):
                 database,
                 reactor,
                 interface=interface,
+                stashFor=lambda c: stash_path(path, c.stashFile, env),
                 **options,
             )
         except (SecurityError, StartupError) as e:
@@ -336,6 +347,12 @@ class NSSDService(Service):
         return Services.CERT | Services.NETMGMT
 
     def _load_ring(self, configuration: NssdConfiguration) -> KeyRing | None:
+        # After a master-key rotation (nss-database rekey) the key nssd
+        # holds no longer opens the database: take the new one from the
+        # stash the configuration names, or refuse (NSR0372E) before the
+        # keys held are let go, so that a refresh under the old stash
+        # changes nothing and signing goes on.
+        self._database.reload_master_key(self._stashFor(configuration))
         if configuration.keyRing is None:
             return None
         ring = self.keyrings.ring(*configuration.keyRing)
@@ -703,7 +720,13 @@ class NSSDService(Service):
             generation, options = yield self._in_pool(self.profiles.status)
             if generation != self.snapshot.generation:
                 snapshot = yield self._in_pool(self.profiles.snapshot)
-                ring = yield self._in_pool(self._load_ring, self.configuration)
+                try:
+                    ring = yield self._in_pool(self._load_ring, self.configuration)
+                except MasterKeyChangedError as e:
+                    # The profiles are taken; the ring and its keys are kept
+                    # until a refresh names the new stash.
+                    self.log.error("{error}", error=str(e))
+                    ring = self.ring
                 self.ring = ring
                 self.diagnostics.security_refreshed(snapshot.generation)
                 self._install_snapshot(snapshot)

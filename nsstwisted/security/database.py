@@ -21,6 +21,7 @@ from typing import Any
 from nsstwisted.security import stash as _stash
 from nsstwisted.security.errors import (
     DatabaseCorruptError,
+    MasterKeyChangedError,
     SchemaVersionError,
     StashError,
 )
@@ -41,13 +42,17 @@ from nsstwisted.security.storage import (
 __all__ = [
     "APPLICATION_ID",
     "DEFAULT_BUSY_TIMEOUT",
+    "MASTER_KEY_CHECK",
     "SCHEMA_VERSION",
     "SecurityDatabase",
     "open_engine",
     "translate_sqlite_error",
 ]
 
-_MASTER_CHECK = "master_key_check"
+# The setting that records which master key sealed the database's secrets
+# (L{MasterKey.check_value <nsstwisted.security.stash.MasterKey.check_value>},
+# in hex); a master-key rotation changes it with the sealed rows.
+MASTER_KEY_CHECK = _MASTER_CHECK = "master_key_check"
 
 
 def _postgresql_engine(uri: str, timeout: float, readOnly: bool) -> StorageEngine:
@@ -383,4 +388,72 @@ class SecurityDatabase:
                         f"security database {self.path}"
                     )
             self._masterKey = key
+            return key
+
+    def confirm_master_key(self, cursor: Cursor, key: _stash.MasterKey) -> None:
+        """
+        Inside the unit of work that stores a value sealed under C{key}:
+        refuse unless the database still records C{key}.
+
+        A key is read from the stash before the unit of work that stores what
+        it sealed; a master-key rotation that commits in between would leave
+        that value sealed under a key the database no longer has.  Writers
+        are serialised (SQLite's write lock, PostgreSQL's advisory lock), so
+        a check inside the writing unit sees any rotation that came first,
+        and a rotation that comes later reseals what this unit stored.
+
+        @raise MasterKeyChangedError: the database records another key.
+        """
+        recorded = self.setting(cursor, _MASTER_CHECK, "")
+        if recorded and not hmac.compare_digest(recorded, key.check_value().hex()):
+            raise MasterKeyChangedError(
+                f"the keys of security database {self.path} were resealed under "
+                f"another master key since stash file {self.stashPath} was read: "
+                "nothing was stored; run the command again with the new stash"
+            )
+
+    def reload_master_key(self, stashPath: str | None = None) -> _stash.MasterKey:
+        """
+        The master key the database records now, for a server that refreshes:
+        the key held, if the database still records it and the stash file is
+        the same; otherwise the key read again from C{stashPath} (or the
+        stash file named at open), if the database records that one.
+
+        A server holds its master key from its start; after a master-key
+        rotation (C{nss-database rekey}) it takes the new key here, when the
+        operator has named the new stash (StashFile) or put it in place of
+        the old one.  The key held is kept when this fails, so that a refresh
+        that fails changes nothing.
+
+        @raise MasterKeyChangedError: the database records a key that the
+            stash file does not hold.
+        @raise StashError: the stash file cannot be read.
+        """
+        with self._lock:
+            path = stashPath or self.stashPath
+            with self.reading() as cursor:
+                recorded = self.setting(cursor, _MASTER_CHECK, "")
+            held = self._masterKey
+            if held is None:
+                self.stashPath = path
+                return self.master_key()
+            if not recorded:
+                # Nothing is sealed (a read-only server on a database that
+                # records no key yet): nothing can have been rotated.
+                return held
+            if path == self.stashPath and hmac.compare_digest(
+                recorded, held.check_value().hex()
+            ):
+                return held
+            key = _stash.load_stash(path)
+            if not hmac.compare_digest(recorded, key.check_value().hex()):
+                raise MasterKeyChangedError(
+                    f"the keys of security database {self.path} are sealed under "
+                    f"a master key that stash file {path} does not hold: after a "
+                    "master-key rotation (nss-database rekey), name the new stash "
+                    "(StashFile, --stash or NSS_STASH) or put it in place of the "
+                    "old one; the keys already held are kept"
+                )
+            self._masterKey = key
+            self.stashPath = path
             return key

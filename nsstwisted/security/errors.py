@@ -291,3 +291,34 @@ class BackupFailedError(SecurityEnvironmentError):
     """
 
     messageId = "NSR0366E"
+
+
+class MasterKeyChangedError(StashError):
+    """
+    The database's keys are sealed under another master key than the one
+    this process holds or was given: a master-key rotation (C{nss-database
+    rekey}) committed since it read its stash, and its stash file names the
+    old key.  A server keeps the keys it holds, and takes the new stash only
+    when its stash file is the new one.
+    """
+
+    messageId = "NSR0372E"
+
+
+class RekeyRefusedError(SecurityRequestError):
+    """
+    A master-key rotation was refused before anything was written: the new
+    stash file is the old one or exists already, or the database has nothing
+    sealed to rotate.
+    """
+
+    messageId = "NSR0373E"
+
+
+class RekeyFailedError(SecurityEnvironmentError):
+    """
+    A master-key rotation failed part-way; its transaction was rolled back,
+    so every key is still sealed under the old master key.
+    """
+
+    messageId = "NSR0371E"

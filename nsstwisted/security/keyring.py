@@ -262,7 +262,11 @@ def _ring_entry(row: tuple[Any, ...]) -> RingEntry:
     return RingEntry(_record(row[:6]), CertificateUsage(row[6]), bool(row[7]))
 
 
-def _key_aad(der: bytes) -> bytes:
+def private_key_aad(der: bytes) -> bytes:
+    """
+    What a private key's seal is bound to: its certificate, so that a sealed
+    key moved to another certificate's row does not unseal there.
+    """
     return b"nsstwisted private key\x00" + hashlib.sha256(der).digest()
 
 
@@ -310,9 +314,13 @@ class KeyRingStore:
         check_key_policy(loaded.certificate.public_key())
         der = loaded.certificate.public_bytes(serialization.Encoding.DER)
         sealed = None
+        master = None
         if loaded.private_key is not None:
-            sealed = self._seal(self._database.master_key(), loaded.private_key, der)
+            master = self._database.master_key()
+            sealed = self._seal(master, loaded.private_key, der)
         with self._database.transaction() as cursor:
+            if master is not None:
+                self._database.confirm_master_key(cursor, master)
             self._insert(cursor, owner, label, der, trusted, sealed)
             return self._get(cursor, owner, label)
 
@@ -340,6 +348,7 @@ class KeyRingStore:
         key = generate_private_key(algorithm, size)
         master = self._database.master_key()
         with self._database.transaction() as cursor:
+            self._database.confirm_master_key(cursor, master)
             if owner.userid is not None:
                 require_user(cursor, owner.userid)
             if signWith is None:
@@ -366,6 +375,117 @@ class KeyRingStore:
             der = certificate.public_bytes(serialization.Encoding.DER)
             self._insert(cursor, owner, label, der, True, self._seal(master, key, der))
             return self._get(cursor, owner, label)
+
+    def rekey_certificate(
+        self,
+        owner: CertificateOwner,
+        label: str,
+        newLabel: str,
+        *,
+        algorithm: str | None = None,
+        size: int | None = None,
+        signWith: tuple[CertificateOwner, str] | None = None,
+        notBefore: datetime | None = None,
+        notAfter: datetime | None = None,
+    ) -> CertificateRecord:
+        """
+        Make the successor of a certificate with a new key pair (RACDCERT
+        REKEY): the same subject and alternative names, a new label; it is
+        connected to no ring until L{rollover}, so that the old certificate
+        serves on meanwhile.
+
+        RACF makes the successor self-signed, and a CA signs it through
+        GENREQ and GENCERT(request); C{signWith} does both at once (the
+        certificate a GENCERT SIGNWITH would name), since this database
+        never lets a private key out for a request to be carried elsewhere.
+
+        @param algorithm: C{"RSA"} or C{"NISTECC"}; by default the old
+            key's kind, and its size unless C{size} is given.
+        @raise InvalidValueError: the old certificate has no private key, so
+            it is not one that signs and has nothing to retire.
+        """
+        old = self.get_certificate(owner, label)
+        if not old.hasPrivateKey:
+            raise InvalidValueError(
+                f"certificate {label!r} of {owner} has no private key: only a "
+                "certificate that signs is rekeyed"
+            )
+        public = old.certificate.public_key()
+        if algorithm is None:
+            algorithm = (
+                "NISTECC" if isinstance(public, ec.EllipticCurvePublicKey) else "RSA"
+            )
+            if size is None:
+                size = getattr(public, "key_size", None)
+        try:
+            names = old.certificate.extensions.get_extension_for_class(
+                x509.SubjectAlternativeName
+            ).value
+        except x509.ExtensionNotFound:
+            names = x509.SubjectAlternativeName([])
+        altNames = (
+            *(("IP", str(ip)) for ip in names.get_values_for_type(x509.IPAddress)),
+            *(("DOMAIN", name) for name in names.get_values_for_type(x509.DNSName)),
+            *(("EMAIL", mail) for mail in names.get_values_for_type(x509.RFC822Name)),
+        )
+        return self.generate_certificate(
+            owner,
+            newLabel,
+            old.certificate.subject,
+            algorithm=algorithm,
+            size=size,
+            signWith=signWith,
+            altNames=altNames,
+            notBefore=notBefore,
+            notAfter=notAfter,
+        )
+
+    def rollover(self, owner: CertificateOwner, label: str, newLabel: str) -> int:
+        """
+        Retire a certificate for its successor (RACDCERT ROLLOVER), in one
+        transaction: the successor takes the old certificate's place (usage
+        and default) in every ring the old one is connected to, and the old
+        private key is destroyed.  The old certificate stays, without its
+        key, so that signatures made with it can still be verified.
+
+        @return: how many rings were rolled over.
+        @raise InvalidValueError: the successor has no private key, or the
+            two are the same certificate.
+        """
+        with self._database.transaction() as cursor:
+            old = self._get(cursor, owner, label)
+            new = self._get(cursor, owner, newLabel)
+            if old.digest == new.digest:
+                raise InvalidValueError("a certificate cannot succeed itself")
+            if not new.hasPrivateKey:
+                raise InvalidValueError(
+                    f"certificate {newLabel!r} of {owner} has no private key: it "
+                    "cannot take the place of one that signs"
+                )
+            oldId = self._certificate_id(cursor, owner, label)
+            newId = self._certificate_id(cursor, owner, newLabel)
+            memberships = cursor.execute(
+                "SELECT owner, ring, usage, is_default FROM ring_members "
+                "WHERE certificate_id = ?",
+                (oldId,),
+            ).fetchall()
+            for ringOwner, ring, usage, isDefault in memberships:
+                cursor.execute(
+                    "DELETE FROM ring_members WHERE owner = ? AND ring = ? "
+                    "AND certificate_id IN (?, ?)",
+                    (ringOwner, ring, oldId, newId),
+                )
+                cursor.execute(
+                    "INSERT INTO ring_members (owner, ring, certificate_id, "
+                    "usage, is_default) VALUES (?, ?, ?, ?, ?)",
+                    (ringOwner, ring, newId, usage, isDefault),
+                )
+            cursor.execute(
+                "UPDATE certificates SET sealed_key = NULL WHERE id = ?", (oldId,)
+            )
+        with self._keysLock:
+            self._keys.pop(old.digest, None)
+        return len(memberships)
 
     def set_trust(self, owner: CertificateOwner, label: str, trusted: bool) -> None:
         with self._database.transaction() as cursor:
@@ -657,7 +777,7 @@ class KeyRingStore:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        return master.seal(plain, _key_aad(der))
+        return master.seal(plain, private_key_aad(der))
 
     def _private_key(
         self, master: MasterKey, cursor: Cursor, record: CertificateRecord
@@ -673,7 +793,7 @@ class KeyRingStore:
         ).fetchone()
         if row is None or row[0] is None:
             raise NotFoundError(f"certificate {record.label!r} has no private key")
-        plain = master.unseal(row[0], _key_aad(record.der))
+        plain = master.unseal(row[0], private_key_aad(record.der))
         key = serialization.load_der_private_key(plain, password=None)
         if not isinstance(key, PrivateKey):
             raise TamperedEntryError(

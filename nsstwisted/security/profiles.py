@@ -398,6 +398,8 @@ class ProfileStore:
         owner = normalize_id(owner, "owner")
         sealed = self._seal_key(resourceClass, name, passTicketKey)
         with self._database.transaction() as cursor:
+            if sealed is not None:
+                self._database.confirm_master_key(cursor, self._database.master_key())
             if self._row(cursor, resourceClass, name) is not None:
                 raise AlreadyExistsError(
                     f"{resourceClass.value} profile {name} is already defined"
@@ -439,6 +441,8 @@ class ProfileStore:
         owner = None if owner is None else normalize_id(owner, "owner")
         sealed = self._seal_key(resourceClass, name, passTicketKey)
         with self._database.transaction() as cursor:
+            if sealed is not None:
+                self._database.confirm_master_key(cursor, self._database.master_key())
             if self._row(cursor, resourceClass, name) is None:
                 raise self._not_found(resourceClass, name)
             key = (resourceClass.value, name)
@@ -553,7 +557,7 @@ class ProfileStore:
             ).fetchone()
         if ResourceClass.PTKTDATA not in active or row is None or row[0] is None:
             return None
-        return self._database.master_key().unseal(row[0], _key_aad(name))
+        return self._database.master_key().unseal(row[0], passticket_key_aad(name))
 
     def options(self) -> ClassOptions:
         with self._database.reading() as cursor:
@@ -734,7 +738,7 @@ class ProfileStore:
                 "a PassTicket key belongs in a profile named after the "
                 "application: 1 to 8 of A-Z, 0-9, @, # and $"
             )
-        return self._database.master_key().seal(key, _key_aad(name))
+        return self._database.master_key().seal(key, passticket_key_aad(name))
 
     @staticmethod
     def _row(
@@ -777,7 +781,10 @@ class ProfileStore:
         return NotFoundError(f"{resourceClass.value} profile {name} is not defined")
 
 
-def _key_aad(name: str) -> bytes:
+def passticket_key_aad(name: str) -> bytes:
+    """
+    What a PassTicket key's seal is bound to: its PTKTDATA profile's name.
+    """
     # Binding the seal to the profile name stops a key being moved to
     # another application's profile by editing the file.
     return b"nsstwisted PTKTDATA key\x00" + name.encode("ascii", "replace")

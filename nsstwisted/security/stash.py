@@ -41,6 +41,7 @@ import hashlib
 import hmac
 import os
 import stat
+import tempfile
 from typing import NoReturn
 
 from cryptography.exceptions import InvalidTag
@@ -54,6 +55,7 @@ __all__ = [
     "STASH_SIZE",
     "MasterKey",
     "create_stash",
+    "create_stash_beside",
     "load_stash",
 ]
 
@@ -271,6 +273,55 @@ def create_stash(path: str) -> MasterKey:
         with contextlib.suppress(OSError):
             os.unlink(path)
         raise StashError(f"stash file {path} cannot be written: {e.strerror}") from None
+    _sync_directory(path)
+    return MasterKey(key)
+
+
+def create_stash_beside(path: str) -> MasterKey:
+    """
+    Create a new stash file at C{path} holding a new random master key, so
+    that C{path} never names a partial file, as a master-key rotation needs.
+
+    The key is written and synced under a temporary name in the same
+    directory (made mode 0600 by C{mkstemp}), then linked to C{path}: a link
+    is atomic and, unlike a rename, never replaces a file that is there
+    already, so neither another stash nor a file planted at C{path} is
+    overwritten.  A crash leaves at worst the temporary file (C{.PATH.*}),
+    which holds a key nothing was sealed with.
+
+    @raise StashError: if C{path} exists, or the directory is missing or not
+        writable, or does not allow hard links.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{base}.", dir=directory)
+    except FileNotFoundError:
+        raise StashError(
+            f"stash file {path} cannot be created: its directory does not exist"
+        ) from None
+    except OSError as e:
+        raise StashError(f"stash file {path} cannot be created: {e.strerror}") from None
+    key = os.urandom(KEY_SIZE)
+    try:
+        try:
+            os.fchmod(fd, 0o600)
+            view = memoryview(STASH_MAGIC + key + _checksum(key))
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            raise StashError(f"stash file {path} already exists") from None
+    except OSError as e:
+        raise StashError(f"stash file {path} cannot be written: {e.strerror}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
     _sync_directory(path)
     return MasterKey(key)
 

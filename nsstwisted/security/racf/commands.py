@@ -169,6 +169,9 @@ SYNTAX: dict[str, Syntax] = {
             "FORMAT": A.ONE,
             "DELETE": A.NESTED,
             "ALTER": A.NESTED,
+            "REKEY": A.NESTED,
+            "ROLLOVER": A.NESTED,
+            "NEWLABEL": A.ONE,
         },
         {
             "SUBJECTSDN": Syntax(
@@ -202,6 +205,8 @@ SYNTAX: dict[str, Syntax] = {
             "EXPORT": Syntax(keywords={"LABEL": A.ONE}),
             "DELETE": Syntax(keywords={"LABEL": A.ONE}),
             "ALTER": Syntax(keywords={"LABEL": A.ONE}),
+            "REKEY": Syntax(keywords={"LABEL": A.ONE}),
+            "ROLLOVER": Syntax(keywords={"LABEL": A.ONE}),
         },
     ),
 }
@@ -218,6 +223,8 @@ _RACDCERT_FUNCTIONS = (
     "LISTRING",
     "DELETE",
     "ALTER",
+    "REKEY",
+    "ROLLOVER",
 )
 
 _LISTING_VERBS = frozenset({"LISTUSER", "LISTGRP", "RLIST"})
@@ -633,7 +640,19 @@ class RacfInterpreter:
             return self._export(ops, owner)
         if function in ("ADDRING", "DELRING", "LISTRING", "CONNECT", "REMOVE"):
             return self._ring_function(function, ops, owner)
+        if function == "REKEY":
+            return self._rekey(ops, owner)
         target = ops.nested[function]
+        if function == "ROLLOVER":
+            label = _required(target, "LABEL", "RACDCERT ROLLOVER")
+            newLabel = _required(ops, "NEWLABEL", "RACDCERT ROLLOVER")
+            rings = self._keyrings.rollover(owner, label, newLabel)
+            return [
+                f"NSR0375I certificate {label!r} of {owner} was rolled over to "
+                f"{newLabel!r} in {rings} key ring{'' if rings == 1 else 's'}; "
+                "its private key was deleted; servers use the new certificate "
+                "after their next refresh"
+            ]
         label = _required(target, "LABEL", f"RACDCERT {function}")
         if function == "DELETE":
             self._keyrings.delete_certificate(owner, label)
@@ -697,6 +716,43 @@ class RacfInterpreter:
             _added(record),
             *_mapping(record.label),
             *_altname_warnings(owner, label, altNames),
+        ]
+
+    def _rekey(self, ops: ParsedOperands, owner: CertificateOwner) -> list[str]:
+        """
+        RACDCERT REKEY(LABEL('old')) WITHLABEL('new'): the successor, with
+        SIGNWITH in place of RACF's GENREQ and GENCERT(request).
+        """
+        _contradiction(ops, "RSA", "NISTECC")
+        label = _required(ops.nested["REKEY"], "LABEL", "RACDCERT REKEY")
+        newLabel = _required(ops, "WITHLABEL", "RACDCERT REKEY")
+        size = ops.value("SIZE")
+        signWith = None
+        if "SIGNWITH" in ops.nested:
+            signer = ops.nested["SIGNWITH"]
+            signWith = (
+                _owner(signer, "SIGNWITH"),
+                _required(signer, "LABEL", "SIGNWITH"),
+            )
+        algorithm = (
+            "NISTECC" if ops.has("NISTECC") else "RSA" if ops.has("RSA") else None
+        )
+        record = self._keyrings.rekey_certificate(
+            owner,
+            label,
+            newLabel,
+            algorithm=algorithm,
+            size=None if size is None else _integer(size, "SIZE"),
+            signWith=signWith,
+            notBefore=_date(ops, "NOTBEFORE"),
+            notAfter=_date(ops, "NOTAFTER", endOfDay=True),
+        )
+        return [
+            _added(record),
+            *_mapping(record.label),
+            f"certificate {newLabel!r} succeeds {label!r}, and is connected to no "
+            f"ring until RACDCERT {owner} ROLLOVER(LABEL('{label}')) "
+            f"NEWLABEL('{newLabel}') puts it in the old one's place in every ring",
         ]
 
     def _list_certificates(
