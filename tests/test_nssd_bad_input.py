@@ -9,6 +9,7 @@ go on being served.
 from __future__ import annotations
 
 import struct
+import threading
 import weakref
 from typing import Any, cast
 
@@ -409,6 +410,35 @@ class BadInputTests(TestCase):
         async def go() -> None:
             client = await self.raw()
             await client.closed
+
+        return ensureDeferred(go())
+
+    def test_abandonedLogonsNotChecked(self) -> Deferred[None]:
+        """
+        A logon whose connection closes while its check waits in the logon
+        pool's queue (a storm, a LogonTimeout) is not checked: three wrong
+        passwords whose senders hung up before their turn do not revoke the
+        user (REVOKE(3)), and the holder of the password then logs on.
+        """
+        release = threading.Event()
+
+        async def go() -> None:
+            pool = self.service.logonPool
+            # Every logon thread busy: the next checks wait in the queue.
+            busy = [pool.submit(release.wait, 10) for _ in range(pool.size)]
+            try:
+                for n in range(3):
+                    client = await self.raw()
+                    client.send(logon(1, password=f"wrong{n}"))
+                    await deferLater(reactor, 0.05, lambda: None)
+                    client.transport.abortConnection()  # type: ignore[union-attr]
+                    await client.closed
+                await deferLater(reactor, 0.1, lambda: None)
+            finally:
+                release.set()
+            await gatherResults(busy)
+            await deferLater(reactor, 0.2, lambda: None)
+            await self.still_serving()
 
         return ensureDeferred(go())
 

@@ -406,6 +406,7 @@ class NssServerSession:
         logon = self._context.logon
         if request.passTicket is not None:
             work = self._context.in_logon_pool(
+                self._unless_closed,
                 logon.with_passticket,
                 request.userid,
                 PASSTICKET_APPLICATION,
@@ -414,10 +415,31 @@ class NssServerSession:
         else:
             assert request.password is not None
             work = self._context.in_logon_pool(
-                logon.with_password, request.userid, request.password
+                self._unless_closed,
+                logon.with_password,
+                request.userid,
+                request.password,
             )
         work.addCallback(self._logon_checked, requestId, request)
+        work.addErrback(_abandoned)
         work.addErrback(self._internal_error, requestId, request)
+
+    def _unless_closed(
+        self, check: Callable[..., LogonResult], *args: Any
+    ) -> LogonResult:
+        """
+        Check the logon, unless the connection closed while the check
+        waited in the logon pool's queue.  In a storm of first password
+        logons the queue is long, and a client whose C{LogonTimeout} passed
+        is gone: its check (tens of milliseconds of scrypt) would only delay
+        the ones still waiting, until they time out too.  An abandoned check
+        tells its client nothing, so a guesser who hangs up learns nothing
+        either.  (The state is read in the pool's thread: at worst a check
+        whose connection is closing is made anyway.)
+        """
+        if self.state is SessionState.CLOSED:
+            raise _LogonAbandoned()
+        return check(*args)
 
     def _logon_checked(
         self, result: LogonResult, requestId: int, request: LogonRequest
@@ -572,6 +594,16 @@ class NssServerSession:
     def _send(self, frame: NssFrame) -> None:
         if self.state is not SessionState.CLOSED:
             self._link.sendFrame(frame)
+
+
+class _LogonAbandoned(Exception):
+    """
+    A logon check was not made: its connection had closed meanwhile.
+    """
+
+
+def _abandoned(failure: Failure) -> None:
+    failure.trap(_LogonAbandoned)
 
 
 class NetMgmtFailed(Exception):
