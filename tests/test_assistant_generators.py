@@ -9,6 +9,9 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import shutil
+import subprocess
+import sys
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -535,6 +538,51 @@ class UnitAndReadmeTests(GeneratorTestCase):
         self.assertIn(
             f"ExecStart=/usr/bin/twistd -n --pidfile= iked --config {config}\n", iked
         )
+
+    def test_unitsAsContrib(self) -> None:
+        """
+        The generated units make the choices of contrib/systemd's: the
+        daemon tells systemd when it is ready, SIGHUP reloads it, and a
+        start it refused (status 1) is not restarted in a loop.
+        """
+        for unit in (self.text("NSSD1/nssd.service"), self.text("MVS1/iked.service")):
+            for line in (
+                "Type=notify",
+                "NotifyAccess=main",
+                "ExecReload=/bin/kill -HUP $MAINPID",
+                "Restart=on-failure",
+                "RestartPreventExitStatus=1",
+                "NoNewPrivileges=yes",
+            ):
+                self.assertIn(f"\n{line}\n", unit)
+            self.assertNotIn("Type=simple", unit)
+
+    def test_unitsVerify(self) -> None:
+        """
+        C{systemd-analyze verify} finds nothing to say of the generated
+        units, with this environment's twistd for C{/usr/bin/twistd}.
+        """
+        analyze = shutil.which("systemd-analyze")
+        if analyze is None:
+            self.skipTest("systemd-analyze is not installed")
+        twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
+        if not os.access(twistd, os.X_OK):
+            self.skipTest(f"no twistd beside {sys.executable}")
+        units = []
+        for path in ("NSSD1/nssd.service", "MVS1/iked.service"):
+            units.append(os.path.join(self.folder, path.replace("/", "-")))
+            with open(units[-1], "w") as f:
+                f.write(self.text(path).replace("/usr/bin/twistd", twistd))
+        result = subprocess.run(
+            [analyze, "verify", "--man=no", *units],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        output = result.stdout + result.stderr
+        if "Failed to initialize manager" in output:
+            self.skipTest(f"systemd-analyze cannot run here: {output.strip()}")
+        self.assertEqual((result.returncode, output), (0, ""))
 
     def test_readmeNamesEveryPlacement(self) -> None:
         """

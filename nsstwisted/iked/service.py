@@ -30,6 +30,7 @@ from twisted.internet.defer import (
 )
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from nsstwisted.config import ConfigurationError
 from nsstwisted.ike.interfaces import IPeerVerifier
@@ -66,6 +67,7 @@ from nsstwisted.protocols.nmi import (
     describe_socket_access,
     nmi_server_endpoint,
 )
+from nsstwisted.protocols.sdnotify import ReadinessNotifier
 from nsstwisted.protocols.startup import StartupError, listen_at_start
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import SecurityError
@@ -129,6 +131,9 @@ class IKEDService(Service):
 
     log = Logger(namespace="iked")
     name = "iked"
+    #: Tells systemd (a unit of Type=notify) that iked serves, reloads on
+    #: SIGHUP or stops; nothing without $NOTIFY_SOCKET.
+    readiness = ReadinessNotifier()
 
     def __init__(
         self,
@@ -314,6 +319,7 @@ class IKEDService(Service):
             connection.start()
         self._start_ike()
         signal.signal(signal.SIGHUP, self._sighup)
+        self._reactor.callWhenRunning(self._notify_ready)
 
     def _start_ike(self) -> None:
         """
@@ -485,6 +491,7 @@ class IKEDService(Service):
         if not self.running:
             # Never started, or its start failed and undid itself.
             return succeed(None)
+        self.readiness.stopping("stopping")
         Service.stopService(self)
         stopping: list[Deferred[Any]] = [
             ensureDeferred(c.stop()) for c in self.connections.values()
@@ -547,9 +554,32 @@ class IKEDService(Service):
 
     def _sighup(self, signum: int, frame: FrameType | None) -> None:
         def refresh() -> None:
-            self.refresh().addErrback(lambda f: f.trap(RefreshRejected))
+            # A rejected refresh was logged (EZD1102I); systemd is told that
+            # iked serves on, with the configuration it had.
+            self.readiness.reloading("refreshing the configuration (SIGHUP)")
+            self.refresh().addCallbacks(
+                lambda lines: self._notify_ready(lines[0]), failed
+            )
+
+        def failed(f: Failure) -> None:
+            self._notify_ready(f"refresh rejected: {f.getErrorMessage()}")
+            f.trap(RefreshRejected)
 
         self._reactor.callFromThread(refresh)
+
+    def _notify_ready(self, outcome: str = "started") -> None:
+        """
+        READY=1 once the reactor runs (the management socket and the IKE
+        ports were bound in C{startService}), and after each refresh by
+        SIGHUP.  Not once the stacks are connected: a stack whose NSS
+        server is away connects later, and iked serves meanwhile.
+        """
+        if not self.running:
+            return
+        self.readiness.ready(
+            f"{outcome}; {counted(len(self.configuration.stack_names()), 'stack')},"
+            f" NMI {self.configuration.nmiSocket}"
+        )
 
     def refresh(self) -> Deferred[list[str]]:
         """

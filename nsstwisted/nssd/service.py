@@ -75,6 +75,7 @@ from nsstwisted.protocols.nss import (
     NssFactory,
     NssProtocol,
 )
+from nsstwisted.protocols.sdnotify import ReadinessNotifier
 from nsstwisted.protocols.startup import StartupError, listen_at_start
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import (
@@ -114,6 +115,9 @@ class NSSDService(Service):
 
     log = Logger(namespace="nssd")
     name = "nssd"
+    #: Tells systemd (a unit of Type=notify) that nssd serves, reloads on
+    #: SIGHUP or stops; nothing without $NOTIFY_SOCKET.
+    readiness = ReadinessNotifier()
 
     def __init__(
         self,
@@ -403,11 +407,13 @@ class NSSDService(Service):
         self._heapTrim.start(HEAP_TRIM_INTERVAL, now=False)
         self.databaseWatch.start()
         signal.signal(signal.SIGHUP, self._sighup)
+        self._reactor.callWhenRunning(self._notify_ready)
 
     def stopService(self) -> Deferred[None] | None:
         if not self.running:
             # Never started, or its start failed and undid itself.
             return None
+        self.readiness.stopping("stopping")
         Service.stopService(self)
         for loop in (self._poller, self._heapTrim):
             if loop is not None and loop.running:
@@ -581,10 +587,32 @@ class NSSDService(Service):
 
     def _sighup(self, signum: int, frame: FrameType | None) -> None:
         def refresh() -> None:
-            # A rejected refresh was logged (DBG0012I); nobody else to tell.
-            self.refresh().addErrback(lambda f: f.trap(RefreshRejected))
+            # A rejected refresh was logged (DBG0012I); systemd is told that
+            # nssd serves on, with the configuration it had.
+            self.readiness.reloading("refreshing the configuration (SIGHUP)")
+            self.refresh().addCallbacks(
+                lambda lines: self._notify_ready(lines[0]), failed
+            )
+
+        def failed(f: Failure) -> None:
+            self._notify_ready(f"refresh rejected: {f.getErrorMessage()}")
+            f.trap(RefreshRejected)
 
         self._reactor.callFromThread(refresh)
+
+    def _notify_ready(self, outcome: str = "started") -> None:
+        """
+        READY=1 once the reactor runs (every socket was bound in
+        C{startService}, so nssd accepts), and after each refresh by SIGHUP.
+        """
+        if not self.running:
+            return
+        port = self.configuration.port
+        if self.port is not None:
+            port = self.port.getHost().port  # type: ignore[attr-defined]
+        self.readiness.ready(
+            f"{outcome}; NSS port {port}, NMI {self.configuration.nmiSocket}"
+        )
 
     @inlineCallbacks
     def refresh(self) -> Any:

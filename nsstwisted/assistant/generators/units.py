@@ -6,6 +6,15 @@ Both run twistd in the foreground (C{-n}) without a PID file, so that
 systemd follows the daemon itself and sees its exit status: a daemon that
 cannot start ends with status 1 (DBG0010I, EZD1104I), which systemd
 reports, rather than being restarted in a loop.
+
+They make the choices of the units in C{contrib/systemd} (see "Running
+under systemd" in the operations guide), so that there is one story:
+C{Type=notify} (the daemon says READY=1 once it listens), reload by
+SIGHUP, a restart after a crash but not after a refused start.  Not that
+file's file-system sandbox (C{ProtectSystem=strict}, a dedicated user, the
+state and runtime directories): it holds only with the paths it was written
+for, and a description puts the database, the sockets and the secrets where
+it likes.
 """
 
 from __future__ import annotations
@@ -39,7 +48,7 @@ def exec_start(daemon: str, config: str) -> list[str]:
     return [TWISTD, "-n", "--pidfile=", daemon, "--config", config]
 
 
-def _unit(description: str, command: list[str], extra: list[str]) -> bytes:
+def _unit(description: str, command: list[str], extra: list[str], daemon: str) -> bytes:
     lines = [
         "[Unit]",
         f"Description={description}",
@@ -47,10 +56,16 @@ def _unit(description: str, command: list[str], extra: list[str]) -> bytes:
         "After=network-online.target",
         "",
         "[Service]",
-        "Type=simple",
+        "Type=notify",
+        "NotifyAccess=main",
         "ExecStart=" + " ".join(unit_word(w) for w in command),
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        f"SyslogIdentifier={daemon}",
         *extra,
-        "Restart=on-abnormal",
+        "Restart=on-failure",
+        "RestartPreventExitStatus=1",
+        "RestartSec=5s",
+        "NoNewPrivileges=yes",
         "",
         "[Install]",
         "WantedBy=multi-user.target",
@@ -67,6 +82,7 @@ def generate_units(description: Description) -> list[GeneratedFile]:
             f" {server.systemName.upper()})",
             exec_start("nssd", server.configFile),
             [f"LimitNOFILE={NSSD_OPEN_FILES}"],
+            "nssd",
         )
         files.append(GeneratedFile(f"{server.name}/nssd.service", content, Role.UNIT))
     for image in description.images:
@@ -75,6 +91,7 @@ def generate_units(description: Description) -> list[GeneratedFile]:
             f" {image.systemName.upper()})",
             exec_start("iked", image.configFile),
             [],
+            "iked",
         )
         files.append(GeneratedFile(f"{image.name}/iked.service", content, Role.UNIT))
     return files
