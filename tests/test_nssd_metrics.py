@@ -7,6 +7,7 @@ metric moves with the event it counts, by exactly that much.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
 import urllib.request
@@ -33,7 +34,10 @@ from tests.daemons import (
     build_security,
     capture_messages,
     client_endpoint,
+    ended_within,
+    spawn_twistd,
     start_nssd,
+    twistd_args,
     write_nssd_config,
 )
 
@@ -71,14 +75,7 @@ class MetricsTestCase(TestCase):
     def scrape(self, service: NSSDService) -> Deferred[str]:
         assert service.metricsPort is not None
         address = service.metricsPort.getHost()
-        url = f"http://127.0.0.1:{address.port}/metrics"  # type: ignore[attr-defined]
-
-        def get() -> str:
-            with urllib.request.urlopen(url, timeout=10) as response:
-                body: bytes = response.read()
-            return body.decode("utf-8")
-
-        return deferToThread(get)
+        return fetch(f"http://127.0.0.1:{address.port}/metrics")  # type: ignore[attr-defined]
 
     async def logon(self, password: str = CLIENT1_PASSWORD) -> Any:
         session = await connect(
@@ -296,6 +293,72 @@ class NssdMetricsTests(MetricsTestCase):
             "DBG0181I MetricsPort is coded, but prometheus-client is not"
             " installed: install nsstwisted[metrics], or remove MetricsPort",
         )
+
+
+def fetch(url: str) -> Deferred[str]:
+    """GET C{url} in a thread, as a Prometheus server would."""
+    assert url.startswith("http://"), url
+
+    def get() -> str:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (http only)
+            body: bytes = response.read()
+        return body.decode("utf-8")
+
+    return deferToThread(get)
+
+
+class TwistdMetricsTests(TestCase):
+    """
+    The keyword end to end: C{twistd -n nssd} as its own process.
+    """
+
+    timeout = 60
+
+    def test_served(self) -> Deferred[None]:
+        setup = build_security(self)
+        process = spawn_twistd(
+            self, twistd_args(write_nssd_config(setup, "  MetricsPort 0"))
+        )
+
+        async def go() -> None:
+            found = await process.waitFor(
+                rb"DBG0180I metrics served on (http://127\.0\.0\.1:\d+/metrics)"
+            )
+            samples = parse(await fetch(found.group(1).decode()))
+            self.assertEqual(value(samples, "nssd_database_reachable"), 1)
+            self.assertEqual(value(samples, "nssd_sessions", state="active"), 0)
+            self.assertIn(
+                ("nssd_logons_total", (("method", "password"), ("result", "accepted"))),
+                samples,
+            )
+
+        return ensureDeferred(go())
+
+    def test_portInUseEndsTheStart(self) -> Deferred[None]:
+        setup = build_security(self)
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        taken = holder.getsockname()[1]
+        process = spawn_twistd(
+            self, twistd_args(write_nssd_config(setup, f"  MetricsPort {taken}"))
+        )
+
+        async def go() -> None:
+            self.assertEqual(await ended_within(process), 1)
+            output = process.output.decode(errors="replace")
+            self.assertTrue(
+                re.search(
+                    "DBG0010I NSS server cannot start: DBG0182I cannot serve"
+                    f" metrics on 127.0.0.1 port {taken}: .*Address already in use",
+                    output,
+                ),
+                output,
+            )
+            self.assertNotIn("DBG0002I", output)
+
+        return ensureDeferred(go())
 
 
 class MetricsKeywordTests(TestCase):
