@@ -3,9 +3,7 @@ nssd's metrics in Prometheus form, served over HTTP by twisted.web.
 
 Imported only when C{MetricsPort} is coded (see L{nsstwisted.nssd.metrics}),
 since it needs C{prometheus-client}.  Each server has a registry of its own
-rather than the library's global one, so that several servers in one process
-(the tests') do not collide, and so that a scrape shows nssd's metrics and
-no process-wide ones it did not choose.
+(L{nsstwisted.protocols.metricsweb}).
 
 The labels are few and fixed: request type, result, logon method, pool and
 session state, never a client name, user ID or address, so that the number
@@ -19,19 +17,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    disable_created_metrics,
-)
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.twisted import MetricsResource
-from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.internet.interfaces import IListeningPort
-from twisted.web.resource import Resource
-from twisted.web.server import Site
 
 from nsstwisted.config.values import MetricsListener
 from nsstwisted.nssd.metrics import (
@@ -42,7 +30,8 @@ from nsstwisted.nssd.metrics import (
     NssdMetrics,
     RequestTimer,
 )
-from nsstwisted.protocols.startup import StartupError, listen_at_start
+from nsstwisted.protocols.metricsweb import listen_metrics, metrics_registry
+from nsstwisted.protocols.startup import StartupError
 from nsstwisted.security.logon import LogonOutcome
 
 __all__ = ["PrometheusMetrics"]
@@ -76,18 +65,6 @@ LOGON_RESULTS = (
     "service_denied",
     "error",
 )
-
-
-class _QuietSite(Site):
-    """
-    A site that writes no access log: a Prometheus server scrapes every
-    few seconds, and a line each time would bury nssd's messages.
-    """
-
-    noisy = False
-
-    def log(self, request: object) -> None:
-        pass
 
 
 class _Timer(RequestTimer):
@@ -170,11 +147,7 @@ class PrometheusMetrics(NssdMetrics):
 
     def __init__(self, listener: MetricsListener, sources: MetricsSources) -> None:
         self.listener = listener
-        # No *_created series: one per label child, they double a scrape
-        # and tell nothing that nssd's start time does not.  (The switch is
-        # the library's, for the process; nssd is its only user here.)
-        disable_created_metrics()  # type: ignore[no-untyped-call]
-        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry = metrics_registry()
         registry = self.registry
         logons = Counter(
             "nssd_logons",
@@ -258,18 +231,8 @@ class PrometheusMetrics(NssdMetrics):
         @raise StartupError: it cannot be listened on (DBG0182I).
         """
         listener = self.listener
-        root = Resource()
-        root.putChild(b"metrics", MetricsResource(self.registry))  # type: ignore[no-untyped-call]
-        site = _QuietSite(root)  # type: ignore[no-untyped-call]
-        endpoint = (
-            TCP6ServerEndpoint(reactor, listener.port, interface=listener.interface)
-            if ":" in listener.interface
-            else TCP4ServerEndpoint(
-                reactor, listener.port, interface=listener.interface
-            )
-        )
         try:
-            return listen_at_start(endpoint, site)
+            return listen_metrics(reactor, listener, self.registry)
         except StartupError as e:
             raise StartupError(
                 f"DBG0182I cannot serve metrics on {listener.interface} port"
