@@ -271,7 +271,7 @@ class NssServerSession:
         elif isinstance(message, LogonRequest):
             self._logon(frame.requestId, message)
         elif self.state is not SessionState.ACTIVE:
-            self._context.metrics.refused(_REQUEST_KINDS[message.messageType])
+            self._context.metrics.refused(_request_kind(message.messageType))
             waiting = (
                 "; wait for the LOGON reply"
                 if self.state is SessionState.LOGGING_ON
@@ -541,7 +541,7 @@ class NssServerSession:
     def _certificate_request(self, frame: NssFrame) -> None:
         metrics = self._context.metrics
         if Services.CERT not in self.services:
-            metrics.refused(_REQUEST_KINDS[frame.message.messageType])
+            metrics.refused(_request_kind(frame.message.messageType))
             self._refuse(
                 frame,
                 ReasonCode.NSSRsnServiceNotGranted,
@@ -556,7 +556,7 @@ class NssServerSession:
         # Timed only when metrics are on: the signing path pays one
         # attribute's look-up for them otherwise.
         timer = (
-            metrics.request(_REQUEST_KINDS[message.messageType])
+            metrics.request(_request_kind(message.messageType))
             if metrics.enabled
             else None
         )
@@ -649,6 +649,12 @@ def refusal_frame(
         reasonCode,
         error_text(text or REASON_TEXT[reasonCode]),
     )
+
+
+def _request_kind(messageType: int) -> str:
+    # Only SIGN, VERIFY and CA_LIST get this far; anything else is answered
+    # as a CA list would be, and counted as one.
+    return _REQUEST_KINDS.get(messageType, "calist")
 
 
 def _logon_method(request: LogonRequest) -> str:
