@@ -554,10 +554,11 @@ class NSSDService(Service):
             self.nmiPort.stopListening()
             self.nmiPort = None
             raise
-        self._listening_on(port)
+        # DBG0002I last: what waits for it finds everything served.
         if self.metricsPort is not None:
             address = self.metricsPort.getHost()
             self.diagnostics.metrics_listening(address.host, address.port)  # type: ignore[union-attr]
+        self._listening_on(port)
 
     def _listen_nmi(self, path: str) -> IListeningPort:
         """
