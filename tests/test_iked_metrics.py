@@ -14,8 +14,11 @@ from dataclasses import replace
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.trial.unittest import TestCase
 
+from nsstwisted.config import ConfigurationError
 from nsstwisted.config.values import MetricsListener
+from nsstwisted.iked.configuration import iked_configuration_from_text
 from nsstwisted.iked.service import IKEDService
 from nsstwisted.iked.stackmodel.prometheus import IkedMetrics
 from nsstwisted.iked.stackmodel.samples import StackSample
@@ -322,3 +325,26 @@ class IkeSaMetricsTests(TwoStacks):
             )
 
         return ensureDeferred(go())
+
+
+class IkedMetricsKeywordTests(TestCase):
+    def load(self, line: str) -> MetricsListener | None:
+        return iked_configuration_from_text(
+            f"IkeConfig\n{{\n  SystemName IKESYS\n  {line}\n}}\n", "iked.conf"
+        ).metrics
+
+    def test_values(self) -> None:
+        self.assertIsNone(self.load("NmiIdleTimeout 60"))
+        self.assertEqual(self.load("MetricsPort 9160"), MetricsListener(9160))
+        self.assertEqual(
+            self.load("MetricsPort 9160 Interface ::1"), MetricsListener(9160, "::1")
+        )
+
+    def test_badValue(self) -> None:
+        error = self.assertRaises(
+            ConfigurationError, self.load, "MetricsPort 9160 Interface host.test"
+        )
+        self.assertIn("iked.conf", str(error))
+        self.assertIn(":4", str(error))
+        self.assertIn("MetricsPort", str(error))
+        self.assertIn("must be an IPv4 or IPv6 address", str(error))
