@@ -287,7 +287,9 @@ def stash_file(folder: str) -> str:
     return os.path.join(folder, "security.sth")
 
 
-def write_config(folder: str, database: str, syslogLevel: int) -> str:
+def write_config(
+    folder: str, database: str, syslogLevel: int, metrics: bool = False
+) -> str:
     path = os.path.join(folder, "nssd.conf")
     with open(path, "w") as f:
         f.write(
@@ -298,7 +300,8 @@ def write_config(folder: str, database: str, syslogLevel: int) -> str:
             f'  SecurityDatabase "{database}"\n'
             f'  StashFile "{stash_file(folder)}"\n'
             f'  NmiSocket "{os.path.join(folder, "nmi")}"\n'
-            "}\n"
+            + ("  MetricsPort 0\n" if metrics else "")
+            + "}\n"
         )
     return path
 
@@ -778,6 +781,12 @@ def main() -> None:
         default=1,
         help="nssd's SyslogLevel (2 and 4 log every SIGN)",
     )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="nssd with MetricsPort (needs prometheus-client): what timing"
+        " and counting every request costs",
+    )
     args = parser.parse_args()
     names = [name.strip() for name in args.key_types.split(",") if name.strip()]
     unknown = [name for name in names if name not in KEY_TYPES]
@@ -803,9 +812,14 @@ def main() -> None:
     try:
         print("building the security database ...", flush=True)
         database, caPem = build_security(folder)
-        config = write_config(folder, database, args.syslog_level)
+        config = write_config(folder, database, args.syslog_level, args.metrics)
         nssd = NssdProcess(config)
         print(f"nssd pid {nssd.process.pid} on port {nssd.port()}; loading ...")
+        if args.metrics:
+            served = [line for line in nssd.lines if "DBG0180I" in line]
+            if not served:
+                raise SystemExit("--metrics: nssd does not serve metrics (DBG0180I)")
+            print(served[0].split("DBG0180I ", 1)[1])
         started = nssd
 
         async def load(reactor: Any) -> None:

@@ -594,6 +594,7 @@ policy_words = st.sampled_from(
 # Network security server configuration (tests/test_nssd_configuration.py)
 # ----------------------------------------------------------------------------
 
+from nsstwisted.config.values import MetricsListener  # noqa: E402
 from nsstwisted.ike.policy import PeerEku  # noqa: E402
 from nsstwisted.nssd.configuration import NssdConfiguration  # noqa: E402
 
@@ -645,6 +646,14 @@ def nssd_configurations(draw: st.DrawFn) -> NssdConfiguration:
         maxConnections=draw(st.integers(1, 65535)),
         maxConnectionsPerAddress=draw(st.integers(1, 65535)),
         logonTimeout=draw(st.integers(1, 600)),
+        metrics=draw(
+            st.none()
+            | st.builds(
+                MetricsListener,
+                st.integers(0, 65535),
+                st.sampled_from(["127.0.0.1", "::1", "2001:db8::1"]),
+            )
+        ),
     )
 
 

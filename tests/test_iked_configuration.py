@@ -1304,6 +1304,7 @@ class DescribeTests(Files):
                 "  # SecurityDatabase (the usual search)",
                 "  # StashFile (the usual search)",
                 "  RequireRemoteIdentity no",
+                "  # MetricsPort (off)",
                 "}",
                 "NssStackConfig TCPIP",
                 "{",

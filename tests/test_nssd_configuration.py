@@ -523,6 +523,7 @@ class DescribeTests(SynchronousTestCase):
                 "MaxConnections 4096",
                 "MaxConnectionsPerAddress 128",
                 "LogonTimeout 30",
+                "# MetricsPort (off)",
             ],
         )
 

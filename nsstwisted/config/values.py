@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import difflib
 import grp
+import ipaddress
 import os
 import re
 import urllib.parse
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from nsstwisted.config.parser import ConfigurationError, Setting
@@ -230,3 +232,61 @@ def socket_mode_value(setting: Setting, filename: str) -> int:
 def socket_mode_text(mode: int) -> str:
     """A socket mode as C{NmiSocketMode} takes it back: C{0660}."""
     return f"{mode:04o}"
+
+
+DEFAULT_METRICS_INTERFACE = "127.0.0.1"
+"""
+Where a metrics listener listens unless told otherwise: loopback, so that
+turning metrics on exposes nothing beyond the host until an operator names
+an address (a Prometheus server elsewhere, or an agent on this host).
+"""
+
+
+@dataclass(frozen=True)
+class MetricsListener:
+    """
+    Where a daemon serves its Prometheus metrics (C{MetricsPort}).
+
+    @ivar port: the TCP port; 0 (for tests) lets the system choose.
+    @ivar interface: the IPv4 or IPv6 address listened on.
+    """
+
+    port: int
+    interface: str = DEFAULT_METRICS_INTERFACE
+
+    def describe(self) -> str:
+        """The setting as its configuration file writes it."""
+        return f"MetricsPort {self.port} Interface {self.interface}"
+
+
+def metrics_listener_value(setting: Setting, filename: str) -> MetricsListener:
+    """
+    C{MetricsPort port [Interface address]}: a port of 0 to 65535 and,
+    optionally, the address to listen on, which must be an IP address (a
+    host name would be looked up at each start, and could name another
+    interface than the operator checked).
+    """
+    values = setting.values
+    shape = "takes a port, then optionally Interface and an IP address"
+    if len(values) not in (1, 3) or (
+        len(values) == 3 and values[1].lower() != "interface"
+    ):
+        raise setting_error(setting, filename, shape)
+    text = values[0]
+    if not (text.isascii() and text.isdigit() and len(text) <= 5) or not (
+        0 <= int(text) <= 65535
+    ):
+        raise setting_error(
+            setting, filename, "the port must be a number from 0 to 65535"
+        )
+    if len(values) == 1:
+        return MetricsListener(int(text))
+    try:
+        address = ipaddress.ip_address(values[2])
+    except ValueError:
+        raise setting_error(
+            setting,
+            filename,
+            f"Interface {values[2]!r} must be an IPv4 or IPv6 address",
+        ) from None
+    return MetricsListener(int(text), str(address))

@@ -124,6 +124,16 @@ class IkedMessages:
     def nmi_socket_access(self, path: str, access: str) -> None:
         self._emit(f"EZD1180I management socket {path}: {access}")
 
+    def metrics_listening(self, host: str, port: int) -> None:
+        shown = f"[{host}]" if ":" in host else host
+        self._emit(f"EZD1190I metrics served on http://{shown}:{port}/metrics")
+
+    def metrics_at_restart(self, inForce: str) -> None:
+        self._emit(
+            "EZD1193I MetricsPort changed: the change takes effect when iked"
+            f" restarts; in force until then: {inForce}"
+        )
+
     def disconnected(self, stack: str, server: str) -> None:
         self._emit(
             f"EZD1144I Stack {stack} disconnected from network security server {server}"

@@ -17,7 +17,7 @@ import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from twisted.application.service import Service
@@ -57,6 +57,7 @@ from nsstwisted.iked.nssclient.management import (
 from nsstwisted.iked.nssclient.signers import NssSigner, NssVerifier
 from nsstwisted.iked.stackmodel.filters import StackFilters
 from nsstwisted.iked.stackmodel.interfaces import InterfaceReader
+from nsstwisted.iked.stackmodel.samples import StackSample
 from nsstwisted.iked.stackmodel.stack import StackModel
 from nsstwisted.iked.stackmodel.statistics import StackStatistics
 from nsstwisted.iked.stackmodel.tunnels import StackTunnels
@@ -81,6 +82,9 @@ from nsstwisted.wire.nmi import (
     encode_message,
 )
 from nsstwisted.wire.nss import NSS_API_VERSION, Services
+
+if TYPE_CHECKING:
+    from nsstwisted.iked.stackmodel.prometheus import IkedMetrics
 
 _STATES = {
     ConnectionState.CONNECTING: IkeNssConnectionState.CONNECTING,
@@ -156,6 +160,11 @@ class IKEDService(Service):
         self.stacks: dict[str, StackModel] = {}
         self.ike: dict[str, StackIke] = {}
         self.localRing: LocalKeyRing | None = None
+        #: Each stack's switches between NSS servers, kept across the
+        #: connections a refresh replaces.
+        self.failovers: dict[str, int] = {}
+        self.metrics = _iked_metrics(configuration, self.stack_samples)
+        self.metricsPort: IListeningPort | None = None
         self._load_stacks(configuration)
         self.management = IkedManagement(
             lambda: self.configuration.describe(),
@@ -191,6 +200,34 @@ class IKEDService(Service):
                 existing.interfaces = reader
                 stacks[name] = existing
         self.stacks = stacks
+
+    def stack_samples(self) -> list[StackSample]:
+        """
+        Every stack as the metrics read it at a scrape, from the HTTP
+        server's thread: the reactor thread replaces these mappings rather
+        than change them in place, or changes them by one key at a time,
+        so that a copy is whole.
+        """
+        stacks = dict(self.stacks)
+        connections = dict(self.connections)
+        failovers = dict(self.failovers)
+        samples = []
+        for name, model in stacks.items():
+            connection = connections.get(name)
+            samples.append(
+                StackSample(
+                    name,
+                    model.statistics,
+                    None
+                    if connection is None
+                    else connection.status().state.name.lower(),
+                    failovers.get(name, 0),
+                )
+            )
+        return samples
+
+    def _failed_over(self, stackName: str) -> None:
+        self.failovers[stackName] = self.failovers.get(stackName, 0) + 1
 
     def stack_model(self, name: str) -> StackModel | None:
         """
@@ -288,6 +325,7 @@ class IKEDService(Service):
             endpointFor=self._endpointFor,
             netMgmt=lambda nmi: self.serve_routed(stack.stackName, nmi),
             systemName=configuration.systemName,
+            switched=lambda: self._failed_over(stack.stackName),
         )
 
     # Service
@@ -303,6 +341,7 @@ class IKEDService(Service):
         try:
             self._open_local_ring_at_start(readOnly=False)
             self.nmiPort = self._listen_nmi(self.configuration.nmiSocket)
+            self._listen_metrics()
         except StartupError as e:
             # Before one logon: a second iked must not take the first one's
             # client names from nssd on its way out.
@@ -311,6 +350,9 @@ class IKEDService(Service):
                 ikedMessage=f"EZD1104I IKE daemon cannot start: {e}",
             )
             self._close_local_ring()
+            if self.nmiPort is not None:
+                self.nmiPort.stopListening()
+                self.nmiPort = None
             Service.stopService(self)
             raise
         for name, stack in self.configuration.nssStacks.items():
@@ -320,6 +362,18 @@ class IKEDService(Service):
         self._start_ike()
         signal.signal(signal.SIGHUP, self._sighup)
         self._reactor.callWhenRunning(self._notify_ready)
+
+    def _listen_metrics(self) -> None:
+        """
+        Serve the metrics, if C{MetricsPort} asks for them (EZD1190I).
+
+        @raise StartupError: they cannot be served (EZD1192I).
+        """
+        if self.metrics is None:
+            return
+        port = self.metricsPort = self.metrics.listen(self._reactor)
+        address = port.getHost()
+        self.messages.metrics_listening(address.host, address.port)  # type: ignore[attr-defined]
 
     def _start_ike(self) -> None:
         """
@@ -500,6 +554,11 @@ class IKEDService(Service):
         self.ike = {}
         self._close_local_ring()
         self.connections = {}
+        metricsPort, self.metricsPort = self.metricsPort, None
+        if metricsPort is not None:
+            stopped = metricsPort.stopListening()
+            if stopped is not None:
+                stopping.append(stopped)
         port, self.nmiPort = self.nmiPort, None
         if port is not None:
             stopped = port.stopListening()
@@ -605,6 +664,13 @@ class IKEDService(Service):
         if changed is not None:
             self.messages.nmi_socket_access(*changed)
         old = self.configuration
+        if new.metrics != old.metrics:
+            # The listener is set at start: the metrics in force stay, and
+            # display says so.
+            self.messages.metrics_at_restart(
+                "off" if old.metrics is None else old.metrics.describe()
+            )
+            new = replace(new, metrics=old.metrics)
         self.configuration = new
         self._caCertificates = caCertificates
         self._load_stacks(new)
@@ -734,6 +800,27 @@ class IKEDService(Service):
                 )
             )
         return configuration.systemName, infos
+
+
+def _iked_metrics(
+    configuration: IkedConfiguration, samples: Callable[[], list[StackSample]]
+) -> IkedMetrics | None:
+    """
+    iked's metrics if C{MetricsPort} asks for them, else L{None}.
+    C{prometheus-client} is imported only then: it is an optional extra.
+
+    @raise StartupError: it is not installed (EZD1191I).
+    """
+    if configuration.metrics is None:
+        return None
+    try:
+        from nsstwisted.iked.stackmodel.prometheus import IkedMetrics
+    except ImportError:
+        raise StartupError(
+            "EZD1191I MetricsPort is coded, but prometheus-client is not"
+            " installed: install nsstwisted[metrics], or remove MetricsPort"
+        ) from None
+    return IkedMetrics(configuration.metrics, samples)
 
 
 def _signer_for(signer: NssSigner) -> Callable[[PeerPolicy], Any]:

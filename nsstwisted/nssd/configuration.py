@@ -34,8 +34,10 @@ from nsstwisted.config import (
 from nsstwisted.config.values import (
     DEFAULT_SOCKET_MODE,
     SYSTEM_NAME,
+    MetricsListener,
     database_location,
     default_system_name,
+    metrics_listener_value,
     socket_group_value,
     socket_mode_text,
     socket_mode_value,
@@ -167,6 +169,8 @@ class NssdConfiguration:
     @ivar maxConnectionsPerAddress: the most of them from one address.
     @ivar logonTimeout: seconds a connection has for its TLS handshake and
         a successful LOGON.
+    @ivar metrics: where nssd serves its Prometheus metrics over HTTP, or
+        L{None} (the default) for nowhere.
     """
 
     systemName: str
@@ -185,6 +189,7 @@ class NssdConfiguration:
     maxConnections: int = DEFAULT_MAX_CONNECTIONS
     maxConnectionsPerAddress: int = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS
     logonTimeout: int = DEFAULT_LOGON_TIMEOUT
+    metrics: MetricsListener | None = None
 
     def describe(self) -> list[str]:
         """
@@ -212,6 +217,7 @@ class NssdConfiguration:
             f"MaxConnections {self.maxConnections}",
             f"MaxConnectionsPerAddress {self.maxConnectionsPerAddress}",
             f"LogonTimeout {self.logonTimeout}",
+            "# MetricsPort (off)" if self.metrics is None else self.metrics.describe(),
         ]
         return lines
 
@@ -394,6 +400,7 @@ _KEYWORDS: dict[str, tuple[str | None, _Check]] = {
         "logonTimeout",
         _number(1, MAX_LOGON_TIMEOUT, " (seconds)"),
     ),
+    "metricsport": ("metrics", metrics_listener_value),
 }
 
 

@@ -81,6 +81,22 @@ class Diagnostics:
     def startup_failed(self, reason: str) -> None:
         self._emit("DBG0010I", None, f"NSS server cannot start: {reason}")
 
+    def metrics_listening(self, host: str, port: int) -> None:
+        self._emit(
+            "DBG0180I",
+            None,
+            f"metrics served on http://{f'[{host}]' if ':' in host else host}"
+            f":{port}/metrics",
+        )
+
+    def metrics_at_restart(self, inForce: str) -> None:
+        self._emit(
+            "DBG0183I",
+            None,
+            "MetricsPort changed: the change takes effect when nssd restarts;"
+            f" in force until then: {inForce}",
+        )
+
     def refreshed(self, changes: str) -> None:
         self._emit("DBG0011I", None, f"configuration refreshed: {changes}")
 

@@ -17,6 +17,7 @@ non-zero with a message naming the problem.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import resource
 import signal
@@ -55,6 +56,7 @@ from nsstwisted.nssd.management import (
     NssdNmiObserver,
     RefreshRejected,
 )
+from nsstwisted.nssd.metrics import MetricsSources, nssd_metrics
 from nsstwisted.nssd.pacing import HandshakePacer, PacedAcceptEndpoint
 from nsstwisted.nssd.refreshhint import RefreshHint
 from nsstwisted.nssd.registry import ClientRegistry
@@ -175,6 +177,18 @@ class NSSDService(Service):
         self._catchingUp = False
         self.pool = WorkerPool(reactor, threads or os.cpu_count() or 2)
         self.logonPool = logon_pool(reactor, threads or os.cpu_count() or 2)
+        self.metrics = nssd_metrics(
+            configuration.metrics,
+            MetricsSources(
+                sessions=self._sessions_by_state,
+                queued=lambda: {
+                    "sign": self.pool.queued,
+                    "logon": self.logonPool.queued,
+                },
+                databaseReachable=lambda: self.databaseWatch.reachable,
+            ),
+        )
+        self.metricsPort: IListeningPort | None = None
         self.snapshot: ProfileSnapshot = self.profiles.snapshot()
         self.ring: KeyRing | None = self._load_ring(configuration)
         context, self.tlsCertificate = self._tls_context(configuration)
@@ -223,6 +237,7 @@ class NSSDService(Service):
             diagnostics=self.diagnostics,
             offeredServices=self._offered_services,
             logonPool=self.logonPool,
+            metrics=self.metrics,
         )
         self.refreshHint = RefreshHint(
             reactor,
@@ -336,6 +351,12 @@ class NSSDService(Service):
             f" {configuration.nmiSocket}, which only a start binds",
         ]
 
+    def _sessions_by_state(self) -> dict[str, int]:
+        # Held connections that are not (or not yet) a registered logon are
+        # in their TLS handshake or LOGON.
+        active = len(self.registry)
+        return {"setup": max(0, self.admission.held - active), "active": active}
+
     def _client_info(self, request: NmiMessage) -> NmiMessage:
         return answer_clientinfo(
             request,
@@ -420,6 +441,9 @@ class NSSDService(Service):
                 loop.stop()
         ports, self._ports, self.port = self._ports, [], None
         nmiPort, self.nmiPort = self.nmiPort, None
+        metricsPort, self.metricsPort = self.metricsPort, None
+        if metricsPort is not None:
+            ports.append(metricsPort)
         self.admission.stop()
         self.handshakePacer.stop()
         self.refreshHint.stop()
@@ -546,6 +570,17 @@ class NSSDService(Service):
         except StartupError:
             port.stopListening()
             raise
+        try:
+            self.metricsPort = self.metrics.listen(self._reactor)
+        except StartupError:
+            port.stopListening()
+            self.nmiPort.stopListening()
+            self.nmiPort = None
+            raise
+        # DBG0002I last: what waits for it finds everything served.
+        if self.metricsPort is not None:
+            address = self.metricsPort.getHost()
+            self.diagnostics.metrics_listening(address.host, address.port)  # type: ignore[union-attr]
         self._listening_on(port)
 
     def _listen_nmi(self, path: str) -> IListeningPort:
@@ -614,8 +649,7 @@ class NSSDService(Service):
             f"{outcome}; NSS port {port}, NMI {self.configuration.nmiSocket}"
         )
 
-    @inlineCallbacks
-    def refresh(self) -> Any:
+    def refresh(self) -> Deferred[list[str]]:
         """
         Reread the configuration file and the security profiles.  Any error
         rejects the whole refresh; the running configuration stays.
@@ -624,6 +658,16 @@ class NSSDService(Service):
             outcome, for C{nss-modify nssd refresh}, or failing with
             L{RefreshRejected}.
         """
+
+        def counted(result: Any) -> Any:
+            self.metrics.refreshed(not isinstance(result, Failure))
+            return result
+
+        refreshing: Deferred[list[str]] = self._refresh()
+        return refreshing.addBoth(counted)
+
+    @inlineCallbacks
+    def _refresh(self) -> Any:
         try:
             new = load_nssd_configuration(self.configPath)
         except ConfigurationError as e:
@@ -662,6 +706,13 @@ class NSSDService(Service):
             changes.append(f"Port {old.port} -> {new.port}")
             for port in self._old_ports(newPort):
                 yield port.stopListening()
+        if new.metrics != old.metrics:
+            # The listener, and whether requests are timed at all, are set
+            # at start: the metrics in force stay, and display says so.
+            self.diagnostics.metrics_at_restart(
+                "off" if old.metrics is None else old.metrics.describe()
+            )
+            new = dataclasses.replace(new, metrics=old.metrics)
         self.configuration = new
         self.diagnostics.level = new.syslogLevel
         self.nmiFactory.idleTimeout = new.nmiIdleTimeout

@@ -24,6 +24,7 @@ from twisted.python.failure import Failure
 
 from nsstwisted.nssd.certificates import CertificateService, Requester, RequestRefused
 from nsstwisted.nssd.diagnostics import Diagnostics
+from nsstwisted.nssd.metrics import NO_METRICS, NssdMetrics, RequestTimer
 from nsstwisted.nssd.registry import ClientRegistry
 from nsstwisted.nssd.workerpool import WorkerPool
 from nsstwisted.security.accessor import AccessorEnvironment
@@ -91,6 +92,13 @@ def logon_refusal(outcome: LogonOutcome, byPassTicket: bool) -> ReasonCode:
 
 _SERVICE_PROFILES = {Services.CERT: "CERT", Services.NETMGMT: "NETMGMT"}
 
+#: The certificate service's requests as the metrics' C{type} label.
+_REQUEST_KINDS: dict[int, str] = {
+    MessageType.SIGN: "sign",
+    MessageType.VERIFY: "verify",
+    MessageType.CA_LIST: "calist",
+}
+
 _connIds = itertools.count(1)
 
 
@@ -145,6 +153,7 @@ class ServerContext:
         diagnostics: Diagnostics,
         offeredServices: Callable[[], Services],
         logonPool: WorkerPool,
+        metrics: NssdMetrics = NO_METRICS,
     ) -> None:
         self.reactor = reactor
         self.pool = pool
@@ -156,12 +165,23 @@ class ServerContext:
         self.registry = registry
         self.diagnostics = diagnostics
         self.offeredServices = offeredServices
+        self.metrics = metrics
 
     def in_pool(self, work: Callable[..., T], *args: Any) -> Deferred[T]:
         return self.pool.submit(work, *args)
 
     def in_logon_pool(self, work: Callable[..., T], *args: Any) -> Deferred[T]:
         return self.logonPool.submit(work, *args)
+
+    def in_pool_timed(
+        self, timer: RequestTimer | None, work: Callable[..., T], *args: Any
+    ) -> Deferred[T]:
+        """
+        As L{in_pool}, the work timed by C{timer} if metrics are on.
+        """
+        if timer is None:
+            return self.pool.submit(work, *args)
+        return self.pool.submit(timer.execute, work, *args)
 
 
 class NssServerSession:
@@ -251,6 +271,7 @@ class NssServerSession:
         elif isinstance(message, LogonRequest):
             self._logon(frame.requestId, message)
         elif self.state is not SessionState.ACTIVE:
+            self._context.metrics.refused(_request_kind(message.messageType))
             waiting = (
                 "; wait for the LOGON reply"
                 if self.state is SessionState.LOGGING_ON
@@ -404,22 +425,24 @@ class NssServerSession:
         self.clientName = request.clientName
         self.userid = request.userid.upper()
         logon = self._context.logon
+        check: Callable[..., LogonResult]
+        arguments: tuple[Any, ...]
         if request.passTicket is not None:
-            work = self._context.in_logon_pool(
-                self._unless_closed,
-                logon.with_passticket,
-                request.userid,
-                PASSTICKET_APPLICATION,
-                request.passTicket,
-            )
+            check = logon.with_passticket
+            arguments = (request.userid, PASSTICKET_APPLICATION, request.passTicket)
         else:
             assert request.password is not None
+            check = logon.with_password
+            arguments = (request.userid, request.password)
+        metrics = self._context.metrics
+        if metrics.enabled:
+            timer = metrics.request("logon")
             work = self._context.in_logon_pool(
-                self._unless_closed,
-                logon.with_password,
-                request.userid,
-                request.password,
+                self._unless_closed, timer.execute, check, *arguments
             )
+            work.addBoth(_answered, timer)
+        else:
+            work = self._context.in_logon_pool(self._unless_closed, check, *arguments)
         work.addCallback(self._logon_checked, requestId, request)
         work.addErrback(_abandoned)
         work.addErrback(self._internal_error, requestId, request)
@@ -448,6 +471,9 @@ class NssServerSession:
             return None
         diagnostics = self._context.diagnostics
         if not result.accepted:
+            self._context.metrics.logon(
+                _logon_method(request), result.outcome.name.lower()
+            )
             reason = logon_refusal(result.outcome, request.passTicket is not None)
             diagnostics.logon_failed(
                 self.connId, self.clientName, self.userid, result.outcome.value
@@ -495,6 +521,7 @@ class NssServerSession:
             if decision.allowed:
                 granted |= service
         if not granted:
+            self._context.metrics.logon(_logon_method(request), "service_denied")
             diagnostics.logon_failed(
                 self.connId, self.clientName, self.userid, "no service permitted"
             )
@@ -514,6 +541,7 @@ class NssServerSession:
         self.state = SessionState.ACTIVE
         self._link.setupComplete()
         self._context.registry.register(self)
+        self._context.metrics.logon(_logon_method(request), "accepted")
         diagnostics.logged_on(
             self.connId, self.clientName, self.userid, services_text(granted)
         )
@@ -531,7 +559,9 @@ class NssServerSession:
     # Certificate service
 
     def _certificate_request(self, frame: NssFrame) -> None:
+        metrics = self._context.metrics
         if Services.CERT not in self.services:
+            metrics.refused(_request_kind(frame.message.messageType))
             self._refuse(
                 frame,
                 ReasonCode.NSSRsnServiceNotGranted,
@@ -543,13 +573,24 @@ class NssServerSession:
         )
         certificates = self._context.certificates
         message = frame.message
+        # Timed only when metrics are on: the signing path pays one
+        # attribute's look-up for them otherwise.
+        timer = (
+            metrics.request(_request_kind(message.messageType))
+            if metrics.enabled
+            else None
+        )
         work: Deferred[SignReply | VerifyReply | CaListReply]
         if isinstance(message, SignRequest):
-            work = self._sign(certificates, requester, message)
+            work = self._sign(certificates, requester, message, timer)
         elif isinstance(message, VerifyRequest):
-            work = self._context.in_pool(certificates.verify, requester, message)
+            work = self._context.in_pool_timed(
+                timer, certificates.verify, requester, message
+            )
         else:
-            work = self._context.in_pool(certificates.ca_list, requester)
+            work = self._context.in_pool_timed(timer, certificates.ca_list, requester)
+        if timer is not None:
+            work.addBoth(_answered, timer)
         work.addCallback(lambda reply: self._send(NssFrame(frame.requestId, reply)))
         work.addErrback(self._internal_error, frame.requestId, message)
 
@@ -558,6 +599,7 @@ class NssServerSession:
         certificates: CertificateService,
         requester: Requester,
         request: SignRequest,
+        timer: RequestTimer | None = None,
     ) -> Deferred[SignReply | VerifyReply | CaListReply]:
         """
         Check the request, then sign: on this thread with a key that signs
@@ -568,8 +610,10 @@ class NssServerSession:
         except Exception:
             return fail(Failure())
         if prepared.quick:
+            if timer is not None:
+                return maybeDeferred(timer.execute, prepared)
             return maybeDeferred(prepared)
-        return self._context.in_pool(prepared)
+        return self._context.in_pool_timed(timer, prepared)
 
     # Replies
 
@@ -586,6 +630,8 @@ class NssServerSession:
             self.log.failure("request {requestId} failed", failure, requestId=requestId)
         self._send(refusal_frame(requestId, message, ReasonCode.NSSRsnServerError))
         if self.state is SessionState.LOGGING_ON:
+            if isinstance(message, LogonRequest):
+                self._context.metrics.logon(_logon_method(message), "error")
             self._link.close()
 
     def _refuse(self, frame: NssFrame, reasonCode: ReasonCode, text: str) -> None:
@@ -633,6 +679,30 @@ def refusal_frame(
         reasonCode,
         error_text(text or REASON_TEXT[reasonCode]),
     )
+
+
+def _request_kind(messageType: int) -> str:
+    # Only SIGN, VERIFY and CA_LIST get this far; anything else is answered
+    # as a CA list would be, and counted as one.
+    return _REQUEST_KINDS.get(messageType, "calist")
+
+
+def _logon_method(request: LogonRequest) -> str:
+    return "password" if request.passTicket is None else "passticket"
+
+
+def _answered(result: T, timer: RequestTimer) -> T:
+    """
+    Tell C{timer} how its request was answered, passing the result on: a
+    refusal the protocol defines is C{refused}, any other failure C{error}.
+    """
+    if not isinstance(result, Failure):
+        timer.answered("ok")
+    elif isinstance(result.value, RequestRefused):
+        timer.answered("refused")
+    else:
+        timer.answered("error")
+    return result
 
 
 def _type_name(messageType: int) -> str:

@@ -87,6 +87,14 @@ class WorkerPool:
         """
         return self._size
 
+    @property
+    def queued(self) -> int:
+        """
+        How many jobs wait for a thread, for the metrics' gauge: read when
+        scraped, so that submitting a job costs nothing more.
+        """
+        return self._jobs.qsize()
+
     def start(self) -> None:
         """
         Start the threads.

@@ -10,7 +10,11 @@ from typing import Any
 
 from nsstwisted.config import Setting, Statement
 from nsstwisted.config.values import absolute_path as _path
-from nsstwisted.config.values import database_location, unknown_keyword
+from nsstwisted.config.values import (
+    database_location,
+    metrics_listener_value,
+    unknown_keyword,
+)
 from nsstwisted.config.values import label_value as _label
 from nsstwisted.config.values import setting_error as _error
 from nsstwisted.config.values import single_value as _single
@@ -175,6 +179,7 @@ _IKE_KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "securitydatabase": ("securityDatabase", database_location),
     "stashfile": ("stashFile", _path()),
     "requireremoteidentity": ("requireRemoteIdentity", _yes_no),
+    "metricsport": ("metrics", metrics_listener_value),
 }
 
 

@@ -42,6 +42,7 @@ from nsstwisted.config import (
 from nsstwisted.config.values import (
     DEFAULT_SOCKET_MODE,
     SYSTEM_NAME,
+    MetricsListener,
     default_system_name,
     socket_mode_text,
 )
@@ -146,6 +147,8 @@ class IkedConfiguration:
     @ivar requireRemoteIdentity: every KeyExchangeRule must name the peer's
         Identity (on its RemoteSecurityEndpoint); without one, a rule
         accepts any certificate a trusted CA issued.
+    @ivar metrics: where iked serves its Prometheus metrics over HTTP, or
+        L{None} (the default) for nowhere.
     @ivar stacks: every stack, NSS client or not, in file order.
     @ivar nssStacks: the NSS clients, by stack name.
     """
@@ -166,6 +169,7 @@ class IkedConfiguration:
     securityDatabase: str | None = None
     stashFile: str | None = None
     requireRemoteIdentity: bool = False
+    metrics: MetricsListener | None = None
     stacks: tuple[StackDeclaration, ...] = ()
     nssStacks: Mapping[str, NssStackConfig] = field(default_factory=_StackMap)
 
@@ -249,6 +253,7 @@ class IkedConfiguration:
             _optional("SecurityDatabase", self.securityDatabase, "the usual search"),
             _optional("StashFile", self.stashFile, "the usual search"),
             f"RequireRemoteIdentity {'yes' if self.requireRemoteIdentity else 'no'}",
+            "# MetricsPort (off)" if self.metrics is None else self.metrics.describe(),
         ]
         lines = _block("IkeConfig", ike)
         for stack in self.stacks:

@@ -159,6 +159,9 @@ class StackNssConnection:
         any of them.
     @param endpointFor: makes the TCP endpoint for a server (tests and
         embedding applications can replace it).
+    @param switched: told each time the stack switches to the other server
+        (EZD1142I), for the metrics' count of failovers, which outlives
+        this connection when a refresh replaces it.
     """
 
     log = Logger()
@@ -178,8 +181,10 @@ class StackNssConnection:
         clock: Callable[[], float] = time.time,
         netMgmt: Callable[[bytes], Deferred[bytes]] | None = None,
         systemName: str | None = None,
+        switched: Callable[[], None] | None = None,
     ) -> None:
         self._reactor = reactor
+        self._switched = switched
         self.stack = stack
         self._servers = [s for s in servers if s is not None]
         if not self._servers:
@@ -342,6 +347,8 @@ class StackNssConnection:
         if len(self._servers) < 2:
             return
         self._current = (self._current + 1) % len(self._servers)
+        if self._switched is not None:
+            self._switched()
         self._messages.switching(
             self.stack.stackName, old.host, self._servers[self._current].host, wait
         )
