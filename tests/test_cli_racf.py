@@ -598,6 +598,15 @@ class JsonListingTests(RacfTestCase):
         self.assertIs(client1["Revoked"], True)
         self.assertEqual(client1["FailedLogons"], 3)
 
+    def test_lastAccess(self) -> None:
+        """The report's LAST-ACCESS, after a logon, is a time in UTC."""
+        self.assertTrue(
+            Logon(self.open()).with_password("CLIENT1", "Cl1ent-One").accepted
+        )
+        [shown] = self.listed("LISTUSER CLIENT1")
+        [client1] = shown["Entries"]
+        self.assertRegex(client1["LastAccess"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
     def test_listgrp(self) -> None:
         [shown] = self.listed("LISTGRP NSSCLNT")
         self.assertEqual(

@@ -61,12 +61,18 @@ _FUNCTIONS = {
 def _utc(moment: datetime | str | None) -> str | None:
     """
     ISO 8601 UTC, as C{nss-ipsec --json} writes times; the database keeps
-    its times as ISO 8601 text with an offset.
+    its times as ISO 8601 text with an offset (a naive one is taken as UTC).
     """
     if moment is None:
         return None
     if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
+        try:
+            parsed = datetime.fromisoformat(moment)
+        except ValueError:
+            # Not a time this database writes; shown as stored rather
+            # than failing the whole listing.
+            return moment
+        moment = parsed
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
