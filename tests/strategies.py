@@ -365,6 +365,7 @@ from nsstwisted.wire.nmi import (  # noqa: E402
     NmiMessageType,
     NmiRecord,
     NmiSection,
+    data_record,
     init_message,
     text_record,
 )
@@ -374,6 +375,14 @@ nmi_targets = st.just("") | client_names
 nmi_lines = st.lists(nss_texts, max_size=4)
 nmi_text_records = nmi_lines.map(text_record)
 nmi_optional_text = st.lists(nmi_text_records, max_size=1).map(tuple)
+nmi_data_records = st.lists(
+    st.dictionaries(
+        nss_texts,
+        st.none() | st.booleans() | st.integers() | nss_texts,
+        max_size=3,
+    ),
+    max_size=3,
+).map(data_record)
 nmi_sections = st.builds(NmiSection, st.integers(0, 2**32 - 1), small_bytes)
 nmi_raw_records = st.builds(NmiRecord, st.lists(nmi_sections, max_size=3).map(tuple))
 nmi_record_lists = st.lists(nmi_raw_records, max_size=2).map(tuple)
@@ -418,7 +427,10 @@ def nmi_valid_messages(draw: st.DrawFn) -> NmiMessage:
     if kind == "request":
         records = () if daemon else draw(nmi_record_lists)
         return NmiMessage(messageType, correlator, target=target, records=records)
-    records = (draw(nmi_text_records),) if daemon else draw(nmi_record_lists)
+    if messageType == NmiMessageType.DAEMON_DISPLAY_DATA:
+        records = (draw(nmi_data_records),)
+    else:
+        records = (draw(nmi_text_records),) if daemon else draw(nmi_record_lists)
     return NmiMessage(messageType, correlator, True, target, records=records)
 
 

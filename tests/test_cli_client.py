@@ -8,6 +8,7 @@ run it from a client host.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import socket
@@ -265,6 +266,115 @@ class NssClientTests(TestCase):
                 ["CN=NSS Test CA,O=Example"],
             )
             self.assertEqual(out.encode("ascii"), self.setup.caPem)
+
+        return ensureDeferred(go())
+
+    def test_signJson(self) -> Deferred[None]:
+        """
+        C{--json} with sign: the facts the text prints (size, scheme,
+        signer), typed, and the signature file written as without it; the
+        password and the PassTicket key appear nowhere.
+        """
+
+        async def go() -> None:
+            status, out, err = await nss_client(
+                *self.connection(),
+                "--json",
+                "sign",
+                "--label",
+                "Client1 cert",
+                "--hash",
+                "sha256",
+                "--in",
+                self.dataFile,
+                "--out",
+                self.path("sig1"),
+                "--cert-out",
+                self.path("client1.pem"),
+            )
+            self.assertEqual((status, err), (0, ""))
+            shown = json.loads(out)
+            certificate = self.certificate("client1.pem")
+            self.assertEqual(
+                {k: v for k, v in shown.items() if k != "Signer"},
+                {
+                    "Command": "sign",
+                    "Server": "127.0.0.1",
+                    "Port": self.portNumber,
+                    "ClientName": "CLIENT1",
+                    "UserID": "CLIENT1",
+                    "Scheme": "RSA_PKCS1_SHA256",
+                    "Label": "Client1 cert",
+                    "Identity": None,
+                    "SignatureBytes": 256,
+                    "SignatureFile": self.path("sig1"),
+                    "CertificateFile": self.path("client1.pem"),
+                },
+            )
+            signer = shown["Signer"]
+            self.assertEqual(signer["SubjectsName"], "CN=client1.example,O=Example")
+            self.assertEqual(signer["IssuersName"], "CN=NSS Test CA,O=Example")
+            self.assertEqual(signer["SerialNumber"], f"{certificate.serial_number:X}")
+            self.assertEqual(
+                signer["SHA256Fingerprint"],
+                certificate.fingerprint(hashes.SHA256()).hex().upper(),
+            )
+            self.assertRegex(signer["EndDate"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+            self.assertEqual(len(self.read("sig1")), 256)
+            self.assertNotIn(CLIENT1_PASSWORD, out)
+
+        return ensureDeferred(go())
+
+    def test_verifyAndCacertsJson(self) -> Deferred[None]:
+        """
+        C{--json} with verify (CLIENT2, by PassTicket) and cacerts: C{Valid}
+        with the signer's facts, and the CA certificates with their PEM; a
+        refused verify prints no JSON, only the codes on standard error.
+        """
+
+        async def go() -> None:
+            await self.sign_client1()
+            verify = [
+                *self.connection("CLIENT2"),
+                "--json",
+                "verify",
+                "--cert",
+                self.path("client1.pem"),
+                "--hash",
+                "sha256",
+                "--in",
+                self.dataFile,
+                "--signature",
+                self.path("sig1"),
+            ]
+            status, out, err = await nss_client(*verify)
+            self.assertEqual((status, err), (0, ""))
+            shown = json.loads(out)
+            self.assertEqual((shown["Command"], shown["Valid"]), ("verify", True))
+            self.assertEqual(shown["UserID"], "CLIENT2")
+            self.assertEqual(shown["Scheme"], "RSA_PKCS1_SHA256")
+            self.assertEqual(shown["ChainCertificates"], 0)
+            self.assertEqual(
+                shown["Signer"]["SubjectsName"], "CN=client1.example,O=Example"
+            )
+            self.assertNotIn(PASSTICKET_KEY, out)
+
+            # CLIENT1 now, since a PassTicket is good for one logon a second.
+            refused = [*self.connection(), *verify[len(self.connection("CLIENT2")) :]]
+            refused[refused.index(self.dataFile)] = self.path("sig1")
+            status, out, err = await nss_client(*refused)
+            self.assertEqual((status, out), (1, ""))
+            self.assertTrue(
+                err.startswith("nss-client: EPERM NSSRsnVerifyFailed: "), err
+            )
+
+            status, out, err = await nss_client(*self.connection(), "--json", "cacerts")
+            self.assertEqual((status, err), (0, ""))
+            shown = json.loads(out)
+            self.assertEqual((shown["Command"], shown["TotAvail"]), ("cacerts", 1))
+            [ca] = shown["Entries"]
+            self.assertEqual(ca["SubjectsName"], "CN=NSS Test CA,O=Example")
+            self.assertEqual(ca["PEM"].encode("ascii"), self.setup.caPem)
 
         return ensureDeferred(go())
 

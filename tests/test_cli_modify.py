@@ -6,6 +6,7 @@ socket served by L{NmiServerFactory} with an L{NssdManagement} handler.
 from __future__ import annotations
 
 import io
+import json
 import os
 import stat
 import sys
@@ -92,6 +93,37 @@ class ModifyTests(TestCase):
         status, out, err = await self.modify("nssd", "--socket", self.path, "display")
         self.assertEqual((status, err), (0, ""))
         self.assertEqual(out, "".join(f"{line}\n" for line in CONFIGURATION))
+
+    async def test_displayJson(self) -> None:
+        """
+        C{display --json} asks for the configuration as data and prints it
+        as C{nss-ipsec --json} prints a report: one object, C{Daemon} and
+        C{Function} first.
+        """
+        data = [{"Statement": "NssConfig", "Name": None, "Settings": {"Port": 4159}}]
+        await self.serve(
+            NssdManagement(self.describe, self.refresh, None, lambda: data)
+        )
+        status, out, err = await self.modify(
+            "iked", "dis", "--json", "--socket", self.path
+        )
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(
+            json.loads(out),
+            {"Daemon": "iked", "Function": "Display", "Statements": data},
+        )
+
+    async def test_displayJsonUnserved(self) -> None:
+        """
+        A daemon that does not serve the data refuses it: exit 1, the codes
+        on standard error, nothing on standard output.
+        """
+        await self.serve()
+        status, out, err = await self.modify(
+            "nssd", "--socket", self.path, "--json", "display"
+        )
+        self.assertEqual((status, out), (1, ""))
+        self.assertIn("nss-modify: nssd refused DISPLAY: EOPNOTSUPP", err)
 
     async def test_refresh(self) -> None:
         await self.serve()
@@ -264,6 +296,7 @@ class UsageTests(SynchronousTestCase):
             (("nssd", "display", "--timeout", "0"), "--timeout"),
             (("nssd", "display", "--socket"), "--socket requires argument"),
             (("nssd", "display", "--", "--socket", "/s"), "Wrong number of arguments"),
+            (("nssd", "refresh", "--json"), "--json goes with display only"),
         ]:
             status, out, err = self.modify(*argv)
             self.assertEqual((status, out), (2, ""), argv)

@@ -4,9 +4,11 @@ numbers, and the documented example job on a fresh database.
 """
 
 import io
+import json
 import os
 import sqlite3
 import time
+from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -533,3 +535,233 @@ class SecretsOffTheCommandLineTests(SynchronousTestCase):
         self.assertEqual(status, 0, shown)
         self.assertNotIn(KEY_HEX.encode(), shown)
         self.assertTrue(self.ticketAccepted(KEY_HEX))
+
+
+class JsonListingTests(RacfTestCase):
+    """
+    C{nss-racf --json}: the listing commands' data as one JSON array, with
+    the same facts as the reports and no secret.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        with open(EXAMPLE_JOB, encoding="utf-8") as f:
+            status, _out, err = self.nss_racf("--file", self.job(f.read()))
+        self.assertEqual((status, err), (0, ""))
+
+    def listed(self, *argv: str) -> list[Any]:
+        status, out, err = self.nss_racf("--json", *argv)
+        self.assertEqual((status, err), (0, ""))
+        shown: list[Any] = json.loads(out)
+        self.assertIsInstance(shown, list)
+        return shown
+
+    def test_listuser(self) -> None:
+        """
+        The facts of LISTUSER's report (name, default group, groups, that a
+        password is set) and never the password nor its hash.
+        """
+        [shown] = self.listed("LISTUSER (CLIENT1 CLIENT2)")
+        self.assertEqual(
+            (shown["Command"], shown["Function"], shown["Line"]),
+            ("LISTUSER", None, None),
+        )
+        client1, client2 = shown["Entries"]
+        self.assertEqual(client1["UserID"], "CLIENT1")
+        self.assertEqual(client1["Name"], "iked stack A on host 1")
+        self.assertEqual(client1["DefaultGroup"], "NSSCLNT")
+        self.assertEqual(client1["Groups"], ["NSSCLNT"])
+        self.assertIs(client1["PasswordSet"], True)
+        self.assertIs(client2["PasswordSet"], False)
+        self.assertIs(client1["Revoked"], False)
+        self.assertEqual(client1["FailedLogons"], 0)
+        self.assertIsNone(client1["LastAccess"])
+        self.assertRegex(client1["Created"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        text = json.dumps(shown)
+        self.assertNotIn("Cl1ent-One", text)
+        database = self.open()
+        with database.reading() as cursor:
+            (hashed,) = cursor.execute(
+                "SELECT password_hash FROM users WHERE userid = 'CLIENT1'"
+            ).fetchone()
+        self.assertTrue(hashed)
+        self.assertNotIn(str(hashed), text)
+        self.assertNotIn("hash", text.lower())
+
+    def test_revokedAfterFailedLogons(self) -> None:
+        """The report's ATTRIBUTES=REVOKED is C{Revoked: true}."""
+        logon = Logon(self.open())
+        for _ in range(3):
+            logon.with_password("CLIENT1", "wrong-pw1")
+        [shown] = self.listed("LISTUSER CLIENT1")
+        [client1] = shown["Entries"]
+        self.assertIs(client1["Revoked"], True)
+        self.assertEqual(client1["FailedLogons"], 3)
+
+    def test_lastAccess(self) -> None:
+        """The report's LAST-ACCESS, after a logon, is a time in UTC."""
+        self.assertTrue(
+            Logon(self.open()).with_password("CLIENT1", "Cl1ent-One").accepted
+        )
+        [shown] = self.listed("LISTUSER CLIENT1")
+        [client1] = shown["Entries"]
+        self.assertRegex(client1["LastAccess"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+    def test_listgrp(self) -> None:
+        [shown] = self.listed("LISTGRP NSSCLNT")
+        self.assertEqual(
+            shown["Entries"],
+            [
+                {
+                    "GroupID": "NSSCLNT",
+                    "SuperiorGroup": None,
+                    "Owner": "NSSCLNT",
+                    "Users": ["CLIENT1", "CLIENT2"],
+                }
+            ],
+        )
+
+    def test_rlistPtktdataKeyMasked(self) -> None:
+        """
+        A PTKTDATA profile shows that its key is defined, as the report's
+        KEYMASKED DATA DEFINED does, and never the key.
+        """
+        [shown] = self.listed("RLIST PTKTDATA NSSD ALL")
+        [nssd] = shown["Entries"]
+        self.assertEqual(nssd["Class"], "PTKTDATA")
+        self.assertEqual(nssd["UniversalAccess"], "NONE")
+        self.assertIs(nssd["SsignonKeyDefined"], True)
+        self.assertEqual(nssd["AccessList"], [])
+        self.assertNotIn(KEY_HEX.lower(), json.dumps(shown).lower())
+
+    def test_rlistAccessList(self) -> None:
+        [shown] = self.listed("RLIST SERVAUTH EZB.NSS.NSSSYS.CLIENT1.IPSEC.CERT")
+        [profile] = shown["Entries"]
+        self.assertIsNone(profile["AccessList"])
+        self.assertIsNone(profile["SsignonKeyDefined"])
+        [shown] = self.listed(
+            "RLIST SERVAUTH EZB.NSS.NSSSYS.CLIENT1.IPSEC.CERT AUTHUSER"
+        )
+        [profile] = shown["Entries"]
+        self.assertEqual(profile["AccessList"], [{"ID": "CLIENT1", "Access": "READ"}])
+        self.assertIs(profile["Generic"], False)
+
+    def test_rlistGeneric(self) -> None:
+        """
+        RLIST ... GENERIC with resource names: each resource with the
+        profile that decides for it, C{null} for none.
+        """
+        [shown] = self.listed(
+            "RLIST SERVAUTH (EZB.NSSCERT.NSSSYS.X.CERTAUTH EZB.NOTHING) GENERIC"
+        )
+        protected, unprotected = shown["Entries"]
+        self.assertEqual(protected["Resource"], "EZB.NSSCERT.NSSSYS.X.CERTAUTH")
+        self.assertEqual(protected["Profile"]["Name"], "EZB.NSSCERT.NSSSYS.*.CERTAUTH")
+        self.assertIs(protected["Profile"]["Generic"], True)
+        self.assertEqual(unprotected, {"Resource": "EZB.NOTHING", "Profile": None})
+        self.assertEqual(shown["Messages"], [])
+
+    def test_rlistGenericNotes(self) -> None:
+        """The notes of an inactive class are the command's messages."""
+        [shown] = self.listed("RLIST PTKTDATA * GENERIC")
+        self.assertEqual(
+            [m.split()[0] for m in shown["Messages"]],
+            ["NSR0334I"],
+        )
+
+    def test_racdcertList(self) -> None:
+        [shown] = self.listed("RACDCERT ID(CLIENT2) LIST")
+        self.assertEqual((shown["Command"], shown["Function"]), ("RACDCERT", "LIST"))
+        self.assertEqual(shown["Owner"], "ID(CLIENT2)")
+        [cert] = shown["Entries"]
+        record = KeyRingStore(self.open()).get_certificate(
+            CertificateOwner.user("CLIENT2"), "Client2 cert"
+        )
+        self.assertEqual(cert["Label"], "Client2 cert")
+        self.assertEqual(cert["CertificateID"], record.fingerprint[:32].upper())
+        self.assertEqual(cert["SerialNumber"], f"{record.certificate.serial_number:X}")
+        self.assertEqual(cert["SubjectsName"], "CN=client2.example,O=Example")
+        self.assertEqual(cert["IssuersName"], "CN=NSS Test CA,O=Example")
+        self.assertEqual(cert["PrivateKeyType"], "ECDSA")
+        self.assertIs(cert["Trusted"], True)
+        self.assertEqual(
+            cert["EndDate"],
+            record.certificate.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        self.assertNotIn("PRIVATE", json.dumps(shown))
+
+    def test_listring(self) -> None:
+        [shown] = self.listed("RACDCERT ID(NSSD) LISTRING(TLSRING)")
+        self.assertEqual(shown["Function"], "LISTRING")
+        self.assertEqual(shown["UserID"], "NSSD")
+        self.assertEqual(
+            shown["Entries"],
+            [
+                {
+                    "Ring": "TLSRING",
+                    "Certificates": [
+                        {
+                            "Label": "NSS CA",
+                            "CertOwner": "CERTAUTH",
+                            "Usage": "CERTAUTH",
+                            "Default": False,
+                        },
+                        {
+                            "Label": "NSSD TLS",
+                            "CertOwner": "ID(NSSD)",
+                            "Usage": "PERSONAL",
+                            "Default": True,
+                        },
+                    ],
+                }
+            ],
+        )
+
+    def test_setroptsList(self) -> None:
+        [shown] = self.listed("SETROPTS LIST")
+        self.assertEqual(shown["Function"], "LIST")
+        self.assertEqual(shown["ActiveClasses"], ["PTKTDATA", "SERVAUTH"])
+        self.assertEqual(shown["GenericProfileClasses"], ["SERVAUTH"])
+        self.assertEqual(shown["RaclistClasses"], ["SERVAUTH"])
+        self.assertEqual(shown["RevokeLimit"], 3)
+        self.assertIsInstance(shown["RaclistRefreshGeneration"], int)
+
+    def test_jobIsOneArray(self) -> None:
+        """
+        A job prints one array, an object per command that ran, in order,
+        with its line; a failed command is reported on standard error and
+        has no object; a command that lists nothing carries its messages.
+        The secrets the job holds appear nowhere.
+        """
+        path = self.job(
+            "LISTGRP NSSCLNT\n"
+            "LISTUSER NOBODY\n"
+            "ADDUSER NEWONE PASSWORD(N3w-one-pw)\n"
+            "RACDCERT CERTAUTH EXPORT(LABEL('NSS CA')) DSN('ca.pem')\n"
+        )
+        status, out, err = self.nss_racf("--json", "--file", path)
+        self.assertEqual(status, 1)
+        self.assertIn("NSR0101E line 2: LISTUSER", err)
+        shown = json.loads(out)
+        self.assertEqual(
+            [(s["Command"], s["Function"], s["Line"]) for s in shown],
+            [
+                ("LISTGRP", None, 1),
+                ("ADDUSER", None, 3),
+                ("RACDCERT", "EXPORT", 4),
+            ],
+        )
+        self.assertEqual(shown[1]["Messages"], [])
+        self.assertEqual([m.split()[0] for m in shown[2]["Messages"]], ["NSR0303I"])
+        self.assertNotIn("N3w-one-pw", out + err)
+
+    def test_createdSaidOnStandardError(self) -> None:
+        """
+        With --json, standard output is the JSON alone: NSR0341I, said
+        when a job creates the database, goes to standard error.
+        """
+        self.database = os.path.join(self.folder, "new.db")
+        status, out, err = self.nss_racf("--json", "ADDUSER U1")
+        self.assertEqual(status, 0)
+        self.assertIn("NSR0341I", err)
+        self.assertEqual(json.loads(out)[0]["Command"], "ADDUSER")

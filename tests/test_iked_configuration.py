@@ -1359,6 +1359,54 @@ class DescribeTests(Files):
     def test_secret_not_shown(self) -> None:
         config = self.load(self.servers() + self.nss("TCPIP"))
         self.assertNotIn(PASSWORD, "\n".join(config.describe()))
+        self.assertNotIn(PASSWORD, repr(config.display_data()))
+
+    def test_displayData(self) -> None:
+        """
+        L{IkedConfiguration.display_data}, the data of C{nss-modify iked
+        display --json}: the statements of the display, each with a key for
+        every keyword it shows, in its order (C{NoKeyRing} is C{KeyRing}
+        C{null}; C{PolicyFile}, shown only when set, is always a key).
+        """
+        config = self.load(self.example())
+        statements: list[tuple[str, str | None, list[str]]] = []
+        for line in config.describe():
+            if line in ("{", "}"):
+                continue
+            if not line.startswith("  "):
+                kind, *name = line.split()
+                statements.append((kind, name[0] if name else None, []))
+                continue
+            words = line.split()
+            keyword = words[1] if words[0] == "#" else words[0]
+            keyword = "KeyRing" if keyword == "NoKeyRing" else keyword
+            if keyword not in statements[-1][2]:
+                statements[-1][2].append(keyword)
+        data = config.display_data()
+        self.assertEqual(
+            [(s["Statement"], s["Name"]) for s in data],
+            [(kind, name) for kind, name, _ in statements],
+        )
+        for shown, (_, _, keywords) in zip(data, statements, strict=True):
+            self.assertEqual(
+                [k for k in shown["Settings"] if k != "PolicyFile"], keywords
+            )
+        ike, tcpip = data[0]["Settings"], data[1]["Settings"]
+        self.assertEqual(
+            ike["NetworkSecurityServer"],
+            {
+                "Host": "192.0.2.10",
+                "Port": 4159,
+                "IdentityKind": "Fqdn",
+                "Identity": "nssd1.example.com",
+            },
+        )
+        self.assertEqual(ike["NssWaitLimit"], 30)
+        self.assertIs(ike["RequireRemoteIdentity"], False)
+        self.assertEqual(tcpip["ServiceType"], ["Cert", "RemoteMgmt"])
+        self.assertEqual(tcpip["PasswordFile"], self.password)
+        self.assertIsNone(tcpip["Namespace"])
+        self.assertIsNone(tcpip["PolicyFile"])
 
     @fast
     @given(st.data())

@@ -296,6 +296,68 @@ class StackTests(IkedTestCase):
 
         return ensureDeferred(go())
 
+    def test_displayJson(self) -> Deferred[None]:
+        """
+        C{nss-modify iked display --json}: the running configuration as
+        data, typed, by the keywords of the text display, with the secret
+        files named by path and their content nowhere.
+        """
+        import io
+        import json
+
+        from nsstwisted.cli.modify import run as modify
+
+        service = self.start_iked(write_iked_config(self.setup, self.port, None))
+
+        async def go() -> None:
+            await eventually(lambda: service.nmiPort is not None, what="NMI")
+            socket = service.configuration.nmiSocket
+            out, err = io.StringIO(), io.StringIO()
+            status = await modify(
+                reactor, ["iked", "--socket", socket, "display", "--json"], out, err
+            )
+            self.assertEqual((status, err.getvalue()), (0, ""))
+            shown = json.loads(out.getvalue())
+            self.assertEqual((shown["Daemon"], shown["Function"]), ("iked", "Display"))
+            statements = shown["Statements"]
+            self.assertEqual(
+                [(s["Statement"], s["Name"]) for s in statements],
+                [
+                    ("IkeConfig", None),
+                    ("NssStackConfig", "STACKA"),
+                    ("NssStackConfig", "STACKB"),
+                    ("TcpipStack", "PLAIN"),
+                ],
+            )
+            ike = statements[0]["Settings"]
+            self.assertEqual(ike["SystemName"], "IKESYS")
+            self.assertEqual(
+                ike["NetworkSecurityServer"],
+                {
+                    "Host": "127.0.0.1",
+                    "Port": self.port,
+                    "IdentityKind": None,
+                    "Identity": None,
+                },
+            )
+            self.assertIsNone(ike["NetworkSecurityServerBackup"])
+            self.assertEqual((ike["NssWaitLimit"], ike["NmiIdleTimeout"]), (1, 60))
+            self.assertEqual(ike["NmiSocket"], socket)
+            self.assertIs(ike["RequireRemoteIdentity"], False)
+            stackA, stackB = statements[1]["Settings"], statements[2]["Settings"]
+            self.assertEqual(stackA["ClientName"], "CLIENT1")
+            self.assertEqual(stackA["UserID"], "CLIENT1")
+            self.assertEqual(stackA["AuthBy"], "Password")
+            self.assertEqual(
+                stackA["PasswordFile"], os.path.join(self.setup.folder, "client1.pw")
+            )
+            self.assertEqual(stackB["AuthBy"], "PassTicket")
+            self.assertEqual(stackB["ServiceType"], ["Cert"])
+            self.assertNotIn(CLIENT1_PASSWORD, out.getvalue())
+            self.assertNotIn(PASSTICKET_KEY, out.getvalue())
+
+        return ensureDeferred(go())
+
     def test_wrongPassword(self) -> Deferred[None]:
         """
         A wrong PasswordFile is tried once: the stack stops with EZD1161I,

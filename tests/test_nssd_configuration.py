@@ -598,3 +598,35 @@ class PropertyTests(SynchronousTestCase):
             self.assertEqual(e.filename, "nssd.conf")
         else:
             self.assertIsInstance(config, NssdConfiguration)
+
+
+class DisplayDataTests(SynchronousTestCase):
+    """
+    L{NssdConfiguration.display_data}, the data of C{nss-modify nssd
+    display --json}, says what L{NssdConfiguration.describe} says.
+    """
+
+    def test_seed(self) -> None:
+        [statement] = load(SEED).display_data()
+        self.assertEqual(
+            (statement["Statement"], statement["Name"]), ("NssConfig", None)
+        )
+        settings = statement["Settings"]
+        self.assertEqual(settings["Port"], 4159)
+        self.assertEqual(settings["KeyRing"], "NSSD/KEYRING")
+        self.assertIsNone(settings["TlsLabel"])
+        self.assertEqual(settings["NmiSocketMode"], "0660")
+
+    @fast
+    @given(nssd_configurations())
+    def test_sameKeywords(self, config: NssdConfiguration) -> None:
+        """
+        The data has a key for every keyword of the display, in its order,
+        so that neither form can gain a setting the other lacks.
+        """
+        keywords = [
+            line.split()[1] if line.startswith("# ") else line.split()[0]
+            for line in config.describe()
+        ]
+        [statement] = config.display_data()
+        self.assertEqual(list(statement["Settings"]), keywords)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import grp
 import io
+import json
 import os
 import stat
 import threading
@@ -399,6 +400,45 @@ class ManagementTests(TestCase):
             self.assertEqual((status, err), (0, ""))
             self.assertIn("SystemName NSSSYS", out)
             self.assertIn("KeyRing NSSD/NSSRING", out)
+
+        return ensureDeferred(go())
+
+    def test_displayJson(self) -> Deferred[None]:
+        """
+        C{nss-modify nssd display --json}: the configuration in force as one
+        C{NssConfig} statement of typed settings, the same facts as the
+        text display.
+        """
+
+        async def go() -> None:
+            status, out, err = await self.modify("display", "--json")
+            self.assertEqual((status, err), (0, ""))
+            shown = json.loads(out)
+            self.assertEqual((shown["Daemon"], shown["Function"]), ("nssd", "Display"))
+            [statement] = shown["Statements"]
+            self.assertEqual(
+                (statement["Statement"], statement["Name"]), ("NssConfig", None)
+            )
+            settings = statement["Settings"]
+            configuration = self.service.configuration
+            self.assertEqual(settings["SystemName"], "NSSSYS")
+            self.assertEqual(settings["KeyRing"], "NSSD/NSSRING")
+            self.assertEqual(settings["Port"], configuration.port)
+            self.assertEqual(settings["SyslogLevel"], 15)
+            self.assertEqual(settings["NmiSocket"], self.socket)
+            self.assertEqual(settings["NmiSocketMode"], "0660")
+            self.assertIsNone(settings["NmiSocketGroup"])
+            self.assertEqual(settings["MaxConnections"], configuration.maxConnections)
+
+        return ensureDeferred(go())
+
+    def test_jsonWithRefreshRefused(self) -> Deferred[None]:
+        """--json goes with display only: a usage error, nothing sent."""
+
+        async def go() -> None:
+            status, out, err = await self.modify("refresh", "--json")
+            self.assertEqual((status, out), (2, ""))
+            self.assertIn("--json goes with display only", err)
 
         return ensureDeferred(go())
 

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
+from nsstwisted.wire.fields import FieldDecodeError
 from nsstwisted.wire.nmi import (
     CONTROL_REQUESTS,
     DAEMON_REQUESTS,
@@ -32,10 +33,12 @@ from nsstwisted.wire.nmi import (
     NmiMessageType,
     NmiRecord,
     NmiSection,
+    data_record,
     decode_message,
     encode_message,
     init_message,
     printable_line,
+    record_data,
     record_lines,
     term_message,
     text_record,
@@ -179,6 +182,38 @@ class RoundTripTests(SynchronousTestCase):
         self.assertEqual(reply.correlator, 42)
         self.assertEqual(reply.target, "MVS1_TCPIPA")
         self.assertTrue(reply.ok)
+
+    def test_displayDataReply(self) -> None:
+        """
+        DAEMON_DISPLAY_DATA's reply holds a JSON document in a text record,
+        a line of its indented text a line; DEL, which JSON leaves as it
+        is, is escaped so that every line is a valid text line.
+        """
+        data = [{"Statement": "NssConfig", "Settings": {"Port": 4159, "X": "a\x7fb"}}]
+        reply = NmiMessage(T.DAEMON_DISPLAY_DATA, 4).answer([data_record(data)])
+        self.assertRoundTrip(reply)
+        decoded = decodeOne(encode_message(reply))
+        assert isinstance(decoded, NmiMessage)
+        self.assertEqual(record_data(decoded.records[0]), data)
+        self.assertGreater(len(reply.lines()), 1)
+
+    def test_displayDataReplyNotJson(self) -> None:
+        """
+        A successful DAEMON_DISPLAY_DATA reply whose lines are no JSON
+        document is refused by the encoder and the decoder alike; an error
+        reply's text is not JSON, and passes.
+        """
+        request = NmiMessage(T.DAEMON_DISPLAY_DATA, 4)
+        reply = request.answer([text_record(["Port 4159"])])
+        self.assertRaises(ValueError, encode_message, reply)
+        self.assertRaises(FieldDecodeError, record_data, text_record(["{"]))
+        raw = rawMessage(
+            T.DAEMON_DISPLAY_DATA, rawRecord((b"\x00\x09Port 4159", 1)), flags=1
+        )
+        failure = decodeOne(raw)
+        assert isinstance(failure, NmiDecodeFailure)
+        self.assertEqual(failure.reasonCode, R.NSSRsnBadFieldValue)
+        self.assertRoundTrip(request.refuse(ReturnCode.EOPNOTSUPP, R.NONE, "no"))
 
     def test_emptyTextRecord(self) -> None:
         reply = NmiMessage(T.DAEMON_DISPLAY, 1).answer([text_record([])])

@@ -14,8 +14,9 @@ The file to sign is hashed here and only its digest is sent: the file may be
 large, and an IKE client sends digests too.
 
 Output: results go to standard output (the signer's subject, C{signature
-valid}, the CA certificates as PEM); every problem is one line on standard
-error starting with C{nss-client:}.  Secrets (the password, the PassTicket key
+valid}, the CA certificates as PEM), or with C{--json} the same results as
+one JSON object; every problem is one line on standard error starting with
+C{nss-client:}.  Secrets (the password, the PassTicket key
 and the tickets made from it) are never printed.
 
 Exit status: 0 success; 1 the server refused (return and reason code named);
@@ -25,15 +26,17 @@ Exit status: 0 success; 1 the server refused (return and reason code named);
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar, NoReturn, TextIO
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import HostnameEndpoint
@@ -313,7 +316,7 @@ class ClientOptions(_Options):
     synopsis = (
         f"Usage: {PROGRAM} --server HOST[:PORT] --ca-file PEM --client-name NAME"
         " --userid USERID (--password-file FILE | --passticket-key-file FILE)"
-        " [--server-name NAME] [--timeout SECONDS]"
+        " [--server-name NAME] [--timeout SECONDS] [--json]"
     )
     longdesc = (
         "Log on to the NSS server as an NSS client, asking for the certificate "
@@ -322,10 +325,14 @@ class ClientOptions(_Options):
         "COMMAND.  The password file holds the password on its first line; the "
         "PassTicket key file holds the 16 hex digits of application NSSD's "
         "PassTicket key, from which a fresh ticket is made for the logon.  "
-        "Either file must be readable by its owner only (chmod 600).  Exit "
+        "Either file must be readable by its owner only (chmod 600).  With "
+        "--json, the result is printed as one JSON object.  Exit "
         "status: 0 success, 1 refused by the server, 2 usage, file or "
         "connection error."
     )
+    optFlags: ClassVar[list[list[str | None]]] = [
+        ["json", None, "Print the command's result as one JSON object."],
+    ]
     optParameters: ClassVar[list[list[str | None]]] = [
         [
             "server",
@@ -514,12 +521,40 @@ def _check_encodable(message: NssMessage, option: str) -> None:
 
 
 @dataclass
+class _Result:
+    """
+    What a command found: the text it prints, and the same facts as data
+    for C{--json}, made from the same objects.
+    """
+
+    text: str
+    data: dict[str, Any]
+
+
+def _utc(moment: datetime) -> str:
+    """Times as C{nss-ipsec --json} writes them: ISO 8601 UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _certificate_data(certificate: x509.Certificate) -> dict[str, Any]:
+    """A certificate's public facts, by the names C{RACDCERT LIST --json} uses."""
+    return {
+        "SubjectsName": certificate.subject.rfc4514_string(),
+        "IssuersName": certificate.issuer.rfc4514_string(),
+        "SerialNumber": f"{certificate.serial_number:X}",
+        "StartDate": _utc(certificate.not_valid_before_utc),
+        "EndDate": _utc(certificate.not_valid_after_utc),
+        "SHA256Fingerprint": certificate.fingerprint(hashes.SHA256()).hex().upper(),
+    }
+
+
+@dataclass
 class _Sign:
     request: SignRequest
     out: str
     certOut: str | None
 
-    async def perform(self, session: NssSession, stdout: TextIO) -> int:
+    async def perform(self, session: NssSession) -> _Result:
         reply = await session.sign(
             scheme=self.request.scheme,
             label=self.request.label,
@@ -538,19 +573,34 @@ class _Sign:
                 "certificate file",
                 certificate.public_bytes(serialization.Encoding.PEM),
             )
-        stdout.write(
+        text = (
             f"signature: {len(reply.signature)} bytes ({self.request.scheme.name})"
             f" written to {self.out}\n"
             f"signer: {subject}\n"
         )
-        return EXIT_OK
+        return _Result(
+            text,
+            {
+                "Scheme": self.request.scheme.name,
+                "Label": self.request.label,
+                "Identity": None
+                if self.request.identity is None
+                else _identity_text(self.request.identity),
+                "SignatureBytes": len(reply.signature),
+                "SignatureFile": self.out,
+                "CertificateFile": self.certOut if certificate is not None else None,
+                "Signer": None
+                if certificate is None
+                else _certificate_data(certificate),
+            },
+        )
 
 
 @dataclass
 class _Verify:
     request: VerifyRequest
 
-    async def perform(self, session: NssSession, stdout: TextIO) -> int:
+    async def perform(self, session: NssSession) -> _Result:
         await session.verify(
             certificate=self.request.certificate,
             chain=self.request.chain,
@@ -558,17 +608,38 @@ class _Verify:
             digest=self.request.digest,
             signature=self.request.signature,
         )
-        stdout.write("signature valid\n")
-        return EXIT_OK
+        signer = x509.load_der_x509_certificate(self.request.certificate)
+        return _Result(
+            "signature valid\n",
+            {
+                "Valid": True,
+                "Scheme": self.request.scheme.name,
+                "ChainCertificates": len(self.request.chain),
+                "Signer": _certificate_data(signer),
+            },
+        )
 
 
 class _CaCerts:
-    async def perform(self, session: NssSession, stdout: TextIO) -> int:
-        for certificate in await session.caCertificates():
-            stdout.write(
-                certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
-            )
-        return EXIT_OK
+    async def perform(self, session: NssSession) -> _Result:
+        certificates = await session.caCertificates()
+        pems = [
+            c.public_bytes(serialization.Encoding.PEM).decode("ascii")
+            for c in certificates
+        ]
+        entries = [
+            {**_certificate_data(c), "PEM": pem}
+            for c, pem in zip(certificates, pems, strict=True)
+        ]
+        return _Result("".join(pems), {"TotAvail": len(entries), "Entries": entries})
+
+
+def _identity_text(identity: Identity) -> str:
+    """An identity as C{--identity} takes it: C{fqdn:HOST}, C{dn:CN=...}."""
+    for name, kind in IDENTITY_KINDS.items():
+        if kind is identity.kind:
+            return f"{name}:{identity.value}"
+    return f"{identity.kind.name.lower()}:{identity.value}"
 
 
 _Command = _Sign | _Verify | _CaCerts
@@ -720,9 +791,22 @@ async def run(
         )
         loggedOn = True
         try:
-            return await command.perform(session, stdout)
+            result = await command.perform(session)
         finally:
             await session.close()
+        if options["json"]:
+            shown = {
+                "Command": options.subCommand,
+                "Server": host,
+                "Port": port,
+                "ClientName": options["client-name"],
+                "UserID": options["userid"],
+                **result.data,
+            }
+            stdout.write(json.dumps(shown, indent=2) + "\n")
+        else:
+            stdout.write(result.text)
+        return EXIT_OK
     except CommandFailed as failed:
         stderr.write(f"{PROGRAM}: {failed.text}\n")
         return failed.status

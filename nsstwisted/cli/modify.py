@@ -4,8 +4,9 @@ C{nss-modify}: display or refresh a running daemon's configuration.
 The counterpart of the z/OS operator commands C{MODIFY NSSD,DISPLAY} and
 C{MODIFY NSSD,REFRESH} (and the same for IKED): where z/OS has a console,
 we have the daemon's network management socket.  The command sends one
-request, prints the daemon's lines on standard output as they are, and
-reports every problem as one line on standard error, naming the socket, so
+request, prints the daemon's lines on standard output as they are (or,
+with C{--json}, the configuration as the daemon's data), and reports every
+problem as one line on standard error, naming the socket, so
 that a script can tell "the daemon said no" (status 1) from "there was no
 daemon to ask" (status 2).
 """
@@ -13,6 +14,7 @@ daemon to ask" (status 2).
 from __future__ import annotations
 
 import getopt
+import json
 import sys
 from collections.abc import Callable
 from typing import Any, ClassVar, NoReturn, TextIO
@@ -32,7 +34,14 @@ from nsstwisted.protocols.nmi import (
     NmiTerminated,
 )
 from nsstwisted.wire.counts import counted
-from nsstwisted.wire.nmi import IKED_SOCKET, NSSD_SOCKET, NmiMessageType
+from nsstwisted.wire.fields import FieldDecodeError
+from nsstwisted.wire.nmi import (
+    IKED_SOCKET,
+    NSSD_SOCKET,
+    NmiMessage,
+    NmiMessageType,
+    record_data,
+)
 
 __all__ = [
     "COMMANDS",
@@ -92,6 +101,9 @@ class DaemonOptions(_HelpOptions):
     The part after the daemon's name: the socket and the command.
     """
 
+    optFlags: ClassVar[list[list[Any]]] = [
+        ["json", None, "With display: print the configuration as JSON data."],
+    ]
     optParameters: ClassVar[list[list[Any]]] = [
         ["socket", "s", None, "The daemon's NMI socket (default: its usual path)."],
         [
@@ -106,7 +118,7 @@ class DaemonOptions(_HelpOptions):
     def getSynopsis(self) -> str:
         return (
             f"Usage: {PROGRAM} nssd|iked [--socket PATH] [--timeout SECONDS] "
-            "display|refresh"
+            "[--json] display|refresh"
         )
 
     def parseOptions(self, options: list[str] | None = None) -> None:
@@ -134,6 +146,8 @@ class DaemonOptions(_HelpOptions):
         self["command"] = keyword(command)
 
     def postOptions(self) -> None:
+        if self["json"] and self["command"] != "display":
+            raise usage.UsageError("--json goes with display only")
         if not 0 < self["timeout"] <= MAX_TIMEOUT:
             raise usage.UsageError(
                 f"--timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds"
@@ -147,7 +161,7 @@ class ModifyOptions(_HelpOptions):
 
     synopsis = (
         f"Usage: {PROGRAM} nssd|iked [--socket PATH] [--timeout SECONDS] "
-        "display|refresh"
+        "[--json] display|refresh"
     )
     longdesc = (
         "Display the configuration a running nssd or iked uses, or make it "
@@ -200,6 +214,7 @@ async def run(reactor: Any, argv: list[str], stdout: TextIO, stderr: TextIO) -> 
     path: str = sub["socket"] or SOCKETS[daemon]
     timeout: float = sub["timeout"]
     command: str = sub["command"]
+    asJson = bool(sub["json"])
 
     def problem(text: str) -> None:
         stderr.write(f"{PROGRAM}: {text}\n")
@@ -212,9 +227,16 @@ async def run(reactor: Any, argv: list[str], stdout: TextIO, stderr: TextIO) -> 
         problem(f"cannot connect to {daemon} at {path}: {reason}")
         return EXIT_USAGE
     try:
-        return await _converse(
-            reactor, protocol, daemon, path, command, timeout, stdout, problem
+        reply = await _converse(
+            reactor, protocol, daemon, path, command, asJson, timeout, problem
         )
+        if isinstance(reply, int):
+            return reply
+        if asJson:
+            return _print_data(daemon, reply, stdout, problem)
+        for line in reply.lines():
+            stdout.write(f"{line}\n")
+        return EXIT_OK
     finally:
         protocol.close()
         # Wait for the close, so that nothing of ours outlives the call.
@@ -227,10 +249,15 @@ async def _converse(
     daemon: str,
     path: str,
     command: str,
+    asJson: bool,
     timeout: float,
-    stdout: TextIO,
     problem: Callable[[str], None],
-) -> int:
+) -> NmiMessage | int:
+    """
+    Wait for INIT, send the request and wait for its successful reply.
+
+    @return: the reply, or the exit status after the problem was reported.
+    """
     try:
         await protocol.ready.addTimeout(timeout, reactor)
     except TimeoutError:
@@ -244,7 +271,10 @@ async def _converse(
     except NmiConnectionLost as error:
         problem(f"{daemon} at {path} closed the connection before INIT: {error}")
         return EXIT_USAGE
-    request = protocol.request(COMMANDS[command])
+    messageType = COMMANDS[command]
+    if asJson:
+        messageType = NmiMessageType.DAEMON_DISPLAY_DATA
+    request = protocol.request(messageType)
     try:
         reply = await request.addTimeout(timeout, reactor)
     except TimeoutError:
@@ -262,8 +292,27 @@ async def _converse(
     except NmiError as error:
         problem(f"{daemon} refused {command.upper()}: {_codes(error)}")
         return EXIT_REFUSED
-    for line in reply.lines():
-        stdout.write(f"{line}\n")
+    return reply
+
+
+def _print_data(
+    daemon: str, reply: NmiMessage, stdout: TextIO, problem: Callable[[str], None]
+) -> int:
+    """
+    Print the daemon's configuration data as C{nss-ipsec --json} prints a
+    report: one object, C{Daemon} and C{Function} first, then the
+    daemon's C{Statements} as it sent them.
+    """
+    try:
+        statements = record_data(reply.records[0])
+    except FieldDecodeError as error:
+        problem(
+            f"{daemon} sent a {NmiMessageType.DAEMON_DISPLAY_DATA.ibmName} "
+            f"reply that cannot be read: {error.detail}"
+        )
+        return EXIT_REFUSED
+    shown = {"Daemon": daemon, "Function": "Display", "Statements": statements}
+    stdout.write(json.dumps(shown, indent=2) + "\n")
     return EXIT_OK
 
 

@@ -22,15 +22,17 @@ wrong, or the database or stash file cannot be used.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import sys
-from typing import ClassVar, NoReturn, TextIO
+from typing import Any, ClassVar, NoReturn, TextIO
 
 from twisted.python import usage
 
 from nsstwisted import __version__
 from nsstwisted.cli.options import CommandOptions, Finished
+from nsstwisted.cli.racfjson import command_json
 from nsstwisted.cli.secretinput import SecretUnavailable, ask_secret
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import (
@@ -65,7 +67,7 @@ class RacfOptions(CommandOptions):
 
     program = PROGRAM
 
-    synopsis = f"Usage: {PROGRAM} [options] 'RACF COMMAND' | --file JOB"
+    synopsis = f"Usage: {PROGRAM} [options] [--json] 'RACF COMMAND' | --file JOB"
     longdesc = (
         "Run RACF commands (ADDUSER, RDEFINE, PERMIT, SETROPTS, RACDCERT, ...) "
         "against the security database.  The database is --database, else "
@@ -75,6 +77,14 @@ class RacfOptions(CommandOptions):
         "them in a job (mode 600, or --file - for standard input), or write "
         "PASSWORD or SSIGNON(KEYMASKED) without a value to be asked for it."
     )
+    optFlags: ClassVar[list[list[str | None]]] = [
+        [
+            "json",
+            None,
+            "Print what the commands report as one JSON array, an object "
+            "per command that ran, instead of the report.",
+        ],
+    ]
     optParameters: ClassVar[list[list[str | None]]] = [
         ["database", "d", None, "The security database file."],
         ["stash", "s", None, "The stash file holding the master key."],
@@ -254,15 +264,20 @@ def run(
     except SecurityError as e:
         err.write(f"{PROGRAM}: {e}\n")
         return EXIT_ENVIRONMENT
+    asJson = bool(options["json"])
     if created:
         # Said, so that a mistyped path that a defining command filled
-        # is noticed at once.
-        out.write(
+        # is noticed at once; on standard error with --json, whose
+        # standard output is the JSON alone.
+        (err if asJson else out).write(
             f"NSR0341I security database {path} was created (mode 0600); its"
             f" stash file {stash} is made with the first key sealed\n"
         )
     try:
-        return _run_commands(RacfInterpreter(database, base), commands, out, err)
+        interpreter = RacfInterpreter(database, base)
+        if asJson:
+            return _run_commands_json(interpreter, commands, out, err)
+        return _run_commands(interpreter, commands, out, err)
     finally:
         database.close()
 
@@ -300,6 +315,39 @@ def _run_commands(
             continue
         for line in lines:
             out.write(line + "\n")
+    return status
+
+
+def _run_commands_json(
+    interpreter: RacfInterpreter,
+    commands: list[RacfCommand],
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """
+    Run the commands as L{_run_commands} does, and print one JSON array
+    with an object per command that ran, in the job's order: one document,
+    which a program reads in one go whatever the job holds.  Problems stay
+    one line each on standard error, as without C{--json}, and set the
+    same exit status; a failed command has no object (C{Line} tells which
+    ran).  The array is printed even when the job stops at a database
+    that cannot be used, holding what ran before.
+    """
+    status = EXIT_OK
+    shown: list[dict[str, Any]] = []
+    for command in commands:
+        try:
+            output = interpreter.run(command)
+        except SecurityEnvironmentError as e:
+            err.write(f"{PROGRAM}: {_describe(e, command)}\n")
+            status = EXIT_ENVIRONMENT
+            break
+        except SecurityError as e:
+            err.write(f"{PROGRAM}: {_describe(e, command)}\n")
+            status = EXIT_COMMAND_FAILED
+            continue
+        shown.append(command_json(command, output))
+    out.write(json.dumps(shown, indent=2) + "\n")
     return status
 
 

@@ -171,6 +171,7 @@ class IKEDService(Service):
             self.refresh,
             self.nss_info,
             self.stack_model,
+            lambda: self.configuration.display_data(),
         )
         self.nmiFactory = NmiServerFactory(
             self.management,

@@ -221,6 +221,35 @@ class NssdConfiguration:
         ]
         return lines
 
+    def display_data(self) -> list[dict[str, Any]]:
+        """
+        The configuration as data, for C{nss-modify nssd display --json}:
+        the settings of L{describe}, by the same keywords and in the same
+        order, typed (numbers, C{null} for an unset optional value) so that
+        a program need not read the file's syntax.  One C{NssConfig}
+        statement, the shape iked's display shares.
+        """
+        settings: dict[str, Any] = {
+            "Port": self.port,
+            "SyslogLevel": self.syslogLevel,
+            "KeyRing": _ring_text(self.keyRing),
+            "Discipline": "IPSec Enable",
+            "SystemName": self.systemName,
+            "SecurityDatabase": self.securityDatabase,
+            "StashFile": self.stashFile,
+            "TlsKeyRing": _ring_text(self.tlsKeyRing),
+            "TlsLabel": self.tlsLabel,
+            "NmiSocket": self.nmiSocket,
+            "NmiIdleTimeout": self.nmiIdleTimeout,
+            "NmiSocketGroup": self.nmiSocketGroup,
+            "NmiSocketMode": socket_mode_text(self.nmiSocketMode),
+            "VerifyEku": _EKU_NAMES[self.verifyEku],
+            "MaxConnections": self.maxConnections,
+            "MaxConnectionsPerAddress": self.maxConnectionsPerAddress,
+            "LogonTimeout": self.logonTimeout,
+        }
+        return [{"Statement": "NssConfig", "Name": None, "Settings": settings}]
+
 
 def _ring_text(ring: tuple[str, str] | None) -> str | None:
     return None if ring is None else f"{ring[0]}/{ring[1]}"

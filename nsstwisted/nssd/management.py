@@ -30,6 +30,7 @@ from nsstwisted.wire.nmi import (
     NmiMessage,
     NmiMessageType,
     NmiRecord,
+    data_record,
     printable_line,
     text_record,
 )
@@ -59,15 +60,19 @@ class NssdManagement:
         describe: Callable[[], list[str]],
         refresh: Callable[[], Deferred[list[str]]],
         router: Any = None,
+        displayData: Callable[[], list[dict[str, Any]]] | None = None,
     ) -> None:
         """
         @param describe: the configuration in force, as lines.
+        @param displayData: the same configuration as data (its statements),
+            for DAEMON_DISPLAY_DATA; L{None} refuses that request.
         @param refresh: reread the configuration; fires with lines saying
             what changed, or why the refresh was rejected.
         """
         self._describe = describe
         self._refresh = refresh
         self._router = router
+        self._displayData = displayData
         # Two operators refreshing at once must not interleave two rereads
         # of the same file; the second waits and then rereads again.
         self._refreshing = DeferredLock()
@@ -87,6 +92,16 @@ class NssdManagement:
         kind = request.messageType
         if kind == NmiMessageType.DAEMON_DISPLAY:
             return succeed(request.answer([_lines(self._describe())]))
+        if kind == NmiMessageType.DAEMON_DISPLAY_DATA:
+            if self._displayData is None:
+                return succeed(
+                    request.refuse(
+                        ReturnCode.EOPNOTSUPP,
+                        ReasonCode.NONE,
+                        "this nssd has no configuration data to display",
+                    )
+                )
+            return succeed(request.answer([data_record(self._displayData())]))
         if kind == NmiMessageType.DAEMON_REFRESH:
             refreshing: Deferred[list[str]] = self._refreshing.run(
                 maybeDeferred, self._refresh

@@ -206,7 +206,10 @@ class NSSDService(Service):
         )
         self.nmiFactory = NmiServerFactory(
             NssdManagement(
-                lambda: self.configuration.describe(), self.refresh, self.router
+                lambda: self.configuration.describe(),
+                self.refresh,
+                self.router,
+                lambda: self.configuration.display_data(),
             ),
             reactor,
             idleTimeout=configuration.nmiIdleTimeout,

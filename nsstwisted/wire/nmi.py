@@ -38,6 +38,7 @@ to answer with and whether the connection must close.
 from __future__ import annotations
 
 import enum
+import json
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -80,10 +81,12 @@ __all__ = [
     "NmiMessageType",
     "NmiRecord",
     "NmiSection",
+    "data_record",
     "decode_message",
     "encode_message",
     "init_message",
     "printable_line",
+    "record_data",
     "record_lines",
     "term_message",
     "text_record",
@@ -182,6 +185,7 @@ class NmiMessageType(enum.IntEnum):
     # The daemons' own, for nss-modify.
     DAEMON_DISPLAY = 100
     DAEMON_REFRESH = 101
+    DAEMON_DISPLAY_DATA = 102
 
     @property
     def ibmName(self) -> str:
@@ -201,8 +205,13 @@ CONTROL_REQUESTS = frozenset(t for t in _T if 40 <= t < 100)
 IPSEC_REQUESTS = MONITORING_REQUESTS | CONTROL_REQUESTS
 """The requests of IBM's IPSec NMI; their records are framed, not interpreted."""
 
-DAEMON_REQUESTS = frozenset({_T.DAEMON_DISPLAY, _T.DAEMON_REFRESH})
-"""Our requests, whose successful replies carry exactly one text record."""
+DAEMON_REQUESTS = frozenset(
+    {_T.DAEMON_DISPLAY, _T.DAEMON_REFRESH, _T.DAEMON_DISPLAY_DATA}
+)
+"""
+Our requests, whose successful replies carry exactly one text record; that
+of DAEMON_DISPLAY_DATA holds a JSON document (L{data_record}).
+"""
 
 del _T
 
@@ -478,7 +487,48 @@ def _layout_problem(
         # The IPsec types: their records are framed, not interpreted yet.
         return
     for record in records:
-        _lines(record)
+        lines = _lines(record)
+        if messageType == NmiMessageType.DAEMON_DISPLAY_DATA and not textOnly:
+            _data(lines)
+
+
+def _data(lines: tuple[str, ...]) -> object:
+    """
+    The JSON document that a text record's lines hold.
+
+    @raise _Refused: they hold none.
+    """
+    try:
+        return json.loads("\n".join(lines))
+    except ValueError as e:
+        raise _Refused(
+            ReasonCode.NSSRsnBadFieldValue, f"the lines hold no JSON document: {e}"
+        ) from None
+
+
+def data_record(data: object) -> NmiRecord:
+    """
+    A text record holding C{data} as a JSON document, one line of its
+    indented text a line: the reply of DAEMON_DISPLAY_DATA.  JSON escapes
+    every control character in a string but DEL, which is escaped here, so
+    that every line is a valid text line.
+
+    @raise TypeError: C{data} is not made of JSON's types.
+    """
+    text = json.dumps(data, indent=2).replace("\x7f", "\\u007f")
+    return text_record(text.splitlines())
+
+
+def record_data(record: NmiRecord) -> object:
+    """
+    The JSON document of a record made by L{data_record}.
+
+    @raise FieldDecodeError: C{record} is not a text record holding one.
+    """
+    try:
+        return _data(_lines(record))
+    except _Refused as e:
+        raise FieldValueError(e.text) from None
 
 
 def _type_name(messageType: int) -> str:

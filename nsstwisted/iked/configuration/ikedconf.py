@@ -261,6 +261,48 @@ class IkedConfiguration:
             lines += stack.describe() if nss is None else nss.describe(stack.policyFile)
         return lines
 
+    def display_data(self) -> list[dict[str, Any]]:
+        """
+        The configuration as data, for C{nss-modify iked display --json}:
+        the statements and settings of L{describe}, by the same keywords
+        and in the same order, typed (numbers, booleans, C{null} for an
+        unset optional value, C{NetworkSecurityServer} an object).
+        C{NoKeyRing} is C{KeyRing} C{null}.
+        """
+        ike: dict[str, Any] = {
+            "SystemName": self.systemName,
+            "IkeSyslogLevel": self.ikeSyslogLevel,
+            "KeyRing": None if self.keyRing is None else _ring_text(self.keyRing),
+            "NetworkSecurityServer": None
+            if self.primary is None
+            else self.primary.display_data(),
+            "NetworkSecurityServerBackup": None
+            if self.backup is None
+            else self.backup.display_data(),
+            "NssWaitLimit": self.nssWaitLimit,
+            "NssWaitRetries": self.nssWaitRetries,
+            "CaFile": self.caFile,
+            "NmiSocket": self.nmiSocket,
+            "NmiIdleTimeout": self.nmiIdleTimeout,
+            "NmiSocketGroup": self.nmiSocketGroup,
+            "NmiSocketMode": socket_mode_text(self.nmiSocketMode),
+            "SaInstaller": self.saInstaller,
+            "SecurityDatabase": self.securityDatabase,
+            "StashFile": self.stashFile,
+            "RequireRemoteIdentity": self.requireRemoteIdentity,
+        }
+        statements: list[dict[str, Any]] = [
+            {"Statement": "IkeConfig", "Name": None, "Settings": ike}
+        ]
+        for stack in self.stacks:
+            nss = self.nssStacks.get(stack.stackName)
+            statements.append(
+                stack.display_data()
+                if nss is None
+                else nss.display_data(stack.policyFile)
+            )
+        return statements
+
 
 def config_path(
     explicit: str | None = None, environ: Mapping[str, str] | None = None

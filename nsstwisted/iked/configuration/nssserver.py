@@ -9,6 +9,7 @@ the file is loaded rather than at every connection attempt.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from nsstwisted.config import Setting, format_value
 from nsstwisted.config.identities import (
@@ -56,6 +57,15 @@ class NssServerAddress:
         if self.identityKind is not None and self.identity is not None:
             text += f" Identity {self.identityKind} {format_value(self.identity)}"
         return text
+
+    def display_data(self) -> dict[str, Any]:
+        """The value of L{describe} as data, for C{--json}."""
+        return {
+            "Host": self.host,
+            "Port": self.port,
+            "IdentityKind": self.identityKind,
+            "Identity": self.identity,
+        }
 
 
 _SERVER_SYNTAX = "host [Port port] [Identity IpAddr|Fqdn|UserAtFqdn|X500dn value]"

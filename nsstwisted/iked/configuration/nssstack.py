@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 from nsstwisted.config import Setting, Statement, format_value
 from nsstwisted.config.values import absolute_path as _path
@@ -101,6 +102,28 @@ class NssStackConfig:
         if policyFile is not None:
             lines.append(f"PolicyFile {format_value(policyFile)}")
         return _block(f"NssStackConfig {format_value(self.stackName)}", lines)
+
+    def display_data(self, policyFile: str | None = None) -> dict[str, Any]:
+        """
+        The statement of L{describe} as data, for C{--json}: C{ServiceType}
+        a list, the secret file by its path (never its content), and
+        C{PolicyFile} C{null} when the stack has none.
+        """
+        return {
+            "Statement": "NssStackConfig",
+            "Name": self.stackName,
+            "Settings": {
+                "ClientName": self.clientName,
+                "ServiceType": [
+                    name for flag, name in _SERVICE_NAMES if flag in self.services
+                ],
+                "UserID": self.userid,
+                "AuthBy": self.authBy.value,
+                self.authBy.fileKeyword: self.secretFile,
+                "Namespace": self.namespace,
+                "PolicyFile": policyFile,
+            },
+        }
 
 
 def _client_name(setting: Setting, filename: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from nsstwisted.config import Setting, Statement, format_value
 from nsstwisted.config.values import absolute_path as _path
@@ -56,6 +57,14 @@ class StackDeclaration:
         if self.policyFile is not None:
             lines.append(f"PolicyFile {format_value(self.policyFile)}")
         return _block(f"TcpipStack {format_value(self.stackName)}", lines)
+
+    def display_data(self) -> dict[str, Any]:
+        """The statement of L{describe} as data, for C{--json}."""
+        return {
+            "Statement": "TcpipStack",
+            "Name": self.stackName,
+            "Settings": {"Namespace": self.namespace, "PolicyFile": self.policyFile},
+        }
 
 
 def _namespace(setting: Setting, filename: str) -> str:

@@ -14,6 +14,7 @@ here again, with the same meaning and the same answer on the wire.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred, succeed
 from twisted.internet.threads import deferToThread
@@ -41,6 +42,7 @@ from nsstwisted.wire.nmi import (
     NmiMessage,
     NmiMessageType,
     NmiRecord,
+    data_record,
     printable_line,
     text_record,
 )
@@ -71,9 +73,12 @@ class IkedManagement:
         refresh: Callable[[], Deferred[list[str]]],
         nssInfo: Callable[[], tuple[str, list[IkeNssInfo]]],
         stackModel: Callable[[str], StackModel | None] | None = None,
+        displayData: Callable[[], list[dict[str, Any]]] | None = None,
     ) -> None:
         """
         @param describe: the configuration in force, as lines.
+        @param displayData: the same configuration as data (its statements),
+            for DAEMON_DISPLAY_DATA; L{None} refuses that request.
         @param refresh: reread the configuration; fires with lines saying
             what changed, or fails with L{RefreshRejected} when the new
             configuration is refused and the old one stays.
@@ -84,6 +89,7 @@ class IkedManagement:
         self._refresh = refresh
         self._nssInfo = nssInfo
         self._stackModel = stackModel
+        self._displayData = displayData
         # Two operators refreshing at once must not interleave two rereads
         # of the same file; the second waits and then rereads again.
         self._refreshing = DeferredLock()
@@ -106,6 +112,16 @@ class IkedManagement:
             return self._stack_request(request, stackName)
         if kind == NmiMessageType.DAEMON_DISPLAY:
             return succeed(request.answer([_lines(self._describe())]))
+        if kind == NmiMessageType.DAEMON_DISPLAY_DATA:
+            if self._displayData is None:
+                return succeed(
+                    request.refuse(
+                        ReturnCode.EOPNOTSUPP,
+                        ReasonCode.NONE,
+                        "this iked has no configuration data to display",
+                    )
+                )
+            return succeed(request.answer([data_record(self._displayData())]))
         if kind == NmiMessageType.DAEMON_REFRESH:
             return self._refreshNow(request)
         if kind == NmiMessageType.GET_IKENSINFO:

@@ -43,6 +43,16 @@ from nsstwisted.security.profiles import (
     ResourceProfile,
 )
 from nsstwisted.security.racf.lexer import RacfCommand
+from nsstwisted.security.racf.listings import (
+    CertificateListing,
+    CommandOutput,
+    GroupListing,
+    OptionsListing,
+    ProfileEntry,
+    ProfileListing,
+    RingListing,
+    UserListing,
+)
 from nsstwisted.security.racf.syntax import (
     Arity,
     ParsedOperands,
@@ -289,7 +299,9 @@ class RacfInterpreter:
         self._profiles = ProfileStore(database)
         self._keyrings = KeyRingStore(database)
         self._base = baseDirectory
-        self._handlers: dict[str, Callable[[ParsedOperands], list[str]]] = {
+        self._handlers: dict[
+            str, Callable[[ParsedOperands], list[str] | CommandOutput]
+        ] = {
             "ADDUSER": self._adduser,
             "ALTUSER": self._altuser,
             "DELUSER": self._deluser,
@@ -319,9 +331,19 @@ class RacfInterpreter:
         """
         Run one command and return the lines it reports.
         """
+        return list(self.run(command).lines)
+
+    def run(self, command: RacfCommand) -> CommandOutput:
+        """
+        Run one command and return what it reports: its lines and, for a
+        listing command, the records it listed.
+        """
         operands = self.check(command)
         with self._database.transaction():
-            return self._handlers[command.verb](operands)
+            output = self._handlers[command.verb](operands)
+        if isinstance(output, CommandOutput):
+            return output
+        return CommandOutput.of_messages(output)
 
     # Users and groups
 
@@ -359,13 +381,13 @@ class RacfInterpreter:
             self._users.delete_user(userid)
         return []
 
-    def _listuser(self, ops: ParsedOperands) -> list[str]:
+    def _listuser(self, ops: ParsedOperands) -> CommandOutput:
         names = ops.positional[0] if ops.positional else ("*",)
         if names == ("*",):
             names = tuple(self._users.list_userids())
+        users = tuple(self._users.get_user(userid) for userid in names)
         lines: list[str] = []
-        for userid in names:
-            user = self._users.get_user(userid)
+        for user in users:
             attributes = (
                 " ".join(
                     name
@@ -388,7 +410,7 @@ class RacfInterpreter:
                 f" GROUPS={' '.join(user.groups) or 'NONE'}",
                 "",
             ]
-        return lines
+        return CommandOutput(tuple(lines), listing=UserListing(users))
 
     def _addgroup(self, ops: ParsedOperands) -> list[str]:
         for groupid in ops.positional[0]:
@@ -402,16 +424,16 @@ class RacfInterpreter:
             self._users.delete_group(groupid)
         return []
 
-    def _listgrp(self, ops: ParsedOperands) -> list[str]:
+    def _listgrp(self, ops: ParsedOperands) -> CommandOutput:
+        groups = tuple(self._users.get_group(g) for g in ops.positional[0])
         lines = []
-        for groupid in ops.positional[0]:
-            group = self._users.get_group(groupid)
+        for group in groups:
             lines += [
                 f"INFORMATION FOR GROUP {group.groupid}",
                 f"    SUPERIOR GROUP={group.superior or 'NONE'}  OWNER={group.owner}",
                 f"    USERS={' '.join(group.members) or 'NONE'}",
             ]
-        return lines
+        return CommandOutput(tuple(lines), listing=GroupListing(groups))
 
     def _connect(self, ops: ParsedOperands) -> list[str]:
         group = _required(ops, "GROUP", "CONNECT")
@@ -490,7 +512,7 @@ class RacfInterpreter:
             self._profiles.delete(resourceClass, name)
         return []
 
-    def _rlist(self, ops: ParsedOperands) -> list[str]:
+    def _rlist(self, ops: ParsedOperands) -> CommandOutput:
         resourceClass = self._resource_class(ops)
         names = ops.positional[1]
         if ops.has("GENERIC"):
@@ -499,17 +521,21 @@ class RacfInterpreter:
             profiles = self._profiles.list(resourceClass)
         else:
             profiles = [self._profiles.get(resourceClass, n) for n in names]
+        accessList = ops.has("ALL") or ops.has("AUTHUSER")
         lines: list[str] = []
         for profile in profiles:
-            lines += _profile_listing(profile, ops.has("ALL") or ops.has("AUTHUSER"))
-        return lines
+            lines += _profile_listing(profile, accessList)
+        listing = ProfileListing(
+            resourceClass, tuple(ProfileEntry(p) for p in profiles), accessList
+        )
+        return CommandOutput(tuple(lines), listing=listing)
 
     def _rlist_generic(
         self,
         ops: ParsedOperands,
         resourceClass: ResourceClass,
         names: tuple[str, ...],
-    ) -> list[str]:
+    ) -> CommandOutput:
         """
         RLIST ... GENERIC: for each resource name, the profile that decides
         for it, as a check against the database's profiles would find it
@@ -518,38 +544,43 @@ class RacfInterpreter:
         """
         accessList = ops.has("ALL") or ops.has("AUTHUSER")
         options = self._profiles.options()
-        lines: list[str] = []
+        notes: list[str] = []
         if resourceClass not in options.active:
-            lines.append(
+            notes.append(
                 f"NSR0332I class {resourceClass.value} is not active: its checks "
                 "return 4 (no decision), whatever profile protects the resource"
             )
         if resourceClass not in options.generic:
-            lines.append(
+            notes.append(
                 f"NSR0334I GENERIC is not active for {resourceClass.value}: "
                 "generic profiles protect nothing"
             )
+        lines = list(notes)
+        entries: list[ProfileEntry] = []
         if names == ("*",):
             for generic in self._profiles.generic_order(resourceClass):
+                entries.append(ProfileEntry(generic))
                 lines += _profile_listing(generic, accessList)
-            return lines
-        for name in names:
-            resource = upper_ascii(name)
-            profile = self._profiles.protecting(resourceClass, resource)
-            if profile is None:
-                lines += [
-                    f"NSR0331I no profile in class {resourceClass.value} "
-                    f"protects {resource}",
-                    "",
-                ]
-                continue
-            lines.append(
-                f"NSR0330I {resource} in class {resourceClass.value} is "
-                f"protected by profile {profile.name}"
-                + (" (G)" if profile.generic else "")
-            )
-            lines += _profile_listing(profile, accessList)
-        return lines
+        else:
+            for name in names:
+                resource = upper_ascii(name)
+                profile = self._profiles.protecting(resourceClass, resource)
+                entries.append(ProfileEntry(profile, resource))
+                if profile is None:
+                    lines += [
+                        f"NSR0331I no profile in class {resourceClass.value} "
+                        f"protects {resource}",
+                        "",
+                    ]
+                    continue
+                lines.append(
+                    f"NSR0330I {resource} in class {resourceClass.value} is "
+                    f"protected by profile {profile.name}"
+                    + (" (G)" if profile.generic else "")
+                )
+                lines += _profile_listing(profile, accessList)
+        listing = ProfileListing(resourceClass, tuple(entries), accessList)
+        return CommandOutput(tuple(lines), tuple(notes), listing)
 
     def _permit(self, ops: ParsedOperands) -> list[str]:
         resourceClass = ResourceClass.parse(_required(ops, "CLASS", "PERMIT"))
@@ -566,7 +597,7 @@ class RacfInterpreter:
             self._profiles.permit(resourceClass, name, ids, access)
         return []
 
-    def _setropts(self, ops: ParsedOperands) -> list[str]:
+    def _setropts(self, ops: ParsedOperands) -> list[str] | CommandOutput:
         def classes(keyword: str) -> list[ResourceClass]:
             return [ResourceClass.parse(c) for c in ops.values(keyword)]
 
@@ -599,15 +630,16 @@ class RacfInterpreter:
             return []
         options = self._profiles.options()
         revoke = self._users.revoke_limit()
+        generation = self._profiles.generation()
 
         def names(cs: frozenset[ResourceClass]) -> str:
             return " ".join(sorted(c.value for c in cs)) or "NONE"
 
-        return [
+        lines = [
             f"ACTIVE CLASSES = {names(options.active)}",
             f"GENERIC PROFILE CLASSES = {names(options.generic)}",
             f"RACLIST CLASSES = {names(options.raclisted)}",
-            f"RACLIST REFRESH GENERATION = {self._profiles.generation()}",
+            f"RACLIST REFRESH GENERATION = {generation}",
             "PASSWORD PROCESSING OPTIONS:",
             "  AFTER "
             + (
@@ -617,10 +649,12 @@ class RacfInterpreter:
                 else "NO REVOKE LIMIT"
             ),
         ]
+        listing = OptionsListing(options, generation, revoke)
+        return CommandOutput(tuple(lines), listing=listing)
 
     # Digital certificates and key rings
 
-    def _racdcert(self, ops: ParsedOperands) -> list[str]:
+    def _racdcert(self, ops: ParsedOperands) -> list[str] | CommandOutput:
         functions = [f for f in _RACDCERT_FUNCTIONS if ops.has(f)]
         if len(functions) != 1:
             raise CommandSyntaxError(
@@ -757,7 +791,7 @@ class RacfInterpreter:
 
     def _list_certificates(
         self, ops: ParsedOperands, owner: CertificateOwner
-    ) -> list[str]:
+    ) -> CommandOutput:
         selection = ops.nested.get("LIST")
         if selection is not None and selection.has("LABEL"):
             label = _required(selection, "LABEL", "RACDCERT LIST")
@@ -782,7 +816,8 @@ class RacfInterpreter:
             ]
         if not records:
             lines.append("  No certificates")
-        return lines
+        listing = CertificateListing(owner, tuple(records))
+        return CommandOutput(tuple(lines), listing=listing)
 
     def _export(self, ops: ParsedOperands, owner: CertificateOwner) -> list[str]:
         """
@@ -813,7 +848,7 @@ class RacfInterpreter:
 
     def _ring_function(
         self, function: str, ops: ParsedOperands, owner: CertificateOwner
-    ) -> list[str]:
+    ) -> list[str] | CommandOutput:
         if owner.userid is None:
             raise CommandSyntaxError(
                 "key rings belong to users: give ID(userid)", "RACDCERT", function
@@ -827,10 +862,10 @@ class RacfInterpreter:
             return []
         if function == "LISTRING":
             name = _required(ops, "LISTRING", "RACDCERT")
-            rings = self._keyrings.list_rings(userid) if name == "*" else [name]
+            names = self._keyrings.list_rings(userid) if name == "*" else [name]
+            rings = tuple(self._keyrings.ring(userid, ring) for ring in names)
             lines: list[str] = []
-            for ring in rings:
-                contents = self._keyrings.ring(userid, ring)
+            for contents in rings:
                 lines += [
                     f"Digital ring information for user {userid}:",
                     "",
@@ -845,7 +880,7 @@ class RacfInterpreter:
                         f"{entry.usage.value:<8}   {'YES' if entry.isDefault else 'NO'}"
                     )
                 lines.append("")
-            return lines
+            return CommandOutput(tuple(lines), listing=RingListing(userid, rings))
         target = ops.nested[function]
         certOwner = _owner(target, function, default=owner)
         label = _required(target, "LABEL", f"RACDCERT {function}")
