@@ -18,9 +18,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from nsstwisted.config.values import MetricsListener
-from nsstwisted.protocols.startup import StartupError
-
 __all__ = [
     "LOGON_METHODS",
     "NO_METRICS",
@@ -29,7 +26,6 @@ __all__ = [
     "MetricsSources",
     "NssdMetrics",
     "RequestTimer",
-    "nssd_metrics",
 ]
 
 T = TypeVar("T")
@@ -128,24 +124,3 @@ class NssdMetrics:
 
 
 NO_METRICS = NssdMetrics()
-
-
-def nssd_metrics(
-    listener: MetricsListener | None, sources: MetricsSources
-) -> NssdMetrics:
-    """
-    The metrics C{listener} asks for: L{NO_METRICS} without one.
-
-    @raise StartupError: a listener is configured but C{prometheus-client}
-        is not installed (DBG0181I).
-    """
-    if listener is None:
-        return NO_METRICS
-    try:
-        from nsstwisted.nssd.prometheusmetrics import PrometheusMetrics
-    except ImportError:
-        raise StartupError(
-            "DBG0181I MetricsPort is coded, but prometheus-client is not"
-            " installed: install nsstwisted[metrics], or remove MetricsPort"
-        ) from None
-    return PrometheusMetrics(listener, sources)

@@ -56,7 +56,8 @@ from nsstwisted.nssd.management import (
     NssdNmiObserver,
     RefreshRejected,
 )
-from nsstwisted.nssd.metrics import MetricsSources, nssd_metrics
+from nsstwisted.nssd.metrics import MetricsSources
+from nsstwisted.nssd.metricschoice import nssd_metrics
 from nsstwisted.nssd.pacing import HandshakePacer, PacedAcceptEndpoint
 from nsstwisted.nssd.refreshhint import RefreshHint
 from nsstwisted.nssd.registry import ClientRegistry
