@@ -258,6 +258,10 @@ class MetricsListener:
         """The setting as its configuration file writes it."""
         return f"MetricsPort {self.port} Interface {self.interface}"
 
+    def display_data(self) -> dict[str, object]:
+        """The setting as data, for a display in JSON."""
+        return {"Port": self.port, "Interface": self.interface}
+
 
 def metrics_listener_value(setting: Setting, filename: str) -> MetricsListener:
     """

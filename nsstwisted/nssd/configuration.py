@@ -247,6 +247,9 @@ class NssdConfiguration:
             "MaxConnections": self.maxConnections,
             "MaxConnectionsPerAddress": self.maxConnectionsPerAddress,
             "LogonTimeout": self.logonTimeout,
+            "MetricsPort": None
+            if self.metrics is None
+            else self.metrics.display_data(),
         }
         return [{"Statement": "NssConfig", "Name": None, "Settings": settings}]
 

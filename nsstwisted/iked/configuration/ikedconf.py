@@ -290,6 +290,9 @@ class IkedConfiguration:
             "SecurityDatabase": self.securityDatabase,
             "StashFile": self.stashFile,
             "RequireRemoteIdentity": self.requireRemoteIdentity,
+            "MetricsPort": None
+            if self.metrics is None
+            else self.metrics.display_data(),
         }
         statements: list[dict[str, Any]] = [
             {"Statement": "IkeConfig", "Name": None, "Settings": ike}
