@@ -523,6 +523,9 @@ class DescribeTests(SynchronousTestCase):
                 "MaxConnections 4096",
                 "MaxConnectionsPerAddress 128",
                 "LogonTimeout 30",
+                "# AuditFile (no audit trail)",
+                "AuditSync interval",
+                "AuditRequired no",
             ],
         )
 
