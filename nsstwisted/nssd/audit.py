@@ -51,7 +51,7 @@ QUEUE_SIZE = 65536
 """Records queued at most; past it a record counts as not written."""
 BATCH_SIZE = 4096
 SYNC_INTERVAL = 1.0
-HAND_OVER_DELAY = 0.0
+
 REPORT_INTERVAL = 60.0
 """Seconds between two reports (DBG0191I) of records not written."""
 
@@ -224,7 +224,7 @@ class AuditTrail:
                 return fail(AuditUnavailable("the audit queue is full"))
             return None
         if not self._collected:
-            self._reactor.callLater(HAND_OVER_DELAY, self._hand_over)
+            self._reactor.callLater(0, self._hand_over)
         # Formatted here rather than in the writer: a writer thread busy
         # with Python holds the GIL, and the reactor, which gives it up at
         # every send, waits for it a switch interval each time.
