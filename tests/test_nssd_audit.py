@@ -38,6 +38,7 @@ from tests.daemons import (
     build_security,
     capture_messages,
     client_endpoint,
+    racf,
     start_nssd,
     ticket_for,
     write_nssd_config,
@@ -288,6 +289,29 @@ class AuditTrailTests(TestCase):
             for secret in secrets:
                 self.assertNotIn(secret, content)
                 self.assertNotIn(secret.hex().encode(), content)
+
+        return ensureDeferred(go())
+
+    def test_profileRefresh(self) -> Deferred[None]:
+        """
+        A SETROPTS RACLIST(SERVAUTH) REFRESH that nssd picks up is recorded
+        as a refresh of the profiles, with the generation it loaded.
+        """
+
+        async def go() -> None:
+            service = self.start()
+            racf(self.setup, "SETROPTS RACLIST(SERVAUTH) REFRESH")
+            snapshot = await service.current_snapshot()
+            [record] = await self.records(1)
+            self.assertEqual(
+                record,
+                {
+                    "event": "refresh",
+                    "scope": "profiles",
+                    "result": "success",
+                    "changes": f"generation {snapshot.generation}",
+                },
+            )
 
         return ensureDeferred(go())
 
