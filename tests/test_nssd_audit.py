@@ -7,8 +7,10 @@ the audit file read back and parsed line by line.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import pwd
 import re
 import shutil
 import stat
@@ -20,6 +22,7 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
+from nsstwisted.cli.racf import run as nss_racf
 from nsstwisted.client import (
     NssRequestFailed,
     PassTicketCredentials,
@@ -430,6 +433,95 @@ class AuditTrailTests(TestCase):
             interface="127.0.0.1",
         )
         self.assertIn(f"AuditFile {self.auditPath} cannot be opened", str(error))
+
+
+class RacfAuditTests(TestCase):
+    """
+    nss-racf records each command it runs, with its secrets masked, in the
+    audit file it is given.
+    """
+
+    def setUp(self) -> None:
+        self.setup = build_security(self)
+        self.auditPath = os.path.join(self.setup.folder, "nssd.audit")
+
+    def racf(self, *arguments: str, environ: dict[str, str] | None = None) -> Any:
+        out, err = io.StringIO(), io.StringIO()
+        base = ["--database", self.setup.database, "--stash", self.setup.stash]
+        saved = dict(os.environ)
+        os.environ.update(environ or {})
+        try:
+            status = nss_racf([*base, *arguments], out, err, io.StringIO())
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        return status, out.getvalue(), err.getvalue()
+
+    def records(self) -> list[dict[str, Any]]:
+        with open(self.auditPath, "rb") as f:
+            content = f.read()
+        self.assertNotIn(b"Sekr1t-Pw", content)
+        records = [json.loads(line) for line in content.splitlines()]
+        for record in records:
+            self.assertRegex(record.pop("time"), TIME)
+        return records
+
+    def test_commandsRecorded(self) -> None:
+        user = pwd.getpwuid(os.getuid()).pw_name
+        job = os.path.join(self.setup.folder, "job.racf")
+        with open(job, "w") as f:
+            f.write("ADDUSER AUDIT1 PASSWORD(Sekr1t-Pw)\nALTUSER NOSUCH REVOKE\n")
+        os.chmod(job, 0o600)
+        status, _, err = self.racf("--audit-file", self.auditPath, "--file", job)
+        self.assertEqual(status, 1, err)
+        status, _, err = self.racf(
+            "LISTUSER AUDIT1", environ={"NSS_AUDIT_FILE": self.auditPath}
+        )
+        self.assertEqual(status, 0, err)
+        who = {"user": user, "uid": os.getuid()}
+        records = self.records()
+        for record in records:
+            record.pop("login", None)
+        self.assertEqual(
+            records,
+            [
+                {
+                    "event": "racf",
+                    **who,
+                    "command": "ADDUSER AUDIT1 PASSWORD('********')",
+                    "result": "success",
+                },
+                {
+                    "event": "racf",
+                    **who,
+                    "command": "ALTUSER NOSUCH REVOKE",
+                    "result": "failure",
+                    "messageId": records[1]["messageId"],
+                },
+                {
+                    "event": "racf",
+                    **who,
+                    "command": "LISTUSER AUDIT1",
+                    "result": "success",
+                },
+            ],
+        )
+        self.assertRegex(records[1]["messageId"], r"NSR\d{4}E")
+        self.assertEqual(stat.S_IMODE(os.stat(self.auditPath).st_mode), 0o600)
+
+    def test_unwritableRunsNothing(self) -> None:
+        """
+        An audit file that cannot be opened runs nothing (NSR0380E).
+        """
+        os.mkdir(self.auditPath)
+        status, _, err = self.racf(
+            "--audit-file", self.auditPath, "ADDUSER AUDIT2 NAME('x')"
+        )
+        self.assertEqual(status, 2)
+        self.assertIn("NSR0380E", err)
+        self.assertIn("nothing was run", err)
+        status, _, err = self.racf("LISTUSER AUDIT2")
+        self.assertEqual(status, 1)
 
 
 class AuditConfigurationTests(TestCase):

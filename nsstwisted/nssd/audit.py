@@ -31,12 +31,10 @@ an operator replaced it), so that records go where the configuration says.
 from __future__ import annotations
 
 import collections
-import json
 import os
 import queue
 import threading
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail
@@ -44,6 +42,7 @@ from twisted.python.threadable import isInIOThread
 
 from nsstwisted.nssd.configuration import AuditSync, NssdConfiguration
 from nsstwisted.nssd.diagnostics import Diagnostics
+from nsstwisted.security.auditline import append_line, audit_line, open_audit_file
 
 __all__ = ["AuditTrail", "AuditUnavailable", "check_audit_file"]
 
@@ -51,7 +50,6 @@ QUEUE_SIZE = 65536
 """Records queued at most; past it a record counts as not written."""
 BATCH_SIZE = 4096
 SYNC_INTERVAL = 1.0
-
 REPORT_INTERVAL = 60.0
 """Seconds between two reports (DBG0191I) of records not written."""
 
@@ -73,38 +71,7 @@ def check_audit_file(path: str) -> None:
 
     @raise OSError: it cannot be opened for appending.
     """
-    os.close(_open(path))
-
-
-def _open(path: str) -> int:
-    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-
-
-_encode = json.JSONEncoder(separators=(",", ":")).encode
-_second: list[Any] = [None, ""]
-
-
-def _timestamp(when: float) -> str:
-    """
-    ISO 8601 in UTC to the microsecond; the date and time to the second
-    are formatted once a second, which is most of the cost.
-    """
-    second = int(when)
-    if _second[0] != second:
-        _second[:] = [
-            second,
-            datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"),
-        ]
-    return f"{_second[1]}.{int((when - second) * 1e6):06d}Z"
-
-
-def audit_line(when: float, event: str, fields: dict[str, Any]) -> bytes:
-    """
-    One record as the audit file holds it: a JSON object on one line.
-    """
-    return (
-        _encode({"time": _timestamp(when), "event": event, **fields}) + "\n"
-    ).encode("utf-8")
+    os.close(open_audit_file(path))
 
 
 class AuditTrail:
@@ -304,14 +271,11 @@ class AuditTrail:
             raise OSError(0, "AuditFile is no longer coded")
         if self._fd < 0 or path != self._openPath or not self._same_file(path):
             self._close()
-            self._fd = _open(path)
+            self._fd = open_audit_file(path)
             info = os.fstat(self._fd)
             self._identity = (info.st_dev, info.st_ino)
             self._openPath = path
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        append_line(self._fd, data)
         self._dirty = True
         sync = self.sync
         if sync is AuditSync.EVERY or (
