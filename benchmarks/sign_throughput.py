@@ -651,9 +651,12 @@ async def audited_load(
         cpu = (result.nssdCpu / result.signatures) / (
             plain.load.nssdCpu / plain.load.signatures
         )
+        reactorBefore = plain.load.reactorCpu / plain.load.signatures * 1e6
+        reactorAfter = result.reactorCpu / result.signatures * 1e6
         print(
             f"  {plain.keyType.name:6s} {plainRate:9.0f} -> {rate:9.0f}"
             f" sign/s, ratio {ratio:5.3f}; CPU per signature x{cpu:5.3f}"
+            f" (reactor thread {reactorBefore:.0f} -> {reactorAfter:.0f} µs)"
             + (f"; FAILED {result.failures}" if result.failures else "")
         )
         print(f"  goal: audited throughput >= 0.90 of plain: {_verdict(ratio >= 0.90)}")
