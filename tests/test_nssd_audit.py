@@ -401,7 +401,8 @@ class AuditTrailTests(TestCase):
     def test_notRequiredGoesOn(self) -> Deferred[None]:
         """
         With AuditRequired no, signing goes on while nothing can be
-        recorded, the failures are counted and reported once.
+        recorded, the failures are counted and reported once, and so is the
+        recovery.
         """
         self.tickets = []
 
@@ -415,6 +416,21 @@ class AuditTrailTests(TestCase):
             await self.failures(service, 2)
             [failed] = self.logged("DBG0191I")
             self.assertIn("go on unrecorded (AuditRequired no)", failed)
+            os.rmdir(self.auditPath)
+            await session.sign(label="Client1 cert", data=b"three", scheme=RSA)
+            [record] = await self.records(1)
+            self.assertEqual(record["sha256"], sha256(b"three"))
+            for _ in range(100):
+                if self.logged("DBG0192I"):
+                    break
+                await deferLater(reactor, 0.05, lambda: None)
+            self.assertEqual(
+                self.logged("DBG0192I"),
+                [
+                    f"DBG0192I audit trail {self.auditPath} is written again;"
+                    " 2 records were not written meanwhile"
+                ],
+            )
 
         return ensureDeferred(go())
 

@@ -4,15 +4,15 @@ denial and refresh, appended to the C{AuditFile} by a thread of its own.
 
 An operator asks of an audit trail who signed what with which certificate,
 and needs the answer to survive nssd; the reactor must not wait on a disk
-for it.  So the reactor only collects a record (a dict of names, codes and hashes:
-the callers never hand it a password, a PassTicket, a key or the data
-signed); what one turn of the reactor collected goes to the writer thread
-as one batch, and the writer formats, writes and, by C{AuditSync}, forces
-to disk whatever batches have queued meanwhile, in one C{write}.  Under
-load the batches grow, which is what keeps the cost per record low: the
-first version queued each record by itself, and the writer's wake-ups and
-the reactor's, one per record, cost ECDSA signing more than half its
-throughput.
+for it.  So the reactor only formats a record (names, codes and hashes: the
+callers never hand it a password, a PassTicket, a key or the data signed)
+and collects it; what one turn of the reactor collected goes to the writer
+thread as one batch, and the writer writes and, by C{AuditSync}, forces to
+disk whatever batches have queued meanwhile, in one C{write}.  Under load
+the batches grow, which is what keeps the cost per record low: the first
+version queued each record by itself and formatted it in the writer, and
+the wake-ups of both threads, one per record, and their contention for the
+GIL cost ECDSA signing more than half its throughput.
 
 With C{AuditRequired yes} a request's reply waits for its record: the
 writer fires the waiting Deferreds from the reactor thread, one wake of the
@@ -21,7 +21,7 @@ L{nsstwisted.nssd.workerpool}, whose queue serves single jobs rather than
 batches, so it is not reused as it is), and a record
 that cannot be written fails its Deferred with L{AuditUnavailable}, which
 the session turns into a refusal.  With C{AuditRequired no} nothing waits,
-and the reactor is woken only to report a failure.
+and the reactor is woken only to report a failure or the recovery.
 
 The file is opened for appending, created with mode 0600, and opened again
 when its name no longer leads to the file held open (logrotate moved it, or
@@ -100,11 +100,16 @@ class AuditTrail:
         # Batches (lists of records), and None to stop.
         self._queue: queue.SimpleQueue[list[_Item] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        # Reactor thread only: this turn's records, and how many records
-        # were ever handed to the writer (which counts those it took).
+        # This turn's records, and how many were ever handed to the writer
+        # (written by the reactor thread only), and how many it took
+        # (written by the writer only): the difference is the queue's
+        # length.
         self._collected: list[_Item] = []
         self._enqueued = 0
         self._taken = 0
+        # Writer thread only: whether its last batch failed, so that the
+        # next good one tells the reactor the trail is writable again.
+        self._lastFailed = False
         self._fd = -1
         self._identity: tuple[int, int] | None = None
         self._openPath: str | None = None
@@ -257,8 +262,11 @@ class AuditTrail:
             error = f"{self._openPath or self.path}: {e.strerror or e}"
             self._close()
             self._lost(len(batch))
+        self._taken += len(batch)
         waiting = [d for _, d in batch if d is not None]
-        # Also when nothing waits: the reactor's count of what is queued.
+        recovered, self._lastFailed = self._lastFailed, error is not None
+        if not waiting and error is None and not recovered:
+            return
         self._done.append((waiting, error, len(batch)))
         # As in WorkerPool: the check after the append.
         if not self._deliveryScheduled:
@@ -322,7 +330,6 @@ class AuditTrail:
         done = self._done
         while done:
             waiting, error, count = done.popleft()
-            self._taken += count
             if error is None:
                 if self._failing:
                     self._failing = False
