@@ -450,6 +450,20 @@ class AuditTrailTests(TestCase):
         )
         self.assertIn(f"AuditFile {self.auditPath} cannot be opened", str(error))
 
+    def test_checkLeavesItAlone(self) -> None:
+        """
+        C{twistd nssd --check} writes nothing: it neither creates the audit
+        file nor fails for want of it, and says so.
+        """
+        path = write_nssd_config(self.setup, f'  AuditFile "{self.auditPath}"')
+        lines = NSSDService.check(path, reactor)
+        self.assertIn(
+            f"not checked: AuditFile {self.auditPath}, which only a start opens"
+            " (and creates)",
+            lines,
+        )
+        self.assertFalse(os.path.exists(self.auditPath))
+
 
 class RacfAuditTests(TestCase):
     """

@@ -142,7 +142,6 @@ class NSSDService(Service):
         self._database = database
         self.diagnostics = Diagnostics(configuration.syslogLevel)
         self.audit = AuditTrail(reactor, self.diagnostics, configuration)
-        _check_audit_file(configuration)
         self.keyrings = KeyRingStore(database)
         self.profiles = ProfileStore(database)
         self.users = UserRegistry(database)
@@ -246,7 +245,8 @@ class NSSDService(Service):
         """
         Read the configuration, open the database and build the TLS identity.
 
-        @param readOnly: open the database read-only (for L{check}).
+        @param readOnly: open the database read-only, and leave the audit
+            file alone (for L{check}, which writes nothing).
         @raise StartupError: if any of it fails.
         """
         env = os.environ if environ is None else environ
@@ -254,6 +254,8 @@ class NSSDService(Service):
             configuration = load_nssd_configuration(configPath)
         except ConfigurationError as e:
             raise StartupError(str(e)) from None
+        if not readOnly:
+            _check_audit_file(configuration)
         path = database_path(configuration.securityDatabase, env)
         try:
             database = SecurityDatabase.open(
@@ -323,6 +325,14 @@ class NSSDService(Service):
             f" {expires:%Y-%m-%d %H:%M} UTC",
             f"not checked: Port {configuration.port} and NmiSocket"
             f" {configuration.nmiSocket}, which only a start binds",
+            *(
+                [
+                    f"not checked: AuditFile {configuration.auditFile}, which only a"
+                    " start opens (and creates)"
+                ]
+                if configuration.auditFile is not None
+                else []
+            ),
         ]
 
     def _denied(self, userid: str, resource: str, decision: Decision) -> None:
