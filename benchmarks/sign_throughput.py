@@ -288,9 +288,24 @@ def stash_file(folder: str) -> str:
 
 
 def write_config(
-    folder: str, database: str, syslogLevel: int, metrics: bool = False
+    folder: str,
+    database: str,
+    syslogLevel: int,
+    metrics: bool = False,
+    audit: bool = False,
 ) -> str:
-    path = os.path.join(folder, "nssd.conf")
+    """
+    @param metrics: with nssd's metrics on (C{MetricsPort 0}).
+    @param audit: with the audit trail on, to a file in C{folder}, and
+        C{AuditRequired yes}, so that every reply waits for its record.
+    """
+    name = "nssd-audit" if audit else "nssd"
+    path = os.path.join(folder, f"{name}.conf")
+    auditLines = (
+        f'  AuditFile "{os.path.join(folder, "nssd.audit")}"\n  AuditRequired yes\n'
+        if audit
+        else ""
+    )
     with open(path, "w") as f:
         f.write(
             "NssConfig\n{\n  Port 0\n"
@@ -299,8 +314,9 @@ def write_config(
             "  SystemName NSSSYS\n"
             f'  SecurityDatabase "{database}"\n'
             f'  StashFile "{stash_file(folder)}"\n'
-            f'  NmiSocket "{os.path.join(folder, "nmi")}"\n'
+            f'  NmiSocket "{os.path.join(folder, "nmi-" + name)}"\n'
             + ("  MetricsPort 0\n" if metrics else "")
+            + auditLines
             + "}\n"
         )
     return path
@@ -588,6 +604,70 @@ async def nssd_load(
     )
 
 
+async def audited_load(
+    reactor: Any,
+    folder: str,
+    database: str,
+    caPem: bytes,
+    measured: list[Measured],
+    args: argparse.Namespace,
+) -> None:
+    """
+    Load an nssd whose audit trail is on, with C{AuditRequired yes} (every
+    reply waits for its record to be written), as the plain one was, and
+    print its throughput against the plain one's: issue 14's goal is that
+    the audit trail costs at most 10% of it.
+    """
+    config = write_config(folder, database, args.syslog_level, audit=True)
+    audited = NssdProcess(config)
+    try:
+        print(
+            f"nssd with its audit trail, pid {audited.process.pid} on port"
+            f" {audited.port()}; loading ...",
+            flush=True,
+        )
+        results = []
+        for plain in measured:
+            keyType = plain.keyType
+            print(f"loading it with {keyType.name} SIGN requests ...", flush=True)
+            results.append(
+                await nssd_load(
+                    reactor,
+                    audited,
+                    caPem,
+                    args.clients,
+                    args.depth,
+                    args.warmup,
+                    args.duration,
+                    keyType.label,
+                    keyType.scheme,
+                )
+            )
+    finally:
+        audited.stop()
+    with open(os.path.join(folder, "nssd.audit"), "rb") as f:
+        records = sum(1 for _ in f)
+    print()
+    print("Audit trail (issue 14; AuditRequired yes, AuditSync interval):")
+    print(f"  records written     {records:9d}")
+    for plain, result in zip(measured, results, strict=True):
+        plainRate = plain.load.signatures / plain.load.seconds
+        rate = result.signatures / result.seconds
+        ratio = rate / plainRate
+        cpu = (result.nssdCpu / result.signatures) / (
+            plain.load.nssdCpu / plain.load.signatures
+        )
+        reactorBefore = plain.load.reactorCpu / plain.load.signatures * 1e6
+        reactorAfter = result.reactorCpu / result.signatures * 1e6
+        print(
+            f"  {plain.keyType.name:6s} {plainRate:9.0f} -> {rate:9.0f}"
+            f" sign/s, ratio {ratio:5.3f}; CPU per signature x{cpu:5.3f}"
+            f" (reactor thread {reactorBefore:.0f} -> {reactorAfter:.0f} µs)"
+            + (f"; FAILED {result.failures}" if result.failures else "")
+        )
+        print(f"  goal: audited throughput >= 0.90 of plain: {_verdict(ratio >= 0.90)}")
+
+
 # Report.
 
 
@@ -776,6 +856,12 @@ def main() -> None:
         help="how long each key type's one-outstanding latency run lasts; 0 skips it",
     )
     parser.add_argument(
+        "--audit",
+        action="store_true",
+        help="then load an nssd with its audit trail on (AuditRequired yes) and"
+        " print the ratio of its throughput to the one without (issue 14)",
+    )
+    parser.add_argument(
         "--syslog-level",
         type=int,
         default=1,
@@ -847,6 +933,9 @@ def main() -> None:
                         reactor, started, caPem, keyType, 50, args.latency_seconds
                     )
                     report_latency(keyType, bares[keyType.name][1], times)
+            if args.audit:
+                started.stop()
+                await audited_load(reactor, folder, database, caPem, measured, args)
 
         try:
             react(lambda reactor: Deferred.fromCoroutine(load(reactor)))

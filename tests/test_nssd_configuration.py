@@ -524,6 +524,9 @@ class DescribeTests(SynchronousTestCase):
                 "MaxConnectionsPerAddress 128",
                 "LogonTimeout 30",
                 "# MetricsPort (off)",
+                "# AuditFile (no audit trail)",
+                "AuditSync interval",
+                "AuditRequired no",
             ],
         )
 

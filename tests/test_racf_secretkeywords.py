@@ -9,12 +9,18 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from nsstwisted.security.errors import InvalidValueError
 from nsstwisted.security.racf.commands import SYNTAX
-from nsstwisted.security.racf.lexer import Operand, RacfCommand, parse_command
+from nsstwisted.security.racf.lexer import (
+    Operand,
+    RacfCommand,
+    parse_command,
+    render_command,
+)
 from nsstwisted.security.racf.secretkeywords import (
     SECRET_KEYWORDS,
     SecretOperand,
     fill_secrets,
     find_secrets,
+    mask_secrets,
 )
 from nsstwisted.security.racf.syntax import parse_command_operands
 
@@ -77,6 +83,34 @@ class FindSecretsTests(SynchronousTestCase):
         to be asked: the interpreter refuses it as before.
         """
         self.assertEqual(found("ALTUSER U1 PASSWORD()"), [])
+
+
+class MaskSecretsTests(SynchronousTestCase):
+    def masked(self, text: str) -> str:
+        return render_command(mask_secrets(parse_command(text)))
+
+    def test_valuesMasked(self) -> None:
+        """
+        Every secret's value, abbreviated or nested, is replaced; the rest
+        of the command stays as written, for the audit trail.
+        """
+        self.assertEqual(
+            self.masked("ADDUSER U1 PASSW(Sekr1t) NAME('a')"),
+            "ADDUSER U1 PASSW('********') NAME('a')",
+        )
+        self.assertEqual(
+            self.masked("RALTER PTKTDATA NSSD.U1 SSIGNON(KEYMASKED(E001193519561977))"),
+            "RALTER PTKTDATA NSSD.U1 SSIGNON(KEYMASKED('********'))",
+        )
+        self.assertEqual(
+            self.masked("RACDCERT ID(U1) ADD('c.p12') PASSWORD('p w')"),
+            "RACDCERT ID(U1) ADD('c.p12') PASSWORD('********')",
+        )
+
+    def test_nothingToMask(self) -> None:
+        for text in ("PERMIT A CLASS(SERVAUTH) ID(U1)", "ALTUSER U1 PASSWORD"):
+            command = parse_command(text)
+            self.assertEqual(mask_secrets(command), command)
 
 
 class FillSecretsTests(SynchronousTestCase):

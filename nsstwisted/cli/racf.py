@@ -15,6 +15,13 @@ without its value (C{ALTUSER U1 PASSWORD}) is asked for at the terminal, or
 read from standard input when that is not one.  A job file holding a secret
 that group or others may open draws NSR0305W.
 
+With C{--audit-file PATH} (or C{NSS_AUDIT_FILE}), each command run is
+recorded in nssd's audit trail: one JSON line saying who ran it (the OS
+user), the command with its secrets masked, and its result.  It is written
+by this process, appended to the file nssd appends to; a job whose audit
+file cannot be opened runs nothing, and one whose record cannot be written
+stops there.
+
 Exit status: 0 all commands ran; 1 a command was wrong (syntax, unknown
 keyword, unknown user, bad certificate file, ...); 2 the command line was
 wrong, or the database or stash file cannot be used.
@@ -24,8 +31,10 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import stat
 import sys
+import time
 from typing import Any, ClassVar, NoReturn, TextIO
 
 from twisted.python import usage
@@ -34,6 +43,7 @@ from nsstwisted import __version__
 from nsstwisted.cli.options import CommandOptions, Finished
 from nsstwisted.cli.racfjson import command_json
 from nsstwisted.cli.secretinput import SecretUnavailable, ask_secret
+from nsstwisted.security.auditline import append_line, audit_line, open_audit_file
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import (
     CommandSyntaxError,
@@ -46,11 +56,17 @@ from nsstwisted.security.racf.commands import (
     changes_database,
     check_command,
 )
-from nsstwisted.security.racf.lexer import RacfCommand, parse_command, parse_job
+from nsstwisted.security.racf.lexer import (
+    RacfCommand,
+    parse_command,
+    parse_job,
+    render_command,
+)
 from nsstwisted.security.racf.secretkeywords import (
     SecretOperand,
     fill_secrets,
     find_secrets,
+    mask_secrets,
 )
 
 PROGRAM = "nss-racf"
@@ -58,6 +74,7 @@ EXIT_OK = 0
 EXIT_COMMAND_FAILED = 1
 EXIT_ENVIRONMENT = 2
 MAX_JOB_SIZE = 4 * 1024 * 1024
+AUDIT_VARIABLE = "NSS_AUDIT_FILE"
 
 
 class RacfOptions(CommandOptions):
@@ -89,6 +106,12 @@ class RacfOptions(CommandOptions):
         ["database", "d", None, "The security database file."],
         ["stash", "s", None, "The stash file holding the master key."],
         ["file", "f", None, "Run the commands of this job file ('-': stdin)."],
+        [
+            "audit-file",
+            None,
+            None,
+            f"Record each command run in this audit file (else ${AUDIT_VARIABLE}).",
+        ],
     ]
 
     opt_h = CommandOptions.opt_help
@@ -251,6 +274,32 @@ def run(
             err.write(f"{PROGRAM}: {line}\n")
         err.write(f"{PROGRAM}: nothing was run\n")
         return EXIT_COMMAND_FAILED
+    auditPath = options["audit-file"] or os.environ.get(AUDIT_VARIABLE) or None
+    audit = None
+    if auditPath is not None:
+        try:
+            audit = RacfAudit(auditPath)
+        except OSError as e:
+            err.write(
+                f"{PROGRAM}: NSR0380E the audit file {auditPath} cannot be opened"
+                f" ({e.strerror or e}); nothing was run\n"
+            )
+            return EXIT_ENVIRONMENT
+    try:
+        return _open_and_run(options, commands, base, out, err, audit)
+    finally:
+        if audit is not None:
+            audit.close()
+
+
+def _open_and_run(
+    options: RacfOptions,
+    commands: list[RacfCommand],
+    base: str,
+    out: TextIO,
+    err: TextIO,
+    audit: RacfAudit | None,
+) -> int:
     try:
         path = database_path(options["database"])
         stash = stash_path(path, options["stash"])
@@ -276,8 +325,8 @@ def run(
     try:
         interpreter = RacfInterpreter(database, base)
         if asJson:
-            return _run_commands_json(interpreter, commands, out, err)
-        return _run_commands(interpreter, commands, out, err)
+            return _run_commands_json(interpreter, commands, out, err, audit)
+        return _run_commands(interpreter, commands, out, err, audit)
     finally:
         database.close()
 
@@ -301,16 +350,22 @@ def _run_commands(
     commands: list[RacfCommand],
     out: TextIO,
     err: TextIO,
+    audit: RacfAudit | None = None,
 ) -> int:
     status = EXIT_OK
     for command in commands:
+        failed: SecurityError | None = None
         try:
             lines = interpreter.execute(command)
-        except SecurityEnvironmentError as e:
-            err.write(f"{PROGRAM}: {_describe(e, command)}\n")
-            return EXIT_ENVIRONMENT
         except SecurityError as e:
-            err.write(f"{PROGRAM}: {_describe(e, command)}\n")
+            failed = e
+        if audit is not None and not _recorded(audit, command, failed, err):
+            return EXIT_ENVIRONMENT
+        if isinstance(failed, SecurityEnvironmentError):
+            err.write(f"{PROGRAM}: {_describe(failed, command)}\n")
+            return EXIT_ENVIRONMENT
+        if failed is not None:
+            err.write(f"{PROGRAM}: {_describe(failed, command)}\n")
             status = EXIT_COMMAND_FAILED
             continue
         for line in lines:
@@ -323,6 +378,7 @@ def _run_commands_json(
     commands: list[RacfCommand],
     out: TextIO,
     err: TextIO,
+    audit: RacfAudit | None = None,
 ) -> int:
     """
     Run the commands as L{_run_commands} does, and print one JSON array
@@ -336,19 +392,86 @@ def _run_commands_json(
     status = EXIT_OK
     shown: list[dict[str, Any]] = []
     for command in commands:
+        failed: SecurityError | None = None
         try:
             output = interpreter.run(command)
-        except SecurityEnvironmentError as e:
-            err.write(f"{PROGRAM}: {_describe(e, command)}\n")
+        except SecurityError as e:
+            failed = e
+        if audit is not None and not _recorded(audit, command, failed, err):
             status = EXIT_ENVIRONMENT
             break
-        except SecurityError as e:
-            err.write(f"{PROGRAM}: {_describe(e, command)}\n")
+        if isinstance(failed, SecurityEnvironmentError):
+            err.write(f"{PROGRAM}: {_describe(failed, command)}\n")
+            status = EXIT_ENVIRONMENT
+            break
+        if failed is not None:
+            err.write(f"{PROGRAM}: {_describe(failed, command)}\n")
             status = EXIT_COMMAND_FAILED
             continue
         shown.append(command_json(command, output))
     out.write(json.dumps(shown, indent=2) + "\n")
     return status
+
+
+def _recorded(
+    audit: RacfAudit, command: RacfCommand, failed: SecurityError | None, err: TextIO
+) -> bool:
+    try:
+        audit.record(command, failed)
+    except OSError as e:
+        err.write(
+            f"{PROGRAM}: NSR0381E {command.verb} ran, but its record cannot be"
+            f" written to the audit file {audit.path} ({e.strerror or e}); the"
+            " rest of the job was not run\n"
+        )
+        return False
+    return True
+
+
+class RacfAudit:
+    """
+    The audit file, open for appending while the job runs: one line per
+    command, written and forced to disk before the next command runs
+    (administration is rare, and each record is worth the sync).
+
+    The simplest design that keeps one trail: C{nss-racf} appends to the
+    file itself, in one C{write} per line, as nssd's writer does, rather
+    than sending records to nssd, which need not be running.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd = open_audit_file(path)
+        uid = os.getuid()
+        try:
+            user = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            user = str(uid)
+        self._who: dict[str, object] = {"user": user, "uid": uid}
+        try:
+            login = os.getlogin()
+        except OSError:
+            login = None
+        if login is not None and login != user:
+            # The terminal's login: who ran it through sudo or su.
+            self._who["login"] = login
+
+    def record(self, command: RacfCommand, failed: SecurityError | None) -> None:
+        """
+        @raise OSError: the record cannot be written.
+        """
+        fields = {
+            **self._who,
+            "command": render_command(mask_secrets(command)),
+            "result": "success" if failed is None else "failure",
+        }
+        if failed is not None:
+            fields["messageId"] = failed.messageId
+        append_line(self._fd, audit_line(time.time(), "racf", fields))
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        os.close(self._fd)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

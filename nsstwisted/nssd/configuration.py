@@ -60,6 +60,7 @@ __all__ = [
     "DEFAULT_NMI_SOCKET",
     "DEFAULT_PORT",
     "DEFAULT_RING_OWNER",
+    "AuditSync",
     "NssdConfiguration",
     "SyslogLevel",
     "config_path",
@@ -111,6 +112,20 @@ MAX_SOCKET_PATH_BYTES = 107
 # stays stdlib-only: the configuration is read before any database is open.
 _USERID = re.compile(r"[A-Z@#$][A-Z0-9@#$]{0,7}")
 _RING_FORBIDDEN = "/(),'"
+
+
+class AuditSync(enum.Enum):
+    """
+    When the audit trail's records are forced to disk (C{AuditSync}):
+    C{none} leaves it to the kernel (a crash of nssd loses nothing, a crash
+    of the host may lose the last seconds), C{interval} forces them at most
+    a second after they were written, C{every} before the request they
+    record is answered.
+    """
+
+    NONE = "none"
+    INTERVAL = "interval"
+    EVERY = "every"
 
 
 class SyslogLevel(enum.IntFlag):
@@ -171,6 +186,11 @@ class NssdConfiguration:
         a successful LOGON.
     @ivar metrics: where nssd serves its Prometheus metrics over HTTP, or
         L{None} (the default) for nowhere.
+    @ivar auditFile: the file the audit trail is appended to, or L{None}
+        for no audit trail.
+    @ivar auditSync: when its records are forced to disk.
+    @ivar auditRequired: whether a request whose record cannot be written
+        is refused (fail closed) rather than served unrecorded.
     """
 
     systemName: str
@@ -190,6 +210,9 @@ class NssdConfiguration:
     maxConnectionsPerAddress: int = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS
     logonTimeout: int = DEFAULT_LOGON_TIMEOUT
     metrics: MetricsListener | None = None
+    auditFile: str | None = None
+    auditSync: AuditSync = AuditSync.INTERVAL
+    auditRequired: bool = False
 
     def describe(self) -> list[str]:
         """
@@ -218,6 +241,9 @@ class NssdConfiguration:
             f"MaxConnectionsPerAddress {self.maxConnectionsPerAddress}",
             f"LogonTimeout {self.logonTimeout}",
             "# MetricsPort (off)" if self.metrics is None else self.metrics.describe(),
+            _optional("AuditFile", self.auditFile, "no audit trail"),
+            f"AuditSync {self.auditSync.value}",
+            f"AuditRequired {'yes' if self.auditRequired else 'no'}",
         ]
         return lines
 
@@ -250,6 +276,9 @@ class NssdConfiguration:
             "MetricsPort": None
             if self.metrics is None
             else self.metrics.display_data(),
+            "AuditFile": self.auditFile,
+            "AuditSync": self.auditSync.value,
+            "AuditRequired": self.auditRequired,
         }
         return [{"Statement": "NssConfig", "Name": None, "Settings": settings}]
 
@@ -396,6 +425,21 @@ def _eku(setting: Setting, filename: str) -> PeerEku:
     )
 
 
+def _audit_sync(setting: Setting, filename: str) -> AuditSync:
+    text = _single(setting, filename).lower()
+    for sync in AuditSync:
+        if sync.value == text:
+            return sync
+    raise _error(setting, filename, "must be none, interval or every")
+
+
+def _yes_no(setting: Setting, filename: str) -> bool:
+    text = _single(setting, filename).lower()
+    if text not in ("yes", "no"):
+        raise _error(setting, filename, "must be yes or no")
+    return text == "yes"
+
+
 # keyword (lower case) -> (field, check); a field of None is checked only.
 _KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "port": ("port", _number(0, 65535)),
@@ -433,6 +477,9 @@ _KEYWORDS: dict[str, tuple[str | None, _Check]] = {
         _number(1, MAX_LOGON_TIMEOUT, " (seconds)"),
     ),
     "metricsport": ("metrics", metrics_listener_value),
+    "auditfile": ("auditFile", _path()),
+    "auditsync": ("auditSync", _audit_sync),
+    "auditrequired": ("auditRequired", _yes_no),
 }
 
 
@@ -469,6 +516,7 @@ def _build(
 ) -> NssdConfiguration:
     values: dict[str, Any] = {}
     tlsLabel: Setting | None = None
+    auditRequired: Setting | None = None
     for setting in _settings(statements, filename):
         entry = _KEYWORDS.get(setting.keyword.lower())
         if entry is None:
@@ -479,6 +527,8 @@ def _build(
             values[field] = value
         if field == "tlsLabel":
             tlsLabel = setting
+        if field == "auditRequired":
+            auditRequired = setting
     if "systemName" not in values:
         host = socket.gethostname() if hostname is None else hostname
         name = default_system_name(host)
@@ -497,5 +547,16 @@ def _build(
             tlsLabel,
             filename,
             "names a certificate, but neither TlsKeyRing nor KeyRing is coded",
+        )
+    if (
+        auditRequired is not None
+        and values["auditRequired"]
+        and not values.get("auditFile")
+    ):
+        # Fail closed on nothing would refuse every signature: say so now.
+        raise _error(
+            auditRequired,
+            filename,
+            "yes needs an audit trail to write to, but AuditFile is not coded",
         )
     return NssdConfiguration(**values)

@@ -110,6 +110,35 @@ class Diagnostics:
             "DBG0013I", None, f"security profiles reloaded (generation {generation})"
         )
 
+    def audit_started(self, path: str, sync: str, required: bool) -> None:
+        self._emit(
+            "DBG0190I",
+            None,
+            f"audit trail {path} opened: AuditSync {sync},"
+            f" AuditRequired {'yes' if required else 'no'}",
+        )
+
+    def audit_failed(self, error: str, lost: int, required: bool) -> None:
+        consequence = (
+            "requests that need a record are refused (AuditRequired yes)"
+            if required
+            else "requests go on unrecorded (AuditRequired no)"
+        )
+        self._emit(
+            "DBG0191I",
+            None,
+            f"audit records cannot be written ({error}): {lost} not written"
+            f" since the last report; {consequence}",
+        )
+
+    def audit_recovered(self, path: str, lost: int) -> None:
+        self._emit(
+            "DBG0192I",
+            None,
+            f"audit trail {path} is written again; {lost} records were not"
+            " written meanwhile",
+        )
+
     def database_unreachable(self, why: str, generation: int) -> None:
         # Always written: an operator must know that nssd serves from memory.
         self._emit(

@@ -42,6 +42,7 @@ from twisted.python.failure import Failure
 from nsstwisted import __version__
 from nsstwisted.config import ConfigurationError
 from nsstwisted.nssd.admission import AdmissionFactory, ConnectionAdmission
+from nsstwisted.nssd.audit import AuditTrail, check_audit_file
 from nsstwisted.nssd.certificates import CertificateService
 from nsstwisted.nssd.configuration import (
     NssdConfiguration,
@@ -89,7 +90,7 @@ from nsstwisted.security.errors import (
 from nsstwisted.security.keyring import CertificateRecord, KeyRing, KeyRingStore
 from nsstwisted.security.location import database_path, stash_path
 from nsstwisted.security.logon import Logon
-from nsstwisted.security.profiles import ProfileSnapshot, ProfileStore
+from nsstwisted.security.profiles import Decision, ProfileSnapshot, ProfileStore
 from nsstwisted.security.users import UserRegistry
 from nsstwisted.wire.clientinfo import answer_clientinfo
 from nsstwisted.wire.nmi import NmiMessage
@@ -157,6 +158,7 @@ class NSSDService(Service):
         self._reactor = reactor
         self._database = database
         self.diagnostics = Diagnostics(configuration.syslogLevel)
+        self.audit = AuditTrail(reactor, self.diagnostics, configuration)
         self.keyrings = KeyRingStore(database)
         self.profiles = ProfileStore(database)
         self.users = UserRegistry(database)
@@ -242,6 +244,7 @@ class NSSDService(Service):
             offeredServices=self._offered_services,
             logonPool=self.logonPool,
             metrics=self.metrics,
+            audit=self.audit,
         )
         self.refreshHint = RefreshHint(
             reactor,
@@ -250,7 +253,7 @@ class NSSDService(Service):
             lambda: self.snapshot,
             self.diagnostics,
         )
-        self.diagnostics.denialObserver = self.refreshHint.denied
+        self.diagnostics.denialObserver = self._denied
         self.databaseWatch = DatabaseWatch(
             reactor,
             database,
@@ -275,7 +278,8 @@ class NSSDService(Service):
         """
         Read the configuration, open the database and build the TLS identity.
 
-        @param readOnly: open the database read-only (for L{check}).
+        @param readOnly: open the database read-only, and leave the audit
+            file alone (for L{check}, which writes nothing).
         @raise StartupError: if any of it fails.
         """
         env = os.environ if environ is None else environ
@@ -283,6 +287,8 @@ class NSSDService(Service):
             configuration = load_nssd_configuration(configPath)
         except ConfigurationError as e:
             raise StartupError(str(e)) from None
+        if not readOnly:
+            _check_audit_file(configuration)
         path = database_path(configuration.securityDatabase, env)
         try:
             database = SecurityDatabase.open(
@@ -353,6 +359,14 @@ class NSSDService(Service):
             f" {expires:%Y-%m-%d %H:%M} UTC",
             f"not checked: Port {configuration.port} and NmiSocket"
             f" {configuration.nmiSocket}, which only a start binds",
+            *(
+                [
+                    f"not checked: AuditFile {configuration.auditFile}, which only a"
+                    " start opens (and creates)"
+                ]
+                if configuration.auditFile is not None
+                else []
+            ),
         ]
 
     def _sessions_by_state(self) -> dict[str, int]:
@@ -360,6 +374,24 @@ class NSSDService(Service):
         # in their TLS handshake or LOGON.
         active = len(self.registry)
         return {"setup": max(0, self.admission.held - active), "active": active}
+
+    def _denied(self, userid: str, resource: str, decision: Decision) -> None:
+        """
+        A SERVAUTH check was denied (in any thread): the refresh hint looks
+        for a change that would permit it, and the audit trail records it.
+        """
+        self.refreshHint.denied(userid, resource, decision)
+        self.audit.note(
+            "authorization",
+            {
+                "userid": userid,
+                "class": "SERVAUTH",
+                "resource": resource,
+                "access": "READ",
+                "profile": decision.profile,
+                "result": "failure",
+            },
+        )
 
     def _client_info(self, request: NmiMessage) -> NmiMessage:
         return answer_clientinfo(
@@ -424,6 +456,7 @@ class NSSDService(Service):
         self._ensure_file_limit(self.configuration.maxConnections)
         self.pool.start()
         self.logonPool.start()
+        self.audit.start()
         self._poller = LoopingCall(self._poll_security)
         self._poller.clock = self._reactor
         self._poller.start(SECURITY_POLL_INTERVAL, now=False)
@@ -463,6 +496,7 @@ class NSSDService(Service):
             stopping.append(self.nmiFactory.terminateAll())
         self.pool.stop()
         self.logonPool.stop()
+        self.audit.stop()
         return DeferredList(stopping).addCallback(lambda _: None)
 
     def _factory(self) -> NssFactory:
@@ -674,8 +708,10 @@ class NSSDService(Service):
     def _refresh(self) -> Any:
         try:
             new = load_nssd_configuration(self.configPath)
-        except ConfigurationError as e:
+            _check_audit_file(new)
+        except (ConfigurationError, StartupError) as e:
             self.diagnostics.refresh_rejected(str(e))
+            self._audit_refresh(str(e))
             raise RefreshRejected(str(e)) from None
         old = self.configuration
         try:
@@ -684,6 +720,7 @@ class NSSDService(Service):
             snapshot = yield self._in_pool(self.profiles.snapshot)
         except (SecurityError, StartupError) as e:
             self.diagnostics.refresh_rejected(str(e))
+            self._audit_refresh(str(e))
             raise RefreshRejected(str(e)) from None
         try:
             changed = change_socket_access(
@@ -693,6 +730,7 @@ class NSSDService(Service):
             )
         except NmiSocketAccessError as e:
             self.diagnostics.refresh_rejected(str(e))
+            self._audit_refresh(str(e))
             raise RefreshRejected(str(e)) from None
         if changed is not None:
             self.diagnostics.nmi_socket_access(*changed)
@@ -704,6 +742,7 @@ class NSSDService(Service):
                 self.diagnostics.refresh_rejected(
                     f"cannot listen on port {new.port}: {e}"
                 )
+                self._audit_refresh(f"cannot listen on port {new.port}: {e}")
                 raise RefreshRejected(
                     f"cannot listen on port {new.port}: {e}"
                 ) from None
@@ -719,6 +758,7 @@ class NSSDService(Service):
             new = dataclasses.replace(new, metrics=old.metrics)
         self.configuration = new
         self.diagnostics.level = new.syslogLevel
+        self.audit.configure(new)
         self.nmiFactory.idleTimeout = new.nmiIdleTimeout
         if new.maxConnections > old.maxConnections:
             self._ensure_file_limit(new.maxConnections)
@@ -732,7 +772,26 @@ class NSSDService(Service):
                 changes.append(line)
         text = "; ".join(changes) or "no changes"
         self.diagnostics.refreshed(text)
+        self._audit_refresh(None, text)
         return [f"refresh complete: {text}"]
+
+    def _audit_refresh(
+        self, rejected: str | None, changes: str | None = None, what: str = "all"
+    ) -> None:
+        """
+        Record a refresh: of everything (C{nss-modify nssd refresh},
+        SIGHUP), or of the profiles (C{what} C{profiles}: a
+        C{SETROPTS RACLIST REFRESH} seen).
+        """
+        fields: dict[str, Any] = {"scope": what}
+        if rejected is None:
+            fields["result"] = "success"
+            if changes is not None:
+                fields["changes"] = changes
+        else:
+            fields["result"] = "failure"
+            fields["detail"] = rejected
+        self.audit.record("refresh", fields, wait=False)
 
     def _install_snapshot(self, snapshot: ProfileSnapshot) -> None:
         """
@@ -812,6 +871,9 @@ class NSSDService(Service):
                     ring = self.ring
                 self.ring = ring
                 self.diagnostics.security_refreshed(snapshot.generation)
+                self._audit_refresh(
+                    None, f"generation {snapshot.generation}", "profiles"
+                )
                 self._install_snapshot(snapshot)
                 self._report_collisions(ring)
             elif options != self.snapshot.options:
@@ -866,6 +928,22 @@ class NSSDService(Service):
             # Held records that could not be written when the database
             # came back (a standby takes no writes) are tried again.
             self.databaseWatch.write_pending()
+
+
+def _check_audit_file(configuration: NssdConfiguration) -> None:
+    """
+    @raise StartupError: the configuration's C{AuditFile} cannot be opened
+        for appending; a start or refresh fails rather than run unaudited.
+    """
+    path = configuration.auditFile
+    if path is None:
+        return
+    try:
+        check_audit_file(path)
+    except OSError as e:
+        raise StartupError(
+            f"AuditFile {path} cannot be opened: {e.strerror or e}"
+        ) from None
 
 
 def _tls_ring(configuration: NssdConfiguration) -> tuple[str, str]:

@@ -12,6 +12,7 @@ another client.
 from __future__ import annotations
 
 import enum
+import hashlib
 import itertools
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from nsstwisted.nssd.audit import AuditTrail, AuditUnavailable
 from nsstwisted.nssd.certificates import CertificateService, Requester, RequestRefused
 from nsstwisted.nssd.diagnostics import Diagnostics
 from nsstwisted.nssd.metrics import NO_METRICS, NssdMetrics, RequestTimer
@@ -154,6 +156,7 @@ class ServerContext:
         offeredServices: Callable[[], Services],
         logonPool: WorkerPool,
         metrics: NssdMetrics = NO_METRICS,
+        audit: AuditTrail | None = None,
     ) -> None:
         self.reactor = reactor
         self.pool = pool
@@ -166,6 +169,7 @@ class ServerContext:
         self.diagnostics = diagnostics
         self.offeredServices = offeredServices
         self.metrics = metrics
+        self.audit = audit
 
     def in_pool(self, work: Callable[..., T], *args: Any) -> Deferred[T]:
         return self.pool.submit(work, *args)
@@ -399,6 +403,7 @@ class NssServerSession:
 
     def _logon(self, requestId: int, request: LogonRequest) -> None:
         if self.state is SessionState.ACTIVE or self.state is SessionState.LOGGING_ON:
+            self._audit_logon(request, ReasonCode.NSSRsnAlreadyLoggedOn)
             self._send(
                 refusal_frame(
                     requestId,
@@ -411,6 +416,7 @@ class NssServerSession:
             )
             return
         if request.apiVersion < 1:
+            self._audit_logon(request, ReasonCode.NSSRsnApiVersion)
             self._send(
                 refusal_frame(
                     requestId,
@@ -478,6 +484,7 @@ class NssServerSession:
             diagnostics.logon_failed(
                 self.connId, self.clientName, self.userid, result.outcome.value
             )
+            self._audit_logon(request, reason, result.outcome.value)
             self._send(refusal_frame(requestId, request, reason))
             # One logon attempt per connection: a guesser pays a TLS handshake
             # per guess, and revocation does the rest.
@@ -525,6 +532,7 @@ class NssServerSession:
             diagnostics.logon_failed(
                 self.connId, self.clientName, self.userid, "no service permitted"
             )
+            self._audit_logon(request, ReasonCode.NSSRsnServiceDenied)
             self._send(
                 refusal_frame(requestId, request, ReasonCode.NSSRsnServiceDenied)
             )
@@ -545,16 +553,62 @@ class NssServerSession:
         diagnostics.logged_on(
             self.connId, self.clientName, self.userid, services_text(granted)
         )
-        self._send(
-            NssFrame(
-                requestId,
-                LogonReply(
-                    servicesGranted=granted,
-                    apiVersion=self.apiVersion,
-                    serverSystemName=system,
-                ),
-            )
+        reply = NssFrame(
+            requestId,
+            LogonReply(
+                servicesGranted=granted,
+                apiVersion=self.apiVersion,
+                serverSystemName=system,
+            ),
         )
+        recorded = self._audit_logon(request, None, services=services_text(granted))
+        if recorded is None:
+            self._send(reply)
+        else:
+            recorded.addCallbacks(
+                lambda _: self._send(reply),
+                self._logon_unrecorded,
+                errbackArgs=(requestId, request),
+            )
+
+    def _logon_unrecorded(
+        self, failure: Failure, requestId: int, request: LogonRequest
+    ) -> None:
+        """
+        C{AuditRequired yes}, and the logon's record could not be written:
+        no session the audit trail does not know of.
+        """
+        failure.trap(AuditUnavailable)
+        self._send(refusal_frame(requestId, request, ReasonCode.NSSRsnAuditUnavailable))
+        self._link.close()
+
+    def _audit_logon(
+        self,
+        request: LogonRequest,
+        refused: ReasonCode | None,
+        detail: str | None = None,
+        services: str | None = None,
+    ) -> Deferred[None] | None:
+        """
+        Record a logon, accepted (C{refused} is C{None}) or not: who, from
+        where, by which kind of credentials, never the credentials.
+        """
+        audit = self._context.audit
+        if audit is None or not audit.enabled:
+            return None
+        fields: dict[str, Any] = {
+            "conn": self.connId,
+            "client": request.clientName,
+            "userid": request.userid.upper(),
+            "peer": self.peer,
+            "method": "passticket" if request.passTicket is not None else "password",
+        }
+        if services is not None:
+            fields["services"] = services
+        fields.update(_result_fields(refused))
+        if detail is not None:
+            fields["detail"] = detail
+        return audit.record("logon", fields, wait=refused is None)
 
     # Certificate service
 
@@ -581,8 +635,9 @@ class NssServerSession:
             else None
         )
         work: Deferred[SignReply | VerifyReply | CaListReply]
+        record = self._audit_request(frame.requestId, message)
         if isinstance(message, SignRequest):
-            work = self._sign(certificates, requester, message, timer)
+            work = self._sign(certificates, requester, message, timer, record)
         elif isinstance(message, VerifyRequest):
             work = self._context.in_pool_timed(
                 timer, certificates.verify, requester, message
@@ -591,6 +646,9 @@ class NssServerSession:
             work = self._context.in_pool_timed(timer, certificates.ca_list, requester)
         if timer is not None:
             work.addBoth(_answered, timer)
+        if record is not None:
+            work.addBoth(self._audited, record, frame)
+            return
         work.addCallback(lambda reply: self._send(NssFrame(frame.requestId, reply)))
         work.addErrback(self._internal_error, frame.requestId, message)
 
@@ -600,20 +658,112 @@ class NssServerSession:
         requester: Requester,
         request: SignRequest,
         timer: RequestTimer | None = None,
+        record: dict[str, Any] | None = None,
     ) -> Deferred[SignReply | VerifyReply | CaListReply]:
         """
         Check the request, then sign: on this thread with a key that signs
         in microseconds (see L{PreparedSignature.quick}), else in the pool.
+
+        @param record: the request's audit record, which learns the label
+            of the certificate found.
         """
         try:
             prepared = certificates.prepare_sign(requester, request)
         except Exception:
             return fail(Failure())
+        if record is not None:
+            record["label"] = prepared.entry.record.label
         if prepared.quick:
             if timer is not None:
                 return maybeDeferred(timer.execute, prepared)
             return maybeDeferred(prepared)
         return self._context.in_pool_timed(timer, prepared)
+
+    # The audit trail
+
+    def _audit_request(self, requestId: int, message: Any) -> dict[str, Any] | None:
+        """
+        The start of a SIGN's or VERIFY's audit record, or C{None} for a
+        request that needs none (a CA list: it grants nothing, and its
+        denials are recorded as such) or when there is no audit trail.
+        Only the SHA-256 of the digest or data is kept, never the data.
+        """
+        audit = self._context.audit
+        if audit is None or not audit.enabled:
+            return None
+        if not isinstance(message, SignRequest | VerifyRequest):
+            return None
+        payload = message.digest if message.digest is not None else message.data
+        record: dict[str, Any] = {
+            "conn": self.connId,
+            "client": self.clientName,
+            "userid": self.userid,
+            "request": requestId,
+        }
+        if isinstance(message, SignRequest):
+            record["label"] = message.label
+            if message.identity is not None:
+                kind, value = message.identity.kind.name, message.identity.value
+                record["identity"] = f"{kind} {value}"
+        else:
+            record["certificateSha256"] = hashlib.sha256(
+                message.certificate
+            ).hexdigest()
+        record["scheme"] = message.scheme.name
+        record["input"] = "digest" if message.digest is not None else "data"
+        record["sha256"] = hashlib.sha256(payload or b"").hexdigest()
+        return record
+
+    def _audited(self, result: Any, record: dict[str, Any], frame: NssFrame) -> None:
+        """
+        Record the request's outcome, then answer it; with C{AuditRequired
+        yes}, answer a success once its record is written, and refuse it if
+        it could not be (a refusal grants nothing, and goes out as it is).
+
+        The answer is sent from here rather than by returning the record's
+        Deferred into the request's chain: chaining one Deferred into
+        another costs more than the rest of the record (issue 14's
+        benchmark).
+        """
+        audit = self._context.audit
+        assert audit is not None
+        event = "verify" if "certificateSha256" in record else "sign"
+        refused = None
+        if isinstance(result, Failure):
+            value = result.value
+            refused = (
+                value.reasonCode
+                if isinstance(value, RequestRefused)
+                else ReasonCode.NSSRsnServerError
+            )
+        record.update(_result_fields(refused))
+        recorded = audit.record(event, record, wait=refused is None)
+        if recorded is None:
+            self._answer(result, frame)
+        else:
+            recorded.addCallbacks(
+                self._answer_recorded,
+                self._answer_unrecorded,
+                callbackArgs=(result, frame),
+                errbackArgs=(frame,),
+            )
+
+    def _answer(self, result: Any, frame: NssFrame) -> None:
+        if isinstance(result, Failure):
+            self._internal_error(result, frame.requestId, frame.message)
+        else:
+            self._send(NssFrame(frame.requestId, result))
+
+    def _answer_recorded(self, _: None, result: Any, frame: NssFrame) -> None:
+        self._answer(result, frame)
+
+    def _answer_unrecorded(self, failure: Failure, frame: NssFrame) -> None:
+        failure.trap(AuditUnavailable)
+        self._send(
+            refusal_frame(
+                frame.requestId, frame.message, ReasonCode.NSSRsnAuditUnavailable
+            )
+        )
 
     # Replies
 
@@ -703,6 +853,16 @@ def _answered(result: T, timer: RequestTimer) -> T:
     else:
         timer.answered("error")
     return result
+
+
+def _result_fields(refused: ReasonCode | None) -> dict[str, Any]:
+    if refused is None:
+        return {"result": "success"}
+    return {
+        "result": "failure",
+        "returnCode": REASON_RETURN_CODE[refused].name,
+        "reasonCode": refused.name,
+    }
 
 
 def _type_name(messageType: int) -> str:

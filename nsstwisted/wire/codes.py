@@ -117,6 +117,7 @@ class ReasonCode(enum.IntEnum):
     NSSRsnHeartbeatTimeout = 53
     NSSRsnTooManyRequests = 54
     NSSRsnSecurityDatabaseUnavailable = 55
+    NSSRsnAuditUnavailable = 56
 
 
 _R = ReasonCode
@@ -164,6 +165,9 @@ REASON_TEXT: dict[ReasonCode, str] = {
     _R.NSSRsnSecurityDatabaseUnavailable: (
         "the security database cannot record what the request needs recorded"
     ),
+    _R.NSSRsnAuditUnavailable: (
+        "the audit trail cannot record the request, and the server requires it"
+    ),
 }
 """One line per reason code, for logs and the documentation's table."""
 
@@ -207,6 +211,7 @@ REASON_RETURN_CODE: dict[ReasonCode, ReturnCode] = {
     _R.NSSRsnHeartbeatTimeout: ReturnCode.ETIMEDOUT,
     _R.NSSRsnTooManyRequests: ReturnCode.EBUSY,
     _R.NSSRsnSecurityDatabaseUnavailable: ReturnCode.EBUSY,
+    _R.NSSRsnAuditUnavailable: ReturnCode.EBUSY,
 }
 """
 The return code each reason code is sent with, so that senders pair them

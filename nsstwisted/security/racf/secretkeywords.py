@@ -27,7 +27,17 @@ from nsstwisted.security.racf.commands import SYNTAX
 from nsstwisted.security.racf.lexer import Operand, RacfCommand
 from nsstwisted.security.racf.syntax import Syntax, resolve_keyword
 
-__all__ = ["SECRET_KEYWORDS", "SecretOperand", "fill_secrets", "find_secrets"]
+__all__ = [
+    "MASK",
+    "SECRET_KEYWORDS",
+    "SecretOperand",
+    "fill_secrets",
+    "find_secrets",
+    "mask_secrets",
+]
+
+MASK = "********"
+"""What a secret's value is replaced with where a command is shown."""
 
 SECRET_KEYWORDS: Mapping[str, tuple[tuple[str, ...], ...]] = {
     "ADDUSER": (("PASSWORD",),),
@@ -197,4 +207,17 @@ def fill_secrets(command: RacfCommand, values: Sequence[str]) -> RacfCommand:
                 f"the value of {found.secret.keyword} holds a control character"
             )
         operands = _replace(operands, found.location, value)
+    return RacfCommand(command.verb, operands, command.line)
+
+
+def mask_secrets(command: RacfCommand) -> RacfCommand:
+    """
+    The command with the value of every secret keyword replaced by L{MASK},
+    to be recorded or shown: the audit trail says that a password was set,
+    never which.
+    """
+    operands = command.operands
+    for found in _found(command):
+        if found.secret.given:
+            operands = _replace(operands, found.location, MASK)
     return RacfCommand(command.verb, operands, command.line)

@@ -1,0 +1,360 @@
+"""
+nssd's audit trail: one JSON line per logon, SIGN, VERIFY, authorization
+denial and refresh, appended to the C{AuditFile} by a thread of its own.
+
+An operator asks of an audit trail who signed what with which certificate,
+and needs the answer to survive nssd; the reactor must not wait on a disk
+for it.  So the reactor only formats a record (names, codes and hashes: the
+callers never hand it a password, a PassTicket, a key or the data signed)
+and collects it; what one turn of the reactor collected goes to the writer
+thread as one batch, and the writer writes and, by C{AuditSync}, forces to
+disk whatever batches have queued meanwhile, in one C{write}.  Under load
+the batches grow, which is what keeps the cost per record low: the first
+version queued each record by itself and formatted it in the writer, and
+the wake-ups of both threads, one per record, and their contention for the
+GIL cost ECDSA signing more than half its throughput.
+
+With C{AuditRequired yes} a request's reply waits for its record: the
+writer fires the waiting Deferreds from the reactor thread, one wake of the
+reactor for all the batches written before it turns (the economy of
+L{nsstwisted.nssd.workerpool}, whose queue serves single jobs rather than
+batches, so it is not reused as it is), and a record
+that cannot be written fails its Deferred with L{AuditUnavailable}, which
+the session turns into a refusal.  With C{AuditRequired no} nothing waits,
+and the reactor is woken only to report a failure or the recovery.
+
+The file is opened for appending, created with mode 0600, and opened again
+when its name no longer leads to the file held open (logrotate moved it, or
+an operator replaced it), so that records go where the configuration says.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import queue
+import threading
+import time
+from typing import Any
+
+from twisted.internet.defer import Deferred, fail
+from twisted.python.threadable import isInIOThread
+
+from nsstwisted.nssd.configuration import AuditSync, NssdConfiguration
+from nsstwisted.nssd.diagnostics import Diagnostics
+from nsstwisted.security.auditline import append_line, audit_line, open_audit_file
+
+__all__ = ["AuditTrail", "AuditUnavailable", "check_audit_file"]
+
+QUEUE_SIZE = 65536
+"""Records queued at most; past it a record counts as not written."""
+BATCH_SIZE = 4096
+SYNC_INTERVAL = 1.0
+REPORT_INTERVAL = 60.0
+"""Seconds between two reports (DBG0191I) of records not written."""
+
+# A record's JSON line, and what waits for it.
+_Item = tuple[bytes, Deferred[None] | None]
+
+
+class AuditUnavailable(Exception):
+    """
+    A record could not be written (or queued); the request it records is
+    refused when C{AuditRequired yes}.
+    """
+
+
+def check_audit_file(path: str) -> None:
+    """
+    Open (creating, mode 0600) and close C{path}, as a start or refresh
+    does before accepting an C{AuditFile}.
+
+    @raise OSError: it cannot be opened for appending.
+    """
+    os.close(open_audit_file(path))
+
+
+class AuditTrail:
+    """
+    The audit file and its writer thread, for a reactor that provides
+    C{IReactorTime} and C{IReactorFromThreads}.
+
+    @ivar failures: how many records could not be written (or queued) since
+        nssd started: what a metric of audit failures reads.
+    @ivar required: C{AuditRequired}: whether L{record} returns a Deferred
+        for the reply to wait on.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        diagnostics: Diagnostics,
+        configuration: NssdConfiguration,
+    ) -> None:
+        self._reactor = reactor
+        self._diagnostics = diagnostics
+        self.path: str | None = None
+        self.sync = AuditSync.INTERVAL
+        self.required = False
+        self.configure(configuration)
+        # Batches (lists of records), and None to stop.
+        self._queue: queue.SimpleQueue[list[_Item] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        # This turn's records, and how many were ever handed to the writer
+        # (written by the reactor thread only), and how many it took
+        # (written by the writer only): the difference is the queue's
+        # length.
+        self._collected: list[_Item] = []
+        self._enqueued = 0
+        self._taken = 0
+        # Writer thread only: whether its last batch failed, so that the
+        # next good one tells the reactor the trail is writable again.
+        self._lastFailed = False
+        self._fd = -1
+        self._identity: tuple[int, int] | None = None
+        self._openPath: str | None = None
+        self._dirty = False
+        self._syncedAt = 0.0
+        # Counted by the writer thread, and by whoever found the queue full
+        # (any thread), under the lock.
+        self._lock = threading.Lock()
+        self._failures = 0
+        # Written batches' outcomes, for the reactor (as WorkerPool's).
+        self._done: collections.deque[tuple[list[Deferred[None]], str | None, int]] = (
+            collections.deque()
+        )
+        self._deliveryScheduled = False
+        # Reactor thread only.
+        self._failing = False
+        self._reportedAt = 0.0
+        self._unreported = 0
+        self._reportedCount = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.path is not None
+
+    @property
+    def failures(self) -> int:
+        return self._failures
+
+    def configure(self, configuration: NssdConfiguration) -> None:
+        """
+        Follow the configuration (at start and refresh); a new C{AuditFile}
+        is opened by the writer at its next batch.
+        """
+        self.path = configuration.auditFile
+        self.sync = configuration.auditSync
+        self.required = configuration.auditRequired
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(
+            target=self._write_loop, name="nssd-audit", daemon=True
+        )
+        self._thread.start()
+        if self.path is not None:
+            self._diagnostics.audit_started(self.path, self.sync.value, self.required)
+
+    def stop(self) -> None:
+        """
+        Write what is queued, then end the writer.
+        """
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._hand_over()
+        self._queue.put(None)
+        thread.join()
+
+    def record(
+        self, event: str, fields: dict[str, Any], wait: bool = True
+    ) -> Deferred[None] | None:
+        """
+        Collect a record of C{event} (on the reactor thread); the records of
+        one turn of the reactor go to the writer together.
+
+        @param fields: names, codes and hashes only; never a secret, a key
+            or the data a client signed.
+        @param wait: whether what is recorded waits for the record, if
+            C{AuditRequired yes}: what grants something does (an accepted
+            logon, a signature, a verification); a refusal, which grants
+            nothing, and a refresh do not.
+        @return: with C{AuditRequired yes} and C{wait}, a Deferred that
+            fires once the record is written or fails with
+            L{AuditUnavailable}; else C{None}, and nothing waits.
+        """
+        if self.path is None:
+            return None
+        waiting: Deferred[None] | None = Deferred() if self.required and wait else None
+        if self._enqueued - self._taken + len(self._collected) >= QUEUE_SIZE:
+            # The writer cannot keep up (a disk that hangs, say).
+            self._lost(1)
+            self._report_failure("the audit queue is full", 1)
+            if waiting is not None:
+                return fail(AuditUnavailable("the audit queue is full"))
+            return None
+        if not self._collected:
+            self._reactor.callLater(0, self._hand_over)
+        # Formatted here rather than in the writer: a writer thread busy
+        # with Python holds the GIL, and the reactor, which gives it up at
+        # every send, waits for it a switch interval each time.
+        self._collected.append((audit_line(time.time(), event, fields), waiting))
+        return waiting
+
+    def _hand_over(self) -> None:
+        batch, self._collected = self._collected, []
+        if batch:
+            self._enqueued += len(batch)
+            self._queue.put(batch)
+
+    def note(self, event: str, fields: dict[str, Any]) -> None:
+        """
+        Record what nothing waits for, from any thread (a SERVAUTH denial
+        is seen in the thread that checked it): denials are few, so one
+        made in the pool costs a wake of the reactor, which collects it.
+        """
+        if self.path is None:
+            return
+        if isInIOThread():
+            self.record(event, fields, wait=False)
+        else:
+            self._reactor.callFromThread(self.record, event, fields, False)
+
+    def _lost(self, count: int) -> None:
+        with self._lock:
+            self._failures += count
+
+    # The writer thread
+
+    def _write_loop(self) -> None:
+        jobs = self._queue
+        running = True
+        while running:
+            try:
+                first = jobs.get(timeout=SYNC_INTERVAL if self._dirty else None)
+            except queue.Empty:
+                self._sync_now()
+                continue
+            if first is None:
+                break
+            batch = first
+            while len(batch) < BATCH_SIZE:
+                try:
+                    more = jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    running = False
+                    break
+                batch += more
+            self._write_batch(batch)
+        self._sync_now()
+        self._close()
+
+    def _write_batch(self, batch: list[_Item]) -> None:
+        data = b"".join([line for line, _ in batch])
+        error: str | None = None
+        try:
+            self._write(data)
+        except OSError as e:
+            error = f"{self._openPath or self.path}: {e.strerror or e}"
+            self._close()
+            self._lost(len(batch))
+        self._taken += len(batch)
+        waiting = [d for _, d in batch if d is not None]
+        recovered, self._lastFailed = self._lastFailed, error is not None
+        if not waiting and error is None and not recovered:
+            return
+        self._done.append((waiting, error, len(batch)))
+        # As in WorkerPool: the check after the append.
+        if not self._deliveryScheduled:
+            self._deliveryScheduled = True
+            self._reactor.callFromThread(self._deliver)
+
+    def _write(self, data: bytes) -> None:
+        path = self.path
+        if path is None:
+            raise OSError(0, "AuditFile is no longer coded")
+        if self._fd < 0 or path != self._openPath or not self._same_file(path):
+            self._close()
+            self._fd = open_audit_file(path)
+            info = os.fstat(self._fd)
+            self._identity = (info.st_dev, info.st_ino)
+            self._openPath = path
+        append_line(self._fd, data)
+        self._dirty = True
+        sync = self.sync
+        if sync is AuditSync.EVERY or (
+            sync is AuditSync.INTERVAL
+            and time.monotonic() - self._syncedAt >= SYNC_INTERVAL
+        ):
+            self._sync_now()
+
+    def _same_file(self, path: str) -> bool:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return False
+        return (info.st_dev, info.st_ino) == self._identity
+
+    def _sync_now(self) -> None:
+        if not self._dirty or self._fd < 0:
+            return
+        self._dirty = False
+        self._syncedAt = time.monotonic()
+        if self.sync is not AuditSync.NONE:
+            try:
+                os.fsync(self._fd)
+            except OSError:
+                # Written, not forced: the next write finds out if the
+                # file is really gone.
+                pass
+
+    def _close(self) -> None:
+        if self._fd >= 0:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+        self._fd = -1
+        self._identity = None
+        self._openPath = None
+        self._dirty = False
+
+    # Back on the reactor thread
+
+    def _deliver(self) -> None:
+        self._deliveryScheduled = False
+        done = self._done
+        while done:
+            waiting, error, count = done.popleft()
+            if error is None:
+                if self._failing:
+                    self._failing = False
+                    self._diagnostics.audit_recovered(
+                        self.path or "", self._unreported + self._reportedCount
+                    )
+                    self._unreported = self._reportedCount = 0
+                for each in waiting:
+                    each.callback(None)
+            else:
+                self._report_failure(error, count)
+                for each in waiting:
+                    each.errback(AuditUnavailable(error))
+
+    def _report_failure(self, error: str, count: int) -> None:
+        """
+        Say that records were lost: at the first failure, then at most once
+        per L{REPORT_INTERVAL} with the count since the last report.
+        """
+        self._unreported += count
+        now = time.monotonic()
+        if self._failing and now - self._reportedAt < REPORT_INTERVAL:
+            return
+        self._failing = True
+        self._reportedAt = now
+        self._diagnostics.audit_failed(error, self._unreported, self.required)
+        self._reportedCount += self._unreported
+        self._unreported = 0
