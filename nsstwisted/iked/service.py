@@ -333,6 +333,11 @@ class IKEDService(Service):
 
     def startService(self) -> None:
         Service.startService(self)
+        # First, before any line that says the daemon listens: a SIGHUP
+        # sent on reading that line must find the handler (Python's default
+        # action would end the daemon).  A refresh it asks for runs once the
+        # reactor does.
+        signal.signal(signal.SIGHUP, self._sighup)
         self.log.info(
             "{ikedMessage}",
             ikedMessage=f"EZD1100I IKE daemon starting on system "
@@ -361,7 +366,6 @@ class IKEDService(Service):
             self.connections[name] = connection
             connection.start()
         self._start_ike()
-        signal.signal(signal.SIGHUP, self._sighup)
         self._reactor.callWhenRunning(self._notify_ready)
 
     def _listen_metrics(self) -> None:

@@ -445,6 +445,11 @@ class NSSDService(Service):
 
     def startService(self) -> None:
         Service.startService(self)
+        # First, before any line that says the daemon listens: a SIGHUP
+        # sent on reading that line must find the handler (Python's default
+        # action would end the daemon).  A refresh it asks for runs once the
+        # reactor does.
+        signal.signal(signal.SIGHUP, self._sighup)
         self.diagnostics.started(__version__, self.configuration.systemName)
         self._report_collisions(self.ring)
         try:
@@ -464,7 +469,6 @@ class NSSDService(Service):
         self._heapTrim.clock = self._reactor
         self._heapTrim.start(HEAP_TRIM_INTERVAL, now=False)
         self.databaseWatch.start()
-        signal.signal(signal.SIGHUP, self._sighup)
         self._reactor.callWhenRunning(self._notify_ready)
 
     def stopService(self) -> Deferred[None] | None:
