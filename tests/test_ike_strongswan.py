@@ -119,7 +119,7 @@ class StrongSwanTests(TestCase):
     timeout = 240
     skip = strongswan_available()
 
-    async def _start(self, localStack: bool = False) -> None:
+    async def _start(self, localStack: bool = False, metrics: bool = False) -> None:
         self.namespace = NetworkNamespace("iked")
         self.addCleanup(self.namespace.delete)
         self.setup = setup = build_security(self)
@@ -169,7 +169,8 @@ class StrongSwanTests(TestCase):
                 f'  SecurityDatabase "{setup.database}"\n'
                 f"  NetworkSecurityServer 127.0.0.1 Port {nssdPort}\n"
                 "  NssWaitLimit 2\n"
-                f'  CaFile "{setup.folder}/ca.pem"\n'
+                + ("  MetricsPort 0\n" if metrics else "")
+                + f'  CaFile "{setup.folder}/ca.pem"\n'
                 f'  NmiSocket "{self.ikedSocket}"\n'
                 "}\n"
                 "NssStackConfig TCPIPA\n{\n  ClientName CLIENT1\n"
@@ -525,6 +526,34 @@ class StrongSwanTests(TestCase):
                 (sa["state"], sa["remote-id"]), ("ESTABLISHED", "client1.example")
             )
             self.assertNotIn(b"Traceback", self.iked.output)
+
+        return ensureDeferred(go())
+
+    def test_signature_latency_metric(self) -> Deferred[None]:
+        """
+        iked's C{iked_nss_signature_seconds} counts the SIGN request its
+        NSS stack sent nssd for the AUTH of an IKE_AUTH strongSwan began,
+        scraped over HTTP from the iked process.
+        """
+        from tests.test_nssd_metrics import fetch, parse, value
+
+        async def go() -> None:
+            await self._start(metrics=True)
+            served = await self.iked.waitFor(rb"EZD1190I metrics served on (\S+)")
+            url = served.group(1).decode()
+            before = parse(await fetch(url))
+            self.assertEqual(
+                value(before, "iked_nss_signature_seconds_count", stack="TCPIPA"), 0
+            )
+            await self.charon.initiate(child="host-host")
+            await self._charon_children()
+            after = parse(await fetch(url))
+            self.assertEqual(
+                value(after, "iked_nss_signature_seconds_count", stack="TCPIPA"), 1
+            )
+            self.assertGreater(
+                value(after, "iked_nss_signature_seconds_sum", stack="TCPIPA"), 0
+            )
 
         return ensureDeferred(go())
 
