@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import os
 import pwd
+import signal
 from typing import Any
 
 from twisted.internet import reactor
@@ -40,6 +41,7 @@ from tests.strongswan import (
     NetworkNamespace,
     TestPki,
     child_sas,
+    parse_vici_raw,
     strongswan_available,
 )
 
@@ -117,7 +119,7 @@ class StrongSwanTests(TestCase):
     timeout = 240
     skip = strongswan_available()
 
-    async def _start(self, localStack: bool = False) -> None:
+    async def _start(self, localStack: bool = False, metrics: bool = False) -> None:
         self.namespace = NetworkNamespace("iked")
         self.addCleanup(self.namespace.delete)
         self.setup = setup = build_security(self)
@@ -167,7 +169,8 @@ class StrongSwanTests(TestCase):
                 f'  SecurityDatabase "{setup.database}"\n'
                 f"  NetworkSecurityServer 127.0.0.1 Port {nssdPort}\n"
                 "  NssWaitLimit 2\n"
-                f'  CaFile "{setup.folder}/ca.pem"\n'
+                + ("  MetricsPort 0\n" if metrics else "")
+                + f'  CaFile "{setup.folder}/ca.pem"\n'
                 f'  NmiSocket "{self.ikedSocket}"\n'
                 "}\n"
                 "NssStackConfig TCPIPA\n{\n  ClientName CLIENT1\n"
@@ -435,6 +438,122 @@ class StrongSwanTests(TestCase):
             self.assertIn("iked.local", shown)
             self.assertIn("local-peer", shown)
             self.assertNotIn(b"Traceback", self.iked.output)
+
+        return ensureDeferred(go())
+
+    def test_certificate_rollover(self) -> Deferred[None]:
+        """
+        An iked stack signs with its certificate through RACF's renewal:
+        after C{RACDCERT REKEY} (and nssd's refresh) it still negotiates
+        with the old certificate, since the successor is on no ring; after
+        C{ROLLOVER} and nssd's refresh, with the successor, with no change
+        to iked or its policy file: iked names the certificate by its IKE
+        identity, not by label.  The IKE SA made before the rollover stays
+        up through it.  strongSwan trusts the successor because the same CA
+        signed it; the certificates it received (its cache, in
+        C{swanctl --list-certs}) show which one iked sent.
+        """
+        from nsstwisted.security import SecurityDatabase
+        from nsstwisted.security.keyring import CertificateOwner, KeyRingStore
+        from tests.test_nssd_twistd import process_pid
+
+        def certificate(label: str) -> bytes:
+            db = SecurityDatabase.open(self.setup.database, self.setup.stash)
+            try:
+                owner = CertificateOwner.user("CLIENT1")
+                return KeyRingStore(db).get_certificate(owner, label).der
+            finally:
+                db.close()
+
+        async def received() -> set[bytes]:
+            out = await self.charon.swanctl("--list-certs", "--raw")
+            return {
+                bytes.fromhex(body["data"].removeprefix("0x"))
+                for message, body in parse_vici_raw(out)
+                if message == "list-cert event"
+            }
+
+        async def refresh_nssd() -> None:
+            mark = len(self.nssd.output)
+            racf(self.setup, "SETROPTS RACLIST(SERVAUTH) REFRESH")
+            os.kill(process_pid(self.nssd), signal.SIGHUP)
+            await self.nssd.waitFor(rb"DBG0011I configuration refreshed", mark)
+
+        async def negotiate_anew() -> None:
+            await self.charon.terminate(ike="iked")
+            await self.charon.wait_for_sas(lambda sas: not sas, "no IKE SA")
+            await self.charon.initiate(child="host-host")
+            await self._charon_children()
+
+        async def go() -> None:
+            await self._start()
+            old = certificate("Client1 cert")
+            await self.charon.initiate(child="host-host")
+            await self._charon_children()
+            self.assertIn(old, await received())
+            # The successor, by the CA that signed the old one, and the
+            # profile of its label, which CLIENT1 may use.
+            racf(
+                self.setup,
+                "RACDCERT ID(CLIENT1) REKEY(LABEL('Client1 cert')) "
+                "WITHLABEL('Client1 2027') SIGNWITH(CERTAUTH LABEL('NSS CA'))",
+                "RDEFINE SERVAUTH EZB.NSSCERT.NSSSYS.CLIENT1$2027.HOST UACC(NONE)",
+                "PERMIT EZB.NSSCERT.NSSSYS.CLIENT1$2027.HOST CLASS(SERVAUTH) "
+                "ID(CLIENT1) ACCESS(READ)",
+            )
+            new = certificate("Client1 2027")
+            self.assertNotEqual(new, old)
+            await refresh_nssd()
+            # Until the rollover, the old certificate serves.
+            await negotiate_anew()
+            self.assertNotIn(new, await received())
+            racf(
+                self.setup,
+                "RACDCERT ID(CLIENT1) ROLLOVER(LABEL('Client1 cert')) "
+                "NEWLABEL('Client1 2027')",
+            )
+            await refresh_nssd()
+            (sa,) = await self.charon.list_sas()
+            self.assertEqual(sa["state"], "ESTABLISHED")
+            # After it, iked initiates and sends the successor.
+            await self.charon.terminate(ike="iked")
+            await self.charon.wait_for_sas(lambda sas: not sas, "no IKE SA")
+            await self._ipsec("-y", "activate", "-n", "host-host", through="CLIENT1")
+            await self._charon_children()
+            self.assertIn(new, await received())
+            (sa,) = await self.charon.list_sas()
+            self.assertEqual(
+                (sa["state"], sa["remote-id"]), ("ESTABLISHED", "client1.example")
+            )
+            self.assertNotIn(b"Traceback", self.iked.output)
+
+        return ensureDeferred(go())
+
+    def test_signature_latency_metric(self) -> Deferred[None]:
+        """
+        iked's C{iked_nss_signature_seconds} counts the SIGN request its
+        NSS stack sent nssd for the AUTH of an IKE_AUTH strongSwan began,
+        scraped over HTTP from the iked process.
+        """
+        from tests.test_nssd_metrics import fetch, parse, value
+
+        async def go() -> None:
+            await self._start(metrics=True)
+            served = await self.iked.waitFor(rb"EZD1190I metrics served on (\S+)")
+            url = served.group(1).decode()
+            before = parse(await fetch(url))
+            self.assertEqual(
+                value(before, "iked_nss_signature_seconds_count", stack="TCPIPA"), 0
+            )
+            await self.charon.initiate(child="host-host")
+            await self._charon_children()
+            after = parse(await fetch(url))
+            self.assertEqual(
+                value(after, "iked_nss_signature_seconds_count", stack="TCPIPA"), 1
+            )
+            self.assertGreater(
+                value(after, "iked_nss_signature_seconds_sum", stack="TCPIPA"), 0
+            )
 
         return ensureDeferred(go())
 

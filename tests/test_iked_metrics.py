@@ -18,16 +18,23 @@ from twisted.trial.unittest import TestCase
 
 from nsstwisted.config import ConfigurationError
 from nsstwisted.config.values import MetricsListener
+from nsstwisted.ike.constants import IdType
+from nsstwisted.ike.errors import IkeError
+from nsstwisted.ike.policy import LocalIdentity
 from nsstwisted.iked.configuration import iked_configuration_from_text
+from nsstwisted.iked.nssclient.signers import NssSigner
 from nsstwisted.iked.service import IKEDService
+from nsstwisted.iked.stackmodel.latency import LatencyHistogram
 from nsstwisted.iked.stackmodel.prometheus import IkedMetrics
 from nsstwisted.iked.stackmodel.samples import StackSample
+from nsstwisted.iked.stackmodel.statistics import StackStatistics
 from nsstwisted.protocols.startup import StartupError
 from tests.daemons import (
     LISTENING,
     DaemonProcess,
     free_port,
     python,
+    start_nssd,
     twistd_args,
     write_nssd_config,
 )
@@ -231,6 +238,90 @@ class IkedNssMetricsTests(IkedTestCase):
             self.assertIn(("iked_nss_connected", (("stack", "STACKA"),)), samples)
 
         return ensureDeferred(go())
+
+
+class SignatureLatencyTests(IkedTestCase):
+    """
+    C{iked_nss_signature_seconds}: a stack's signer against a real nssd
+    observes each SIGN request's round trip, signed or refused, and the
+    histogram is scraped over HTTP.  (The service's own signer, in a real
+    IKE_AUTH with strongSwan: C{tests/test_ike_strongswan.py}.)
+    """
+
+    def test_signaturesObserved(self) -> Deferred[None]:
+        nssd = start_nssd(self, self.setup)
+        assert nssd.port is not None
+        nssdPort = nssd.port.getHost().port  # type: ignore[attr-defined]
+        # A clock that makes the first round trip 3 ms and the second 20 s.
+        readings = iter([100.0, 100.003, 200.0, 220.0])
+        latency = LatencyHistogram()
+        metrics = IkedMetrics(
+            MetricsListener(0),
+            lambda: [
+                StackSample(
+                    "STACKA", StackStatistics(), "connected", 0, latency.snapshot()
+                ),
+                StackSample("PLAIN", StackStatistics()),
+            ],
+        )
+        port = metrics.listen(reactor)
+        self.addCleanup(port.stopListening)
+
+        async def go() -> None:
+            service = self.start_iked(write_iked_config(self.setup, nssdPort, None))
+            await eventually(
+                lambda: self.server_port(service, "STACKA") == nssdPort,
+                what="STACKA",
+            )
+            signer = NssSigner(
+                service.connections["STACKA"], latency, clock=lambda: next(readings)
+            )
+            before = parse(await scrape(port))
+            self.assertEqual(
+                value(before, "iked_nss_signature_seconds_count", stack="STACKA"), 0
+            )
+            await signer.sign_for(LocalIdentity(IdType.FQDN, "client1.example")).sign(
+                b"AUTH octets", None
+            )
+            refused = signer.sign_for(LocalIdentity(IdType.FQDN, "nobody.example"))
+            await self.assertFailure(refused.sign(b"AUTH octets", None), IkeError)
+            self.assertEqual(signer.requests, 2)
+            after = parse(await scrape(port))
+
+            def bucket(le: str) -> float:
+                return value(
+                    after, "iked_nss_signature_seconds_bucket", stack="STACKA", le=le
+                )
+
+            self.assertEqual(
+                [bucket("0.0025"), bucket("0.005"), bucket("10.0"), bucket("+Inf")],
+                [0, 1, 1, 2],
+            )
+            self.assertEqual(
+                value(after, "iked_nss_signature_seconds_count", stack="STACKA"), 2
+            )
+            self.assertAlmostEqual(
+                value(after, "iked_nss_signature_seconds_sum", stack="STACKA"), 20.003
+            )
+            # A stack that does not sign through nssd has no series.
+            self.assertNotIn(
+                ("iked_nss_signature_seconds_count", (("stack", "PLAIN"),)), after
+            )
+
+        return ensureDeferred(go())
+
+    def test_bucketBounds(self) -> None:
+        """
+        An observation on a bound counts in that bound's bucket, as
+        Prometheus's C{le} ("less or equal") says.
+        """
+        latency = LatencyHistogram((0.01, 0.1))
+        for seconds in (0.01, 0.05, 0.1, 0.5):
+            latency.observe(seconds)
+        self.assertEqual(
+            latency.snapshot().cumulative(), [(0.01, 1), (0.1, 3), (float("inf"), 4)]
+        )
+        self.assertRaises(ValueError, LatencyHistogram, (0.1, 0.01))
 
 
 class IkeSaMetricsTests(TwoStacks):

@@ -57,6 +57,7 @@ from nsstwisted.iked.nssclient.management import (
 from nsstwisted.iked.nssclient.signers import NssSigner, NssVerifier
 from nsstwisted.iked.stackmodel.filters import StackFilters
 from nsstwisted.iked.stackmodel.interfaces import InterfaceReader
+from nsstwisted.iked.stackmodel.latency import LatencyHistogram
 from nsstwisted.iked.stackmodel.samples import StackSample
 from nsstwisted.iked.stackmodel.stack import StackModel
 from nsstwisted.iked.stackmodel.statistics import StackStatistics
@@ -163,6 +164,9 @@ class IKEDService(Service):
         #: Each stack's switches between NSS servers, kept across the
         #: connections a refresh replaces.
         self.failovers: dict[str, int] = {}
+        #: Per NSS stack, how long nssd took to sign (kept across refreshes,
+        #: as the statistics are).
+        self.signatureLatency: dict[str, LatencyHistogram] = {}
         self.metrics = _iked_metrics(configuration, self.stack_samples)
         self.metricsPort: IListeningPort | None = None
         self._load_stacks(configuration)
@@ -212,6 +216,7 @@ class IKEDService(Service):
         stacks = dict(self.stacks)
         connections = dict(self.connections)
         failovers = dict(self.failovers)
+        latencies = dict(self.signatureLatency)
         samples = []
         for name, model in stacks.items():
             connection = connections.get(name)
@@ -223,6 +228,9 @@ class IKEDService(Service):
                     if connection is None
                     else connection.status().state.name.lower(),
                     failovers.get(name, 0),
+                    None
+                    if (latency := latencies.get(name)) is None
+                    else latency.snapshot(),
                 )
             )
         return samples
@@ -446,7 +454,13 @@ class IKEDService(Service):
         nss = configuration.nssStacks.get(name)
         connection = self.connections.get(name)
         if nss is not None and connection is not None and Services.CERT in nss.services:
-            return _signer_for(NssSigner(connection)), NssVerifier(connection)
+            latency = self.signatureLatency.get(name)
+            if latency is None:
+                # Replaced, not changed in place: a scrape reads a copy.
+                latency = LatencyHistogram()
+                self.signatureLatency = {**self.signatureLatency, name: latency}
+            signer = NssSigner(connection, latency)
+            return _signer_for(signer), NssVerifier(connection)
         ring = self._local_ring()
         if ring is None:
             self.log.error(

@@ -19,6 +19,8 @@ A stack that is not an NSS client uses credentials held by iked itself
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from cryptography import x509
@@ -35,6 +37,7 @@ from nsstwisted.ike.interfaces import IPeerVerifier, ISigner, Signed
 from nsstwisted.ike.localauth import authority_hash
 from nsstwisted.ike.policy import LocalIdentity, PeerEku
 from nsstwisted.iked.nssclient.connection import StackNssConnection
+from nsstwisted.iked.stackmodel.latency import LatencyHistogram
 from nsstwisted.wire.codes import ReasonCode
 from nsstwisted.wire.nss import Identity, IdentityKind, SignatureSchemeCode
 
@@ -102,12 +105,23 @@ class NssSigner:
     certifies the stack's local IKE identity.
 
     @ivar requests: how many SIGN requests went to nssd (tests count them).
+    @ivar latency: each SIGN request's round trip, from sending it to
+        nssd's answer (a signature or a refusal), for the stack's metric;
+        a request whose connection was lost is not counted, since its time
+        says nothing of nssd's.
     """
 
-    def __init__(self, connection: StackNssConnection) -> None:
+    def __init__(
+        self,
+        connection: StackNssConnection,
+        latency: LatencyHistogram | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self._connection = connection
         self._certificates: dict[LocalIdentity, x509.Certificate] = {}
+        self._clock = clock
         self.requests = 0
+        self.latency = LatencyHistogram() if latency is None else latency
         self.description = f"nssd (stack {connection.stack.stackName})"
 
     def sign_for(self, identity: LocalIdentity) -> Any:
@@ -126,19 +140,23 @@ class NssSigner:
         failure: Exception | None = None
         for method, scheme in choices:
             self.requests += 1
+            digest = scheme.digest(octets)
+            sent = self._clock()
             try:
                 reply = await session.sign(
                     scheme=SignatureSchemeCode[scheme.name],
                     identity=nss_identity(identity),
-                    digest=scheme.digest(octets),
+                    digest=digest,
                 )
             except NssRequestFailed as error:
+                self.latency.observe(self._clock() - sent)
                 failure = error
                 # (A ReasonCode is an IntEnum: its str() is the number.)
                 mismatch = error.reasonCode == ReasonCode.NSSRsnSchemeMismatch
                 if known is None and mismatch:
                     continue  # the key is of the other type
                 break
+            self.latency.observe(self._clock() - sent)
             certificate = x509.load_der_x509_certificate(reply.certificate)
             self._certificates[identity] = certificate
             return Signed(method, scheme, reply.signature, (reply.certificate,))

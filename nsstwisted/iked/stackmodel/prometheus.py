@@ -4,8 +4,10 @@ connection, read at the scrape, served over HTTP.
 
 Imported only when C{IkeConfig} codes C{MetricsPort}, since it needs
 C{prometheus-client}.  The counters are the statistics iked already keeps
-for C{NMsec_GET_SUMMARY} (L{StackStatistics}), read when Prometheus asks:
-an IKE negotiation costs nothing more with metrics on.  The only label
+for C{NMsec_GET_SUMMARY} (L{StackStatistics}), and the signature latency
+the histogram each NSS stack's signer keeps anyway
+(L{nsstwisted.iked.stackmodel.latency}), read when Prometheus asks: an IKE
+negotiation costs nothing more with metrics on.  The only label
 besides the fixed ones (initiator, exchange, kind, state) is the stack.
 """
 
@@ -14,7 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from twisted.internet.interfaces import IListeningPort
 
 from nsstwisted.config.values import MetricsListener
@@ -78,6 +85,7 @@ class _StackCollector:
                 "iked_nss_connection_state", "", labels=["stack", "state"]
             ),
             CounterMetricFamily("iked_nss_failovers", "", labels=["stack"]),
+            HistogramMetricFamily("iked_nss_signature_seconds", "", labels=["stack"]),
         ]
 
     def collect(self) -> Iterator[Metric]:
@@ -127,6 +135,25 @@ class _StackCollector:
         yield connected
         yield state
         yield failovers
+        latency = HistogramMetricFamily(
+            "iked_nss_signature_seconds",
+            "Time from sending nssd a SIGN request to its answer (a signature"
+            " or a refusal), as the stack sees it (NSS client stacks only)",
+            labels=["stack"],
+        )
+        for sample in samples:
+            histogram = sample.signatureLatency
+            if histogram is None:
+                continue
+            latency.add_metric(
+                [sample.name],
+                [
+                    ("+Inf" if bound == float("inf") else repr(bound), count)
+                    for bound, count in histogram.cumulative()
+                ],
+                sum_value=histogram.total,
+            )
+        yield latency
 
 
 class IkedMetrics:

@@ -1,14 +1,16 @@
 """
-What iked's metrics read of each stack at a scrape: its IKE statistics, and
-its NSS connection as the service sees it.  Plain data, so that the stack
-model's exporter (L{nsstwisted.iked.stackmodel.prometheus}) needs nothing
-of the NSS client room above it.
+What iked's metrics read of each stack at a scrape: its IKE statistics, its
+NSS connection as the service sees it, and how long nssd took to sign.
+Plain data, so that the stack model's exporter
+(L{nsstwisted.iked.stackmodel.prometheus}) needs nothing of the NSS client
+room above it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nsstwisted.iked.stackmodel.latency import LatencySnapshot
 from nsstwisted.iked.stackmodel.statistics import StackStatistics
 
 __all__ = ["NSS_STATES", "StackSample"]
@@ -31,9 +33,12 @@ class StackSample:
         for a stack that is not an NSS client.
     @ivar failovers: how often it switched from one NSS server to the
         other since iked started.
+    @ivar signatureLatency: how long its SIGN requests to nssd took;
+        L{None} for a stack that does not sign through nssd.
     """
 
     name: str
     statistics: StackStatistics
     nssState: str | None = None
     failovers: int = 0
+    signatureLatency: LatencySnapshot | None = None
