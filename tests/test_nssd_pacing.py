@@ -19,21 +19,18 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import implementer
 
-from nsstwisted.client import PasswordCredentials, connect
 from nsstwisted.nssd.pacing import (
     ACCEPTS_PER_TURN,
     HandshakePacer,
     PacedAcceptEndpoint,
     PacedAcceptPort,
 )
-from nsstwisted.wire.nss import Services, SignatureSchemeCode
 from tests.daemons import (
-    CLIENT1_PASSWORD,
-    LOOPBACK,
     build_security,
     client_endpoint,
     start_nssd,
 )
+from tests.test_nssd_bad_input import signs
 
 
 class _Call:
@@ -264,23 +261,7 @@ class PacedServerTests(TestCase):
 
     async def sign_once(self) -> float:
         started = time.monotonic()
-        session = await connect(
-            reactor,
-            client_endpoint(self.setup, self.portNumber),
-            serverIdentity=LOOPBACK,
-            clientName="CLIENT1",
-            credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
-            services=Services.CERT,
-        )
-        try:
-            reply = await session.sign(
-                label="Client1 cert",
-                data=b"AUTH payload",
-                scheme=SignatureSchemeCode.RSA_PKCS1_SHA256,
-            )
-            self.assertTrue(reply.signature)
-        finally:
-            await session.close()
+        await signs(client_endpoint(self.setup, self.portNumber))
         return time.monotonic() - started
 
     def test_silentAndSlowPeersHoldUpNoOne(self) -> Deferred[None]:
