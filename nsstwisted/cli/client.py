@@ -32,7 +32,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, ClassVar, NoReturn, TextIO
 
 from cryptography import x509
@@ -44,6 +43,7 @@ from twisted.internet.error import ConnectError, DNSLookupError, TimeoutError
 from twisted.internet.task import react
 from twisted.python import usage
 
+from nsstwisted.cli.ipsecreports.layout import json_time
 from nsstwisted.cli.options import CommandOptions, Finished
 from nsstwisted.cli.secretinput import SecretUnavailable, read_secret_file
 from nsstwisted.client import (
@@ -531,19 +531,14 @@ class _Result:
     data: dict[str, Any]
 
 
-def _utc(moment: datetime) -> str:
-    """Times as C{nss-ipsec --json} writes them: ISO 8601 UTC."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _certificate_data(certificate: x509.Certificate) -> dict[str, Any]:
     """A certificate's public facts, by the names C{RACDCERT LIST --json} uses."""
     return {
         "SubjectsName": certificate.subject.rfc4514_string(),
         "IssuersName": certificate.issuer.rfc4514_string(),
         "SerialNumber": f"{certificate.serial_number:X}",
-        "StartDate": _utc(certificate.not_valid_before_utc),
-        "EndDate": _utc(certificate.not_valid_after_utc),
+        "StartDate": json_time(certificate.not_valid_before_utc),
+        "EndDate": json_time(certificate.not_valid_after_utc),
         "SHA256Fingerprint": certificate.fingerprint(hashes.SHA256()).hex().upper(),
     }
 

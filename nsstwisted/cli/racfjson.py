@@ -14,11 +14,12 @@ PassTicket key C{SsignonKeyDefined}, a certificate its public parts.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from nsstwisted.cli.ipsecreports.layout import json_time
 from nsstwisted.security.keyring import CertificateRecord, KeyRing
 from nsstwisted.security.profiles import ResourceClass, ResourceProfile
 from nsstwisted.security.racf.commands import check_command
@@ -73,9 +74,7 @@ def _utc(moment: datetime | str | None) -> str | None:
             # than failing the whole listing.
             return moment
         moment = parsed
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return json_time(moment)
 
 
 def _user(user: UserProfile) -> dict[str, Any]:

@@ -19,6 +19,7 @@ __all__ = [
     "Primary",
     "detail_lines",
     "heading_lines",
+    "json_time",
 ]
 
 PROGRAM = "nss-ipsec"
@@ -159,12 +160,21 @@ def _local_times(
     return when
 
 
+def json_time(moment: datetime) -> str:
+    """
+    A time as every command's C{--json} writes it: ISO 8601 in UTC, to the
+    second (a naive time is taken as UTC).
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _utc_time(seconds: int) -> str | None:
     """The JSON's times: ISO 8601 UTC, C{None} for 0."""
     if not seconds:
         return None
-    moment = datetime.fromtimestamp(seconds, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return json_time(datetime.fromtimestamp(seconds, UTC))
 
 
 # IP protocols by name, as the filter and tunnel reports show them.
