@@ -358,14 +358,13 @@ class AssistantResource(Resource):
     ) -> bytes:
         image = self.draft.image(name)
         if form:
+            # One parse of both groups, so that every field's error shows.
             errors: dict[str, str] = {}
-            own: dict[str, Any] = {}
-            defaults: dict[str, Any] = {}
-            for specs, values in ((IMAGE_SPECS, own), (SETTING_SPECS, defaults)):
-                try:
-                    values.update(parse_fields(specs, form))
-                except FormErrors as e:
-                    errors.update(e.errors)
+            values: dict[str, Any] = {}
+            try:
+                values = parse_fields([*IMAGE_SPECS, *SETTING_SPECS], form)
+            except FormErrors as e:
+                errors = e.errors
             if errors:
                 raise _Answer(
                     400,
@@ -380,10 +379,11 @@ class AssistantResource(Resource):
                         errors,
                     ),
                 )
+            defaults = {s.name: values.pop(s.name) for s in SETTING_SPECS}
             changed = dataclasses.replace(
                 image,
                 defaults=StackSettings(**defaults),
-                **own,
+                **values,
             )
             self.draft.put_image(changed, name)
             raise _see(markup.image_url(name))
@@ -432,11 +432,10 @@ class AssistantResource(Resource):
         if form:
             errors: dict[str, str] = {}
             values: dict[str, Any] = {}
-            for specs in (STACK_SPECS, editable):
-                try:
-                    values.update(parse_fields(specs, form))
-                except FormErrors as e:
-                    errors.update(e.errors)
+            try:
+                values = parse_fields([*STACK_SPECS, *editable], form)
+            except FormErrors as e:
+                errors = e.errors
             if errors:
                 raise _Answer(
                     400,
