@@ -158,36 +158,14 @@ class ProfiledNssd(NssdProcess):
     """
 
     def __init__(self, config: str, snapshots: list[str], cprofile: str) -> None:
-        env = dict(
-            os.environ,
-            PYTHONPATH=ROOT,
-            IDLE_BENCH_SNAPSHOTS=",".join(snapshots),
-            IDLE_BENCH_CPROFILE=cprofile,
+        super().__init__(
+            config,
+            PROFILED_NSSD,
+            {
+                "IDLE_BENCH_SNAPSHOTS": ",".join(snapshots),
+                "IDLE_BENCH_CPROFILE": cprofile,
+            },
         )
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                PROFILED_NSSD,
-                "--pidfile=",
-                "--logfile=-",
-                "-n",
-                "nssd",
-                "--config",
-                config,
-                "--interface",
-                "127.0.0.1",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines = []
-        self._port = None
-        self._listening = threading.Event()
-        threading.Thread(target=self._drain, daemon=True).start()
 
 
 def rss_kib(pid: int) -> int:

@@ -365,13 +365,27 @@ class NssdProcess:
     block it on a full pipe.
     """
 
-    def __init__(self, config: str) -> None:
-        env = dict(os.environ, PYTHONPATH=ROOT)
+    def __init__(
+        self,
+        config: str,
+        bootstrap: str | None = None,
+        environment: dict[str, str] | None = None,
+    ) -> None:
+        """
+        @param bootstrap: the Python that runs twistd in the process (a
+            profiler around it, say); twistd alone by default, or under
+            cProfile with C{NSSD_PROFILE} set.
+        @param environment: variables for that process beyond this one's.
+        """
+        env = dict(os.environ, PYTHONPATH=ROOT, **(environment or {}))
+        if bootstrap is None:
+            profiled = os.environ.get("NSSD_PROFILE")
+            bootstrap = PROFILED_TWISTD if profiled else PLAIN_TWISTD
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 "-c",
-                PROFILED_TWISTD if os.environ.get("NSSD_PROFILE") else PLAIN_TWISTD,
+                bootstrap,
                 "--pidfile=",
                 "--logfile=-",
                 "-n",
