@@ -46,6 +46,7 @@ from tests.daemons import (
     ticket_for,
     write_nssd_config,
 )
+from tests.syslogreceiver import SyslogReceiver
 
 BOTH = Services.CERT | Services.NETMGMT
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
@@ -469,6 +470,148 @@ class AuditTrailTests(TestCase):
         self.assertFalse(os.path.exists(self.auditPath))
 
 
+class AuditSyslogTests(TestCase):
+    """
+    The audit trail sent to a syslog socket (C{AuditSyslog}), alone and
+    beside the file, against a real in-process nssd and a real datagram
+    socket standing for the syslog daemon's.
+    """
+
+    timeout = 60
+
+    def setUp(self) -> None:
+        self.messages = capture_messages(self)
+        self.setup = build_security(self)
+        self.socketPath = os.path.join(self.setup.folder, "log")
+        self.receiver = SyslogReceiver(self.socketPath)
+        self.addCleanup(lambda: self.receiver.close())
+        self.auditPath = os.path.join(self.setup.folder, "nssd.audit")
+
+    def start(self, *extra: str) -> NSSDService:
+        service = start_nssd(
+            self,
+            self.setup,
+            extra=(
+                "  AuditSyslog local3",
+                f'  AuditSyslogSocket "{self.socketPath}"',
+                *extra,
+            ),
+        )
+        assert service.port is not None
+        self.portNumber = service.port.getHost().port  # type: ignore[attr-defined]
+        return service
+
+    async def logon(self) -> Any:
+        session = await connect(
+            reactor,
+            client_endpoint(self.setup, self.portNumber),
+            serverIdentity=LOOPBACK,
+            clientName="CLIENT1",
+            credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
+            services=BOTH,
+        )
+        self.addCleanup(session.close)
+        return session
+
+    async def received(self, count: int) -> list[dict[str, Any]]:
+        """The records the syslog socket has had, once there are C{count}."""
+        datagrams: list[bytes] = []
+        for _ in range(100):
+            datagrams += self.receiver.datagrams()
+            if len(datagrams) >= count:
+                break
+            await deferLater(reactor, 0.05, lambda: None)
+        records = []
+        for datagram in datagrams:
+            header, _, line = datagram.partition(b": ")
+            self.assertRegex(
+                header, rb"^<158>\w{3} [ \d]\d \d\d:\d\d:\d\d nssd\[\d+\]$"
+            )
+            records.append(json.loads(line))
+        return records
+
+    def test_sameRecordsAsTheFile(self) -> Deferred[None]:
+        """
+        With a file and syslog, each record goes to both, the same line.
+        """
+
+        async def go() -> None:
+            self.start(f'  AuditFile "{self.auditPath}"')
+            session = await self.logon()
+            await session.sign(label="Client1 cert", data=b"one", scheme=RSA)
+            sent = await self.received(2)
+            self.assertEqual(
+                [(r["event"], r["result"]) for r in sent],
+                [("logon", "success"), ("sign", "success")],
+            )
+            self.assertEqual(sent[1]["sha256"], sha256(b"one"))
+            with open(self.auditPath, "rb") as f:
+                self.assertEqual([json.loads(line) for line in f], sent)
+            [started] = [m for m in self.messages if "DBG0190I" in m]
+            self.assertIn(
+                f"audit trail {self.auditPath} and syslog local3 ({self.socketPath})",
+                started,
+            )
+
+        return ensureDeferred(go())
+
+    def test_requiredFailsClosed(self) -> Deferred[None]:
+        """
+        With syslog alone and C{AuditRequired yes}, a SIGN is refused while
+        the syslog daemon is gone, and signing goes on once it is back.
+        """
+
+        async def go() -> None:
+            service = self.start("  AuditRequired yes")
+            session = await self.logon()
+            await session.sign(label="Client1 cert", data=b"one", scheme=RSA)
+            self.receiver.close()
+            failure = await self.assertFailure(
+                session.sign(label="Client1 cert", data=b"two", scheme=RSA),
+                NssRequestFailed,
+            )
+            self.assertEqual(failure.reasonCode, ReasonCode.NSSRsnAuditUnavailable)
+            [failed] = [m for m in self.messages if "DBG0191I" in m]
+            self.assertIn(f"syslog {self.socketPath}:", failed)
+            self.assertEqual(service.audit.failures, 1)
+            self.receiver = SyslogReceiver(self.socketPath)
+            await session.sign(label="Client1 cert", data=b"three", scheme=RSA)
+            [record] = await self.received(1)
+            self.assertEqual(record["sha256"], sha256(b"three"))
+
+        return ensureDeferred(go())
+
+    def test_unreachableAtStart(self) -> None:
+        """
+        No syslog daemon at start: nssd does not start, and says what to
+        look at; C{--check} says the same.
+        """
+        self.receiver.close()
+        path = write_nssd_config(
+            self.setup, "  AuditSyslog auth", f'  AuditSyslogSocket "{self.socketPath}"'
+        )
+        for attempt in (
+            lambda: NSSDService.prepare(path, reactor, interface="127.0.0.1"),
+            lambda: NSSDService.check(path, reactor),
+        ):
+            error = self.assertRaises(StartupError, attempt)
+            self.assertIn(
+                f"AuditSyslog auth: the syslog socket {self.socketPath}:", str(error)
+            )
+            self.assertIn("is the syslog daemon running", str(error))
+
+    def test_checkReaches(self) -> None:
+        path = write_nssd_config(
+            self.setup, "  AuditSyslog auth", f'  AuditSyslogSocket "{self.socketPath}"'
+        )
+        lines = NSSDService.check(path, reactor)
+        self.assertIn(
+            f"AuditSyslog auth: the syslog socket {self.socketPath} is reachable",
+            lines,
+        )
+        self.assertEqual(self.receiver.datagrams(), [])
+
+
 class RacfAuditTests(TestCase):
     """
     nss-racf records each command it runs, with its secrets masked, in the
@@ -543,6 +686,31 @@ class RacfAuditTests(TestCase):
         self.assertRegex(records[1]["messageId"], r"NSR\d{4}E")
         self.assertEqual(stat.S_IMODE(os.stat(self.auditPath).st_mode), 0o600)
 
+    def test_syslog(self) -> None:
+        """
+        C{--audit-syslog} sends the same record to syslog, tagged
+        C{nss-racf}; an unreachable socket runs nothing (NSR0382E).
+        """
+        socketPath = os.path.join(self.setup.folder, "log")
+        receiver = SyslogReceiver(socketPath)
+        self.addCleanup(receiver.close)
+        where = ("--audit-syslog", "AUTH", "--audit-syslog-socket", socketPath)
+        status, _, err = self.racf(*where, "LISTUSER CLIENT1")
+        self.assertEqual(status, 0, err)
+        [datagram] = receiver.datagrams()
+        header, _, line = datagram.partition(b": ")
+        self.assertRegex(header, rb"^<38>.* nss-racf\[\d+\]$")
+        self.assertEqual(json.loads(line)["command"], "LISTUSER CLIENT1")
+        receiver.close()
+        status, _, err = self.racf(*where, "ADDUSER AUDIT3 NAME('x')")
+        self.assertEqual(status, 2)
+        self.assertIn(f"NSR0382E the syslog socket {socketPath}:", err)
+        status, _, err = self.racf("LISTUSER AUDIT3")
+        self.assertEqual(status, 1)
+        status, _, err = self.racf("--audit-syslog", "kern", "LISTUSER CLIENT1")
+        self.assertEqual(status, 2)
+        self.assertIn("the facility must be one of user, daemon, auth", err)
+
     def test_unwritableRunsNothing(self) -> None:
         """
         An audit file that cannot be opened runs nothing (NSR0380E).
@@ -581,13 +749,30 @@ class AuditConfigurationTests(TestCase):
 
     def test_requiredWithoutFile(self) -> None:
         error = self.assertRaises(ConfigurationError, self.parse, "AuditRequired yes")
-        self.assertIn("AuditFile is not coded", str(error))
+        self.assertIn("neither AuditFile nor AuditSyslog is coded", str(error))
+
+    def test_syslogKeywords(self) -> None:
+        """
+        C{AuditSyslog} alone is an audit trail, which C{AuditRequired yes}
+        may rely on; the socket is C{/dev/log} unless coded.
+        """
+        configuration = self.parse("AuditSyslog AuthPriv", "AuditRequired yes")
+        self.assertEqual(configuration.auditSyslog, "authpriv")
+        self.assertEqual(configuration.auditSyslogSocket, "/dev/log")
+        self.assertTrue(configuration.audited)
+        self.assertIn("AuditSyslog authpriv", configuration.describe())
+        configuration = self.parse("AuditSyslogSocket /run/log", "AuditSyslog none")
+        self.assertEqual(configuration.auditSyslogSocket, "/run/log")
+        self.assertIsNone(configuration.auditSyslog)
+        self.assertFalse(configuration.audited)
 
     def test_badValues(self) -> None:
         for line, why in (
             ("AuditSync sometimes", "none, interval or every"),
             ("AuditRequired maybe", "yes or no"),
             ("AuditFile relative.log", "absolute path"),
+            ("AuditSyslog kern", "none or a facility: user, daemon, auth"),
+            ("AuditSyslogSocket dev/log", "absolute path"),
         ):
             error = self.assertRaises(ConfigurationError, self.parse, line)
             self.assertIn(why, str(error))

@@ -527,6 +527,8 @@ class DescribeTests(SynchronousTestCase):
                 "# AuditFile (no audit trail)",
                 "AuditSync interval",
                 "AuditRequired no",
+                "AuditSyslog none",
+                "AuditSyslogSocket /dev/log",
             ],
         )
 

@@ -20,7 +20,8 @@ recorded in nssd's audit trail: one JSON line saying who ran it (the OS
 user), the command with its secrets masked, and its result.  It is written
 by this process, appended to the file nssd appends to; a job whose audit
 file cannot be opened runs nothing, and one whose record cannot be written
-stops there.
+stops there.  C{--audit-syslog FACILITY} (or C{NSS_AUDIT_SYSLOG}) sends the
+same records to the local syslog socket, with the same rules.
 
 Exit status: 0 all commands ran; 1 a command was wrong (syntax, unknown
 keyword, unknown user, bad certificate file, ...); 2 the command line was
@@ -44,6 +45,9 @@ from nsstwisted.cli.options import CommandOptions, Finished
 from nsstwisted.cli.racfjson import command_json
 from nsstwisted.cli.secretinput import SecretUnavailable, ask_secret
 from nsstwisted.security.auditline import append_line, audit_line, open_audit_file
+from nsstwisted.security.auditsyslog import DEFAULT_SOCKET as DEFAULT_SYSLOG_SOCKET
+from nsstwisted.security.auditsyslog import FACILITIES as SYSLOG_FACILITIES
+from nsstwisted.security.auditsyslog import SyslogTarget
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import (
     CommandSyntaxError,
@@ -75,6 +79,7 @@ EXIT_COMMAND_FAILED = 1
 EXIT_ENVIRONMENT = 2
 MAX_JOB_SIZE = 4 * 1024 * 1024
 AUDIT_VARIABLE = "NSS_AUDIT_FILE"
+AUDIT_SYSLOG_VARIABLE = "NSS_AUDIT_SYSLOG"
 
 
 class RacfOptions(CommandOptions):
@@ -112,6 +117,19 @@ class RacfOptions(CommandOptions):
             None,
             f"Record each command run in this audit file (else ${AUDIT_VARIABLE}).",
         ],
+        [
+            "audit-syslog",
+            None,
+            None,
+            "Also (or only) send each command's record to syslog, with this"
+            f" facility (else ${AUDIT_SYSLOG_VARIABLE}).",
+        ],
+        [
+            "audit-syslog-socket",
+            None,
+            DEFAULT_SYSLOG_SOCKET,
+            "The local syslog socket.",
+        ],
     ]
 
     opt_h = CommandOptions.opt_help
@@ -122,6 +140,13 @@ class RacfOptions(CommandOptions):
     def postOptions(self) -> None:
         if bool(self["command"]) == bool(self["file"]):
             raise usage.UsageError("give either one command or --file JOB")
+        facility = self["audit-syslog"] or os.environ.get(AUDIT_SYSLOG_VARIABLE)
+        if facility is not None and facility.lower() not in SYSLOG_FACILITIES:
+            raise usage.UsageError(
+                f"--audit-syslog {facility}: the facility must be one of"
+                f" {', '.join(SYSLOG_FACILITIES)}"
+            )
+        self["audit-syslog"] = None if facility is None else facility.lower()
 
 
 def _read_job(path: str, stdin: TextIO) -> tuple[str, str, int]:
@@ -275,10 +300,24 @@ def run(
         err.write(f"{PROGRAM}: nothing was run\n")
         return EXIT_COMMAND_FAILED
     auditPath = options["audit-file"] or os.environ.get(AUDIT_VARIABLE) or None
-    audit = None
-    if auditPath is not None:
+    facility = options["audit-syslog"]
+    syslog = None
+    if facility is not None:
+        syslog = SyslogTarget(
+            SYSLOG_FACILITIES[facility], options["audit-syslog-socket"], PROGRAM
+        )
         try:
-            audit = RacfAudit(auditPath)
+            syslog.check()
+        except OSError as e:
+            err.write(
+                f"{PROGRAM}: NSR0382E the syslog socket {e.strerror or e} cannot"
+                " be reached for --audit-syslog; nothing was run\n"
+            )
+            return EXIT_ENVIRONMENT
+    audit = None
+    if auditPath is not None or syslog is not None:
+        try:
+            audit = RacfAudit(auditPath, syslog)
         except OSError as e:
             err.write(
                 f"{PROGRAM}: NSR0380E the audit file {auditPath} cannot be opened"
@@ -421,8 +460,8 @@ def _recorded(
     except OSError as e:
         err.write(
             f"{PROGRAM}: NSR0381E {command.verb} ran, but its record cannot be"
-            f" written to the audit file {audit.path} ({e.strerror or e}); the"
-            " rest of the job was not run\n"
+            f" written to the audit trail ({e.strerror or e}); the rest of the"
+            " job was not run\n"
         )
         return False
     return True
@@ -432,16 +471,18 @@ class RacfAudit:
     """
     The audit file, open for appending while the job runs: one line per
     command, written and forced to disk before the next command runs
-    (administration is rare, and each record is worth the sync).
+    (administration is rare, and each record is worth the sync); and the
+    syslog socket, given the same line.
 
     The simplest design that keeps one trail: C{nss-racf} appends to the
     file itself, in one C{write} per line, as nssd's writer does, rather
     than sending records to nssd, which need not be running.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str | None, syslog: SyslogTarget | None = None) -> None:
         self.path = path
-        self._fd = open_audit_file(path)
+        self._syslog = syslog
+        self._fd = -1 if path is None else open_audit_file(path)
         uid = os.getuid()
         try:
             user = pwd.getpwuid(uid).pw_name
@@ -467,11 +508,21 @@ class RacfAudit:
         }
         if failed is not None:
             fields["messageId"] = failed.messageId
-        append_line(self._fd, audit_line(time.time(), "racf", fields))
-        os.fsync(self._fd)
+        line = audit_line(time.time(), "racf", fields)
+        if self._fd >= 0:
+            try:
+                append_line(self._fd, line)
+                os.fsync(self._fd)
+            except OSError as e:
+                raise OSError(e.errno, f"{self.path}: {e.strerror or e}") from None
+        if self._syslog is not None:
+            self._syslog.send([line])
 
     def close(self) -> None:
-        os.close(self._fd)
+        if self._fd >= 0:
+            os.close(self._fd)
+        if self._syslog is not None:
+            self._syslog.close()
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

@@ -26,6 +26,10 @@ and the reactor is woken only to report a failure or the recovery.
 The file is opened for appending, created with mode 0600, and opened again
 when its name no longer leads to the file held open (logrotate moved it, or
 an operator replaced it), so that records go where the configuration says.
+With C{AuditSyslog} each record also goes to the local syslog socket, one
+datagram a record (L{nsstwisted.security.auditsyslog}); a record counts as
+written once every target took it, so that C{AuditRequired yes} refuses
+what either target lost.
 """
 
 from __future__ import annotations
@@ -43,8 +47,9 @@ from twisted.python.threadable import isInIOThread
 from nsstwisted.nssd.configuration import AuditSync, NssdConfiguration
 from nsstwisted.nssd.diagnostics import Diagnostics
 from nsstwisted.security.auditline import append_line, audit_line, open_audit_file
+from nsstwisted.security.auditsyslog import FACILITIES, SyslogTarget
 
-__all__ = ["AuditTrail", "AuditUnavailable", "check_audit_file"]
+__all__ = ["AuditTrail", "AuditUnavailable", "check_audit_file", "check_syslog"]
 
 QUEUE_SIZE = 65536
 """Records queued at most; past it a record counts as not written."""
@@ -74,6 +79,16 @@ def check_audit_file(path: str) -> None:
     os.close(open_audit_file(path))
 
 
+def check_syslog(facility: str, path: str) -> None:
+    """
+    Reach the syslog socket C{path}, as a start or refresh does before
+    accepting an C{AuditSyslog}.
+
+    @raise OSError: it cannot be reached.
+    """
+    SyslogTarget(FACILITIES[facility], path).check()
+
+
 class AuditTrail:
     """
     The audit file and its writer thread, for a reactor that provides
@@ -94,6 +109,7 @@ class AuditTrail:
         self._reactor = reactor
         self._diagnostics = diagnostics
         self.path: str | None = None
+        self.syslog: tuple[int, str] | None = None
         self.sync = AuditSync.INTERVAL
         self.required = False
         self.configure(configuration)
@@ -111,6 +127,7 @@ class AuditTrail:
         # next good one tells the reactor the trail is writable again.
         self._lastFailed = False
         self._fd = -1
+        self._syslogTarget: SyslogTarget | None = None
         self._identity: tuple[int, int] | None = None
         self._openPath: str | None = None
         self._dirty = False
@@ -132,7 +149,15 @@ class AuditTrail:
 
     @property
     def enabled(self) -> bool:
-        return self.path is not None
+        return self.path is not None or self.syslog is not None
+
+    def describe_targets(self) -> str:
+        """Where the records go, as the diagnostics name it."""
+        targets = [] if self.path is None else [self.path]
+        if self.syslog is not None:
+            facility = next(k for k, v in FACILITIES.items() if v == self.syslog[0])
+            targets.append(f"syslog {facility} ({self.syslog[1]})")
+        return " and ".join(targets) or "nowhere"
 
     @property
     def failures(self) -> int:
@@ -144,6 +169,12 @@ class AuditTrail:
         is opened by the writer at its next batch.
         """
         self.path = configuration.auditFile
+        facility = configuration.auditSyslog
+        self.syslog = (
+            None
+            if facility is None
+            else (FACILITIES[facility], configuration.auditSyslogSocket)
+        )
         self.sync = configuration.auditSync
         self.required = configuration.auditRequired
 
@@ -154,8 +185,10 @@ class AuditTrail:
             target=self._write_loop, name="nssd-audit", daemon=True
         )
         self._thread.start()
-        if self.path is not None:
-            self._diagnostics.audit_started(self.path, self.sync.value, self.required)
+        if self.enabled:
+            self._diagnostics.audit_started(
+                self.describe_targets(), self.sync.value, self.required
+            )
 
     def stop(self) -> None:
         """
@@ -185,7 +218,7 @@ class AuditTrail:
             fires once the record is written or fails with
             L{AuditUnavailable}; else C{None}, and nothing waits.
         """
-        if self.path is None:
+        if not self.enabled:
             return None
         waiting: Deferred[None] | None = Deferred() if self.required and wait else None
         if self._enqueued - self._taken + len(self._collected) >= QUEUE_SIZE:
@@ -215,7 +248,7 @@ class AuditTrail:
         is seen in the thread that checked it): denials are few, so one
         made in the pool costs a wake of the reactor, which collects it.
         """
-        if self.path is None:
+        if not self.enabled:
             return
         if isInIOThread():
             self.record(event, fields, wait=False)
@@ -252,15 +285,12 @@ class AuditTrail:
             self._write_batch(batch)
         self._sync_now()
         self._close()
+        if self._syslogTarget is not None:
+            self._syslogTarget.close()
 
     def _write_batch(self, batch: list[_Item]) -> None:
-        data = b"".join([line for line, _ in batch])
-        error: str | None = None
-        try:
-            self._write(data)
-        except OSError as e:
-            error = f"{self._openPath or self.path}: {e.strerror or e}"
-            self._close()
+        error = self._write_targets([line for line, _ in batch])
+        if error is not None:
             self._lost(len(batch))
         self._taken += len(batch)
         waiting = [d for _, d in batch if d is not None]
@@ -273,10 +303,38 @@ class AuditTrail:
             self._deliveryScheduled = True
             self._reactor.callFromThread(self._deliver)
 
-    def _write(self, data: bytes) -> None:
-        path = self.path
-        if path is None:
-            raise OSError(0, "AuditFile is no longer coded")
+    def _write_targets(self, lines: list[bytes]) -> str | None:
+        """
+        Give the records to every target.
+
+        @return: what failed, or C{None} if every target took them.
+        """
+        path, syslog = self.path, self.syslog
+        if path is None and syslog is None:
+            return "neither AuditFile nor AuditSyslog is coded any more"
+        errors = []
+        if path is not None:
+            try:
+                self._write(path, b"".join(lines))
+            except OSError as e:
+                errors.append(f"{self._openPath or path}: {e.strerror or e}")
+                self._close()
+        if syslog is not None:
+            try:
+                self._send(syslog, lines)
+            except OSError as e:
+                errors.append(f"syslog {e.strerror or e}")
+        return "; ".join(errors) or None
+
+    def _send(self, syslog: tuple[int, str], lines: list[bytes]) -> None:
+        target = self._syslogTarget
+        if target is None or (target.facility, target.path) != syslog:
+            if target is not None:
+                target.close()
+            target = self._syslogTarget = SyslogTarget(*syslog)
+        target.send(lines)
+
+    def _write(self, path: str, data: bytes) -> None:
         if self._fd < 0 or path != self._openPath or not self._same_file(path):
             self._close()
             self._fd = open_audit_file(path)
@@ -334,7 +392,8 @@ class AuditTrail:
                 if self._failing:
                     self._failing = False
                     self._diagnostics.audit_recovered(
-                        self.path or "", self._unreported + self._reportedCount
+                        self.describe_targets(),
+                        self._unreported + self._reportedCount,
                     )
                     self._unreported = self._reportedCount = 0
                 for each in waiting:

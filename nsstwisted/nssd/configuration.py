@@ -49,6 +49,8 @@ from nsstwisted.config.values import setting_error as _error
 from nsstwisted.config.values import single_value as _single
 from nsstwisted.config.values import system_name_value as _system_name
 from nsstwisted.ike.policy import PeerEku
+from nsstwisted.security.auditsyslog import DEFAULT_SOCKET as DEFAULT_SYSLOG_SOCKET
+from nsstwisted.security.auditsyslog import FACILITIES as SYSLOG_FACILITIES
 
 __all__ = [
     "CONFIG_VARIABLE",
@@ -191,6 +193,9 @@ class NssdConfiguration:
     @ivar auditSync: when its records are forced to disk.
     @ivar auditRequired: whether a request whose record cannot be written
         is refused (fail closed) rather than served unrecorded.
+    @ivar auditSyslog: the syslog facility the audit trail is also (or
+        only) sent to, by name, or L{None} for none.
+    @ivar auditSyslogSocket: the local syslog socket it is sent to.
     """
 
     systemName: str
@@ -213,6 +218,13 @@ class NssdConfiguration:
     auditFile: str | None = None
     auditSync: AuditSync = AuditSync.INTERVAL
     auditRequired: bool = False
+    auditSyslog: str | None = None
+    auditSyslogSocket: str = DEFAULT_SYSLOG_SOCKET
+
+    @property
+    def audited(self) -> bool:
+        """Whether there is an audit trail: a file, syslog, or both."""
+        return self.auditFile is not None or self.auditSyslog is not None
 
     def describe(self) -> list[str]:
         """
@@ -244,6 +256,8 @@ class NssdConfiguration:
             _optional("AuditFile", self.auditFile, "no audit trail"),
             f"AuditSync {self.auditSync.value}",
             f"AuditRequired {'yes' if self.auditRequired else 'no'}",
+            f"AuditSyslog {self.auditSyslog or 'none'}",
+            f"AuditSyslogSocket {format_value(self.auditSyslogSocket)}",
         ]
         return lines
 
@@ -279,6 +293,8 @@ class NssdConfiguration:
             "AuditFile": self.auditFile,
             "AuditSync": self.auditSync.value,
             "AuditRequired": self.auditRequired,
+            "AuditSyslog": self.auditSyslog,
+            "AuditSyslogSocket": self.auditSyslogSocket,
         }
         return [{"Statement": "NssConfig", "Name": None, "Settings": settings}]
 
@@ -433,6 +449,19 @@ def _audit_sync(setting: Setting, filename: str) -> AuditSync:
     raise _error(setting, filename, "must be none, interval or every")
 
 
+def _audit_syslog(setting: Setting, filename: str) -> str | None:
+    text = _single(setting, filename).lower()
+    if text == "none":
+        return None
+    if text not in SYSLOG_FACILITIES:
+        raise _error(
+            setting,
+            filename,
+            f"must be none or a facility: {', '.join(SYSLOG_FACILITIES)}",
+        )
+    return text
+
+
 def _yes_no(setting: Setting, filename: str) -> bool:
     text = _single(setting, filename).lower()
     if text not in ("yes", "no"):
@@ -480,6 +509,8 @@ _KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "auditfile": ("auditFile", _path()),
     "auditsync": ("auditSync", _audit_sync),
     "auditrequired": ("auditRequired", _yes_no),
+    "auditsyslog": ("auditSyslog", _audit_syslog),
+    "auditsyslogsocket": ("auditSyslogSocket", _path(MAX_SOCKET_PATH_BYTES)),
 }
 
 
@@ -552,11 +583,13 @@ def _build(
         auditRequired is not None
         and values["auditRequired"]
         and not values.get("auditFile")
+        and not values.get("auditSyslog")
     ):
         # Fail closed on nothing would refuse every signature: say so now.
         raise _error(
             auditRequired,
             filename,
-            "yes needs an audit trail to write to, but AuditFile is not coded",
+            "yes needs an audit trail to write to, but neither AuditFile nor"
+            " AuditSyslog is coded",
         )
     return NssdConfiguration(**values)

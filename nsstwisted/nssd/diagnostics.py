@@ -110,11 +110,11 @@ class Diagnostics:
             "DBG0013I", None, f"security profiles reloaded (generation {generation})"
         )
 
-    def audit_started(self, path: str, sync: str, required: bool) -> None:
+    def audit_started(self, targets: str, sync: str, required: bool) -> None:
         self._emit(
             "DBG0190I",
             None,
-            f"audit trail {path} opened: AuditSync {sync},"
+            f"audit trail {targets} opened: AuditSync {sync},"
             f" AuditRequired {'yes' if required else 'no'}",
         )
 
@@ -131,11 +131,11 @@ class Diagnostics:
             f" since the last report; {consequence}",
         )
 
-    def audit_recovered(self, path: str, lost: int) -> None:
+    def audit_recovered(self, targets: str, lost: int) -> None:
         self._emit(
             "DBG0192I",
             None,
-            f"audit trail {path} is written again; {lost} records were not"
+            f"audit trail {targets} is written again; {lost} records were not"
             " written meanwhile",
         )
 

@@ -42,7 +42,7 @@ from twisted.python.failure import Failure
 from nsstwisted import __version__
 from nsstwisted.config import ConfigurationError
 from nsstwisted.nssd.admission import AdmissionFactory, ConnectionAdmission
-from nsstwisted.nssd.audit import AuditTrail, check_audit_file
+from nsstwisted.nssd.audit import AuditTrail, check_audit_file, check_syslog
 from nsstwisted.nssd.certificates import CertificateService
 from nsstwisted.nssd.configuration import (
     NssdConfiguration,
@@ -289,6 +289,9 @@ class NSSDService(Service):
             raise StartupError(str(e)) from None
         if not readOnly:
             _check_audit_file(configuration)
+        else:
+            # Reaching the socket writes nothing.
+            _check_audit_syslog(configuration)
         path = database_path(configuration.securityDatabase, env)
         try:
             database = SecurityDatabase.open(
@@ -365,6 +368,14 @@ class NSSDService(Service):
                     " start opens (and creates)"
                 ]
                 if configuration.auditFile is not None
+                else []
+            ),
+            *(
+                [
+                    f"AuditSyslog {configuration.auditSyslog}: the syslog socket"
+                    f" {configuration.auditSyslogSocket} is reachable"
+                ]
+                if configuration.auditSyslog is not None
                 else []
             ),
         ]
@@ -937,17 +948,31 @@ class NSSDService(Service):
 def _check_audit_file(configuration: NssdConfiguration) -> None:
     """
     @raise StartupError: the configuration's C{AuditFile} cannot be opened
-        for appending; a start or refresh fails rather than run unaudited.
+        for appending, or its C{AuditSyslog} socket cannot be reached; a
+        start or refresh fails rather than run unaudited.
     """
     path = configuration.auditFile
-    if path is None:
-        return
-    try:
-        check_audit_file(path)
-    except OSError as e:
-        raise StartupError(
-            f"AuditFile {path} cannot be opened: {e.strerror or e}"
-        ) from None
+    if path is not None:
+        try:
+            check_audit_file(path)
+        except OSError as e:
+            raise StartupError(
+                f"AuditFile {path} cannot be opened: {e.strerror or e}"
+            ) from None
+    _check_audit_syslog(configuration)
+
+
+def _check_audit_syslog(configuration: NssdConfiguration) -> None:
+    facility = configuration.auditSyslog
+    if facility is not None:
+        try:
+            check_syslog(facility, configuration.auditSyslogSocket)
+        except OSError as e:
+            raise StartupError(
+                f"AuditSyslog {facility}: the syslog socket {e.strerror or e}"
+                " cannot be reached; is the syslog daemon running, and is"
+                " AuditSyslogSocket its socket?"
+            ) from None
 
 
 def _tls_ring(configuration: NssdConfiguration) -> tuple[str, str]:
