@@ -15,12 +15,15 @@ the wake-ups of both threads, one per record, and their contention for the
 GIL cost ECDSA signing more than half its throughput.
 
 With C{AuditRequired yes} a request's reply waits for its record: the
-writer fires the waiting Deferreds from the reactor thread, one wake of the
+writer calls back what waits from the reactor thread, one wake of the
 reactor for all the batches written before it turns (the economy of
 L{nsstwisted.nssd.workerpool}, whose queue serves single jobs rather than
-batches, so it is not reused as it is), and a record
-that cannot be written fails its Deferred with L{AuditUnavailable}, which
-the session turns into a refusal.  With C{AuditRequired no} nothing waits,
+batches, so it is not reused as it is), and a record that cannot be
+written is reported as such, which the session turns into a refusal.  What
+waits is a plain callable (L{AuditTrail.record_then}) on the signing path,
+where a Deferred, its callbacks and the chaining cost more than the rest of
+the record, and a Deferred (L{AuditTrail.record}) where the record is rare
+(a logon).  With C{AuditRequired no} nothing waits,
 and the reactor is woken only to report a failure or the recovery.
 
 The file is opened for appending, created with mode 0600, and opened again
@@ -39,9 +42,11 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
 from twisted.python.threadable import isInIOThread
 
 from nsstwisted.nssd.configuration import AuditSync, NssdConfiguration
@@ -51,6 +56,8 @@ from nsstwisted.security.auditsyslog import FACILITIES, SyslogTarget
 
 __all__ = ["AuditTrail", "AuditUnavailable", "check_audit_file", "check_syslog"]
 
+_log = Logger()
+
 QUEUE_SIZE = 65536
 """Records queued at most; past it a record counts as not written."""
 BATCH_SIZE = 4096
@@ -58,8 +65,12 @@ SYNC_INTERVAL = 1.0
 REPORT_INTERVAL = 60.0
 """Seconds between two reports (DBG0191I) of records not written."""
 
+_Waiter = Callable[[str | None], object]
+"""What waits for a record: called with C{None} once it is written, or with
+what failed."""
+
 # A record's JSON line, and what waits for it.
-_Item = tuple[bytes, Deferred[None] | None]
+_Item = tuple[bytes, _Waiter | None]
 
 
 class AuditUnavailable(Exception):
@@ -137,7 +148,7 @@ class AuditTrail:
         self._lock = threading.Lock()
         self._failures = 0
         # Written batches' outcomes, for the reactor (as WorkerPool's).
-        self._done: collections.deque[tuple[list[Deferred[None]], str | None, int]] = (
+        self._done: collections.deque[tuple[list[_Waiter], str | None, int]] = (
             collections.deque()
         )
         self._deliveryScheduled = False
@@ -220,21 +231,48 @@ class AuditTrail:
         """
         if not self.enabled:
             return None
-        waiting: Deferred[None] | None = Deferred() if self.required and wait else None
+        if not (self.required and wait):
+            self._collect(event, fields, None)
+            return None
+        waiting: Deferred[None] = Deferred()
+
+        def written(error: str | None) -> None:
+            if error is None:
+                waiting.callback(None)
+            else:
+                waiting.errback(AuditUnavailable(error))
+
+        self._collect(event, fields, written)
+        return waiting
+
+    def record_then(
+        self, event: str, fields: dict[str, Any], then: _Waiter | None
+    ) -> None:
+        """
+        Collect a record (on the reactor thread), as L{record}; with
+        C{AuditRequired yes} call C{then} on the reactor thread once it is
+        written (with C{None}) or could not be (with what failed, maybe
+        before this returns), and never call it otherwise.
+        """
+        if self.enabled:
+            self._collect(event, fields, then if self.required else None)
+
+    def _collect(
+        self, event: str, fields: dict[str, Any], then: _Waiter | None
+    ) -> None:
         if self._enqueued - self._taken + len(self._collected) >= QUEUE_SIZE:
             # The writer cannot keep up (a disk that hangs, say).
             self._lost(1)
             self._report_failure("the audit queue is full", 1)
-            if waiting is not None:
-                return fail(AuditUnavailable("the audit queue is full"))
-            return None
+            if then is not None:
+                then("the audit queue is full")
+            return
         if not self._collected:
             self._reactor.callLater(0, self._hand_over)
         # Formatted here rather than in the writer: a writer thread busy
         # with Python holds the GIL, and the reactor, which gives it up at
         # every send, waits for it a switch interval each time.
-        self._collected.append((audit_line(time.time(), event, fields), waiting))
-        return waiting
+        self._collected.append((audit_line(time.time(), event, fields), then))
 
     def _hand_over(self) -> None:
         batch, self._collected = self._collected, []
@@ -293,7 +331,7 @@ class AuditTrail:
         if error is not None:
             self._lost(len(batch))
         self._taken += len(batch)
-        waiting = [d for _, d in batch if d is not None]
+        waiting = [then for _, then in batch if then is not None]
         recovered, self._lastFailed = self._lastFailed, error is not None
         if not waiting and error is None and not recovered:
             return
@@ -396,12 +434,15 @@ class AuditTrail:
                         self._unreported + self._reportedCount,
                     )
                     self._unreported = self._reportedCount = 0
-                for each in waiting:
-                    each.callback(None)
             else:
                 self._report_failure(error, count)
-                for each in waiting:
-                    each.errback(AuditUnavailable(error))
+            for then in waiting:
+                try:
+                    then(error)
+                except Exception:
+                    # One waiter's fault must not leave the others' replies
+                    # unsent.
+                    _log.failure("answering an audited request failed")
 
     def _report_failure(self, error: str, count: int) -> None:
         """
