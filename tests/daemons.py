@@ -33,7 +33,13 @@ from twisted.trial.unittest import TestCase
 from zope.interface import implementer
 
 from nsstwisted.cli.racf import run as nss_racf
-from nsstwisted.client import ServerIdentity, tls_endpoint
+from nsstwisted.client import (
+    NssSession,
+    PasswordCredentials,
+    ServerIdentity,
+    connect,
+    tls_endpoint,
+)
 from nsstwisted.nssd.service import NSSDService
 from nsstwisted.protocols.nmi import NmiClientFactory, NmiClientProtocol
 from nsstwisted.security.database import SecurityDatabase
@@ -41,6 +47,7 @@ from nsstwisted.security.keyring import CertificateOwner, KeyRingStore
 from nsstwisted.security.location import is_database_uri
 from nsstwisted.security.passticket import generate_passticket, parse_key
 from nsstwisted.wire.nmi import NmiDecoder, NmiMessage
+from nsstwisted.wire.nss import Services
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE_JOB = os.path.join(ROOT, "docs", "examples", "nss-setup.racf")
@@ -211,6 +218,23 @@ LOOPBACK = ServerIdentity("IpAddr", "127.0.0.1")
 
 def client_endpoint(setup: SecuritySetup, port: int) -> IStreamClientEndpoint:
     return tls_endpoint(TCP4ClientEndpoint(reactor, "127.0.0.1", port), [setup.caPem])
+
+
+async def logon_client1(
+    setup: SecuritySetup, port: int, services: Services = Services.CERT
+) -> NssSession:
+    """
+    Log CLIENT1 on with its password to the in-process nssd on C{port}:
+    the session most tests need.
+    """
+    return await connect(
+        reactor,
+        client_endpoint(setup, port),
+        serverIdentity=LOOPBACK,
+        clientName="CLIENT1",
+        credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
+        services=services,
+    )
 
 
 def python() -> str:

@@ -41,6 +41,7 @@ from tests.daemons import (
     build_security,
     capture_messages,
     client_endpoint,
+    logon_client1,
     racf,
     start_nssd,
     ticket_for,
@@ -502,14 +503,7 @@ class AuditSyslogTests(TestCase):
         return service
 
     async def logon(self) -> Any:
-        session = await connect(
-            reactor,
-            client_endpoint(self.setup, self.portNumber),
-            serverIdentity=LOOPBACK,
-            clientName="CLIENT1",
-            credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
-            services=BOTH,
-        )
+        session = await logon_client1(self.setup, self.portNumber, BOTH)
         self.addCleanup(session.close)
         return session
 

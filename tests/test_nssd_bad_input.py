@@ -66,6 +66,7 @@ from tests.daemons import (
     build_security,
     capture_messages,
     client_endpoint,
+    logon_client1,
     start_nssd,
     ticket_for,
     write_nssd_config,
@@ -199,14 +200,7 @@ class BadInputTests(TestCase):
         return client
 
     async def still_serving(self) -> None:
-        session = await connect(
-            reactor,
-            client_endpoint(self.setup, self.portNumber),
-            serverIdentity=LOOPBACK,
-            clientName="CLIENT1",
-            credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
-            services=Services.CERT,
-        )
+        session = await logon_client1(self.setup, self.portNumber)
         try:
             await session.caCertificates()
         finally:

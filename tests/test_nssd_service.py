@@ -64,6 +64,7 @@ from tests.daemons import (
     client_endpoint,
     connect_nmi_as,
     hold_nmi_connections,
+    logon_client1,
     racf,
     skip_unless_root,
     start_nssd,
@@ -767,14 +768,7 @@ class RefreshHintTests(TestCase):
 
     async def logon(self) -> ReasonCode:
         try:
-            session = await connect(
-                reactor,
-                client_endpoint(self.setup, self.portNumber),
-                serverIdentity=LOOPBACK,
-                clientName="CLIENT1",
-                credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
-                services=Services.CERT,
-            )
+            session = await logon_client1(self.setup, self.portNumber)
         except NssRequestFailed as e:
             return e.reasonCode
         await session.close()
