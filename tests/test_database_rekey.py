@@ -13,6 +13,7 @@ resealed.
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import sqlite3
@@ -29,6 +30,7 @@ from nsstwisted.client import PassTicketCredentials, PasswordCredentials, connec
 from nsstwisted.security.database import MASTER_KEY_CHECK, SecurityDatabase
 from nsstwisted.security.errors import MasterKeyChangedError, StashError
 from nsstwisted.security.keyring import CertificateOwner, KeyRingStore
+from nsstwisted.security.location import redact_uri
 from nsstwisted.security.passticket import generate_passticket, parse_key
 from nsstwisted.security.profiles import ProfileStore, ResourceClass
 from nsstwisted.security.stash import create_stash, load_stash
@@ -247,6 +249,47 @@ class SqliteRekeyTests(RekeyTestCase):
         with open(self.newStash, "rb") as f:
             self.assertEqual(f.read(), leftover)
 
+    def test_audited(self) -> None:
+        """
+        With C{--audit-file}, a rotation and a refused one are each recorded
+        (who, the command, its options, the result); an audit file that
+        cannot be opened rotates nothing (NSR0380E).
+        """
+        location = self.source()
+        audit = self.path("nssd.audit")
+        status, _out, err = self.rekey(location, "--audit-file", audit)
+        self.assertEqual(status, 0, err)
+        status, _out, err = self.rekey(location, "--audit-file", audit)
+        self.assertEqual(status, 0, err)
+        self.newStash = self.oldStash
+        status, _out, err = self.rekey(location, "--audit-file", audit)
+        self.assertEqual(status, 1)
+        with open(audit, "rb") as f:
+            records = [json.loads(line) for line in f]
+        self.assertEqual(
+            [(r["event"], r["command"], r["result"]) for r in records],
+            [("database", "rekey", "success")] * 2 + [("database", "rekey", "failure")],
+        )
+        self.assertEqual(
+            records[0]["options"],
+            {
+                "database": location,
+                "stash": self.oldStash,
+                "new-stash": self.path("new.sth"),
+            },
+        )
+        self.assertEqual(records[2]["messageId"], "NSR0373E")
+        self.assertEqual(records[0]["uid"], os.getuid())
+        os.remove(audit)
+        os.mkdir(audit)
+        before = self.sealed(location)
+        self.newStash = self.path("newer.sth")
+        status, _out, err = self.rekey(location, "--audit-file", audit)
+        self.assertEqual(status, 2)
+        self.assertIn(f"NSR0380E the audit file {audit} cannot be opened", err)
+        self.assertEqual(self.sealed(location), before)
+        self.assertFalse(os.path.exists(self.newStash))
+
     def test_sameStashRefused(self) -> None:
         location = self.source()
         before = self.sealed(location)
@@ -334,6 +377,22 @@ class PostgresqlRekeyTests(RekeyTestCase):
 
     def test_rekeyThenServeWithNewStash(self) -> None:
         self.assertRotated(self.source_on_postgresql())
+
+    def test_auditedWithoutPassword(self) -> None:
+        """
+        A URI's password never reaches the audit record: the rest of the
+        URI does, to say which database was rotated.
+        """
+        uri = self.source_on_postgresql() + "&password=Sekr1t-Pw"
+        audit = self.path("nssd.audit")
+        status, _out, err = self.rekey(uri, "--audit-file", audit)
+        self.assertEqual(status, 0, err)
+        with open(audit, "rb") as f:
+            content = f.read()
+        self.assertNotIn(b"Sekr1t", content)
+        [record] = [json.loads(line) for line in content.splitlines()]
+        self.assertEqual(record["options"]["database"], redact_uri(uri))
+        self.assertIn("search_path", record["options"]["database"])
 
     def test_refusedRowRollsBack(self) -> None:
         import psycopg

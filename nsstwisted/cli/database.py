@@ -36,11 +36,22 @@ from typing import Any, ClassVar, NoReturn, TextIO
 
 from twisted.python import usage
 
+from nsstwisted.cli.adminaudit import (
+    AdministrationAudit,
+    audit_parameters,
+    check_audit_options,
+    open_audit,
+)
 from nsstwisted.cli.options import Finished, SubcommandOptions
 from nsstwisted.security.backup import BackupReport, backup_database, stashes_beside
 from nsstwisted.security.copying import CopyReport, copy_database
 from nsstwisted.security.errors import SecurityError
-from nsstwisted.security.location import database_path, stash_path
+from nsstwisted.security.location import (
+    database_path,
+    is_database_uri,
+    redact_uri,
+    stash_path,
+)
 from nsstwisted.security.rekeying import RekeyReport, rekey_database
 from nsstwisted.security.schemaversion import StoredVersion, stored_version
 
@@ -77,11 +88,13 @@ class CopyOptions(_HelpOptions):
         ["from", "f", None, "The security database to copy (file or URI)."],
         ["to", "t", None, "Where to copy it: a new file, or an empty database."],
         ["stash", "s", None, "The stash file of the source's master key."],
+        *audit_parameters("the copy"),
     ]
 
     def postOptions(self) -> None:
         if not self["from"] or not self["to"]:
             raise usage.UsageError("copy needs --from SOURCE and --to TARGET")
+        check_audit_options(self)
 
 
 class BackupOptions(_HelpOptions):
@@ -107,11 +120,13 @@ class BackupOptions(_HelpOptions):
     optParameters: ClassVar[list[list[Any]]] = [
         ["to", "t", None, "The backup file to make."],
         ["database", "d", None, "The security database (an SQLite file)."],
+        *audit_parameters("the backup"),
     ]
 
     def postOptions(self) -> None:
         if not self["to"]:
             raise usage.UsageError("backup needs --to PATH")
+        check_audit_options(self)
 
 
 class RekeyOptions(_HelpOptions):
@@ -137,11 +152,13 @@ class RekeyOptions(_HelpOptions):
         ["database", "d", None, "The security database (file or URI)."],
         ["stash", "s", None, "The stash file of the current master key."],
         ["new-stash", "n", None, "The new stash file to write."],
+        *audit_parameters("the rotation"),
     ]
 
     def postOptions(self) -> None:
         if not self["new-stash"]:
             raise usage.UsageError("rekey needs --new-stash NEW")
+        check_audit_options(self)
 
 
 class VersionOptions(_HelpOptions):
@@ -292,18 +309,40 @@ def run(
     except usage.UsageError as e:
         err.write(f"{PROGRAM}: {e} (see {PROGRAM} --help)\n")
         return EXIT_ENVIRONMENT
-    sub = options.subOptions
+    sub, subCommand = options.subOptions, options.subCommand
+    assert subCommand is not None  # postOptions saw to it
+    audit = None
+    if subCommand != "version":
+        # What changes a database or copies its keys is recorded; reading
+        # its version is not.
+        audit, mayRun = open_audit(sub, PROGRAM, err)
+        if not mayRun:
+            return EXIT_ENVIRONMENT
     try:
-        if options.subCommand == "copy":
+        return _run(subCommand, sub, out, err, audit)
+    finally:
+        if audit is not None:
+            audit.close()
+
+
+def _run(
+    subCommand: str,
+    sub: usage.Options,
+    out: TextIO,
+    err: TextIO,
+    audit: AdministrationAudit | None,
+) -> int:
+    try:
+        if subCommand == "copy":
             stash = stash_path(sub["from"], sub["stash"])
             lines = _copied(copy_database(sub["from"], sub["to"], stash), stash)
-        elif options.subCommand == "backup":
+        elif subCommand == "backup":
             location = database_path(sub["database"])
             report = backup_database(location, sub["to"], replace=sub["replace"])
             lines = _backed_up(report)
             for stash in stashes_beside(location, report.target):
                 err.write(f"{PROGRAM}: {_stash_beside(stash)}\n")
-        elif options.subCommand == "rekey":
+        elif subCommand == "rekey":
             location = database_path(sub["database"])
             stash = stash_path(location, sub["stash"])
             lines = _rekeyed(rekey_database(location, stash, sub["new-stash"]), stash)
@@ -311,10 +350,53 @@ def run(
             lines = _version(stored_version(database_path(sub["database"])))
     except SecurityError as e:
         err.write(f"{PROGRAM}: {e}\n")
+        if audit is not None and not _recorded(audit, subCommand, sub, e, err):
+            return EXIT_ENVIRONMENT
         return e.exitStatus
     for line in lines:
         out.write(line + "\n")
+    if audit is not None and not _recorded(audit, subCommand, sub, None, err):
+        return EXIT_ENVIRONMENT
     return EXIT_OK
+
+
+_RECORDED_OPTIONS = ("from", "to", "database", "stash", "new-stash", "replace")
+
+
+def _recorded(
+    audit: AdministrationAudit,
+    subCommand: str,
+    sub: usage.Options,
+    failed: SecurityError | None,
+    err: TextIO,
+) -> bool:
+    """
+    Record a command run: its options as given (paths, and database URIs
+    without their passwords), its result and a failure's message ID.
+    """
+    given = {name: sub[name] for name in _RECORDED_OPTIONS if sub.get(name)}
+    if subCommand != "copy":
+        # The database acted on, also when it came from the environment.
+        given["database"] = database_path(sub["database"])
+    for name, value in given.items():
+        if isinstance(value, str) and is_database_uri(value):
+            given[name] = redact_uri(value)
+    fields: dict[str, object] = {
+        "command": subCommand,
+        "options": given,
+        "result": "success" if failed is None else "failure",
+    }
+    if failed is not None:
+        fields["messageId"] = failed.messageId
+    try:
+        audit.record("database", fields)
+    except OSError as e:
+        err.write(
+            f"{PROGRAM}: NSR0381E {subCommand} ran, but its record cannot be"
+            f" written to the audit trail ({e.strerror or e})\n"
+        )
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

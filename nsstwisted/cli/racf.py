@@ -32,22 +32,22 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import stat
 import sys
-import time
 from typing import Any, ClassVar, NoReturn, TextIO
 
 from twisted.python import usage
 
 from nsstwisted import __version__
+from nsstwisted.cli.adminaudit import (
+    AdministrationAudit,
+    audit_parameters,
+    check_audit_options,
+    open_audit,
+)
 from nsstwisted.cli.options import CommandOptions, Finished
 from nsstwisted.cli.racfjson import command_json
 from nsstwisted.cli.secretinput import SecretUnavailable, ask_secret
-from nsstwisted.security.auditline import append_line, audit_line, open_audit_file
-from nsstwisted.security.auditsyslog import DEFAULT_SOCKET as DEFAULT_SYSLOG_SOCKET
-from nsstwisted.security.auditsyslog import FACILITIES as SYSLOG_FACILITIES
-from nsstwisted.security.auditsyslog import SyslogTarget
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import (
     CommandSyntaxError,
@@ -78,8 +78,6 @@ EXIT_OK = 0
 EXIT_COMMAND_FAILED = 1
 EXIT_ENVIRONMENT = 2
 MAX_JOB_SIZE = 4 * 1024 * 1024
-AUDIT_VARIABLE = "NSS_AUDIT_FILE"
-AUDIT_SYSLOG_VARIABLE = "NSS_AUDIT_SYSLOG"
 
 
 class RacfOptions(CommandOptions):
@@ -111,25 +109,7 @@ class RacfOptions(CommandOptions):
         ["database", "d", None, "The security database file."],
         ["stash", "s", None, "The stash file holding the master key."],
         ["file", "f", None, "Run the commands of this job file ('-': stdin)."],
-        [
-            "audit-file",
-            None,
-            None,
-            f"Record each command run in this audit file (else ${AUDIT_VARIABLE}).",
-        ],
-        [
-            "audit-syslog",
-            None,
-            None,
-            "Also (or only) send each command's record to syslog, with this"
-            f" facility (else ${AUDIT_SYSLOG_VARIABLE}).",
-        ],
-        [
-            "audit-syslog-socket",
-            None,
-            DEFAULT_SYSLOG_SOCKET,
-            "The local syslog socket.",
-        ],
+        *audit_parameters("each command run"),
     ]
 
     opt_h = CommandOptions.opt_help
@@ -140,13 +120,7 @@ class RacfOptions(CommandOptions):
     def postOptions(self) -> None:
         if bool(self["command"]) == bool(self["file"]):
             raise usage.UsageError("give either one command or --file JOB")
-        facility = self["audit-syslog"] or os.environ.get(AUDIT_SYSLOG_VARIABLE)
-        if facility is not None and facility.lower() not in SYSLOG_FACILITIES:
-            raise usage.UsageError(
-                f"--audit-syslog {facility}: the facility must be one of"
-                f" {', '.join(SYSLOG_FACILITIES)}"
-            )
-        self["audit-syslog"] = None if facility is None else facility.lower()
+        check_audit_options(self)
 
 
 def _read_job(path: str, stdin: TextIO) -> tuple[str, str, int]:
@@ -299,31 +273,9 @@ def run(
             err.write(f"{PROGRAM}: {line}\n")
         err.write(f"{PROGRAM}: nothing was run\n")
         return EXIT_COMMAND_FAILED
-    auditPath = options["audit-file"] or os.environ.get(AUDIT_VARIABLE) or None
-    facility = options["audit-syslog"]
-    syslog = None
-    if facility is not None:
-        syslog = SyslogTarget(
-            SYSLOG_FACILITIES[facility], options["audit-syslog-socket"], PROGRAM
-        )
-        try:
-            syslog.check()
-        except OSError as e:
-            err.write(
-                f"{PROGRAM}: NSR0382E the syslog socket {e.strerror or e} cannot"
-                " be reached for --audit-syslog; nothing was run\n"
-            )
-            return EXIT_ENVIRONMENT
-    audit = None
-    if auditPath is not None or syslog is not None:
-        try:
-            audit = RacfAudit(auditPath, syslog)
-        except OSError as e:
-            err.write(
-                f"{PROGRAM}: NSR0380E the audit file {auditPath} cannot be opened"
-                f" ({e.strerror or e}); nothing was run\n"
-            )
-            return EXIT_ENVIRONMENT
+    audit, mayRun = open_audit(options, PROGRAM, err)
+    if not mayRun:
+        return EXIT_ENVIRONMENT
     try:
         return _open_and_run(options, commands, base, out, err, audit)
     finally:
@@ -337,7 +289,7 @@ def _open_and_run(
     base: str,
     out: TextIO,
     err: TextIO,
-    audit: RacfAudit | None,
+    audit: AdministrationAudit | None,
 ) -> int:
     try:
         path = database_path(options["database"])
@@ -389,7 +341,7 @@ def _run_commands(
     commands: list[RacfCommand],
     out: TextIO,
     err: TextIO,
-    audit: RacfAudit | None = None,
+    audit: AdministrationAudit | None = None,
 ) -> int:
     status = EXIT_OK
     for command in commands:
@@ -417,7 +369,7 @@ def _run_commands_json(
     commands: list[RacfCommand],
     out: TextIO,
     err: TextIO,
-    audit: RacfAudit | None = None,
+    audit: AdministrationAudit | None = None,
 ) -> int:
     """
     Run the commands as L{_run_commands} does, and print one JSON array
@@ -453,10 +405,19 @@ def _run_commands_json(
 
 
 def _recorded(
-    audit: RacfAudit, command: RacfCommand, failed: SecurityError | None, err: TextIO
+    audit: AdministrationAudit,
+    command: RacfCommand,
+    failed: SecurityError | None,
+    err: TextIO,
 ) -> bool:
+    fields: dict[str, object] = {
+        "command": render_command(mask_secrets(command)),
+        "result": "success" if failed is None else "failure",
+    }
+    if failed is not None:
+        fields["messageId"] = failed.messageId
     try:
-        audit.record(command, failed)
+        audit.record("racf", fields)
     except OSError as e:
         err.write(
             f"{PROGRAM}: NSR0381E {command.verb} ran, but its record cannot be"
@@ -465,64 +426,6 @@ def _recorded(
         )
         return False
     return True
-
-
-class RacfAudit:
-    """
-    The audit file, open for appending while the job runs: one line per
-    command, written and forced to disk before the next command runs
-    (administration is rare, and each record is worth the sync); and the
-    syslog socket, given the same line.
-
-    The simplest design that keeps one trail: C{nss-racf} appends to the
-    file itself, in one C{write} per line, as nssd's writer does, rather
-    than sending records to nssd, which need not be running.
-    """
-
-    def __init__(self, path: str | None, syslog: SyslogTarget | None = None) -> None:
-        self.path = path
-        self._syslog = syslog
-        self._fd = -1 if path is None else open_audit_file(path)
-        uid = os.getuid()
-        try:
-            user = pwd.getpwuid(uid).pw_name
-        except KeyError:
-            user = str(uid)
-        self._who: dict[str, object] = {"user": user, "uid": uid}
-        try:
-            login = os.getlogin()
-        except OSError:
-            login = None
-        if login is not None and login != user:
-            # The terminal's login: who ran it through sudo or su.
-            self._who["login"] = login
-
-    def record(self, command: RacfCommand, failed: SecurityError | None) -> None:
-        """
-        @raise OSError: the record cannot be written.
-        """
-        fields = {
-            **self._who,
-            "command": render_command(mask_secrets(command)),
-            "result": "success" if failed is None else "failure",
-        }
-        if failed is not None:
-            fields["messageId"] = failed.messageId
-        line = audit_line(time.time(), "racf", fields)
-        if self._fd >= 0:
-            try:
-                append_line(self._fd, line)
-                os.fsync(self._fd)
-            except OSError as e:
-                raise OSError(e.errno, f"{self.path}: {e.strerror or e}") from None
-        if self._syslog is not None:
-            self._syslog.send([line])
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-        if self._syslog is not None:
-            self._syslog.close()
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
