@@ -384,7 +384,9 @@ class ImportedInstallationTests(InstallationTestCase):
         )
         iked = self.write(
             "host2.conf",
-            HOST2_IKED.replace("SaInstaller Xfrm", "SaInstaller Xfrm\n  MetricsPort 9160"),
+            HOST2_IKED.replace(
+                "SaInstaller Xfrm", "SaInstaller Xfrm\n  MetricsPort 9160"
+            ),
         )
         result = import_installation([nssd], [iked])
         (server,) = result.description.servers
@@ -545,7 +547,9 @@ class BadInputTests(InstallationTestCase):
         path = self.write("audit.conf", "NssConfig\n{\n  AuditSyslog kern\n}\n")
         text = self.assertRefused("NSA0081E", [path], [], hostname="h")
         self.assertIn(f"{path}:3: AuditSyslog: must be none or a facility: user,", text)
-        path = self.write("metrics.conf", "IkeConfig\n{\n  MetricsPort 9160 Interface x\n}\n")
+        path = self.write(
+            "metrics.conf", "IkeConfig\n{\n  MetricsPort 9160 Interface x\n}\n"
+        )
         text = self.assertRefused("NSA0081E", [], [path], hostname="h")
         self.assertEqual(
             text,

@@ -196,14 +196,17 @@ class _Checker:
         another server's NSS or metrics port on the same address, so that
         the server can start.
         """
+        # Port 0 (out of range, NSA0008E) would be the system's choice.
         taken: dict[tuple[str, int], str] = {}
         for server in description.servers:
+            if server.port == 0:
+                continue
             taken.setdefault(
                 (server.address.lower(), server.port),
                 f"the NSS port of [{server_table(server.name)}]",
             )
         for server in description.servers:
-            if server.metricsPort is None:
+            if not server.metricsPort:
                 continue
             path = server_table(server.name)
             where = (server.address.lower(), server.metricsPort)
