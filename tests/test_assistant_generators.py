@@ -271,6 +271,37 @@ class NssdConfTests(GeneratorTestCase):
             text,
         )
 
+    def test_readmeSaysWhatTheyNeed(self) -> None:
+        """
+        The README of a server with metrics and an audit file, and of an
+        image with metrics, says what the host needs before the start; one
+        without them says nothing of it.
+        """
+        primary = dataclasses.replace(
+            self.description.servers[0],
+            metricsPort=9159,
+            auditFile="/var/log/nssd/audit.log",
+        )
+        image = dataclasses.replace(self.description.images[0], metricsPort=9160)
+        description = dataclasses.replace(
+            self.description,
+            servers=(primary, self.description.servers[1]),
+            images=(image, *self.description.images[1:]),
+        )
+        files = {f.path: f for f in generate(description, fixed_secret)}
+        server = files["NSSD1/README"].content.decode()
+        self.assertIn("pip install 'nsstwisted[metrics]'", server)
+        self.assertIn(
+            "- The audit trail goes to /var/log/nssd/audit.log: make /var/log/nssd/",
+            server,
+        )
+        self.assertIn(
+            "pip install 'nsstwisted[metrics]'", files["MVS1/README"].content.decode()
+        )
+        for readme in ("NSSD2/README", "MVS2/README"):
+            self.assertNotIn("metrics", files[readme].content.decode())
+            self.assertNotIn("audit", files[readme].content.decode())
+
     def test_noMetricsNorAuditTrail(self) -> None:
         """
         A server that describes neither gets a file that codes neither,
