@@ -1362,6 +1362,7 @@ from nsstwisted.assistant.model import (  # noqa: E402
     Stack,
     StackSettings,
 )
+from nsstwisted.security.auditsyslog import FACILITIES as SYSLOG_FACILITIES  # noqa: E402
 from nsstwisted.security.certgen import KEY_SIZES  # noqa: E402
 
 # Any text a TOML string can hold (no lone surrogates): control characters,
@@ -1423,6 +1424,13 @@ assistant_servers = st.builds(
     nmiSocket=_optional(assistant_paths),
     backupOf=_optional(assistant_texts),
     userId=assistant_userids,
+    metricsPort=_optional(st.integers(1, 65535)),
+    metricsInterface=_optional(iked_addresses),
+    auditFile=_optional(assistant_paths),
+    auditSync=st.sampled_from(["none", "interval", "every"]),
+    auditRequired=st.booleans(),
+    auditSyslog=_optional(st.sampled_from(sorted(SYSLOG_FACILITIES))),
+    auditSyslogSocket=_optional(assistant_paths),
 )
 
 assistant_stacks = st.builds(
@@ -1448,6 +1456,8 @@ def assistant_images(draw: st.DrawFn) -> Image:
         ikeSyslogLevel=draw(_optional(st.integers(0, 1023))),
         nmiSocket=draw(_optional(assistant_paths)),
         saInstaller=draw(_optional(st.sampled_from(["Record", "Xfrm"]))),
+        metricsPort=draw(_optional(st.integers(1, 65535))),
+        metricsInterface=draw(_optional(iked_addresses)),
         secretsDirectory=draw(assistant_paths),
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import os
 import pwd
 import re
@@ -20,12 +21,14 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from nsstwisted.assistant.deployment import deploy
@@ -469,6 +472,77 @@ class AssistantEndToEndTests(TestCase):
             },
         )
         self.assertNotIn(b"Traceback", nssd.output)
+
+    async def test_auditTrailAndMetrics(self) -> None:
+        """
+        A server with an audit trail that must be written (AuditRequired,
+        AuditSync every) and metrics, an image with metrics: the real nssd
+        and iked start from the generated files, serve their metrics on
+        the ports described, and nssd records the stacks' logons and a
+        signature in the audit file described.
+        """
+        description = two_stacks(self.where, self.port)
+        audit = self.where.path("audit", "nssd-audit.log")
+        nssdMetrics, ikedMetrics = free_port(), free_port()
+        server = dataclasses.replace(
+            description.servers[0],
+            auditFile=audit,
+            auditSync="every",
+            auditRequired=True,
+            metricsPort=nssdMetrics,
+        )
+        image = dataclasses.replace(description.images[0], metricsPort=ikedMetrics)
+        description = dataclasses.replace(
+            description, servers=(server,), images=(image,)
+        )
+        os.makedirs(os.path.dirname(audit))
+        self.install(description)
+        nssd, _ = self.start("NSSD1/nssd.service")
+        await nssd.waitFor(rb"DBG0002I NSS server listening on \S+ port %d" % self.port)
+        await nssd.waitFor(rb"DBG0190I .*: AuditSync every, AuditRequired yes")
+        self.assertIn(
+            b"DBG0180I metrics served on http://127.0.0.1:%d/metrics" % nssdMetrics,
+            nssd.output,
+        )
+        iked, stopIked = self.start("MVS1/iked.service")
+        await iked.waitFor(
+            rb"EZD1190I metrics served on http://127.0.0.1:%d" % ikedMetrics
+        )
+        await iked.waitFor(rb"EZD1138I Stack TCPIP is connected")
+        await iked.waitFor(rb"EZD1138I Stack TCPIPB is connected")
+        scraped = await fetch(f"http://127.0.0.1:{nssdMetrics}/metrics")
+        self.assertIn('nssd_sessions{state="active"} 2.0', scraped)
+        scraped = await fetch(f"http://127.0.0.1:{ikedMetrics}/metrics")
+        self.assertIn("# TYPE iked_", scraped)
+        await stopIked()
+        await self.sign(
+            "MVS1_TCPIP",
+            "IKEA",
+            [
+                "--password-file",
+                self.where.path("MVS1", "secrets", "IKEA.password"),
+            ],
+            "TCPIP cert",
+        )
+        with open(audit, encoding="utf-8") as f:
+            records = [json.loads(line) for line in f]
+        events = {(r["event"], r.get("client")) for r in records}
+        self.assertIn(("logon", "MVS1_TCPIP"), events)
+        self.assertIn(("logon", "MVS1_TCPIPB"), events)
+        self.assertIn(("sign", "MVS1_TCPIP"), events)
+        self.assertEqual(os.stat(audit).st_mode & 0o777, 0o600)
+        self.assertNotIn(b"Traceback", nssd.output + iked.output)
+
+
+def fetch(url: str) -> Deferred[str]:
+    """GET C{url} in a thread, as a Prometheus server would."""
+
+    def get() -> str:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (http only)
+            body: bytes = response.read()
+        return body.decode("utf-8")
+
+    return deferToThread(get)
 
 
 async def _sleep(seconds: float) -> None:

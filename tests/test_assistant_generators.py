@@ -22,6 +22,7 @@ from nsstwisted.assistant.generators import (
 )
 from nsstwisted.assistant.model import Description, Role
 from nsstwisted.cli.racf import run as nss_racf
+from nsstwisted.config.values import AuditSync, MetricsListener
 from nsstwisted.iked.configuration.ikedconf import load_iked_configuration
 from nsstwisted.iked.configuration.policyfile import load_stack_policy
 from nsstwisted.nssd.configuration import load_nssd_configuration
@@ -212,6 +213,127 @@ class NssdConfTests(GeneratorTestCase):
             ),
         )
 
+    def test_metricsAndAuditTrailReadByNssd(self) -> None:
+        """
+        A server's metrics and audit trail are in its nssd.conf, as nssd
+        reads them.
+        """
+        audit = os.path.join(self.folder, "audit", "nssd audit.log")
+        primary = dataclasses.replace(
+            self.description.servers[0],
+            metricsPort=9159,
+            metricsInterface="::1",
+            auditFile=audit,
+            auditSync="every",
+            auditRequired=True,
+            auditSyslog="LOCAL3",
+            auditSyslogSocket="/run/systemd/journal/syslog",
+        )
+        description = dataclasses.replace(
+            self.description, servers=(primary, self.description.servers[1])
+        )
+        self.install(description)
+        config = load_nssd_configuration(
+            os.path.join(self.folder, "NSSD1", "nssd.conf"), hostname="elsewhere"
+        )
+        self.assertEqual(config.metrics, MetricsListener(9159, "::1"))
+        self.assertEqual(
+            (
+                config.auditFile,
+                config.auditSync,
+                config.auditRequired,
+                config.auditSyslog,
+                config.auditSyslogSocket,
+            ),
+            (audit, AuditSync.EVERY, True, "local3", "/run/systemd/journal/syslog"),
+        )
+
+    def test_auditTrailDefaultsWritten(self) -> None:
+        """
+        With an audit trail, AuditSync and AuditRequired are written at
+        their defaults too, so that the file says whether nssd fails
+        closed; the metrics' interface is left to nssd's default.
+        """
+        primary = dataclasses.replace(
+            self.description.servers[0], auditSyslog="authpriv", metricsPort=9159
+        )
+        description = dataclasses.replace(
+            self.description, servers=(primary, self.description.servers[1])
+        )
+        files = {f.path: f for f in generate(description, fixed_secret)}
+        text = files["NSSD1/nssd.conf"].content.decode()
+        self.assertIn(
+            "  MetricsPort 9159\n"
+            "  AuditSyslog authpriv\n"
+            "  AuditSync interval\n"
+            "  AuditRequired no\n"
+            "  Discipline IPSec Enable\n",
+            text,
+        )
+
+    def test_readmeSaysWhatTheyNeed(self) -> None:
+        """
+        The README of a server with metrics and an audit file, and of an
+        image with metrics, says what the host needs before the start; one
+        without them says nothing of it.
+        """
+        primary = dataclasses.replace(
+            self.description.servers[0],
+            metricsPort=9159,
+            auditFile="/var/log/nssd/audit.log",
+        )
+        image = dataclasses.replace(self.description.images[0], metricsPort=9160)
+        description = dataclasses.replace(
+            self.description,
+            servers=(primary, self.description.servers[1]),
+            images=(image, *self.description.images[1:]),
+        )
+        files = {f.path: f for f in generate(description, fixed_secret)}
+        server = files["NSSD1/README"].content.decode()
+        self.assertIn("pip install 'nsstwisted[metrics]'", server)
+        self.assertIn(
+            "- The audit trail goes to /var/log/nssd/audit.log: make /var/log/nssd/",
+            server,
+        )
+        self.assertIn(
+            "pip install 'nsstwisted[metrics]'", files["MVS1/README"].content.decode()
+        )
+        for readme in ("NSSD2/README", "MVS2/README"):
+            self.assertNotIn("metrics", files[readme].content.decode())
+            self.assertNotIn("audit", files[readme].content.decode())
+
+    def test_noMetricsNorAuditTrail(self) -> None:
+        """
+        A server that describes neither gets a file that codes neither,
+        which nssd reads as its defaults: no metrics, no audit trail.
+        """
+        text = self.text("NSSD1/nssd.conf")
+        self.assertNotIn("  MetricsPort", text)
+        self.assertNotIn("  Audit", text)
+        self.install()
+        config = load_nssd_configuration(
+            os.path.join(self.folder, "NSSD1", "nssd.conf"), hostname="elsewhere"
+        )
+        self.assertEqual(
+            (config.metrics, config.audited, config.auditRequired),
+            (None, False, False),
+        )
+
+    def test_metricsInterfaceWithoutPort(self) -> None:
+        """
+        An interface without a port has no MetricsPort line to go on:
+        generation refuses it rather than drop it.
+        """
+        primary = dataclasses.replace(
+            self.description.servers[0], metricsInterface="192.0.2.1"
+        )
+        description = dataclasses.replace(
+            self.description, servers=(primary, self.description.servers[1])
+        )
+        error = self.assertRaises(GenerationError, generate, description, fixed_secret)
+        self.assertEqual(error.messageId, "NSA0120E")
+        self.assertIn("NSS server NSSD1 has a metrics interface", str(error))
+
     def test_backup(self) -> None:
         self.install()
         config = load_nssd_configuration(
@@ -261,6 +383,24 @@ class IkedConfTests(GeneratorTestCase):
             ("client2", "IKEB", "PASSTICKET", "blue"),
         )
         self.assertEqual(config.policy_file("TCPIP"), "/etc/security/tcpip.policy")
+
+    def test_metricsReadByIked(self) -> None:
+        """
+        An image's metrics are in its iked.conf's IkeConfig, as iked reads
+        them; an image without them gets none.
+        """
+        image = dataclasses.replace(
+            self.description.images[0], metricsPort=9160, metricsInterface="192.0.2.1"
+        )
+        description = dataclasses.replace(
+            self.description, images=(image, *self.description.images[1:])
+        )
+        self.install(description)
+        config = load_iked_configuration(
+            os.path.join(self.folder, "MVS1", "iked.conf"), hostname="elsewhere"
+        )
+        self.assertEqual(config.metrics, MetricsListener(9160, "192.0.2.1"))
+        self.assertNotIn("MetricsPort", self.text("MVS2/iked.conf"))
 
     def test_certificateServiceOnly(self) -> None:
         self.install()

@@ -368,6 +368,78 @@ class ImportedInstallationTests(InstallationTestCase):
         self.assertIn(":10: MaxConnections 100: the description has no place", notices)
         self.assertNotIn("LogonTimeout", notices)
 
+    def test_metricsAndAuditTrail(self) -> None:
+        """
+        The keywords of nssd's metrics and audit trail, and iked's
+        MetricsPort, are imported into the description, not refused as
+        unknown nor dropped with a notice.
+        """
+        nssd = self.nssd_conf(
+            "  MetricsPort 9159 Interface 192.0.2.10",
+            "  AuditFile /var/log/nssd/audit.log",
+            "  AuditSync every",
+            "  AuditRequired yes",
+            "  AuditSyslog LOCAL3",
+            "  AuditSyslogSocket /run/systemd/journal/syslog",
+        )
+        iked = self.write(
+            "host2.conf",
+            HOST2_IKED.replace(
+                "SaInstaller Xfrm", "SaInstaller Xfrm\n  MetricsPort 9160"
+            ),
+        )
+        result = import_installation([nssd], [iked])
+        (server,) = result.description.servers
+        self.assertEqual(
+            (server.metricsPort, server.metricsInterface),
+            (9159, "192.0.2.10"),
+        )
+        self.assertEqual(
+            (
+                server.auditFile,
+                server.auditSync,
+                server.auditRequired,
+                server.auditSyslog,
+                server.auditSyslogSocket,
+            ),
+            (
+                "/var/log/nssd/audit.log",
+                "every",
+                True,
+                "local3",
+                "/run/systemd/journal/syslog",
+            ),
+        )
+        (image,) = result.description.images
+        # The default interface, loopback, is left unset.
+        self.assertEqual((image.metricsPort, image.metricsInterface), (9160, None))
+        self.assertNotIn("NSA0090W", self.notices(result))
+
+    def test_auditTrailAtDefaults(self) -> None:
+        """
+        Without the keywords, or with their defaults coded, a server has no
+        metrics and no audit trail, and the description says nothing of
+        them.
+        """
+        nssd = self.nssd_conf(
+            "  AuditSync interval",
+            "  AuditRequired no",
+            "  AuditSyslog none",
+        )
+        result = import_installation([nssd], [])
+        (server,) = result.description.servers
+        self.assertEqual(
+            (
+                server.metricsPort,
+                server.auditFile,
+                server.auditSync,
+                server.auditRequired,
+                server.auditSyslog,
+                server.auditSyslogSocket,
+            ),
+            (None, None, "interval", False, None, None),
+        )
+
     def test_documentedNssdConf(self) -> None:
         """
         The syntax example of docs/nssd-config.md, which codes no
@@ -468,6 +540,20 @@ class BadInputTests(InstallationTestCase):
             text,
             f"{path}:3: NssWaitLimt: unknown keyword of IkeConfig;"
             " did you mean NssWaitLimit?",
+        )
+
+    def test_badAuditValue(self) -> None:
+        """nssd's own checks of the audit keywords refuse what nssd would."""
+        path = self.write("audit.conf", "NssConfig\n{\n  AuditSyslog kern\n}\n")
+        text = self.assertRefused("NSA0081E", [path], [], hostname="h")
+        self.assertIn(f"{path}:3: AuditSyslog: must be none or a facility: user,", text)
+        path = self.write(
+            "metrics.conf", "IkeConfig\n{\n  MetricsPort 9160 Interface x\n}\n"
+        )
+        text = self.assertRefused("NSA0081E", [], [path], hostname="h")
+        self.assertEqual(
+            text,
+            f"{path}:3: MetricsPort: Interface 'x' must be an IPv4 or IPv6 address",
         )
 
     def test_stackWithoutServices(self) -> None:

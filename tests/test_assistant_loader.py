@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import get_args
 
 from twisted.trial.unittest import SynchronousTestCase
 
 from nsstwisted.assistant.loader import load_description, parse_description
 from nsstwisted.assistant.model import (
+    AuditSyncMode,
     Description,
     DescriptionError,
     Finding,
@@ -21,6 +23,7 @@ from nsstwisted.assistant.model import (
     effective_settings,
 )
 from nsstwisted.assistant.validation import validate
+from nsstwisted.config.values import AuditSync
 
 EXAMPLE = str(
     Path(__file__).parent.parent / "docs" / "examples" / "assistant-seed.toml"
@@ -165,6 +168,90 @@ class ReadingTests(SynchronousTestCase):
         self.assertEqual(
             (stack.clientName, stack.nss, stack.overrides),
             ("tcpip-a", False, StackSettings(authBy="Password")),
+        )
+
+    def test_metricsAndAuditTrail(self) -> None:
+        """
+        A server's metrics and audit trail, and an image's metrics, are
+        read from their tables; the audit trail's choices take nssd's
+        spelling.
+        """
+        description = parse_description(
+            """
+            [servers.NSS]
+            system_name = "NSSSYS"
+            address = "192.0.2.10"
+            metrics_port = 9159
+            metrics_interface = "192.0.2.10"
+            audit_file = "/var/log/nssd/audit.log"
+            audit_sync = "Every"
+            audit_required = true
+            audit_syslog = "LOCAL3"
+            audit_syslog_socket = "/run/systemd/journal/syslog"
+            [images.A]
+            system_name = "SYSA"
+            metrics_port = 9160
+            """,
+            "<test>",
+        )
+        server = description.servers[0]
+        self.assertEqual(
+            (
+                server.metricsPort,
+                server.metricsInterface,
+                server.auditFile,
+                server.auditSync,
+                server.auditRequired,
+                server.auditSyslog,
+                server.auditSyslogSocket,
+            ),
+            (
+                9159,
+                "192.0.2.10",
+                "/var/log/nssd/audit.log",
+                "every",
+                True,
+                "local3",
+                "/run/systemd/journal/syslog",
+            ),
+        )
+        image = description.images[0]
+        self.assertEqual((image.metricsPort, image.metricsInterface), (9160, None))
+
+    def test_auditSyncChoicesAreNssds(self) -> None:
+        """
+        The model restates AuditSync's values (it imports the standard
+        library only); they are nssd's, in nssd's order.
+        """
+        self.assertEqual(
+            get_args(AuditSyncMode), tuple(sync.value for sync in AuditSync)
+        )
+
+    def test_auditTrailKeysChecked(self) -> None:
+        """
+        The audit trail's keys are checked for type and choices like the
+        others.
+        """
+        found = findings(
+            SERVER
+            + """
+            audit_required = "yes"
+            audit_sync = "always"
+            audit_syslog = "kern"
+            metrics_port = "9159"
+            """
+        )
+        self.assertEqual(
+            where(found),
+            [
+                ("NSA0004E", "servers.NSS", "metrics_port"),
+                ("NSA0005E", "servers.NSS", "audit_sync"),
+                ("NSA0004E", "servers.NSS", "audit_required"),
+                ("NSA0005E", "servers.NSS", "audit_syslog"),
+            ],
+        )
+        self.assertEqual(
+            found[1].message, "'always' is not one of none, interval, every"
         )
 
 

@@ -130,10 +130,11 @@ class ValueTests(ValidationTestCase):
         """
         Numbers outside the ranges nssd.conf and iked.conf take are NSA0008E.
         """
-        description = with_server(base(), port=0, syslogLevel=16)
+        description = with_server(base(), port=0, syslogLevel=16, metricsPort=0)
         description = with_image(
             description,
             ikeSyslogLevel=1024,
+            metricsPort=65536,
             defaults=replace(
                 description.images[0].defaults, nssWaitLimit=0, nssWaitRetries=101
             ),
@@ -142,6 +143,8 @@ class ValueTests(ValidationTestCase):
             description,
             ("NSA0008E", "servers.NSS", "port"),
             ("NSA0008E", "servers.NSS", "syslog_level"),
+            ("NSA0008E", "servers.NSS", "metrics_port"),
+            ("NSA0008E", "images.A", "metrics_port"),
             ("NSA0008E", "images.A", "ike_syslog_level"),
             ("NSA0008E", "images.A", "nss_wait_limit"),
             ("NSA0008E", "images.A", "nss_wait_retries"),
@@ -210,7 +213,11 @@ class ValueTests(ValidationTestCase):
         A relative path, or a database URI with a password, is NSA0012E.
         """
         description = with_server(
-            base(), database="postgresql://nssd:secret@db/nss", stashFile="stash"
+            base(),
+            database="postgresql://nssd:secret@db/nss",
+            stashFile="stash",
+            auditFile="audit.log",
+            auditSyslogSocket="/run/" + "s" * 103,
         )
         description = with_image(description, caFile="ca.pem")
         description = with_stack(description, policyFile="policy.conf")
@@ -218,6 +225,8 @@ class ValueTests(ValidationTestCase):
             description,
             ("NSA0012E", "servers.NSS", "database"),
             ("NSA0012E", "servers.NSS", "stash_file"),
+            ("NSA0012E", "servers.NSS", "audit_file"),
+            ("NSA0012E", "servers.NSS", "audit_syslog_socket"),
             ("NSA0012E", "images.A", "ca_file"),
             ("NSA0012E", "images.A.stacks.TCPIP", "policy_file"),
         )
@@ -225,6 +234,37 @@ class ValueTests(ValidationTestCase):
         self.assertNotIn(
             "secret", found[0].message.replace("'postgresql://nssd:secret@db/nss'", "")
         )
+
+    def test_metricsInterface(self) -> None:
+        """
+        A metrics interface that is not an IP address is NSA0116E, with
+        the daemons' own words.
+        """
+        description = with_server(base(), metricsPort=9159, metricsInterface="nssd1")
+        description = with_image(description, metricsPort=9160, metricsInterface="::1")
+        found = self.assertFinds(
+            description, ("NSA0116E", "servers.NSS", "metrics_interface")
+        )
+        self.assertEqual(
+            found[0].message, "Interface 'nssd1' must be an IPv4 or IPv6 address"
+        )
+
+    def test_auditSyslogFacility(self) -> None:
+        """
+        An audit_syslog that is not a facility the audit trail can send to
+        is NSA0005E, naming the facilities; one in upper case is taken, as
+        nssd takes it.
+        """
+        found = self.assertFinds(
+            with_server(base(), auditSyslog="kern"),
+            ("NSA0005E", "servers.NSS", "audit_syslog"),
+        )
+        self.assertIn("'kern' is not one of user, daemon, auth,", found[0].message)
+        self.assertFinds(
+            with_server(base(), auditSyslog="none"),
+            ("NSA0005E", "servers.NSS", "audit_syslog"),
+        )
+        self.assertFinds(with_server(base(), auditSyslog="LOCAL3"))
 
     def test_address(self) -> None:
         """
@@ -467,6 +507,75 @@ class ServerTests(ValidationTestCase):
                 ),
             ),
             ("NSA0038E", "servers.NSS2", "port"),
+        )
+
+    def test_metricsInterfaceWithoutPort(self) -> None:
+        """
+        A metrics interface without a metrics port, of a server or an
+        image, is NSA0117E: MetricsPort writes it after its port.
+        """
+        description = with_server(base(), metricsInterface="192.0.2.10")
+        description = with_image(description, metricsInterface="192.0.2.1")
+        self.assertFinds(
+            description,
+            ("NSA0117E", "servers.NSS", "metrics_interface"),
+            ("NSA0117E", "images.A", "metrics_interface"),
+        )
+
+    def test_auditRequiredWithoutTrail(self) -> None:
+        """
+        audit_required without audit_file or audit_syslog is NSA0118E, as
+        nssd refuses AuditRequired yes without AuditFile or AuditSyslog;
+        either one is enough.
+        """
+        found = self.assertFinds(
+            with_server(base(), auditRequired=True),
+            ("NSA0118E", "servers.NSS", "audit_required"),
+        )
+        self.assertIn("set audit_file, audit_syslog or both", found[0].message)
+        self.assertFinds(
+            with_server(base(), auditRequired=True, auditFile="/var/log/audit")
+        )
+        self.assertFinds(with_server(base(), auditRequired=True, auditSyslog="auth"))
+
+    def test_metricsPortTaken(self) -> None:
+        """
+        A metrics port that is the server's own NSS port, or another
+        server's NSS or metrics port on the same address, is NSA0119E; on
+        another address it is not.
+        """
+        found = self.assertFinds(
+            with_server(base(), metricsPort=4159),
+            ("NSA0119E", "servers.NSS", "metrics_port"),
+        )
+        self.assertIn("4159 is already the NSS port of [servers.NSS]", found[0].message)
+        description = with_server(base(), metricsPort=9159)
+        second = NssServer("NSS2", "OTHER", "192.0.2.10", port=4160)
+        found = self.assertFinds(
+            replace(
+                description,
+                servers=(
+                    *description.servers,
+                    replace(second, metricsPort=9159),
+                    replace(
+                        second, name="NSS3", address="192.0.2.11", metricsPort=9159
+                    ),
+                ),
+            ),
+            ("NSA0119E", "servers.NSS2", "metrics_port"),
+        )
+        self.assertIn(
+            "9159 is already the metrics port of [servers.NSS]", found[0].message
+        )
+        found = self.assertFinds(
+            replace(
+                description,
+                servers=(*description.servers, replace(second, port=9159)),
+            ),
+            ("NSA0119E", "servers.NSS", "metrics_port"),
+        )
+        self.assertIn(
+            "9159 is already the NSS port of [servers.NSS2]", found[0].message
         )
 
 

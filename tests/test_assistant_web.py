@@ -838,3 +838,46 @@ class BrowserTests(SynchronousTestCase):
         self.assertIn("NSA0113I", browser.text(".notice"))
         with open(self.description) as f:
             self.assertIn("TCPCS2", f.read())
+
+    def test_metricsAndAuditTrail(self) -> None:
+        """
+        A server's audit trail and metrics set on its form: AuditRequired
+        without a trail gets the validation's finding next to its field;
+        with an audit file, the generated nssd.conf carries the file, the
+        sync chosen, AuditRequired and the metrics port.
+        """
+        browser = self.start()
+        base = self.server.url.split("/?")[0]
+        browser.click("nav a[href='/servers']")
+        browser.type("#f-name", "NSSD1")
+        browser.type("#f-systemName", "SYSN")
+        browser.type("#f-address", "127.0.0.1")
+        browser.click("#add-button")
+        self.assertEqual(browser.text("h1"), "Server NSSD1", browser.text("main"))
+
+        browser.click("#f-auditRequired", loads=False)
+        browser.click("#update")
+        finding = browser.text("#field-auditRequired .error")
+        self.assertIn("NSA0118E", finding)
+        self.assertIn("no audit trail", finding)
+
+        browser.type("#f-auditFile", "/var/log/nssd/audit.log")
+        browser.type("#f-metricsPort", "9159")
+        browser.click("#f-auditSync-every", loads=False)
+        browser.click("#update")
+        self.assertNotIn("NSA0", browser.text("main"))
+
+        browser.open(base + "/files")
+        self.assertFalse(browser.text("#files-error"), browser.text("main"))
+        nssdConf = browser.evaluate(
+            "[...document.querySelectorAll('section')]"
+            ".find(s => s.querySelector('h2').innerText === 'NSSD1/nssd.conf')"
+            ".querySelector('pre').innerText"
+        )
+        self.assertIn(
+            "  MetricsPort 9159\n"
+            "  AuditFile /var/log/nssd/audit.log\n"
+            "  AuditSync every\n"
+            "  AuditRequired yes\n",
+            nssdConf,
+        )

@@ -41,6 +41,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from nsstwisted.assistant.importnotices import ImportNotice, ImportRefused
 from nsstwisted.assistant.installedconf import (
@@ -62,6 +63,7 @@ from nsstwisted.assistant.model import (
     StackSettings,
 )
 from nsstwisted.assistant.securityimport import ServerRings, read_security
+from nsstwisted.config.values import DEFAULT_METRICS_INTERFACE, MetricsListener
 from nsstwisted.security.errors import StashError
 from nsstwisted.security.location import database_path, stash_path
 
@@ -146,7 +148,29 @@ def _server(
         nmiSocket=facts.nmiSocket,
         userId=keyRing[0],
         identity=identity,
+        **_metrics(facts.metrics),
+        auditFile=facts.auditFile,
+        auditSync=facts.auditSync.value,
+        auditRequired=facts.auditRequired,
+        auditSyslog=facts.auditSyslog,
+        auditSyslogSocket=facts.auditSyslogSocket,
     )
+
+
+def _metrics(listener: MetricsListener | None) -> dict[str, Any]:
+    """
+    A MetricsPort as the description's metricsPort and metricsInterface,
+    the interface left unset where it is the daemons' default.
+    """
+    if listener is None:
+        return {}
+    interface = listener.interface
+    return {
+        "metricsPort": listener.port,
+        "metricsInterface": (
+            None if interface == DEFAULT_METRICS_INTERFACE else interface
+        ),
+    }
 
 
 @dataclass
@@ -364,6 +388,7 @@ def _image(
         ikeSyslogLevel=facts.ikeSyslogLevel,
         nmiSocket=facts.nmiSocket,
         saInstaller=facts.saInstaller,  # type: ignore[arg-type]
+        **_metrics(facts.metrics),
         **extra,  # type: ignore[arg-type]
     )
 

@@ -33,16 +33,24 @@ from nsstwisted.config import (
     parse_config,
 )
 from nsstwisted.config.values import (
+    MAX_SOCKET_PATH_BYTES,
     SYSTEM_NAME,
+    AuditSync,
+    MetricsListener,
     absolute_path,
+    audit_sync_value,
     database_location,
     default_system_name,
     label_value,
+    metrics_listener_value,
     setting_error,
     single_value,
+    syslog_facility_value,
     system_name_value,
     unknown_keyword,
+    yes_no_value,
 )
+from nsstwisted.security.auditsyslog import FACILITIES
 from nsstwisted.wire.nss import CLIENT_NAME_PATTERN
 
 __all__ = [
@@ -237,6 +245,12 @@ class NssdFacts:
     database: str | None = None
     stashFile: str | None = None
     nmiSocket: str | None = None
+    metrics: MetricsListener | None = None
+    auditFile: str | None = None
+    auditSync: AuditSync = AuditSync.INTERVAL
+    auditRequired: bool = False
+    auditSyslog: str | None = None
+    auditSyslogSocket: str | None = None
 
 
 # keyword -> the field it sets and its check; or, for a keyword the
@@ -250,7 +264,17 @@ _NSSD_KEPT: dict[str, tuple[str, Callable[[Setting, str], object]]] = {
     "stashfile": ("stashFile", absolute_path()),
     "tlskeyring": ("tlsKeyRing", _ring(_NSSD_RING_OWNER)),
     "tlslabel": ("tlsLabel", label_value),
-    "nmisocket": ("nmiSocket", absolute_path(107)),
+    "nmisocket": ("nmiSocket", absolute_path(MAX_SOCKET_PATH_BYTES)),
+    # nssd's own checks (nsstwisted.config.values), not restated.
+    "metricsport": ("metrics", metrics_listener_value),
+    "auditfile": ("auditFile", absolute_path()),
+    "auditsync": ("auditSync", audit_sync_value),
+    "auditrequired": ("auditRequired", yes_no_value),
+    "auditsyslog": ("auditSyslog", syslog_facility_value(FACILITIES)),
+    "auditsyslogsocket": (
+        "auditSyslogSocket",
+        absolute_path(MAX_SOCKET_PATH_BYTES),
+    ),
 }
 _NSSD_DROPPED: dict[str, str | None] = {
     "discipline": "IPSec Enable",
@@ -385,6 +409,7 @@ class IkedFacts:
     ikeSyslogLevel: int | None = None
     nmiSocket: str | None = None
     saInstaller: str | None = None
+    metrics: MetricsListener | None = None
     stacks: list[StackFacts] = field(default_factory=list)
 
 
@@ -396,7 +421,8 @@ _IKE_KEPT: dict[str, tuple[str, Callable[[Setting, str], object]]] = {
     "nsswaitretries": ("nssWaitRetries", _number(1, 100)),
     "cafile": ("caFile", absolute_path()),
     "ikesysloglevel": ("ikeSyslogLevel", _number(0, 1023)),
-    "nmisocket": ("nmiSocket", absolute_path(107)),
+    "nmisocket": ("nmiSocket", absolute_path(MAX_SOCKET_PATH_BYTES)),
+    "metricsport": ("metrics", metrics_listener_value),
     "sainstaller": (
         "saInstaller",
         _choice({"record": "Record", "xfrm": "Xfrm"}, "Record or Xfrm"),

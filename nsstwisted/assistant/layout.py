@@ -17,6 +17,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import get_args
+
+from nsstwisted.assistant.model import AuditSyncMode
+from nsstwisted.security.auditsyslog import FACILITIES
 
 
 class Kind(Enum):
@@ -66,6 +70,13 @@ SERVER_KEYS = (
     Key("stash_file", "stashFile", Kind.STRING),
     Key("nmi_socket", "nmiSocket", Kind.STRING),
     Key("identity", "identity", Kind.STRING),
+    Key("metrics_port", "metricsPort", Kind.INTEGER),
+    Key("metrics_interface", "metricsInterface", Kind.STRING),
+    Key("audit_file", "auditFile", Kind.STRING),
+    Key("audit_sync", "auditSync", Kind.STRING, choices=get_args(AuditSyncMode)),
+    Key("audit_required", "auditRequired", Kind.BOOLEAN),
+    Key("audit_syslog", "auditSyslog", Kind.STRING, choices=tuple(FACILITIES)),
+    Key("audit_syslog_socket", "auditSyslogSocket", Kind.STRING),
     Key("config_file", "configFile", Kind.STRING),
 )
 
@@ -77,6 +88,8 @@ IMAGE_KEYS = (
     Key("ike_syslog_level", "ikeSyslogLevel", Kind.INTEGER),
     Key("nmi_socket", "nmiSocket", Kind.STRING),
     Key("sa_installer", "saInstaller", Kind.STRING, choices=("Record", "Xfrm")),
+    Key("metrics_port", "metricsPort", Kind.INTEGER),
+    Key("metrics_interface", "metricsInterface", Kind.STRING),
     Key("secrets_directory", "secretsDirectory", Kind.STRING),
     Key("config_file", "configFile", Kind.STRING),
 )

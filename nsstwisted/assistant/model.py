@@ -32,6 +32,10 @@ AuthBy = Literal["Password", "PassTicket"]
 ServiceType = Literal["Cert", "RemoteMgmt"]
 KeyType = Literal["RSA", "NISTECC"]
 CertificateUsage = Literal["certauth", "client", "server"]
+#: nssd.conf's C{AuditSync} (L{nsstwisted.config.values.AuditSync}'s
+#: values, which a test holds this to: the model imports the standard
+#: library only).
+AuditSyncMode = Literal["none", "interval", "every"]
 
 #: IBM's limit: one iked serves at most eight TCP/IP stacks.
 MAX_STACKS_PER_IMAGE = 8
@@ -93,6 +97,17 @@ class NssServer:
         certificate of usage C{"server"} in the description.
     @ivar database: SecurityDatabase: an absolute path or a PostgreSQL URI
         without a password; C{None} for nssd's usual search.
+    @ivar metricsPort: MetricsPort, the port nssd serves its Prometheus
+        metrics on; C{None} for none (nssd's default).
+    @ivar metricsInterface: MetricsPort's C{Interface}, an IP address;
+        C{None} for nssd's default, loopback.  Only with C{metricsPort}.
+    @ivar auditFile: AuditFile, the audit trail's file; C{None} for none.
+    @ivar auditSyslog: AuditSyslog, the syslog facility the audit trail is
+        (also) sent to; C{None} for none.
+    @ivar auditRequired: AuditRequired: whether nssd refuses what it cannot
+        record, which needs C{auditFile} or C{auditSyslog}.
+    @ivar auditSyslogSocket: AuditSyslogSocket; C{None} for nssd's default,
+        C{/dev/log}.
     """
 
     name: str
@@ -114,8 +129,20 @@ class NssServer:
     #: it (C{"Fqdn nssd1.example.com"}); C{None} to check it against
     #: C{address}.
     identity: str | None = None
+    metricsPort: int | None = None
+    metricsInterface: str | None = None
+    auditFile: str | None = None
+    auditSync: AuditSyncMode = "interval"
+    auditRequired: bool = False
+    auditSyslog: str | None = None
+    auditSyslogSocket: str | None = None
     #: Where nssd.conf goes on the server's host (the units name it).
     configFile: str = "/etc/security/nssd.conf"
+
+    @property
+    def audited(self) -> bool:
+        """Whether nssd keeps an audit trail: a file, syslog, or both."""
+        return self.auditFile is not None or self.auditSyslog is not None
 
 
 @dataclass(frozen=True)
@@ -196,6 +223,11 @@ class Image:
     ikeSyslogLevel: int | None = None
     nmiSocket: str | None = None
     saInstaller: Literal["Record", "Xfrm"] | None = None
+    #: IkeConfig's MetricsPort, the port iked serves its Prometheus metrics
+    #: on (C{None}: none, iked's default), and its C{Interface} (C{None}:
+    #: iked's default, loopback; only with a port).
+    metricsPort: int | None = None
+    metricsInterface: str | None = None
     #: Where the image's secrets (password and PassTicket key files) go.
     secretsDirectory: str = "/etc/nsstwisted/secrets"
     #: Where iked.conf goes on the image's host (the units name it).

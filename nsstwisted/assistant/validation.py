@@ -70,6 +70,7 @@ class _Checker:
 
     def references(self, description: Description) -> None:
         self.servers(description)
+        self.metrics_ports(description)
         clients: dict[tuple[str, str], list[tuple[str, str]]] = {}
         usedIdentities: set[tuple[str, str]] = set()
         names: set[str] = set()
@@ -139,6 +140,18 @@ class _Checker:
                     )
                 else:
                     self.backup_agrees(path, server, primary)
+            self.metrics_without_port(path, server.metricsPort, server.metricsInterface)
+            if server.auditRequired and not server.audited:
+                # nssd refuses it: failing closed on no trail at all would
+                # refuse every logon and signature.
+                self.add(
+                    path,
+                    "audit_required",
+                    "is true, but the server keeps no audit trail to write to:"
+                    " set audit_file, audit_syslog or both, or leave"
+                    " audit_required out",
+                    "NSA0118E",
+                )
             where = (server.address.lower(), server.port)
             if where in listening:
                 self.add(
@@ -162,6 +175,51 @@ class _Checker:
                     self.add(
                         path, "tls_label", f"{server.tlsLabel!r} {why}", "NSA0036E"
                     )
+
+    def metrics_without_port(
+        self, path: str, port: int | None, interface: str | None
+    ) -> None:
+        if interface is not None and port is None:
+            self.add(
+                path,
+                "metrics_interface",
+                "is set, but metrics_port is not: MetricsPort names the"
+                " interface after its port; set metrics_port, or leave"
+                " metrics_interface out",
+                "NSA0117E",
+            )
+
+    def metrics_ports(self, description: Description) -> None:
+        """
+        A server's metrics port is none of the ports listened on at its
+        address: its own NSS port (nssd listens on every interface), or
+        another server's NSS or metrics port on the same address, so that
+        the server can start.
+        """
+        # Port 0 (out of range, NSA0008E) would be the system's choice.
+        taken: dict[tuple[str, int], str] = {}
+        for server in description.servers:
+            if server.port == 0:
+                continue
+            taken.setdefault(
+                (server.address.lower(), server.port),
+                f"the NSS port of [{server_table(server.name)}]",
+            )
+        for server in description.servers:
+            if not server.metricsPort:
+                continue
+            path = server_table(server.name)
+            where = (server.address.lower(), server.metricsPort)
+            if where in taken:
+                self.add(
+                    path,
+                    "metrics_port",
+                    f"{server.metricsPort} is already {taken[where]} on"
+                    f" {server.address!r}: give the metrics a port of their own",
+                    "NSA0119E",
+                )
+            else:
+                taken[where] = f"the metrics port of [{path}]"
 
     def backup_agrees(self, path: str, backup: NssServer, primary: NssServer) -> None:
         if upper_ascii(backup.systemName) != upper_ascii(primary.systemName):
@@ -188,6 +246,7 @@ class _Checker:
 
     def image_references(self, description: Description, image: Image) -> None:
         path = image_table(image.name)
+        self.metrics_without_port(path, image.metricsPort, image.metricsInterface)
         if len(image.stacks) > MAX_STACKS_PER_IMAGE:
             self.add(
                 path,

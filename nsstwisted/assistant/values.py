@@ -8,7 +8,9 @@ rules are the daemons' own, called rather than restated: system names and
 paths as nssd.conf and iked.conf check them (L{nsstwisted.config.values}),
 identities as iked checks them (L{nsstwisted.config.identities}), user IDs
 as RACF defines them (L{nsstwisted.security.users.normalize_id}), key sizes
-as GENCERT makes them (L{nsstwisted.security.certgen.KEY_SIZES}).  The
+as GENCERT makes them (L{nsstwisted.security.certgen.KEY_SIZES}), a
+metrics listener and the audit trail's syslog facility as nssd.conf takes
+them (L{nsstwisted.config.values}, L{nsstwisted.security.auditsyslog}).  The
 loader reports these findings with its own, so that a port out of range is
 an error of the file; L{nsstwisted.assistant.validation} adds the
 references between tables.
@@ -46,11 +48,15 @@ from nsstwisted.config.identities import (
     is_ip_address,
 )
 from nsstwisted.config.values import (
+    MAX_SOCKET_PATH_BYTES,
     absolute_path,
     database_location,
     label_value,
+    metrics_listener_value,
+    syslog_facility_value,
     system_name_value,
 )
+from nsstwisted.security.auditsyslog import FACILITIES
 from nsstwisted.security.certgen import KEY_SIZES
 from nsstwisted.security.errors import InvalidValueError
 from nsstwisted.security.generic import upper_ascii
@@ -87,13 +93,16 @@ def value_findings(description: Description) -> list[Finding]:
     return check.findings
 
 
-def _config_problem(check: Callable[[Setting, str], Any], value: str) -> str | None:
+def _config_problem(
+    check: Callable[[Setting, str], Any], value: str, *values: str
+) -> str | None:
     """
-    What the configuration files' own check says of C{value}, or C{None}:
-    the assistant's files are then ones the daemons take.
+    What the configuration files' own check says of C{value} (and the
+    words that follow it, for a setting of several), or C{None}: the
+    assistant's files are then ones the daemons take.
     """
     try:
-        check(Setting("", (value,), 0), "")
+        check(Setting("", (value, *values), 0), "")
     except ConfigurationError as e:
         return e.message
     return None
@@ -215,13 +224,21 @@ class _Checker:
             )
 
     def path(
-        self, path: str, key: str, value: str | None, database: bool = False
+        self,
+        path: str,
+        key: str,
+        value: str | None,
+        database: bool = False,
+        socket: bool = False,
     ) -> None:
         if value is None:
             return
-        problem = _config_problem(
-            database_location if database else absolute_path(), value
+        check = (
+            database_location
+            if database
+            else absolute_path(MAX_SOCKET_PATH_BYTES if socket else None)
         )
+        problem = _config_problem(check, value)
         if problem is not None:
             self.add(path, key, f"{value!r} {problem}", "NSA0012E")
 
@@ -276,14 +293,45 @@ class _Checker:
         self.path(path, "config_file", server.configFile)
         if server.identity is not None:
             self.identity(path, "identity", server.identity)
-        self.path(path, "nmi_socket", server.nmiSocket)
+        self.path(path, "nmi_socket", server.nmiSocket, socket=True)
+        self.metrics(path, server.metricsPort, server.metricsInterface)
+        self.path(path, "audit_file", server.auditFile)
+        self.path(path, "audit_syslog_socket", server.auditSyslogSocket, socket=True)
+        if server.auditSyslog is not None:
+            problem = _config_problem(
+                syslog_facility_value(FACILITIES), server.auditSyslog
+            )
+            if problem is not None or server.auditSyslog.lower() == "none":
+                self.add(
+                    path,
+                    "audit_syslog",
+                    f"{server.auditSyslog!r} is not one of {', '.join(FACILITIES)}"
+                    " (leave audit_syslog out for none)",
+                    "NSA0005E",
+                )
+
+    def metrics(self, path: str, port: int | None, interface: str | None) -> None:
+        """
+        MetricsPort and its Interface, checked as the daemons check them,
+        but for port 0, which lets the system choose a port that no
+        Prometheus server could be told of.
+        """
+        self.number(path, "metrics_port", port, PORT_RANGE)
+        if interface is None:
+            return
+        problem = _config_problem(
+            metrics_listener_value, str(port or 1), "Interface", interface
+        )
+        if problem is not None:
+            self.add(path, "metrics_interface", problem, "NSA0116E")
 
     def image_values(self, image: Image) -> None:
         path = image_table(image.name)
         self.table_name(path, "image", image.name)
         self.system_name(path, image.systemName)
         self.path(path, "ca_file", image.caFile)
-        self.path(path, "nmi_socket", image.nmiSocket)
+        self.path(path, "nmi_socket", image.nmiSocket, socket=True)
+        self.metrics(path, image.metricsPort, image.metricsInterface)
         self.path(path, "secrets_directory", image.secretsDirectory)
         self.path(path, "config_file", image.configFile)
         self.number(

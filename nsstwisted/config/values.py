@@ -1,14 +1,21 @@
 """
 Values that both daemons' configuration files take the same way: one
 setting's single value, the system name, absolute paths, certificate
-labels and the group and mode of a management socket, each checked with an
-error naming the file, line and keyword; and the error for a keyword a
-statement does not take, with the nearest one it does.
+labels, yes or no, the group and mode of a management socket, a metrics
+listener and the audit trail's settings, each checked with an error naming
+the file, line and keyword; and the error for a keyword a statement does
+not take, with the nearest one it does.
+
+The configuration assistant checks a description's values with these same
+functions, so that what it generates is what the daemons take: a check
+that more than one daemon (or the assistant) needs lives here rather than
+in a daemon, which the others may not import.
 """
 
 from __future__ import annotations
 
 import difflib
+import enum
 import grp
 import ipaddress
 import os
@@ -25,6 +32,10 @@ SYSTEM_NAME = re.compile(r"[A-Z0-9@#$]{1,8}")
 
 Check = Callable[[Setting, str], Any]
 """Checks one setting (and the file it is in) and returns its value."""
+
+MAX_SOCKET_PATH_BYTES = 107
+"""The longest path of an AF_UNIX socket: C{sun_path} is 108 bytes on
+Linux, one of which is the terminating NUL."""
 
 
 def setting_error(setting: Setting, filename: str, message: str) -> ConfigurationError:
@@ -180,6 +191,14 @@ package stays free of the wire codecs).
 """
 
 
+def yes_no_value(setting: Setting, filename: str) -> bool:
+    """C{yes} or C{no}, in any case."""
+    text = single_value(setting, filename).lower()
+    if text not in ("yes", "no"):
+        raise setting_error(setting, filename, "must be yes or no")
+    return text == "yes"
+
+
 def socket_group_value(setting: Setting, filename: str) -> str:
     """
     A group of this host, by name or number, for the group that a
@@ -294,3 +313,48 @@ def metrics_listener_value(setting: Setting, filename: str) -> MetricsListener:
             f"Interface {values[2]!r} must be an IPv4 or IPv6 address",
         ) from None
     return MetricsListener(int(text), str(address))
+
+
+class AuditSync(enum.Enum):
+    """
+    When the audit trail's records are forced to disk (C{AuditSync}):
+    C{none} leaves it to the kernel (a crash of nssd loses nothing, a crash
+    of the host may lose the last seconds), C{interval} forces them at most
+    a second after they were written, C{every} before the request they
+    record is answered.
+    """
+
+    NONE = "none"
+    INTERVAL = "interval"
+    EVERY = "every"
+
+
+def audit_sync_value(setting: Setting, filename: str) -> AuditSync:
+    """C{AuditSync none|interval|every}, in any case."""
+    text = single_value(setting, filename).lower()
+    for sync in AuditSync:
+        if sync.value == text:
+            return sync
+    raise setting_error(setting, filename, "must be none, interval or every")
+
+
+def syslog_facility_value(facilities: Iterable[str]) -> Check:
+    """
+    The check of C{AuditSyslog none|facility}: C{None} for C{none}, else
+    one of C{facilities} (their C{syslog.conf} names, which the audit
+    trail's syslog target defines: this package may not import it), in
+    lower case.
+    """
+    names = tuple(facilities)
+
+    def check(setting: Setting, filename: str) -> str | None:
+        text = single_value(setting, filename).lower()
+        if text == "none":
+            return None
+        if text not in names:
+            raise setting_error(
+                setting, filename, f"must be none or a facility: {', '.join(names)}"
+            )
+        return text
+
+    return check

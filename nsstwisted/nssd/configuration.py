@@ -33,15 +33,20 @@ from nsstwisted.config import (
 )
 from nsstwisted.config.values import (
     DEFAULT_SOCKET_MODE,
+    MAX_SOCKET_PATH_BYTES,
     SYSTEM_NAME,
+    AuditSync,
     MetricsListener,
+    audit_sync_value,
     database_location,
     default_system_name,
     metrics_listener_value,
     socket_group_value,
     socket_mode_text,
     socket_mode_value,
+    syslog_facility_value,
     unknown_keyword,
+    yes_no_value,
 )
 from nsstwisted.config.values import absolute_path as _path
 from nsstwisted.config.values import label_value as _label
@@ -107,27 +112,11 @@ MAX_SYSLOG_LEVEL = 15
 MAX_CONNECTIONS = 65535
 MAX_LOGON_TIMEOUT = 600
 MAX_RING_NAME_LENGTH = 237
-# sun_path is 108 bytes on Linux, one of which is the terminating NUL.
-MAX_SOCKET_PATH_BYTES = 107
 
 # The same rules as nsstwisted.security, restated here so that this module
 # stays stdlib-only: the configuration is read before any database is open.
 _USERID = re.compile(r"[A-Z@#$][A-Z0-9@#$]{0,7}")
 _RING_FORBIDDEN = "/(),'"
-
-
-class AuditSync(enum.Enum):
-    """
-    When the audit trail's records are forced to disk (C{AuditSync}):
-    C{none} leaves it to the kernel (a crash of nssd loses nothing, a crash
-    of the host may lose the last seconds), C{interval} forces them at most
-    a second after they were written, C{every} before the request they
-    record is answered.
-    """
-
-    NONE = "none"
-    INTERVAL = "interval"
-    EVERY = "every"
 
 
 class SyslogLevel(enum.IntFlag):
@@ -441,34 +430,6 @@ def _eku(setting: Setting, filename: str) -> PeerEku:
     )
 
 
-def _audit_sync(setting: Setting, filename: str) -> AuditSync:
-    text = _single(setting, filename).lower()
-    for sync in AuditSync:
-        if sync.value == text:
-            return sync
-    raise _error(setting, filename, "must be none, interval or every")
-
-
-def _audit_syslog(setting: Setting, filename: str) -> str | None:
-    text = _single(setting, filename).lower()
-    if text == "none":
-        return None
-    if text not in SYSLOG_FACILITIES:
-        raise _error(
-            setting,
-            filename,
-            f"must be none or a facility: {', '.join(SYSLOG_FACILITIES)}",
-        )
-    return text
-
-
-def _yes_no(setting: Setting, filename: str) -> bool:
-    text = _single(setting, filename).lower()
-    if text not in ("yes", "no"):
-        raise _error(setting, filename, "must be yes or no")
-    return text == "yes"
-
-
 # keyword (lower case) -> (field, check); a field of None is checked only.
 _KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "port": ("port", _number(0, 65535)),
@@ -507,9 +468,9 @@ _KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     ),
     "metricsport": ("metrics", metrics_listener_value),
     "auditfile": ("auditFile", _path()),
-    "auditsync": ("auditSync", _audit_sync),
-    "auditrequired": ("auditRequired", _yes_no),
-    "auditsyslog": ("auditSyslog", _audit_syslog),
+    "auditsync": ("auditSync", audit_sync_value),
+    "auditrequired": ("auditRequired", yes_no_value),
+    "auditsyslog": ("auditSyslog", syslog_facility_value(SYSLOG_FACILITIES)),
     "auditsyslogsocket": ("auditSyslogSocket", _path(MAX_SOCKET_PATH_BYTES)),
 }
 

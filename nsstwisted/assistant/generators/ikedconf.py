@@ -19,6 +19,7 @@ from nsstwisted.assistant.generators.layout import (
     config_value,
     identity_parts,
     image_servers,
+    metrics_setting,
     nss_stacks,
     policy_target,
     secret_target,
@@ -119,6 +120,9 @@ def iked_conf(description: Description, image: Image) -> GeneratedFile:
         lines.append(f"  NmiSocket {config_value(image.nmiSocket)}")
     if image.saInstaller is not None:
         lines.append(f"  SaInstaller {image.saInstaller}")
+    lines += metrics_setting(
+        image.metricsPort, image.metricsInterface, f"image {image.name}"
+    )
     lines += ["}", ""]
     nss = {entry.stack.name for entry in stacks}
     for stack in image.stacks:

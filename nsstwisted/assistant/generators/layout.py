@@ -252,6 +252,27 @@ def config_value(value: str) -> str:
         ) from None
 
 
+def metrics_setting(port: int | None, interface: str | None, owner: str) -> list[str]:
+    """
+    The C{MetricsPort} line of nssd.conf or iked.conf, or none for a
+    daemon without metrics (their default).  An interface without a port
+    has no line to go on: it is refused (NSA0120E, as the validation's
+    NSA0117E), not dropped.
+    """
+    if port is None:
+        if interface is not None:
+            raise GenerationError(
+                "NSA0120E",
+                f"{owner} has a metrics interface ({interface}) but no metrics"
+                " port: set the port, or remove the interface",
+            )
+        return []
+    words = ["MetricsPort", str(port)]
+    if interface is not None:
+        words += ["Interface", config_value(interface)]
+    return ["  " + " ".join(words)]
+
+
 def racf_quoted(value: str) -> str:
     """
     A RACF operand value in quotes, an apostrophe doubled as RACF wants.

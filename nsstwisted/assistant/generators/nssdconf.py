@@ -6,11 +6,21 @@ profile names of the RACF job, Port for iked.conf and the policy files,
 KeyRing and TlsLabel for the rings the job builds) is written out even
 where it equals nssd's default, so that the file says what the others
 were generated against.
+
+Metrics and the audit trail are written only when the description asks
+for them, so that a server without them gets the file it got before they
+existed; once there is an audit trail, AuditSync and AuditRequired are
+written even at their defaults, because whether nssd refuses what it
+cannot record is what a reader of the file looks for.
 """
 
 from __future__ import annotations
 
-from nsstwisted.assistant.generators.layout import config_value, tls_ring
+from nsstwisted.assistant.generators.layout import (
+    config_value,
+    metrics_setting,
+    tls_ring,
+)
 from nsstwisted.assistant.model import Description, GeneratedFile, NssServer, Role
 
 
@@ -40,10 +50,29 @@ def nssd_conf(description: Description, server: NssServer) -> GeneratedFile:
         lines.append(f"  StashFile {config_value(server.stashFile)}")
     if server.nmiSocket is not None:
         lines.append(f"  NmiSocket {config_value(server.nmiSocket)}")
+    lines += metrics_setting(
+        server.metricsPort, server.metricsInterface, f"NSS server {server.name}"
+    )
+    lines += _audit_settings(server)
     lines += ["  Discipline IPSec Enable", "}", ""]
     return GeneratedFile(
         f"{server.name}/nssd.conf", "\n".join(lines).encode(), Role.CONFIGURATION
     )
+
+
+def _audit_settings(server: NssServer) -> list[str]:
+    lines = []
+    if server.auditFile is not None:
+        lines.append(f"  AuditFile {config_value(server.auditFile)}")
+    if server.auditSyslog is not None:
+        lines.append(f"  AuditSyslog {config_value(server.auditSyslog.lower())}")
+    if server.auditSyslogSocket is not None:
+        lines.append(f"  AuditSyslogSocket {config_value(server.auditSyslogSocket)}")
+    if server.audited or server.auditSync != "interval":
+        lines.append(f"  AuditSync {server.auditSync}")
+    if server.audited or server.auditRequired:
+        lines.append(f"  AuditRequired {'yes' if server.auditRequired else 'no'}")
+    return lines
 
 
 def generate_nssd(description: Description) -> list[GeneratedFile]:

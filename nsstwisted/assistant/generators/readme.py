@@ -10,6 +10,7 @@ to "where does this file go".
 
 from __future__ import annotations
 
+import posixpath
 import shlex
 from dataclasses import dataclass
 
@@ -33,7 +34,7 @@ from nsstwisted.assistant.generators.racfcertificates import (
 from nsstwisted.assistant.generators.racfsecrets import database_options
 from nsstwisted.assistant.generators.secretfiles import SERVER_SECRETS
 from nsstwisted.assistant.generators.units import exec_start
-from nsstwisted.assistant.model import Description, GeneratedFile, Role
+from nsstwisted.assistant.model import Description, GeneratedFile, NssServer, Role
 
 
 @dataclass(frozen=True)
@@ -172,12 +173,38 @@ def _server_steps(description: Description, folder: str) -> list[str]:
                 + (f" at {server.stashFile}." if server.stashFile else "."),
             ]
         if server.name == folder:
+            steps += _server_prerequisites(server)
             check = _command([*exec_start("nssd", server.configFile), "--check"])
             steps += [
                 "- Check the configuration, then start nssd:",
                 f"      {check.replace(' -n --pidfile=', '')}",
                 "      systemctl daemon-reload && systemctl enable --now nssd",
             ]
+    return steps
+
+
+_METRICS_PACKAGE = [
+    "- MetricsPort needs prometheus-client on this host:"
+    " pip install 'nsstwisted[metrics]'",
+]
+
+
+def _server_prerequisites(server: NssServer) -> list[str]:
+    """
+    What the host needs before nssd starts with the server's metrics and
+    audit trail, which it checks only at the start (--check opens no audit
+    file).
+    """
+    steps = []
+    if server.metricsPort is not None:
+        steps += _METRICS_PACKAGE
+    if server.auditFile is not None:
+        folder = posixpath.dirname(server.auditFile)
+        steps += [
+            f"- The audit trail goes to {server.auditFile}: make {folder}/ and let",
+            "  nssd's user write there; nssd does not start if it cannot open the",
+            "  file (DBG0010I).",
+        ]
     return steps
 
 
@@ -193,6 +220,8 @@ def _image_steps(description: Description, folder: str) -> list[str]:
                 f"  job of {database.name} exports: copy it from {database.name}/"
                 " after the job has run.",
             ]
+        if image.metricsPort is not None:
+            steps += _METRICS_PACKAGE
         check = _command([*exec_start("iked", image.configFile), "--check"])
         steps += [
             "- Check the configuration, then start iked:",

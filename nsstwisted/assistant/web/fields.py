@@ -47,6 +47,14 @@ _LABELS: Mapping[str, str] = {
     "nss": "NSS client",
     "listClients": "May list clients",
     "importFrom": "Import from file",
+    "metricsPort": "MetricsPort",
+    "metricsInterface": "Metrics interface (IP address; loopback if empty)",
+    "auditFile": "AuditFile",
+    "auditSync": "AuditSync",
+    "auditRequired": "AuditRequired (refuse what cannot be recorded)",
+    "auditSyslog": "AuditSyslog facility (user, daemon, auth, authpriv,"
+    " local0 to local7; none if empty)",
+    "auditSyslogSocket": "AuditSyslogSocket (/dev/log if empty)",
 }
 
 
