@@ -479,7 +479,8 @@ class AssistantEndToEndTests(TestCase):
         AuditSync every) and metrics, an image with metrics: the real nssd
         and iked start from the generated files, serve their metrics on
         the ports described, and nssd records the stacks' logons and a
-        signature in the audit file described.
+        signature in the audit file described, after the commands that set
+        it up.
         """
         description = two_stacks(self.where, self.port)
         audit = self.where.path("audit", "nssd-audit.log")
@@ -530,6 +531,12 @@ class AssistantEndToEndTests(TestCase):
         self.assertIn(("logon", "MVS1_TCPIP"), events)
         self.assertIn(("logon", "MVS1_TCPIPB"), events)
         self.assertIn(("sign", "MVS1_TCPIP"), events)
+        # The job and the secrets script that set the server up, recorded
+        # by nss-racf in the same trail, without the secrets they set.
+        commands = [r["command"] for r in records if r["event"] == "racf"]
+        self.assertIn("SETROPTS RACLIST(SERVAUTH) REFRESH", commands)
+        [password] = [c for c in commands if c.startswith("ALTUSER IKEA PASSWORD")]
+        self.assertEqual(password, "ALTUSER IKEA PASSWORD('********')")
         self.assertEqual(os.stat(audit).st_mode & 0o777, 0o600)
         self.assertNotIn(b"Traceback", nssd.output + iked.output)
 

@@ -23,14 +23,22 @@ from nsstwisted.assistant.model import Description, GeneratedFile, NssServer, Ro
 
 def database_options(primary: NssServer) -> list[str]:
     """
-    nss-racf's options for the server's database and stash; none where the
-    server uses the usual search, which nss-racf makes too.
+    nss-racf's options for the server's database and stash, none where the
+    server uses the usual search, which nss-racf makes too; and for its
+    audit trail, so that the commands that set the server up are recorded
+    where its signatures will be.
     """
     options = []
     if primary.database is not None:
         options += ["--database", primary.database]
     if primary.stashFile is not None:
         options += ["--stash", primary.stashFile]
+    if primary.auditFile is not None:
+        options += ["--audit-file", primary.auditFile]
+    if primary.auditSyslog is not None:
+        options += ["--audit-syslog", primary.auditSyslog]
+        if primary.auditSyslogSocket is not None:
+            options += ["--audit-syslog-socket", primary.auditSyslogSocket]
     return options
 
 
