@@ -289,6 +289,17 @@ class SqliteRekeyTests(RekeyTestCase):
         self.assertIn(f"NSR0380E the audit file {audit} cannot be opened", err)
         self.assertEqual(self.sealed(location), before)
         self.assertFalse(os.path.exists(self.newStash))
+        # A record that cannot be written after the rotation ran (a full
+        # disk): the rotation stands, and nss-database says so.
+        self.oldStash = self.path("new.sth")
+        status, _out, err = self.rekey(location, "--audit-file", "/dev/full")
+        self.assertEqual(status, 2)
+        self.assertEqual(
+            err,
+            "nss-database: NSR0381E rekey ran, but its record cannot be written"
+            " to the audit trail (/dev/full: No space left on device)\n",
+        )
+        self.assertTrue(os.path.exists(self.newStash))
 
     def test_sameStashRefused(self) -> None:
         location = self.source()

@@ -705,6 +705,26 @@ class RacfAuditTests(TestCase):
         self.assertEqual(status, 2)
         self.assertIn("the facility must be one of user, daemon, auth", err)
 
+    def test_recordNotWrittenStopsTheJob(self) -> None:
+        """
+        A record that cannot be written (a full disk: C{/dev/full}) stops
+        the job after the command it records (NSR0381E): nothing more runs
+        unrecorded.
+        """
+        job = os.path.join(self.setup.folder, "job.racf")
+        with open(job, "w") as f:
+            f.write("ADDUSER AUDIT4 NAME('x')\nADDUSER AUDIT5 NAME('y')\n")
+        status, _, err = self.racf("--audit-file", "/dev/full", "--file", job)
+        self.assertEqual(status, 2)
+        self.assertIn(
+            "nss-racf: NSR0381E ADDUSER ran, but its record cannot be written to"
+            " the audit trail (/dev/full: No space left on device); the rest of"
+            " the job was not run\n",
+            err,
+        )
+        self.assertEqual(self.racf("LISTUSER AUDIT4")[0], 0)
+        self.assertEqual(self.racf("LISTUSER AUDIT5")[0], 1)
+
     def test_unwritableRunsNothing(self) -> None:
         """
         An audit file that cannot be opened runs nothing (NSR0380E).

@@ -22,6 +22,7 @@ from twisted.python import usage
 
 from nsstwisted.security.auditline import append_line, audit_line, open_audit_file
 from nsstwisted.security.auditsyslog import DEFAULT_SOCKET, FACILITIES, SyslogTarget
+from nsstwisted.security.errors import SecurityError
 
 __all__ = [
     "AUDIT_SYSLOG_VARIABLE",
@@ -30,6 +31,7 @@ __all__ = [
     "audit_parameters",
     "check_audit_options",
     "open_audit",
+    "recorded",
 ]
 
 AUDIT_VARIABLE = "NSS_AUDIT_FILE"
@@ -121,6 +123,39 @@ class AdministrationAudit:
             os.close(self._fd)
         if self._syslog is not None:
             self._syslog.close()
+
+
+def recorded(
+    audit: AdministrationAudit,
+    event: str,
+    fields: dict[str, Any],
+    failed: SecurityError | None,
+    err: TextIO,
+    said: str,
+    consequence: str = "",
+) -> bool:
+    """
+    Record a command that ran, with its result and a failure's message ID.
+
+    @param said: how C{err} names what ran, and what follows from an
+        unwritten record (NSR0381E): C{"nss-racf: ADDUSER ran"}.
+    @param consequence: what follows from an unwritten record, said after
+        it (C{"; the rest of the job was not run"}).
+    @return: whether the record was written.
+    """
+    fields = {**fields, "result": "success" if failed is None else "failure"}
+    if failed is not None:
+        fields["messageId"] = failed.messageId
+    try:
+        audit.record(event, fields)
+    except OSError as e:
+        program, _, what = said.partition(": ")
+        err.write(
+            f"{program}: NSR0381E {what}, but its record cannot be written to"
+            f" the audit trail ({e.strerror or e}){consequence}\n"
+        )
+        return False
+    return True
 
 
 def open_audit(

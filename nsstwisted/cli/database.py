@@ -41,6 +41,7 @@ from nsstwisted.cli.adminaudit import (
     audit_parameters,
     check_audit_options,
     open_audit,
+    recorded,
 )
 from nsstwisted.cli.options import Finished, SubcommandOptions
 from nsstwisted.security.backup import BackupReport, backup_database, stashes_beside
@@ -381,22 +382,10 @@ def _recorded(
     for name, value in given.items():
         if isinstance(value, str) and is_database_uri(value):
             given[name] = redact_uri(value)
-    fields: dict[str, object] = {
-        "command": subCommand,
-        "options": given,
-        "result": "success" if failed is None else "failure",
-    }
-    if failed is not None:
-        fields["messageId"] = failed.messageId
-    try:
-        audit.record("database", fields)
-    except OSError as e:
-        err.write(
-            f"{PROGRAM}: NSR0381E {subCommand} ran, but its record cannot be"
-            f" written to the audit trail ({e.strerror or e})\n"
-        )
-        return False
-    return True
+    fields = {"command": subCommand, "options": given}
+    return recorded(
+        audit, "database", fields, failed, err, f"{PROGRAM}: {subCommand} ran"
+    )
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

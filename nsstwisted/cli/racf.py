@@ -44,6 +44,7 @@ from nsstwisted.cli.adminaudit import (
     audit_parameters,
     check_audit_options,
     open_audit,
+    recorded,
 )
 from nsstwisted.cli.options import CommandOptions, Finished
 from nsstwisted.cli.racfjson import command_json
@@ -410,22 +411,15 @@ def _recorded(
     failed: SecurityError | None,
     err: TextIO,
 ) -> bool:
-    fields: dict[str, object] = {
-        "command": render_command(mask_secrets(command)),
-        "result": "success" if failed is None else "failure",
-    }
-    if failed is not None:
-        fields["messageId"] = failed.messageId
-    try:
-        audit.record("racf", fields)
-    except OSError as e:
-        err.write(
-            f"{PROGRAM}: NSR0381E {command.verb} ran, but its record cannot be"
-            f" written to the audit trail ({e.strerror or e}); the rest of the"
-            " job was not run\n"
-        )
-        return False
-    return True
+    return recorded(
+        audit,
+        "racf",
+        {"command": render_command(mask_secrets(command))},
+        failed,
+        err,
+        f"{PROGRAM}: {command.verb} ran",
+        "; the rest of the job was not run",
+    )
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
