@@ -30,6 +30,7 @@ from nsstwisted.ike.constants import (
     NATT_KEEPALIVE,
     ExchangeType,
     NotifyType,
+    PayloadType,
     ProtocolId,
 )
 from nsstwisted.ike.crypto import (
@@ -47,10 +48,17 @@ from nsstwisted.ike.errors import IkeDecodeError, IkeError, IntegrityError
 from nsstwisted.ike.events import (
     Action,
     Endpoint,
+    FragmentDropped,
     MessageDropped,
     NegotiationFailed,
+    ReassemblyAbandoned,
     Retransmitted,
     SendDatagram,
+)
+from nsstwisted.ike.fragments import (
+    FragmentRefused,
+    Reassembled,
+    decode_fragment,
 )
 from nsstwisted.ike.initexchange import InitExchanges
 from nsstwisted.ike.interfaces import Signed
@@ -123,20 +131,91 @@ class IkeEngine(InitExchanges):
         if sa.receiveProtector is None:
             self._emit(MessageDropped(remote, "the IKE SA has no keys yet"))
             return
+        inner = None
+        if header.nextPayload == PayloadType.SKF:
+            whole = self._fragment_in(sa, data, remote)
+            if whole is None:
+                return
+            header, inner = whole.header, (whole.firstInner, whole.plaintext)
         if header.isResponse:
-            self._response(sa, header, data, remote)
+            self._response(sa, header, data, remote, inner)
         else:
-            self._request_in(sa, header, data, remote)
+            self._request_in(sa, header, data, remote, inner)
+
+    def _fragment_in(
+        self, sa: IkeSa, data: bytes, remote: Endpoint
+    ) -> Reassembled | None:
+        """
+        Keep an RFC 7383 fragment; the whole message once all are in.
+
+        Only fragments of the message ID the window allows reach the
+        reassembler, so that nobody can make it hold anything else.  A
+        fragment of a request we already answered is a retransmission:
+        its fragment 1, once it verifies, gets our whole answer again, the
+        others nothing (RFC 7383 section 2.6.1).
+        """
+        assert sa.receiveProtector is not None
+        try:
+            if not sa.fragmentation:
+                raise FragmentRefused("IKE fragmentation was not negotiated")
+            fragment = decode_fragment(data)
+            header = fragment.header
+            if header.isResponse:
+                outstanding = sa.outstanding
+                if outstanding is None or header.messageId != outstanding.messageId:
+                    raise FragmentRefused(
+                        f"a fragment of response {header.messageId} to no request"
+                    )
+            elif header.messageId == sa.lastResponseId and header.messageId > 0:
+                # (IKE_SA_INIT, message ID 0, is never fragmented.)
+                if fragment.number != 1:
+                    return None
+                try:
+                    sa.receiveProtector.decrypt(fragment.prefix, fragment.body)
+                except IntegrityError as error:
+                    raise FragmentRefused(f"a resent fragment: {error}") from None
+                self._send(sa, *sa.lastResponseDatagrams)
+                return None
+            elif header.messageId != sa.nextExpectedId or sa.processingId is not None:
+                raise FragmentRefused(
+                    f"a fragment of request {header.messageId}"
+                    f" (expected {sa.nextExpectedId})"
+                )
+            return sa.reassembler.add(fragment, sa.receiveProtector, self._now)
+        except IkeDecodeError as error:
+            self._emit(FragmentDropped(remote, str(error)))
+            return None
+        finally:
+            self._report_abandoned(sa)
+
+    def _report_abandoned(self, sa: IkeSa) -> None:
+        for gone in sa.reassembler.abandoned:
+            self._emit(
+                ReassemblyAbandoned(
+                    sa,
+                    gone.messageId,
+                    gone.response,
+                    gone.held,
+                    gone.total,
+                    gone.reason,
+                )
+            )
+        sa.reassembler.abandoned.clear()
 
     def _response(
-        self, sa: IkeSa, header: IkeHeader, data: bytes, remote: Endpoint
+        self,
+        sa: IkeSa,
+        header: IkeHeader,
+        data: bytes,
+        remote: Endpoint,
+        inner: tuple[int, bytes] | None = None,
     ) -> None:
         outstanding = sa.outstanding
         if outstanding is None or header.messageId != outstanding.messageId:
             self._emit(MessageDropped(remote, "a response to no request of ours"))
             return
         try:
-            payloads = self._open(sa, header, data)
+            payloads = self._open(sa, header, data, inner)
         except IntegrityError:
             self._emit(MessageDropped(remote, "bad ICV"))
             return
@@ -152,7 +231,12 @@ class IkeEngine(InitExchanges):
         self._next_queued(sa)
 
     def _request_in(
-        self, sa: IkeSa, header: IkeHeader, data: bytes, remote: Endpoint
+        self,
+        sa: IkeSa,
+        header: IkeHeader,
+        data: bytes,
+        remote: Endpoint,
+        inner: tuple[int, bytes] | None = None,
     ) -> None:
         messageId = header.messageId
         if messageId == sa.lastResponseId and sa.lastResponse:
@@ -161,7 +245,7 @@ class IkeEngine(InitExchanges):
             except IkeError:
                 self._emit(MessageDropped(remote, "bad retransmission"))
                 return
-            self._send(sa, sa.lastResponse)
+            self._send(sa, *sa.lastResponseDatagrams)
             return
         if messageId == sa.processingId:
             self._emit(
@@ -190,7 +274,7 @@ class IkeEngine(InitExchanges):
             )
             return
         try:
-            payloads = self._open(sa, header, data)
+            payloads = self._open(sa, header, data, inner)
         except IntegrityError:
             self._emit(MessageDropped(remote, "bad ICV"))
             return
@@ -394,6 +478,9 @@ class IkeEngine(InitExchanges):
         for sa in self._sas.values():
             if sa.outstanding is not None:
                 times.append(sa.outstanding.nextAt)
+            reassembly = sa.reassembler.deadline()
+            if reassembly is not None:
+                times.append(reassembly)
             if sa.state in (IkeState.CONNECTING, IkeState.AUTHENTICATING):
                 times.append(sa.establishedAt + self.settings.halfOpenTimeout)
             if sa.rekeyAt is not None and sa.state == IkeState.ESTABLISHED:
@@ -411,6 +498,8 @@ class IkeEngine(InitExchanges):
         for sa in list(self._sas.values()):
             if sa.state == IkeState.DELETED:
                 continue
+            sa.reassembler.expire(now)
+            self._report_abandoned(sa)
             outstanding = sa.outstanding
             if outstanding is not None and outstanding.nextAt <= now:
                 if outstanding.attempts > settings.retransmitTries:
@@ -421,7 +510,7 @@ class IkeEngine(InitExchanges):
                     settings.retransmitBase**outstanding.attempts
                 )
                 outstanding.attempts += 1
-                self._send(sa, outstanding.message)
+                self._send(sa, *outstanding.datagrams)
                 self._emit(
                     Retransmitted(sa, IkeHeader.decode(outstanding.message).exchange)
                 )
