@@ -359,3 +359,7 @@ class Reassembler:
     def held(self) -> int:
         """Fragments kept, over both sets (for tests and statistics)."""
         return sum(len(s.parts) for s in self._sets.values())
+
+    def held_octets(self) -> int:
+        """Decrypted octets kept, over both sets."""
+        return sum(s.size for s in self._sets.values())
