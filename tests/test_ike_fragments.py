@@ -512,6 +512,27 @@ class EngineTests(SynchronousTestCase):
             self.assertTrue(all(_is_fragment(d) for d in create))
             self.assertEqual(len(_of(side, ChildSaEstablished)), 2)
 
+    def test_kept_through_an_ike_sa_rekey(self) -> None:
+        """
+        The IKE SA that replaces a rekeyed one keeps fragmentation (it
+        was agreed for the IKE SA, in IKE_SA_INIT, which a rekey does not
+        repeat): a CHILD_SA rekey on it still goes in fragments.
+        """
+        tiny = EngineSettings(fragmentSize=200)
+        wire = _wire(tiny, tiny)
+        _start(wire)
+        wire.run()
+        wire.handle(wire.left, wire.left.engine.rekey_ike_sa(_sa(wire.left), wire.now))
+        wire.run()
+        left, right = _sa(wire.left), _sa(wire.right)
+        self.assertTrue(left.fragmentation and right.fragmentation)
+        (child,) = left.live_children()
+        before = len(_of(wire.left, MessageFragmented))
+        wire.handle(wire.left, wire.left.engine.rekey_child_sa(child, wire.now))
+        wire.run()
+        self.assertGreater(len(_of(wire.left, MessageFragmented)), before)
+        self.assertEqual(len(_of(wire.left, ChildSaEstablished)), 2)
+
     def test_lost_request_fragment(self) -> None:
         """
         A fragment of the IKE_AUTH request lost once: the responder waits;

@@ -71,8 +71,14 @@ Fragments one message may have.  At 1280 octets a fragment carries about
 certificate chain makes (strongSwan refuses messages over 10,000 octets).
 """
 
-MAX_REASSEMBLED_SIZE = 64 * 1024
-"""Decrypted octets one reassembly may hold: a UDP datagram's worth."""
+MAX_REASSEMBLED_SIZE = 32 * 1024
+"""
+Decrypted octets one reassembly may hold: what 32 fragments of 1280-octet
+datagrams carry, and three times what strongSwan accepts at all
+(C{charon.max_packet}, 10,000).  Only an authenticated peer can fill it,
+and a responder's half-open IKE SA only its one set of requests, so that
+the memory a peer can pin is this much per IKE SA it has keys for.
+"""
 
 REASSEMBLY_TIMEOUT = 30.0
 """
