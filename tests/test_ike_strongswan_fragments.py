@@ -308,9 +308,52 @@ class FragmentationTests(TestCase):
             log = self.charon.log_text()
             self.assertIn("received fragment #1", log)
             self.assertRegex(log, r"splitting IKE message .* into \d+ fragments")
+            # A flood of forged fragments for the IKE SA's next request:
+            # iked drops each (its ICV) and goes on serving the peer.
+            (sa,) = sas
+            (child,) = _installed(sas)
+            self._flood(sa["initiator-spi"], sa["responder-spi"], messageId=2)
+            await self.charon.rekey(child="host-host")
+            await self.charon.wait_for_sas(
+                lambda sas: any(
+                    c["spi-in"] != child["spi-in"] for c in _installed(sas)
+                ),
+                "a CHILD_SA rekeyed after the flood",
+            )
+            self.assertNotIn(b"EZD1211I", self.iked.output)
+            self.assertRegex(
+                self.iked.output,
+                rb"EZD1210I Stack TCPIPB dropped an IKE fragment from "
+                rb"10\.77\.15\.2 port \d+: fragment [12] of message ID 2: SK payload"
+                rb" ICV does not verify",
+            )
             self.assertNotIn(b"Traceback", self.iked.output)
 
         return ensureDeferred(go())
+
+    def _flood(self, spiI: str, spiR: str, messageId: int, count: int = 1000) -> None:
+        """
+        C{count} forged SKF messages for the IKE SA C{spiI}/C{spiR}, from
+        the peer's namespace to iked, fragment numbers 1 and 2 of 2.
+        """
+        script = (
+            "import os, socket, struct\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            f"s.bind(({CHARON_ADDRESS!r}, 0))\n"
+            f"for n in range({count}):\n"
+            # IV, 11 AES blocks, ICV: a body of a possible length for the
+            # SA's AES-CBC and HMAC-SHA2-256-128, so that the ICV is checked.
+            "    body = os.urandom(16 + 176 + 16)\n"
+            "    length = 28 + 8 + len(body)\n"
+            f"    header = bytes.fromhex({spiI!r} + {spiR!r})\n"
+            f"    header += struct.pack('>BBBBII', 53, 0x20, 36, 0x08, {messageId},"
+            " length)\n"
+            "    skf = struct.pack('>BBHHH', 33 if n % 2 == 0 else 0, 0,"
+            " 8 + len(body), n % 2 + 1, 2)\n"
+            "    s.sendto(bytes(4) + header + skf + body,"
+            f" ({IKED_ADDRESS!r}, {IKED_PORT}))\n"
+        )
+        self.peerNs.run(["python3", "-c", script], timeout=60)
 
     def test_iked_initiates(self) -> Deferred[None]:
         """iked initiates over the 1280 path, and fragments its IKE_AUTH."""
