@@ -17,8 +17,9 @@ waits a retransmitted request is dropped rather than answered or signed
 again.
 
 The exchanges live in their own modules (L{nsstwisted.ike.initexchange},
-L{nsstwisted.ike.authexchange}, L{nsstwisted.ike.childexchange}, on the
-plumbing of L{nsstwisted.ike.enginebase}); this class adds what ties them
+L{nsstwisted.ike.authexchange}, L{nsstwisted.ike.childexchange}, and RFC
+7383 fragments in L{nsstwisted.ike.fragmentexchange}, on the plumbing of
+L{nsstwisted.ike.enginebase}); this class adds what ties them
 together: receiving, INFORMATIONAL, the public operations and the timers.
 """
 
@@ -48,18 +49,12 @@ from nsstwisted.ike.errors import IkeDecodeError, IkeError, IntegrityError
 from nsstwisted.ike.events import (
     Action,
     Endpoint,
-    FragmentDropped,
     MessageDropped,
     NegotiationFailed,
-    ReassemblyAbandoned,
     Retransmitted,
     SendDatagram,
 )
-from nsstwisted.ike.fragments import (
-    FragmentRefused,
-    Reassembled,
-    decode_fragment,
-)
+from nsstwisted.ike.fragmentexchange import FragmentExchanges
 from nsstwisted.ike.initexchange import InitExchanges
 from nsstwisted.ike.interfaces import Signed
 from nsstwisted.ike.message import (
@@ -83,7 +78,7 @@ from nsstwisted.ike.sa import (
 __all__ = ["EngineSettings", "IkeEngine"]
 
 
-class IkeEngine(InitExchanges):
+class IkeEngine(FragmentExchanges, InitExchanges):
     """
     The IKE SAs of one stack and the exchanges that make, rekey and delete
     them.
@@ -141,66 +136,6 @@ class IkeEngine(InitExchanges):
             self._response(sa, header, data, remote, inner)
         else:
             self._request_in(sa, header, data, remote, inner)
-
-    def _fragment_in(
-        self, sa: IkeSa, data: bytes, remote: Endpoint
-    ) -> Reassembled | None:
-        """
-        Keep an RFC 7383 fragment; the whole message once all are in.
-
-        Only fragments of the message ID the window allows reach the
-        reassembler, so that nobody can make it hold anything else.  A
-        fragment of a request we already answered is a retransmission:
-        its fragment 1, once it verifies, gets our whole answer again, the
-        others nothing (RFC 7383 section 2.6.1).
-        """
-        assert sa.receiveProtector is not None
-        try:
-            if not sa.fragmentation:
-                raise FragmentRefused("IKE fragmentation was not negotiated")
-            fragment = decode_fragment(data)
-            header = fragment.header
-            if header.isResponse:
-                outstanding = sa.outstanding
-                if outstanding is None or header.messageId != outstanding.messageId:
-                    raise FragmentRefused(
-                        f"a fragment of response {header.messageId} to no request"
-                    )
-            elif header.messageId == sa.lastResponseId and header.messageId > 0:
-                # (IKE_SA_INIT, message ID 0, is never fragmented.)
-                if fragment.number != 1:
-                    return None
-                try:
-                    sa.receiveProtector.decrypt(fragment.prefix, fragment.body)
-                except IntegrityError as error:
-                    raise FragmentRefused(f"a resent fragment: {error}") from None
-                self._send(sa, *sa.lastResponseDatagrams)
-                return None
-            elif header.messageId != sa.nextExpectedId or sa.processingId is not None:
-                raise FragmentRefused(
-                    f"a fragment of request {header.messageId}"
-                    f" (expected {sa.nextExpectedId})"
-                )
-            return sa.reassembler.add(fragment, sa.receiveProtector, self._now)
-        except IkeDecodeError as error:
-            self._emit(FragmentDropped(remote, str(error)))
-            return None
-        finally:
-            self._report_abandoned(sa)
-
-    def _report_abandoned(self, sa: IkeSa) -> None:
-        for gone in sa.reassembler.abandoned:
-            self._emit(
-                ReassemblyAbandoned(
-                    sa,
-                    gone.messageId,
-                    gone.response,
-                    gone.held,
-                    gone.total,
-                    gone.reason,
-                )
-            )
-        sa.reassembler.abandoned.clear()
 
     def _response(
         self,
