@@ -46,6 +46,9 @@ class FoundInputTests(SynchronousTestCase):
     def test_ike_auth(self) -> None:
         self.check("ike-auth")
 
+    def test_ike_fragments(self) -> None:
+        self.check("ike-fragments")
+
 
 class SeedTests(SynchronousTestCase):
     """

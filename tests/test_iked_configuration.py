@@ -476,6 +476,23 @@ class IkeConfigTests(Files):
         for bad in ("86401", "-5", "1.5"):
             self.assertBadIke(f"NmiIdleTimeout {bad}", "must be a number from 0 to")
 
+    def test_ike_fragment_size(self) -> None:
+        """
+        IkeFragmentSize: 1280 unless coded; Off (or 0) turns RFC 7383
+        fragmentation off; a size below IPv4's 576 or above a UDP datagram
+        is refused.
+        """
+        self.assertEqual(self.load(ike()).ikeFragmentSize, 1280)
+        self.assertEqual(self.load(ike("IkeFragmentSize 576")).ikeFragmentSize, 576)
+        for off in ("Off", "off", "0"):
+            config = self.load(ike(f"IkeFragmentSize {off}"))
+            self.assertEqual(config.ikeFragmentSize, 0)
+            self.assertIn("  IkeFragmentSize Off", config.describe())
+        for bad in ("575", "65536", "-1", "1280.5", "on"):
+            self.assertBadIke(
+                f"IkeFragmentSize {bad}", "must be Off, or a datagram size from 576"
+            )
+
     def test_socket_group_and_mode(self) -> None:
         """
         As for nssd (the same checks): a group of this host, by name or
@@ -1301,6 +1318,7 @@ class DescribeTests(Files):
                 "  # NmiSocketGroup (iked's own group)",
                 "  NmiSocketMode 0660",
                 "  SaInstaller record",
+                "  IkeFragmentSize 1280",
                 "  # SecurityDatabase (the usual search)",
                 "  # StashFile (the usual search)",
                 "  RequireRemoteIdentity no",

@@ -18,6 +18,8 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from nsstwisted.ike import childexchange
+from nsstwisted.ike.engine import EngineSettings
+from nsstwisted.ike.events import ReassemblyAbandoned
 from nsstwisted.ike.installation import MAX_PREFIX_PAIRS
 from nsstwisted.ike.localauth import LocalCredentials, LocalTrust
 from nsstwisted.ike.policy import PeerEku, PeerPolicy
@@ -502,5 +504,46 @@ class HostilePeerCertificateTests(TwoStacks):
             left.tunnels.activate_dynamic(name="host-host")
             await self._until(lambda: right.tunnels.ike_tunnels(), "the IKE SA")
             await self._until(lambda: left.tunnels.dynamic_tunnels(), "the tunnel")
+
+        return ensureDeferred(go())
+
+
+class FragmentationTests(TwoStacks):
+    """RFC 7383 over real UDP between two stacks, and its messages."""
+
+    def test_fragmented_over_udp(self) -> Deferred[None]:
+        """
+        With a 576-octet IkeFragmentSize on both stacks, IKE_AUTH goes in
+        fragments over the sockets (EZD1212I says so for each side) and
+        the tunnel comes up; an incomplete set given up is told to the
+        operator with EZD1211I.
+        """
+        messages = capture_messages(self)
+        for side in (self.left, self.right):
+            side.engine.settings = EngineSettings(fragmentSize=576)
+
+        async def go() -> None:
+            self.left.model.tunnels.activate_dynamic(name="host-host")
+            await self._until(
+                lambda: self.left.model.tunnels.dynamic_tunnels(), "our tunnel"
+            )
+            for stack in ("LEFT", "RIGHT"):
+                self.assertTrue(
+                    any(
+                        f"EZD1212I Stack {stack} sent IKE_AUTH message 1 to"
+                        " 127.0.0.1 in " in m
+                        for m in messages
+                    ),
+                    messages,
+                )
+            (sa,) = self.right.engine.sas()
+            self.right._run(
+                [ReassemblyAbandoned(sa, 7, False, 2, 3, "incomplete after 30 seconds")]
+            )
+            self.assertIn(
+                "EZD1211I Stack RIGHT gave up reassembling request 7 from 127.0.0.1"
+                " (to-left, 2 of 3 fragments): incomplete after 30 seconds",
+                messages,
+            )
 
         return ensureDeferred(go())

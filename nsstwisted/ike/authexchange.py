@@ -205,14 +205,14 @@ class AuthExchanges(ChildExchanges):
             self._remove(sa, reason)
         elif sa.state != IkeState.DELETED:
             # Tell the peer (best effort) and forget the SA at once.
-            message = self._seal(
+            datagrams = self._seal(
                 sa,
                 ExchangeType.INFORMATIONAL,
                 sa.nextRequestId,
                 False,
                 [NotifyPayload(0, NotifyType.AUTHENTICATION_FAILED)],
             )
-            self._send(sa, message)
+            self._send(sa, *datagrams)
             self._remove(sa, reason)
 
     def _check_peer(

@@ -485,6 +485,8 @@ class ChildExchanges(EngineBase):
         new.peerHashes = sa.peerHashes
         new.localNat, new.remoteNat = sa.localNat, sa.remoteNat
         new.authMethod = sa.authMethod
+        # RFC 7383 fragmentation was agreed for the IKE SA, not its keys.
+        new.fragmentation = sa.fragmentation
         return new
 
     def _rekeyed_keys(

@@ -17,8 +17,9 @@ waits a retransmitted request is dropped rather than answered or signed
 again.
 
 The exchanges live in their own modules (L{nsstwisted.ike.initexchange},
-L{nsstwisted.ike.authexchange}, L{nsstwisted.ike.childexchange}, on the
-plumbing of L{nsstwisted.ike.enginebase}); this class adds what ties them
+L{nsstwisted.ike.authexchange}, L{nsstwisted.ike.childexchange}, and RFC
+7383 fragments in L{nsstwisted.ike.fragmentexchange}, on the plumbing of
+L{nsstwisted.ike.enginebase}); this class adds what ties them
 together: receiving, INFORMATIONAL, the public operations and the timers.
 """
 
@@ -30,6 +31,7 @@ from nsstwisted.ike.constants import (
     NATT_KEEPALIVE,
     ExchangeType,
     NotifyType,
+    PayloadType,
     ProtocolId,
 )
 from nsstwisted.ike.crypto import (
@@ -52,6 +54,7 @@ from nsstwisted.ike.events import (
     Retransmitted,
     SendDatagram,
 )
+from nsstwisted.ike.fragmentexchange import FragmentExchanges
 from nsstwisted.ike.initexchange import InitExchanges
 from nsstwisted.ike.interfaces import Signed
 from nsstwisted.ike.message import (
@@ -75,7 +78,7 @@ from nsstwisted.ike.sa import (
 __all__ = ["EngineSettings", "IkeEngine"]
 
 
-class IkeEngine(InitExchanges):
+class IkeEngine(FragmentExchanges, InitExchanges):
     """
     The IKE SAs of one stack and the exchanges that make, rekey and delete
     them.
@@ -123,20 +126,31 @@ class IkeEngine(InitExchanges):
         if sa.receiveProtector is None:
             self._emit(MessageDropped(remote, "the IKE SA has no keys yet"))
             return
+        inner = None
+        if header.nextPayload == PayloadType.SKF:
+            whole = self._fragment_in(sa, data, remote)
+            if whole is None:
+                return
+            header, inner = whole.header, (whole.firstInner, whole.plaintext)
         if header.isResponse:
-            self._response(sa, header, data, remote)
+            self._response(sa, header, data, remote, inner)
         else:
-            self._request_in(sa, header, data, remote)
+            self._request_in(sa, header, data, remote, inner)
 
     def _response(
-        self, sa: IkeSa, header: IkeHeader, data: bytes, remote: Endpoint
+        self,
+        sa: IkeSa,
+        header: IkeHeader,
+        data: bytes,
+        remote: Endpoint,
+        inner: tuple[int, bytes] | None = None,
     ) -> None:
         outstanding = sa.outstanding
         if outstanding is None or header.messageId != outstanding.messageId:
             self._emit(MessageDropped(remote, "a response to no request of ours"))
             return
         try:
-            payloads = self._open(sa, header, data)
+            payloads = self._open(sa, header, data, inner)
         except IntegrityError:
             self._emit(MessageDropped(remote, "bad ICV"))
             return
@@ -152,7 +166,12 @@ class IkeEngine(InitExchanges):
         self._next_queued(sa)
 
     def _request_in(
-        self, sa: IkeSa, header: IkeHeader, data: bytes, remote: Endpoint
+        self,
+        sa: IkeSa,
+        header: IkeHeader,
+        data: bytes,
+        remote: Endpoint,
+        inner: tuple[int, bytes] | None = None,
     ) -> None:
         messageId = header.messageId
         if messageId == sa.lastResponseId and sa.lastResponse:
@@ -161,7 +180,7 @@ class IkeEngine(InitExchanges):
             except IkeError:
                 self._emit(MessageDropped(remote, "bad retransmission"))
                 return
-            self._send(sa, sa.lastResponse)
+            self._send(sa, *sa.lastResponseDatagrams)
             return
         if messageId == sa.processingId:
             self._emit(
@@ -190,7 +209,7 @@ class IkeEngine(InitExchanges):
             )
             return
         try:
-            payloads = self._open(sa, header, data)
+            payloads = self._open(sa, header, data, inner)
         except IntegrityError:
             self._emit(MessageDropped(remote, "bad ICV"))
             return
@@ -394,6 +413,9 @@ class IkeEngine(InitExchanges):
         for sa in self._sas.values():
             if sa.outstanding is not None:
                 times.append(sa.outstanding.nextAt)
+            reassembly = sa.reassembler.deadline()
+            if reassembly is not None:
+                times.append(reassembly)
             if sa.state in (IkeState.CONNECTING, IkeState.AUTHENTICATING):
                 times.append(sa.establishedAt + self.settings.halfOpenTimeout)
             if sa.rekeyAt is not None and sa.state == IkeState.ESTABLISHED:
@@ -411,6 +433,8 @@ class IkeEngine(InitExchanges):
         for sa in list(self._sas.values()):
             if sa.state == IkeState.DELETED:
                 continue
+            sa.reassembler.expire(now)
+            self._report_abandoned(sa)
             outstanding = sa.outstanding
             if outstanding is not None and outstanding.nextAt <= now:
                 if outstanding.attempts > settings.retransmitTries:
@@ -421,7 +445,7 @@ class IkeEngine(InitExchanges):
                     settings.retransmitBase**outstanding.attempts
                 )
                 outstanding.attempts += 1
-                self._send(sa, outstanding.message)
+                self._send(sa, *outstanding.datagrams)
                 self._emit(
                     Retransmitted(sa, IkeHeader.decode(outstanding.message).exchange)
                 )

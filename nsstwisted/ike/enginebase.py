@@ -35,7 +35,13 @@ from nsstwisted.ike.events import (
     ChildSaDeleted,
     Endpoint,
     IkeSaDeleted,
+    MessageFragmented,
     SendDatagram,
+)
+from nsstwisted.ike.fragments import (
+    DEFAULT_FRAGMENT_SIZE,
+    encode_fragments,
+    message_room,
 )
 from nsstwisted.ike.message import (
     IkeHeader,
@@ -51,6 +57,7 @@ from nsstwisted.ike.payloads import (
     Payload,
     SaPayload,
     TsPayload,
+    decode_payloads,
     find,
     find_all,
     find_notify,
@@ -88,6 +95,12 @@ class EngineSettings:
     cookieThreshold: int = 30
     keepaliveInterval: float = 20.0
     nonceSize: int = 32
+    fragmentSize: int = DEFAULT_FRAGMENT_SIZE
+    """
+    RFC 7383: the largest IP datagram an encrypted message may take before
+    it goes out in fragments (IP and UDP headers included); 0 turns IKE
+    fragmentation off, neither announced nor accepted.
+    """
 
 
 class EngineBase:
@@ -175,15 +188,24 @@ class EngineBase:
         messageId: int,
         response: bool,
         payloads: Sequence[Payload],
-    ) -> bytes:
+    ) -> tuple[bytes, ...]:
+        """
+        The datagrams of an encrypted message: one, or its RFC 7383
+        fragments when both ends support them and it is too large.
+        """
         assert sa.sendProtector is not None
-        return encode_encrypted(
-            self._message(sa, exchange, messageId, response, payloads),
-            sa.sendProtector,
-        )
+        message = self._message(sa, exchange, messageId, response, payloads)
+        if not (sa.fragmentation and self.settings.fragmentSize):
+            return (encode_encrypted(message, sa.sendProtector),)
+        room = message_room(self.settings.fragmentSize, sa.local, sa.remote[1])
+        datagrams = encode_fragments(message, sa.sendProtector, room)
+        if len(datagrams) > 1:
+            self._emit(MessageFragmented(sa, exchange, messageId, len(datagrams)))
+        return datagrams
 
-    def _send(self, sa: IkeSa, message: bytes) -> None:
-        self._emit(SendDatagram(message, sa.local, sa.remote))
+    def _send(self, sa: IkeSa, *messages: bytes) -> None:
+        for message in messages:
+            self._emit(SendDatagram(message, sa.local, sa.remote))
 
     def _request(
         self,
@@ -204,15 +226,16 @@ class EngineBase:
                 return
             messageId = sa.nextRequestId
             sa.nextRequestId += 1
-            message = self._seal(sa, exchange, messageId, False, build())
+            datagrams = self._seal(sa, exchange, messageId, False, build())
             sa.outstanding = OutstandingRequest(
                 messageId,
-                message,
+                datagrams[0],
                 onResponse,
                 onTimeout or (lambda: self._peer_silent(sa)),
                 nextAt=self._now + self.settings.retransmitTimeout,
+                fragments=datagrams if len(datagrams) > 1 else (),
             )
-            self._send(sa, message)
+            self._send(sa, *datagrams)
 
         if sa.outstanding is None:
             go()
@@ -226,11 +249,12 @@ class EngineBase:
         messageId: int,
         payloads: Sequence[Payload],
     ) -> None:
-        message = self._seal(sa, ExchangeType(exchange), messageId, True, payloads)
+        datagrams = self._seal(sa, ExchangeType(exchange), messageId, True, payloads)
         sa.lastResponseId = messageId
-        sa.lastResponse = message
+        sa.lastResponse = datagrams[0]
+        sa.lastResponseFragments = datagrams if len(datagrams) > 1 else ()
         sa.processingId = None
-        self._send(sa, message)
+        self._send(sa, *datagrams)
 
     def _next_queued(self, sa: IkeSa) -> None:
         if sa.outstanding is None and sa.queue:
@@ -241,13 +265,27 @@ class EngineBase:
         self._pending[requestId] = (sa, then)
         return requestId
 
-    def _open(self, sa: IkeSa, header: IkeHeader, data: bytes) -> list[Any]:
+    def _open(
+        self,
+        sa: IkeSa,
+        header: IkeHeader,
+        data: bytes,
+        inner: tuple[int, bytes] | None = None,
+    ) -> list[Any]:
         """
         Decode and decrypt.
 
+        @param inner: the first inner payload type and the plaintext of a
+            message reassembled from RFC 7383 fragments (each already
+            checked), which is then decoded instead of C{data}.
         @raise IntegrityError: the ICV does not verify.
         @raise IkeDecodeError: the (authentic) content is malformed.
         """
+        if inner is not None:
+            payloads = decode_payloads(*inner)
+            if payloads and isinstance(payloads[-1], EncryptedPayload):
+                raise IkeDecodeError("an SK payload inside fragments")
+            return list(payloads)
         _, outer = decode_message(data)
         if not outer or not isinstance(outer[-1], EncryptedPayload):
             raise IkeDecodeError("an encrypted exchange without an SK payload")
@@ -283,6 +321,7 @@ class EngineBase:
             if value is sa:
                 del self._halfOpen[key]
         self._keepalives.pop(sa.localSpi, None)
+        sa.reassembler.clear()
         for requestId, (owner, _) in list(self._pending.items()):
             if owner is sa:
                 del self._pending[requestId]
@@ -309,6 +348,11 @@ def hash_notify() -> NotifyPayload:
         NotifyType.SIGNATURE_HASH_ALGORITHMS,
         data=encode_hash_algorithms(SIGNATURE_HASH_ALGORITHMS_OFFER),
     )
+
+
+def fragmentation_notify() -> NotifyPayload:
+    """IKEV2_FRAGMENTATION_SUPPORTED: no SPI, no data (RFC 7383 section 2.3)."""
+    return NotifyPayload(0, NotifyType.IKEV2_FRAGMENTATION_SUPPORTED)
 
 
 def certificate_request(authorities: Sequence[bytes]) -> CertReqPayload:

@@ -15,12 +15,15 @@ __all__ = [
     "ChildSaDeleted",
     "ChildSaEstablished",
     "Endpoint",
+    "FragmentDropped",
     "IkeSaDeleted",
     "IkeSaEstablished",
     "IkeSaRekeyed",
     "MessageDropped",
+    "MessageFragmented",
     "NegotiationFailed",
     "PeerCheckNeeded",
+    "ReassemblyAbandoned",
     "Retransmitted",
     "SendDatagram",
     "SignatureNeeded",
@@ -141,6 +144,45 @@ class MessageDropped:
     reason: str
 
 
+@dataclass(frozen=True)
+class FragmentDropped:
+    """
+    An RFC 7383 fragment not kept (forged, not negotiated, duplicate,
+    inconsistent, over a limit, for another message ID).  Like
+    L{MessageDropped}, one per datagram, so the adapter logs it at debug
+    level: a flood must not flood the log.
+    """
+
+    remote: Endpoint
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReassemblyAbandoned:
+    """
+    An incomplete set of authentic fragments given up (timed out, replaced
+    by a newer message, over the size limit): at most one per message of
+    an authenticated peer, so worth the operator's attention.
+    """
+
+    sa: IkeSa
+    messageId: int
+    response: bool
+    held: int
+    total: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class MessageFragmented:
+    """We sent a message as C{count} RFC 7383 fragments."""
+
+    sa: IkeSa
+    exchange: int
+    messageId: int
+    count: int
+
+
 Action = (
     SendDatagram
     | SignatureNeeded
@@ -153,4 +195,7 @@ Action = (
     | NegotiationFailed
     | MessageDropped
     | Retransmitted
+    | FragmentDropped
+    | ReassemblyAbandoned
+    | MessageFragmented
 )

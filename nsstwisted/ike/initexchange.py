@@ -25,6 +25,7 @@ from nsstwisted.ike.enginebase import (
     authorities_of,
     certificate_request,
     enum_name,
+    fragmentation_notify,
     group_of,
     hash_notify,
     natd,
@@ -103,6 +104,8 @@ class InitExchanges(AuthExchanges):
         ]
         if policy.auth == AuthKind.SIGNATURE:
             payloads.append(hash_notify())
+        if self.settings.fragmentSize:
+            payloads.append(fragmentation_notify())
         message = encode_message(
             self._message(sa, ExchangeType.IKE_SA_INIT, 0, False, payloads)
         )
@@ -223,6 +226,7 @@ class InitExchanges(AuthExchanges):
         self._nat_detect(sa, payloads, sa.spiR)
         sa.peerHashes = peer_hashes(payloads)
         sa.peerAuthorities = authorities_of(payloads)
+        sa.fragmentation = self._fragmentation(payloads)
         sa.state = IkeState.AUTHENTICATING
         sa.dh = None
         self._auth_send(sa)
@@ -257,6 +261,12 @@ class InitExchanges(AuthExchanges):
             sa.remoteNat = natd(sa.spiI, spiR, sa.remote) not in sources
         if destinations:
             sa.localNat = natd(sa.spiI, spiR, sa.local) not in destinations
+
+    def _fragmentation(self, payloads: list[Payload]) -> bool:
+        """Both ends want RFC 7383 fragmentation: we, and the peer said so."""
+        return bool(self.settings.fragmentSize) and (
+            find_notify(payloads, NotifyType.IKEV2_FRAGMENTATION_SUPPORTED) is not None
+        )
 
     def _fail_connecting(self, sa: IkeSa, reason: str) -> None:
         self._emit(NegotiationFailed(sa.policy.name, reason, sa))
@@ -360,6 +370,10 @@ class InitExchanges(AuthExchanges):
             if policy.sendCertRequest and self._authorities:
                 reply.append(certificate_request(self._authorities))
             reply.append(hash_notify())
+        sa.fragmentation = self._fragmentation(payloads)
+        if sa.fragmentation:
+            # RFC 7383 section 2.3: announced only in answer to an announcement.
+            reply.append(fragmentation_notify())
         response = encode_message(
             self._message(sa, ExchangeType.IKE_SA_INIT, 0, True, reply)
         )

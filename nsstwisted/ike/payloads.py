@@ -772,8 +772,9 @@ def decode_payloads(firstType: int, data: bytes) -> list[Payload]:
         IKE header, or an SK payload for its decrypted inside).
     @raise IkeDecodeError: for any malformed payload or chain; with
         UNSUPPORTED_CRITICAL_PAYLOAD and the payload type as its data for
-        an unknown critical payload.  SKF is refused as well, since
-        nsstwisted never announces IKE fragmentation.
+        an unknown critical payload.  SKF is refused as well: an RFC 7383
+        fragment is taken apart by L{nsstwisted.ike.fragments} before any
+        payload chain is decoded.
     """
     payloads: list[Payload] = []
     payloadType = firstType
@@ -796,7 +797,7 @@ def decode_payloads(firstType: int, data: bytes) -> list[Payload]:
             payloads.append(EncryptedPayload(_named(PayloadType, following), body))
             return payloads
         if payloadType == PayloadType.SKF:
-            raise IkeDecodeError("IKE fragmentation (SKF) was not announced")
+            raise IkeDecodeError("an SKF payload where a payload chain is")
         decoder = _DECODERS.get(payloadType)
         if decoder is not None:
             payloads.append(decoder(body, payloadType))

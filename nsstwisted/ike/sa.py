@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nsstwisted.ike.crypto import DhPrivateKey, Prf
+from nsstwisted.ike.fragments import Reassembler
 from nsstwisted.ike.keys import ChildKeys, EspSuite, IkeKeys, IkeSuite
 from nsstwisted.ike.message import SkProtector
 from nsstwisted.ike.payloads import IdPayload, TrafficSelector
@@ -75,6 +76,13 @@ class OutstandingRequest:
     onTimeout: Callable[[], None]
     attempts: int = 1
     nextAt: float = 0.0
+    #: when the request went out as RFC 7383 fragments, all of them
+    #: (C{message} is then the first): a retransmission resends them all.
+    fragments: tuple[bytes, ...] = ()
+
+    @property
+    def datagrams(self) -> tuple[bytes, ...]:
+        return self.fragments or (self.message,)
 
 
 @dataclass(eq=False)
@@ -172,12 +180,17 @@ class IkeSa:
     queue: list[Callable[[], None]] = field(default_factory=list)
     lastResponseId: int = -1
     lastResponse: bytes = b""
+    #: as L{OutstandingRequest.fragments}, for our last response
+    lastResponseFragments: tuple[bytes, ...] = ()
     processingId: int | None = None
     children: list[ChildSa] = field(default_factory=list)
     pendingChild: ChildSa | None = None
     tunnelId: str = ""
     authMethod: int = 0
     deleteReason: str = ""
+    #: both ends announced IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383)
+    fragmentation: bool = False
+    reassembler: Reassembler = field(default_factory=Reassembler, repr=False)
 
     @property
     def localSpi(self) -> bytes:
@@ -186,6 +199,10 @@ class IkeSa:
     @property
     def remoteSpi(self) -> bytes:
         return self.spiR if self.originalInitiator else self.spiI
+
+    @property
+    def lastResponseDatagrams(self) -> tuple[bytes, ...]:
+        return self.lastResponseFragments or (self.lastResponse,)
 
     @property
     def isUp(self) -> bool:

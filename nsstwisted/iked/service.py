@@ -33,6 +33,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from nsstwisted.config import ConfigurationError
+from nsstwisted.ike.engine import EngineSettings
 from nsstwisted.ike.interfaces import IPeerVerifier
 from nsstwisted.ike.policy import PeerPolicy
 from nsstwisted.iked.configuration import (
@@ -402,6 +403,10 @@ class IKEDService(Service):
             self._warn_open_rules(name, peers)
             existing = self.ike.get(name)
             if existing is not None:
+                existing.engine.settings = replace(
+                    existing.engine.settings,
+                    fragmentSize=configuration.ikeFragmentSize,
+                )
                 existing.update_peers(peers)
                 continue
             if not peers:
@@ -422,6 +427,7 @@ class IKEDService(Service):
                     configuration.stack(name).namespace,
                 ),
                 self.stacks[name],
+                settings=EngineSettings(fragmentSize=configuration.ikeFragmentSize),
                 namespace=configuration.stack(name).namespace,
             )
             self.ike[name] = ike

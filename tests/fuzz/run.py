@@ -4,7 +4,8 @@ time, restarting after each crash until the time is up.
 
     python -m tests.fuzz.run TARGET [--seconds N] [--workdir DIR]
 
-TARGET is one of C{nss}, C{nmi}, C{ike-message}, C{ike-auth}.  The corpus
+TARGET is one of C{nss}, C{nmi}, C{ike-message}, C{ike-auth},
+C{ike-fragments}.  The corpus
 (DIR/corpus/TARGET) is seeded from real messages the first time; the
 inputs that crashed land in DIR/crashes/TARGET.  Needs atheris, which the
 project's own environment does not carry (see README.md here); the normal
@@ -68,7 +69,9 @@ def _executions(log: bytes) -> int:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("target", choices=["nss", "nmi", "ike-message", "ike-auth"])
+    parser.add_argument(
+        "target", choices=["nss", "nmi", "ike-message", "ike-auth", "ike-fragments"]
+    )
     parser.add_argument("--seconds", type=int, default=180)
     parser.add_argument("--workdir", default=os.path.join(ROOT, ".fuzz"))
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

@@ -20,6 +20,13 @@ inputs the fuzzer found (L{tests.fuzz.run} drives it under atheris).
     keys, so that they reach the responder's IKE_AUTH logic.  Nothing may
     escape either engine, and the responder's SA must end established or
     removed, never half-open.
+  - L{ike_fragments}: the same half-open pair, which agreed on RFC 7383
+    fragmentation; the fuzzer's bytes are a sequence of records, each an
+    SKF message to the responder (encrypted with the SA's real keys, or
+    forged, or raw octets after a real header) or a step of the clock.
+    Nothing may escape, the reassembler may never hold more than its
+    limits, and once every timeout has passed it holds nothing and the
+    responder's SA is established or removed.
 """
 
 from __future__ import annotations
@@ -33,6 +40,11 @@ from typing import Any
 
 from nsstwisted.ike.constants import ExchangeType, HeaderFlag, PayloadType
 from nsstwisted.ike.errors import IkeDecodeError
+from nsstwisted.ike.fragments import (
+    MAX_FRAGMENTS,
+    MAX_REASSEMBLED_SIZE,
+    REASSEMBLY_TIMEOUT,
+)
 from nsstwisted.ike.message import (
     HEADER_SIZE,
     IkeHeader,
@@ -57,7 +69,15 @@ from nsstwisted.wire.nss import DecodeFailure, NssDecoder, NssFrame, encode_fram
 # through tests.ikepeers.
 from tests.ikepeers import Wire, child_policy, leaf, pair, pki
 
-__all__ = ["SEEDS", "TARGETS", "ike_auth", "ike_message", "nmi_decoder", "nss_decoder"]
+__all__ = [
+    "SEEDS",
+    "TARGETS",
+    "ike_auth",
+    "ike_fragments",
+    "ike_message",
+    "nmi_decoder",
+    "nss_decoder",
+]
 
 
 class BrokenRule(AssertionError):
@@ -265,11 +285,106 @@ def ike_auth_seed() -> bytes:
     return bytes([encrypted.firstInner]) + plaintext
 
 
+_RECORD = struct.Struct(">BHHH")
+"""A record of L{ike_fragments}: kind, Fragment Number, Total, length."""
+
+
+def _fragment(
+    sa: Any, request: bytes, kind: int, number: int, total: int, body: bytes
+) -> bytes:
+    """
+    One SKF message on C{request}'s header for L{ike_fragments}: C{kind}'s
+    low two bits say how (0 encrypted with the initiator's real keys, 1 a
+    forged body, 2 C{body} raw after the header), bit 2 that it is for the
+    next message ID instead of IKE_AUTH's, and the high bits are the first
+    inner payload type's low bits (of 33 to 48).
+    """
+    header = IkeHeader.decode(request)
+    messageId = header.messageId + (1 if kind & 4 else 0)
+    firstInner = 33 + (kind >> 4) if number == 1 else 0
+    if kind & 3 == 0:
+        length = _SKF_NUMBERS + sa.sendProtector.body_length(len(body))
+    else:
+        length = _SKF_NUMBERS + len(body)
+    outer = IkeHeader(
+        header.spiI,
+        header.spiR,
+        PayloadType.SKF,
+        header.exchange,
+        HeaderFlag.INITIATOR,
+        messageId,
+        HEADER_SIZE + length,
+    )
+    if kind & 3 == 2:
+        return bytes(outer.encode() + body)
+    prefix = (
+        outer.encode()
+        + struct.pack(">BBH", firstInner, 0, length)
+        + struct.pack(">HH", number, total)
+    )
+    if kind & 3 == 0:
+        return bytes(prefix + sa.sendProtector.encrypt(prefix, body))
+    return bytes(prefix + body)
+
+
+_SKF_NUMBERS = GENERIC_HEADER_SIZE + 4
+
+
+def _check_reassembly(responder: Any) -> None:
+    for sa in responder.engine.sas():
+        reassembler = sa.reassembler
+        if reassembler.held() > 2 * MAX_FRAGMENTS:
+            raise BrokenRule(f"{reassembler.held()} fragments held")
+        if reassembler.held_octets() > 2 * MAX_REASSEMBLED_SIZE:
+            raise BrokenRule(f"{reassembler.held_octets()} octets held")
+
+
+def ike_fragments(data: bytes) -> None:
+    wire, sa, request = _copy_of_half_open()
+    responder = wire.right
+    while len(data) >= _RECORD.size:
+        kind, number, total, length = _RECORD.unpack_from(data)
+        body = data[_RECORD.size : _RECORD.size + length]
+        data = data[_RECORD.size + length :]
+        if kind & 3 == 3:
+            wire.advance(float(number % 64))
+            continue
+        message = _fragment(sa, request, kind, number, total, body)
+        wire.handle(
+            responder,
+            responder.engine.receive(
+                message, responder.endpoint, wire.left.endpoint, wire.now
+            ),
+        )
+        wire.run()
+        _check_reassembly(responder)
+    wire.advance(REASSEMBLY_TIMEOUT + wire.right.engine.settings.halfOpenTimeout)
+    for left in responder.engine.sas():
+        if left.state not in (IkeState.ESTABLISHED, IkeState.DELETED):
+            raise BrokenRule(f"the responder's SA is left {left.state.value}")
+        if left.reassembler.held():
+            raise BrokenRule(f"{left.reassembler.held()} fragments held at the end")
+
+
+def ike_fragments_seed(pieces: int) -> bytes:
+    """The real IKE_AUTH inside, in C{pieces} authentic fragment records."""
+    inside = ike_auth_seed()
+    firstInner, plaintext = inside[0], inside[1:]
+    size = -(-len(plaintext) // pieces)
+    records = b""
+    for index in range(pieces):
+        chunk = plaintext[index * size : (index + 1) * size]
+        kind = (firstInner - 33) << 4 if index == 0 else 0
+        records += _RECORD.pack(kind, index + 1, pieces, len(chunk)) + chunk
+    return records
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "nss": nss_decoder,
     "nmi": nmi_decoder,
     "ike-message": ike_message,
     "ike-auth": ike_auth,
+    "ike-fragments": ike_fragments,
 }
 
 
@@ -331,5 +446,6 @@ SEEDS: dict[str, Callable[[], Iterator[bytes]]] = {
     "nmi": _nmi_seeds,
     "ike-message": _ike_message_seeds,
     "ike-auth": lambda: iter([ike_auth_seed()]),
+    "ike-fragments": lambda: (ike_fragments_seed(n) for n in (1, 2, 3, 7)),
 }
 """Real messages for each target's corpus, made by the real encoders and engines."""

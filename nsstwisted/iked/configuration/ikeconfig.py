@@ -21,11 +21,13 @@ from nsstwisted.config.values import single_value as _single
 from nsstwisted.config.values import socket_group_value as _socket_group
 from nsstwisted.config.values import socket_mode_value as _socket_mode
 from nsstwisted.config.values import system_name_value as _system_name
+from nsstwisted.ike.fragments import DEFAULT_FRAGMENT_SIZE, MIN_FRAGMENT_SIZE
 from nsstwisted.iked.configuration.nssserver import _server
 from nsstwisted.iked.configuration.values import (
     _USERID,
     _Check,
     _choice,
+    _digits,
     _none,
     _number,
     _statement_error,
@@ -33,6 +35,7 @@ from nsstwisted.iked.configuration.values import (
 )
 
 __all__ = [
+    "DEFAULT_IKE_FRAGMENT_SIZE",
     "DEFAULT_IKE_SYSLOG_LEVEL",
     "DEFAULT_KEY_RING",
     "DEFAULT_NMI_IDLE_TIMEOUT",
@@ -65,6 +68,10 @@ NSS_WAIT_LIMIT_RANGE = (1, 3600)
 NSS_WAIT_RETRIES_RANGE = (1, 100)
 SYSLOG_LEVEL_RANGE = (0, 1023)
 NMI_IDLE_TIMEOUT_RANGE = (0, 86400)
+
+DEFAULT_IKE_FRAGMENT_SIZE = DEFAULT_FRAGMENT_SIZE
+"""RFC 7383 fragmentation above 1280-octet datagrams: IPv6's minimum MTU."""
+MAX_IKE_FRAGMENT_SIZE = 65535
 
 MAX_RING_NAME_LENGTH = 237
 # sun_path is 108 bytes on Linux, one of which is the terminating NUL.
@@ -148,6 +155,26 @@ def _ring(setting: Setting, filename: str) -> tuple[str, str]:
     return owner, name
 
 
+def _fragment_size(setting: Setting, filename: str) -> int:
+    """
+    IkeFragmentSize: the largest IP datagram an encrypted IKE message may
+    take before it is sent as RFC 7383 fragments; C{Off} (or 0) neither
+    announces nor accepts fragmentation.
+    """
+    text = _single(setting, filename)
+    if text.lower() in ("off", "0"):
+        return 0
+    value = _digits(text, MIN_FRAGMENT_SIZE, MAX_IKE_FRAGMENT_SIZE)
+    if value is None:
+        raise _error(
+            setting,
+            filename,
+            f"must be Off, or a datagram size from {MIN_FRAGMENT_SIZE} to"
+            f" {MAX_IKE_FRAGMENT_SIZE} octets (IPv4 needs 576, IPv6 1280)",
+        )
+    return value
+
+
 def _no_key_ring(setting: Setting, filename: str) -> None:
     _none(setting, filename)
 
@@ -180,6 +207,7 @@ _IKE_KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "stashfile": ("stashFile", _path()),
     "requireremoteidentity": ("requireRemoteIdentity", _yes_no),
     "metricsport": ("metrics", metrics_listener_value),
+    "ikefragmentsize": ("ikeFragmentSize", _fragment_size),
 }
 
 

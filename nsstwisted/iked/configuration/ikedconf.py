@@ -48,6 +48,7 @@ from nsstwisted.config.values import (
 )
 from nsstwisted.config.values import setting_error as _error
 from nsstwisted.iked.configuration.ikeconfig import (
+    DEFAULT_IKE_FRAGMENT_SIZE,
     DEFAULT_IKE_SYSLOG_LEVEL,
     DEFAULT_KEY_RING,
     DEFAULT_NMI_IDLE_TIMEOUT,
@@ -147,6 +148,9 @@ class IkedConfiguration:
     @ivar requireRemoteIdentity: every KeyExchangeRule must name the peer's
         Identity (on its RemoteSecurityEndpoint); without one, a rule
         accepts any certificate a trusted CA issued.
+    @ivar ikeFragmentSize: the largest IP datagram an encrypted IKE
+        message may take before it goes out in RFC 7383 fragments; 0 for
+        no IKE fragmentation at all.
     @ivar metrics: where iked serves its Prometheus metrics over HTTP, or
         L{None} (the default) for nowhere.
     @ivar stacks: every stack, NSS client or not, in file order.
@@ -169,6 +173,7 @@ class IkedConfiguration:
     securityDatabase: str | None = None
     stashFile: str | None = None
     requireRemoteIdentity: bool = False
+    ikeFragmentSize: int = DEFAULT_IKE_FRAGMENT_SIZE
     metrics: MetricsListener | None = None
     stacks: tuple[StackDeclaration, ...] = ()
     nssStacks: Mapping[str, NssStackConfig] = field(default_factory=_StackMap)
@@ -250,6 +255,7 @@ class IkedConfiguration:
             _optional("NmiSocketGroup", self.nmiSocketGroup, "iked's own group"),
             f"NmiSocketMode {socket_mode_text(self.nmiSocketMode)}",
             f"SaInstaller {self.saInstaller}",
+            f"IkeFragmentSize {self.ikeFragmentSize or 'Off'}",
             _optional("SecurityDatabase", self.securityDatabase, "the usual search"),
             _optional("StashFile", self.stashFile, "the usual search"),
             f"RequireRemoteIdentity {'yes' if self.requireRemoteIdentity else 'no'}",
@@ -287,6 +293,7 @@ class IkedConfiguration:
             "NmiSocketGroup": self.nmiSocketGroup,
             "NmiSocketMode": socket_mode_text(self.nmiSocketMode),
             "SaInstaller": self.saInstaller,
+            "IkeFragmentSize": self.ikeFragmentSize,
             "SecurityDatabase": self.securityDatabase,
             "StashFile": self.stashFile,
             "RequireRemoteIdentity": self.requireRemoteIdentity,

@@ -26,12 +26,15 @@ from nsstwisted.ike.events import (
     ChildSaDeleted,
     ChildSaEstablished,
     Endpoint,
+    FragmentDropped,
     IkeSaDeleted,
     IkeSaEstablished,
     IkeSaRekeyed,
     MessageDropped,
+    MessageFragmented,
     NegotiationFailed,
     PeerCheckNeeded,
+    ReassemblyAbandoned,
     Retransmitted,
     SendDatagram,
     SignatureNeeded,
@@ -255,6 +258,32 @@ class StackIke:
                 "{ikedMessage}",
                 ikedMessage=f"EZD1156I Stack {self.stackName} ignored a message from "
                 f"{action.remote[0]} port {action.remote[1]}: {action.reason}",
+            )
+        elif isinstance(action, FragmentDropped):
+            # Per datagram, and anyone can send one: debug only (RFC 7383
+            # fragments a forger cannot authenticate are not worth more).
+            self.log.debug(
+                "{ikedMessage}",
+                ikedMessage=f"EZD1210I Stack {self.stackName} dropped an IKE "
+                f"fragment from {action.remote[0]} port {action.remote[1]}: "
+                f"{action.reason}",
+            )
+        elif isinstance(action, ReassemblyAbandoned):
+            sa = action.sa
+            self._say(
+                f"EZD1211I Stack {self.stackName} gave up reassembling "
+                f"{'response' if action.response else 'request'} "
+                f"{action.messageId} from {sa.remote[0]} "
+                f"({sa.policy.name}, {action.held} of {action.total} "
+                f"fragments): {action.reason}"
+            )
+        elif isinstance(action, MessageFragmented):
+            self.log.debug(
+                "{ikedMessage}",
+                ikedMessage=f"EZD1212I Stack {self.stackName} sent "
+                f"{ExchangeType(action.exchange).name} message "
+                f"{action.messageId} to {action.sa.remote[0]} in "
+                f"{action.count} fragments",
             )
 
     def _count_failure(self, failure: NegotiationFailed) -> None:
