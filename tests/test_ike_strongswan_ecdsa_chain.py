@@ -138,7 +138,11 @@ class EcdsaChainStrongSwanTests(TestCase):
         return await children(self)  # type: ignore[arg-type]
 
     async def _start(
-        self, ikedKey: str = "rsa", charonKey: str = "rsa", chain: bool = False
+        self,
+        ikedKey: str = "rsa",
+        charonKey: str = "rsa",
+        chain: bool = False,
+        rfc7427: bool = True,
     ) -> str:
         """
         Start nssd, iked and charon; return iked's identity.
@@ -148,6 +152,8 @@ class EcdsaChainStrongSwanTests(TestCase):
         @param charonKey: strongSwan's key, likewise.
         @param chain: each side's certificate is issued by an intermediate
             CA the other side does not hold.
+        @param rfc7427: whether charon sends N(SIGNATURE_HASH_ALGORITHMS);
+            without it, both sides sign ECDSA under RFC 4754 (methods 9-11).
         """
         self.namespace = NetworkNamespace("ecdsa-chain")
         self.addCleanup(self.namespace.delete)
@@ -257,7 +263,11 @@ class EcdsaChainStrongSwanTests(TestCase):
         self.iked = self._spawn(twistd_args(ikedConfig, "iked"))
         await self.iked.waitFor(rb"EZD1138I Stack TCPIPA is connected")
         self.charon = Charon(
-            self.mktemp(), self.namespace, CHARON_PORT, CHARON_PORT + 1
+            self.mktemp(),
+            self.namespace,
+            CHARON_PORT,
+            CHARON_PORT + 1,
+            settings=None if rfc7427 else {"signature_authentication": False},
         )
         self.addCleanup(self.charon.stop)
         self.charon.add_ca(nssRootCert, "nss-root")
@@ -353,6 +363,28 @@ class EcdsaChainStrongSwanTests(TestCase):
             await self.charon.terminate(ike="iked")
             await self.charon.wait_for_sas(lambda sas: not sas, "no IKE SA")
             await self._iked_initiates(identity)
+
+        return ensureDeferred(go())
+
+    def test_ecdsa_p384_without_rfc7427(self) -> Deferred[None]:
+        """
+        A strongSwan that does not announce RFC 7427 gets iked's P-384
+        signature under RFC 4754 method 10 (ECDSA with SHA-384 on P-384),
+        and signs its own P-256 one under method 9, both ways round.
+        """
+
+        async def go() -> None:
+            identity = await self._start(
+                ikedKey="p384", charonKey="p256", rfc7427=False
+            )
+            await self._strongswan_initiates(identity)
+            await self.charon.terminate(ike="iked")
+            await self.charon.wait_for_sas(lambda sas: not sas, "no IKE SA")
+            await self._iked_initiates(identity)
+            self.assertIn(b"ECDSA_SHA384", b"\n".join(self._signed()))
+            log = self.charon.log_text()
+            self.assertIn(f"authentication of '{identity}' with ECDSA-384", log)
+            self.assertNotIn("RFC 7427", log)
 
         return ensureDeferred(go())
 

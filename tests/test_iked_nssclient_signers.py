@@ -17,12 +17,15 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from twisted.internet.defer import Deferred, ensureDeferred
 
 from nsstwisted.ike.auth import SignatureScheme, sign_locally
+from nsstwisted.ike.certpath import MAX_PEER_CERTIFICATES
 from nsstwisted.ike.constants import AuthMethod, HashAlgorithmId, IdType, NotifyType
 from nsstwisted.ike.errors import IkeError
+from nsstwisted.ike.localauth import ChainRefused
 from nsstwisted.ike.policy import LocalIdentity, PeerEku
 from nsstwisted.iked.nssclient.signers import NssSigner, NssVerifier
 from tests.daemons import racf, start_nssd
 from tests.ikepeers import pki, profile_leaf
+from tests.test_ike_chains import levels
 from tests.test_iked_nssclient_connection import (
     IkedTestCase,
     eventually,
@@ -296,5 +299,78 @@ class NssSignerKeyTypeTests(IkedTestCase):
             self.assertIn("CN=sub.example", subjects[0])
             self.assertIn("CN=Sub CA", subjects[1])
             self.assertIn("CN=NSS Test CA", subjects[2])
+
+        return ensureDeferred(go())
+
+
+class NssVerifierChainTests(IkedTestCase):
+    """
+    nssd trusts only the root of a three-level PKI: a peer's certificate
+    validates through the intermediate it sends, and a wrong intermediate
+    or a chain too long is refused (C{EZD1200I}, AUTHENTICATION_FAILED).
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        rootPath = os.path.join(self.setup.folder, "chain-root.pem")
+        with open(rootPath, "wb") as f:
+            f.write(levels().root.certificate.public_bytes(Encoding.PEM))
+        racf(
+            self.setup,
+            f"RACDCERT CERTAUTH ADD('{rootPath}') WITHLABEL('Chain root') TRUST",
+            "RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('Chain root') RING(NSSRING) "
+            "USAGE(CERTAUTH))",
+        )
+
+    async def verify(self, chain: tuple[bytes, ...]) -> None:
+        nssd = start_nssd(self, self.setup)
+        assert nssd.port is not None
+        port = nssd.port.getHost().port  # type: ignore[attr-defined]
+        service = self.start_iked(write_iked_config(self.setup, port, None))
+        await eventually(
+            lambda: self.server_port(service, "STACKA") == port, what="STACKA"
+        )
+        verifier = NssVerifier(service.connections["STACKA"])
+        certificate, key = levels().leftLeaf
+        scheme = SignatureScheme.ECDSA_SHA256
+        await verifier.verify(
+            (certificate.public_bytes(Encoding.DER), *chain),
+            scheme,
+            OCTETS,
+            sign_locally(key, scheme, OCTETS),
+            PeerEku.IKE,
+        )
+
+    async def assertRefused(
+        self, chain: tuple[bytes, ...], reason: str, subject: str = "CN=left.iked.test"
+    ) -> None:
+        verifying: Deferred[Any] = ensureDeferred(self.verify(chain))
+        error = await self.assertFailure(verifying, ChainRefused)
+        self.assertEqual(error.notify, NotifyType.AUTHENTICATION_FAILED)
+        self.assertIn(reason, str(error))
+        logged = [m for m in self.messages if "EZD1200I" in m]
+        self.assertEqual(len(logged), 1, self.messages)
+        self.assertIn(f"certificate chain of {subject}", logged[0])
+
+    def test_through_intermediate(self) -> Deferred[None]:
+        return ensureDeferred(self.verify((levels().left.der,)))
+
+    def test_wrong_intermediate(self) -> Deferred[None]:
+        """nssd refuses the other branch's intermediate (not the issuer)."""
+
+        async def go() -> None:
+            await self.assertRefused((levels().right.der,), "NSSRsnChainInvalid")
+            self.assertTrue(self.logged("DBG0006I"), self.messages)
+
+        return ensureDeferred(go())
+
+    def test_too_long(self) -> Deferred[None]:
+        """A chain longer than a path may be never reaches nssd."""
+
+        async def go() -> None:
+            chain = (levels().left.der,) * MAX_PEER_CERTIFICATES
+            # (Not even the peer's own certificate is read.)
+            await self.assertRefused(chain, "longer than the 9 allowed", "the peer")
+            self.assertFalse(self.logged("DBG0006I"), self.messages)
 
         return ensureDeferred(go())
