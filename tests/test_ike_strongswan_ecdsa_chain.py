@@ -46,7 +46,7 @@ from tests.strongswan import (
     NetworkNamespace,
     strongswan_available,
 )
-from tests.test_ike_strongswan import CHARON_PORT, IKED_PORT, ME, POLICY
+from tests.test_ike_strongswan import CHARON_PORT, IKED_PORT, LOCAL_PORT, ME, POLICY
 
 PeerKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -143,6 +143,7 @@ class EcdsaChainStrongSwanTests(TestCase):
         charonKey: str = "rsa",
         chain: bool = False,
         rfc7427: bool = True,
+        localStack: bool = False,
     ) -> str:
         """
         Start nssd, iked and charon; return iked's identity.
@@ -154,6 +155,9 @@ class EcdsaChainStrongSwanTests(TestCase):
             CA the other side does not hold.
         @param rfc7427: whether charon sends N(SIGNATURE_HASH_ALGORITHMS);
             without it, both sides sign ECDSA under RFC 4754 (methods 9-11).
+        @param localStack: also a stack TCPIPB that signs and verifies with
+            iked's own ring (IKED/KEYRING), identity C{iked.local}, its
+            certificate (P-256) issued by C{NSS sub} when C{chain} is set.
         """
         self.namespace = NetworkNamespace("ecdsa-chain")
         self.addCleanup(self.namespace.delete)
@@ -215,6 +219,23 @@ class EcdsaChainStrongSwanTests(TestCase):
                 "ID(CLIENT1) ACCESS(READ)",
                 "SETROPTS RACLIST(SERVAUTH) REFRESH",
             )
+        if localStack:
+            issuer = "NSS sub" if chain else "NSS CA"
+            racf(
+                setup,
+                "ADDUSER IKED NOPASSWORD",
+                "RACDCERT ID(IKED) GENCERT SUBJECTSDN(CN('iked.local')) "
+                "NISTECC SIZE(256) WITHLABEL('IKED cert') "
+                f"SIGNWITH(CERTAUTH LABEL('{issuer}')) ALTNAME(DOMAIN('iked.local'))",
+                "RACDCERT ID(IKED) ADDRING(KEYRING)",
+                "RACDCERT ID(IKED) CONNECT(ID(IKED) LABEL('IKED cert') "
+                "RING(KEYRING) USAGE(PERSONAL))",
+                *(
+                    f"RACDCERT ID(IKED) CONNECT(CERTAUTH LABEL('{label}') "
+                    "RING(KEYRING) USAGE(CERTAUTH))"
+                    for label in dict.fromkeys(("Peer CA", issuer, nssRoot))
+                ),
+            )
         database = SecurityDatabase.open(setup.database, setup.stash)
         try:
             nssRootCert = (
@@ -260,6 +281,20 @@ class EcdsaChainStrongSwanTests(TestCase):
                 f"  Namespace {self.namespace.name}\n"
                 "}\n"
             )
+            if localStack:
+                localPolicy = os.path.join(setup.folder, "tcpipb.policy")
+                with open(localPolicy, "w") as policyFile:
+                    policyFile.write(
+                        POLICY.format(iked=LOCAL_PORT, charon=CHARON_PORT)
+                        .replace("client1.example", "iked.local")
+                        .replace("strongswan-peer", "local-peer")
+                        .replace("host-host", "local-host")
+                        .replace("10.2.0.0/24", "10.3.0.0/24")
+                    )
+                f.write(
+                    f'TcpipStack TCPIPB\n{{\n  PolicyFile "{localPolicy}"\n'
+                    f"  Namespace {self.namespace.name}\n}}\n"
+                )
         self.iked = self._spawn(twistd_args(ikedConfig, "iked"))
         await self.iked.waitFor(rb"EZD1138I Stack TCPIPA is connected")
         self.charon = Charon(
@@ -289,6 +324,25 @@ class EcdsaChainStrongSwanTests(TestCase):
                 children=[Child("host-host", esp_proposals="aes128gcm16")],
             )
         )
+        if localStack:
+            self.namespace.add_address("10.3.0.1/24")
+            self.charon.connections.append(
+                Connection(
+                    "iked-local",
+                    remote_port=LOCAL_PORT,
+                    local_id="strongswan.iked.test",
+                    remote_id="iked.local",
+                    local_certs=[certificate],
+                    proposals="aes128-sha256-x25519",
+                    children=[
+                        Child(
+                            "local-host",
+                            remote_ts="10.3.0.0/24",
+                            esp_proposals="aes128gcm16",
+                        )
+                    ],
+                )
+            )
         await self.charon.start()
         await self.charon.load()
         return identity
@@ -398,6 +452,28 @@ class EcdsaChainStrongSwanTests(TestCase):
         async def go() -> None:
             identity = await self._start(chain=True)
             await self._strongswan_initiates(identity)
+
+        return ensureDeferred(go())
+
+    def test_chain_local_key_ring(self) -> Deferred[None]:
+        """
+        A stack with iked's own key ring sends the intermediate from that
+        ring and validates strongSwan's chain against the ring's root,
+        strongSwan initiating, then iked.
+        """
+
+        async def go() -> None:
+            await self._start(chain=True, localStack=True)
+            await self.charon.initiate(child="local-host")
+            await self._charon_children()
+            (sa,) = await self.charon.list_sas()
+            self.assertEqual(sa["remote-id"], "iked.local")
+            await self.charon.terminate(ike="iked-local")
+            await self.charon.wait_for_sas(lambda sas: not sas, "no IKE SA")
+            await self._ipsec("-y", "activate", "-n", "local-host", "-p", "TCPIPB")
+            await self._charon_children()
+            self.assertIn("O=Example, CN=NSS sub", self.charon.log_text())
+            self.assertNotIn(b"Traceback", self.iked.output)
 
         return ensureDeferred(go())
 
