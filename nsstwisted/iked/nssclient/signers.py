@@ -123,14 +123,14 @@ class _Learned:
     @ivar session: the NSS session the issuers were read on: a new one
         (after a reconnection, perhaps to another nssd) reads them again.
     @ivar issuers: DER of the CA certificates that issued it, from nssd's
-        CA list (L{issuers_of}); L{None} if that list could not be read,
-        so that the next signature tries again.
+        CA list (L{issuers_of}); none if the list was refused (no
+        CERTAUTH certificate the client may use), until the next session.
     """
 
     der: bytes
     certificate: x509.Certificate
     session: object
-    issuers: tuple[bytes, ...] | None
+    issuers: tuple[bytes, ...]
 
 
 class NssSigner:
@@ -147,9 +147,8 @@ class NssSigner:
     the request assumed (a P-384 curve or an RSA key over 3072 bits,
     which the first guess cannot know, or a rollover) is signed again
     once, as the key wants, so that the scheme never depends on how much
-    the signer knew; a
-    C{NSSRsnSchemeMismatch} for the remembered key (a rollover to the
-    other key type) forgets it and learns again, once.
+    the signer knew; a C{NSSRsnSchemeMismatch} for the remembered key (a
+    rollover to the other key type) forgets it and learns again, once.
 
     The CA certificates that issued the certificate come from nssd's CA
     list (the CERTAUTH certificates of its ring this client may use),
@@ -208,21 +207,18 @@ class NssSigner:
     ) -> _Learned:
         """The certificate of a reply, with its issuers, remembered."""
         known = self._learned.get(identity)
-        if (
-            known is not None
-            and known.der == der
-            and known.session is session
-            and known.issuers is not None
-        ):
+        if known is not None and known.der == der and known.session is session:
             return known
         certificate = known.certificate if known and known.der == der else None
         if certificate is None:
             certificate = x509.load_der_x509_certificate(der)
-        issuers: tuple[bytes, ...] | None
+        issuers: tuple[bytes, ...]
         try:
             authorities = await session.caCertificates()
         except NssRequestFailed:
-            issuers = None
+            # Our certificate alone: the peer may hold the intermediates.
+            # A lost connection brings a new session, which asks again.
+            issuers = ()
         else:
             issuers = tuple(
                 c.public_bytes(Encoding.DER)
@@ -268,7 +264,7 @@ class NssSigner:
                     method,
                     scheme,
                     reply.signature,
-                    (reply.certificate, *(learned.issuers or ())),
+                    (reply.certificate, *learned.issuers),
                 )
             if resigned:
                 break
