@@ -42,6 +42,7 @@ from tests.daemons import (
 from tests.strongswan import (
     Charon,
     Child,
+    CommandFailed,
     Connection,
     NetworkNamespace,
     strongswan_available,
@@ -144,6 +145,7 @@ class EcdsaChainStrongSwanTests(TestCase):
         chain: bool = False,
         rfc7427: bool = True,
         localStack: bool = False,
+        peerSendsChain: bool = True,
     ) -> str:
         """
         Start nssd, iked and charon; return iked's identity.
@@ -158,6 +160,9 @@ class EcdsaChainStrongSwanTests(TestCase):
         @param localStack: also a stack TCPIPB that signs and verifies with
             iked's own ring (IKED/KEYRING), identity C{iked.local}, its
             certificate (P-256) issued by C{NSS sub} when C{chain} is set.
+        @param peerSendsChain: with C{chain}, whether charon holds its own
+            root, without which it cannot build its path and sends its
+            certificate alone.
         """
         self.namespace = NetworkNamespace("ecdsa-chain")
         self.addCleanup(self.namespace.delete)
@@ -311,7 +316,8 @@ class EcdsaChainStrongSwanTests(TestCase):
             # root; neither is an anchor for iked's certificate, which
             # comes from the other PKI.
             self.charon.add_ca(peerIntermediate, "own-intermediate")
-            self.charon.add_ca(peerRoot, "own-root")
+            if peerSendsChain:
+                self.charon.add_ca(peerRoot, "own-root")
         certificate = self.charon.add_identity("strongswan", peerCert, peerKey)
         self.charon.connections.append(
             Connection(
@@ -452,6 +458,27 @@ class EcdsaChainStrongSwanTests(TestCase):
         async def go() -> None:
             identity = await self._start(chain=True)
             await self._strongswan_initiates(identity)
+
+        return ensureDeferred(go())
+
+    def test_chain_without_intermediate_refused(self) -> Deferred[None]:
+        """
+        A strongSwan that sends its certificate without the intermediate
+        that issued it is refused: nssd finds no path to the root it
+        trusts, iked logs EZD1200I and answers AUTHENTICATION_FAILED.
+        """
+
+        async def go() -> None:
+            await self._start(chain=True, peerSendsChain=False)
+            with self.assertRaises(CommandFailed) as caught:
+                await self.charon.initiate(child="host-host")
+            self.assertIn("AUTHENTICATION_FAILED", str(caught.exception))
+            await self.iked.waitFor(
+                rb"EZD1200I Stack TCPIPA refused the certificate chain of "
+                rb"CN=strongswan.iked.test,O=strongSwan side: nssd rejected it: "
+                rb"EPERM NSSRsnChainInvalid"
+            )
+            self.assertEqual(await self.charon.list_sas(), [])
 
         return ensureDeferred(go())
 
