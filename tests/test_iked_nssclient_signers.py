@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 
 from nsstwisted.ike.auth import SignatureScheme, sign_locally
 from nsstwisted.ike.certpath import MAX_PEER_CERTIFICATES
@@ -260,6 +260,27 @@ class NssSignerKeyTypeTests(IkedTestCase):
             signed = await bound.sign(OCTETS, None)
             self.assertEqual(signer.requests, before + 1)
             self.assertEqual(signed.method, AuthMethod.ECDSA_SHA384_P384)
+
+        return ensureDeferred(go())
+
+    def test_concurrentFirstSignatures(self) -> Deferred[None]:
+        """
+        Negotiations that start together before the key is known make one
+        refused RSA request between them, not one each: the others wait for
+        the first to learn the key.
+        """
+
+        async def go() -> None:
+            racf(self.setup, *_gencert("Client1 p256", "p256.example", "NISTECC"))
+            bound, signer, _ = await self.signer("p256.example")
+            peerHashes = frozenset({HashAlgorithmId.SHA2_256})
+            results = await gatherResults(
+                [bound.sign(OCTETS, peerHashes) for _ in range(5)]
+            )
+            self.assertEqual(
+                {r.scheme for r in results}, {SignatureScheme.ECDSA_SHA256}
+            )
+            self.assertEqual(signer.requests, 6)
 
         return ensureDeferred(go())
 

@@ -150,6 +150,10 @@ class NssSigner:
     the signer knew; a C{NSSRsnSchemeMismatch} for the remembered key (a
     rollover to the other key type) forgets it and learns again, once.
 
+    While the first signature for an identity finds out its key, other
+    negotiations for it wait for that rather than repeat the refused
+    request.
+
     The CA certificates that issued the certificate come from nssd's CA
     list (the CERTAUTH certificates of its ring this client may use),
     read when the certificate is first seen on a session, and go with
@@ -170,6 +174,7 @@ class NssSigner:
     ) -> None:
         self._connection = connection
         self._learned: dict[LocalIdentity, _Learned] = {}
+        self._learning: dict[LocalIdentity, list[Deferred[None]]] = {}
         self._clock = clock
         self.requests = 0
         self.latency = LatencyHistogram() if latency is None else latency
@@ -232,6 +237,29 @@ class NssSigner:
         self, identity: LocalIdentity, octets: bytes, peerHashes: frozenset[int] | None
     ) -> Signed:
         session = await self._connection.whenConnected()
+        if identity not in self._learned and identity in self._learning:
+            # Another negotiation is finding out what the key is: wait for
+            # it rather than make the same refused request (many peers
+            # come at once after a restart).
+            waiter: Deferred[None] = Deferred()
+            self._learning[identity].append(waiter)
+            await waiter
+        if identity in self._learned:
+            return await self._sign_as_known(session, identity, octets, peerHashes)
+        self._learning.setdefault(identity, [])
+        try:
+            return await self._sign_as_known(session, identity, octets, peerHashes)
+        finally:
+            for waiter in self._learning.pop(identity, []):
+                waiter.callback(None)
+
+    async def _sign_as_known(
+        self,
+        session: Any,
+        identity: LocalIdentity,
+        octets: bytes,
+        peerHashes: frozenset[int] | None,
+    ) -> Signed:
         known = self._learned.get(identity)
         if known is not None:
             choices = [choose_signature(known.certificate.public_key(), peerHashes)]
