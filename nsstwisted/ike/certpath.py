@@ -50,6 +50,7 @@ extensions), since what it must be depends on what it is for.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
@@ -245,17 +246,28 @@ def chain_to_send(
         return ()
     chosen = [certificates[0]]
     for der in certificates[1 : 1 + MAX_CHAIN_DEPTH]:
-        try:
-            authority = load_certificate(der)
-        except MalformedCertificate:
-            # Not ours to judge: the signer's chain goes as it is, and the
-            # peer refuses what it cannot read.
-            chosen.append(der)
-            continue
-        if _self_issued(authority) or authority_hash(authority) in peerAuthorities:
+        facts = _authority_facts(der)
+        if facts is not None and (facts[0] or facts[1] in peerAuthorities):
             break
+        # (One we cannot read is not ours to judge: the signer's chain
+        # goes as it is, and the peer refuses what it cannot read.)
         chosen.append(der)
     return tuple(chosen)
+
+
+@functools.lru_cache(maxsize=64)
+def _authority_facts(der: bytes) -> tuple[bool, bytes] | None:
+    """
+    Whether a CA certificate is self-issued, and its CERTREQ hash; L{None}
+    if it cannot be read.  Kept, since every negotiation sends the same
+    few certificates and parsing one costs more than the rest of the
+    choice.
+    """
+    try:
+        authority = load_certificate(der)
+    except MalformedCertificate:
+        return None
+    return _self_issued(authority), authority_hash(authority)
 
 
 def _ca_constraints(
