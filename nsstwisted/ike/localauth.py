@@ -115,8 +115,12 @@ class LocalTrust:
         try:
             check_chain_length(certificates)
             leaf, *intermediates = load_certificates(certificates)
-        except (ChainError, MalformedCertificate) as error:
+        except ChainError as error:
             raise ChainRefused(f"the peer's certificate chain: {error}") from None
+        except MalformedCertificate as error:
+            raise ChainRefused(
+                f"the peer's certificate is malformed: {error}"
+            ) from None
         try:
             validate_path(leaf, intermediates, self.authorities, now)
         except ChainError as error:
