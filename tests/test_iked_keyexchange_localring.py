@@ -22,7 +22,7 @@ from nsstwisted.ike.policy import LocalIdentity
 from nsstwisted.iked.keyexchange.localring import LocalKeyRing
 from nsstwisted.iked.service import IKEDService
 from nsstwisted.protocols.startup import StartupError
-from tests.daemons import build_security, capture_messages
+from tests.daemons import build_security, capture_messages, racf
 
 POLICY = """\
 KeyExchangeRule peer
@@ -66,6 +66,36 @@ class LocalKeyRingTests(SynchronousTestCase):
             LocalIdentity(IdType.FQDN, "client2.example"), b"octets", None
         )
         self.assertEqual(signed.method, AuthMethod.ECDSA_SHA256_P256)
+
+    def test_chain(self) -> None:
+        """
+        The signature comes with the ring's CA certificates that issued the
+        certificate, its issuer first (here an intermediate, then the root),
+        for the engine to send the intermediates; a P-384 key signs under
+        method 10 for a peer without RFC 7427.
+        """
+        racf(
+            self.setup,
+            "RACDCERT CERTAUTH GENCERT SUBJECTSDN(CN('Sub CA') O('Example')) "
+            "SIZE(2048) WITHLABEL('Sub CA') SIGNWITH(CERTAUTH LABEL('NSS CA'))",
+            "RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('Sub CA') RING(NSSRING) "
+            "USAGE(CERTAUTH))",
+            "RACDCERT ID(CLIENT1) GENCERT SUBJECTSDN(CN('sub.example')) "
+            "NISTECC SIZE(384) WITHLABEL('Client1 sub') "
+            "SIGNWITH(CERTAUTH LABEL('Sub CA')) ALTNAME(DOMAIN('sub.example'))",
+            "RACDCERT ID(NSSD) CONNECT(ID(CLIENT1) LABEL('Client1 sub') "
+            "RING(NSSRING) USAGE(PERSONAL))",
+        )
+        signed = self.ring.sign(LocalIdentity(IdType.FQDN, "sub.example"), b"x", None)
+        self.assertEqual(signed.method, AuthMethod.ECDSA_SHA384_P384)
+        subjects = [
+            load_der_x509_certificate(c).subject.rfc4514_string()
+            for c in signed.certificates
+        ]
+        self.assertEqual(
+            subjects,
+            ["CN=sub.example", "CN=Sub CA,O=Example", "CN=NSS Test CA,O=Example"],
+        )
 
     def test_no_certificate(self) -> None:
         with self.assertRaises(IkeError) as caught:

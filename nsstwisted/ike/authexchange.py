@@ -17,7 +17,11 @@ from nsstwisted.ike.auth import (
     psk_auth_data,
     signed_octets,
 )
-from nsstwisted.ike.certpath import MalformedCertificate, load_certificate
+from nsstwisted.ike.certpath import (
+    MalformedCertificate,
+    chain_to_send,
+    load_certificate,
+)
 from nsstwisted.ike.childexchange import ChildExchanges
 from nsstwisted.ike.constants import (
     AuthMethod,
@@ -130,9 +134,11 @@ class AuthExchanges(ChildExchanges):
             assert isinstance(result, Signed)
             sa.authMethod = result.method
             data = encode_signature_auth(result.method, result.scheme, result.signature)
+            # Our certificate and the intermediates the peer needs to reach
+            # a root it trusts (its CERTREQ says which, or all of them).
             certs: list[Payload] = [
                 CertPayload(CertEncoding.X509_SIGNATURE, der)
-                for der in result.certificates
+                for der in chain_to_send(result.certificates, sa.peerAuthorities)
             ]
             then([*certs, AuthPayload(result.method, data)])
 

@@ -50,11 +50,14 @@ extensions), since what it must be depends on what it is for.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+import hashlib
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.verification import (
     Criticality,
     ExtensionPolicy,
@@ -67,8 +70,13 @@ from cryptography.x509.verification import (
 __all__ = [
     "CA_EXTENSION_POLICY",
     "MAX_CHAIN_DEPTH",
+    "MAX_PEER_CERTIFICATES",
     "ChainError",
     "MalformedCertificate",
+    "authority_hash",
+    "chain_to_send",
+    "check_chain_length",
+    "issuers_of",
     "load_certificate",
     "load_certificates",
     "validate_path",
@@ -76,6 +84,14 @@ __all__ = [
 
 MAX_CHAIN_DEPTH = 8
 """Intermediate CAs a path may hold, as the verifier counts them."""
+
+MAX_PEER_CERTIFICATES = 1 + MAX_CHAIN_DEPTH
+"""
+The certificates a peer may send (its own and the intermediates): more
+can never make a path the verifier accepts, so they are refused before
+any of them is parsed or any signature checked, which bounds the work a
+peer can cause with CERT payloads.
+"""
 
 _PARSE_ERRORS = (
     ValueError,
@@ -140,6 +156,118 @@ def load_certificates(ders: Iterable[bytes]) -> list[x509.Certificate]:
         except MalformedCertificate as error:
             raise MalformedCertificate(f"certificate {position}: {error}") from None
     return loaded
+
+
+def check_chain_length(certificates: Sequence[object]) -> None:
+    """
+    Refuse a peer's certificates that are too many to be a path.
+
+    @raise ChainError: more than L{MAX_PEER_CERTIFICATES}.
+    """
+    if len(certificates) > MAX_PEER_CERTIFICATES:
+        raise ChainError(
+            f"the chain of {len(certificates)} certificates is longer than the "
+            f"{MAX_PEER_CERTIFICATES} allowed (an end entity and "
+            f"{MAX_CHAIN_DEPTH} intermediate CAs)"
+        )
+
+
+def authority_hash(certificate: x509.Certificate) -> bytes:
+    """A CA's CERTREQ entry: SHA-1 of its SubjectPublicKeyInfo."""
+    spki = certificate.public_key().public_bytes(
+        Encoding.DER, PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha1(spki, usedforsecurity=False).digest()
+
+
+def _self_issued(certificate: x509.Certificate) -> bool:
+    return certificate.issuer == certificate.subject
+
+
+def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        certificate.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def issuers_of(
+    certificate: x509.Certificate, authorities: Iterable[x509.Certificate]
+) -> list[x509.Certificate]:
+    """
+    The CA certificates, among C{authorities}, that issued C{certificate}
+    and each other: its issuer first, up to a self-issued root or the
+    first CA whose issuer is not among them, and at most
+    L{MAX_CHAIN_DEPTH} + 1 (the intermediates a path may hold and a root).
+
+    An issuer is the one whose subject is the certificate's issuer name
+    I{and} whose key verifies its signature, so a CA certificate that
+    merely shares a name (an old one after a rekey) is not taken.  This
+    says nothing of trust: it builds what we send, and the peer judges.
+    """
+    candidates = list(authorities)
+    chain: list[x509.Certificate] = []
+    current = certificate
+    while len(chain) <= MAX_CHAIN_DEPTH and not (chain and _self_issued(current)):
+        issuer = next(
+            (
+                c
+                for c in candidates
+                if c.subject == current.issuer
+                and c not in chain
+                and _issued_by(current, c)
+            ),
+            None,
+        )
+        if issuer is None:
+            break
+        chain.append(issuer)
+        current = issuer
+    return chain
+
+
+def chain_to_send(
+    certificates: Sequence[bytes], peerAuthorities: Collection[bytes]
+) -> tuple[bytes, ...]:
+    """
+    The certificates our CERT payloads carry: our own, then the
+    intermediate CAs that issued it up to, not including, one the peer
+    named in its CERTREQ; all of them when it named none of them.  A
+    self-issued root is never sent (a peer must hold its anchor already,
+    RFC 4945 section 3.2.3), nor anything past L{MAX_CHAIN_DEPTH}.
+
+    @param certificates: DER, our certificate first and then its issuers
+        in order, as the signer gives them (L{issuers_of}).
+    @param peerAuthorities: the SHA-1 SubjectPublicKeyInfo hashes of the
+        peer's CERTREQ.
+    """
+    if not certificates:
+        return ()
+    chosen = [certificates[0]]
+    for der in certificates[1 : 1 + MAX_CHAIN_DEPTH]:
+        facts = _authority_facts(der)
+        if facts is not None and (facts[0] or facts[1] in peerAuthorities):
+            break
+        # (One we cannot read is not ours to judge: the signer's chain
+        # goes as it is, and the peer refuses what it cannot read.)
+        chosen.append(der)
+    return tuple(chosen)
+
+
+@functools.lru_cache(maxsize=64)
+def _authority_facts(der: bytes) -> tuple[bool, bytes] | None:
+    """
+    Whether a CA certificate is self-issued, and its CERTREQ hash; L{None}
+    if it cannot be read.  Kept, since every negotiation sends the same
+    few certificates and parsing one costs more than the rest of the
+    choice.
+    """
+    try:
+        authority = load_certificate(der)
+    except MalformedCertificate:
+        return None
+    return _self_issued(authority), authority_hash(authority)
 
 
 def _ca_constraints(

@@ -30,8 +30,11 @@ class Signed:
     """
     A signature over an IKE AUTH octet string, and how it was made.
 
-    @ivar certificates: DER certificates, the signer's own first, to send
-        as CERT payloads.
+    @ivar certificates: DER certificates, the signer's own first, then the
+        CA certificates that issued it, each the issuer of the one before
+        (L{nsstwisted.ike.certpath.issuers_of}), a root included if the
+        signer has it.  The engine sends the first and the intermediates
+        the peer needs (L{nsstwisted.ike.certpath.chain_to_send}).
     """
 
     method: AuthMethod

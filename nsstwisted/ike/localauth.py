@@ -17,14 +17,13 @@ applies, so a peer is judged alike whether its stack asks nssd or not.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from nsstwisted.ike.auth import (
     SignatureScheme,
@@ -35,6 +34,8 @@ from nsstwisted.ike.auth import (
 from nsstwisted.ike.certpath import (
     ChainError,
     MalformedCertificate,
+    authority_hash,
+    check_chain_length,
     load_certificates,
     validate_path,
 )
@@ -44,15 +45,20 @@ from nsstwisted.ike.errors import IkeError
 from nsstwisted.ike.interfaces import Signed
 from nsstwisted.ike.policy import PeerEku
 
-__all__ = ["LocalCredentials", "LocalTrust", "authority_hash"]
+__all__ = ["ChainRefused", "LocalCredentials", "LocalTrust", "authority_hash"]
 
 
-def authority_hash(certificate: x509.Certificate) -> bytes:
-    """The CERTREQ entry of a CA: SHA-1 of its SubjectPublicKeyInfo."""
-    spki = certificate.public_key().public_bytes(
-        Encoding.DER, PublicFormat.SubjectPublicKeyInfo
-    )
-    return hashlib.sha1(spki, usedforsecurity=False).digest()
+class ChainRefused(IkeError):
+    """
+    The peer's certificates do not make a path to a trusted CA: unreadable,
+    too many (L{nsstwisted.ike.certpath.MAX_PEER_CERTIFICATES}), or an
+    intermediate that did not issue the certificate below it or that no
+    trusted CA issued.  Always AUTHENTICATION_FAILED; a separate class so
+    that the stack can log it as a chain refusal rather than a bad AUTH.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, notify=NotifyType.AUTHENTICATION_FAILED)
 
 
 @dataclass(frozen=True)
@@ -100,25 +106,25 @@ class LocalTrust:
     ) -> None:
         """
         @param eku: the extended key usages the peer's policy accepts.
-        @raise IkeError: (AUTHENTICATION_FAILED) the chain, the
-            certificate's profile or the signature does not hold.
+        @raise ChainRefused: the chain does not hold.
+        @raise IkeError: (AUTHENTICATION_FAILED) the certificate's profile
+            or the signature does not hold.
         """
         if not certificates:
             raise IkeError("no certificate", notify=NotifyType.AUTHENTICATION_FAILED)
         try:
+            check_chain_length(certificates)
             leaf, *intermediates = load_certificates(certificates)
+        except ChainError as error:
+            raise ChainRefused(f"the peer's certificate chain: {error}") from None
         except MalformedCertificate as error:
-            raise IkeError(
-                f"the peer's certificate is malformed: {error}",
-                notify=NotifyType.AUTHENTICATION_FAILED,
+            raise ChainRefused(
+                f"the peer's certificate is malformed: {error}"
             ) from None
         try:
             validate_path(leaf, intermediates, self.authorities, now)
         except ChainError as error:
-            raise IkeError(
-                str(error),
-                notify=NotifyType.AUTHENTICATION_FAILED,
-            ) from None
+            raise ChainRefused(str(error)) from None
         try:
             check_end_entity(leaf, eku)
         except UnfitCertificate as error:

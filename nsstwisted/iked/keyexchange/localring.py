@@ -21,13 +21,16 @@ from typing import Any
 from cryptography.hazmat.primitives.serialization import Encoding
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from nsstwisted.ike.auth import SignatureScheme, choose_signature
+from nsstwisted.ike.certpath import issuers_of
 from nsstwisted.ike.constants import IdType, NotifyType
 from nsstwisted.ike.errors import IkeError
 from nsstwisted.ike.interfaces import IPeerVerifier, ISigner, Signed
-from nsstwisted.ike.localauth import LocalTrust
+from nsstwisted.ike.localauth import ChainRefused, LocalTrust
 from nsstwisted.ike.policy import LocalIdentity, PeerEku
 from nsstwisted.security import SecurityDatabase
 from nsstwisted.security import SignatureScheme as SecurityScheme
@@ -98,10 +101,9 @@ class LocalKeyRing:
                 f"a certificate cannot be found by {identity.idType.name}",
                 notify=NotifyType.AUTHENTICATION_FAILED,
             )
+        ring = self.read()
         try:
-            entry = find_signer(
-                self.read(), identity=SignerIdentity(kind, identity.value)
-            )
+            entry = find_signer(ring, identity=SignerIdentity(kind, identity.value))
         except NotFoundError as error:
             raise IkeError(
                 str(error), notify=NotifyType.AUTHENTICATION_FAILED
@@ -111,8 +113,16 @@ class LocalKeyRing:
         signature = self._store.sign_entry(
             entry, scheme.digest(octets), SecurityScheme[scheme.name], prehashed=True
         )
+        # The CA certificates of the ring that issued ours, for the engine
+        # to send as the chain the peer needs.
+        issuers = issuers_of(
+            certificate, (e.record.certificate for e in certificate_authorities(ring))
+        )
         return Signed(
-            method, scheme, signature, (certificate.public_bytes(Encoding.DER),)
+            method,
+            scheme,
+            signature,
+            tuple(c.public_bytes(Encoding.DER) for c in (certificate, *issuers)),
         )
 
     def trust(self) -> LocalTrust:
@@ -149,7 +159,12 @@ class LocalRingSigner:
 
 @implementer(IPeerVerifier)
 class LocalRingVerifier:
-    """Checks peers against the trusted CA certificates of a L{LocalKeyRing}."""
+    """
+    Checks peers against the trusted CA certificates of a L{LocalKeyRing};
+    a refused chain is logged as C{EZD1200I}.
+    """
+
+    log = Logger(namespace="iked")
 
     def __init__(self, reactor: Any, ring: LocalKeyRing) -> None:
         self._reactor = reactor
@@ -170,7 +185,16 @@ class LocalRingVerifier:
         def check() -> None:
             self._ring.trust().verify(certificates, scheme, octets, signature, eku=eku)
 
-        return self._in_pool(check)
+        def refused(failure: Failure) -> Failure:
+            if failure.check(ChainRefused):
+                self.log.info(
+                    "{ikedMessage}",
+                    ikedMessage=f"EZD1200I Local key ring {self._ring} refused "
+                    f"a peer's certificate chain: {failure.value}",
+                )
+            return failure
+
+        return self._in_pool(check).addErrback(refused)
 
     def authorities(self) -> Deferred[tuple[bytes, ...]]:
         return self._in_pool(lambda: self._ring.trust().hashes())

@@ -7,12 +7,13 @@ stack's are in L{nsstwisted.iked.nssclient.signers}.
 from __future__ import annotations
 
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from nsstwisted.ike.auth import SignatureScheme
 from nsstwisted.ike.errors import IkeError
 from nsstwisted.ike.interfaces import IPeerVerifier, ISigner, Signed
-from nsstwisted.ike.localauth import LocalCredentials, LocalTrust
+from nsstwisted.ike.localauth import ChainRefused, LocalCredentials, LocalTrust
 from nsstwisted.ike.policy import PeerEku
 
 __all__ = ["LocalSigner", "LocalVerifier"]
@@ -37,7 +38,12 @@ class LocalSigner:
 
 @implementer(IPeerVerifier)
 class LocalVerifier:
-    """Checks the peer against CA certificates iked holds."""
+    """
+    Checks the peer against CA certificates iked holds; a refused chain is
+    logged as C{EZD1200I}.
+    """
+
+    log = Logger(namespace="iked")
 
     def __init__(self, trust: LocalTrust) -> None:
         self._trust = trust
@@ -53,6 +59,13 @@ class LocalVerifier:
     ) -> Deferred[None]:
         try:
             self._trust.verify(certificates, scheme, octets, signature, eku=eku)
+        except ChainRefused as error:
+            self.log.info(
+                "{ikedMessage}",
+                ikedMessage=f"EZD1200I Local key ring refused a peer's "
+                f"certificate chain: {error}",
+            )
+            return fail()
         except IkeError:
             return fail()
         return succeed(None)
