@@ -54,6 +54,12 @@ from nsstwisted.ike.events import (
 )
 from nsstwisted.ike.initexchange import InitExchanges
 from nsstwisted.ike.interfaces import Signed
+from nsstwisted.ike.liveness import (
+    HINT_SPACING,
+    invalid_spi_answer,
+    is_invalid_spi_hint,
+    liveness_due,
+)
 from nsstwisted.ike.message import (
     IkeHeader,
 )
@@ -113,6 +119,8 @@ class IkeEngine(InitExchanges):
         sa = self._sas.get(ourSpi)
         if sa is None or sa.state == IkeState.DELETED:
             self._emit(MessageDropped(remote, "no IKE SA has this SPI"))
+            if not header.isResponse and self._spiHints.allow(remote[0], self._now):
+                self._emit(SendDatagram(invalid_spi_answer(header), local, remote))
             return
         if sa.remoteSpi != (header.spiI if header.isInitiator else header.spiR):
             self._emit(MessageDropped(remote, "the peer's SPI does not match"))
@@ -131,6 +139,15 @@ class IkeEngine(InitExchanges):
     def _response(
         self, sa: IkeSa, header: IkeHeader, data: bytes, remote: Endpoint
     ) -> None:
+        if is_invalid_spi_hint(data):
+            # Unprotected, so a hint and no more (RFC 7296 section 2.21.4):
+            # the peer may have lost the SA; only a liveness check of ours
+            # may end it, and no more often than once a DPD interval.
+            self._emit(MessageDropped(remote, "an unprotected INVALID_IKE_SPI"))
+            if sa.state == IkeState.ESTABLISHED and self._may_hint(sa):
+                sa.hintedAt = self._now
+                self._liveness_check(sa)
+            return
         outstanding = sa.outstanding
         if outstanding is None or header.messageId != outstanding.messageId:
             self._emit(MessageDropped(remote, "a response to no request of ours"))
@@ -144,6 +161,7 @@ class IkeEngine(InitExchanges):
             self._emit(MessageDropped(remote, f"malformed response: {error}"))
             return
         self._float(sa, remote)
+        sa.lastHeard = self._now
         sa.outstanding = None
         try:
             outstanding.onResponse(payloads)
@@ -161,6 +179,7 @@ class IkeEngine(InitExchanges):
             except IkeError:
                 self._emit(MessageDropped(remote, "bad retransmission"))
                 return
+            sa.lastHeard = self._now
             self._send(sa, sa.lastResponse)
             return
         if messageId == sa.processingId:
@@ -212,6 +231,7 @@ class IkeEngine(InitExchanges):
                 self._remove(sa, f"malformed request: {error}")
             return
         self._float(sa, remote)
+        sa.lastHeard = self._now
         sa.nextExpectedId += 1
         sa.processingId = messageId
         exchange = header.exchange
@@ -227,6 +247,16 @@ class IkeEngine(InitExchanges):
                 and sa.state == IkeState.ESTABLISHED
             ):
                 self._create_child_request(sa, messageId, payloads)
+            elif exchange == ExchangeType.CREATE_CHILD_SA and sa.state in (
+                IkeState.REKEYED,
+                IkeState.DELETING,
+            ):
+                # RFC 7296 section 2.25: we are closing this IKE SA (a
+                # rekey of ours finished first, or a delete).
+                raise IkeError(
+                    "CREATE_CHILD_SA on an IKE SA that is being deleted",
+                    notify=NotifyType.TEMPORARY_FAILURE,
+                )
             elif exchange == ExchangeType.INFORMATIONAL and sa.state not in (
                 IkeState.CONNECTING,
                 IkeState.AUTHENTICATING,
@@ -304,6 +334,12 @@ class IkeEngine(InitExchanges):
         deletes = find_all(payloads, DeletePayload)
         if any(d.protocol == ProtocolId.IKE for d in deletes):
             self._respond(sa, ExchangeType.INFORMATIONAL, messageId, [])
+            rival = sa.collision
+            if sa.rekeying and rival is not None and rival.isUp:
+                # The peer finished its rekey, which crossed ours, without
+                # seeing ours (section 2.8.2): its new IKE SA takes over and
+                # ours is forgotten.
+                self._hand_over(sa, rival)
             reason = (
                 "rekeyed" if sa.state == IkeState.REKEYED else "deleted by the peer"
             )
@@ -362,10 +398,18 @@ class IkeEngine(InitExchanges):
         """Send an empty INFORMATIONAL (dead peer detection)."""
         self._now = now
         if sa.state == IkeState.ESTABLISHED:
-            self._request(
-                sa, ExchangeType.INFORMATIONAL, lambda: [], lambda answer: None
-            )
+            self._liveness_check(sa)
         return self._take()
+
+    def _liveness_check(self, sa: IkeSa) -> None:
+        # Unanswered, it removes the SA as unreachable (L{_peer_silent}).
+        self._request(sa, ExchangeType.INFORMATIONAL, lambda: [], lambda answer: None)
+
+    def _may_hint(self, sa: IkeSa) -> bool:
+        if sa.outstanding is not None or sa.queue:
+            return False  # a request in flight finds out already
+        spacing = sa.policy.dpdInterval or HINT_SPACING
+        return sa.hintedAt is None or self._now - sa.hintedAt >= spacing
 
     def create_child_sa(
         self, sa: IkeSa, policy: ChildPolicy, now: float
@@ -398,6 +442,9 @@ class IkeEngine(InitExchanges):
                 times.append(sa.establishedAt + self.settings.halfOpenTimeout)
             if sa.rekeyAt is not None and sa.state == IkeState.ESTABLISHED:
                 times.append(sa.rekeyAt)
+            due = liveness_due(sa)
+            if due is not None:
+                times.append(due)
             for child in sa.children:
                 if child.rekeyAt is not None and child.state == ChildState.INSTALLED:
                     times.append(child.rekeyAt)
@@ -439,6 +486,9 @@ class IkeEngine(InitExchanges):
                 and sa.rekeyAt <= now
             ):
                 self._rekey_ike(sa)
+            due = liveness_due(sa)
+            if due is not None and due <= now:
+                self._liveness_check(sa)
             for child in list(sa.children):
                 if (
                     child.state == ChildState.INSTALLED
