@@ -43,9 +43,7 @@ def _standard(lifetime: int = 14400) -> Wire:
         leftLifetime=lifetime,
         rightLifetime=lifetime,
     )
-    wire.handle(
-        wire.left, wire.left.engine.initiate("to-right", "host-host", wire.now)
-    )
+    wire.handle(wire.left, wire.left.engine.initiate("to-right", "host-host", wire.now))
     wire.run()
     return wire
 
@@ -111,7 +109,7 @@ class ChildCollisionTests(SynchronousTestCase):
         deletes the SA it made, the left one the old SA.
         """
         wire = self.collide(0xF0, (0x10, 0x20))
-        mine, theirs = _one_pair(self, wire)
+        mine, _ = _one_pair(self, wire)
         self.assertTrue(mine.initiator)
         self.assertEqual(mine.nonces[0][0], 0xF0)
         reasons = {e.reason for e in _of(wire.right, ChildSaDeleted)}
@@ -154,7 +152,7 @@ class ChildCollisionTests(SynchronousTestCase):
         _step(wire)  # its answer: the left side is done, deletes the old SA
         wire.queue.insert(0, late)
         wire.run()
-        mine, theirs = _one_pair(self, wire)
+        mine, _ = _one_pair(self, wire)
         self.assertTrue(mine.initiator)
         (refused,) = _of(wire.right, NegotiationFailed)
         self.assertIn("TEMPORARY_FAILURE", refused.reason)
@@ -328,4 +326,3 @@ class RefreshTests(SynchronousTestCase):
         (rekeyed,) = _of(wire.right, IkeSaRekeyed)
         self.assertTrue(rekeyed.new.originalInitiator)
         self.assertTrue(any(s.state == IkeState.ESTABLISHED for s in [_sa(wire.right)]))
-

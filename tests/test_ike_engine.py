@@ -788,9 +788,7 @@ class BadInputTests(SynchronousTestCase):
             wire.right.engine.receive(data, ("127.0.0.1", 4600), LEFT, wire.now),
             "no IKE SA",
         )
-        again = wire.right.engine.receive(
-            data, ("127.0.0.1", 4600), LEFT, wire.now + 1
-        )
+        again = wire.right.engine.receive(data, ("127.0.0.1", 4600), LEFT, wire.now + 1)
         self.assertEqual(len([a for a in again if isinstance(a, SendDatagram)]), 1)
         # a response for an unknown SPI is never answered
         response = dataclasses.replace(message, isResponse=True)
