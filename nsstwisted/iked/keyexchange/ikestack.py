@@ -344,6 +344,43 @@ class StackIke:
             f"EZD1151I Stack {self.stackName} IKE SA {sa.tunnelId} with "
             f"{sa.remote[0]} deleted: {reason}"
         )
+        if sa.unreachable and self.running:
+            self._renegotiate(sa)
+
+    def _renegotiate(self, sa: IkeSa) -> None:
+        """
+        The peer stopped answering (dead peer detection, or any request of
+        ours unanswered): the rules that start by themselves (AutoActivate,
+        and we may initiate) negotiate again, once; the others wait for
+        the peer.
+        """
+        policy = self.engine.peer(sa.policy.name)
+        rules = [
+            child.name
+            for child in (policy.children if policy is not None else ())
+            if child.autoActivate and child.initiation.mayInitiate
+        ]
+        what = (
+            f"negotiating {', '.join(rules)} again"
+            if rules
+            else "no rule of it starts by itself: waiting for the peer"
+        )
+        self._say(
+            f"EZD1220I Stack {self.stackName} peer {sa.policy.name} at "
+            f"{sa.remote[0]} is not responding: {what}"
+        )
+
+        def again() -> None:
+            if not self.running:
+                return
+            for name in rules:
+                try:
+                    self._run(self.engine.initiate(sa.policy.name, name, self._now()))
+                except KeyError:
+                    continue  # a refresh removed it meanwhile
+
+        if rules:
+            self._reactor.callLater(0, again)
 
     def _child_up(self, child: ChildSa, replaces: ChildSa | None) -> None:
         values = child_values(child, time.time())
@@ -376,6 +413,31 @@ class StackIke:
         self._uninstall(child)
         if self._childTunnels.get(child.tunnelId) is not child:
             return  # replaced by its rekey
+        survivor = next(
+            (
+                c
+                for c in child.ikeSa.children
+                if c is not child
+                and c.tunnelId == child.tunnelId
+                and c.state == ChildState.INSTALLED
+            ),
+            None,
+        )
+        if survivor is not None:
+            # The loser of a rekey collision (both ends rekeyed the tunnel
+            # at once): the tunnel lives on in the winner.
+            self._childTunnels[child.tunnelId] = survivor
+            tunnel = self.model.tunnels.lookup(child.tunnelId)
+            if isinstance(tunnel, DynamicTunnel):
+                for key, value in child_values(survivor, time.time()).items():
+                    setattr(tunnel, key, value)
+            self._say(
+                f"EZD1221I Stack {self.stackName} CHILD SA {child.tunnelId} "
+                f"({child.name}) was rekeyed by both ends at once: SPIs in "
+                f"{child.spiIn.hex()} out {child.spiOut.hex()} deleted ({reason}), "
+                f"SPIs in {survivor.spiIn.hex()} out {survivor.spiOut.hex()} kept"
+            )
+            return
         del self._childTunnels[child.tunnelId]
         self.model.tunnels.remove(child.tunnelId)
         self.model.statistics.adjust(Gauge.P2_ACTIVE, -1)
