@@ -33,6 +33,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from nsstwisted.config import ConfigurationError
+from nsstwisted.ike.enginebase import EngineSettings
 from nsstwisted.ike.interfaces import IPeerVerifier
 from nsstwisted.ike.policy import PeerPolicy
 from nsstwisted.iked.configuration import (
@@ -403,6 +404,7 @@ class IKEDService(Service):
             existing = self.ike.get(name)
             if existing is not None:
                 existing.update_peers(peers)
+                existing.engine.settings = engine_settings(configuration)
                 continue
             if not peers:
                 continue
@@ -422,6 +424,7 @@ class IKEDService(Service):
                     configuration.stack(name).namespace,
                 ),
                 self.stacks[name],
+                engine_settings(configuration),
                 namespace=configuration.stack(name).namespace,
             )
             self.ike[name] = ike
@@ -819,6 +822,18 @@ class IKEDService(Service):
                 )
             )
         return configuration.systemName, infos
+
+
+def engine_settings(configuration: IkedConfiguration) -> EngineSettings:
+    """
+    The IKE engine's timers from IkeConfig: IBM's C{IkeInitWait} is the
+    wait before the first retransmission, C{IkeRetries} how many there are
+    before the peer is given up (which ends dead peer detection too).
+    """
+    return EngineSettings(
+        retransmitTimeout=float(configuration.ikeInitWait),
+        retransmitTries=configuration.ikeRetries,
+    )
 
 
 def _iked_metrics(
