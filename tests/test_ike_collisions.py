@@ -112,9 +112,14 @@ class ChildCollisionTests(SynchronousTestCase):
         mine, _ = _one_pair(self, wire)
         self.assertTrue(mine.initiator)
         self.assertEqual(mine.nonces[0][0], 0xF0)
-        reasons = {e.reason for e in _of(wire.right, ChildSaDeleted)}
-        self.assertEqual(reasons, {REDUNDANT, "rekeyed"})
-        self.assertNotIn(REDUNDANT, {e.reason for e in _of(wire.left, ChildSaDeleted)})
+        for side in (wire.left, wire.right):
+            # the loser deletes its own SA, the winner sees it go
+            reasons = {e.reason for e in _of(side, ChildSaDeleted)}
+            self.assertEqual(reasons, {REDUNDANT, "rekeyed"})
+        (redundant,) = [
+            e.child for e in _of(wire.left, ChildSaDeleted) if e.reason == REDUNDANT
+        ]
+        self.assertFalse(redundant.initiator)  # the right side's
 
     def test_we_lose(self) -> None:
         """

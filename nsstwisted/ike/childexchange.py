@@ -368,8 +368,11 @@ class ChildExchanges(EngineBase):
         rival = replaces.collision
         if rival is not None and rival.state == ChildState.INSTALLED:
             if lowest_nonce_loses(child.nonces, rival.nonces):
+                rival.collision = None  # it survives
                 self._delete_child(child, REDUNDANT)
                 return
+            # The peer deletes its redundant SA (L{_informational_request}
+            # says so by C{rival.collision}).
         self._delete_child(replaces, "rekeyed")
 
     def _child_failed(
@@ -398,6 +401,7 @@ class ChildExchanges(EngineBase):
             # deletes it.
             replaces.state = ChildState.REKEYED
             replaces.rekeyAt = None
+            rival.collision = None
         elif replaces is not None and replaces.state == ChildState.REKEYING:
             replaces.state = ChildState.INSTALLED
             if replaces.policy is not None and replaces.policy.lifetime:
@@ -491,6 +495,7 @@ class ChildExchanges(EngineBase):
             # the nonces then decide (L{_rekey_done}).
             replaces.state = ChildState.REKEYING
             replaces.collision = child
+            child.collision = replaces
 
     def _rekey_ike_request(
         self, sa: IkeSa, messageId: int, payloads: list[Payload], offer: SaPayload

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nsstwisted.ike.childexchange import REDUNDANT
 from nsstwisted.ike.constants import (
     NATT_KEEPALIVE,
     ExchangeType,
@@ -357,6 +358,8 @@ class IkeEngine(InitExchanges):
                 reason = (
                     "rekeyed"
                     if child.state == ChildState.REKEYED
+                    else REDUNDANT
+                    if child.collision is not None
                     else "deleted by the peer"
                 )
                 self._child_gone(sa, child, reason)

@@ -108,7 +108,9 @@ class ChildSa:
     #: rekey collision is decided (RFC 7296 section 2.8.1).
     nonces: tuple[bytes, ...] = field(default=(), repr=False)
     #: Of a CHILD_SA we are rekeying: the peer's rekey of it, which crossed
-    #: ours.
+    #: ours.  Of that rekey, until it proves the survivor: the CHILD_SA
+    #: it replaces, so that its delete by the peer is known as the end of
+    #: a collision.
     collision: ChildSa | None = field(default=None, repr=False)
 
     @property

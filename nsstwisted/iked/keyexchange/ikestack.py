@@ -19,6 +19,7 @@ from twisted.internet.interfaces import IDelayedCall, IListeningPort
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from nsstwisted.ike.childexchange import REDUNDANT
 from nsstwisted.ike.constants import IKE_PORT, ExchangeType
 from nsstwisted.ike.engine import EngineSettings, IkeEngine
 from nsstwisted.ike.events import (
@@ -411,8 +412,12 @@ class StackIke:
 
     def _child_down(self, child: ChildSa, reason: str) -> None:
         self._uninstall(child)
-        if self._childTunnels.get(child.tunnelId) is not child:
-            return  # replaced by its rekey
+        registered = self._childTunnels.get(child.tunnelId)
+        if registered is not child:
+            # replaced by its rekey, or (REDUNDANT) by ours, which won
+            if reason == REDUNDANT and registered is not None:
+                self._collided(child, registered, reason)
+            return
         survivor = next(
             (
                 c
@@ -431,12 +436,7 @@ class StackIke:
             if isinstance(tunnel, DynamicTunnel):
                 for key, value in child_values(survivor, time.time()).items():
                     setattr(tunnel, key, value)
-            self._say(
-                f"EZD1221I Stack {self.stackName} CHILD SA {child.tunnelId} "
-                f"({child.name}) was rekeyed by both ends at once: SPIs in "
-                f"{child.spiIn.hex()} out {child.spiOut.hex()} deleted ({reason}), "
-                f"SPIs in {survivor.spiIn.hex()} out {survivor.spiOut.hex()} kept"
-            )
+            self._collided(child, survivor, reason)
             return
         del self._childTunnels[child.tunnelId]
         self.model.tunnels.remove(child.tunnelId)
@@ -444,6 +444,14 @@ class StackIke:
         self._say(
             f"EZD1154I Stack {self.stackName} CHILD SA {child.tunnelId} "
             f"({child.name}) deleted: {reason}"
+        )
+
+    def _collided(self, loser: ChildSa, survivor: ChildSa, reason: str) -> None:
+        self._say(
+            f"EZD1221I Stack {self.stackName} CHILD SA {loser.tunnelId} "
+            f"({loser.name}) was rekeyed by both ends at once: SPIs in "
+            f"{loser.spiIn.hex()} out {loser.spiOut.hex()} deleted ({reason}), "
+            f"SPIs in {survivor.spiIn.hex()} out {survivor.spiOut.hex()} kept"
         )
 
     def _install(self, child: ChildSa) -> None:
