@@ -115,7 +115,12 @@ def _installed(sas: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-class StrongSwanTests(TestCase):
+class StrongSwanSetup(TestCase):
+    """
+    What the tests against strongSwan share: nssd, iked and charon in a
+    namespace (L{_start}), and the commands that drive and read them.
+    """
+
     timeout = 240
     skip = strongswan_available()
     #: the network namespace's name carries it
@@ -308,6 +313,8 @@ class StrongSwanTests(TestCase):
         )
         return _installed(sas)
 
+
+class StrongSwanTests(StrongSwanSetup):
     def test_strongswan_initiates(self) -> Deferred[None]:
         """
         strongSwan initiates; iked answers with an nssd signature and has

@@ -14,11 +14,10 @@ from typing import Any
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import deferLater
-from twisted.trial.unittest import TestCase
 
 from tests import test_ike_strongswan as base
 from tests.daemons import twistd_args
-from tests.strongswan import CommandFailed, child_sas, strongswan_available
+from tests.strongswan import CommandFailed, child_sas
 
 DPD_POLICY = base.POLICY.replace(
     "  HowToAuthPeers  DsSignature\n",
@@ -36,20 +35,14 @@ def _child_entries(shown: str) -> list[dict[str, Any]]:
 
 
 def _spis(entry: dict[str, Any]) -> tuple[int, int]:
-    inbound = entry.get("EncryptInboundSpi") or entry.get("AuthInboundSpi")
-    outbound = entry.get("EncryptOutboundSpi") or entry.get("AuthOutboundSpi")
+    """A dynamic tunnel's (inbound, outbound) SPIs, from C{-y display --json}."""
+    inbound: Any = entry.get("EncryptInboundSpi") or entry.get("AuthInboundSpi")
+    outbound: Any = entry.get("EncryptOutboundSpi") or entry.get("AuthOutboundSpi")
     return int(inbound), int(outbound)
 
 
-class StrongSwanLivenessTests(TestCase):
-    timeout = 240
-    skip = strongswan_available()
+class StrongSwanLivenessTests(base.StrongSwanSetup):
     namespacePurpose = "rekey-dpd"
-
-    _start = base.StrongSwanTests._start
-    _spawn = base.StrongSwanTests._spawn
-    _ipsec = base.StrongSwanTests._ipsec
-    _charon_children = base.StrongSwanTests._charon_children
 
     async def _consistent(self) -> dict[str, Any]:
         """
@@ -58,7 +51,7 @@ class StrongSwanLivenessTests(TestCase):
         """
 
         def one(sas: list[dict[str, Any]]) -> bool:
-            children = [c for sa in sas for c in _children_of(sa)]
+            children = [c for sa in sas for c in child_sas(sa)]
             return len(children) == 1 and children[0].get("state") == "INSTALLED"
 
         for _ in range(100):
@@ -213,7 +206,3 @@ class StrongSwanLivenessTests(TestCase):
             self.assertNotIn(b"Traceback", self.iked.output)
 
         return ensureDeferred(go())
-
-
-def _children_of(sa: dict[str, Any]) -> list[dict[str, Any]]:
-    return child_sas(sa)
