@@ -239,8 +239,10 @@ class IkeCollisionTests(SynchronousTestCase):
     def test_we_win(self) -> None:
         wire = self.collide(0xF0, (0x10, 0x20))
         self.assertTrue(_sa(wire.left).originalInitiator)
-        reasons = {e.reason for e in _of(wire.right, IkeSaDeleted)}
-        self.assertEqual(reasons, {REDUNDANT, "rekeyed"})
+        for side in (wire.left, wire.right):
+            # the loser deletes its new IKE SA, the winner sees it go
+            reasons = {e.reason for e in _of(side, IkeSaDeleted)}
+            self.assertEqual(reasons, {REDUNDANT, "rekeyed"})
 
     def test_we_lose(self) -> None:
         wire = self.collide(0xF0, (0x20, 0x10))

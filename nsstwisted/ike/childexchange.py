@@ -535,6 +535,7 @@ class ChildExchanges(EngineBase):
             new.establishedAt = new.lastHeard = self._now
             self._sas[new.localSpi] = new
             sa.collision = new
+            new.collision = sa  # until it proves the survivor
             return
         self._hand_over(sa, new)
 
@@ -627,6 +628,7 @@ class ChildExchanges(EngineBase):
             if error is not None and rival is not None and rival.isUp:
                 # The peer finished its rekey, which crossed ours, first:
                 # its new IKE SA takes over, and the peer deletes this one.
+                rival.collision = None
                 self._hand_over(sa, rival)
                 return
             if error is not None:
@@ -665,6 +667,7 @@ class ChildExchanges(EngineBase):
                     # the peer deletes the old one; we delete ours.
                     new.establishedAt = new.lastHeard = self._now
                     self._sas[new.localSpi] = new
+                    rival.collision = None
                     self._hand_over(sa, rival)
                     self._delete_ike(new, REDUNDANT)
                     return

@@ -340,9 +340,16 @@ class IkeEngine(InitExchanges):
                 # The peer finished its rekey, which crossed ours, without
                 # seeing ours (section 2.8.2): its new IKE SA takes over and
                 # ours is forgotten.
+                rival.collision = None
                 self._hand_over(sa, rival)
+            crossed = sa.collision
             reason = (
-                "rekeyed" if sa.state == IkeState.REKEYED else "deleted by the peer"
+                "rekeyed"
+                if sa.state == IkeState.REKEYED
+                # the peer's redundant IKE SA of a collision we won
+                else REDUNDANT
+                if crossed is not None and not crossed.isUp
+                else "deleted by the peer"
             )
             self._remove(sa, reason)
             return

@@ -336,6 +336,28 @@ class StackIke:
         )
 
     def _ike_down(self, sa: IkeSa, reason: str) -> None:
+        if reason == REDUNDANT:
+            # The loser of an IKE SA rekey collision, never a tunnel's.
+            survivor = next(
+                (
+                    s
+                    for s in self._ikeTunnels.values()
+                    if s.policy.name == sa.policy.name and s.remote == sa.remote
+                ),
+                None,
+            )
+            self._say(
+                f"EZD1222I Stack {self.stackName} IKE SA "
+                f"{survivor.tunnelId if survivor else '-'} with {sa.remote[0]} was "
+                f"rekeyed by both ends at once: SPIs {sa.spiI.hex()}/"
+                f"{sa.spiR.hex()} deleted ({reason})"
+                + (
+                    f", SPIs {survivor.spiI.hex()}/{survivor.spiR.hex()} kept"
+                    if survivor
+                    else ""
+                )
+            )
+            return
         if self._ikeTunnels.get(sa.tunnelId) is not sa:
             return  # replaced by a rekey: the tunnel lives on
         del self._ikeTunnels[sa.tunnelId]
