@@ -295,6 +295,49 @@ class LifetimeTests(TwoStacks):
         return ensureDeferred(go())
 
 
+class IkeCollisionTests(TwoStacks):
+    def test_both_ends_rekey_the_ike_sa_at_once(self) -> Deferred[None]:
+        """
+        Both stacks refresh the IKE SA in the same turn of the reactor: one
+        IKE SA remains, the same on both sides, in the one tunnel each
+        shows, with the CHILD_SA; the collision is reported (EZD1222I).
+        """
+        messages = capture_messages(self)
+
+        async def go() -> None:
+            left, right = self.left.model.tunnels, self.right.model.tunnels
+            left.activate_dynamic(name="host-host")
+            await self._until(right.dynamic_tunnels, "the responder's tunnel")
+            await self._until(left.dynamic_tunnels, "our tunnel")
+            (mine,) = left.ike_tunnels()
+            (theirs,) = right.ike_tunnels()
+            (child,) = left.dynamic_tunnels()
+            spi = child.inboundSpi
+            before = mine.localSpi
+            left.refresh_ike(tunnelId=mine.tunnelId)
+            right.refresh_ike(tunnelId=theirs.tunnelId)
+
+            def settled() -> bool:
+                return (
+                    mine.localSpi != before
+                    and mine.localSpi == theirs.remoteSpi
+                    and mine.remoteSpi == theirs.localSpi
+                    and len(self.left.engine.sas()) == 1
+                    and len(self.right.engine.sas()) == 1
+                    and any("EZD1222I" in m for m in messages)
+                )
+
+            await self._until(settled, "one IKE SA after the collision")
+            for stack in (self.left, self.right):
+                self.assertEqual(len(stack.model.tunnels.ike_tunnels()), 1)
+                self.assertEqual(stack.model.statistics[Gauge.P1_ACTIVE], 1)
+                (sa,) = stack.engine.sas()
+                self.assertEqual(len(sa.children), 1)
+            self.assertEqual(child.inboundSpi, spi)  # moved over, untouched
+
+        return ensureDeferred(go())
+
+
 class DeadPeerTests(StackIkeTestCase):
     timeout = 60
 
