@@ -6,9 +6,12 @@ Rekeys that cross, and rekeys that cross a delete (RFC 7296 sections
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from nsstwisted.ike.childexchange import REDUNDANT
@@ -333,3 +336,86 @@ class RefreshTests(SynchronousTestCase):
         (rekeyed,) = _of(wire.right, IkeSaRekeyed)
         self.assertTrue(rekeyed.new.originalInitiator)
         self.assertTrue(any(s.state == IkeState.ESTABLISHED for s in [_sa(wire.right)]))
+
+
+class InterleavingTests(SynchronousTestCase):
+    """
+    Whatever order the network delivers the two crossing rekeys' messages
+    in (and whichever it loses, to be retransmitted), exactly one SA pair
+    remains.
+    """
+
+    losses = 0
+
+    def deliver_in(self, wire: Wire, data: st.DataObject) -> None:
+        for _ in range(60):
+            if not wire.queue:
+                return
+            index = data.draw(st.integers(0, len(wire.queue) - 1))
+            sender, datagram = wire.queue.pop(index)
+            if self.losses < 2 and data.draw(st.booleans()):
+                self.losses += 1
+                continue  # lost, to be retransmitted
+            receiver = wire.other(sender)
+            wire.handle(
+                receiver,
+                receiver.engine.receive(
+                    datagram.message, datagram.remote, datagram.local, wire.now
+                ),
+            )
+        raise AssertionError("the engines never went quiet")
+
+    def settle(
+        self,
+        wire: Wire,
+        data: st.DataObject,
+        left: Callable[[], list[Any]],
+        right: Callable[[], list[Any]],
+    ) -> None:
+        """
+        Start both rekeys (C{left}, C{right}), deliver in the drawn order,
+        losing at most two messages, then let retransmissions finish.
+        """
+        self.losses = 0
+        # the nonces, which decide who wins, drawn as well
+        draw = random.Random(data.draw(st.integers(0, 2**32))).randbytes
+        for side in (wire.left, wire.right):
+            side.engine.nonces = draw
+            side.engine.jitter = lambda: 0.5
+        wire.handle(wire.left, left())
+        wire.handle(wire.right, right())
+        self.deliver_in(wire, data)
+        for _ in range(40):
+            wire.advance(5)
+            self.deliver_in(wire, data)
+
+    @settings(max_examples=100, deadline=None, database=None)
+    @given(st.data())
+    def test_child_rekeys(self, data: st.DataObject) -> None:
+        wire = _standard()
+        (oldLeft,) = _sa(wire.left).live_children()
+        (oldRight,) = _sa(wire.right).live_children()
+        self.settle(
+            wire,
+            data,
+            lambda: wire.left.engine.rekey_child_sa(oldLeft, wire.now),
+            lambda: wire.right.engine.rekey_child_sa(oldRight, wire.now),
+        )
+        _one_pair(self, wire)
+
+    @settings(max_examples=100, deadline=None, database=None)
+    @given(st.data())
+    def test_ike_rekeys(self, data: st.DataObject) -> None:
+        wire = _standard()
+        oldLeft, oldRight = _sa(wire.left), _sa(wire.right)
+        self.settle(
+            wire,
+            data,
+            lambda: wire.left.engine.rekey_ike_sa(oldLeft, wire.now),
+            lambda: wire.right.engine.rekey_ike_sa(oldRight, wire.now),
+        )
+        left, right = _sa(wire.left), _sa(wire.right)
+        self.assertEqual((left.spiI, left.spiR), (right.spiI, right.spiR))
+        self.assertEqual(len(wire.left.engine.sas()), 1)
+        self.assertEqual(len(wire.right.engine.sas()), 1)
+        _one_pair(self, wire)

@@ -148,6 +148,35 @@ class DeadPeerDetectionTests(SynchronousTestCase):
         self.assertEqual(_informational_requests(wire.left), 2)
         self.assertEqual(sa.state, IkeState.ESTABLISHED)
 
+    def test_invalid_spi_hint_ends_a_delete(self) -> None:
+        """
+        An SA we are deleting, whose delete the peer answered with
+        INVALID_IKE_SPI (it forgot the SA; its answer to our delete was
+        lost), goes at once instead of after every retransmission.
+        """
+        wire = _with_dpd(0)
+        sa = _sa(wire.left)
+        wire.tamper = lambda sender, data: None
+        wire.handle(wire.left, wire.left.engine.delete_ike_sa(sa, "operator", wire.now))
+        wire.run()
+        self.assertEqual(sa.state, IkeState.DELETING)
+        request = IkeHeader(
+            sa.spiI, sa.spiR, 0, ExchangeType.INFORMATIONAL, 0x08, 0, 28
+        )
+        wire.handle(
+            wire.left,
+            wire.left.engine.receive(
+                invalid_spi_answer(request),
+                wire.left.endpoint,
+                wire.right.endpoint,
+                wire.now,
+            ),
+        )
+        self.assertEqual(sa.state, IkeState.DELETED)
+        (deleted,) = _of(wire.left, IkeSaDeleted)
+        self.assertEqual(deleted.reason, "operator")
+        self.assertEqual(wire.left.engine.sas(), [])
+
 
 class InvalidSpiAnswerTests(SynchronousTestCase):
     def test_answer(self) -> None:

@@ -710,6 +710,7 @@ class ChildExchanges(EngineBase):
         if sa.state != IkeState.REKEYED:
             sa.state = IkeState.DELETING
         sa.rekeyAt = None
+        sa.deleteReason = reason
         self._request(
             sa,
             ExchangeType.INFORMATIONAL,

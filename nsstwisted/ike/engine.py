@@ -82,6 +82,22 @@ from nsstwisted.ike.sa import (
 __all__ = ["EngineSettings", "IkeEngine"]
 
 
+def _unclaimed_rival(sa: IkeSa) -> bool:
+    """
+    Whether C{sa} is the peer's new IKE SA of a rekey collision that it
+    did not win, the old IKE SA being decided (replaced or gone): the
+    peer deletes it, and if it has not within the half-open timeout, it
+    never will.
+    """
+    crossed = sa.collision
+    return (
+        sa.state == IkeState.ESTABLISHED
+        and crossed is not None
+        and crossed.collision is sa
+        and not crossed.isUp
+    )
+
+
 class IkeEngine(InitExchanges):
     """
     The IKE SAs of one stack and the exchanges that make, rekey and delete
@@ -145,6 +161,12 @@ class IkeEngine(InitExchanges):
             # the peer may have lost the SA; only a liveness check of ours
             # may end it, and no more often than once a DPD interval.
             self._emit(MessageDropped(remote, "an unprotected INVALID_IKE_SPI"))
+            if sa.state in (IkeState.REKEYED, IkeState.DELETING):
+                # We are closing it anyway, and the peer has already
+                # forgotten it (its answer to our delete was lost): a
+                # forged hint gains nothing.
+                self._remove(sa, sa.deleteReason or "deleted")
+                return
             if sa.state == IkeState.ESTABLISHED and self._may_hint(sa):
                 sa.hintedAt = self._now
                 self._liveness_check(sa)
@@ -455,6 +477,8 @@ class IkeEngine(InitExchanges):
             due = liveness_due(sa)
             if due is not None:
                 times.append(due)
+            if _unclaimed_rival(sa):
+                times.append(sa.establishedAt + self.settings.halfOpenTimeout)
             for child in sa.children:
                 if child.rekeyAt is not None and child.state == ChildState.INSTALLED:
                     times.append(child.rekeyAt)
@@ -499,6 +523,15 @@ class IkeEngine(InitExchanges):
             due = liveness_due(sa)
             if due is not None and due <= now:
                 self._liveness_check(sa)
+            if (
+                _unclaimed_rival(sa)
+                and sa.establishedAt + settings.halfOpenTimeout <= now
+            ):
+                # The peer's rekey that crossed ours and lost, which the
+                # peer never finished (its answer lost, the old IKE SA
+                # gone): the peer has no such SA to delete.
+                self._remove(sa, REDUNDANT)
+                continue
             for child in list(sa.children):
                 if (
                     child.state == ChildState.INSTALLED
