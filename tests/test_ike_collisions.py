@@ -419,3 +419,34 @@ class InterleavingTests(SynchronousTestCase):
         self.assertEqual(len(wire.left.engine.sas()), 1)
         self.assertEqual(len(wire.right.engine.sas()), 1)
         _one_pair(self, wire)
+
+    @settings(max_examples=100, deadline=None, database=None)
+    @given(st.data())
+    def test_child_rekey_crosses_a_delete(self, data: st.DataObject) -> None:
+        """The delete wins: no CHILD_SA remains on either side."""
+        wire = _standard()
+        (oldLeft,) = _sa(wire.left).live_children()
+        (oldRight,) = _sa(wire.right).live_children()
+        self.settle(
+            wire,
+            data,
+            lambda: wire.left.engine.rekey_child_sa(oldLeft, wire.now),
+            lambda: wire.right.engine.delete_child_sa(oldRight, "operator", wire.now),
+        )
+        self.assertEqual(_sa(wire.left).children, [])
+        self.assertEqual(_sa(wire.right).children, [])
+
+    @settings(max_examples=100, deadline=None, database=None)
+    @given(st.data())
+    def test_ike_rekey_crosses_a_delete(self, data: st.DataObject) -> None:
+        """The delete wins: no IKE SA remains on either side."""
+        wire = _standard()
+        oldLeft, oldRight = _sa(wire.left), _sa(wire.right)
+        self.settle(
+            wire,
+            data,
+            lambda: wire.left.engine.rekey_ike_sa(oldLeft, wire.now),
+            lambda: wire.right.engine.delete_ike_sa(oldRight, "operator", wire.now),
+        )
+        self.assertEqual(wire.left.engine.sas(), [])
+        self.assertEqual(wire.right.engine.sas(), [])
