@@ -199,6 +199,39 @@ class StrongSwanLivenessTests(base.StrongSwanSetup):
 
         return ensureDeferred(go())
 
+    def test_strongswan_restarts(self) -> Deferred[None]:
+        """
+        strongSwan crashes and comes back knowing nothing: iked's DPD finds
+        the old IKE SA dead, removes it, and negotiates its AutoActivate
+        rule again (EZD1220I), which brings the tunnel back by itself.
+        """
+
+        async def go() -> None:
+            await self._start(
+                policy=DPD_POLICY.replace(
+                    "  IpDynVpnActionRef   esp-gcm\n",
+                    "  IpDynVpnActionRef   esp-gcm\n  AutoActivate        Yes\n",
+                ),
+                ikeConfig=FAST_RETRIES,
+            )
+            try:
+                await self._charon_children()  # iked started it by itself
+            except CommandFailed:
+                # charon came up after iked's first attempt gave up
+                await self._ipsec("-y", "activate", "-n", "host-host")
+            old = await self._consistent()
+            await self.charon.crash_and_restart()
+            await self.charon.load()
+            await self.iked.waitFor(rb"EZD1220I Stack TCPIPA peer strongswan-peer")
+            self.assertIn(b"negotiating host-host again", self.iked.output)
+            new = await self._consistent()
+            self.assertNotEqual(new["spi-in"], old["spi-in"])
+            (sa,) = await self.charon.list_sas()
+            self.assertNotEqual(sa.get("initiator"), "yes")  # iked initiated
+            self.assertNotIn(b"Traceback", self.iked.output)
+
+        return ensureDeferred(go())
+
     def test_iked_restarts(self) -> Deferred[None]:
         """
         iked restarts and knows no SA; strongSwan's DPD (dpd_delay 2 s,
