@@ -1303,6 +1303,27 @@ class Charon:
             shutil.rmtree(self._socketDirectory, ignore_errors=True)
             self._socketDirectory = None
 
+    def crash_and_restart(self, timeout: float = 15.0) -> Deferred[None]:
+        """
+        SIGKILL charon, as a crash would end it, and start it again with
+        the same configuration (then L{load} it): the new charon knows
+        none of the old one's SAs.
+        """
+        return Deferred.fromCoroutine(self._crash_and_restart(timeout))
+
+    async def _crash_and_restart(self, timeout: float) -> None:
+        protocol = self._protocol
+        if protocol is not None and protocol.code is None:
+            self._transport.signalProcess("KILL")
+            await self._ended_within(protocol, 5.0)
+        sessions, self._vici = self._vici, []
+        for session in sessions:
+            await session.close()
+        if os.path.exists(self.socket_path):
+            os.unlink(self.socket_path)  # left behind by the killed charon
+        self._protocol = None
+        await self._start(timeout)
+
     async def _ended_within(self, protocol: _Collector, wait: float) -> bool:
         deadline = time.monotonic() + wait
         while protocol.code is None and time.monotonic() < deadline:

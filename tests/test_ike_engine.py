@@ -771,8 +771,34 @@ class BadInputTests(SynchronousTestCase):
             sa.spiI, b"\x01" * 8, ExchangeType.INFORMATIONAL, 2, False, True, ()
         )
         data = encode_encrypted(message, sa.sendProtector)  # type: ignore[arg-type]
+        actions = wire.right.engine.receive(data, ("127.0.0.1", 4600), LEFT, wire.now)
+        drops = [a for a in actions if isinstance(a, MessageDropped)]
+        self.assertIn("no IKE SA", drops[0].reason)
+        # RFC 7296 section 2.21.4: an unprotected INVALID_IKE_SPI answer,
+        # with the request's SPIs and message ID.
+        (answer,) = [a for a in actions if isinstance(a, SendDatagram)]
+        header, payloads = decode_message(answer.message)
+        self.assertEqual((header.spiI, header.spiR), (sa.spiI, b"\x01" * 8))
+        self.assertEqual(header.messageId, 2)
+        self.assertTrue(header.isResponse)
+        self.assertFalse(header.isInitiator)
+        self.assertIsNotNone(find_notify(payloads, NotifyType.INVALID_IKE_SPI))
+        # at most one a second per source: no reflector for spoofed floods
         self.assertDropped(
             wire.right.engine.receive(data, ("127.0.0.1", 4600), LEFT, wire.now),
+            "no IKE SA",
+        )
+        again = wire.right.engine.receive(data, ("127.0.0.1", 4600), LEFT, wire.now + 1)
+        self.assertEqual(len([a for a in again if isinstance(a, SendDatagram)]), 1)
+        # a response for an unknown SPI is never answered
+        response = dataclasses.replace(message, isResponse=True)
+        self.assertDropped(
+            wire.right.engine.receive(
+                encode_encrypted(response, sa.sendProtector),  # type: ignore[arg-type]
+                ("127.0.0.1", 4600),
+                LEFT,
+                wire.now + 5,
+            ),
             "no IKE SA",
         )
 

@@ -115,12 +115,37 @@ def _installed(sas: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-class StrongSwanTests(TestCase):
+class StrongSwanSetup(TestCase):
+    """
+    What the tests against strongSwan share: nssd, iked and charon in a
+    namespace (L{_start}), and the commands that drive and read them.
+    """
+
     timeout = 240
     skip = strongswan_available()
+    #: the network namespace's name carries it
+    namespacePurpose = "iked"
 
-    async def _start(self, localStack: bool = False, metrics: bool = False) -> None:
-        self.namespace = NetworkNamespace("iked")
+    async def _start(
+        self,
+        localStack: bool = False,
+        metrics: bool = False,
+        *,
+        policy: str = POLICY,
+        ikeConfig: str = "",
+        charonSettings: dict[str, Any] | None = None,
+        connectionOptions: dict[str, Any] | None = None,
+        childOptions: dict[str, Any] | None = None,
+    ) -> None:
+        """
+        @param policy: the NSS stack's policy file, with C{{iked}} and
+            C{{charon}} for the ports.
+        @param ikeConfig: more IkeConfig lines.
+        @param charonSettings: keyword arguments for L{Charon}.
+        @param connectionOptions: more swanctl.conf settings of the
+            connection, and C{childOptions} of its CHILD_SA.
+        """
+        self.namespace = NetworkNamespace(self.namespacePurpose)
         self.addCleanup(self.namespace.delete)
         self.setup = setup = build_security(self)
         pki = TestPki()
@@ -158,11 +183,11 @@ class StrongSwanTests(TestCase):
         with open(password, "w") as f:
             f.write("Cl1ent-One\n")
         os.chmod(password, 0o600)
-        policy = os.path.join(setup.folder, "tcpipa.policy")
-        with open(policy, "w") as f:
-            f.write(POLICY.format(iked=IKED_PORT, charon=CHARON_PORT))
+        policyPath = os.path.join(setup.folder, "tcpipa.policy")
+        with open(policyPath, "w") as f:
+            f.write(policy.format(iked=IKED_PORT, charon=CHARON_PORT))
         self.ikedSocket = f"{setup.sockets}/iked/ipsecmgmt"
-        ikedConfig = os.path.join(setup.folder, "iked.conf")
+        self.ikedConfig = ikedConfig = os.path.join(setup.folder, "iked.conf")
         with open(ikedConfig, "w") as f:
             f.write(
                 "IkeConfig\n{\n  SystemName NSSSYS\n"
@@ -170,6 +195,7 @@ class StrongSwanTests(TestCase):
                 f"  NetworkSecurityServer 127.0.0.1 Port {nssdPort}\n"
                 "  NssWaitLimit 2\n"
                 + ("  MetricsPort 0\n" if metrics else "")
+                + ikeConfig
                 + f'  CaFile "{setup.folder}/ca.pem"\n'
                 f'  NmiSocket "{self.ikedSocket}"\n'
                 "}\n"
@@ -177,7 +203,7 @@ class StrongSwanTests(TestCase):
                 "  ServiceType Cert\n  ServiceType RemoteMgmt\n"
                 "  UserID CLIENT1\n  AuthBy Password\n"
                 f'  PasswordFile "{password}"\n'
-                f'  PolicyFile "{policy}"\n'
+                f'  PolicyFile "{policyPath}"\n'
                 f"  Namespace {self.namespace.name}\n"
                 "}\n"
             )
@@ -199,7 +225,11 @@ class StrongSwanTests(TestCase):
         await self.iked.waitFor(rb"EZD1138I Stack TCPIPA is connected")
         # charon
         self.charon = Charon(
-            self.mktemp(), self.namespace, CHARON_PORT, CHARON_PORT + 1
+            self.mktemp(),
+            self.namespace,
+            CHARON_PORT,
+            CHARON_PORT + 1,
+            **(charonSettings or {}),
         )
         self.addCleanup(self.charon.stop)
         from cryptography import x509
@@ -216,7 +246,14 @@ class StrongSwanTests(TestCase):
                 remote_id="client1.example",
                 local_certs=[certificate],
                 proposals="aes128-sha256-x25519",
-                children=[Child("host-host", esp_proposals="aes128gcm16")],
+                children=[
+                    Child(
+                        "host-host",
+                        esp_proposals="aes128gcm16",
+                        options=childOptions or {},
+                    )
+                ],
+                options=connectionOptions or {},
             )
         )
         if localStack:
@@ -276,6 +313,8 @@ class StrongSwanTests(TestCase):
         )
         return _installed(sas)
 
+
+class StrongSwanTests(StrongSwanSetup):
     def test_strongswan_initiates(self) -> Deferred[None]:
         """
         strongSwan initiates; iked answers with an nssd signature and has

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from nsstwisted.config import ConfigurationError
+from nsstwisted.ike.enginebase import EngineSettings
 from nsstwisted.iked.configuration import (
     DEFAULT_CONFIG_PATH,
     DEFAULT_KEY_RING,
@@ -34,6 +35,7 @@ from nsstwisted.iked.configuration import (
     load_iked_configuration,
     read_stack_secret,
 )
+from nsstwisted.iked.service import engine_settings
 from nsstwisted.protocols.nmi import DEFAULT_IDLE_TIMEOUT
 from nsstwisted.wire.nss import Services
 from tests.strategies import (
@@ -391,8 +393,6 @@ class IkeConfigTests(Files):
                 "SMF119 IKEALL",
                 "SMF119 DynTunnel",
                 "smf119 none",
-                "IkeRetries 10",
-                "IkeInitWait 1",
                 "FIPS140 no",
                 "Echo yes",
                 "echo NO",
@@ -402,6 +402,27 @@ class IkeConfigTests(Files):
             )
         )
         self.assertEqual(config, IkedConfiguration(systemName="MVS1"))
+
+    def test_retransmissions(self) -> None:
+        """
+        IBM's IkeRetries and IkeInitWait (defaults 6 and 2) time the IKE
+        engine's retransmissions, and with them how soon a dead peer is
+        given up.
+        """
+        default = self.load(ike())
+        self.assertEqual((default.ikeRetries, default.ikeInitWait), (6, 2))
+        self.assertEqual(
+            engine_settings(default),
+            EngineSettings(retransmitTimeout=2.0, retransmitTries=6),
+        )
+        config = self.load(ike("IkeRetries 10", "IkeInitWait 1"))
+        self.assertEqual((config.ikeRetries, config.ikeInitWait), (10, 1))
+        settings = engine_settings(config)
+        self.assertEqual(
+            (settings.retransmitTries, settings.retransmitTimeout), (10, 1.0)
+        )
+        self.assertIn("  IkeRetries 10", config.describe())
+        self.assertEqual(config.display_data()[0]["Settings"]["IkeInitWait"], 1)
 
     def test_numbers(self) -> None:
         cases = [
@@ -1306,6 +1327,8 @@ class DescribeTests(Files):
                 "{",
                 "  SystemName MVS1",
                 "  IkeSyslogLevel 1",
+                "  IkeRetries 6",
+                "  IkeInitWait 2",
                 "  KeyRing IKED/KEYRING",
                 "  NetworkSecurityServer 192.0.2.10 Port 4159 Identity Fqdn"
                 " nssd1.example.com",

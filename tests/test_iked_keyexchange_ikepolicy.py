@@ -387,6 +387,7 @@ class MeaningTests(SynchronousTestCase):
         )
         self.assertEqual(result.children[0].lifetime, 3600)
         self.assertIs(result.peerEku, PeerEku.IKE)
+        self.assertEqual(result.dpdInterval, 0)
 
     def test_default_cipher(self) -> None:
         """IBM's default HowToEncrypt is AES_CBC KeyLength 128."""
@@ -630,6 +631,12 @@ class MeaningTests(SynchronousTestCase):
         ):
             result = only_peer(peer() + ike(f"PeerEku {spelled}"))
             self.assertIs(result.peerEku, eku)
+
+    def test_dpd_interval(self) -> None:
+        """Dead peer detection, in seconds, per KeyExchangeAction."""
+        for spelled, seconds in (("30", 30), ("0", 0), ("86400", 86400)):
+            result = only_peer(peer() + ike(f"DpdInterval {spelled}"))
+            self.assertEqual(result.dpdInterval, seconds)
 
     def test_initiation(self) -> None:
         for spelled, initiation in (
@@ -1159,6 +1166,15 @@ class ErrorTests(SynchronousTestCase):
         first = line_of(text, "RefreshLifetimeProposed 30") - 3
         second = line_of(text, "RefreshLifetimeProposed 60") - 3
         self.assertIn(f"lines {first} and {second}", error.message)
+
+    def test_dpd_interval(self) -> None:
+        for value in ("86401", "-1", "2.5", "often", "1000000"):
+            self.assertBad(
+                peer() + ike(f"DpdInterval {value}"),
+                "DpdInterval",
+                "DpdInterval",
+                "must be 0 (off) to 86400 seconds",
+            )
 
     def test_modes(self) -> None:
         text = (

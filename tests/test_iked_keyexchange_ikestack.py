@@ -60,6 +60,7 @@ class StackIkeTestCase(TestCase):
         policy: PeerPolicy,
         verifier: Any = None,
         profile: str | None = None,
+        settings: EngineSettings | None = None,
     ) -> StackIke:
         if profile is None:
             certificate, key = leaf(f"{name}.iked.test")
@@ -81,6 +82,7 @@ class StackIkeTestCase(TestCase):
             verifier or LocalVerifier(LocalTrust((pki().ca,))),
             RecordingInstaller(),
             model,
+            settings,
         )
         ike.start()
         self.addCleanup(ike.stop)
@@ -221,6 +223,178 @@ class StackIkeTests(TwoStacks):
             )
             self.assertEqual(self.right.model.statistics[Counter.P1_REMOTE_FAILURE], 1)
             self.assertEqual(self.left.model.tunnels.ike_tunnels(), [])
+
+        return ensureDeferred(go())
+
+
+class LifetimeTests(TwoStacks):
+    def test_responder_refreshes_before_expiry(self) -> Deferred[None]:
+        """
+        Both ends, the responder too, show (and keep) a refresh time
+        before the expiry, within 80 to 90 per cent of the lifetime.
+        """
+
+        async def go() -> None:
+            self.left.model.tunnels.activate_dynamic(name="host-host")
+            for stack in (self.left, self.right):
+                tunnels = stack.model.tunnels
+                await self._until(tunnels.dynamic_tunnels, "the tunnel")
+                (ike,) = tunnels.ike_tunnels()
+                (child,) = tunnels.dynamic_tunnels()
+                for tunnel in (ike, child):
+                    lifetime = tunnel.lifetime
+                    self.assertGreater(lifetime, 0)
+                    self.assertLess(tunnel.refresh, tunnel.activated + lifetime)
+                    self.assertGreaterEqual(
+                        tunnel.refresh, tunnel.activated + int(0.8 * lifetime) - 1
+                    )
+                    self.assertLessEqual(
+                        tunnel.refresh, tunnel.activated + int(0.9 * lifetime) + 1
+                    )
+
+        return ensureDeferred(go())
+
+    def test_both_ends_rekey_at_once(self) -> Deferred[None]:
+        """
+        Both stacks refresh the CHILD_SA in the same turn of the reactor,
+        so that their requests cross: one SA pair remains, installed on
+        both sides, in the one tunnel each side shows.
+        """
+        messages = capture_messages(self)
+
+        async def go() -> None:
+            left, right = self.left.model.tunnels, self.right.model.tunnels
+            left.activate_dynamic(name="host-host")
+            await self._until(right.dynamic_tunnels, "the responder's tunnel")
+            await self._until(left.dynamic_tunnels, "our tunnel")
+            (mine,) = left.dynamic_tunnels()
+            (theirs,) = right.dynamic_tunnels()
+            before = mine.inboundSpi
+            left.refresh_dynamic(tunnelId=mine.tunnelId)
+            right.refresh_dynamic(tunnelId=theirs.tunnelId)
+
+            def settled() -> bool:
+                installed = [
+                    stack.installer.installed()  # type: ignore[attr-defined]
+                    for stack in (self.left, self.right)
+                ]
+                return (
+                    mine.inboundSpi != before
+                    and all(len(sas) == 1 for sas in installed)
+                    and mine.inboundSpi == theirs.outboundSpi
+                    and any("EZD1221I" in m for m in messages)
+                )
+
+            await self._until(settled, "one pair after the collision")
+            for stack in (self.left, self.right):
+                (tunnel,) = stack.model.tunnels.dynamic_tunnels()
+                (sa,) = stack.installer.installed()  # type: ignore[attr-defined]
+                self.assertEqual(sa.spiIn, tunnel.inboundSpi)
+                self.assertEqual(stack.model.statistics[Gauge.P2_ACTIVE], 1)
+            self.assertEqual(mine.outboundSpi, theirs.inboundSpi)
+
+        return ensureDeferred(go())
+
+
+class IkeCollisionTests(TwoStacks):
+    def test_both_ends_rekey_the_ike_sa_at_once(self) -> Deferred[None]:
+        """
+        Both stacks refresh the IKE SA in the same turn of the reactor: one
+        IKE SA remains, the same on both sides, in the one tunnel each
+        shows, with the CHILD_SA; the collision is reported (EZD1222I).
+        """
+        messages = capture_messages(self)
+
+        async def go() -> None:
+            left, right = self.left.model.tunnels, self.right.model.tunnels
+            left.activate_dynamic(name="host-host")
+            await self._until(right.dynamic_tunnels, "the responder's tunnel")
+            await self._until(left.dynamic_tunnels, "our tunnel")
+            (mine,) = left.ike_tunnels()
+            (theirs,) = right.ike_tunnels()
+            (child,) = left.dynamic_tunnels()
+            spi = child.inboundSpi
+            before = mine.localSpi
+            left.refresh_ike(tunnelId=mine.tunnelId)
+            right.refresh_ike(tunnelId=theirs.tunnelId)
+
+            def settled() -> bool:
+                return (
+                    mine.localSpi != before
+                    and mine.localSpi == theirs.remoteSpi
+                    and mine.remoteSpi == theirs.localSpi
+                    and len(self.left.engine.sas()) == 1
+                    and len(self.right.engine.sas()) == 1
+                    and any("EZD1222I" in m for m in messages)
+                )
+
+            await self._until(settled, "one IKE SA after the collision")
+            for stack in (self.left, self.right):
+                self.assertEqual(len(stack.model.tunnels.ike_tunnels()), 1)
+                self.assertEqual(stack.model.statistics[Gauge.P1_ACTIVE], 1)
+                (sa,) = stack.engine.sas()
+                self.assertEqual(len(sa.children), 1)
+            self.assertEqual(child.inboundSpi, spi)  # moved over, untouched
+
+        return ensureDeferred(go())
+
+
+class DeadPeerTests(StackIkeTestCase):
+    timeout = 60
+
+    def test_dead_peer_removed_and_renegotiated(self) -> Deferred[None]:
+        """
+        The right stack stops answering: the left one, with DpdInterval 1,
+        removes the IKE SA and its CHILD_SA (EZD1220I) and negotiates its
+        AutoActivate rule again, which succeeds once the right stack is
+        back (a restarted iked that knows no SA).
+        """
+        messages = capture_messages(self)
+        left, right = ("127.0.0.1", _udp_port()), ("127.0.0.1", _udp_port())
+        fast = EngineSettings(
+            retransmitTimeout=0.2, retransmitBase=1.5, retransmitTries=2
+        )
+        leftPolicy = replace(
+            peer_policy(
+                "to-right",
+                left,
+                right,
+                "left.iked.test",
+                "right.iked.test",
+                children=(replace(child_policy(), autoActivate=True),),
+            ),
+            dpdInterval=1,
+        )
+        rightPolicy = peer_policy(
+            "to-left",
+            right,
+            left,
+            "right.iked.test",
+            "left.iked.test",
+            children=(child_policy(local="10.1.0.0/24", remote="10.2.0.0/24"),),
+        )
+        first = self._side("right", rightPolicy)
+        ours = self._side("left", leftPolicy, settings=fast)
+
+        async def go() -> None:
+            tunnels = ours.model.tunnels
+            await self._until(tunnels.dynamic_tunnels, "the tunnel")
+            (old,) = tunnels.ike_tunnels()
+            spi = old.localSpi
+            await first.stop()
+            await self._until(lambda: not tunnels.ike_tunnels(), "the removal")
+            self.assertEqual(tunnels.dynamic_tunnels(), [])
+            self.assertEqual(ours.installer.installed(), [])  # type: ignore[attr-defined]
+            (said,) = [m for m in messages if "EZD1220I" in m]
+            self.assertIn("negotiating host-host again", said)
+            self.assertTrue(
+                any("EZD1151I" in m and "peer not responding" in m for m in messages)
+            )
+            # the right stack comes back, knowing nothing
+            self._side("right", rightPolicy)
+            await self._until(tunnels.dynamic_tunnels, "the tunnel again")
+            (new,) = tunnels.ike_tunnels()
+            self.assertNotEqual(new.localSpi, spi)
 
         return ensureDeferred(go())
 

@@ -349,12 +349,9 @@ class AuthExchanges(ChildExchanges):
         for key, value in list(self._halfOpen.items()):
             if value is sa:
                 del self._halfOpen[key]
-        if sa.policy.lifetime and sa.originalInitiator:
-            sa.rekeyAt = self._now + sa.policy.lifetime
-        elif sa.policy.lifetime:
-            # The responder rekeys a little later, so that the two ends do
-            # not collide when their lifetimes are equal (RFC 7296 2.8.1).
-            sa.rekeyAt = self._now + sa.policy.lifetime * 1.1
+        # Initiator or responder, the SA is refreshed before it expires
+        # (L{nsstwisted.ike.lifetimes}).
+        sa.rekeyAt = self._refresh_at(sa.policy.lifetime)
         if sa.localNat:
             self._keepalives[sa.localSpi] = self._now + self.settings.keepaliveInterval
         self._emit(IkeSaEstablished(sa))

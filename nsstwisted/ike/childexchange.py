@@ -2,11 +2,18 @@
 CREATE_CHILD_SA (RFC 7296 section 1.3): new CHILD_SAs, CHILD_SA rekeys and
 IKE SA rekeys, both as requester and as responder, and the deletes that
 finish a rekey.
+
+Rekeys that cross (section 2.8.1 and 2.8.2): when the peer rekeys an SA
+whose rekey of ours is in flight, we answer, and once both exchanges are
+done the SA made with the lowest of the four nonces is redundant; its
+maker deletes it, and the maker of the survivor deletes the old SA.  A
+rekey of an SA we are already deleting (or have rekeyed) is answered
+TEMPORARY_FAILURE, and a rekey of one we do not know CHILD_SA_NOT_FOUND
+(section 2.25).
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from nsstwisted.ike.constants import (
@@ -43,6 +50,7 @@ from nsstwisted.ike.keys import (
     derive_child_keys,
     derive_rekeyed_ike_keys,
 )
+from nsstwisted.ike.lifetimes import lowest_nonce_loses
 from nsstwisted.ike.payloads import (
     DeletePayload,
     KePayload,
@@ -78,7 +86,10 @@ from nsstwisted.ike.selection import (
     within,
 )
 
-__all__ = ["ChildExchanges"]
+__all__ = ["REDUNDANT", "ChildExchanges"]
+
+REDUNDANT = "redundant (simultaneous rekey)"
+"""Why the SA that lost a rekey collision is deleted."""
 
 
 class ChildExchanges(EngineBase):
@@ -161,11 +172,14 @@ class ChildExchanges(EngineBase):
     ) -> None:
         child.state = ChildState.INSTALLED
         child.establishedAt = self._now
-        if child.policy is not None and child.policy.lifetime:
-            factor = 1.0 if child.initiator else 1.1
-            child.rekeyAt = self._now + child.policy.lifetime * factor
+        if child.policy is not None:
+            child.rekeyAt = self._refresh_at(child.policy.lifetime)
         if child not in sa.children:
             sa.children.append(child)
+        if replaces is not None and replaces.state == ChildState.DELETED:
+            # The peer deleted it while our rekey was in flight: the new
+            # CHILD_SA replaces nothing (and is deleted in turn).
+            replaces = None
         if replaces is not None:
             replaces.state = ChildState.REKEYED
             replaces.rekeyAt = None
@@ -271,7 +285,7 @@ class ChildExchanges(EngineBase):
 
         def build() -> list[Payload]:
             group = state.get("group", int(policy.proposals[0].dh))
-            nonce = os.urandom(self.settings.nonceSize)
+            nonce = self._nonce()
             state["nonce"] = nonce
             payloads: list[Payload] = []
             if replaces is not None:
@@ -320,6 +334,7 @@ class ChildExchanges(EngineBase):
                         raise IkeError("the peer's KE is not of the chosen group")
                     shared = dh.exchange(ke.data)
                 child.dhGroup = chosenDh
+                child.nonces = (state["nonce"], nonce.nonce)
                 self._child_answer(
                     sa,
                     child,
@@ -335,9 +350,30 @@ class ChildExchanges(EngineBase):
                 self._delete_child_quietly(sa, child)
                 return
             if replaces is not None:
-                self._delete_child(replaces, "rekeyed")
+                self._rekey_done(child, replaces)
 
         self._request(sa, ExchangeType.CREATE_CHILD_SA, build, answered)
+
+    def _rekey_done(self, child: ChildSa, replaces: ChildSa) -> None:
+        """
+        Our rekey of C{replaces} made C{child}: delete the old CHILD_SA,
+        unless the peer's rekey of it crossed ours and ours is the
+        redundant one (then the peer deletes the old one), or the peer
+        deleted it meanwhile (then the new one goes too, as strongSwan
+        does: the peer wanted the traffic unprotected by it).
+        """
+        if replaces.state == ChildState.DELETED:
+            self._delete_child(child, "the peer deleted the CHILD_SA being rekeyed")
+            return
+        rival = replaces.collision
+        if rival is not None and rival.state == ChildState.INSTALLED:
+            if lowest_nonce_loses(child.nonces, rival.nonces):
+                rival.collision = None  # it survives
+                self._delete_child(child, REDUNDANT)
+                return
+            # The peer deletes its redundant SA (L{_informational_request}
+            # says so by C{rival.collision}).
+        self._delete_child(replaces, "rekeyed")
 
     def _child_failed(
         self, sa: IkeSa, child: ChildSa, replaces: ChildSa | None, reason: str
@@ -354,7 +390,19 @@ class ChildExchanges(EngineBase):
         )
         if child in sa.children and child.state == ChildState.CREATING:
             sa.children.remove(child)
-        if replaces is not None and replaces.state == ChildState.REKEYING:
+        rival = replaces.collision if replaces is not None else None
+        if (
+            replaces is not None
+            and replaces.state == ChildState.REKEYING
+            and rival is not None
+            and rival.state == ChildState.INSTALLED
+        ):
+            # The peer's rekey, which crossed ours, replaced it: the peer
+            # deletes it.
+            replaces.state = ChildState.REKEYED
+            replaces.rekeyAt = None
+            rival.collision = None
+        elif replaces is not None and replaces.state == ChildState.REKEYING:
             replaces.state = ChildState.INSTALLED
             if replaces.policy is not None and replaces.policy.lifetime:
                 # Try again later rather than at once, in a loop.
@@ -393,9 +441,14 @@ class ChildExchanges(EngineBase):
                 raise IkeError(
                     "rekey of an unknown CHILD_SA", notify=NotifyType.CHILD_SA_NOT_FOUND
                 )
+            if replaces.state in (ChildState.REKEYED, ChildState.DELETING):
+                raise IkeError(
+                    "rekey of a CHILD_SA that is being deleted",
+                    notify=NotifyType.TEMPORARY_FAILURE,
+                )
             policy = replaces.policy
         nonceI = need(payloads, NoncePayload, "Nonce").nonce
-        nonceR = os.urandom(self.settings.nonceSize)
+        nonceR = self._nonce()
         # The rule first, by traffic selectors; then the proposal, and with
         # it PFS, from that rule alone.
         rule = self._child_rule(sa, payloads, policy)
@@ -423,6 +476,7 @@ class ChildExchanges(EngineBase):
             shared=shared,
         )
         child.dhGroup = int(chosen.proposal.dh)
+        child.nonces = (nonceI, nonceR)
         sa_part = [p for p in answer if isinstance(p, SaPayload)]
         rest = [p for p in answer if not isinstance(p, SaPayload)]
         notices = [p for p in rest if isinstance(p, NotifyPayload)]
@@ -433,7 +487,15 @@ class ChildExchanges(EngineBase):
             messageId,
             [*notices, *sa_part, NoncePayload(nonceR), *answerKe, *selectors],
         )
+        crossed = replaces is not None and replaces.state == ChildState.REKEYING
         self._child_installed(sa, child, replaces)
+        if crossed:
+            assert replaces is not None
+            # Our rekey of it is in flight: it stays ours to finish, and
+            # the nonces then decide (L{_rekey_done}).
+            replaces.state = ChildState.REKEYING
+            replaces.collision = child
+            child.collision = replaces
 
     def _rekey_ike_request(
         self, sa: IkeSa, messageId: int, payloads: list[Payload], offer: SaPayload
@@ -448,7 +510,7 @@ class ChildExchanges(EngineBase):
                 data=int(chosen.proposal.dh).to_bytes(2, "big"),
             )
         nonceI = need(payloads, NoncePayload, "Nonce").nonce
-        nonceR = os.urandom(self.settings.nonceSize)
+        nonceR = self._nonce()
         dh = dh_group(ke.group).generate()
         shared = dh.exchange(ke.data)
         new = self._successor(
@@ -466,6 +528,15 @@ class ChildExchanges(EngineBase):
                 KePayload(ke.group, dh.publicBytes),
             ],
         )
+        if sa.rekeying:
+            # Our rekey crossed the peer's (section 2.8.2): the new IKE SA
+            # answers from now on (its maker may delete it there), but the
+            # CHILD_SAs wait for the nonces to decide.
+            new.establishedAt = new.lastHeard = self._now
+            self._sas[new.localSpi] = new
+            sa.collision = new
+            new.collision = sa  # until it proves the survivor
+            return
         self._hand_over(sa, new)
 
     def _successor(
@@ -521,9 +592,7 @@ class ChildExchanges(EngineBase):
         old.state = IkeState.REKEYED
         old.rekeyAt = None
         new.establishedAt = self._now
-        if new.policy.lifetime:
-            factor = 1.0 if new.originalInitiator else 1.1
-            new.rekeyAt = self._now + new.policy.lifetime * factor
+        new.rekeyAt = self._refresh_at(new.policy.lifetime)
         self._sas[new.localSpi] = new
         self._keepalives.pop(old.localSpi, None)
         if new.localNat:
@@ -539,9 +608,10 @@ class ChildExchanges(EngineBase):
         proposals = [current, *[p for p in sa.policy.proposals if p != current]]
         state: dict[str, Any] = {"group": int(current.dh), "spi": random_spi()}
         sa.rekeyAt = None
+        sa.rekeying = True
 
         def build() -> list[Payload]:
-            state["nonce"] = os.urandom(self.settings.nonceSize)
+            state["nonce"] = self._nonce()
             dh = dh_group(state["group"]).generate()
             state["dh"] = dh
             return [
@@ -554,7 +624,15 @@ class ChildExchanges(EngineBase):
             if self._retry_with_group(payloads, state, {int(p.dh) for p in proposals}):
                 self._request(sa, ExchangeType.CREATE_CHILD_SA, build, answered)
                 return
+            sa.rekeying = False
             error = first_error(payloads)
+            rival = sa.collision
+            if error is not None and rival is not None and rival.isUp:
+                # The peer finished its rekey, which crossed ours, first:
+                # its new IKE SA takes over, and the peer deletes this one.
+                rival.collision = None
+                self._hand_over(sa, rival)
+                return
             if error is not None:
                 self._emit(
                     NegotiationFailed(
@@ -583,6 +661,19 @@ class ChildExchanges(EngineBase):
                 state["nonce"],
                 nonceR,
             )
+            if rival is not None and rival.isUp:
+                if lowest_nonce_loses(
+                    (new.nonceI, new.nonceR), (rival.nonceI, rival.nonceR)
+                ):
+                    # Ours is redundant: the peer's takes the CHILD_SAs and
+                    # the peer deletes the old one; we delete ours.
+                    new.establishedAt = new.lastHeard = self._now
+                    self._sas[new.localSpi] = new
+                    rival.collision = None
+                    self._hand_over(sa, rival)
+                    self._delete_ike(new, REDUNDANT)
+                    return
+                # The peer's is redundant, and the peer deletes it.
             self._hand_over(sa, new)
             self._delete_ike(sa, "rekeyed")
 
@@ -621,6 +712,7 @@ class ChildExchanges(EngineBase):
         if sa.state != IkeState.REKEYED:
             sa.state = IkeState.DELETING
         sa.rekeyAt = None
+        sa.deleteReason = reason
         self._request(
             sa,
             ExchangeType.INFORMATIONAL,

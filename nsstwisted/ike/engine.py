@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nsstwisted.ike.childexchange import REDUNDANT
 from nsstwisted.ike.constants import (
     NATT_KEEPALIVE,
     ExchangeType,
@@ -57,6 +58,12 @@ from nsstwisted.ike.events import (
 from nsstwisted.ike.fragmentexchange import FragmentExchanges
 from nsstwisted.ike.initexchange import InitExchanges
 from nsstwisted.ike.interfaces import Signed
+from nsstwisted.ike.liveness import (
+    HINT_SPACING,
+    invalid_spi_answer,
+    is_invalid_spi_hint,
+    liveness_due,
+)
 from nsstwisted.ike.message import (
     IkeHeader,
 )
@@ -76,6 +83,22 @@ from nsstwisted.ike.sa import (
 )
 
 __all__ = ["EngineSettings", "IkeEngine"]
+
+
+def _unclaimed_rival(sa: IkeSa) -> bool:
+    """
+    Whether C{sa} is the peer's new IKE SA of a rekey collision that it
+    did not win, the old IKE SA being decided (replaced or gone): the
+    peer deletes it, and if it has not within the half-open timeout, it
+    never will.
+    """
+    crossed = sa.collision
+    return (
+        sa.state == IkeState.ESTABLISHED
+        and crossed is not None
+        and crossed.collision is sa
+        and not crossed.isUp
+    )
 
 
 class IkeEngine(FragmentExchanges, InitExchanges):
@@ -116,6 +139,8 @@ class IkeEngine(FragmentExchanges, InitExchanges):
         sa = self._sas.get(ourSpi)
         if sa is None or sa.state == IkeState.DELETED:
             self._emit(MessageDropped(remote, "no IKE SA has this SPI"))
+            if not header.isResponse and self._spiHints.allow(remote[0], self._now):
+                self._emit(SendDatagram(invalid_spi_answer(header), local, remote))
             return
         if sa.remoteSpi != (header.spiI if header.isInitiator else header.spiR):
             self._emit(MessageDropped(remote, "the peer's SPI does not match"))
@@ -145,6 +170,21 @@ class IkeEngine(FragmentExchanges, InitExchanges):
         remote: Endpoint,
         inner: tuple[int, bytes] | None = None,
     ) -> None:
+        if is_invalid_spi_hint(data):
+            # Unprotected, so a hint and no more (RFC 7296 section 2.21.4):
+            # the peer may have lost the SA; only a liveness check of ours
+            # may end it, and no more often than once a DPD interval.
+            self._emit(MessageDropped(remote, "an unprotected INVALID_IKE_SPI"))
+            if sa.state in (IkeState.REKEYED, IkeState.DELETING):
+                # We are closing it anyway, and the peer has already
+                # forgotten it (its answer to our delete was lost): a
+                # forged hint gains nothing.
+                self._remove(sa, sa.deleteReason or "deleted")
+                return
+            if sa.state == IkeState.ESTABLISHED and self._may_hint(sa):
+                sa.hintedAt = self._now
+                self._liveness_check(sa)
+            return
         outstanding = sa.outstanding
         if outstanding is None or header.messageId != outstanding.messageId:
             self._emit(MessageDropped(remote, "a response to no request of ours"))
@@ -158,6 +198,7 @@ class IkeEngine(FragmentExchanges, InitExchanges):
             self._emit(MessageDropped(remote, f"malformed response: {error}"))
             return
         self._float(sa, remote)
+        sa.lastHeard = self._now
         sa.outstanding = None
         try:
             outstanding.onResponse(payloads)
@@ -180,6 +221,7 @@ class IkeEngine(FragmentExchanges, InitExchanges):
             except IkeError:
                 self._emit(MessageDropped(remote, "bad retransmission"))
                 return
+            sa.lastHeard = self._now
             self._send(sa, *sa.lastResponseDatagrams)
             return
         if messageId == sa.processingId:
@@ -231,6 +273,7 @@ class IkeEngine(FragmentExchanges, InitExchanges):
                 self._remove(sa, f"malformed request: {error}")
             return
         self._float(sa, remote)
+        sa.lastHeard = self._now
         sa.nextExpectedId += 1
         sa.processingId = messageId
         exchange = header.exchange
@@ -246,6 +289,16 @@ class IkeEngine(FragmentExchanges, InitExchanges):
                 and sa.state == IkeState.ESTABLISHED
             ):
                 self._create_child_request(sa, messageId, payloads)
+            elif exchange == ExchangeType.CREATE_CHILD_SA and sa.state in (
+                IkeState.REKEYED,
+                IkeState.DELETING,
+            ):
+                # RFC 7296 section 2.25: we are closing this IKE SA (a
+                # rekey of ours finished first, or a delete).
+                raise IkeError(
+                    "CREATE_CHILD_SA on an IKE SA that is being deleted",
+                    notify=NotifyType.TEMPORARY_FAILURE,
+                )
             elif exchange == ExchangeType.INFORMATIONAL and sa.state not in (
                 IkeState.CONNECTING,
                 IkeState.AUTHENTICATING,
@@ -323,8 +376,21 @@ class IkeEngine(FragmentExchanges, InitExchanges):
         deletes = find_all(payloads, DeletePayload)
         if any(d.protocol == ProtocolId.IKE for d in deletes):
             self._respond(sa, ExchangeType.INFORMATIONAL, messageId, [])
+            rival = sa.collision
+            if sa.rekeying and rival is not None and rival.isUp:
+                # The peer finished its rekey, which crossed ours, without
+                # seeing ours (section 2.8.2): its new IKE SA takes over and
+                # ours is forgotten.
+                rival.collision = None
+                self._hand_over(sa, rival)
+            crossed = sa.collision
             reason = (
-                "rekeyed" if sa.state == IkeState.REKEYED else "deleted by the peer"
+                "rekeyed"
+                if sa.state == IkeState.REKEYED
+                # the peer's redundant IKE SA of a collision we won
+                else REDUNDANT
+                if crossed is not None and not crossed.isUp
+                else "deleted by the peer"
             )
             self._remove(sa, reason)
             return
@@ -340,6 +406,8 @@ class IkeEngine(FragmentExchanges, InitExchanges):
                 reason = (
                     "rekeyed"
                     if child.state == ChildState.REKEYED
+                    else REDUNDANT
+                    if child.collision is not None
                     else "deleted by the peer"
                 )
                 self._child_gone(sa, child, reason)
@@ -381,10 +449,18 @@ class IkeEngine(FragmentExchanges, InitExchanges):
         """Send an empty INFORMATIONAL (dead peer detection)."""
         self._now = now
         if sa.state == IkeState.ESTABLISHED:
-            self._request(
-                sa, ExchangeType.INFORMATIONAL, lambda: [], lambda answer: None
-            )
+            self._liveness_check(sa)
         return self._take()
+
+    def _liveness_check(self, sa: IkeSa) -> None:
+        # Unanswered, it removes the SA as unreachable (L{_peer_silent}).
+        self._request(sa, ExchangeType.INFORMATIONAL, lambda: [], lambda answer: None)
+
+    def _may_hint(self, sa: IkeSa) -> bool:
+        if sa.outstanding is not None or sa.queue:
+            return False  # a request in flight finds out already
+        spacing = sa.policy.dpdInterval or HINT_SPACING
+        return sa.hintedAt is None or self._now - sa.hintedAt >= spacing
 
     def create_child_sa(
         self, sa: IkeSa, policy: ChildPolicy, now: float
@@ -420,6 +496,11 @@ class IkeEngine(FragmentExchanges, InitExchanges):
                 times.append(sa.establishedAt + self.settings.halfOpenTimeout)
             if sa.rekeyAt is not None and sa.state == IkeState.ESTABLISHED:
                 times.append(sa.rekeyAt)
+            due = liveness_due(sa)
+            if due is not None:
+                times.append(due)
+            if _unclaimed_rival(sa):
+                times.append(sa.establishedAt + self.settings.halfOpenTimeout)
             for child in sa.children:
                 if child.rekeyAt is not None and child.state == ChildState.INSTALLED:
                     times.append(child.rekeyAt)
@@ -463,6 +544,18 @@ class IkeEngine(FragmentExchanges, InitExchanges):
                 and sa.rekeyAt <= now
             ):
                 self._rekey_ike(sa)
+            due = liveness_due(sa)
+            if due is not None and due <= now:
+                self._liveness_check(sa)
+            if (
+                _unclaimed_rival(sa)
+                and sa.establishedAt + settings.halfOpenTimeout <= now
+            ):
+                # The peer's rekey that crossed ours and lost, which the
+                # peer never finished (its answer lost, the old IKE SA
+                # gone): the peer has no such SA to delete.
+                self._remove(sa, REDUNDANT)
+                continue
             for child in list(sa.children):
                 if (
                     child.state == ChildState.INSTALLED

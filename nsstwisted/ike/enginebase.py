@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import os
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,8 @@ from nsstwisted.ike.fragments import (
     encode_fragments,
     message_room,
 )
+from nsstwisted.ike.lifetimes import refresh_after
+from nsstwisted.ike.liveness import SpiHintLimiter
 from nsstwisted.ike.message import (
     IkeHeader,
     IkeMessage,
@@ -127,6 +130,12 @@ class EngineBase:
         self._now = 0.0
         self._cookieSecret = os.urandom(32)
         self._keepalives: dict[bytes, float] = {}
+        #: Where the nonces of CREATE_CHILD_SA come from, and the jitter of
+        #: refresh times: the system's randomness, which a test replaces to
+        #: decide which side of a rekey collision wins.
+        self.nonces: Callable[[int], bytes] = os.urandom
+        self.jitter: Callable[[], float] = random.random
+        self._spiHints = SpiHintLimiter()
 
     @property
     def peers(self) -> list[PeerPolicy]:
@@ -155,6 +164,15 @@ class EngineBase:
     def sas(self) -> list[IkeSa]:
         """Every IKE SA, in creation order."""
         return sorted(self._sas.values(), key=lambda sa: sa.serial)
+
+    def _nonce(self) -> bytes:
+        return self.nonces(self.settings.nonceSize)
+
+    def _refresh_at(self, lifetime: int) -> float | None:
+        """When an SA established now with C{lifetime} is refreshed."""
+        if not lifetime:
+            return None
+        return self._now + refresh_after(lifetime, self.jitter)
 
     def _take(self) -> list[Action]:
         out, self._out = self._out, []
@@ -299,6 +317,7 @@ class EngineBase:
             sa.remote = remote
 
     def _peer_silent(self, sa: IkeSa) -> None:
+        sa.unreachable = True
         self._remove(sa, "peer not responding")
 
     def _remove(self, sa: IkeSa, reason: str) -> None:

@@ -141,10 +141,11 @@ class InstalledChildSa:
     @ivar integrityKeyIn: empty for AES-GCM.
     @ivar encapsulation: our UDP port and the peer's, when NAT was
         detected and ESP travels in UDP (RFC 3948); L{None} for plain ESP.
-    @ivar lifetimeSeconds: when the engine rekeys this CHILD_SA (0 =
-        never).  The kernel is given a somewhat longer hard limit
-        (L{hard_lifetime}), so that it removes a state the engine failed
-        to rekey or delete, but never races a rekey that is on time.
+    @ivar lifetimeSeconds: this CHILD_SA's lifetime (0 = none), before
+        which the engine rekeys it (L{nsstwisted.ike.lifetimes}).  The
+        kernel is given a somewhat longer hard limit (L{hard_lifetime}),
+        so that it removes a state the engine failed to rekey or delete,
+        but never races a rekey that is on time.
     """
 
     reqid: int
@@ -234,9 +235,10 @@ class InstalledChildSa:
 
 def hard_lifetime(seconds: int) -> int:
     """
-    The kernel's hard limit for a CHILD_SA the engine rekeys after
-    C{seconds}: 10% more, rounded up, as strongSwan's default life time is
-    its rekey time plus 10%.  0 stays 0 (no limit).
+    The kernel's hard limit for a CHILD_SA whose lifetime is C{seconds}
+    (the engine rekeys it at 80 to 90% of that): 10% more, rounded up, as
+    strongSwan's default life time is its rekey time plus 10%.  0 stays 0
+    (no limit).
     """
     return seconds + (seconds + 9) // 10
 

@@ -183,6 +183,8 @@ class PeerPolicy:
     @ivar sendCertRequest: send CERTREQ (for the trusted CAs) in IKE_AUTH.
     @ivar peerEku: the extended key usages the peer's certificate may
         carry.
+    @ivar dpdInterval: seconds without a message from the peer after
+        which an empty INFORMATIONAL asks whether it is alive (0 = never).
     """
 
     name: str
@@ -201,3 +203,4 @@ class PeerPolicy:
     children: tuple[ChildPolicy, ...] = ()
     sendCertRequest: bool = True
     peerEku: PeerEku = PeerEku.IKE
+    dpdInterval: int = 0

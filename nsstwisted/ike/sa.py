@@ -112,6 +112,14 @@ class ChildSa:
     reqid: int = field(default_factory=lambda: next(_serials))
     dhGroup: int = 0
     tunnelId: str = ""
+    #: The nonces (Ni, Nr) of the CREATE_CHILD_SA that made it, by which a
+    #: rekey collision is decided (RFC 7296 section 2.8.1).
+    nonces: tuple[bytes, ...] = field(default=(), repr=False)
+    #: Of a CHILD_SA we are rekeying: the peer's rekey of it, which crossed
+    #: ours.  Of that rekey, until it proves the survivor: the CHILD_SA
+    #: it replaces, so that its delete by the peer is known as the end of
+    #: a collision.
+    collision: ChildSa | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -191,6 +199,20 @@ class IkeSa:
     #: both ends announced IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383)
     fragmentation: bool = False
     reassembler: Reassembler = field(default_factory=Reassembler, repr=False)
+    #: When an authentic message last came from the peer (dead peer
+    #: detection starts from it).
+    lastHeard: float = 0.0
+    #: Our IKE SA rekey is in flight.
+    rekeying: bool = False
+    #: The peer's rekey of this IKE SA that crossed ours: the new IKE SA it
+    #: made, which takes the CHILD_SAs unless ours wins (section 2.8.2).
+    collision: IkeSa | None = field(default=None, repr=False)
+    #: Removed because the peer stopped answering (dead peer detection or
+    #: any request of ours unanswered): a rule that starts by itself
+    #: negotiates again.
+    unreachable: bool = False
+    #: When we last checked liveness on an unprotected INVALID_IKE_SPI.
+    hintedAt: float | None = None
 
     @property
     def localSpi(self) -> bytes:

@@ -33,7 +33,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from nsstwisted.config import ConfigurationError
-from nsstwisted.ike.engine import EngineSettings
+from nsstwisted.ike.enginebase import EngineSettings
 from nsstwisted.ike.interfaces import IPeerVerifier
 from nsstwisted.ike.policy import PeerPolicy
 from nsstwisted.iked.configuration import (
@@ -403,11 +403,8 @@ class IKEDService(Service):
             self._warn_open_rules(name, peers)
             existing = self.ike.get(name)
             if existing is not None:
-                existing.engine.settings = replace(
-                    existing.engine.settings,
-                    fragmentSize=configuration.ikeFragmentSize,
-                )
                 existing.update_peers(peers)
+                existing.engine.settings = engine_settings(configuration)
                 continue
             if not peers:
                 continue
@@ -427,7 +424,7 @@ class IKEDService(Service):
                     configuration.stack(name).namespace,
                 ),
                 self.stacks[name],
-                settings=EngineSettings(fragmentSize=configuration.ikeFragmentSize),
+                settings=engine_settings(configuration),
                 namespace=configuration.stack(name).namespace,
             )
             self.ike[name] = ike
@@ -825,6 +822,21 @@ class IKEDService(Service):
                 )
             )
         return configuration.systemName, infos
+
+
+def engine_settings(configuration: IkedConfiguration) -> EngineSettings:
+    """
+    The IKE engine's timers and limits from IkeConfig: IBM's
+    C{IkeInitWait} is the wait before the first retransmission,
+    C{IkeRetries} how many there are before the peer is given up (which
+    ends dead peer detection too); C{IkeFragmentSize} the largest datagram
+    before RFC 7383 fragments.
+    """
+    return EngineSettings(
+        retransmitTimeout=float(configuration.ikeInitWait),
+        retransmitTries=configuration.ikeRetries,
+        fragmentSize=configuration.ikeFragmentSize,
+    )
 
 
 def _iked_metrics(

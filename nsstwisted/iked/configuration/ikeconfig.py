@@ -36,6 +36,8 @@ from nsstwisted.iked.configuration.values import (
 
 __all__ = [
     "DEFAULT_IKE_FRAGMENT_SIZE",
+    "DEFAULT_IKE_INIT_WAIT",
+    "DEFAULT_IKE_RETRIES",
     "DEFAULT_IKE_SYSLOG_LEVEL",
     "DEFAULT_KEY_RING",
     "DEFAULT_NMI_IDLE_TIMEOUT",
@@ -56,6 +58,14 @@ DEFAULT_KEY_RING = (DEFAULT_RING_OWNER, "KEYRING")
 DEFAULT_NSS_WAIT_LIMIT = 60
 DEFAULT_NSS_WAIT_RETRIES = 3
 DEFAULT_IKE_SYSLOG_LEVEL = 1
+DEFAULT_IKE_RETRIES = 6
+"""IBM's default: how often an unanswered IKE request is sent again."""
+DEFAULT_IKE_INIT_WAIT = 2
+"""
+IBM's default: seconds before the first retransmission (each next wait is
+1.8 times longer).  With L{DEFAULT_IKE_RETRIES}, a peer that answers
+nothing is given up after about 150 seconds.
+"""
 DEFAULT_NMI_IDLE_TIMEOUT = 60
 """
 Seconds a management connection may stay idle: the protocol's default,
@@ -68,6 +78,8 @@ NSS_WAIT_LIMIT_RANGE = (1, 3600)
 NSS_WAIT_RETRIES_RANGE = (1, 100)
 SYSLOG_LEVEL_RANGE = (0, 1023)
 NMI_IDLE_TIMEOUT_RANGE = (0, 86400)
+IKE_RETRIES_RANGE = (1, 10)
+IKE_INIT_WAIT_RANGE = (1, 10)
 
 DEFAULT_IKE_FRAGMENT_SIZE = DEFAULT_FRAGMENT_SIZE
 """RFC 7383 fragmentation above 1280-octet datagrams: IPv6's minimum MTU."""
@@ -184,8 +196,8 @@ _IKE_KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "ikesysloglevel": ("ikeSyslogLevel", _number(*SYSLOG_LEVEL_RANGE)),
     "pagentsysloglevel": (None, _number(*SYSLOG_LEVEL_RANGE)),
     "smf119": (None, _smf119),
-    "ikeretries": (None, _number(1, 10)),
-    "ikeinitwait": (None, _number(1, 10)),
+    "ikeretries": ("ikeRetries", _number(*IKE_RETRIES_RANGE)),
+    "ikeinitwait": ("ikeInitWait", _number(*IKE_INIT_WAIT_RANGE)),
     "fips140": (None, _fips140),
     "keyring": ("keyRing", _ring),
     "nokeyring": ("keyRing", _no_key_ring),

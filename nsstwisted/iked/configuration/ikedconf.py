@@ -49,6 +49,8 @@ from nsstwisted.config.values import (
 from nsstwisted.config.values import setting_error as _error
 from nsstwisted.iked.configuration.ikeconfig import (
     DEFAULT_IKE_FRAGMENT_SIZE,
+    DEFAULT_IKE_INIT_WAIT,
+    DEFAULT_IKE_RETRIES,
     DEFAULT_IKE_SYSLOG_LEVEL,
     DEFAULT_KEY_RING,
     DEFAULT_NMI_IDLE_TIMEOUT,
@@ -145,6 +147,10 @@ class IkedConfiguration:
     @ivar nmiSocketMode: that socket's permission bits; never any for
         others.
     @ivar ikeSyslogLevel: IBM's IkeSyslogLevel bit mask.
+    @ivar ikeRetries: how often the IKE engine sends an unanswered request
+        again before it gives the peer up (dead peer detection ends
+        there).
+    @ivar ikeInitWait: seconds before its first retransmission.
     @ivar requireRemoteIdentity: every KeyExchangeRule must name the peer's
         Identity (on its RemoteSecurityEndpoint); without one, a rule
         accepts any certificate a trusted CA issued.
@@ -169,6 +175,8 @@ class IkedConfiguration:
     nmiSocketGroup: str | None = None
     nmiSocketMode: int = DEFAULT_SOCKET_MODE
     ikeSyslogLevel: int = DEFAULT_IKE_SYSLOG_LEVEL
+    ikeRetries: int = DEFAULT_IKE_RETRIES
+    ikeInitWait: int = DEFAULT_IKE_INIT_WAIT
     saInstaller: str = "record"
     securityDatabase: str | None = None
     stashFile: str | None = None
@@ -234,6 +242,8 @@ class IkedConfiguration:
         ike = [
             f"SystemName {format_value(self.systemName)}",
             f"IkeSyslogLevel {self.ikeSyslogLevel}",
+            f"IkeRetries {self.ikeRetries}",
+            f"IkeInitWait {self.ikeInitWait}",
             "NoKeyRing"
             if self.keyRing is None
             else f"KeyRing {format_value(_ring_text(self.keyRing))}",
@@ -278,6 +288,8 @@ class IkedConfiguration:
         ike: dict[str, Any] = {
             "SystemName": self.systemName,
             "IkeSyslogLevel": self.ikeSyslogLevel,
+            "IkeRetries": self.ikeRetries,
+            "IkeInitWait": self.ikeInitWait,
             "KeyRing": None if self.keyRing is None else _ring_text(self.keyRing),
             "NetworkSecurityServer": None
             if self.primary is None

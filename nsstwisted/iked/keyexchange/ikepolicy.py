@@ -92,6 +92,7 @@ from nsstwisted.iked.stackmodel.filters import Address, PortRange
 
 __all__ = [
     "DEFAULT_CHILD_LIFETIME",
+    "DEFAULT_DPD_INTERVAL",
     "DEFAULT_IKE_LIFETIME",
     "IKE_STATEMENTS",
     "PolicyFileReader",
@@ -122,9 +123,17 @@ the reference material the project keeps records no IBM default.
 DEFAULT_CHILD_LIFETIME = 60
 """Minutes: as L{DEFAULT_IKE_LIFETIME}, for an IpDynVpnAction's first offer."""
 
+DEFAULT_DPD_INTERVAL = 0
+"""
+Seconds of silence from a peer before iked checks that it is alive: off
+unless coded, as strongSwan's C{dpd_delay} is, so that a quiet peer is not
+woken for nothing.
+"""
+
 _T = TypeVar("_T")
 _TCP, _UDP = 6, 17
 _MAX_MINUTES = 65535
+_MAX_DPD_INTERVAL = 86400
 
 
 class PolicyFileReader(Protocol):
@@ -212,6 +221,7 @@ class _KeyExchangeAction:
     proposals: tuple[IkeProposal, ...]
     lifetime: int  # seconds
     peerEku: PeerEku = PeerEku.IKE
+    dpdInterval: int = 0  # seconds; 0 = off
 
 
 @dataclass(frozen=True)
@@ -304,6 +314,14 @@ class _IkeBuilder:
             1 <= int(value) <= _MAX_MINUTES
         ):
             raise self.error(setting, f"must be 1 to {_MAX_MINUTES} minutes")
+        return int(value)
+
+    def dpd_interval(self, setting: Setting) -> int:
+        value = self.reader.single(setting)
+        if not (value.isascii() and value.isdigit() and len(value) <= 5) or not (
+            int(value) <= _MAX_DPD_INTERVAL
+        ):
+            raise self.error(setting, f"must be 0 (off) to {_MAX_DPD_INTERVAL} seconds")
         return int(value)
 
     def unknown(self, setting: Setting, kind: str, keywords: Sequence[str]) -> NoReturn:
@@ -521,6 +539,7 @@ class _IkeBuilder:
         auth, authName = AuthKind.SIGNATURE, "DsSignature"
         initiation = Initiation.EITHER
         peerEku, ekuSetting = PeerEku.IKE, None
+        dpdInterval = DEFAULT_DPD_INTERVAL
         # Each offer with the line that gives it, inline or by reference:
         # the offers are proposed in that order.
         given: list[tuple[int, _IkeOffer]] = [
@@ -542,6 +561,8 @@ class _IkeBuilder:
                 given.append((setting.line, offer))
             elif keyword == "peereku":
                 peerEku, ekuSetting = self.choice(setting, _PEER_EKU), setting
+            elif keyword == "dpdinterval":
+                dpdInterval = self.dpd_interval(setting)
             else:
                 self.unknown(
                     setting,
@@ -552,6 +573,7 @@ class _IkeBuilder:
                         "Initiation",
                         "HowToAuthPeers",
                         "PeerEku",
+                        "DpdInterval",
                         "KeyExchangeOffer",
                         "KeyExchangeOfferRef",
                     ),
@@ -581,6 +603,7 @@ class _IkeBuilder:
             proposals=tuple(offer.proposal for _, offer in given),
             lifetime=lifetime * 60,
             peerEku=peerEku,
+            dpdInterval=dpdInterval,
         )
 
     def ike_version(self, setting: Setting) -> None:
@@ -740,6 +763,7 @@ class _IkeBuilder:
                 # use for.
                 sendCertRequest=not presharedKey,
                 peerEku=action.peerEku,
+                dpdInterval=action.dpdInterval,
             ),
         )
 

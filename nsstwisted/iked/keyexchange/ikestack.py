@@ -19,6 +19,7 @@ from twisted.internet.interfaces import IDelayedCall, IListeningPort
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from nsstwisted.ike.childexchange import REDUNDANT
 from nsstwisted.ike.constants import IKE_PORT, ExchangeType
 from nsstwisted.ike.engine import EngineSettings, IkeEngine
 from nsstwisted.ike.events import (
@@ -364,6 +365,28 @@ class StackIke:
         )
 
     def _ike_down(self, sa: IkeSa, reason: str) -> None:
+        if reason == REDUNDANT:
+            # The loser of an IKE SA rekey collision, never a tunnel's.
+            survivor = next(
+                (
+                    s
+                    for s in self._ikeTunnels.values()
+                    if s.policy.name == sa.policy.name and s.remote == sa.remote
+                ),
+                None,
+            )
+            self._say(
+                f"EZD1222I Stack {self.stackName} IKE SA "
+                f"{survivor.tunnelId if survivor else '-'} with {sa.remote[0]} was "
+                f"rekeyed by both ends at once: SPIs {sa.spiI.hex()}/"
+                f"{sa.spiR.hex()} deleted ({reason})"
+                + (
+                    f", SPIs {survivor.spiI.hex()}/{survivor.spiR.hex()} kept"
+                    if survivor
+                    else ""
+                )
+            )
+            return
         if self._ikeTunnels.get(sa.tunnelId) is not sa:
             return  # replaced by a rekey: the tunnel lives on
         del self._ikeTunnels[sa.tunnelId]
@@ -373,6 +396,43 @@ class StackIke:
             f"EZD1151I Stack {self.stackName} IKE SA {sa.tunnelId} with "
             f"{sa.remote[0]} deleted: {reason}"
         )
+        if sa.unreachable and self.running:
+            self._renegotiate(sa)
+
+    def _renegotiate(self, sa: IkeSa) -> None:
+        """
+        The peer stopped answering (dead peer detection, or any request of
+        ours unanswered): the rules that start by themselves (AutoActivate,
+        and we may initiate) negotiate again, once; the others wait for
+        the peer.
+        """
+        policy = self.engine.peer(sa.policy.name)
+        rules = [
+            child.name
+            for child in (policy.children if policy is not None else ())
+            if child.autoActivate and child.initiation.mayInitiate
+        ]
+        what = (
+            f"negotiating {', '.join(rules)} again"
+            if rules
+            else "no rule of it starts by itself: waiting for the peer"
+        )
+        self._say(
+            f"EZD1220I Stack {self.stackName} peer {sa.policy.name} at "
+            f"{sa.remote[0]} is not responding: {what}"
+        )
+
+        def again() -> None:
+            if not self.running:
+                return
+            for name in rules:
+                try:
+                    self._run(self.engine.initiate(sa.policy.name, name, self._now()))
+                except KeyError:
+                    continue  # a refresh removed it meanwhile
+
+        if rules:
+            self._reactor.callLater(0, again)
 
     def _child_up(self, child: ChildSa, replaces: ChildSa | None) -> None:
         values = child_values(child, time.time())
@@ -403,14 +463,46 @@ class StackIke:
 
     def _child_down(self, child: ChildSa, reason: str) -> None:
         self._uninstall(child)
-        if self._childTunnels.get(child.tunnelId) is not child:
-            return  # replaced by its rekey
+        registered = self._childTunnels.get(child.tunnelId)
+        if registered is not child:
+            # replaced by its rekey, or (REDUNDANT) by ours, which won
+            if reason == REDUNDANT and registered is not None:
+                self._collided(child, registered, reason)
+            return
+        survivor = next(
+            (
+                c
+                for c in child.ikeSa.children
+                if c is not child
+                and c.tunnelId == child.tunnelId
+                and c.state == ChildState.INSTALLED
+            ),
+            None,
+        )
+        if survivor is not None:
+            # The loser of a rekey collision (both ends rekeyed the tunnel
+            # at once): the tunnel lives on in the winner.
+            self._childTunnels[child.tunnelId] = survivor
+            tunnel = self.model.tunnels.lookup(child.tunnelId)
+            if isinstance(tunnel, DynamicTunnel):
+                for key, value in child_values(survivor, time.time()).items():
+                    setattr(tunnel, key, value)
+            self._collided(child, survivor, reason)
+            return
         del self._childTunnels[child.tunnelId]
         self.model.tunnels.remove(child.tunnelId)
         self.model.statistics.adjust(Gauge.P2_ACTIVE, -1)
         self._say(
             f"EZD1154I Stack {self.stackName} CHILD SA {child.tunnelId} "
             f"({child.name}) deleted: {reason}"
+        )
+
+    def _collided(self, loser: ChildSa, survivor: ChildSa, reason: str) -> None:
+        self._say(
+            f"EZD1221I Stack {self.stackName} CHILD SA {loser.tunnelId} "
+            f"({loser.name}) was rekeyed by both ends at once: SPIs in "
+            f"{loser.spiIn.hex()} out {loser.spiOut.hex()} deleted ({reason}), "
+            f"SPIs in {survivor.spiIn.hex()} out {survivor.spiOut.hex()} kept"
         )
 
     def _install(self, child: ChildSa) -> None:

@@ -22,6 +22,18 @@ from nsstwisted.wire.tunnels import (
 __all__ = ["child_values", "ike_values"]
 
 
+def _refresh(now: int, rekeyAt: float | None, establishedAt: float) -> int:
+    """
+    The wall-clock time of the engine's refresh (rekey), which precedes
+    the expiry (L{nsstwisted.ike.lifetimes}); 0 when it never rekeys.  The
+    values are taken as the SA is established, so its refresh is that far
+    from now on the engine's clock.
+    """
+    if rekeyAt is None:
+        return 0
+    return now + max(0, round(rekeyAt - establishedAt))
+
+
 def ike_values(sa: IkeSa, wallClock: float) -> dict[str, Any]:
     """The L{IkeTunnel} fields for C{sa} (C{wallClock}: seconds since the epoch)."""
     suite = sa.suite
@@ -43,7 +55,7 @@ def ike_values(sa: IkeSa, wallClock: float) -> dict[str, Any]:
         "remoteAuthMethod": int(sa.authMethod),
         "localIdType": int(sa.policy.localIdentity.idType),
         "localId": sa.policy.localIdentity.value,
-        "refresh": now + lifetime if lifetime else 0,
+        "refresh": _refresh(now, sa.rekeyAt, sa.establishedAt),
         "expires": 0,
     }
     if suite is not None:
@@ -96,7 +108,7 @@ def child_values(child: ChildSa, wallClock: float) -> dict[str, Any]:
         "udpEncapsulation": encapsulated,
         "localUdpPort": sa.local[1] if encapsulated else 0,
         "remoteUdpPort": sa.remote[1] if encapsulated else 0,
-        "refresh": now + lifetime if lifetime else 0,
+        "refresh": _refresh(now, child.rekeyAt, child.establishedAt),
         "expires": 0,
     }
     if suite is not None:
