@@ -390,7 +390,7 @@ class StrongSwanTests(TestCase):
                     CertificateOwner.user("CLIENT1"), "Client1 cert"
                 )
                 with db.reading() as cursor:
-                    key = store._private_key(db.master_key(), cursor, record)
+                    key = store._private_key(cursor, record)
             finally:
                 db.close()
             assert isinstance(key, rsa.RSAPrivateKey)

@@ -11,6 +11,7 @@ import os
 import pickle
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -82,16 +83,23 @@ class Clock:
         return self.now
 
 
-def _pkcs11_private_key(soft: SoftToken, reference: TokenKeyReference) -> object:
+def _pkcs11_private_key(
+    case: SynchronousTestCase, soft: SoftToken, reference: TokenKeyReference
+) -> Any:
     """
-    The key object itself, through python-pkcs11 directly, to read its
-    attributes as any other application of the token could.
+    The key object itself, through python-pkcs11 directly, logged in with
+    the user PIN, to read its attributes as any other application of the
+    token could.
     """
     import pkcs11
 
     lib = pkcs11.lib(soft.module)
     token = lib.get_token(token_label=soft.label)
-    session = token.open()
+    try:
+        session = token.open(user_pin=soft.pin)
+    except pkcs11.UserAlreadyLoggedIn:
+        session = token.open()
+    case.addCleanup(session.close)
     return session.get_key(
         object_class=pkcs11.ObjectClass.PRIVATE_KEY,
         label=reference.label,
@@ -120,17 +128,17 @@ class TokenKeyTests(SynchronousTestCase):
 
         key = self.token.generate_key_pair("RSA", 2048, "never leaves")
         self.assertTrue(is_token_key(key))
-        found = _pkcs11_private_key(self.soft, key.reference)
+        found = _pkcs11_private_key(self, self.soft, key.reference)
         Attribute = pkcs11.Attribute
-        self.assertIs(found[Attribute.EXTRACTABLE], False)  # type: ignore[index]
-        self.assertIs(found[Attribute.NEVER_EXTRACTABLE], True)  # type: ignore[index]
-        self.assertIs(found[Attribute.SENSITIVE], True)  # type: ignore[index]
-        self.assertIs(found[Attribute.ALWAYS_SENSITIVE], True)  # type: ignore[index]
-        self.assertIs(found[Attribute.TOKEN], True)  # type: ignore[index]
-        self.assertIs(found[Attribute.DECRYPT], False)  # type: ignore[index]
+        self.assertIs(found[Attribute.EXTRACTABLE], False)
+        self.assertIs(found[Attribute.NEVER_EXTRACTABLE], True)
+        self.assertIs(found[Attribute.SENSITIVE], True)
+        self.assertIs(found[Attribute.ALWAYS_SENSITIVE], True)
+        self.assertIs(found[Attribute.TOKEN], True)
+        self.assertIs(found[Attribute.DECRYPT], False)
         self.assertRaises(
             pkcs11.AttributeSensitive,
-            lambda: found[Attribute.PRIVATE_EXPONENT],  # type: ignore[index]
+            lambda: found[Attribute.PRIVATE_EXPONENT],
         )
         self.assertRaises(TokenKeyError, key.private_bytes)
         self.assertRaises(TokenKeyError, key.private_numbers)
