@@ -105,6 +105,7 @@ MAX_SYSLOG_LEVEL = 15
 MAX_CONNECTIONS = 65535
 MAX_LOGON_TIMEOUT = 600
 MAX_RING_NAME_LENGTH = 237
+MAX_TOKEN_LABEL_BYTES = 32
 # sun_path is 108 bytes on Linux, one of which is the terminating NUL.
 MAX_SOCKET_PATH_BYTES = 107
 
@@ -191,6 +192,12 @@ class NssdConfiguration:
     @ivar auditSync: when its records are forced to disk.
     @ivar auditRequired: whether a request whose record cannot be written
         is refused (fail closed) rather than served unrecorded.
+    @ivar pkcs11Module: the PKCS#11 module (a shared library) of the token
+        that holds the private keys of certificates made or bound there
+        (RACDCERT GENCERT ... TOKEN(name), BIND), or L{None} for none.
+    @ivar pkcs11TokenLabel: that token's label.
+    @ivar pkcs11PinFile: the file, of mode 0600, holding the token's user
+        PIN; never the database, whose copies travel further.
     """
 
     systemName: str
@@ -213,6 +220,9 @@ class NssdConfiguration:
     auditFile: str | None = None
     auditSync: AuditSync = AuditSync.INTERVAL
     auditRequired: bool = False
+    pkcs11Module: str | None = None
+    pkcs11TokenLabel: str | None = None
+    pkcs11PinFile: str | None = None
 
     def describe(self) -> list[str]:
         """
@@ -244,6 +254,9 @@ class NssdConfiguration:
             _optional("AuditFile", self.auditFile, "no audit trail"),
             f"AuditSync {self.auditSync.value}",
             f"AuditRequired {'yes' if self.auditRequired else 'no'}",
+            _optional("Pkcs11Module", self.pkcs11Module, "no PKCS#11 token"),
+            _optional("Pkcs11TokenLabel", self.pkcs11TokenLabel),
+            _optional("Pkcs11PinFile", self.pkcs11PinFile),
         ]
         return lines
 
@@ -279,6 +292,9 @@ class NssdConfiguration:
             "AuditFile": self.auditFile,
             "AuditSync": self.auditSync.value,
             "AuditRequired": self.auditRequired,
+            "Pkcs11Module": self.pkcs11Module,
+            "Pkcs11TokenLabel": self.pkcs11TokenLabel,
+            "Pkcs11PinFile": self.pkcs11PinFile,
         }
         return [{"Statement": "NssConfig", "Name": None, "Settings": settings}]
 
@@ -433,6 +449,27 @@ def _audit_sync(setting: Setting, filename: str) -> AuditSync:
     raise _error(setting, filename, "must be none, interval or every")
 
 
+def _token_label(setting: Setting, filename: str) -> str:
+    """
+    A PKCS#11 token label (the same rule as L{nsstwisted.security.
+    tokenreference.check_token_label}, restated to stay stdlib-only): 1 to
+    32 bytes of UTF-8, printable, with no blank at either end, since the
+    token pads its label with blanks.
+    """
+    label = _single(setting, filename)
+    size = len(label.encode("utf-8"))
+    if not 1 <= size <= MAX_TOKEN_LABEL_BYTES or not label.isprintable():
+        raise _error(
+            setting,
+            filename,
+            f"must be 1 to {MAX_TOKEN_LABEL_BYTES} bytes of printable characters"
+            " (quote a label holding blanks)",
+        )
+    if label != label.strip():
+        raise _error(setting, filename, "must not begin or end with a blank")
+    return label
+
+
 def _yes_no(setting: Setting, filename: str) -> bool:
     text = _single(setting, filename).lower()
     if text not in ("yes", "no"):
@@ -480,6 +517,16 @@ _KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "auditfile": ("auditFile", _path()),
     "auditsync": ("auditSync", _audit_sync),
     "auditrequired": ("auditRequired", _yes_no),
+    "pkcs11module": ("pkcs11Module", _path()),
+    "pkcs11tokenlabel": ("pkcs11TokenLabel", _token_label),
+    "pkcs11pinfile": ("pkcs11PinFile", _path()),
+}
+
+# The keywords of the token, which are coded all three or not at all.
+_PKCS11_KEYWORDS = {
+    "pkcs11Module": "Pkcs11Module",
+    "pkcs11TokenLabel": "Pkcs11TokenLabel",
+    "pkcs11PinFile": "Pkcs11PinFile",
 }
 
 
@@ -517,6 +564,7 @@ def _build(
     values: dict[str, Any] = {}
     tlsLabel: Setting | None = None
     auditRequired: Setting | None = None
+    pkcs11: dict[str, Setting] = {}
     for setting in _settings(statements, filename):
         entry = _KEYWORDS.get(setting.keyword.lower())
         if entry is None:
@@ -529,6 +577,8 @@ def _build(
             tlsLabel = setting
         if field == "auditRequired":
             auditRequired = setting
+        if field in _PKCS11_KEYWORDS:
+            pkcs11[field] = setting
     if "systemName" not in values:
         host = socket.gethostname() if hostname is None else hostname
         name = default_system_name(host)
@@ -558,5 +608,15 @@ def _build(
             auditRequired,
             filename,
             "yes needs an audit trail to write to, but AuditFile is not coded",
+        )
+    if pkcs11 and len(pkcs11) != len(_PKCS11_KEYWORDS):
+        coded = list(pkcs11.values())[-1]
+        missing = [k for f, k in _PKCS11_KEYWORDS.items() if f not in pkcs11]
+        raise _error(
+            coded,
+            filename,
+            "needs " + " and ".join(missing) + " as well: nssd reaches a PKCS#11"
+            " token through its module, by its label, with the PIN of its PIN"
+            " file",
         )
     return NssdConfiguration(**values)
