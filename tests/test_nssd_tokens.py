@@ -21,6 +21,8 @@ from twisted.trial.unittest import SkipTest, TestCase
 from nsstwisted.cli.racf import run as nss_racf
 from nsstwisted.client import NssSession, PasswordCredentials, connect
 from nsstwisted.client.connection import NssRequestFailed
+from nsstwisted.nssd.service import NSSDService
+from nsstwisted.protocols.startup import StartupError
 from nsstwisted.security.labels import map_label
 from nsstwisted.wire.codes import ReasonCode, ReturnCode
 from nsstwisted.wire.nss import Services, SignatureSchemeCode
@@ -419,3 +421,40 @@ class RefreshTokenTests(TestCase):
             self.assertFalse(any(token.pin in m for m in messages))
 
         return ensureDeferred(go())
+
+    def test_tlsKeyInTokenRefused(self) -> None:
+        """
+        nssd's own TLS certificate cannot have its key in the token (its TLS
+        library takes only a key it holds): a start with one is refused,
+        saying so, rather than serving without TLS.
+        """
+        setup, token = setup_with_token(self)
+        job = os.path.join(setup.folder, "tls.racf")
+        with open(job, "w") as f:
+            f.write(
+                "RACDCERT ID(NSSD) GENCERT SUBJECTSDN(CN('localhost')) -\n"
+                f"  WITHLABEL('NSSD HSM TLS') NISTECC(TOKEN('{token.label}')) -\n"
+                "  SIGNWITH(CERTAUTH LABEL('NSS CA')) ALTNAME(IP(127.0.0.1))\n"
+                "RACDCERT ID(NSSD) ADDRING(HSMTLS)\n"
+                "RACDCERT ID(NSSD) CONNECT(ID(NSSD) LABEL('NSSD HSM TLS') -\n"
+                "  RING(HSMTLS) DEFAULT)\n"
+            )
+        os.chmod(job, 0o600)
+        err = io.StringIO()
+        arguments = ["--database", setup.database, "--stash", setup.stash]
+        tokenArguments = ["--pkcs11-module", token.module]
+        tokenArguments += ["--pkcs11-pin-file", token.pinFile]
+        status = nss_racf(
+            [*arguments, *tokenArguments, "--file", job], io.StringIO(), err
+        )
+        self.assertEqual((status, err.getvalue()), (0, ""))
+        config = write_nssd_config(setup, *token_lines(token), tlsRing="NSSD/HSMTLS")
+        error = self.assertRaises(
+            StartupError, NSSDService.prepare, config, reactor, interface="127.0.0.1"
+        )
+        self.assertIn(
+            "NSR0391E the private key of TLS certificate 'NSSD HSM TLS' is in PKCS#11"
+            f" token {token.label}: nssd's TLS (pyOpenSSL) cannot sign its handshake"
+            " with a token key",
+            str(error),
+        )

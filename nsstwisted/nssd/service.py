@@ -202,8 +202,13 @@ class NSSDService(Service):
         self.metricsPort: IListeningPort | None = None
         self.snapshot: ProfileSnapshot = self.profiles.snapshot()
         self.tokens.configure(configuration)
-        self.ring: KeyRing | None = self._load_ring(configuration)
-        context, self.tlsCertificate = self._tls_context(configuration)
+        try:
+            self.ring: KeyRing | None = self._load_ring(configuration)
+            context, self.tlsCertificate = self._tls_context(configuration)
+        except BaseException:
+            # A start that fails logs out of the token it logged into.
+            self.tokens.close()
+            raise
         self.contextFactory = ServerContextFactory(context)
         self.port: IListeningPort | None = None
         self._ports: list[IListeningPort] = []
