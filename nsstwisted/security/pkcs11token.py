@@ -47,10 +47,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cryptography import x509
@@ -147,6 +149,9 @@ def _pkcs11() -> Any:
 
     @raise TokenUnavailableError: it is not installed.
     """
+    loaded = sys.modules.get("pkcs11")
+    if loaded is not None:
+        return loaded
     try:
         import pkcs11
     except ImportError:
@@ -156,6 +161,71 @@ def _pkcs11() -> Any:
             retry=False,
         ) from None
     return pkcs11
+
+
+class _Reset(Exception):
+    """
+    A call failed as calls fail after the token was reset: log in again.
+    """
+
+
+@dataclass(frozen=True)
+class _Errors:
+    """
+    python-pkcs11's exceptions, as a signature's failure is judged.
+
+    @ivar resets: what a token fails with after it was reset or logged out
+        (or lost): log in again, and try once more.
+    @ivar refusals: what a token fails with when the request does not suit
+        the key: the key's failure, not the token's.
+    @ivar base: every PKCS#11 error.
+    """
+
+    resets: tuple[type[BaseException], ...]
+    refusals: tuple[type[BaseException], ...]
+    base: type[BaseException]
+
+
+_errorsLoaded: list[_Errors] = []
+
+
+def _errors() -> _Errors:
+    """
+    L{_Errors}, gathered once (the signing path asks for them every time).
+    """
+    if _errorsLoaded:
+        return _errorsLoaded[0]
+    pkcs11 = _pkcs11()
+    errors = _Errors(
+        resets=(
+            _Reset,
+            pkcs11.UserNotLoggedIn,
+            pkcs11.SessionHandleInvalid,
+            pkcs11.SessionClosed,
+            pkcs11.ObjectHandleInvalid,
+            pkcs11.KeyHandleInvalid,
+            pkcs11.TokenNotPresent,
+            pkcs11.TokenNotRecognised,
+            pkcs11.DeviceRemoved,
+            pkcs11.DeviceError,
+            pkcs11.GeneralError,
+            pkcs11.FunctionFailed,
+        ),
+        refusals=(
+            pkcs11.MechanismInvalid,
+            pkcs11.MechanismParamInvalid,
+            pkcs11.KeyTypeInconsistent,
+            pkcs11.KeySizeRange,
+            pkcs11.DataLenRange,
+            pkcs11.DataInvalid,
+            pkcs11.FunctionNotSupported,
+            pkcs11.FunctionRejected,
+            pkcs11.AttributeSensitive,
+        ),
+        base=pkcs11.PKCS11Error,
+    )
+    _errorsLoaded.append(errors)
+    return errors
 
 
 def _module(path: str) -> _Module:
@@ -200,12 +270,6 @@ class _Pooled:
         self.epoch = epoch
         self.moduleGeneration = moduleGeneration
         self.keys: dict[TokenKeyReference, Any] = {}
-
-
-class _Reset(Exception):
-    """
-    A call failed as calls fail after the token was reset: log in again.
-    """
 
 
 class Pkcs11Token:
@@ -424,37 +488,30 @@ class Pkcs11Token:
 
     # The pool
 
-    @contextmanager
-    def _session(self) -> Iterator[_Pooled]:
+    def _checkout(self) -> _Pooled:
         """
-        A session of the pool, given back afterwards unless it failed as a
-        reset token's sessions fail (L{_Reset}).
+        A session of the pool (a new one if none is idle), lent until
+        L{_give_back} or L{_discard}.
+
+        @raise _Reset: a new session cannot be opened.
+        @raise TokenUnavailableError: the token cannot be logged into.
         """
         with self._state:
             self._ensure_open()
+            if self._idle:
+                return self._idle.pop()
             epoch = self._epoch
-            pooled = self._idle.pop() if self._idle else None
             module = self._module
             token = self._token
         assert module is not None
-        if pooled is None:
-            with module.lock:
-                if module.generation != self._loginGeneration:
-                    raise _Reset("the module was initialised again")
-                try:
-                    session = token.open()
-                except _pkcs11().PKCS11Error as e:
-                    raise _Reset(_describe(e)) from None
-                pooled = _Pooled(session, epoch, module.generation)
-        try:
-            yield pooled
-        except _Reset:
-            self._discard(pooled)
-            raise
-        except BaseException:
-            self._give_back(pooled)
-            raise
-        self._give_back(pooled)
+        with module.lock:
+            if module.generation != self._loginGeneration:
+                raise _Reset("the module was initialised again")
+            try:
+                session = token.open()
+            except _errors().base as e:
+                raise _Reset(_describe(e)) from None
+            return _Pooled(session, epoch, module.generation)
 
     def _give_back(self, pooled: _Pooled) -> None:
         with self._state:
@@ -489,47 +546,27 @@ class Pkcs11Token:
         self, reference: TokenKeyReference, work: Callable[[Any, Any], Any]
     ) -> Any:
         """
-        Run C{work(key, pooled)} with C{reference}'s key found in a pooled
+        Run C{work(key, session)} with C{reference}'s key found in a pooled
         session, under the module's lock; after a failure that a reset
         explains, log in again and run it once more.
+
+        This is every token signature's path, so it is kept short: one
+        session taken and given back, one hold of the module's lock, the
+        key's handle found once per session.
 
         @raise TokenUnavailableError: the token cannot be used, or failed
             again after logging in again.
         @raise TokenKeyError: the key is not in the token, or refused.
         """
-        pkcs11 = _pkcs11()
-        resets = (
-            _Reset,
-            pkcs11.UserNotLoggedIn,
-            pkcs11.SessionHandleInvalid,
-            pkcs11.SessionClosed,
-            pkcs11.ObjectHandleInvalid,
-            pkcs11.KeyHandleInvalid,
-            pkcs11.TokenNotPresent,
-            pkcs11.TokenNotRecognised,
-            pkcs11.DeviceRemoved,
-            pkcs11.DeviceError,
-            pkcs11.GeneralError,
-            pkcs11.FunctionFailed,
-        )
-        refusals = (
-            pkcs11.MechanismInvalid,
-            pkcs11.MechanismParamInvalid,
-            pkcs11.KeyTypeInconsistent,
-            pkcs11.KeySizeRange,
-            pkcs11.DataLenRange,
-            pkcs11.DataInvalid,
-            pkcs11.FunctionNotSupported,
-            pkcs11.FunctionRejected,
-            pkcs11.AttributeSensitive,
-        )
+        errors = _errors()
         for attempt in (1, 2):
             epoch = self._epoch
             try:
-                with self._session() as pooled:
-                    epoch = pooled.epoch
-                    module = self._module
-                    assert module is not None
+                pooled = self._checkout()
+                epoch = pooled.epoch
+                module = self._module
+                assert module is not None
+                try:
                     with module.lock:
                         if pooled.moduleGeneration != module.generation:
                             raise _Reset("the module was initialised again")
@@ -539,9 +576,17 @@ class Pkcs11Token:
                                 key = pooled.keys[reference] = self._find_private(
                                     pooled.session, reference
                                 )
-                            return work(key, pooled)
-                        except resets as e:
+                            result = work(key, pooled.session)
+                        except errors.resets as e:
                             raise _Reset(_describe(e)) from None
+                except _Reset:
+                    self._discard(pooled)
+                    raise
+                except BaseException:
+                    self._give_back(pooled)
+                    raise
+                self._give_back(pooled)
+                return result
             except _Reset as e:
                 if attempt == 2:
                     error = TokenUnavailableError(
@@ -556,11 +601,11 @@ class Pkcs11Token:
                         self._observer.token_unavailable(error)
                     raise error from None
                 self._reset(epoch, str(e))
-            except refusals as e:
+            except errors.refusals as e:
                 raise TokenKeyError(
                     f"token {self.label} refused the key {reference} ({_describe(e)})"
                 ) from None
-            except pkcs11.PKCS11Error as e:
+            except errors.base as e:
                 raise TokenUnavailableError(
                     f"token {self.label} failed ({_describe(e)})", self.label
                 ) from None
@@ -598,7 +643,7 @@ class Pkcs11Token:
         pkcs11 = _pkcs11()
         mechanism, parameter = _mechanism(pkcs11, request)
 
-        def sign(key: Any, pooled: _Pooled) -> bytes:
+        def sign(key: Any, session: Any) -> bytes:
             signature: bytes = key.sign(
                 request.data, mechanism=mechanism, mechanism_param=parameter
             )
@@ -639,7 +684,7 @@ class Pkcs11Token:
             else pkcs11.KeyType.EC
         )
 
-        def attributes(key: Any, pooled: _Pooled) -> tuple[Any, bool]:
+        def attributes(key: Any, session: Any) -> tuple[Any, bool]:
             return key.key_type, bool(key[pkcs11.Attribute.SIGN])
 
         keyType, signs = self._with_key(reference, attributes)
