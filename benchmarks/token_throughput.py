@@ -340,4 +340,3 @@ def report(
         " signature, one thread; nssd CPU: nssd's CPU per signature, the"
         " token's work included)"
     )
-

@@ -21,6 +21,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 from nsstwisted.cli.racf import run as nss_racf
 from nsstwisted.client import NssSession, PasswordCredentials, connect
 from nsstwisted.client.connection import NssRequestFailed
+from nsstwisted.nssd.management import RefreshRejected
 from nsstwisted.nssd.service import NSSDService
 from nsstwisted.protocols.startup import StartupError
 from nsstwisted.security.labels import map_label
@@ -457,4 +458,66 @@ class RefreshTokenTests(TestCase):
             f" token {token.label}: nssd's TLS (pyOpenSSL) cannot sign its handshake"
             " with a token key",
             str(error),
+        )
+
+    def test_pinFileOpenedAtRefresh(self) -> Deferred[None]:
+        """
+        A refresh that finds the PIN file open to others is rejected, naming
+        it, and the token goes on signing with the PIN nssd has.
+        """
+        setup, token = setup_with_token(self)
+        service = start_nssd(self, setup, extra=token_lines(token))
+
+        async def go() -> None:
+            os.chmod(token.pinFile, 0o644)
+            try:
+                await service.refresh()
+            except RefreshRejected as e:
+                self.assertIn(
+                    f"NSR0392E PIN file {token.pinFile} has mode 0644", str(e)
+                )
+            else:
+                self.fail("a refresh accepted a PIN file open to others")
+            assert service.port is not None
+            port = service.port.getHost().port  # type: ignore[attr-defined]
+            session = await connect(
+                reactor,
+                client_endpoint(setup, port),
+                serverIdentity=LOOPBACK,
+                clientName="CLIENT1",
+                credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
+                services=Services.CERT,
+            )
+            self.addCleanup(session.close)
+            reply = await session.sign(
+                label="Client1 hsm",
+                data=DATA,
+                scheme=SignatureSchemeCode.RSA_PSS_SHA256,
+            )
+            self.assertTrue(
+                openssl_verifies(setup.folder, reply.certificate, reply.signature, True)
+            )
+
+        return ensureDeferred(go())
+
+    def test_check(self) -> None:
+        """
+        C{--check} logs into the token as a start would, and says so; and
+        says when it cannot.
+        """
+        setup, token = setup_with_token(self)
+        config = write_nssd_config(setup, *token_lines(token))
+        lines = NSSDService.check(config, reactor)
+        self.assertIn(
+            f"PKCS#11 token {token.label} (module {token.module}): logged in", lines
+        )
+        token.remove()
+        lines = NSSDService.check(config, reactor)
+        self.assertTrue(
+            any(
+                line.startswith(f"PKCS#11 token {token.label} is unavailable")
+                and line.endswith("nssd would start, and its keys would not sign")
+                for line in lines
+            ),
+            lines,
         )
