@@ -86,7 +86,7 @@ class KeyGenerator(Protocol):
     def find_key(self, public: Any) -> tuple[Any, ...]:
         """
         The keys in the token whose public key is C{public}, as
-        L{TokenKeyInfo <nsstwisted.security.pkcs11token.TokenKeyInfo>}s.
+        L{TokenKeyInfo <nsstwisted.security.tokenobjects.TokenKeyInfo>}s.
         """
 
 
@@ -610,7 +610,7 @@ class KeyRingStore:
         a key sealed here has been outside any token.
 
         @return: the certificate as stored now, and the key's
-            L{TokenKeyInfo <nsstwisted.security.pkcs11token.TokenKeyInfo>}
+            L{TokenKeyInfo <nsstwisted.security.tokenobjects.TokenKeyInfo>}
             (whose flags say whether it is sensitive and unextractable).
         @raise InvalidValueError: the certificate has a private key already.
         @raise TokenKeyError: the token holds no such key, or more than one.
