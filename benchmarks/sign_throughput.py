@@ -40,7 +40,9 @@ name holds one session, and an ECDSA P-256 certificate of CLIENT1's
 (C{Client1 ECDSA}) on nssd's key ring with its signing profile.  Run it from
 anywhere: C{python benchmarks/sign_throughput.py [--duration SECONDS]
 [--key-types rsa,ecdsa] [--latency-seconds SECONDS]}; the working tree's
-code is used, not an installed copy.  With C{NSSD_PROFILE=FILE} set, nssd
+code is used, not an installed copy.  With C{--keystore pkcs11} the keys are
+in a SoftHSM2 token instead, and nssd is measured against bare signing with
+that token (L{token_throughput}).  With C{NSSD_PROFILE=FILE} set, nssd
 runs under cProfile, timed by CPU rather than wall clock, and writes its
 reactor thread's statistics to FILE and its pool threads' to FILE.pool
 (C{pstats} files) when it stops.
@@ -887,12 +889,26 @@ def main() -> None:
         help="nssd with MetricsPort (needs prometheus-client): what timing"
         " and counting every request costs",
     )
+    parser.add_argument(
+        "--keystore",
+        choices=("sealed", "pkcs11"),
+        default="sealed",
+        help="where nssd's keys are: sealed in the database (the default), or"
+        " in a SoftHSM2 token, measured against bare SoftHSM signing with as"
+        " many sessions as nssd's pool (benchmarks/token_throughput.py)",
+    )
     args = parser.parse_args()
     names = [name.strip() for name in args.key_types.split(",") if name.strip()]
     unknown = [name for name in names if name not in KEY_TYPES]
     if unknown or not names:
         parser.error(f"--key-types: choose from {', '.join(KEY_TYPES)}")
     keyTypes = [KEY_TYPES[name] for name in names]
+    if args.keystore == "pkcs11":
+        sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+        import token_throughput
+
+        token_throughput.run(args)
+        return
 
     bares: dict[str, tuple[Bare, list[float]]] = {}
     for keyType in keyTypes:

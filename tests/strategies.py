@@ -638,11 +638,24 @@ socket_groups = st.sampled_from(
 socket_modes = st.sampled_from([0o600 | bits for bits in range(0o200) if not bits & 7])
 
 
+nssd_token_labels = st.text(
+    st.characters(codec="utf-8", categories=["L", "N", "P", "S", "Zs"]),
+    min_size=1,
+    max_size=32,
+).filter(lambda t: t == t.strip() and 0 < len(t.encode()) <= 32 and t.isprintable())
+
+
 @st.composite
 def nssd_configurations(draw: st.DrawFn) -> NssdConfiguration:
     keyRing = draw(st.none() | nssd_rings)
     tlsKeyRing = draw(st.none() | nssd_rings) or keyRing
+    # The token's three keywords come together or not at all.
+    token = draw(st.none() | st.tuples(nssd_paths, nssd_token_labels, nssd_paths))
+    module, tokenLabel, pinFile = token or (None, None, None)
     return NssdConfiguration(
+        pkcs11Module=module,
+        pkcs11TokenLabel=tokenLabel,
+        pkcs11PinFile=pinFile,
         systemName=draw(nssd_upper_names),
         port=draw(st.integers(1, 65535)),
         syslogLevel=draw(st.integers(0, 15)),

@@ -6,9 +6,17 @@ creation, modes, transactions, and the corrupt, foreign and locked files.
 import os
 import sqlite3
 import stat
+from datetime import UTC, datetime, timedelta
 
+from cryptography import x509
 from twisted.trial.unittest import SynchronousTestCase
 
+from nsstwisted.security.certfiles import LoadedCertificate
+from nsstwisted.security.certgen import (
+    build_certificate,
+    generate_private_key,
+    subject_name,
+)
 from nsstwisted.security.database import SCHEMA_VERSION, SecurityDatabase
 from nsstwisted.security.errors import (
     AlreadyExistsError,
@@ -18,9 +26,24 @@ from nsstwisted.security.errors import (
     SecurityEnvironmentError,
     StashError,
 )
+from nsstwisted.security.keyring import CertificateOwner, KeyRingStore
 from nsstwisted.security.location import DEFAULT_DATABASE, database_path, stash_path
 from nsstwisted.security.users import UserRegistry
 from tests.fixtures import new_database
+
+
+def _self_signed() -> x509.Certificate:
+    key = generate_private_key("NISTECC", 256)
+    now = datetime.now(UTC)
+    return build_certificate(
+        subject=subject_name([("CN", "CA")]),
+        public_key=key.public_key(),
+        issuer_certificate=None,
+        issuer_key=key,
+        not_before=now,
+        not_after=now + timedelta(days=1),
+        certificate_authority=True,
+    )
 
 
 class LocationTests(SynchronousTestCase):
@@ -121,6 +144,7 @@ class OpenTests(SynchronousTestCase):
         old = sqlite3.connect(database.path, isolation_level=None)
         old.execute("ALTER TABLE users DROP COLUMN restricted")
         old.execute("ALTER TABLE profiles DROP COLUMN warning")
+        old.execute("ALTER TABLE certificates DROP COLUMN token_key")
         old.execute("DROP TABLE passticket_uses")
         old.execute("DROP TABLE logon_counters")
         old.execute("PRAGMA user_version = 1")
@@ -147,6 +171,7 @@ class OpenTests(SynchronousTestCase):
         database = new_database(self)
         database.close()
         old = sqlite3.connect(database.path, isolation_level=None)
+        old.execute("ALTER TABLE certificates DROP COLUMN token_key")
         old.execute("DROP TABLE passticket_uses")
         old.execute("DROP TABLE logon_counters")
         old.execute("INSERT INTO settings (name, value) VALUES ('refused_logons', '7')")
@@ -164,6 +189,34 @@ class OpenTests(SynchronousTestCase):
             self.assertEqual(
                 cursor.execute("SELECT * FROM passticket_uses").fetchall(), []
             )
+
+    def test_upgradeFromVersion3(self) -> None:
+        """
+        A database of schema version 3 gets the column that says where in a
+        PKCS#11 token a certificate's key is, empty for every certificate
+        it has: their keys stay sealed as they were.
+        """
+        database = new_database(self)
+        KeyRingStore(database).add_certificate(
+            CertificateOwner.authority(),
+            "CA",
+            LoadedCertificate(_self_signed(), None, ()),
+        )
+        database.close()
+        old = sqlite3.connect(database.path, isolation_level=None)
+        old.execute("ALTER TABLE certificates DROP COLUMN token_key")
+        old.execute("PRAGMA user_version = 3")
+        old.close()
+        again = SecurityDatabase.open(database.path, database.stashPath)
+        self.addCleanup(again.close)
+        self.assertEqual(again.schemaVersion, SCHEMA_VERSION)
+        with again.reading() as cursor:
+            self.assertEqual(
+                cursor.execute("SELECT label, token_key FROM certificates").fetchall(),
+                [("CA", None)],
+            )
+        record = KeyRingStore(again).get_certificate(CertificateOwner.authority(), "CA")
+        self.assertIsNone(record.tokenKey)
 
     def test_saysSchemaVersion(self) -> None:
         """

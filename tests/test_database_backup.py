@@ -33,7 +33,7 @@ from nsstwisted.cli import racf
 from nsstwisted.client import NssSession, PasswordCredentials, connect
 from nsstwisted.security.backup import backup_database
 from nsstwisted.security.errors import DatabaseLockedError
-from nsstwisted.security.storage import SCHEMA_TABLES
+from nsstwisted.security.storage import SCHEMA_TABLES, SCHEMA_VERSION
 from nsstwisted.wire.nss import Services, SignatureSchemeCode
 from tests.daemons import (
     CLIENT1_PASSWORD,
@@ -159,7 +159,7 @@ class BackupTestCase(TestCase):
         self.assertEqual((status, err), (0, ""))
         self.assertIn(
             f"NSR0360I security database {self.setup.database} was backed up to "
-            f"{self.target} (schema version 3, ",
+            f"{self.target} (schema version {SCHEMA_VERSION}, ",
             out,
         )
         self.assertIn("NSR0361I the stash file was not copied into the backup", out)

@@ -411,6 +411,7 @@ class FileCopyTests(CopyTestCase):
         with sqlite3.connect(source, isolation_level=None) as old:
             old.execute("ALTER TABLE users DROP COLUMN restricted")
             old.execute("ALTER TABLE profiles DROP COLUMN warning")
+            old.execute("ALTER TABLE certificates DROP COLUMN token_key")
             # And without the tables later versions added.
             for (table,) in old.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'"

@@ -111,6 +111,7 @@ class EngineTests(PostgresqlTestCase):
         """
         database = self.open()
         with database.transaction() as cursor:
+            cursor.execute("ALTER TABLE certificates DROP COLUMN token_key")
             cursor.execute("DROP TABLE passticket_uses")
             cursor.execute("DROP TABLE logon_counters")
             cursor.execute(
@@ -125,6 +126,23 @@ class EngineTests(PostgresqlTestCase):
                 [("refused_logons", 7)],
             )
             self.assertEqual(again.setting(cursor, "refused_logons", "none"), "none")
+
+    def test_upgradeFromVersion3(self) -> None:
+        """
+        A version 3 database on PostgreSQL gets the column that says where
+        in a PKCS#11 token a certificate's key is.
+        """
+        database = self.open()
+        with database.transaction() as cursor:
+            cursor.execute("ALTER TABLE certificates DROP COLUMN token_key")
+            cursor.execute("UPDATE nss_schema SET version = 3")
+        again = self.open()
+        self.assertEqual(again.schemaVersion, SCHEMA_VERSION)
+        with again.reading() as cursor:
+            self.assertEqual(
+                cursor.execute("SELECT count(token_key) FROM certificates").fetchall(),
+                [(0,)],
+            )
 
     def test_newerRefused(self) -> None:
         database = self.open()

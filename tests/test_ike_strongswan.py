@@ -25,15 +25,18 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.trial.unittest import TestCase
 
 from nsstwisted.cli.ipsec import run as ipsec
+from nsstwisted.cli.racf import run as nss_racf
 from tests.daemons import (
     LISTENING,
     DaemonProcess,
+    SecuritySetup,
     build_security,
     python,
     racf,
     twistd_args,
     write_nssd_config,
 )
+from tests.softhsm import SoftToken, new_token
 from tests.strongswan import (
     Charon,
     Child,
@@ -44,6 +47,7 @@ from tests.strongswan import (
     parse_vici_raw,
     strongswan_available,
 )
+from tests.test_nssd_tokens import token_lines
 
 ME = pwd.getpwuid(os.getuid()).pw_name.upper()
 CHARON_PORT = 4600
@@ -100,6 +104,40 @@ IpDynVpnAction esp-gcm
 """
 
 
+def _move_into_token(setup: SecuritySetup, token: SoftToken) -> None:
+    """
+    Give CLIENT1 a successor of its certificate whose key (ECDSA P-256) is
+    made in C{token}, and roll it over into the old one's place: the ring's
+    certificate for client1.example then signs in the token.
+    """
+    err = io.StringIO()
+    tokenOptions = ["--pkcs11-module", token.module, "--pkcs11-pin-file", token.pinFile]
+    for command in (
+        "RACDCERT ID(CLIENT1) REKEY(LABEL('Client1 cert')) WITHLABEL('Client1 hsm') "
+        f"NISTECC(TOKEN({token.label})) SIZE(256) SIGNWITH(CERTAUTH LABEL('NSS CA'))",
+        "RDEFINE SERVAUTH EZB.NSSCERT.NSSSYS.CLIENT1$HSM.HOST UACC(NONE)",
+        "PERMIT EZB.NSSCERT.NSSSYS.CLIENT1$HSM.HOST CLASS(SERVAUTH) ID(CLIENT1) "
+        "ACCESS(READ)",
+        "RACDCERT ID(CLIENT1) ROLLOVER(LABEL('Client1 cert')) NEWLABEL('Client1 hsm')",
+        "SETROPTS RACLIST(SERVAUTH) REFRESH",
+    ):
+        arguments = ["--database", setup.database, "--stash", setup.stash]
+        if nss_racf([*arguments, *tokenOptions, command], io.StringIO(), err):
+            raise RuntimeError(f"{command}: {err.getvalue()}")
+
+
+def _certificate_der(setup: SecuritySetup, label: str) -> bytes:
+    from nsstwisted.security import SecurityDatabase
+    from nsstwisted.security.keyring import CertificateOwner, KeyRingStore
+
+    db = SecurityDatabase.open(setup.database, setup.stash)
+    try:
+        owner = CertificateOwner.user("CLIENT1")
+        return KeyRingStore(db).get_certificate(owner, label).der
+    finally:
+        db.close()
+
+
 def _decimal(spi: str) -> str:
     """strongSwan prints ESP SPIs in hex; IBM's report, in decimal."""
     return str(int(spi, 16))
@@ -136,6 +174,7 @@ class StrongSwanSetup(TestCase):
         charonSettings: dict[str, Any] | None = None,
         connectionOptions: dict[str, Any] | None = None,
         childOptions: dict[str, Any] | None = None,
+        token: SoftToken | None = None,
     ) -> None:
         """
         @param policy: the NSS stack's policy file, with C{{iked}} and
@@ -144,6 +183,10 @@ class StrongSwanSetup(TestCase):
         @param charonSettings: keyword arguments for L{Charon}.
         @param connectionOptions: more swanctl.conf settings of the
             connection, and C{childOptions} of its CHILD_SA.
+        @param token: a SoftHSM2 token to which CLIENT1's certificate is
+            moved before nssd starts: a successor whose key is made in the
+            token takes its place (REKEY, then ROLLOVER), and nssd.conf
+            names the token.
         """
         self.namespace = NetworkNamespace(self.namespacePurpose)
         self.addCleanup(self.namespace.delete)
@@ -171,8 +214,12 @@ class StrongSwanSetup(TestCase):
             "RACDCERT ID(IKED) CONNECT(CERTAUTH LABEL('Peer CA') RING(KEYRING) "
             "USAGE(CERTAUTH))",
         )
+        tokenLines: tuple[str, ...] = ()
+        if token is not None:
+            _move_into_token(setup, token)
+            tokenLines = token_lines(token)
         # nssd, in the namespace
-        nssdConfig = write_nssd_config(setup)
+        nssdConfig = write_nssd_config(setup, *tokenLines)
         self.nssd = self._spawn(twistd_args(nssdConfig, "nssd"))
         match = await self.nssd.waitFor(LISTENING.pattern)
         nssdPort = int(match.group(1))
@@ -429,7 +476,7 @@ class StrongSwanTests(StrongSwanSetup):
                     CertificateOwner.user("CLIENT1"), "Client1 cert"
                 )
                 with db.reading() as cursor:
-                    key = store._private_key(db.master_key(), cursor, record)
+                    key = store._private_key(cursor, record)
             finally:
                 db.close()
             assert isinstance(key, rsa.RSAPrivateKey)
@@ -565,6 +612,43 @@ class StrongSwanTests(StrongSwanSetup):
                 (sa["state"], sa["remote-id"]), ("ESTABLISHED", "client1.example")
             )
             self.assertNotIn(b"Traceback", self.iked.output)
+
+        return ensureDeferred(go())
+
+    def test_token_key(self) -> Deferred[None]:
+        """
+        iked's stack signs IKE_AUTH through nssd with a key in a PKCS#11
+        token (SoftHSM2): CLIENT1's certificate is one whose key was made in
+        the token, and strongSwan accepts the signature both when it
+        initiates and when iked does.
+        """
+        token = new_token(self)
+
+        async def go() -> None:
+            await self._start(token=token)
+            await self.nssd.waitFor(
+                rb"DBG0205I PKCS#11 token \S+ \(module [^)]+\): 1 keys of key ring"
+                rb" NSSD/NSSRING sign in it"
+            )
+            await self.charon.initiate(child="host-host")
+            await self._charon_children()
+            (sa,) = await self.charon.list_sas()
+            self.assertEqual(
+                (sa["state"], sa["remote-id"]), ("ESTABLISHED", "client1.example")
+            )
+            await self.charon.terminate(ike="iked")
+            await self.charon.wait_for_sas(lambda sas: not sas, "no IKE SA")
+            await self._ipsec("-y", "activate", "-n", "host-host", through="CLIENT1")
+            await self._charon_children()
+            out = await self.charon.swanctl("--list-certs", "--raw")
+            received = {
+                bytes.fromhex(body["data"].removeprefix("0x"))
+                for message, body in parse_vici_raw(out)
+                if message == "list-cert event"
+            }
+            self.assertIn(_certificate_der(self.setup, "Client1 hsm"), received)
+            self.assertNotIn(b"Traceback", self.iked.output)
+            self.assertNotIn(b"DBG0206I", self.nssd.output)
 
         return ensureDeferred(go())
 

@@ -195,6 +195,27 @@ class KeywordTests(SynchronousTestCase):
             ),
         )
 
+    def test_pkcs11(self) -> None:
+        """
+        The PKCS#11 token's module, label and PIN file, coded together.
+        """
+        config = load(
+            body(
+                "Pkcs11Module /usr/lib/softhsm/libsofthsm2.so",
+                'pkcs11tokenlabel "NSS Keys"',
+                "PKCS11PINFILE /etc/security/nss-token.pin",
+            )
+        )
+        self.assertEqual(
+            (config.pkcs11Module, config.pkcs11TokenLabel, config.pkcs11PinFile),
+            (
+                "/usr/lib/softhsm/libsofthsm2.so",
+                "NSS Keys",
+                "/etc/security/nss-token.pin",
+            ),
+        )
+        self.assertIn('Pkcs11TokenLabel "NSS Keys"', config.describe())
+
     def test_connection_defaults(self) -> None:
         """
         The limits default to what a reconnect storm of 1,000 iked clients
@@ -309,6 +330,26 @@ class ErrorTests(SynchronousTestCase):
     def test_syslog_level(self) -> None:
         for bad in ("16", "-1", "a", "1.0"):
             self.assertBad(f"SyslogLevel {bad}", "must be a number from 0 to 15")
+
+    def test_pkcs11(self) -> None:
+        """
+        A token needs its module, label and PIN file, each well formed: a
+        PIN file named relative to a daemon's working folder would be
+        another file than the one meant.
+        """
+        module = "Pkcs11Module /usr/lib/softhsm/libsofthsm2.so"
+        label = "Pkcs11TokenLabel NSS"
+        pinFile = "Pkcs11PinFile /etc/nss.pin"
+        self.assertBad(
+            module, "needs Pkcs11TokenLabel and Pkcs11PinFile as well", "SystemName A"
+        )
+        self.assertBad(pinFile, "needs Pkcs11TokenLabel as well", module)
+        self.assertBad("Pkcs11PinFile token.pin", "must be an absolute path")
+        self.assertBad("Pkcs11Module libsofthsm2.so", "must be an absolute path")
+        self.assertBad('Pkcs11TokenLabel "' + "x" * 33 + '"', "1 to 32 bytes")
+        self.assertBad('Pkcs11TokenLabel "' + "é" * 17 + '"', "1 to 32 bytes")
+        self.assertBad('Pkcs11TokenLabel " NSS"', "must not begin or end with a blank")
+        load(body(module, label, pinFile))
 
     def test_message_format(self) -> None:
         error = self.assertBad("Port 65536", "from 0 to 65535")
@@ -529,6 +570,9 @@ class DescribeTests(SynchronousTestCase):
                 "AuditRequired no",
                 "AuditSyslog none",
                 "AuditSyslogSocket /dev/log",
+                "# Pkcs11Module (no PKCS#11 token)",
+                "# Pkcs11TokenLabel (not set)",
+                "# Pkcs11PinFile (not set)",
             ],
         )
 

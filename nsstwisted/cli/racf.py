@@ -73,6 +73,7 @@ from nsstwisted.security.racf.secretkeywords import (
     find_secrets,
     mask_secrets,
 )
+from nsstwisted.security.tokenaccess import TokenAccess, TokenOpener
 
 PROGRAM = "nss-racf"
 EXIT_OK = 0
@@ -111,6 +112,27 @@ class RacfOptions(CommandOptions):
         ["stash", "s", None, "The stash file holding the master key."],
         ["file", "f", None, "Run the commands of this job file ('-': stdin)."],
         *audit_parameters("each command run"),
+        [
+            "pkcs11-module",
+            None,
+            None,
+            "The PKCS#11 module of the tokens that GENCERT ... TOKEN(name), "
+            "BIND, UNBIND and LISTTOKEN name (nssd.conf's Pkcs11Module).",
+        ],
+        [
+            "pkcs11-pin-file",
+            None,
+            None,
+            "The file (mode 0600) holding the tokens' user PIN "
+            "(nssd.conf's Pkcs11PinFile).",
+        ],
+        [
+            "pkcs11-token",
+            None,
+            None,
+            "The token GENCERT's PCICC and ICSF make keys in "
+            "(nssd.conf's Pkcs11TokenLabel).",
+        ],
     ]
 
     opt_h = CommandOptions.opt_help
@@ -314,12 +336,21 @@ def _open_and_run(
             f"NSR0341I security database {path} was created (mode 0600); its"
             f" stash file {stash} is made with the first key sealed\n"
         )
+    tokens = TokenOpener(
+        TokenAccess(
+            module=options["pkcs11-module"],
+            pinFile=options["pkcs11-pin-file"],
+            token=options["pkcs11-token"],
+            source="nss-racf --pkcs11-module, --pkcs11-pin-file and --pkcs11-token",
+        )
+    )
     try:
-        interpreter = RacfInterpreter(database, base)
+        interpreter = RacfInterpreter(database, base, tokens)
         if asJson:
             return _run_commands_json(interpreter, commands, out, err, audit)
         return _run_commands(interpreter, commands, out, err, audit)
     finally:
+        tokens.close()
         database.close()
 
 

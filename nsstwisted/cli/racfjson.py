@@ -32,6 +32,7 @@ from nsstwisted.security.racf.listings import (
     OptionsListing,
     ProfileListing,
     RingListing,
+    TokenListing,
     UserListing,
 )
 from nsstwisted.security.users import GroupProfile, UserProfile
@@ -53,6 +54,9 @@ _FUNCTIONS = {
         "REMOVE",
         "DELETE",
         "ALTER",
+        "BIND",
+        "UNBIND",
+        "LISTTOKEN",
     ),
     "SETROPTS": ("LIST",),
 }
@@ -136,6 +140,7 @@ def _certificate(record: CertificateRecord) -> dict[str, Any]:
         "IssuersName": certificate.issuer.rfc4514_string(),
         "SubjectsName": certificate.subject.rfc4514_string(),
         "PrivateKeyType": _key_type(record),
+        "PrivateKeyToken": record.tokenKeyUri,
     }
 
 
@@ -189,6 +194,27 @@ def _listing(listing: Listing) -> dict[str, Any]:
         return {
             "UserID": listing.userid,
             "Entries": [_ring(ring) for ring in listing.rings],
+        }
+    if isinstance(listing, TokenListing):
+        return {
+            "Token": listing.token,
+            "Entries": [
+                {
+                    "KeyLabel": key.reference.label,
+                    "KeyId": key.reference.id.hex().upper(),
+                    "KeyUri": key.reference.uri,
+                    "KeyType": key.keyType,
+                    "KeySize": key.size or None,
+                    "Sensitive": key.sensitive,
+                    "Extractable": key.extractable,
+                    "Sign": key.sign,
+                    "Certificates": [
+                        {"Label": record.label, "Owner": str(record.owner)}
+                        for record in listing.bound.get(key.reference, [])
+                    ],
+                }
+                for key in listing.keys
+            ],
         }
     assert isinstance(listing, OptionsListing)
     options = listing.options

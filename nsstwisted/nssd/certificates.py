@@ -8,8 +8,9 @@ certificates are read and the path validated by L{nsstwisted.ike.certpath}
 end-entity profile of RFC 4945 (L{nsstwisted.ike.certprofile}), with the
 extended key usages NssConfig C{VerifyEku} allows.
 
-These methods block (the key ring is in SQLite, signing is CPU work), so the
-session runs them in the server's thread pool, never on the reactor thread.
+These methods block (the key ring is in SQLite, signing is CPU work or a
+trip to a PKCS#11 token), so the session runs them in the server's thread
+pool, never on the reactor thread.
 They answer with a reply message or raise L{RequestRefused}, which carries the
 return and reason codes the client will see.
 """
@@ -39,6 +40,8 @@ from nsstwisted.security.errors import (
     NotFoundError,
     SecurityEnvironmentError,
     SecurityRequestError,
+    TokenKeyError,
+    TokenUnavailableError,
 )
 from nsstwisted.security.keyring import KeyRing, KeyRingStore, RingEntry
 from nsstwisted.security.labels import map_label
@@ -117,6 +120,25 @@ class PreparedSignature:
             signature = self.keyrings.sign_entry(
                 entry, self.payload, self.scheme, prehashed=self.prehashed
             )
+        except TokenUnavailableError as e:
+            # The key's token, not the server: the client may try again
+            # later, or at another server, and every other key signs on.
+            self.diagnostics.token_sign_refused(
+                requester.clientName, entry.record.label, str(e), requester.requestId
+            )
+            raise RequestRefused(
+                ReasonCode.NSSRsnKeyStoreUnavailable,
+                e.text,
+                f"the token holding the key of certificate {entry.record.label!r} "
+                "cannot be used now",
+            ) from None
+        except TokenKeyError as e:
+            # The token answers, and the key is not there (or not the
+            # certificate's): the certificate has no usable private key.
+            self.diagnostics.token_sign_refused(
+                requester.clientName, entry.record.label, str(e), requester.requestId
+            )
+            raise RequestRefused(ReasonCode.NSSRsnNoPrivateKey, e.text) from None
         except SecurityEnvironmentError:
             raise
         except SecurityRequestError as e:

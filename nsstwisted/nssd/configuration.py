@@ -112,6 +112,7 @@ MAX_SYSLOG_LEVEL = 15
 MAX_CONNECTIONS = 65535
 MAX_LOGON_TIMEOUT = 600
 MAX_RING_NAME_LENGTH = 237
+MAX_TOKEN_LABEL_BYTES = 32
 
 # The same rules as nsstwisted.security, restated here so that this module
 # stays stdlib-only: the configuration is read before any database is open.
@@ -185,6 +186,12 @@ class NssdConfiguration:
     @ivar auditSyslog: the syslog facility the audit trail is also (or
         only) sent to, by name, or L{None} for none.
     @ivar auditSyslogSocket: the local syslog socket it is sent to.
+    @ivar pkcs11Module: the PKCS#11 module (a shared library) of the token
+        that holds the private keys of certificates made or bound there
+        (RACDCERT GENCERT ... TOKEN(name), BIND), or L{None} for none.
+    @ivar pkcs11TokenLabel: that token's label.
+    @ivar pkcs11PinFile: the file, of mode 0600, holding the token's user
+        PIN; never the database, whose copies travel further.
     """
 
     systemName: str
@@ -214,6 +221,10 @@ class NssdConfiguration:
     def audited(self) -> bool:
         """Whether there is an audit trail: a file, syslog, or both."""
         return self.auditFile is not None or self.auditSyslog is not None
+
+    pkcs11Module: str | None = None
+    pkcs11TokenLabel: str | None = None
+    pkcs11PinFile: str | None = None
 
     def describe(self) -> list[str]:
         """
@@ -247,6 +258,9 @@ class NssdConfiguration:
             f"AuditRequired {'yes' if self.auditRequired else 'no'}",
             f"AuditSyslog {self.auditSyslog or 'none'}",
             f"AuditSyslogSocket {format_value(self.auditSyslogSocket)}",
+            _optional("Pkcs11Module", self.pkcs11Module, "no PKCS#11 token"),
+            _optional("Pkcs11TokenLabel", self.pkcs11TokenLabel),
+            _optional("Pkcs11PinFile", self.pkcs11PinFile),
         ]
         return lines
 
@@ -284,6 +298,9 @@ class NssdConfiguration:
             "AuditRequired": self.auditRequired,
             "AuditSyslog": self.auditSyslog,
             "AuditSyslogSocket": self.auditSyslogSocket,
+            "Pkcs11Module": self.pkcs11Module,
+            "Pkcs11TokenLabel": self.pkcs11TokenLabel,
+            "Pkcs11PinFile": self.pkcs11PinFile,
         }
         return [{"Statement": "NssConfig", "Name": None, "Settings": settings}]
 
@@ -430,6 +447,27 @@ def _eku(setting: Setting, filename: str) -> PeerEku:
     )
 
 
+def _token_label(setting: Setting, filename: str) -> str:
+    """
+    A PKCS#11 token label (the same rule as L{nsstwisted.security.
+    tokenreference.check_token_label}, restated to stay stdlib-only): 1 to
+    32 bytes of UTF-8, printable, with no blank at either end, since the
+    token pads its label with blanks.
+    """
+    label = _single(setting, filename)
+    size = len(label.encode("utf-8"))
+    if not 1 <= size <= MAX_TOKEN_LABEL_BYTES or not label.isprintable():
+        raise _error(
+            setting,
+            filename,
+            f"must be 1 to {MAX_TOKEN_LABEL_BYTES} bytes of printable characters"
+            " (quote a label holding blanks)",
+        )
+    if label != label.strip():
+        raise _error(setting, filename, "must not begin or end with a blank")
+    return label
+
+
 # keyword (lower case) -> (field, check); a field of None is checked only.
 _KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "port": ("port", _number(0, 65535)),
@@ -472,6 +510,16 @@ _KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "auditrequired": ("auditRequired", yes_no_value),
     "auditsyslog": ("auditSyslog", syslog_facility_value(SYSLOG_FACILITIES)),
     "auditsyslogsocket": ("auditSyslogSocket", _path(MAX_SOCKET_PATH_BYTES)),
+    "pkcs11module": ("pkcs11Module", _path()),
+    "pkcs11tokenlabel": ("pkcs11TokenLabel", _token_label),
+    "pkcs11pinfile": ("pkcs11PinFile", _path()),
+}
+
+# The keywords of the token, which are coded all three or not at all.
+_PKCS11_KEYWORDS = {
+    "pkcs11Module": "Pkcs11Module",
+    "pkcs11TokenLabel": "Pkcs11TokenLabel",
+    "pkcs11PinFile": "Pkcs11PinFile",
 }
 
 
@@ -509,6 +557,7 @@ def _build(
     values: dict[str, Any] = {}
     tlsLabel: Setting | None = None
     auditRequired: Setting | None = None
+    pkcs11: dict[str, Setting] = {}
     for setting in _settings(statements, filename):
         entry = _KEYWORDS.get(setting.keyword.lower())
         if entry is None:
@@ -521,6 +570,8 @@ def _build(
             tlsLabel = setting
         if field == "auditRequired":
             auditRequired = setting
+        if field in _PKCS11_KEYWORDS:
+            pkcs11[field] = setting
     if "systemName" not in values:
         host = socket.gethostname() if hostname is None else hostname
         name = default_system_name(host)
@@ -552,5 +603,15 @@ def _build(
             filename,
             "yes needs an audit trail to write to, but neither AuditFile nor"
             " AuditSyslog is coded",
+        )
+    if pkcs11 and len(pkcs11) != len(_PKCS11_KEYWORDS):
+        coded = list(pkcs11.values())[-1]
+        missing = [k for f, k in _PKCS11_KEYWORDS.items() if f not in pkcs11]
+        raise _error(
+            coded,
+            filename,
+            "needs " + " and ".join(missing) + " as well: nssd reaches a PKCS#11"
+            " token through its module, by its label, with the PIN of its PIN"
+            " file",
         )
     return NssdConfiguration(**values)

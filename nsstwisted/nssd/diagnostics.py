@@ -173,6 +173,54 @@ class Diagnostics:
             f" be written yet ({why}); nssd keeps them and tries again",
         )
 
+    # PKCS#11 tokens: always written, since keys that cannot sign need an
+    # operator whatever the level.
+
+    def token_keys_loaded(
+        self, token: str, module: str, ring: str, loaded: int, unusable: int
+    ) -> None:
+        self._emit(
+            "DBG0205I",
+            None,
+            f"PKCS#11 token {token} (module {module}): {loaded} keys of key ring"
+            f" {ring} sign in it"
+            + (f", {unusable} cannot (DBG0207I)" if unusable else ""),
+        )
+
+    def token_unavailable(self, token: str, reason: str) -> None:
+        self._emit(
+            "DBG0206I",
+            None,
+            f"PKCS#11 token {token or '(none)'} is unavailable: {reason}; the"
+            " certificates whose keys it holds cannot sign until it is back,"
+            " and every other key signs on",
+        )
+
+    def token_key_unusable(
+        self, ring: str, label: str, messageId: str, reason: str
+    ) -> None:
+        self._emit(
+            "DBG0207I",
+            None,
+            f"key ring {ring}: certificate ( {label} ) cannot sign: {messageId}"
+            f" {reason}",
+        )
+
+    def token_reset(self, token: str, reason: str) -> None:
+        self._emit(
+            "DBG0209I",
+            None,
+            f"PKCS#11 token {token} failed as a reset token does ({reason}):"
+            " nssd logged into it again, and signs on",
+        )
+
+    def token_available(self, token: str) -> None:
+        self._emit(
+            "DBG0210I",
+            None,
+            f"PKCS#11 token {token} is available again: its keys sign",
+        )
+
     def nmi_listening(self, path: str) -> None:
         self._emit("DBG0014I", None, f"management interface listening on {path}")
 
@@ -378,6 +426,16 @@ class Diagnostics:
             f"Client {clientName} may not use certificate ( {label} ): its profile "
             f"name {profile} also names another certificate of the ring "
             f"for request {requestId:032X}",
+        )
+
+    def token_sign_refused(
+        self, clientName: str, label: str, reason: str, requestId: int
+    ) -> None:
+        self._emit(
+            "DBG0208I",
+            SyslogLevel.CERTINFO,
+            f"Client {clientName} signature with certificate ( {label} ) refused:"
+            f" {reason} for request {requestId:032X}",
         )
 
     def cert_not_found(self, clientName: str, wanted: str, requestId: int) -> None:

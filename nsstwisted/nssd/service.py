@@ -65,6 +65,7 @@ from nsstwisted.nssd.registry import ClientRegistry
 from nsstwisted.nssd.router import NetworkManagementRouter
 from nsstwisted.nssd.session import NssServerSession, ServerContext
 from nsstwisted.nssd.tls import ServerContextFactory, server_context
+from nsstwisted.nssd.tokens import NssdTokens
 from nsstwisted.nssd.workerpool import WorkerPool
 from nsstwisted.protocols.nmi import (
     NmiServerFactory,
@@ -87,7 +88,12 @@ from nsstwisted.security.errors import (
     MasterKeyChangedError,
     SecurityError,
 )
-from nsstwisted.security.keyring import CertificateRecord, KeyRing, KeyRingStore
+from nsstwisted.security.keyring import (
+    CertificateRecord,
+    KeyRing,
+    KeyRingStore,
+    RingEntry,
+)
 from nsstwisted.security.location import database_path, stash_path
 from nsstwisted.security.logon import Logon
 from nsstwisted.security.profiles import Decision, ProfileSnapshot, ProfileStore
@@ -159,7 +165,9 @@ class NSSDService(Service):
         self._database = database
         self.diagnostics = Diagnostics(configuration.syslogLevel)
         self.audit = AuditTrail(reactor, self.diagnostics, configuration)
-        self.keyrings = KeyRingStore(database)
+        # One session of the token's pool for each thread that signs.
+        self.tokens = NssdTokens(self.diagnostics, threads or os.cpu_count() or 2)
+        self.keyrings = KeyRingStore(database, self.tokens)
         self.profiles = ProfileStore(database)
         self.users = UserRegistry(database)
         self.registry = ClientRegistry()
@@ -193,8 +201,14 @@ class NSSDService(Service):
         )
         self.metricsPort: IListeningPort | None = None
         self.snapshot: ProfileSnapshot = self.profiles.snapshot()
-        self.ring: KeyRing | None = self._load_ring(configuration)
-        context, self.tlsCertificate = self._tls_context(configuration)
+        self.tokens.configure(configuration)
+        try:
+            self.ring: KeyRing | None = self._load_ring(configuration)
+            context, self.tlsCertificate = self._tls_context(configuration)
+        except BaseException:
+            # A start that fails logs out of the token it logged into.
+            self.tokens.close()
+            raise
         self.contextFactory = ServerContextFactory(context)
         self.port: IListeningPort | None = None
         self._ports: list[IListeningPort] = []
@@ -338,6 +352,7 @@ class NSSDService(Service):
         try:
             return service._checked(configPath, now or datetime.now(UTC))
         finally:
+            service.tokens.close()
             service._database.close()
 
     def _checked(self, configPath: str, now: datetime) -> list[str]:
@@ -378,7 +393,24 @@ class NSSDService(Service):
                 if configuration.auditSyslog is not None
                 else []
             ),
+            *self._token_checked(),
         ]
+
+    def _token_checked(self) -> list[str]:
+        """
+        What C{--check} says of the PKCS#11 token: logged into, or why not
+        (a start would serve on without its keys).
+        """
+        token = self.tokens.token
+        if token is None:
+            return []
+        unavailable = token.unavailable
+        if unavailable is not None:
+            return [
+                f"PKCS#11 token {token.label} is unavailable ({unavailable}): nssd "
+                "would start, and its keys would not sign"
+            ]
+        return [f"PKCS#11 token {token.label} (module {token.modulePath}): logged in"]
 
     def _sessions_by_state(self) -> dict[str, int]:
         # Held connections that are not (or not yet) a registered logon are
@@ -429,8 +461,24 @@ class NSSDService(Service):
             return None
         ring = self.keyrings.ring(*configuration.keyRing)
         # Unsealed now, so that signing never waits for the database, and
-        # goes on while it cannot be reached.
-        self.keyrings.pin_keys(ring)
+        # goes on while it cannot be reached; a key in a token is found and
+        # checked there now, so that one that cannot sign is said now.
+        unusable: list[RingEntry] = []
+
+        def report(entry: RingEntry, error: SecurityError) -> None:
+            unusable.append(entry)
+            self.diagnostics.token_key_unusable(
+                str(ring), entry.record.label, error.messageId, error.text
+            )
+
+        self.keyrings.pin_keys(ring, report)
+        inToken = [e for e in ring.entries if e.record.tokenKeyUri is not None]
+        token = self.tokens.token
+        if inToken and token is not None:
+            failed = sum(1 for e in unusable if e in inToken)
+            self.diagnostics.token_keys_loaded(
+                token.label, token.modulePath, str(ring), len(inToken) - failed, failed
+            )
         return ring
 
     def _report_collisions(self, ring: KeyRing | None) -> None:
@@ -512,6 +560,7 @@ class NSSDService(Service):
         self.pool.stop()
         self.logonPool.stop()
         self.audit.stop()
+        self.tokens.close()
         return DeferredList(stopping).addCallback(lambda _: None)
 
     def _factory(self) -> NssFactory:
@@ -730,6 +779,7 @@ class NSSDService(Service):
             raise RefreshRejected(str(e)) from None
         old = self.configuration
         try:
+            yield self._in_pool(self.tokens.configure, new)
             ring = yield self._in_pool(self._load_ring, new)
             context, tlsCertificate = yield self._in_pool(self._tls_context, new)
             snapshot = yield self._in_pool(self.profiles.snapshot)

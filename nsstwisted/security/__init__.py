@@ -1,7 +1,8 @@
 """
 The external security manager: users and groups, SERVAUTH and PTKTDATA
 profiles with an in-memory snapshot for checks, key rings whose private keys
-never leave this package, PassTickets, and the RACF command language.
+never leave this package (or the PKCS#11 token that holds them), PassTickets,
+and the RACF command language.
 
 No Twisted here: the daemons call this package from a thread pool.
 """
@@ -18,12 +19,15 @@ from nsstwisted.security.errors import (
     LabelCollisionError,
     NotFoundError,
     PassTicketError,
+    PinFileError,
     SchemaVersionError,
     SecurityEnvironmentError,
     SecurityError,
     SecurityRequestError,
     StashError,
     TamperedEntryError,
+    TokenKeyError,
+    TokenUnavailableError,
 )
 from nsstwisted.security.keyring import (
     CertificateOwner,
@@ -79,6 +83,7 @@ __all__ = [
     "PassTicketEvaluator",
     "PassTicketRejected",
     "PassTicketRejection",
+    "PinFileError",
     "ProfileSnapshot",
     "ProfileStore",
     "ResourceClass",
@@ -91,6 +96,8 @@ __all__ = [
     "SignatureScheme",
     "StashError",
     "TamperedEntryError",
+    "TokenKeyError",
+    "TokenUnavailableError",
     "UserRegistry",
     "database_path",
     "generate_passticket",

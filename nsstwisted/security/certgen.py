@@ -33,6 +33,7 @@ __all__ = [
     "KEY_SIZES",
     "build_certificate",
     "generate_private_key",
+    "generate_size",
     "subject_name",
 ]
 
@@ -65,9 +66,10 @@ _COUNTRY = re.compile(r"[A-Za-z]{2}")
 _MAX_SERIAL = 1 << 159
 
 
-def generate_private_key(algorithm: str, size: int | None) -> PrivateKey:
+def generate_size(algorithm: str, size: int | None) -> int:
     """
-    Make a new key as RACDCERT GENCERT RSA/NISTECC SIZE(n) asks.
+    The key size RACDCERT GENCERT RSA/NISTECC SIZE(n) asks for, checked,
+    with the default filled in: for a key made here or inside a token.
 
     Only the three RSA sizes in common use are offered, rather than every
     multiple of 8 the policy would allow, so that generated keys are ones
@@ -85,18 +87,30 @@ def generate_private_key(algorithm: str, size: int | None) -> PrivateKey:
             raise InvalidValueError(
                 f"RSA key size {bits} is not allowed: use 2048, 3072 or 4096"
             )
-        return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+        return bits
     if kind == "NISTECC":
         bits = 256 if size is None else size
-        curve = _EC_CURVES.get(bits)
-        if curve is None:
+        if bits not in _EC_CURVES:
             raise InvalidValueError(
                 f"NISTECC key size {bits} is not allowed: use 256 or 384"
             )
-        return ec.generate_private_key(curve)
+        return bits
     raise InvalidValueError(
         f"key algorithm {algorithm!r} is not allowed: use RSA or NISTECC"
     )
+
+
+def generate_private_key(algorithm: str, size: int | None) -> PrivateKey:
+    """
+    Make a new key as RACDCERT GENCERT RSA/NISTECC SIZE(n) asks
+    (L{generate_size} says which sizes).
+
+    @raise InvalidValueError: for another algorithm or size.
+    """
+    bits = generate_size(algorithm, size)
+    if algorithm.upper() == "RSA":
+        return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return ec.generate_private_key(_EC_CURVES[bits])
 
 
 def subject_name(parts: Sequence[tuple[str, str]]) -> x509.Name:

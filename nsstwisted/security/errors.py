@@ -322,3 +322,45 @@ class RekeyFailedError(SecurityEnvironmentError):
     """
 
     messageId = "NSR0371E"
+
+
+class TokenUnavailableError(SecurityEnvironmentError):
+    """
+    A PKCS#11 token cannot be used now: its module cannot be loaded, the
+    token is not present, its PIN is refused, or it stopped answering.
+    Every key it holds is unusable until it is back; keys held elsewhere
+    (sealed in the database, another token) are not affected.
+
+    @ivar token: the token's label.
+    @ivar retry: whether trying again later may succeed by itself (a token
+        removed and put back); C{False} where only the operator can help
+        (a wrong PIN, which a retry would only count towards a lockout).
+    """
+
+    messageId = "NSR0390E"
+
+    def __init__(self, text: str, token: str = "", *, retry: bool = True) -> None:
+        super().__init__(text)
+        self.token = token
+        self.retry = retry
+
+
+class TokenKeyError(SecurityRequestError):
+    """
+    A key in a PKCS#11 token cannot serve as asked, though the token
+    answers: it is not there, does not match its certificate, cannot sign
+    with the mechanisms a scheme needs, or is asked for a use a token key
+    cannot serve (a TLS server key, its own export).
+    """
+
+    messageId = "NSR0391E"
+
+
+class PinFileError(SecurityEnvironmentError):
+    """
+    A token's PIN file is missing, unreadable, empty, not a regular file,
+    or open to group or others: a PIN anyone on the host can read protects
+    nothing, so such a file is refused rather than warned about.
+    """
+
+    messageId = "NSR0392E"

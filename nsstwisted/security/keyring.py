@@ -8,7 +8,9 @@ belongs to a user and lists certificates of any owner, each with a usage.
 
 Private keys are stored only as AES-GCM blobs sealed under the master key and
 bound to the certificate's fingerprint, so a blob copied onto another row fails
-to open.  No method returns a key: L{KeyRingStore.sign} is the only use.
+to open; or they live in a PKCS#11 token, and the row records only where (an
+RFC 7512 URI: the token, the key object's label and id), never the key.  No
+method returns a key: L{KeyRingStore.sign} is the only use.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import functools
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -32,25 +34,60 @@ from nsstwisted.security.certfiles import (
     PrivateKey,
     check_key_policy,
 )
-from nsstwisted.security.certgen import build_certificate, generate_private_key
+from nsstwisted.security.certgen import (
+    build_certificate,
+    generate_private_key,
+    generate_size,
+)
 from nsstwisted.security.database import SecurityDatabase
 from nsstwisted.security.errors import (
     AlreadyExistsError,
     InvalidValueError,
     LabelCollisionError,
     NotFoundError,
+    SecurityError,
     SecurityRequestError,
     TamperedEntryError,
+    TokenKeyError,
+    TokenUnavailableError,
 )
+from nsstwisted.security.keystores import NoTokenKeys, TokenKeys
 from nsstwisted.security.labels import MAX_LABEL_LENGTH, colliding_labels, map_label
 from nsstwisted.security.signing import SignatureScheme, scheme_for_key, sign
 from nsstwisted.security.stash import MasterKey
 from nsstwisted.security.storage import Cursor
+from nsstwisted.security.tokenkeys import TokenKey, is_token_key
+from nsstwisted.security.tokenreference import TokenKeyReference
 from nsstwisted.security.users import normalize_id, require_user
 
 MAX_RING_NAME_LENGTH = 237
 DEFAULT_VALIDITY = timedelta(days=365)
 _KEY_CACHE_SIZE = 64
+
+
+class KeyGenerator(Protocol):
+    """
+    What makes a key pair inside a token (a L{Pkcs11Token
+    <nsstwisted.security.pkcs11token.Pkcs11Token>}), as GENCERT needs it.
+    """
+
+    label: str
+
+    def generate_key_pair(self, algorithm: str, size: int, objectLabel: str) -> Any:
+        """
+        A new key pair in the token: its private key as a token key.
+        """
+
+    def destroy_key(self, reference: TokenKeyReference) -> None:
+        """
+        Destroy a key pair made for a certificate that was not stored.
+        """
+
+    def find_key(self, public: Any) -> tuple[Any, ...]:
+        """
+        The keys in the token whose public key is C{public}, as
+        L{TokenKeyInfo <nsstwisted.security.tokenobjects.TokenKeyInfo>}s.
+        """
 
 
 class TlsContext(Protocol):
@@ -148,6 +185,7 @@ class CertificateRecord:
     trusted: bool
     hasPrivateKey: bool
     der: bytes
+    tokenKeyUri: str | None = None
 
     # Cached: a record in a server's ring snapshot is asked for these on
     # every request, and the DER never changes.
@@ -165,6 +203,18 @@ class CertificateRecord:
     @property
     def fingerprint(self) -> str:
         return self.digest.hex()
+
+    @functools.cached_property
+    def tokenKey(self) -> TokenKeyReference | None:
+        """
+        Where the private key lives if a PKCS#11 token holds it, or C{None}
+        (no key, or one sealed in the database).
+
+        @raise InvalidValueError: the row's reference cannot be read.
+        """
+        if self.tokenKeyUri is None:
+            return None
+        return TokenKeyReference.parse(self.tokenKeyUri)
 
 
 @dataclass(frozen=True)
@@ -253,13 +303,13 @@ def check_label(label: str) -> str:
 
 _RING_QUERY = (
     "SELECT c.id, c.owner, c.label, c.trusted, c.sealed_key IS NOT NULL, c.der, "
-    "m.usage, m.is_default FROM ring_members m JOIN certificates c "
+    "c.token_key, m.usage, m.is_default FROM ring_members m JOIN certificates c "
     "ON c.id = m.certificate_id WHERE m.owner = ? AND m.ring = ?"
 )
 
 
 def _ring_entry(row: tuple[Any, ...]) -> RingEntry:
-    return RingEntry(_record(row[:6]), CertificateUsage(row[6]), bool(row[7]))
+    return RingEntry(_record(row[:7]), CertificateUsage(row[7]), bool(row[8]))
 
 
 def private_key_aad(der: bytes) -> bytes:
@@ -270,16 +320,18 @@ def private_key_aad(der: bytes) -> bytes:
     return b"nsstwisted private key\x00" + hashlib.sha256(der).digest()
 
 
-_CERT_COLUMNS = "id, owner, label, trusted, sealed_key IS NOT NULL, der"
+_CERT_COLUMNS = "id, owner, label, trusted, sealed_key IS NOT NULL, der, token_key"
 
 
 def _record(row: tuple[Any, ...]) -> CertificateRecord:
+    tokenKey = None if row[6] is None else str(row[6])
     return CertificateRecord(
         owner=CertificateOwner.from_key(str(row[1])),
         label=str(row[2]),
         trusted=bool(row[3]),
-        hasPrivateKey=bool(row[4]),
+        hasPrivateKey=bool(row[4]) or tokenKey is not None,
         der=bytes(row[5]),
+        tokenKeyUri=tokenKey,
     )
 
 
@@ -288,8 +340,18 @@ class KeyRingStore:
     The certificates and key rings of one security database.
     """
 
-    def __init__(self, database: SecurityDatabase) -> None:
+    def __init__(
+        self, database: SecurityDatabase, tokens: TokenKeys | None = None
+    ) -> None:
+        """
+        @param tokens: the PKCS#11 tokens this process reaches, which hold
+            the keys of the certificates whose rows name a token key; by
+            default none.
+        """
         self._database = database
+        self.tokens: TokenKeys = tokens or NoTokenKeys(
+            "this process opens no PKCS#11 token"
+        )
         self._keys: OrderedDict[bytes, PrivateKey] = OrderedDict()
         # The keys of a server's own ring, unsealed when it loads the ring
         # (see pin_keys), beside the bounded cache above.
@@ -336,45 +398,80 @@ class KeyRingStore:
         altNames: tuple[tuple[str, str], ...] = (),
         notBefore: datetime | None = None,
         notAfter: datetime | None = None,
+        token: KeyGenerator | None = None,
+        tokenKeyLabel: str | None = None,
     ) -> CertificateRecord:
         """
         Make a key pair and a certificate for it (RACDCERT GENCERT), signed
         by the certificate C{signWith} names, or self-signed.  CERTAUTH
         certificates are made certificate authorities.
+
+        @param token: make the key pair inside this PKCS#11 token
+            (GENCERT's C{RSA(TOKEN(...))}, C{NISTECC(TOKEN(...))}, C{PCICC},
+            C{ICSF}), and record where it is; by default it is made here
+            and sealed in the database.  A key made for a certificate that
+            is then not stored is destroyed again.
+        @param tokenKeyLabel: the key object's label in the token; by
+            default the certificate's label.
         """
         check_label(label)
         start = notBefore or datetime.now(UTC).replace(microsecond=0)
         end = notAfter or start + DEFAULT_VALIDITY
-        key = generate_private_key(algorithm, size)
-        master = self._database.master_key()
+        if token is None:
+            key: PrivateKey = generate_private_key(algorithm, size)
+            master: MasterKey | None = self._database.master_key()
+        else:
+            # Checked before the token is asked, so that a wrong size
+            # makes nothing there.
+            size = generate_size(algorithm, size)
+            master = None
         with self._database.transaction() as cursor:
-            self._database.confirm_master_key(cursor, master)
+            if master is not None:
+                self._database.confirm_master_key(cursor, master)
             if owner.userid is not None:
                 require_user(cursor, owner.userid)
-            if signWith is None:
-                issuerCertificate, issuerKey = None, key
-            else:
+            self._check_new(cursor, owner, label)
+            signer = None
+            if signWith is not None:
                 signer = self._get(cursor, *signWith)
                 if not signer.hasPrivateKey:
                     raise InvalidValueError(
                         f"certificate {signer.label!r} of {signer.owner} has no "
                         "private key to sign with"
                     )
-                issuerCertificate = signer.certificate
-                issuerKey = self._private_key(master, cursor, signer)
-            certificate = build_certificate(
-                subject=subject,
-                public_key=key.public_key(),
-                issuer_certificate=issuerCertificate,
-                issuer_key=issuerKey,
-                not_before=start,
-                not_after=end,
-                certificate_authority=owner.certauth,
-                alt_names=altNames,
-            )
-            der = certificate.public_bytes(serialization.Encoding.DER)
-            self._insert(cursor, owner, label, der, True, self._seal(master, key, der))
-            return self._get(cursor, owner, label)
+            if token is not None:
+                assert size is not None
+                key = token.generate_key_pair(algorithm, size, tokenKeyLabel or label)
+            try:
+                if signer is None:
+                    issuerCertificate, issuerKey = None, key
+                else:
+                    issuerCertificate = signer.certificate
+                    issuerKey = self._private_key(cursor, signer)
+                certificate = build_certificate(
+                    subject=subject,
+                    public_key=key.public_key(),
+                    issuer_certificate=issuerCertificate,
+                    issuer_key=issuerKey,
+                    not_before=start,
+                    not_after=end,
+                    certificate_authority=owner.certauth,
+                    alt_names=altNames,
+                )
+                der = certificate.public_bytes(serialization.Encoding.DER)
+                if isinstance(key, TokenKey):
+                    self._insert(
+                        cursor, owner, label, der, True, None, key.reference.uri
+                    )
+                else:
+                    assert master is not None
+                    sealed = self._seal(master, key, der)
+                    self._insert(cursor, owner, label, der, True, sealed)
+                return self._get(cursor, owner, label)
+            except BaseException:
+                if token is not None and isinstance(key, TokenKey):
+                    token.destroy_key(key.reference)
+                raise
 
     def rekey_certificate(
         self,
@@ -387,6 +484,7 @@ class KeyRingStore:
         signWith: tuple[CertificateOwner, str] | None = None,
         notBefore: datetime | None = None,
         notAfter: datetime | None = None,
+        token: KeyGenerator | None = None,
     ) -> CertificateRecord:
         """
         Make the successor of a certificate with a new key pair (RACDCERT
@@ -401,10 +499,19 @@ class KeyRingStore:
 
         @param algorithm: C{"RSA"} or C{"NISTECC"}; by default the old
             key's kind, and its size unless C{size} is given.
+        @param token: make the new key pair inside this PKCS#11 token; an
+            old key in a token needs one (its successor's key goes there
+            too, not into the database).
         @raise InvalidValueError: the old certificate has no private key, so
             it is not one that signs and has nothing to retire.
         """
         old = self.get_certificate(owner, label)
+        if old.tokenKey is not None and token is None:
+            raise InvalidValueError(
+                f"the private key of certificate {label!r} of {owner} is in "
+                f"PKCS#11 token {old.tokenKey.token}: its successor's key is made "
+                "in a token too; name one (RSA(TOKEN(name)) or NISTECC(TOKEN(name)))"
+            )
         if not old.hasPrivateKey:
             raise InvalidValueError(
                 f"certificate {label!r} of {owner} has no private key: only a "
@@ -438,6 +545,7 @@ class KeyRingStore:
             altNames=altNames,
             notBefore=notBefore,
             notAfter=notAfter,
+            token=token,
         )
 
     def rollover(self, owner: CertificateOwner, label: str, newLabel: str) -> int:
@@ -445,8 +553,10 @@ class KeyRingStore:
         Retire a certificate for its successor (RACDCERT ROLLOVER), in one
         transaction: the successor takes the old certificate's place (usage
         and default) in every ring the old one is connected to, and the old
-        private key is destroyed.  The old certificate stays, without its
-        key, so that signatures made with it can still be verified.
+        private key is destroyed (a key in a token is forgotten here, and
+        stays in its token for its own tools to destroy).  The old
+        certificate stays, without its key, so that signatures made with it
+        can still be verified.
 
         @return: how many rings were rolled over.
         @raise InvalidValueError: the successor has no private key, or the
@@ -481,11 +591,112 @@ class KeyRingStore:
                     (ringOwner, ring, newId, usage, isDefault),
                 )
             cursor.execute(
-                "UPDATE certificates SET sealed_key = NULL WHERE id = ?", (oldId,)
+                "UPDATE certificates SET sealed_key = NULL, token_key = NULL "
+                "WHERE id = ?",
+                (oldId,),
             )
         with self._keysLock:
             self._keys.pop(old.digest, None)
         return len(memberships)
+
+    def bind_token_key(
+        self, owner: CertificateOwner, label: str, token: KeyGenerator
+    ) -> tuple[CertificateRecord, Any]:
+        """
+        Record that the private key of a certificate already in the
+        database is in C{token} (RACDCERT BIND): the key whose public key is
+        the certificate's, found in the token.  The certificate must have no
+        private key yet (added from a file of the certificate alone), since
+        a key sealed here has been outside any token.
+
+        @return: the certificate as stored now, and the key's
+            L{TokenKeyInfo <nsstwisted.security.tokenobjects.TokenKeyInfo>}
+            (whose flags say whether it is sensitive and unextractable).
+        @raise InvalidValueError: the certificate has a private key already.
+        @raise TokenKeyError: the token holds no such key, or more than one.
+        """
+        record = self.get_certificate(owner, label)
+        if record.hasPrivateKey:
+            where = (
+                f"in PKCS#11 token {record.tokenKey.token}"
+                if record.tokenKey is not None
+                else "sealed in the security database"
+            )
+            raise InvalidValueError(
+                f"certificate {label!r} of {owner} has a private key already, "
+                f"{where}: only a certificate without one is bound to a token key"
+            )
+        found = token.find_key(record.certificate.public_key())
+        if not found:
+            raise TokenKeyError(
+                f"token {token.label} holds no private key whose public key is "
+                f"that of certificate {label!r} of {owner}"
+            )
+        if len(found) > 1:
+            raise TokenKeyError(
+                f"token {token.label} holds {len(found)} private keys for the "
+                f"public key of certificate {label!r} of {owner}: keep one"
+            )
+        info = found[0]
+        with self._database.transaction() as cursor:
+            current = self._get(cursor, owner, label)
+            if current.hasPrivateKey:
+                raise InvalidValueError(
+                    f"certificate {label!r} of {owner} has a private key already"
+                )
+            cursor.execute(
+                "UPDATE certificates SET token_key = ? WHERE owner = ? AND label = ?",
+                (info.reference.uri, owner.key, label),
+            )
+            return self._get(cursor, owner, label), info
+
+    def unbind_token_key(
+        self, owner: CertificateOwner, label: str, tokenLabel: str
+    ) -> CertificateRecord:
+        """
+        Forget that a certificate's private key is in token C{tokenLabel}
+        (RACDCERT UNBIND): the certificate stays, without a private key, and
+        the key stays in the token, for the token's own tools to destroy.
+
+        @return: the certificate as it was, with the reference it had.
+        @raise InvalidValueError: its key is not in that token.
+        """
+        with self._database.transaction() as cursor:
+            record = self._get(cursor, owner, label)
+            if record.tokenKey is None or record.tokenKey.token != tokenLabel:
+                raise InvalidValueError(
+                    f"the private key of certificate {label!r} of {owner} is not "
+                    f"in PKCS#11 token {tokenLabel}"
+                )
+            cursor.execute(
+                "UPDATE certificates SET token_key = NULL WHERE owner = ? "
+                "AND label = ?",
+                (owner.key, label),
+            )
+        with self._keysLock:
+            self._keys.pop(record.digest, None)
+        return record
+
+    def token_certificates(self, tokenLabel: str) -> list[CertificateRecord]:
+        """
+        The certificates whose private keys are in token C{tokenLabel}
+        (RACDCERT LISTTOKEN shows each key's).
+        """
+        with self._database.reading() as cursor:
+            rows = cursor.execute(
+                f"SELECT {_CERT_COLUMNS} FROM certificates "  # noqa: S608
+                "WHERE token_key IS NOT NULL ORDER BY owner, label"
+            ).fetchall()
+        records = [_record(row) for row in rows]
+        bound = []
+        for record in records:
+            try:
+                reference = record.tokenKey
+            except SecurityRequestError:
+                continue
+            if reference is not None and reference.token == tokenLabel:
+                bound.append(record)
+        return bound
 
     def set_trust(self, owner: CertificateOwner, label: str, trusted: bool) -> None:
         with self._database.transaction() as cursor:
@@ -646,7 +857,6 @@ class KeyRingStore:
         the ring is there to be listed, not to act for a client.
         """
         userid, ring = normalize_id(userid), normalize_ring(ring)
-        master = self._database.master_key()
         with self._database.reading() as cursor:
             row = cursor.execute(
                 _RING_QUERY + " AND c.label = ?", (userid, ring, label)
@@ -658,7 +868,12 @@ class KeyRingStore:
                 )
             entry = _ring_entry(row)
             self._check_signer(entry)
-            key = self._private_key(master, cursor, entry.record)
+            source = self._key_source(cursor, entry.record)
+        key = (
+            self._token_key(source, entry.record)
+            if isinstance(source, TokenKeyReference)
+            else source
+        )
         return sign(key, data, scheme or scheme_for_key(key), prehashed=prehashed)
 
     def sign_entry(
@@ -682,9 +897,13 @@ class KeyRingStore:
             digest = entry.record.digest
             key = self._pinned.get(digest) or self._keys.get(digest)
         if key is None:
-            master = self._database.master_key()
             with self._database.reading() as cursor:
-                key = self._private_key(master, cursor, entry.record)
+                source = self._key_source(cursor, entry.record)
+            key = (
+                self._token_key(source, entry.record)
+                if isinstance(source, TokenKeyReference)
+                else source
+            )
         return sign(key, data, scheme or scheme_for_key(key), prehashed=prehashed)
 
     def install_tls_identity(
@@ -698,6 +917,11 @@ class KeyRingStore:
         This is the one place a private key leaves the store, and it goes
         straight into the TLS library's own key object, never to a caller:
         a TLS server cannot sign its handshake through an interface.
+
+        @raise TokenKeyError: the certificate's key is in a PKCS#11 token:
+            pyOpenSSL takes only a key it holds itself (or one an OpenSSL
+            engine or provider reaches, which it cannot load), so a token
+            key cannot be a TLS server's.
         """
         contents = self.ring(userid, ring)
         candidates = [
@@ -710,9 +934,16 @@ class KeyRingStore:
             raise NotFoundError(f"ring {contents} has no {wanted}")
         entry = candidates[0]
         self._check_signer(entry)
-        master = self._database.master_key()
+        if entry.record.tokenKey is not None:
+            raise TokenKeyError(
+                f"the private key of TLS certificate {entry.record.label!r} is in "
+                f"PKCS#11 token {entry.record.tokenKey.token}: nssd's TLS (pyOpenSSL) "
+                "cannot sign its handshake with a token key; give nssd a TLS "
+                "certificate whose key is sealed in the database (TlsKeyRing, "
+                "TlsLabel)"
+            )
         with self._database.reading() as cursor:
-            key = self._private_key(master, cursor, entry.record)
+            key = self._private_key(cursor, entry.record)
         certificate = entry.record.certificate
         context.use_certificate(certificate)
         context.use_privatekey(key)
@@ -724,39 +955,71 @@ class KeyRingStore:
                     context.add_extra_chain_cert(authority)
         return entry.record
 
-    def pin_keys(self, ring: KeyRing) -> int:
+    def pin_keys(
+        self,
+        ring: KeyRing,
+        unusable: Callable[[RingEntry, SecurityError], None] | None = None,
+    ) -> int:
         """
         Unseal the private keys of C{ring}'s signing certificates now, and
         hold them until the next call: a server signs with them without
         asking the database, so that signing goes on while the database
-        cannot be reached.  A key that cannot be unsealed is left out (a
-        signature with it fails as it would have).
+        cannot be reached.  A key in a PKCS#11 token is found in its token
+        and checked (L{TokenKeys.private_key}) now, so that a key that
+        cannot sign is reported when the ring loads.  A key that cannot be
+        unsealed, or whose token cannot be used, is left out (a signature
+        with it is tried again, and fails as it would have), and the other
+        keys are held all the same.
 
+        @param unusable: told of each signing certificate whose key is left
+            out because of its key (not because it is a CA certificate or
+            marked NOTRUST), with the error.
         @return: how many keys are held.
         """
-        master = self._database.master_key()
         pinned: dict[bytes, PrivateKey] = {}
+        inTokens: list[tuple[RingEntry, TokenKeyReference]] = []
         with self._database.reading() as cursor:
             for entry in ring.entries:
                 try:
                     self._check_signer(entry)
-                    key = self._private_key(master, cursor, entry.record)
-                except (SecurityRequestError, TamperedEntryError):
+                except SecurityRequestError:
                     continue
-                pinned[entry.record.digest] = key
+                try:
+                    source = self._key_source(cursor, entry.record)
+                except (SecurityRequestError, TamperedEntryError) as e:
+                    if unusable is not None:
+                        unusable(entry, e)
+                    continue
+                if isinstance(source, TokenKeyReference):
+                    inTokens.append((entry, source))
+                else:
+                    pinned[entry.record.digest] = source
+        for entry, reference in inTokens:
+            try:
+                pinned[entry.record.digest] = self.tokens.private_key(
+                    reference, entry.record.certificate
+                )
+            except (SecurityRequestError, TokenUnavailableError) as e:
+                if unusable is not None:
+                    unusable(entry, e)
         with self._keysLock:
             self._pinned = pinned
+            # A token key held from before was loaded from the token the
+            # process had then, which a refresh may have closed.
+            for digest in [d for d, k in self._keys.items() if is_token_key(k)]:
+                del self._keys[digest]
         return len(pinned)
 
     def signs_quickly(self, entry: RingEntry) -> bool:
         """
         Whether C{entry}'s key is held unsealed (L{pin_keys}) and is an
         elliptic-curve key: a signature with it needs no database and
-        costs tens of microseconds.
+        costs tens of microseconds.  A key in a token never does: its
+        signature is a trip to the token.
         """
         with self._keysLock:
             key = self._pinned.get(entry.record.digest)
-        return isinstance(key, ec.EllipticCurvePrivateKey)
+        return isinstance(key, ec.EllipticCurvePrivateKey) and not is_token_key(key)
 
     @staticmethod
     def _check_signer(entry: RingEntry) -> None:
@@ -779,9 +1042,37 @@ class KeyRingStore:
         )
         return master.seal(plain, private_key_aad(der))
 
-    def _private_key(
-        self, master: MasterKey, cursor: Cursor, record: CertificateRecord
+    def _private_key(self, cursor: Cursor, record: CertificateRecord) -> PrivateKey:
+        """
+        The private key of C{record}, unsealed with the master key or found
+        in its PKCS#11 token (L{tokens}), inside the caller's unit of work.
+        """
+        key = self._key_source(cursor, record)
+        if isinstance(key, TokenKeyReference):
+            return self._token_key(key, record)
+        return key
+
+    def _token_key(
+        self, reference: TokenKeyReference, record: CertificateRecord
     ) -> PrivateKey:
+        """
+        Ask the token for C{record}'s key (outside any unit of work, where
+        the caller can: the token may be slow, and the database's other
+        users need not wait for it).
+        """
+        key = self.tokens.private_key(reference, record.certificate)
+        with self._keysLock:
+            self._cache(record.digest, key)
+        return key
+
+    def _key_source(
+        self, cursor: Cursor, record: CertificateRecord
+    ) -> PrivateKey | TokenKeyReference:
+        """
+        C{record}'s private key if it is held or sealed in the database, or
+        where in a token it is, to be asked for when the unit of work is
+        over.
+        """
         fingerprint = record.digest
         with self._keysLock:
             cached = self._keys.get(fingerprint)
@@ -789,10 +1080,14 @@ class KeyRingStore:
                 self._keys.move_to_end(fingerprint)
                 return cached
         row = cursor.execute(
-            "SELECT sealed_key FROM certificates WHERE fingerprint = ?", (fingerprint,)
+            "SELECT sealed_key, token_key FROM certificates WHERE fingerprint = ?",
+            (fingerprint,),
         ).fetchone()
+        if row is not None and row[0] is None and row[1] is not None:
+            return TokenKeyReference.parse(str(row[1]))
         if row is None or row[0] is None:
             raise NotFoundError(f"certificate {record.label!r} has no private key")
+        master = self._database.master_key()
         plain = master.unseal(row[0], private_key_aad(record.der))
         key = serialization.load_der_private_key(plain, password=None)
         if not isinstance(key, PrivateKey):
@@ -800,10 +1095,16 @@ class KeyRingStore:
                 f"the private key of {record.label!r} is not RSA or ECDSA"
             )
         with self._keysLock:
-            self._keys[fingerprint] = key
-            while len(self._keys) > _KEY_CACHE_SIZE:
-                self._keys.popitem(last=False)
+            self._cache(fingerprint, key)
         return key
+
+    def _cache(self, fingerprint: bytes, key: PrivateKey) -> None:
+        """
+        Under C{_keysLock}: hold C{key} among the most recently used.
+        """
+        self._keys[fingerprint] = key
+        while len(self._keys) > _KEY_CACHE_SIZE:
+            self._keys.popitem(last=False)
 
     def _insert(
         self,
@@ -813,15 +1114,9 @@ class KeyRingStore:
         der: bytes,
         trusted: bool,
         sealed: bytes | None,
+        tokenKey: str | None = None,
     ) -> None:
-        if owner.userid is not None:
-            require_user(cursor, owner.userid)
-        if cursor.execute(
-            "SELECT 1 FROM certificates WHERE owner = ? AND label = ?",
-            (owner.key, label),
-        ).fetchone():
-            raise AlreadyExistsError(f"{owner} already has a certificate {label!r}")
-        self._refuse_collision(cursor, label)
+        self._check_new(cursor, owner, label)
         fingerprint = hashlib.sha256(der).digest()
         existing = cursor.execute(
             "SELECT owner, label FROM certificates WHERE fingerprint = ?",
@@ -834,9 +1129,23 @@ class KeyRingStore:
             )
         cursor.execute(
             "INSERT INTO certificates (owner, label, der, fingerprint, trusted, "
-            "sealed_key) VALUES (?, ?, ?, ?, ?, ?)",
-            (owner.key, label, der, fingerprint, int(trusted), sealed),
+            "sealed_key, token_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (owner.key, label, der, fingerprint, int(trusted), sealed, tokenKey),
         )
+
+    def _check_new(self, cursor: Cursor, owner: CertificateOwner, label: str) -> None:
+        """
+        Refuse a certificate C{owner} cannot have under C{label}: no such
+        user, the label taken, or its profile name another's.
+        """
+        if owner.userid is not None:
+            require_user(cursor, owner.userid)
+        if cursor.execute(
+            "SELECT 1 FROM certificates WHERE owner = ? AND label = ?",
+            (owner.key, label),
+        ).fetchone():
+            raise AlreadyExistsError(f"{owner} already has a certificate {label!r}")
+        self._refuse_collision(cursor, label)
 
     @staticmethod
     def _refuse_collision(cursor: Cursor, label: str) -> None:

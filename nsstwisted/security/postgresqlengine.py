@@ -47,6 +47,7 @@ from nsstwisted.security.storage import (
     DEFAULT_BUSY_TIMEOUT,
     SCHEMA_3_MOVES,
     SCHEMA_3_TABLES,
+    SCHEMA_4_COLUMN,
     SCHEMA_VERSION,
     Cursor,
     quote_identifier,
@@ -152,6 +153,7 @@ CREATE TABLE certificates (
     fingerprint BYTEA NOT NULL UNIQUE,
     trusted INTEGER NOT NULL,
     sealed_key BYTEA,
+    token_key TEXT COLLATE "C",
     UNIQUE (owner, label)
 );
 CREATE TABLE rings (
@@ -171,7 +173,8 @@ CREATE TABLE ring_members (
 """ + SCHEMA_3_TABLES.format(collate=' COLLATE "C"')
 
 # What brings a database of each older schema version to the next one.
-# PostgreSQL came with version 2: no older database exists on it.
+# PostgreSQL came with version 2: no older database exists on it.  Version
+# 4 added the PKCS#11 token keys of certificates (storage.py).
 _UPGRADES: dict[int, tuple[str, ...]] = {
     2: tuple(
         s
@@ -179,6 +182,7 @@ _UPGRADES: dict[int, tuple[str, ...]] = {
         if s.strip()
     )
     + SCHEMA_3_MOVES,
+    3: (SCHEMA_4_COLUMN.format(collate=' COLLATE "C"'),),
 }
 
 

@@ -26,6 +26,7 @@ from nsstwisted.security.storage import (
     DEFAULT_BUSY_TIMEOUT,
     SCHEMA_3_MOVES,
     SCHEMA_3_TABLES,
+    SCHEMA_4_COLUMN,
     SCHEMA_VERSION,
     ChangeListener,
     Cursor,
@@ -90,6 +91,7 @@ CREATE TABLE certificates (
     fingerprint BLOB NOT NULL UNIQUE,
     trusted INTEGER NOT NULL,
     sealed_key BLOB,
+    token_key TEXT,
     UNIQUE (owner, label)
 );
 CREATE TABLE rings (
@@ -113,13 +115,15 @@ _SCHEMA_3 = tuple(s for s in SCHEMA_3_TABLES.format(collate="").split(";") if s.
 # What brings a database of each older schema version to the next one.
 # Version 2 added RESTRICTED users and WARNING profiles, both off by
 # default, so an upgraded database decides exactly as it did.  Version 3
-# added the used PassTickets and the logon counters (storage.py).
+# added the used PassTickets and the logon counters, version 4 the PKCS#11
+# token keys of certificates (storage.py).
 _UPGRADES: dict[int, tuple[str, ...]] = {
     1: (
         "ALTER TABLE users ADD COLUMN restricted INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE profiles ADD COLUMN warning INTEGER NOT NULL DEFAULT 0",
     ),
     2: _SCHEMA_3 + SCHEMA_3_MOVES,
+    3: (SCHEMA_4_COLUMN.format(collate=""),),
 }
 
 

@@ -22,7 +22,7 @@ from nsstwisted.security.errors import SecurityError
 # The schema this release reads and writes.  Every engine creates it and
 # brings an older database up to it; a newer one is refused (NSR0345E),
 # since this release cannot know what the newer columns mean to a decision.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Version 3 added the two tables a serving daemon writes besides the
 # users' logon state: the PassTickets used (in the database, so that a
@@ -41,6 +41,12 @@ CREATE TABLE logon_counters (
     value BIGINT NOT NULL
 )
 """
+
+# Version 4 added where a certificate's private key lives when a PKCS#11
+# token holds it: an RFC 7512 URI naming the token, the key object's label
+# and its id (never the key), beside sealed_key, which such a certificate
+# leaves empty.  Both engines add the column the same way.
+SCHEMA_4_COLUMN = "ALTER TABLE certificates ADD COLUMN token_key TEXT{collate}"
 
 # What brings a version 2 database to version 3, after SCHEMA_3_TABLES.
 SCHEMA_3_MOVES = (

@@ -118,6 +118,7 @@ class ReasonCode(enum.IntEnum):
     NSSRsnTooManyRequests = 54
     NSSRsnSecurityDatabaseUnavailable = 55
     NSSRsnAuditUnavailable = 56
+    NSSRsnKeyStoreUnavailable = 58
 
 
 _R = ReasonCode
@@ -168,6 +169,9 @@ REASON_TEXT: dict[ReasonCode, str] = {
     _R.NSSRsnAuditUnavailable: (
         "the audit trail cannot record the request, and the server requires it"
     ),
+    _R.NSSRsnKeyStoreUnavailable: (
+        "the hardware token holding the certificate's key cannot be used now"
+    ),
 }
 """One line per reason code, for logs and the documentation's table."""
 
@@ -212,6 +216,7 @@ REASON_RETURN_CODE: dict[ReasonCode, ReturnCode] = {
     _R.NSSRsnTooManyRequests: ReturnCode.EBUSY,
     _R.NSSRsnSecurityDatabaseUnavailable: ReturnCode.EBUSY,
     _R.NSSRsnAuditUnavailable: ReturnCode.EBUSY,
+    _R.NSSRsnKeyStoreUnavailable: ReturnCode.EBUSY,
 }
 """
 The return code each reason code is sent with, so that senders pair them

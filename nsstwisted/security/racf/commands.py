@@ -36,6 +36,7 @@ from nsstwisted.security.keyring import (
 )
 from nsstwisted.security.labels import map_label
 from nsstwisted.security.passticket import parse_key
+from nsstwisted.security.pkcs11token import Pkcs11Token
 from nsstwisted.security.profiles import (
     AccessLevel,
     ProfileStore,
@@ -51,6 +52,7 @@ from nsstwisted.security.racf.listings import (
     ProfileEntry,
     ProfileListing,
     RingListing,
+    TokenListing,
     UserListing,
 )
 from nsstwisted.security.racf.syntax import (
@@ -59,10 +61,15 @@ from nsstwisted.security.racf.syntax import (
     Syntax,
     parse_command_operands,
 )
+from nsstwisted.security.tokenaccess import TokenAccess, TokenOpener
+from nsstwisted.security.tokenreference import TokenKeyReference
 from nsstwisted.security.users import UserRegistry
 
 A = Arity
 _OWNER_KEYWORDS = {"ID": A.ONE, "CERTAUTH": A.FLAG, "SITE": A.FLAG}
+# RSA(TOKEN(name)) and NISTECC(TOKEN(name)): the key is made in that PKCS#11
+# token; PKDS (ICSF's key store) is recognised, to be refused saying so.
+_KEY_STORE = Syntax(keywords={"TOKEN": A.ONE, "PKDS": A.OPTIONAL_ONE})
 
 SYNTAX: dict[str, Syntax] = {
     "ADDUSER": Syntax(
@@ -162,8 +169,10 @@ SYNTAX: dict[str, Syntax] = {
             "GENCERT": A.FLAG,
             "SUBJECTSDN": A.NESTED,
             "SIZE": A.ONE,
-            "RSA": A.FLAG,
-            "NISTECC": A.FLAG,
+            "RSA": A.OPTIONAL_NESTED,
+            "NISTECC": A.OPTIONAL_NESTED,
+            "PCICC": A.OPTIONAL_ONE,
+            "ICSF": A.OPTIONAL_ONE,
             "SIGNWITH": A.NESTED,
             "NOTBEFORE": A.NESTED,
             "NOTAFTER": A.NESTED,
@@ -182,8 +191,20 @@ SYNTAX: dict[str, Syntax] = {
             "REKEY": A.NESTED,
             "ROLLOVER": A.NESTED,
             "NEWLABEL": A.ONE,
+            "BIND": A.NESTED,
+            "UNBIND": A.NESTED,
+            "LISTTOKEN": A.ONE,
+            "ADDTOKEN": A.ONE,
+            "DELTOKEN": A.ONE,
+            "FORCE": A.FLAG,
         },
         {
+            "RSA": _KEY_STORE,
+            "NISTECC": _KEY_STORE,
+            "BIND": Syntax(keywords={"TOKEN": A.ONE, "LABEL": A.ONE}),
+            "UNBIND": Syntax(
+                keywords={"TOKEN": A.ONE, "LABEL": A.ONE, "SEQNUM": A.ONE}
+            ),
             "SUBJECTSDN": Syntax(
                 keywords={
                     "CN": A.ONE,
@@ -235,10 +256,15 @@ _RACDCERT_FUNCTIONS = (
     "ALTER",
     "REKEY",
     "ROLLOVER",
+    "BIND",
+    "UNBIND",
+    "LISTTOKEN",
+    "ADDTOKEN",
+    "DELTOKEN",
 )
 
 _LISTING_VERBS = frozenset({"LISTUSER", "LISTGRP", "RLIST"})
-_LISTING_RACDCERT = ("LIST", "LISTRING", "EXPORT")
+_LISTING_RACDCERT = ("LIST", "LISTRING", "EXPORT", "LISTTOKEN")
 
 
 def check_command(command: RacfCommand) -> ParsedOperands:
@@ -291,13 +317,21 @@ class RacfInterpreter:
 
     @param baseDirectory: where relative certificate file names in
         C{RACDCERT ADD} are looked up (the job file's folder, for example).
+    @param tokens: opens the PKCS#11 tokens that RACDCERT's token functions
+        and GENCERT's key stores name; by default none can be.
     """
 
-    def __init__(self, database: SecurityDatabase, baseDirectory: str = ".") -> None:
+    def __init__(
+        self,
+        database: SecurityDatabase,
+        baseDirectory: str = ".",
+        tokens: TokenOpener | None = None,
+    ) -> None:
         self._database = database
         self._users = UserRegistry(database)
         self._profiles = ProfileStore(database)
-        self._keyrings = KeyRingStore(database)
+        self._tokens = tokens or TokenOpener(TokenAccess())
+        self._keyrings = KeyRingStore(database, self._tokens)
         self._base = baseDirectory
         self._handlers: dict[
             str, Callable[[ParsedOperands], list[str] | CommandOutput]
@@ -663,7 +697,12 @@ class RacfInterpreter:
                 functions[1] if len(functions) > 1 else None,
             )
         function = functions[0]
+        if function in ("LISTTOKEN", "ADDTOKEN", "DELTOKEN"):
+            # RACF ignores the owner for these: a token is nobody's.
+            return self._token_function(function, ops)
         owner = _owner(ops, "RACDCERT")
+        if function in ("BIND", "UNBIND"):
+            return self._bind(function, ops, owner)
         if function == "ADD":
             return self._add_certificate(ops, owner)
         if function == "GENCERT":
@@ -680,17 +719,20 @@ class RacfInterpreter:
         if function == "ROLLOVER":
             label = _required(target, "LABEL", "RACDCERT ROLLOVER")
             newLabel = _required(ops, "NEWLABEL", "RACDCERT ROLLOVER")
+            retired = self._keyrings.get_certificate(owner, label)
             rings = self._keyrings.rollover(owner, label, newLabel)
             return [
                 f"NSR0375I certificate {label!r} of {owner} was rolled over to "
                 f"{newLabel!r} in {rings} key ring{'' if rings == 1 else 's'}; "
                 "its private key was deleted; servers use the new certificate "
-                "after their next refresh"
+                "after their next refresh",
+                *_left_in_token(retired),
             ]
         label = _required(target, "LABEL", f"RACDCERT {function}")
         if function == "DELETE":
+            deleted = self._keyrings.get_certificate(owner, label)
             self._keyrings.delete_certificate(owner, label)
-            return []
+            return _left_in_token(deleted)
         _contradiction(ops, "TRUST", "NOTRUST")
         if not (ops.has("TRUST") or ops.has("NOTRUST")):
             raise CommandSyntaxError("needs TRUST or NOTRUST", "RACDCERT", "ALTER")
@@ -713,7 +755,7 @@ class RacfInterpreter:
         return [_added(record), *_mapping(record.label)]
 
     def _gencert(self, ops: ParsedOperands, owner: CertificateOwner) -> list[str]:
-        _contradiction(ops, "RSA", "NISTECC")
+        algorithm, token, keyLabel = self._key_store(ops)
         dn = ops.nested.get("SUBJECTSDN")
         if dn is None:
             raise CommandSyntaxError("is required", "RACDCERT GENCERT", "SUBJECTSDN")
@@ -739,25 +781,78 @@ class RacfInterpreter:
             owner,
             label,
             subject,
-            algorithm="NISTECC" if ops.has("NISTECC") else "RSA",
+            algorithm=algorithm or "RSA",
             size=None if size is None else _integer(size, "SIZE"),
             signWith=signWith,
             altNames=altNames,
             notBefore=_date(ops, "NOTBEFORE"),
             notAfter=_date(ops, "NOTAFTER", endOfDay=True),
+            token=token,
+            tokenKeyLabel=keyLabel,
         )
         return [
             _added(record),
+            *_in_token(record),
             *_mapping(record.label),
             *_altname_warnings(owner, label, altNames),
         ]
 
+    def _key_store(
+        self, ops: ParsedOperands
+    ) -> tuple[str | None, Pkcs11Token | None, str | None]:
+        """
+        GENCERT's (and REKEY's) key type and where the key is made: the
+        algorithm (C{None} where none is written), the token to make it in
+        (C{None}: here, sealed in the database), and the key object's label
+        there (C{None}: the certificate's).
+
+        C{RSA(TOKEN(name))} and C{NISTECC(TOKEN(name))} name the token; RACF's
+        C{PCICC} and C{ICSF}, which put an RSA key in ICSF's hardware key
+        store, put it in the token nss-racf is given (C{--pkcs11-token}),
+        their optional value naming the key object as RACF's names the PKDS
+        entry.  ICSF's PKDS itself is not here, and is refused.
+        """
+        stores = [k for k in ("PCICC", "ICSF") if ops.has(k)]
+        algorithms = [k for k in ("RSA", "NISTECC") if ops.has(k)]
+        if len(algorithms) > 1:
+            raise InvalidValueError("RSA and NISTECC contradict each other")
+        if len(stores) > 1:
+            raise InvalidValueError("PCICC and ICSF contradict each other")
+        algorithm = algorithms[0] if algorithms else None
+        if stores:
+            if algorithm == "NISTECC":
+                raise InvalidValueError(
+                    f"{stores[0]} makes an RSA key: write NISTECC(TOKEN(name)) "
+                    "for an elliptic-curve key in a token"
+                )
+            if algorithm is not None and algorithm in ops.nested:
+                raise InvalidValueError(
+                    f"{stores[0]} and RSA(...) both say where the key goes"
+                )
+            value = ops.value(stores[0])
+            keyLabel = None if value in (None, "*") else value
+            return "RSA", self._tokens.token(), keyLabel
+        if algorithm is None or algorithm not in ops.nested:
+            return algorithm, None, None
+        where = ops.nested[algorithm]
+        if where.has("PKDS"):
+            raise InvalidValueError(
+                f"{algorithm}(PKDS) names ICSF's key data set, which nsstwisted "
+                f"does not have: write {algorithm}(TOKEN(name)) to make the key "
+                "in a PKCS#11 token"
+            )
+        name = _required(where, "TOKEN", f"RACDCERT GENCERT {algorithm}")
+        return algorithm, self._tokens.token(name), None
+
     def _rekey(self, ops: ParsedOperands, owner: CertificateOwner) -> list[str]:
         """
         RACDCERT REKEY(LABEL('old')) WITHLABEL('new'): the successor, with
-        SIGNWITH in place of RACF's GENREQ and GENCERT(request).
+        SIGNWITH in place of RACF's GENREQ and GENCERT(request).  The new
+        key is made where GENCERT would make it (C{RSA(TOKEN(name))}, ...);
+        the successor of a key in a token is made in that token unless
+        another is named.
         """
-        _contradiction(ops, "RSA", "NISTECC")
+        algorithm, token, _ = self._key_store(ops)
         label = _required(ops.nested["REKEY"], "LABEL", "RACDCERT REKEY")
         newLabel = _required(ops, "WITHLABEL", "RACDCERT REKEY")
         size = ops.value("SIZE")
@@ -768,9 +863,10 @@ class RacfInterpreter:
                 _owner(signer, "SIGNWITH"),
                 _required(signer, "LABEL", "SIGNWITH"),
             )
-        algorithm = (
-            "NISTECC" if ops.has("NISTECC") else "RSA" if ops.has("RSA") else None
-        )
+        if token is None:
+            old = self._keyrings.get_certificate(owner, label).tokenKey
+            if old is not None:
+                token = self._tokens.token(old.token)
         record = self._keyrings.rekey_certificate(
             owner,
             label,
@@ -780,9 +876,11 @@ class RacfInterpreter:
             signWith=signWith,
             notBefore=_date(ops, "NOTBEFORE"),
             notAfter=_date(ops, "NOTAFTER", endOfDay=True),
+            token=token,
         )
         return [
             _added(record),
+            *_in_token(record),
             *_mapping(record.label),
             f"certificate {newLabel!r} succeeds {label!r}, and is connected to no "
             f"ring until RACDCERT {owner} ROLLOVER(LABEL('{label}')) "
@@ -811,6 +909,11 @@ class RacfInterpreter:
                 f"  Issuer's Name: >{certificate.issuer.rfc4514_string()}<",
                 f"  Subject's Name: >{certificate.subject.rfc4514_string()}<",
                 f"  Private Key Type: {_key_type(record)}",
+                *(
+                    [f"  Private Key Token: {record.tokenKeyUri}"]
+                    if record.tokenKeyUri is not None
+                    else []
+                ),
                 "  Ring Associations: (see LISTRING)",
                 "",
             ]
@@ -845,6 +948,125 @@ class RacfInterpreter:
         except OSError as e:
             raise InvalidValueError(f"cannot write {path}: {e.strerror}") from None
         return [f"NSR0303I certificate {label!r} of {owner} exported to {path}"]
+
+    def _bind(
+        self, function: str, ops: ParsedOperands, owner: CertificateOwner
+    ) -> list[str]:
+        """
+        RACDCERT BIND(TOKEN(name) LABEL('label')): record that the key of a
+        certificate already in the database (added without one) is in the
+        token, found there by the certificate's public key; UNBIND forgets
+        it, and the key stays in the token.
+        """
+        target = ops.nested[function]
+        where = f"RACDCERT {function}"
+        tokenLabel = _required(target, "TOKEN", where)
+        if target.has("SEQNUM"):
+            raise CommandSyntaxError(
+                "is not supported: name the certificate with LABEL('label')",
+                where,
+                "SEQNUM",
+            )
+        label = _required(target, "LABEL", where)
+        if function == "UNBIND":
+            record = self._keyrings.unbind_token_key(owner, label, tokenLabel)
+            assert record.tokenKey is not None
+            return [
+                f"NSR0394I certificate {label!r} of {owner} is no longer bound to "
+                f"its private key in PKCS#11 token {tokenLabel}; the key stays in "
+                f"the token as object {record.tokenKey.label!r} (id "
+                f"{record.tokenKey.id.hex().upper()}), for the token's own tools "
+                "to destroy"
+            ]
+        record, info = self._keyrings.bind_token_key(
+            owner, label, self._tokens.token(tokenLabel)
+        )
+        lines = [
+            f"NSR0393I certificate {label!r} of {owner} is bound to the private "
+            f"key {info.reference.label!r} (id {info.reference.id.hex().upper()}) "
+            f"in PKCS#11 token {tokenLabel}"
+        ]
+        if info.extractable or not info.sensitive:
+            lines.append(
+                f"NSR0396W the private key {info.reference.label!r} in PKCS#11 "
+                f"token {tokenLabel} is "
+                + (
+                    "extractable"
+                    if info.extractable and info.sensitive
+                    else "not sensitive"
+                    if not info.extractable
+                    else "extractable and not sensitive"
+                )
+                + ": the token will hand it out; a key made with GENCERT "
+                "RSA(TOKEN(...)) or NISTECC(TOKEN(...)) never leaves its token"
+            )
+        return lines
+
+    def _token_function(self, function: str, ops: ParsedOperands) -> CommandOutput:
+        """
+        RACDCERT LISTTOKEN(name): the private keys in the token, and the
+        certificate of the database each is bound to.  ADDTOKEN and DELTOKEN
+        are refused: a token is made and deleted with its own tools, which
+        hold the security officer's PIN that nsstwisted never has.
+        """
+        name = _required(ops, function, "RACDCERT")
+        if function != "LISTTOKEN":
+            tool = (
+                "softhsm2-util --init-token"
+                if function == "ADDTOKEN"
+                else ("softhsm2-util --delete-token")
+            )
+            raise CommandSyntaxError(
+                "is not supported: a PKCS#11 token is made and deleted with its "
+                f"own tools (for SoftHSM, {tool}), which need the token's "
+                "security officer PIN; nsstwisted holds only the user PIN",
+                "RACDCERT",
+                function,
+            )
+        token = self._tokens.token(name)
+        keys = token.keys()
+        bound: dict[TokenKeyReference, list[CertificateRecord]] = {}
+        for record in self._keyrings.token_certificates(token.label):
+            if record.tokenKey is not None:
+                bound.setdefault(record.tokenKey, []).append(record)
+        lines = [
+            f"Token: {token.label}",
+            f"  PKCS#11 module: {token.modulePath}",
+            f"  Private keys: {len(keys)}",
+            "",
+        ]
+        for key in keys:
+            users = bound.get(key.reference, [])
+            lines += [
+                f"  Key Label: {key.reference.label}",
+                f"  Key Id: {key.reference.id.hex().upper()}",
+                f"  Key Type: {key.keyType}   Size: {key.size or 'UNKNOWN'}",
+                f"  Sensitive: {_yes(key.sensitive)}   Extractable: "
+                f"{_yes(key.extractable)}   Sign: {_yes(key.sign)}",
+                "  Certificate: "
+                + (
+                    ", ".join(f"{r.label!r} of {r.owner}" for r in users)
+                    if users
+                    else "NONE"
+                ),
+                "",
+            ]
+        missing = [
+            record
+            for reference, records in bound.items()
+            if all(k.reference != reference for k in keys)
+            for record in records
+        ]
+        for record in missing:
+            lines.append(
+                f"NSR0397W certificate {record.label!r} of {record.owner} is bound "
+                f"to {record.tokenKeyUri}, which token {token.label} does not hold: "
+                "it cannot sign"
+            )
+        listing = TokenListing(token.label, keys, bound)
+        return CommandOutput(
+            tuple(lines), tuple(ln for ln in lines if ln.startswith("NSR")), listing
+        )
 
     def _ring_function(
         self, function: str, ops: ParsedOperands, owner: CertificateOwner
@@ -1044,6 +1266,41 @@ def _altname_warnings(
             f" address; write ALTNAME(IP({value})) instead"
         )
     return warnings
+
+
+def _yes(flag: bool) -> str:
+    return "YES" if flag else "NO"
+
+
+def _in_token(record: CertificateRecord) -> list[str]:
+    """
+    Where a new certificate's key was made, if in a token.
+    """
+    reference = record.tokenKey
+    if reference is None:
+        return []
+    return [
+        f"NSR0395I the private key of certificate {record.label!r} was made in "
+        f"PKCS#11 token {reference.token} as object {reference.label!r} (id "
+        f"{reference.id.hex().upper()}): sensitive, never extractable; the "
+        "security database records where it is, never the key"
+    ]
+
+
+def _left_in_token(record: CertificateRecord) -> list[str]:
+    """
+    The warning that a certificate retired or deleted here leaves its key
+    in its token.
+    """
+    reference = record.tokenKey
+    if reference is None:
+        return []
+    return [
+        f"NSR0398W the private key of certificate {record.label!r} stays in "
+        f"PKCS#11 token {reference.token} as object {reference.label!r} (id "
+        f"{reference.id.hex().upper()}): destroy it with the token's own tools "
+        "when nothing signs with it"
+    ]
 
 
 def _added(record: CertificateRecord) -> str:

@@ -1,12 +1,12 @@
 """
 What the RACF listing commands list, as records rather than lines.
 
-C{LISTUSER}, C{LISTGRP}, C{RLIST}, C{RACDCERT LIST} and C{LISTRING}, and
-C{SETROPTS LIST} each read some records and lay them out in RACF's report.
-The interpreter hands back those records beside the report's lines
-(L{CommandOutput}), so that another form of the same listing (the JSON of
-C{nss-racf --json}) is made from the data itself, never by reading the
-report back.  The records are the security layer's own, which carry no
+C{LISTUSER}, C{LISTGRP}, C{RLIST}, C{RACDCERT LIST}, C{LISTRING} and
+C{LISTTOKEN}, and C{SETROPTS LIST} each read some records and lay them out
+in RACF's report.  The interpreter hands back those records beside the
+report's lines (L{CommandOutput}), so that another form of the same listing
+(the JSON of C{nss-racf --json}) is made from the data itself, never by
+reading the report back.  The records are the security layer's own, which carry no
 secret: a user's password is C{hasPassword}, a PassTicket key
 C{hasPassTicketKey}, a certificate its public parts.
 """
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from nsstwisted.security.keyring import CertificateOwner, CertificateRecord, KeyRing
 from nsstwisted.security.profiles import ClassOptions, ResourceClass, ResourceProfile
+from nsstwisted.security.tokenobjects import TokenKeyInfo
+from nsstwisted.security.tokenreference import TokenKeyReference
 from nsstwisted.security.users import GroupProfile, UserProfile
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "ProfileEntry",
     "ProfileListing",
     "RingListing",
+    "TokenListing",
     "UserListing",
 ]
 
@@ -92,6 +95,18 @@ class RingListing:
 
 
 @dataclass(frozen=True)
+class TokenListing:
+    """
+    C{RACDCERT LISTTOKEN}: the private keys in a token (their attributes,
+    never their values), and the certificates bound to each.
+    """
+
+    token: str
+    keys: tuple[TokenKeyInfo, ...]
+    bound: dict[TokenKeyReference, list[CertificateRecord]]
+
+
+@dataclass(frozen=True)
 class OptionsListing:
     """
     C{SETROPTS LIST}: the class options, the RACLIST refresh generation and
@@ -110,6 +125,7 @@ Listing = (
     | CertificateListing
     | RingListing
     | OptionsListing
+    | TokenListing
 )
 
 
