@@ -33,6 +33,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from nsstwisted.config import ConfigurationError
+from nsstwisted.ike.engine import EngineSettings
 from nsstwisted.ike.interfaces import IPeerVerifier
 from nsstwisted.ike.policy import PeerPolicy
 from nsstwisted.iked.configuration import (
@@ -403,6 +404,9 @@ class IKEDService(Service):
             existing = self.ike.get(name)
             if existing is not None:
                 existing.update_peers(peers)
+                existing.update_flood_limits(
+                    configuration.cookieThreshold, configuration.halfOpenLimit
+                )
                 continue
             if not peers:
                 continue
@@ -422,6 +426,10 @@ class IKEDService(Service):
                     configuration.stack(name).namespace,
                 ),
                 self.stacks[name],
+                EngineSettings(
+                    cookieThreshold=configuration.cookieThreshold,
+                    halfOpenLimit=configuration.halfOpenLimit,
+                ),
                 namespace=configuration.stack(name).namespace,
             )
             self.ike[name] = ike

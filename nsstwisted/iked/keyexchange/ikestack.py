@@ -9,6 +9,7 @@ carries them out (send, ask the signer, install) and keeps the books.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +30,7 @@ from nsstwisted.ike.events import (
     IkeSaDeleted,
     IkeSaEstablished,
     IkeSaRekeyed,
+    InitRequestDeferred,
     MessageDropped,
     NegotiationFailed,
     PeerCheckNeeded,
@@ -40,6 +42,7 @@ from nsstwisted.ike.installation import InstalledChildSa, range_selectors
 from nsstwisted.ike.interfaces import IPeerVerifier
 from nsstwisted.ike.policy import PeerPolicy
 from nsstwisted.ike.sa import ChildSa, ChildState, IkeSa, IkeState
+from nsstwisted.iked.keyexchange.inittally import SUMMARY_INTERVAL, InitTally
 from nsstwisted.iked.keyexchange.installer import ISaInstaller
 from nsstwisted.iked.keyexchange.netns import udp_socket
 from nsstwisted.iked.stackmodel.stack import StackModel
@@ -93,6 +96,8 @@ class StackIke:
         self._ikeTunnels: dict[str, IkeSa] = {}
         self._childTunnels: dict[str, ChildSa] = {}
         self._authoritiesCall: IDelayedCall | None = None
+        self._tally = InitTally()
+        self._tallyCall: IDelayedCall | None = None
         self.running = False
         model.tunnels.hooks = TunnelHooks(
             deactivateIke=self._deactivate_ike,
@@ -119,10 +124,10 @@ class StackIke:
     def stop(self) -> Deferred[None]:
         """Delete nothing (the peers time out), stop listening."""
         self.running = False
-        for call in (self._timer, self._authoritiesCall):
+        for call in (self._timer, self._authoritiesCall, self._tallyCall):
             if call is not None and call.active():
                 call.cancel()
-        self._timer = self._authoritiesCall = None
+        self._timer = self._authoritiesCall = self._tallyCall = None
         stopping = [port.stopListening() for port in self._ports.values()]
         self._ports.clear()
         self._protocols.clear()
@@ -139,6 +144,18 @@ class StackIke:
         if self.running:
             self._listen()
             self._fetch_authorities()
+
+    def update_flood_limits(self, cookieThreshold: int, halfOpenLimit: int) -> None:
+        """
+        A refresh's C{CookieThreshold} and C{HalfOpenLimit}: the next
+        IKE_SA_INIT request meets them; half-open SAs stay until they
+        complete or expire.
+        """
+        self.engine.settings = dataclasses.replace(
+            self.engine.settings,
+            cookieThreshold=cookieThreshold,
+            halfOpenLimit=halfOpenLimit,
+        )
 
     def _now(self) -> float:
         return float(self._reactor.seconds())
@@ -246,15 +263,66 @@ class StackIke:
             )
         elif isinstance(action, NegotiationFailed):
             self._count_failure(action)
-            self._say(
+            text = (
                 f"EZD1155I Stack {self.stackName} negotiation with {action.peer} "
                 f"failed: {action.reason}"
             )
+            sa = action.sa
+            if sa is None:
+                # An IKE_SA_INIT refused before any IKE SA existed: per
+                # packet from anyone, so counted for EZD1230I instead.
+                self.log.debug("{ikedMessage}", ikedMessage=text)
+                self._tally.refused += 1
+                self._tally.last = f"{action.peer}: {action.reason}"
+                self._tally_window()
+            elif not sa.originalInitiator and sa.nextExpectedId == 1:
+                # Half open until it expired, no authentic IKE_AUTH ever
+                # came: what a forged address leaves behind.
+                self.log.debug("{ikedMessage}", ikedMessage=text)
+                self._tally.expired += 1
+                self._tally_window()
+            else:
+                self._say(text)
+        elif isinstance(action, InitRequestDeferred):
+            self._deferred(action)
         elif isinstance(action, MessageDropped):
             self.log.debug(
                 "{ikedMessage}",
                 ikedMessage=f"EZD1156I Stack {self.stackName} ignored a message from "
                 f"{action.remote[0]} port {action.remote[1]}: {action.reason}",
+            )
+
+    def _deferred(self, action: InitRequestDeferred) -> None:
+        settings = self.engine.settings
+        if action.measure == "cookie":
+            self._tally.cookies += 1
+            why = f"asked for a COOKIE (CookieThreshold {settings.cookieThreshold})"
+        else:
+            self._tally.dropped += 1
+            why = f"dropped (HalfOpenLimit {settings.halfOpenLimit})"
+        self.log.debug(
+            "{ikedMessage}",
+            ikedMessage=f"EZD1231I Stack {self.stackName} IKE_SA_INIT from "
+            f"{action.remote[0]} port {action.remote[1]} {why}: "
+            f"{action.halfOpen} IKE SAs half open",
+        )
+        self._tally_window()
+
+    def _tally_window(self) -> None:
+        """The first turned-away request of a quiet spell opens a window."""
+        if self._tallyCall is None and self.running:
+            self._tallyCall = self._reactor.callLater(SUMMARY_INTERVAL, self._summarise)
+
+    def _summarise(self) -> None:
+        self._tallyCall = None
+        tally, self._tally = self._tally, InitTally()
+        if tally:
+            tally.halfOpen = self.engine.half_open()
+            settings = self.engine.settings
+            self._say(
+                tally.summary(
+                    self.stackName, settings.cookieThreshold, settings.halfOpenLimit
+                )
             )
 
     def _count_failure(self, failure: NegotiationFailed) -> None:
