@@ -1,7 +1,8 @@
 """
 A stack under an IKE_SA_INIT flood logs per request at debug level only,
 and sums up at most once a minute (EZD1230I); IkeConfig's limits reach the
-engine, and a refresh changes them.
+engine, and a refresh changes them; a burst of requests costs the stack
+one look at the engine's timers, not one per request.
 """
 
 from __future__ import annotations
@@ -119,3 +120,55 @@ class FloodSummaryTests(SynchronousTestCase):
             if isinstance(a, SendDatagram)
         ]
         self.stack._received(request, RIGHT, remote)
+
+
+class DeadlineTests(SynchronousTestCase):
+    """
+    The engine's next deadline looks at every IKE SA's timers: the stack
+    asks for it once per turn of the reactor, however many datagrams that
+    turn delivered, so that a burst costs it once, not once per datagram.
+    """
+
+    def test_once_per_turn(self) -> None:
+        clock = Clock()
+        wire = pair()
+        model = StackModel(
+            "RIGHT",
+            StackFilters(None),
+            StackStatistics(),
+            InterfaceReader(None),
+            StackTunnels(),
+        )
+        stack = StackIke(
+            clock,
+            "RIGHT",
+            wire.right.engine.peers,
+            lambda peer: None,
+            None,  # type: ignore[arg-type]
+            None,  # type: ignore[arg-type]
+            model,
+        )
+        stack.running = True
+        asked: list[float | None] = []
+        nextDeadline = stack.engine.next_deadline
+
+        def counted() -> float | None:
+            asked.append(nextDeadline())
+            return asked[-1]
+
+        stack.engine.next_deadline = counted  # type: ignore[method-assign]
+        left = pair().left
+        for _ in range(20):
+            (request,) = [
+                a.message
+                for a in left.engine.initiate("to-right", None, 0.0)
+                if isinstance(a, SendDatagram)
+            ]
+            stack._received(request, RIGHT, LEFT)
+        self.assertEqual(stack.engine.half_open(), 20)
+        self.assertEqual(asked, [])
+        clock.advance(0)
+        self.assertEqual(len(asked), 1)
+        # The half-open SAs expire when the deadline said.
+        clock.advance(stack.engine.settings.halfOpenTimeout)
+        self.assertEqual(stack.engine.half_open(), 0)

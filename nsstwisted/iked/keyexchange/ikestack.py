@@ -93,6 +93,7 @@ class StackIke:
         self._ports: dict[Endpoint, IListeningPort] = {}
         self._protocols: dict[Endpoint, IkeDatagramProtocol] = {}
         self._timer: IDelayedCall | None = None
+        self._scheduling: IDelayedCall | None = None
         self._ikeTunnels: dict[str, IkeSa] = {}
         self._childTunnels: dict[str, ChildSa] = {}
         self._authoritiesCall: IDelayedCall | None = None
@@ -124,10 +125,16 @@ class StackIke:
     def stop(self) -> Deferred[None]:
         """Delete nothing (the peers time out), stop listening."""
         self.running = False
-        for call in (self._timer, self._authoritiesCall, self._tallyCall):
+        for call in (
+            self._timer,
+            self._scheduling,
+            self._authoritiesCall,
+            self._tallyCall,
+        ):
             if call is not None and call.active():
                 call.cancel()
-        self._timer = self._authoritiesCall = self._tallyCall = None
+        self._timer = self._scheduling = None
+        self._authoritiesCall = self._tallyCall = None
         stopping = [port.stopListening() for port in self._ports.values()]
         self._ports.clear()
         self._protocols.clear()
@@ -214,9 +221,21 @@ class StackIke:
     def _run(self, actions: list[Action]) -> None:
         for action in actions:
             self._do(action)
-        self._schedule()
+        self._reschedule()
+
+    def _reschedule(self) -> None:
+        """
+        Ask the engine for its next deadline once per turn of the reactor,
+        not once per event: the answer takes time in proportion to the IKE
+        SAs (it looks at every SA's timers), and under load one turn
+        delivers many datagrams, signatures and verdicts.  The timers it
+        sets are seconds away, so a turn's delay costs them nothing.
+        """
+        if self._scheduling is None and self.running:
+            self._scheduling = self._reactor.callLater(0, self._schedule)
 
     def _schedule(self) -> None:
+        self._scheduling = None
         if not self.running:
             return
         deadline = self.engine.next_deadline()
