@@ -75,6 +75,7 @@ sys.path.insert(0, ROOT)
 from twisted.internet import reactor  # noqa: E402
 from twisted.internet.defer import CancelledError, Deferred  # noqa: E402
 from twisted.internet.endpoints import UNIXClientEndpoint  # noqa: E402
+from twisted.internet.error import ConnectError  # noqa: E402
 from twisted.internet.task import deferLater, react  # noqa: E402
 
 from nsstwisted.cli.racf import run as nss_racf  # noqa: E402
@@ -601,7 +602,7 @@ async def nmi_client(path: str) -> NmiClientProtocol:
             protocol: NmiClientProtocol = await UNIXClientEndpoint(
                 reactor, path
             ).connect(NmiClientFactory())
-        except OSError:
+        except ConnectError:
             await deferLater(reactor, 0.1)
             continue
         await protocol.ready
@@ -710,7 +711,10 @@ async def measure_iked(n: int, options: Options) -> SetupFigures:
             await iked.process.waitFor(rb"EZD1100I")
         else:
             await iked.process.waitFor(rb"EZD1138I Stack TCPIPA is connected")
-        nmi = await nmi_client(f"{sockets}/iked/ipsecmgmt")
+        try:
+            nmi = await nmi_client(f"{sockets}/iked/ipsecmgmt")
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}\n{iked.tail()}") from None
         processes["iked"] = iked.pid
         nssCa = x509.load_pem_x509_certificate(caPem)
         if options.ikedInitiates:
