@@ -18,7 +18,7 @@ from nsstwisted.ike.constants import NotifyType
 from nsstwisted.ike.engine import EngineSettings
 from nsstwisted.ike.events import (
     IkeSaEstablished,
-    InitRequestDeferred,
+    InitRequestTurnedAway,
     SendDatagram,
 )
 from nsstwisted.ike.message import (
@@ -87,8 +87,8 @@ def _with_cookie(wire: Wire, request: bytes) -> bytes:
     return retry
 
 
-def _deferred(actions: list[Any]) -> list[str]:
-    return [a.measure for a in actions if isinstance(a, InitRequestDeferred)]
+def _turned_away(actions: list[Any]) -> list[str]:
+    return [a.measure for a in actions if isinstance(a, InitRequestTurnedAway)]
 
 
 class CookieThresholdTests(SynchronousTestCase):
@@ -103,13 +103,13 @@ class CookieThresholdTests(SynchronousTestCase):
             answer = _answer(actions)
             assert answer is not None
             self.assertIsNone(_cookie_of(answer))
-            self.assertEqual(_deferred(actions), [])
+            self.assertEqual(_turned_away(actions), [])
         self.assertEqual(_half_open(wire), 3)
         actions = _to_right(wire, _spoofed(wire))
         answer = _answer(actions)
         assert answer is not None
         self.assertIsNotNone(_cookie_of(answer))
-        self.assertEqual(_deferred(actions), ["cookie"])
+        self.assertEqual(_turned_away(actions), ["cookie"])
         self.assertEqual(_half_open(wire), 3)
 
     def test_peer_with_cookie_gets_in(self) -> None:
@@ -125,7 +125,7 @@ class CookieThresholdTests(SynchronousTestCase):
         wire.run()
         (up,) = [e for e in wire.right.events if isinstance(e, IkeSaEstablished)]
         self.assertEqual(up.sa.state, IkeState.ESTABLISHED)
-        self.assertIn("cookie", _deferred(wire.right.events))
+        self.assertIn("cookie", _turned_away(wire.right.events))
 
     def test_wrong_cookie_is_asked_again(self) -> None:
         """A COOKIE for another request does not open a half-open SA."""
@@ -139,7 +139,7 @@ class CookieThresholdTests(SynchronousTestCase):
         # responder's cookie covers SPI and nonce, so it does not fit.
         forged = _splice_cookie(second, cookie.data)
         actions = _to_right(wire, forged)
-        self.assertEqual(_deferred(actions), ["cookie"])
+        self.assertEqual(_turned_away(actions), ["cookie"])
         self.assertEqual(_half_open(wire), 0)
 
 
@@ -174,7 +174,7 @@ class HalfOpenLimitTests(SynchronousTestCase):
         retry = _spoofed(wire)
         actions = _to_right(wire, retry)
         self.assertIsNone(_answer(actions))
-        self.assertEqual(_deferred(actions), ["limit"])
+        self.assertEqual(_turned_away(actions), ["limit"])
         self.assertEqual(_half_open(wire), 3)
 
     def test_known_request_still_answered_at_limit(self) -> None:
@@ -192,7 +192,7 @@ class HalfOpenLimitTests(SynchronousTestCase):
         wire = _wire(cookieThreshold=2, halfOpenLimit=2, halfOpenTimeout=10.0)
         for _ in range(2):
             _to_right(wire, _spoofed(wire))
-        self.assertEqual(_deferred(_to_right(wire, _spoofed(wire))), ["limit"])
+        self.assertEqual(_turned_away(_to_right(wire, _spoofed(wire))), ["limit"])
         wire.now += 9.0
         wire.right.engine.expire(wire.now)
         self.assertEqual(_half_open(wire), 2)

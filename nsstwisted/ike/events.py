@@ -142,7 +142,7 @@ class MessageDropped:
 
 
 @dataclass(frozen=True)
-class InitRequestDeferred:
+class InitRequestTurnedAway:
     """
     An IKE_SA_INIT request met the responder's flood defence before any
     DH work: asked for a COOKIE (C{measure} C{"cookie"}) or dropped at the
@@ -169,5 +169,5 @@ Action = (
     | NegotiationFailed
     | MessageDropped
     | Retransmitted
-    | InitRequestDeferred
+    | InitRequestTurnedAway
 )

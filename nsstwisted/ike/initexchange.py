@@ -34,7 +34,7 @@ from nsstwisted.ike.enginebase import (
 from nsstwisted.ike.errors import IkeDecodeError, IkeError
 from nsstwisted.ike.events import (
     Endpoint,
-    InitRequestDeferred,
+    InitRequestTurnedAway,
     MessageDropped,
     NegotiationFailed,
     SendDatagram,
@@ -284,7 +284,7 @@ class InitExchanges(AuthExchanges):
         if halfOpen >= self.settings.halfOpenLimit:
             # Dropped unread and unanswered: no work, nothing to reflect,
             # and a real peer retransmits until an entry expires.
-            self._emit(InitRequestDeferred(remote, "limit", halfOpen))
+            self._emit(InitRequestTurnedAway(remote, "limit", halfOpen))
             return
         try:
             _, payloads = decode_message(data)
@@ -318,7 +318,7 @@ class InitExchanges(AuthExchanges):
                 and hmac.compare_digest(first.data, expected)
             ):
                 self._plain_error(header, local, remote, NotifyType.COOKIE, expected)
-                self._emit(InitRequestDeferred(remote, "cookie", halfOpen))
+                self._emit(InitRequestTurnedAway(remote, "cookie", halfOpen))
                 return
         try:
             chosen = select_ike(offer, policy.proposals)

@@ -30,7 +30,7 @@ from nsstwisted.ike.events import (
     IkeSaDeleted,
     IkeSaEstablished,
     IkeSaRekeyed,
-    InitRequestDeferred,
+    InitRequestTurnedAway,
     MessageDropped,
     NegotiationFailed,
     PeerCheckNeeded,
@@ -302,8 +302,8 @@ class StackIke:
                 self._tally_window()
             else:
                 self._say(text)
-        elif isinstance(action, InitRequestDeferred):
-            self._deferred(action)
+        elif isinstance(action, InitRequestTurnedAway):
+            self._turned_away(action)
         elif isinstance(action, MessageDropped):
             self.log.debug(
                 "{ikedMessage}",
@@ -311,7 +311,7 @@ class StackIke:
                 f"{action.remote[0]} port {action.remote[1]}: {action.reason}",
             )
 
-    def _deferred(self, action: InitRequestDeferred) -> None:
+    def _turned_away(self, action: InitRequestTurnedAway) -> None:
         settings = self.engine.settings
         if action.measure == "cookie":
             self._tally.cookies += 1
