@@ -15,10 +15,10 @@ For each DH group this prints, in one run:
     IKE_SA_INIT (the DH work, key derivation, decoding and encoding), and
     its ratio to the baseline;
   - how many such requests per second one core absorbs, and how long a
-    flood at that rate takes to fill the half-open limit;
-  - the CPU of the COOKIE answer given beyond the limit.
+    flood at that rate takes to reach the COOKIE threshold;
+  - the CPU of the COOKIE answer given beyond the threshold.
 
-The goal is that the COOKIE defence works: beyond the half-open limit, a
+The goal is that the COOKIE defence works: beyond the COOKIE threshold, a
 spoofed IKE_SA_INIT costs at most a quarter of one answered with DH.  The
 engine's cost beside the bare DH work is shown as a ratio, for the record
 (the setup-rate work decides whether DH moves off the reactor thread).  Run
@@ -55,7 +55,7 @@ from nsstwisted.ike.policy import (  # noqa: E402
 )
 
 GOAL = 0.25
-HALF_OPEN_LIMIT = EngineSettings().cookieThreshold
+COOKIE_THRESHOLD = EngineSettings().cookieThreshold
 INITIATOR = ("127.0.0.1", 5500)
 RESPONDER = ("127.0.0.1", 4600)
 GROUPS = (
@@ -144,7 +144,7 @@ def main() -> None:
         rate = 1 / cost
         print(
             f"{group.name:12} {base * 1e3:7.3f}ms {cost * 1e3:7.3f}ms {ratio:6.2f}"
-            f" {rate:10.0f} {HALF_OPEN_LIMIT / rate * 1e3:7.1f}ms"
+            f" {rate:10.0f} {COOKIE_THRESHOLD / rate * 1e3:7.1f}ms"
             f" {cookie * 1e3:6.3f}ms ({cookie / cost:.2f}x)"
             f"  {'met' if met else 'NOT met'}"
         )

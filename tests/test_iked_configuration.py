@@ -1346,6 +1346,8 @@ class DescribeTests(Files):
                 "  # StashFile (the usual search)",
                 "  RequireRemoteIdentity no",
                 "  # MetricsPort (off)",
+                "  CookieThreshold 30",
+                "  HalfOpenLimit 1000",
                 "}",
                 "NssStackConfig TCPIP",
                 "{",
@@ -1713,3 +1715,45 @@ class RequireRemoteIdentityTests(Files):
         )
         self.assertTrue(config.requireRemoteIdentity)
         self.assertIn("  RequireRemoteIdentity yes", config.describe())
+
+
+class FloodLimitTests(Files):
+    """
+    IkeConfig CookieThreshold and HalfOpenLimit: the responder's defence
+    against IKE_SA_INIT floods (issue 15, item 6).
+    """
+
+    def test_defaults(self) -> None:
+        config = self.load(ike())
+        self.assertEqual((config.cookieThreshold, config.halfOpenLimit), (30, 1000))
+
+    def test_coded(self) -> None:
+        config = self.load(ike("CookieThreshold 0", "HalfOpenLimit 50"))
+        self.assertEqual((config.cookieThreshold, config.halfOpenLimit), (0, 50))
+        self.assertIn("  CookieThreshold 0", config.describe())
+        self.assertIn("  HalfOpenLimit 50", config.describe())
+        data = config.display_data()[0]["Settings"]
+        self.assertEqual((data["CookieThreshold"], data["HalfOpenLimit"]), (0, 50))
+        again = self.load("\n".join(config.describe()) + "\n")
+        self.assertEqual(again.halfOpenLimit, 50)
+
+    def test_ranges(self) -> None:
+        self.assertBadIke("CookieThreshold -1", "must be a number from 0 to 100000")
+        self.assertBadIke("HalfOpenLimit 0", "must be a number from 1 to 1000000")
+
+    def test_threshold_below_limit(self) -> None:
+        """A COOKIE threshold at or above the limit would lock real peers out."""
+        text = ike("HalfOpenLimit 40", "CookieThreshold 40")
+        error = self.assertBad(
+            text,
+            "CookieThreshold 40",
+            "CookieThreshold",
+            "CookieThreshold (40) must be below HalfOpenLimit (40)",
+        )
+        self.assertIn("asked for a COOKIE", str(error))
+        self.assertBad(
+            ike("HalfOpenLimit 30"),
+            "HalfOpenLimit 30",
+            "HalfOpenLimit",
+            "CookieThreshold (30) must be below HalfOpenLimit (30)",
+        )

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from nsstwisted.iked.keyexchange.netns import NamespaceError, udp_socket
+from nsstwisted.iked.keyexchange.netns import (
+    RECEIVE_BUFFER,
+    NamespaceError,
+    udp_socket,
+)
 from tests.strongswan import NetworkNamespace
 
 
@@ -23,6 +28,20 @@ class UdpSocketTests(SynchronousTestCase):
         sock = udp_socket(None, "127.0.0.1", 0)
         self.addCleanup(sock.close)
         self.assertEqual(sock.getsockname()[0], "127.0.0.1")
+
+    def test_receive_buffer(self) -> None:
+        """
+        The socket asks for a receive buffer of L{RECEIVE_BUFFER}, which
+        the kernel grants up to C{net.core.rmem_max} (and doubles, for its
+        own bookkeeping), so that a burst of IKE_AUTH requests is not lost.
+        """
+        with open("/proc/sys/net/core/rmem_max") as f:
+            granted = min(RECEIVE_BUFFER, int(f.read()))
+        sock = udp_socket(None, "127.0.0.1", 0)
+        self.addCleanup(sock.close)
+        self.assertEqual(
+            sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF), 2 * granted
+        )
 
     def test_in_namespace(self) -> None:
         """

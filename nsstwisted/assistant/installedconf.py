@@ -447,6 +447,8 @@ _IKE_DROPPED: dict[str, str | None] = {
     "echo": None,
     "pagentwait": None,
     "supportedcertauth": None,
+    "cookiethreshold": "30",
+    "halfopenlimit": "1000",
 }
 
 _SERVICE_TYPES: dict[str, ServiceType] = {"cert": "Cert", "remotemgmt": "RemoteMgmt"}

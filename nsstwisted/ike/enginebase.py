@@ -89,6 +89,11 @@ class EngineSettings:
 
     @ivar cookieThreshold: half-open SAs from which a responder asks for a
         COOKIE before it spends a DH computation (0: always).
+    @ivar halfOpenLimit: half-open SAs at which a responder drops every
+        new IKE_SA_INIT, even one with a valid COOKIE: a sender that can
+        answer COOKIEs (a real address) must not fill memory and the CPU
+        without bound.  Above C{cookieThreshold}, or a spoofed flood would
+        lock out every peer instead of meeting COOKIEs.
     """
 
     retransmitTimeout: float = 4.0
@@ -96,6 +101,7 @@ class EngineSettings:
     retransmitTries: int = 5
     halfOpenTimeout: float = 30.0
     cookieThreshold: int = 30
+    halfOpenLimit: int = 1000
     keepaliveInterval: float = 20.0
     nonceSize: int = 32
     fragmentSize: int = DEFAULT_FRAGMENT_SIZE
@@ -160,6 +166,10 @@ class EngineBase:
     def endpoints(self) -> set[Endpoint]:
         """The local addresses and ports the policy needs sockets on."""
         return {(str(p.localAddress), p.localPort) for p in self._peers}
+
+    def half_open(self) -> int:
+        """How many IKE SAs we answered IKE_SA_INIT for, not yet authenticated."""
+        return len(self._halfOpen)
 
     def sas(self) -> list[IkeSa]:
         """Every IKE SA, in creation order."""

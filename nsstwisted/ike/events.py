@@ -183,6 +183,22 @@ class MessageFragmented:
     count: int
 
 
+@dataclass(frozen=True)
+class InitRequestTurnedAway:
+    """
+    An IKE_SA_INIT request met the responder's flood defence before any
+    DH work: asked for a COOKIE (C{measure} C{"cookie"}) or dropped at the
+    half-open limit (C{"limit"}).  One per request, so that the adapter
+    counts them and tells the operator in a summary, not per packet.
+
+    @ivar halfOpen: the half-open IKE SAs at that moment.
+    """
+
+    remote: Endpoint
+    measure: str
+    halfOpen: int
+
+
 Action = (
     SendDatagram
     | SignatureNeeded
@@ -198,4 +214,5 @@ Action = (
     | FragmentDropped
     | ReassemblyAbandoned
     | MessageFragmented
+    | InitRequestTurnedAway
 )

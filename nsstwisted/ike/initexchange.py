@@ -35,6 +35,7 @@ from nsstwisted.ike.enginebase import (
 from nsstwisted.ike.errors import IkeDecodeError, IkeError
 from nsstwisted.ike.events import (
     Endpoint,
+    InitRequestTurnedAway,
     MessageDropped,
     NegotiationFailed,
     SendDatagram,
@@ -289,6 +290,12 @@ class InitExchanges(AuthExchanges):
                     MessageDropped(remote, "a second IKE_SA_INIT for a known SPI")
                 )
             return
+        halfOpen = len(self._halfOpen)
+        if halfOpen >= self.settings.halfOpenLimit:
+            # Dropped unread and unanswered: no work, nothing to reflect,
+            # and a real peer retransmits until an entry expires.
+            self._emit(InitRequestTurnedAway(remote, "limit", halfOpen))
+            return
         try:
             _, payloads = decode_message(data)
         except IkeDecodeError as error:
@@ -312,7 +319,7 @@ class InitExchanges(AuthExchanges):
             self._plain_error(header, local, remote, error.notify)
             self._emit(NegotiationFailed(policy.name, str(error)))
             return
-        if len(self._halfOpen) >= self.settings.cookieThreshold:
+        if halfOpen >= self.settings.cookieThreshold:
             expected = self._cookie(nonce.nonce, remote, header.spiI)
             first = payloads[0]
             if not (
@@ -321,6 +328,7 @@ class InitExchanges(AuthExchanges):
                 and hmac.compare_digest(first.data, expected)
             ):
                 self._plain_error(header, local, remote, NotifyType.COOKIE, expected)
+                self._emit(InitRequestTurnedAway(remote, "cookie", halfOpen))
                 return
         try:
             chosen = select_ike(offer, policy.proposals)

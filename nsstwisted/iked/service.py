@@ -830,12 +830,17 @@ def engine_settings(configuration: IkedConfiguration) -> EngineSettings:
     C{IkeInitWait} is the wait before the first retransmission,
     C{IkeRetries} how many there are before the peer is given up (which
     ends dead peer detection too); C{IkeFragmentSize} the largest datagram
-    before RFC 7383 fragments.
+    before RFC 7383 fragments; C{CookieThreshold} and C{HalfOpenLimit} the
+    responder's flood defence, which a refresh applies to the next
+    IKE_SA_INIT request (half-open SAs stay until they complete or
+    expire).
     """
     return EngineSettings(
         retransmitTimeout=float(configuration.ikeInitWait),
         retransmitTries=configuration.ikeRetries,
         fragmentSize=configuration.ikeFragmentSize,
+        cookieThreshold=configuration.cookieThreshold,
+        halfOpenLimit=configuration.halfOpenLimit,
     )
 
 

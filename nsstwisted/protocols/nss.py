@@ -109,6 +109,15 @@ class NssProtocol(Protocol):
         self._unanswered: set[int] = set()
 
     def connectionMade(self) -> None:
+        # Requests and answers are small and pipelined (iked signs and
+        # verifies for many negotiations at once): with Nagle's algorithm a
+        # write waits for the ACK of the one before, which the peer delays
+        # (40 ms on Linux), a stall per pipelined message.  Through TLS the
+        # wrapper hands the call to the TCP transport; other transports
+        # (AF_UNIX, tests' in-memory ones) have no such option.
+        setTcpNoDelay = getattr(self.transport, "setTcpNoDelay", None)
+        if setTcpNoDelay is not None:
+            setTcpNoDelay(True)
         self.handler = self._handlerFactory(self)
         self._setupTimer = self._clock.callLater(
             self._setupDeadline, self._expired, "connection set-up"

@@ -35,6 +35,8 @@ from nsstwisted.iked.configuration.values import (
 )
 
 __all__ = [
+    "DEFAULT_COOKIE_THRESHOLD",
+    "DEFAULT_HALF_OPEN_LIMIT",
     "DEFAULT_IKE_FRAGMENT_SIZE",
     "DEFAULT_IKE_INIT_WAIT",
     "DEFAULT_IKE_RETRIES",
@@ -71,6 +73,20 @@ DEFAULT_NMI_IDLE_TIMEOUT = 60
 Seconds a management connection may stay idle: the protocol's default,
 C{nsstwisted.protocols.nmi.DEFAULT_IDLE_TIMEOUT}, as a whole number.
 """
+
+DEFAULT_COOKIE_THRESHOLD = 30
+"""
+Half-open IKE SAs from which iked asks every new initiator for a COOKIE:
+strongSwan's C{cookie_threshold}, the engine's default.
+"""
+DEFAULT_HALF_OPEN_LIMIT = 1000
+"""
+Half-open IKE SAs at which iked drops new IKE_SA_INIT requests: a few
+megabytes of state at most, and far more than COOKIE-answering peers
+start in one C{halfOpenTimeout} (30 s) unless they are attacking.
+"""
+COOKIE_THRESHOLD_RANGE = (0, 100000)
+HALF_OPEN_LIMIT_RANGE = (1, 1000000)
 
 # Our ranges, where IBM documents none: wide enough for any sensible value,
 # narrow enough that a slip of the keyboard (an extra zero) is caught.
@@ -220,6 +236,8 @@ _IKE_KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "requireremoteidentity": ("requireRemoteIdentity", _yes_no),
     "metricsport": ("metrics", metrics_listener_value),
     "ikefragmentsize": ("ikeFragmentSize", _fragment_size),
+    "cookiethreshold": ("cookieThreshold", _number(*COOKIE_THRESHOLD_RANGE)),
+    "halfopenlimit": ("halfOpenLimit", _number(*HALF_OPEN_LIMIT_RANGE)),
 }
 
 
@@ -229,6 +247,7 @@ def _ike_config(statement: Statement, filename: str) -> dict[str, Any]:
             statement, filename, f"takes no name, but {statement.name!r} is given"
         )
     values: dict[str, Any] = {}
+    coded: dict[str, Setting] = {}
     for setting in statement.settings:
         entry = _IKE_KEYWORDS.get(setting.keyword.lower())
         if entry is None:
@@ -237,4 +256,28 @@ def _ike_config(statement: Statement, filename: str) -> dict[str, Any]:
         value = check(setting, filename)
         if name is not None:
             values[name] = value
+            coded[name] = setting
+    _check_flood_limits(values, coded, filename)
     return values
+
+
+def _check_flood_limits(
+    values: dict[str, Any], coded: dict[str, Setting], filename: str
+) -> None:
+    """
+    The COOKIE must come before the limit: at or above C{HalfOpenLimit},
+    a flood from forged addresses would fill the half-open table and lock
+    every real peer out, where COOKIEs let them in.
+    """
+    threshold = values.get("cookieThreshold", DEFAULT_COOKIE_THRESHOLD)
+    limit = values.get("halfOpenLimit", DEFAULT_HALF_OPEN_LIMIT)
+    if threshold < limit:
+        return
+    setting = coded.get("cookieThreshold") or coded["halfOpenLimit"]
+    raise _error(
+        setting,
+        filename,
+        f"CookieThreshold ({threshold}) must be below HalfOpenLimit ({limit}):"
+        " otherwise forged IKE_SA_INIT requests fill the half-open IKE SAs"
+        " and real peers are dropped before they are asked for a COOKIE",
+    )

@@ -48,6 +48,8 @@ from nsstwisted.config.values import (
 )
 from nsstwisted.config.values import setting_error as _error
 from nsstwisted.iked.configuration.ikeconfig import (
+    DEFAULT_COOKIE_THRESHOLD,
+    DEFAULT_HALF_OPEN_LIMIT,
     DEFAULT_IKE_FRAGMENT_SIZE,
     DEFAULT_IKE_INIT_WAIT,
     DEFAULT_IKE_RETRIES,
@@ -159,6 +161,10 @@ class IkedConfiguration:
         no IKE fragmentation at all.
     @ivar metrics: where iked serves its Prometheus metrics over HTTP, or
         L{None} (the default) for nowhere.
+    @ivar cookieThreshold: half-open IKE SAs from which every stack asks
+        new initiators for a COOKIE (0: always).
+    @ivar halfOpenLimit: half-open IKE SAs at which a stack drops new
+        IKE_SA_INIT requests; above C{cookieThreshold}.
     @ivar stacks: every stack, NSS client or not, in file order.
     @ivar nssStacks: the NSS clients, by stack name.
     """
@@ -183,6 +189,8 @@ class IkedConfiguration:
     requireRemoteIdentity: bool = False
     ikeFragmentSize: int = DEFAULT_IKE_FRAGMENT_SIZE
     metrics: MetricsListener | None = None
+    cookieThreshold: int = DEFAULT_COOKIE_THRESHOLD
+    halfOpenLimit: int = DEFAULT_HALF_OPEN_LIMIT
     stacks: tuple[StackDeclaration, ...] = ()
     nssStacks: Mapping[str, NssStackConfig] = field(default_factory=_StackMap)
 
@@ -270,6 +278,8 @@ class IkedConfiguration:
             _optional("StashFile", self.stashFile, "the usual search"),
             f"RequireRemoteIdentity {'yes' if self.requireRemoteIdentity else 'no'}",
             "# MetricsPort (off)" if self.metrics is None else self.metrics.describe(),
+            f"CookieThreshold {self.cookieThreshold}",
+            f"HalfOpenLimit {self.halfOpenLimit}",
         ]
         lines = _block("IkeConfig", ike)
         for stack in self.stacks:
@@ -312,6 +322,8 @@ class IkedConfiguration:
             "MetricsPort": None
             if self.metrics is None
             else self.metrics.display_data(),
+            "CookieThreshold": self.cookieThreshold,
+            "HalfOpenLimit": self.halfOpenLimit,
         }
         statements: list[dict[str, Any]] = [
             {"Statement": "IkeConfig", "Name": None, "Settings": ike}

@@ -31,6 +31,7 @@ from nsstwisted.ike.events import (
     IkeSaDeleted,
     IkeSaEstablished,
     IkeSaRekeyed,
+    InitRequestTurnedAway,
     MessageDropped,
     MessageFragmented,
     NegotiationFailed,
@@ -44,6 +45,7 @@ from nsstwisted.ike.installation import InstalledChildSa, range_selectors
 from nsstwisted.ike.interfaces import IPeerVerifier
 from nsstwisted.ike.policy import PeerPolicy
 from nsstwisted.ike.sa import ChildSa, ChildState, IkeSa, IkeState
+from nsstwisted.iked.keyexchange.inittally import SUMMARY_INTERVAL, InitTally
 from nsstwisted.iked.keyexchange.installer import ISaInstaller
 from nsstwisted.iked.keyexchange.netns import udp_socket
 from nsstwisted.iked.stackmodel.stack import StackModel
@@ -94,9 +96,12 @@ class StackIke:
         self._ports: dict[Endpoint, IListeningPort] = {}
         self._protocols: dict[Endpoint, IkeDatagramProtocol] = {}
         self._timer: IDelayedCall | None = None
+        self._scheduling: IDelayedCall | None = None
         self._ikeTunnels: dict[str, IkeSa] = {}
         self._childTunnels: dict[str, ChildSa] = {}
         self._authoritiesCall: IDelayedCall | None = None
+        self._tally = InitTally()
+        self._tallyCall: IDelayedCall | None = None
         self.running = False
         model.tunnels.hooks = TunnelHooks(
             deactivateIke=self._deactivate_ike,
@@ -123,10 +128,16 @@ class StackIke:
     def stop(self) -> Deferred[None]:
         """Delete nothing (the peers time out), stop listening."""
         self.running = False
-        for call in (self._timer, self._authoritiesCall):
+        for call in (
+            self._timer,
+            self._scheduling,
+            self._authoritiesCall,
+            self._tallyCall,
+        ):
             if call is not None and call.active():
                 call.cancel()
-        self._timer = self._authoritiesCall = None
+        self._timer = self._scheduling = None
+        self._authoritiesCall = self._tallyCall = None
         stopping = [port.stopListening() for port in self._ports.values()]
         self._ports.clear()
         self._protocols.clear()
@@ -201,9 +212,21 @@ class StackIke:
     def _run(self, actions: list[Action]) -> None:
         for action in actions:
             self._do(action)
-        self._schedule()
+        self._reschedule()
+
+    def _reschedule(self) -> None:
+        """
+        Ask the engine for its next deadline once per turn of the reactor,
+        not once per event: the answer takes time in proportion to the IKE
+        SAs (it looks at every SA's timers), and under load one turn
+        delivers many datagrams, signatures and verdicts.  The timers it
+        sets are seconds away, so a turn's delay costs them nothing.
+        """
+        if self._scheduling is None and self.running:
+            self._scheduling = self._reactor.callLater(0, self._schedule)
 
     def _schedule(self) -> None:
+        self._scheduling = None
         if not self.running:
             return
         deadline = self.engine.next_deadline()
@@ -250,10 +273,28 @@ class StackIke:
             )
         elif isinstance(action, NegotiationFailed):
             self._count_failure(action)
-            self._say(
+            text = (
                 f"EZD1155I Stack {self.stackName} negotiation with {action.peer} "
                 f"failed: {action.reason}"
             )
+            sa = action.sa
+            if sa is None:
+                # An IKE_SA_INIT refused before any IKE SA existed: per
+                # packet from anyone, so counted for EZD1230I instead.
+                self.log.debug("{ikedMessage}", ikedMessage=text)
+                self._tally.refused += 1
+                self._tally.last = f"{action.peer}: {action.reason}"
+                self._tally_window()
+            elif not sa.originalInitiator and sa.nextExpectedId == 1:
+                # Half open until it expired, no authentic IKE_AUTH ever
+                # came: what a forged address leaves behind.
+                self.log.debug("{ikedMessage}", ikedMessage=text)
+                self._tally.expired += 1
+                self._tally_window()
+            else:
+                self._say(text)
+        elif isinstance(action, InitRequestTurnedAway):
+            self._turned_away(action)
         elif isinstance(action, MessageDropped):
             self.log.debug(
                 "{ikedMessage}",
@@ -285,6 +326,39 @@ class StackIke:
                 f"{ExchangeType(action.exchange).name} message "
                 f"{action.messageId} to {action.sa.remote[0]} in "
                 f"{action.count} fragments",
+            )
+
+    def _turned_away(self, action: InitRequestTurnedAway) -> None:
+        settings = self.engine.settings
+        if action.measure == "cookie":
+            self._tally.cookies += 1
+            why = f"asked for a COOKIE (CookieThreshold {settings.cookieThreshold})"
+        else:
+            self._tally.dropped += 1
+            why = f"dropped (HalfOpenLimit {settings.halfOpenLimit})"
+        self.log.debug(
+            "{ikedMessage}",
+            ikedMessage=f"EZD1231I Stack {self.stackName} IKE_SA_INIT from "
+            f"{action.remote[0]} port {action.remote[1]} {why}: "
+            f"{action.halfOpen} IKE SAs half open",
+        )
+        self._tally_window()
+
+    def _tally_window(self) -> None:
+        """The first turned-away request of a quiet spell opens a window."""
+        if self._tallyCall is None and self.running:
+            self._tallyCall = self._reactor.callLater(SUMMARY_INTERVAL, self._summarise)
+
+    def _summarise(self) -> None:
+        self._tallyCall = None
+        tally, self._tally = self._tally, InitTally()
+        if tally:
+            tally.halfOpen = self.engine.half_open()
+            settings = self.engine.settings
+            self._say(
+                tally.summary(
+                    self.stackName, settings.cookieThreshold, settings.halfOpenLimit
+                )
             )
 
     def _count_failure(self, failure: NegotiationFailed) -> None:

@@ -20,7 +20,17 @@ import os
 import socket
 import threading
 
-__all__ = ["NamespaceError", "udp_socket"]
+__all__ = ["RECEIVE_BUFFER", "NamespaceError", "udp_socket"]
+
+RECEIVE_BUFFER = 4 * 1024 * 1024
+"""
+The receive buffer asked for each IKE socket (the kernel grants at most
+C{net.core.rmem_max}).  Linux's default, about 200 KB, holds some 150
+IKE_AUTH requests of 1.4 KB: many peers at once (a gateway's peers after
+its restart, a benchmark's concurrent pass) overflow it while the reactor
+is busy, and each datagram lost costs its initiator a retransmission
+timeout (strongSwan's first is 4 s).
+"""
 
 _CLONE_NEWNET = 0x40000000
 NETNS_DIRECTORY = "/run/netns"
@@ -51,6 +61,7 @@ def udp_socket(namespace: str | None, address: str, port: int) -> socket.socket:
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             sock.setblocking(False)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
             sock.bind((address, port))
         except BaseException:
             sock.close()
