@@ -16,14 +16,14 @@ import subprocess
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from OpenSSL import SSL
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
-from twisted.internet.ssl import PrivateCertificate
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from nsstwisted.cli.client import run as nss_client
@@ -37,6 +37,7 @@ from nsstwisted.client import (
     connect,
     tls_endpoint,
 )
+from nsstwisted.nssd.tls import ServerContextFactory
 from nsstwisted.security.distinguishednames import names_match
 from nsstwisted.wire.nss import Services
 from tests.daemons import (
@@ -313,6 +314,19 @@ class OpensslPki:
         return (self.read(f"{name}.crt") + self.read(f"{name}.key")).decode()
 
 
+def _rogue_context(serverPem: str) -> ServerContextFactory:
+    """
+    A TLS server context with the certificate and key in C{serverPem},
+    built from C{cryptography} objects (Twisted's C{PrivateCertificate}
+    hands pyOpenSSL the deprecated X509 and PKey ones).
+    """
+    data = serverPem.encode("ascii")
+    context = SSL.Context(SSL.TLS_SERVER_METHOD)
+    context.use_certificate(x509.load_pem_x509_certificate(data))
+    context.use_privatekey(serialization.load_pem_private_key(data, None))
+    return ServerContextFactory(context)
+
+
 class RogueServerTests(TestCase):
     """
     The client API (what iked and nss-client use) against rogue TLS servers
@@ -330,7 +344,7 @@ class RogueServerTests(TestCase):
     ) -> tuple[BaseException | None, list[bytes]]:
         received: list[bytes] = []
         factory = Factory.forProtocol(lambda: Recorder(received))
-        options = PrivateCertificate.loadPEM(serverPem).options()
+        options = _rogue_context(serverPem)
         port: Any = await SSL4ServerEndpoint(
             reactor, 0, options, interface="127.0.0.1"
         ).listen(factory)
