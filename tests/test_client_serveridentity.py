@@ -17,7 +17,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL
 from twisted.internet import reactor
@@ -323,7 +323,9 @@ def _rogue_context(serverPem: str) -> ServerContextFactory:
     data = serverPem.encode("ascii")
     context = SSL.Context(SSL.TLS_SERVER_METHOD)
     context.use_certificate(x509.load_pem_x509_certificate(data))
-    context.use_privatekey(serialization.load_pem_private_key(data, None))
+    key = serialization.load_pem_private_key(data, None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
+    context.use_privatekey(key)
     return ServerContextFactory(context)
 
 
