@@ -10,10 +10,11 @@ responds in both measurements, and the initiators are compared.  iked
 signs its AUTH payloads through nssd (C{--signer nssd}, the default: a
 round trip per signature and one per peer check, where strongSwan signs
 and verifies locally) or with its own key ring (C{--signer local}).
-C{--key ecdsa} gives every party a P-256 key instead of RSA-2048; on this
-branch nssd does not yet sign with ECDSA, so ECDSA is measured with
-C{--signer local}.  Everything runs on this machine and shares its cores;
-the figures are for comparing, not for capacity planning.
+C{--key ecdsa} gives every party a P-256 key instead of RSA-2048 (with
+nssd signing, CLIENT1's certificate in nssd's ring is renewed as a P-256
+one, by C{RACDCERT REKEY} and C{ROLLOVER}).  Everything runs on this
+machine and shares its cores; the figures are for comparing, not for
+capacity planning.
 
 Each measurement runs in a throwaway network namespace (root and strongSwan
 5.9.x needed, as for C{tests/test_strongswan_harness.py}) and makes:
@@ -551,6 +552,21 @@ def build_iked_security(folder: str, pki: TestPki, key: str) -> tuple[str, bytes
         "RACDCERT ID(IKED) CONNECT(CERTAUTH LABEL('Peer CA') RING(KEYRING) "
         "USAGE(CERTAUTH))",
     )
+    if key == "ecdsa":
+        # CLIENT1's certificate in nssd's ring becomes a P-256 one, as an
+        # operator renews it: a successor with a new key, rolled over into
+        # its place (the ring then holds it for client1.example).
+        racf(
+            database,
+            "RACDCERT ID(CLIENT1) REKEY(LABEL('Client1 cert')) WITHLABEL('Client1 ec')"
+            " NISTECC SIZE(256) SIGNWITH(CERTAUTH LABEL('NSS CA'))",
+            "RDEFINE SERVAUTH EZB.NSSCERT.NSSSYS.CLIENT1$EC.HOST UACC(NONE)",
+            "PERMIT EZB.NSSCERT.NSSSYS.CLIENT1$EC.HOST CLASS(SERVAUTH) ID(CLIENT1) "
+            "ACCESS(READ)",
+            "RACDCERT ID(CLIENT1) ROLLOVER(LABEL('Client1 cert'))"
+            " NEWLABEL('Client1 ec')",
+            "SETROPTS RACLIST(SERVAUTH) REFRESH",
+        )
     return database, caPem
 
 
