@@ -167,6 +167,26 @@ if [ "$(id -u)" = 0 ] && [ -e /dev/net/tun ] && bash "$here/../.ci/install-stron
     run python "$here/ike_peer.py" "$work" "$work/ca.pem"
     run nss-racf "RACDCERT CERTAUTH ADD('$work/peer-ca.pem') WITHLABEL('Peer CA') TRUST"
     run nss-racf "RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('Peer CA') RING(NSSRING) USAGE(CERTAUTH))"
+
+    say "IKEv2: an ECDSA P-256 key for iked, made in nssd's ring under an intermediate CA"
+    echo "(strongSwan's only anchor is nssd's root 'NSS CA', CN=NSS Test CA: iked must send"
+    echo " 'NSS intermediate' with its certificate, from nssd's ring as nssd's CA list gives it)"
+    cat > "$work/ecdsa.racf" <<'RACF'
+RACDCERT CERTAUTH GENCERT SUBJECTSDN(CN('NSS intermediate') O('Example')) -
+  NISTECC SIZE(256) WITHLABEL('NSS intermediate') SIGNWITH(CERTAUTH LABEL('NSS CA'))
+RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('NSS intermediate') RING(NSSRING) USAGE(CERTAUTH))
+RACDCERT ID(CLIENT1) GENCERT SUBJECTSDN(CN('ec1.example') O('Example')) -
+  NISTECC SIZE(256) WITHLABEL('Client1 ECDSA') -
+  SIGNWITH(CERTAUTH LABEL('NSS intermediate')) ALTNAME(DOMAIN('ec1.example'))
+RACDCERT ID(NSSD) CONNECT(ID(CLIENT1) LABEL('Client1 ECDSA') RING(NSSRING) USAGE(PERSONAL))
+RDEFINE SERVAUTH EZB.NSSCERT.NSSSYS.CLIENT1$ECDSA.HOST UACC(NONE)
+PERMIT EZB.NSSCERT.NSSSYS.CLIENT1$ECDSA.HOST CLASS(SERVAUTH) ID(CLIENT1) ACCESS(READ)
+SETROPTS RACLIST(SERVAUTH) REFRESH
+RACF
+    cat "$work/ecdsa.racf"
+    run nss-racf --file "$work/ecdsa.racf" | grep -v '^$' || true
+    run nss-racf "RACDCERT ID(CLIENT1) LIST(LABEL('Client1 ECDSA'))" \
+        | grep -E 'Label|Issuer|Subject|Private Key'
     run nss-modify nssd --socket "$work/sock/nss" refresh
 fi
 
@@ -195,12 +215,12 @@ POLICY
 if [ -n "$ike_ns" ]; then
     cat >> "$work/tcpipa.policy" <<'POLICY'
 # IKEv2 (docs/policy.md): strongSwan at port 4600, this stack at 5500, in
-# the stack's namespace; iked's AUTH is signed by nssd (Client1 cert).
+# the stack's namespace; iked's AUTH is signed by nssd (Client1 ECDSA).
 KeyExchangeRule strongswan-peer
 {
   LocalSecurityEndpoint
   {
-    Identity Fqdn client1.example
+    Identity Fqdn ec1.example
     Location 127.0.0.1
     IkePort  5500
   }
@@ -319,6 +339,12 @@ if [ -n "$ike_ns" ]; then
     run swanctl --initiate --child host-host | tail -1
     say "swanctl --list-sas (strongSwan's view)"
     run swanctl --list-sas
+    charon_log="$work/strongswan/charon.log"
+    # charon's lines without their time and thread: "07[CFG] text" -> "text".
+    charon_says() { grep -E "$1" "$charon_log" | sed 's/^[0-9:]* [0-9]*\[[A-Z]*\] //'; }
+    say "strongSwan's log: iked sent its ECDSA certificate with the intermediate CA"
+    echo "(charon holds only NSS Test CA; it builds the path through the intermediate iked sent)"
+    charon_says "received (end entity|issuer) cert|using (certificate|untrusted intermediate|trusted ca)|reached self-signed root|authentication of 'ec1"
     say "nss-ipsec -z CLIENT1 -k display (iked's view, through nssd)"
     run nss-ipsec -z CLIENT1 -k display --socket "$work/sock/nss"
     say "nss-ipsec -p TCPIPA -y display (locally; ESP SPIs in decimal, as IBM shows them)"
