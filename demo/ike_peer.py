@@ -144,6 +144,7 @@ swanctl {{
     remote_port = 5500
     proposals = aes128-sha256-x25519
     mobike = no
+    fragmentation = yes
     send_certreq = yes
     send_cert = always
     local {

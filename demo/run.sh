@@ -269,6 +269,7 @@ IkeConfig
   SystemName IKESYS
   CaFile "$work/ca.pem"
   NmiSocket "$work/sock/ipsecmgmt"
+  IkeFragmentSize 576    # small, so that IKE_AUTH with its chain goes in pieces
 }
 NssStackConfig TCPIPA
 {
@@ -345,6 +346,11 @@ if [ -n "$ike_ns" ]; then
     say "strongSwan's log: iked sent its ECDSA certificate with the intermediate CA"
     echo "(charon holds only NSS Test CA; it builds the path through the intermediate iked sent)"
     charon_says "received (end entity|issuer) cert|using (certificate|untrusted intermediate|trusted ca)|reached self-signed root|authentication of 'ec1"
+    say "IKE fragmentation (RFC 7383): IkeFragmentSize 576 split iked's IKE_AUTH answer"
+    echo "-- iked's log (debug level):"
+    grep -h EZD1212I "$work/iked.log" | sed 's/^.*EZD1212I/EZD1212I/'
+    echo "-- charon's log:"
+    charon_says 'received fragment #'
     say "nss-ipsec -z CLIENT1 -k display (iked's view, through nssd)"
     run nss-ipsec -z CLIENT1 -k display --socket "$work/sock/nss"
     say "nss-ipsec -p TCPIPA -y display (locally; ESP SPIs in decimal, as IBM shows them)"
