@@ -353,6 +353,16 @@ if [ -n "$ike_ns" ]; then
     charon_says 'received fragment #'
     say "nss-ipsec -z CLIENT1 -k display (iked's view, through nssd)"
     run nss-ipsec -z CLIENT1 -k display --socket "$work/sock/nss"
+    say "iked answered (Role Responder) and refreshes the IKE SA before it expires"
+    tunnel=$(run nss-ipsec -p TCPIPA -k display --socket "$work/sock/ipsecmgmt")
+    grep -E 'LocalAuthenticationMethod|Role|Lifetime(Refresh|Expires)|CurrentTime' <<<"$tunnel"
+    refresh=$(sed -n 's/^LifetimeRefresh: *//p' <<<"$tunnel")
+    expires=$(sed -n 's/^LifetimeExpires: *//p' <<<"$tunnel")
+    if [[ $refresh < $expires ]]; then
+        echo "LifetimeRefresh comes before LifetimeExpires: the responder rekeys in time too"
+    else
+        echo "LifetimeRefresh is not before LifetimeExpires" && exit 1
+    fi
     say "nss-ipsec -p TCPIPA -y display (locally; ESP SPIs in decimal, as IBM shows them)"
     run nss-ipsec -p TCPIPA -y display --socket "$work/sock/ipsecmgmt" | sed -n '4,10p;/Spi:/p;/HowToEncrypt/p'
     say "nss-ipsec -z CLIENT1 -y refresh -a Y1: iked rekeys the CHILD SA"
