@@ -215,7 +215,8 @@ POLICY
 if [ -n "$ike_ns" ]; then
     cat >> "$work/tcpipa.policy" <<'POLICY'
 # IKEv2 (docs/policy.md): strongSwan at port 4600, this stack at 5500, in
-# the stack's namespace; iked's AUTH is signed by nssd (Client1 ECDSA).
+# the stack's namespace; iked's AUTH is signed by nssd (Client1 ECDSA),
+# and iked asks strongSwan whether it is alive after 2 s of silence.
 KeyExchangeRule strongswan-peer
 {
   LocalSecurityEndpoint
@@ -235,6 +236,7 @@ KeyExchangeRule strongswan-peer
 KeyExchangeAction ike-cert
 {
   HowToAuthPeers DsSignature
+  DpdInterval    2
   KeyExchangeOffer
   {
     HowToEncrypt         AES_CBC KeyLength 128
@@ -365,6 +367,14 @@ if [ -n "$ike_ns" ]; then
     fi
     say "nss-ipsec -p TCPIPA -y display (locally; ESP SPIs in decimal, as IBM shows them)"
     run nss-ipsec -p TCPIPA -y display --socket "$work/sock/ipsecmgmt" | sed -n '4,10p;/Spi:/p;/HowToEncrypt/p'
+    say "Dead peer detection: after DpdInterval 2 s of silence iked sends an empty INFORMATIONAL"
+    for _ in $(seq 50); do
+        grep -q 'parsed INFORMATIONAL request [0-9]* \[ \]' "$charon_log" && break
+        sleep 0.2
+    done
+    echo "(iked logs a check only when it goes unanswered, EZD1220I; charon logs each one)"
+    echo "-- charon's log: iked's liveness check and strongSwan's answer"
+    charon_says 'INFORMATIONAL (request|response) [0-9]* \[ \]' | head -2
     say "nss-ipsec -z CLIENT1 -y refresh -a Y1: iked rekeys the CHILD SA"
     run nss-ipsec -z CLIENT1 -y refresh -a Y1 --socket "$work/sock/nss"
     sleep 1
