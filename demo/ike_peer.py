@@ -5,8 +5,10 @@ The demo's IKE peer: a strongSwan charon with a throwaway CA of its own.
 
 writes WORK/peer-ca.pem (for nssd's ring) and WORK/strongswan/ with
 strongswan.conf and swanctl/ (charon on 127.0.0.1 ports 4600/4601, the
-peer of iked's stack TCPIPA at port 5500, identity client1.example).
+peer of iked's stack TCPIPA at port 5500, identity ec1.example).
 The peer's private key is strongSwan's own; iked's is in nssd's ring.
+charon's only anchor for iked is nssd's root (NSSCA.pem): iked's
+certificate is issued by an intermediate CA, which iked must send.
 """
 
 from __future__ import annotations
@@ -142,6 +144,7 @@ swanctl {{
     remote_port = 5500
     proposals = aes128-sha256-x25519
     mobike = no
+    fragmentation = yes
     send_certreq = yes
     send_cert = always
     local {
@@ -151,7 +154,7 @@ swanctl {{
     }
     remote {
       auth = pubkey
-      id = client1.example
+      id = ec1.example
     }
     children {
       host-host {

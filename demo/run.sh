@@ -167,6 +167,26 @@ if [ "$(id -u)" = 0 ] && [ -e /dev/net/tun ] && bash "$here/../.ci/install-stron
     run python "$here/ike_peer.py" "$work" "$work/ca.pem"
     run nss-racf "RACDCERT CERTAUTH ADD('$work/peer-ca.pem') WITHLABEL('Peer CA') TRUST"
     run nss-racf "RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('Peer CA') RING(NSSRING) USAGE(CERTAUTH))"
+
+    say "IKEv2: an ECDSA P-256 key for iked, made in nssd's ring under an intermediate CA"
+    echo "(strongSwan's only anchor is nssd's root 'NSS CA', CN=NSS Test CA: iked must send"
+    echo " 'NSS intermediate' with its certificate, from nssd's ring as nssd's CA list gives it)"
+    cat > "$work/ecdsa.racf" <<'RACF'
+RACDCERT CERTAUTH GENCERT SUBJECTSDN(CN('NSS intermediate') O('Example')) -
+  NISTECC SIZE(256) WITHLABEL('NSS intermediate') SIGNWITH(CERTAUTH LABEL('NSS CA'))
+RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('NSS intermediate') RING(NSSRING) USAGE(CERTAUTH))
+RACDCERT ID(CLIENT1) GENCERT SUBJECTSDN(CN('ec1.example') O('Example')) -
+  NISTECC SIZE(256) WITHLABEL('Client1 ECDSA') -
+  SIGNWITH(CERTAUTH LABEL('NSS intermediate')) ALTNAME(DOMAIN('ec1.example'))
+RACDCERT ID(NSSD) CONNECT(ID(CLIENT1) LABEL('Client1 ECDSA') RING(NSSRING) USAGE(PERSONAL))
+RDEFINE SERVAUTH EZB.NSSCERT.NSSSYS.CLIENT1$ECDSA.HOST UACC(NONE)
+PERMIT EZB.NSSCERT.NSSSYS.CLIENT1$ECDSA.HOST CLASS(SERVAUTH) ID(CLIENT1) ACCESS(READ)
+SETROPTS RACLIST(SERVAUTH) REFRESH
+RACF
+    cat "$work/ecdsa.racf"
+    run nss-racf --file "$work/ecdsa.racf" | grep -v '^$' || true
+    run nss-racf "RACDCERT ID(CLIENT1) LIST(LABEL('Client1 ECDSA'))" \
+        | grep -E 'Label|Issuer|Subject|Private Key'
     run nss-modify nssd --socket "$work/sock/nss" refresh
 fi
 
@@ -195,12 +215,13 @@ POLICY
 if [ -n "$ike_ns" ]; then
     cat >> "$work/tcpipa.policy" <<'POLICY'
 # IKEv2 (docs/policy.md): strongSwan at port 4600, this stack at 5500, in
-# the stack's namespace; iked's AUTH is signed by nssd (Client1 cert).
+# the stack's namespace; iked's AUTH is signed by nssd (Client1 ECDSA),
+# and iked asks strongSwan whether it is alive after 2 s of silence.
 KeyExchangeRule strongswan-peer
 {
   LocalSecurityEndpoint
   {
-    Identity Fqdn client1.example
+    Identity Fqdn ec1.example
     Location 127.0.0.1
     IkePort  5500
   }
@@ -215,6 +236,7 @@ KeyExchangeRule strongswan-peer
 KeyExchangeAction ike-cert
 {
   HowToAuthPeers DsSignature
+  DpdInterval    2
   KeyExchangeOffer
   {
     HowToEncrypt         AES_CBC KeyLength 128
@@ -249,6 +271,7 @@ IkeConfig
   SystemName IKESYS
   CaFile "$work/ca.pem"
   NmiSocket "$work/sock/ipsecmgmt"
+  IkeFragmentSize 576    # small, so that IKE_AUTH with its chain goes in pieces
 }
 NssStackConfig TCPIPA
 {
@@ -319,10 +342,39 @@ if [ -n "$ike_ns" ]; then
     run swanctl --initiate --child host-host | tail -1
     say "swanctl --list-sas (strongSwan's view)"
     run swanctl --list-sas
+    charon_log="$work/strongswan/charon.log"
+    # charon's lines without their time and thread: "07[CFG] text" -> "text".
+    charon_says() { grep -E "$1" "$charon_log" | sed 's/^[0-9:]* [0-9]*\[[A-Z]*\] //'; }
+    say "strongSwan's log: iked sent its ECDSA certificate with the intermediate CA"
+    echo "(charon holds only NSS Test CA; it builds the path through the intermediate iked sent)"
+    charon_says "received (end entity|issuer) cert|using (certificate|untrusted intermediate|trusted ca)|reached self-signed root|authentication of 'ec1"
+    say "IKE fragmentation (RFC 7383): IkeFragmentSize 576 split iked's IKE_AUTH answer"
+    echo "-- iked's log (debug level):"
+    grep -h EZD1212I "$work/iked.log" | sed 's/^.*EZD1212I/EZD1212I/'
+    echo "-- charon's log:"
+    charon_says 'received fragment #'
     say "nss-ipsec -z CLIENT1 -k display (iked's view, through nssd)"
     run nss-ipsec -z CLIENT1 -k display --socket "$work/sock/nss"
+    say "iked answered (Role Responder) and refreshes the IKE SA before it expires"
+    tunnel=$(run nss-ipsec -p TCPIPA -k display --socket "$work/sock/ipsecmgmt")
+    grep -E 'LocalAuthenticationMethod|Role|Lifetime(Refresh|Expires)|CurrentTime' <<<"$tunnel"
+    refresh=$(sed -n 's/^LifetimeRefresh: *//p' <<<"$tunnel")
+    expires=$(sed -n 's/^LifetimeExpires: *//p' <<<"$tunnel")
+    if [[ $refresh < $expires ]]; then
+        echo "LifetimeRefresh comes before LifetimeExpires: the responder rekeys in time too"
+    else
+        echo "LifetimeRefresh is not before LifetimeExpires" && exit 1
+    fi
     say "nss-ipsec -p TCPIPA -y display (locally; ESP SPIs in decimal, as IBM shows them)"
     run nss-ipsec -p TCPIPA -y display --socket "$work/sock/ipsecmgmt" | sed -n '4,10p;/Spi:/p;/HowToEncrypt/p'
+    say "Dead peer detection: after DpdInterval 2 s of silence iked sends an empty INFORMATIONAL"
+    for _ in $(seq 50); do
+        grep -q 'parsed INFORMATIONAL request [0-9]* \[ \]' "$charon_log" && break
+        sleep 0.2
+    done
+    echo "(iked logs a check only when it goes unanswered, EZD1220I; charon logs each one)"
+    echo "-- charon's log: iked's liveness check and strongSwan's answer"
+    charon_says 'INFORMATIONAL (request|response) [0-9]* \[ \]' | head -2
     say "nss-ipsec -z CLIENT1 -y refresh -a Y1: iked rekeys the CHILD SA"
     run nss-ipsec -z CLIENT1 -y refresh -a Y1 --socket "$work/sock/nss"
     sleep 1
