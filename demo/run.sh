@@ -37,6 +37,9 @@ cleanup() {
 }
 trap cleanup EXIT
 export NSS_SECURITY_DB="$work/security.db"
+# SoftHSM2's tokens, for the PKCS#11 step, in the throwaway folder: set
+# before nssd starts, since nssd loads the module with its environment.
+export SOFTHSM2_CONF="$work/softhsm2.conf"
 
 say() { printf '\n=== %s\n' "$*"; }
 # Show a command as a newcomer would type it ($WORK is the throwaway
@@ -157,6 +160,64 @@ run "${client2[@]}" cacerts | head -3
 
 say "nss-modify nssd display (MODIFY NSSD,DISPLAY)"
 run nss-modify nssd --socket "$work/sock/nss" display
+
+# Keys in a PKCS#11 token (issue 16): SoftHSM2 stands for the HSM, and the
+# python-pkcs11 binding (nsstwisted[pkcs11]) reaches it.
+softhsm=
+for candidate in /usr/lib/softhsm/libsofthsm2.so /usr/lib/*-linux-gnu/softhsm/libsofthsm2.so; do
+    [ -e "$candidate" ] && softhsm=$candidate && break
+done
+if [ -n "$softhsm" ] && command -v softhsm2-util >/dev/null \
+        && python -c 'import pkcs11' 2>/dev/null; then
+    say "A PKCS#11 token (SoftHSM2, in \$WORK/tokens) whose keys never leave it"
+    mkdir -p "$work/tokens"
+    printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$work/tokens" \
+        > "$SOFTHSM2_CONF"
+    echo "(a throwaway token: its PINs are on this command line; nsstwisted reads a PIN only from a mode 0600 file)"
+    run softhsm2-util --init-token --free --label NSSHSM --pin 246810 --so-pin 135791 | tail -1
+    printf '%s\n' 246810 > "$work/token.pin"
+    token=(--pkcs11-module "$softhsm" --pkcs11-pin-file "$work/token.pin")
+
+    say "RACDCERT GENCERT ... NISTECC(TOKEN(NSSHSM)): CLIENT1's key pair is made inside the token"
+    run nss-racf "${token[@]}" "RACDCERT ID(CLIENT1) GENCERT SUBJECTSDN(CN('hsm1.example') O('Example')) NISTECC(TOKEN(NSSHSM)) SIZE(256) WITHLABEL('Client1 hsm') SIGNWITH(CERTAUTH LABEL('NSS CA')) ALTNAME(DOMAIN('hsm1.example'))"
+    run nss-racf "RACDCERT ID(NSSD) CONNECT(ID(CLIENT1) LABEL('Client1 hsm') RING(NSSRING) USAGE(PERSONAL))"
+    run nss-racf "RDEFINE SERVAUTH EZB.NSSCERT.NSSSYS.CLIENT1\$HSM.HOST UACC(NONE)"
+    run nss-racf "PERMIT EZB.NSSCERT.NSSSYS.CLIENT1\$HSM.HOST CLASS(SERVAUTH) ID(CLIENT1) ACCESS(READ)"
+    run nss-racf "SETROPTS RACLIST(SERVAUTH) REFRESH"
+    run nss-racf "${token[@]}" "RACDCERT LISTTOKEN(NSSHSM)" | sed -n '1,12p'
+
+    say "The database holds where the key is (an RFC 7512 URI), never the key"
+    run python - "$work/security.db" <<'PY'
+import sqlite3, sys
+row = sqlite3.connect(sys.argv[1]).execute(
+    "SELECT label, sealed_key IS NULL, token_key FROM certificates"
+    " WHERE label = 'Client1 hsm'").fetchone()
+print(f"label {row[0]!r}: no sealed key in the database: {bool(row[1])}; token key {row[2]}")
+PY
+
+    say "nssd.conf names the token (a second NssConfig statement); nss-modify nssd refresh"
+    cat >> "$work/nssd.conf" <<CONF
+NssConfig
+{
+  Pkcs11Module "$softhsm"
+  Pkcs11TokenLabel NSSHSM
+  Pkcs11PinFile "$work/token.pin"
+}
+CONF
+    run nss-modify nssd --socket "$work/sock/nss" refresh
+    grep -o 'DBG020[57]I.*' "$work/nssd.log" | tail -1
+
+    say "CLIENT1 has nssd sign with the token's key; openssl checks the signature"
+    run "${client1[@]}" sign --label 'Client1 hsm' --hash sha256 --scheme ecdsa \
+        --in "$work/auth.dat" --out "$work/hsm.sig" --cert-out "$work/hsm.pem"
+    if command -v openssl >/dev/null; then
+        openssl x509 -in "$work/hsm.pem" -pubkey -noout > "$work/hsm.pub"
+        printf 'openssl: '
+        openssl dgst -sha256 -verify "$work/hsm.pub" -signature "$work/hsm.sig" "$work/auth.dat"
+    fi
+else
+    say "Keys in a PKCS#11 token: skipped (needs SoftHSM2, softhsm2-util and nsstwisted[pkcs11])"
+fi
 
 # The IKEv2 part needs a network namespace (root), a TUN device (strongSwan's
 # userspace ESP, since the kernel may have no ESP) and strongSwan itself.
