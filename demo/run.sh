@@ -161,8 +161,12 @@ run "${client2[@]}" cacerts | head -3
 say "nss-modify nssd display (MODIFY NSSD,DISPLAY)"
 run nss-modify nssd --socket "$work/sock/nss" display
 
-# Keys in a PKCS#11 token (issue 16): SoftHSM2 stands for the HSM, and the
-# python-pkcs11 binding (nsstwisted[pkcs11]) reaches it.
+# Keys in a PKCS#11 token (issue 16): SoftHSM2 stands for the HSM (installed
+# from Debian when missing, as root), and the python-pkcs11 binding
+# (nsstwisted[pkcs11]) reaches it.
+if [ "$(id -u)" = 0 ]; then
+    bash "$here/../.ci/install-softhsm"
+fi
 softhsm=
 for candidate in /usr/lib/softhsm/libsofthsm2.so /usr/lib/*-linux-gnu/softhsm/libsofthsm2.so; do
     [ -e "$candidate" ] && softhsm=$candidate && break
