@@ -708,8 +708,8 @@ class RacfJobTests(GeneratorTestCase):
         )
         certificates = list(self.description.certificates)
         certificates[0] = dataclasses.replace(certificates[0], keyStore="token")
-        certificates[2] = dataclasses.replace(
-            certificates[2], keyStore="token", keyType="RSA", keySize=2048
+        certificates[4] = dataclasses.replace(
+            certificates[4], keyStore="token", keyType="RSA", keySize=2048
         )
         description = dataclasses.replace(
             self.description,
@@ -726,7 +726,7 @@ class RacfJobTests(GeneratorTestCase):
             " WITHLABEL('Client1 cert')",
             job,
         )
-        self.assertIn("RSA(TOKEN('NSSKEYS')) SIZE(2048) WITHLABEL('NSSD TLS')", job)
+        self.assertIn("RSA(TOKEN('NSSKEYS')) SIZE(2048) WITHLABEL('NSS CA')", job)
         self.assertIn("NISTECC SIZE(256) WITHLABEL('Client3 cert')", job)
         self.assertEqual(job.count("TOKEN("), 2)
         token = (

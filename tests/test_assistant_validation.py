@@ -817,7 +817,8 @@ class CertificateTests(ValidationTestCase):
     def test_tokenKeyStore(self) -> None:
         """
         A certificate whose key is made in a token needs a server with one
-        and a key GENCERT makes (NSA0123E); with both it is taken.
+        and a key GENCERT makes, and is not nssd's TLS certificate
+        (NSA0123E); a client certificate with a server's token is taken.
         """
         description = with_certificate(base(), 1, keyStore="token")
         found = self.assertFinds(
@@ -836,6 +837,11 @@ class CertificateTests(ValidationTestCase):
             ("NSA0123E", "certificates[2]", "key_store"),
         )
         self.assertIn("the certificate is imported", found[0].message)
+        found = self.assertFinds(
+            with_certificate(description, 2, keyStore="token"),
+            ("NSA0123E", "certificates[3]", "key_store"),
+        )
+        self.assertIn("NSR0391E", found[0].message)
 
     def test_definedTwice(self) -> None:
         """

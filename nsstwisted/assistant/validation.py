@@ -517,7 +517,8 @@ class _Checker:
     ) -> None:
         """
         A key made in a token needs a server with one, and a key pair
-        made by GENCERT: an imported certificate brings its key along.
+        made by GENCERT: an imported certificate brings its key along; and
+        it signs for the stacks, not nssd's TLS handshakes.
         (Which server's job makes it is the generation's to check, which
         refuses a job without a token, NSA0125E.)
         """
@@ -528,6 +529,15 @@ class _Checker:
                 "is token, but the certificate is imported (import_from) with"
                 " its key: only a key pair GENCERT makes is made in a token;"
                 " leave key_store out",
+                "NSA0123E",
+            )
+        elif certificate.usage == "server":
+            self.add(
+                path,
+                "key_store",
+                "is token, but a server certificate is nssd's TLS certificate,"
+                " whose handshake nssd's TLS library signs only with a key it"
+                " holds (nssd refuses the start, NSR0391E): leave key_store out",
                 "NSA0123E",
             )
         elif not tokens:
