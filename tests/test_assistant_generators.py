@@ -339,13 +339,19 @@ class NssdConfTests(GeneratorTestCase):
         A server's PKCS#11 token is in its nssd.conf, as nssd reads it, and
         in its backup's, which reaches the same token label.
         """
-        token = {
-            "pkcs11Module": "/usr/lib/softhsm/libsofthsm2.so",
-            "pkcs11TokenLabel": "NSS KEYS",
-            "pkcs11PinFile": "/etc/security/nss-token.pin",
-        }
+        token = (
+            "/usr/lib/softhsm/libsofthsm2.so",
+            "NSS KEYS",
+            "/etc/security/nss-token.pin",
+        )
         servers = tuple(
-            dataclasses.replace(s, **token) for s in self.description.servers
+            dataclasses.replace(
+                s,
+                pkcs11Module=token[0],
+                pkcs11TokenLabel=token[1],
+                pkcs11PinFile=token[2],
+            )
+            for s in self.description.servers
         )
         self.install(dataclasses.replace(self.description, servers=servers))
         for name in ("NSSD1", "NSSD2"):
@@ -358,7 +364,7 @@ class NssdConfTests(GeneratorTestCase):
                     config.pkcs11TokenLabel,
                     config.pkcs11PinFile,
                 ),
-                tuple(token.values()),
+                token,
             )
 
     def test_noToken(self) -> None:

@@ -593,7 +593,7 @@ class ServerTests(ValidationTestCase):
         description = with_server(base(), **token)
         primary = description.servers[0]
         backup = replace(primary, name="NSSB", port=4160, backupOf="NSS")
-        for changes, expected in [
+        cases: list[tuple[dict[str, Any], tuple[tuple[str, str, str], ...]]] = [
             ({}, ()),
             (
                 {"pkcs11TokenLabel": "OTHER"},
@@ -603,7 +603,8 @@ class ServerTests(ValidationTestCase):
                 {"pkcs11Module": None, "pkcs11TokenLabel": None, "pkcs11PinFile": None},
                 (("NSA0124E", "servers.NSSB", "pkcs11_token_label"),),
             ),
-        ]:
+        ]
+        for changes, expected in cases:
             self.assertFinds(
                 replace(description, servers=(primary, replace(backup, **changes))),
                 *expected,
