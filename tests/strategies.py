@@ -1369,6 +1369,7 @@ from nsstwisted.assistant.model import (  # noqa: E402
     CertificateUsage,
     Description,
     Image,
+    KeyStore,
     KeyType,
     NssServer,
     Operator,
@@ -1444,6 +1445,9 @@ assistant_servers = st.builds(
     auditRequired=st.booleans(),
     auditSyslog=_optional(st.sampled_from(sorted(SYSLOG_FACILITIES))),
     auditSyslogSocket=_optional(assistant_paths),
+    pkcs11Module=_optional(assistant_paths),
+    pkcs11TokenLabel=_optional(nssd_token_labels),
+    pkcs11PinFile=_optional(assistant_paths),
 )
 
 assistant_stacks = st.builds(
@@ -1494,6 +1498,7 @@ def assistant_certificates(draw: st.DrawFn) -> Certificate:
         keySize=draw(st.sampled_from(KEY_SIZES[keyType])),
         signedBy=draw(_optional(assistant_texts)),
         importFrom=draw(_optional(assistant_paths)),
+        keyStore=draw(st.sampled_from(get_args(KeyStore))),
     )
 
 

@@ -26,6 +26,9 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
@@ -53,6 +56,7 @@ from tests.daemons import (
     free_port,
     python,
 )
+from tests.softhsm import new_token
 
 #: The Unix user the test runs as, which nssd maps to this RACF user ID
 #: (SO_PEERCRED): the description's operator, so that nss-ipsec run by
@@ -370,7 +374,12 @@ class AssistantEndToEndTests(TestCase):
         return latest
 
     async def sign(
-        self, clientName: str, userId: str, secret: list[str], label: str
+        self,
+        clientName: str,
+        userId: str,
+        secret: list[str],
+        label: str,
+        certOut: str | None = None,
     ) -> None:
         data = self.where.path("data.bin")
         with open(data, "wb") as f:
@@ -399,6 +408,7 @@ class AssistantEndToEndTests(TestCase):
                 data,
                 "--out",
                 self.where.path(f"{clientName}.sig"),
+                *([] if certOut is None else ["--cert-out", certOut]),
             ],
             out,
             err,
@@ -539,6 +549,65 @@ class AssistantEndToEndTests(TestCase):
         self.assertEqual(password, "ALTUSER IKEA PASSWORD('********')")
         self.assertEqual(os.stat(audit).st_mode & 0o777, 0o600)
         self.assertNotIn(b"Traceback", nssd.output + iked.output)
+
+    async def test_tokenKey(self) -> None:
+        """
+        A server with a SoftHSM2 token and a stack's certificate described
+        with C{key_store = "token"}: the generated job makes its key in the
+        token (nss-racf run with the generated options lists it there),
+        the real nssd started from the generated nssd.conf finds it, and
+        the stack's signature made with it verifies with its certificate.
+        """
+        token = new_token(self)
+        description = two_stacks(self.where, self.port)
+        server = dataclasses.replace(
+            description.servers[0],
+            pkcs11Module=token.module,
+            pkcs11TokenLabel=token.label,
+            pkcs11PinFile=token.pinFile,
+        )
+        certificates = tuple(
+            dataclasses.replace(c, keyStore="token") if c.label == "TCPIP cert" else c
+            for c in description.certificates
+        )
+        description = dataclasses.replace(
+            description, servers=(server,), certificates=certificates
+        )
+        self.install(description)
+        out, err = io.StringIO(), io.StringIO()
+        status = nss_racf(
+            [*database_options(server), f"RACDCERT LISTTOKEN('{token.label}')"],
+            out,
+            err,
+        )
+        self.assertEqual((status, err.getvalue()), (0, ""))
+        self.assertIn("TCPIP cert", out.getvalue())
+        self.assertNotIn("TCPIPB cert", out.getvalue())
+        nssd, _ = self.start("NSSD1/nssd.service")
+        await nssd.waitFor(rb"DBG0002I NSS server listening on \S+ port %d" % self.port)
+        self.assertRegex(
+            nssd.output.decode(),
+            rf"DBG0205I PKCS#11 token {token.label} \(module [^)]+\): 1 keys? of"
+            " key ring NSSD/NSSRING",
+        )
+        certificate = self.where.path("tcpip.pem")
+        await self.sign(
+            "MVS1_TCPIP",
+            "IKEA",
+            ["--password-file", self.where.path("MVS1", "secrets", "IKEA.password")],
+            "TCPIP cert",
+            certOut=certificate,
+        )
+        with open(certificate, "rb") as f:
+            publicKey = x509.load_pem_x509_certificate(f.read()).public_key()
+        with open(self.where.path("MVS1_TCPIP.sig"), "rb") as f:
+            signature = f.read()
+        assert isinstance(publicKey, ec.EllipticCurvePublicKey)
+        publicKey.verify(
+            signature, b"the IKE AUTH payload to sign", ec.ECDSA(hashes.SHA256())
+        )
+        self.assertNotIn(token.pin.encode(), nssd.output)
+        self.assertNotIn(b"Traceback", nssd.output)
 
 
 def fetch(url: str) -> Deferred[str]:

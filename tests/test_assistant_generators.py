@@ -334,6 +334,51 @@ class NssdConfTests(GeneratorTestCase):
         self.assertEqual(error.messageId, "NSA0120E")
         self.assertIn("NSS server NSSD1 has a metrics interface", str(error))
 
+    def test_tokenReadByNssd(self) -> None:
+        """
+        A server's PKCS#11 token is in its nssd.conf, as nssd reads it, and
+        in its backup's, which reaches the same token label.
+        """
+        token = (
+            "/usr/lib/softhsm/libsofthsm2.so",
+            "NSS KEYS",
+            "/etc/security/nss-token.pin",
+        )
+        servers = tuple(
+            dataclasses.replace(
+                s,
+                pkcs11Module=token[0],
+                pkcs11TokenLabel=token[1],
+                pkcs11PinFile=token[2],
+            )
+            for s in self.description.servers
+        )
+        self.install(dataclasses.replace(self.description, servers=servers))
+        for name in ("NSSD1", "NSSD2"):
+            config = load_nssd_configuration(
+                os.path.join(self.folder, name, "nssd.conf"), hostname="elsewhere"
+            )
+            self.assertEqual(
+                (
+                    config.pkcs11Module,
+                    config.pkcs11TokenLabel,
+                    config.pkcs11PinFile,
+                ),
+                token,
+            )
+
+    def test_noToken(self) -> None:
+        """
+        A server without a token gets a file that names none, which nssd
+        reads as no token.
+        """
+        self.assertNotIn("Pkcs11", self.text("NSSD1/nssd.conf"))
+        self.install()
+        config = load_nssd_configuration(
+            os.path.join(self.folder, "NSSD1", "nssd.conf"), hostname="elsewhere"
+        )
+        self.assertIsNone(config.pkcs11Module)
+
     def test_backup(self) -> None:
         self.install()
         config = load_nssd_configuration(
@@ -651,6 +696,74 @@ class RacfJobTests(GeneratorTestCase):
         )
         self.assertLess(
             readme.index("client1.p12"), readme.index("--file nss-setup.racf")
+        )
+
+    def test_tokenCertificates(self) -> None:
+        """
+        A certificate whose key is made in the token is generated there by
+        GENCERT ... RSA(TOKEN(label)) or NISTECC(TOKEN(label)), the others
+        sealed as before; nss-racf is given the token in the README's job
+        command and the secrets script, with the PIN file named, never
+        the PIN; the README tells the operator to make the PIN file.
+        """
+        primary = dataclasses.replace(
+            self.description.servers[0],
+            pkcs11Module="/usr/lib/softhsm/libsofthsm2.so",
+            pkcs11TokenLabel="NSSKEYS",
+            pkcs11PinFile="/etc/security/nss-token.pin",
+        )
+        certificates = list(self.description.certificates)
+        certificates[0] = dataclasses.replace(certificates[0], keyStore="token")
+        certificates[4] = dataclasses.replace(
+            certificates[4], keyStore="token", keyType="RSA", keySize=2048
+        )
+        description = dataclasses.replace(
+            self.description,
+            servers=(primary, self.description.servers[1]),
+            certificates=tuple(certificates),
+        )
+        files = {f.path: f for f in generate(description, fixed_secret)}
+        # The commands as RACF reads them, their continuations joined.
+        job = files["NSSD1/nss-setup.racf"].content.decode()
+        job = job.replace(" -\n       ", " ")
+        self.assertIn(
+            "RACDCERT ID(IKEA) GENCERT SUBJECTSDN(CN('client1.example')"
+            " O('Example')) NISTECC(TOKEN('NSSKEYS')) SIZE(256)"
+            " WITHLABEL('Client1 cert')",
+            job,
+        )
+        self.assertIn("RSA(TOKEN('NSSKEYS')) SIZE(2048) WITHLABEL('NSS CA')", job)
+        self.assertIn("NISTECC SIZE(256) WITHLABEL('Client3 cert')", job)
+        self.assertEqual(job.count("TOKEN("), 2)
+        token = (
+            " --pkcs11-module /usr/lib/softhsm/libsofthsm2.so"
+            " --pkcs11-pin-file /etc/security/nss-token.pin --pkcs11-token NSSKEYS"
+        )
+        readme = files["NSSD1/README"].content.decode()
+        self.assertIn(f"{token} --file nss-setup.racf\n", readme)
+        self.assertIn("Make the PIN file yourself", readme)
+        self.assertIn("mode 0600", readme)
+        script = files["NSSD1/nss-setup-secrets.sh"].content.decode()
+        self.assertIn(f"{token} 'ALTUSER IKEA PASSWORD'", script)
+        # A server described without a token (the backup here) gets none.
+        self.assertNotIn("Pkcs11", files["NSSD2/nssd.conf"].content.decode())
+        self.assertNotIn("PIN file", files["NSSD2/README"].content.decode())
+
+    def test_tokenCertificateWithoutToken(self) -> None:
+        """
+        A certificate to be made in a token, in the job of a server that
+        has none, is refused (NSA0125E) rather than made sealed.
+        """
+        certificates = list(self.description.certificates)
+        certificates[0] = dataclasses.replace(certificates[0], keyStore="token")
+        description = dataclasses.replace(
+            self.description, certificates=tuple(certificates)
+        )
+        error = self.assertRaises(GenerationError, generate, description, fixed_secret)
+        self.assertEqual(error.messageId, "NSA0125E")
+        self.assertIn(
+            "'Client1 cert' has its key made in a token, but NSS server NSSD1",
+            str(error),
         )
 
     def test_badSubject(self) -> None:

@@ -415,6 +415,28 @@ class ImportedInstallationTests(InstallationTestCase):
         self.assertEqual((image.metricsPort, image.metricsInterface), (9160, None))
         self.assertNotIn("NSA0090W", self.notices(result))
 
+    def test_pkcs11Token(self) -> None:
+        """
+        The keywords of nssd's PKCS#11 token are imported into the
+        description, not refused as unknown nor dropped with a notice.
+        """
+        nssd = self.nssd_conf(
+            "  Pkcs11Module /usr/lib/softhsm/libsofthsm2.so",
+            '  Pkcs11TokenLabel "NSS KEYS"',
+            "  Pkcs11PinFile /etc/security/nss-token.pin",
+        )
+        result = import_installation([nssd], [])
+        (server,) = result.description.servers
+        self.assertEqual(
+            (server.pkcs11Module, server.pkcs11TokenLabel, server.pkcs11PinFile),
+            (
+                "/usr/lib/softhsm/libsofthsm2.so",
+                "NSS KEYS",
+                "/etc/security/nss-token.pin",
+            ),
+        )
+        self.assertNotIn("NSA0090W", self.notices(result))
+
     def test_auditTrailAtDefaults(self) -> None:
         """
         Without the keywords, or with their defaults coded, a server has no
@@ -555,6 +577,24 @@ class BadInputTests(InstallationTestCase):
             text,
             f"{path}:3: MetricsPort: Interface 'x' must be an IPv4 or IPv6 address",
         )
+
+    def test_badPkcs11Token(self) -> None:
+        """
+        nssd's own rules for the token refuse what nssd would: a label of
+        more than 32 bytes, and a token coded without its PIN file.
+        """
+        path = self.write(
+            "label.conf", "NssConfig\n{\n  Pkcs11TokenLabel %s\n}\n" % ("K" * 33)
+        )
+        text = self.assertRefused("NSA0081E", [path], [], hostname="h")
+        self.assertIn(f"{path}:3: Pkcs11TokenLabel: must be 1 to 32 bytes", text)
+        path = self.write(
+            "partial.conf",
+            "NssConfig\n{\n  Pkcs11Module /usr/lib/softhsm/libsofthsm2.so\n"
+            "  Pkcs11TokenLabel NSSKEYS\n}\n",
+        )
+        text = self.assertRefused("NSA0081E", [path], [], hostname="h")
+        self.assertIn("Pkcs11TokenLabel: needs Pkcs11PinFile as well", text)
 
     def test_stackWithoutServices(self) -> None:
         """A stack iked would refuse is refused, at its statement's line."""

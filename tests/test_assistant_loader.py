@@ -227,6 +227,64 @@ class ReadingTests(SynchronousTestCase):
             get_args(AuditSyncMode), tuple(sync.value for sync in AuditSync)
         )
 
+    def test_pkcs11Token(self) -> None:
+        """
+        A server's PKCS#11 token and a certificate's key store are read
+        from their tables; a certificate says nothing of it for a key
+        sealed in the database.
+        """
+        description = parse_description(
+            """
+            [servers.NSS]
+            system_name = "NSSSYS"
+            address = "192.0.2.10"
+            pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so"
+            pkcs11_token_label = "NSS KEYS"
+            pkcs11_pin_file = "/etc/security/nss-token.pin"
+            [[certificates]]
+            label = "CA"
+            usage = "certauth"
+            subject = "CN=CA"
+            owner = "CERTAUTH"
+            key_store = "token"
+            [[certificates]]
+            label = "CA2"
+            usage = "certauth"
+            subject = "CN=CA2"
+            owner = "CERTAUTH"
+            """,
+            "<test>",
+        )
+        server = description.servers[0]
+        self.assertEqual(
+            (server.pkcs11Module, server.pkcs11TokenLabel, server.pkcs11PinFile),
+            (
+                "/usr/lib/softhsm/libsofthsm2.so",
+                "NSS KEYS",
+                "/etc/security/nss-token.pin",
+            ),
+        )
+        self.assertTrue(server.has_token)
+        self.assertEqual(
+            [c.keyStore for c in description.certificates], ["token", "sealed"]
+        )
+
+    def test_keyStoreChoices(self) -> None:
+        """A key store is sealed or token, nothing else (NSA0005E)."""
+        found = findings(
+            SERVER
+            + """
+            [[certificates]]
+            label = "CA"
+            usage = "certauth"
+            subject = "CN=CA"
+            owner = "CERTAUTH"
+            key_store = "hsm"
+            """
+        )
+        self.assertEqual(where(found), [("NSA0005E", "certificates[1]", "key_store")])
+        self.assertEqual(found[0].message, "'hsm' is not one of sealed, token")
+
     def test_auditTrailKeysChecked(self) -> None:
         """
         The audit trail's keys are checked for type and choices like the

@@ -522,6 +522,94 @@ class ServerTests(ValidationTestCase):
             ("NSA0117E", "images.A", "metrics_interface"),
         )
 
+    def test_tokenLabel(self) -> None:
+        """
+        A token label nssd would refuse is NSA0121E, with nssd's own
+        words; a label with an inner blank is taken.
+        """
+        token = {
+            "pkcs11Module": "/usr/lib/softhsm/libsofthsm2.so",
+            "pkcs11PinFile": "/etc/security/nss-token.pin",
+        }
+        for label, words in [
+            ("K" * 33, "must be 1 to 32 bytes"),
+            (" NSSKEYS", "must not begin or end with a blank"),
+            ("NSS\tKEYS", "must be 1 to 32 bytes of printable characters"),
+        ]:
+            found = self.assertFinds(
+                with_server(base(), pkcs11TokenLabel=label, **token),
+                ("NSA0121E", "servers.NSS", "pkcs11_token_label"),
+            )
+            self.assertIn(words, found[0].message)
+        self.assertFinds(with_server(base(), pkcs11TokenLabel="NSS KEYS", **token))
+
+    def test_tokenPaths(self) -> None:
+        """
+        A relative module or PIN file is NSA0012E, as other paths are.
+        """
+        self.assertFinds(
+            with_server(
+                base(),
+                pkcs11Module="libsofthsm2.so",
+                pkcs11TokenLabel="NSSKEYS",
+                pkcs11PinFile="nss-token.pin",
+            ),
+            ("NSA0012E", "servers.NSS", "pkcs11_module"),
+            ("NSA0012E", "servers.NSS", "pkcs11_pin_file"),
+        )
+
+    def test_tokenAllOrNone(self) -> None:
+        """
+        A token named by some of its three keys is NSA0122E, as nssd
+        refuses it, naming the keys missing.
+        """
+        found = self.assertFinds(
+            with_server(base(), pkcs11TokenLabel="NSSKEYS"),
+            ("NSA0122E", "servers.NSS", "pkcs11_token_label"),
+        )
+        self.assertIn(
+            "needs pkcs11_module and pkcs11_pin_file as well", found[0].message
+        )
+        self.assertFinds(
+            with_server(
+                base(),
+                pkcs11Module="/usr/lib/softhsm/libsofthsm2.so",
+                pkcs11PinFile="/etc/security/nss-token.pin",
+            ),
+            ("NSA0122E", "servers.NSS", "pkcs11_module"),
+        )
+
+    def test_backupToken(self) -> None:
+        """
+        A backup of a primary with a token must reach a token of the same
+        label (NSA0124E): the database they share records the token of each
+        key made there.
+        """
+        token = {
+            "pkcs11Module": "/usr/lib/softhsm/libsofthsm2.so",
+            "pkcs11TokenLabel": "NSSKEYS",
+            "pkcs11PinFile": "/etc/security/nss-token.pin",
+        }
+        description = with_server(base(), **token)
+        primary = description.servers[0]
+        backup = replace(primary, name="NSSB", port=4160, backupOf="NSS")
+        cases: list[tuple[dict[str, Any], tuple[tuple[str, str, str], ...]]] = [
+            ({}, ()),
+            (
+                {"pkcs11TokenLabel": "OTHER"},
+                (("NSA0124E", "servers.NSSB", "pkcs11_token_label"),),
+            ),
+            (
+                {"pkcs11Module": None, "pkcs11TokenLabel": None, "pkcs11PinFile": None},
+                (("NSA0124E", "servers.NSSB", "pkcs11_token_label"),),
+            ),
+        ]
+        for changes, expected in cases:
+            self.assertFinds(
+                replace(description, servers=(primary, replace(backup, **changes))),
+                *expected,
+            )
+
     def test_auditRequiredWithoutTrail(self) -> None:
         """
         audit_required without audit_file or audit_syslog is NSA0118E, as
@@ -727,6 +815,35 @@ class StackTests(ValidationTestCase):
 
 
 class CertificateTests(ValidationTestCase):
+    def test_tokenKeyStore(self) -> None:
+        """
+        A certificate whose key is made in a token needs a server with one
+        and a key GENCERT makes, and is not nssd's TLS certificate
+        (NSA0123E); a client certificate with a server's token is taken.
+        """
+        description = with_certificate(base(), 1, keyStore="token")
+        found = self.assertFinds(
+            description, ("NSA0123E", "certificates[2]", "key_store")
+        )
+        self.assertIn("no server of the description has a PKCS#11", found[0].message)
+        description = with_server(
+            description,
+            pkcs11Module="/usr/lib/softhsm/libsofthsm2.so",
+            pkcs11TokenLabel="NSSKEYS",
+            pkcs11PinFile="/etc/security/nss-token.pin",
+        )
+        self.assertFinds(description)
+        found = self.assertFinds(
+            with_certificate(description, 1, importFrom="/srv/pki/a.pem"),
+            ("NSA0123E", "certificates[2]", "key_store"),
+        )
+        self.assertIn("the certificate is imported", found[0].message)
+        found = self.assertFinds(
+            with_certificate(description, 2, keyStore="token"),
+            ("NSA0123E", "certificates[3]", "key_store"),
+        )
+        self.assertIn("NSR0391E", found[0].message)
+
     def test_definedTwice(self) -> None:
         """
         A label, operator, image or stack defined twice is NSA0018E.

@@ -881,3 +881,62 @@ class BrowserTests(SynchronousTestCase):
             "  AuditRequired yes\n",
             nssdConf,
         )
+
+    def test_pkcs11Token(self) -> None:
+        """
+        A server's PKCS#11 token set on its form, and a certificate whose
+        key is made in it on the certificate's: a label nssd would refuse
+        gets the validation's finding next to its field; the generated
+        nssd.conf names the token, and the RACF job makes the key there.
+        """
+        browser = self.start()
+        base = self.server.url.split("/?")[0]
+        browser.click("nav a[href='/servers']")
+        browser.type("#f-name", "NSSD1")
+        browser.type("#f-systemName", "SYSN")
+        browser.type("#f-address", "127.0.0.1")
+        browser.click("#add-button")
+        self.assertEqual(browser.text("h1"), "Server NSSD1", browser.text("main"))
+        self.assertIn("never the PIN", browser.text("#field-pkcs11PinFile"))
+
+        browser.type("#f-pkcs11Module", "/usr/lib/softhsm/libsofthsm2.so")
+        browser.type("#f-pkcs11TokenLabel", "K" * 33)
+        browser.type("#f-pkcs11PinFile", "/etc/security/nss-token.pin")
+        browser.click("#update")
+        finding = browser.text("#field-pkcs11TokenLabel .error")
+        self.assertIn("NSA0121E", finding)
+        self.assertIn("must be 1 to 32 bytes", finding)
+        browser.type("#f-pkcs11TokenLabel", "NSSKEYS")
+        browser.click("#update")
+        self.assertNotIn("NSA0", browser.text("main"))
+
+        browser.click("nav a[href='/certificates']")
+        browser.type("#f-label", "NSS CA")
+        browser.click("#f-usage-certauth", loads=False)
+        browser.type("#f-subject", "CN=NSS CA")
+        browser.type("#f-owner", "CERTAUTH")
+        browser.click("#f-keyStore-token", loads=False)
+        browser.click("#add-button")
+        self.assertEqual(browser.text("h1"), "Certificate NSS CA", browser.text("main"))
+        self.assertNotIn("NSA0", browser.text("main"))
+
+        browser.open(base + "/files")
+        self.assertFalse(browser.text("#files-error"), browser.text("main"))
+
+        def generated(path: str) -> str:
+            return str(
+                browser.evaluate(
+                    "[...document.querySelectorAll('section')]"
+                    f".find(s => s.querySelector('h2').innerText === '{path}')"
+                    ".querySelector('pre').innerText"
+                )
+            )
+
+        self.assertIn(
+            "  Pkcs11Module /usr/lib/softhsm/libsofthsm2.so\n"
+            "  Pkcs11TokenLabel NSSKEYS\n"
+            "  Pkcs11PinFile /etc/security/nss-token.pin\n",
+            generated("NSSD1/nssd.conf"),
+        )
+        job = generated("NSSD1/nss-setup.racf").replace(" -\n       ", " ")
+        self.assertIn("RSA(TOKEN('NSSKEYS')) SIZE(2048) WITHLABEL('NSS CA')", job)

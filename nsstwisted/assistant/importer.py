@@ -154,6 +154,9 @@ def _server(
         auditRequired=facts.auditRequired,
         auditSyslog=facts.auditSyslog,
         auditSyslogSocket=facts.auditSyslogSocket,
+        pkcs11Module=facts.pkcs11Module,
+        pkcs11TokenLabel=facts.pkcs11TokenLabel,
+        pkcs11PinFile=facts.pkcs11PinFile,
     )
 
 

@@ -34,11 +34,13 @@ from nsstwisted.config import (
 )
 from nsstwisted.config.values import (
     MAX_SOCKET_PATH_BYTES,
+    PKCS11_KEYWORDS,
     SYSTEM_NAME,
     AuditSync,
     MetricsListener,
     absolute_path,
     audit_sync_value,
+    check_pkcs11_complete,
     database_location,
     default_system_name,
     label_value,
@@ -47,6 +49,7 @@ from nsstwisted.config.values import (
     single_value,
     syslog_facility_value,
     system_name_value,
+    token_label_value,
     unknown_keyword,
     yes_no_value,
 )
@@ -251,6 +254,9 @@ class NssdFacts:
     auditRequired: bool = False
     auditSyslog: str | None = None
     auditSyslogSocket: str | None = None
+    pkcs11Module: str | None = None
+    pkcs11TokenLabel: str | None = None
+    pkcs11PinFile: str | None = None
 
 
 # keyword -> the field it sets and its check; or, for a keyword the
@@ -275,6 +281,9 @@ _NSSD_KEPT: dict[str, tuple[str, Callable[[Setting, str], object]]] = {
         "auditSyslogSocket",
         absolute_path(MAX_SOCKET_PATH_BYTES),
     ),
+    "pkcs11module": ("pkcs11Module", absolute_path()),
+    "pkcs11tokenlabel": ("pkcs11TokenLabel", token_label_value),
+    "pkcs11pinfile": ("pkcs11PinFile", absolute_path()),
 }
 _NSSD_DROPPED: dict[str, str | None] = {
     "discipline": "IPSec Enable",
@@ -296,6 +305,7 @@ def read_nssd(
     repeated keyword winning, as nssd reads them.
     """
     values: dict[str, object] = {}
+    pkcs11: dict[str, Setting] = {}
     seen = False
     for statement in _statements(path):
         if statement.kind.lower() != "nssconfig" or statement.name is not None:
@@ -314,6 +324,8 @@ def read_nssd(
             kept = _NSSD_KEPT.get(keyword)
             if kept is not None:
                 values[kept[0]] = _checked(kept[1], setting, path)
+                if kept[0] in PKCS11_KEYWORDS:
+                    pkcs11[kept[0]] = setting
             elif keyword in _NSSD_DROPPED:
                 if keyword == "discipline":
                     continue
@@ -326,6 +338,11 @@ def read_nssd(
                 )
     if not seen:
         raise _refused(ConfigurationError("no NssConfig statement", path))
+    try:
+        # A token named by two of its three keywords is one nssd refuses.
+        check_pkcs11_complete(pkcs11, path)
+    except ConfigurationError as e:
+        raise _refused(e) from None
     found = values.pop("systemName", None)
     assert found is None or isinstance(found, str)
     system = _system_name(found, path, hostname, notices)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import get_args
 
-from nsstwisted.assistant.model import AuditSyncMode
+from nsstwisted.assistant.model import AuditSyncMode, KeyStore
 from nsstwisted.security.auditsyslog import FACILITIES
 
 
@@ -77,6 +77,9 @@ SERVER_KEYS = (
     Key("audit_required", "auditRequired", Kind.BOOLEAN),
     Key("audit_syslog", "auditSyslog", Kind.STRING, choices=tuple(FACILITIES)),
     Key("audit_syslog_socket", "auditSyslogSocket", Kind.STRING),
+    Key("pkcs11_module", "pkcs11Module", Kind.STRING),
+    Key("pkcs11_token_label", "pkcs11TokenLabel", Kind.STRING),
+    Key("pkcs11_pin_file", "pkcs11PinFile", Kind.STRING),
     Key("config_file", "configFile", Kind.STRING),
 )
 
@@ -140,6 +143,7 @@ CERTIFICATE_KEYS = (
     Key("key_size", "keySize", Kind.INTEGER),
     Key("signed_by", "signedBy", Kind.STRING),
     Key("import_from", "importFrom", Kind.STRING),
+    Key("key_store", "keyStore", Kind.STRING, choices=get_args(KeyStore)),
 )
 
 #: C{[[operators]]} (L{nsstwisted.assistant.model.Operator}).

@@ -32,6 +32,10 @@ AuthBy = Literal["Password", "PassTicket"]
 ServiceType = Literal["Cert", "RemoteMgmt"]
 KeyType = Literal["RSA", "NISTECC"]
 CertificateUsage = Literal["certauth", "client", "server"]
+#: Where a generated certificate's private key is made: C{"sealed"} in the
+#: security database (sealed under its stash), C{"token"} in its server's
+#: PKCS#11 token (GENCERT's C{RSA(TOKEN(name))}, C{NISTECC(TOKEN(name))}).
+KeyStore = Literal["sealed", "token"]
 #: nssd.conf's C{AuditSync} (L{nsstwisted.config.values.AuditSync}'s
 #: values, which a test holds this to: the model imports the standard
 #: library only).
@@ -108,6 +112,15 @@ class NssServer:
         record, which needs C{auditFile} or C{auditSyslog}.
     @ivar auditSyslogSocket: AuditSyslogSocket; C{None} for nssd's default,
         C{/dev/log}.
+    @ivar pkcs11Module: Pkcs11Module, the PKCS#11 module (shared library)
+        of the token holding the keys of the certificates made there;
+        C{None} for no token.  C{pkcs11Module}, C{pkcs11TokenLabel} and
+        C{pkcs11PinFile} are set all three or none, as nssd takes them.
+    @ivar pkcs11TokenLabel: Pkcs11TokenLabel, the token's label, which the
+        RACF job's C{TOKEN(name)} names too.
+    @ivar pkcs11PinFile: Pkcs11PinFile, the file (mode 0600) holding the
+        token's user PIN.  The operator makes it: the assistant never holds
+        the PIN.
     """
 
     name: str
@@ -136,8 +149,23 @@ class NssServer:
     auditRequired: bool = False
     auditSyslog: str | None = None
     auditSyslogSocket: str | None = None
+    pkcs11Module: str | None = None
+    pkcs11TokenLabel: str | None = None
+    pkcs11PinFile: str | None = None
     #: Where nssd.conf goes on the server's host (the units name it).
     configFile: str = "/etc/security/nssd.conf"
+
+    @property
+    def has_token(self) -> bool:
+        """
+        Whether nssd reaches a PKCS#11 token: all three of its settings,
+        since any two of them reach nothing (validation says so).
+        """
+        return None not in (
+            self.pkcs11Module,
+            self.pkcs11TokenLabel,
+            self.pkcs11PinFile,
+        )
 
     @property
     def audited(self) -> bool:
@@ -260,6 +288,10 @@ class Certificate:
         for a self-signed certificate (a root CA).
     @ivar importFrom: an existing PEM or PKCS#12 file to add instead of
         generating a key pair (RACDCERT ADD rather than GENCERT).
+    @ivar keyStore: where GENCERT makes the key pair: C{"sealed"} in the
+        security database, or C{"token"} in the PKCS#11 token of the
+        server whose job makes it, which must have one; never with
+        C{importFrom}.
     """
 
     label: str
@@ -271,6 +303,7 @@ class Certificate:
     keySize: int = 2048
     signedBy: str | None = None
     importFrom: str | None = None
+    keyStore: KeyStore = "sealed"
 
 
 @dataclass(frozen=True)

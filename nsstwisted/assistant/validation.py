@@ -28,6 +28,7 @@ from nsstwisted.assistant.layout import (
 from nsstwisted.assistant.model import (
     IMAGE_ONLY_SETTINGS,
     MAX_STACKS_PER_IMAGE,
+    Certificate,
     Description,
     Finding,
     Image,
@@ -152,6 +153,7 @@ class _Checker:
                     " audit_required out",
                     "NSA0118E",
                 )
+            self.token_complete(path, server)
             where = (server.address.lower(), server.port)
             if where in listening:
                 self.add(
@@ -175,6 +177,28 @@ class _Checker:
                     self.add(
                         path, "tls_label", f"{server.tlsLabel!r} {why}", "NSA0036E"
                     )
+
+    def token_complete(self, path: str, server: NssServer) -> None:
+        """
+        A server's token is named by all three of its settings or none, as
+        nssd takes them (L{nsstwisted.config.values.check_pkcs11_complete}).
+        """
+        coded = {
+            "pkcs11_module": server.pkcs11Module,
+            "pkcs11_token_label": server.pkcs11TokenLabel,
+            "pkcs11_pin_file": server.pkcs11PinFile,
+        }
+        missing = [key for key, value in coded.items() if value is None]
+        if missing and len(missing) < len(coded):
+            key = next(key for key, value in coded.items() if value is not None)
+            self.add(
+                path,
+                key,
+                "needs " + " and ".join(missing) + " as well: nssd reaches a"
+                " PKCS#11 token through its module, by its label, with the PIN"
+                " of its PIN file; set all three, or none",
+                "NSA0122E",
+            )
 
     def metrics_without_port(
         self, path: str, port: int | None, interface: str | None
@@ -242,6 +266,16 @@ class _Checker:
                 f"is not the database of its primary {primary.name!r}: a backup"
                 " serves the same users, profiles, PassTicket key and key ring",
                 "NSA0024E",
+            )
+        if primary.has_token and backup.pkcs11TokenLabel != primary.pkcs11TokenLabel:
+            self.add(
+                path,
+                "pkcs11_token_label",
+                f"is not the token of its primary {primary.name!r}"
+                f" ({primary.pkcs11TokenLabel!r}): the database they share"
+                " records the token of each key made there, which only a"
+                " token of that label can sign with",
+                "NSA0124E",
             )
 
     def image_references(self, description: Description, image: Image) -> None:
@@ -444,8 +478,11 @@ class _Checker:
                 " govern both certificates; choose a label of its own",
                 "NSA0030E",
             )
+        tokens = [s for s in description.servers if s.has_token]
         for index, certificate in enumerate(description.certificates):
             path = certificate_table(index)
+            if certificate.keyStore == "token":
+                self.token_certificate(path, certificate, tokens)
             if certificate.signedBy is not None:
                 ca = description.certificate(certificate.signedBy)
                 why = None
@@ -474,6 +511,45 @@ class _Checker:
                         " certificate",
                         "NSA0034E",
                     )
+
+    def token_certificate(
+        self, path: str, certificate: Certificate, tokens: list[NssServer]
+    ) -> None:
+        """
+        A key made in a token needs a server with one, and a key pair
+        made by GENCERT: an imported certificate brings its key along; and
+        it signs for the stacks, not nssd's TLS handshakes.
+        (Which server's job makes it is the generation's to check, which
+        refuses a job without a token, NSA0125E.)
+        """
+        if certificate.importFrom is not None:
+            self.add(
+                path,
+                "key_store",
+                "is token, but the certificate is imported (import_from) with"
+                " its key: only a key pair GENCERT makes is made in a token;"
+                " leave key_store out",
+                "NSA0123E",
+            )
+        elif certificate.usage == "server":
+            self.add(
+                path,
+                "key_store",
+                "is token, but a server certificate is nssd's TLS certificate,"
+                " whose handshake nssd's TLS library signs only with a key it"
+                " holds (nssd refuses the start, NSR0391E): leave key_store out",
+                "NSA0123E",
+            )
+        elif not tokens:
+            self.add(
+                path,
+                "key_store",
+                "is token, but no server of the description has a PKCS#11"
+                " token: set pkcs11_module, pkcs11_token_label and"
+                " pkcs11_pin_file on the server whose job makes it, or leave"
+                " key_store out",
+                "NSA0123E",
+            )
 
     def operators(self, description: Description, clientNames: set[str]) -> None:
         self.defined_once(

@@ -9,11 +9,11 @@ paths as nssd.conf and iked.conf check them (L{nsstwisted.config.values}),
 identities as iked checks them (L{nsstwisted.config.identities}), user IDs
 as RACF defines them (L{nsstwisted.security.users.normalize_id}), key sizes
 as GENCERT makes them (L{nsstwisted.security.certgen.KEY_SIZES}), a
-metrics listener and the audit trail's syslog facility as nssd.conf takes
-them (L{nsstwisted.config.values}, L{nsstwisted.security.auditsyslog}).  The
-loader reports these findings with its own, so that a port out of range is
-an error of the file; L{nsstwisted.assistant.validation} adds the
-references between tables.
+metrics listener, the audit trail's syslog facility and a PKCS#11 token's
+label as nssd.conf takes them (L{nsstwisted.config.values},
+L{nsstwisted.security.auditsyslog}).  The loader reports these findings
+with its own, so that a port out of range is an error of the file;
+L{nsstwisted.assistant.validation} adds the references between tables.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from nsstwisted.config.values import (
     metrics_listener_value,
     syslog_facility_value,
     system_name_value,
+    token_label_value,
 )
 from nsstwisted.security.auditsyslog import FACILITIES
 from nsstwisted.security.certgen import KEY_SIZES
@@ -297,6 +298,17 @@ class _Checker:
         self.metrics(path, server.metricsPort, server.metricsInterface)
         self.path(path, "audit_file", server.auditFile)
         self.path(path, "audit_syslog_socket", server.auditSyslogSocket, socket=True)
+        self.path(path, "pkcs11_module", server.pkcs11Module)
+        self.path(path, "pkcs11_pin_file", server.pkcs11PinFile)
+        if server.pkcs11TokenLabel is not None:
+            problem = _config_problem(token_label_value, server.pkcs11TokenLabel)
+            if problem is not None:
+                self.add(
+                    path,
+                    "pkcs11_token_label",
+                    f"{server.pkcs11TokenLabel!r} {problem}",
+                    "NSA0121E",
+                )
         if server.auditSyslog is not None:
             problem = _config_problem(
                 syslog_facility_value(FACILITIES), server.auditSyslog

@@ -2,9 +2,9 @@
 Values that both daemons' configuration files take the same way: one
 setting's single value, the system name, absolute paths, certificate
 labels, yes or no, the group and mode of a management socket, a metrics
-listener and the audit trail's settings, each checked with an error naming
-the file, line and keyword; and the error for a keyword a statement does
-not take, with the nearest one it does.
+listener, the audit trail's settings and nssd's PKCS#11 token, each
+checked with an error naming the file, line and keyword; and the error
+for a keyword a statement does not take, with the nearest one it does.
 
 The configuration assistant checks a description's values with these same
 functions, so that what it generates is what the daemons take: a check
@@ -358,3 +358,55 @@ def syslog_facility_value(facilities: Iterable[str]) -> Check:
         return text
 
     return check
+
+
+MAX_TOKEN_LABEL_BYTES = 32
+"""A token label is C{CK_TOKEN_INFO.label}: 32 bytes, blank padded."""
+
+PKCS11_KEYWORDS = {
+    "pkcs11Module": "Pkcs11Module",
+    "pkcs11TokenLabel": "Pkcs11TokenLabel",
+    "pkcs11PinFile": "Pkcs11PinFile",
+}
+"""The keywords of nssd's token, by the field each sets: coded all three
+or none, since nssd reaches a token through its module, by its label, with
+the PIN of its PIN file, and any two of them reach nothing."""
+
+
+def token_label_value(setting: Setting, filename: str) -> str:
+    """
+    A PKCS#11 token label (the same rule as L{nsstwisted.security.
+    tokenreference.check_token_label}, restated to stay stdlib-only): 1 to
+    32 bytes of UTF-8, printable, with no blank at either end, since the
+    token pads its label with blanks.
+    """
+    label = single_value(setting, filename)
+    size = len(label.encode("utf-8"))
+    if not 1 <= size <= MAX_TOKEN_LABEL_BYTES or not label.isprintable():
+        raise setting_error(
+            setting,
+            filename,
+            f"must be 1 to {MAX_TOKEN_LABEL_BYTES} bytes of printable characters"
+            " (quote a label holding blanks)",
+        )
+    if label != label.strip():
+        raise setting_error(setting, filename, "must not begin or end with a blank")
+    return label
+
+
+def check_pkcs11_complete(coded: dict[str, Setting], filename: str) -> None:
+    """
+    Refuse a token named by some of L{PKCS11_KEYWORDS} but not all
+    (C{coded}: the settings coded, by field), at the last one coded.
+    """
+    if not coded or len(coded) == len(PKCS11_KEYWORDS):
+        return
+    last = list(coded.values())[-1]
+    missing = [k for f, k in PKCS11_KEYWORDS.items() if f not in coded]
+    raise setting_error(
+        last,
+        filename,
+        "needs " + " and ".join(missing) + " as well: nssd reaches a PKCS#11"
+        " token through its module, by its label, with the PIN of its PIN"
+        " file",
+    )

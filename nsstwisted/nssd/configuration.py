@@ -34,10 +34,12 @@ from nsstwisted.config import (
 from nsstwisted.config.values import (
     DEFAULT_SOCKET_MODE,
     MAX_SOCKET_PATH_BYTES,
+    PKCS11_KEYWORDS,
     SYSTEM_NAME,
     AuditSync,
     MetricsListener,
     audit_sync_value,
+    check_pkcs11_complete,
     database_location,
     default_system_name,
     metrics_listener_value,
@@ -45,6 +47,7 @@ from nsstwisted.config.values import (
     socket_mode_text,
     socket_mode_value,
     syslog_facility_value,
+    token_label_value,
     unknown_keyword,
     yes_no_value,
 )
@@ -112,7 +115,6 @@ MAX_SYSLOG_LEVEL = 15
 MAX_CONNECTIONS = 65535
 MAX_LOGON_TIMEOUT = 600
 MAX_RING_NAME_LENGTH = 237
-MAX_TOKEN_LABEL_BYTES = 32
 
 # The same rules as nsstwisted.security, restated here so that this module
 # stays stdlib-only: the configuration is read before any database is open.
@@ -447,27 +449,6 @@ def _eku(setting: Setting, filename: str) -> PeerEku:
     )
 
 
-def _token_label(setting: Setting, filename: str) -> str:
-    """
-    A PKCS#11 token label (the same rule as L{nsstwisted.security.
-    tokenreference.check_token_label}, restated to stay stdlib-only): 1 to
-    32 bytes of UTF-8, printable, with no blank at either end, since the
-    token pads its label with blanks.
-    """
-    label = _single(setting, filename)
-    size = len(label.encode("utf-8"))
-    if not 1 <= size <= MAX_TOKEN_LABEL_BYTES or not label.isprintable():
-        raise _error(
-            setting,
-            filename,
-            f"must be 1 to {MAX_TOKEN_LABEL_BYTES} bytes of printable characters"
-            " (quote a label holding blanks)",
-        )
-    if label != label.strip():
-        raise _error(setting, filename, "must not begin or end with a blank")
-    return label
-
-
 # keyword (lower case) -> (field, check); a field of None is checked only.
 _KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "port": ("port", _number(0, 65535)),
@@ -511,15 +492,8 @@ _KEYWORDS: dict[str, tuple[str | None, _Check]] = {
     "auditsyslog": ("auditSyslog", syslog_facility_value(SYSLOG_FACILITIES)),
     "auditsyslogsocket": ("auditSyslogSocket", _path(MAX_SOCKET_PATH_BYTES)),
     "pkcs11module": ("pkcs11Module", _path()),
-    "pkcs11tokenlabel": ("pkcs11TokenLabel", _token_label),
+    "pkcs11tokenlabel": ("pkcs11TokenLabel", token_label_value),
     "pkcs11pinfile": ("pkcs11PinFile", _path()),
-}
-
-# The keywords of the token, which are coded all three or not at all.
-_PKCS11_KEYWORDS = {
-    "pkcs11Module": "Pkcs11Module",
-    "pkcs11TokenLabel": "Pkcs11TokenLabel",
-    "pkcs11PinFile": "Pkcs11PinFile",
 }
 
 
@@ -570,7 +544,7 @@ def _build(
             tlsLabel = setting
         if field == "auditRequired":
             auditRequired = setting
-        if field in _PKCS11_KEYWORDS:
+        if field in PKCS11_KEYWORDS:
             pkcs11[field] = setting
     if "systemName" not in values:
         host = socket.gethostname() if hostname is None else hostname
@@ -604,14 +578,5 @@ def _build(
             "yes needs an audit trail to write to, but neither AuditFile nor"
             " AuditSyslog is coded",
         )
-    if pkcs11 and len(pkcs11) != len(_PKCS11_KEYWORDS):
-        coded = list(pkcs11.values())[-1]
-        missing = [k for f, k in _PKCS11_KEYWORDS.items() if f not in pkcs11]
-        raise _error(
-            coded,
-            filename,
-            "needs " + " and ".join(missing) + " as well: nssd reaches a PKCS#11"
-            " token through its module, by its label, with the PIN of its PIN"
-            " file",
-        )
+    check_pkcs11_complete(pkcs11, filename)
     return NssdConfiguration(**values)

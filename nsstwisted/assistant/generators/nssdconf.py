@@ -11,7 +11,9 @@ Metrics and the audit trail are written only when the description asks
 for them, so that a server without them gets the file it got before they
 existed; once there is an audit trail, AuditSync and AuditRequired are
 written even at their defaults, because whether nssd refuses what it
-cannot record is what a reader of the file looks for.
+cannot record is what a reader of the file looks for.  The PKCS#11 token
+too is written only when the server has one (all three keywords: the
+validation refuses fewer, NSA0122E).
 """
 
 from __future__ import annotations
@@ -54,6 +56,12 @@ def nssd_conf(description: Description, server: NssServer) -> GeneratedFile:
         server.metricsPort, server.metricsInterface, f"NSS server {server.name}"
     )
     lines += _audit_settings(server)
+    if server.has_token:
+        lines += [
+            f"  Pkcs11Module {config_value(server.pkcs11Module or '')}",
+            f"  Pkcs11TokenLabel {config_value(server.pkcs11TokenLabel or '')}",
+            f"  Pkcs11PinFile {config_value(server.pkcs11PinFile or '')}",
+        ]
     lines += ["  Discipline IPSec Enable", "}", ""]
     return GeneratedFile(
         f"{server.name}/nssd.conf", "\n".join(lines).encode(), Role.CONFIGURATION

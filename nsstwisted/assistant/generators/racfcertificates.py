@@ -121,22 +121,47 @@ def pkcs12_imports(description: Description, primary: NssServer) -> list[Certifi
     return [c for c in job_certificates(description, servers, stacks) if is_pkcs12(c)]
 
 
+def _key_type(certificate: Certificate, primary: NssServer) -> str | None:
+    """
+    GENCERT's key type operand: C{NISTECC} or none (RSA, GENCERT's
+    default) for a key sealed in the database; C{RSA(TOKEN(label))} or
+    C{NISTECC(TOKEN(label))} for one made in the token of the server whose
+    job makes it, which must have one.
+    """
+    if certificate.keyStore != "token":
+        return "NISTECC" if certificate.keyType == "NISTECC" else None
+    if not primary.has_token:
+        # The validation's NSA0123E looks for any server with a token; this
+        # is the one whose database records the key.
+        raise GenerationError(
+            "NSA0125E",
+            f"certificate {certificate.label!r} has its key made in a token,"
+            f" but NSS server {primary.name}, whose RACF job makes it, has no"
+            " PKCS#11 token: set its pkcs11_module, pkcs11_token_label and"
+            " pkcs11_pin_file, or leave key_store out",
+        )
+    token = racf_quoted(primary.pkcs11TokenLabel or "")
+    return f"{certificate.keyType}(TOKEN({token}))"
+
+
 def certificate_command(
-    description: Description, certificate: Certificate
+    description: Description, certificate: Certificate, primary: NssServer
 ) -> list[str] | None:
     """
-    The RACDCERT command that makes a certificate: GENCERT, or ADD for one
-    imported from a PEM or DER file; C{None} for one imported from a
-    PKCS#12 file, whose password the job must not hold (the README has
-    the command that asks for it, to be run before the job).
+    The RACDCERT command of C{primary}'s job that makes a certificate:
+    GENCERT, or ADD for one imported from a PEM or DER file; C{None} for
+    one imported from a PKCS#12 file, whose password the job must not hold
+    (the README has the command that asks for it, to be run before the
+    job).
     """
     owner = owner_operand(certificate.owner)
     label = f"WITHLABEL({racf_quoted(certificate.label)})"
     if certificate.importFrom is not None:
         return None if is_pkcs12(certificate) else add_command(certificate)
     words = ["RACDCERT", owner, "GENCERT", _subject(certificate)]
-    if certificate.keyType == "NISTECC":
-        words.append("NISTECC")
+    keyType = _key_type(certificate, primary)
+    if keyType is not None:
+        words.append(keyType)
     words += [f"SIZE({certificate.keySize})", label]
     if certificate.signedBy is not None:
         signer = description.certificate(certificate.signedBy)

@@ -197,7 +197,7 @@ def racf_job(description: Description, primary: NssServer) -> GeneratedFile:
 
     job.section("Certificates: the CAs first, then what they sign")
     for certificate in certificates:
-        _make_certificate(job, description, certificate)
+        _make_certificate(job, description, certificate, primary)
 
     job.section(
         "Key rings: the clients' certificates and the CAs on the KeyRing;",
@@ -263,9 +263,9 @@ def racf_job(description: Description, primary: NssServer) -> GeneratedFile:
 
 
 def _make_certificate(
-    job: _Job, description: Description, certificate: Certificate
+    job: _Job, description: Description, certificate: Certificate, primary: NssServer
 ) -> None:
-    command = certificate_command(description, certificate)
+    command = certificate_command(description, certificate, primary)
     if command is None:
         job.lines.append(
             _comment(f"{certificate.label!r}: added before this job (README)")

@@ -26,7 +26,10 @@ def database_options(primary: NssServer) -> list[str]:
     nss-racf's options for the server's database and stash, none where the
     server uses the usual search, which nss-racf makes too; and for its
     audit trail, so that the commands that set the server up are recorded
-    where its signatures will be.
+    where its signatures will be; and for its PKCS#11 token, in which the
+    job makes the keys of the certificates described so.  The PIN file is
+    named, never read here: the operator makes it (mode 0600), and the
+    assistant never holds the PIN.
     """
     options = []
     if primary.database is not None:
@@ -39,6 +42,15 @@ def database_options(primary: NssServer) -> list[str]:
         options += ["--audit-syslog", primary.auditSyslog]
         if primary.auditSyslogSocket is not None:
             options += ["--audit-syslog-socket", primary.auditSyslogSocket]
+    if primary.has_token:
+        options += [
+            "--pkcs11-module",
+            primary.pkcs11Module or "",
+            "--pkcs11-pin-file",
+            primary.pkcs11PinFile or "",
+            "--pkcs11-token",
+            primary.pkcs11TokenLabel or "",
+        ]
     return options
 
 

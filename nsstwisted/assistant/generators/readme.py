@@ -191,9 +191,10 @@ _METRICS_PACKAGE = [
 
 def _server_prerequisites(server: NssServer) -> list[str]:
     """
-    What the host needs before nssd starts with the server's metrics and
-    audit trail, which it checks only at the start (--check opens no audit
-    file).
+    What the host needs before nssd starts with the server's metrics,
+    audit trail and PKCS#11 token, which it checks only at the start
+    (--check opens no audit file); the token's PIN file above all, which
+    is the operator's to make, since the assistant never holds a PIN.
     """
     steps = []
     if server.metricsPort is not None:
@@ -204,6 +205,18 @@ def _server_prerequisites(server: NssServer) -> list[str]:
             f"- The audit trail goes to {server.auditFile}: make {folder}/ and let",
             "  nssd's user write there; nssd does not start if it cannot open the",
             "  file (DBG0010I).",
+        ]
+    if server.has_token:
+        steps += [
+            f"- The keys made in PKCS#11 token {server.pkcs11TokenLabel!r} are"
+            " reached through",
+            f"  {server.pkcs11Module}, which needs python-pkcs11 on this host:",
+            "  pip install 'nsstwisted[pkcs11]'.  Make the PIN file yourself, before",
+            f"  the RACF job runs: {server.pkcs11PinFile}, holding the token's user"
+            " PIN",
+            "  alone on one line, owned by nssd's user, mode 0600 (nssd and nss-racf",
+            "  refuse it open to others, NSR0392E).  The assistant never holds the",
+            "  PIN: no generated file contains it.",
         ]
     return steps
 

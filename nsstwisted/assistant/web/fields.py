@@ -55,6 +55,10 @@ _LABELS: Mapping[str, str] = {
     "auditSyslog": "AuditSyslog facility (user, daemon, auth, authpriv,"
     " local0 to local7; none if empty)",
     "auditSyslogSocket": "AuditSyslogSocket (/dev/log if empty)",
+    "pkcs11Module": "Pkcs11Module (the token's PKCS#11 library; no token if empty)",
+    "pkcs11TokenLabel": "Pkcs11TokenLabel",
+    "pkcs11PinFile": "Pkcs11PinFile (made by you, mode 0600; never the PIN)",
+    "keyStore": "Key store (sealed in the database, or made in the server's token)",
 }
 
 
