@@ -437,6 +437,28 @@ class ImportedInstallationTests(InstallationTestCase):
         )
         self.assertNotIn("NSA0090W", self.notices(result))
 
+    def test_ikeTimersAndFragments(self) -> None:
+        """
+        Issue 15's IkeConfig keywords (IKE fragmentation, the flood
+        defence, and IBM's retransmission timers, which iked now uses) are
+        not refused: the description has no place for them, so a value
+        other than iked's default is named in a notice (NSA0090W) and one
+        at the default is not.
+        """
+        iked = self.write(
+            "host2.conf",
+            HOST2_IKED.replace(
+                "  SaInstaller Xfrm\n",
+                "  SaInstaller Xfrm\n  IkeFragmentSize 576\n  IkeRetries 6\n"
+                "  IkeInitWait 3\n  CookieThreshold 30\n  HalfOpenLimit 500\n",
+            ),
+        )
+        notices = self.notices(import_installation([self.nssd_conf()], [iked]))
+        for keyword in ("IkeFragmentSize 576", "IkeInitWait 3", "HalfOpenLimit 500"):
+            self.assertIn(keyword, notices)
+        for keyword in ("IkeRetries", "CookieThreshold"):
+            self.assertNotIn(keyword, notices)
+
     def test_auditTrailAtDefaults(self) -> None:
         """
         Without the keywords, or with their defaults coded, a server has no
