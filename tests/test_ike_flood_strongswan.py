@@ -32,8 +32,8 @@ from tests.daemons import (
     LISTENING,
     DaemonProcess,
     build_security,
-    python,
     racf,
+    spawn_twistd,
     twistd_args,
     write_nssd_config,
 )
@@ -207,16 +207,7 @@ class ForgedFloodTests(TestCase):
         await self.charon.load()
 
     def _spawn(self, args: list[str]) -> DaemonProcess:
-        process = DaemonProcess()
-        transport = reactor.spawnProcess(process, python(), args, env=dict(os.environ))
-
-        def stop() -> Deferred[int]:
-            if not process.ended.called:
-                transport.signalProcess("TERM")
-            return process.ended
-
-        self.addCleanup(stop)
-        return process
+        return spawn_twistd(self, args, stopSignal="TERM")
 
     def _flood(self, pause: float) -> _Sender:
         sender = _Sender(forged_requests(FORGED))

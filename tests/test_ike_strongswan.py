@@ -31,8 +31,8 @@ from tests.daemons import (
     DaemonProcess,
     SecuritySetup,
     build_security,
-    python,
     racf,
+    spawn_twistd,
     twistd_args,
     write_nssd_config,
 )
@@ -330,16 +330,7 @@ class StrongSwanSetup(TestCase):
         A daemon in the host's namespace: nssd on its loopback, iked with
         its stacks' IKE sockets in the test's namespace (C{Namespace}).
         """
-        process = DaemonProcess()
-        transport = reactor.spawnProcess(process, python(), args, env=dict(os.environ))
-
-        def stop() -> Deferred[int]:
-            if not process.ended.called:
-                transport.signalProcess("TERM")
-            return process.ended
-
-        self.addCleanup(stop)
-        return process
+        return spawn_twistd(self, args, stopSignal="TERM")
 
     async def _ipsec(self, *argv: str, through: str | None = None) -> str:
         out, err = io.StringIO(), io.StringIO()

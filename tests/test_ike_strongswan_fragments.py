@@ -31,7 +31,13 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from nsstwisted.cli.ipsec import run as ipsec
-from tests.daemons import DaemonProcess, build_security, python, racf, twistd_args
+from tests.daemons import (
+    DaemonProcess,
+    build_security,
+    racf,
+    spawn_twistd,
+    twistd_args,
+)
 from tests.strongswan import (
     Charon,
     Child,
@@ -252,16 +258,7 @@ class FragmentationTests(TestCase):
         await self.charon.load()
 
     def _spawn(self, args: list[str]) -> DaemonProcess:
-        process = DaemonProcess()
-        transport = reactor.spawnProcess(process, python(), args, env=dict(os.environ))
-
-        def stop() -> Deferred[int]:
-            if not process.ended.called:
-                transport.signalProcess("TERM")
-            return process.ended
-
-        self.addCleanup(stop)
-        return process
+        return spawn_twistd(self, args, stopSignal="TERM")
 
     async def _ipsec(self, *argv: str) -> tuple[int, str]:
         out, err = io.StringIO(), io.StringIO()
