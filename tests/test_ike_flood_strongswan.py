@@ -32,7 +32,6 @@ from tests.daemons import (
     LISTENING,
     DaemonProcess,
     build_security,
-    racf,
     spawn_twistd,
     twistd_args,
     write_nssd_config,
@@ -50,6 +49,7 @@ from tests.test_ike_strongswan import (
     CHARON_PORT,
     IKED_PORT,
     POLICY,
+    trust_peer_ca,
     write_iked_config,
 )
 
@@ -148,12 +148,9 @@ class ForgedFloodTests(TestCase):
         self.addCleanup(self.namespace.delete)
         setup = build_security(self)
         pki = TestPki()
-        caPath = os.path.join(setup.folder, "peer-ca.pem")
-        with open(caPath, "wb") as f:
-            f.write(TestPki.cert_pem(pki.ca_cert))
-        racf(
+        trust_peer_ca(
             setup,
-            f"RACDCERT CERTAUTH ADD('{caPath}') WITHLABEL('Peer CA') TRUST",
+            TestPki.cert_pem(pki.ca_cert),
             "RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('Peer CA') RING(NSSRING) "
             "USAGE(CERTAUTH))",
         )

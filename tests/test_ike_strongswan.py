@@ -153,6 +153,21 @@ def _installed(sas: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def trust_peer_ca(setup: SecuritySetup, caPem: bytes, *more: str) -> None:
+    """
+    Add strongSwan's CA (C{caPem}) to the database as the trusted CERTAUTH
+    certificate 'Peer CA', then run the RACF commands C{more}, in one job.
+    """
+    caPath = os.path.join(setup.folder, "peer-ca.pem")
+    with open(caPath, "wb") as f:
+        f.write(caPem)
+    racf(
+        setup,
+        f"RACDCERT CERTAUTH ADD('{caPath}') WITHLABEL('Peer CA') TRUST",
+        *more,
+    )
+
+
 def iked_socket(setup: SecuritySetup) -> str:
     """Where L{write_iked_config}'s iked serves its management socket."""
     return f"{setup.sockets}/iked/ipsecmgmt"
@@ -262,12 +277,9 @@ class StrongSwanSetup(TestCase):
         self.addCleanup(self.namespace.delete)
         self.setup = setup = build_security(self)
         pki = TestPki()
-        caPath = os.path.join(setup.folder, "peer-ca.pem")
-        with open(caPath, "wb") as f:
-            f.write(TestPki.cert_pem(pki.ca_cert))
-        racf(
+        trust_peer_ca(
             setup,
-            f"RACDCERT CERTAUTH ADD('{caPath}') WITHLABEL('Peer CA') TRUST",
+            TestPki.cert_pem(pki.ca_cert),
             "RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('Peer CA') RING(NSSRING) "
             "USAGE(CERTAUTH))",
             f"ADDUSER {ME}",

@@ -17,7 +17,6 @@ validates only if the other sends its intermediate.
 from __future__ import annotations
 
 import datetime
-import os
 from typing import Any
 
 from cryptography import x509
@@ -179,12 +178,9 @@ class EcdsaChainStrongSwanTests(TestCase):
             peerIssuer = (peerIntermediate, intermediateKey)
         peerKey = _key(charonKey)
         peerCert = _issue("strongswan.iked.test", peerKey, peerIssuer, ca=False)
-        caPath = os.path.join(setup.folder, "peer-ca.pem")
-        with open(caPath, "wb") as f:
-            f.write(peerRoot.public_bytes(Encoding.PEM))
-        racf(
+        base.trust_peer_ca(
             setup,
-            f"RACDCERT CERTAUTH ADD('{caPath}') WITHLABEL('Peer CA') TRUST",
+            peerRoot.public_bytes(Encoding.PEM),
             "RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('Peer CA') RING(NSSRING) "
             "USAGE(CERTAUTH))",
             f"ADDUSER {ME}",

@@ -34,7 +34,6 @@ from nsstwisted.cli.ipsec import run as ipsec
 from tests.daemons import (
     DaemonProcess,
     build_security,
-    racf,
     spawn_twistd,
     twistd_args,
 )
@@ -48,6 +47,7 @@ from tests.strongswan import (
     child_sas,
     strongswan_available,
 )
+from tests.test_ike_strongswan import trust_peer_ca
 
 IKED_ADDRESS = "10.77.15.1"
 CHARON_ADDRESS = "10.77.15.2"
@@ -192,12 +192,9 @@ class FragmentationTests(TestCase):
         self._link()
         self.setup = setup = build_security(self)
         pki, certificate, key = _strongswan_pki()
-        caPath = os.path.join(setup.folder, "peer-ca.pem")
-        with open(caPath, "wb") as f:
-            f.write(TestPki.cert_pem(pki.ca_cert))
-        racf(
+        trust_peer_ca(
             setup,
-            f"RACDCERT CERTAUTH ADD('{caPath}') WITHLABEL('Peer CA') TRUST",
+            TestPki.cert_pem(pki.ca_cert),
             "ADDUSER IKED NOPASSWORD",
             "RACDCERT ID(IKED) GENCERT SUBJECTSDN(CN('iked-fragments.iked.test') "
             "OU('IKE fragmentation interoperability, RFC 7383') "
