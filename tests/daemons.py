@@ -315,10 +315,16 @@ def twistd_args(
     ]
 
 
-def spawn_twistd(case: TestCase, args: list[str]) -> DaemonProcess:
+def spawn_twistd(
+    case: TestCase, args: list[str], stopSignal: str = "KILL"
+) -> DaemonProcess:
     """
     Run C{args} (from L{twistd_args}); the process is ended when the test
     ends, if it has not ended by itself.
+
+    @param stopSignal: how it is ended: C{"TERM"} lets a daemon shut down
+        as an operator's stop would (the strongSwan set-ups, whose iked
+        deletes its SAs and whose namespace goes after it).
     """
     process = DaemonProcess()
     transport = reactor.spawnProcess(
@@ -327,7 +333,7 @@ def spawn_twistd(case: TestCase, args: list[str]) -> DaemonProcess:
 
     def stop() -> Deferred[int]:
         if not process.ended.called:
-            transport.signalProcess("KILL")
+            transport.signalProcess(stopSignal)
         return process.ended
 
     case.addCleanup(stop)

@@ -32,8 +32,7 @@ from tests.daemons import (
     LISTENING,
     DaemonProcess,
     build_security,
-    python,
-    racf,
+    spawn_twistd,
     twistd_args,
     write_nssd_config,
 )
@@ -46,7 +45,13 @@ from tests.strongswan import (
     TestPki,
     strongswan_available,
 )
-from tests.test_ike_strongswan import CHARON_PORT, IKED_PORT, POLICY
+from tests.test_ike_strongswan import (
+    CHARON_PORT,
+    IKED_PORT,
+    POLICY,
+    trust_peer_ca,
+    write_iked_config,
+)
 
 FORGED = 1000
 COOKIE_THRESHOLD = 5
@@ -143,45 +148,25 @@ class ForgedFloodTests(TestCase):
         self.addCleanup(self.namespace.delete)
         setup = build_security(self)
         pki = TestPki()
-        caPath = os.path.join(setup.folder, "peer-ca.pem")
-        with open(caPath, "wb") as f:
-            f.write(TestPki.cert_pem(pki.ca_cert))
-        racf(
+        trust_peer_ca(
             setup,
-            f"RACDCERT CERTAUTH ADD('{caPath}') WITHLABEL('Peer CA') TRUST",
+            TestPki.cert_pem(pki.ca_cert),
             "RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('Peer CA') RING(NSSRING) "
             "USAGE(CERTAUTH))",
         )
         self.nssd = self._spawn(twistd_args(write_nssd_config(setup), "nssd"))
         match = await self.nssd.waitFor(LISTENING.pattern)
-        with open(os.path.join(setup.folder, "ca.pem"), "wb") as f:
-            f.write(setup.caPem)
-        password = os.path.join(setup.folder, "client1.pw")
-        with open(password, "w") as f:
-            f.write("Cl1ent-One\n")
-        os.chmod(password, 0o600)
-        policy = os.path.join(setup.folder, "tcpipa.policy")
-        with open(policy, "w") as f:
-            f.write(POLICY.format(iked=IKED_PORT, charon=CHARON_PORT))
-        ikedConfig = os.path.join(setup.folder, "iked.conf")
-        with open(ikedConfig, "w") as f:
-            f.write(
-                "IkeConfig\n{\n  SystemName NSSSYS\n"
-                f"  NetworkSecurityServer 127.0.0.1 Port {int(match.group(1))}\n"
-                "  NssWaitLimit 2\n"
+        ikedConfig = write_iked_config(
+            setup,
+            int(match.group(1)),
+            self.namespace,
+            POLICY.format(iked=IKED_PORT, charon=CHARON_PORT),
+            ikeConfig=(
                 f"  CookieThreshold {COOKIE_THRESHOLD}\n"
                 f"  HalfOpenLimit {HALF_OPEN_LIMIT}\n"
-                f'  CaFile "{setup.folder}/ca.pem"\n'
-                f'  NmiSocket "{setup.sockets}/iked/ipsecmgmt"\n'
-                "}\n"
-                "NssStackConfig TCPIPA\n{\n  ClientName CLIENT1\n"
-                "  ServiceType Cert\n  ServiceType RemoteMgmt\n"
-                "  UserID CLIENT1\n  AuthBy Password\n"
-                f'  PasswordFile "{password}"\n'
-                f'  PolicyFile "{policy}"\n'
-                f"  Namespace {self.namespace.name}\n"
-                "}\n"
-            )
+            ),
+            securityDatabase=False,
+        )
         self.iked = self._spawn(twistd_args(ikedConfig, "iked"))
         await self.iked.waitFor(rb"EZD1138I Stack TCPIPA is connected")
         self.charon = Charon(
@@ -207,16 +192,7 @@ class ForgedFloodTests(TestCase):
         await self.charon.load()
 
     def _spawn(self, args: list[str]) -> DaemonProcess:
-        process = DaemonProcess()
-        transport = reactor.spawnProcess(process, python(), args, env=dict(os.environ))
-
-        def stop() -> Deferred[int]:
-            if not process.ended.called:
-                transport.signalProcess("TERM")
-            return process.ended
-
-        self.addCleanup(stop)
-        return process
+        return spawn_twistd(self, args, stopSignal="TERM")
 
     def _flood(self, pause: float) -> _Sender:
         sender = _Sender(forged_requests(FORGED))

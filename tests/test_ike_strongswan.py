@@ -31,8 +31,8 @@ from tests.daemons import (
     DaemonProcess,
     SecuritySetup,
     build_security,
-    python,
     racf,
+    spawn_twistd,
     twistd_args,
     write_nssd_config,
 )
@@ -153,6 +153,91 @@ def _installed(sas: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def trust_peer_ca(setup: SecuritySetup, caPem: bytes, *more: str) -> None:
+    """
+    Add strongSwan's CA (C{caPem}) to the database as the trusted CERTAUTH
+    certificate 'Peer CA', then run the RACF commands C{more}, in one job.
+    """
+    caPath = os.path.join(setup.folder, "peer-ca.pem")
+    with open(caPath, "wb") as f:
+        f.write(caPem)
+    racf(
+        setup,
+        f"RACDCERT CERTAUTH ADD('{caPath}') WITHLABEL('Peer CA') TRUST",
+        *more,
+    )
+
+
+def iked_socket(setup: SecuritySetup) -> str:
+    """Where L{write_iked_config}'s iked serves its management socket."""
+    return f"{setup.sockets}/iked/ipsecmgmt"
+
+
+def write_iked_config(
+    setup: SecuritySetup,
+    nssdPort: int,
+    namespace: NetworkNamespace,
+    policy: str,
+    *,
+    ikeConfig: str = "",
+    localStack: bool = False,
+    securityDatabase: bool = True,
+) -> str:
+    """
+    Write the iked.conf of the strongSwan tests and the files it names; its
+    path.  Stack TCPIPA is an NSS client as CLIENT1 of the nssd on
+    C{nssdPort}, with the policy file C{policy} and its IKE sockets in
+    C{namespace}.
+
+    @param ikeConfig: more IkeConfig lines.
+    @param localStack: add stack TCPIPB, which signs with iked's own ring
+        (as iked.local, on L{LOCAL_PORT}).
+    @param securityDatabase: name the security database (for iked's own
+        ring).
+    """
+    with open(os.path.join(setup.folder, "ca.pem"), "wb") as f:
+        f.write(setup.caPem)
+    password = os.path.join(setup.folder, "client1.pw")
+    with open(password, "w") as f:
+        f.write("Cl1ent-One\n")
+    os.chmod(password, 0o600)
+    policyPath = os.path.join(setup.folder, "tcpipa.policy")
+    with open(policyPath, "w") as f:
+        f.write(policy)
+    ikedConfig = os.path.join(setup.folder, "iked.conf")
+    with open(ikedConfig, "w") as f:
+        f.write(
+            "IkeConfig\n{\n  SystemName NSSSYS\n"
+            + (f'  SecurityDatabase "{setup.database}"\n' if securityDatabase else "")
+            + f"  NetworkSecurityServer 127.0.0.1 Port {nssdPort}\n"
+            "  NssWaitLimit 2\n" + ikeConfig + f'  CaFile "{setup.folder}/ca.pem"\n'
+            f'  NmiSocket "{iked_socket(setup)}"\n'
+            "}\n"
+            "NssStackConfig TCPIPA\n{\n  ClientName CLIENT1\n"
+            "  ServiceType Cert\n  ServiceType RemoteMgmt\n"
+            "  UserID CLIENT1\n  AuthBy Password\n"
+            f'  PasswordFile "{password}"\n'
+            f'  PolicyFile "{policyPath}"\n'
+            f"  Namespace {namespace.name}\n"
+            "}\n"
+        )
+        if localStack:
+            localPolicy = os.path.join(setup.folder, "tcpipb.policy")
+            with open(localPolicy, "w") as policyFile:
+                policyFile.write(
+                    POLICY.format(iked=LOCAL_PORT, charon=CHARON_PORT)
+                    .replace("client1.example", "iked.local")
+                    .replace("strongswan-peer", "local-peer")
+                    .replace("host-host", "local-host")
+                    .replace("10.2.0.0/24", "10.3.0.0/24")
+                )
+            f.write(
+                f'TcpipStack TCPIPB\n{{\n  PolicyFile "{localPolicy}"\n'
+                f"  Namespace {namespace.name}\n}}\n"
+            )
+    return ikedConfig
+
+
 class StrongSwanSetup(TestCase):
     """
     What the tests against strongSwan share: nssd, iked and charon in a
@@ -192,12 +277,9 @@ class StrongSwanSetup(TestCase):
         self.addCleanup(self.namespace.delete)
         self.setup = setup = build_security(self)
         pki = TestPki()
-        caPath = os.path.join(setup.folder, "peer-ca.pem")
-        with open(caPath, "wb") as f:
-            f.write(TestPki.cert_pem(pki.ca_cert))
-        racf(
+        trust_peer_ca(
             setup,
-            f"RACDCERT CERTAUTH ADD('{caPath}') WITHLABEL('Peer CA') TRUST",
+            TestPki.cert_pem(pki.ca_cert),
             "RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('Peer CA') RING(NSSRING) "
             "USAGE(CERTAUTH))",
             f"ADDUSER {ME}",
@@ -224,50 +306,15 @@ class StrongSwanSetup(TestCase):
         match = await self.nssd.waitFor(LISTENING.pattern)
         nssdPort = int(match.group(1))
         # iked, in the namespace, as CLIENT1
-        with open(os.path.join(setup.folder, "ca.pem"), "wb") as f:
-            f.write(setup.caPem)
-        password = os.path.join(setup.folder, "client1.pw")
-        with open(password, "w") as f:
-            f.write("Cl1ent-One\n")
-        os.chmod(password, 0o600)
-        policyPath = os.path.join(setup.folder, "tcpipa.policy")
-        with open(policyPath, "w") as f:
-            f.write(policy.format(iked=IKED_PORT, charon=CHARON_PORT))
-        self.ikedSocket = f"{setup.sockets}/iked/ipsecmgmt"
-        self.ikedConfig = ikedConfig = os.path.join(setup.folder, "iked.conf")
-        with open(ikedConfig, "w") as f:
-            f.write(
-                "IkeConfig\n{\n  SystemName NSSSYS\n"
-                f'  SecurityDatabase "{setup.database}"\n'
-                f"  NetworkSecurityServer 127.0.0.1 Port {nssdPort}\n"
-                "  NssWaitLimit 2\n"
-                + ("  MetricsPort 0\n" if metrics else "")
-                + ikeConfig
-                + f'  CaFile "{setup.folder}/ca.pem"\n'
-                f'  NmiSocket "{self.ikedSocket}"\n'
-                "}\n"
-                "NssStackConfig TCPIPA\n{\n  ClientName CLIENT1\n"
-                "  ServiceType Cert\n  ServiceType RemoteMgmt\n"
-                "  UserID CLIENT1\n  AuthBy Password\n"
-                f'  PasswordFile "{password}"\n'
-                f'  PolicyFile "{policyPath}"\n'
-                f"  Namespace {self.namespace.name}\n"
-                "}\n"
-            )
-            if localStack:
-                localPolicy = os.path.join(setup.folder, "tcpipb.policy")
-                with open(localPolicy, "w") as policyFile:
-                    policyFile.write(
-                        POLICY.format(iked=LOCAL_PORT, charon=CHARON_PORT)
-                        .replace("client1.example", "iked.local")
-                        .replace("strongswan-peer", "local-peer")
-                        .replace("host-host", "local-host")
-                        .replace("10.2.0.0/24", "10.3.0.0/24")
-                    )
-                f.write(
-                    f'TcpipStack TCPIPB\n{{\n  PolicyFile "{localPolicy}"\n'
-                    f"  Namespace {self.namespace.name}\n}}\n"
-                )
+        self.ikedSocket = iked_socket(setup)
+        self.ikedConfig = ikedConfig = write_iked_config(
+            setup,
+            nssdPort,
+            self.namespace,
+            policy.format(iked=IKED_PORT, charon=CHARON_PORT),
+            ikeConfig=("  MetricsPort 0\n" if metrics else "") + ikeConfig,
+            localStack=localStack,
+        )
         self.iked = self._spawn(twistd_args(ikedConfig, "iked"))
         await self.iked.waitFor(rb"EZD1138I Stack TCPIPA is connected")
         # charon
@@ -330,16 +377,7 @@ class StrongSwanSetup(TestCase):
         A daemon in the host's namespace: nssd on its loopback, iked with
         its stacks' IKE sockets in the test's namespace (C{Namespace}).
         """
-        process = DaemonProcess()
-        transport = reactor.spawnProcess(process, python(), args, env=dict(os.environ))
-
-        def stop() -> Deferred[int]:
-            if not process.ended.called:
-                transport.signalProcess("TERM")
-            return process.ended
-
-        self.addCleanup(stop)
-        return process
+        return spawn_twistd(self, args, stopSignal="TERM")
 
     async def _ipsec(self, *argv: str, through: str | None = None) -> str:
         out, err = io.StringIO(), io.StringIO()

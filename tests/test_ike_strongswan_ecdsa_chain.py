@@ -17,7 +17,6 @@ validates only if the other sends its intermediate.
 from __future__ import annotations
 
 import datetime
-import os
 from typing import Any
 
 from cryptography import x509
@@ -179,12 +178,9 @@ class EcdsaChainStrongSwanTests(TestCase):
             peerIssuer = (peerIntermediate, intermediateKey)
         peerKey = _key(charonKey)
         peerCert = _issue("strongswan.iked.test", peerKey, peerIssuer, ca=False)
-        caPath = os.path.join(setup.folder, "peer-ca.pem")
-        with open(caPath, "wb") as f:
-            f.write(peerRoot.public_bytes(Encoding.PEM))
-        racf(
+        base.trust_peer_ca(
             setup,
-            f"RACDCERT CERTAUTH ADD('{caPath}') WITHLABEL('Peer CA') TRUST",
+            peerRoot.public_bytes(Encoding.PEM),
             "RACDCERT ID(NSSD) CONNECT(CERTAUTH LABEL('Peer CA') RING(NSSRING) "
             "USAGE(CERTAUTH))",
             f"ADDUSER {ME}",
@@ -254,52 +250,16 @@ class EcdsaChainStrongSwanTests(TestCase):
         self.nssd = self._spawn(twistd_args(nssdConfig, "nssd"))
         match = await self.nssd.waitFor(LISTENING.pattern)
         nssdPort = int(match.group(1))
-        password = os.path.join(setup.folder, "client1.pw")
-        with open(password, "w") as f:
-            f.write("Cl1ent-One\n")
-        os.chmod(password, 0o600)
-        with open(os.path.join(setup.folder, "ca.pem"), "wb") as f:
-            f.write(setup.caPem)
-        policy = os.path.join(setup.folder, "tcpipa.policy")
-        with open(policy, "w") as f:
-            f.write(
-                POLICY.format(iked=IKED_PORT, charon=CHARON_PORT).replace(
-                    "client1.example", identity
-                )
-            )
-        self.ikedSocket = f"{setup.sockets}/iked/ipsecmgmt"
-        ikedConfig = os.path.join(setup.folder, "iked.conf")
-        with open(ikedConfig, "w") as f:
-            f.write(
-                "IkeConfig\n{\n  SystemName NSSSYS\n"
-                f'  SecurityDatabase "{setup.database}"\n'
-                f"  NetworkSecurityServer 127.0.0.1 Port {nssdPort}\n"
-                "  NssWaitLimit 2\n"
-                f'  CaFile "{setup.folder}/ca.pem"\n'
-                f'  NmiSocket "{self.ikedSocket}"\n'
-                "}\n"
-                "NssStackConfig TCPIPA\n{\n  ClientName CLIENT1\n"
-                "  ServiceType Cert\n  ServiceType RemoteMgmt\n"
-                "  UserID CLIENT1\n  AuthBy Password\n"
-                f'  PasswordFile "{password}"\n'
-                f'  PolicyFile "{policy}"\n'
-                f"  Namespace {self.namespace.name}\n"
-                "}\n"
-            )
-            if localStack:
-                localPolicy = os.path.join(setup.folder, "tcpipb.policy")
-                with open(localPolicy, "w") as policyFile:
-                    policyFile.write(
-                        POLICY.format(iked=LOCAL_PORT, charon=CHARON_PORT)
-                        .replace("client1.example", "iked.local")
-                        .replace("strongswan-peer", "local-peer")
-                        .replace("host-host", "local-host")
-                        .replace("10.2.0.0/24", "10.3.0.0/24")
-                    )
-                f.write(
-                    f'TcpipStack TCPIPB\n{{\n  PolicyFile "{localPolicy}"\n'
-                    f"  Namespace {self.namespace.name}\n}}\n"
-                )
+        self.ikedSocket = base.iked_socket(setup)
+        ikedConfig = base.write_iked_config(
+            setup,
+            nssdPort,
+            self.namespace,
+            POLICY.format(iked=IKED_PORT, charon=CHARON_PORT).replace(
+                "client1.example", identity
+            ),
+            localStack=localStack,
+        )
         self.iked = self._spawn(twistd_args(ikedConfig, "iked"))
         await self.iked.waitFor(rb"EZD1138I Stack TCPIPA is connected")
         self.charon = Charon(

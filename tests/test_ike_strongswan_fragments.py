@@ -31,7 +31,12 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from nsstwisted.cli.ipsec import run as ipsec
-from tests.daemons import DaemonProcess, build_security, python, racf, twistd_args
+from tests.daemons import (
+    DaemonProcess,
+    build_security,
+    spawn_twistd,
+    twistd_args,
+)
 from tests.strongswan import (
     Charon,
     Child,
@@ -42,6 +47,7 @@ from tests.strongswan import (
     child_sas,
     strongswan_available,
 )
+from tests.test_ike_strongswan import trust_peer_ca
 
 IKED_ADDRESS = "10.77.15.1"
 CHARON_ADDRESS = "10.77.15.2"
@@ -186,12 +192,9 @@ class FragmentationTests(TestCase):
         self._link()
         self.setup = setup = build_security(self)
         pki, certificate, key = _strongswan_pki()
-        caPath = os.path.join(setup.folder, "peer-ca.pem")
-        with open(caPath, "wb") as f:
-            f.write(TestPki.cert_pem(pki.ca_cert))
-        racf(
+        trust_peer_ca(
             setup,
-            f"RACDCERT CERTAUTH ADD('{caPath}') WITHLABEL('Peer CA') TRUST",
+            TestPki.cert_pem(pki.ca_cert),
             "ADDUSER IKED NOPASSWORD",
             "RACDCERT ID(IKED) GENCERT SUBJECTSDN(CN('iked-fragments.iked.test') "
             "OU('IKE fragmentation interoperability, RFC 7383') "
@@ -252,16 +255,7 @@ class FragmentationTests(TestCase):
         await self.charon.load()
 
     def _spawn(self, args: list[str]) -> DaemonProcess:
-        process = DaemonProcess()
-        transport = reactor.spawnProcess(process, python(), args, env=dict(os.environ))
-
-        def stop() -> Deferred[int]:
-            if not process.ended.called:
-                transport.signalProcess("TERM")
-            return process.ended
-
-        self.addCleanup(stop)
-        return process
+        return spawn_twistd(self, args, stopSignal="TERM")
 
     async def _ipsec(self, *argv: str) -> tuple[int, str]:
         out, err = io.StringIO(), io.StringIO()

@@ -154,6 +154,25 @@ def openssl_verifies(
     return done.returncode == 0 and "Verified OK" in done.stdout
 
 
+async def client1_session(
+    case: TestCase, setup: SecuritySetup, port: int
+) -> NssSession:
+    """
+    CLIENT1's session for the certificate service of the nssd on C{port},
+    closed when C{case} ends.
+    """
+    session = await connect(
+        reactor,
+        client_endpoint(setup, port),
+        serverIdentity=LOOPBACK,
+        clientName="CLIENT1",
+        credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
+        services=Services.CERT,
+    )
+    case.addCleanup(session.close)
+    return session
+
+
 class TwistdTokenTests(TestCase):
     """
     The real daemon with the real token.
@@ -173,16 +192,7 @@ class TwistdTokenTests(TestCase):
         return process, int(found.group(1))
 
     async def client(self, port: int) -> NssSession:
-        session = await connect(
-            reactor,
-            client_endpoint(self.setup, port),
-            serverIdentity=LOOPBACK,
-            clientName="CLIENT1",
-            credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
-            services=Services.CERT,
-        )
-        self.addCleanup(session.close)
-        return session
+        return await client1_session(self, self.setup, port)
 
     async def assertRefused(
         self,
@@ -383,15 +393,7 @@ class RefreshTokenTests(TestCase):
         async def go() -> None:
             assert service.port is not None
             port = service.port.getHost().port  # type: ignore[attr-defined]
-            session = await connect(
-                reactor,
-                client_endpoint(setup, port),
-                serverIdentity=LOOPBACK,
-                clientName="CLIENT1",
-                credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
-                services=Services.CERT,
-            )
-            self.addCleanup(session.close)
+            session = await client1_session(self, setup, port)
             try:
                 await session.sign(
                     label="Client1 hsmec",
@@ -480,15 +482,7 @@ class RefreshTokenTests(TestCase):
                 self.fail("a refresh accepted a PIN file open to others")
             assert service.port is not None
             port = service.port.getHost().port  # type: ignore[attr-defined]
-            session = await connect(
-                reactor,
-                client_endpoint(setup, port),
-                serverIdentity=LOOPBACK,
-                clientName="CLIENT1",
-                credentials=PasswordCredentials("CLIENT1", CLIENT1_PASSWORD),
-                services=Services.CERT,
-            )
-            self.addCleanup(session.close)
+            session = await client1_session(self, setup, port)
             reply = await session.sign(
                 label="Client1 hsm",
                 data=DATA,

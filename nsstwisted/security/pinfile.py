@@ -16,11 +16,10 @@ The file holds the PIN alone; one line break at its end is not part of it
 from __future__ import annotations
 
 import hmac
-import os
-import stat
 from typing import NoReturn
 
 from nsstwisted.security.errors import PinFileError
+from nsstwisted.security.secretfile import read_owner_only_file
 
 __all__ = ["MAX_PIN_LENGTH", "TokenPin", "read_pin_file"]
 
@@ -74,30 +73,9 @@ def read_pin_file(path: str) -> TokenPin:
         is longer than a PIN, or is not UTF-8.  The error never holds the
         file's content.
     """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise PinFileError(f"PIN file {path} does not exist") from None
-    except OSError as e:
-        raise PinFileError(f"PIN file {path} cannot be opened: {e.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise PinFileError(f"PIN file {path} is not a regular file")
-        mode = stat.S_IMODE(st.st_mode)
-        if mode & 0o077:
-            raise PinFileError(
-                f"PIN file {path} has mode {mode:04o}; mode 0600 is required "
-                "(no access for group or others): chmod 600 it"
-            )
-        try:
-            data = os.read(fd, MAX_PIN_LENGTH + 3)
-        except OSError as e:
-            raise PinFileError(
-                f"PIN file {path} cannot be read: {e.strerror}"
-            ) from None
-    finally:
-        os.close(fd)
+    data = read_owner_only_file(
+        path, "PIN file", MAX_PIN_LENGTH + 3, PinFileError, ": chmod 600 it"
+    )
     if data.endswith(b"\r\n"):
         data = data[:-2]
     elif data.endswith(b"\n"):

@@ -40,7 +40,6 @@ import contextlib
 import hashlib
 import hmac
 import os
-import stat
 import tempfile
 from typing import NoReturn
 
@@ -48,6 +47,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from nsstwisted.security.errors import StashError, TamperedEntryError
+from nsstwisted.security.secretfile import read_owner_only_file
 
 __all__ = [
     "KEY_SIZE",
@@ -185,30 +185,7 @@ def load_stash(path: str) -> MasterKey:
     @raise StashError: if the file does not exist, cannot be read, is not a
         regular file, grants any permission to group or others, or is damaged.
     """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise StashError(f"stash file {path} does not exist") from None
-    except OSError as e:
-        raise StashError(f"stash file {path} cannot be opened: {e.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise StashError(f"stash file {path} is not a regular file")
-        mode = stat.S_IMODE(st.st_mode)
-        if mode & 0o077:
-            raise StashError(
-                f"stash file {path} has mode {mode:04o}; mode 0600 is required "
-                f"(no access for group or others)"
-            )
-        try:
-            data = os.read(fd, STASH_SIZE + 1)
-        except OSError as e:
-            raise StashError(
-                f"stash file {path} cannot be read: {e.strerror}"
-            ) from None
-    finally:
-        os.close(fd)
+    data = read_owner_only_file(path, "stash file", STASH_SIZE + 1, StashError)
     if len(data) != STASH_SIZE:
         raise StashError(
             f"stash file {path} is damaged: it is not {STASH_SIZE} bytes long"
