@@ -238,6 +238,33 @@ def write_iked_config(
     return ikedConfig
 
 
+def add_local_peer(
+    namespace: NetworkNamespace, charon: Charon, certificate: str
+) -> None:
+    """
+    Give charon a connection to iked's local stack (TcpipStack, signing
+    with iked's own key ring) on L{LOCAL_PORT}, from 10.3.0.1.
+    """
+    namespace.add_address("10.3.0.1/24")
+    charon.connections.append(
+        Connection(
+            "iked-local",
+            remote_port=LOCAL_PORT,
+            local_id="strongswan.iked.test",
+            remote_id="iked.local",
+            local_certs=[certificate],
+            proposals="aes128-sha256-x25519",
+            children=[
+                Child(
+                    "local-host",
+                    remote_ts="10.3.0.0/24",
+                    esp_proposals="aes128gcm16",
+                )
+            ],
+        )
+    )
+
+
 class StrongSwanSetup(TestCase):
     """
     What the tests against strongSwan share: nssd, iked and charon in a
@@ -351,24 +378,7 @@ class StrongSwanSetup(TestCase):
             )
         )
         if localStack:
-            self.namespace.add_address("10.3.0.1/24")
-            self.charon.connections.append(
-                Connection(
-                    "iked-local",
-                    remote_port=LOCAL_PORT,
-                    local_id="strongswan.iked.test",
-                    remote_id="iked.local",
-                    local_certs=[certificate],
-                    proposals="aes128-sha256-x25519",
-                    children=[
-                        Child(
-                            "local-host",
-                            remote_ts="10.3.0.0/24",
-                            esp_proposals="aes128gcm16",
-                        )
-                    ],
-                )
-            )
+            add_local_peer(self.namespace, self.charon, certificate)
         await self.charon.start()
         await self.charon.load()
 

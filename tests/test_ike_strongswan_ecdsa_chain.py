@@ -46,7 +46,7 @@ from tests.strongswan import (
     NetworkNamespace,
     strongswan_available,
 )
-from tests.test_ike_strongswan import CHARON_PORT, IKED_PORT, LOCAL_PORT, ME, POLICY
+from tests.test_ike_strongswan import CHARON_PORT, IKED_PORT, ME, POLICY
 
 PeerKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -291,24 +291,7 @@ class EcdsaChainStrongSwanTests(TestCase):
             )
         )
         if localStack:
-            self.namespace.add_address("10.3.0.1/24")
-            self.charon.connections.append(
-                Connection(
-                    "iked-local",
-                    remote_port=LOCAL_PORT,
-                    local_id="strongswan.iked.test",
-                    remote_id="iked.local",
-                    local_certs=[certificate],
-                    proposals="aes128-sha256-x25519",
-                    children=[
-                        Child(
-                            "local-host",
-                            remote_ts="10.3.0.0/24",
-                            esp_proposals="aes128gcm16",
-                        )
-                    ],
-                )
-            )
+            base.add_local_peer(self.namespace, self.charon, certificate)
         await self.charon.start()
         await self.charon.load()
         return identity
