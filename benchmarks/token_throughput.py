@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,7 @@ from sign_throughput import (  # noqa: E402
     build_security,
     nssd_load,
     stash_file,
+    timed_threads,
     write_config,
 )
 from twisted.internet.defer import Deferred  # noqa: E402
@@ -189,36 +191,24 @@ def bare_pooled(
     login = token.open(user_pin=PIN)
     lock = threading.Lock()
     mechanism, data = _mechanism(pkcs11, keyType)
-    counts = [0] * sessions
-    stop = threading.Event()
-    barrier = threading.Barrier(sessions + 1)
 
-    def worker(index: int) -> None:
+    def worker(ready: Callable[[], object], stop: threading.Event) -> int:
         with lock:
             session = token.open()
             key = session.get_key(
                 object_class=pkcs11.ObjectClass.PRIVATE_KEY, label=keyType.label
             )
-        barrier.wait()
+        ready()
         done = 0
         while not stop.is_set():
             with lock:
                 key.sign(data, mechanism=mechanism)
             done += 1
-        counts[index] = done
         with lock:
             session.close()
+        return done
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(sessions)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    start = time.perf_counter()
-    time.sleep(seconds)
-    stop.set()
-    for thread in threads:
-        thread.join()
-    rate = sum(counts) / (time.perf_counter() - start)
+    rate = timed_threads(worker, sessions, seconds)
     login.close()
     return rate
 
