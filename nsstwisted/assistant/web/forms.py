@@ -53,6 +53,23 @@ __all__ = [
 ]
 
 
+def _input_value(
+    spec: FieldSpec, submitted: Mapping[str, str] | None, stored: object
+) -> str:
+    """
+    What a field shows: what was submitted, when a form comes back with
+    findings, else the stored value in the form's own spelling.
+    """
+    if submitted is not None:
+        return submitted.get(spec.name, "")
+    return format_value(stored)
+
+
+def _about(placed: Placed, spec: FieldSpec) -> Sequence[Finding]:
+    """The findings placed at a field."""
+    return placed.byField.get(field_key(spec.name), ())
+
+
 def table_findings(placed: Placed) -> str:
     return errors_list("table", placed.table)
 
@@ -125,10 +142,8 @@ def image_form(
     own = "".join(
         field(
             spec,
-            submitted.get(spec.name, "")
-            if submitted is not None
-            else format_value(getattr(image, spec.name)),
-            placed.byField.get(field_key(spec.name), ()),
+            _input_value(spec, submitted, getattr(image, spec.name)),
+            _about(placed, spec),
         )
         for spec in imageSpecs
     )
@@ -204,10 +219,8 @@ def stack_form(
     own = "".join(
         field(
             spec,
-            submitted.get(spec.name, "")
-            if submitted is not None
-            else format_value(getattr(stack, spec.name)),
-            placed.byField.get(field_key(spec.name), ()),
+            _input_value(spec, submitted, getattr(stack, spec.name)),
+            _about(placed, spec),
             hint=(
                 f"Not set: the seed's default, <code>"
                 f"{escape(image.client_name_of(unnamed))}"
@@ -336,10 +349,8 @@ def collection_page(
     fields = "".join(
         field(
             spec,
-            submitted.get(spec.name, "")
-            if submitted is not None
-            else format_value(collection.defaults.get(spec.name)),
-            placed.byField.get(field_key(spec.name), ()),
+            _input_value(spec, submitted, collection.defaults.get(spec.name)),
+            _about(placed, spec),
         )
         for spec in collection.specs
     )
@@ -379,10 +390,8 @@ def item_form(
     fields = "".join(
         field(
             spec,
-            submitted.get(spec.name, "")
-            if submitted is not None
-            else format_value(getattr(item, spec.name)),
-            placed.byField.get(field_key(spec.name), ()),
+            _input_value(spec, submitted, getattr(item, spec.name)),
+            _about(placed, spec),
         )
         for spec in specs
     )
