@@ -111,9 +111,9 @@ class NssClientTests(TestCase):
     def certificate(self, name: str) -> x509.Certificate:
         return x509.load_pem_x509_certificate(self.read(name))
 
-    async def sign_client1(self) -> tuple[bytes, x509.Certificate]:
-        status, out, err = await nss_client(
-            *self.connection(),
+    def client1_signs(self) -> list[str]:
+        """The arguments of CLIENT1's SIGN of the data file."""
+        return [
             "sign",
             "--label",
             "Client1 cert",
@@ -125,7 +125,10 @@ class NssClientTests(TestCase):
             self.path("sig1"),
             "--cert-out",
             self.path("client1.pem"),
-        )
+        ]
+
+    async def sign_client1(self) -> tuple[bytes, x509.Certificate]:
+        status, out, err = await nss_client(*self.connection(), *self.client1_signs())
         self.assertEqual((status, err), (0, ""))
         self.assertEqual(
             out,
@@ -278,19 +281,7 @@ class NssClientTests(TestCase):
 
         async def go() -> None:
             status, out, err = await nss_client(
-                *self.connection(),
-                "--json",
-                "sign",
-                "--label",
-                "Client1 cert",
-                "--hash",
-                "sha256",
-                "--in",
-                self.dataFile,
-                "--out",
-                self.path("sig1"),
-                "--cert-out",
-                self.path("client1.pem"),
+                *self.connection(), "--json", *self.client1_signs()
             )
             self.assertEqual((status, err), (0, ""))
             shown = json.loads(out)
